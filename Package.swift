@@ -1,0 +1,47 @@
+// swift-tools-version:6.1
+// lmtool — reverse-transfer language modeling. See docs/ARCHITECTURE.md for the layering:
+// lmtool (CLI) → LM → Embeddings → GLoMoGraph → NN; LM, Embeddings → Corpus. Arrows point down only.
+import PackageDescription
+
+let optimize: [SwiftSetting] = [
+    // Hot loops run on unsafe buffer pointers; in release builds drop the exclusivity checks too.
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "lmtool",
+    products: [
+        .executable(name: "lmtool", targets: ["lmtool"]),
+        .library(name: "LMToolKit", targets: ["Corpus", "NN", "GLoMoGraph", "Embeddings", "LM"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System-library shims (Debian: libzstd-dev, zlib1g-dev, libopenblas-dev).
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        // Text: readers, record formats, tokenizers, vocabulary, batchers. Knows nothing about networks.
+        .target(name: "Corpus", dependencies: ["CZstd", "CZlib"], swiftSettings: optimize),
+        // Numbers: tensors, BLAS, layers with hand-written backward passes, optimizers, checkpoints.
+        // Knows nothing about text.
+        .target(name: "NN", dependencies: ["CBLAS"], swiftSettings: optimize),
+        .target(name: "GLoMoGraph", dependencies: ["NN", "Corpus"], swiftSettings: optimize),
+        .target(name: "Embeddings", dependencies: ["NN", "Corpus", "GLoMoGraph"], swiftSettings: optimize),
+        .target(name: "LM", dependencies: ["NN", "Corpus", "Embeddings", "GLoMoGraph"], swiftSettings: optimize),
+        .executableTarget(
+            name: "lmtool",
+            dependencies: [
+                "Corpus", "NN", "GLoMoGraph", "Embeddings", "LM",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: optimize),
+
+        .testTarget(name: "CorpusTests", dependencies: ["Corpus"]),
+        .testTarget(name: "NNTests", dependencies: ["NN"]),
+        .testTarget(name: "LMToolTests", dependencies: ["lmtool", "Corpus"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,3 @@
+// The GLoMoGraph target: not built yet (see the open issues). The layering of docs/ARCHITECTURE.md holds from the start.
+import NN
+import Corpus

@@ -1,0 +1,37 @@
+import CBLAS
+
+/// Whether a GEMM operand is used as stored or transposed.
+public enum Transpose: Sendable {
+    case none
+    case transpose
+
+    var cblas: CBLAS_TRANSPOSE { self == .none ? CblasNoTrans : CblasTrans }
+}
+
+/// Row-major single-precision GEMM through OpenBLAS: `C = alpha · op(A) · op(B) + beta · C`.
+///
+/// `op(A)` is `[m, k]`, `op(B)` is `[k, n]`, `C` is `[m, n]`; `lda`, `ldb`, `ldc` are the row
+/// strides of the matrices *as stored* (so for `transA == .transpose`, A is stored `[k, m]`
+/// and `lda >= m`). Pass `beta: 1` to accumulate into `C`, as every backward pass does.
+///
+///     // out[T·B, 4H] = x[T·B, E] · W_ihᵀ   (W_ih stored [4H, E], as PyTorch)
+///     sgemm(.none, .transpose, m: T * B, n: 4 * H, k: E,
+///           a: x, lda: E, b: wih, ldb: E, beta: 0, c: out, ldc: 4 * H)
+
+public func sgemm(
+    _ transA: Transpose, _ transB: Transpose,
+    m: Int, n: Int, k: Int,
+    alpha: Float = 1,
+    a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int,
+    beta: Float,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    precondition(m >= 0 && n >= 0 && k >= 0, "sgemm: negative size")
+    if m == 0 || n == 0 { return }
+    cblas_sgemm(
+        CblasRowMajor, transA.cblas, transB.cblas,
+        Int32(m), Int32(n), Int32(k),
+        alpha, a, Int32(lda), b, Int32(ldb),
+        beta, c, Int32(ldc))
+}
