@@ -12,7 +12,7 @@ let package = Package(
     name: "lmtool",
     products: [
         .executable(name: "lmtool", targets: ["lmtool"]),
-        .library(name: "LMToolKit", targets: ["Corpus", "NN", "GLoMoGraph", "Embeddings", "LM"]),
+        .library(name: "LMToolKit", targets: ["Support", "Corpus", "NN", "GLoMoGraph", "Embeddings", "LM"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -23,11 +23,14 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
+        // Shared low-level helpers with no dependencies: atomic file writes, SHA-256.
+        .target(name: "Support", swiftSettings: optimize),
+
         // Text: readers, record formats, tokenizers, vocabulary, batchers. Knows nothing about networks.
-        .target(name: "Corpus", dependencies: ["CZstd", "CZlib"], swiftSettings: optimize),
+        .target(name: "Corpus", dependencies: ["Support", "CZstd", "CZlib"], swiftSettings: optimize),
         // Numbers: tensors, BLAS, layers with hand-written backward passes, optimizers, checkpoints.
         // Knows nothing about text.
-        .target(name: "NN", dependencies: ["CBLAS"], swiftSettings: optimize),
+        .target(name: "NN", dependencies: ["Support", "CBLAS"], swiftSettings: optimize),
         .target(name: "GLoMoGraph", dependencies: ["NN", "Corpus"], swiftSettings: optimize),
         .target(name: "Embeddings", dependencies: ["NN", "Corpus", "GLoMoGraph"], swiftSettings: optimize),
         .target(name: "LM", dependencies: ["NN", "Corpus", "Embeddings", "GLoMoGraph"], swiftSettings: optimize),
@@ -39,6 +42,7 @@ let package = Package(
             ],
             swiftSettings: optimize),
 
+        .testTarget(name: "SupportTests", dependencies: ["Support"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus"]),
         .testTarget(name: "NNTests", dependencies: ["NN"]),
         .testTarget(name: "LMToolTests", dependencies: ["lmtool", "Corpus"]),
