@@ -1,0 +1,136 @@
+import XCTest
+@testable import Corpus
+
+final class TokenizerTests: XCTestCase {
+    // MARK: WhitespaceTokenizer
+
+    func testWhitespaceSplitsOnEveryASCIISpaceKind() {
+        let tokenizer = WhitespaceTokenizer()
+        XCTAssertEqual(tokenizer.tokens(" a  b\tc\nd\u{0B}e\u{0C}f\rg "), ["a", "b", "c", "d", "e", "f", "g"])
+        XCTAssertEqual(tokenizer.tokens(""), [])
+        XCTAssertEqual(tokenizer.tokens(" \t\n "), [])
+        XCTAssertEqual(tokenizer.tokens("one"), ["one"])
+    }
+
+    func testWhitespaceKeepsNonASCIIAndPunctuation() {
+        // U+00A0 (no-break space) is not an ASCII separator; it stays inside the token.
+        XCTAssertEqual(WhitespaceTokenizer().tokens("café\u{A0}au lait , @-@ <unk>"),
+                       ["café\u{A0}au", "lait", ",", "@-@", "<unk>"])
+    }
+
+    func testWhitespaceTokensPointIntoTheInput() {
+        let text = Array("ab  cd".utf8)
+        var offsets: [Int] = []
+        text.withUnsafeBufferPointer { buffer in
+            WhitespaceTokenizer().forEachToken(in: buffer) { offsets.append($0.baseAddress! - buffer.baseAddress!) }
+        }
+        XCTAssertEqual(offsets, [0, 4])
+    }
+
+    func testWhitespaceIsSpaceMatchesTheListedBytes() {
+        let expected: Set<UInt8> = [9, 10, 11, 12, 13, 32]
+        for byte in 0...255 {
+            XCTAssertEqual(WhitespaceTokenizer.isSpace(UInt8(byte)), expected.contains(UInt8(byte)), "byte \(byte)")
+        }
+    }
+
+    // MARK: SimpleTokenizer
+
+    let simple = SimpleTokenizer()
+
+    func testPunctuationIsSplitFromWords() {
+        XCTAssertEqual(simple.tokens("Hello, world! How are you?"),
+                       ["Hello", ",", "world", "!", "How", "are", "you", "?"])
+        XCTAssertEqual(simple.tokens("(yes); [no]: {maybe}"),
+                       ["(", "yes", ")", ";", "[", "no", "]", ":", "{", "maybe", "}"])
+    }
+
+    func testContractionsStayWhole() {
+        XCTAssertEqual(simple.tokens("I don't know, it's five o'clock."),
+                       ["I", "don't", "know", ",", "it's", "five", "o'clock", "."])
+        XCTAssertEqual(simple.tokens("We can\u{2019}t."), ["We", "can\u{2019}t", "."])
+        // A trailing or leading apostrophe is a token of its own.
+        XCTAssertEqual(simple.tokens("the dogs' bone 'tis"), ["the", "dogs", "'", "bone", "'", "tis"])
+    }
+
+    func testNumbers() {
+        XCTAssertEqual(simple.tokens("Pi is 3.14, not 1,000 in the 1990s; the 2nd at 10:30."),
+                       ["Pi", "is", "3.14", ",", "not", "1,000", "in", "the", "1990s", ";", "the", "2nd",
+                        "at", "10:30", "."])
+        XCTAssertEqual(simple.tokens("$5.50 or 20% (-3)"), ["$", "5.50", "or", "20", "%", "(", "-", "3", ")"])
+        XCTAssertEqual(simple.tokens("In 1990, then 3."), ["In", "1990", ",", "then", "3", "."])
+    }
+
+    func testAbbreviations() {
+        XCTAssertEqual(simple.tokens("Mr. and Mrs. Smith, Dr. Who etc. live in the U.S. now."),
+                       ["Mr.", "and", "Mrs.", "Smith", ",", "Dr.", "Who", "etc.", "live", "in", "the",
+                        "U.S.", "now", "."])
+        XCTAssertEqual(simple.tokens("Fruit, e.g. apples, i.e. food, at 5 a.m. today"),
+                       ["Fruit", ",", "e.g.", "apples", ",", "i.e.", "food", ",", "at", "5", "a.m.", "today"])
+        // A capital initial keeps its dot; "I." does not, nor does a lowercase single letter.
+        XCTAssertEqual(simple.tokens("J. Smith. So did I. Plan b."),
+                       ["J.", "Smith", ".", "So", "did", "I", ".", "Plan", "b", "."])
+        // Not an abbreviation: an ordinary word before a dot.
+        XCTAssertEqual(simple.tokens("The end."), ["The", "end", "."])
+    }
+
+    func testHyphensDotsAndDashes() {
+        XCTAssertEqual(simple.tokens("A well-known state-of-the-art idea -- or not... Wait\u{2014}what\u{2026}"),
+                       ["A", "well-known", "state-of-the-art", "idea", "--", "or", "not", "...", "Wait",
+                        "\u{2014}", "what", "\u{2026}"])
+        XCTAssertEqual(simple.tokens("end-"), ["end", "-"])
+    }
+
+    func testQuotesAreTokens() {
+        XCTAssertEqual(simple.tokens("\"Hi,\" she said. \u{201C}Oh\u{201D} \u{2018}no\u{2019} \u{AB}oui\u{BB}"),
+                       ["\"", "Hi", ",", "\"", "she", "said", ".", "\u{201C}", "Oh", "\u{201D}",
+                        "\u{2018}", "no", "\u{2019}", "\u{AB}", "oui", "\u{BB}"])
+    }
+
+    func testURLsAndEmails() {
+        XCTAssertEqual(simple.tokens("See https://example.org/a?b=1, or (www.x.org)."),
+                       ["See", "https://example.org/a?b=1", ",", "or", "(", "www.x.org", ")", "."])
+        XCTAssertEqual(simple.tokens("Mail ann@example.co.uk."), ["Mail", "ann@example.co.uk", "."])
+        XCTAssertEqual(simple.tokens("at@ here"), ["at", "@", "here"])
+        XCTAssertEqual(simple.tokens("https://en.wikipedia.org/wiki/Foo_(bar)"),
+                       ["https://en.wikipedia.org/wiki/Foo_(bar)"])
+    }
+
+    func testUnicodeLetters() {
+        XCTAssertEqual(simple.tokens("Café Straße, λόγος; naïve\u{0301}x!"),
+                       ["Café", "Straße", ",", "λόγος", ";", "naïve\u{0301}x", "!"])
+        // Non-ASCII space separates; combining marks stay in the word.
+        XCTAssertEqual(simple.tokens("a\u{A0}b\u{2003}c"), ["a", "b", "c"])
+    }
+
+    func testLowercasing() {
+        let lower = SimpleTokenizer(lowercase: true)
+        XCTAssertEqual(lower.tokens("The ÉCOLE of ΣΟΦΙΑ, Mr. O'Neil"),
+                       ["the", "école", "of", "σοφια", ",", "mr.", "o'neil"])
+        XCTAssertEqual(lower.tokens("İ"), ["i\u{0307}"])  // the Unicode lowercase mapping, one scalar to two
+    }
+
+    func testTokensEqualThoseFromBytes() {
+        let text = "Dr. Ng's 2nd café-bar... \"Yes!\""
+        var viaBytes: [String] = []
+        simple.forEachToken(in: text) { viaBytes.append(String(decoding: $0, as: UTF8.self)) }
+        XCTAssertEqual(viaBytes, ["Dr.", "Ng's", "2nd", "café-bar", "...", "\"", "Yes", "!", "\""])
+        XCTAssertEqual(viaBytes, simple.tokens(text))
+    }
+
+    func testTokenizerKindMakesTheNamedTokenizer() {
+        XCTAssertEqual(TokenizerKind(rawValue: "simple")?.make(lowercase: true).tokens("A,B"), ["a", ",", "b"])
+        XCTAssertEqual(TokenizerKind(rawValue: "whitespace")?.make().tokens("A,B c"), ["A,B", "c"])
+    }
+
+    func testTokenListKeepsTokens() {
+        var list = TokenList()
+        list.append(contentsOf: "Hi there. Bye.", tokenizer: simple)
+        XCTAssertEqual(list.count, 5)
+        XCTAssertEqual(list.strings, ["Hi", "there", ".", "Bye", "."])
+        list.removeAll()
+        XCTAssertTrue(list.isEmpty)
+        list.append("x")
+        XCTAssertEqual(list.string(at: 0), "x")
+    }
+}
