@@ -11,5 +11,5 @@ struct LMTool: ParsableCommand {
             A corpus argument may be a file, several files, or a directory.
             """,
         version: "0.1.0",
-        subcommands: [])
+        subcommands: [CorpusCommand.self, VocabCommand.self])
 }

@@ -1,0 +1,47 @@
+import ArgumentParser
+import Corpus
+
+extension RecordFormat: ExpressibleByArgument {}
+extension TokenizerKind: ExpressibleByArgument {}
+extension Split: ExpressibleByArgument {}
+
+/// How to read and tokenize corpus files; shared by every command that reads a corpus.
+struct CorpusOptions: ParsableArguments {
+    @Option(help: "Record format: auto (per file: JSONL if its name or first line says so), lines, jsonl.")
+    var format: RecordFormat = .auto
+
+    @Option(help: "Tokenizer: whitespace (pre-tokenized text such as PTB, WikiText) or simple (raw English).")
+    var tokenizer: TokenizerKind = .whitespace
+
+    @Flag(help: "Lowercase the text (simple tokenizer).")
+    var lowercase = false
+
+    @Flag(help: "End every sentence with <eos> (paragraph text is split into sentences) instead of every line.")
+    var sentences = false
+
+    @Option(help: "Use only the records of this split (train, valid, test). JSONL records carry their own; others are assigned by blocks of 100 records: 8 of every 10 blocks train, 1 valid, 1 test.")
+    var split: Split?
+
+    @Flag(name: .customLong("replace-invalid"), help: "Replace invalid UTF-8 with U+FFFD instead of stopping with an error.")
+    var replaceInvalid = false
+
+    @Option(name: .customLong("max-line-bytes"), help: "Longest line accepted, in bytes (memory stays bounded by it).")
+    var maxLineBytes = LineReader.defaultMaxLineBytes
+
+    func validate() throws {
+        if maxLineBytes < 1 { throw ValidationError("--max-line-bytes must be at least 1") }
+        if lowercase && tokenizer != .simple { throw ValidationError("--lowercase applies to --tokenizer simple only") }
+    }
+
+    var readOptions: ReadOptions {
+        ReadOptions(format: format, replaceInvalidUTF8: replaceInvalid, maxLineBytes: maxLineBytes)
+    }
+
+    var tokenization: TokenizationOptions {
+        TokenizationOptions(tokenizer: tokenizer, lowercase: lowercase, splitSentences: sentences)
+    }
+
+    func reader(_ paths: [String]) throws -> CorpusReader {
+        try CorpusReader(paths: paths, options: readOptions)
+    }
+}
