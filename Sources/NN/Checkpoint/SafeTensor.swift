@@ -15,6 +15,25 @@ public enum DType: String, CaseIterable, Sendable {
         case .u64, .i64, .f64: return 8
         }
     }
+
+    /// The reference implementation's order of element types; its writer puts higher ranks first.
+    var writeRank: Int {
+        switch self {
+        case .bool: return 0
+        case .u8: return 1
+        case .i8: return 2
+        case .i16: return 3
+        case .u16: return 4
+        case .f16: return 5
+        case .bf16: return 6
+        case .i32: return 7
+        case .u32: return 8
+        case .f32: return 9
+        case .f64: return 10
+        case .i64: return 11
+        case .u64: return 12
+        }
+    }
 }
 
 /// Element types that convert to and from a `SafeTensor`'s little-endian bytes.
@@ -54,10 +73,15 @@ public struct SafeTensor: Equatable, Sendable {
     public init<T: SafeTensorElement & FixedWidthOrFloat>(_ values: [T], shape: [Int]) {
         precondition(Tensor.elementCount(shape) == values.count,
                      "SafeTensor: \(values.count) values do not fill shape \(shape)")
-        var bytes = [UInt8](repeating: 0, count: values.count * T.dtype.size)
-        bytes.withUnsafeMutableBytes { dst in
-            for (i, v) in values.enumerated() {
-                dst.storeBytes(of: v.littleEndianBits, toByteOffset: i * T.dtype.size, as: T.Bits.self)
+        var bytes: [UInt8]
+        if isLittleEndianHost {
+            bytes = values.withUnsafeBytes { Array($0) }
+        } else {
+            bytes = [UInt8](repeating: 0, count: values.count * T.dtype.size)
+            bytes.withUnsafeMutableBytes { dst in
+                for (i, v) in values.enumerated() {
+                    dst.storeBytes(of: v.littleEndianBits, toByteOffset: i * T.dtype.size, as: T.Bits.self)
+                }
             }
         }
         self.init(dtype: T.dtype, shape: shape, bytes: bytes)
@@ -76,8 +100,15 @@ public struct SafeTensor: Equatable, Sendable {
         guard dtype == T.dtype else {
             throw SafeTensorTypeError(expected: T.dtype, found: dtype)
         }
+        let n = count
         return bytes.withUnsafeBytes { src in
-            (0..<count).map { i in
+            if isLittleEndianHost {
+                return [T](unsafeUninitializedCapacity: n) { dst, initialized in
+                    if n > 0 { UnsafeMutableRawPointer(dst.baseAddress!).copyMemory(from: src.baseAddress!, byteCount: src.count) }
+                    initialized = n
+                }
+            }
+            return (0..<n).map { i in
                 T(littleEndianBits: src.loadUnaligned(fromByteOffset: i * T.dtype.size, as: T.Bits.self))
             }
         }
@@ -88,6 +119,9 @@ public struct SafeTensor: Equatable, Sendable {
         Tensor(shape: shape, try values(as: Float.self))
     }
 }
+
+/// Whether this machine stores numbers little-endian (as the file format does): then bytes copy as they are.
+let isLittleEndianHost = 1.littleEndian == 1
 
 /// A tensor had another element type than the one asked for.
 public struct SafeTensorTypeError: Error, CustomStringConvertible {

@@ -12,7 +12,8 @@ import Darwin
 /// padded with spaces to a multiple of 8, then the tensors' raw little-endian bytes, packed.
 /// Offsets count from the first byte after the header. The writer orders tensors as the
 /// reference implementation does (larger element types first, then by name), so every tensor
-/// is aligned to its element size.
+/// is aligned to its element size and a file matches the Python `safetensors` package's byte
+/// for byte (with at most one metadata entry, whose order that package does not fix).
 ///
 /// The reader reads the file once and checks everything against its length: a malformed file
 /// is rejected with a `FileError` whose one-line description names the file and the problem.
@@ -38,11 +39,12 @@ public struct SafetensorsFile: Equatable, Sendable {
 
     // MARK: Writing
 
-    /// The names in file order: larger element types first, then by name.
+    /// The names in file order, as the reference writer: by element type (8-byte types first,
+    /// in its order U64, I64, F64, F32, …), then by name.
     var orderedNames: [String] {
         tensors.keys.sorted { a, b in
-            let sa = tensors[a]!.dtype.size, sb = tensors[b]!.dtype.size
-            return sa != sb ? sa > sb : a < b
+            let ra = tensors[a]!.dtype.writeRank, rb = tensors[b]!.dtype.writeRank
+            return ra != rb ? ra > rb : a < b
         }
     }
 
