@@ -36,13 +36,7 @@ extension ParameterStore {
     /// Restores every registered parameter from `tensors` (names with `prefix`). Every parameter
     /// must be present as F32 with its shape; extra tensors are ignored.
     public func load(from tensors: [String: SafeTensor], prefix: String = "") throws {
-        // Check everything first, so that a failure leaves the store untouched.
-        for v in views {
-            guard let t = tensors[prefix + v.name] else { throw CheckpointError("checkpoint lacks parameter '\(prefix + v.name)'") }
-            guard t.dtype == .f32, t.shape == v.shape else {
-                throw CheckpointError("parameter '\(prefix + v.name)' is \(v.shape) F32, checkpoint has \(t.shape) \(t.dtype.rawValue)")
-            }
-        }
+        try validate(tensors, prefix: prefix)  // first, so that a failure leaves the store untouched
         for v in views {
             let src = try tensors[prefix + v.name]!.values(as: Float.self)
             let dst = values(v)
