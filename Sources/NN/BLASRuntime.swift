@@ -1,0 +1,175 @@
+import CBLAS
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// Controls of the OpenBLAS library at run time: kernel choice, threads, and a description.
+///
+/// Debian's OpenBLAS 0.3.21 does not recognise AMD Zen 4/5 as AVX-512 capable and picks its
+/// Haswell (AVX2) kernels; its SkylakeX kernels are about twice as fast there
+/// (see docs/nn-core.md). OpenBLAS reads `OPENBLAS_CORETYPE` only when it is loaded, before
+/// `main`, so the executable restarts itself once with the variable set:
+///
+///     @main struct LMTool {
+///         static func main() {
+///             BLASRuntime.reexecWithBestCoreTypeIfNeeded()   // first thing: may not return
+///             BLASRuntime.applyDefaultThreads()
+///             …
+///         }
+///     }
+public enum BLASRuntime {
+    /// Set in the restarted process so that it never restarts again.
+    public static let guardVariable = "LMTOOL_BLAS_REEXEC"
+    /// The CPU flags that OpenBLAS's SkylakeX kernels need.
+    public static let avx512Flags: Set<String> = ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]
+    /// The core names of OpenBLAS builds that already use AVX-512 kernels.
+    static let avx512Cores: Set<String> = ["skylakex", "cooperlake", "sapphirerapids"]
+
+    /// The BLAS thread count used unless the user sets `OPENBLAS_NUM_THREADS`: measured on the
+    /// language model's shapes (docs/nn-core.md), two threads were no faster than one on the
+    /// 2-vCPU machines here and slower on the per-timestep shapes.
+    public static let defaultThreads = 1
+
+    /// What `reexecWithBestCoreTypeIfNeeded` decided.
+    public enum CoreTypeDecision: Equatable, Sendable {
+        /// Restart with `OPENBLAS_CORETYPE` set to this value.
+        case reexec(coreType: String)
+        /// Keep running as is, for this reason.
+        case keep(reason: String)
+    }
+
+    /// The decision, from the CPU's flags, the environment and the core OpenBLAS picked.
+    /// Pure, so that it can be tested on any machine.
+    public static func coreTypeDecision(cpuFlags: Set<String>, environment: [String: String],
+                                        currentCore: String) -> CoreTypeDecision {
+        if let set = environment["OPENBLAS_CORETYPE"] {
+            return .keep(reason: "OPENBLAS_CORETYPE is set to \(set) by the user")
+        }
+        if environment[guardVariable] != nil {
+            return .keep(reason: "already restarted once (\(guardVariable) is set)")
+        }
+        let missing = avx512Flags.subtracting(cpuFlags)
+        if !missing.isEmpty {
+            return .keep(reason: "CPU lacks \(missing.sorted().joined(separator: ", "))")
+        }
+        if avx512Cores.contains(currentCore.lowercased()) {
+            return .keep(reason: "OpenBLAS already uses \(currentCore) kernels")
+        }
+        return .reexec(coreType: "SkylakeX")
+    }
+
+    /// The flags of the first processor in a `/proc/cpuinfo` text.
+    public static func cpuFlags(cpuinfo: String) -> Set<String> {
+        for line in cpuinfo.split(separator: "\n") where line.hasPrefix("flags") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
+        }
+        return []
+    }
+
+    /// Restarts the process with `OPENBLAS_CORETYPE=SkylakeX` if the CPU has AVX-512, the user
+    /// has not set the variable, OpenBLAS did not already pick AVX-512 kernels, and the process
+    /// was not restarted before. On success it does not return. Every failure (no
+    /// /proc/cpuinfo, `execv` failing) falls back to returning the decision and running on.
+    @discardableResult
+    public static func reexecWithBestCoreTypeIfNeeded() -> CoreTypeDecision {
+        let cpuinfo = (try? readTextFile("/proc/cpuinfo")) ?? ""
+        let decision = coreTypeDecision(cpuFlags: cpuFlags(cpuinfo: cpuinfo), environment: environment(),
+                                        currentCore: coreName)
+        guard case .reexec(let coreType) = decision else { return decision }
+        setenv("OPENBLAS_CORETYPE", coreType, 1)
+        setenv(guardVariable, "1", 1)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
+        // Still here: execv failed. Undo, and run on with the kernels already loaded.
+        let reason = "execv failed: \(String(cString: strerror(errno)))"
+        unsetenv("OPENBLAS_CORETYPE")
+        unsetenv(guardVariable)
+        return .keep(reason: reason)
+    }
+
+    /// Sets the BLAS thread count.
+    public static func setThreads(_ n: Int) {
+        precondition(n >= 1, "BLASRuntime.setThreads: need at least one thread")
+        openblas_set_num_threads(Int32(n))
+    }
+
+    /// The BLAS thread count.
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+
+    /// Sets `defaultThreads` unless the user chose a count with `OPENBLAS_NUM_THREADS` or
+    /// `OMP_NUM_THREADS`.
+    public static func applyDefaultThreads() {
+        let env = environment()
+        if env["OPENBLAS_NUM_THREADS"] == nil && env["OMP_NUM_THREADS"] == nil { setThreads(defaultThreads) }
+    }
+
+    /// The kernel set OpenBLAS chose, e.g. "Haswell" or "SkylakeX".
+    public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+
+    /// A description of the BLAS library in use.
+    public struct Info: Sendable, CustomStringConvertible {
+        /// The shared library file, resolved through symlinks (Debian's alternatives).
+        public let library: String
+        /// `openblas_get_config()`, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64".
+        public let config: String
+        /// `openblas_get_corename()`.
+        public let coreName: String
+        /// The thread count in force.
+        public let threads: Int
+        /// `OPENBLAS_CORETYPE` as set in the environment, if any.
+        public let coreTypeVariable: String?
+
+        public var description: String {
+            "\(config); core \(coreName); \(threads) thread\(threads == 1 ? "" : "s"); "
+                + "OPENBLAS_CORETYPE=\(coreTypeVariable ?? "(unset)"); \(library)"
+        }
+    }
+
+    /// The BLAS library in use now.
+    public static var info: Info {
+        Info(library: libraryPath(), config: openblas_get_config().map { String(cString: $0) } ?? "unknown",
+             coreName: coreName, threads: threads, coreTypeVariable: environment()["OPENBLAS_CORETYPE"])
+    }
+
+    /// The mapped OpenBLAS (or other BLAS) shared library, from `/proc/self/maps`, resolved
+    /// through symlinks (Debian's alternatives).
+    static func libraryPath() -> String {
+        guard let maps = try? readTextFile("/proc/self/maps") else { return "unknown" }
+        for line in maps.split(separator: "\n") {
+            guard let slash = line.firstIndex(of: "/") else { continue }
+            let path = String(line[slash...])
+            let file = path.split(separator: "/").last.map(String.init) ?? ""
+            guard file.hasPrefix("libopenblas") || file.hasPrefix("libblas") || file.hasPrefix("libblis") else { continue }
+            guard let resolved = realpath(path, nil) else { return path }
+            defer { free(resolved) }
+            return String(cString: resolved)
+        }
+        return "unknown"
+    }
+
+    static func environment() -> [String: String] {
+        var env: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") { env[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+            p += 1
+        }
+        return env
+    }
+
+    static func readTextFile(_ path: String) throws -> String {
+        guard let f = fopen(path, "r") else { throw CheckpointError("cannot open \(path)") }
+        defer { fclose(f) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, f)
+            if n <= 0 { break }
+            bytes.append(contentsOf: buffer[0..<n])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,237 @@
+import Support
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// Named tensors and string metadata, read from or written to a safetensors file.
+///
+/// The format: an 8-byte little-endian header length `N`, `N` bytes of JSON
+/// `{"__metadata__": {"k": "v"}, "name": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}, …}`
+/// padded with spaces to a multiple of 8, then the tensors' raw little-endian bytes, packed.
+/// Offsets count from the first byte after the header. The writer orders tensors as the
+/// reference implementation does (larger element types first, then by name), so every tensor
+/// is aligned to its element size and a file matches the Python `safetensors` package's byte
+/// for byte (with at most one metadata entry, whose order that package does not fix).
+///
+/// The reader reads the file once and checks everything against its length: a malformed file
+/// is rejected with a `FileError` whose one-line description names the file and the problem.
+///
+///     var file = SafetensorsFile()
+///     file.tensors["decoder.weight"] = SafeTensor(weights)
+///     file.metadata["format"] = "pt"
+///     try file.write(to: "run/model.safetensors")        // atomic
+///     let back = try SafetensorsFile(contentsOf: "run/model.safetensors")
+public struct SafetensorsFile: Equatable, Sendable {
+    /// The tensors by name.
+    public var tensors: [String: SafeTensor]
+    /// The `__metadata__` strings.
+    public var metadata: [String: String]
+
+    /// The largest header accepted (as the reference implementation: 100 MB).
+    public static let maxHeaderLength = 100_000_000
+
+    public init(tensors: [String: SafeTensor] = [:], metadata: [String: String] = [:]) {
+        self.tensors = tensors
+        self.metadata = metadata
+    }
+
+    // MARK: Writing
+
+    /// The names in file order, as the reference writer: by element type (8-byte types first,
+    /// in its order U64, I64, F64, F32, …), then by name.
+    var orderedNames: [String] {
+        tensors.keys.sorted { a, b in
+            let ra = tensors[a]!.dtype.writeRank, rb = tensors[b]!.dtype.writeRank
+            return ra != rb ? ra > rb : a < b
+        }
+    }
+
+    /// The whole file as bytes.
+    public func encoded() -> [UInt8] {
+        let (header, names) = encodedHeader()
+        var out = header
+        for name in names { out.append(contentsOf: tensors[name]!.bytes) }
+        return out
+    }
+
+    /// The 8-byte length, the padded JSON header, and the tensor order.
+    private func encodedHeader() -> ([UInt8], [String]) {
+        precondition(tensors["__metadata__"] == nil, "SafetensorsFile: '__metadata__' cannot name a tensor")
+        var parts: [String] = []
+        if !metadata.isEmpty {
+            let entries = metadata.keys.sorted().map { "\(HeaderJSON.quote($0)):\(HeaderJSON.quote(metadata[$0]!))" }
+            parts.append("\"__metadata__\":{\(entries.joined(separator: ","))}")
+        }
+        let names = orderedNames
+        var offset = 0
+        for name in names {
+            let t = tensors[name]!
+            let shape = t.shape.map(String.init).joined(separator: ",")
+            parts.append("\(HeaderJSON.quote(name)):{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(shape)],"
+                         + "\"data_offsets\":[\(offset),\(offset + t.bytes.count)]}")
+            offset += t.bytes.count
+        }
+        var json = Array("{\(parts.joined(separator: ","))}".utf8)
+        json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
+        var out = withUnsafeBytes(of: UInt64(json.count).littleEndian) { Array($0) }
+        out.append(contentsOf: json)
+        return (out, names)
+    }
+
+    /// Writes the file atomically (a temporary file renamed into place).
+    public func write(to path: String) throws {
+        let (header, names) = encodedHeader()
+        try AtomicFile.write(to: path) { sink in
+            try sink.write(header)
+            for name in names {
+                try tensors[name]!.bytes.withUnsafeBytes { try sink.write($0) }
+            }
+        }
+    }
+
+    // MARK: Reading
+
+    /// Reads and validates the safetensors file at `path`.
+    public init(contentsOf path: String) throws {
+        let bytes = try SafetensorsFile.readWholeFile(path)
+        try self.init(decoding: bytes, path: path)
+    }
+
+    /// Decodes a whole safetensors file held in memory; `path` names it in errors.
+    public init(decoding bytes: [UInt8], path: String) throws {
+        func fail(_ message: String) -> FileError { FileError(path: path, message: "not a valid safetensors file: \(message)") }
+        let size = bytes.count
+        guard size >= 8 else { throw fail("file is \(size) bytes, shorter than the 8-byte header length") }
+        let n64 = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard n64 <= UInt64(SafetensorsFile.maxHeaderLength) else {
+            throw fail("header length \(n64) is larger than the limit of \(SafetensorsFile.maxHeaderLength) bytes")
+        }
+        let n = Int(n64)
+        guard n <= size - 8 else { throw fail("header length \(n) goes beyond the end of the file (\(size) bytes)") }
+        guard n >= 2 else { throw fail("header length \(n) is too short for a JSON object") }
+        let dataStart = 8 + n
+        let dataLength = size - dataStart
+
+        let json: HeaderJSON
+        do {
+            json = try bytes.withUnsafeBytes { try HeaderJSON.parse(UnsafeRawBufferPointer(rebasing: $0[8..<dataStart])) }
+        } catch let e as HeaderJSON.ParseError {
+            throw fail("header is not valid JSON: \(e.message) at byte \(8 + e.offset)")
+        }
+        guard case .object(let members) = json else { throw fail("header is not a JSON object") }
+
+        struct Entry { let name: String; let dtype: DType; let shape: [Int]; let begin: Int; let end: Int }
+        var entries: [Entry] = []
+        var metadata: [String: String] = [:]
+        for (name, value) in members {
+            if name == "__metadata__" {
+                guard case .object(let kv) = value else { throw fail("__metadata__ is not an object") }
+                for (k, v) in kv {
+                    guard case .string(let s) = v else { throw fail("__metadata__ value for \"\(k)\" is not a string") }
+                    metadata[k] = s
+                }
+                continue
+            }
+            guard case .object(let fields) = value else { throw fail("tensor \"\(name)\" is not an object") }
+            var dtypeName: String?, shapeJSON: [HeaderJSON]?, offsetsJSON: [HeaderJSON]?
+            for (key, field) in fields {
+                switch (key, field) {
+                case ("dtype", .string(let s)): dtypeName = s
+                case ("shape", .array(let a)): shapeJSON = a
+                case ("data_offsets", .array(let a)): offsetsJSON = a
+                case ("dtype", _), ("shape", _), ("data_offsets", _):
+                    throw fail("tensor \"\(name)\": \(key) has the wrong JSON type")
+                default:
+                    throw fail("tensor \"\(name)\": unknown field \"\(key)\"")
+                }
+            }
+            guard let dtypeName, let shapeJSON, let offsetsJSON else {
+                throw fail("tensor \"\(name)\" lacks dtype, shape or data_offsets")
+            }
+            guard let dtype = DType(rawValue: dtypeName) else { throw fail("tensor \"\(name)\": unknown dtype \"\(dtypeName)\"") }
+            func integer(_ v: HeaderJSON, _ what: String) throws -> Int {
+                guard case .number(let text) = v else { throw fail("tensor \"\(name)\": \(what) is not a number") }
+                if text.hasPrefix("-") { throw fail("tensor \"\(name)\": \(what) \(text) is negative") }
+                guard let i = Int(text) else { throw fail("tensor \"\(name)\": \(what) \(text) is not an integer in range") }
+                return i
+            }
+            let shape = try shapeJSON.map { try integer($0, "shape entry") }
+            var elements = 1
+            for d in shape {
+                let (p, overflow) = elements.multipliedReportingOverflow(by: d)
+                guard !overflow else { throw fail("tensor \"\(name)\": shape \(shape) overflows") }
+                elements = p
+            }
+            let (nbytes, overflow) = elements.multipliedReportingOverflow(by: dtype.size)
+            guard !overflow else { throw fail("tensor \"\(name)\": shape \(shape) overflows") }
+            guard offsetsJSON.count == 2 else { throw fail("tensor \"\(name)\": data_offsets must be two numbers") }
+            let begin = try integer(offsetsJSON[0], "data offset"), end = try integer(offsetsJSON[1], "data offset")
+            guard begin <= end else { throw fail("tensor \"\(name)\": data_offsets [\(begin), \(end)] are reversed") }
+            guard end <= dataLength else {
+                throw fail("tensor \"\(name)\": data_offsets [\(begin), \(end)] go beyond the data region (\(dataLength) bytes)")
+            }
+            guard end - begin == nbytes else {
+                throw fail("tensor \"\(name)\": \(dtype.rawValue) \(shape) needs \(nbytes) bytes but data_offsets span \(end - begin)")
+            }
+            entries.append(Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end))
+        }
+
+        // The tensors must tile the data region exactly: no gap, no overlap, nothing left over.
+        entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
+        var covered = 0
+        var previous: String?
+        for e in entries {
+            if e.begin < covered {
+                throw fail("tensor \"\(e.name)\" at [\(e.begin), \(e.end)] overlaps tensor \"\(previous!)\"")
+            }
+            if e.begin > covered {
+                throw fail("bytes [\(covered), \(e.begin)) of the data region belong to no tensor")
+            }
+            covered = e.end
+            previous = e.name
+        }
+        guard covered == dataLength else {
+            throw fail("bytes [\(covered), \(dataLength)) of the data region belong to no tensor")
+        }
+
+        var tensors: [String: SafeTensor] = [:]
+        for e in entries {
+            tensors[e.name] = SafeTensor(dtype: e.dtype, shape: e.shape,
+                                         bytes: Array(bytes[(dataStart + e.begin)..<(dataStart + e.end)]))
+        }
+        self.init(tensors: tensors, metadata: metadata)
+    }
+
+    /// The whole file, read with one allocation of its actual size.
+    static func readWholeFile(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        if fd < 0 { throw FileError.posix(path, "cannot open") }
+        defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) != 0 { throw FileError.posix(path, "cannot stat") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw FileError(path: path, message: "not a regular file") }
+        let size = Int(st.st_size)
+        var failure: FileError?
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            var done = 0
+            while done < size {
+                let r = read(fd, buffer.baseAddress! + done, size - done)
+                if r < 0 {
+                    if errno == EINTR { continue }
+                    failure = FileError.posix(path, "cannot read")
+                    break
+                }
+                if r == 0 {
+                    failure = FileError(path: path, message: "file shrank while being read")
+                    break
+                }
+                done += r
+            }
+            initialized = failure == nil ? size : 0
+        }
+        if let failure { throw failure }
+        return bytes
+    }
+}

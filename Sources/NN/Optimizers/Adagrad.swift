@@ -1,0 +1,46 @@
+/// Adagrad, as `torch.optim.Adagrad` (initial accumulator 0, ε = 1e-10 by default).
+///
+/// At step `t` (from 1), with gradient `g`, weight decay `λ` and learning-rate decay `δ`:
+///
+///     g ← g + λ·p
+///     s ← s + g²
+///     p ← p − lr / (1 + (t − 1)·δ) · g / (√s + ε)
+///
+///     let adagrad = Adagrad()
+///     adagrad.step(store, learningRate: 0.1)
+public final class Adagrad: Optimizer {
+    public let epsilon: Float, weightDecay: Float, learningRateDecay: Float
+    public private(set) var stepCount = 0
+    private var state = OptimizerBuffers(names: ["sum"])
+
+    public init(epsilon: Float = 1e-10, weightDecay: Float = 0, learningRateDecay: Float = 0) {
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+        self.learningRateDecay = learningRateDecay
+    }
+
+    public func step(_ store: ParameterStore, learningRate lr: Float) {
+        state.prepare(for: store)
+        stepCount += 1
+        let clr = Float(Double(lr) / (1 + Double(stepCount - 1) * Double(learningRateDecay)))
+        let eps = epsilon, wd = weightDecay
+        let p = store.values, g = store.gradients
+        var s = state.buffers.removeValue(forKey: "sum")!
+        s.withUnsafeMutableBufferPointer { s in
+            for i in 0..<p.count {
+                let d = wd == 0 ? g[i] : g[i] + wd * p[i]
+                s[i] += d * d
+                p[i] -= clr * (d / (s[i].squareRoot() + eps))
+            }
+        }
+        state.buffers["sum"] = s
+    }
+
+    public func stateTensors(for store: ParameterStore, prefix: String = "") -> [String: SafeTensor] {
+        state.export(step: stepCount, store: store, prefix: prefix)
+    }
+
+    public func loadState(from tensors: [String: SafeTensor], for store: ParameterStore, prefix: String = "") throws {
+        stepCount = try state.load(tensors, store: store, prefix: prefix)
+    }
+}

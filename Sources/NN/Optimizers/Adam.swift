@@ -1,0 +1,64 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// Adam with bias correction and L2 weight decay, as `torch.optim.Adam` (not AdamW).
+///
+/// At step `t` (from 1), with gradient `g` and weight decay `λ`:
+///
+///     g ← g + λ·p
+///     m ← β₁·m + (1 − β₁)·g          v ← β₂·v + (1 − β₂)·g²
+///     p ← p − lr / (1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)
+///
+///     let adam = Adam(beta1: 0.9, beta2: 0.999)
+///     adam.step(store, learningRate: 1e-3)
+public final class Adam: Optimizer {
+    public let beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
+    public private(set) var stepCount = 0
+    private var state = OptimizerBuffers(names: ["exp_avg", "exp_avg_sq"])
+
+    public init(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0) {
+        precondition((0..<1).contains(beta1) && (0..<1).contains(beta2), "Adam: betas must be in [0, 1)")
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+    }
+
+    public func step(_ store: ParameterStore, learningRate lr: Float) {
+        state.prepare(for: store)
+        stepCount += 1
+        // Scalars in double precision, as PyTorch computes them in Python floats.
+        let t = Double(stepCount)
+        let stepSize = Float(Double(lr) / (1 - pow(Double(beta1), t)))
+        let correction2 = Float(sqrt(1 - pow(Double(beta2), t)))
+        let b1 = beta1, b2 = beta2, w1 = 1 - beta1, w2 = 1 - beta2, eps = epsilon, wd = weightDecay
+        let p = store.values, g = store.gradients
+        var m = state.buffers.removeValue(forKey: "exp_avg")!
+        var v = state.buffers.removeValue(forKey: "exp_avg_sq")!
+        m.withUnsafeMutableBufferPointer { m in
+            v.withUnsafeMutableBufferPointer { v in
+                for i in 0..<p.count {
+                    let d = wd == 0 ? g[i] : g[i] + wd * p[i]
+                    // m.lerp_(d, 1 − β₁), as ATen evaluates it for a weight below 0.5.
+                    m[i] = w1 < 0.5 ? m[i] + w1 * (d - m[i]) : d - (d - m[i]) * b1
+                    v[i] = b2 * v[i] + w2 * (d * d)
+                    let denom = v[i].squareRoot() / correction2 + eps
+                    p[i] -= stepSize * (m[i] / denom)
+                }
+            }
+        }
+        state.buffers["exp_avg"] = m
+        state.buffers["exp_avg_sq"] = v
+    }
+
+    public func stateTensors(for store: ParameterStore, prefix: String = "") -> [String: SafeTensor] {
+        state.export(step: stepCount, store: store, prefix: prefix)
+    }
+
+    public func loadState(from tensors: [String: SafeTensor], for store: ParameterStore, prefix: String = "") throws {
+        stepCount = try state.load(tensors, store: store, prefix: prefix)
+    }
+}

@@ -1,0 +1,147 @@
+/// A named slice of a `ParameterStore`: where one parameter lives in the flat buffers.
+///
+/// The same view addresses the parameter's values in `ParameterStore.values` and its gradient
+/// in `ParameterStore.gradients` (both buffers share one layout).
+public struct ParameterView: Equatable, Sendable {
+    /// The parameter's name, e.g. `"rnn.weight_ih_l0"` (PyTorch's names where there is one).
+    public let name: String
+    /// The index of the first element in the flat buffers.
+    public let offset: Int
+    /// The number of elements (`shape.reduce(1, *)`).
+    public let count: Int
+    /// The parameter's shape, row-major.
+    public let shape: [Int]
+
+    /// The element range in the flat buffers.
+    public var range: Range<Int> { offset..<(offset + count) }
+}
+
+/// All parameters of a model in one contiguous Float buffer, with their gradients in a second
+/// buffer of the same layout.
+///
+/// A model registers each parameter once (name and shape) and keeps the returned view. Once all
+/// parameters are registered, the buffers do not move for the lifetime of the store, so a
+/// kernel may hold `values.baseAddress! + view.offset` across calls. Registering another
+/// parameter reallocates the buffers and invalidates pointers taken before.
+///
+/// Gradients are accumulated by backward passes (they *add*); `zeroGradients()` clears them,
+/// once per optimizer step.
+///
+///     let store = ParameterStore()
+///     let w = store.register("decoder.weight", shape: [10_000, 200])
+///     let b = store.register("decoder.bias", shape: [10_000])
+///     store.zeroGradients()
+///     let wPointer = store.values.baseAddress! + w.offset      // [V, H]
+///     let wGrad = store.gradients.baseAddress! + w.offset      // [V, H]
+public final class ParameterStore {
+    /// The registered parameters, in registration order (which is their order in the buffers).
+    public private(set) var views: [ParameterView] = []
+    /// All parameter values, `count` floats.
+    public private(set) var values: UnsafeMutableBufferPointer<Float>
+    /// All gradients, `count` floats, same layout as `values`.
+    public private(set) var gradients: UnsafeMutableBufferPointer<Float>
+    /// The total number of parameters (elements).
+    public private(set) var count: Int = 0
+    private var capacity: Int = 0
+    private var index: [String: Int] = [:]
+
+    public init() {
+        values = UnsafeMutableBufferPointer(start: nil, count: 0)
+        gradients = UnsafeMutableBufferPointer(start: nil, count: 0)
+    }
+
+    deinit {
+        values.baseAddress?.deallocate()
+        gradients.baseAddress?.deallocate()
+    }
+
+    /// Adds a parameter of `shape`, initialized to zero (values and gradient), and returns its view.
+    ///
+    /// Names must be unique. Invalidates pointers into `values` and `gradients` taken earlier.
+    @discardableResult
+    public func register(_ name: String, shape: [Int]) -> ParameterView {
+        precondition(index[name] == nil, "ParameterStore: parameter '\(name)' registered twice")
+        let n = Tensor.elementCount(shape)
+        let view = ParameterView(name: name, offset: count, count: n, shape: shape)
+        if count + n > capacity { grow(to: max(count + n, capacity * 2)) }
+        (values.baseAddress! + count).initialize(repeating: 0, count: n)
+        (gradients.baseAddress! + count).initialize(repeating: 0, count: n)
+        count += n
+        values = UnsafeMutableBufferPointer(start: values.baseAddress, count: count)
+        gradients = UnsafeMutableBufferPointer(start: gradients.baseAddress, count: count)
+        index[name] = views.count
+        views.append(view)
+        return view
+    }
+
+    private func grow(to newCapacity: Int) {
+        let newCapacity = max(newCapacity, 1)
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: newCapacity)
+        let g = UnsafeMutablePointer<Float>.allocate(capacity: newCapacity)
+        if let old = values.baseAddress {
+            v.moveInitialize(from: old, count: count)
+            old.deallocate()
+        }
+        if let old = gradients.baseAddress {
+            g.moveInitialize(from: old, count: count)
+            old.deallocate()
+        }
+        values = UnsafeMutableBufferPointer(start: v, count: count)
+        gradients = UnsafeMutableBufferPointer(start: g, count: count)
+        capacity = newCapacity
+    }
+
+    /// The view of the parameter called `name`, or nil.
+    public func view(named name: String) -> ParameterView? {
+        index[name].map { views[$0] }
+    }
+
+    /// The view of the parameter called `name`; stops if there is none (a programming error).
+    public subscript(name: String) -> ParameterView {
+        guard let v = view(named: name) else { preconditionFailure("ParameterStore: no parameter '\(name)'") }
+        return v
+    }
+
+    /// Sets every gradient to zero.
+    public func zeroGradients() {
+        if count > 0 { gradients.baseAddress!.update(repeating: 0, count: count) }
+    }
+
+    /// The values of one parameter (a slice of `values`).
+    public func values(_ view: ParameterView) -> UnsafeMutableBufferPointer<Float> {
+        checkView(view)
+        return UnsafeMutableBufferPointer(rebasing: values[view.range])
+    }
+
+    /// The gradient of one parameter (a slice of `gradients`).
+    public func gradient(_ view: ParameterView) -> UnsafeMutableBufferPointer<Float> {
+        checkView(view)
+        return UnsafeMutableBufferPointer(rebasing: gradients[view.range])
+    }
+
+    /// A copy of one parameter's values as a tensor.
+    public func tensor(_ view: ParameterView) -> Tensor {
+        Tensor(shape: view.shape, Array(values(view)))
+    }
+
+    /// A copy of one parameter's gradient as a tensor.
+    public func gradientTensor(_ view: ParameterView) -> Tensor {
+        Tensor(shape: view.shape, Array(gradient(view)))
+    }
+
+    /// Copies `tensor` into the parameter `view`; the shapes must match.
+    public func set(_ view: ParameterView, to tensor: Tensor) {
+        precondition(tensor.shape == view.shape,
+                     "ParameterStore: '\(view.name)' has shape \(view.shape), got \(tensor.shape)")
+        let dst = values(view)
+        tensor.withUnsafeBufferPointer { src in
+            for i in 0..<src.count { dst[i] = src[i] }
+        }
+    }
+
+    private func checkView(_ view: ParameterView) {
+        precondition(view.offset >= 0 && view.offset + view.count <= count
+                     && index[view.name].map({ views[$0] == view }) == true,
+                     "ParameterStore: view '\(view.name)' does not belong to this store")
+    }
+}
