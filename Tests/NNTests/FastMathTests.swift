@@ -85,3 +85,24 @@ final class FastMathTests: XCTestCase {
         XCTAssertEqual(Double(out[999]), Foundation.exp(Double(xs[999])), accuracy: 1e-6 * Foundation.exp(Double(xs[999])))
     }
 }
+
+final class FastMathSIMDTests: XCTestCase {
+    /// The SIMD8 versions give exactly the scalar results, lane by lane, including the edges.
+    func testSIMDLanesMatchScalar() {
+        var xs: [Float] = [0, -0.0, 1e-30, 0.3, -2.5, 7.9, -8, 15, -16, 40, -90, 88.7, 88.8, -87.3, -87.4, 1e30, -1e30,
+                           .infinity, -.infinity, .nan]
+        var x: Float = -30
+        while x < 30 { xs.append(x); x += 0.013 }
+        while xs.count % 8 != 0 { xs.append(0.5) }
+        func same(_ a: Float, _ b: Float) -> Bool { a == b || (a.isNaN && b.isNaN) }
+        for i in stride(from: 0, to: xs.count, by: 8) {
+            let v = SIMD8<Float>(xs[i..<i + 8])
+            let t = FastMath.tanh(v), s = FastMath.sigmoid(v), e = FastMath.exp(v)
+            for k in 0..<8 {
+                XCTAssertTrue(same(t[k], FastMath.tanh(xs[i + k])), "tanh(\(xs[i + k]))")
+                XCTAssertTrue(same(s[k], FastMath.sigmoid(xs[i + k])), "sigmoid(\(xs[i + k]))")
+                XCTAssertTrue(same(e[k], FastMath.exp(xs[i + k])), "exp(\(xs[i + k])): \(e[k]) vs \(FastMath.exp(xs[i + k]))")
+            }
+        }
+    }
+}

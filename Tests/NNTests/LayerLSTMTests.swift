@@ -63,6 +63,27 @@ final class LayerLSTMTests: XCTestCase {
         assertDoubled(dp, dp1, "dparameters")
     }
 
+    /// H = 11 runs the eight-lane SIMD path of the fused kernels plus a three-unit scalar tail.
+    func testGradientsWideHiddenSIMDPath() {
+        var rng = RNG(seed: 14)
+        let I = 2, H = 11, B = 2, T = 2
+        let lstm = LSTM(inputSize: I, hiddenSize: H, numLayers: 1, batchSize: B, maxSteps: T)
+        let p = randomArray(lstm.parameterCount, &rng, scale: 0.4)
+        let x = randomArray(T * B * I, &rng), dy = randomArray(T * B * H, &rng)
+        let h0 = randomArray(B * H, &rng), c0 = randomArray(B * H, &rng)
+        func loss(_ x: [Float], _ p: [Float]) -> Double {
+            lstm.hiddenState = h0; lstm.cellState = c0
+            var y = [Float](repeating: 0, count: T * B * H)
+            lstm.forward(output: &y, input: x, parameters: p, steps: T)
+            return GradCheck.weightedSum(y, dy)
+        }
+        _ = loss(x, p)
+        var dx = [Float](repeating: 0, count: x.count), dp = [Float](repeating: 0, count: p.count)
+        lstm.backward(dinput: &dx, dparameters: &dp, doutput: dy, input: x, parameters: p)
+        assertGradient("dinput", values: x, analytic: dx) { loss($0, p) }
+        assertGradient("dparameters", values: p, analytic: dp) { loss(x, $0) }
+    }
+
     func testStateCarriesBetweenWindows() {
         // Running 4 steps at once equals running 2 + 2 steps with the carried state.
         var rng = RNG(seed: 4)
