@@ -1,0 +1,173 @@
+/// Fast, branch-free approximations of `tanh`, the logistic sigmoid and `exp` for Float.
+///
+/// libm's `tanhf`/`expf` cost ~60 ns per call on this machine and do not vectorize; these
+/// functions are plain arithmetic plus selects, so loops over buffers auto-vectorize in release
+/// builds (`-O`). Accuracy, measured against libm in `FastMathTests`:
+///
+/// - `FastMath.tanh`: absolute error < 1e-6 over all finite floats (rational 13/6 approximation
+///   on [-7.9, 7.9], saturating to ±1 beyond, ±1 at ±infinity).
+/// - `FastMath.sigmoid`: `0.5 * tanh(x / 2) + 0.5`, absolute error < 1e-6.
+/// - `FastMath.exp`: relative error < 1e-6 on [-87.3, 88.7] (Cody–Waite range reduction and a
+///   degree-6 polynomial); returns +infinity above 88.72, 0 below -87.33 (results that would be
+///   subnormal are flushed to zero), 1 at 0.
+///
+/// NaN propagates through all three (a NaN input gives a NaN output).
+///
+///     let y = FastMath.tanh(0.5)          // 0.46211717
+///     FastMath.sigmoid(out, x, count: n)   // out[i] = σ(x[i]), vectorized
+public enum FastMath {
+    /// Inputs beyond ±clamp give tanh = ±(1 - 3e-7), rounded to ±1 in Float.
+    @usableFromInline static let tanhClamp: Float = 7.90531110763549805
+
+    /// Hyperbolic tangent, absolute error < 1e-6; saturates to ±1, NaN in → NaN out.
+    @inlinable @inline(__always)
+    public static func tanh(_ x: Float) -> Float {
+        // Eigen's generic_fast_tanh_float: tanh(x) ≈ x·P(x²)/Q(x²) on the clamped input.
+        let c = tanhClamp
+        let xc = Swift.min(Swift.max(x, -c), c)  // NaN stays NaN (Swift's min/max keep the NaN in x)
+        let x2 = xc * xc
+        var p: Float = -2.76076847742355e-16
+        p = p * x2 + 2.00018790482477e-13
+        p = p * x2 + -8.60467152213735e-11
+        p = p * x2 + 5.12229709037114e-08
+        p = p * x2 + 1.48572235717979e-05
+        p = p * x2 + 6.37261928875436e-04
+        p = p * x2 + 4.89352455891786e-03
+        p = p * xc
+        var q: Float = 1.19825839466702e-06
+        q = q * x2 + 1.18534705686654e-04
+        q = q * x2 + 2.26843463243900e-03
+        q = q * x2 + 4.89352518554385e-03
+        return p / q
+    }
+
+    /// Logistic sigmoid 1 / (1 + e^-x) as 0.5·tanh(x/2) + 0.5, absolute error < 1e-6.
+    @inlinable @inline(__always)
+    public static func sigmoid(_ x: Float) -> Float {
+        0.5 * tanh(0.5 * x) + 0.5
+    }
+
+    /// e^x with relative error < 1e-6; +inf above 88.72, 0 below -87.33, NaN in → NaN out.
+    @inlinable @inline(__always)
+    public static func exp(_ x: Float) -> Float {
+        let hi: Float = 88.72283
+        let lo: Float = -87.33654
+        let xc = Swift.min(Swift.max(x, lo), hi)
+        // n = round(x / ln 2) with the 1.5·2^23 trick: the integer lands in the low mantissa
+        // bits, no Float→Int conversion (which would trap on NaN).
+        let magic: Float = 12_582_912
+        let shifted = xc * 1.44269504088896341 + magic
+        let n = Int32(bitPattern: shifted.bitPattern &- magic.bitPattern)
+        let z = shifted - magic
+        // r = x - n·ln2 in two pieces (Cody–Waite), |r| <= ln2 / 2.
+        var r = xc - z * 0.693359375
+        r = r - z * -2.12194440e-4
+        let r2 = r * r
+        var p: Float = 1.9875691500e-4
+        p = p * r + 1.3981999507e-3
+        p = p * r + 8.3334519073e-3
+        p = p * r + 4.1665795894e-2
+        p = p * r + 1.6666665459e-1
+        p = p * r + 5.0000001201e-1
+        p = p * r2 + r + 1
+        // 2^n built from bits; n is in [-126, 128] after clamping. Split so that n = 128 works.
+        let half = n >> 1
+        let s1 = Float(bitPattern: UInt32(bitPattern: (half &+ 127) &<< 23))
+        let s2 = Float(bitPattern: UInt32(bitPattern: ((n &- half) &+ 127) &<< 23))
+        let y = p * s1 * s2
+        return x > hi ? .infinity : (x < lo ? 0 : y)
+    }
+
+    // MARK: Eight lanes at a time
+    //
+    // Explicit SIMD8 versions for fused kernels whose loops the compiler would not vectorize on
+    // its own (several streams through pointers that might alias). Same formulas, same results
+    // as the scalar functions, lane by lane.
+
+    /// Lane-wise `tanh`, identical to the scalar function in every lane.
+    @inlinable @inline(__always)
+    public static func tanh(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let c = SIMD8<Float>(repeating: tanhClamp)
+        // Selects keep NaN lanes NaN (comparisons with NaN are false).
+        var xc = x.replacing(with: c, where: x .> c)
+        xc = xc.replacing(with: -c, where: xc .< -c)
+        let x2 = xc * xc
+        var p = SIMD8<Float>(repeating: -2.76076847742355e-16)
+        p = p * x2 + 2.00018790482477e-13
+        p = p * x2 + -8.60467152213735e-11
+        p = p * x2 + 5.12229709037114e-08
+        p = p * x2 + 1.48572235717979e-05
+        p = p * x2 + 6.37261928875436e-04
+        p = p * x2 + 4.89352455891786e-03
+        p = p * xc
+        var q = SIMD8<Float>(repeating: 1.19825839466702e-06)
+        q = q * x2 + 1.18534705686654e-04
+        q = q * x2 + 2.26843463243900e-03
+        q = q * x2 + 4.89352518554385e-03
+        return p / q
+    }
+
+    /// Lane-wise `sigmoid`, identical to the scalar function in every lane.
+    @inlinable @inline(__always)
+    public static func sigmoid(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        0.5 * tanh(0.5 * x) + 0.5
+    }
+
+    /// Lane-wise `exp`, identical to the scalar function in every lane.
+    @inlinable @inline(__always)
+    public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let hi = SIMD8<Float>(repeating: 88.72283), lo = SIMD8<Float>(repeating: -87.33654)
+        var xc = x.replacing(with: hi, where: x .> hi)
+        xc = xc.replacing(with: lo, where: xc .< lo)
+        let magic = SIMD8<Float>(repeating: 12_582_912)
+        let shifted = xc * 1.44269504088896341 + magic
+        let n = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+        let z = shifted - magic
+        var r = xc - z * 0.693359375
+        r = r - z * -2.12194440e-4
+        let r2 = r * r
+        var p = SIMD8<Float>(repeating: 1.9875691500e-4)
+        p = p * r + 1.3981999507e-3
+        p = p * r + 8.3334519073e-3
+        p = p * r + 4.1665795894e-2
+        p = p * r + 1.6666665459e-1
+        p = p * r + 5.0000001201e-1
+        p = p * r2 + r + 1
+        let half = n &>> 1
+        let s1 = unsafeBitCast((half &+ 127) &<< 23, to: SIMD8<Float>.self)
+        let s2 = unsafeBitCast(((n &- half) &+ 127) &<< 23, to: SIMD8<Float>.self)
+        var y = p * s1 * s2
+        y = y.replacing(with: .infinity, where: x .> hi)
+        return y.replacing(with: 0, where: x .< lo)
+    }
+
+    /// Loads eight floats from `p` (no alignment needed).
+    @inlinable @inline(__always)
+    static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    /// Stores eight floats to `p` (no alignment needed).
+    @inlinable @inline(__always)
+    static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+    }
+
+    /// `output[i] = tanh(input[i])` for `i < count`; `output` may equal `input`.
+    @inlinable
+    public static func tanh(_ output: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count { output[i] = tanh(input[i]) }
+    }
+
+    /// `output[i] = sigmoid(input[i])` for `i < count`; `output` may equal `input`.
+    @inlinable
+    public static func sigmoid(_ output: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count { output[i] = sigmoid(input[i]) }
+    }
+
+    /// `output[i] = exp(input[i])` for `i < count`; `output` may equal `input`.
+    @inlinable
+    public static func exp(_ output: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count { output[i] = exp(input[i]) }
+    }
+}

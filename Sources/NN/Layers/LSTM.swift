@@ -1,0 +1,323 @@
+/// A multi-layer LSTM over time-major sequences, with the semantics and parameter layout of
+/// PyTorch's `nn.LSTM` (no inter-layer dropout: stack single-layer LSTMs with `Dropout` for that).
+///
+/// Parameters live in one flat buffer owned by the caller, layer after layer, each layer in
+/// PyTorch's order and layout (`in` is `inputSize` for layer 0 and `hiddenSize` above):
+///
+///     weight_ih_l{k}  [4H, in]     gate rows in the order i, f, g, o
+///     weight_hh_l{k}  [4H, H]
+///     bias_ih_l{k}    [4H]
+///     bias_hh_l{k}    [4H]
+///
+/// `parameterTensors` lists names, offsets and shapes, so a checkpoint maps 1:1 onto
+/// `nn.LSTM(inputSize, hiddenSize, numLayers)`. For each step t and layer:
+///
+///     i, f, o = σ(W_i· x_t + b_i· + W_h· h_{t-1} + b_h·),  g = tanh(…)
+///     c_t = f ⊙ c_{t-1} + i ⊙ g,   h_t = o ⊙ tanh(c_t)
+///
+/// The forward pass computes the input projections of the whole window as one GEMM
+/// `[T·B, in] × [in, 4H]`, then per step one recurrent GEMM `[B, H] × [H, 4H]` and one fused
+/// pass over the 4H pre-activations (bias, activations, cell and hidden update). It keeps the
+/// activated gates, cells and hiddens for backward in caches preallocated for `maxSteps`, so no
+/// step allocates. The final (h, c) of each window becomes the initial state of the next one
+/// (truncated BPTT: the backward pass does not flow into the previous window); `resetState()`
+/// zeroes it.
+///
+///     let lstm = LSTM(inputSize: 200, hiddenSize: 200, numLayers: 2, batchSize: 20, maxSteps: 20)
+///     var params = [Float](repeating: 0, count: lstm.parameterCount)   // fill with init values
+///     lstm.forward(output: h, input: x, parameters: params, steps: 20)    // h [20, 20, 200]
+///     lstm.backward(dinput: dx, dparameters: dparams, doutput: dh,
+///                   input: x, parameters: params)                        // adds into dx, dparams
+public final class LSTM {
+    public let inputSize: Int
+    public let hiddenSize: Int
+    public let numLayers: Int
+    public let batchSize: Int
+    public let maxSteps: Int
+
+    /// Steps of the last forward pass (what backward differentiates).
+    public private(set) var lastSteps = 0
+
+    // Caches, all preallocated for maxSteps (L = numLayers, T = maxSteps, B = batchSize).
+    private let gates: UnsafeMutablePointer<Float>   // [L, T, B, 4H] activated i, f, g, o
+    private let hs: UnsafeMutablePointer<Float>      // [L, T+1, B, H] slot 0 = initial h
+    private let cs: UnsafeMutablePointer<Float>      // [L, T+1, B, H] slot 0 = initial c
+    private let tanhCs: UnsafeMutablePointer<Float>  // [L, T, B, H] tanh(c_t)
+    private let hState: UnsafeMutablePointer<Float>  // [L, B, H] carried between windows
+    private let cState: UnsafeMutablePointer<Float>  // [L, B, H]
+    private let biasSum: UnsafeMutablePointer<Float> // [4H] b_ih + b_hh of one layer
+    private let dgates: UnsafeMutablePointer<Float>  // [T, B, 4H] pre-activation gradients
+    private let dh: UnsafeMutablePointer<Float>      // [T, B, H] gradient w.r.t. a layer's output
+    private let dc: UnsafeMutablePointer<Float>      // [B, H] gradient w.r.t. c_t, carried back in time
+    private let allocations: [UnsafeMutablePointer<Float>]
+
+    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, batchSize: Int, maxSteps: Int) {
+        precondition(inputSize > 0 && hiddenSize > 0 && numLayers > 0 && batchSize > 0 && maxSteps > 0,
+                     "LSTM: sizes must be positive")
+        self.inputSize = inputSize
+        self.hiddenSize = hiddenSize
+        self.numLayers = numLayers
+        self.batchSize = batchSize
+        self.maxSteps = maxSteps
+        let L = numLayers, T = maxSteps, B = batchSize, H = hiddenSize
+        func alloc(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
+            p.initialize(repeating: 0, count: n)
+            return p
+        }
+        gates = alloc(L * T * B * 4 * H)
+        hs = alloc(L * (T + 1) * B * H)
+        cs = alloc(L * (T + 1) * B * H)
+        tanhCs = alloc(L * T * B * H)
+        hState = alloc(L * B * H)
+        cState = alloc(L * B * H)
+        biasSum = alloc(4 * H)
+        dgates = alloc(T * B * 4 * H)
+        dh = alloc(T * B * H)
+        dc = alloc(B * H)
+        allocations = [gates, hs, cs, tanhCs, hState, cState, biasSum, dgates, dh, dc]
+    }
+
+    deinit { for p in allocations { p.deallocate() } }
+
+    // MARK: Parameter layout
+
+    /// Input size of layer `layer` (`inputSize` for layer 0, `hiddenSize` above).
+    public func layerInputSize(_ layer: Int) -> Int { layer == 0 ? inputSize : hiddenSize }
+
+    /// Offsets of one layer's tensors in the flat parameter buffer.
+    public struct LayerOffsets: Sendable {
+        public var weightIH: Int  // [4H, in]
+        public var weightHH: Int  // [4H, H]
+        public var biasIH: Int    // [4H]
+        public var biasHH: Int    // [4H]
+    }
+
+    /// Where layer `layer`'s tensors start in the flat parameter buffer.
+    public func offsets(layer: Int) -> LayerOffsets {
+        precondition(layer >= 0 && layer < numLayers, "LSTM: no layer \(layer)")
+        let H = hiddenSize
+        var o = 0
+        for l in 0..<layer { o += 4 * H * (layerInputSize(l) + H + 2) }
+        let wih = o, whh = wih + 4 * H * layerInputSize(layer), bih = whh + 4 * H * H
+        return LayerOffsets(weightIH: wih, weightHH: whh, biasIH: bih, biasHH: bih + 4 * H)
+    }
+
+    /// Total number of parameters (all layers).
+    public var parameterCount: Int {
+        (0..<numLayers).reduce(0) { $0 + 4 * hiddenSize * (layerInputSize($1) + hiddenSize + 2) }
+    }
+
+    /// PyTorch names, offsets and shapes of every tensor in the flat parameter buffer.
+    public var parameterTensors: [(name: String, offset: Int, shape: [Int])] {
+        let H = hiddenSize
+        return (0..<numLayers).flatMap { l -> [(name: String, offset: Int, shape: [Int])] in
+            let o = offsets(layer: l)
+            return [("weight_ih_l\(l)", o.weightIH, [4 * H, layerInputSize(l)]),
+                    ("weight_hh_l\(l)", o.weightHH, [4 * H, H]),
+                    ("bias_ih_l\(l)", o.biasIH, [4 * H]),
+                    ("bias_hh_l\(l)", o.biasHH, [4 * H])]
+        }
+    }
+
+    // MARK: State
+
+    /// Zeroes the carried (h, c) of every layer (start of a new sequence).
+    public func resetState() {
+        let n = numLayers * batchSize * hiddenSize
+        hState.update(repeating: 0, count: n)
+        cState.update(repeating: 0, count: n)
+    }
+
+    /// The carried hidden state `[L, B, H]` (the last forward's final h), settable.
+    public var hiddenState: [Float] {
+        get { Array(UnsafeBufferPointer(start: hState, count: numLayers * batchSize * hiddenSize)) }
+        set {
+            precondition(newValue.count == numLayers * batchSize * hiddenSize, "LSTM: hidden state must be [L, B, H]")
+            hState.update(from: newValue, count: newValue.count)
+        }
+    }
+
+    /// The carried cell state `[L, B, H]`, settable.
+    public var cellState: [Float] {
+        get { Array(UnsafeBufferPointer(start: cState, count: numLayers * batchSize * hiddenSize)) }
+        set {
+            precondition(newValue.count == numLayers * batchSize * hiddenSize, "LSTM: cell state must be [L, B, H]")
+            cState.update(from: newValue, count: newValue.count)
+        }
+    }
+
+    // MARK: Forward
+
+    /// Runs `steps` time steps from the carried state, writes the top layer's hiddens to
+    /// `output`, keeps what backward needs and carries the final state to the next call.
+    public func forward(
+        output: UnsafeMutablePointer<Float>,  // [T, B, H]
+        input: UnsafePointer<Float>,          // [T, B, in]
+        parameters: UnsafePointer<Float>,     // [parameterCount]
+        steps T: Int
+    ) {
+        precondition(T > 0 && T <= maxSteps, "LSTM: \(T) steps, but 1...\(maxSteps) allowed")
+        lastSteps = T
+        let B = batchSize, H = hiddenSize, G = 4 * H, TM = maxSteps
+        for l in 0..<numLayers {
+            let o = offsets(layer: l), I = layerInputSize(l)
+            let x = l == 0 ? input : UnsafePointer(hs + (l - 1) * (TM + 1) * B * H + B * H)  // [T, B, in]
+            let gl = gates + l * TM * B * G    // [T, B, 4H]
+            let hl = hs + l * (TM + 1) * B * H // [T+1, B, H]
+            let cl = cs + l * (TM + 1) * B * H // [T+1, B, H]
+            let tl = tanhCs + l * TM * B * H   // [T, B, H]
+            hl.update(from: hState + l * B * H, count: B * H)
+            cl.update(from: cState + l * B * H, count: B * H)
+            for j in 0..<G { biasSum[j] = parameters[o.biasIH + j] + parameters[o.biasHH + j] }
+            // Input projections of the whole window: [T·B, in] × W_ihᵀ → [T·B, 4H].
+            sgemm(.none, .transpose, m: T * B, n: G, k: I, a: x, lda: I,
+                  b: parameters + o.weightIH, ldb: I, beta: 0, c: gl, ldc: G)
+            for t in 0..<T {
+                let gt = gl + t * B * G  // [B, 4H]
+                // Recurrent projection: += h_{t-1} [B, H] × W_hhᵀ.
+                sgemm(.none, .transpose, m: B, n: G, k: H, a: hl + t * B * H, lda: H,
+                      b: parameters + o.weightHH, ldb: H, beta: 1, c: gt, ldc: G)
+                LSTM.gatesForward(gates: gt, cNext: cl + (t + 1) * B * H, hNext: hl + (t + 1) * B * H,
+                                  tanhC: tl + t * B * H, cPrev: cl + t * B * H, bias: biasSum, B: B, H: H)
+            }
+            (hState + l * B * H).update(from: hl + T * B * H, count: B * H)
+            (cState + l * B * H).update(from: cl + T * B * H, count: B * H)
+        }
+        output.update(from: hs + (numLayers - 1) * (TM + 1) * B * H + B * H, count: T * B * H)
+    }
+
+    /// The fused pointwise kernel of one step: bias, activations, cell and hidden update.
+    @inline(__always)
+    static func gatesForward(
+        gates: UnsafeMutablePointer<Float>,  // [B, 4H] in: pre-activations without bias; out: i, f, g, o
+        cNext: UnsafeMutablePointer<Float>,  // [B, H]
+        hNext: UnsafeMutablePointer<Float>,  // [B, H]
+        tanhC: UnsafeMutablePointer<Float>,  // [B, H]
+        cPrev: UnsafePointer<Float>,         // [B, H]
+        bias: UnsafePointer<Float>,          // [4H]
+        B: Int, H: Int
+    ) {
+        for b in 0..<B {
+            let g = gates + b * 4 * H
+            let cp = cPrev + b * H, cn = cNext + b * H, hn = hNext + b * H, tc = tanhC + b * H
+            var j = 0
+            while j + 8 <= H {  // eight units at a time (explicit SIMD: the streams might alias)
+                let ig = FastMath.sigmoid(FastMath.load8(g + j) + FastMath.load8(bias + j))
+                let fg = FastMath.sigmoid(FastMath.load8(g + H + j) + FastMath.load8(bias + H + j))
+                let gg = FastMath.tanh(FastMath.load8(g + 2 * H + j) + FastMath.load8(bias + 2 * H + j))
+                let og = FastMath.sigmoid(FastMath.load8(g + 3 * H + j) + FastMath.load8(bias + 3 * H + j))
+                let c = fg * FastMath.load8(cp + j) + ig * gg
+                let th = FastMath.tanh(c)
+                FastMath.store8(ig, g + j); FastMath.store8(fg, g + H + j)
+                FastMath.store8(gg, g + 2 * H + j); FastMath.store8(og, g + 3 * H + j)
+                FastMath.store8(c, cn + j); FastMath.store8(th, tc + j); FastMath.store8(og * th, hn + j)
+                j += 8
+            }
+            while j < H {
+                let ig = FastMath.sigmoid(g[j] + bias[j])
+                let fg = FastMath.sigmoid(g[H + j] + bias[H + j])
+                let gg = FastMath.tanh(g[2 * H + j] + bias[2 * H + j])
+                let og = FastMath.sigmoid(g[3 * H + j] + bias[3 * H + j])
+                g[j] = ig; g[H + j] = fg; g[2 * H + j] = gg; g[3 * H + j] = og
+                let c = fg * cp[j] + ig * gg
+                let th = FastMath.tanh(c)
+                cn[j] = c; tc[j] = th; hn[j] = og * th
+                j += 1
+            }
+        }
+    }
+
+    // MARK: Backward
+
+    /// Backpropagates through the last forward window: adds the gradients with respect to the
+    /// parameters into `dparameters` and, if `dinput` is non-nil, with respect to the input.
+    /// `input` and `parameters` must be the ones given to that forward call.
+    public func backward(
+        dinput: UnsafeMutablePointer<Float>?,  // [T, B, in]
+        dparameters: UnsafeMutablePointer<Float>, // [parameterCount]
+        doutput: UnsafePointer<Float>,         // [T, B, H]
+        input: UnsafePointer<Float>,           // [T, B, in]
+        parameters: UnsafePointer<Float>       // [parameterCount]
+    ) {
+        let T = lastSteps
+        precondition(T > 0, "LSTM: backward before forward")
+        let B = batchSize, H = hiddenSize, G = 4 * H, TM = maxSteps
+        dh.update(from: doutput, count: T * B * H)
+        for l in stride(from: numLayers - 1, through: 0, by: -1) {
+            let o = offsets(layer: l), I = layerInputSize(l)
+            let x = l == 0 ? input : UnsafePointer(hs + (l - 1) * (TM + 1) * B * H + B * H)  // [T, B, in]
+            let gl = gates + l * TM * B * G    // [T, B, 4H]
+            let hl = hs + l * (TM + 1) * B * H // [T+1, B, H]
+            let cl = cs + l * (TM + 1) * B * H // [T+1, B, H]
+            let tl = tanhCs + l * TM * B * H   // [T, B, H]
+            dc.update(repeating: 0, count: B * H)
+            for t in stride(from: T - 1, through: 0, by: -1) {
+                LSTM.gatesBackward(dgates: dgates + t * B * G, dc: dc, dh: dh + t * B * H,
+                                   gates: gl + t * B * G, tanhC: tl + t * B * H, cPrev: cl + t * B * H, B: B, H: H)
+                if t > 0 {
+                    // dh_{t-1} += dgates_t [B, 4H] × W_hh [4H, H]
+                    sgemm(.none, .none, m: B, n: H, k: G, a: dgates + t * B * G, lda: G,
+                          b: parameters + o.weightHH, ldb: H, beta: 1, c: dh + (t - 1) * B * H, ldc: H)
+                }
+            }
+            // Weight gradients over the whole window.
+            sgemm(.transpose, .none, m: G, n: I, k: T * B, a: dgates, lda: G, b: x, ldb: I,
+                  beta: 1, c: dparameters + o.weightIH, ldc: I)
+            sgemm(.transpose, .none, m: G, n: H, k: T * B, a: dgates, lda: G, b: hl, ldb: H,
+                  beta: 1, c: dparameters + o.weightHH, ldc: H)
+            addColumnSums(dparameters + o.biasIH, dgates, rows: T * B, columns: G)
+            addColumnSums(dparameters + o.biasHH, dgates, rows: T * B, columns: G)
+            // Gradient with respect to this layer's input.
+            if l > 0 {
+                sgemm(.none, .none, m: T * B, n: H, k: G, a: dgates, lda: G,
+                      b: parameters + o.weightIH, ldb: I, beta: 0, c: dh, ldc: H)
+            } else if let dinput {
+                sgemm(.none, .none, m: T * B, n: I, k: G, a: dgates, lda: G,
+                      b: parameters + o.weightIH, ldb: I, beta: 1, c: dinput, ldc: I)
+            }
+        }
+    }
+
+    /// The fused pointwise backward of one step: from dh_t and dc_{t+1} to the pre-activation
+    /// gradients, carrying dc back to dc_t·f (the gradient reaching c_{t-1}).
+    @inline(__always)
+    static func gatesBackward(
+        dgates: UnsafeMutablePointer<Float>,  // [B, 4H]
+        dc: UnsafeMutablePointer<Float>,      // [B, H] in: from step t+1; out: to step t-1
+        dh: UnsafePointer<Float>,             // [B, H]
+        gates: UnsafePointer<Float>,          // [B, 4H] activated i, f, g, o
+        tanhC: UnsafePointer<Float>,          // [B, H]
+        cPrev: UnsafePointer<Float>,          // [B, H]
+        B: Int, H: Int
+    ) {
+        for b in 0..<B {
+            let g = gates + b * 4 * H, dg = dgates + b * 4 * H
+            let dcb = dc + b * H, dhb = dh + b * H, tc = tanhC + b * H, cp = cPrev + b * H
+            var j = 0
+            while j + 8 <= H {
+                let ig = FastMath.load8(g + j), fg = FastMath.load8(g + H + j)
+                let gg = FastMath.load8(g + 2 * H + j), og = FastMath.load8(g + 3 * H + j)
+                let th = FastMath.load8(tc + j), dht = FastMath.load8(dhb + j)
+                let dct = FastMath.load8(dcb + j) + dht * og * (1 - th * th)
+                FastMath.store8(dct * gg * ig * (1 - ig), dg + j)
+                FastMath.store8(dct * FastMath.load8(cp + j) * fg * (1 - fg), dg + H + j)
+                FastMath.store8(dct * ig * (1 - gg * gg), dg + 2 * H + j)
+                FastMath.store8(dht * th * og * (1 - og), dg + 3 * H + j)
+                FastMath.store8(dct * fg, dcb + j)
+                j += 8
+            }
+            while j < H {
+                let ig = g[j], fg = g[H + j], gg = g[2 * H + j], og = g[3 * H + j]
+                let th = tc[j], dht = dhb[j]
+                let dct = dcb[j] + dht * og * (1 - th * th)
+                dg[j] = dct * gg * ig * (1 - ig)
+                dg[H + j] = dct * cp[j] * fg * (1 - fg)
+                dg[2 * H + j] = dct * ig * (1 - gg * gg)
+                dg[3 * H + j] = dht * th * og * (1 - og)
+                dcb[j] = dct * fg
+                j += 1
+            }
+        }
+    }
+}

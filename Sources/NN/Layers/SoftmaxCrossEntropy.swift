@@ -1,0 +1,93 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// Masked softmax cross-entropy over rows of logits, fused with log-sum-exp.
+///
+/// PyTorch equivalent: `F.cross_entropy(logits, targets, reduction="none")` multiplied by the
+/// mask and summed; `loss / count` is PyTorch's mean reduction over the unmasked rows. Each row
+/// `r` contributes `mask[r] · (logsumexp(logits[r]) - logits[r, targets[r]])`; rows with mask 0
+/// are skipped entirely (their target may be anything, e.g. padding). The forward pass keeps
+/// only the per-row log-sum-exp `[N]`; backward recomputes the softmax from it while writing the
+/// logits gradient, so no `[N, V]` probability buffer is needed.
+///
+///     let ce = SoftmaxCrossEntropy(classCount: V)
+///     let (loss, count) = ce.forward(logSumExp: lse, logits: logits, targets: y, mask: m, n: N)
+///     ce.backward(dlogits: dlogits, logits: logits, logSumExp: lse, targets: y, mask: m,
+///                 n: N, scale: Float(1 / count))          // gradient of the mean loss
+public struct SoftmaxCrossEntropy: Sendable {
+    public let classCount: Int
+
+    public init(classCount: Int) {
+        precondition(classCount > 0, "SoftmaxCrossEntropy: classCount must be positive")
+        self.classCount = classCount
+    }
+
+    /// Returns the masked summed loss and the summed mask (the count of scored rows); writes
+    /// each scored row's log-sum-exp. `mask` nil means every row counts with weight 1.
+    @discardableResult
+    public func forward(
+        logSumExp: UnsafeMutablePointer<Float>,  // [N]
+        logits: UnsafePointer<Float>,            // [N, V]
+        targets: UnsafePointer<Int32>,           // [N]
+        mask: UnsafePointer<Float>?,             // [N] 0/1 weights
+        n: Int
+    ) -> (loss: Double, count: Double) {
+        let V = classCount
+        var loss: Double = 0, count: Double = 0
+        for r in 0..<n {
+            let m = mask?[r] ?? 1
+            if m == 0 { logSumExp[r] = 0; continue }
+            let t = Int(targets[r])
+            precondition(t >= 0 && t < V, "SoftmaxCrossEntropy: target \(t) outside 0..<\(V)")
+            let row = logits + r * V
+            let lse = SoftmaxCrossEntropy.logSumExp(row, count: V)
+            logSumExp[r] = lse
+            loss += Double(m) * (Double(lse) - Double(row[t]))
+            count += Double(m)
+        }
+        return (loss, count)
+    }
+
+    /// Adds `scale · mask[r] · (softmax(logits[r]) - onehot(targets[r]))` into `dlogits`.
+    public func backward(
+        dlogits: UnsafeMutablePointer<Float>,  // [N, V]
+        logits: UnsafePointer<Float>,          // [N, V]
+        logSumExp: UnsafePointer<Float>,       // [N] from forward
+        targets: UnsafePointer<Int32>,         // [N]
+        mask: UnsafePointer<Float>?,           // [N]
+        n: Int,
+        scale: Float
+    ) {
+        let V = classCount
+        for r in 0..<n {
+            let m = mask?[r] ?? 1
+            if m == 0 { continue }
+            let s = scale * m, lse = logSumExp[r]
+            let row = logits + r * V, drow = dlogits + r * V
+            for j in 0..<V { drow[j] += s * FastMath.exp(row[j] - lse) }
+            drow[Int(targets[r])] -= s
+        }
+    }
+
+    /// `log Σ_j exp(x[j])`, stable (max subtracted), with FastMath.exp and eight partial sums.
+    @inlinable
+    static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var mx = -Float.infinity
+        for j in 0..<count { mx = Swift.max(mx, x[j]) }
+        if mx == -.infinity || !mx.isFinite { return mx }
+        var acc = SIMD8<Float>(repeating: 0)
+        var j = 0
+        while j + 8 <= count {
+            let v = SIMD8<Float>(x[j], x[j + 1], x[j + 2], x[j + 3], x[j + 4], x[j + 5], x[j + 6], x[j + 7])
+            let d = v - mx
+            for k in 0..<8 { acc[k] += FastMath.exp(d[k]) }
+            j += 8
+        }
+        var tail: Float = 0
+        while j < count { tail += FastMath.exp(x[j] - mx); j += 1 }
+        return mx + logf(acc.sum() + tail)
+    }
+}

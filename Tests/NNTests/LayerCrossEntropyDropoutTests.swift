@@ -1,0 +1,95 @@
+import XCTest
+import Foundation
+@testable import NN
+
+final class LayerCrossEntropyDropoutTests: XCTestCase {
+    func testCrossEntropyHandComputed() {
+        // Row 0: logits [1, 2, 3], target 2 → log(e + e² + e³) - 3; row 1 masked out; row 2:
+        // logits [0, 0, 0], target 0 → log 3.
+        let ce = SoftmaxCrossEntropy(classCount: 3)
+        let logits: [Float] = [1, 2, 3, 5, 5, 5, 0, 0, 0]
+        var lse = [Float](repeating: 0, count: 3)
+        let (loss, count) = ce.forward(logSumExp: &lse, logits: logits, targets: [2, 99, 0], mask: [1, 0, 1], n: 3)
+        let row0 = log(exp(1.0) + exp(2.0) + exp(3.0)) - 3
+        XCTAssertEqual(loss, row0 + log(3.0), accuracy: 1e-6)
+        XCTAssertEqual(count, 2)
+        // Large logits stay finite (log-sum-exp subtracts the max).
+        let (big, _) = ce.forward(logSumExp: &lse, logits: [1000, 0, -1000], targets: [1], mask: nil, n: 1)
+        XCTAssertEqual(big, 1000, accuracy: 1e-3)
+        // Gradient of the mean loss, hand computed: softmax - onehot, scaled.
+        var d = [Float](repeating: 0, count: 9)
+        _ = ce.forward(logSumExp: &lse, logits: logits, targets: [2, 99, 0], mask: [1, 0, 1], n: 3)
+        ce.backward(dlogits: &d, logits: logits, logSumExp: lse, targets: [2, 99, 0], mask: [1, 0, 1], n: 3, scale: 0.5)
+        let z = exp(1.0) + exp(2.0) + exp(3.0)
+        let expected = [exp(1.0) / z, exp(2.0) / z, exp(3.0) / z - 1, 0, 0, 0, 1.0 / 3 - 1, 1.0 / 3, 1.0 / 3].map { 0.5 * $0 }
+        for k in 0..<9 { XCTAssertEqual(Double(d[k]), expected[k], accuracy: 1e-6) }
+    }
+
+    func testCrossEntropyGradientAndAccumulation() {
+        var rng = RNG(seed: 5)
+        let N = 5, V = 13  // V not a multiple of 8 exercises the tail of the sum
+        let ce = SoftmaxCrossEntropy(classCount: V)
+        let logits = randomArray(N * V, &rng, scale: 3)
+        let targets: [Int32] = [0, 12, 5, 5, 7], mask: [Float] = [1, 1, 0, 1, 1]
+        var lse = [Float](repeating: 0, count: N), d = [Float](repeating: 0, count: N * V)
+        ce.forward(logSumExp: &lse, logits: logits, targets: targets, mask: mask, n: N)
+        ce.backward(dlogits: &d, logits: logits, logSumExp: lse, targets: targets, mask: mask, n: N, scale: 1)
+        assertGradient("dlogits", values: logits, analytic: d) { l in
+            var lse = [Float](repeating: 0, count: N)
+            return ce.forward(logSumExp: &lse, logits: l, targets: targets, mask: mask, n: N).loss
+        }
+        let d1 = d
+        ce.backward(dlogits: &d, logits: logits, logSumExp: lse, targets: targets, mask: mask, n: N, scale: 1)
+        assertDoubled(d, d1, "dlogits")
+    }
+
+    func testDropoutZeroIsIdentityAndEvalIsIdentity() {
+        var rng = RNG(seed: 6)
+        let x = randomArray(50, &rng)
+        var y = [Float](repeating: 0, count: 50), m = [Float](repeating: 0, count: 50)
+        Dropout(probability: 0).forward(output: &y, mask: &m, input: x, count: 50, rng: &rng, training: true)
+        XCTAssertEqual(y, x)
+        Dropout(probability: 0.5).forward(output: &y, mask: &m, input: x, count: 50, rng: &rng, training: false)
+        XCTAssertEqual(y, x)
+        var dx = [Float](repeating: 0, count: 50)
+        Dropout(probability: 0.5).backward(dinput: &dx, doutput: x, mask: m, count: 50)
+        XCTAssertEqual(dx, x)
+    }
+
+    func testDropoutScalingRateAndDeterminism() {
+        let drop = Dropout(probability: 0.25)
+        let n = 20_000
+        let x = [Float](repeating: 1, count: n)
+        var y = [Float](repeating: 0, count: n), m = [Float](repeating: 0, count: n)
+        var rng = RNG(seed: 7)
+        drop.forward(output: &y, mask: &m, input: x, count: n, rng: &rng, training: true)
+        let zeros = y.filter { $0 == 0 }.count
+        XCTAssertEqual(Double(zeros) / Double(n), 0.25, accuracy: 0.015)
+        XCTAssertTrue(y.allSatisfy { $0 == 0 || abs($0 - 4.0 / 3) < 1e-6 })  // kept units scaled by 1/(1-p)
+        var rng2 = RNG(seed: 7), y2 = y
+        drop.forward(output: &y2, mask: &m, input: x, count: n, rng: &rng2, training: true)
+        XCTAssertEqual(y, y2)
+        // Backward routes the gradient through the same mask.
+        var dx = [Float](repeating: 0, count: n)
+        drop.backward(dinput: &dx, doutput: x, mask: m, count: n)
+        XCTAssertEqual(dx, y)
+    }
+
+    func testLockedDropoutSharesMaskAcrossTime() {
+        let drop = Dropout(probability: 0.5)
+        let T = 4, B = 3, C = 5
+        var rng = RNG(seed: 8)
+        let x = randomArray(T * B * C, &rng)
+        var y = [Float](repeating: 0, count: T * B * C), m = [Float](repeating: 0, count: B * C)
+        drop.forwardLocked(output: &y, mask: &m, input: x, steps: T, batch: B, channels: C, rng: &rng, training: true)
+        XCTAssertTrue(m.contains(0) && m.contains(2))
+        for t in 0..<T {
+            for i in 0..<B * C { XCTAssertEqual(y[t * B * C + i], x[t * B * C + i] * m[i]) }
+        }
+        var dx = [Float](repeating: 0, count: T * B * C)
+        drop.backwardLocked(dinput: &dx, doutput: x, mask: m, steps: T, batch: B, channels: C)
+        XCTAssertEqual(dx, y)
+        drop.forwardLocked(output: &y, mask: &m, input: x, steps: T, batch: B, channels: C, rng: &rng, training: false)
+        XCTAssertEqual(y, x)
+    }
+}
