@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import zlib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,16 +43,47 @@ ZSTD_ARGS = ["zstd", "-19", "-T1", "-q", "--no-progress", "-c"]
 
 # Debian bookworm packages: name -> (version, .deb file name, SHA-256 of the .deb).
 PACKAGES = {
-    "dict-foldoc": ("20230119-1", "dict-foldoc_20230119-1_all.deb",
-                    "745cbedb55c2da609cc88ee0284e9d11a67a11ae3709daf7bad0e895ac3294c3"),
-    "dict-jargon": ("4.4.7-3.1", "dict-jargon_4.4.7-3.1_all.deb", "405f8168d7994ed2cb71407bb95493daec2e9aa66fc0461dafa74a9d6728a8c1"),
-    "dict-gcide": ("0.48.5+nmu2", "dict-gcide_0.48.5+nmu2_all.deb", "7b0af5cfde3cbdef5e9d6e78f92ec335ced7c2790f37a40f49bebc6f7347ac0f"),
-    "dict-devil": ("1.0-13.1", "dict-devil_1.0-13.1_all.deb", "6a535684def2a1f70cd42da16d12d43f0e9dc3e54e4a329178eebab3170e3154"),
-    "sword-text-kjv": ("14.3-1", "sword-text-kjv_14.3-1_all.deb", "9f463f28ce665f6f528fc723179722bced880a4c5485f7a41bf742838315de57"),
-    "r-cran-janeaustenr": ("1.0.0-1", "r-cran-janeaustenr_1.0.0-1_all.deb", "df6bddf211906d1ff404f8ff662c21b34e6660e7f54a311084e749050c019c95"),
-    "python3.11-doc": ("3.11.2-6+deb12u9", "python3.11-doc_3.11.2-6+deb12u9_all.deb", "5b3594189d6ef9a6963ce0347fd307a1cc67620ad697e144db366070e2e146be"),
-    "fortunes": ("1:1.99.1-7.3", "fortunes_1%3a1.99.1-7.3_all.deb", "41d0551dc0ff52f875a2ecef7c39da2f672ab468c37e170119f7e0245a9d63c5"),
-    "manpages": ("6.03-2", "manpages_6.03-2_all.deb", "efa1ba4cd19ad7baeae959c9209a7eb74be2ebb858bcabb412597bfc9f588c91"),
+    "dict-foldoc": (
+        "20230119-1", "dict-foldoc_20230119-1_all.deb",
+        "745cbedb55c2da609cc88ee0284e9d11a67a11ae3709daf7bad0e895ac3294c3"),
+    "dict-jargon": (
+        "4.4.7-3.1", "dict-jargon_4.4.7-3.1_all.deb",
+        "405f8168d7994ed2cb71407bb95493daec2e9aa66fc0461dafa74a9d6728a8c1"),
+    "dict-gcide": (
+        "0.48.5+nmu2", "dict-gcide_0.48.5+nmu2_all.deb",
+        "7b0af5cfde3cbdef5e9d6e78f92ec335ced7c2790f37a40f49bebc6f7347ac0f"),
+    "dict-devil": (
+        "1.0-13.1", "dict-devil_1.0-13.1_all.deb",
+        "6a535684def2a1f70cd42da16d12d43f0e9dc3e54e4a329178eebab3170e3154"),
+    "sword-text-kjv": (
+        "14.3-1", "sword-text-kjv_14.3-1_all.deb",
+        "9f463f28ce665f6f528fc723179722bced880a4c5485f7a41bf742838315de57"),
+    "r-cran-janeaustenr": (
+        "1.0.0-1", "r-cran-janeaustenr_1.0.0-1_all.deb",
+        "df6bddf211906d1ff404f8ff662c21b34e6660e7f54a311084e749050c019c95"),
+    "python3.11-doc": (
+        "3.11.2-6+deb12u9", "python3.11-doc_3.11.2-6+deb12u9_all.deb",
+        "5b3594189d6ef9a6963ce0347fd307a1cc67620ad697e144db366070e2e146be"),
+    "fortunes": (
+        "1:1.99.1-7.3", "fortunes_1%3a1.99.1-7.3_all.deb",
+        "41d0551dc0ff52f875a2ecef7c39da2f672ab468c37e170119f7e0245a9d63c5"),
+    "manpages": (
+        "6.03-2", "manpages_6.03-2_all.deb",
+        "efa1ba4cd19ad7baeae959c9209a7eb74be2ebb858bcabb412597bfc9f588c91"),
+}
+
+# SHA-1 of each .deb, only to fetch it from snapshot.debian.org's /file/SHA1 endpoint when
+# the mirror no longer carries the pinned version (e.g. after a security update).
+SNAPSHOT_SHA1 = {
+    "dict-foldoc": "b2bde1b5adbc41b7dad4f920c2a466b3477e792f",
+    "dict-jargon": "e52cce28e509d3d8cd5f4ca32304be10b934e07a",
+    "dict-gcide": "a731e5db951f4e5cc16d55bc42736be0768ba8c5",
+    "dict-devil": "a8a9c37db98ef3407757afa53d95135c615af934",
+    "sword-text-kjv": "f1243f951811f073842b0d67fec8cddd90b40f2f",
+    "r-cran-janeaustenr": "0526a5841219e475fbbf6e2d3bcd96e6fb0f479d",
+    "python3.11-doc": "924896f88455aa449baeae5c3268c4672b95c9b8",
+    "fortunes": "fecdae7a5137a826a83e9d18b914d703856d7786",
+    "manpages": "175c009a2b0fe1234bd93d8b98ceb6aa974a3170",
 }
 
 # Document sizes in words, and split blocks.
@@ -74,6 +106,26 @@ def sha256_file(path):
     return h.hexdigest()
 
 
+def download(name, version, path):
+    """Fetch one pinned .deb into path: apt-get download (3 tries), then snapshot.debian.org."""
+    log = ""
+    for attempt in range(3):
+        r = subprocess.run(["apt-get", "download", f"{name}={version}"],
+                           cwd=os.path.dirname(path), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        if r.returncode == 0 and os.path.exists(path):
+            return
+        log = r.stdout.strip()
+        time.sleep(2 * (attempt + 1))
+    url = f"https://snapshot.debian.org/file/{SNAPSHOT_SHA1[name]}"
+    try:
+        with urllib.request.urlopen(url, timeout=120) as resp, open(path, "wb") as f:
+            shutil.copyfileobj(resp, f)
+    except OSError as e:
+        sys.exit(f"error: cannot fetch {name}={version}: apt-get download said: {log}; "
+                 f"{url}: {e}. Download {os.path.basename(path)} by hand and pass --debs DIR.")
+
+
 def fetch_packages(workdir, debs_dir=None):
     """Download (or reuse) every pinned .deb, verify its SHA-256 and unpack it.
 
@@ -89,14 +141,7 @@ def fetch_packages(workdir, debs_dir=None):
         if cached and os.path.exists(cached):
             shutil.copyfile(cached, path)
         else:
-            for attempt in range(3):
-                r = subprocess.run(["apt-get", "download", f"{name}={version}"], cwd=debdir,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                if r.returncode == 0 and os.path.exists(path):
-                    break
-                time.sleep(2 * (attempt + 1))
-            else:
-                sys.exit(f"error: apt-get download {name}={version} failed:\n{r.stdout}")
+            download(name, version, path)
         got = sha256_file(path)
         if got != digest:
             sys.exit(f"error: {filename}: SHA-256 {got} does not match the pinned {digest}")
@@ -146,6 +191,18 @@ def split_sentences(text):
     if cur:
         out.append(" ".join(cur))
     return out
+
+
+def tidy_punctuation(text):
+    """Remove punctuation left dangling where links were dropped ('see , , or .')."""
+    out = []
+    for w in re.sub(r"\(\s*\)", " ", text).split():
+        if re.fullmatch(r"[,;.]+", w) and w != "...":
+            if out and out[-1][-1] not in ",.;:!?(" and w in (",", ";", "."):
+                out[-1] += w
+            continue
+        out.append(w)
+    return " ".join(out)
 
 
 def word_count(text):
@@ -245,8 +302,9 @@ def read_dictd(root, name):
 
 
 def clean_foldoc(entry):
-    """FOLDOC entry -> prose: drop headword lines, dates, and braces of cross references."""
+    """FOLDOC entry -> 'headword: definition' prose without dates, URLs and braces."""
     lines = entry.split("\n")
+    head = lines[0].strip()
     body = [ln for ln in lines if ln.startswith("   ")]  # headword/aliases are unindented
     text = "\n".join(body)
     if text.lstrip().startswith("<introduction"):
@@ -257,7 +315,8 @@ def clean_foldoc(entry):
     text = re.sub(r"(?:https?|ftp)://\S+", "", text)
     text = text.replace("{", "").replace("}", "")
     text = re.sub(r"<[a-z][a-z ,/-]*>", "", text)  # <category, ...> labels of senses
-    return normalize_ws(text)
+    text = tidy_punctuation(normalize_ws(text))
+    return f"{head}: {text}" if text and head else text
 
 
 def clean_jargon(entry):
@@ -273,7 +332,7 @@ def clean_jargon(entry):
         body.append(ln)
     text = "\n".join(body).replace("{", "").replace("}", "")
     text = re.sub(r"^\s*\[[^\]]*\]\s*", "", text.strip())  # leading [usage label]
-    text = normalize_ws(text)
+    text = tidy_punctuation(normalize_ws(text))
     return f"{head}: {text}" if text else ""
 
 
@@ -329,8 +388,23 @@ def read_ztext_books(root, module):
 # R serialization (lazy-load databases of R data packages)
 
 
+class RVector(list):
+    """An R vector or list: its elements, plus its attributes (e.g. `names`) in `attrs`."""
+
+    attrs = None
+
+
 class RReader:
-    """Minimal reader of R's XDR serialization format, enough for character vectors."""
+    """Minimal reader of R's XDR serialization format (version 2 or 3).
+
+    Enough for data packages: vectors, lists, attributes, symbols, pairlists, environments
+    and ALTREP wrappers. Character vectors become lists of str (None for NA).
+
+    Example:
+        r = RReader(gzip.decompress(open("x.rds", "rb").read()))
+        r.header()
+        obj = r.item()
+    """
 
     def __init__(self, data):
         self.b = data
@@ -344,18 +418,29 @@ class RReader:
 
     def header(self):
         if self.b[:2] != b"X\n":
-            raise ValueError("not XDR R serialization")
+            raise ValueError("not R XDR serialization")
         self.p = 2
         version = self.int()
-        self.int()
-        self.int()
+        self.int()  # writer R version
+        self.int()  # minimal reader R version
         if version == 3:
             n = self.int()
-            self.p += n
+            self.p += n  # native encoding name
+
+    def attributes(self):
+        """Read an attribute pairlist into a dict tag -> value."""
+        out = {}
+        node = self.item()
+        while isinstance(node, tuple) and node[0] == "pair":
+            _, tag, car, cdr, _ = node
+            out[tag] = car
+            node = cdr
+        return out
 
     def item(self):
         flags = self.int()
         t = flags & 0xFF
+        levels = flags >> 12
         has_attr = flags & (1 << 9)
         has_tag = flags & (1 << 10)
         if t in (254, 253, 252, 251, 250, 242, 241):  # NULL and special environments
@@ -365,30 +450,27 @@ class RReader:
             if i == 0:
                 i = self.int()
             return self.refs[i - 1]
-        if t in (249, 248):  # namespace / package: STRSXP-like spec
+        if t in (249, 248):  # namespace / package reference: a STRSXP-like spec
             self.int()
-            n = self.int()
-            v = [self.item() for _ in range(n)]
+            v = [self.item() for _ in range(self.int())]
             self.refs.append(v)
             return v
         if t == 1:  # SYMSXP
             v = self.item()
             self.refs.append(v)
             return v
-        if t in (2, 3, 5, 6, 17, 239, 240):  # pairlists and language objects
-            attr = self.item() if has_attr else None
+        if t in (2, 3, 5, 6, 17, 239, 240):  # pairlists, closures, promises, calls
+            attr = self.attributes() if has_attr else None
             tag = self.item() if has_tag else None
             car = self.item()
             cdr = self.item()
             return ("pair", tag, car, cdr, attr)
         if t == 4:  # ENVSXP
-            self.int()
+            self.int()  # locked
             env = {}
             self.refs.append(env)
-            self.item()
-            self.item()
-            self.item()
-            self.item()
+            for _ in range(4):  # enclosure, frame, hash table, attributes
+                self.item()
             return env
         if t == 9:  # CHARSXP
             n = self.int()
@@ -396,27 +478,27 @@ class RReader:
                 return None
             s = self.b[self.p:self.p + n]
             self.p += n
-            return s.decode("utf-8" if flags & (1 << 15) or True else "latin-1")
+            return s.decode("latin-1" if levels & 4 else "utf-8")
         if t in (10, 13, 14, 15, 16, 19, 20, 24):
             n = self.int()
             if n == -1:
                 n = (self.int() << 32) + self.int()
             if t in (10, 13):
-                v = list(struct.unpack_from(f">{n}i", self.b, self.p))
+                v = RVector(struct.unpack_from(f">{n}i", self.b, self.p))
                 self.p += 4 * n
             elif t == 14:
-                v = list(struct.unpack_from(f">{n}d", self.b, self.p))
+                v = RVector(struct.unpack_from(f">{n}d", self.b, self.p))
                 self.p += 8 * n
             elif t == 15:
-                v = list(struct.unpack_from(f">{2 * n}d", self.b, self.p))
+                v = RVector(struct.unpack_from(f">{2 * n}d", self.b, self.p))
                 self.p += 16 * n
             elif t == 24:
-                v = self.b[self.p:self.p + n]
+                v = RVector(self.b[self.p:self.p + n])
                 self.p += n
             else:
-                v = [self.item() for _ in range(n)]
+                v = RVector(self.item() for _ in range(n))
             if has_attr:
-                self.item()
+                v.attrs = self.attributes()
             return v
         if t == 238:  # ALTREP: class info, state, attributes
             self.item()
@@ -427,34 +509,29 @@ class RReader:
 
 
 def read_r_lazyload(root, pkg):
-    """Return {name: object} of an R package's lazy-load data database (data/Rdata.rd[bx])."""
+    """Return {name: object} of an R package's lazy-load data database (data/Rdata.rd[bx]).
+
+    The .rdx index is a gzip-compressed serialized list(variables, references, compressed)
+    whose `variables` maps object names to (offset, length) in the .rdb; each .rdb chunk is a
+    4-byte big-endian length followed by a zlib stream of one serialized object.
+    """
     base = os.path.join(root, "usr", "lib", "R", "site-library", pkg, "data", "Rdata")
     with gzip.open(base + ".rdx") as f:
         r = RReader(f.read())
     r.header()
-    index = r.item()  # list(variables, references, compressed)
-    variables = index[0]
+    index = r.item()
+    variables = index[index.attrs["names"].index("variables")]
+    compressed = index[index.attrs["names"].index("compressed")]
+    if list(compressed) != [1]:
+        raise ValueError(f"{base}.rdb: only zlib-compressed lazy-load databases are supported")
     with open(base + ".rdb", "rb") as f:
         rdb = f.read()
-    # variables is a named list; names are in its attribute, re-read them from the pairlist
-    names = _r_names(gzip.open(base + ".rdx").read())
     out = {}
-    for name, (off, length) in zip(names, variables):
-        chunk = rdb[off:off + length]
-        raw = zlib.decompress(chunk[4:])
-        rr = RReader(raw)
+    for name, (off, length) in zip(variables.attrs["names"], variables):
+        rr = RReader(zlib.decompress(rdb[off + 4:off + length]))
         rr.header()
         out[name] = rr.item()
     return out
-
-
-def _r_names(data):
-    """Names attribute of the first named list in a serialized object (the .rdx index)."""
-    m = re.search(rb"\x00\x00\x00\x05names\x00\x00\x00\x10", data)
-    r = RReader(data)
-    r.p = m.end()
-    n = r.int()
-    return [r.item() for _ in range(n)]
 
 
 # ----------------------------------------------------------------------------------------
