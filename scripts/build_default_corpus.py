@@ -1090,6 +1090,14 @@ def main():
             print(f"error: .zst SHA-256 {got_zst} != recorded {want_zst} ({SOURCES_MD})",
                   file=sys.stderr)
             ok = False
+        if os.path.exists(DEFAULT_OUT) and sha256_file(DEFAULT_OUT) != want_zst:
+            print(f"error: {DEFAULT_OUT}: SHA-256 {sha256_file(DEFAULT_OUT)} != recorded "
+                  f"{want_zst} ({SOURCES_MD})", file=sys.stderr)
+            ok = False
+        if got_jsonl == want_jsonl and got_zst != want_zst:
+            print(f"note: the JSONL matches; the .zst differs, so this zstd ({zstd_version()})"
+                  " compresses differently from the one recorded in SOURCES.md",
+                  file=sys.stderr)
         if not ok:
             sys.exit(1)
         print(f"check OK: rebuilt corpus matches {SOURCES_MD} ({time.time() - start:.1f} s)")
