@@ -10,8 +10,20 @@ deps:
 build: deps
 	$(SWIFT) build -c release --product lmtool
 
+# Until the language model lands, the demo shows what exists: the BLAS in use, and statistics of
+# the default corpus (raw English, so the simple tokenizer; every document labelled and split).
 demo: build
-	$(LMTOOL) corpus stats corpora/default.jsonl.zst
+	$(LMTOOL) doctor
+	$(LMTOOL) corpus stats --tokenizer simple corpora/default.jsonl.zst
+
+# Rebuild corpora/default.jsonl.zst from pinned Debian packages and check it is byte-identical.
+corpus:
+	python3 scripts/build_default_corpus.py --check
+
+# Benchmarks (see BENCHMARKS.md): corpus reading speed and memory, GEMM.
+bench: build
+	bash scripts/bench-corpus.sh
+	$(LMTOOL) bench gemm
 
 test: deps
 	$(SWIFT) test

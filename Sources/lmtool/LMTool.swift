@@ -1,4 +1,5 @@
 import ArgumentParser
+import NN
 
 @main
 struct LMTool: ParsableCommand {
@@ -9,7 +10,19 @@ struct LMTool: ParsableCommand {
             Corpora may be plain UTF-8 text (one sentence or paragraph per line) or JSONL documents \
             with a "text" field, each optionally zstd- or gzip-compressed (detected by magic bytes). \
             A corpus argument may be a file, several files, or a directory.
+
+            BLAS: on CPUs with AVX-512, lmtool restarts itself once with OPENBLAS_CORETYPE=SkylakeX \
+            (Debian's OpenBLAS otherwise picks slower AVX2 kernels); a value you set is never \
+            overridden. `lmtool doctor` shows the BLAS in use.
             """,
         version: "0.1.0",
-        subcommands: [CorpusCommand.self, VocabCommand.self])
+        subcommands: [CorpusCommand.self, VocabCommand.self, DoctorCommand.self, BenchCommand.self])
+
+    static func main() {
+        // OpenBLAS picks its kernels when it loads, before main: restart with the best core type
+        // first (this may not return), then set the thread count unless the user chose one.
+        BLASRuntime.reexecWithBestCoreTypeIfNeeded()
+        BLASRuntime.applyDefaultThreads()
+        main(nil)
+    }
 }
