@@ -40,10 +40,10 @@ public struct WhitespaceTokenizer: Tokenizer {
                 }
             }
             let token = ~space
-            let shifted = token << 1 | previousTokenBit
+            let shifted = token &<< 1 | previousTokenBit
             var starts = token & ~shifted
             var ends = space & shifted
-            previousTokenBit = token >> 63
+            previousTokenBit = token &>> 63
             while true {
                 if inToken {
                     if ends == 0 { break }
@@ -71,7 +71,7 @@ public struct WhitespaceTokenizer: Tokenizer {
         var mask: UInt64 = 0
         for word in 0..<8 {
             let x = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * word, as: UInt64.self))
-            mask |= packHighBits(spaceBytes(x)) << (8 * word)
+            mask |= packHighBits(spaceBytes(x)) &<< UInt64(8 &* word)
         }
         return mask
     }
@@ -94,6 +94,6 @@ public struct WhitespaceTokenizer: Tokenizer {
     /// Gathers the high bit of each byte into an 8-bit mask (byte i to bit i).
     @inline(__always)
     static func packHighBits(_ x: UInt64) -> UInt64 {
-        ((x >> 7) &* 0x0102_0408_1020_4080) >> 56
+        ((x &>> 7) &* 0x0102_0408_1020_4080) &>> 56
     }
 }

@@ -43,22 +43,22 @@ struct ByteInterner: Sendable {
             var i = 0
             while i + 8 < n {
                 h = (h ^ base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
-                h ^= h >> 31
+                h ^= h &>> 31
                 i += 8
             }
             v = base.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
         } else if n >= 4 {
-            v = UInt64(base.loadUnaligned(as: UInt32.self)) << 32
+            v = UInt64(base.loadUnaligned(as: UInt32.self)) &<< 32
                 | UInt64(base.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self))
         } else {
-            v = UInt64(base.load(as: UInt8.self)) << 16
-                | UInt64(base.load(fromByteOffset: n >> 1, as: UInt8.self)) << 8
+            v = UInt64(base.load(as: UInt8.self)) &<< 16
+                | UInt64(base.load(fromByteOffset: n &>> 1, as: UInt8.self)) &<< 8
                 | UInt64(base.load(fromByteOffset: n - 1, as: UInt8.self))
         }
         h = (h ^ v) &* 0x94D0_49BB_1331_11EB
-        h ^= h >> 32
+        h ^= h &>> 32
         h &*= 0xD6E8_FEB8_6659_FD93
-        h ^= h >> 32
+        h ^= h &>> 32
         return h
     }
 
@@ -99,12 +99,12 @@ struct ByteInterner: Sendable {
             starts.withUnsafeBufferPointer { starts in
                 arena.withUnsafeBufferPointer { arena in
                     let mask = slots.count - 1
-                    let tag = h >> 32
+                    let tag = h &>> 32
                     var slot = Int(truncatingIfNeeded: h) & mask
                     while true {
                         let value = slots[slot]
                         if value == 0 { return (slot, 0) }
-                        if value >> 32 == tag {
+                        if value &>> 32 == tag {
                             let e = Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: value)) - 1
                             let start = starts[e]
                             let length = starts[e + 1] - start
