@@ -34,6 +34,48 @@ final class TokenizerTests: XCTestCase {
         }
     }
 
+    func testWhitespaceMatchesANaiveSplitOnRandomBytes() {
+        // Lengths across the 64-byte blocks; every byte value, separators over-represented.
+        let separators: [UInt8] = [9, 10, 11, 12, 13, 32]
+        var state: UInt64 = 7
+        func next() -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int(state >> 33)
+        }
+        for length in Array(0...200) + [511, 512, 513, 1000] {
+            let bytes: [UInt8] = (0..<length).map { _ in
+                next() % 3 == 0 ? separators[next() % separators.count] : UInt8(next() % 256)
+            }
+            var naive: [[UInt8]] = []
+            var current: [UInt8] = []
+            for byte in bytes {
+                if separators.contains(byte) {
+                    if !current.isEmpty { naive.append(current) }
+                    current = []
+                } else {
+                    current.append(byte)
+                }
+            }
+            if !current.isEmpty { naive.append(current) }
+            var tokens: [[UInt8]] = []
+            bytes.withUnsafeBufferPointer { WhitespaceTokenizer().forEachToken(in: $0) { tokens.append(Array($0)) } }
+            XCTAssertEqual(tokens, naive, "length \(length)")
+        }
+    }
+
+    func testWhitespaceSpaceMaskOfEveryByteValue() {
+        // Each byte value at each position of a 64-byte block, against the listed separators.
+        for value in 0...255 {
+            for position in [0, 7, 8, 31, 63] {
+                var block = [UInt8](repeating: UInt8(ascii: "x"), count: 64)
+                block[position] = UInt8(value)
+                let mask = block.withUnsafeBytes { WhitespaceTokenizer.spaceMask($0.baseAddress!) }
+                let expected: UInt64 = [9, 10, 11, 12, 13, 32].contains(value) ? 1 << position : 0
+                XCTAssertEqual(mask, expected, "byte \(value) at \(position)")
+            }
+        }
+    }
+
     // MARK: SimpleTokenizer
 
     let simple = SimpleTokenizer()
