@@ -331,6 +331,7 @@ def clean_jargon(entry):
                          s.startswith("/")):
             continue  # pronunciation and part-of-speech lines
         body.append(ln)
+    body = [ln for ln in body if not re.search("[\u2500-\u257f]", ln)]  # box-drawn tables
     text = "\n".join(body).replace("{", "").replace("}", "")
     text = re.sub(r"^\s*\[[^\]]*\]\s*", "", text.strip())  # leading [usage label]
     text = tidy_punctuation(normalize_ws(text))

@@ -93,6 +93,11 @@ class DictdTests(unittest.TestCase):
         entry = "hidden flag\n n.\n\n    [scientific computation] An extra {option}.\n"
         self.assertEqual(b.clean_jargon(entry), "hidden flag: An extra option.")
 
+    def test_clean_jargon_drops_box_drawn_tables(self):
+        entry = ("nybble\n\n    Half a byte:\n    ┌──┬──┐\n    │4 │ab│\n    └──┴──┘\n"
+                 "    See also crumb.\n")
+        self.assertEqual(b.clean_jargon(entry), "nybble: Half a byte: See also crumb.")
+
 
 class MarkupTests(unittest.TestCase):
     def test_rst_paragraphs(self):
