@@ -15,7 +15,8 @@ Usage:
 JSONL and of the .zst with the values recorded in corpora/SOURCES.md (exit 1 on mismatch).
 --debs DIR reuses .deb files already downloaded into DIR (their SHA-256 is still verified).
 
-Only the Python standard library is used.
+Only the Python standard library is used. Unit tests of the text cleaners and readers:
+    python3 -m unittest discover -s scripts/corpus_build
 """
 
 import argparse
@@ -330,6 +331,7 @@ def clean_jargon(entry):
                          s.startswith("/")):
             continue  # pronunciation and part-of-speech lines
         body.append(ln)
+    body = [ln for ln in body if not re.search("[\u2500-\u257f]", ln)]  # box-drawn tables
     text = "\n".join(body).replace("{", "").replace("}", "")
     text = re.sub(r"^\s*\[[^\]]*\]\s*", "", text.strip())  # leading [usage label]
     text = tidy_punctuation(normalize_ws(text))
@@ -979,6 +981,7 @@ def sources_md(works, records, sha_jsonl, sha_zst, n_jsonl, n_zst):
         "and this file",
         "python3 scripts/build_default_corpus.py --check    # rebuilds in a temp dir, verifies "
         "the SHA-256 below",
+        "python3 -m unittest discover -s scripts/corpus_build   # unit tests of the cleaners",
         "```",
         "",
         "Needs python3 (standard library only), `apt-get` with bookworm sources (the packages "

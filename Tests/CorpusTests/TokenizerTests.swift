@@ -160,6 +160,23 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(viaBytes, simple.tokens(text))
     }
 
+    func testDecoderAgreesWithTheStandardLibrary() {
+        let text = "a\u{7F}\u{80}é\u{7FF}\u{800}€\u{FFFD}\u{FFFF}\u{10000}😀\u{10FFFF}z"
+        var copy = text
+        let decoded = copy.withUTF8 { Decoded($0) }
+        XCTAssertEqual(decoded.scalars, Array(text.unicodeScalars))
+        var offsets: [Int] = []
+        var offset = 0
+        for scalar in text.unicodeScalars {
+            offsets.append(offset)
+            offset += String(scalar).utf8.count
+        }
+        XCTAssertEqual(decoded.offsets, offsets + [text.utf8.count])
+        // Malformed bytes (not produced by the readers, but never a crash): one U+FFFD each.
+        let bad: [UInt8] = [0x61, 0xFF, 0xC3, 0xE2, 0x82]
+        XCTAssertEqual(bad.withUnsafeBufferPointer { Decoded($0).scalars.count }, 5)
+    }
+
     func testTokenizerKindMakesTheNamedTokenizer() {
         XCTAssertEqual(TokenizerKind(rawValue: "simple")?.make(lowercase: true).tokens("A,B"), ["a", ",", "b"])
         XCTAssertEqual(TokenizerKind(rawValue: "whitespace")?.make().tokens("A,B c"), ["A,B", "c"])

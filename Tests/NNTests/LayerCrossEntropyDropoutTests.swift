@@ -16,6 +16,10 @@ final class LayerCrossEntropyDropoutTests: XCTestCase {
         // Large logits stay finite (log-sum-exp subtracts the max).
         let (big, _) = ce.forward(logSumExp: &lse, logits: [1000, 0, -1000], targets: [1], mask: nil, n: 1)
         XCTAssertEqual(big, 1000, accuracy: 1e-3)
+        // A NaN logit (here in the SIMD part of a 10-wide row) makes the loss NaN, not silently finite.
+        let nanRow: [Float] = [0, 1, 2, .nan, 4, 5, 6, 7, 8, 9]
+        var lse1: [Float] = [0]
+        XCTAssertTrue(SoftmaxCrossEntropy(classCount: 10).forward(logSumExp: &lse1, logits: nanRow, targets: [0], mask: nil, n: 1).loss.isNaN)
         // Gradient of the mean loss, hand computed: softmax - onehot, scaled.
         var d = [Float](repeating: 0, count: 9)
         _ = ce.forward(logSumExp: &lse, logits: logits, targets: [2, 99, 0], mask: [1, 0, 1], n: 3)

@@ -97,9 +97,8 @@ public struct SentenceSplitter: Sendable {
             // ".", "...", "!", "?" — but not ".5" or ".NET".
             return token.allSatisfy({ $0 == first }) ? .terminator : .other
         }
-        let scalars = Decoded(token).scalars
-        let c = scalars[0]
-        if scalars.count == 1 {
+        let (c, length) = Decoded.firstScalar(of: token)
+        if length == token.count {
             switch c {
             case "\u{2026}": return .terminator
             case "\"": return .straightDoubleQuote

@@ -262,31 +262,46 @@ struct Decoded {
     init(_ text: UnsafeBufferPointer<UInt8>) {
         scalars.reserveCapacity(text.count)
         offsets.reserveCapacity(text.count + 1)
-        let n = text.count
         var i = 0
-        while i < n {
-            let b0 = UInt32(text[i])
-            var value: UInt32 = 0xFFFD
-            var length = 1
-            if b0 < 0x80 {
-                value = b0
-            } else if b0 >= 0xC2 && b0 < 0xE0 && i + 1 < n {
-                value = (b0 & 0x1F) << 6 | UInt32(text[i + 1] & 0x3F)
-                length = 2
-            } else if b0 >= 0xE0 && b0 < 0xF0 && i + 2 < n {
-                value = (b0 & 0x0F) << 12 | UInt32(text[i + 1] & 0x3F) << 6 | UInt32(text[i + 2] & 0x3F)
-                length = 3
-            } else if b0 >= 0xF0 && b0 < 0xF5 && i + 3 < n {
-                value = (b0 & 0x07) << 18 | UInt32(text[i + 1] & 0x3F) << 12
-                    | UInt32(text[i + 2] & 0x3F) << 6 | UInt32(text[i + 3] & 0x3F)
-                length = 4
-            }
-            let scalar = Unicode.Scalar(value) ?? "\u{FFFD}"
-            if scalar == "\u{FFFD}" && value != 0xFFFD { length = 1 }
+        while i < text.count {
+            let (scalar, length) = Self.scalar(in: text, at: i)
             scalars.append(scalar)
             offsets.append(i)
             i += length
         }
-        offsets.append(n)
+        offsets.append(text.count)
+    }
+
+    /// The first scalar of `text` (not empty) and its length in bytes.
+    static func firstScalar(of text: UnsafeBufferPointer<UInt8>) -> (Unicode.Scalar, Int) {
+        scalar(in: text, at: 0)
+    }
+
+    /// The scalar starting at byte `i` of `text` and its length in bytes; a malformed byte is
+    /// U+FFFD of length 1 (overlong 3- and 4-byte forms and surrogates are not all caught: the
+    /// readers validate UTF-8 before text gets here).
+    @inline(__always)
+    static func scalar(in text: UnsafeBufferPointer<UInt8>, at i: Int) -> (Unicode.Scalar, Int) {
+        let n = text.count
+        @inline(__always) func continuation(_ k: Int) -> Bool { i + k < n && text[i + k] & 0xC0 == 0x80 }
+        let b0 = UInt32(text[i])
+        var value: UInt32 = 0xFFFD
+        var length = 1
+        if b0 < 0x80 {
+            value = b0
+        } else if b0 >= 0xC2 && b0 < 0xE0 && continuation(1) {
+            value = (b0 & 0x1F) << 6 | UInt32(text[i + 1] & 0x3F)
+            length = 2
+        } else if b0 >= 0xE0 && b0 < 0xF0 && continuation(1) && continuation(2) {
+            value = (b0 & 0x0F) << 12 | UInt32(text[i + 1] & 0x3F) << 6 | UInt32(text[i + 2] & 0x3F)
+            length = 3
+        } else if b0 >= 0xF0 && b0 < 0xF5 && continuation(1) && continuation(2) && continuation(3) {
+            value = (b0 & 0x07) << 18 | UInt32(text[i + 1] & 0x3F) << 12
+                | UInt32(text[i + 2] & 0x3F) << 6 | UInt32(text[i + 3] & 0x3F)
+            length = 4
+        }
+        let scalar = Unicode.Scalar(value) ?? "\u{FFFD}"
+        if scalar == "\u{FFFD}" && value != 0xFFFD { length = 1 }
+        return (scalar, length)
     }
 }

@@ -11,7 +11,8 @@ import Darwin
 /// `r` contributes `mask[r] · (logsumexp(logits[r]) - logits[r, targets[r]])`; rows with mask 0
 /// are skipped entirely (their target may be anything, e.g. padding). The forward pass keeps
 /// only the per-row log-sum-exp `[N]`; backward recomputes the softmax from it while writing the
-/// logits gradient, so no `[N, V]` probability buffer is needed.
+/// logits gradient, so no `[N, V]` probability buffer is needed. A NaN logit in a scored row
+/// makes the loss NaN. Exponentials use `FastMath.exp` (relative error < 1e-6).
 ///
 ///     let ce = SoftmaxCrossEntropy(classCount: V)
 ///     let (loss, count) = ce.forward(logSumExp: lse, logits: logits, targets: y, mask: m, n: N)
@@ -67,23 +68,36 @@ public struct SoftmaxCrossEntropy: Sendable {
             if m == 0 { continue }
             let s = scale * m, lse = logSumExp[r]
             let row = logits + r * V, drow = dlogits + r * V
-            for j in 0..<V { drow[j] += s * FastMath.exp(row[j] - lse) }
+            let s8 = SIMD8<Float>(repeating: s), lse8 = SIMD8<Float>(repeating: lse)
+            var j = 0
+            while j + 8 <= V {
+                let p = FastMath.exp(FastMath.load8(row + j) - lse8)
+                FastMath.store8(FastMath.load8(drow + j) + s8 * p, drow + j)
+                j += 8
+            }
+            while j < V { drow[j] += s * FastMath.exp(row[j] - lse); j += 1 }
             drow[Int(targets[r])] -= s
         }
     }
 
-    /// `log Σ_j exp(x[j])`, stable (max subtracted), with FastMath.exp and eight partial sums.
+    /// `log Σ_j exp(x[j])`, stable (max subtracted), eight lanes at a time with FastMath.exp.
     @inlinable
     static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        var mx = -Float.infinity
-        for j in 0..<count { mx = Swift.max(mx, x[j]) }
+        var m8 = SIMD8<Float>(repeating: -.infinity)
+        var k = 0
+        while k + 8 <= count {
+            let v = FastMath.load8(x + k)
+            m8 = m8.replacing(with: v, where: v .> m8)
+            k += 8
+        }
+        var mx = m8.max()
+        while k < count { mx = Swift.max(mx, x[k]); k += 1 }
         if mx == -.infinity || !mx.isFinite { return mx }
         var acc = SIMD8<Float>(repeating: 0)
+        let mx8 = SIMD8<Float>(repeating: mx)
         var j = 0
         while j + 8 <= count {
-            let v = SIMD8<Float>(x[j], x[j + 1], x[j + 2], x[j + 3], x[j + 4], x[j + 5], x[j + 6], x[j + 7])
-            let d = v - mx
-            for k in 0..<8 { acc[k] += FastMath.exp(d[k]) }
+            acc += FastMath.exp(FastMath.load8(x + j) - mx8)
             j += 8
         }
         var tail: Float = 0

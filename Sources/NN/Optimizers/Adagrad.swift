@@ -26,11 +26,27 @@ public final class Adagrad: Optimizer {
         let eps = epsilon, wd = weightDecay
         let p = store.values, g = store.gradients
         var s = state.buffers.removeValue(forKey: "sum")!
+        let count = store.count
         s.withUnsafeMutableBufferPointer { s in
-            for i in 0..<p.count {
-                let d = wd == 0 ? g[i] : g[i] + wd * p[i]
+            guard let p = p.baseAddress, let g = g.baseAddress, let s = s.baseAddress else { return }
+            // Eight lanes at a time (same IEEE operations per element as the scalar tail).
+            typealias V = SIMD8<Float>
+            let raw = (p: UnsafeMutableRawPointer(p), g: UnsafeRawPointer(g), s: UnsafeMutableRawPointer(s))
+            var i = 0
+            while i + 8 <= count {
+                let o = i * MemoryLayout<Float>.stride
+                let pi = raw.p.loadUnaligned(fromByteOffset: o, as: V.self)
+                let d = raw.g.loadUnaligned(fromByteOffset: o, as: V.self) + wd * pi
+                let si = raw.s.loadUnaligned(fromByteOffset: o, as: V.self) + d * d
+                raw.s.storeBytes(of: si, toByteOffset: o, as: V.self)
+                raw.p.storeBytes(of: pi - clr * (d / (si.squareRoot() + eps)), toByteOffset: o, as: V.self)
+                i += 8
+            }
+            while i < count {
+                let d = g[i] + wd * p[i]
                 s[i] += d * d
                 p[i] -= clr * (d / (s[i].squareRoot() + eps))
+                i += 1
             }
         }
         state.buffers["sum"] = s
