@@ -302,11 +302,19 @@ def read_dictd(root, name):
     return [e for e in entries if not e.lstrip().startswith(("00-database", "00database"))]
 
 
+def is_prose_line(line):
+    """False for lines of box-drawn tables, ASCII art and code (mostly non-letters)."""
+    if re.search("[\u2500-\u257f]", line):
+        return False
+    return not line.strip() or letter_ratio(line) >= 0.5
+
+
 def clean_foldoc(entry):
     """FOLDOC entry -> 'headword: definition' prose without dates, URLs and braces."""
     lines = entry.split("\n")
     head = lines[0].strip()
     body = [ln for ln in lines if ln.startswith("   ")]  # headword/aliases are unindented
+    body = [ln for ln in body if is_prose_line(ln)]
     text = "\n".join(body)
     if text.lstrip().startswith("<introduction"):
         return ""  # entries about the dictionary itself
@@ -331,7 +339,7 @@ def clean_jargon(entry):
                          s.startswith("/")):
             continue  # pronunciation and part-of-speech lines
         body.append(ln)
-    body = [ln for ln in body if not re.search("[\u2500-\u257f]", ln)]  # box-drawn tables
+    body = [ln for ln in body if is_prose_line(ln)]
     text = "\n".join(body).replace("{", "").replace("}", "")
     text = re.sub(r"^\s*\[[^\]]*\]\s*", "", text.strip())  # leading [usage label]
     text = tidy_punctuation(normalize_ws(text))
@@ -743,6 +751,8 @@ def fortune_entries(src):
     for e in re.split(r"\n%\n", src):
         lines = [ln for ln in e.split("\n") if ln.strip() != "%"]
         text = normalize_ws(" ".join(lines))
+        text = re.sub(r"\\f[BIRP]", "", text)  # stray troff font escapes
+        text = re.sub(r"\s*<[^<>\s]+@[^<>\s]+>", "", text)  # <message-id@host> citations
         if word_count(text) >= 4 and letter_ratio(text) > 0.75:
             out.append(text)
     return out
