@@ -11,7 +11,8 @@ Usage:
     python3 scripts/build_default_corpus.py [--out corpora/default.jsonl.zst] [--check]
         [--debs DIR]
 
---check rebuilds into a temporary directory and compares the SHA-256 of the decompressed
+Writing to the default --out also rewrites corpora/SOURCES.md (figures and SHA-256 values);
+another --out path gets only the .zst. --check rebuilds into a temporary directory and compares the SHA-256 of the decompressed
 JSONL and of the .zst with the values recorded in corpora/SOURCES.md (exit 1 on mismatch).
 --debs DIR reuses .deb files already downloaded into DIR (their SHA-256 is still verified).
 
@@ -601,7 +602,6 @@ def rst_paragraphs(src):
     paras = []
     cur = []
     skip_indent = None  # drop lines indented deeper than this (literal blocks, directives)
-    prev_literal = False
 
     def flush():
         if cur:
@@ -634,8 +634,6 @@ def rst_paragraphs(src):
             continue
         if stripped.startswith((">>>", "...", "$ ", "|")):
             flush()
-            continue
-        if prev_literal and indent > 0 and not cur:
             continue
         if re.match(r"[-*+] |\d+\. |#\. ", stripped):
             flush()
