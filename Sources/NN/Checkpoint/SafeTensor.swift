@@ -114,6 +114,20 @@ public struct SafeTensor: Equatable, Sendable {
         }
     }
 
+    /// Copies the F32 elements into `destination` (exactly `count` floats); throws unless the
+    /// dtype is F32.
+    public func copyFloats(into destination: UnsafeMutableBufferPointer<Float>) throws {
+        guard dtype == .f32 else { throw SafeTensorTypeError(expected: .f32, found: dtype) }
+        precondition(destination.count == count, "SafeTensor: \(count) floats into a buffer of \(destination.count)")
+        if isLittleEndianHost {
+            bytes.withUnsafeBytes { src in
+                if count > 0 { UnsafeMutableRawPointer(destination.baseAddress!).copyMemory(from: src.baseAddress!, byteCount: src.count) }
+            }
+        } else {
+            for (i, x) in try values(as: Float.self).enumerated() { destination[i] = x }
+        }
+    }
+
     /// The elements as a float `Tensor`; throws unless the dtype is F32.
     public func tensor() throws -> Tensor {
         Tensor(shape: shape, try values(as: Float.self))
