@@ -11,7 +11,8 @@ Usage:
     python3 scripts/build_default_corpus.py [--out corpora/default.jsonl.zst] [--check]
         [--debs DIR]
 
---check rebuilds into a temporary directory and compares the SHA-256 of the decompressed
+Writing to the default --out also rewrites corpora/SOURCES.md (figures and SHA-256 values);
+another --out path gets only the .zst. --check rebuilds into a temporary directory and compares the SHA-256 of the decompressed
 JSONL and of the .zst with the values recorded in corpora/SOURCES.md (exit 1 on mismatch).
 --debs DIR reuses .deb files already downloaded into DIR (their SHA-256 is still verified).
 
@@ -302,11 +303,19 @@ def read_dictd(root, name):
     return [e for e in entries if not e.lstrip().startswith(("00-database", "00database"))]
 
 
+def is_prose_line(line):
+    """False for lines of box-drawn tables, ASCII art and code (mostly non-letters)."""
+    if re.search("[\u2500-\u257f]", line):
+        return False
+    return not line.strip() or letter_ratio(line) >= 0.5
+
+
 def clean_foldoc(entry):
     """FOLDOC entry -> 'headword: definition' prose without dates, URLs and braces."""
     lines = entry.split("\n")
     head = lines[0].strip()
     body = [ln for ln in lines if ln.startswith("   ")]  # headword/aliases are unindented
+    body = [ln for ln in body if is_prose_line(ln)]
     text = "\n".join(body)
     if text.lstrip().startswith("<introduction"):
         return ""  # entries about the dictionary itself
@@ -331,7 +340,7 @@ def clean_jargon(entry):
                          s.startswith("/")):
             continue  # pronunciation and part-of-speech lines
         body.append(ln)
-    body = [ln for ln in body if not re.search("[\u2500-\u257f]", ln)]  # box-drawn tables
+    body = [ln for ln in body if is_prose_line(ln)]
     text = "\n".join(body).replace("{", "").replace("}", "")
     text = re.sub(r"^\s*\[[^\]]*\]\s*", "", text.strip())  # leading [usage label]
     text = tidy_punctuation(normalize_ws(text))
@@ -593,7 +602,6 @@ def rst_paragraphs(src):
     paras = []
     cur = []
     skip_indent = None  # drop lines indented deeper than this (literal blocks, directives)
-    prev_literal = False
 
     def flush():
         if cur:
@@ -626,8 +634,6 @@ def rst_paragraphs(src):
             continue
         if stripped.startswith((">>>", "...", "$ ", "|")):
             flush()
-            continue
-        if prev_literal and indent > 0 and not cur:
             continue
         if re.match(r"[-*+] |\d+\. |#\. ", stripped):
             flush()
@@ -743,6 +749,8 @@ def fortune_entries(src):
     for e in re.split(r"\n%\n", src):
         lines = [ln for ln in e.split("\n") if ln.strip() != "%"]
         text = normalize_ws(" ".join(lines))
+        text = re.sub(r"\\f[BIRP]", "", text)  # stray troff font escapes
+        text = re.sub(r"\s*<[^<>\s]+@[^<>\s]+>", "", text)  # <message-id@host> citations
         if word_count(text) >= 4 and letter_ratio(text) > 0.75:
             out.append(text)
     return out

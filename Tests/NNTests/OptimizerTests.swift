@@ -91,6 +91,13 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(Array(s.gradients), [3, 4])
     }
 
+    func testClipWithNaNGradientLeavesThemAndReportsNaN() {
+        let s = store([0, 0])
+        setGradients(s, [.nan, 1])
+        XCTAssertTrue(s.clipGradientNorm(maxNorm: 1).isNaN)
+        XCTAssertEqual(s.gradients[1], 1)
+    }
+
     func testGradientNormOfManyElements() {
         // 1001 elements of value 0.1 plus one 3: √(1001·0.01 + 9) = √19.01 (exercises the unrolled loop and tail).
         let s = ParameterStore()

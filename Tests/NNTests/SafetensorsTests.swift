@@ -104,6 +104,20 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), ["m.safetensors"])
     }
 
+    func testMalformedFilesOnDiskNameTheFile() throws {
+        let empty = directory + "/empty.safetensors", truncated = directory + "/cut.safetensors"
+        FileManager.default.createFile(atPath: empty, contents: Data())
+        let good = SafetensorsFile(tensors: ["a": SafeTensor([1, 2, 3] as [Float], shape: [3])]).encoded()
+        FileManager.default.createFile(atPath: truncated, contents: Data(good.dropLast(2)))
+        XCTAssertThrowsError(try SafetensorsFile(contentsOf: empty)) {
+            XCTAssertEqual("\($0)", empty + ": not a valid safetensors file: file is 0 bytes, shorter than the 8-byte header length")
+        }
+        XCTAssertThrowsError(try SafetensorsFile(contentsOf: truncated)) {
+            XCTAssertTrue("\($0)".hasPrefix(truncated + ": not a valid safetensors file: tensor \"a\""), "\($0)")
+        }
+        XCTAssertThrowsError(try SafetensorsFile(contentsOf: directory)) { XCTAssertTrue("\($0)".contains("not a regular file")) }
+    }
+
     func testMissingFileIsAnError() {
         XCTAssertThrowsError(try SafetensorsFile(contentsOf: directory + "/nope.safetensors")) { error in
             XCTAssertTrue("\(error)".contains("nope.safetensors"))

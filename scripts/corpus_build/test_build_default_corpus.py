@@ -54,6 +54,12 @@ class TextTests(unittest.TestCase):
         self.assertEqual(b.tidy_punctuation("try , , , or this"), "try, or this")
         self.assertEqual(b.tidy_punctuation("see (). Next ... end"), "see. Next ... end")
 
+    def test_is_prose_line(self):
+        self.assertTrue(b.is_prose_line("   The character with ASCII code 33."))
+        self.assertTrue(b.is_prose_line("   "))
+        self.assertFalse(b.is_prose_line("   (__) (__) /-------\\/ ||----||"))
+        self.assertFalse(b.is_prose_line("   │4 │nybble│"))
+
     def test_letter_ratio(self):
         self.assertAlmostEqual(b.letter_ratio("ab 1!"), 0.5)
         self.assertEqual(b.letter_ratio("   "), 0.0)
@@ -122,9 +128,10 @@ class MarkupTests(unittest.TestCase):
 
     def test_fortune_entries(self):
         src = ("A short saying that\nspans lines.\n\t-- Someone\n%\n+--+\n|##|\n+--+\n%\n"
-               "Two words\n%\n")
+               "Two words\n%\nThink of it \\fBtwice\\fP.\n\t-- Larry Wall in <1997.AA@wall.org>\n")
         self.assertEqual(b.fortune_entries(src),
-                         ["A short saying that spans lines. -- Someone"])
+                         ["A short saying that spans lines. -- Someone",
+                          "Think of it twice. -- Larry Wall in"])
 
 
 def xdr_int(*vals):

@@ -37,10 +37,6 @@ extension ParameterStore {
     /// must be present as F32 with its shape; extra tensors are ignored.
     public func load(from tensors: [String: SafeTensor], prefix: String = "") throws {
         try validate(tensors, prefix: prefix)  // first, so that a failure leaves the store untouched
-        for v in views {
-            let src = try tensors[prefix + v.name]!.values(as: Float.self)
-            let dst = values(v)
-            for i in 0..<src.count { dst[i] = src[i] }
-        }
+        for v in views { try tensors[prefix + v.name]!.copyFloats(into: values(v)) }
     }
 }

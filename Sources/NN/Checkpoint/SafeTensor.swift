@@ -36,16 +36,18 @@ public enum DType: String, CaseIterable, Sendable {
     }
 }
 
-/// Element types that convert to and from a `SafeTensor`'s little-endian bytes.
+/// Element types that convert to and from a `SafeTensor`'s little-endian bytes: Float, Double,
+/// Int32, Int64, UInt8, UInt64.
 public protocol SafeTensorElement {
+    /// The matching safetensors dtype.
     static var dtype: DType { get }
+    /// An unsigned or signed integer of the same size, for the byte order conversion.
+    associatedtype Bits: FixedWidthInteger
+    /// The value's bits in little-endian byte order.
+    var littleEndianBits: Bits { get }
+    /// The value from bits in little-endian byte order.
+    init(littleEndianBits: Bits)
 }
-extension Float: SafeTensorElement { public static var dtype: DType { .f32 } }
-extension Double: SafeTensorElement { public static var dtype: DType { .f64 } }
-extension Int32: SafeTensorElement { public static var dtype: DType { .i32 } }
-extension Int64: SafeTensorElement { public static var dtype: DType { .i64 } }
-extension UInt8: SafeTensorElement { public static var dtype: DType { .u8 } }
-extension UInt64: SafeTensorElement { public static var dtype: DType { .u64 } }
 
 /// One tensor of a safetensors file: an element type, a shape and the raw little-endian bytes.
 ///
@@ -70,7 +72,7 @@ public struct SafeTensor: Equatable, Sendable {
     }
 
     /// A tensor holding `values` (row-major) with `shape`.
-    public init<T: SafeTensorElement & FixedWidthOrFloat>(_ values: [T], shape: [Int]) {
+    public init<T: SafeTensorElement>(_ values: [T], shape: [Int]) {
         precondition(Tensor.elementCount(shape) == values.count,
                      "SafeTensor: \(values.count) values do not fill shape \(shape)")
         var bytes: [UInt8]
@@ -96,7 +98,7 @@ public struct SafeTensor: Equatable, Sendable {
     public var count: Int { Tensor.elementCount(shape) }
 
     /// The elements as `T`; throws if the dtype is not `T`'s.
-    public func values<T: SafeTensorElement & FixedWidthOrFloat>(as type: T.Type) throws -> [T] {
+    public func values<T: SafeTensorElement>(as type: T.Type) throws -> [T] {
         guard dtype == T.dtype else {
             throw SafeTensorTypeError(expected: T.dtype, found: dtype)
         }
@@ -111,6 +113,20 @@ public struct SafeTensor: Equatable, Sendable {
             return (0..<n).map { i in
                 T(littleEndianBits: src.loadUnaligned(fromByteOffset: i * T.dtype.size, as: T.Bits.self))
             }
+        }
+    }
+
+    /// Copies the F32 elements into `destination` (exactly `count` floats); throws unless the
+    /// dtype is F32.
+    public func copyFloats(into destination: UnsafeMutableBufferPointer<Float>) throws {
+        guard dtype == .f32 else { throw SafeTensorTypeError(expected: .f32, found: dtype) }
+        precondition(destination.count == count, "SafeTensor: \(count) floats into a buffer of \(destination.count)")
+        if isLittleEndianHost {
+            bytes.withUnsafeBytes { src in
+                if count > 0 { UnsafeMutableRawPointer(destination.baseAddress!).copyMemory(from: src.baseAddress!, byteCount: src.count) }
+            }
+        } else {
+            for (i, x) in try values(as: Float.self).enumerated() { destination[i] = x }
         }
     }
 
@@ -130,33 +146,33 @@ public struct SafeTensorTypeError: Error, CustomStringConvertible {
     public var description: String { "expected a \(expected.rawValue) tensor, found \(found.rawValue)" }
 }
 
-/// Numbers that convert to and from a little-endian bit pattern (integers and IEEE floats).
-public protocol FixedWidthOrFloat {
-    associatedtype Bits: FixedWidthInteger
-    var littleEndianBits: Bits { get }
-    init(littleEndianBits: Bits)
-}
-extension Float: FixedWidthOrFloat {
+extension Float: SafeTensorElement {
+    public static var dtype: DType { .f32 }
     public var littleEndianBits: UInt32 { bitPattern.littleEndian }
     public init(littleEndianBits b: UInt32) { self.init(bitPattern: UInt32(littleEndian: b)) }
 }
-extension Double: FixedWidthOrFloat {
+extension Double: SafeTensorElement {
+    public static var dtype: DType { .f64 }
     public var littleEndianBits: UInt64 { bitPattern.littleEndian }
     public init(littleEndianBits b: UInt64) { self.init(bitPattern: UInt64(littleEndian: b)) }
 }
-extension Int32: FixedWidthOrFloat {
+extension Int32: SafeTensorElement {
+    public static var dtype: DType { .i32 }
     public var littleEndianBits: Int32 { littleEndian }
     public init(littleEndianBits b: Int32) { self.init(littleEndian: b) }
 }
-extension Int64: FixedWidthOrFloat {
+extension Int64: SafeTensorElement {
+    public static var dtype: DType { .i64 }
     public var littleEndianBits: Int64 { littleEndian }
     public init(littleEndianBits b: Int64) { self.init(littleEndian: b) }
 }
-extension UInt8: FixedWidthOrFloat {
+extension UInt8: SafeTensorElement {
+    public static var dtype: DType { .u8 }
     public var littleEndianBits: UInt8 { self }
     public init(littleEndianBits b: UInt8) { self = b }
 }
-extension UInt64: FixedWidthOrFloat {
+extension UInt64: SafeTensorElement {
+    public static var dtype: DType { .u64 }
     public var littleEndianBits: UInt64 { littleEndian }
     public init(littleEndianBits b: UInt64) { self.init(littleEndian: b) }
 }

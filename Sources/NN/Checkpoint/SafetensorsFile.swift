@@ -15,7 +15,7 @@ import Darwin
 /// is aligned to its element size and a file matches the Python `safetensors` package's byte
 /// for byte (with at most one metadata entry, whose order that package does not fix).
 ///
-/// The reader reads the file once and checks everything against its length: a malformed file
+/// The reader maps the file (or reads it once), copies each tensor out once, and checks everything against its length: a malformed file
 /// is rejected with a `FileError` whose one-line description names the file and the problem.
 ///
 ///     var file = SafetensorsFile()
@@ -95,16 +95,34 @@ public struct SafetensorsFile: Equatable, Sendable {
 
     /// Reads and validates the safetensors file at `path`.
     public init(contentsOf path: String) throws {
-        let bytes = try SafetensorsFile.readWholeFile(path)
-        try self.init(decoding: bytes, path: path)
+        let fd = open(path, O_RDONLY)
+        if fd < 0 { throw FileError.posix(path, "cannot open") }
+        defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) != 0 { throw FileError.posix(path, "cannot stat") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw FileError(path: path, message: "not a regular file") }
+        let size = Int(st.st_size)
+        // Map the file (tensors are copied out once); fall back to reading it if mapping fails.
+        if size > 0, let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED {
+            defer { munmap(map, size) }
+            try self.init(decoding: UnsafeRawBufferPointer(start: map, count: size), path: path)
+        } else {
+            let bytes = try SafetensorsFile.readAll(fd, size: size, path: path)
+            try self.init(decoding: bytes, path: path)
+        }
     }
 
     /// Decodes a whole safetensors file held in memory; `path` names it in errors.
     public init(decoding bytes: [UInt8], path: String) throws {
+        try self = bytes.withUnsafeBytes { try SafetensorsFile(decoding: $0, path: path) }
+    }
+
+    /// Decodes a whole safetensors file held in memory; `path` names it in errors.
+    public init(decoding bytes: UnsafeRawBufferPointer, path: String) throws {
         func fail(_ message: String) -> FileError { FileError(path: path, message: "not a valid safetensors file: \(message)") }
         let size = bytes.count
         guard size >= 8 else { throw fail("file is \(size) bytes, shorter than the 8-byte header length") }
-        let n64 = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        let n64 = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
         guard n64 <= UInt64(SafetensorsFile.maxHeaderLength) else {
             throw fail("header length \(n64) is larger than the limit of \(SafetensorsFile.maxHeaderLength) bytes")
         }
@@ -116,7 +134,7 @@ public struct SafetensorsFile: Equatable, Sendable {
 
         let json: HeaderJSON
         do {
-            json = try bytes.withUnsafeBytes { try HeaderJSON.parse(UnsafeRawBufferPointer(rebasing: $0[8..<dataStart])) }
+            json = try HeaderJSON.parse(UnsafeRawBufferPointer(rebasing: bytes[8..<dataStart]))
         } catch let e as HeaderJSON.ParseError {
             throw fail("header is not valid JSON: \(e.message) at byte \(8 + e.offset)")
         }
@@ -199,25 +217,18 @@ public struct SafetensorsFile: Equatable, Sendable {
         var tensors: [String: SafeTensor] = [:]
         for e in entries {
             tensors[e.name] = SafeTensor(dtype: e.dtype, shape: e.shape,
-                                         bytes: Array(bytes[(dataStart + e.begin)..<(dataStart + e.end)]))
+                                         bytes: Array(UnsafeRawBufferPointer(rebasing: bytes[(dataStart + e.begin)..<(dataStart + e.end)])))
         }
         self.init(tensors: tensors, metadata: metadata)
     }
 
-    /// The whole file, read with one allocation of its actual size.
-    static func readWholeFile(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY)
-        if fd < 0 { throw FileError.posix(path, "cannot open") }
-        defer { close(fd) }
-        var st = stat()
-        if fstat(fd, &st) != 0 { throw FileError.posix(path, "cannot stat") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw FileError(path: path, message: "not a regular file") }
-        let size = Int(st.st_size)
+    /// The whole file behind `fd`, `size` bytes, read with one allocation of that size.
+    static func readAll(_ fd: Int32, size: Int, path: String) throws -> [UInt8] {
         var failure: FileError?
         let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
             var done = 0
             while done < size {
-                let r = read(fd, buffer.baseAddress! + done, size - done)
+                let r = pread(fd, buffer.baseAddress! + done, size - done, off_t(done))
                 if r < 0 {
                     if errno == EINTR { continue }
                     failure = FileError.posix(path, "cannot read")

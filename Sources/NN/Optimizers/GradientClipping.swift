@@ -28,7 +28,8 @@ extension ParameterStore {
     /// `torch.nn.utils.clip_grad_norm_`, and returns the norm *before* clipping.
     ///
     /// The scale is `maxNorm / (norm + 1e-6)` when that is below 1; otherwise the gradients are
-    /// left as they are.
+    /// left as they are. A NaN norm also leaves them as they are (PyTorch would fill them with
+    /// NaN), so the caller can see it in the returned value and skip the step.
     ///
     ///     let norm = store.clipGradientNorm(maxNorm: 0.25)
     @discardableResult
