@@ -9,6 +9,11 @@ final class SentenceSplitterTests: XCTestCase {
         splitter.sentences(tokenizer.tokens(text)).map { $0.joined(separator: " ") }
     }
 
+    func testTheDocumentedExample() {
+        XCTAssertEqual(splitter.sentences(tokenizer.tokens("He said \"Stop!\" She did. Mr. Li left.")),
+                       [["He", "said", "\"", "Stop", "!", "\""], ["She", "did", "."], ["Mr.", "Li", "left", "."]])
+    }
+
     func testSplitsAtTerminatorsBeforeCapitals() {
         XCTAssertEqual(split("The cat sat. The dog ran! Did it? Yes."),
                        ["The cat sat .", "The dog ran !", "Did it ?", "Yes ."])

@@ -80,6 +80,11 @@ final class TokenizerTests: XCTestCase {
 
     let simple = SimpleTokenizer()
 
+    func testTheDocumentedExample() {
+        XCTAssertEqual(simple.tokens("Mr. O'Neil didn't pay $1,000.50 (e.g. on www.x.org)."),
+                       ["Mr.", "O'Neil", "didn't", "pay", "$", "1,000.50", "(", "e.g.", "on", "www.x.org", ")", "."])
+    }
+
     func testPunctuationIsSplitFromWords() {
         XCTAssertEqual(simple.tokens("Hello, world! How are you?"),
                        ["Hello", ",", "world", "!", "How", "are", "you", "?"])

@@ -192,6 +192,10 @@ public struct Vocabulary: Sendable, Equatable {
 
     /// Reads a vocabulary written by `save(to:)`.
     ///
+    /// Only ASCII whitespace is rejected inside a token: `WhitespaceTokenizer` splits on ASCII
+    /// whitespace alone, so its tokens may hold other spaces (U+00A0), and a saved vocabulary
+    /// must load back.
+    ///
     /// - Throws: `FileError` with the path, and the line where it applies, if the file cannot be
     ///   read, is empty, is not UTF-8, has a line without a tab, an empty token, a token with
     ///   ASCII whitespace, a count that is not a non-negative integer, a duplicate token, or does
