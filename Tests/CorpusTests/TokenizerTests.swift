@@ -138,6 +138,9 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(simple.tokens("See https://example.org/a?b=1, or (www.x.org)."),
                        ["See", "https://example.org/a?b=1", ",", "or", "(", "www.x.org", ")", "."])
         XCTAssertEqual(simple.tokens("Mail ann@example.co.uk."), ["Mail", "ann@example.co.uk", "."])
+        XCTAssertEqual(simple.tokens("<john.smith+tag@mail-1.example.org>"),
+                       ["<", "john.smith+tag@mail-1.example.org", ">"])
+        XCTAssertEqual(simple.tokens("user@localhost, a.b@c"), ["user", "@", "localhost", ",", "a", ".", "b", "@", "c"])
         XCTAssertEqual(simple.tokens("at@ here"), ["at", "@", "here"])
         XCTAssertEqual(simple.tokens("https://en.wikipedia.org/wiki/Foo_(bar)"),
                        ["https://en.wikipedia.org/wiki/Foo_(bar)"])
