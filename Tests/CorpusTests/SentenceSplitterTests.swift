@@ -40,6 +40,8 @@ final class SentenceSplitterTests: XCTestCase {
         // An opening straight quote after a terminator starts the next sentence.
         XCTAssertEqual(split("He left. \"Hi,\" she said."), ["He left .", "\" Hi , \" she said ."])
         XCTAssertEqual(split("Done. 'Twas late."), ["Done .", "' Twas late ."])
+        XCTAssertEqual(split("She said, 'Hi.' Then left."), ["She said , ' Hi . '", "Then left ."])
+        XCTAssertEqual(split("'Go.' 'No.'"), ["' Go . '", "' No . '"])
     }
 
     func testMultipleTerminators() {
