@@ -19,6 +19,7 @@
 ///     splitter.sentences(tokens)
 ///     // [["He", "said", "\"", "Stop", "!", "\""], ["She", "did", "."], ["Mr.", "Li", "left", "."]]
 public struct SentenceSplitter: Sendable {
+    /// A splitter with the rules above.
     public init() {}
 
     /// How a token matters for sentence splitting.

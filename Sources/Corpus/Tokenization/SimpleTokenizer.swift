@@ -47,6 +47,7 @@ public struct SimpleTokenizer: Tokenizer {
         "fig", "figs", "vol", "vols", "ch", "pp", "ed", "eds", "ave", "blvd",
     ]
 
+    /// A simple tokenizer, lowercasing tokens if `lowercase`.
     public init(lowercase: Bool = false) {
         self.lowercase = lowercase
     }

@@ -29,9 +29,13 @@ import Support
 ///     vocab.count(ofID: 0)  // 1  (the cut "c")
 ///     vocab.id("zebra")     // 0
 public struct Vocabulary: Sendable, Equatable {
+    /// The token standing for every token not in the vocabulary, id 0.
     public static let unknownToken = "<unk>"
+    /// The token ending every sentence or line, id 1.
     public static let endOfSentenceToken = "<eos>"
+    /// The id of `<unk>`.
     public static let unknownID: Int32 = 0
+    /// The id of `<eos>`.
     public static let endOfSentenceID: Int32 = 1
 
     private var interner = ByteInterner()
@@ -279,6 +283,7 @@ public struct Vocabulary: Sendable, Equatable {
 
 /// An invalid request when building a vocabulary, e.g. a maximum size below 2.
 public struct VocabularyError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong, as one line.
     public var message: String
     public var description: String { message }
 }
