@@ -9,6 +9,11 @@ final class SentenceSplitterTests: XCTestCase {
         splitter.sentences(tokenizer.tokens(text)).map { $0.joined(separator: " ") }
     }
 
+    func testTheDocumentedExample() {
+        XCTAssertEqual(splitter.sentences(tokenizer.tokens("He said \"Stop!\" She did. Mr. Li left.")),
+                       [["He", "said", "\"", "Stop", "!", "\""], ["She", "did", "."], ["Mr.", "Li", "left", "."]])
+    }
+
     func testSplitsAtTerminatorsBeforeCapitals() {
         XCTAssertEqual(split("The cat sat. The dog ran! Did it? Yes."),
                        ["The cat sat .", "The dog ran !", "Did it ?", "Yes ."])
@@ -35,6 +40,8 @@ final class SentenceSplitterTests: XCTestCase {
         // An opening straight quote after a terminator starts the next sentence.
         XCTAssertEqual(split("He left. \"Hi,\" she said."), ["He left .", "\" Hi , \" she said ."])
         XCTAssertEqual(split("Done. 'Twas late."), ["Done .", "' Twas late ."])
+        XCTAssertEqual(split("She said, 'Hi.' Then left."), ["She said , ' Hi . '", "Then left ."])
+        XCTAssertEqual(split("'Go.' 'No.'"), ["' Go . '", "' No . '"])
     }
 
     func testMultipleTerminators() {

@@ -80,6 +80,11 @@ final class TokenizerTests: XCTestCase {
 
     let simple = SimpleTokenizer()
 
+    func testTheDocumentedExample() {
+        XCTAssertEqual(simple.tokens("Mr. O'Neil didn't pay $1,000.50 (e.g. on www.x.org)."),
+                       ["Mr.", "O'Neil", "didn't", "pay", "$", "1,000.50", "(", "e.g.", "on", "www.x.org", ")", "."])
+    }
+
     func testPunctuationIsSplitFromWords() {
         XCTAssertEqual(simple.tokens("Hello, world! How are you?"),
                        ["Hello", ",", "world", "!", "How", "are", "you", "?"])
@@ -133,6 +138,9 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(simple.tokens("See https://example.org/a?b=1, or (www.x.org)."),
                        ["See", "https://example.org/a?b=1", ",", "or", "(", "www.x.org", ")", "."])
         XCTAssertEqual(simple.tokens("Mail ann@example.co.uk."), ["Mail", "ann@example.co.uk", "."])
+        XCTAssertEqual(simple.tokens("<john.smith+tag@mail-1.example.org>"),
+                       ["<", "john.smith+tag@mail-1.example.org", ">"])
+        XCTAssertEqual(simple.tokens("user@localhost, a.b@c"), ["user", "@", "localhost", ",", "a", ".", "b", "@", "c"])
         XCTAssertEqual(simple.tokens("at@ here"), ["at", "@", "here"])
         XCTAssertEqual(simple.tokens("https://en.wikipedia.org/wiki/Foo_(bar)"),
                        ["https://en.wikipedia.org/wiki/Foo_(bar)"])
@@ -175,6 +183,37 @@ final class TokenizerTests: XCTestCase {
         // Malformed bytes (not produced by the readers, but never a crash): one U+FFFD each.
         let bad: [UInt8] = [0x61, 0xFF, 0xC3, 0xE2, 0x82]
         XCTAssertEqual(bad.withUnsafeBufferPointer { Decoded($0).scalars.count }, 5)
+    }
+
+    func testSimpleTokensCoverTheTextOnRandomInput() {
+        // Property: tokens are non-empty, hold no space, and joined they give back the text
+        // without its spaces. Random strings from an alphabet of the characters the rules
+        // look at, so every rule and edge (end of text after "e.", "a@b.", "http://") is hit.
+        let alphabet: [String] = ["a", "B", "é", "I", "e", "g", "1", "0", ".", ",", ":", "'", "\u{2019}", "-",
+                                  "@", "+", "_", " ", "\n", "\u{A0}", "\"", "(", ")", "…", "?", "!", "$",
+                                  "http://", "www.", "Mr", "\u{301}", "ß", "Σ", "😀", "\u{200B}"]
+        var state: UInt64 = 99
+        for _ in 0..<1500 {
+            var text = ""
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            for _ in 0..<Int(state >> 60) + 1 {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                text += alphabet[Int(state >> 33) % alphabet.count]
+            }
+            let tokens = simple.tokens(text)
+            let expected = String(String.UnicodeScalarView(text.unicodeScalars.filter {
+                !($0.properties.isWhitespace || $0.properties.generalCategory == .format
+                  || $0.properties.generalCategory == .control)
+            }))
+            XCTAssertEqual(tokens.joined(), expected, text.debugDescription)
+            XCTAssertFalse(tokens.contains { $0.isEmpty || $0.unicodeScalars.contains { $0.properties.isWhitespace } },
+                           text.debugDescription)
+            // The splitter on the same tokens: increasing ends, the last one at the end.
+            let ends = SentenceSplitter().sentenceEnds(tokens)
+            XCTAssertEqual(ends.last, tokens.isEmpty ? nil : tokens.count)
+            XCTAssertEqual(ends, ends.sorted())
+            XCTAssertEqual(Set(ends).count, ends.count)
+        }
     }
 
     func testTokenizerKindMakesTheNamedTokenizer() {

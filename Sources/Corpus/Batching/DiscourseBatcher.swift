@@ -36,7 +36,9 @@ public struct DiscourseBatcher: Sendable {
         public var length: Int
         /// The number of columns, B.
         public var batchSize: Int
+        /// The input ids, time-major.
         public var inputs: [Int32]   // [length, batchSize]
+        /// The ids to predict: the inputs one step later.
         public var targets: [Int32]  // [length, batchSize]
     }
 

@@ -2,8 +2,10 @@
 public struct LabeledDocument: Sendable, Equatable {
     /// The document's sentences (ids), in order.
     public var sentences: [[Int32]]
+    /// The document's label, e.g. the index of its domain.
     public var label: Int32
 
+    /// A document of `sentences` with `label`.
     public init(sentences: [[Int32]], label: Int32) {
         self.sentences = sentences
         self.label = label
@@ -47,8 +49,11 @@ public struct DocumentBatcher: Sendable {
         public var length: Int
         /// The number of examples.
         public var count: Int
+        /// The ids of each example, time-major.
         public var ids: [Int32]     // [length, count]
+        /// 1 where an id is real, 0 at padding.
         public var mask: [Float]    // [length, count], 1 real, 0 padding
+        /// The label of each example.
         public var labels: [Int32]  // [count]
     }
 
@@ -59,7 +64,9 @@ public struct DocumentBatcher: Sendable {
 
     /// The largest number of examples per batch, B.
     public let batchSize: Int
+    /// Whether an example is a document or a sentence.
     public let granularity: DocumentGranularity
+    /// The id at padded positions.
     public let paddingID: Int32
     /// Ids cut from examples longer than `maxLength`.
     public let truncatedTokenCount: Int

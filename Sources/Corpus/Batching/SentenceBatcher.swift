@@ -39,8 +39,11 @@ public struct SentenceBatcher: Sendable {
         public var length: Int
         /// The number of sequences.
         public var count: Int
+        /// The input ids, time-major; `<eos>` first in every sequence.
         public var inputs: [Int32]   // [length, count]
+        /// The ids to predict: the inputs one step later.
         public var targets: [Int32]  // [length, count]
+        /// 1 where a target is real, 0 at padding.
         public var mask: [Float]     // [length, count], 1 real, 0 padding
         /// The number of real targets (the sum of `mask`).
         public var targetCount: Int
@@ -54,6 +57,7 @@ public struct SentenceBatcher: Sendable {
 
     /// The largest number of sequences per batch, B.
     public let batchSize: Int
+    /// The id at padded positions.
     public let paddingID: Int32
     /// Every sentence as `<eos> w1 ... wn <eos>`, back to back.
     private let flat: [Int32]

@@ -7,8 +7,9 @@
 /// terminators, so abbreviations do not end sentences.
 ///
 /// Quotes: `“ ‘ ( [ { «` open and `” ’ ) ] } »` close. The straight `"` alternates within the
-/// paragraph (the first one opens, the next closes, and so on); a lone straight `'` after a
-/// terminator closes unless the token after it starts a sentence.
+/// paragraph (the first one opens, the next closes, and so on). A lone straight `'` after a
+/// terminator opens the next sentence only if the token after it starts a sentence and the
+/// `'` tokens so far are even in number (none is left open); otherwise it closes.
 ///
 /// The splitter works on token bytes, so the same rules serve `String` tokens and byte-slice
 /// tokens (`TokenList`):
@@ -18,6 +19,7 @@
 ///     splitter.sentences(tokens)
 ///     // [["He", "said", "\"", "Stop", "!", "\""], ["She", "did", "."], ["Mr.", "Li", "left", "."]]
 public struct SentenceSplitter: Sendable {
+    /// A splitter with the rules above.
     public init() {}
 
     /// How a token matters for sentence splitting.
@@ -63,6 +65,7 @@ public struct SentenceSplitter: Sendable {
     static func sentenceEnds(_ kinds: [Kind]) -> [Int] {
         var ends: [Int] = []
         var openDoubleQuote = false
+        var openSingleQuote = false
         var afterTerminator = false
         for (i, kind) in kinds.enumerated() {
             // Classify an ambiguous straight quote.
@@ -71,8 +74,11 @@ public struct SentenceSplitter: Sendable {
                 kind = openDoubleQuote ? .closer : .opener
                 openDoubleQuote.toggle()
             } else if kind == .straightSingleQuote {
+                // Apostrophes (a trailing "dogs'") make the count of single quotes unreliable,
+                // so it only decides when the next token could start a sentence either way.
                 let nextStarts = i + 1 < kinds.count && kinds[i + 1] == .startsSentence
-                kind = afterTerminator && !nextStarts ? .closer : .opener
+                kind = openSingleQuote || !nextStarts ? .closer : .opener
+                openSingleQuote.toggle()
             }
             if afterTerminator {
                 switch kind {

@@ -6,16 +6,16 @@
 ///
 /// - **URLs**: text starting with `http://`, `https://`, `ftp://` or `www.` runs to the next
 ///   space, minus trailing punctuation (`.,;:!?'"` and unbalanced closing brackets).
+/// - **E-mail addresses**: `ann.lee+x@mail.example.org` (a local part, `@`, a dotted domain).
 /// - **Words** are runs of letters, digits, marks and `_`, joined across
 ///   - an apostrophe (`'` or `’`) between a word character and a letter: contractions stay one
-///     token, `don't`, `it's`, `o'clock`, `1990's` (we keep them whole rather than split as
-///     PTB does, `do n't`, because a language model over words sees them as words, and the
-///     split forms are not words of any reader's vocabulary). A trailing apostrophe (`dogs'`)
-///     is split off;
+///     token, `don't`, `it's`, `o'clock`, `1990's`. We keep them whole rather than split them
+///     as the Penn Treebank does (`do n't`): for word embeddings and a word-level model a
+///     contraction is one word, and the split pieces (`n't`) are not words of the text. A
+///     trailing apostrophe (`dogs'`) is split off;
 ///   - a hyphen between word characters: `well-known`, `COVID-19`;
 ///   - `.` `,` `:` between digits: `3.14`, `1,000`, `10:30`; digits followed by letters are one
-///     token anyway: `1990s`, `2nd`;
-///   - `@` and then `.` `-` `+` between word characters: e-mail addresses, `ann@example.org`.
+///     token anyway: `1990s`, `2nd`.
 /// - **Abbreviations** keep their final dot: the words of `SimpleTokenizer.abbreviations`
 ///   (ASCII case-insensitive: `Mr.`, `Dr.`, `etc.`, `vs.` ...), and the single-letter-dot
 ///   pattern: two or more `letter.` pairs (`e.g.`, `i.e.`, `U.S.`, `a.m.`), or one capital
@@ -47,6 +47,7 @@ public struct SimpleTokenizer: Tokenizer {
         "fig", "figs", "vol", "vols", "ch", "pp", "ed", "eds", "ave", "blvd",
     ]
 
+    /// A simple tokenizer, lowercasing tokens if `lowercase`.
     public init(lowercase: Bool = false) {
         self.lowercase = lowercase
     }
@@ -93,8 +94,8 @@ public struct SimpleTokenizer: Tokenizer {
         if let end = urlEnd(s, from: i) { return end }
         let c = s[i]
         if isWordChar(c) {
+            if let end = emailEnd(s, from: i) { return end }
             var j = wordEnd(s, from: i)
-            var inEmail = false
             while j + 1 < n {
                 let d = s[j], next = s[j + 1], previous = s[j - 1]
                 if (d == "'" || d == "\u{2019}") && isLetter(next) {
@@ -103,16 +104,11 @@ public struct SimpleTokenizer: Tokenizer {
                     j = wordEnd(s, from: j + 1)
                 } else if (d == "." || d == "," || d == ":") && isDigit(previous) && isDigit(next) {
                     j = wordEnd(s, from: j + 1)
-                } else if d == "@" && !inEmail && isWordChar(next) && emailDomainFollows(s, from: j + 1) {
-                    inEmail = true
-                    j = wordEnd(s, from: j + 1)
-                } else if inEmail && (d == "." || d == "+") && isWordChar(next) {
-                    j = wordEnd(s, from: j + 1)
                 } else {
                     break
                 }
             }
-            if !inEmail && j < n && s[j] == "." {
+            if j < n && s[j] == "." {
                 if let end = letterDotEnd(s, from: i, dot: j) { return end }
                 if isAbbreviation(s[i..<j]) { return j + 1 }
             }
@@ -164,15 +160,21 @@ public struct SimpleTokenizer: Tokenizer {
         return abbreviations.contains(key)
     }
 
-    /// Whether `s[i...]` looks like the domain of an e-mail address: word characters, a dot,
-    /// word characters.
-    static func emailDomainFollows(_ s: [Unicode.Scalar], from i: Int) -> Bool {
+    /// If an e-mail address starts at `i`, its end: word characters with `.` `-` `+` between
+    /// them, `@`, then at least two dot-separated groups of word characters (and hyphens).
+    static func emailEnd(_ s: [Unicode.Scalar], from i: Int) -> Int? {
         var j = wordEnd(s, from: i)
-        while j + 1 < s.count && (s[j] == "." || s[j] == "-") && isWordChar(s[j + 1]) {
-            if s[j] == "." { return true }
+        while j + 1 < s.count && (s[j] == "." || s[j] == "-" || s[j] == "+") && isWordChar(s[j + 1]) {
             j = wordEnd(s, from: j + 1)
         }
-        return false
+        guard j + 1 < s.count && s[j] == "@" && isWordChar(s[j + 1]) else { return nil }
+        j = wordEnd(s, from: j + 1)
+        var dots = 0
+        while j + 1 < s.count && (s[j] == "." || s[j] == "-") && isWordChar(s[j + 1]) {
+            if s[j] == "." { dots += 1 }
+            j = wordEnd(s, from: j + 1)
+        }
+        return dots > 0 ? j : nil
     }
 
     /// If a URL starts at `i`, its end.

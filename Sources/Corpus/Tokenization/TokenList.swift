@@ -13,10 +13,12 @@ public struct TokenList: Sendable {
     /// Token i is bytes[ends[i-1] ..< ends[i]] (with ends[-1] = 0).
     private var ends: [Int] = []
 
+    /// An empty list.
     public init() {}
 
     /// The number of tokens.
     public var count: Int { ends.count }
+    /// Whether the list has no tokens.
     public var isEmpty: Bool { ends.isEmpty }
 
     /// Appends a copy of `token`.

@@ -6,6 +6,7 @@
 ///
 ///     WhitespaceTokenizer().tokens(" a  b\tc\n")  // ["a", "b", "c"]
 public struct WhitespaceTokenizer: Tokenizer {
+    /// A whitespace tokenizer.
     public init() {}
 
     /// Whether `byte` is ASCII whitespace (space, or `\t` `\n` `\v` `\f` `\r`, bytes 9...13).

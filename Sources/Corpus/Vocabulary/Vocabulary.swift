@@ -29,9 +29,13 @@ import Support
 ///     vocab.count(ofID: 0)  // 1  (the cut "c")
 ///     vocab.id("zebra")     // 0
 public struct Vocabulary: Sendable, Equatable {
+    /// The token standing for every token not in the vocabulary, id 0.
     public static let unknownToken = "<unk>"
+    /// The token ending every sentence or line, id 1.
     public static let endOfSentenceToken = "<eos>"
+    /// The id of `<unk>`.
     public static let unknownID: Int32 = 0
+    /// The id of `<eos>`.
     public static let endOfSentenceID: Int32 = 1
 
     private var interner = ByteInterner()
@@ -192,6 +196,10 @@ public struct Vocabulary: Sendable, Equatable {
 
     /// Reads a vocabulary written by `save(to:)`.
     ///
+    /// Only ASCII whitespace is rejected inside a token: `WhitespaceTokenizer` splits on ASCII
+    /// whitespace alone, so its tokens may hold other spaces (U+00A0), and a saved vocabulary
+    /// must load back.
+    ///
     /// - Throws: `FileError` with the path, and the line where it applies, if the file cannot be
     ///   read, is empty, is not UTF-8, has a line without a tab, an empty token, a token with
     ///   ASCII whitespace, a count that is not a non-negative integer, a duplicate token, or does
@@ -275,6 +283,7 @@ public struct Vocabulary: Sendable, Equatable {
 
 /// An invalid request when building a vocabulary, e.g. a maximum size below 2.
 public struct VocabularyError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong, as one line.
     public var message: String
     public var description: String { message }
 }
