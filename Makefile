@@ -23,7 +23,7 @@ corpus:
 # Benchmarks (see BENCHMARKS.md): corpus reading speed and memory, GEMM.
 bench: build
 	bash scripts/bench-corpus.sh
-	$(LMTOOL) bench gemm
+	bash scripts/bench-gemm.sh
 
 # The corpus build script's unit tests (Python, stdlib only), then the Swift suite (XCTest).
 test: deps

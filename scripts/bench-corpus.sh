@@ -19,15 +19,21 @@ seconds() { local t0 t1; t0=$(date +%s.%N); "$@" > "$tmp/out" 2>&1; t1=$(date +%
 rate() { awk -v bytes="$1" -v s="$2" 'BEGIN { printf "%.0f", bytes / s / 1e6 }'; }
 
 echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) vCPUs; $(date -u +%F)"
-bytes=$(zstdcat "$GUTENBERG" | wc -c)
-echo "## 1. read + tokenize (whitespace) + count types: $GUTENBERG ($((bytes / 1000000)) MB of text)"
-for round in 1 2 3; do
-    t_ours=$(seconds "$LMTOOL" corpus stats "$GUTENBERG")
-    t_peer=$(seconds sh -c "zstdcat '$GUTENBERG' | wc -w")
-    t_cat=$(seconds sh -c "zstdcat '$GUTENBERG' > /dev/null")
-    printf 'round %d: lmtool corpus stats %.2f s (%s MB/s) | zstdcat | wc -w %.2f s (%s MB/s) | zstdcat > /dev/null %.2f s (%s MB/s)\n' \
-        "$round" "$t_ours" "$(rate "$bytes" "$t_ours")" "$t_peer" "$(rate "$bytes" "$t_peer")" "$t_cat" "$(rate "$bytes" "$t_cat")"
+# 1a: WikiText-2 train ten times over (a multi-frame zstd file, 33k types); 1b: Gutenberg 10M (358k types).
+WIKI=$SHARED/wikitext-2/train.txt.zst
+for _ in 1 2 3 4 5 6 7 8 9 10; do cat "$WIKI"; done > "$tmp/wiki10.txt.zst"
+for corpus in "$tmp/wiki10.txt.zst" "$GUTENBERG"; do
+    bytes=$(zstdcat "$corpus" | wc -c)
+    echo "## 1. read + tokenize (whitespace) + count types: $(basename "$corpus") ($((bytes / 1000000)) MB of text)"
+    for round in 1 2 3; do
+        t_ours=$(seconds "$LMTOOL" corpus stats "$corpus")
+        t_peer=$(seconds sh -c "zstdcat '$corpus' | wc -w")
+        t_cat=$(seconds sh -c "zstdcat '$corpus' > /dev/null")
+        printf 'round %d: lmtool corpus stats %.2f s (%s MB/s) | zstdcat | wc -w %.2f s (%s MB/s) | zstdcat > /dev/null %.2f s (%s MB/s)\n' \
+            "$round" "$t_ours" "$(rate "$bytes" "$t_ours")" "$t_peer" "$(rate "$bytes" "$t_peer")" "$t_cat" "$(rate "$bytes" "$t_cat")"
+    done
 done
+rm -f "$tmp/wiki10.txt.zst"
 
 echo "## 2. peak RSS: 1 copy vs 10 copies of the corpus (a multi-frame zstd file)"
 for copies in 1 10; do
