@@ -9,29 +9,12 @@ extension Vocabulary {
         tokenizer.forEachToken(in: text) { ids.append(id($0)) }
     }
 
-    /// The ids of the tokens of `text`, without `<eos>`.
+    /// The ids of the tokens of `text`, without `<eos>` (for whole corpora, with `<eos>` after
+    /// every line or sentence, see `EncodedCorpus`).
     public func ids(of text: String, tokenizer: some Tokenizer) -> [Int32] {
         var ids: [Int32] = []
         var text = text
         text.withUTF8 { appendIDs(of: $0, tokenizer: tokenizer, to: &ids) }
         return ids
-    }
-
-    /// Appends the ids of `tokens` to `ids` with `<eos>` after each sentence, where
-    /// `sentenceEnds` are the exclusive ends of the sentences (from `SentenceSplitter`).
-    ///
-    ///     var paragraph = TokenList()
-    ///     paragraph.append(contentsOf: "Hi. Bye.", tokenizer: SimpleTokenizer())
-    ///     vocab.appendIDs(of: paragraph, sentenceEnds: SentenceSplitter().sentenceEnds(paragraph), to: &ids)
-    ///     // ids of: Hi . <eos> Bye . <eos>
-    public func appendIDs(of tokens: TokenList, sentenceEnds: [Int], to ids: inout [Int32]) {
-        var next = 0
-        for end in sentenceEnds {
-            while next < end {
-                ids.append(tokens.withToken(at: next) { id($0) })
-                next += 1
-            }
-            ids.append(Self.endOfSentenceID)
-        }
     }
 }
