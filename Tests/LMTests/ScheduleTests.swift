@@ -63,6 +63,10 @@ final class ScheduleTests: XCTestCase {
         XCTAssertEqual(a.endEpoch(validationLoss: 7), b.endEpoch(validationLoss: 7))
         XCTAssertEqual(b.learningRate, 1.25)
         XCTAssertEqual(b.epochsWithoutImprovement, 2)
+        // Through checkpoint metadata as well.
+        XCTAssertEqual(try ScheduleState(metadataValue: a.metadataValue), a)
+        XCTAssertTrue(a.metadataValue.contains("\"bestValidationLoss\":5"), a.metadataValue)
+        XCTAssertThrowsError(try ScheduleState(metadataValue: "{}"))
     }
 
     func testNonFiniteLossNamesTheStep() {

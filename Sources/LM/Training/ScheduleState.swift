@@ -1,3 +1,5 @@
+import Foundation
+
 /// The learning-rate schedule and early stopping between epochs, as one small Codable value that
 /// a checkpoint stores so that `--resume` continues exactly where an uninterrupted run would be.
 ///
@@ -90,6 +92,22 @@ public struct ScheduleState: Codable, Equatable, Sendable {
         var lr = base
         for _ in 0..<max(epoch - after, 0) { lr *= factor }
         return lr
+    }
+
+    /// The checkpoint metadata key under which `metadataValue` is stored.
+    public static let metadataKey = "schedule"
+
+    /// The state as a compact JSON string with sorted keys, for checkpoint metadata.
+    public var metadataValue: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        // Every field is finite or nil (a non-finite loss never becomes the best), so this cannot fail.
+        return String(decoding: try! encoder.encode(self), as: UTF8.self)
+    }
+
+    /// Restores a state from `metadataValue`; throws if the string is not one.
+    public init(metadataValue: String) throws {
+        self = try JSONDecoder().decode(ScheduleState.self, from: Data(metadataValue.utf8))
     }
 
     /// The parts of the training configuration the schedule needs, kept so a resumed run can be
