@@ -13,6 +13,13 @@ final class PerplexityReportRescoringInputTests: XCTestCase {
         XCTAssertEqual(withIDs.hypotheses.map(\.text), ["b c", "a b"])
     }
 
+    func testRenderKeepsIDsAndOrder() throws {
+        let withIDs = try NBestList(parsing: "u1-2\tb c\nu1-1\ta b\n", path: "n.txt")
+        XCTAssertEqual(withIDs.render(log10Probabilities: [-12.5, -3.0103]), "u1-2\t-12.5\nu1-1\t-3.0103\n")
+        let plain = try NBestList(parsing: "b c\n", path: "n.txt")
+        XCTAssertEqual(plain.render(log10Probabilities: [-0.25]), "-0.25\n")
+    }
+
     func testBadLinesNameFileAndLine() {
         let cases: [(String, String)] = [
             ("a\n\nb\n", "n.txt:2: empty hypothesis"),

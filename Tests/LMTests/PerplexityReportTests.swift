@@ -34,6 +34,14 @@ final class PerplexityReportTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(report.sentences[1].statistics.srilm.ppl1), 8, accuracy: 1e-12)
     }
 
+    func testFlatTokensAreGroupedAfterEachEndOfSentence() {
+        let flat = sentences.flatMap { $0 } + [TokenScore(token: "tail", logProb: log(0.5))]
+        let report = PerplexityReport(file: "t", tokens: flat)
+        XCTAssertEqual(report.sentences.map { $0.tokens.count }, [3, 4, 1])
+        XCTAssertEqual(report.total.sentences, 2)   // the tail has no <eos>
+        XCTAssertEqual(report.total.words, 6)
+    }
+
     func testUniformModelHasPerplexityV() throws {
         let v = 37.0
         let tokens = (0..<9).map { TokenScore(token: "w", logProb: -log(v), isEndOfSentence: $0 % 3 == 2) }

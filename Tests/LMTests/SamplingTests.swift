@@ -13,6 +13,9 @@ final class SamplingTests: XCTestCase {
         XCTAssertEqual(Sampler(temperature: 0).sample(logProbabilities: logits, rng: &rng), 1)
         XCTAssertEqual(Sampler(temperature: 0).sample(logProbabilities: [3, 7, 7, -1], rng: &rng), 1)   // lowest id on ties
         XCTAssertEqual(rng.state, before)   // greedy draws nothing
+        // T → 0: at T = 0.01 the runner-up has weight (0.3 / 0.5)^100 ≈ 6e-23 relative to the best.
+        let cold = Sampler(temperature: 0.01)
+        XCTAssertEqual(Set((0..<1000).map { _ in cold.sample(logProbabilities: logits, rng: &rng) }), [1])
     }
 
     func testEmpiricalFrequenciesOverOneHundredThousandDraws() {

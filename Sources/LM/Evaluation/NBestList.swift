@@ -84,6 +84,20 @@ public struct NBestList: Equatable, Sendable {
         }
     }
 
+    /// The output of `lmtool rescore`: one line per hypothesis in input order, `id<TAB>score`
+    /// when the file has ids, else just the score; scores are log10 probabilities printed as
+    /// SRILM prints numbers (`%g`).
+    ///
+    ///     list.render(log10Probabilities: [-12.5, -14.25])   // "utt1-1\t-12.5\nutt1-2\t-14.25\n"
+    public func render(log10Probabilities scores: [Double]) -> String {
+        precondition(scores.count == hypotheses.count, "one score per hypothesis")
+        var out = ""
+        for (h, score) in zip(hypotheses, scores) {
+            out += (h.id.map { $0 + "\t" } ?? "") + g(score) + "\n"
+        }
+        return out
+    }
+
     init(path: String, hypotheses: [Hypothesis]) {
         self.path = path
         self.hypotheses = hypotheses

@@ -191,6 +191,24 @@ public struct PerplexityReport: Codable, Equatable, Sendable {
         self.total = total
     }
 
+    /// A report on `file` from scored positions in text order; a sentence ends after each
+    /// `<eos>` (trailing positions without one form a last sentence).
+    ///
+    ///     PerplexityReport(file: "test.txt", tokens: scores)   // [the, cat, <eos>, a, b, <eos>] → 2 sentences
+    public init(file: String, tokens: [TokenScore]) {
+        var groups: [[TokenScore]] = []
+        var current: [TokenScore] = []
+        for t in tokens {
+            current.append(t)
+            if t.isEndOfSentence {
+                groups.append(current)
+                current = []
+            }
+        }
+        if !current.isEmpty { groups.append(current) }
+        self.init(file: file, sentences: groups)
+    }
+
     /// The report as SRILM prints it; see the type's discussion.
     public func render(detail: Detail = .summary) -> String {
         var out = ""
