@@ -32,15 +32,12 @@ public struct Sampler: Equatable, Sendable {
     /// `sample` over a buffer (e.g. one row of the decoder output).
     public func sample(logProbabilities x: UnsafeBufferPointer<Float>, rng: inout RNG) -> Int {
         precondition(!x.isEmpty, "cannot sample from an empty distribution")
-        let k = min(topK ?? 0 == 0 ? x.count : topK!, x.count)
+        let k = min((topK ?? 0) > 0 ? topK! : x.count, x.count)
         if temperature == 0 || k == 1 { return Sampler.argmax(x) }
 
         // The candidates: all ids, or the k best (by value, then by lower id).
-        var candidates: [Int]
-        if k == x.count {
-            candidates = Array(0..<x.count)
-        } else {
-            candidates = Array(0..<x.count)
+        var candidates = Array(0..<x.count)
+        if k < x.count {
             candidates.sort { x[$0] > x[$1] || (x[$0] == x[$1] && $0 < $1) }
             candidates.removeSubrange(k...)
         }
