@@ -1,3 +1,4 @@
+import Corpus
 import Foundation
 import XCTest
 @testable import LM
@@ -40,6 +41,14 @@ final class PerplexityReportTests: XCTestCase {
         XCTAssertEqual(report.sentences.map { $0.tokens.count }, [3, 4, 1])
         XCTAssertEqual(report.total.sentences, 2)   // the tail has no <eos>
         XCTAssertEqual(report.total.words, 6)
+    }
+
+    func testScoreFromVocabularyIDs() throws {
+        let vocabulary = try Vocabulary(tokens: ["<unk>", "<eos>", "cat"], counts: [1, 1, 1])
+        XCTAssertEqual(TokenScore(id: 2, logProb: -1, vocabulary: vocabulary), TokenScore(token: "cat", logProb: -1))
+        XCTAssertEqual(TokenScore(id: 1, logProb: -2, vocabulary: vocabulary),
+                       TokenScore(token: "<eos>", logProb: -2, isEndOfSentence: true))
+        XCTAssertEqual(TokenScore(id: 0, logProb: -3, isOOV: true, vocabulary: vocabulary).token, "<unk>")
     }
 
     func testUniformModelHasPerplexityV() throws {

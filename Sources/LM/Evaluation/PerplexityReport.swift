@@ -1,3 +1,4 @@
+import Corpus
 import Foundation
 
 /// One scored position: the token the model predicted there and its natural-log probability.
@@ -16,6 +17,14 @@ public struct TokenScore: Codable, Equatable, Sendable {
         self.logProb = logProb
         self.isEndOfSentence = isEndOfSentence
         self.isOOV = isOOV
+    }
+
+    /// The score of id `id` of `vocabulary` (`<eos>` marks the end of a sentence).
+    ///
+    ///     TokenScore(id: 1, logProb: -0.7, vocabulary: vocab)   // "<eos>", isEndOfSentence
+    public init(id: Int32, logProb: Double, isOOV: Bool = false, vocabulary: Vocabulary) {
+        self.init(token: vocabulary.token(id), logProb: logProb,
+                  isEndOfSentence: id == Vocabulary.endOfSentenceID, isOOV: isOOV)
     }
 }
 
