@@ -46,6 +46,25 @@ final class SamplingTests: XCTestCase {
         XCTAssertEqual(Double(counts[1]) / 1e5, 0.625, accuracy: 0.0064)
     }
 
+    func testTopIndicesKeepLowerIDsAmongTies() {
+        let x: [Float] = [1, 5, 3, 5, 3, 0, 3, -.infinity]
+        x.withUnsafeBufferPointer { p in
+            XCTAssertEqual(Sampler.topIndices(p, 1), [1])
+            XCTAssertEqual(Sampler.topIndices(p, 2), [1, 3])
+            XCTAssertEqual(Sampler.topIndices(p, 3), [1, 2, 3])
+            XCTAssertEqual(Sampler.topIndices(p, 4), [1, 2, 3, 4])
+            XCTAssertEqual(Sampler.topIndices(p, 6), [0, 1, 2, 3, 4, 6])
+            XCTAssertEqual(Sampler.topIndices(p, 7), [0, 1, 2, 3, 4, 5, 6])
+        }
+        // Against a full sort on a larger random vector with many ties.
+        var rng = RNG(seed: 11)
+        let y = (0..<500).map { _ in Float(rng.int(below: 40)) }
+        for k in [1, 7, 100, 499] {
+            let expected = (0..<500).sorted { y[$0] > y[$1] || (y[$0] == y[$1] && $0 < $1) }.prefix(k).sorted()
+            XCTAssertEqual(y.withUnsafeBufferPointer { Sampler.topIndices($0, k) }, Array(expected))
+        }
+    }
+
     func testDeterministicPerSeedAndNeverPicksMinusInfinity() {
         let x: [Float] = [0, -.infinity, 1, 2, -.infinity]
         func draws(_ seed: UInt64) -> [Int] {

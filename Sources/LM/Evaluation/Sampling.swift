@@ -36,11 +36,7 @@ public struct Sampler: Equatable, Sendable {
         if temperature == 0 || k == 1 { return Sampler.argmax(x) }
 
         // The candidates: all ids, or the k best (by value, then by lower id).
-        var candidates = Array(0..<x.count)
-        if k < x.count {
-            candidates.sort { x[$0] > x[$1] || (x[$0] == x[$1] && $0 < $1) }
-            candidates.removeSubrange(k...)
-        }
+        let candidates = k < x.count ? Sampler.topIndices(x, k) : Array(0..<x.count)
         // Softmax of x / T in Double, shifted by the maximum for stability.
         let maximum = candidates.reduce(-Float.infinity) { max($0, x[$1]) }
         if maximum == -.infinity { return Sampler.argmax(x) }
@@ -60,6 +56,44 @@ public struct Sampler: Equatable, Sendable {
         }
         // Rounding left u at the very top: the last candidate with mass.
         return candidates[weights.lastIndex { $0 > 0 }!]
+    }
+
+    /// The ids of the `k` largest entries (0 < k < count), in id order; among equal values at
+    /// the threshold the lower ids are kept. O(n) on average (quickselect on a copy).
+    static func topIndices(_ x: UnsafeBufferPointer<Float>, _ k: Int) -> [Int] {
+        var values = Array(x)
+        // Quickselect: afterwards values[k - 1] is the k-th largest.
+        var lo = 0, hi = values.count - 1
+        let target = k - 1
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        while lo < hi {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            values.swapAt(lo + Int((seed >> 33) % UInt64(hi - lo + 1)), hi)
+            let pivot = values[hi]
+            var store = lo
+            for i in lo..<hi where values[i] > pivot {
+                values.swapAt(i, store)
+                store += 1
+            }
+            values.swapAt(store, hi)
+            if store == target { break }
+            if store < target { lo = store + 1 } else { hi = store - 1 }
+        }
+        let threshold = values[target]
+        var above = 0
+        for v in x where v > threshold { above += 1 }
+        var ties = k - above
+        var out: [Int] = []
+        out.reserveCapacity(k)
+        for i in 0..<x.count {
+            if x[i] > threshold {
+                out.append(i)
+            } else if x[i] == threshold && ties > 0 {
+                out.append(i)
+                ties -= 1
+            }
+        }
+        return out
     }
 
     /// The index of the largest entry, the lowest one on ties.
