@@ -87,6 +87,10 @@ final class RunDirectoryTests: XCTestCase {
         XCTAssertEqual(log.records.first, record(epoch: 1))
         XCTAssertTrue(log.records[1].loss.isNaN)
         XCTAssertTrue(log.records[1].ppl.isNaN)   // exp(nan)
+        // A Float learning rate widened to Double keeps its short Float spelling.
+        let line = String(decoding: try MetricsRecord(epoch: 1, step: 1, split: "valid", loss: 1, lr: Double(Float(0.143)),
+                                                      tokensPerSecond: 1, elapsedSeconds: 1, wallTime: "w").jsonLine(), as: UTF8.self)
+        XCTAssertTrue(line.contains("\"lr\":0.143,"), line)
     }
 
     func testTornLastLineIsReportedAndCutBeforeTheNextAppend() throws {

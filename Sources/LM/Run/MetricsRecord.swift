@@ -42,6 +42,34 @@ public struct MetricsRecord: Codable, Equatable, Sendable {
         case wallTime = "wall_time"
     }
 
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        epoch = try c.decode(Int.self, forKey: .epoch)
+        step = try c.decode(Int.self, forKey: .step)
+        split = try c.decode(String.self, forKey: .split)
+        loss = try c.decode(Double.self, forKey: .loss)
+        ppl = try c.decode(Double.self, forKey: .ppl)
+        lr = try c.decode(Double.self, forKey: .lr)
+        tokensPerSecond = try c.decode(Double.self, forKey: .tokensPerSecond)
+        elapsedSeconds = try c.decode(Double.self, forKey: .elapsedSeconds)
+        wallTime = try c.decode(String.self, forKey: .wallTime)
+    }
+
+    /// Encodes every field; a learning rate that is a `Float` widened to `Double` (the trainer's
+    /// case) is written with `Float` digits, `0.143` rather than `0.14300000667572021`.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(epoch, forKey: .epoch)
+        try c.encode(step, forKey: .step)
+        try c.encode(split, forKey: .split)
+        try c.encode(loss, forKey: .loss)
+        try c.encode(ppl, forKey: .ppl)
+        if let narrow = Float(exactly: lr) { try c.encode(narrow, forKey: .lr) } else { try c.encode(lr, forKey: .lr) }
+        try c.encode(tokensPerSecond, forKey: .tokensPerSecond)
+        try c.encode(elapsedSeconds, forKey: .elapsedSeconds)
+        try c.encode(wallTime, forKey: .wallTime)
+    }
+
     /// The current UTC time in ISO 8601, e.g. `2026-11-22T04:40:00Z`.
     public static func now() -> String {
         let f = ISO8601DateFormatter()
