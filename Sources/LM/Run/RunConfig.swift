@@ -1,0 +1,64 @@
+import Corpus
+
+/// Everything needed to rebuild a trained model and its data path, stored as a run's
+/// `config.json` (pretty JSON with sorted keys).
+///
+///     let config = RunConfig(model: Preset.tiny.model(vocabularySize: vocab.count),
+///                            training: Preset.tiny.training,
+///                            corpus: .init(train: ["train.txt.zst"], valid: ["valid.txt.zst"]),
+///                            tokenization: TokenizationOptions(),
+///                            vocabularyHash: vocab.contentHash)
+public struct RunConfig: Codable, Equatable, Sendable {
+    /// The corpus files a run was trained and evaluated on, as given on the command line.
+    public struct CorpusPaths: Codable, Equatable, Sendable {
+        public var train: [String]
+        public var valid: [String]
+        public var test: [String]
+
+        public init(train: [String] = [], valid: [String] = [], test: [String] = []) {
+            self.train = train
+            self.valid = valid
+            self.test = test
+        }
+    }
+
+    /// Where the input embedding (and, later, graphs) came from: `random` (initialised from the
+    /// seed), or a pretrained file with its content hash.
+    public struct InputRepresentation: Codable, Equatable, Sendable {
+        /// `random`, or the name of a pretrained source (e.g. `word2vec`, `domain-classifier`, `glomo`).
+        public var kind: String
+        /// The file it was read from, if any.
+        public var path: String?
+        /// A hash of that file's content, if known.
+        public var contentHash: String?
+        /// Whether the pretrained values were kept frozen during training.
+        public var frozen: Bool?
+
+        public init(kind: String = "random", path: String? = nil, contentHash: String? = nil, frozen: Bool? = nil) {
+            self.kind = kind
+            self.path = path
+            self.contentHash = contentHash
+            self.frozen = frozen
+        }
+
+        public static let random = InputRepresentation()
+    }
+
+    public var model: ModelConfig
+    public var training: TrainingConfig
+    public var corpus: CorpusPaths
+    public var tokenization: TokenizationOptions
+    /// `Vocabulary.contentHash` of the run's `vocab.txt`.
+    public var vocabularyHash: String
+    public var inputRepresentation: InputRepresentation
+
+    public init(model: ModelConfig, training: TrainingConfig, corpus: CorpusPaths, tokenization: TokenizationOptions,
+                vocabularyHash: String, inputRepresentation: InputRepresentation = .random) {
+        self.model = model
+        self.training = training
+        self.corpus = corpus
+        self.tokenization = tokenization
+        self.vocabularyHash = vocabularyHash
+        self.inputRepresentation = inputRepresentation
+    }
+}

@@ -1,0 +1,49 @@
+import XCTest
+@testable import LM
+
+final class ProgressTests: XCTestCase {
+    func testLineWithRateAndETAWorkedOutByHand() {
+        // 450,000 of 1,000,000 tokens in 65 s: 6,923.08 tok/s; 550,000 left → 79.44 s → 1m19s.
+        // loss 5.0 → ppl e^5 = 148.413.
+        let s = ProgressSnapshot(epoch: 2, epochs: 13, tokensDone: 450_000, tokensTotal: 1_000_000, elapsedSeconds: 65, loss: 5)
+        XCTAssertEqual(s.tokensPerSecond!, 450_000.0 / 65, accuracy: 1e-9)
+        XCTAssertEqual(s.etaSeconds!, 550_000 * 65 / 450_000.0, accuracy: 1e-9)
+        XCTAssertEqual(s.line, "epoch 2/13  45.0%  6,923 tok/s  ETA 1m19s  loss 5.000  ppl 148.4")
+    }
+
+    func testLineBeforeAnyTokenHasNoRate() {
+        let s = ProgressSnapshot(epoch: 1, epochs: 6, tokensDone: 0, tokensTotal: 500, elapsedSeconds: 0, loss: .nan)
+        XCTAssertEqual(s.line, "epoch 1/6  0.0%  -- tok/s  ETA --  loss nan  ppl nan")
+    }
+
+    func testDurationsAndGrouping() {
+        XCTAssertEqual(ProgressSnapshot.duration(7.4), "7s")
+        XCTAssertEqual(ProgressSnapshot.duration(83), "1m23s")
+        XCTAssertEqual(ProgressSnapshot.duration(3723), "1h02m")
+        XCTAssertEqual(ProgressSnapshot.duration(.infinity), "--")
+        XCTAssertEqual(ProgressSnapshot.grouped(1_234_567), "1,234,567")
+        XCTAssertEqual(ProgressSnapshot.grouped(999), "999")
+        XCTAssertEqual(ProgressSnapshot.fixed(-0.0004, 3), "0.000")
+        XCTAssertEqual(ProgressSnapshot.fixed(2.9996, 3), "3.000")
+    }
+
+    func testTerminalRedrawsInPlaceAndThrottles() {
+        var out: [String] = []
+        let reporter = ProgressReporter(isTerminal: true, redrawInterval: 0.2) { out.append($0) }
+        let s = ProgressSnapshot(epoch: 1, epochs: 1, tokensDone: 10, tokensTotal: 20, elapsedSeconds: 1, loss: 1)
+        reporter.update(s, now: 100)
+        reporter.update(s, now: 100.1)   // too soon
+        reporter.update(s, now: 100.3)
+        reporter.log("valid ppl 12.3")
+        XCTAssertEqual(out, ["\r" + s.line + "\u{1B}[K", "\r" + s.line + "\u{1B}[K", "\n", "valid ppl 12.3\n"])
+    }
+
+    func testPlainLogLinesEveryInterval() {
+        var out: [String] = []
+        let reporter = ProgressReporter(isTerminal: false, logInterval: 30) { out.append($0) }
+        let s = ProgressSnapshot(epoch: 1, epochs: 1, tokensDone: 10, tokensTotal: 20, elapsedSeconds: 1, loss: 1)
+        for t in stride(from: 0.0, through: 70, by: 5) { reporter.update(s, now: t) }   // shown at 0, 30, 60
+        reporter.finish()
+        XCTAssertEqual(out, Array(repeating: s.line + "\n", count: 3))
+    }
+}
