@@ -79,6 +79,43 @@ final class LayerCrossEntropyDropoutTests: XCTestCase {
         XCTAssertEqual(dx, y)
     }
 
+    /// Finite differences through both dropout kinds, the mask fixed by reseeding the RNG.
+    func testDropoutGradients() {
+        var rng = RNG(seed: 16)
+        let T = 3, B = 2, C = 4, n = T * B * C
+        let drop = Dropout(probability: 0.3)
+        let x = randomArray(n, &rng), dy = randomArray(n, &rng)
+        for locked in [false, true] {
+            func loss(_ x: [Float]) -> Double {
+                var y = [Float](repeating: 0, count: n), m = [Float](repeating: 0, count: n), r = RNG(seed: 5)
+                if locked {
+                    drop.forwardLocked(output: &y, mask: &m, input: x, steps: T, batch: B, channels: C, rng: &r, training: true)
+                } else {
+                    drop.forward(output: &y, mask: &m, input: x, count: n, rng: &r, training: true)
+                }
+                return GradCheck.weightedSum(y, dy)
+            }
+            var y = [Float](repeating: 0, count: n), m = [Float](repeating: 0, count: n), r = RNG(seed: 5)
+            var dx = [Float](repeating: 0, count: n)
+            if locked {
+                drop.forwardLocked(output: &y, mask: &m, input: x, steps: T, batch: B, channels: C, rng: &r, training: true)
+                drop.backwardLocked(dinput: &dx, doutput: dy, mask: m, steps: T, batch: B, channels: C)
+            } else {
+                drop.forward(output: &y, mask: &m, input: x, count: n, rng: &r, training: true)
+                drop.backward(dinput: &dx, doutput: dy, mask: m, count: n)
+            }
+            XCTAssertTrue(dx.contains(0), "some units dropped")
+            assertGradient(locked ? "locked" : "standard", values: x, analytic: dx) { loss($0) }
+            let dx1 = dx
+            if locked {
+                drop.backwardLocked(dinput: &dx, doutput: dy, mask: m, steps: T, batch: B, channels: C)
+            } else {
+                drop.backward(dinput: &dx, doutput: dy, mask: m, count: n)
+            }
+            assertDoubled(dx, dx1, locked ? "locked" : "standard")
+        }
+    }
+
     func testLockedDropoutSharesMaskAcrossTime() {
         let drop = Dropout(probability: 0.5)
         let T = 4, B = 3, C = 5
