@@ -47,6 +47,27 @@ final class LayerCrossEntropyDropoutTests: XCTestCase {
         assertDoubled(d, d1, "dlogits")
     }
 
+    /// The fused pass gives the same loss and gradient as forward + backward, and accumulates.
+    func testFusedForwardBackwardMatchesSeparatePasses() {
+        var rng = RNG(seed: 17)
+        let N = 4, V = 29
+        let ce = SoftmaxCrossEntropy(classCount: V)
+        let logits = randomArray(N * V, &rng, scale: 4)
+        let targets: [Int32] = [28, 0, 3, 17], mask: [Float] = [1, 0, 1, 1]
+        var lse = [Float](repeating: 0, count: N), d1 = [Float](repeating: 0, count: N * V)
+        let (l1, c1) = ce.forward(logSumExp: &lse, logits: logits, targets: targets, mask: mask, n: N)
+        ce.backward(dlogits: &d1, logits: logits, logSumExp: lse, targets: targets, mask: mask, n: N, scale: 0.25)
+        var d2 = [Float](repeating: 0, count: N * V)
+        let (l2, c2) = ce.forwardBackward(dlogits: &d2, logits: logits, targets: targets, mask: mask, n: N, scale: 0.25)
+        XCTAssertEqual(l2, l1, accuracy: 1e-5)
+        XCTAssertEqual(c2, c1)
+        for k in 0..<N * V { XCTAssertEqual(d2[k], d1[k], accuracy: 1e-6) }
+        XCTAssertTrue(d2[V..<2 * V].allSatisfy { $0 == 0 }, "masked row untouched")
+        let d2once = d2
+        ce.forwardBackward(dlogits: &d2, logits: logits, targets: targets, mask: mask, n: N, scale: 0.25)
+        assertDoubled(d2, d2once, "fused dlogits")
+    }
+
     func testDropoutZeroIsIdentityAndEvalIsIdentity() {
         var rng = RNG(seed: 6)
         let x = randomArray(50, &rng)
