@@ -141,6 +141,13 @@ public final class LSTM {
         }
     }
 
+    /// Fills `parameters [parameterCount]` as PyTorch initializes `nn.LSTM`: every entry
+    /// uniform in [-1/√H, 1/√H).
+    public func initialize(parameters: UnsafeMutablePointer<Float>, rng: inout RNG) {
+        let bound = 1 / Float(hiddenSize).squareRoot()
+        for k in 0..<parameterCount { parameters[k] = rng.uniform(-bound, bound) }
+    }
+
     // MARK: State
 
     /// Zeroes the carried (h, c) of every layer (start of a new sequence).
