@@ -47,6 +47,27 @@ final class LayerCrossEntropyDropoutTests: XCTestCase {
         assertDoubled(d, d1, "dlogits")
     }
 
+    /// The fused pass gives the same loss and gradient as forward + backward, and accumulates.
+    func testFusedForwardBackwardMatchesSeparatePasses() {
+        var rng = RNG(seed: 17)
+        let N = 4, V = 29
+        let ce = SoftmaxCrossEntropy(classCount: V)
+        let logits = randomArray(N * V, &rng, scale: 4)
+        let targets: [Int32] = [28, 0, 3, 17], mask: [Float] = [1, 0, 1, 1]
+        var lse = [Float](repeating: 0, count: N), d1 = [Float](repeating: 0, count: N * V)
+        let (l1, c1) = ce.forward(logSumExp: &lse, logits: logits, targets: targets, mask: mask, n: N)
+        ce.backward(dlogits: &d1, logits: logits, logSumExp: lse, targets: targets, mask: mask, n: N, scale: 0.25)
+        var d2 = [Float](repeating: 0, count: N * V)
+        let (l2, c2) = ce.forwardBackward(dlogits: &d2, logits: logits, targets: targets, mask: mask, n: N, scale: 0.25)
+        XCTAssertEqual(l2, l1, accuracy: 1e-5)
+        XCTAssertEqual(c2, c1)
+        for k in 0..<N * V { XCTAssertEqual(d2[k], d1[k], accuracy: 1e-6) }
+        XCTAssertTrue(d2[V..<2 * V].allSatisfy { $0 == 0 }, "masked row untouched")
+        let d2once = d2
+        ce.forwardBackward(dlogits: &d2, logits: logits, targets: targets, mask: mask, n: N, scale: 0.25)
+        assertDoubled(d2, d2once, "fused dlogits")
+    }
+
     func testDropoutZeroIsIdentityAndEvalIsIdentity() {
         var rng = RNG(seed: 6)
         let x = randomArray(50, &rng)
@@ -77,6 +98,43 @@ final class LayerCrossEntropyDropoutTests: XCTestCase {
         var dx = [Float](repeating: 0, count: n)
         drop.backward(dinput: &dx, doutput: x, mask: m, count: n)
         XCTAssertEqual(dx, y)
+    }
+
+    /// Finite differences through both dropout kinds, the mask fixed by reseeding the RNG.
+    func testDropoutGradients() {
+        var rng = RNG(seed: 16)
+        let T = 3, B = 2, C = 4, n = T * B * C
+        let drop = Dropout(probability: 0.3)
+        let x = randomArray(n, &rng), dy = randomArray(n, &rng)
+        for locked in [false, true] {
+            func loss(_ x: [Float]) -> Double {
+                var y = [Float](repeating: 0, count: n), m = [Float](repeating: 0, count: n), r = RNG(seed: 5)
+                if locked {
+                    drop.forwardLocked(output: &y, mask: &m, input: x, steps: T, batch: B, channels: C, rng: &r, training: true)
+                } else {
+                    drop.forward(output: &y, mask: &m, input: x, count: n, rng: &r, training: true)
+                }
+                return GradCheck.weightedSum(y, dy)
+            }
+            var y = [Float](repeating: 0, count: n), m = [Float](repeating: 0, count: n), r = RNG(seed: 5)
+            var dx = [Float](repeating: 0, count: n)
+            if locked {
+                drop.forwardLocked(output: &y, mask: &m, input: x, steps: T, batch: B, channels: C, rng: &r, training: true)
+                drop.backwardLocked(dinput: &dx, doutput: dy, mask: m, steps: T, batch: B, channels: C)
+            } else {
+                drop.forward(output: &y, mask: &m, input: x, count: n, rng: &r, training: true)
+                drop.backward(dinput: &dx, doutput: dy, mask: m, count: n)
+            }
+            XCTAssertTrue(dx.contains(0), "some units dropped")
+            assertGradient(locked ? "locked" : "standard", values: x, analytic: dx) { loss($0) }
+            let dx1 = dx
+            if locked {
+                drop.backwardLocked(dinput: &dx, doutput: dy, mask: m, steps: T, batch: B, channels: C)
+            } else {
+                drop.backward(dinput: &dx, doutput: dy, mask: m, count: n)
+            }
+            assertDoubled(dx, dx1, locked ? "locked" : "standard")
+        }
     }
 
     func testLockedDropoutSharesMaskAcrossTime() {

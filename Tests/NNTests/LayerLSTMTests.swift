@@ -84,6 +84,35 @@ final class LayerLSTMTests: XCTestCase {
         assertGradient("dparameters", values: p, analytic: dp) { loss(x, $0) }
     }
 
+    /// Inter-layer dropout: gradients through a fixed mask (same RNG seed every evaluation),
+    /// evaluation equals the model without dropout, training with dropout differs from it.
+    func testInterLayerDropout() {
+        var rng = RNG(seed: 15)
+        let I = 3, H = 5, L = 3, B = 2, T = 3
+        let lstm = LSTM(inputSize: I, hiddenSize: H, numLayers: L, batchSize: B, maxSteps: T, dropout: 0.4)
+        let plain = LSTM(inputSize: I, hiddenSize: H, numLayers: L, batchSize: B, maxSteps: T)
+        let p = randomArray(lstm.parameterCount, &rng, scale: 0.5)
+        let x = randomArray(T * B * I, &rng), dy = randomArray(T * B * H, &rng)
+        func loss(_ x: [Float], _ p: [Float]) -> Double {
+            lstm.resetState()
+            var y = [Float](repeating: 0, count: T * B * H), r = RNG(seed: 99)
+            lstm.forward(output: &y, input: x, parameters: p, steps: T, training: true, rng: &r)
+            return GradCheck.weightedSum(y, dy)
+        }
+        let trainingLoss = loss(x, p)
+        var dx = [Float](repeating: 0, count: x.count), dp = [Float](repeating: 0, count: p.count)
+        lstm.backward(dinput: &dx, dparameters: &dp, doutput: dy, input: x, parameters: p)
+        assertGradient("dinput", values: x, analytic: dx) { loss($0, p) }
+        assertGradient("dparameters", values: p, analytic: dp) { loss(x, $0) }
+
+        var y1 = [Float](repeating: 0, count: T * B * H), y2 = y1
+        lstm.resetState()
+        lstm.forward(output: &y1, input: x, parameters: p, steps: T)
+        plain.forward(output: &y2, input: x, parameters: p, steps: T)
+        XCTAssertEqual(y1, y2)
+        XCTAssertNotEqual(GradCheck.weightedSum(y1, dy), trainingLoss)
+    }
+
     func testStateCarriesBetweenWindows() {
         // Running 4 steps at once equals running 2 + 2 steps with the carried state.
         var rng = RNG(seed: 4)

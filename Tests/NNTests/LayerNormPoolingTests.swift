@@ -58,6 +58,9 @@ final class LayerNormPoolingTests: XCTestCase {
             MeanPooling.forward(output: &y, input: x, mask: m, steps: T, batch: B, channels: C)
             return GradCheck.weightedSum(y, dy)
         }
+        let dx1 = dx
+        MeanPooling.backward(dinput: &dx, doutput: dy, mask: m, steps: T, batch: B, channels: C)
+        assertDoubled(dx, dx1, "mean pooling")
     }
 
     func testMaxPoolingHandComputedAndGradient() {
@@ -84,5 +87,8 @@ final class LayerNormPoolingTests: XCTestCase {
             MaxPooling.forward(output: &y, argmax: &a, input: x, mask: m, steps: T, batch: B, channels: C)
             return GradCheck.weightedSum(y, dy)
         }
+        let dx1 = dx
+        MaxPooling.backward(dinput: &dx, doutput: dy, argmax: a, batch: B, channels: C)
+        assertDoubled(dx, dx1, "max pooling")
     }
 }

@@ -103,6 +103,11 @@ final class LayerPyTorchFixtureTests: XCTestCase {
         var d = [Float](repeating: 0, count: N * V)
         ce.backward(dlogits: &d, logits: logits, logSumExp: lse, targets: targets, mask: mask, n: N, scale: Float(1 / count))
         assertClose(d, f.floats("dlogits_mean"), "dlogits")
+        var fused = [Float](repeating: 0, count: N * V)
+        let (fusedLoss, _) = ce.forwardBackward(dlogits: &fused, logits: logits, targets: targets, mask: mask,
+                                                n: N, scale: Float(1 / f.double("count")))
+        XCTAssertEqual(fusedLoss, f.double("loss_sum"), accuracy: 1e-5 * max(1, abs(f.double("loss_sum"))))
+        assertClose(fused, f.floats("dlogits_mean"), "fused dlogits")
     }
 
     func testLayerNormMatchesPyTorch() throws {

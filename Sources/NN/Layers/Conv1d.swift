@@ -29,6 +29,13 @@ public final class Conv1d {
     /// Number of weight entries, `Cout · Cin · K`.
     public var weightCount: Int { outputChannels * inputChannels * kernelSize }
 
+    /// Initializes as PyTorch's `nn.Conv1d`: weight and bias uniform in [-1/√(Cin·K), 1/√(Cin·K)).
+    public func initialize(weight: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?, rng: inout RNG) {
+        let bound = 1 / Float(inputChannels * kernelSize).squareRoot()
+        for k in 0..<weightCount { weight[k] = rng.uniform(-bound, bound) }
+        if let bias { for k in 0..<outputChannels { bias[k] = rng.uniform(-bound, bound) } }
+    }
+
     public func forward(
         output: UnsafeMutablePointer<Float>,  // [T, B, Cout]
         input: UnsafePointer<Float>,          // [T, B, Cin]

@@ -19,6 +19,11 @@ public struct Embedding: Sendable {
         self.embeddingSize = embeddingSize
     }
 
+    /// Initializes as PyTorch's `nn.Embedding`: every entry standard normal.
+    public func initialize(weight: UnsafeMutablePointer<Float>, rng: inout RNG) {
+        for k in 0..<vocabularySize * embeddingSize { weight[k] = rng.normal() }
+    }
+
     /// Gathers `output[r] = weight[ids[r]]`.
     public func forward(
         output: UnsafeMutablePointer<Float>,  // [n, E]

@@ -45,6 +45,13 @@ public final class GRUCell {
     /// Total number of parameters: `3H · (in + H + 2)`.
     public var parameterCount: Int { 3 * hiddenSize * (inputSize + hiddenSize + 2) }
 
+    /// Fills `parameters [parameterCount]` as PyTorch initializes `nn.GRUCell`: every entry
+    /// uniform in [-1/√H, 1/√H).
+    public func initialize(parameters: UnsafeMutablePointer<Float>, rng: inout RNG) {
+        let bound = 1 / Float(hiddenSize).squareRoot()
+        for k in 0..<parameterCount { parameters[k] = rng.uniform(-bound, bound) }
+    }
+
     /// Floats of cache one forward call writes for `batch` rows: `[B, 6H]`.
     public func cacheSize(batch: Int) -> Int { batch * 6 * hiddenSize }
 

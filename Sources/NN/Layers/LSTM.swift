@@ -1,5 +1,5 @@
 /// A multi-layer LSTM over time-major sequences, with the semantics and parameter layout of
-/// PyTorch's `nn.LSTM` (no inter-layer dropout: stack single-layer LSTMs with `Dropout` for that).
+/// PyTorch's `nn.LSTM`, including its `dropout` between layers.
 ///
 /// Parameters live in one flat buffer owned by the caller, layer after layer, each layer in
 /// PyTorch's order and layout (`in` is `inputSize` for layer 0 and `hiddenSize` above):
@@ -21,7 +21,10 @@
 /// activated gates, cells and hiddens for backward in caches preallocated for `maxSteps`, so no
 /// step allocates. The final (h, c) of each window becomes the initial state of the next one
 /// (truncated BPTT: the backward pass does not flow into the previous window); `resetState()`
-/// zeroes it.
+/// zeroes it. With `dropout > 0` and more than one layer, the input of every layer above the
+/// first is the output of the layer below through inverted dropout (a fresh mask per element
+/// and step, drawn from the caller's `RNG`, as PyTorch does) when `forward(…, training: true, rng:)`
+/// is called; the forward without an RNG is evaluation (no dropout).
 ///
 ///     let lstm = LSTM(inputSize: 200, hiddenSize: 200, numLayers: 2, batchSize: 20, maxSteps: 20)
 ///     var params = [Float](repeating: 0, count: lstm.parameterCount)   // fill with init values
@@ -35,8 +38,13 @@ public final class LSTM {
     public let batchSize: Int
     public let maxSteps: Int
 
+    /// Dropout probability between layers (PyTorch's `nn.LSTM(dropout:)`), in [0, 1).
+    public let dropout: Float
+
     /// Steps of the last forward pass (what backward differentiates).
     public private(set) var lastSteps = 0
+    /// Whether the last forward pass applied inter-layer dropout.
+    private var lastDropoutActive = false
 
     // Caches, all preallocated for maxSteps (L = numLayers, T = maxSteps, B = batchSize).
     private let gates: UnsafeMutablePointer<Float>   // [L, T, B, 4H] activated i, f, g, o
@@ -49,11 +57,16 @@ public final class LSTM {
     private let dgates: UnsafeMutablePointer<Float>  // [T, B, 4H] pre-activation gradients
     private let dh: UnsafeMutablePointer<Float>      // [T, B, H] gradient w.r.t. a layer's output
     private let dc: UnsafeMutablePointer<Float>      // [B, H] gradient w.r.t. c_t, carried back in time
+    private let dropMasks: UnsafeMutablePointer<Float>?   // [L-1, T, B, H] 0 or 1/(1-p)
+    private let droppedInputs: UnsafeMutablePointer<Float>? // [L-1, T, B, H] inputs of layers 1…L-1
     private let allocations: [UnsafeMutablePointer<Float>]
 
-    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, batchSize: Int, maxSteps: Int) {
+    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, batchSize: Int, maxSteps: Int,
+                dropout: Float = 0) {
         precondition(inputSize > 0 && hiddenSize > 0 && numLayers > 0 && batchSize > 0 && maxSteps > 0,
                      "LSTM: sizes must be positive")
+        precondition(dropout >= 0 && dropout < 1, "LSTM: dropout must be in [0, 1)")
+        self.dropout = dropout
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
         self.numLayers = numLayers
@@ -75,7 +88,15 @@ public final class LSTM {
         dgates = alloc(T * B * 4 * H)
         dh = alloc(T * B * H)
         dc = alloc(B * H)
-        allocations = [gates, hs, cs, tanhCs, hState, cState, biasSum, dgates, dh, dc]
+        var all = [gates, hs, cs, tanhCs, hState, cState, biasSum, dgates, dh, dc]
+        if dropout > 0 && L > 1 {
+            let m = alloc((L - 1) * T * B * H), d = alloc((L - 1) * T * B * H)
+            dropMasks = m; droppedInputs = d
+            all += [m, d]
+        } else {
+            dropMasks = nil; droppedInputs = nil
+        }
+        allocations = all
     }
 
     deinit { for p in allocations { p.deallocate() } }
@@ -120,6 +141,13 @@ public final class LSTM {
         }
     }
 
+    /// Fills `parameters [parameterCount]` as PyTorch initializes `nn.LSTM`: every entry
+    /// uniform in [-1/√H, 1/√H).
+    public func initialize(parameters: UnsafeMutablePointer<Float>, rng: inout RNG) {
+        let bound = 1 / Float(hiddenSize).squareRoot()
+        for k in 0..<parameterCount { parameters[k] = rng.uniform(-bound, bound) }
+    }
+
     // MARK: State
 
     /// Zeroes the carried (h, c) of every layer (start of a new sequence).
@@ -149,20 +177,35 @@ public final class LSTM {
 
     // MARK: Forward
 
-    /// Runs `steps` time steps from the carried state, writes the top layer's hiddens to
-    /// `output`, keeps what backward needs and carries the final state to the next call.
+    /// Runs `steps` time steps from the carried state without dropout (evaluation), writes the
+    /// top layer's hiddens to `output`, keeps what backward needs and carries the final state.
     public func forward(
         output: UnsafeMutablePointer<Float>,  // [T, B, H]
         input: UnsafePointer<Float>,          // [T, B, in]
         parameters: UnsafePointer<Float>,     // [parameterCount]
         steps T: Int
     ) {
+        var unused = RNG(seed: 0)
+        forward(output: output, input: input, parameters: parameters, steps: T, training: false, rng: &unused)
+    }
+
+    /// Like `forward(output:input:parameters:steps:)`, with inter-layer dropout drawn from `rng`
+    /// when `training` is true and `dropout > 0`.
+    public func forward(
+        output: UnsafeMutablePointer<Float>,  // [T, B, H]
+        input: UnsafePointer<Float>,          // [T, B, in]
+        parameters: UnsafePointer<Float>,     // [parameterCount]
+        steps T: Int,
+        training: Bool,
+        rng: inout RNG
+    ) {
         precondition(T > 0 && T <= maxSteps, "LSTM: \(T) steps, but 1...\(maxSteps) allowed")
         lastSteps = T
+        lastDropoutActive = training && dropMasks != nil
         let B = batchSize, H = hiddenSize, G = 4 * H, TM = maxSteps
         for l in 0..<numLayers {
             let o = offsets(layer: l), I = layerInputSize(l)
-            let x = l == 0 ? input : UnsafePointer(hs + (l - 1) * (TM + 1) * B * H + B * H)  // [T, B, in]
+            let x = layerInput(l, input: input, rng: &rng)  // [T, B, in]
             let gl = gates + l * TM * B * G    // [T, B, 4H]
             let hl = hs + l * (TM + 1) * B * H // [T+1, B, H]
             let cl = cs + l * (TM + 1) * B * H // [T+1, B, H]
@@ -185,6 +228,26 @@ public final class LSTM {
             (cState + l * B * H).update(from: cl + T * B * H, count: B * H)
         }
         output.update(from: hs + (numLayers - 1) * (TM + 1) * B * H + B * H, count: T * B * H)
+    }
+
+    /// The input of layer `l` for the current forward: the caller's input for layer 0, else the
+    /// outputs of layer l-1 (through a fresh dropout mask while training with dropout).
+    private func layerInput(_ l: Int, input: UnsafePointer<Float>, rng: inout RNG) -> UnsafePointer<Float> {
+        if l == 0 { return input }
+        let B = batchSize, H = hiddenSize, n = lastSteps * B * H
+        let below = hs + (l - 1) * (maxSteps + 1) * B * H + B * H  // [T, B, H]
+        guard lastDropoutActive, let masks = dropMasks, let dropped = droppedInputs else { return UnsafePointer(below) }
+        let m = masks + (l - 1) * maxSteps * B * H, d = dropped + (l - 1) * maxSteps * B * H
+        Dropout(probability: dropout).forward(output: d, mask: m, input: below, count: n, rng: &rng, training: true)
+        return UnsafePointer(d)
+    }
+
+    /// The input layer `l` saw in the last forward (no new dropout mask).
+    private func savedLayerInput(_ l: Int, input: UnsafePointer<Float>) -> UnsafePointer<Float> {
+        if l == 0 { return input }
+        let B = batchSize, H = hiddenSize
+        if lastDropoutActive, let dropped = droppedInputs { return UnsafePointer(dropped + (l - 1) * maxSteps * B * H) }
+        return UnsafePointer(hs + (l - 1) * (maxSteps + 1) * B * H + B * H)
     }
 
     /// The fused pointwise kernel of one step: bias, activations, cell and hidden update.
@@ -246,7 +309,7 @@ public final class LSTM {
         dh.update(from: doutput, count: T * B * H)
         for l in stride(from: numLayers - 1, through: 0, by: -1) {
             let o = offsets(layer: l), I = layerInputSize(l)
-            let x = l == 0 ? input : UnsafePointer(hs + (l - 1) * (TM + 1) * B * H + B * H)  // [T, B, in]
+            let x = savedLayerInput(l, input: input)  // [T, B, in]
             let gl = gates + l * TM * B * G    // [T, B, 4H]
             let hl = hs + l * (TM + 1) * B * H // [T+1, B, H]
             let cl = cs + l * (TM + 1) * B * H // [T+1, B, H]
@@ -272,6 +335,10 @@ public final class LSTM {
             if l > 0 {
                 sgemm(.none, .none, m: T * B, n: H, k: G, a: dgates, lda: G,
                       b: parameters + o.weightIH, ldb: I, beta: 0, c: dh, ldc: H)
+                if lastDropoutActive, let masks = dropMasks {
+                    let m = masks + (l - 1) * TM * B * H
+                    for k in 0..<T * B * H { dh[k] *= m[k] }
+                }
             } else if let dinput {
                 sgemm(.none, .none, m: T * B, n: I, k: G, a: dgates, lda: G,
                       b: parameters + o.weightIH, ldb: I, beta: 1, c: dinput, ldc: I)

@@ -20,6 +20,14 @@ public struct Linear: Sendable {
     /// Number of weight entries, `out · in`.
     public var weightCount: Int { inputSize * outputSize }
 
+    /// Initializes as PyTorch's `nn.Linear`: weight and bias uniform in [-1/√in, 1/√in)
+    /// (kaiming-uniform with a = √5 reduces to this bound).
+    public func initialize(weight: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>?, rng: inout RNG) {
+        let bound = 1 / Float(inputSize).squareRoot()
+        for k in 0..<weightCount { weight[k] = rng.uniform(-bound, bound) }
+        if let bias { for k in 0..<outputSize { bias[k] = rng.uniform(-bound, bound) } }
+    }
+
     /// Writes `output = input · weightᵀ + bias` (bias may be nil).
     public func forward(
         output: UnsafeMutablePointer<Float>,  // [n, out]
