@@ -52,7 +52,8 @@ public struct GraphPredictorConfig: Sendable, Codable, Equatable {
 ///
 ///     q_i = W_q^{l,k} · query_i,   k_j = W_k^{l,k} · key_j          (d-vectors)
 ///     τ_i = w^{l,k} · q_i + b^{l,k}        (.learned)    or  τ_i = −b^{l,k}  (.bias)
-///     G^{l,k}_ij = ReLU(q_i · k_j − τ_i)² / Σ_{j'<i} ReLU(q_i · k_j' − τ_i)² + ε,  for j < i; 0 otherwise
+///     a_ij = ReLU(q_i · k_j − τ_i)²  for j < i, 0 otherwise
+///     G^{l,k}_ij = a_ij / (Σ_j' a_ij' + ε)
 ///
 /// Output layout: `graphs[((l·K + k)·B + b)·T·T + i·T + j]` = G^{l,k}_ij of sequence b — row i
 /// (the dependent position) over column j (the earlier position it attends to). Row 0 is all
