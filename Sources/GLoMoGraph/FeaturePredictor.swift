@@ -23,10 +23,15 @@ import NN
 ///     fp.forward(output: fL, features: f0, graphs: g, steps: T, batch: B)           // fL [T, B, D]
 ///     fp.backward(dfeatures: df0, dgraphs: dg, doutput: dfL, graphs: g, steps: T, batch: B)
 public final class FeaturePredictor {
+    /// Feature size D (input and output).
     public let featureSize: Int
+    /// Layers L; the graphs passed in must have L layers.
     public let layers: Int
+    /// Heads K per layer; the graphs passed in must have K heads.
     public let heads: Int
+    /// Largest T a forward call accepts (buffers are preallocated for it).
     public let maxSteps: Int
+    /// Largest B a forward call accepts.
     public let maxBatch: Int
     private let store: ParameterStore
     private let cell: GRUCell

@@ -1,6 +1,8 @@
 import NN
 
 /// How a graph head turns an affinity `q_i · k_j` into an unnormalised edge weight.
+///
+/// Encoded as `"learned"` or `"bias"`.
 public enum GraphThreshold: String, Sendable, Codable {
     /// `ReLU(q_i · k_j − τ_i)²` with a learned per-query threshold `τ_i = w · q_i + b` (the paper's).
     case learned
@@ -29,6 +31,7 @@ public struct GraphPredictorConfig: Sendable, Codable, Equatable {
     /// ε in the row normalisation `G_ij = a_ij / (Σ_j a_ij + ε)`.
     public var epsilon: Float = 1e-6
 
+    /// Creates a configuration; see the properties for the meaning and defaults.
     public init(embeddingSize: Int, channels: Int, convLayers: Int = 2, kernelSize: Int = 3,
                 graphLayers: Int = 3, heads: Int = 4, headSize: Int, threshold: GraphThreshold = .learned,
                 epsilon: Float = 1e-6) {
@@ -74,8 +77,11 @@ public struct GraphPredictorConfig: Sendable, Codable, Equatable {
 ///     gp.forward(graphs: g, embeddings: x, steps: T, batch: B)      // g [L, K, B, T, T]
 ///     gp.backward(dembeddings: dx, dgraphs: dg, steps: T, batch: B) // adds into store.gradients, dx
 public final class GraphPredictor {
+    /// Sizes and options.
     public let config: GraphPredictorConfig
+    /// Largest T a forward call accepts (buffers are preallocated for it).
     public let maxSteps: Int
+    /// Largest B a forward call accepts.
     public let maxBatch: Int
     private let store: ParameterStore
     private let keyStack: ConvStack, queryStack: ConvStack
