@@ -45,6 +45,26 @@ public struct GraphPredictorConfig: Sendable, Codable, Equatable {
         self.threshold = threshold
         self.epsilon = epsilon
     }
+
+    /// Throws a `GraphPredictorConfigError` naming the first invalid field (e.g. a zero size read
+    /// from a configuration file); `GraphPredictor.init` requires a valid configuration.
+    public func validate() throws {
+        let sizes: [(String, Int)] = [("embeddingSize", embeddingSize), ("channels", channels),
+                                      ("convLayers", convLayers), ("kernelSize", kernelSize),
+                                      ("graphLayers", graphLayers), ("heads", heads), ("headSize", headSize)]
+        for (name, value) in sizes where value <= 0 {
+            throw GraphPredictorConfigError(message: "graph predictor: \(name) must be positive, got \(value)")
+        }
+        if !(epsilon > 0 && epsilon.isFinite) {
+            throw GraphPredictorConfigError(message: "graph predictor: epsilon must be positive and finite, got \(epsilon)")
+        }
+    }
+}
+
+/// An invalid `GraphPredictorConfig`; the description is one line naming the field.
+public struct GraphPredictorConfigError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public var description: String { message }
 }
 
 /// GLoMo's graph predictor: from input embeddings `[T, B, E]` to L×K causal, row-normalised
@@ -106,11 +126,12 @@ public final class GraphPredictor {
     private var lastShape = (steps: 0, batch: 0)
 
     /// Registers the parameters in `store` (under `prefix`) and preallocates every buffer.
+    ///
+    /// `config` must be valid (`config.validate()` does not throw).
     public init(_ config: GraphPredictorConfig, store: ParameterStore, prefix: String = "graph.",
                 maxSteps: Int, maxBatch: Int) {
         let c = config
-        precondition(c.embeddingSize > 0 && c.channels > 0 && c.convLayers > 0 && c.kernelSize > 0
-                     && c.graphLayers > 0 && c.heads > 0 && c.headSize > 0, "GraphPredictor: sizes must be positive")
+        do { try c.validate() } catch { preconditionFailure("GraphPredictor: \(error)") }
         precondition(maxSteps > 0 && maxBatch > 0, "GraphPredictor: maxSteps and maxBatch must be positive")
         self.config = c
         self.maxSteps = maxSteps

@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 import NN
 @testable import GLoMoGraph
 
@@ -124,5 +125,29 @@ final class GraphPredictorTests: XCTestCase {
         for i in 0..<once.count { XCTAssertEqual(store.gradients[i], 2 * once[i], accuracy: 1e-5 * max(1, abs(once[i]))) }
         for i in 0..<dx.count { XCTAssertEqual(dx[i], 2 * dxOnce[i], accuracy: 1e-5 * max(1, abs(dxOnce[i]))) }
         XCTAssertTrue(once.contains { $0 != 0 })
+    }
+}
+
+final class GraphPredictorConfigTests: XCTestCase {
+    /// Invalid configurations are reported as one-line errors naming the field.
+    func testValidate() throws {
+        let good = GraphPredictorConfig(embeddingSize: 8, channels: 8, headSize: 4)
+        XCTAssertNoThrow(try good.validate())
+        var bad = good
+        bad.heads = 0
+        XCTAssertThrowsError(try bad.validate()) { error in
+            XCTAssertEqual("\(error)", "graph predictor: heads must be positive, got 0")
+        }
+        bad = good
+        bad.epsilon = 0
+        XCTAssertThrowsError(try bad.validate()) { error in
+            XCTAssertTrue("\(error)".contains("epsilon"), "\(error)")
+        }
+        // Round trip through JSON keeps every field (the threshold as "learned"/"bias").
+        var config = good
+        config.threshold = .bias
+        let data = try JSONEncoder().encode(config)
+        XCTAssertTrue(String(decoding: data, as: UTF8.self).contains("\"threshold\":\"bias\""))
+        XCTAssertEqual(try JSONDecoder().decode(GraphPredictorConfig.self, from: data), config)
     }
 }
