@@ -87,6 +87,16 @@ public final class FeaturePredictor {
         dmixed = ws.allocate(rows * K * D)
     }
 
+    /// A feature predictor over the graphs of `graphPredictor`: D = its embedding size, and its
+    /// layers, heads, `maxSteps` and `maxBatch`.
+    ///
+    ///     let fp = FeaturePredictor(matching: gp, store: store)
+    public convenience init(matching graphPredictor: GraphPredictor, store: ParameterStore, prefix: String = "features.") {
+        let c = graphPredictor.config
+        self.init(featureSize: c.embeddingSize, layers: c.graphLayers, heads: c.heads, store: store, prefix: prefix,
+                  maxSteps: graphPredictor.maxSteps, maxBatch: graphPredictor.maxBatch)
+    }
+
     /// Initialises the parameters as PyTorch: combine uniform in ±1/√(K·D), GRU in ±1/√D.
     public func initialize(rng: inout RNG) {
         let D = featureSize

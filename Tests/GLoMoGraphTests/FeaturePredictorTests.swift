@@ -88,7 +88,8 @@ final class FeaturePredictorTests: XCTestCase {
     func testCausalityThroughGraphs() {
         let T = 6, B = 2, E = 4
         let (gp, store) = makeGraphPredictor(maxSteps: T, maxBatch: B)
-        let fp = FeaturePredictor(featureSize: E, layers: 2, heads: 2, store: store, maxSteps: T, maxBatch: B)
+        let fp = FeaturePredictor(matching: gp, store: store)
+        XCTAssertEqual([fp.featureSize, fp.layers, fp.heads, fp.maxSteps, fp.maxBatch], [E, 2, 2, T, B])
         var rng = RNG(seed: 9)
         fp.initialize(rng: &rng)
         let x = randomArray(T * B * E, seed: 10)
