@@ -42,20 +42,25 @@ out, presets = sys.argv[1], sys.argv[2:]
 def load(path):
     rows = []
     for line in open(path):
-        m = re.search(r"train (\d+) tok/s\s+eval (\d+) tok/s\s+peak RSS (\d+) MB", line)
+        m = re.search(r"train (\d+) tok/s\s+eval (\d+) tok/s\s+peak RSS (\d+) MB\s+cpu: train (\d+) tok/s\s+eval (\d+)", line)
         if m: rows.append(tuple(int(g) for g in m.groups()))
     return rows
 def span(v): return f"{min(v)}–{max(v)}" if min(v) != max(v) else f"{v[0]}"
-print(f"| config | side | train tok/s | eval tok/s | peak RSS MB |")
-print(f"| --- | --- | --- | --- | --- |")
+print("wall-clock tokens/s, min–max over rounds; cpu = tokens per second of process CPU time (all threads)")
+print(f"| config | side | train tok/s | eval tok/s | peak RSS MB | train tok/cpu-s | eval tok/cpu-s |")
+print(f"| --- | --- | --- | --- | --- | --- | --- |")
 for p in presets:
     sides = {"lmtool (1 thread)": load(f"{out}/lmtool.{p}"), "PyTorch 1 thread": load(f"{out}/torch1.{p}"),
              "PyTorch 2 threads": load(f"{out}/torch2.{p}")}
     for side, rows in sides.items():
-        tr, ev, rss = zip(*rows)
-        print(f"| {p} | {side} | {span(tr)} | {span(ev)} | {max(rss)} |")
+        tr, ev, rss, trc, evc = zip(*rows)
+        print(f"| {p} | {side} | {span(tr)} | {span(ev)} | {max(rss)} | {span(trc)} | {span(evc)} |")
     med = {s: (statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows)) for s, rows in sides.items()}
     ours = med["lmtool (1 thread)"]
     best = (max(med["PyTorch 1 thread"][0], med["PyTorch 2 threads"][0]), max(med["PyTorch 1 thread"][1], med["PyTorch 2 threads"][1]))
-    print(f"| {p} | **ratio** (median, vs best PyTorch) | **{ours[0] / best[0]:.2f}x** | **{ours[1] / best[1]:.2f}x** | |")
+    c = {s: (statistics.median(r[3] for r in rows), statistics.median(r[4] for r in rows)) for s, rows in sides.items()}
+    cb = (max(c["PyTorch 1 thread"][0], c["PyTorch 2 threads"][0]), max(c["PyTorch 1 thread"][1], c["PyTorch 2 threads"][1]))
+    co = c["lmtool (1 thread)"]
+    print(f"| {p} | **ratio** (median, vs best PyTorch) | **{ours[0] / best[0]:.2f}x** | **{ours[1] / best[1]:.2f}x** | "
+          f"| {co[0] / cb[0]:.2f}x | {co[1] / cb[1]:.2f}x |")
 PY

@@ -8,7 +8,8 @@ embedding -> dropout -> nn.LSTM(dropout between layers) -> dropout -> linear, Cr
 Ids are random; two untimed warm-up windows precede each timed phase.
 
 Usage: python3 scripts/bench_lm_pytorch.py [--preset tiny|small|medium|all] [--steps N] [--threads T]
-Prints one line per configuration in the format of `lmtool bench lm`.
+Prints one line per configuration in the format of `lmtool bench lm` (wall time, and per
+second of process CPU time summed over threads, steadier on a shared machine).
 """
 import argparse
 import resource
@@ -87,10 +88,10 @@ def bench(name, steps, lr=20.0, clip=0.25):
 
     hidden = train(0, hidden)
     hidden = train(1, hidden)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     for w in range(2, windows):
         hidden = train(w, hidden)
-    train_s = time.perf_counter() - start
+    train_s, train_cpu = time.perf_counter() - start, time.process_time() - start_cpu
 
     model.eval()
     hidden = model.init_hidden(B)
@@ -102,12 +103,12 @@ def bench(name, steps, lr=20.0, clip=0.25):
             return hidden
         hidden = evaluate(0, hidden)
         hidden = evaluate(1, hidden)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         for w in range(2, windows):
             hidden = evaluate(w, hidden)
-        eval_s = time.perf_counter() - start
+        eval_s, eval_cpu = time.perf_counter() - start, time.process_time() - start_cpu
     tokens = steps * T * B
-    return tokens / train_s, tokens / eval_s
+    return tokens / train_s, tokens / eval_s, tokens / train_cpu, tokens / eval_cpu
 
 
 def main():
@@ -120,9 +121,10 @@ def main():
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads")
     names = ["tiny", "small", "medium"] if args.preset == "all" else [args.preset]
     for name in names:
-        tr, ev = bench(name, args.steps)
+        tr, ev, trc, evc = bench(name, args.steps)
         # ru_maxrss cannot be reset: run one preset per process for per-preset memory.
-        print(f"{name:<8} train {tr:.0f} tok/s  eval {ev:.0f} tok/s  peak RSS {peak_rss_mb()} MB", flush=True)
+        print(f"{name:<8} train {tr:.0f} tok/s  eval {ev:.0f} tok/s  peak RSS {peak_rss_mb()} MB  "
+              f"cpu: train {trc:.0f} tok/s  eval {evc:.0f} tok/s", flush=True)
 
 
 if __name__ == "__main__":

@@ -41,13 +41,18 @@ public enum LanguageModelBenchmark {
         public let name: String
         public let trainTokensPerSecond: Double
         public let evalTokensPerSecond: Double
+        /// The same per second of this process's CPU time (all threads): steadier than wall
+        /// time when other jobs share the machine.
+        public let trainTokensPerCPUSecond: Double
+        public let evalTokensPerCPUSecond: Double
         /// Peak resident set size in bytes (nil if /proc is unavailable).
         public let peakRSS: Int?
 
         public var description: String {
             let rss = peakRSS.map { "\($0 / 1_048_576) MB" } ?? "n/a"
-            return "\(name.padding(8)) train \(Int(trainTokensPerSecond.rounded())) tok/s  "
-                + "eval \(Int(evalTokensPerSecond.rounded())) tok/s  peak RSS \(rss)"
+            func f(_ x: Double) -> String { "\(Int(x.rounded()))" }
+            return "\(name.padding(8)) train \(f(trainTokensPerSecond)) tok/s  eval \(f(evalTokensPerSecond)) tok/s  "
+                + "peak RSS \(rss)  cpu: train \(f(trainTokensPerCPUSecond)) tok/s  eval \(f(evalTokensPerCPUSecond)) tok/s"
         }
     }
 
@@ -85,23 +90,25 @@ public enum LanguageModelBenchmark {
         }
 
         train(0); train(1)
-        var start = now()
+        var start = now(), startCPU = now(CLOCK_PROCESS_CPUTIME_ID)
         for w in 2..<windows { train(w) }
-        let trainSeconds = now() - start
+        let trainSeconds = now() - start, trainCPU = now(CLOCK_PROCESS_CPUTIME_ID) - startCPU
         model.resetState()
         evaluate(0); evaluate(1)
-        start = now()
+        start = now(); startCPU = now(CLOCK_PROCESS_CPUTIME_ID)
         for w in 2..<windows { evaluate(w) }
-        let evalSeconds = now() - start
+        let evalSeconds = now() - start, evalCPU = now(CLOCK_PROCESS_CPUTIME_ID) - startCPU
         let tokens = Double(steps * N)
         return Result(name: setup.name, trainTokensPerSecond: tokens / trainSeconds,
-                      evalTokensPerSecond: tokens / evalSeconds, peakRSS: peakRSS())
+                      evalTokensPerSecond: tokens / evalSeconds,
+                      trainTokensPerCPUSecond: tokens / trainCPU, evalTokensPerCPUSecond: tokens / evalCPU,
+                      peakRSS: peakRSS())
     }
 
-    /// Monotonic seconds.
-    static func now() -> Double {
+    /// Seconds on `clock` (monotonic wall time by default).
+    static func now(_ clock: clockid_t = CLOCK_MONOTONIC) -> Double {
         var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
+        clock_gettime(clock, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
