@@ -63,7 +63,6 @@ public final class LanguageModel {
     let decoder: Linear
     let projection: Linear?
     let dropout: Dropout
-    let crossEntropy: SoftmaxCrossEntropy
 
     /// Views of the decoder weight (the input's table when tied), bias and projection.
     public let decoderWeight: ParameterView
@@ -90,7 +89,11 @@ public final class LanguageModel {
     private let outMasks: [UnsafeMutablePointer<Float>] // L × [N, H] (empty when p = 0)
     private let proj: UnsafeMutablePointer<Float>?      // [N, E]
     private let logits: UnsafeMutablePointer<Float>     // [N, V]; backward turns it into dlogits
-    private let logSumExp: UnsafeMutablePointer<Float>  // [N]
+    private let logSumExp: UnsafeMutablePointer<Float>  // [N] per row, 0 where masked
+    private let inverseSums: UnsafeMutablePointer<Float> // [N] 1 / Σ_j exp(logit − max) per row
+    /// Whether the last forward left exp(logit − max) in `logits` (training), so that backward
+    /// needs no second pass of exponentials.
+    private var logitsHoldExponentials = false
     private let logProbs: UnsafeMutablePointer<Float>   // [N] log p(target), 0 where masked
     private let dEmb: UnsafeMutablePointer<Float>       // [N, E]
     private let dOuts: [UnsafeMutablePointer<Float>]    // L × [N, H]
@@ -157,7 +160,6 @@ public final class LanguageModel {
         decoderBias = store.register("decoder.bias", shape: [V])
         decoder = Linear(inputSize: decoderIn, outputSize: V)
         dropout = Dropout(probability: config.dropout)
-        crossEntropy = SoftmaxCrossEntropy(classCount: V)
 
         // Buffers.
         let N = maxSteps * batchSize
@@ -187,6 +189,7 @@ public final class LanguageModel {
         proj = projection != nil ? floats(N * E) : nil
         logits = floats(N * V)
         logSumExp = floats(N)
+        inverseSums = floats(N)
         logProbs = floats(N)
         dEmb = floats(N * E)
         dOuts = (0..<L).map { _ in floats(N * H) }
@@ -241,13 +244,7 @@ public final class LanguageModel {
         targetIds.update(from: targets.baseAddress!, count: N)
         if let mask { weights.update(from: mask.baseAddress!, count: N) }
         lastHasMask = mask != nil
-        let V = config.vocabularySize
-        let (loss, count) = crossEntropy.forward(logSumExp: logSumExp, logits: logits, targets: targetIds,
-                                                 mask: lastHasMask ? UnsafePointer(weights) : nil, n: N)
-        for r in 0..<N {
-            let m: Float = lastHasMask ? weights[r] : 1
-            logProbs[r] = m == 0 ? 0 : logits[r * V + Int(targetIds[r])] - logSumExp[r]
-        }
+        let (loss, count) = crossEntropyForward(n: N, V: config.vocabularySize, keepExponentials: training)
         lastCount = count
         return (loss, Int(count.rounded()))
     }
@@ -294,6 +291,7 @@ public final class LanguageModel {
             }
         }
         lastSteps = 0  // no backward through this call
+        logitsHoldExponentials = false
         return out
     }
 
@@ -362,12 +360,82 @@ public final class LanguageModel {
         lastSteps = 0
     }
 
+    /// The masked softmax cross-entropy of `logits` against `targetIds`, fused with log-sum-exp
+    /// (as `NN.SoftmaxCrossEntropy.forward`, which it replaces here to save a pass): returns the
+    /// summed loss and count, writes `logSumExp`, `logProbs` and, with `keepExponentials`,
+    /// overwrites each counted row with exp(logit − max) and keeps 1/Σ in `inverseSums`.
+    private func crossEntropyForward(n: Int, V: Int, keepExponentials: Bool) -> (Double, Double) {
+        var loss: Double = 0, count: Double = 0
+        for r in 0..<n {
+            let m: Float = lastHasMask ? weights[r] : 1
+            if m == 0 { logSumExp[r] = 0; logProbs[r] = 0; inverseSums[r] = 0; continue }
+            let row = logits + r * V, t = Int(targetIds[r])
+            precondition(t >= 0 && t < V, "LanguageModel: target \(t) outside 0..<\(V)")
+            let targetLogit = row[t]
+            // Maximum, four independent accumulators.
+            var m0 = SIMD8<Float>(repeating: -.infinity), m1 = m0, m2 = m0, m3 = m0
+            var j = 0
+            while j + 32 <= V {
+                m0 = vmax(m0, load8(row + j)); m1 = vmax(m1, load8(row + j + 8))
+                m2 = vmax(m2, load8(row + j + 16)); m3 = vmax(m3, load8(row + j + 24))
+                j += 32
+            }
+            while j + 8 <= V { m0 = vmax(m0, load8(row + j)); j += 8 }
+            let m8 = vmax(vmax(m0, m1), vmax(m2, m3))
+            var mx = m8[0]
+            for k in 1..<8 { mx = Swift.max(mx, m8[k]) }
+            while j < V { mx = Swift.max(mx, row[j]); j += 1 }
+            var lse = mx
+            if mx.isFinite {
+                // Σ exp(x − max), two accumulators; optionally keep the exponentials.
+                let mx8 = SIMD8<Float>(repeating: mx)
+                var a0 = SIMD8<Float>(repeating: 0), a1 = a0
+                j = 0
+                if keepExponentials {
+                    while j + 16 <= V {
+                        let e0 = FastMath.exp(load8(row + j) - mx8), e1 = FastMath.exp(load8(row + j + 8) - mx8)
+                        store8(e0, row + j); store8(e1, row + j + 8)
+                        a0 += e0; a1 += e1
+                        j += 16
+                    }
+                    var tail: Float = 0
+                    while j < V { let e = FastMath.exp(row[j] - mx); row[j] = e; tail += e; j += 1 }
+                    let sum = (a0 + a1).sum() + tail
+                    inverseSums[r] = 1 / sum
+                    lse = mx + logf(sum)
+                } else {
+                    while j + 16 <= V {
+                        a0 += FastMath.exp(load8(row + j) - mx8); a1 += FastMath.exp(load8(row + j + 8) - mx8)
+                        j += 16
+                    }
+                    var tail: Float = 0
+                    while j < V { tail += FastMath.exp(row[j] - mx); j += 1 }
+                    lse = mx + logf((a0 + a1).sum() + tail)
+                }
+            }
+            logSumExp[r] = lse
+            logProbs[r] = targetLogit - lse
+            loss += Double(m) * (Double(lse) - Double(targetLogit))
+            count += Double(m)
+        }
+        logitsHoldExponentials = keepExponentials
+        return (loss, count)
+    }
+
     /// Overwrites `logits[r]` with `scale · mask[r] · (softmax(logits[r]) − onehot(target[r]))`.
     private func crossEntropyBackwardInPlace(n: Int, V: Int, scale: Float) {
         for r in 0..<n {
             let row = logits + r * V
             let m: Float = lastHasMask ? weights[r] : 1
             if m == 0 || scale == 0 { row.update(repeating: 0, count: V); continue }
+            if logitsHoldExponentials {  // row holds exp(x − max): scale by 1/Σ
+                let s8 = SIMD8<Float>(repeating: scale * m * inverseSums[r])
+                var j = 0
+                while j + 8 <= V { store8(load8(row + j) * s8, row + j); j += 8 }
+                while j < V { row[j] *= s8[0]; j += 1 }
+                row[Int(targetIds[r])] -= scale * m
+                continue
+            }
             let s = scale * m, lse = logSumExp[r]
             let s8 = SIMD8<Float>(repeating: s), lse8 = SIMD8<Float>(repeating: lse)
             var j = 0
@@ -381,6 +449,23 @@ public final class LanguageModel {
             row[Int(targetIds[r])] -= s
         }
     }
+}
+
+/// Lane-wise maximum (stdlib's generic `pointwiseMax` is not inlined here).
+@inline(__always)
+private func vmax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .> a) }
+
+@inline(__always)
+private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+private func load8(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> { load8(UnsafePointer(p)) }
+
+@inline(__always)
+private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
 }
 
 /// `a[i] *= b[i]` for `i < count`.
