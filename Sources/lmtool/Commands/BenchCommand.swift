@@ -1,11 +1,12 @@
 import ArgumentParser
+import LM
 import NN
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks of the numeric core.",
-        subcommands: [GEMM.self])
+        subcommands: [GEMM.self, LanguageModelBench.self])
 
     struct GEMM: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -28,6 +29,43 @@ struct BenchCommand: ParsableCommand {
             if let threads { BLASRuntime.setThreads(threads) }
             print("# \(BLASRuntime.info)")
             for result in GEMMBenchmark.run(repeats: repeats) { print(result) }
+        }
+    }
+
+    struct LanguageModelBench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "lm",
+            abstract: "LSTM language model training and evaluation throughput (tokens/s) and peak RSS.",
+            discussion: """
+                On random ids, for the issue-3 configurations: tiny (vocab 5k, 64/64, 1 layer, BPTT 35, \
+                batch 32), small (vocab 10k, 200/200, 2 layers, BPTT 20, batch 20), medium (vocab 10k, \
+                650/650, 2 layers, BPTT 35, batch 20, dropout 0.5). Training = forward + backward + \
+                clip 0.25 + SGD step. scripts/bench-lm.sh runs it next to PyTorch. Build in release mode first.
+                """)
+
+        enum Which: String, ExpressibleByArgument, CaseIterable {
+            case tiny, small, medium, all
+        }
+
+        @Option(help: "Configuration: tiny, small, medium or all.")
+        var preset: Which = .all
+
+        @Option(help: "Timed windows (BPTT batches) per phase.")
+        var steps = 30
+
+        @Option(help: "BLAS threads (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).")
+        var threads: Int?
+
+        func validate() throws {
+            if steps < 1 { throw ValidationError("--steps must be at least 1") }
+            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        }
+
+        func run() throws {
+            if let threads { BLASRuntime.setThreads(threads) }
+            print("# \(BLASRuntime.info)")
+            let presets: [Preset] = preset == .all ? [.tiny, .small, .medium] : [Preset(rawValue: preset.rawValue)!]
+            for p in presets { print(LanguageModelBenchmark.run(p, steps: steps)) }
         }
     }
 }

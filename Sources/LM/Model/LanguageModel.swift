@@ -1,0 +1,485 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+import NN
+
+/// An LSTM language model: input representation → dropout → LSTM layers (dropout after each) →
+/// optional projection → linear decoder over the vocabulary → softmax cross-entropy.
+///
+/// This is pytorch/examples word_language_model's `RNNModel` (LSTM flavour): `encoder`
+/// (`nn.Embedding`), `drop`, `rnn` (`nn.LSTM(E, H, L, dropout: p)`), `drop`, `decoder`
+/// (`nn.Linear(H, V)`). All parameters live in one `ParameterStore` under PyTorch's names, in
+/// this order (`in` is E for layer 0 and H above):
+///
+///     encoder.weight        [V, E]    (registered by the default `TrainableEmbedding`)
+///     rnn.weight_ih_l{k}    [4H, in]  gate rows i, f, g, o
+///     rnn.weight_hh_l{k}    [4H, H]
+///     rnn.bias_ih_l{k}      [4H]
+///     rnn.bias_hh_l{k}      [4H]
+///     projection.weight     [E, H]    only when tied and H != E (no PyTorch counterpart)
+///     decoder.weight        [V, H]    absent when tied: the decoder reads encoder.weight
+///     decoder.bias          [V]
+///
+/// **Weight tying** (`config.tieWeights`): the decoder uses the input representation's table
+/// (`encoder.weight`) as its weight, and its gradient adds into that table's gradient. When
+/// `hiddenSize != embeddingSize`, the top LSTM output (after dropout) first goes through a
+/// learned bias-free projection `projection.weight [E, H]` to the embedding size, then to the
+/// decoder. `pytorchTensorNames` lists the names PyTorch's `state_dict` expects, with
+/// `decoder.weight` mapped onto `encoder.weight` when tied.
+///
+/// **Initialisation**: every parameter uniform in ±`initRange`, except `decoder.bias` = 0 (as
+/// `RNNModel.init_weights`; PyTorch leaves the LSTM at its own default init).
+///
+/// **State**: the LSTM state is carried from one `forward` to the next (discourse mode,
+/// truncated BPTT: gradients do not flow into the previous window); `resetState()` zeroes it
+/// (sentence mode, start of an evaluation).
+///
+/// **Buffers**: everything is preallocated for `batchSize × maxSteps` tokens at init; a
+/// forward/backward pair allocates nothing. Inputs are time-major: element `t·B + b` is step t
+/// of batch column b.
+///
+///     var rng = RNG(seed: 1)
+///     let model = LanguageModel(config: Preset.small.model(vocabularySize: 10_000),
+///                               batchSize: 20, maxSteps: 20, rng: &rng)
+///     model.store.zeroGradients()
+///     let (lossSum, count) = model.forward(inputs: x, targets: y, mask: nil, steps: 20,
+///                                          training: true, rng: &rng)   // x, y: [20·20] ids
+///     model.backward()                           // gradient of lossSum / count
+///     model.store.clipGradientNorm(maxNorm: 0.25)
+///     SGD().step(model.store, learningRate: 20)
+public final class LanguageModel {
+    public let config: ModelConfig
+    public let batchSize: Int
+    public let maxSteps: Int
+    /// All parameters and their gradients.
+    public let store: ParameterStore
+    /// The first stage (ids → vectors).
+    public let input: InputRepresentation
+
+    /// One single-layer LSTM per layer (so that dropout can sit between layers).
+    public let lstms: [LSTM]
+    let decoder: Linear
+    let projection: Linear?
+    let dropout: Dropout
+
+    /// Views of the decoder weight (the input's table when tied), bias and projection.
+    public let decoderWeight: ParameterView
+    public let decoderBias: ParameterView
+    public let projectionWeight: ParameterView?
+    /// Views of `rnn.weight_ih_l{k}` (start of each layer's parameter block).
+    let lstmOffsets: [Int]
+
+    /// Steps of the last forward pass (what backward differentiates).
+    public private(set) var lastSteps = 0
+    private var lastCount: Double = 0
+    private var lastHasMask = false
+    private var lastTraining = false
+
+    // Buffers (N = maxSteps · batchSize). Dropped copies alias the undropped ones when p = 0.
+    private let ids: UnsafeMutablePointer<Int32>        // [N]
+    private let targetIds: UnsafeMutablePointer<Int32>  // [N]
+    private let weights: UnsafeMutablePointer<Float>    // [N] 0/1 target mask
+    private let emb: UnsafeMutablePointer<Float>        // [N, E]
+    private let embDrop: UnsafeMutablePointer<Float>    // [N, E] after dropout
+    private let embMask: UnsafeMutablePointer<Float>?   // [N, E]
+    private let outs: [UnsafeMutablePointer<Float>]     // L × [N, H]
+    private let outDrops: [UnsafeMutablePointer<Float>] // L × [N, H] after dropout
+    private let outMasks: [UnsafeMutablePointer<Float>] // L × [N, H] (empty when p = 0)
+    private let proj: UnsafeMutablePointer<Float>?      // [N, E]
+    private let logits: UnsafeMutablePointer<Float>     // [N, V]; backward turns it into dlogits
+    private let logSumExp: UnsafeMutablePointer<Float>  // [N] per row, 0 where masked
+    private let inverseSums: UnsafeMutablePointer<Float> // [N] 1 / Σ_j exp(logit − max) per row
+    /// Whether the last forward left exp(logit − max) in `logits` (training), so that backward
+    /// needs no second pass of exponentials.
+    private var logitsHoldExponentials = false
+    private let logProbs: UnsafeMutablePointer<Float>   // [N] log p(target), 0 where masked
+    private let dEmb: UnsafeMutablePointer<Float>       // [N, E]
+    private let dOuts: [UnsafeMutablePointer<Float>]    // L × [N, H]
+    private let dProj: UnsafeMutablePointer<Float>?     // [N, E]
+    private var allocations: [UnsafeMutableRawPointer] = []
+
+    /// A model with the default trainable embedding, initialised uniform in ±`config.initRange`.
+    public convenience init(config: ModelConfig, batchSize: Int, maxSteps: Int, rng: inout RNG) {
+        self.init(config: config,
+                  input: TrainableEmbedding(vocabularySize: config.vocabularySize, embeddingSize: config.embeddingSize),
+                  batchSize: batchSize, maxSteps: maxSteps, rng: &rng)
+    }
+
+    /// A model reading its input vectors from `input` (whose `outputSize` must be
+    /// `config.embeddingSize`). Tying requires `input.tiedWeight` (a `[V, E]` table).
+    public init(config: ModelConfig, input: InputRepresentation, batchSize: Int, maxSteps: Int, rng: inout RNG) {
+        precondition(config.vocabularySize > 0 && config.embeddingSize > 0 && config.hiddenSize > 0 && config.layers > 0,
+                     "LanguageModel: sizes must be positive, got \(config)")
+        precondition(batchSize > 0 && maxSteps > 0, "LanguageModel: batchSize and maxSteps must be positive")
+        precondition(input.outputSize == config.embeddingSize,
+                     "LanguageModel: input representation gives \(input.outputSize) values, config says \(config.embeddingSize)")
+        self.config = config
+        self.batchSize = batchSize
+        self.maxSteps = maxSteps
+        self.input = input
+        let V = config.vocabularySize, E = config.embeddingSize, H = config.hiddenSize, L = config.layers
+        let store = ParameterStore()
+        self.store = store
+
+        input.register(in: store)
+        var offsets: [Int] = []
+        var lstms: [LSTM] = []
+        for l in 0..<L {
+            let inSize = l == 0 ? E : H
+            let wih = store.register("rnn.weight_ih_l\(l)", shape: [4 * H, inSize])
+            store.register("rnn.weight_hh_l\(l)", shape: [4 * H, H])
+            store.register("rnn.bias_ih_l\(l)", shape: [4 * H])
+            store.register("rnn.bias_hh_l\(l)", shape: [4 * H])
+            offsets.append(wih.offset)
+            lstms.append(LSTM(inputSize: inSize, hiddenSize: H, numLayers: 1, batchSize: batchSize, maxSteps: maxSteps))
+        }
+        lstmOffsets = offsets
+        self.lstms = lstms
+        let decoderIn: Int
+        if config.tieWeights {
+            guard let tied = input.tiedWeight, tied.shape == [V, E] else {
+                preconditionFailure("LanguageModel: weight tying needs an input representation with a [V, E] table")
+            }
+            if H != E {
+                projectionWeight = store.register("projection.weight", shape: [E, H])
+                projection = Linear(inputSize: H, outputSize: E)
+            } else {
+                projectionWeight = nil
+                projection = nil
+            }
+            decoderWeight = tied
+            decoderIn = E
+        } else {
+            projectionWeight = nil
+            projection = nil
+            decoderWeight = store.register("decoder.weight", shape: [V, H])
+            decoderIn = H
+        }
+        decoderBias = store.register("decoder.bias", shape: [V])
+        decoder = Linear(inputSize: decoderIn, outputSize: V)
+        dropout = Dropout(probability: config.dropout)
+
+        // Buffers.
+        let N = maxSteps * batchSize
+        var raw: [UnsafeMutableRawPointer] = []
+        func floats(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
+            p.initialize(repeating: 0, count: n)
+            raw.append(UnsafeMutableRawPointer(p))
+            return p
+        }
+        func int32s(_ n: Int) -> UnsafeMutablePointer<Int32> {
+            let p = UnsafeMutablePointer<Int32>.allocate(capacity: n)
+            p.initialize(repeating: 0, count: n)
+            raw.append(UnsafeMutableRawPointer(p))
+            return p
+        }
+        let drops = config.dropout > 0
+        ids = int32s(N)
+        targetIds = int32s(N)
+        weights = floats(N)
+        emb = floats(N * E)
+        embMask = drops ? floats(N * E) : nil
+        embDrop = drops ? floats(N * E) : emb
+        outs = (0..<L).map { _ in floats(N * H) }
+        outMasks = drops ? (0..<L).map { _ in floats(N * H) } : []
+        outDrops = drops ? (0..<L).map { _ in floats(N * H) } : outs
+        proj = projection != nil ? floats(N * E) : nil
+        logits = floats(N * V)
+        logSumExp = floats(N)
+        inverseSums = floats(N)
+        logProbs = floats(N)
+        dEmb = floats(N * E)
+        dOuts = (0..<L).map { _ in floats(N * H) }
+        dProj = projection != nil ? floats(N * E) : nil
+        allocations = raw
+
+        // Initialisation: uniform ±initRange, decoder bias zero.
+        let r = config.initRange
+        for view in store.views where view != decoderBias {
+            let values = store.values(view)
+            for i in 0..<values.count { values[i] = rng.uniform(-r, r) }
+        }
+    }
+
+    deinit { for p in allocations { p.deallocate() } }
+
+    /// The names PyTorch's `RNNModel.state_dict()` uses, each with the view holding its values
+    /// (`decoder.weight` is the `encoder.weight` view when tied; `projection.weight`, which
+    /// `RNNModel` lacks, is listed under its own name).
+    public var pytorchTensorNames: [(name: String, view: ParameterView)] {
+        var list = store.views.map { ($0.name, $0) }
+        if config.tieWeights {
+            let at = list.firstIndex { $0.0 == "decoder.bias" }!
+            list.insert(("decoder.weight", decoderWeight), at: at)
+        }
+        return list
+    }
+
+    // MARK: State
+
+    /// Zeroes the carried LSTM state of every layer and batch column.
+    public func resetState() { for lstm in lstms { lstm.resetState() } }
+
+    // MARK: Forward
+
+    /// Runs `steps` time steps from the carried state and returns the summed cross-entropy
+    /// (natural log) over the counted targets and their number; mean loss = `lossSum / count`.
+    ///
+    /// `inputs`, `targets` and `mask` are time-major `[steps · batchSize]`; `mask` (0 or 1 per
+    /// target, nil = all count) excludes padding. With `training`, dropout is sampled from `rng`;
+    /// otherwise it is the identity and `rng` is untouched. Afterwards
+    /// `targetLogProbabilities` holds log p(target) per position (0 where masked), and
+    /// `backward()` differentiates this call.
+    @discardableResult
+    public func forward(inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>,
+                        mask: UnsafeBufferPointer<Float>?, steps T: Int, training: Bool,
+                        rng: inout RNG) -> (lossSum: Double, count: Int) {
+        let N = T * batchSize
+        precondition(inputs.count == N && targets.count == N && (mask?.count ?? N) == N,
+                     "LanguageModel: inputs, targets and mask must hold steps × batchSize = \(N) ids")
+        runNetwork(inputs: inputs.baseAddress!, steps: T, training: training, rng: &rng)
+        targetIds.update(from: targets.baseAddress!, count: N)
+        if let mask { weights.update(from: mask.baseAddress!, count: N) }
+        lastHasMask = mask != nil
+        let (loss, count) = crossEntropyForward(n: N, V: config.vocabularySize, keepExponentials: training)
+        lastCount = count
+        return (loss, Int(count.rounded()))
+    }
+
+    /// `forward` over Swift arrays (no copies: the arrays are borrowed).
+    @discardableResult
+    public func forward(inputs: [Int32], targets: [Int32], mask: [Float]? = nil, steps: Int,
+                        training: Bool, rng: inout RNG) -> (lossSum: Double, count: Int) {
+        inputs.withUnsafeBufferPointer { x in
+            targets.withUnsafeBufferPointer { y in
+                if let mask {
+                    return mask.withUnsafeBufferPointer { m in
+                        forward(inputs: x, targets: y, mask: m, steps: steps, training: training, rng: &rng)
+                    }
+                }
+                return forward(inputs: x, targets: y, mask: nil, steps: steps, training: training, rng: &rng)
+            }
+        }
+    }
+
+    /// log p(target) of each position of the last `forward`, `[steps · batchSize]` time-major,
+    /// natural log, 0 where masked. Valid until the next forward.
+    public var targetLogProbabilities: UnsafeBufferPointer<Float> {
+        UnsafeBufferPointer(start: logProbs, count: lastSteps * batchSize)
+    }
+
+    /// Feeds one token per batch column (one step, no dropout) and returns the log-probabilities
+    /// of the next token, `[batchSize, V]` row-major (natural log). The state moves on by one
+    /// step, so calling it repeatedly generates text.
+    ///
+    ///     model.resetState()
+    ///     var logp = model.nextTokenLogProbabilities(inputs: [eosId])   // batchSize 1
+    public func nextTokenLogProbabilities(inputs: [Int32]) -> [Float] {
+        precondition(inputs.count == batchSize, "LanguageModel: one input id per batch column (\(batchSize))")
+        var unused = RNG(seed: 0)
+        inputs.withUnsafeBufferPointer { runNetwork(inputs: $0.baseAddress!, steps: 1, training: false, rng: &unused) }
+        let V = config.vocabularySize
+        var out = [Float](repeating: 0, count: batchSize * V)
+        out.withUnsafeMutableBufferPointer { o in
+            for b in 0..<batchSize {
+                let row = logits + b * V
+                let lse = logSumExpRow(row, count: V)
+                for j in 0..<V { o[b * V + j] = row[j] - lse }
+            }
+        }
+        lastSteps = 0  // no backward through this call
+        logitsHoldExponentials = false
+        return out
+    }
+
+    /// ids → logits for `T` steps; keeps what backward needs.
+    private func runNetwork(inputs: UnsafePointer<Int32>, steps T: Int, training: Bool, rng: inout RNG) {
+        precondition(T > 0 && T <= maxSteps, "LanguageModel: \(T) steps, but 1...\(maxSteps) allowed")
+        let N = T * batchSize, E = config.embeddingSize, H = config.hiddenSize
+        lastSteps = T
+        lastTraining = training
+        ids.update(from: inputs, count: N)
+        let p = store.values.baseAddress!
+        input.forward(output: emb, ids: ids, count: N, store: store)
+        if let embMask { dropout.forward(output: embDrop, mask: embMask, input: emb, count: N * E, rng: &rng, training: training) }
+        for l in 0..<lstms.count {
+            lstms[l].forward(output: outs[l], input: l == 0 ? embDrop : outDrops[l - 1],
+                             parameters: p + lstmOffsets[l], steps: T)
+            if !outMasks.isEmpty {
+                dropout.forward(output: outDrops[l], mask: outMasks[l], input: outs[l], count: N * H, rng: &rng, training: training)
+            }
+        }
+        var top = UnsafePointer(outDrops[lstms.count - 1])
+        if let projection, let proj, let projectionWeight {
+            projection.forward(output: proj, input: top, weight: p + projectionWeight.offset, bias: nil, n: N)
+            top = UnsafePointer(proj)
+        }
+        decoder.forward(output: logits, input: top, weight: p + decoderWeight.offset, bias: p + decoderBias.offset, n: N)
+    }
+
+    // MARK: Backward
+
+    /// Adds the gradient of the last forward's mean loss (`lossSum / count`) with respect to every
+    /// parameter into `store.gradients`. The gradient stops at the window's initial state
+    /// (truncated BPTT). Call at most once per forward: it consumes the logits.
+    public func backward() {
+        let T = lastSteps
+        precondition(T > 0, "LanguageModel: backward without a preceding forward")
+        let N = T * batchSize, E = config.embeddingSize, H = config.hiddenSize, V = config.vocabularySize
+        let L = lstms.count
+        let p = store.values.baseAddress!, g = store.gradients.baseAddress!
+        // logits → dlogits in place: scale · mask · (softmax − onehot).
+        crossEntropyBackwardInPlace(n: N, V: V, scale: lastCount > 0 ? Float(1 / lastCount) : 0)
+        // Decoder (and projection).
+        let top = UnsafePointer(outDrops[L - 1])
+        if let projection, let proj, let dProj, let projectionWeight {
+            dProj.update(repeating: 0, count: N * E)
+            decoder.backward(dinput: dProj, dweight: g + decoderWeight.offset, dbias: g + decoderBias.offset,
+                             doutput: logits, input: proj, weight: p + decoderWeight.offset, n: N)
+            dOuts[L - 1].update(repeating: 0, count: N * H)
+            projection.backward(dinput: dOuts[L - 1], dweight: g + projectionWeight.offset, dbias: nil,
+                                doutput: dProj, input: top, weight: p + projectionWeight.offset, n: N)
+        } else {
+            dOuts[L - 1].update(repeating: 0, count: N * H)
+            decoder.backward(dinput: dOuts[L - 1], dweight: g + decoderWeight.offset, dbias: g + decoderBias.offset,
+                             doutput: logits, input: top, weight: p + decoderWeight.offset, n: N)
+        }
+        // LSTM layers, top down; dOuts[l] holds the gradient w.r.t. the dropped output of layer l.
+        for l in stride(from: L - 1, through: 0, by: -1) {
+            if !outMasks.isEmpty { multiplyInPlace(dOuts[l], outMasks[l], count: N * H) }
+            let dinput = l == 0 ? dEmb : dOuts[l - 1]
+            dinput.update(repeating: 0, count: N * (l == 0 ? E : H))
+            lstms[l].backward(dinput: dinput, dparameters: g + lstmOffsets[l], doutput: dOuts[l],
+                              input: l == 0 ? embDrop : outDrops[l - 1], parameters: p + lstmOffsets[l])
+        }
+        if let embMask { multiplyInPlace(dEmb, embMask, count: N * E) }
+        input.backward(doutput: dEmb, ids: ids, count: N, store: store)
+        lastSteps = 0
+    }
+
+    /// The masked softmax cross-entropy of `logits` against `targetIds`, fused with log-sum-exp
+    /// (as `NN.SoftmaxCrossEntropy.forward`, which it replaces here to save a pass): returns the
+    /// summed loss and count, writes `logSumExp`, `logProbs` and, with `keepExponentials`,
+    /// overwrites each counted row with exp(logit − max) and keeps 1/Σ in `inverseSums`.
+    private func crossEntropyForward(n: Int, V: Int, keepExponentials: Bool) -> (Double, Double) {
+        var loss: Double = 0, count: Double = 0
+        for r in 0..<n {
+            let m: Float = lastHasMask ? weights[r] : 1
+            if m == 0 { logSumExp[r] = 0; logProbs[r] = 0; inverseSums[r] = 0; continue }
+            let row = logits + r * V, t = Int(targetIds[r])
+            precondition(t >= 0 && t < V, "LanguageModel: target \(t) outside 0..<\(V)")
+            let targetLogit = row[t]
+            // Maximum, four independent accumulators.
+            var m0 = SIMD8<Float>(repeating: -.infinity), m1 = m0, m2 = m0, m3 = m0
+            var j = 0
+            while j + 32 <= V {
+                m0 = vmax(m0, load8(row + j)); m1 = vmax(m1, load8(row + j + 8))
+                m2 = vmax(m2, load8(row + j + 16)); m3 = vmax(m3, load8(row + j + 24))
+                j += 32
+            }
+            while j + 8 <= V { m0 = vmax(m0, load8(row + j)); j += 8 }
+            let m8 = vmax(vmax(m0, m1), vmax(m2, m3))
+            var mx = m8[0]
+            for k in 1..<8 { mx = Swift.max(mx, m8[k]) }
+            while j < V { mx = Swift.max(mx, row[j]); j += 1 }
+            var lse = mx
+            if mx.isFinite {
+                // Σ exp(x − max), two accumulators; optionally keep the exponentials.
+                let mx8 = SIMD8<Float>(repeating: mx)
+                var a0 = SIMD8<Float>(repeating: 0), a1 = a0
+                j = 0
+                if keepExponentials {
+                    while j + 16 <= V {
+                        let e0 = FastMath.exp(load8(row + j) - mx8), e1 = FastMath.exp(load8(row + j + 8) - mx8)
+                        store8(e0, row + j); store8(e1, row + j + 8)
+                        a0 += e0; a1 += e1
+                        j += 16
+                    }
+                    var tail: Float = 0
+                    while j < V { let e = FastMath.exp(row[j] - mx); row[j] = e; tail += e; j += 1 }
+                    let sum = (a0 + a1).sum() + tail
+                    inverseSums[r] = 1 / sum
+                    lse = mx + logf(sum)
+                } else {
+                    while j + 16 <= V {
+                        a0 += FastMath.exp(load8(row + j) - mx8); a1 += FastMath.exp(load8(row + j + 8) - mx8)
+                        j += 16
+                    }
+                    var tail: Float = 0
+                    while j < V { tail += FastMath.exp(row[j] - mx); j += 1 }
+                    lse = mx + logf((a0 + a1).sum() + tail)
+                }
+            }
+            logSumExp[r] = lse
+            logProbs[r] = targetLogit - lse
+            loss += Double(m) * (Double(lse) - Double(targetLogit))
+            count += Double(m)
+        }
+        logitsHoldExponentials = keepExponentials
+        return (loss, count)
+    }
+
+    /// Overwrites `logits[r]` with `scale · mask[r] · (softmax(logits[r]) − onehot(target[r]))`.
+    private func crossEntropyBackwardInPlace(n: Int, V: Int, scale: Float) {
+        for r in 0..<n {
+            let row = logits + r * V
+            let m: Float = lastHasMask ? weights[r] : 1
+            if m == 0 || scale == 0 { row.update(repeating: 0, count: V); continue }
+            if logitsHoldExponentials {  // row holds exp(x − max): scale by 1/Σ
+                let s8 = SIMD8<Float>(repeating: scale * m * inverseSums[r])
+                var j = 0
+                while j + 8 <= V { store8(load8(row + j) * s8, row + j); j += 8 }
+                while j < V { row[j] *= s8[0]; j += 1 }
+                row[Int(targetIds[r])] -= scale * m
+                continue
+            }
+            let s = scale * m, lse = logSumExp[r]
+            let s8 = SIMD8<Float>(repeating: s), lse8 = SIMD8<Float>(repeating: lse)
+            var j = 0
+            while j + 8 <= V {
+                let raw = UnsafeMutableRawPointer(row + j)
+                let x = raw.loadUnaligned(as: SIMD8<Float>.self)
+                raw.storeBytes(of: s8 * FastMath.exp(x - lse8), as: SIMD8<Float>.self)
+                j += 8
+            }
+            while j < V { row[j] = s * FastMath.exp(row[j] - lse); j += 1 }
+            row[Int(targetIds[r])] -= s
+        }
+    }
+}
+
+/// Lane-wise maximum (stdlib's generic `pointwiseMax` is not inlined here).
+@inline(__always)
+private func vmax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .> a) }
+
+@inline(__always)
+private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+private func load8(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> { load8(UnsafePointer(p)) }
+
+@inline(__always)
+private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
+/// `a[i] *= b[i]` for `i < count`.
+@inline(__always)
+private func multiplyInPlace(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
+    for i in 0..<count { a[i] *= b[i] }
+}
+
+/// `log Σ_j exp(x[j])` in Double (for generation; not on the training path).
+private func logSumExpRow(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    var mx = -Float.infinity
+    for j in 0..<count { mx = max(mx, x[j]) }
+    if !mx.isFinite { return mx }
+    var s: Double = 0
+    for j in 0..<count { s += Double(FastMath.exp(x[j] - mx)) }
+    return mx + Float(log(s))
+}
