@@ -47,7 +47,7 @@ let package = Package(
         // Fixtures (and the scripts that made them) are read through #filePath, not as bundle resources.
         .testTarget(name: "NNTests", dependencies: ["NN"], exclude: ["Fixtures", "OptimizerFixtures/make_optimizer_fixtures.py", "CheckpointFixtures/make_safetensors_fixture.py"]),
         .testTarget(name: "GLoMoGraphTests", dependencies: ["GLoMoGraph"]),
-        .testTarget(name: "LMTests", dependencies: ["LM"]),
+        .testTarget(name: "LMTests", dependencies: ["LM"], exclude: ["Fixtures"]),
         .testTarget(name: "LMToolTests", dependencies: ["lmtool", "Corpus"]),
     ],
     swiftLanguageModes: [.v5]
