@@ -47,6 +47,7 @@ let package = Package(
         // Fixtures (and the scripts that made them) are read through #filePath, not as bundle resources.
         .testTarget(name: "NNTests", dependencies: ["NN"], exclude: ["Fixtures", "OptimizerFixtures/make_optimizer_fixtures.py", "CheckpointFixtures/make_safetensors_fixture.py"]),
         .testTarget(name: "LMTests", dependencies: ["LM"]),
+        .testTarget(name: "EmbeddingsTests", dependencies: ["Embeddings"]),
         .testTarget(name: "LMToolTests", dependencies: ["lmtool", "Corpus"]),
     ],
     swiftLanguageModes: [.v5]
