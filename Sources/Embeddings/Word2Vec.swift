@@ -207,7 +207,7 @@ public enum Word2Vec {
                                 label = 1
                             } else {
                                 random = random &* 25214903917 &+ 11
-                                target = Int(s.table[Int(((random >> 16) & 0xFFFF_FFFF) &* tableSize >> 32)])
+                                target = Int(s.table[tableIndex(random, tableSize)])
                                 if target == word { continue }
                                 label = 0
                             }
@@ -246,6 +246,12 @@ public enum Word2Vec {
         }
         axpy(gradient, g, output, d)
         axpy(output, g, input, d)
+    }
+
+    /// A table index in `0..<size` from bits 16–47 of an LCG state (multiply-shift, no division).
+    @inline(__always)
+    static func tableIndex(_ random: UInt64, _ size: UInt64) -> Int {
+        Int((((random >> 16) & 0xFFFF_FFFF) &* size) >> 32)
     }
 
     /// `a · b` over `n` floats, 8 lanes at a time.

@@ -88,6 +88,20 @@ final class Word2VecTests: XCTestCase {
         XCTAssertEqual(Double(twos) / Double(table.count), 8.0 / 9.0, accuracy: 1e-3)
     }
 
+    func testNegativeDrawsCoverTheWholeTable() {
+        // The C tool's LCG feeding the multiply-shift index: 10 equal buckets get 10% each.
+        var random: UInt64 = 1
+        var buckets = [Int](repeating: 0, count: 10)
+        let size: UInt64 = 2_000_000, draws = 100_000
+        for _ in 0..<draws {
+            random = random &* 25214903917 &+ 11
+            let i = Word2Vec.tableIndex(random, size)
+            XCTAssertTrue(i >= 0 && i < Int(size))
+            buckets[i * 10 / Int(size)] += 1
+        }
+        for b in buckets { XCTAssertEqual(Double(b) / Double(draws), 0.1, accuracy: 0.01) }
+    }
+
     /// Groups g = 0..<8 of sentences "L_g a_g R_g" and "L_g b_g R_g": a_g and b_g have the same
     /// contexts and never meet, so each must end as the other's nearest neighbour.
     func syntheticCorpus(groups: Int, sentencesPerGroup: Int, seed: UInt64) throws -> (ids: [Int32], vocabulary: Vocabulary) {
