@@ -145,7 +145,12 @@ public enum Word2Vec {
         let lo = n * t / s.threads, hi = n * (t + 1) / s.threads
         let sentence = UnsafeMutablePointer<Int32>.allocate(capacity: maxSentenceLength)
         let neu1e = UnsafeMutablePointer<Float>.allocate(capacity: d)
-        defer { sentence.deallocate(); neu1e.deallocate() }
+        let targets = UnsafeMutablePointer<Int>.allocate(capacity: max(o.negative, 1))
+        var touch: Float = 0   // keeps the early row loads alive
+        defer {
+            sentence.deallocate(); neu1e.deallocate(); targets.deallocate()
+            if touch.isNaN { s.processed[t] += 0 }
+        }
         var random = o.seed &+ UInt64(t)
         var alpha = o.learningRate
         var wordCount = 0, lastWordCount = 0
@@ -199,19 +204,17 @@ public enum Word2Vec {
                         if c < 0 || c >= length { continue }
                         let l1 = s.syn0 + Int(sentence[c]) * d
                         for j in 0..<d { neu1e[j] = 0 }
-                        for k in 0...o.negative {
-                            let target: Int
-                            let label: Float
-                            if k == 0 {
-                                target = word
-                                label = 1
-                            } else {
-                                random = random &* 25214903917 &+ 11
-                                target = Int(s.table[tableIndex(random, tableSize)])
-                                if target == word { continue }
-                                label = 0
-                            }
-                            update(input: l1, output: s.syn1neg + target * d, label: label, alpha: alpha,
+                        // Draw the negatives first (the same random sequence as the C tool) so their
+                        // table and row loads overlap instead of missing the cache one at a time.
+                        for k in 0..<o.negative {
+                            random = random &* 25214903917 &+ 11
+                            targets[k] = Int(s.table[tableIndex(random, tableSize)])
+                            touch += s.syn1neg[targets[k] * d]
+                        }
+                        update(input: l1, output: s.syn1neg + word * d, label: 1, alpha: alpha,
+                               gradient: neu1e, dimension: d, expTable: s.expTable)
+                        for k in 0..<o.negative where targets[k] != word {
+                            update(input: l1, output: s.syn1neg + targets[k] * d, label: 0, alpha: alpha,
                                    gradient: neu1e, dimension: d, expTable: s.expTable)
                         }
                         axpy(l1, 1, neu1e, d)
