@@ -15,7 +15,7 @@ struct EmbedCommand: ParsableCommand {
             in the metadata). Reading detects the format by content; --format overrides. Writing \
             picks it from the extension (.bin, .safetensors, .glove/.glove.txt, else word2vec text).
             """,
-        subcommands: [Word2VecTrain.self, Neighbors.self, Convert.self])
+        subcommands: [Word2VecTrain.self, Neighbors.self, Convert.self, Align.self])
 
     struct Word2VecTrain: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -154,6 +154,44 @@ struct EmbedCommand: ParsableCommand {
             let to = outputFormat ?? EmbeddingFormat.forWriting(path: out)
             try EmbeddingFile.write(table, to: out, format: to)
             print("wrote \(out) (\(to.rawValue), \(grouped(table.count)) x \(table.dimension))")
+        }
+    }
+
+    struct Align: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-order embeddings to a vocabulary (one row per vocabulary word) and report coverage.",
+            discussion: """
+                Each vocabulary word is looked up as is, <eos> also as </s>, then (unless --exact-case) \
+                lowercased. Missing rows are uniform in [-scale, scale] (--missing random), zeros, or the \
+                mean of the found rows. The output carries the vocabulary hash (safetensors metadata).
+
+                Example: lmtool embed align --embeddings w2v.txt --vocab vocab.txt --out aligned.safetensors
+                """)
+
+        enum Missing: String, ExpressibleByArgument { case random, zero, mean }
+
+        @Option(help: "Embedding file (any supported format).") var embeddings: String
+        @Option(help: "Format of the embedding file, overriding detection.") var format: EmbeddingFormat?
+        @Option(help: "Vocabulary file (token<TAB>count lines).") var vocab: String
+        @Option(help: "Output file (format by extension; safetensors keeps the vocabulary hash).") var out: String
+        @Option(help: "How to fill missing words: random, zero, mean.") var missing: Missing = .random
+        @Option(help: "Scale of random rows.") var scale: Float = 0.1
+        @Option(help: "Seed of random rows.") var seed: UInt64 = 1
+        @Flag(name: .customLong("exact-case"), help: "Do not fall back to the lowercased word.") var exactCase = false
+
+        func run() throws {
+            let table = try EmbeddingFile.read(embeddings, format: format)
+            let vocabulary = try Vocabulary.load(from: vocab)
+            let fill: MissingWordInit
+            switch missing {
+            case .random: fill = .random(scale: scale, seed: seed)
+            case .zero: fill = .zero
+            case .mean: fill = .mean
+            }
+            let (aligned, report) = table.aligned(to: vocabulary, missing: fill, caseInsensitive: !exactCase)
+            try EmbeddingFile.write(aligned, to: out)
+            print(report)
+            print("wrote \(out) (\(grouped(aligned.count)) x \(aligned.dimension), vocabulary hash \(vocabulary.contentHash))")
         }
     }
 }
