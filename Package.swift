@@ -48,6 +48,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN"], exclude: ["Fixtures", "OptimizerFixtures/make_optimizer_fixtures.py", "CheckpointFixtures/make_safetensors_fixture.py"]),
         .testTarget(name: "GLoMoGraphTests", dependencies: ["GLoMoGraph"]),
         .testTarget(name: "LMTests", dependencies: ["LM"], exclude: ["Fixtures"]),
+        .testTarget(name: "EmbeddingsTests", dependencies: ["Embeddings"]),
         .testTarget(name: "LMToolTests", dependencies: ["lmtool", "Corpus"]),
     ],
     swiftLanguageModes: [.v5]

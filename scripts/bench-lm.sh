@@ -3,7 +3,7 @@
 #
 # Usage: scripts/bench-lm.sh [--preset tiny|small|medium|all] [--steps N] [--rounds R]
 #
-# Builds lmtool in release mode, then for every configuration runs `lmtool bench lm` (1 BLAS
+# Builds lmtool in release mode (`make build`), then for every configuration runs `lmtool bench lm` (1 BLAS
 # thread) and scripts/bench_lm_pytorch.py with 1 and 2 threads, each in its own process (so
 # peak RSS is per configuration), R rounds each; prints min–max over rounds and the ratio of
 # the medians (lmtool / best PyTorch). The machine is shared: expect spread.
@@ -22,8 +22,8 @@ done
 case "$preset" in all) presets="tiny small medium" ;; tiny|small|medium) presets=$preset ;;
   *) echo "bench-lm.sh: --preset must be tiny, small, medium or all" >&2; exit 2 ;; esac
 
-swift build -c release --product lmtool >/dev/null
-bin=$(swift build -c release --show-bin-path)/lmtool
+make build >/dev/null
+bin=.build/release/lmtool
 python3 -c "import torch" 2>/dev/null || { echo "bench-lm.sh: python3 cannot import torch" >&2; exit 1; }
 
 out=$(mktemp -d); trap 'rm -rf "$out"' EXIT

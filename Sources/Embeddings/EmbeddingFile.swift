@@ -1,0 +1,378 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+import NN
+import Corpus
+import Support
+
+/// The embedding file formats lmtool reads and writes.
+///
+/// - `word2vecText`: a `count dim` header line, then `word v1 ... vd` per line (fastText's
+///   `.vec` is the same format). Values are separated by spaces or tabs; trailing whitespace
+///   is allowed (the original C tool leaves one).
+/// - `word2vecBinary`: the header line, then per word: the word, a space, `d` little-endian
+///   float32, and an optional newline, as the original C tool writes with `-binary 1`.
+/// - `glove`: `word v1 ... vd` lines with no header; D is taken from the first line.
+/// - `safetensors`: tensor `embeddings` (f32, `[V, D]`) and metadata `words` (the words joined
+///   by "\n", in row order), `vocabulary_hash` (if known) and `format` = `lmtool-embeddings`.
+public enum EmbeddingFormat: String, Sendable, CaseIterable {
+    case word2vecText = "word2vec"
+    case word2vecBinary = "word2vec-binary"
+    case glove
+    case safetensors
+
+    /// The format a path's extension suggests for writing: `.bin` binary, `.safetensors`,
+    /// `.glove` or `.glove.txt` GloVe, anything else (`.txt`, `.vec`) word2vec text.
+    public static func forWriting(path: String) -> EmbeddingFormat {
+        let lower = path.lowercased()
+        if lower.hasSuffix(".bin") { return .word2vecBinary }
+        if lower.hasSuffix(".safetensors") { return .safetensors }
+        if lower.hasSuffix(".glove") || lower.hasSuffix(".glove.txt") { return .glove }
+        return .word2vecText
+    }
+}
+
+/// Reading, writing and detecting embedding files (see `EmbeddingFormat`).
+///
+/// Text formats may be zstd- or gzip-compressed (detected by magic bytes) and are read line by
+/// line; binary word2vec may be compressed too. Every problem in a file is a `CorpusError`
+/// naming the file and line (text) or byte offset (binary): inconsistent dimensions, a value
+/// that is not a number, NaN or infinite values (rejected), duplicate words, a header whose
+/// counts do not match the rows, a truncated file, an empty file. Blank lines are skipped.
+/// Writes are atomic: on error the destination is untouched.
+///
+///     let table = try EmbeddingFile.read("glove.6B.100d.txt.zst")   // format detected
+///     try EmbeddingFile.write(table, to: "vectors.bin")             // binary, by extension
+public enum EmbeddingFile {
+    // MARK: Detection
+
+    /// Detects the format of `path` by content: safetensors by its header; otherwise a first
+    /// line of two integers means word2vec (text if the next line is a word followed by decimal
+    /// numbers, binary otherwise); any other first line means GloVe.
+    public static func detectFormat(path: String) throws -> EmbeddingFormat {
+        if try looksLikeSafetensors(path: path) { return .safetensors }
+        let (source, _) = try openByteSource(path: path)
+        var head = [UInt8](repeating: 0, count: 1 << 16)
+        var filled = 0
+        while filled < head.count {
+            let n = try head.withUnsafeMutableBytes { try source.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
+            if n == 0 { break }
+            filled += n
+        }
+        head.removeLast(head.count - filled)
+        if head.allSatisfy({ isSpace($0) || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) {
+            throw CorpusError(file: path, "empty embedding file")
+        }
+        guard let firstEnd = head.firstIndex(of: UInt8(ascii: "\n")) else { return .glove }
+        guard parseHeader(head[..<firstEnd]) != nil else { return .glove }
+        // A text row is "word v1 ... vd" on one line of printable text.
+        let rest = head[(firstEnd + 1)...]
+        guard let rowEnd = rest.firstIndex(of: UInt8(ascii: "\n")) else {
+            // Either one row longer than the probe or binary data without a newline.
+            return rest.contains(where: { $0 < 9 }) ? .word2vecBinary : .word2vecText
+        }
+        let fields = splitFields(rest[..<rowEnd])
+        // Any count of numbers means text (a wrong count is then reported by line); raw float
+        // bytes almost never form decimal numbers separated by spaces up to a newline.
+        if fields.count > 1 && fields.dropFirst().allSatisfy({ parseFloat($0) != nil }) {
+            return .word2vecText
+        }
+        return .word2vecBinary
+    }
+
+    static func looksLikeSafetensors(path: String) throws -> Bool {
+        let source = try FileByteSource(path: path)
+        var head = [UInt8](repeating: 0, count: 9)
+        var filled = 0
+        while filled < 9 {
+            let n = try head.withUnsafeMutableBytes { try source.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
+            if n == 0 { return false }
+            filled += n
+        }
+        var length: UInt64 = 0
+        for i in (0..<8).reversed() { length = length << 8 | UInt64(head[i]) }
+        return head[8] == UInt8(ascii: "{") && length > 1 && length < UInt64(SafetensorsFile.maxHeaderLength)
+    }
+
+    // MARK: Reading
+
+    /// Reads an embedding file, detecting its format unless `format` is given.
+    public static func read(_ path: String, format: EmbeddingFormat? = nil) throws -> EmbeddingTable {
+        switch try format ?? detectFormat(path: path) {
+        case .word2vecText: return try readText(path, header: true)
+        case .glove: return try readText(path, header: false)
+        case .word2vecBinary: return try readBinary(path)
+        case .safetensors: return try readSafetensors(path)
+        }
+    }
+
+    static func readText(_ path: String, header expectHeader: Bool) throws -> EmbeddingTable {
+        let (source, _) = try openByteSource(path: path)
+        var words: [String] = []
+        var vectors: [Float] = []
+        var seen: [String: Int] = [:]
+        var announced: (count: Int, dimension: Int)?
+        var dimension = 0
+        var lastLine = 0
+        try LineReader(source: source, path: path).forEachLine { line, number in
+            lastLine = number
+            let fields = splitFields(line)
+            if fields.isEmpty { return }
+            if expectHeader && announced == nil {
+                guard let h = parseHeader(line[...]) else {
+                    throw CorpusError(file: path, position: .line(number), "expected a word2vec header \"count dim\" (two integers); use the glove format for files without one")
+                }
+                announced = h
+                dimension = h.dimension
+                words.reserveCapacity(min(h.count, 1 << 22))
+                vectors.reserveCapacity(min(h.count * h.dimension, 1 << 28))
+                return
+            }
+            if let announced, words.count == announced.count {
+                throw CorpusError(file: path, position: .line(number), "more rows than the \(announced.count) the header announces")
+            }
+            let values = fields.count - 1
+            if dimension == 0 {
+                if values == 0 { throw CorpusError(file: path, position: .line(number), "a word with no values") }
+                dimension = values
+            } else if values != dimension {
+                let origin = announced != nil ? "the header says" : "the first row has"
+                throw CorpusError(file: path, position: .line(number), "\(values) values, but \(origin) \(dimension)")
+            }
+            let word = String(decoding: fields[0], as: UTF8.self)
+            if let previous = seen.updateValue(words.count, forKey: word) {
+                let previousLine = previous + 1 + (announced != nil ? 1 : 0)
+                throw CorpusError(file: path, position: .line(number), "duplicate word \"\(word)\" (first seen near line \(previousLine))")
+            }
+            for (j, field) in fields.dropFirst().enumerated() {
+                guard let v = parseFloat(field) else {
+                    throw CorpusError(file: path, position: .line(number), "value \(j + 1) of \"\(word)\" is not a number: \"\(String(decoding: field, as: UTF8.self))\"")
+                }
+                guard v.isFinite else {
+                    throw CorpusError(file: path, position: .line(number), "value \(j + 1) of \"\(word)\" is \(v) (NaN and infinite values are rejected)")
+                }
+                vectors.append(v)
+            }
+            words.append(word)
+        }
+        if words.isEmpty && announced == nil { throw CorpusError(file: path, "empty embedding file") }
+        if let announced, words.count != announced.count {
+            throw CorpusError(file: path, position: .line(lastLine), "the header announces \(announced.count) rows, the file has \(words.count)")
+        }
+        if words.isEmpty { throw CorpusError(file: path, "no rows after the header") }
+        return try EmbeddingTable(words: words, vectors: vectors, dimension: dimension)
+    }
+
+    static func readBinary(_ path: String) throws -> EmbeddingTable {
+        let (source, _) = try openByteSource(path: path)
+        var reader = BinaryReader(source: source, path: path)
+        defer { reader.close() }
+        var headerBytes: [UInt8] = []
+        while let b = try reader.byte(), b != UInt8(ascii: "\n") {
+            headerBytes.append(b)
+            if headerBytes.count > 100 { break }
+        }
+        if headerBytes.isEmpty && reader.offset == 0 { throw CorpusError(file: path, "empty embedding file") }
+        guard let header = parseHeader(headerBytes[...]) else {
+            throw CorpusError(file: path, position: .byte(0), "expected a word2vec header \"count dim\" (two integers) on the first line")
+        }
+        let (count, d) = header
+        if count == 0 { throw CorpusError(file: path, "no rows after the header") }
+        var words: [String] = []
+        words.reserveCapacity(count)
+        var vectors = [Float](repeating: 0, count: count * d)
+        var seen: [String: Int] = [:]
+        var wordBytes: [UInt8] = []
+        for row in 0..<count {
+            wordBytes.removeAll(keepingCapacity: true)
+            var rowStart = reader.offset
+            while true {
+                guard let b = try reader.byte() else {
+                    throw CorpusError(file: path, position: .byte(reader.offset), "truncated: the file ends inside row \(row + 1) of the \(count) the header announces")
+                }
+                if b == UInt8(ascii: " ") { break }
+                if b == UInt8(ascii: "\n") && wordBytes.isEmpty { continue }
+                if wordBytes.isEmpty { rowStart = reader.offset - 1 }
+                wordBytes.append(b)
+                if wordBytes.count > 10_000 {
+                    throw CorpusError(file: path, position: .byte(rowStart), "row \(row + 1): no space after the word within 10000 bytes (wrong dimension in the header, or not a binary word2vec file)")
+                }
+            }
+            let word = String(decoding: wordBytes, as: UTF8.self)
+            if let previous = seen.updateValue(row, forKey: word) {
+                throw CorpusError(file: path, position: .byte(rowStart), "duplicate word \"\(word)\" (rows \(previous + 1) and \(row + 1))")
+            }
+            let valuesStart = reader.offset
+            let complete = try vectors.withUnsafeMutableBytes { raw in
+                try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[(row * d * 4)..<((row + 1) * d * 4)]))
+            }
+            if !complete {
+                throw CorpusError(file: path, position: .byte(reader.offset), "truncated: the file ends inside the values of row \(row + 1) (\"\(word)\") of the \(count) the header announces")
+            }
+            for j in 0..<d {
+                let v = Float(bitPattern: UInt32(littleEndian: vectors[row * d + j].bitPattern))
+                guard v.isFinite else {
+                    throw CorpusError(file: path, position: .byte(valuesStart + 4 * j), "value \(j + 1) of \"\(word)\" is \(v) (NaN and infinite values are rejected)")
+                }
+                vectors[row * d + j] = v
+            }
+            words.append(word)
+        }
+        while let b = try reader.byte() {
+            if !(isSpace(b) || b == UInt8(ascii: "\n") || b == UInt8(ascii: "\r")) {
+                throw CorpusError(file: path, position: .byte(reader.offset - 1), "more data after the \(count) rows the header announces (or a wrong dimension in the header)")
+            }
+        }
+        return try EmbeddingTable(words: words, vectors: vectors, dimension: d)
+    }
+
+    static func readSafetensors(_ path: String) throws -> EmbeddingTable {
+        let file = try SafetensorsFile(contentsOf: path)
+        guard let tensor = file.tensors["embeddings"] else {
+            throw CorpusError(file: path, "no tensor named \"embeddings\" (found: \(file.tensors.keys.sorted().joined(separator: ", ")))")
+        }
+        guard tensor.shape.count == 2, tensor.dtype == .f32 else {
+            throw CorpusError(file: path, "tensor \"embeddings\" must be f32 [V, D], found \(tensor.dtype.rawValue) \(tensor.shape)")
+        }
+        guard let joined = file.metadata["words"] else { throw CorpusError(file: path, "no \"words\" in the metadata") }
+        let words = joined.isEmpty ? [] : joined.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard words.count == tensor.shape[0] else {
+            throw CorpusError(file: path, "the metadata lists \(words.count) words for \(tensor.shape[0]) rows")
+        }
+        let values = try tensor.values(as: Float.self)
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw CorpusError(file: path, "row \(bad / tensor.shape[1] + 1) has a \(values[bad]) value (NaN and infinite values are rejected)")
+        }
+        do {
+            return try EmbeddingTable(words: words, vectors: values, dimension: tensor.shape[1], vocabularyHash: file.metadata["vocabulary_hash"])
+        } catch let error as EmbeddingError {
+            throw CorpusError(file: path, error.message)
+        }
+    }
+
+    // MARK: Writing
+
+    /// Writes `table` atomically in `format` (by default, the one `path`'s extension suggests).
+    ///
+    /// Words must be non-empty and, for the text and binary formats, free of whitespace; a
+    /// word that cannot be written is an error and nothing is written.
+    public static func write(_ table: EmbeddingTable, to path: String, format: EmbeddingFormat? = nil) throws {
+        let format = format ?? EmbeddingFormat.forWriting(path: path)
+        for word in table.words {
+            let bad = word.isEmpty || word.utf8.contains(where: { format == .safetensors ? $0 == UInt8(ascii: "\n") : (isSpace($0) || $0 == 10 || $0 == 13) })
+            if bad { throw CorpusError(file: path, "cannot write the word \"\(word)\" in the \(format.rawValue) format (empty or containing whitespace)") }
+        }
+        switch format {
+        case .safetensors:
+            var metadata = ["words": table.words.joined(separator: "\n"), "format": "lmtool-embeddings"]
+            if let hash = table.vocabularyHash { metadata["vocabulary_hash"] = hash }
+            let file = SafetensorsFile(tensors: ["embeddings": SafeTensor(table.vectors, shape: [table.count, table.dimension])], metadata: metadata)
+            try file.write(to: path)
+        case .word2vecText, .glove, .word2vecBinary:
+            try AtomicFile.write(to: path) { sink in
+                if format != .glove { try sink.write("\(table.count) \(table.dimension)\n") }
+                var line: [UInt8] = []
+                let d = table.dimension
+                for (r, word) in table.words.enumerated() {
+                    line.removeAll(keepingCapacity: true)
+                    line.append(contentsOf: word.utf8)
+                    if format == .word2vecBinary {
+                        line.append(UInt8(ascii: " "))
+                        for j in 0..<d {
+                            let bits = table.vectors[r * d + j].bitPattern.littleEndian
+                            withUnsafeBytes(of: bits) { line.append(contentsOf: $0) }
+                        }
+                    } else {
+                        for j in 0..<d {
+                            line.append(UInt8(ascii: " "))
+                            line.append(contentsOf: "\(table.vectors[r * d + j])".utf8)
+                        }
+                    }
+                    line.append(UInt8(ascii: "\n"))
+                    try sink.write(line)
+                }
+            }
+        }
+    }
+
+    // MARK: Parsing helpers
+
+    @inline(__always) static func isSpace(_ b: UInt8) -> Bool { b == 32 || b == 9 }
+
+    static func splitFields<C: Collection>(_ line: C) -> [C.SubSequence] where C.Element == UInt8 {
+        line.split(whereSeparator: { isSpace($0) || $0 == 13 })
+    }
+
+    /// "count dim" with both positive (count may be 0 only if nothing follows, which we reject later).
+    static func parseHeader<C: Collection>(_ line: C) -> (count: Int, dimension: Int)? where C.Element == UInt8 {
+        let fields = splitFields(line)
+        guard fields.count == 2,
+              let count = Int(String(decoding: fields[0], as: UTF8.self)),
+              let dimension = Int(String(decoding: fields[1], as: UTF8.self)),
+              count >= 0, dimension > 0, dimension <= 1 << 20 else { return nil }
+        return (count, dimension)
+    }
+
+    /// A decimal float (what `strtof` accepts, whole field), or nil.
+    static func parseFloat<C: Collection>(_ field: C) -> Float? where C.Element == UInt8 {
+        let n = field.count
+        guard n > 0 && n < 64 else { return nil }
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buf -> Float? in
+            var i = 0
+            for b in field {
+                buf[i] = CChar(bitPattern: b)
+                i += 1
+            }
+            buf[n] = 0
+            var end: UnsafeMutablePointer<CChar>?
+            let value = strtof(buf.baseAddress!, &end)
+            return end == buf.baseAddress! + n ? value : nil
+        }
+    }
+}
+
+/// Buffered bytes from a `ByteSource`, with the absolute offset for error messages.
+struct BinaryReader {
+    let source: ByteSource
+    let path: String
+    private var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+    private var start = 0, end = 0
+    private(set) var offset = 0
+
+    init(source: ByteSource, path: String) {
+        self.source = source
+        self.path = path
+    }
+
+    func close() { buffer.deallocate() }
+
+    private mutating func refill() throws -> Bool {
+        start = 0
+        end = try source.read(into: buffer)
+        return end > 0
+    }
+
+    mutating func byte() throws -> UInt8? {
+        if start == end, try !refill() { return nil }
+        let b = buffer[start]
+        start += 1
+        offset += 1
+        return b
+    }
+
+    /// Fills `destination`; false if the stream ended first.
+    mutating func read(into destination: UnsafeMutableRawBufferPointer) throws -> Bool {
+        var filled = 0
+        while filled < destination.count {
+            if start == end, try !refill() { return false }
+            let n = min(end - start, destination.count - filled)
+            destination.baseAddress!.advanced(by: filled).copyMemory(from: buffer.baseAddress!.advanced(by: start), byteCount: n)
+            start += n
+            filled += n
+            offset += n
+        }
+        return true
+    }
+}
