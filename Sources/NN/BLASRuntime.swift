@@ -27,10 +27,12 @@ public enum BLASRuntime {
     /// The core names of OpenBLAS builds that already use AVX-512 kernels.
     static let avx512Cores: Set<String> = ["skylakex", "cooperlake", "sapphirerapids"]
 
-    /// The BLAS thread count used unless the user sets `OPENBLAS_NUM_THREADS`: measured on the
-    /// language model's shapes (docs/nn-core.md), two threads were no faster than one on the
-    /// 2-vCPU machines here and slower on the per-timestep shapes.
-    public static let defaultThreads = 1
+    /// The BLAS thread count used unless the user sets `OPENBLAS_NUM_THREADS`: one per online
+    /// processor. Measured on the language model's shapes (BENCHMARKS.md, docs/nn-core.md): on
+    /// an otherwise idle 2-vCPU machine two threads run the large GEMMs at ~1.9x one thread and
+    /// LM training at ~1.5x; on a machine busy with other work they were slower, so on a shared
+    /// machine set `OPENBLAS_NUM_THREADS=1` (or `--threads 1` where a command offers it).
+    public static var defaultThreads: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
     /// What `reexecWithBestCoreTypeIfNeeded` decided.
     public enum CoreTypeDecision: Equatable, Sendable {
