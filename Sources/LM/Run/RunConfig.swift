@@ -33,15 +33,35 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var contentHash: String?
         /// Whether the pretrained values were kept frozen during training.
         public var frozen: Bool?
+        /// How a pretrained table is used: `frozen`, `finetune` or `concat` (nil for `random`).
+        public var mode: String?
 
-        public init(kind: String = "random", path: String? = nil, contentHash: String? = nil, frozen: Bool? = nil) {
+        public init(kind: String = "random", path: String? = nil, contentHash: String? = nil, frozen: Bool? = nil,
+                    mode: String? = nil) {
             self.kind = kind
             self.path = path
             self.contentHash = contentHash
             self.frozen = frozen
+            self.mode = mode
         }
 
         public static let random = InputRepresentation()
+    }
+
+    /// GLoMo graphs used by the model (`lmtool train --glomo DIR --glomo-on embeddings|hidden`).
+    public struct GLoMoUse: Codable, Equatable, Sendable {
+        /// The pretrained graph model directory (`lmtool pretrain-glomo --out DIR`).
+        public var path: String
+        /// A hash of that model's content.
+        public var contentHash: String
+        /// `embeddings` or `hidden`: what the mixed graphs are applied to.
+        public var on: String
+
+        public init(path: String, contentHash: String, on: String) {
+            self.path = path
+            self.contentHash = contentHash
+            self.on = on
+        }
     }
 
     public var model: ModelConfig
@@ -51,14 +71,17 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// `Vocabulary.contentHash` of the run's `vocab.txt`.
     public var vocabularyHash: String
     public var inputRepresentation: InputRepresentation
+    /// GLoMo graphs, when used (nil = off).
+    public var glomo: GLoMoUse?
 
     public init(model: ModelConfig, training: TrainingConfig, corpus: CorpusPaths, tokenization: TokenizationOptions,
-                vocabularyHash: String, inputRepresentation: InputRepresentation = .random) {
+                vocabularyHash: String, inputRepresentation: InputRepresentation = .random, glomo: GLoMoUse? = nil) {
         self.model = model
         self.training = training
         self.corpus = corpus
         self.tokenization = tokenization
         self.vocabularyHash = vocabularyHash
         self.inputRepresentation = inputRepresentation
+        self.glomo = glomo
     }
 }

@@ -1,0 +1,91 @@
+import Foundation
+import Corpus
+import NN
+import Support
+
+/// Building, saving and loading the model a run describes.
+///
+/// `model.safetensors` holds every parameter of the model's `ParameterStore` under its own name
+/// (PyTorch's, see docs/lm-model.md) plus the metadata `vocabulary_hash`; it is written atomically.
+/// The model's shape and its input representation come from `config.json`, so a run directory
+/// alone rebuilds the model:
+///
+///     let (run, config, vocabulary) = try RunDirectory.open(at: "runs/tiny")
+///     let model = try run.loadModel(config: config, batchSize: 1, maxSteps: 64)
+extension RunDirectory {
+    /// The metadata key of `model.safetensors` that records the vocabulary's content hash.
+    public static let vocabularyHashKey = "vocabulary_hash"
+
+    /// A freshly initialised model of the shape `config` describes (the input representation
+    /// chosen by `config.inputRepresentation`, see `InputFactory`).
+    public static func makeModel(config: RunConfig, batchSize: Int, maxSteps: Int, rng: inout RNG) throws -> LanguageModel {
+        let input = try InputFactory.make(config.inputRepresentation, model: config.model)
+        return LanguageModel(config: config.model, input: input, batchSize: batchSize, maxSteps: maxSteps, rng: &rng)
+    }
+
+    /// Writes `model`'s parameters to `model.safetensors` (the best model) atomically.
+    public func saveModel(_ model: LanguageModel, config: RunConfig, metadata: [String: String] = [:]) throws {
+        var meta = metadata
+        meta[RunDirectory.vocabularyHashKey] = config.vocabularyHash
+        try TrainingCheckpoint.save(to: modelPath, parameters: model.store, metadata: meta)
+    }
+
+    /// Rebuilds the run's model and reads `model.safetensors` into it.
+    ///
+    /// - Throws: `FileError` naming `model.safetensors` when it is missing, malformed, does not
+    ///   fit the configuration, or was saved with another vocabulary.
+    public func loadModel(config: RunConfig, batchSize: Int, maxSteps: Int) throws -> LanguageModel {
+        var rng = RNG(seed: 0)
+        let model = try RunDirectory.makeModel(config: config, batchSize: batchSize, maxSteps: maxSteps, rng: &rng)
+        guard FileManager.default.fileExists(atPath: modelPath) else {
+            throw FileError(path: modelPath, message: "no trained model in this run yet (train it first, or wait for the first evaluation)")
+        }
+        let (_, metadata) = try TrainingCheckpoint.restore(from: modelPath, parameters: model.store)
+        if let hash = metadata[RunDirectory.vocabularyHashKey], hash != config.vocabularyHash {
+            throw FileError(path: modelPath, message: "vocabulary hash mismatch: the model was saved with \(hash), config.json says \(config.vocabularyHash)")
+        }
+        return model
+    }
+}
+
+/// Turns a run's recorded input representation into the object the model reads its vectors from.
+///
+/// Each pretrained source adds its `kind` here. Parameters of the representation (including a
+/// frozen pretrained table) live in the model's `ParameterStore`, so `model.safetensors` restores
+/// them; `make` only builds the right shapes.
+public enum InputFactory {
+    public static func make(_ input: RunConfig.InputRepresentation, model: ModelConfig) throws -> InputRepresentation {
+        switch input.kind {
+        case "random":
+            return TrainableEmbedding(vocabularySize: model.vocabularySize, embeddingSize: model.embeddingSize)
+        default:
+            throw InputFactoryError(message: "unknown input representation '\(input.kind)'")
+        }
+    }
+
+    /// Completes and checks a new run's configuration before anything is written: reads the
+    /// pretrained sources it names (embeddings file, GLoMo model), fills in their content hashes
+    /// and throws a clear error (naming the file) when one is unreadable or does not fit the
+    /// model. `random` with no GLoMo needs nothing.
+    public static func prepare(_ config: inout RunConfig, vocabulary: Vocabulary) throws {
+        if config.inputRepresentation.kind != "random" {
+            throw InputFactoryError(message: "unknown input representation '\(config.inputRepresentation.kind)'")
+        }
+        if config.glomo != nil {
+            throw InputFactoryError(message: "GLoMo graphs are not supported by this build")
+        }
+    }
+
+    /// Puts pretrained values into a freshly initialised model (a new run, not a resumed one,
+    /// whose values come from its checkpoint), returning one line per source for the log
+    /// (e.g. a coverage report). `random` needs nothing.
+    public static func initialize(_ model: LanguageModel, config: RunConfig, vocabulary: Vocabulary) throws -> [String] {
+        []
+    }
+}
+
+/// A run configuration names an input representation this build does not know.
+public struct InputFactoryError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public var description: String { message }
+}
