@@ -24,8 +24,10 @@ public struct EvaluationWindow: Sendable, Equatable {
 ///     inputs [L, B]      targets [L, B]     mask
 ///     <eos> 3  7          0  4  8           1 1 1
 ///      0    4  8          1  5  9           1 1 1
-///      1    5  9          2  6  pad         1 1 0
+///      1    5  pad        2  6  pad         1 1 0
 ///      2    6  pad        3  7  pad         1 1 0
+///
+/// (Padding is `<eos>` with mask 0.)
 ///
 /// Unlike `DiscourseBatcher` (training), nothing is trimmed and no column's first token goes
 /// unpredicted, so the summed log-probabilities cover the whole text; with B = 1 this is the
