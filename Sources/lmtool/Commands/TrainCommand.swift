@@ -35,12 +35,6 @@ struct TrainCommand: ParsableCommand {
             --test ../shared/corpora/wikitext-2/test.txt.zst --threads 2
             """)
 
-    enum PresetName: String, ExpressibleByArgument, CaseIterable { case tiny, small, medium }
-    enum BatchingName: String, ExpressibleByArgument, CaseIterable { case discourse, sentence }
-    enum OptimizerName: String, ExpressibleByArgument, CaseIterable { case sgd, adam, adagrad }
-    enum EmbeddingMode: String, ExpressibleByArgument, CaseIterable { case frozen, finetune, concat }
-    enum GLoMoTarget: String, ExpressibleByArgument, CaseIterable { case embeddings, hidden }
-
     @Option(name: .customLong("run"), help: "The run directory (created; refused if it holds a run, unless --force or --resume).")
     var runPath: String
 
@@ -65,7 +59,7 @@ struct TrainCommand: ParsableCommand {
 
     // Model.
     @Option(help: "Recipe: tiny, small (Zaremba et al. small, the default) or medium.")
-    var preset: PresetName?
+    var preset: String?
     @Option(name: .customLong("embedding-size"), help: "Embedding size.") var embeddingSize: Int?
     @Option(name: .customLong("hidden-size"), help: "LSTM hidden size.") var hiddenSize: Int?
     @Option(help: "LSTM layers.") var layers: Int?
@@ -76,10 +70,10 @@ struct TrainCommand: ParsableCommand {
 
     // Training.
     @Option(help: "discourse (stream in columns, state carried) or sentence (padded sentences, state reset).")
-    var batching: BatchingName?
+    var batching: String?
     @Option(help: "Truncated BPTT length (window steps).") var bptt: Int?
     @Option(name: .customLong("batch-size"), help: "Batch columns.") var batchSize: Int?
-    @Option(help: "sgd, adam or adagrad.") var optimizer: OptimizerName?
+    @Option(help: "sgd, adam or adagrad.") var optimizer: String?
     @Option(help: "Learning rate (for the per-token mean loss).") var lr: Float?
     @Option(help: "SGD momentum.") var momentum: Float?
     @Option(name: .customLong("weight-decay"), help: "L2 weight decay.") var weightDecay: Float?
@@ -103,28 +97,36 @@ struct TrainCommand: ParsableCommand {
     // Input representation.
     @Option(help: "Pretrained embeddings file for the input layer.") var embeddings: String?
     @Option(name: .customLong("embedding-mode"), help: "How --embeddings are used: frozen (default), finetune or concat.")
-    var embeddingMode: EmbeddingMode?
+    var embeddingMode: String?
     @Option(help: "Pretrained GLoMo graph model directory (lmtool pretrain-glomo --out DIR).") var glomo: String?
     @Option(name: .customLong("glomo-on"), help: "What the GLoMo graphs mix: embeddings (default) or hidden.")
-    var glomoOn: GLoMoTarget?
+    var glomoOn: String?
 
-    func validate() throws {
-        if corpusOptions.split != nil {
-            throw ValidationError("--split does not apply to train: use --corpus (split by records) or --train/--valid/--test")
+    /// Checks the flags; every problem is thrown as a one-line error (no usage text).
+    func checkFlags() throws {
+        func fail(_ message: String) throws { throw TrainingSetupError(message) }
+        func oneOf(_ value: String?, _ flag: String, _ allowed: [String]) throws {
+            if let value, !allowed.contains(value) {
+                try fail("\(flag) '\(value)' is not one of " + allowed.joined(separator: ", "))
+            }
         }
-        if resume && force { throw ValidationError("--resume and --force exclude each other") }
-        if embeddingMode != nil && embeddings == nil { throw ValidationError("--embedding-mode needs --embeddings FILE") }
-        if glomoOn != nil && glomo == nil { throw ValidationError("--glomo-on needs --glomo DIR") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if !(checkpointEvery > 0) { throw ValidationError("--checkpoint-every must be a positive number of seconds") }
-        if let stopAfterSteps, stopAfterSteps < 0 { throw ValidationError("--stop-after-steps must be at least 0") }
-        if let maxSize, maxSize < 2 { throw ValidationError("--max-size must be at least 2 (<unk> and <eos>)") }
-        if !resume && corpus.isEmpty && train.isEmpty { throw ValidationError("give the data: --corpus PATH... or --train PATH... --valid PATH...") }
-        if let schedule { _ = try parseSchedule(schedule) }
-    }
-
-    private func parseSchedule(_ text: String) throws -> TrainingConfig.Schedule {
-        do { return try TrainingConfig.Schedule(parsing: text) } catch { throw ValidationError("\(error)") }
+        try oneOf(preset, "--preset", Preset.allCases.map(\.rawValue))
+        try oneOf(batching, "--batching", TrainingConfig.Batching.allCases.map(\.rawValue))
+        try oneOf(optimizer, "--optimizer", TrainingConfig.OptimizerKind.allCases.map(\.rawValue))
+        try oneOf(embeddingMode, "--embedding-mode", ["frozen", "finetune", "concat"])
+        try oneOf(glomoOn, "--glomo-on", ["embeddings", "hidden"])
+        if let schedule { _ = try TrainingConfig.Schedule(parsing: schedule) }
+        if corpusOptions.split != nil {
+            try fail("--split does not apply to train: use --corpus (split by records) or --train/--valid/--test")
+        }
+        if resume && force { try fail("--resume and --force exclude each other") }
+        if embeddingMode != nil && embeddings == nil { try fail("--embedding-mode needs --embeddings FILE") }
+        if glomoOn != nil && glomo == nil { try fail("--glomo-on needs --glomo DIR") }
+        if let threads, threads < 1 { try fail("--threads must be at least 1") }
+        if !(checkpointEvery > 0) { try fail("--checkpoint-every must be a positive number of seconds") }
+        if let stopAfterSteps, stopAfterSteps < 0 { try fail("--stop-after-steps must be at least 0") }
+        if let maxSize, maxSize < 2 { try fail("--max-size must be at least 2 (<unk> and <eos>)") }
+        if !resume && corpus.isEmpty && train.isEmpty { try fail("give the data: --corpus PATH... or --train PATH... --valid PATH...") }
     }
 
     func makeRequest() throws -> TrainingRequest {
@@ -136,7 +138,7 @@ struct TrainCommand: ParsableCommand {
         request.vocabularyFile = vocab
         request.minCount = minCount
         request.maxSize = maxSize
-        request.preset = preset.map { Preset(rawValue: $0.rawValue)! }
+        request.preset = preset.flatMap(Preset.init(rawValue:))
         var o = ConfigOverrides()
         o.embeddingSize = embeddingSize
         o.hiddenSize = hiddenSize
@@ -144,25 +146,25 @@ struct TrainCommand: ParsableCommand {
         o.dropout = dropout
         o.tieWeights = tieWeights
         o.initRange = initRange
-        o.batching = batching.map { TrainingConfig.Batching(rawValue: $0.rawValue)! }
+        o.batching = batching.flatMap(TrainingConfig.Batching.init(rawValue:))
         o.bptt = bptt
         o.batchSize = batchSize
-        o.optimizer = optimizer.map { TrainingConfig.OptimizerKind(rawValue: $0.rawValue)! }
+        o.optimizer = optimizer.flatMap(TrainingConfig.OptimizerKind.init(rawValue:))
         o.learningRate = lr
         o.momentum = momentum
         o.weightDecay = weightDecay
         o.clip = clip
-        o.schedule = try schedule.map(parseSchedule)
+        o.schedule = try schedule.map(TrainingConfig.Schedule.init(parsing:))
         o.epochs = epochs
         o.patience = patience
         o.seed = seed
         request.overrides = o
         if let embeddings {
             request.inputRepresentation = RunConfig.InputRepresentation(kind: "pretrained", path: embeddings,
-                                                                        mode: (embeddingMode ?? .frozen).rawValue)
+                                                                        mode: embeddingMode ?? "frozen")
         }
         if let glomo {
-            request.glomo = RunConfig.GLoMoUse(path: glomo, contentHash: "", on: (glomoOn ?? .embeddings).rawValue)
+            request.glomo = RunConfig.GLoMoUse(path: glomo, contentHash: "", on: glomoOn ?? "embeddings")
         }
         request.trainTokens = trainTokens
         request.resume = resume
@@ -173,9 +175,15 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        try checkFlags()
         if let threads { BLASRuntime.setThreads(threads) }
+        // Log lines go to stdout, the progress display and errors to stderr.
         let progress = ProgressReporter()
-        let log: (String) -> Void = { progress.log($0) }
+        let log: (String) -> Void = { line in
+            progress.finish()
+            print(line)
+            fflush(stdout)
+        }
         log("BLAS: \(BLASRuntime.info)")
         let trainer = try makeRequest().prepare(log: log)
         trainer.progress = progress
