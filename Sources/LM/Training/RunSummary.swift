@@ -10,7 +10,8 @@ import Support
 /// `test_ppl` that model's test perplexity (`null` without a test split), `parameters` the
 /// number of values in the model's parameter store (a tied decoder weight counted once),
 /// `trainable_parameters` those the optimizer updates, `seconds` the training time summed
-/// over resumed sessions (evaluations included), `epochs` the completed epochs.
+/// over resumed sessions (validation included, the final test evaluation not), `epochs` the
+/// completed epochs.
 public struct RunSummary: Codable, Equatable, Sendable {
     public var validPerplexity: Double
     public var testPerplexity: Double?
