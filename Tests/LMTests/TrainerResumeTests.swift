@@ -105,6 +105,35 @@ final class TrainerResumeTests: TrainerTestCase {
         }
     }
 
+    /// `checkpointEvery` saves last.safetensors inside an epoch; a run resumed from such a save
+    /// (as after a crash) continues from that window.
+    func testTimedCheckpointsInsideAnEpochCanBeResumed() throws {
+        let data = try writeCycleCorpus(train: 40)
+        var r = request(data, epochs: 1)
+        r.options.checkpointEvery = 1e-9   // after every step
+        var lines: [String] = []
+        let trainer = try r.prepare(log: { lines.append($0) })
+        let windows = trainer.epochWindows(1).windowCount
+        // Stand in for a crash: copy the checkpoint the timed save left after step 3.
+        let copy = directory + "/step3.safetensors"
+        trainer.log = { line in
+            lines.append(line)
+            if line.contains("at step 3 ") { try? FileManager.default.copyItem(atPath: trainer.run.lastCheckpointPath, toPath: copy) }
+        }
+        _ = try trainer.train()
+        XCTAssertEqual(lines.filter { $0.hasPrefix("saved ") }.count, windows - 1, "one timed save after every step but the epoch's last")
+        XCTAssertTrue(lines.contains("saved \(trainer.run.lastCheckpointPath) at step 3 (epoch 1, window 3 of \(windows))"), "\(lines)")
+        try FileManager.default.removeItem(atPath: trainer.run.lastCheckpointPath)
+        try FileManager.default.moveItem(atPath: copy, toPath: trainer.run.lastCheckpointPath)
+        var resume = request(data, epochs: 1)
+        resume.resume = true
+        let resumed = try resume.prepare()
+        XCTAssertEqual(resumed.state.step, 3)
+        XCTAssertEqual(resumed.state.batchInEpoch, 3)
+        guard case .finished = try resumed.train() else { return XCTFail("not finished") }
+        XCTAssertEqual(Array(resumed.model.store.values).map(\.bitPattern), Array(trainer.model.store.values).map(\.bitPattern))
+    }
+
     func testCheckpointHoldsTheCarriedStateAndRestoresIt() throws {
         let trainer = try request(try writeCycleCorpus(), epochs: 1).prepare()
         let model = trainer.model

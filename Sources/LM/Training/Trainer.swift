@@ -196,6 +196,8 @@ public final class Trainer {
                     state.elapsedSeconds = elapsed()
                     try saveLast()
                     lastCheckpoint = ProgressReporter.monotonicSeconds()
+                    progress?.finish()
+                    log("saved \(run.lastCheckpointPath) at step \(state.step) (epoch \(epoch), window \(index) of \(windows.windowCount))")
                 }
             }
             progress?.finish()
