@@ -72,6 +72,15 @@ final class TrainerDataTests: TrainerTestCase {
         r.overrides.bptt = 0
         XCTAssertThrowsError(try r.prepare()) { XCTAssertEqual("\($0)", "--bptt must be at least 1, got 0") }
         XCTAssertFalse(FileManager.default.fileExists(atPath: r.runPath), "nothing is written for a bad setting")
+        r = request(data)
+        r.overrides.batchSize = 1000
+        XCTAssertThrowsError(try r.prepare()) { error in
+            XCTAssertTrue("\(error)".hasSuffix("is too small for --batch-size 1000: discourse batching needs at least 2 tokens per column"), "\(error)")
+        }
+        r = request(data)
+        r.trainTokens = 2   // every sentence has at least 3 tokens
+        XCTAssertThrowsError(try r.prepare()) { XCTAssertEqual("\($0)", "--train-tokens 2 keeps 0 tokens (whole sentences): too few to train on") }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: r.runPath), "nothing is written when the data is too small")
     }
 
     func testPresetsAndOverrides() throws {

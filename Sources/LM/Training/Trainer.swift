@@ -112,10 +112,22 @@ public final class Trainer {
         }
         self.rng = rng
         self.state = state
-        trainData = state.trainTokens.map { train.prefix(tokens: $0) } ?? train
+        trainData = try Trainer.usableTrainingData(train, trainTokens: state.trainTokens, training: t)
         if let n = state.trainTokens { log("train: using the first \(trainData.tokenCount) tokens (--train-tokens \(n))") }
-        if trainData.tokenCount < 2 { throw TrainingSetupError("--train-tokens \(state.trainTokens ?? 0) keeps \(trainData.tokenCount) tokens (whole sentences): too few to train on") }
         log("model: \(model.store.count) parameters (embedding \(config.model.embeddingSize), hidden \(config.model.hiddenSize), \(config.model.layers) layers, vocabulary \(config.model.vocabularySize))")
+    }
+
+    /// The training data after `--train-tokens` (whole sentences); throws when it leaves nothing
+    /// to train on with the configured batching.
+    public static func usableTrainingData(_ train: TokenData, trainTokens: Int?, training t: TrainingConfig) throws -> TokenData {
+        let data = trainTokens.map { train.prefix(tokens: $0) } ?? train
+        if data.tokenCount < 2 {
+            throw TrainingSetupError("--train-tokens \(trainTokens ?? 0) keeps \(data.tokenCount) tokens (whole sentences): too few to train on")
+        }
+        if t.batching == .discourse && data.tokenCount / t.batchSize < 2 {
+            throw TrainingSetupError("the training data (\(data.tokenCount) tokens) is too small for --batch-size \(t.batchSize): discourse batching needs at least 2 tokens per column")
+        }
+        return data
     }
 
     /// The optimizer `config` names (`--optimizer`, `--momentum`, `--weight-decay`).

@@ -110,6 +110,7 @@ public struct TrainingRequest: Sendable {
         try TrainingRequest.check(config, trainTokens: trainTokens)
         try InputFactory.prepare(&config, vocabulary: vocabulary)
         let splits = try TrainingRequest.load(data, vocabulary: vocabulary, log: log)
+        _ = try Trainer.usableTrainingData(splits.train, trainTokens: trainTokens, training: config.training)
         if force {
             for file in [run.summaryPath, run.testSentencesPath] where unlink(file) != 0 && errno != ENOENT {
                 throw FileError.posix(file, "cannot remove")
