@@ -76,7 +76,9 @@ public final class Trainer {
 
     /// Builds the model and optimizer; for a new run (`resume` false) initialises the model from
     /// the seed and `InputFactory.initialize`; for a resumed run restores `last.safetensors` when
-    /// there is one (a run stopped before its first checkpoint starts from the beginning).
+    /// there is one (a run stopped before its first checkpoint starts from the beginning). For a
+    /// new run nothing is read from or written to `run` here (`TrainingRequest.prepare` builds
+    /// the trainer before it creates the directory).
     ///
     /// - Parameter trainTokens: use only the first N training tokens (whole sentences); nil = all
     ///   (on resume: as the checkpoint says; a different value is an error).

@@ -110,15 +110,17 @@ public struct TrainingRequest: Sendable {
         try TrainingRequest.check(config, trainTokens: trainTokens)
         try InputFactory.prepare(&config, vocabulary: vocabulary)
         let splits = try TrainingRequest.load(data, vocabulary: vocabulary, log: log)
-        _ = try Trainer.usableTrainingData(splits.train, trainTokens: trainTokens, training: config.training)
+        // The trainer of a new run reads and writes nothing: build it (model, pretrained inputs)
+        // before the directory is created, so that any failure leaves nothing behind.
+        let trainer = try Trainer(run: run, config: config, vocabulary: vocabulary, train: splits.train, valid: splits.valid,
+                                  test: splits.test, trainTokens: trainTokens, resume: false, options: options, log: log)
         if force {
             for file in [run.summaryPath, run.testSentencesPath] where unlink(file) != 0 && errno != ENOENT {
                 throw FileError.posix(file, "cannot remove")
             }
         }
-        let created = try RunDirectory.create(at: runPath, config: config, vocabulary: vocabulary, force: force)
-        return try Trainer(run: created, config: config, vocabulary: vocabulary, train: splits.train, valid: splits.valid,
-                           test: splits.test, trainTokens: trainTokens, resume: false, options: options, log: log)
+        _ = try RunDirectory.create(at: runPath, config: config, vocabulary: vocabulary, force: force)
+        return trainer
     }
 
     private func prepareResume(log: @escaping (String) -> Void) throws -> Trainer {
