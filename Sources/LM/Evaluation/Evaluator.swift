@@ -70,20 +70,30 @@ public final class Evaluator {
     ///   - mode: discourse or sentence; nil = the run's training batching.
     ///   - tokenization: nil = the run's recorded tokenization.
     ///   - batchSize: sentences scored at once in sentence mode (discourse mode uses one column).
-    ///   - window: positions per forward pass.
+    ///   - window: positions per forward pass; nil = `defaultWindow(for:)`. Longer windows
+    ///     amortise the decoder GEMM's packing of the `[V, H]` weight (measured on WikiText-2,
+    ///     V = 33k, H = 200, discourse: CPU time 64 → 256 positions −14%, 256 → 1024 −12%) at
+    ///     4·V bytes of logits per position and batch column.
     /// - Throws: `FileError` naming the file for a directory that is not a run, a missing or
     ///   corrupt model, or a vocabulary that does not match the model (the hash check).
     public static func load(run path: String, mode: TrainingConfig.Batching? = nil, tokenization: TokenizationOptions? = nil,
-                            batchSize: Int = 16, window: Int = 64) throws -> Evaluator {
-        precondition(batchSize >= 1 && window >= 1, "Evaluator: batch size and window must be at least 1")
+                            batchSize: Int = 16, window: Int? = nil) throws -> Evaluator {
+        precondition(batchSize >= 1 && (window ?? 1) >= 1, "Evaluator: batch size and window must be at least 1")
         let (run, config, vocabulary) = try RunDirectory.open(at: path)
         if vocabulary.count != config.model.vocabularySize {
             throw FileError(path: run.configPath, message: "model.vocabularySize is \(config.model.vocabularySize), but vocab.txt has \(vocabulary.count) tokens")
         }
         let mode = mode ?? config.training.batching
-        let model = try run.loadModel(config: config, batchSize: mode == .discourse ? 1 : batchSize, maxSteps: window)
+        let model = try run.loadModel(config: config, batchSize: mode == .discourse ? 1 : batchSize,
+                                      maxSteps: window ?? defaultWindow(for: mode))
         return Evaluator(model: model, vocabulary: vocabulary, tokenization: tokenization ?? config.tokenization,
                          mode: mode, runConfig: config)
+    }
+
+    /// Positions per forward pass when none is given: 256 in discourse mode (one batch column),
+    /// 64 in sentence mode (times the batch of sentences).
+    public static func defaultWindow(for mode: TrainingConfig.Batching) -> Int {
+        mode == .discourse ? 256 : 64
     }
 
     // MARK: - Scoring text

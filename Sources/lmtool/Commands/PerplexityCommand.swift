@@ -58,14 +58,14 @@ struct PerplexityCommand: ParsableCommand {
     @Option(name: .customLong("batch-size"), help: "Sentences scored at once in sentence mode.")
     var batchSize = 16
 
-    @Option(help: "Positions per forward pass.")
-    var window = 64
+    @Option(help: "Positions per forward pass (default 256 in discourse mode, 64 in sentence mode); longer is faster and takes 4·V bytes per position.")
+    var window: Int?
 
     @OptionGroup var corpus: CorpusOptions
 
     func run() throws {
         if batchSize < 1 { throw OptionValueError("--batch-size must be at least 1, got \(batchSize)") }
-        if window < 1 { throw OptionValueError("--window must be at least 1, got \(window)") }
+        if let window, window < 1 { throw OptionValueError("--window must be at least 1, got \(window)") }
         let evaluator = try loadEvaluator(run: model, mode: mode?.batching, corpus: corpus, batchSize: batchSize, window: window)
         let detail: PerplexityReport.Detail = perWord ? .perWord : perSentence ? .perSentence : .summary
         let out = StandardOutput()
@@ -117,7 +117,7 @@ struct PerplexityCommand: ParsableCommand {
 
 /// Loads a run's model for scoring, with the run's tokenization unless the command line names
 /// one (`--tokenizer`, `--lowercase`, `--sentences` override the recorded values one by one).
-func loadEvaluator(run: String, mode: TrainingConfig.Batching?, corpus: CorpusOptions?, batchSize: Int, window: Int) throws -> Evaluator {
+func loadEvaluator(run: String, mode: TrainingConfig.Batching?, corpus: CorpusOptions?, batchSize: Int, window: Int?) throws -> Evaluator {
     let evaluator = try Evaluator.load(run: run, mode: mode, batchSize: batchSize, window: window)
     guard let corpus else { return evaluator }
     let given = Set(CommandLine.arguments.map { String($0.split(separator: "=", maxSplits: 1).first ?? "") })

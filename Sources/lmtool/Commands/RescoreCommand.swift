@@ -32,7 +32,7 @@ struct RescoreCommand: ParsableCommand {
 
     func run() throws {
         if batchSize < 1 { throw OptionValueError("--batch-size must be at least 1, got \(batchSize)") }
-        let evaluator = try Evaluator.load(run: model, mode: .sentence, batchSize: batchSize, window: 64)
+        let evaluator = try Evaluator.load(run: model, mode: .sentence, batchSize: batchSize)
         let list = try NBestList(contentsOf: nbest)
         let scored = evaluator.scoreHypotheses(list.hypotheses.map(\.text))
         // log10 p of the whole hypothesis, <eos> included (−inf if any position has p = 0).
