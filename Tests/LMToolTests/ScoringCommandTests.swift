@@ -33,14 +33,15 @@ final class ScoringCommandTests: XCTestCase {
     /// distribution is `p` (zero LSTM weights give c = h = 0: the logits are the bias).
     /// Otherwise random weights from `seed`.
     func makeRun(_ name: String, constant: Bool, vocabulary: Vocabulary? = nil, batching: TrainingConfig.Batching = .discourse,
-                 tie: Bool = false, seed: UInt64 = 5, initRange: Float = 0.5) throws -> String {
+                 tie: Bool = false, seed: UInt64 = 5, initRange: Float = 0.5,
+                 tokenization: TokenizationOptions = TokenizationOptions()) throws -> String {
         let vocabulary = vocabulary ?? self.vocabulary
         var training = Preset.tiny.training
         training.batching = batching
         let config = RunConfig(model: ModelConfig(vocabularySize: vocabulary.count, embeddingSize: 4, hiddenSize: tie ? 6 : 5,
                                                   layers: 2, dropout: 0, tieWeights: tie, initRange: initRange),
                                training: training, corpus: .init(train: ["train.txt"]),
-                               tokenization: TokenizationOptions(), vocabularyHash: vocabulary.contentHash)
+                               tokenization: tokenization, vocabularyHash: vocabulary.contentHash)
         let run = try RunDirectory.create(at: path(name), config: config, vocabulary: vocabulary)
         var rng = RNG(seed: seed)
         let model = try RunDirectory.makeModel(config: config, batchSize: 1, maxSteps: 1, rng: &rng)
@@ -137,6 +138,21 @@ final class ScoringCommandTests: XCTestCase {
         let ppl = try XCTUnwrap((total["withOOVs"] as? [String: Any])?["ppl"] as? Double)
         XCTAssertEqual(ppl, pow(10, -log10(0.3 * 0.4 * 0.2 * 0.4 * 0.1 * 0.2) / 6), accuracy: 1e-3)
         XCTAssertEqual(object["mode"] as? String, "discourse")
+    }
+
+    /// The run's tokenization is the default; --tokenizer overrides it.
+    func testRunTokenizationIsUsedUnlessOverridden() throws {
+        let run = try makeRun("run", constant: true, tokenization: TokenizationOptions(tokenizer: .simple, lowercase: true))
+        let text = try write("t.txt", "The Cat.\n")
+        // simple + lowercase: "the" "cat" "." (an OOV).
+        let r = try runLMTool(["perplexity", "--model", run, text])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("file \(text): 1 sentences, 3 words, 1 OOVs\n"), r.stdout)
+        XCTAssertEqual(try number("logprob", in: r.stdout.split(separator: "\n")[1]), log10(0.3 * 0.4 * 0.1 * 0.2), accuracy: 1e-5)
+        // whitespace: "The" "Cat." (both OOVs).
+        let w = try runLMTool(["perplexity", "--model", run, text, "--tokenizer", "whitespace"])
+        XCTAssertEqual(w.status, 0, w.stderr)
+        XCTAssertTrue(w.stdout.hasPrefix("file \(text): 1 sentences, 2 words, 2 OOVs\n"), w.stdout)
     }
 
     // MARK: - rescore

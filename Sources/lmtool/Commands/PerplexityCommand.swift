@@ -116,13 +116,18 @@ struct PerplexityCommand: ParsableCommand {
 }
 
 /// Loads a run's model for scoring, with the run's tokenization unless the command line names
-/// one (`--tokenizer`, `--lowercase`, `--sentences` override the recorded values one by one).
+/// one: `--tokenizer` replaces the recorded tokenizer and lowercasing (`--lowercase` or not;
+/// `CorpusOptions` accepts `--lowercase` only with `--tokenizer simple`), `--sentences` turns
+/// sentence splitting on.
 func loadEvaluator(run: String, mode: TrainingConfig.Batching?, corpus: CorpusOptions?, batchSize: Int, window: Int?) throws -> Evaluator {
     let evaluator = try Evaluator.load(run: run, mode: mode, batchSize: batchSize, window: window)
     guard let corpus else { return evaluator }
     let given = Set(CommandLine.arguments.map { String($0.split(separator: "=", maxSplits: 1).first ?? "") })
     var tokenization = evaluator.tokenization
-    if given.contains("--tokenizer") { tokenization.tokenizer = corpus.tokenizer }
+    if given.contains("--tokenizer") {
+        tokenization.tokenizer = corpus.tokenizer
+        tokenization.lowercase = corpus.lowercase
+    }
     if corpus.lowercase { tokenization.lowercase = true }
     if corpus.sentences { tokenization.splitSentences = true }
     if tokenization == evaluator.tokenization { return evaluator }
