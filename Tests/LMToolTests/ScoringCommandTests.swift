@@ -218,6 +218,10 @@ final class ScoringCommandTests: XCTestCase {
         try FileManager.default.removeItem(atPath: other + "/model.safetensors")
         try FileManager.default.copyItem(atPath: run + "/model.safetensors", toPath: other + "/model.safetensors")
         try assertFails(["perplexity", "--model", other, text], mentioning: ["model.safetensors", "vocabulary hash mismatch"])
+        // A corrupt model file.
+        let corrupt = try makeRun("corrupt", constant: true)
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: corrupt + "/model.safetensors"))
+        try assertFails(["generate", "--model", corrupt], mentioning: [corrupt + "/model.safetensors", "not a valid safetensors file"])
         // vocab.txt edited after training.
         try "<unk>\t1\n<eos>\t2\ncat\t3\nthe\t5\n".write(toFile: run + "/vocab.txt", atomically: true, encoding: .utf8)
         try assertFails(["rescore", "--model", run, text], mentioning: [run + "/config.json", "vocabulary hash mismatch"])
