@@ -129,6 +129,14 @@ final class EvaluatorTests: XCTestCase {
         XCTAssertEqual(seen, ["the cat", "cat dog"])
         XCTAssertEqual(total.withOOVs.logprob, log10(0.3 * 0.4 * 0.2 * 0.4 * 0.1 * 0.2), accuracy: 1e-5)
 
+        // One tokens<TAB>logprob line per sentence (ln, <eos> included).
+        let tsv = dir.appendingPathComponent("s.tsv").path
+        try evaluator.writeSentenceScores(CorpusReader(paths: [file]), to: tsv)
+        let rows = try String(contentsOfFile: tsv, encoding: .utf8).split(separator: "\n").map { $0.split(separator: "\t") }
+        XCTAssertEqual(rows.map { Int($0[0]) }, [3, 3])
+        XCTAssertEqual(try XCTUnwrap(Double(rows[0][1])), log(0.3 * 0.4 * 0.2), accuracy: 1e-5)
+        XCTAssertEqual(try XCTUnwrap(Double(rows[1][1])), log(0.4 * 0.1 * 0.2), accuracy: 1e-5)
+
         // Sentence splitting on a file of blank lines leaves nothing to score.
         let blank = dir.appendingPathComponent("blank.txt").path
         try "\n\n".write(toFile: blank, atomically: true, encoding: .utf8)

@@ -341,3 +341,24 @@ final class ScoringStream {
         }
     }
 }
+
+extension Evaluator {
+    /// Scores `corpus` (only `split`, if given) and writes one line per sentence to `path`,
+    /// atomically: `tokens<TAB>logprob`, the number of scored positions (`<eos>` included) and
+    /// their summed natural-log probability (OOVs scored as `<unk>`), in text order. This is
+    /// the `test-sentences.tsv` that `lmtool ablate`'s paired bootstrap reads. Returns the totals.
+    ///
+    ///     try evaluator.writeSentenceScores(CorpusReader(paths: ["test.txt"]), to: "run/test-sentences.tsv")
+    ///     // 12<TAB>-61.2838...
+    @discardableResult
+    public func writeSentenceScores(_ corpus: CorpusReader, split: Split? = nil, to path: String) throws -> PerplexityStatistics {
+        var total = PerplexityStatistics()
+        try AtomicFile.write(to: path) { sink in
+            total = try score(corpus, split: split) { sentence in
+                let logprob = sentence.tokens.reduce(0.0) { $0 + $1.logProb }
+                try sink.write("\(sentence.tokens.count)\t\(logprob)\n")
+            }
+        }
+        return total
+    }
+}
