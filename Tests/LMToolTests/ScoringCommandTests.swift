@@ -140,6 +140,30 @@ final class ScoringCommandTests: XCTestCase {
         XCTAssertEqual(object["mode"] as? String, "discourse")
     }
 
+    func testJSONLSplitAndSeveralFiles() throws {
+        let run = try makeRun("run", constant: true)
+        let jsonl = try write("docs.jsonl", """
+            {"text": "the the the", "split": "train"}
+            {"text": "the cat", "split": "test"}
+
+            """)
+        let one = try write("one.txt", "cat\n")
+        let r = try runLMTool(["perplexity", "--model", run, jsonl, "--split", "test"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        XCTAssertEqual(lines[0], "file \(jsonl): 1 sentences, 2 words, 0 OOVs")
+        // one.txt has no split: its single record falls in the first block of 100, i.e. train.
+        try assertFails(["perplexity", "--model", run, one, "--split", "test"], mentioning: [one, "nothing to score"])
+        let both = try runLMTool(["perplexity", "--model", run, jsonl, one])
+        XCTAssertEqual(both.status, 0, both.stderr)
+        let blocks = both.stdout.components(separatedBy: "\n\n")
+        XCTAssertEqual(blocks.count, 3, both.stdout)
+        XCTAssertTrue(blocks[2].hasPrefix("total of 2 files: 3 sentences, 6 words, 0 OOVs\n"), both.stdout)
+        let train: Double = 0.3 * 0.3 * 0.3 * 0.2, test: Double = 0.3 * 0.4 * 0.2, cat: Double = 0.4 * 0.2
+        let all = log10(train * test * cat)
+        XCTAssertEqual(try number("logprob", in: blocks[2].split(separator: "\n")[1]), all, accuracy: 1e-4)
+    }
+
     /// The run's tokenization is the default; --tokenizer overrides it.
     func testRunTokenizationIsUsedUnlessOverridden() throws {
         let run = try makeRun("run", constant: true, tokenization: TokenizationOptions(tokenizer: .simple, lowercase: true))
