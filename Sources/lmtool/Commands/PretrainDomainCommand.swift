@@ -67,7 +67,7 @@ struct PretrainDomainCommand: ParsableCommand {
     @Option(help: "Dropout on the embedded words and the pooled vector while training.")
     var dropout: Float = 0
 
-    @Option(help: "Passes over the train split (default 2). With --resume, may extend a run.")
+    @Option(help: "Passes over the train split (default 3). With --resume, may extend a run.")
     var epochs: Int?
 
     @Option(name: .customLong("batch-size"), help: "Examples per batch.")
@@ -79,13 +79,13 @@ struct PretrainDomainCommand: ParsableCommand {
     @Option(help: "Clip the global gradient norm to this (0: no clipping).")
     var clip: Float = 5
 
-    @Option(name: .customLong("max-length"), help: "Training examples keep at most this many tokens (0: all). Evaluation always reads whole examples.")
-    var maxLength = 0
+    @Option(name: .customLong("max-length"), help: "Training examples keep their first N tokens (0: all); evaluation and contextual vectors always read whole examples.")
+    var maxLength = 128
 
     @Option(help: "Random seed (initialization, shuffling, dropout).")
     var seed: UInt64 = 1
 
-    @Option(help: "BLAS threads (default: one per processor).")
+    @Option(help: "BLAS threads (default 1: the per-step matrices are small, and a second thread was slower here).")
     var threads: Int?
 
     @Option(name: .customLong("min-occurrences"), help: "contextual.vec: words seen fewer times in the train split get the fallback row.")
@@ -113,7 +113,7 @@ struct PretrainDomainCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { BLASRuntime.setThreads(threads) }
+        BLASRuntime.setThreads(threads ?? 1)
         setvbuf(stdout, nil, _IOLBF, 0)  // progress lines appear as they are printed
         let clock = ContinuousClock()
         let t0 = clock.now
@@ -142,7 +142,7 @@ struct PretrainDomainCommand: ParsableCommand {
             config = DomainRunConfig(
                 model: DomainClassifierConfig(vocabularySize: vocabulary.count, embeddingSize: embeddingSize, hiddenSize: hiddenSize,
                                               classCount: 0, pooling: pooling, dropout: dropout),
-                training: DomainTrainingOptions(granularity: granularity, epochs: epochs ?? 2, batchSize: batchSize, learningRate: lr,
+                training: DomainTrainingOptions(granularity: granularity, epochs: epochs ?? 3, batchSize: batchSize, learningRate: lr,
                                                 clip: clip, maxLength: maxLength == 0 ? nil : maxLength, seed: seed),
                 domains: [], tokenization: tokenization, corpus: corpus, vocabularyHash: vocabulary.contentHash,
                 minOccurrences: minOccurrences)
