@@ -79,7 +79,7 @@ struct PretrainDomainCommand: ParsableCommand {
     @Option(help: "Clip the global gradient norm to this (0: no clipping).")
     var clip: Float = 5
 
-    @Option(name: .customLong("max-length"), help: "Training examples keep their first N tokens (0: all); evaluation and contextual vectors always read whole examples.")
+    @Option(name: .customLong("max-length"), help: "Training examples keep their first N tokens (0: all); evaluation reads whole examples, contextual vectors pieces of up to 512.")
     var maxLength = 128
 
     @Option(help: "Random seed (initialization, shuffling, dropout).")
@@ -130,6 +130,8 @@ struct PretrainDomainCommand: ParsableCommand {
                 print("\(out): the run already finished (\(last.epoch) epochs); nothing to do (pass a larger --epochs to continue it)")
                 return
             }
+            // Continuing a finished run: it is no longer finished until the new summary is written.
+            if opened.run.isFinished { try FileManager.default.removeItem(atPath: opened.run.summaryPath) }
         } else {
             let tokenization = corpusOptions.tokenization
             let reader = try corpusOptions.reader(corpus)
