@@ -67,7 +67,7 @@ struct PretrainDomainCommand: ParsableCommand {
     @Option(help: "Dropout on the embedded words and the pooled vector while training.")
     var dropout: Float = 0
 
-    @Option(help: "Passes over the train split (default 3). With --resume, may extend a run.")
+    @Option(help: "Passes over the train split (default 3 for paragraphs, 1 for sentences, which give many more updates per pass). With --resume, may extend a run.")
     var epochs: Int?
 
     @Option(name: .customLong("batch-size"), help: "Examples per batch.")
@@ -144,7 +144,7 @@ struct PretrainDomainCommand: ParsableCommand {
             config = DomainRunConfig(
                 model: DomainClassifierConfig(vocabularySize: vocabulary.count, embeddingSize: embeddingSize, hiddenSize: hiddenSize,
                                               classCount: 0, pooling: pooling, dropout: dropout),
-                training: DomainTrainingOptions(granularity: granularity, epochs: epochs ?? 3, batchSize: batchSize, learningRate: lr,
+                training: DomainTrainingOptions(granularity: granularity, epochs: epochs ?? (granularity == .sentence ? 1 : 3), batchSize: batchSize, learningRate: lr,
                                                 clip: clip, maxLength: maxLength == 0 ? nil : maxLength, seed: seed),
                 domains: [], tokenization: tokenization, corpus: corpus, vocabularyHash: vocabulary.contentHash,
                 minOccurrences: minOccurrences)
