@@ -198,13 +198,15 @@ public final class DomainClassifier {
 
     // MARK: Forward
 
-    /// The outcome of one batch: summed loss, number of examples, correct predictions, and the
-    /// predicted class of each example.
+    /// The outcome of one batch: summed loss, number of examples, correct predictions, the
+    /// predicted class and the logits of each example.
     public struct BatchResult: Sendable {
         public var loss: Double
         public var count: Int
         public var correct: Int
         public var predictions: [Int32]
+        /// `[count, K]`.
+        public var logits: [Float]
     }
 
     /// Runs the model on `batch` (padded to `columns` ≥ `batch.count` examples, by default the
@@ -287,7 +289,8 @@ public final class DomainClassifier {
             if predictions[b] == w.labels[b] { correct += 1 }
         }
         lastPass = Pass(steps: T, count: n, training: training)
-        return BatchResult(loss: loss, count: n, correct: correct, predictions: predictions)
+        return BatchResult(loss: loss, count: n, correct: correct, predictions: predictions,
+                           logits: Array(UnsafeBufferPointer(start: w.logits, count: n * K)))
     }
 
     /// Evaluation forward (no dropout).

@@ -30,9 +30,12 @@ struct PretrainDomainCommand: ParsableCommand {
             mean of the averaged rows), word2vec text, plus .safetensors copies. summary.json is written \
             last: its presence means the run finished.
 
-            Example:
-              lmtool pretrain-domain --corpus ../shared/corpora/domains.jsonl.zst --tokenizer simple \\
-                --lowercase --out runs/domain-paragraph --embedding-size 64 --epochs 2
+            Examples (paragraphs, then sentences, of the project's corpus):
+              lmtool pretrain-domain --corpus corpora/default.jsonl.zst \\
+                --tokenizer simple --lowercase --out runs/domain-paragraph
+              lmtool pretrain-domain --corpus corpora/default.jsonl.zst \\
+                --tokenizer simple --lowercase --sentences \\
+                --granularity sentence --out runs/domain-sentence
             """)
 
     @Option(parsing: .upToNextOption, help: "Labelled corpus files or directories (JSONL with \"domain\").")
