@@ -30,7 +30,7 @@ public final class DomainClassifierTrainer {
     public let data: DomainCorpus
     public let model: DomainClassifier
     let log: (String) -> Void
-    let optimizer = Adam()
+    let optimizer: RowSparseAdam
     var dropoutRNG: RNG
 
     /// A trainer for `run` (created or opened by the caller, with `config` and `vocabulary`).
@@ -42,6 +42,7 @@ public final class DomainClassifierTrainer {
         self.data = data
         self.log = log
         model = DomainClassifier(config: config.model, seed: config.training.seed)
+        optimizer = RowSparseAdam(tableRows: config.model.vocabularySize, tableWidth: config.model.embeddingSize)
         dropoutRNG = RNG(seed: config.training.seed &+ 0x5eed)
     }
 
@@ -109,6 +110,7 @@ public final class DomainClassifierTrainer {
             granularity == .paragraph ? doc.sentences.reduce(0) { $0 + $1.count } : (doc.sentences.map(\.count).max() ?? 0)
         }.max() ?? 1
         model.reserve(batch: B, steps: max(1, min(longest, options.maxLength ?? longest)))
+        model.parameters.zeroGradients()
         let clock = ContinuousClock()
         let overview = epochBatcher(epoch: position.epoch)
         log("training examples: \(overview.exampleCount) (\(granularity.rawValue)s), \(overview.batchCount) batches of \(B) per epoch"
@@ -129,10 +131,11 @@ public final class DomainClassifierTrainer {
                     return .stopped(epoch: epoch, batch: position.batch)
                 }
                 let batch = batcher.batch(position.batch)
-                model.parameters.zeroGradients()
                 let r = model.forwardBackward(batch, columns: B, rng: &dropoutRNG)
-                if options.clip > 0 { _ = model.parameters.clipGradientNorm(maxNorm: options.clip) }
+                optimizer.rows = touchedRows(batch)
+                if options.clip > 0 { optimizer.clipGradientNorm(model.parameters, maxNorm: options.clip) }
                 optimizer.step(model.parameters, learningRate: options.learningRate)
+                optimizer.zeroGradients(model.parameters)
                 let tokens = Int(batch.mask.reduce(0, +))
                 position.lossSum += r.loss; position.examples += r.count; position.correct += r.correct
                 position.tokens += tokens; position.trainTokens += tokens
@@ -175,6 +178,17 @@ public final class DomainClassifierTrainer {
             try saveLast(position)
         }
         return .finished(try finish(position: position, records: records))
+    }
+
+    /// The distinct ids at the real steps of `batch`, sorted: the embedding rows with a gradient.
+    func touchedRows(_ batch: DocumentBatcher.Batch) -> [Int] {
+        var seen = [Bool](repeating: false, count: config.model.vocabularySize)
+        var rows: [Int] = []
+        for (id, m) in zip(batch.ids, batch.mask) where m != 0 && !seen[Int(id)] {
+            seen[Int(id)] = true
+            rows.append(Int(id))
+        }
+        return rows.sorted()
     }
 
     /// The training batches of epoch `epoch` (0-based), a function of the seed and the epoch.
