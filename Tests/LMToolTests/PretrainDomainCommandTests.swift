@@ -130,6 +130,32 @@ final class PretrainDomainCommandTests: XCTestCase {
         XCTAssertEqual(try json("run/summary.json")["epochs"] as? Int, finished + 1)
     }
 
+    /// With --vocab, a word the train split never shows gets the fallback row: the mean of the
+    /// averaged rows (checked here from the written file), and is counted in summary.json.
+    func testVocabularyWordsNeverSeenGetTheFallbackRow() throws {
+        let corpus = try toyCorpus()
+        let words = ["apple", "pear", "plum", "fig", "saw", "nail", "drill", "vise", "zebra"]
+        let vocab = try write("vocab.txt", "<unk>\t0\n<eos>\t56\n" + words.map { "\($0)\t1\n" }.joined())
+        let r = try runLMTool(["pretrain-domain", "--corpus", corpus, "--out", path("run"), "--epochs", "1", "--vocab", vocab] + small)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("2 vocabulary words seen fewer than 1 times"), r.stdout)
+        XCTAssertEqual(try json("run/summary.json")["contextual_fallback_words"] as? Int, 2)  // <unk> and zebra
+        var rows: [String: [Double]] = [:]
+        for line in try lines("run/contextual.vec").dropFirst() {
+            let parts = line.split(separator: " ")
+            rows[String(parts[0])] = parts.dropFirst().map { Double($0)! }
+        }
+        XCTAssertEqual(rows.count, 11)
+        let seen = rows.filter { $0.key != "zebra" && $0.key != "<unk>" }.map(\.value)
+        XCTAssertEqual(seen.count, 9)
+        for j in 0..<16 {
+            let mean = seen.reduce(0) { $0 + $1[j] } / Double(seen.count)
+            XCTAssertEqual(rows["zebra"]![j], mean, accuracy: 1e-5)
+            XCTAssertEqual(rows["<unk>"]![j], mean, accuracy: 1e-5)
+        }
+        XCTAssertNotEqual(rows["apple"]!, rows["zebra"]!)
+    }
+
     func assertFailsWithoutWriting(_ corpus: String, mentioning fragments: [String], file: StaticString = #filePath, line: UInt = #line) throws {
         let r = try runLMTool(["pretrain-domain", "--corpus", corpus, "--out", path("out")] + small)
         XCTAssertNotEqual(r.status, 0, file: file, line: line)

@@ -133,8 +133,12 @@ public final class DomainClassifierTrainer {
                 let batch = batcher.batch(position.batch)
                 let r = model.forwardBackward(batch, columns: B, rng: &dropoutRNG)
                 optimizer.rows = touchedRows(batch)
-                if options.clip > 0 { optimizer.clipGradientNorm(model.parameters, maxNorm: options.clip) }
-                optimizer.step(model.parameters, learningRate: options.learningRate)
+                let norm = optimizer.clipGradientNorm(model.parameters, maxNorm: options.clip > 0 ? options.clip : .infinity)
+                if norm.isFinite {
+                    optimizer.step(model.parameters, learningRate: options.learningRate)
+                } else {
+                    log("epoch \(epoch + 1) batch \(position.batch + 1): non-finite gradient norm, update skipped")
+                }
                 optimizer.zeroGradients(model.parameters)
                 let tokens = Int(batch.mask.reduce(0, +))
                 position.lossSum += r.loss; position.examples += r.count; position.correct += r.correct
