@@ -147,7 +147,7 @@ public struct DomainRunDirectory: Sendable {
 
     static func encoder() -> JSONEncoder {
         let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         e.keyEncodingStrategy = .convertToSnakeCase
         return e
     }
@@ -194,7 +194,7 @@ public struct DomainRunDirectory: Sendable {
     /// Rewrites `metrics.jsonl` with `records`, one compact JSON object per line, atomically.
     public func writeMetrics(_ records: [DomainEpochRecord]) throws {
         let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         e.keyEncodingStrategy = .convertToSnakeCase
         try AtomicFile.write(to: metricsPath) { sink in
             for r in records { try sink.write(Array(try e.encode(r)) + [10]) }
