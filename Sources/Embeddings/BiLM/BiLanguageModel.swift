@@ -165,27 +165,32 @@ public final class BiLanguageModel {
                 let s = probs.baseAddress!  // [N, K] logits, then probabilities
                 // S[N, K] = h[N, H] · Wcᵀ
                 sgemm(.none, .transpose, m: N, n: K, k: H, a: hd, lda: H, b: wc.baseAddress!, ldb: H, beta: 0, c: s, ldc: K)
-                correction.withUnsafeBufferPointer { corr in
+                // Per candidate: bias − correction; where each id sits among the candidates
+                // (an id equal to a row's target is an accidental hit, left out of that row).
+                var candidateShift = [Float](repeating: 0, count: K)
+                var positions: [Int32: [Int]] = [:]
+                for (k, id) in candidates.enumerated() {
+                    candidateShift[k] = bias[Int(id)] - correction[Int(id)]
+                    positions[id, default: []].append(k)
+                }
+                candidateShift.withUnsafeBufferPointer { shift in
                     for r in 0..<N {
                         let t = Int(targetIds[d][r])
                         precondition(t >= 0 && t < vocabularySize, "BiLanguageModel: target \(t) outside 0..<\(vocabularySize)")
                         let row = s + r * K, hr = hd + r * H, wt = W + t * H
-                        var targetLogit = bias[t] - corr[t]
+                        var targetLogit = bias[t] - correction[t]
                         for j in 0..<H { targetLogit += hr[j] * wt[j] }
                         var mx = targetLogit
                         for k in 0..<K {
-                            let id = Int(candidates[k])
-                            if id == t { row[k] = -.infinity; continue }
-                            row[k] += bias[id] - corr[id]
-                            mx = max(mx, row[k])
+                            let v = row[k] + shift[k]
+                            row[k] = v
+                            mx = max(mx, v)
                         }
                         let targetExp = FastMath.exp(targetLogit - mx)
+                        for k in 0..<K { row[k] = FastMath.exp(row[k] - mx) }
+                        if let hits = positions[Int32(t)] { for k in hits { row[k] = 0 } }
                         var sum = targetExp
-                        for k in 0..<K {
-                            let e = row[k] == -.infinity ? 0 : FastMath.exp(row[k] - mx)
-                            row[k] = e
-                            sum += e
-                        }
+                        for k in 0..<K { sum += row[k] }
                         let inv = 1 / sum
                         for k in 0..<K { row[k] *= inv }
                         targetProb[d][r] = targetExp * inv
@@ -212,19 +217,23 @@ public final class BiLanguageModel {
             for (k, id) in candidates.enumerated() { (wc.baseAddress! + k * H).update(from: W + Int(id) * H, count: H) }
             candidateProbs[d].withUnsafeMutableBufferPointer { probs in
                 dCandidateWeights.withUnsafeMutableBufferPointer { dwc in
-                    let ds = probs.baseAddress!  // [N, K] becomes dS = P / N
-                    for i in 0..<(N * K) { ds[i] *= scale }
+                    let p = probs.baseAddress!  // [N, K] probabilities; dS = P / N
                     let hd = UnsafePointer(h[d])
                     // dh[N, H] = dS · Wc
-                    sgemm(.none, .none, m: N, n: H, k: K, a: ds, lda: K, b: wc.baseAddress!, ldb: H, beta: 0, c: dh, ldc: H)
+                    sgemm(.none, .none, m: N, n: H, k: K, alpha: scale, a: p, lda: K, b: wc.baseAddress!, ldb: H, beta: 0, c: dh, ldc: H)
                     // dWc[K, H] = dSᵀ · h, scattered to the candidates' rows; db[c] += Σ_r dS[r, c]
-                    sgemm(.transpose, .none, m: K, n: H, k: N, a: ds, lda: K, b: hd, ldb: H, beta: 0, c: dwc.baseAddress!, ldc: H)
+                    sgemm(.transpose, .none, m: K, n: H, k: N, alpha: scale, a: p, lda: K, b: hd, ldb: H, beta: 0, c: dwc.baseAddress!, ldc: H)
+                    var columnSums = [Float](repeating: 0, count: K)
+                    columnSums.withUnsafeMutableBufferPointer { cs in
+                        for r in 0..<N {
+                            let row = p + r * K
+                            for k in 0..<K { cs[k] += row[k] }
+                        }
+                    }
                     for (k, id) in candidates.enumerated() {
                         let dst = dW + Int(id) * H, src = dwc.baseAddress! + k * H
                         for j in 0..<H { dst[j] += src[j] }
-                        var colSum: Float = 0
-                        for r in 0..<N { colSum += ds[r * K + k] }
-                        db[Int(id)] += colSum
+                        db[Int(id)] += columnSums[k] * scale
                     }
                     // The target column: d logit = (p_t − 1) / N.
                     for r in 0..<N {
