@@ -180,19 +180,13 @@ public final class BiLanguageModel {
                         let row = s + r * K, hr = hd + r * H, wt = W + t * H
                         var targetLogit = bias[t] - correction[t]
                         for j in 0..<H { targetLogit += hr[j] * wt[j] }
-                        var mx = targetLogit
-                        for k in 0..<K {
-                            let v = row[k] + shift[k]
-                            row[k] = v
-                            mx = max(mx, v)
-                        }
+                        let mx = addAndMax(row, shift.baseAddress!, count: K, start: targetLogit)
                         let targetExp = FastMath.exp(targetLogit - mx)
-                        for k in 0..<K { row[k] = FastMath.exp(row[k] - mx) }
+                        expInPlace(row, minus: mx, count: K)
                         if let hits = positions[Int32(t)] { for k in hits { row[k] = 0 } }
-                        var sum = targetExp
-                        for k in 0..<K { sum += row[k] }
+                        let sum = targetExp + sumOf(row, count: K)
                         let inv = 1 / sum
-                        for k in 0..<K { row[k] *= inv }
+                        scaleInPlace(row, by: inv, count: K)
                         targetProb[d][r] = targetExp * inv
                         loss += Double(mx) + log(Double(sum)) - Double(targetLogit)
                     }
@@ -254,4 +248,59 @@ public final class BiLanguageModel {
         Embedding(vocabularySize: vocabularySize, embeddingSize: E).backward(dweight: g + embeddingWeight.offset, doutput: dx, ids: ids[d], n: N)
         lastSteps[d] = 0
     }
+}
+
+// MARK: Row kernels (eight lanes at a time)
+
+@inline(__always) private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always) private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
+/// `row[k] += shift[k]`; returns max(start, max_k row[k]).
+@inline(__always)
+private func addAndMax(_ row: UnsafeMutablePointer<Float>, _ shift: UnsafePointer<Float>, count: Int, start: Float) -> Float {
+    var m8 = SIMD8<Float>(repeating: start)
+    var k = 0
+    while k + 8 <= count {
+        let v = load8(row + k) + load8(shift + k)
+        store8(v, row + k)
+        m8 = m8.replacing(with: v, where: v .> m8)
+        k += 8
+    }
+    var mx = m8.max()
+    while k < count { row[k] += shift[k]; mx = max(mx, row[k]); k += 1 }
+    return mx
+}
+
+/// `row[k] = exp(row[k] − m)`.
+@inline(__always)
+private func expInPlace(_ row: UnsafeMutablePointer<Float>, minus m: Float, count: Int) {
+    let m8 = SIMD8<Float>(repeating: m)
+    var k = 0
+    while k + 8 <= count { store8(FastMath.exp(load8(row + k) - m8), row + k); k += 8 }
+    while k < count { row[k] = FastMath.exp(row[k] - m); k += 1 }
+}
+
+/// Σ_k row[k] (eight partial sums).
+@inline(__always)
+private func sumOf(_ row: UnsafeMutablePointer<Float>, count: Int) -> Float {
+    var s8 = SIMD8<Float>(repeating: 0)
+    var k = 0
+    while k + 8 <= count { s8 += load8(row + k); k += 8 }
+    var s = s8.sum()
+    while k < count { s += row[k]; k += 1 }
+    return s
+}
+
+/// `row[k] *= c`.
+@inline(__always)
+private func scaleInPlace(_ row: UnsafeMutablePointer<Float>, by c: Float, count: Int) {
+    let c8 = SIMD8<Float>(repeating: c)
+    var k = 0
+    while k + 8 <= count { store8(load8(row + k) * c8, row + k); k += 8 }
+    while k < count { row[k] *= c; k += 1 }
 }
