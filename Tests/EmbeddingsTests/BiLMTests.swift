@@ -117,6 +117,8 @@ final class BiLMTests: XCTestCase {
         XCTAssertEqual(t2.vectors, [3, 4, 2, 3, 3, 4])
         XCTAssertEqual(r2.fallback, 2)
         XCTAssertEqual(r2.averaged, 1)
+        XCTAssertEqual(r2.description, "1 of 3 words averaged over their occurrences in 3 tokens; 2 seen fewer than 2 times got the mean of all 3 states")
+        XCTAssertTrue(r1.description.hasSuffix("; 1 never seen got the mean of all 3 states"), r1.description)
     }
 
     /// The stream is split in B columns; forward halves are the forward LSTM's states reading each

@@ -55,7 +55,7 @@ public struct ContextualReport: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         "\(averaged) of \(vocabularySize) words averaged over their occurrences in \(tokens) tokens; "
-            + "\(fallback) seen fewer than \(minOccurrences) time(s) got the mean of all \(tokens) states"
+            + "\(fallback) \(minOccurrences == 1 ? "never seen" : "seen fewer than \(minOccurrences) times") got the mean of all \(tokens) states"
     }
 }
 
