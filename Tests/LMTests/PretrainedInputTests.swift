@@ -86,6 +86,23 @@ final class PretrainedInputTests: XCTestCase {
         XCTAssertTrue(unk.allSatisfy { abs($0) <= 0.1 } && unk.contains { $0 != 0 }, "\(unk)")
     }
 
+    /// The same vectors in every format give the same model rows and the same coverage.
+    func testEveryFormatInitialisesTheSameRows() throws {
+        let text = try writeVectors("v.txt", dimension: 4)
+        let table = try EmbeddingFile.read(text)
+        var results: [[Float]] = []
+        for (name, format) in [("v.bin", EmbeddingFormat.word2vecBinary), ("v.glove", .glove), ("v.safetensors", .safetensors), ("v2.txt", .word2vecText)] {
+            let path = directory + "/" + name
+            try EmbeddingFile.write(table, to: path, format: format)
+            var c = config(path: path, mode: "frozen")
+            let (model, lines) = try build(&c)
+            XCTAssertTrue(lines[0].hasPrefix("3 of 7 vocabulary words found in \(path)"), "\(name): \(lines[0])")
+            results.append(Array(model.store.values(model.store["encoder.weight"])))
+        }
+        XCTAssertTrue(results.allSatisfy { $0 == results[0] })
+        XCTAssertEqual(Array(results[0][8..<12]), (0..<4).map { fileValue(1, $0) })
+    }
+
     func testLowercaseFallbackIsCounted() throws {
         let v = try Vocabulary(tokens: ["<unk>", "<eos>", "The", "cat"], counts: [1, 1, 1, 1])
         let path = try writeVectors("v.txt", dimension: 4)
