@@ -121,6 +121,16 @@ final class BiLMTests: XCTestCase {
         XCTAssertTrue(r1.description.hasSuffix("; 1 never seen got the mean of all 3 states"), r1.description)
     }
 
+    /// Component 0: values 1, 3 (mean 2, std 1) → −1, 1; component 1 constant → 0; component 2:
+    /// 0, 4 (mean 2, std 2) → −1, 1.
+    func testStandardizedByHand() throws {
+        let table = try EmbeddingTable(words: ["a", "b"], vectors: [1, 5, 0, 3, 5, 4], dimension: 3, vocabularyHash: "h")
+        let z = table.standardized()
+        XCTAssertEqual(z.vectors, [-1, 0, -1, 1, 0, 1])
+        XCTAssertEqual(z.words, ["a", "b"])
+        XCTAssertEqual(z.vocabularyHash, "h")
+    }
+
     /// The stream is split in B columns; forward halves are the forward LSTM's states reading each
     /// column left to right, backward halves the backward LSTM's states reading the reversed
     /// stream's columns. Checked against a batch-1 copy of the model fed by hand.

@@ -31,6 +31,13 @@ final class EmbedBiLMCommandTests: XCTestCase {
         XCTAssertTrue(lines.dropFirst().allSatisfy { $0.split(separator: " ").count == 7 })
         XCTAssertTrue(lines.contains { $0.hasPrefix("cat ") })
         XCTAssertTrue(FileManager.default.fileExists(atPath: out + ".vocab.txt"))
+        // Standardised by default: every component sums to ~0 over the 14 rows, with variance ~1.
+        let rows = lines.dropFirst().map { $0.split(separator: " ").dropFirst().map { Double($0)! } }
+        for j in 0..<6 {
+            let column = rows.map { $0[j] }
+            XCTAssertEqual(column.reduce(0, +) / 14, 0, accuracy: 1e-4)
+            XCTAssertEqual(column.map { $0 * $0 }.reduce(0, +) / 14, 1, accuracy: 1e-3)
+        }
         // The file can be used as --embeddings input: neighbours run on it.
         let n = try runLMTool(["embed", "neighbors", "--embeddings", out, "-k", "2", "cat"])
         XCTAssertEqual(n.status, 0, n.stderr)
@@ -42,9 +49,11 @@ final class EmbedBiLMCommandTests: XCTestCase {
         let vocab = directory + "/vocab.txt"
         XCTAssertEqual(try runLMTool(["vocab", "build", directory + "/corpus.txt", "--out", vocab]).status, 0)
         let r = try runLMTool(["embed", "bilm", "--corpus", directory + "/corpus.txt", "--vocab", vocab, "--out", out,
-                               "--embedding-size", "4", "--hidden-size", "2", "--train-tokens", "60", "--min-occurrences", "3"])
+                               "--embedding-size", "4", "--hidden-size", "2", "--train-tokens", "60", "--min-occurrences", "3",
+                               "--no-standardize"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("60 tokens"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("raw averages"), r.stdout)
         let data = try Data(contentsOf: URL(fileURLWithPath: out))
         XCTAssertTrue(String(decoding: data.prefix(4096), as: UTF8.self).contains("vocabulary_hash"))
     }

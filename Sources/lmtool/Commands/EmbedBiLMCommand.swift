@@ -14,7 +14,10 @@ struct EmbedBiLMCommand: ParsableCommand {
             (records' "split" field, else the block split; --split chooses another). Then both read \
             that split again and every vocabulary word gets the mean of [forward state ; backward \
             state] over its occurrences (2 x --hidden-size values). Words seen fewer than \
-            --min-occurrences times get the mean of all states (counted in the output). The file \
+            --min-occurrences times get the mean of all states (counted in the output). Averaged \
+            states share a large common part, so by default every component is then standardised \
+            over the vocabulary (mean 0, standard deviation 1); --no-standardize keeps the raw \
+            averages. The file \
             is word2vec text unless the extension says otherwise (.safetensors keeps the \
             vocabulary hash; text and binary get FILE.vocab.txt next to them).
 
@@ -49,6 +52,8 @@ struct EmbedBiLMCommand: ParsableCommand {
     @Option(help: "Sampled-softmax candidates per window (the full softmax when the vocabulary is not larger).") var samples = 512
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Option(name: .customLong("min-occurrences"), help: "Words seen fewer times get the mean of all states.") var minOccurrences = 1
+    @Flag(inversion: .prefixedNo, help: "Standardise every component over the vocabulary (mean 0, standard deviation 1); --no-standardize writes the raw averages.")
+    var standardize = true
 
     func validate() throws {
         if corpus.isEmpty { throw ValidationError("--corpus needs at least one file") }
@@ -97,10 +102,12 @@ struct EmbedBiLMCommand: ParsableCommand {
         }
         let trainSeconds = (clock.now - t1).seconds
         let t2 = clock.now
-        let (table, report) = BiLM.contextualVectors(model: model, ids: ids, vocabulary: vocabulary, minOccurrences: minOccurrences)
+        let (averages, report) = BiLM.contextualVectors(model: model, ids: ids, vocabulary: vocabulary, minOccurrences: minOccurrences)
+        let table = standardize ? averages.standardized() : averages
         print(String(format: "trained %d epoch(s) in %.1f s (%.0f tokens/s), averaged in %.1f s", epochs, trainSeconds,
                      Double(ids.count * epochs) / max(trainSeconds, 1e-9), (clock.now - t2).seconds))
         print(report)
+        print(standardize ? "components standardised over the vocabulary (mean 0, standard deviation 1)" : "raw averages (not standardised)")
         let format = EmbeddingFormat.forWriting(path: out)
         try EmbeddingFile.write(table, to: out, format: format)
         if format != .safetensors {
