@@ -1,0 +1,427 @@
+import Corpus
+import Foundation
+import NN
+import Support
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a pretrained GLoMo graph model is: sizes, vocabulary, graph predictor, how it was trained.
+///
+/// Stored as `config.json` (pretty JSON, sorted keys) in a `GLoMoModelDirectory`.
+///
+///     let config = GLoMoModelConfig(vocabulary: vocab, graph: GraphPredictorConfig(embeddingSize: 64,
+///                                   channels: 64, headSize: 16), pretraining: GLoMoPretrainingConfig())
+public struct GLoMoModelConfig: Codable, Equatable, Sendable {
+    /// The format tag written by this version.
+    public static let currentFormat = "lmtool-glomo-1"
+
+    /// Always `currentFormat` for files this version writes; anything else is refused on load.
+    public var format: String = GLoMoModelConfig.currentFormat
+    /// Rows V of `embedding.weight` (the vocabulary size).
+    public var vocabularySize: Int
+    /// Columns E of `embedding.weight`; equal to `graph.embeddingSize`.
+    public var embeddingSize: Int
+    /// `Vocabulary.contentHash` of `vocab.txt`.
+    public var vocabularyHash: String
+    /// The graph predictor's sizes.
+    public var graph: GraphPredictorConfig
+    /// How it was pretrained.
+    public var pretraining: GLoMoPretrainingConfig
+    /// How the corpus text was tokenized (so text for `glomo show` is tokenized the same way).
+    public var tokenization: TokenizationOptions
+    /// The corpus files it was pretrained on.
+    public var corpus: [String]
+
+    public init(vocabulary: Vocabulary, graph: GraphPredictorConfig, pretraining: GLoMoPretrainingConfig,
+                tokenization: TokenizationOptions = TokenizationOptions(), corpus: [String] = []) {
+        vocabularySize = vocabulary.count
+        embeddingSize = graph.embeddingSize
+        vocabularyHash = vocabulary.contentHash
+        self.graph = graph
+        self.pretraining = pretraining
+        self.tokenization = tokenization
+        self.corpus = corpus
+    }
+
+    /// Throws a `GLoMoConfigError` naming the first field that is invalid or inconsistent.
+    public func validate() throws {
+        if format != GLoMoModelConfig.currentFormat {
+            throw GLoMoConfigError(message: "format '\(format)' is not '\(GLoMoModelConfig.currentFormat)'")
+        }
+        if vocabularySize < 2 { throw GLoMoConfigError(message: "vocabularySize must be at least 2, got \(vocabularySize)") }
+        if embeddingSize != graph.embeddingSize {
+            throw GLoMoConfigError(message: "embeddingSize \(embeddingSize) differs from graph.embeddingSize \(graph.embeddingSize)")
+        }
+        try graph.validate()
+        try pretraining.validate()
+    }
+}
+
+/// The summary written last into a GLoMo model directory: its presence means "finished".
+public struct GLoMoSummary: Codable, Equatable, Sendable {
+    public var steps: Int
+    public var epochs: Double
+    public var tokens: Int
+    public var seconds: Double
+    /// Mean training loss (nats per predicted token) over the last checkpoint interval.
+    public var trainLoss: Double
+    /// Loss on the validation windows at the end (nil without a valid split).
+    public var validLoss: Double?
+    public var parameters: Int
+
+    enum CodingKeys: String, CodingKey {
+        case steps, epochs, tokens, seconds, parameters
+        case trainLoss = "train_loss", validLoss = "valid_loss"
+    }
+
+    public init(steps: Int, epochs: Double, tokens: Int, seconds: Double, trainLoss: Double, validLoss: Double?, parameters: Int) {
+        self.steps = steps; self.epochs = epochs; self.tokens = tokens; self.seconds = seconds
+        self.trainLoss = trainLoss; self.validLoss = validLoss; self.parameters = parameters
+    }
+}
+
+/// One line of a GLoMo model directory's `metrics.jsonl`.
+public struct GLoMoMetricsRecord: Codable, Equatable, Sendable {
+    public var step: Int
+    public var epoch: Int
+    /// `"train"` (mean over the steps since the last record) or `"valid"`.
+    public var split: String
+    /// Mean cross-entropy in nats per predicted token.
+    public var loss: Double
+    public var tokensPerSecond: Double?
+    public var elapsedSeconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case step, epoch, split, loss
+        case tokensPerSecond = "tokens_per_second", elapsedSeconds = "elapsed_seconds"
+    }
+
+    public init(step: Int, epoch: Int, split: String, loss: Double, tokensPerSecond: Double?, elapsedSeconds: Double) {
+        self.step = step; self.epoch = epoch; self.split = split; self.loss = loss
+        self.tokensPerSecond = tokensPerSecond; self.elapsedSeconds = elapsedSeconds
+    }
+}
+
+/// The on-disk form of a pretrained GLoMo graph model (layout in docs/glomo.md):
+///
+/// | file | what |
+/// | --- | --- |
+/// | `config.json` | `GLoMoModelConfig`, written at creation |
+/// | `vocab.txt` | the vocabulary (`Corpus.Vocabulary` format) |
+/// | `model.safetensors` | `embedding.weight [V, E]`, the graph predictor under `graph.`, the feature predictor under `features.`, the decoder under `decoder.`; metadata `vocabulary_hash`, `format` |
+/// | `last.safetensors` | the whole training state for `--resume` (`NN.TrainingCheckpoint`) |
+/// | `metrics.jsonl` | one `GLoMoMetricsRecord` per line |
+/// | `summary.json` | `GLoMoSummary`, written last: its presence means the pretraining finished |
+///
+/// Every file is written atomically (metrics lines with one `write(2)` each).
+///
+///     let model = try GLoMoModelDirectory.load(at: "glomo", maxSteps: 70, maxBatch: 20)
+///     let g = model.graphs(ids: ids, steps: 70, batch: 20)   // [L, K, B, T, T]
+public struct GLoMoModelDirectory: Sendable {
+    public let path: String
+
+    /// The metadata key of `model.safetensors` that records the vocabulary hash.
+    public static let vocabularyHashKey = "vocabulary_hash"
+
+    /// A handle on the directory at `path`; reads and writes nothing.
+    public init(path: String) {
+        self.path = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+    }
+
+    public var configPath: String { path + "/config.json" }
+    public var vocabularyPath: String { path + "/vocab.txt" }
+    public var modelPath: String { path + "/model.safetensors" }
+    public var lastCheckpointPath: String { path + "/last.safetensors" }
+    public var metricsPath: String { path + "/metrics.jsonl" }
+    public var summaryPath: String { path + "/summary.json" }
+
+    /// Whether the directory holds a GLoMo model (its `config.json` exists).
+    public var holdsModel: Bool { FileManager.default.fileExists(atPath: configPath) }
+    /// Whether the pretraining finished (`summary.json` exists).
+    public var isFinished: Bool { FileManager.default.fileExists(atPath: summaryPath) }
+
+    // MARK: - Creating and opening
+
+    /// Creates the directory and writes `config.json` and `vocab.txt`.
+    ///
+    /// - Throws: `FileError` if the directory already holds a model and `force` is false
+    ///   (nothing is touched), if the configuration is invalid or does not fit `vocabulary`, or if
+    ///   a file cannot be written. With `force`, the old model's files are removed first.
+    public static func create(at path: String, config: GLoMoModelConfig, vocabulary: Vocabulary,
+                              force: Bool = false) throws -> GLoMoModelDirectory {
+        let dir = GLoMoModelDirectory(path: path)
+        do { try config.validate() } catch { throw FileError(path: dir.configPath, message: "\(error)") }
+        if vocabulary.contentHash != config.vocabularyHash || vocabulary.count != config.vocabularySize {
+            throw FileError(path: dir.configPath, message: "the configuration does not describe the given vocabulary (hash or size differ)")
+        }
+        if dir.holdsModel {
+            guard force else {
+                throw FileError(path: dir.path, message: "already holds a GLoMo model (config.json); use --force to replace it or --resume to continue it")
+            }
+            for file in [dir.summaryPath, dir.modelPath, dir.lastCheckpointPath, dir.metricsPath]
+            where unlink(file) != 0 && errno != ENOENT {
+                throw FileError.posix(file, "cannot remove")
+            }
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: true)
+        } catch {
+            throw FileError(path: dir.path, message: "cannot create the directory: \(error.localizedDescription)")
+        }
+        try vocabulary.save(to: dir.vocabularyPath)
+        try dir.writeConfig(config)
+        return dir
+    }
+
+    /// Reads and checks `config.json` and `vocab.txt` (the vocabulary must have the recorded
+    /// hash and size).
+    public static func open(at path: String) throws -> (directory: GLoMoModelDirectory, config: GLoMoModelConfig, vocabulary: Vocabulary) {
+        let dir = GLoMoModelDirectory(path: path)
+        guard dir.holdsModel else { throw FileError(path: dir.path, message: "not a GLoMo model directory (no config.json)") }
+        let config = try dir.readConfig()
+        let vocabulary = try Vocabulary.load(from: dir.vocabularyPath)
+        if vocabulary.contentHash != config.vocabularyHash {
+            throw FileError(path: dir.vocabularyPath, message: "vocabulary hash \(vocabulary.contentHash) differs from \(config.vocabularyHash) in config.json")
+        }
+        if vocabulary.count != config.vocabularySize {
+            throw FileError(path: dir.vocabularyPath, message: "\(vocabulary.count) words, config.json says vocabularySize \(config.vocabularySize)")
+        }
+        return (dir, config, vocabulary)
+    }
+
+    // MARK: - config.json
+
+    /// Writes `config` as pretty JSON with sorted keys, atomically.
+    public func writeConfig(_ config: GLoMoModelConfig) throws {
+        try AtomicFile.write(Array(try GLoMoModelDirectory.encode(config)) + [10], to: configPath)
+    }
+
+    /// Reads and validates `config.json`.
+    public func readConfig() throws -> GLoMoModelConfig {
+        let data = try readData(configPath)
+        let config: GLoMoModelConfig
+        do {
+            config = try JSONDecoder().decode(GLoMoModelConfig.self, from: data)
+        } catch {
+            throw FileError(path: configPath, message: "not a GLoMo model configuration: \(GLoMoModelDirectory.describe(error))")
+        }
+        do { try config.validate() } catch { throw FileError(path: configPath, message: "\(error)") }
+        return config
+    }
+
+    // MARK: - model.safetensors
+
+    /// Writes the parameters of `store` (embedding, graph predictor, feature predictor, decoder)
+    /// to `model.safetensors` atomically, stamped with the vocabulary hash.
+    public func saveModel(_ store: ParameterStore, config: GLoMoModelConfig) throws {
+        try TrainingCheckpoint.save(to: modelPath, parameters: store,
+                                    metadata: [GLoMoModelDirectory.vocabularyHashKey: config.vocabularyHash,
+                                               "format": GLoMoModelConfig.currentFormat])
+    }
+
+    /// Reads `model.safetensors` into `store` (every parameter of `store` must be in the file
+    /// with its shape; extra tensors are ignored) and checks its vocabulary hash.
+    ///
+    /// - Throws: `FileError` naming `model.safetensors` when it is missing, truncated or
+    ///   malformed, lacks a parameter, has a shape other than `config.json` implies, or was saved
+    ///   with another vocabulary. `store` is unchanged then.
+    public func loadModel(into store: ParameterStore, config: GLoMoModelConfig) throws {
+        guard FileManager.default.fileExists(atPath: modelPath) else {
+            throw FileError(path: modelPath, message: "no model.safetensors (the pretraining has not saved a model yet)")
+        }
+        let file = try SafetensorsFile(contentsOf: modelPath)
+        if let hash = file.metadata[GLoMoModelDirectory.vocabularyHashKey], hash != config.vocabularyHash {
+            throw FileError(path: modelPath, message: "vocabulary hash mismatch: saved with \(hash), config.json says \(config.vocabularyHash)")
+        }
+        do {
+            try store.load(from: file.tensors)
+        } catch let e as CheckpointError {
+            throw FileError(path: modelPath, message: "does not match config.json: \(e.message)")
+        }
+    }
+
+    // MARK: - Content hash
+
+    /// SHA-256 (hex) of `config.json`'s bytes followed by `model.safetensors`'s bytes: identifies
+    /// one pretrained model (stamped into the runs that use it).
+    public func contentHash() throws -> String {
+        var hash = SHA256()
+        for file in [configPath, modelPath] {
+            let data = try readData(file)
+            data.withUnsafeBytes { hash.update($0) }
+        }
+        return hash.hexDigest()
+    }
+
+    // MARK: - metrics.jsonl and summary.json
+
+    /// Appends `record` as one JSON line with a single `write(2)`.
+    public func appendMetrics(_ record: GLoMoMetricsRecord) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let line = Array(try encoder.encode(record)) + [10]
+        let fd = Glibc.open(metricsPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        if fd < 0 { throw FileError.posix(metricsPath, "cannot open for appending") }
+        defer { close(fd) }
+        let n = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) }
+        if n != line.count { throw FileError.posix(metricsPath, "cannot append") }
+    }
+
+    /// The records of `metrics.jsonl` (a torn last line without its newline is skipped).
+    public func readMetrics() throws -> [GLoMoMetricsRecord] {
+        guard FileManager.default.fileExists(atPath: metricsPath) else { return [] }
+        let data = try readData(metricsPath)
+        var out: [GLoMoMetricsRecord] = []
+        let lines = data.split(separator: 10, omittingEmptySubsequences: false)
+        for (i, line) in lines.enumerated() where i < lines.count - 1 {
+            do { out.append(try JSONDecoder().decode(GLoMoMetricsRecord.self, from: Data(line))) } catch {
+                throw FileError(path: "\(metricsPath):\(i + 1)", message: "not a metrics record: \(GLoMoModelDirectory.describe(error))")
+            }
+        }
+        return out
+    }
+
+    /// Writes `summary.json` atomically (do this last).
+    public func writeSummary(_ summary: GLoMoSummary) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(Array(try encoder.encode(summary)) + [10], to: summaryPath)
+    }
+
+    /// Reads `summary.json`, or nil if the pretraining has not finished.
+    public func readSummary() throws -> GLoMoSummary? {
+        guard isFinished else { return nil }
+        do { return try JSONDecoder().decode(GLoMoSummary.self, from: try readData(summaryPath)) } catch let e as FileError {
+            throw e
+        } catch {
+            throw FileError(path: summaryPath, message: "not a summary: \(GLoMoModelDirectory.describe(error))")
+        }
+    }
+
+    // MARK: - Loading for inference
+
+    /// Opens the directory and rebuilds its graph predictor and embedding table, ready for
+    /// inference on up to `maxSteps × maxBatch` tokens per call.
+    ///
+    /// - Throws: `FileError` naming the file at fault: a missing or invalid `config.json`, a
+    ///   vocabulary that does not match it, a missing, truncated or mismatched `model.safetensors`.
+    public static func load(at path: String, maxSteps: Int = 256, maxBatch: Int = 1) throws -> GLoMoGraphModel {
+        let (dir, config, vocabulary) = try open(at: path)
+        let model = GLoMoGraphModel(directory: dir, config: config, vocabulary: vocabulary, maxSteps: maxSteps, maxBatch: maxBatch)
+        try dir.loadModel(into: model.store, config: config)
+        model.contentHash = try dir.contentHash()
+        return model
+    }
+
+    // MARK: - Helpers
+
+    static func encode<T: Encodable>(_ value: T) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(value)
+    }
+
+    private func readData(_ file: String) throws -> Data {
+        do { return try Data(contentsOf: URL(fileURLWithPath: file)) } catch {
+            throw FileError(path: file, message: "cannot read: \((error as NSError).localizedDescription)")
+        }
+    }
+
+    /// A one-line description of a decoding error, with the JSON path where it applies.
+    static func describe(_ error: Error) -> String {
+        func at(_ path: [CodingKey]) -> String {
+            path.isEmpty ? "" : " at " + path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error as? DecodingError {
+        case .keyNotFound(let key, let c)?: return "missing field '\(key.stringValue)'" + at(c.codingPath)
+        case .typeMismatch(_, let c)?, .valueNotFound(_, let c)?: return c.debugDescription + at(c.codingPath)
+        case .dataCorrupted(let c)?:
+            let underlying = (c.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            return ((underlying ?? c.debugDescription) + at(c.codingPath)).replacingOccurrences(of: "\n", with: " ")
+        default: return "\(error)".replacingOccurrences(of: "\n", with: " ")
+        }
+    }
+}
+
+/// A pretrained graph predictor with its embedding table, loaded for inference.
+///
+/// The store holds `embedding.weight [V, E]` and the graph predictor's parameters under
+/// `graph.` (the names of `model.safetensors`). `graphs(ids:steps:batch:)` embeds time-major ids
+/// and returns `[L, K, B, T, T]` graphs (layout in docs/glomo.md). To run the predictor inside
+/// another model (e.g. frozen in the LM's store), register a `GraphPredictor(config.graph, store:
+/// other, prefix: "glomo.graph.", …)` there and call `copyParameters(into:prefix:)`.
+///
+///     let m = try GLoMoModelDirectory.load(at: "glomo", maxSteps: 12)
+///     let ids = m.vocabulary.ids(of: "the cat sat", tokenizer: WhitespaceTokenizer())
+///     let g = m.graphs(ids: ids, steps: ids.count, batch: 1)
+public final class GLoMoGraphModel {
+    public let directory: GLoMoModelDirectory
+    public let config: GLoMoModelConfig
+    public let vocabulary: Vocabulary
+    /// SHA-256 of `config.json` + `model.safetensors` (see `GLoMoModelDirectory.contentHash()`).
+    public internal(set) var contentHash = ""
+    /// `embedding.weight` and `graph.*`.
+    public let store: ParameterStore
+    public let embedding: ParameterView
+    public let graphPredictor: GraphPredictor
+    private let embedded: UnsafeMutablePointer<Float>  // [maxSteps, maxBatch, E]
+
+    init(directory: GLoMoModelDirectory, config: GLoMoModelConfig, vocabulary: Vocabulary, maxSteps: Int, maxBatch: Int) {
+        precondition(maxSteps > 0 && maxBatch > 0, "GLoMoGraphModel: maxSteps and maxBatch must be positive")
+        self.directory = directory
+        self.config = config
+        self.vocabulary = vocabulary
+        store = ParameterStore()
+        embedding = store.register("embedding.weight", shape: [config.vocabularySize, config.embeddingSize])
+        graphPredictor = GraphPredictor(config.graph, store: store, prefix: "graph.", maxSteps: maxSteps, maxBatch: maxBatch)
+        embedded = .allocate(capacity: maxSteps * maxBatch * config.embeddingSize)
+    }
+
+    deinit { embedded.deallocate() }
+
+    /// Floats of `graphs(ids:steps:batch:)`'s result: `L · K · B · T · T`.
+    public func graphCount(steps T: Int, batch B: Int) -> Int { graphPredictor.graphCount(steps: T, batch: B) }
+
+    /// The graphs of time-major `ids [T, B]` (every id in `0..<V`).
+    public func forward(graphs: UnsafeMutablePointer<Float>, ids: UnsafePointer<Int32>, steps T: Int, batch B: Int) {
+        let emb = Embedding(vocabularySize: config.vocabularySize, embeddingSize: config.embeddingSize)
+        emb.forward(output: embedded, ids: ids, weight: store.values.baseAddress! + embedding.offset, n: T * B)
+        graphPredictor.forward(graphs: graphs, embeddings: embedded, steps: T, batch: B)
+    }
+
+    /// The graphs `[L, K, B, T, T]` of time-major `ids [T, B]`.
+    public func graphs(ids: [Int32], steps T: Int, batch B: Int) -> [Float] {
+        precondition(ids.count == T * B, "GLoMoGraphModel: \(ids.count) ids for \(T) × \(B)")
+        var g = [Float](repeating: 0, count: graphCount(steps: T, batch: B))
+        ids.withUnsafeBufferPointer { i in
+            g.withUnsafeMutableBufferPointer { forward(graphs: $0.baseAddress!, ids: i.baseAddress!, steps: T, batch: B) }
+        }
+        return g
+    }
+
+    /// Copies every `graph.*` parameter into `other` under `prefix` + the name after `graph.`
+    /// (e.g. `graph.layer0.key.weight` → `glomo.graph.layer0.key.weight` for prefix
+    /// `glomo.graph.`), and with `embeddingName` also `embedding.weight`. Throws a
+    /// `GLoMoConfigError` if a parameter is missing from `other` or has another shape.
+    public func copyParameters(into other: ParameterStore, prefix: String, embeddingName: String? = nil) throws {
+        var pairs: [(ParameterView, ParameterView)] = []
+        for v in store.views {
+            let name: String
+            if v.name.hasPrefix("graph.") { name = prefix + v.name.dropFirst("graph.".count) }
+            else if let embeddingName, v == embedding { name = embeddingName }
+            else { continue }
+            guard let w = other.view(named: name) else {
+                throw GLoMoConfigError(message: "GLoMo model \(directory.path): the target has no parameter '\(name)'")
+            }
+            guard w.shape == v.shape else {
+                throw GLoMoConfigError(message: "GLoMo model \(directory.path): '\(name)' is \(w.shape) in the target, \(v.shape) in the model")
+            }
+            pairs.append((v, w))
+        }
+        for (v, w) in pairs {
+            let src = store.values(v), dst = other.values(w)
+            for i in 0..<src.count { dst[i] = src[i] }
+        }
+    }
+}
