@@ -247,7 +247,7 @@ private final class TransferWorkspace {
 extension GLoMoTransfer {
     /// Copies a pretrained graph model's embedding table and graph predictor into the frozen
     /// parameters and maps `lmVocabulary` onto the graph model's vocabulary by token; returns how
-    /// many LM words (other than `<unk>`) the graph model knows.
+    /// many LM words (other than `<unk>` and `<eos>`) the graph model knows.
     ///
     /// - Throws: `GLoMoTransferError` when the graph model's sizes differ from `config` (the
     ///   transfer was built for another model).
@@ -270,7 +270,7 @@ extension GLoMoTransfer {
     }
 
     /// The id in `graph` of every token of `lm` (`<unk>` = 0 where `graph` lacks it), and the
-    /// number of tokens other than `<unk>` found.
+    /// number of words found (`<unk>` and `<eos>` not counted).
     public static func vocabularyMap(from lm: Vocabulary, to graph: Vocabulary) -> (map: [Int32], found: Int) {
         var map = [Int32](repeating: Vocabulary.unknownID, count: lm.count)
         var found = 0
@@ -278,7 +278,7 @@ extension GLoMoTransfer {
             let token = lm.token(Int32(i))
             let g = graph.id(token)
             map[i] = g
-            if i != Int(Vocabulary.unknownID) && graph.contains(token) { found += 1 }
+            if i != Int(Vocabulary.unknownID) && i != Int(Vocabulary.endOfSentenceID) && graph.contains(token) { found += 1 }
         }
         return (map, found)
     }
