@@ -147,6 +147,25 @@ final class GLoMoTransferTests: XCTestCase {
         }
     }
 
+    /// Saving and restoring the carried context continues exactly as without the interruption.
+    func testCarriedContextRoundTrip() {
+        let a: [Int32] = [1, 4, 0, 6, 2, 2], b: [Int32] = [5, 3, 3, 1, 6, 0], t: [Int32] = [4, 0, 6, 2, 5, 3]
+        let model = makeModel(.embeddings, maxSteps: 3, context: 2)
+        var rng = RNG(seed: 1)
+        model.resetState()
+        model.forward(inputs: a, targets: t, steps: 3, training: false, rng: &rng)
+        let saved = model.glomo!.carriedContext
+        let lstm = model.lstms.map { ($0.hiddenState, $0.cellState) }
+        XCTAssertEqual(saved.count, 2)
+        model.forward(inputs: b, targets: t, steps: 3, training: false, rng: &rng)
+        let expected = Array(model.targetLogProbabilities)
+        model.resetState()
+        model.glomo!.carriedContext = saved
+        for (l, s) in zip(model.lstms, lstm) { l.hiddenState = s.0; l.cellState = s.1 }
+        model.forward(inputs: b, targets: t, steps: 3, training: false, rng: &rng)
+        XCTAssertEqual(Array(model.targetLogProbabilities), expected)
+    }
+
     /// A few optimizer steps (SGD with momentum, Adam, Adagrad, with clipping) leave the frozen
     /// graph model bitwise unchanged while the mixer and the LM move.
     func testFrozenPredictorIsNeverUpdated() {

@@ -163,6 +163,29 @@ public final class GLoMoTransfer {
     /// Empties the carried context.
     public func resetState() { contextCount = 0 }
 
+    /// The carried context, for an exact mid-epoch resume: `count` positions (≤ `config.context`),
+    /// their graph-vocabulary ids `[count, B]` and unmixed features `[count, B, D]`, time-major.
+    /// A trainer that saves the LSTM state saves this too (and sets it back on resume).
+    ///
+    ///     let saved = model.glomo!.carriedContext
+    ///     model.glomo!.carriedContext = saved
+    public var carriedContext: (count: Int, ids: [Int32], features: [Float]) {
+        get {
+            let c = contextCount, B = batchSize, D = featureSize
+            return (c, Array(UnsafeBufferPointer(start: contextIds, count: c * B)),
+                    Array(UnsafeBufferPointer(start: contextFeatures, count: c * B * D)))
+        }
+        set {
+            let (c, B, D) = (newValue.count, batchSize, featureSize)
+            precondition(c >= 0 && c <= config.context && newValue.ids.count == c * B && newValue.features.count == c * B * D
+                         && newValue.ids.allSatisfy { $0 >= 0 && Int($0) < config.graphVocabularySize },
+                         "GLoMoTransfer: carried context of \(c) positions does not fit")
+            contextIds.update(from: newValue.ids, count: c * B)
+            contextFeatures.update(from: newValue.features, count: c * B * D)
+            contextCount = c
+        }
+    }
+
     /// Mixes the graphs of the window into `features` (the current T steps) and writes `output`;
     /// then carries the window's last `config.context` positions.
     public func forward(

@@ -21,6 +21,7 @@ import NN
 ///     projection.weight     [E, H]    only when tied and H != E (no PyTorch counterpart)
 ///     decoder.weight        [V, H]    absent when tied: the decoder reads encoder.weight
 ///     decoder.bias          [V]
+///     glomo.*                         only with GLoMo graphs (`GLoMoTransfer`, docs/glomo.md)
 ///
 /// **Weight tying** (`config.tieWeights`): the decoder uses the input representation's table
 /// (`encoder.weight`) as its weight, and its gradient adds into that table's gradient. When
