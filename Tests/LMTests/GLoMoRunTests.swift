@@ -50,6 +50,7 @@ final class GLoMoRunTests: XCTestCase {
         var config = runConfig()
         try InputFactory.prepare(&config, vocabulary: lmVocabulary)
         XCTAssertEqual(config.glomo?.contentHash, try dir.contentHash())
+        XCTAssertTrue(config.glomo?.path.hasPrefix("/") == true)
         var rng = RNG(seed: 1)
         let model = try RunDirectory.makeModel(config: config, batchSize: 2, maxSteps: 3, rng: &rng)
         let glomo = try XCTUnwrap(model.glomo)

@@ -188,6 +188,13 @@ final class GLoMoTransferTests: XCTestCase {
         }
     }
 
+    /// The same seed gives the same model (GLoMo parameters included), another seed another.
+    func testDeterministicBySeed() {
+        let m1 = makeModel(.hidden, seed: 4), m2 = makeModel(.hidden, seed: 4), m3 = makeModel(.hidden, seed: 6)
+        XCTAssertEqual(Array(m1.store.values), Array(m2.store.values))
+        XCTAssertNotEqual(Array(m1.store.values), Array(m3.store.values))
+    }
+
     /// Parameter names: the LM's own first, unchanged, then the GLoMo ones.
     func testParameterLayout() {
         let model = makeModel(.embeddings)

@@ -1,4 +1,5 @@
 import Corpus
+import Foundation
 import GLoMoGraph
 import NN
 
@@ -7,7 +8,7 @@ import NN
 /// - `prepareGLoMo` (new run, before anything is written): `on` must be `embeddings` or
 ///   `hidden`; DIR must hold a loadable graph model (`GLoMoModelDirectory.load`: config.json,
 ///   vocab.txt and model.safetensors checked, one-line errors naming the file); its content hash
-///   is recorded; at least one LM word (besides `<unk>`, `<eos>`) must be in its vocabulary; weight decay must be 0 (it
+///   is recorded and the path made absolute; at least one LM word (besides `<unk>`, `<eos>`) must be in its vocabulary; weight decay must be 0 (it
 ///   would move the frozen graph predictor, which lives in the model's parameters).
 /// - `makeGLoMo`: the `GLoMoTransfer` of the shapes DIR's `config.json` gives, applied at `on`,
 ///   with the previous `bptt` tokens as carried context and global mixture weights.
@@ -34,6 +35,8 @@ extension InputFactory {
             throw InputFactoryError(message: "\(graphModel.directory.vocabularyPath): none of the LM's \(vocabulary.count - 2) words (besides <unk> and <eos>) is in the graph model's vocabulary (another tokenization?)")
         }
         use.contentHash = graphModel.contentHash
+        // An absolute path, so that the run loads from any working directory.
+        use.path = URL(fileURLWithPath: use.path).standardizedFileURL.path
         config.glomo = use
     }
 
