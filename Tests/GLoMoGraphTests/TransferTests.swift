@@ -172,6 +172,63 @@ final class TransferTests: XCTestCase {
         XCTAssertEqual(mixer.mixtureWeights(row: 0, sequence: 0), [1])
     }
 
+    /// The mixer's output against a direct Double implementation of the documented formula
+    /// (candidates by explicit matrix products in the order m = c·K + h, softmax, M, y, gate),
+    /// for both weightings and with carried context.
+    func testMixerAgainstDirectDoubleReference() {
+        for weighting in [GraphMixWeighting.global, .perToken] {
+            let s = makeSetup(weighting, W: 5, c: 2, B: 2, D: 3, L: 3, K: 2)
+            let out = s.run()
+            let (W, c, B, D, L, K) = (s.W, s.c, s.B, s.D, s.L, s.K)
+            let v = Array(s.store.values).map(Double.init)
+            func param(_ name: String) -> ArraySlice<Double> { v[s.store["glomo." + name].range] }
+            func graph(_ l: Int, _ h: Int, _ b: Int) -> [[Double]] {
+                (0..<W).map { i in (0..<W).map { j in Double(s.graphs[(((l * K + h) * B + b) * W + i) * W + j]) } }
+            }
+            func matmul(_ a: [[Double]], _ b: [[Double]]) -> [[Double]] {
+                (0..<W).map { i in (0..<W).map { j in (0..<W).reduce(0) { $0 + a[i][$1] * b[$1][j] } } }
+            }
+            for b in 0..<B {
+                // Candidates: m = c·K + h, c < L: G^c; c = L + l − 1: G^l · … · G^0.
+                var cand = [[[Double]]](repeating: [], count: (2 * L - 1) * K)
+                for h in 0..<K {
+                    var product = graph(0, h, b)
+                    for l in 0..<L { cand[l * K + h] = graph(l, h, b) }
+                    for l in 1..<L {
+                        product = matmul(graph(l, h, b), product)
+                        cand[(L + l - 1) * K + h] = product
+                    }
+                }
+                let M = cand.count
+                let h = { (i: Int) in (0..<D).map { Double(s.features[(i * B + b) * D + $0]) } }
+                for i in c..<W {
+                    var logits = [Double](repeating: 0, count: M)
+                    if weighting == .global {
+                        logits = Array(param("mix.logits"))
+                    } else {
+                        let U = Array(param("mix.weight")), bias = Array(param("mix.bias"))
+                        for m in 0..<M { logits[m] = bias[m] + (0..<D).reduce(0) { $0 + U[m * D + $1] * h(i)[$1] } }
+                    }
+                    let z = logits.map { exp($0) }.reduce(0, +)
+                    let w = logits.map { exp($0) / z }
+                    var y = [Double](repeating: 0, count: D)
+                    for j in 0..<i {
+                        let mij = (0..<M).reduce(0) { $0 + w[$1] * cand[$1][i][j] }
+                        for k in 0..<D { y[k] += mij * h(j)[k] }
+                    }
+                    let gw = Array(param("gate.weight")), gb = Array(param("gate.bias")), x = h(i) + y
+                    for k in 0..<D {
+                        let zk = gb[k] + (0..<(2 * D)).reduce(0) { $0 + gw[k * 2 * D + $1] * x[$1] }
+                        let g = 1 / (1 + exp(-zk))
+                        let expected = g * h(i)[k] + (1 - g) * y[k]
+                        XCTAssertEqual(Double(out[((i - c) * B + b) * D + k]), expected, accuracy: 1e-5,
+                                       "\(weighting) b \(b) i \(i) k \(k)")
+                    }
+                }
+            }
+        }
+    }
+
     /// Global weights are softmax(logits): checked against values computed here in Double.
     func testGlobalWeightsAreSoftmaxOfLogits() {
         let s = makeSetup(.global)
