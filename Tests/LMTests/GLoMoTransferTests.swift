@@ -208,6 +208,10 @@ final class GLoMoTransferTests: XCTestCase {
         XCTAssertEqual(names[12], "glomo.embedding.weight")
         XCTAssertTrue(names.contains("glomo.graph.layer1.threshold.bias"))
         XCTAssertEqual(Array(names.suffix(3)), ["glomo.mix.logits", "glomo.gate.weight", "glomo.gate.bias"])
+        // Frozen: the map [7], the graph embedding [5, 3] and the predictor; trainable: the rest.
+        let glomo = model.glomo!
+        let predictorCount = model.store.views.filter { $0.name.hasPrefix("glomo.graph.") }.reduce(0) { $0 + $1.count }
+        XCTAssertEqual(glomo.frozenParameterCount, 7 + 15 + predictorCount)
     }
 
     func testVocabularyMapByToken() throws {

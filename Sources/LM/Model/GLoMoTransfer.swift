@@ -79,6 +79,8 @@ public final class GLoMoTransfer {
     public private(set) var embedding: ParameterView!
     /// The views that never receive a gradient (map, graph embedding, graph predictor).
     public private(set) var frozenViews: [ParameterView] = []
+    /// The number of frozen parameter values (to leave out of a trainable-parameter count).
+    public var frozenParameterCount: Int { frozenViews.reduce(0) { $0 + $1.count } }
     private var store: ParameterStore!
     private var batchSize = 0
     private let workspace = TransferWorkspace()
