@@ -96,15 +96,6 @@ final class GLoMoRunTests: XCTestCase {
         }
     }
 
-    func testWeightDecayIsRefused() throws {
-        try makeGraphModel()
-        var config = runConfig()
-        config.training.weightDecay = 1e-4
-        XCTAssertThrowsError(try InputFactory.prepare(&config, vocabulary: lmVocabulary)) { error in
-            XCTAssertEqual("\(error)", "--glomo needs --weight-decay 0: weight decay would move the frozen graph predictor")
-        }
-    }
-
     func testMissingDirectoryNamesIt() {
         var config = runConfig(path: root + "/nowhere")
         XCTAssertThrowsError(try InputFactory.prepare(&config, vocabulary: lmVocabulary)) { error in

@@ -166,10 +166,10 @@ final class GLoMoTransferTests: XCTestCase {
         XCTAssertEqual(Array(model.targetLogProbabilities), expected)
     }
 
-    /// A few optimizer steps (SGD with momentum, Adam, Adagrad, with clipping) leave the frozen
-    /// graph model bitwise unchanged while the mixer and the LM move.
+    /// A few optimizer steps (SGD with momentum and weight decay, Adam, Adagrad with weight decay,
+    /// with clipping) leave the frozen graph model bitwise unchanged while the mixer and the LM move.
     func testFrozenPredictorIsNeverUpdated() {
-        let optimizers: [any Optimizer] = [SGD(momentum: 0.9), Adam(), Adagrad()]
+        let optimizers: [any Optimizer] = [SGD(momentum: 0.9, weightDecay: 0.1), Adam(), Adagrad(weightDecay: 0.1)]
         for optimizer in optimizers {
             let model = makeModel(.hidden)
             let frozen = model.glomo!.frozenViews
@@ -212,6 +212,8 @@ final class GLoMoTransferTests: XCTestCase {
         let glomo = model.glomo!
         let predictorCount = model.store.views.filter { $0.name.hasPrefix("glomo.graph.") }.reduce(0) { $0 + $1.count }
         XCTAssertEqual(glomo.frozenParameterCount, 7 + 15 + predictorCount)
+        XCTAssertEqual(model.store.trainableCount, model.store.count - glomo.frozenParameterCount)
+        XCTAssertTrue(glomo.frozenViews.allSatisfy { model.store.isFrozen($0) })
     }
 
     func testVocabularyMapByToken() throws {

@@ -8,8 +8,7 @@ import NN
 /// - `prepareGLoMo` (new run, before anything is written): `on` must be `embeddings` or
 ///   `hidden`; DIR must hold a loadable graph model (`GLoMoModelDirectory.load`: config.json,
 ///   vocab.txt and model.safetensors checked, one-line errors naming the file); its content hash
-///   is recorded and the path made absolute; at least one LM word (besides `<unk>`, `<eos>`) must be in its vocabulary; weight decay must be 0 (it
-///   would move the frozen graph predictor, which lives in the model's parameters).
+///   is recorded and the path made absolute; at least one LM word (besides `<unk>`, `<eos>`) must be in its vocabulary.
 /// - `makeGLoMo`: the `GLoMoTransfer` of the shapes DIR's `config.json` gives, applied at `on`,
 ///   with the previous `bptt` tokens as carried context and global mixture weights.
 /// - `initializeGLoMo` (new run): copies the pretrained embedding and predictor into the model
@@ -25,9 +24,6 @@ extension InputFactory {
         guard var use = config.glomo else { return }
         guard GLoMoSite(rawValue: use.on) != nil else {
             throw InputFactoryError(message: "--glomo-on must be embeddings or hidden, got '\(use.on)'")
-        }
-        if config.training.weightDecay != 0 {
-            throw InputFactoryError(message: "--glomo needs --weight-decay 0: weight decay would move the frozen graph predictor")
         }
         let graphModel = try GLoMoGraphModel.loadChecked(at: use.path)
         let (_, found) = GLoMoTransfer.vocabularyMap(from: vocabulary, to: graphModel.vocabulary)

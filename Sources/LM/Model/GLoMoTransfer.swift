@@ -55,11 +55,10 @@ public struct GLoMoTransferConfig: Codable, Equatable, Sendable {
 /// **Parameters** (registered in the LM's store, after the LM's own, so the default layout is
 /// unchanged): frozen — `glomo.vocabulary_map [V]`, `glomo.embedding.weight [Vg, Eg]`,
 /// `glomo.graph.*` (the `GraphPredictor`, names as in the graph model under `graph.`); trainable —
-/// `glomo.mix.*` and `glomo.gate.*` (`GraphMixer`). The frozen ones never receive a gradient: their
-/// entries of `store.gradients` stay zero, so SGD (with or without momentum), Adam and Adagrad
-/// without weight decay leave them bitwise unchanged (`frozenViews` lists them; `InputFactory`
-/// refuses weight decay with GLoMo). They are saved in `model.safetensors`, so a run reloads
-/// without the graph model directory.
+/// `glomo.mix.*` and `glomo.gate.*` (`GraphMixer`). The frozen ones are marked frozen in the
+/// store (`ParameterStore.setFrozen`: optimizers, weight decay and clipping skip them) and never
+/// receive a gradient either (their entries of `store.gradients` stay zero); `frozenViews` lists
+/// them. They are saved in `model.safetensors`, so a run reloads without the graph model's weights.
 ///
 ///     let transfer = GLoMoTransfer(config: cfg, vocabularySize: V, featureSize: E)
 ///     let model = LanguageModel(config: mc, input: TrainableEmbedding(...), glomo: transfer,
@@ -118,6 +117,7 @@ public final class GLoMoTransfer {
         let before = store.views.count
         predictor = GraphPredictor(config.predictor, store: store, prefix: "glomo.graph.", maxSteps: W, maxBatch: B)
         frozenViews = [vocabularyMap, embedding] + store.views[before...]
+        for view in frozenViews { store.setFrozen(view) }
         mixer = GraphMixer(GraphMixerConfig(graphLayers: config.predictor.graphLayers, heads: config.predictor.heads,
                                             featureSize: D, weighting: config.weighting),
                            store: store, prefix: "glomo.", maxWindow: W, maxBatch: B)
