@@ -17,7 +17,7 @@ public struct GLoMoPretrainingConfig: Codable, Equatable, Sendable {
     /// Tokens D the decoder predicts after each sampled position (the paper's D; default 3).
     public var predictTokens: Int = 3
     /// Positions sampled (without replacement) per sequence and step; at most `sequenceLength`.
-    public var positionsPerSequence: Int = 16
+    public var positionsPerSequence: Int = 8
     /// Adam learning rate.
     public var learningRate: Float = 2e-3
     /// Largest gradient norm (clipped above it).

@@ -1,0 +1,223 @@
+import Foundation
+import NN
+import Support
+
+/// Where a pretraining run stands, stored as JSON in `last.safetensors`'s metadata (`resume`).
+public struct GLoMoPretrainingState: Codable, Equatable, Sendable {
+    /// Optimizer steps done.
+    public var step = 0
+    /// 0-based epoch in progress and batches done in it.
+    public var epoch = 0
+    public var batchInEpoch = 0
+    /// Tokens read by the encoder so far (B·T per step).
+    public var tokens = 0
+    /// Training time over all sessions.
+    public var elapsedSeconds = 0.0
+    /// Sum and count of the training losses since the last `train` metrics record.
+    public var lossSum = 0.0
+    public var lossCount = 0
+    /// Mean training loss of the last completed checkpoint interval.
+    public var lastTrainLoss: Double?
+
+    public init() {}
+
+    static let metadataKey = "resume"
+}
+
+/// Context-prediction pretraining of a GLoMo graph model: Adam over the whole
+/// `ContextPredictionModel`, gradient-norm clipping, a checkpoint (`last.safetensors` and
+/// `model.safetensors`, a `train` and a `valid` metrics record) every `checkpointEvery` steps
+/// and at the end, then `summary.json`.
+///
+/// Batches: the windows of the training tokens in a shuffled order per epoch (from the seed and
+/// the epoch), B at a time (the last batch of an epoch may be smaller); positions drawn per
+/// window from a generator saved in every checkpoint, so a stopped and resumed run is identical
+/// to an uninterrupted one. Validation: the first `validationSequences` windows of the valid
+/// tokens, with positions fixed by the seed.
+///
+///     let dir = try GLoMoModelDirectory.create(at: "glomo", config: config, vocabulary: vocab)
+///     let trainer = try GLoMoPretrainer(directory: dir, config: config, train: ids, valid: validIDs)
+///     let outcome = try trainer.run(log: { print($0) }, shouldStop: { StopSignal.received != nil })
+public final class GLoMoPretrainer {
+    /// How a call to `run` ended.
+    public enum Outcome: Equatable {
+        /// All steps done; `summary.json` written.
+        case finished(GLoMoSummary)
+        /// `shouldStop` returned true; a checkpoint was written after `step` steps.
+        case stopped(step: Int)
+    }
+
+    public let directory: GLoMoModelDirectory
+    public let config: GLoMoModelConfig
+    public let model: ContextPredictionModel
+    public let train: ContextPredictionData
+    public let valid: ContextPredictionData?
+    public private(set) var state = GLoMoPretrainingState()
+    /// Optimizer steps the run makes in total.
+    public let totalSteps: Int
+    /// Batches in one epoch.
+    public let batchesPerEpoch: Int
+    private let adam = Adam()
+    private var rng: RNG
+    private var validBatches: [ContextPredictionBatch] = []
+
+    /// Builds the model and data; with `resume`, restores the state of `last.safetensors`,
+    /// otherwise initialises the model from the seed.
+    ///
+    /// - Throws: `FileError` when there are too few training tokens for one window (naming the
+    ///   directory) or the checkpoint cannot be restored (naming it).
+    public init(directory: GLoMoModelDirectory, config: GLoMoModelConfig, train trainTokens: [Int32], valid validTokens: [Int32] = [],
+                resume: Bool = false) throws {
+        let p = config.pretraining
+        self.directory = directory
+        self.config = config
+        var tokens = trainTokens
+        if let n = p.trainTokens, n < tokens.count { tokens = Array(tokens.prefix(n)) }
+        train = ContextPredictionData(tokens: tokens, steps: p.sequenceLength, predictTokens: p.predictTokens)
+        if train.windowCount == 0 {
+            throw FileError(path: directory.path, message: "the training split has \(tokens.count) tokens, fewer than sequence length \(p.sequenceLength) + \(p.predictTokens) predicted tokens")
+        }
+        let v = ContextPredictionData(tokens: validTokens, steps: p.sequenceLength, predictTokens: p.predictTokens)
+        valid = v.windowCount > 0 && p.validationSequences > 0 ? v : nil
+        batchesPerEpoch = (train.windowCount + p.batchSize - 1) / p.batchSize
+        totalSteps = p.steps ?? (p.epochs ?? 1) * batchesPerEpoch
+        let batch = min(p.batchSize, train.windowCount)
+        model = ContextPredictionModel(vocabularySize: config.vocabularySize, graph: config.graph, maxSteps: p.sequenceLength,
+                                       maxBatch: max(batch, valid == nil ? 1 : min(p.batchSize, p.validationSequences)),
+                                       predictTokens: p.predictTokens, maxPositions: p.positionsPerSequence)
+        var initRNG = RNG(seed: p.seed)
+        model.initialize(rng: &initRNG)
+        rng = RNG(seed: p.seed &+ 0x5851_F42D_4C95_7F2D)
+        if let valid {
+            var vrng = RNG(seed: p.seed &+ 0x1405_7B7E_F767_814F)
+            let windows = Array(0..<min(p.validationSequences, valid.windowCount))
+            for start in stride(from: 0, to: windows.count, by: p.batchSize) {
+                let part = Array(windows[start..<min(start + p.batchSize, windows.count)])
+                validBatches.append(valid.batch(windows: part, positionsPerSequence: p.positionsPerSequence, rng: &vrng))
+            }
+        }
+        if resume {
+            let path = directory.lastCheckpointPath
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw FileError(path: path, message: "nothing to resume (no checkpoint yet); start without --resume")
+            }
+            let (rngs, metadata) = try TrainingCheckpoint.restore(from: path, parameters: model.store, optimizer: adam)
+            guard let json = metadata[GLoMoPretrainingState.metadataKey],
+                  let s = try? JSONDecoder().decode(GLoMoPretrainingState.self, from: Data(json.utf8)) else {
+                throw FileError(path: path, message: "not a GLoMo pretraining checkpoint (no valid 'resume' metadata)")
+            }
+            guard let r = rngs["positions"] else { throw FileError(path: path, message: "checkpoint lacks rng.positions") }
+            state = s
+            rng = r
+        }
+    }
+
+    /// Trainable parameters (all of the model's).
+    public var parameterCount: Int { model.store.count }
+
+    /// The mean loss over the validation windows (nil without validation data).
+    public func validationLoss() -> Double? {
+        guard !validBatches.isEmpty else { return nil }
+        var sum = 0.0, count = 0
+        for b in validBatches {
+            let n = b.positions.count * config.pretraining.predictTokens
+            sum += model.forward(b) * Double(n)
+            count += n
+        }
+        return sum / Double(count)
+    }
+
+    /// Trains until `totalSteps` (or until `shouldStop` returns true, checked before every
+    /// step), printing a progress line through `log` every `logEvery` steps.
+    ///
+    /// - Throws: a `FileError` if a file cannot be written, or if the loss becomes NaN.
+    public func run(logEvery: Int = 10, log: (String) -> Void = { _ in },
+                    shouldStop: () -> Bool = { false }) throws -> Outcome {
+        let p = config.pretraining
+        let clock = ContinuousClock()
+        var sessionStart = clock.now, sessionElapsedBase = state.elapsedSeconds
+        var order = train.order(epoch: state.epoch, seed: p.seed), orderEpoch = state.epoch
+        var intervalStart = (time: state.elapsedSeconds, tokens: state.tokens)
+        func elapsed() -> Double { sessionElapsedBase + (clock.now - sessionStart).seconds }
+
+        while state.step < totalSteps {
+            if shouldStop() {
+                state.elapsedSeconds = elapsed()
+                try checkpoint()
+                return .stopped(step: state.step)
+            }
+            if orderEpoch != state.epoch { order = train.order(epoch: state.epoch, seed: p.seed); orderEpoch = state.epoch }
+            let first = state.batchInEpoch * p.batchSize
+            let windows = Array(order[first..<min(first + p.batchSize, order.count)])
+            let batch = train.batch(windows: windows, positionsPerSequence: p.positionsPerSequence, rng: &rng)
+            model.store.zeroGradients()
+            let loss = model.forward(batch)
+            guard loss.isFinite else {
+                throw FileError(path: directory.path, message: "the training loss became \(loss) at step \(state.step + 1); try a smaller --lr")
+            }
+            model.backward()
+            model.store.clipGradientNorm(maxNorm: p.clip)
+            adam.step(model.store, learningRate: p.learningRate)
+            state.step += 1
+            state.tokens += windows.count * p.sequenceLength
+            state.lossSum += loss
+            state.lossCount += 1
+            state.batchInEpoch += 1
+            if state.batchInEpoch == batchesPerEpoch { state.epoch += 1; state.batchInEpoch = 0 }
+            state.elapsedSeconds = elapsed()
+
+            if state.step % logEvery == 0 || state.step == totalSteps {
+                let rate = Double(state.tokens - intervalStart.tokens) / max(state.elapsedSeconds - intervalStart.time, 1e-9)
+                let eta = Double(totalSteps - state.step) * Double(p.batchSize * p.sequenceLength) / max(rate, 1e-9)
+                log(String(format: "step %d/%d  epoch %d  loss %.3f  %.0f tok/s  ETA %@", state.step, totalSteps, state.epoch + 1,
+                           state.lossSum / Double(max(state.lossCount, 1)), rate, GLoMoPretrainer.duration(eta)))
+            }
+            if state.step % p.checkpointEvery == 0 || state.step == totalSteps {
+                let rate = Double(state.tokens - intervalStart.tokens) / max(state.elapsedSeconds - intervalStart.time, 1e-9)
+                let trainLoss = state.lossSum / Double(max(state.lossCount, 1))
+                try directory.appendMetrics(GLoMoMetricsRecord(step: state.step, epoch: state.epoch + 1, split: "train", loss: trainLoss,
+                                                               tokensPerSecond: rate, elapsedSeconds: state.elapsedSeconds))
+                state.lastTrainLoss = trainLoss
+                state.lossSum = 0; state.lossCount = 0
+                // Validation time is not training time: restart the clock after it.
+                if let v = validationLoss() {
+                    try directory.appendMetrics(GLoMoMetricsRecord(step: state.step, epoch: state.epoch + 1, split: "valid", loss: v,
+                                                                   tokensPerSecond: nil, elapsedSeconds: state.elapsedSeconds))
+                    log(String(format: "step %d: valid loss %.3f", state.step, v))
+                }
+                try checkpoint()
+                sessionStart = clock.now; sessionElapsedBase = state.elapsedSeconds
+                intervalStart = (state.elapsedSeconds, state.tokens)
+            }
+        }
+        let summary = GLoMoSummary(steps: state.step, epochs: Double(state.step) / Double(batchesPerEpoch), tokens: state.tokens,
+                                   seconds: state.elapsedSeconds, trainLoss: state.lastTrainLoss ?? 0,
+                                   validLoss: validationLoss(), parameters: parameterCount)
+        try directory.writeSummary(summary)
+        return .finished(summary)
+    }
+
+    /// Writes `last.safetensors` (parameters, Adam, the position generator, the state) and
+    /// `model.safetensors`.
+    public func checkpoint() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try encoder.encode(state), as: UTF8.self)
+        try TrainingCheckpoint.save(to: directory.lastCheckpointPath, parameters: model.store, optimizer: adam,
+                                    rngs: ["positions": rng], metadata: [GLoMoPretrainingState.metadataKey: json])
+        try directory.saveModel(model.store, config: config)
+    }
+
+    /// `83` → `1m23s`.
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "--" }
+        let s = Int(seconds.rounded())
+        if s >= 3600 { return "\(s / 3600)h\(String(format: "%02d", (s % 3600) / 60))m" }
+        if s >= 60 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
+        return "\(s)s"
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}

@@ -1,0 +1,167 @@
+import ArgumentParser
+import Corpus
+import Foundation
+import GLoMoGraph
+import NN
+
+extension GraphThreshold: ExpressibleByArgument {}
+
+struct PretrainGLoMoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pretrain-glomo",
+        abstract: "Pretrain a GLoMo graph predictor by context prediction on an unlabeled corpus.",
+        discussion: """
+            The training split of --corpus (JSONL records carry their own split; plain lines get the \
+            block split, see --split) is cut into windows of --sequence-length tokens. Word \
+            embeddings go through the graph predictor (causal key/query convolutions, --graph-layers \
+            layers of --heads thresholded ReLU² graphs over earlier words) and the feature predictor; \
+            at --positions positions sampled per window a GRU decoder started from the top feature \
+            predicts the next --predict tokens, its output layer tied to the embeddings. Adam, \
+            gradient clipping; a checkpoint (last.safetensors, model.safetensors, a train and a valid \
+            record in metrics.jsonl) every --checkpoint-every steps, at the end and on SIGINT/SIGTERM; \
+            summary.json is written last. --resume continues exactly where an uninterrupted run \
+            would be (the model and data settings come from DIR/config.json; --steps or --epochs may \
+            be raised). Layout of DIR: docs/glomo.md.
+
+            Example: lmtool pretrain-glomo --corpus corpora/default.jsonl.zst --out glomo \
+            --embedding-size 64 --steps 300
+            """)
+
+    @Option(parsing: .upToNextOption, help: "Corpus files or directories (the training split is used; the valid split scores the model).")
+    var corpus: [String] = []
+
+    @Option(help: "The model directory to write (created; refused if it holds a model, unless --force or --resume).")
+    var out: String
+
+    @Option(help: "Use this vocabulary file instead of building one from the training split.")
+    var vocab: String?
+
+    @OptionGroup var corpusOptions: CorpusOptions
+
+    @Option(name: .customLong("min-count"), help: "Keep words seen at least this many times (when building the vocabulary).")
+    var minCount = 3
+    @Option(name: .customLong("max-size"), help: "Keep at most this many words (when building the vocabulary).")
+    var maxSize = 30_000
+
+    @Option(name: .customLong("embedding-size"), help: "Word embedding size E (also the feature size).") var embeddingSize = 128
+    @Option(help: "Channels of the key and query convolution stacks (default: E).") var channels: Int?
+    @Option(name: .customLong("conv-layers"), help: "Convolution blocks per stack.") var convLayers = 2
+    @Option(name: .customLong("graph-layers"), help: "Graph layers L.") var graphLayers = 3
+    @Option(help: "Heads K per graph layer.") var heads = 4
+    @Option(name: .customLong("head-size"), help: "Query/key size per head (default: E / K).") var headSize: Int?
+    @Option(help: "Threshold form: learned (ReLU(q·k − w·q − b)², the paper's) or bias (ReLU(q·k + b)²).") var threshold: GraphThreshold = .learned
+
+    @Option(name: .customLong("sequence-length"), help: "Tokens per window T.") var sequenceLength = 64
+    @Option(name: .customLong("batch-size"), help: "Windows per batch B.") var batchSize = 16
+    @Option(help: "Tokens D predicted after each sampled position.") var predict = 3
+    @Option(help: "Positions sampled per window and step.") var positions = 8
+    @Option(help: "Adam learning rate.") var lr: Float = 2e-3
+    @Option(help: "Largest gradient norm.") var clip: Float = 5
+    @Option(help: "Optimizer steps (default 200 unless --epochs is given).") var steps: Int?
+    @Option(help: "Passes over the training windows (instead of --steps).") var epochs: Int?
+    @Option(name: .customLong("train-tokens"), help: "Use only the first N tokens of the training split.") var trainTokens: Int?
+    @Option(name: .customLong("checkpoint-every"), help: "Checkpoint (and score the valid split) every N steps.") var checkpointEvery: Int?
+    @Option(name: .customLong("valid-sequences"), help: "Windows of the valid split scored at each checkpoint.") var validSequences = 64
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(help: "BLAS threads (default: one per processor).") var threads: Int?
+    @Flag(help: "Continue the model in --out from its last.safetensors.") var resume = false
+    @Flag(help: "Replace a model already in --out.") var force = false
+    @Option(name: .customLong("stop-after-steps"), help: "Stop cleanly after N steps in this session (continue with --resume).")
+    var stopAfterSteps: Int?
+
+    func validate() throws {
+        if resume && force { throw ValidationError("--resume and --force exclude each other") }
+        if !resume && corpus.isEmpty { throw ValidationError("give the corpus: --corpus PATH...") }
+        if steps != nil && epochs != nil { throw ValidationError("give --steps or --epochs, not both") }
+        let positive: [(String, Int?)] = [("--embedding-size", embeddingSize), ("--channels", channels), ("--conv-layers", convLayers),
+                                          ("--graph-layers", graphLayers), ("--heads", heads), ("--head-size", headSize),
+                                          ("--sequence-length", sequenceLength), ("--batch-size", batchSize), ("--predict", predict),
+                                          ("--positions", positions), ("--steps", steps), ("--epochs", epochs),
+                                          ("--train-tokens", trainTokens), ("--checkpoint-every", checkpointEvery),
+                                          ("--threads", threads), ("--min-count", minCount), ("--max-size", maxSize),
+                                          ("--stop-after-steps", stopAfterSteps)]
+        for (flag, value) in positive where (value ?? 1) < 1 { throw ValidationError("\(flag) must be at least 1") }
+        if validSequences < 0 { throw ValidationError("--valid-sequences must not be negative") }
+        if positions > sequenceLength { throw ValidationError("--positions (\(positions)) cannot exceed --sequence-length (\(sequenceLength))") }
+        if !(lr > 0) || !(clip > 0) { throw ValidationError("--lr and --clip must be positive") }
+    }
+
+    /// The configuration the flags describe (for a new model).
+    func makeConfig(vocabulary: Vocabulary, paths: [String]) -> GLoMoModelConfig {
+        let graph = GraphPredictorConfig(embeddingSize: embeddingSize, channels: channels ?? embeddingSize, convLayers: convLayers,
+                                         kernelSize: 3, graphLayers: graphLayers, heads: heads,
+                                         headSize: headSize ?? max(1, embeddingSize / heads), threshold: threshold)
+        var p = GLoMoPretrainingConfig()
+        p.sequenceLength = sequenceLength
+        p.batchSize = batchSize
+        p.predictTokens = predict
+        p.positionsPerSequence = positions
+        p.learningRate = lr
+        p.clip = clip
+        p.steps = epochs == nil ? (steps ?? 200) : nil
+        p.epochs = epochs
+        p.trainTokens = trainTokens
+        p.seed = seed
+        p.checkpointEvery = checkpointEvery ?? 200
+        p.validationSequences = validSequences
+        return GLoMoModelConfig(vocabulary: vocabulary, graph: graph, pretraining: p, tokenization: corpusOptions.tokenization, corpus: paths)
+    }
+
+    func run() throws {
+        if let threads { BLASRuntime.setThreads(threads) }
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        let directory: GLoMoModelDirectory, config: GLoMoModelConfig, vocabulary: Vocabulary
+        if resume {
+            let (dir, saved, vocab) = try GLoMoModelDirectory.open(at: out)
+            var c = saved
+            if !corpus.isEmpty && corpus != saved.corpus {
+                throw ValidationError("--resume with other corpus files than \(dir.configPath) records (\(saved.corpus.joined(separator: " ")))")
+            }
+            if let steps { c.pretraining.steps = steps; c.pretraining.epochs = nil }
+            if let epochs { c.pretraining.epochs = epochs; c.pretraining.steps = nil }
+            if let checkpointEvery { c.pretraining.checkpointEvery = checkpointEvery }
+            if c != saved { try dir.writeConfig(c) }
+            directory = dir; config = c; vocabulary = vocab
+        } else {
+            let reader = try corpusOptions.reader(corpus)
+            if let vocab {
+                vocabulary = try Vocabulary.load(from: vocab)
+            } else {
+                vocabulary = try Vocabulary.build(from: reader, split: corpusOptions.split ?? .train, tokenization: corpusOptions.tokenization,
+                                                  minCount: minCount, maxSize: maxSize)
+            }
+            config = makeConfig(vocabulary: vocabulary, paths: corpus)
+            directory = try GLoMoModelDirectory.create(at: out, config: config, vocabulary: vocabulary, force: force)
+        }
+        let reader = try CorpusReader(paths: config.corpus, options: corpusOptions.readOptions)
+        let tokenization = config.tokenization
+        let train = try EncodedCorpus(reader, vocabulary: vocabulary, tokenization: tokenization, split: corpusOptions.split ?? .train)
+        let valid = corpusOptions.split == nil ? try EncodedCorpus(reader, vocabulary: vocabulary, tokenization: tokenization, split: .valid).ids : []
+        print("vocabulary \(grouped(vocabulary.count)) words (hash \(vocabulary.contentHash)); train \(grouped(train.ids.count)) tokens, valid \(grouped(valid.count)) tokens; read in \(String(format: "%.1f", (clock.now - t0).seconds)) s")
+        let trainer = try GLoMoPretrainer(directory: directory, config: config, train: train.ids, valid: valid, resume: resume)
+        let g = config.graph, p = config.pretraining
+        print("model: E \(g.embeddingSize), \(g.graphLayers) graph layers × \(g.heads) heads (d \(g.headSize)), \(grouped(trainer.parameterCount)) parameters; "
+              + "T \(p.sequenceLength), B \(p.batchSize), D \(p.predictTokens), \(p.positionsPerSequence) positions; \(grouped(trainer.train.windowCount)) windows, "
+              + "\(grouped(trainer.totalSteps)) steps" + (resume ? ", resuming at step \(trainer.state.step)" : ""))
+        if trainer.valid == nil { print("no valid split: validation loss not reported") }
+        StopSignal.install()
+        defer { StopSignal.uninstall() }
+        var sessionSteps = 0
+        let outcome = try trainer.run(log: { line in print(line); fflush(stdout) }, shouldStop: {
+            if StopSignal.received != nil { return true }
+            if let limit = stopAfterSteps, sessionSteps >= limit { return true }
+            sessionSteps += 1
+            return false
+        })
+        switch outcome {
+        case .stopped(let step):
+            print("stopped at step \(step); checkpoint \(directory.lastCheckpointPath) (continue with --resume)")
+        case .finished(let s):
+            let valid = s.validLoss.map { String(format: ", valid loss %.3f", $0) } ?? ""
+            print(String(format: "finished: %d steps (%.2f epochs), %@ tokens in %.1f s (%.0f tok/s), train loss %.3f%@",
+                         s.steps, s.epochs, grouped(s.tokens), s.seconds, Double(s.tokens) / max(s.seconds, 1e-9), s.trainLoss, valid))
+            print("wrote \(directory.path) (content hash \(try directory.contentHash()))")
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import XCTest
+
+/// Counts `<rect class="cell">` elements of an SVG file.
+private final class CellCounter: NSObject, XMLParserDelegate {
+    var cells = 0
+    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+                attributes: [String: String] = [:]) {
+        if name == "rect" && attributes["class"] == "cell" { cells += 1 }
+    }
+}
+
+final class GLoMoCommandTests: XCTestCase {
+    var dir = ""
+
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "glomo-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // 1,000 short lines (blocks of 100 lines: 8 of 10 train, 1 valid, 1 test).
+        let subjects = ["the cat", "a dog", "the old man", "my friend"], verbs = ["sat on", "saw", "walked to"]
+        let objects = ["the mat", "a ship", "the house"]
+        var text = ""
+        for i in 0..<1000 { text += "\(subjects[i % 4]) \(verbs[i % 3]) \(objects[(i / 3) % 3]) .\n" }
+        try text.write(toFile: dir + "/corpus.txt", atomically: true, encoding: .utf8)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+
+    /// A tiny pretraining into `out` with extra arguments.
+    func pretrain(_ out: String, _ extra: [String] = []) throws -> (status: Int32, stdout: String, stderr: String) {
+        try runLMTool(["pretrain-glomo", "--corpus", dir + "/corpus.txt", "--out", out, "--embedding-size", "8", "--heads", "2",
+                       "--graph-layers", "2", "--conv-layers", "1", "--sequence-length", "8", "--batch-size", "4", "--positions", "4",
+                       "--checkpoint-every", "3", "--min-count", "1", "--valid-sequences", "4", "--threads", "1"] + extra)
+    }
+
+    func testPretrainWritesAFinishedModelDirectory() throws {
+        let r = try pretrain(dir + "/m", ["--steps", "6"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("finished: 6 steps"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("step 3: valid loss"), r.stdout)
+        for file in ["config.json", "vocab.txt", "model.safetensors", "last.safetensors", "metrics.jsonl", "summary.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/m/" + file), file)
+        }
+        let metrics = try String(contentsOfFile: dir + "/m/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(metrics.count, 4)  // train + valid at steps 3 and 6
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/m/summary.json"))) as! [String: Any]
+        XCTAssertEqual(summary["steps"] as? Int, 6)
+        XCTAssertNotNil(summary["valid_loss"] as? Double)
+
+        // A second run into the same directory is refused unless --force.
+        let again = try pretrain(dir + "/m", ["--steps", "6"])
+        XCTAssertNotEqual(again.status, 0)
+        XCTAssertTrue(again.stderr.hasPrefix("Error: \(dir)/m: already holds a GLoMo model"), again.stderr)
+        XCTAssertEqual(try pretrain(dir + "/m", ["--steps", "3", "--force"]).status, 0)
+    }
+
+    func testStopAndResumeGiveTheUninterruptedModel() throws {
+        XCTAssertEqual(try pretrain(dir + "/whole", ["--steps", "7"]).status, 0)
+        let first = try pretrain(dir + "/parts", ["--steps", "7", "--stop-after-steps", "4"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertTrue(first.stdout.contains("stopped at step 4"), first.stdout)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/parts/summary.json"))
+        let second = try runLMTool(["pretrain-glomo", "--out", dir + "/parts", "--resume", "--threads", "1"])
+        XCTAssertEqual(second.status, 0, second.stderr)
+        XCTAssertTrue(second.stdout.contains("resuming at step 4"), second.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/parts/summary.json"))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/parts/model.safetensors")),
+                       try Data(contentsOf: URL(fileURLWithPath: dir + "/whole/model.safetensors")))
+    }
+
+    func testShowDrawsEveryLayer() throws {
+        XCTAssertEqual(try pretrain(dir + "/m", ["--steps", "3"]).status, 0)
+        let svg = dir + "/g.svg"
+        let r = try runLMTool(["glomo", "show", "--model", dir + "/m", "--text", "the old man saw a zebra .", "--out", svg])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("7 tokens (1 unknown"), r.stdout)
+        let counter = CellCounter()
+        let parser = XMLParser(data: try Data(contentsOf: URL(fileURLWithPath: svg)))
+        parser.delegate = counter
+        XCTAssertTrue(parser.parse())
+        XCTAssertEqual(counter.cells, 2 * 7 * 7)  // 2 layers, heads averaged, 7 words
+        XCTAssertTrue(try String(contentsOfFile: svg, encoding: .utf8).contains(">zebra?<"))
+        let separate = try runLMTool(["glomo", "show", "--model", dir + "/m", "--text", "the cat", "--out", svg, "--heads", "separate"])
+        XCTAssertEqual(separate.status, 0, separate.stderr)
+        let counter2 = CellCounter()
+        let parser2 = XMLParser(data: try Data(contentsOf: URL(fileURLWithPath: svg)))
+        parser2.delegate = counter2
+        XCTAssertTrue(parser2.parse())
+        XCTAssertEqual(counter2.cells, 2 * 2 * 2 * 2)
+    }
+
+    func testBadModelsAreOneLineErrors() throws {
+        let missing = try runLMTool(["glomo", "show", "--model", dir + "/none", "--text", "a", "--out", dir + "/g.svg"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertEqual(missing.stderr, "Error: \(dir)/none: not a GLoMo model directory (no config.json)\n")
+        XCTAssertEqual(try pretrain(dir + "/m", ["--steps", "3"]).status, 0)
+        let file = dir + "/m/model.safetensors"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: file))
+        let corrupt = try runLMTool(["glomo", "show", "--model", dir + "/m", "--text", "the cat", "--out", dir + "/g.svg"])
+        XCTAssertNotEqual(corrupt.status, 0)
+        XCTAssertTrue(corrupt.stderr.hasPrefix("Error: \(file): "), corrupt.stderr)
+        XCTAssertEqual(corrupt.stderr.filter { $0 == "\n" }.count, 1, corrupt.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/g.svg"))
+        let resume = try runLMTool(["pretrain-glomo", "--out", dir + "/none", "--resume"])
+        XCTAssertNotEqual(resume.status, 0)
+        XCTAssertEqual(resume.stderr, "Error: \(dir)/none: not a GLoMo model directory (no config.json)\n")
+    }
+}
