@@ -1,5 +1,6 @@
 import Foundation
 import Corpus
+import GLoMoGraph
 import NN
 import Support
 
@@ -20,7 +21,8 @@ extension RunDirectory {
     /// chosen by `config.inputRepresentation`, see `InputFactory`).
     public static func makeModel(config: RunConfig, batchSize: Int, maxSteps: Int, rng: inout RNG) throws -> LanguageModel {
         let input = try InputFactory.make(config.inputRepresentation, model: config.model)
-        return LanguageModel(config: config.model, input: input, batchSize: batchSize, maxSteps: maxSteps, rng: &rng)
+        let glomo = try config.glomo.map { try InputFactory.makeGLoMo($0, config: config) }
+        return LanguageModel(config: config.model, input: input, glomo: glomo, batchSize: batchSize, maxSteps: maxSteps, rng: &rng)
     }
 
     /// Writes `model`'s parameters to `model.safetensors` (the best model) atomically.
@@ -43,6 +45,9 @@ extension RunDirectory {
         let (_, metadata) = try TrainingCheckpoint.restore(from: modelPath, parameters: model.store)
         if let hash = metadata[RunDirectory.vocabularyHashKey], hash != config.vocabularyHash {
             throw FileError(path: modelPath, message: "vocabulary hash mismatch: the model was saved with \(hash), config.json says \(config.vocabularyHash)")
+        }
+        if let glomo = model.glomo {
+            do { try glomo.validateVocabularyMap() } catch { throw FileError(path: modelPath, message: "\(error)") }
         }
         return model
     }
@@ -93,9 +98,7 @@ public enum InputFactory {
             }
             try PretrainedInput.prepare(&config.inputRepresentation, model: config.model, vocabulary: vocabulary)
         }
-        if config.glomo != nil {
-            throw InputFactoryError(message: "GLoMo graphs are not supported by this build")
-        }
+        if config.glomo != nil { try prepareGLoMo(&config, vocabulary: vocabulary) }
     }
 
     /// Puts pretrained values into a freshly initialised model (a new run, not a resumed one,
@@ -110,6 +113,7 @@ public enum InputFactory {
         if config.inputRepresentation.kind != "random" {
             lines += try PretrainedInput.initialize(model, input: config.inputRepresentation, vocabulary: vocabulary)
         }
+        if let use = config.glomo, let glomo = model.glomo { lines.append(try initializeGLoMo(glomo, use: use, vocabulary: vocabulary)) }
         return lines
     }
 }
