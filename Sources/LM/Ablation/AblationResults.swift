@@ -1,8 +1,9 @@
 import Foundation
 
-/// The `summary.json` that `lmtool train` writes last, when a run is complete:
+/// The `summary.json` that `lmtool train` writes last (the report reads it independently of the
+/// trainer's own type, so it also reads run directories copied from elsewhere), when a run is complete:
 /// `{"valid_ppl","test_ppl","parameters","trainable_parameters","seconds","epochs"}`.
-public struct RunSummary: Codable, Equatable, Sendable {
+public struct AblationRunSummary: Codable, Equatable, Sendable {
     public var validPPL: Double
     public var testPPL: Double?
     public var parameters: Int
@@ -30,7 +31,7 @@ public struct AblationRun: Sendable {
     public var arm: String
     public var seed: Int
     /// nil while the run is unfinished (no `summary.json`).
-    public var summary: RunSummary?
+    public var summary: AblationRunSummary?
     /// Validation perplexity per epoch from `metrics.jsonl` (the last record of each epoch).
     public var validPerplexity: [(epoch: Int, ppl: Double)]
     /// From `test-sentences.tsv`, when present.
@@ -47,7 +48,9 @@ public struct AblationRun: Sendable {
         var run = AblationRun(directory: path, arm: arm, seed: seed, summary: nil, validPerplexity: [], testSentences: nil)
         let summaryPath = path + "/summary.json"
         if let data = FileManager.default.contents(atPath: summaryPath) {
-            do { run.summary = try JSONDecoder().decode(RunSummary.self, from: data) } catch {
+            let decoder = JSONDecoder()
+            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            do { run.summary = try decoder.decode(AblationRunSummary.self, from: data) } catch {
                 throw AblationError("\(summaryPath): not a run summary: \(RunDirectory.describe(error))")
             }
         }
@@ -76,7 +79,7 @@ public struct AblationRun: Sendable {
         for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             if line.isEmpty { continue }
             let fields = line.split(separator: "\t")
-            guard fields.count == 2, let n = Int(fields[0]), let lp = Double(fields[1]), n >= 0, lp.isFinite else {
+            guard fields.count == 2, let n = Int(fields[0]), let lp = Double(fields[1]), n >= 0 else {
                 if i == 0 && fields.count == 2 && Int(fields[0]) == nil { continue }
                 throw AblationError("\(path):\(i + 1): expected tokens<TAB>logprob, got '\(line.prefix(60))'")
             }
