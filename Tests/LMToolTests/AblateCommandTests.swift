@@ -33,7 +33,8 @@ final class AblateCommandTests: XCTestCase {
     /// config.json, then per epoch a metrics line and last.safetensors, then test-sentences.tsv
     /// and summary.json; its perplexities depend on the seed and on --embeddings. When the run's
     /// name is in $DIR/hang and it is not resumed, it stops after epoch 1 and waits to be killed
-    /// (its pid in $DIR/hanging.pid).
+    /// (its pid in $DIR/hanging.pid); a SIGTERM or SIGINT then is logged to $DIR/signals and
+    /// ends it with status 143 or 130, like lmtool's clean stop.
     static let fake = #"""
         #!/bin/bash
         set -e
@@ -70,6 +71,8 @@ final class AblateCommandTests: XCTestCase {
               echo "{\"elapsed_seconds\":1,\"epoch\":$epoch,\"loss\":4.6,\"lr\":20,\"ppl\":$((base + 10 / epoch)),\"split\":\"valid\",\"step\":$epoch,\"tokens_per_second\":1,\"wall_time\":\"2026-11-22T00:00:00Z\"}" >> "$run/metrics.jsonl"
               echo "state $epoch" > "$run/last.safetensors"
               if [ $epoch = 1 ] && [ $resume = 0 ] && grep -qx "$name" "$here/hang" 2>/dev/null; then
+                trap 'echo TERM >> "$here/signals"; exit 143' TERM
+                trap 'echo INT >> "$here/signals"; exit 130' INT
                 echo $$ > "$here/hanging.pid"
                 for i in $(seq 600); do sleep 0.1; done
               fi
@@ -132,22 +135,43 @@ final class AblateCommandTests: XCTestCase {
         }
     }
 
-    func testKilledRunResumesAndFinishedRunsAreNeverRedone() throws {
+    /// Starts ablate with random-seed2 set to hang after its first checkpoint; returns ablate's
+    /// process and the hanging child's pid.
+    func startAblateUntilHang(stderr: String = "/dev/null") throws -> (Process, Int32)? {
         try Data("random-seed2\n".utf8).write(to: URL(fileURLWithPath: path("hang")))
+        FileManager.default.createFile(atPath: stderr, contents: nil)
         let process = Process()
         process.executableURL = try lmtoolBinary()
         process.arguments = ablate()
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardError = FileHandle(forWritingAtPath: stderr)
         try process.run()
-        // Wait for the fake run to reach its checkpoint and hang, then kill -9 it.
         let deadline = Date().addingTimeInterval(30)
         var pid: Int32?
         while pid == nil && Date() < deadline {
             pid = (try? String(contentsOfFile: path("hanging.pid"), encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             if pid == nil { Thread.sleep(forTimeInterval: 0.05) }
         }
-        guard let pid else { process.terminate(); return XCTFail("the fake run never started") }
+        guard let pid else { process.terminate(); XCTFail("the fake run never started"); return nil }
+        return (process, pid)
+    }
+
+    func testSignalToAblateReachesTheRunOnceAndTheGridResumes() throws {
+        guard let (process, _) = try startAblateUntilHang(stderr: path("stderr.txt")) else { return }
+        process.terminate()   // SIGTERM to ablate only, as `kill PID` or a scheduler would
+        process.waitUntilExit()
+        XCTAssertNotEqual(process.terminationStatus, 0)
+        XCTAssertEqual(try String(contentsOfFile: path("signals"), encoding: .utf8), "TERM\n", "forwarded exactly once")
+        let err = try String(contentsOfFile: path("stderr.txt"), encoding: .utf8)
+        XCTAssertTrue(err.contains("Error: random-seed2: stopped by signal 15"), err)
+        let r = try runLMTool(ablate())
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("3 run (1 resumed), 3 already done"), r.stdout)
+    }
+
+    func testKilledRunResumesAndFinishedRunsAreNeverRedone() throws {
+        // Wait for the fake run to reach its checkpoint and hang, then kill -9 it.
+        guard let (process, pid) = try startAblateUntilHang() else { return }
         XCTAssertEqual(kill(pid, SIGKILL), 0)
         process.waitUntilExit()
         XCTAssertNotEqual(process.terminationStatus, 0, "ablate must report the killed step")

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs the steps of an `AblationPlan` as subprocesses of an `lmtool` executable, in order:
 /// a complete step is skipped, an interrupted one continued with `--resume`, a directory left
@@ -71,16 +74,14 @@ public struct AblationRunner {
             let arguments = step.argumentsForCurrentState
             log("\(tag): " + (state == .interrupted ? "resuming" : state == .partial ? "restarting (no checkpoint)" : "running")
                 + ": " + ([executable] + arguments).map(shellQuote).joined(separator: " "))
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            do { try process.run() } catch {
-                throw AblationError("\(executable): cannot run: \(error.localizedDescription)")
+            let ended = try ChildProcess.run(executable, arguments)
+            if let signal = ChildProcess.stopSignal {
+                throw Interrupted(step: step.name, how: "stopped by signal \(signal) (the step was asked to save its state)")
             }
-            process.waitUntilExit()
-            let status = process.terminationStatus
-            if process.terminationReason == .uncaughtSignal {
-                throw Interrupted(step: step.name, how: "killed by signal \(status)")
+            let status: Int32
+            switch ended {
+            case .signaled(let signal): throw Interrupted(step: step.name, how: "killed by signal \(signal)")
+            case .exited(let code): status = code
             }
             if status == 130 || status == 143 {
                 throw Interrupted(step: step.name, how: "interrupted (exit status \(status))")
@@ -101,3 +102,44 @@ public struct AblationRunner {
         return outcome
     }
 }
+
+/// Runs one step as a child process in its own process group, so a Ctrl-C or a SIGTERM sent
+/// to ablate reaches the child exactly once — forwarded by ablate — and the child can save its
+/// state and stop (lmtool exits at once on a second signal, which a signal delivered both to
+/// the group and by forwarding would be).
+enum ChildProcess {
+    enum Ending { case exited(Int32), signaled(Int32) }
+
+    /// The signal that asked ablate to stop, if any.
+    static var stopSignal: Int32? { ablationStopSignal == 0 ? nil : ablationStopSignal }
+
+    static func run(_ executable: String, _ arguments: [String]) throws -> Ending {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        for s in [SIGINT, SIGTERM, SIGHUP] {
+            _ = signal(s) { received in
+                if ablationStopSignal == 0 { ablationStopSignal = received }
+                if ablationChild > 0 { kill(ablationChild, received) } else { _exit(128 + received) }
+            }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, nil, &attributes, argv, environ)
+        if rc != 0 { throw AblationError("\(executable): cannot run: \(String(cString: strerror(rc)))") }
+        ablationChild = pid
+        defer { ablationChild = 0 }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { throw AblationError("\(executable): cannot wait for the child: \(String(cString: strerror(errno)))") }
+        }
+        return status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
+    }
+}
+
+/// Written by the signal handler, read by the runner.
+nonisolated(unsafe) private var ablationChild: pid_t = 0
+nonisolated(unsafe) private var ablationStopSignal: Int32 = 0
