@@ -26,9 +26,14 @@ struct AblateCommand: ParsableCommand {
             default value does not). --plan prints the commands instead, one shell line each, \
             ending with '# vocabulary', '# pretraining' or '# training', for GNU parallel or Slurm.
 
-            Example: lmtool ablate --out results --corpus corpora/default.jsonl.zst \
-            --tokenizer simple --lowercase --max-size 10000 --sources random,domain-paragraph \
-            --modes frozen --seeds 2 --preset tiny --epochs 2 --train-tokens 200000
+            Example (scripts/demo.sh): lmtool ablate --out results --corpus \
+            corpora/default.jsonl.zst --tokenizer simple --lowercase --max-size 10000 --sources \
+            random,domain-paragraph --modes frozen --seeds 2 --preset tiny --epochs 2 \
+            --train-tokens 250000 --pretrain-epochs 2
+
+            Many machines: lmtool ablate ... --plan > plan.txt; run its '# vocabulary' and \
+            '# pretraining' lines, then spread the '# training' lines (e.g. grep '# training$' \
+            plan.txt | parallel -j 4); then lmtool report results.
             """)
 
     @Option(help: "The results directory.")
@@ -67,25 +72,25 @@ struct AblateCommand: ParsableCommand {
 
     // lmtool train options, passed to every run.
     @Option(help: "lmtool train --preset (default small).") var preset: String?
-    @Option(name: .customLong("embedding-size")) var embeddingSize: String?
-    @Option(name: .customLong("hidden-size")) var hiddenSize: String?
-    @Option var layers: String?
-    @Option var dropout: String?
+    @Option(name: .customLong("embedding-size"), help: "lmtool train --embedding-size.") var embeddingSize: String?
+    @Option(name: .customLong("hidden-size"), help: "lmtool train --hidden-size.") var hiddenSize: String?
+    @Option(help: "lmtool train --layers.") var layers: String?
+    @Option(help: "lmtool train --dropout.") var dropout: String?
     @Flag(inversion: .prefixedNo, help: "lmtool train --tie-weights / --no-tie-weights.") var tieWeights: Bool?
-    @Option(name: .customLong("init-range")) var initRange: String?
-    @Option var batching: String?
-    @Option var bptt: String?
-    @Option(name: .customLong("batch-size")) var batchSize: String?
-    @Option var optimizer: String?
-    @Option var lr: String?
-    @Option var momentum: String?
-    @Option(name: .customLong("weight-decay")) var weightDecay: String?
-    @Option var clip: String?
-    @Option var schedule: String?
-    @Option var epochs: String?
-    @Option var patience: String?
+    @Option(name: .customLong("init-range"), help: "lmtool train --init-range.") var initRange: String?
+    @Option(help: "lmtool train --batching.") var batching: String?
+    @Option(help: "lmtool train --bptt.") var bptt: String?
+    @Option(name: .customLong("batch-size"), help: "lmtool train --batch-size.") var batchSize: String?
+    @Option(help: "lmtool train --optimizer.") var optimizer: String?
+    @Option(help: "lmtool train --lr.") var lr: String?
+    @Option(help: "lmtool train --momentum.") var momentum: String?
+    @Option(name: .customLong("weight-decay"), help: "lmtool train --weight-decay.") var weightDecay: String?
+    @Option(help: "lmtool train --clip.") var clip: String?
+    @Option(help: "lmtool train --schedule.") var schedule: String?
+    @Option(help: "lmtool train --epochs.") var epochs: String?
+    @Option(help: "lmtool train --patience.") var patience: String?
     @Option(name: .customLong("train-tokens"), help: "lmtool train --train-tokens: the first N training tokens only.") var trainTokens: String?
-    @Option var threads: String?
+    @Option(help: "lmtool train --threads.") var threads: String?
 
     // Pretraining.
     @Option(name: .customLong("pretrain-epochs"), help: "--epochs of pretrain-domain, embed bilm, embed word2vec.") var pretrainEpochs: Int?
