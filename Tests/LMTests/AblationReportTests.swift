@@ -102,6 +102,10 @@ final class AblationReportTests: XCTestCase {
         let heights = bars.map { Double($0["height"]!)! }
         XCTAssertEqual(heights[1] / heights[0], 2, accuracy: 0.02)
         XCTAssertEqual(bars.map { $0["fill"] }, ["#2ca02c", "#d62728"])
+        let json = try JSONSerialization.jsonObject(with: Data(try report.json().utf8)) as? [String: Any]
+        let difference = ((json?["rows"] as? [[String: Any]])?[1]["difference"]) as? [String: Any]
+        XCTAssertEqual(difference?["mean"] as? Double, -10)
+        XCTAssertTrue(difference?["low"] is NSNull, "\(String(describing: difference))")
         XCTAssertTrue(report.markdown().contains("| a-frozen | 1 | 90.00 ± n/a | 90.00 ± n/a | -10.00 | — |"), report.markdown())
     }
 

@@ -171,7 +171,7 @@ public struct AblationReport: Codable, Equatable, Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// Pretty JSON with sorted keys; NaN bounds become null.
+    /// Pretty JSON with sorted keys; undefined values are `null`.
     public func json() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -96,6 +96,25 @@ public enum Statistics {
             self.high = high
             self.count = count
         }
+
+        enum CodingKeys: String, CodingKey { case mean, low, high, count }
+
+        /// Undefined (non-finite) values are written as `null`.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            for (key, value) in [(CodingKeys.mean, mean), (.low, low), (.high, high)] {
+                if value.isFinite { try c.encode(value, forKey: key) } else { try c.encodeNil(forKey: key) }
+            }
+            try c.encode(count, forKey: .count)
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            mean = try c.decodeIfPresent(Double.self, forKey: .mean) ?? .nan
+            low = try c.decodeIfPresent(Double.self, forKey: .low) ?? .nan
+            high = try c.decodeIfPresent(Double.self, forKey: .high) ?? .nan
+            count = try c.decode(Int.self, forKey: .count)
+        }
     }
 
     /// The mean of the paired differences `a[i] − b[i]` with its t interval at `level`
