@@ -81,6 +81,8 @@ final class AblationReportTests: XCTestCase {
 
         try report.write(to: dir)
         XCTAssertEqual(try svgElements(dir + "/valid-ppl.svg", "polyline").filter { $0["class"] == "curve" }.count, 2)
+        let curve = try svgElements(dir + "/valid-ppl.svg", "polyline").first { $0["data-arm"] == "word2vec-frozen" }
+        XCTAssertEqual(curve?["points"]?.split(separator: " ").count, 2, "one point per epoch")
         let bars = try svgElements(dir + "/differences.svg", "rect").filter { $0["class"] == "bar" }
         XCTAssertEqual(bars.map { $0["data-arm"] }, ["word2vec-frozen"])
         XCTAssertEqual(try svgElements(dir + "/differences.svg", "line").filter { $0["class"] == "interval" }.count, 1)

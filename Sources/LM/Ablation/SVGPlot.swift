@@ -51,8 +51,9 @@ public enum SVGPlot {
             s += "<line class=\"grid\" x1=\"\(n(left))\" y1=\"\(n(y(t)))\" x2=\"\(n(left + pw))\" y2=\"\(n(y(t)))\" stroke=\"#ddd\"/>\n"
             s += "<text x=\"\(n(left - 6))\" y=\"\(n(y(t) + 4))\" text-anchor=\"end\">\(label(t))</text>\n"
         }
-        for e in ticks(1, maxEpoch) where e == e.rounded() {
-            s += "<text x=\"\(n(x(e)))\" y=\"\(n(top + ph + 18))\" text-anchor=\"middle\">\(label(e))</text>\n"
+        let epochStep = max(1, Int((maxEpoch / 10).rounded(.up)))
+        for e in stride(from: 1, through: Int(maxEpoch), by: epochStep) {
+            s += "<text x=\"\(n(x(Double(e))))\" y=\"\(n(top + ph + 18))\" text-anchor=\"middle\">\(e)</text>\n"
         }
         s += "<text x=\"\(n(left + pw / 2))\" y=\"\(n(height - 12))\" text-anchor=\"middle\">epoch</text>\n"
         s += "<text x=\"16\" y=\"\(n(top + ph / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(n(top + ph / 2)))\">validation perplexity</text>\n"
