@@ -36,7 +36,7 @@ final class TrainerEvaluationTests: TrainerTestCase {
             var rng = RNG(seed: 0)
             let model = try RunDirectory.makeModel(config: trainer.config, batchSize: B, maxSteps: 5, rng: &rng)
             model.store.values.baseAddress!.update(from: trainer.model.store.values.baseAddress!, count: model.store.count)
-            let result = Evaluator.evaluate(model, data: trainer.validData, batching: .discourse, perSentence: true)
+            let result = SplitEvaluator.evaluate(model, data: trainer.validData, batching: .discourse, perSentence: true)
             XCTAssertEqual(result.tokenCount, M)
             let L = (M + B - 1) / B
             var expected = 0.0
@@ -88,7 +88,7 @@ final class TrainerEvaluationTests: TrainerTestCase {
         var rng = RNG(seed: 0)
         let model = try RunDirectory.makeModel(config: trainer.config, batchSize: 3, maxSteps: 5, rng: &rng)
         model.store.values.baseAddress!.update(from: trainer.model.store.values.baseAddress!, count: model.store.count)
-        let result = Evaluator.evaluate(model, data: valid, batching: .sentence, perSentence: true)
+        let result = SplitEvaluator.evaluate(model, data: valid, batching: .sentence, perSentence: true)
         XCTAssertEqual(result.tokenCount, valid.tokenCount)
         for s in 0..<valid.sentenceCount {
             let logp = try Self.tokenByToken(valid.sentence(s), config: trainer.config, parameters: trainer.model.store)

@@ -272,7 +272,7 @@ public final class Trainer {
         let bestModel = try run.loadModel(config: config, batchSize: options.evaluationBatchSize, maxSteps: t.bptt)
         var testPerplexity: Double?
         if let test = testData {
-            let result = Evaluator.evaluate(bestModel, data: test, batching: t.batching, perSentence: true)
+            let result = SplitEvaluator.evaluate(bestModel, data: test, batching: t.batching, perSentence: true)
             testPerplexity = result.perplexity
             let log = try run.readMetrics()
             if !log.records.contains(where: { $0.split == "test" && $0.step == state.step }) {
@@ -299,7 +299,7 @@ public final class Trainer {
     public func evaluate(_ data: TokenData, perSentence: Bool = false) -> EvaluationResult {
         let eval = evaluationModel
         eval.store.values.baseAddress!.update(from: model.store.values.baseAddress!, count: model.store.count)
-        return Evaluator.evaluate(eval, data: data, batching: config.training.batching, perSentence: perSentence)
+        return SplitEvaluator.evaluate(eval, data: data, batching: config.training.batching, perSentence: perSentence)
     }
 
     private func saveLast() throws {

@@ -27,9 +27,9 @@ public struct EvaluationResult: Sendable, Equatable {
 /// Scores a split with a model, without dropout and without touching any gradient: every token
 /// is predicted exactly once (see `DiscourseEvaluationWindows` and `SentenceEvaluationWindows`).
 ///
-///     let result = Evaluator.evaluate(model, data: valid, batching: .discourse)
+///     let result = SplitEvaluator.evaluate(model, data: valid, batching: .discourse)
 ///     print(result.perplexity)
-public enum Evaluator {
+public enum SplitEvaluator {
     /// Scores `data` with `model` (its batch size is the number of columns, its `maxSteps` the
     /// window length). The model's carried state is zeroed first and left at the end's state.
     public static func evaluate(_ model: LanguageModel, data: TokenData, batching: TrainingConfig.Batching,
