@@ -115,6 +115,13 @@ final class EvaluatorTests: XCTestCase {
         // Hypotheses are sentences too, scored in input order.
         let hypotheses = evaluator.scoreHypotheses(["cat the the cat the", "the cat cat", "the"])
         XCTAssertEqual(hypotheses.map(\.tokens), [scored[2].tokens, scored[0].tokens, scored[1].tokens])
+        // More hypotheses than the batch: three batches, order kept, each as if scored alone.
+        let texts = ["the", "cat cat", "the cat the", "cat", "the the", "cat the cat cat", "the"]
+        let many = evaluator.scoreHypotheses(texts)
+        XCTAssertEqual(many.map(\.text), texts)
+        for (text, s) in zip(texts, many) {
+            XCTAssertEqual(s.tokens, evaluator.scoreHypotheses([text])[0].tokens, text)
+        }
     }
 
     func testCorpusScoringStreamsSentencesInOrderAndRefusesAnEmptyInput() throws {
