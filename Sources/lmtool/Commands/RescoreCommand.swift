@@ -31,7 +31,7 @@ struct RescoreCommand: ParsableCommand {
     var batchSize = 16
 
     func run() throws {
-        if batchSize < 1 { throw OptionValueError("--batch-size must be at least 1, got \(batchSize)") }
+        if batchSize < 1 { throw ScoringOptionError("--batch-size must be at least 1, got \(batchSize)") }
         let evaluator = try Evaluator.load(run: model, mode: .sentence, batchSize: batchSize)
         let list = try NBestList(contentsOf: nbest)
         // Scored a chunk at a time, keeping only the numbers: log10 p of the whole hypothesis,
