@@ -114,7 +114,19 @@ final class EvaluatorTests: XCTestCase {
         }
         // Hypotheses are sentences too, scored in input order.
         let hypotheses = evaluator.scoreHypotheses(["cat the the cat the", "the cat cat", "the"])
-        XCTAssertEqual(hypotheses.map(\.tokens), [scored[2].tokens, scored[0].tokens, scored[1].tokens])
+        for (h, s) in zip(hypotheses, [scored[2], scored[0], scored[1]]) {
+            XCTAssertEqual(h.tokens.map(\.token), s.tokens.map(\.token))
+            for (a, b) in zip(h.tokens, s.tokens) { XCTAssertEqual(a.logProb, b.logProb, accuracy: 1e-5) }
+        }
+        // More hypotheses than the batch: three batches, order kept, each as if scored alone.
+        let texts = ["the", "cat cat", "the cat the", "cat", "the the", "cat the cat cat", "the"]
+        let many = evaluator.scoreHypotheses(texts)
+        XCTAssertEqual(many.map(\.text), texts)
+        for (text, s) in zip(texts, many) {
+            let alone = evaluator.scoreHypotheses([text])[0].tokens
+            XCTAssertEqual(s.tokens.map(\.token), alone.map(\.token), text)
+            for (a, b) in zip(s.tokens, alone) { XCTAssertEqual(a.logProb, b.logProb, accuracy: 1e-5, text) }
+        }
     }
 
     func testCorpusScoringStreamsSentencesInOrderAndRefusesAnEmptyInput() throws {

@@ -21,8 +21,8 @@ import Support
 ///   (padding masked); a sentence longer than `model.maxSteps` runs in several windows with
 ///   the state carried, so nothing is cut.
 ///
-/// The model's own figures (`PerplexityStatistics`) follow SRILM's counting; see
-/// `PerplexityReport` for the output formats.
+/// The totals (`PerplexityStatistics`) follow SRILM's counting; see `PerplexityReport` for the
+/// output formats. An evaluator owns its model's state and buffers: use one per thread.
 ///
 ///     let evaluator = try Evaluator.load(run: "runs/tiny")
 ///     let total = try evaluator.score(CorpusReader(paths: ["test.txt"])) { sentence in

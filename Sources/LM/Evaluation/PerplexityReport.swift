@@ -41,7 +41,8 @@ public struct TokenScore: Codable, Equatable, Sendable {
 /// in-vocabulary positions with probability 0.
 ///
 /// Two sets of figures, identical when there are no OOVs:
-/// - `srilm` — exactly `ngram -ppl`: OOV positions are **not** scored.
+/// - `srilm` — exactly `ngram -ppl` with a closed vocabulary: OOV positions are **not** scored
+///   (`excluding OOVs:` in `lmtool perplexity`).
 ///   logprob = Σ log10 p over in-vocabulary positions (words and `<eos>`),
 ///   ppl = 10^(−logprob / (words − oovs − zeroprobs + sentences)),
 ///   ppl1 = 10^(−logprob / (words − oovs − zeroprobs)) (the same logprob, `<eos>` left out of
@@ -50,7 +51,8 @@ public struct TokenScore: Codable, Equatable, Sendable {
 ///   position is scored, OOVs with the probability of `<unk>`.
 ///   logprob = Σ log10 p over all positions with p > 0,
 ///   ppl = 10^(−logprob / (words − zeroprobs' + sentences)), ppl1 = 10^(−logprob / (words − zeroprobs'))
-///   where zeroprobs' counts every position with p = 0. This is the number papers report.
+///   where zeroprobs' counts every position with p = 0. This is the number papers report and
+///   the headline of `lmtool perplexity`.
 ///
 /// A perplexity is nil ("undefined" in text) when its denominator is not positive.
 public struct PerplexityStatistics: Codable, Equatable, Sendable {

@@ -39,10 +39,10 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         guard temperature.isFinite && temperature >= 0 else {
-            throw OptionValueError("--temperature must be a finite number >= 0, got \(temperature)")
+            throw ScoringOptionError("--temperature must be a finite number >= 0, got \(temperature)")
         }
-        if let topK, topK < 1 { throw OptionValueError("--top-k must be at least 1, got \(topK)") }
-        if words < 0 { throw OptionValueError("--words must be at least 0, got \(words)") }
+        if let topK, topK < 1 { throw ScoringOptionError("--top-k must be at least 1, got \(topK)") }
+        if words < 0 { throw ScoringOptionError("--words must be at least 0, got \(words)") }
         let evaluator = try Evaluator.load(run: model, mode: .discourse, batchSize: 1, window: 1)
         var rng = RNG(seed: seed)
         let generation = evaluator.generate(prompt: prompt, count: words,

@@ -11,7 +11,7 @@ enum ScoringMode: String, ExpressibleByArgument, CaseIterable {
 }
 
 /// A bad option value, reported as one `Error: ...` line (no usage text).
-struct OptionValueError: Error, CustomStringConvertible {
+struct ScoringOptionError: Error, CustomStringConvertible {
     let description: String
     init(_ message: String) { description = message }
 }
@@ -64,8 +64,8 @@ struct PerplexityCommand: ParsableCommand {
     @OptionGroup var corpus: CorpusOptions
 
     func run() throws {
-        if batchSize < 1 { throw OptionValueError("--batch-size must be at least 1, got \(batchSize)") }
-        if let window, window < 1 { throw OptionValueError("--window must be at least 1, got \(window)") }
+        if batchSize < 1 { throw ScoringOptionError("--batch-size must be at least 1, got \(batchSize)") }
+        if let window, window < 1 { throw ScoringOptionError("--window must be at least 1, got \(window)") }
         let evaluator = try loadEvaluator(run: model, mode: mode?.batching, corpus: corpus, batchSize: batchSize, window: window)
         let detail: PerplexityReport.Detail = perWord ? .perWord : perSentence ? .perSentence : .summary
         let out = StandardOutput()
@@ -76,7 +76,7 @@ struct PerplexityCommand: ParsableCommand {
         for (i, file) in files.enumerated() {
             let reader = try corpus.reader([file])
             if json {
-                out.write("    {\n      \"file\" : \(try compactJSON(file)),\n")
+                out.write("    {\n      \"file\" : \(try scoringJSON(file)),\n")
                 if detail != .summary { out.write("      \"sentences\" : [\n") }
             }
             var first = true
@@ -85,7 +85,7 @@ struct PerplexityCommand: ParsableCommand {
                     guard detail != .summary else { return }
                     let entry = SentenceJSON(text: sentence.text, tokens: detail == .perWord ? sentence.tokens : nil,
                                              statistics: sentence.statistics)
-                    out.write((first ? "" : ",\n") + "        " + (try compactJSON(entry)))
+                    out.write((first ? "" : ",\n") + "        " + (try scoringJSON(entry)))
                     first = false
                 } else {
                     out.write(PerplexityReport.render(sentence: sentence, detail: detail))
@@ -94,17 +94,22 @@ struct PerplexityCommand: ParsableCommand {
             total.add(stats)
             if json {
                 if detail != .summary { out.write("\n      ],\n") }
-                out.write("      \"statistics\" : \(try compactJSON(stats))\n    }\(i + 1 < files.count ? "," : "")\n")
+                out.write("      \"statistics\" : \(try scoringJSON(stats))\n    }\(i + 1 < files.count ? "," : "")\n")
             } else {
                 out.write((i > 0 ? "\n" : "") + PerplexityReport.summary(label: "file \(file)", statistics: stats))
             }
         }
         if json {
-            out.write("  ],\n  \"mode\" : \"\(evaluator.mode.rawValue)\",\n  \"model\" : \(try compactJSON(model)),\n")
-            out.write("  \"total\" : \(try compactJSON(total))\n}\n")
+            out.write("  ],\n  \"mode\" : \"\(evaluator.mode.rawValue)\",\n  \"model\" : \(try scoringJSON(model)),\n")
+            out.write("  \"total\" : \(try scoringJSON(total))\n}\n")
         } else if files.count > 1 {
             out.write("\n" + PerplexityReport.summary(label: "total of \(files.count) files", statistics: total))
         }
+    }
+
+    /// Writes to standard output through C stdio's buffer (so streaming many small pieces is cheap).
+    struct StandardOutput {
+        func write(_ text: String) { print(text, terminator: "") }
     }
 
     /// One sentence in `--json` output.
@@ -132,21 +137,16 @@ func loadEvaluator(run: String, mode: TrainingConfig.Batching?, corpus: CorpusOp
     if corpus.sentences { tokenization.splitSentences = true }
     if tokenization == evaluator.tokenization { return evaluator }
     if tokenization.lowercase && tokenization.tokenizer != .simple {
-        throw OptionValueError("--lowercase applies to --tokenizer simple only (the run uses \(tokenization.tokenizer.rawValue))")
+        throw ScoringOptionError("--lowercase applies to --tokenizer simple only (the run uses \(tokenization.tokenizer.rawValue))")
     }
     return Evaluator(model: evaluator.model, vocabulary: evaluator.vocabulary, tokenization: tokenization,
                      mode: evaluator.mode, runConfig: evaluator.runConfig)
 }
 
 /// `value` as compact JSON with sorted keys; non-finite numbers as strings ("-inf").
-func compactJSON<T: Encodable>(_ value: T) throws -> String {
+func scoringJSON<T: Encodable>(_ value: T) throws -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     return String(decoding: try encoder.encode(value), as: UTF8.self)
-}
-
-/// Writes to standard output through C stdio's buffer (so streaming many small pieces is cheap).
-struct StandardOutput {
-    func write(_ text: String) { print(text, terminator: "") }
 }

@@ -31,16 +31,25 @@ struct RescoreCommand: ParsableCommand {
     var batchSize = 16
 
     func run() throws {
-        if batchSize < 1 { throw OptionValueError("--batch-size must be at least 1, got \(batchSize)") }
+        if batchSize < 1 { throw ScoringOptionError("--batch-size must be at least 1, got \(batchSize)") }
         let evaluator = try Evaluator.load(run: model, mode: .sentence, batchSize: batchSize)
         let list = try NBestList(contentsOf: nbest)
-        let scored = evaluator.scoreHypotheses(list.hypotheses.map(\.text))
-        // log10 p of the whole hypothesis, <eos> included (−inf if any position has p = 0).
-        let scores = scored.map { s in s.tokens.reduce(0.0) { $0 + $1.logProb } / M_LN10 }
+        // Scored a chunk at a time, keeping only the numbers: log10 p of the whole hypothesis,
+        // <eos> included (−inf if any position has p = 0), its words and OOVs.
+        var scores: [Double] = [], words: [Int] = [], oovs: [Int] = []
+        let hypotheses = list.hypotheses
+        for start in stride(from: 0, to: hypotheses.count, by: 1024) {
+            let chunk = hypotheses[start..<min(start + 1024, hypotheses.count)]
+            for s in evaluator.scoreHypotheses(chunk.map(\.text)) {
+                scores.append(s.tokens.reduce(0.0) { $0 + $1.logProb } / M_LN10)
+                words.append(s.statistics.words)
+                oovs.append(s.statistics.oovs)
+            }
+        }
         if json {
-            let entries = zip(list.hypotheses, zip(scored, scores)).map { h, pair in
-                HypothesisJSON(id: h.id, line: h.line, text: h.text, logprob: pair.1,
-                               words: pair.0.statistics.words, oovs: pair.0.statistics.oovs)
+            let entries = hypotheses.indices.map { i in
+                HypothesisJSON(id: hypotheses[i].id, line: hypotheses[i].line, text: hypotheses[i].text,
+                               logprob: scores[i], words: words[i], oovs: oovs[i])
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
