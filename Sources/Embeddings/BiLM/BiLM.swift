@@ -42,23 +42,6 @@ public struct BiLMProgress: Sendable {
     public var tokensPerSecond: Double
 }
 
-/// What `BiLM.contextualVectors` averaged.
-public struct ContextualReport: Sendable, Equatable, CustomStringConvertible {
-    public var vocabularySize: Int
-    /// Token positions averaged.
-    public var tokens: Int
-    /// Words with at least `minOccurrences` occurrences (their own average).
-    public var averaged: Int
-    /// Words below it (including the unseen ones), which got the fallback vector.
-    public var fallback: Int
-    public var minOccurrences: Int
-
-    public var description: String {
-        "\(averaged) of \(vocabularySize) words averaged over their occurrences in \(tokens) tokens; "
-            + "\(fallback) \(minOccurrences == 1 ? "never seen" : "seen fewer than \(minOccurrences) times") got the mean of all \(tokens) states"
-    }
-}
-
 /// Word vectors from a bidirectional LSTM language model: train a `BiLanguageModel` on a token
 /// stream, then average its `[forward ; backward]` hidden states over every occurrence of each
 /// word type (the "BiLSTM LM" source of Verwimp & Bellegarda 2019).
@@ -164,63 +147,6 @@ public enum BiLM {
     }
 }
 
-/// Sums vectors per word type and turns them into averages, with a fallback for rare words.
-///
-/// `countOccurrence(of:)` once per token, `add(word:values:count:at:)` for each slice of its
-/// vector (e.g. the forward half, then the backward half). `result` gives each word seen at
-/// least `minOccurrences` times its mean vector; every other word (rarer, or never seen) gets
-/// the **mean over all token positions** (Σ of all vectors / number of tokens), and is counted
-/// in the report. Sums are kept in Double.
-///
-///     var avg = ContextualAverager(vocabularySize: 3, dimension: 2)
-///     avg.countOccurrence(of: 1); avg.add(word: 1, values: p, count: 2, at: 0)
-///     let (table, report) = avg.result(words: ["a", "b", "c"], vocabularyHash: nil, minOccurrences: 1)
-public struct ContextualAverager: Sendable {
-    public let vocabularySize: Int
-    public let dimension: Int
-    private var sums: [Double]      // [V, D]
-    private var counts: [Int]       // [V]
-
-    public init(vocabularySize: Int, dimension: Int) {
-        self.vocabularySize = vocabularySize
-        self.dimension = dimension
-        sums = [Double](repeating: 0, count: vocabularySize * dimension)
-        counts = [Int](repeating: 0, count: vocabularySize)
-    }
-
-    /// Counts one occurrence of `word`.
-    public mutating func countOccurrence(of word: Int32) { counts[Int(word)] += 1 }
-
-    /// Adds `values[0..<count]` into `word`'s sum at components `offset..<offset + count`.
-    public mutating func add(word: Int32, values: UnsafePointer<Float>, count: Int, at offset: Int) {
-        precondition(offset >= 0 && offset + count <= dimension, "ContextualAverager: slice outside the vector")
-        let base = Int(word) * dimension + offset
-        sums.withUnsafeMutableBufferPointer { s in
-            for j in 0..<count { s[base + j] += Double(values[j]) }
-        }
-    }
-
-    /// The averaged table (row i = `words[i]`) and what was averaged.
-    public func result(words: [String], vocabularyHash: String?, minOccurrences: Int) -> (table: EmbeddingTable, report: ContextualReport) {
-        precondition(words.count == vocabularySize, "ContextualAverager: \(words.count) words for \(vocabularySize) rows")
-        let D = dimension
-        let total = counts.reduce(0, +)
-        var mean = [Double](repeating: 0, count: D)
-        for w in 0..<vocabularySize { for j in 0..<D { mean[j] += sums[w * D + j] } }
-        for j in 0..<D { mean[j] /= Double(max(total, 1)) }
-        var vectors = [Float](repeating: 0, count: vocabularySize * D)
-        var fallback = 0
-        for w in 0..<vocabularySize {
-            let own = counts[w] >= max(minOccurrences, 1)
-            if !own { fallback += 1 }
-            for j in 0..<D { vectors[w * D + j] = Float(own ? sums[w * D + j] / Double(counts[w]) : mean[j]) }
-        }
-        let table = try! EmbeddingTable(words: words, vectors: vectors, dimension: D, vocabularyHash: vocabularyHash)
-        return (table, ContextualReport(vocabularySize: vocabularySize, tokens: total, averaged: vocabularySize - fallback,
-                                        fallback: fallback, minOccurrences: max(minOccurrences, 1)))
-    }
-}
-
 /// Draws the sampled softmax's candidates from the unigram^0.75 distribution of a token stream.
 struct CandidateSampler {
     let vocabularySize: Int
@@ -262,13 +188,5 @@ struct CandidateSampler {
             }
             return Int32(lo)
         }
-    }
-}
-
-extension Duration {
-    /// The duration in seconds.
-    var seconds: Double {
-        let (s, attoseconds) = components
-        return Double(s) + Double(attoseconds) * 1e-18
     }
 }

@@ -1,63 +1,6 @@
 import NN
 import Corpus
 
-/// Averages contextual vectors per word type: the sum and count of the vectors seen at every
-/// occurrence of each id, then one row per vocabulary word.
-///
-/// Words seen at least `minOccurrences` times get the mean of their vectors. The others (unseen
-/// words, and words seen too rarely) get the **fallback**: the mean of all the averaged rows
-/// (the average word type, each type weighted once), or zeros if no word qualifies;
-/// `fallbackCount` says how many rows took it.
-///
-///     var avg = ContextualAverager(vocabularySize: V, dimension: 2 * H)
-///     avg.add(id: 7, vector: state)                       // for every occurrence
-///     let (rows, fallbacks) = avg.averages(minOccurrences: 1)   // [V, 2H]
-public struct ContextualAverager: Sendable {
-    public let vocabularySize: Int
-    public let dimension: Int
-    /// Sums in Double, `[V, D]`.
-    public private(set) var sums: [Double]
-    /// Occurrences per id, `[V]`.
-    public private(set) var counts: [Int]
-
-    public init(vocabularySize: Int, dimension: Int) {
-        self.vocabularySize = vocabularySize
-        self.dimension = dimension
-        sums = [Double](repeating: 0, count: vocabularySize * dimension)
-        counts = [Int](repeating: 0, count: vocabularySize)
-    }
-
-    /// Adds one occurrence of `id` with its vector (`dimension` floats).
-    public mutating func add(id: Int32, vector: UnsafeBufferPointer<Float>) {
-        let D = dimension, base = Int(id) * D
-        counts[Int(id)] += 1
-        sums.withUnsafeMutableBufferPointer { s in
-            for j in 0..<D { s[base + j] += Double(vector[j]) }
-        }
-    }
-
-    /// The averaged rows `[V, D]` and the number of rows that took the fallback.
-    public func averages(minOccurrences: Int) -> (vectors: [Float], fallbackCount: Int) {
-        let V = vocabularySize, D = dimension
-        var out = [Float](repeating: 0, count: V * D)
-        var fallback = [Double](repeating: 0, count: D)
-        var qualified = 0
-        for v in 0..<V where counts[v] >= max(minOccurrences, 1) {
-            qualified += 1
-            for j in 0..<D {
-                let mean = sums[v * D + j] / Double(counts[v])
-                out[v * D + j] = Float(mean)
-                fallback[j] += mean
-            }
-        }
-        if qualified > 0 { for j in 0..<D { fallback[j] /= Double(qualified) } }
-        for v in 0..<V where counts[v] < max(minOccurrences, 1) {
-            for j in 0..<D { out[v * D + j] = Float(fallback[j]) }
-        }
-        return (out, V - qualified)
-    }
-}
-
 extension DomainClassifier {
     /// The classifier's BiLSTM states `[h_fwd ; h_bwd]` averaged per word type over `documents`
     /// (each example run as in training, in evaluation mode), as an embedding table over
