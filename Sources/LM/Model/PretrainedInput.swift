@@ -185,11 +185,11 @@ public final class PretrainedInput: InputRepresentation {
 
 extension PretrainedInput {
     /// The representation a run's recorded input describes (`kind` other than `random`, with a
-    /// `path` and a `mode`). frozen and finetune have D = E; concat reads D from the embeddings
-    /// file's header (config.json does not record it).
+    /// `path` and a `mode`). frozen and finetune have D = E; concat takes D from the recorded
+    /// `dimension` (runs made before it was recorded read it from the embeddings file's header).
     static func make(_ input: RunConfig.InputRepresentation, model: ModelConfig) throws -> PretrainedInput {
         let (path, mode) = try pathAndMode(input)
-        let D = mode == .concat ? try pretrainedWidth(path: path) : model.embeddingSize
+        let D = mode == .concat ? try input.dimension ?? pretrainedWidth(path: path) : model.embeddingSize
         try checkFit(mode: mode, dimension: D, model: model, path: path)
         return PretrainedInput(mode: mode, vocabularySize: model.vocabularySize, pretrainedSize: D, embeddingSize: model.embeddingSize)
     }
@@ -208,6 +208,7 @@ extension PretrainedInput {
         input.contentHash = try fileSHA256(path)
         input.frozen = mode != .finetune
         input.mode = mode.rawValue
+        input.dimension = table.dimension
     }
 
     /// Copies the pretrained rows into a freshly initialised model; returns the report lines.

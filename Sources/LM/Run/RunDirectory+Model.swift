@@ -63,8 +63,8 @@ public enum InputFactory {
     /// model's initialisation, then `initialize`, or from `model.safetensors`).
     ///
     /// `random` is a `TrainableEmbedding`; any other kind naming a `path` is a pretrained table
-    /// (`PretrainedInput`, `mode` frozen, finetune or concat). concat reads the pretrained width
-    /// D from the file's header, so a concat run needs its embeddings file to be reloaded.
+    /// (`PretrainedInput`, `mode` frozen, finetune or concat); every pretrained value comes from
+    /// `model.safetensors`, so a run reloads from its directory alone.
     ///
     ///     let input = try InputFactory.make(.init(kind: "pretrained", path: "w2v.vec", mode: "frozen"),
     ///                                       model: config.model)

@@ -292,7 +292,7 @@ public final class Trainer {
 
     /// Parameters the optimizer updates. Every parameter of the store is trained today; a frozen
     /// pretrained table must be left out here once the store can mark one.
-    static func trainableParameterCount(_ model: LanguageModel) -> Int { model.store.count }
+    static func trainableParameterCount(_ model: LanguageModel) -> Int { model.store.trainableCount }
 
     /// Scores `data` with the current parameters (a copy in the evaluation model, whose batch
     /// size is `options.evaluationBatchSize`), without dropout.
