@@ -265,7 +265,8 @@ public final class DomainClassifierTrainer {
         try EmbeddingFile.write(contextual, to: run.path + "/contextual.safetensors", format: .safetensors)
         log("wrote \(run.embeddingsPath) (\(embeddings.count) x \(embeddings.dimension)) and \(run.contextualPath) (\(contextual.count) x \(contextual.dimension), "
             + String(format: "%.1f s); ", (clock.now - t0).seconds)
-            + "\(fallbacks) vocabulary words seen fewer than \(config.minOccurrences) times in the train split got the fallback row (the mean of the averaged rows)")
+            + "\(fallbacks) vocabulary words " + (config.minOccurrences <= 1 ? "never seen" : "seen fewer than \(config.minOccurrences) times")
+            + " in the train split got the fallback row (the mean of the averaged rows)")
 
         let bestRecord = records.first { $0.epoch == position.bestEpoch }
         let summary = DomainRunSummary(validAccuracy: bestRecord?.validAccuracy, testAccuracy: metrics.accuracy, testMacroF1: metrics.macroF1,
