@@ -103,6 +103,17 @@ final class DomainClassifierTests: XCTestCase {
         XCTAssertEqual(back, [1, 4, 2, 0, 3, 0])
     }
 
+    func testEmbeddingInitRange() {
+        let config = DomainClassifierConfig(vocabularySize: 50, embeddingSize: 4, hiddenSize: 2, classCount: 2, embeddingInitRange: 0.1)
+        let e = DomainClassifier(config: config, seed: 2).embeddingMatrix
+        XCTAssertEqual(e.count, 200)
+        XCTAssertTrue(e.allSatisfy { abs($0) <= 0.1 })
+        XCTAssertGreaterThan(e.map(abs).max()!, 0.09)
+        var normal = config
+        normal.embeddingInitRange = nil
+        XCTAssertGreaterThan(DomainClassifier(config: normal, seed: 2).embeddingMatrix.map(abs).max()!, 1)
+    }
+
     /// The same example gives the same prediction alone or in a padded batch.
     func testPaddingDoesNotChangeTheResult() {
         let config = DomainClassifierConfig(vocabularySize: 8, embeddingSize: 4, hiddenSize: 5, classCount: 3, pooling: .max)

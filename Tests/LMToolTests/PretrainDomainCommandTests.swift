@@ -138,7 +138,7 @@ final class PretrainDomainCommandTests: XCTestCase {
         let vocab = try write("vocab.txt", "<unk>\t0\n<eos>\t56\n" + words.map { "\($0)\t1\n" }.joined())
         let r = try runLMTool(["pretrain-domain", "--corpus", corpus, "--out", path("run"), "--epochs", "1", "--vocab", vocab] + small)
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("2 vocabulary words seen fewer than 1 times"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("2 vocabulary words never seen in the train split"), r.stdout)
         XCTAssertEqual(try json("run/summary.json")["contextual_fallback_words"] as? Int, 2)  // <unk> and zebra
         var rows: [String: [Double]] = [:]
         for line in try lines("run/contextual.vec").dropFirst() {

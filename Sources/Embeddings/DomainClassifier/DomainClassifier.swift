@@ -23,9 +23,12 @@ public struct DomainClassifierConfig: Codable, Equatable, Sendable {
     public var pooling: ClassifierPooling
     /// Dropout probability on the embedded words and on the pooled vector while training.
     public var dropout: Float
+    /// If set, the embedding starts uniform in ±this; nil: N(0, 1) (PyTorch's `nn.Embedding`).
+    public var embeddingInitRange: Float?
 
     public init(vocabularySize: Int, embeddingSize: Int, hiddenSize: Int, classCount: Int,
-                pooling: ClassifierPooling = .mean, dropout: Float = 0) {
+                pooling: ClassifierPooling = .mean, dropout: Float = 0, embeddingInitRange: Float? = nil) {
+        self.embeddingInitRange = embeddingInitRange
         self.vocabularySize = vocabularySize
         self.embeddingSize = embeddingSize
         self.hiddenSize = hiddenSize
@@ -78,8 +81,8 @@ public final class DomainClassifier {
     let decoderBias: ParameterView
     private var workspace: Workspace?
 
-    /// Builds the model with PyTorch's default initialization (embedding N(0, 1), LSTM and linear
-    /// uniform ±1/√fan) from `seed`.
+    /// Builds the model with PyTorch's default initialization (embedding N(0, 1) unless
+    /// `config.embeddingInitRange`, LSTM and linear uniform ±1/√fan) from `seed`.
     public init(config: DomainClassifierConfig, seed: UInt64) {
         precondition(config.vocabularySize > 0 && config.embeddingSize > 0 && config.hiddenSize > 0 && config.classCount > 0,
                      "DomainClassifier: sizes must be positive")
@@ -102,7 +105,11 @@ public final class DomainClassifier {
 
         var rng = RNG(seed: seed)
         let base = store.values.baseAddress!
-        Embedding(vocabularySize: V, embeddingSize: E).initialize(weight: base + embeddingWeight.offset, rng: &rng)
+        if let range = config.embeddingInitRange {
+            for i in 0..<(V * E) { base[embeddingWeight.offset + i] = rng.uniform(-range, range) }
+        } else {
+            Embedding(vocabularySize: V, embeddingSize: E).initialize(weight: base + embeddingWeight.offset, rng: &rng)
+        }
         let cell = LSTM(inputSize: E, hiddenSize: H, batchSize: 1, maxSteps: 1)
         cell.initialize(parameters: base + forwardFirst.offset, rng: &rng)
         cell.initialize(parameters: base + backwardFirst.offset, rng: &rng)

@@ -106,7 +106,7 @@ public final class DomainClassifierTrainer {
         }
 
         let B = options.batchSize
-        let longest = [data.train, data.valid, data.test].joined().map { doc -> Int in
+        let longest = data.train.map { doc -> Int in
             granularity == .paragraph ? doc.sentences.reduce(0) { $0 + $1.count } : (doc.sentences.map(\.count).max() ?? 0)
         }.max() ?? 1
         model.reserve(batch: B, steps: max(1, min(longest, options.maxLength ?? longest)))
@@ -220,14 +220,20 @@ public final class DomainClassifierTrainer {
         return DocumentBatcher(documents: Array(batches.joined()), granularity: .paragraph, batchSize: B, maxLength: options.maxLength)
     }
 
-    /// The mean loss and the metrics of the model on `documents` (whole examples, no dropout).
+    /// Evaluation reads at most this many tokens of an example (bounding the activations kept
+    /// for a batch: a single 100k-token record would otherwise need gigabytes).
+    public static let evaluationMaxLength = 2048
+
+    /// The mean loss and the metrics of the model on `documents` (whole examples up to
+    /// `evaluationMaxLength` tokens, no dropout).
     public func evaluate(_ documents: [LabeledDocument]) -> (loss: Double, metrics: ClassificationMetrics) {
         var metrics = ClassificationMetrics(classes: config.domains)
         let B = config.training.batchSize
         // Examples sorted by length, so that batches carry little padding (the order does not matter here).
         let examples = DomainClassifier.examples(of: documents, granularity: config.training.documentGranularity)
             .sorted { $0.sentences[0].count < $1.sentences[0].count }
-        let batcher = DocumentBatcher(documents: examples, granularity: .paragraph, batchSize: B)
+        let batcher = DocumentBatcher(documents: examples, granularity: .paragraph, batchSize: B,
+                                      maxLength: DomainClassifierTrainer.evaluationMaxLength)
         var loss = 0.0
         for batch in batcher.batches {
             let r = model.forward(batch, columns: B)
@@ -259,7 +265,8 @@ public final class DomainClassifierTrainer {
         try EmbeddingFile.write(contextual, to: run.path + "/contextual.safetensors", format: .safetensors)
         log("wrote \(run.embeddingsPath) (\(embeddings.count) x \(embeddings.dimension)) and \(run.contextualPath) (\(contextual.count) x \(contextual.dimension), "
             + String(format: "%.1f s); ", (clock.now - t0).seconds)
-            + "\(fallbacks) vocabulary words seen fewer than \(config.minOccurrences) times in the train split got the fallback row (the mean of the averaged rows)")
+            + "\(fallbacks) vocabulary words " + (config.minOccurrences <= 1 ? "never seen" : "seen fewer than \(config.minOccurrences) times")
+            + " in the train split got the fallback row (the mean of the averaged rows)")
 
         let bestRecord = records.first { $0.epoch == position.bestEpoch }
         let summary = DomainRunSummary(validAccuracy: bestRecord?.validAccuracy, testAccuracy: metrics.accuracy, testMacroF1: metrics.macroF1,

@@ -67,6 +67,9 @@ struct PretrainDomainCommand: ParsableCommand {
     @Option(help: "Pooling over time: mean or max.")
     var pooling: ClassifierPooling = .mean
 
+    @Option(name: .customLong("init-range"), help: "The embedding starts uniform in ±X (0: N(0, 1), PyTorch's default).")
+    var initRange: Float = 0.1
+
     @Option(help: "Dropout on the embedded words and the pooled vector while training.")
     var dropout: Float = 0
 
@@ -106,7 +109,7 @@ struct PretrainDomainCommand: ParsableCommand {
             throw ValidationError("--embedding-size, --hidden-size, --batch-size, --min-count and --min-occurrences must be at least 1")
         }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
-        if maxSize < 0 || maxLength < 0 || clip < 0 { throw ValidationError("--max-size, --max-length and --clip must not be negative") }
+        if maxSize < 0 || maxLength < 0 || clip < 0 || !(initRange >= 0) { throw ValidationError("--max-size, --max-length, --clip and --init-range must not be negative") }
         if maxSize == 1 || maxSize == 2 { throw ValidationError("--max-size must leave room for words besides <unk> and <eos> (at least 3, or 0)") }
         if !(lr > 0) { throw ValidationError("--lr must be positive") }
         if !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be in [0, 1)") }
@@ -146,7 +149,8 @@ struct PretrainDomainCommand: ParsableCommand {
             }
             config = DomainRunConfig(
                 model: DomainClassifierConfig(vocabularySize: vocabulary.count, embeddingSize: embeddingSize, hiddenSize: hiddenSize,
-                                              classCount: 0, pooling: pooling, dropout: dropout),
+                                              classCount: 0, pooling: pooling, dropout: dropout,
+                                              embeddingInitRange: initRange > 0 ? initRange : nil),
                 training: DomainTrainingOptions(granularity: granularity, epochs: epochs ?? (granularity == .sentence ? 1 : 3), batchSize: batchSize, learningRate: lr,
                                                 clip: clip, maxLength: maxLength == 0 ? nil : maxLength, seed: seed),
                 domains: [], tokenization: tokenization, corpus: corpus, vocabularyHash: vocabulary.contentHash,
