@@ -81,8 +81,10 @@ final class TrainCommandTests: XCTestCase {
         let process = Process()
         process.executableURL = binary
         process.arguments = trainArguments(run: "run", epochs: 500)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        // A handle of its own (not the shared FileHandle.nullDevice, which Process may close).
+        let devNull = try XCTUnwrap(FileHandle(forWritingAtPath: "/dev/null"))
+        process.standardOutput = devNull
+        process.standardError = devNull
         try process.run()
         // Wait for the first epoch's records, then interrupt.
         let deadline = Date().addingTimeInterval(20)
