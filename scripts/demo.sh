@@ -23,6 +23,6 @@ start=$(date +%s)
 "$LMTOOL" ablate --out "$OUT" --corpus corpora/default.jsonl.zst \
     --tokenizer simple --lowercase --max-size 10000 \
     --sources random,domain-paragraph --modes frozen --seeds 2 \
-    --preset tiny --epochs 2 --train-tokens 400000 --threads 2 \
+    --preset tiny --epochs 2 --train-tokens 250000 --threads 2 \
     --pretrain-epochs 2
 echo "demo finished in $(( $(date +%s) - start )) s; results in $OUT (report.md, valid-ppl.svg, differences.svg)"

@@ -73,6 +73,21 @@ final class AblationPlanTests: XCTestCase {
         XCTAssertNotEqual(try AblationPlan(spec: spec, results: dir + "/r").steps[1].output, domain.output)
     }
 
+    func testGivenVocabularyIsUsedAsIsAndKeysTheCacheByContent() throws {
+        try Data("<unk>\t0\n<eos>\t1\na\t1\n".utf8).write(to: URL(fileURLWithPath: dir + "/v.txt"))
+        let spec = AblationSpec(corpus: [dir + "/c.jsonl"], sources: ["word2vec"], seeds: 1, vocabulary: .init(file: dir + "/v.txt"),
+                                train: ["preset": "tiny"])
+        let plan = try AblationPlan(spec: spec, results: dir + "/r")
+        XCTAssertEqual(plan.steps.map(\.name), ["word2vec", "word2vec-frozen-seed1"])
+        XCTAssertEqual(plan.vocabularyPath, dir + "/v.txt")
+        XCTAssertEqual(plan.steps[0].dependencies, [])
+        XCTAssertEqual(plan.steps[0].completionMarker, plan.steps[0].output + ".vocab.txt")
+        XCTAssertTrue(plan.steps[1].arguments.contains(dir + "/v.txt"))
+        try Data("<unk>\t0\n<eos>\t1\nb\t1\n".utf8).write(to: URL(fileURLWithPath: dir + "/v.txt"))
+        XCTAssertNotEqual(try AblationPlan(spec: spec, results: dir + "/r").steps[0].output, plan.steps[0].output)
+        XCTAssertThrowsError(try AblationPlan(spec: AblationSpec(corpus: [dir + "/c.jsonl"], vocabulary: .init(file: dir + "/v.txt", maxSize: 5)), results: dir))
+    }
+
     func testStepStatesFollowTheFilesOnDisk() throws {
         let spec = AblationSpec(corpus: [dir + "/c.jsonl"], sources: ["random"], seeds: 1, train: ["preset": "tiny", "tie-weights": "true"])
         let step = try AblationPlan(spec: spec, results: dir + "/r").steps[1]

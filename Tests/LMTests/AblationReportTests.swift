@@ -86,6 +86,7 @@ final class AblationReportTests: XCTestCase {
         let bars = try svgElements(dir + "/differences.svg", "rect").filter { $0["class"] == "bar" }
         XCTAssertEqual(bars.map { $0["data-arm"] }, ["word2vec-frozen"])
         XCTAssertEqual(try svgElements(dir + "/differences.svg", "line").filter { $0["class"] == "interval" }.count, 1)
+        XCTAssertEqual(try svgElements(dir + "/differences.svg", "line").filter { $0["class"] == "bootstrap" }.count, 1)
     }
 
     func testBarsFollowTheDifferencesAndOneSeedHasNoInterval() throws {
@@ -100,6 +101,7 @@ final class AblationReportTests: XCTestCase {
         let bars = try svgElements(dir + "/differences.svg", "rect").filter { $0["class"] == "bar" }
         XCTAssertEqual(bars.count, 2)
         XCTAssertEqual(try svgElements(dir + "/differences.svg", "line").filter { $0["class"] == "interval" }.count, 0)
+        XCTAssertEqual(try svgElements(dir + "/differences.svg", "line").filter { $0["class"] == "bootstrap" }.count, 0)
         // The +20 bar is twice as tall as the −10 one, and red; the −10 one green.
         let heights = bars.map { Double($0["height"]!)! }
         XCTAssertEqual(heights[1] / heights[0], 2, accuracy: 0.02)

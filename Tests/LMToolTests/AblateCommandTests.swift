@@ -24,7 +24,8 @@ final class AblateCommandTests: XCTestCase {
 
     func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
     var fake: String { path("fake-lmtool.sh") }
-    var results: String { path("results") }
+    /// The results directory (a test may pick one whose name needs shell quoting).
+    lazy var results = path("results")
     var calls: [String] {
         ((try? String(contentsOfFile: path("calls.log"), encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
@@ -202,6 +203,7 @@ final class AblateCommandTests: XCTestCase {
     }
 
     func testPlanLinesRunInAShellAndGiveTheSameReport() throws {
+        results = path("my results's")   // the plan's lines must quote it
         let plan = try runLMTool(ablate(["--plan", "--sources", "random,word2vec,domain-paragraph-contextual", "--glomo", "off,hidden"]))
         XCTAssertEqual(plan.status, 0, plan.stderr)
         let lines = plan.stdout.split(separator: "\n").map(String.init)
@@ -210,8 +212,9 @@ final class AblateCommandTests: XCTestCase {
         XCTAssertEqual(commands.filter { $0.hasSuffix("# vocabulary") }.count, 1)
         XCTAssertEqual(commands.filter { $0.hasSuffix("# pretraining") }.count, 3)
         XCTAssertEqual(commands.filter { $0.hasSuffix("# training") }.count, 12)
-        XCTAssertTrue(commands.contains { $0.contains("runs/word2vec-frozen-glomo-hidden-seed2 ") && $0.contains("--glomo-on hidden") })
-        XCTAssertTrue(commands.contains { $0.contains("--embeddings ") && $0.contains("/contextual.vec --embedding-mode frozen") })
+        XCTAssertTrue(commands.contains { $0.contains(" --run '\(dir.path)/my results'\\''s/runs/word2vec-frozen-glomo-hidden-seed2' ") && $0.contains("--glomo-on hidden") },
+                      commands.joined(separator: "\n"))
+        XCTAssertTrue(commands.contains { $0.contains("--embeddings ") && $0.contains("/contextual.vec' --embedding-mode frozen") })
         XCTAssertEqual(calls.count, 0, "--plan runs nothing")
         // Run the lines as a scheduler would: stage by stage, training lines in reverse order.
         let ordered = commands.filter { !$0.hasSuffix("# training") } + commands.filter { $0.hasSuffix("# training") }.reversed()

@@ -5,7 +5,9 @@ import Foundation
 /// - `validationCurves`: validation perplexity per epoch, one `<polyline class="curve">` per
 ///   arm (mean over its runs), a legend.
 /// - `differences`: one `<rect class="bar">` per arm (test perplexity minus the baseline's,
-///   paired by seed) with a `<line class="interval">` for its 95% t interval where defined.
+///   paired by seed) with a `<line class="interval">` for its 95% t interval where defined
+///   (black) and a `<line class="bootstrap">` for the bootstrap interval over test sentences
+///   (grey, thicker, just right of it).
 ///
 ///     let svg = SVGPlot.validationCurves(report.curves)
 public enum SVGPlot {
@@ -74,13 +76,16 @@ public enum SVGPlot {
         let width = max(360, left + right + barSpace * Double(max(rows.count, 1))), height = 400.0
         let pw = width - left - right, ph = height - top - bottom
         var values: [Double] = [0]
-        for r in rows { if let d = r.difference { values += [d.mean, d.low, d.high].filter(\.isFinite) } }
+        for r in rows {
+            if let d = r.difference { values += [d.mean, d.low, d.high].filter(\.isFinite) }
+            if let b = r.bootstrap { values += [b.low, b.high].filter(\.isFinite) }
+        }
         var lo = values.min()!, hi = values.max()!
         if hi - lo < 1e-9 { lo -= 1; hi += 1 }
         let pad = 0.08 * (hi - lo)
         lo -= pad; hi += pad
         func y(_ v: Double) -> Double { top + (hi - v) / (hi - lo) * ph }
-        var s = header(width, height, title: "Test perplexity minus \(baseline) (95% CI, paired by seed)")
+        var s = header(width, height, title: "Test perplexity minus \(baseline): 95% CI by seed (black), bootstrap (grey)")
         s += axes(left: left, top: top, pw: pw, ph: ph)
         for t in ticks(lo, hi) {
             s += "<line class=\"grid\" x1=\"\(n(left))\" y1=\"\(n(y(t)))\" x2=\"\(n(left + pw))\" y2=\"\(n(y(t)))\" stroke=\"#ddd\"/>\n"
@@ -95,6 +100,9 @@ public enum SVGPlot {
                 s += "<rect class=\"bar\" data-arm=\"\(escape(r.arm))\" x=\"\(n(cx - 20))\" y=\"\(n(y0))\" width=\"40\" height=\"\(n(h))\" fill=\"\(colour)\"/>\n"
                 if d.low.isFinite && d.high.isFinite {
                     s += "<line class=\"interval\" x1=\"\(n(cx))\" y1=\"\(n(y(d.low)))\" x2=\"\(n(cx))\" y2=\"\(n(y(d.high)))\" stroke=\"#000\" stroke-width=\"1.5\"/>\n"
+                }
+                if let b = r.bootstrap, b.low.isFinite && b.high.isFinite {
+                    s += "<line class=\"bootstrap\" x1=\"\(n(cx + 12))\" y1=\"\(n(y(b.low)))\" x2=\"\(n(cx + 12))\" y2=\"\(n(y(b.high)))\" stroke=\"#777\" stroke-width=\"3\"/>\n"
                 }
             }
             s += "<text x=\"\(n(cx))\" y=\"\(n(top + ph + 14))\" text-anchor=\"end\" transform=\"rotate(-35 \(n(cx)) \(n(top + ph + 14)))\">\(escape(r.arm))</text>\n"
