@@ -24,7 +24,7 @@ struct PretrainGLoMoCommand: ParsableCommand {
             be raised). Layout of DIR: docs/glomo.md.
 
             Example: lmtool pretrain-glomo --corpus corpora/default.jsonl.zst --out glomo \
-            --embedding-size 64 --steps 300
+            --embedding-size 64 --steps 100
             """)
 
     @Option(parsing: .upToNextOption, help: "Corpus files or directories (the training split is used; the valid split scores the model).")
