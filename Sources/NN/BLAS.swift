@@ -29,6 +29,21 @@ public func sgemm(
 ) {
     precondition(m >= 0 && n >= 0 && k >= 0, "sgemm: negative size")
     if m == 0 || n == 0 { return }
+    if m == 1 && k > 0 {
+        // One row (a batch of one: generation, streaming scoring): cᵀ = op(B)ᵀ · aᵀ as a GEMV.
+        // OpenBLAS 0.3.21 would pack B for a GEMM, which costs more than the product itself.
+        let incA = transA == .none ? 1 : lda   // A's row as stored: contiguous, or a column of [k, 1]
+        if transB == .transpose {
+            // B stored [n, k]: c[j] = Σ_p B[j, p] · a[p]
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), alpha, b, Int32(ldb),
+                        a, Int32(incA), beta, c, 1)
+        } else {
+            // B stored [k, n]: c[j] = Σ_p B[p, j] · a[p]
+            cblas_sgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(n), alpha, b, Int32(ldb),
+                        a, Int32(incA), beta, c, 1)
+        }
+        return
+    }
     cblas_sgemm(
         CblasRowMajor, transA.cblas, transB.cblas,
         Int32(m), Int32(n), Int32(k),

@@ -27,6 +27,11 @@ public struct ParameterView: Equatable, Sendable {
 /// Gradients are accumulated by backward passes (they *add*); `zeroGradients()` clears them,
 /// once per optimizer step.
 ///
+/// A parameter may be **frozen** (`register(_:shape:frozen:)` or `setFrozen(_:_:)`): it stays in
+/// the buffers, so checkpoints save and restore it like any other, but the optimizers, weight
+/// decay and gradient clipping skip it (they walk `trainableRanges`), so its values never change
+/// during training. A pretrained embedding table kept fixed is the use case.
+///
 ///     let store = ParameterStore()
 ///     let w = store.register("decoder.weight", shape: [10_000, 200])
 ///     let b = store.register("decoder.bias", shape: [10_000])
@@ -44,6 +49,10 @@ public final class ParameterStore {
     public private(set) var count: Int = 0
     private var capacity: Int = 0
     private var index: [String: Int] = [:]
+    /// Whether `views[i]` is frozen.
+    private var frozenFlags: [Bool] = []
+    /// The maximal runs of trainable elements, in buffer order (recomputed when flags change).
+    public private(set) var trainableRanges: [Range<Int>] = []
 
     public init() {
         values = UnsafeMutableBufferPointer(start: nil, count: 0)
@@ -58,8 +67,9 @@ public final class ParameterStore {
     /// Adds a parameter of `shape`, initialized to zero (values and gradient), and returns its view.
     ///
     /// Names must be unique. Invalidates pointers into `values` and `gradients` taken earlier.
+    /// A `frozen` parameter is never changed by an optimizer (see the type's discussion).
     @discardableResult
-    public func register(_ name: String, shape: [Int]) -> ParameterView {
+    public func register(_ name: String, shape: [Int], frozen: Bool = false) -> ParameterView {
         precondition(index[name] == nil, "ParameterStore: parameter '\(name)' registered twice")
         let n = Tensor.elementCount(shape)
         let view = ParameterView(name: name, offset: count, count: n, shape: shape)
@@ -71,7 +81,38 @@ public final class ParameterStore {
         gradients = UnsafeMutableBufferPointer(start: gradients.baseAddress, count: count)
         index[name] = views.count
         views.append(view)
+        frozenFlags.append(frozen)
+        updateTrainableRanges()
         return view
+    }
+
+    /// Freezes (or unfreezes) one parameter: optimizers, weight decay and gradient clipping skip
+    /// frozen parameters.
+    public func setFrozen(_ view: ParameterView, _ frozen: Bool = true) {
+        checkView(view)
+        frozenFlags[index[view.name]!] = frozen
+        updateTrainableRanges()
+    }
+
+    /// Whether `view` is frozen.
+    public func isFrozen(_ view: ParameterView) -> Bool {
+        checkView(view)
+        return frozenFlags[index[view.name]!]
+    }
+
+    /// The number of trainable (not frozen) elements; `count` includes the frozen ones.
+    public var trainableCount: Int { trainableRanges.reduce(0) { $0 + $1.count } }
+
+    private func updateTrainableRanges() {
+        var ranges: [Range<Int>] = []
+        for (view, frozen) in zip(views, frozenFlags) where !frozen && view.count > 0 {
+            if let last = ranges.last, last.upperBound == view.offset {
+                ranges[ranges.count - 1] = last.lowerBound..<view.range.upperBound
+            } else {
+                ranges.append(view.range)
+            }
+        }
+        trainableRanges = ranges
     }
 
     private func grow(to newCapacity: Int) {

@@ -16,7 +16,7 @@ struct LMTool: ParsableCommand {
             overridden. `lmtool doctor` shows the BLAS in use.
             """,
         version: "0.1.0",
-        subcommands: [CorpusCommand.self, VocabCommand.self, DoctorCommand.self, BenchCommand.self, EmbedCommand.self, PretrainGLoMoCommand.self, GLoMoCommand.self])
+        subcommands: [CorpusCommand.self, VocabCommand.self, DoctorCommand.self, BenchCommand.self, EmbedCommand.self, TrainCommand.self, PerplexityCommand.self, GenerateCommand.self, RescoreCommand.self, PretrainDomainCommand.self, PretrainGLoMoCommand.self, GLoMoCommand.self, AblateCommand.self, ReportCommand.self])
 
     static func main() {
         // OpenBLAS picks its kernels when it loads, before main: restart with the best core type

@@ -32,6 +32,13 @@ final class PipelineTests: XCTestCase {
         let test = try CorpusStatistics.compute(try CorpusReader(paths: [p]), split: .test)
         XCTAssertEqual(test.records, 1)
         XCTAssertEqual(test.tokens, 2)
+        // Without the type table: the same records, tokens, groups and OOVs; no types.
+        let untyped = try CorpusStatistics.compute(try CorpusReader(paths: [p]), vocabulary: vocab, countTypes: false)
+        XCTAssertFalse(untyped.typesCounted)
+        XCTAssertEqual(untyped.types, 0)
+        XCTAssertEqual(untyped.tokens, 7 + 3)
+        XCTAssertEqual(untyped.groups, stats.groups)
+        XCTAssertEqual(untyped.oov, stats.oov)
     }
 
     func testVocabularyBuildFromCorpusFileRoundTrip() throws {

@@ -58,6 +58,10 @@ final class CorpusCommandTests: XCTestCase {
         let object = try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [String: Any]
         let stats = object?["statistics"] as? [String: Any]
         XCTAssertEqual(stats?["tokens"] as? Int, 7)
+        let untyped = try runLMTool(["corpus", "stats", "--no-types", p])
+        XCTAssertEqual(untyped.status, 0, untyped.stderr)
+        XCTAssertTrue(untyped.stdout.contains("tokens     7 (including 2 <eos>)"), untyped.stdout)
+        XCTAssertTrue(untyped.stdout.contains("types      not counted (--no-types)"), untyped.stdout)
     }
 
     func testBadCorpusInputs() throws {

@@ -64,6 +64,34 @@ final class TensorTests: XCTestCase {
         }
     }
 
+    /// One row (m = 1) goes through GEMV: every transpose, padded strides, alpha and beta.
+    func testSingleRowProductsAgainstNaiveLoops() {
+        var rng = RNG(seed: 9)
+        let (k, n) = (6, 4)
+        for ta in [Transpose.none, .transpose] {
+            for tb in [Transpose.none, .transpose] {
+                // Stored with a row stride 2 larger than needed, to catch a wrong leading dimension.
+                let aRows = ta == .none ? 1 : k, aCols = ta == .none ? k : 1
+                let bRows = tb == .none ? k : n, bCols = tb == .none ? n : k
+                let a = (0..<aRows * (aCols + 2)).map { _ in rng.uniform(-1, 1) }
+                let b = (0..<bRows * (bCols + 2)).map { _ in rng.uniform(-1, 1) }
+                let c0 = (0..<n).map { _ in rng.uniform(-1, 1) }
+                var c = c0
+                sgemm(ta, tb, m: 1, n: n, k: k, alpha: 0.5, a: a, lda: aCols + 2, b: b, ldb: bCols + 2,
+                      beta: 2, c: &c, ldc: n)
+                for j in 0..<n {
+                    var s = 0.0
+                    for p in 0..<k {
+                        let x = ta == .none ? a[p] : a[p * (aCols + 2)]
+                        let y = tb == .none ? b[p * (bCols + 2) + j] : b[j * (bCols + 2) + p]
+                        s += Double(x) * Double(y)
+                    }
+                    XCTAssertEqual(c[j], Float(0.5 * s + 2 * Double(c0[j])), accuracy: 1e-5, "\(ta) \(tb) column \(j)")
+                }
+            }
+        }
+    }
+
     func testMatmulByHandAndAccumulation() {
         // [[1,2],[3,4]] · [[5,6],[7,8]] = [[19,22],[43,50]]; aᵀ·b = [[26,30],[38,44]].
         let a = Tensor(shape: [2, 2], [1, 2, 3, 4]), b = Tensor(shape: [2, 2], [5, 6, 7, 8])

@@ -22,8 +22,10 @@ public struct CorpusStatistics: Sendable, Codable, Equatable {
     /// Tokens including one `<eos>` per line or sentence.
     public var tokens = 0
     public var endOfSentenceCount = 0
-    /// Distinct tokens, counting `<eos>` as one when there is any.
+    /// Distinct tokens, counting `<eos>` as one when there is any (0 when not counted).
     public var types = 0
+    /// Whether `types` was counted (`compute(..., countTypes: false)` skips the type table).
+    public var typesCounted = true
     /// Bytes of record text read (after decompression; JSONL: the `text` fields).
     public var textBytes = 0
     /// Groups sorted by domain, then split; records without domain or split form their own group.
@@ -32,10 +34,13 @@ public struct CorpusStatistics: Sendable, Codable, Equatable {
 
     /// Reads the whole corpus once. Memory is bounded by the number of distinct tokens.
     /// With `split`, only the records of that split count (see `CorpusReader.forEachRecord(in:)`).
+    /// With `countTypes: false` no type table is kept (`types` stays 0): records and tokens only,
+    /// the pure read + tokenize work (what `zstdcat FILE | wc -w` does), in constant memory.
     public static func compute(_ corpus: CorpusReader, split: Split? = nil,
                                tokenization: TokenizationOptions = TokenizationOptions(),
-                               vocabulary: Vocabulary? = nil) throws -> CorpusStatistics {
-        let (stats, _) = try computeWithCounts(corpus, split: split, tokenization: tokenization, vocabulary: vocabulary)
+                               vocabulary: Vocabulary? = nil, countTypes: Bool = true) throws -> CorpusStatistics {
+        let (stats, _) = try computeWithCounts(corpus, split: split, tokenization: tokenization, vocabulary: vocabulary,
+                                               countTypes: countTypes)
         return stats
     }
 
@@ -43,26 +48,29 @@ public struct CorpusStatistics: Sendable, Codable, Equatable {
     /// `Vocabulary` can be built.
     public static func computeWithCounts(_ corpus: CorpusReader, split: Split? = nil,
                                          tokenization: TokenizationOptions = TokenizationOptions(),
-                                         vocabulary: Vocabulary? = nil) throws -> (CorpusStatistics, TokenCounter) {
+                                         vocabulary: Vocabulary? = nil, countTypes: Bool = true) throws -> (CorpusStatistics, TokenCounter) {
         var stats = CorpusStatistics(files: corpus.files)
+        stats.typesCounted = countTypes
         var counter = TokenCounter(expectedTypes: 1 << 16)
         let stream = TokenStream(tokenization)
         struct Key: Hashable { var domain: String?; var split: Split? }
         var groups: [Key: Group] = [:]
         var words = 0, oov = 0
+        var uncounted = 0   // tokens (without <eos>) when the type table is skipped
         func count(_ record: RecordView) {
             stats.records += 1
             stats.textBytes += record.text.count + 1
-            let before = counter.totalCount, eosBefore = stats.endOfSentenceCount
+            let before = counter.totalCount + uncounted, eosBefore = stats.endOfSentenceCount
             stream.forEachToken(in: record.text, token: { token in
-                counter.add(token)
+                if countTypes { counter.add(token) } else { uncounted += 1 }
                 if let vocabulary, vocabulary.id(token) == Vocabulary.unknownID,
                    !token.elementsEqual(Vocabulary.unknownToken.utf8) {
                     oov += 1
                 }
             }, endOfSentence: { stats.endOfSentenceCount += 1 })
-            let recordTokens = counter.totalCount - before + stats.endOfSentenceCount - eosBefore
-            words += counter.totalCount - before
+            let recordWords = counter.totalCount + uncounted - before
+            let recordTokens = recordWords + stats.endOfSentenceCount - eosBefore
+            words += recordWords
             let key = Key(domain: record.domain, split: record.split)
             groups[key, default: Group(domain: record.domain, split: record.split, documents: 0, tokens: 0)].documents += 1
             groups[key]!.tokens += recordTokens
@@ -72,9 +80,11 @@ public struct CorpusStatistics: Sendable, Codable, Equatable {
         } else {
             try corpus.forEachRecord { count($0) }
         }
-        stats.tokens = counter.totalCount + stats.endOfSentenceCount
-        let literalEOS = counter.count(of: Vocabulary.endOfSentenceToken) > 0
-        stats.types = counter.typeCount + (stats.endOfSentenceCount > 0 && !literalEOS ? 1 : 0)
+        stats.tokens = counter.totalCount + uncounted + stats.endOfSentenceCount
+        if countTypes {
+            let literalEOS = counter.count(of: Vocabulary.endOfSentenceToken) > 0
+            stats.types = counter.typeCount + (stats.endOfSentenceCount > 0 && !literalEOS ? 1 : 0)
+        }
         stats.groups = groups.values.sorted {
             ($0.domain ?? "", $0.split.map { Split.allCases.firstIndex(of: $0)! } ?? -1)
                 < ($1.domain ?? "", $1.split.map { Split.allCases.firstIndex(of: $0)! } ?? -1)

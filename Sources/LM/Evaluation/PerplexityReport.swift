@@ -11,21 +11,27 @@ public struct TokenScore: Codable, Equatable, Sendable {
     public var isEndOfSentence: Bool
     /// The word of the text was outside the vocabulary and mapped to `<unk>`.
     public var isOOV: Bool
+    /// The word as the text had it, where it differs from `token` (an OOV word); nil otherwise.
+    public var word: String?
 
-    public init(token: String, logProb: Double, isEndOfSentence: Bool = false, isOOV: Bool = false) {
+    public init(token: String, logProb: Double, isEndOfSentence: Bool = false, isOOV: Bool = false, word: String? = nil) {
         self.token = token
         self.logProb = logProb
         self.isEndOfSentence = isEndOfSentence
         self.isOOV = isOOV
+        self.word = word
     }
 
     /// The score of id `id` of `vocabulary` (`<eos>` marks the end of a sentence).
     ///
     ///     TokenScore(id: 1, logProb: -0.7, vocabulary: vocab)   // "<eos>", isEndOfSentence
-    public init(id: Int32, logProb: Double, isOOV: Bool = false, vocabulary: Vocabulary) {
+    public init(id: Int32, logProb: Double, isOOV: Bool = false, word: String? = nil, vocabulary: Vocabulary) {
         self.init(token: vocabulary.token(id), logProb: logProb,
-                  isEndOfSentence: id == Vocabulary.endOfSentenceID, isOOV: isOOV)
+                  isEndOfSentence: id == Vocabulary.endOfSentenceID, isOOV: isOOV, word: word)
     }
+
+    /// What the text said at this position: `word` when known, else `token`.
+    public var text: String { word ?? token }
 }
 
 /// Log-probability totals and perplexities, counted as SRILM's `ngram -ppl` counts them.
@@ -35,7 +41,8 @@ public struct TokenScore: Codable, Equatable, Sendable {
 /// in-vocabulary positions with probability 0.
 ///
 /// Two sets of figures, identical when there are no OOVs:
-/// - `srilm` — exactly `ngram -ppl`: OOV positions are **not** scored.
+/// - `srilm` — exactly `ngram -ppl` with a closed vocabulary: OOV positions are **not** scored
+///   (`excluding OOVs:` in `lmtool perplexity`).
 ///   logprob = Σ log10 p over in-vocabulary positions (words and `<eos>`),
 ///   ppl = 10^(−logprob / (words − oovs − zeroprobs + sentences)),
 ///   ppl1 = 10^(−logprob / (words − oovs − zeroprobs)) (the same logprob, `<eos>` left out of
@@ -44,7 +51,8 @@ public struct TokenScore: Codable, Equatable, Sendable {
 ///   position is scored, OOVs with the probability of `<unk>`.
 ///   logprob = Σ log10 p over all positions with p > 0,
 ///   ppl = 10^(−logprob / (words − zeroprobs' + sentences)), ppl1 = 10^(−logprob / (words − zeroprobs'))
-///   where zeroprobs' counts every position with p = 0. This is the number papers report.
+///   where zeroprobs' counts every position with p = 0. This is the number papers report and
+///   the headline of `lmtool perplexity`.
 ///
 /// A perplexity is nil ("undefined" in text) when its denominator is not positive.
 public struct PerplexityStatistics: Codable, Equatable, Sendable {
@@ -150,21 +158,26 @@ public struct PerplexityStatistics: Codable, Equatable, Sendable {
 /// The perplexity of a file in SRILM's `ngram -ppl` formats, from per-token log probabilities
 /// grouped by sentence. Pure arithmetic and formatting: the model supplies the scores.
 ///
-/// Text output (`render(detail:)`) follows SRILM: the summary
+/// Text output (`render(detail:)`) follows SRILM. The headline figures are the PTB/WikiText
+/// ones (`withOOVs`): `<unk>` is a predicted token, so a word outside the vocabulary is scored
+/// with the probability of `<unk>` and still counted as an OOV:
 ///
 ///     file test.txt: 2 sentences, 5 words, 0 OOVs
 ///     0 zeroprobs, logprob= -3.61236 ppl= 3.27803 ppl1= 5.27803
 ///
-/// uses the SRILM figures (OOV positions not scored); when the file has OOVs a third line gives
-/// the PTB/WikiText figures with OOVs scored as `<unk>`:
+/// When the file has OOVs a third line gives the figures with the OOV positions left out (as
+/// `ngram -ppl` does for a closed vocabulary, `srilm`):
 ///
-///     with OOVs as <unk>: logprob= -4.51545 ppl= 4.41 ppl1= 8
+///     excluding OOVs: logprob= -3.0103 ppl= 3.1748 ppl1= 5.65685
 ///
 /// `.perSentence` (SRILM `-debug 1`) prints each sentence and its own summary first; `.perWord`
 /// (`-debug 2`) adds one line per position, `\tp( word | previous ...) \t= [lstm] p [ log10 p ]`,
 /// with `</s>` for `<eos>`, `<s>` as the context of a sentence's first word, and `[OOV]` instead
-/// of `[lstm]` where an OOV word was scored as `<unk>`. Numbers print as C++ streams do by
-/// default (`%g`, 6 significant digits), as SRILM prints them.
+/// of `[lstm]` where an OOV word (printed as the text has it) was scored as `<unk>`. Numbers
+/// print as C++ streams do by default (`%g`, 6 significant digits), as SRILM prints them.
+///
+/// For big files, render sentence by sentence instead of holding the report:
+/// `PerplexityReport.render(sentence:detail:)` then `PerplexityReport.summary(label:statistics:)`.
 public struct PerplexityReport: Codable, Equatable, Sendable {
     /// One sentence (a group of positions, normally ending with `<eos>`).
     public struct Sentence: Codable, Equatable, Sendable {
@@ -178,7 +191,7 @@ public struct PerplexityReport: Codable, Equatable, Sendable {
 
         /// The words of the sentence, space-separated (without `<eos>`).
         public var text: String {
-            tokens.filter { !$0.isEndOfSentence }.map(\.token).joined(separator: " ")
+            tokens.filter { !$0.isEndOfSentence }.map(\.text).joined(separator: " ")
         }
     }
 
@@ -221,24 +234,33 @@ public struct PerplexityReport: Codable, Equatable, Sendable {
     /// The report as SRILM prints it; see the type's discussion.
     public func render(detail: Detail = .summary) -> String {
         var out = ""
-        if detail != .summary {
-            for s in sentences {
-                out += s.text + "\n"
-                if detail == .perWord {
-                    var previous = "<s>"
-                    for (i, t) in s.tokens.enumerated() {
-                        let word = t.isEndOfSentence ? "</s>" : t.token
-                        let tag = t.isOOV && !t.isEndOfSentence ? "[OOV]" : "[lstm]"
-                        let log10p = t.logProb / M_LN10
-                        out += "\tp( \(word) | \(previous)\(i > 0 ? " ..." : " ")) \t= \(tag) \(g(Foundation.exp(t.logProb))) [ \(g(log10p)) ]\n"
-                        previous = word
-                    }
-                }
-                out += PerplexityReport.summary(s.statistics) + "\n"
+        for s in sentences { out += PerplexityReport.render(sentence: s, detail: detail) }
+        return out + PerplexityReport.summary(label: "file \(file)", statistics: total)
+    }
+
+    /// One sentence's block of `render(detail:)`: nothing for `.summary`; its text and summary
+    /// (and, for `.perWord`, one line per position), then a blank line, for the others.
+    public static func render(sentence s: Sentence, detail: Detail) -> String {
+        if detail == .summary { return "" }
+        var out = s.text + "\n"
+        if detail == .perWord {
+            var previous = "<s>"
+            for (i, t) in s.tokens.enumerated() {
+                let word = t.isEndOfSentence ? "</s>" : t.text
+                let tag = t.isOOV && !t.isEndOfSentence ? "[OOV]" : "[lstm]"
+                let log10p = t.logProb / M_LN10
+                out += "\tp( \(word) | \(previous)\(i > 0 ? " ..." : " ")) \t= \(tag) \(g(Foundation.exp(t.logProb))) [ \(g(log10p)) ]\n"
+                previous = word
             }
         }
-        out += "file \(file): " + PerplexityReport.summary(total)
-        return out
+        return out + summary(s.statistics) + "\n"
+    }
+
+    /// The summary of a file (or any other `label`): `label: N sentences, …` and the figures.
+    ///
+    ///     PerplexityReport.summary(label: "file test.txt", statistics: total)
+    public static func summary(label: String, statistics: PerplexityStatistics) -> String {
+        label + ": " + summary(statistics)
     }
 
     /// The report as pretty JSON with sorted keys (`--json`). A probability of 0 is written as
@@ -250,14 +272,15 @@ public struct PerplexityReport: Codable, Equatable, Sendable {
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
-    /// The two or three summary lines for `stats`, each ending with a newline.
+    /// The two or three summary lines for `stats`, each ending with a newline: counts, the
+    /// headline figures (OOVs scored as `<unk>`), and the figures without OOVs when there are any.
     static func summary(_ stats: PerplexityStatistics) -> String {
         func figures(_ f: PerplexityStatistics.Figures) -> String {
             "logprob= \(g(f.logprob)) ppl= \(f.ppl.map(g) ?? "undefined") ppl1= \(f.ppl1.map(g) ?? "undefined")"
         }
         var out = "\(stats.sentences) sentences, \(stats.words) words, \(stats.oovs) OOVs\n"
-        out += "\(stats.zeroprobs) zeroprobs, " + figures(stats.srilm) + "\n"
-        if stats.oovs > 0 { out += "with OOVs as <unk>: " + figures(stats.withOOVs) + "\n" }
+        out += "\(stats.zeroprobs + stats.oovZeroprobs) zeroprobs, " + figures(stats.withOOVs) + "\n"
+        if stats.oovs > 0 { out += "excluding OOVs: " + figures(stats.srilm) + "\n" }
         return out
     }
 }

@@ -21,6 +21,7 @@ import NN
 ///     projection.weight     [E, H]    only when tied and H != E (no PyTorch counterpart)
 ///     decoder.weight        [V, H]    absent when tied: the decoder reads encoder.weight
 ///     decoder.bias          [V]
+///     glomo.*                         only with GLoMo graphs (`GLoMoTransfer`, docs/glomo.md)
 ///
 /// **Weight tying** (`config.tieWeights`): the decoder uses the input representation's table
 /// (`encoder.weight`) as its weight, and its gradient adds into that table's gradient. When
@@ -57,6 +58,8 @@ public final class LanguageModel {
     public let store: ParameterStore
     /// The first stage (ids → vectors).
     public let input: InputRepresentation
+    /// GLoMo graphs mixed into the input vectors or the top LSTM outputs (nil = off).
+    public let glomo: GLoMoTransfer?
 
     /// One single-layer LSTM per layer (so that dropout can sit between layers).
     public let lstms: [LSTM]
@@ -83,6 +86,9 @@ public final class LanguageModel {
     private let weights: UnsafeMutablePointer<Float>    // [N] 0/1 target mask
     private let emb: UnsafeMutablePointer<Float>        // [N, E]
     private let embDrop: UnsafeMutablePointer<Float>    // [N, E] after dropout
+    private let embSource: UnsafeMutablePointer<Float>  // [N, E] what dropout reads: emb, or GLoMo's output
+    private let topSource: UnsafeMutablePointer<Float>  // [N, H] what the top dropout reads: outs[L−1], or GLoMo's output
+    private let glomoGrad: UnsafeMutablePointer<Float>? // [N, E or H] gradient w.r.t. GLoMo's input
     private let embMask: UnsafeMutablePointer<Float>?   // [N, E]
     private let outs: [UnsafeMutablePointer<Float>]     // L × [N, H]
     private let outDrops: [UnsafeMutablePointer<Float>] // L × [N, H] after dropout
@@ -109,7 +115,11 @@ public final class LanguageModel {
 
     /// A model reading its input vectors from `input` (whose `outputSize` must be
     /// `config.embeddingSize`). Tying requires `input.tiedWeight` (a `[V, E]` table).
-    public init(config: ModelConfig, input: InputRepresentation, batchSize: Int, maxSteps: Int, rng: inout RNG) {
+    ///
+    /// With `glomo`, its graphs are mixed into the input vectors or the top LSTM outputs
+    /// (`glomo.site`, see `GLoMoTransfer`); its parameters are registered after the model's own.
+    public init(config: ModelConfig, input: InputRepresentation, glomo: GLoMoTransfer? = nil,
+                batchSize: Int, maxSteps: Int, rng: inout RNG) {
         precondition(config.vocabularySize > 0 && config.embeddingSize > 0 && config.hiddenSize > 0 && config.layers > 0,
                      "LanguageModel: sizes must be positive, got \(config)")
         precondition(batchSize > 0 && maxSteps > 0, "LanguageModel: batchSize and maxSteps must be positive")
@@ -119,6 +129,7 @@ public final class LanguageModel {
         self.batchSize = batchSize
         self.maxSteps = maxSteps
         self.input = input
+        self.glomo = glomo
         let V = config.vocabularySize, E = config.embeddingSize, H = config.hiddenSize, L = config.layers
         let store = ParameterStore()
         self.store = store
@@ -160,6 +171,11 @@ public final class LanguageModel {
         decoderBias = store.register("decoder.bias", shape: [V])
         decoder = Linear(inputSize: decoderIn, outputSize: V)
         dropout = Dropout(probability: config.dropout)
+        if let glomo {
+            precondition(glomo.vocabularySize == V && glomo.featureSize == (glomo.site == .embeddings ? E : H),
+                         "LanguageModel: the GLoMo transfer does not fit the model's vocabulary or feature size")
+            glomo.register(in: store, batchSize: batchSize, maxSteps: maxSteps)
+        }
 
         // Buffers.
         let N = maxSteps * batchSize
@@ -181,11 +197,16 @@ public final class LanguageModel {
         targetIds = int32s(N)
         weights = floats(N)
         emb = floats(N * E)
+        embSource = glomo?.site == .embeddings ? floats(N * E) : emb
         embMask = drops ? floats(N * E) : nil
-        embDrop = drops ? floats(N * E) : emb
-        outs = (0..<L).map { _ in floats(N * H) }
+        embDrop = drops ? floats(N * E) : embSource
+        let outs = (0..<L).map { _ in floats(N * H) }
+        self.outs = outs
+        let topSource = glomo?.site == .hidden ? floats(N * H) : outs[L - 1]
+        self.topSource = topSource
         outMasks = drops ? (0..<L).map { _ in floats(N * H) } : []
-        outDrops = drops ? (0..<L).map { _ in floats(N * H) } : outs
+        outDrops = drops ? (0..<L).map { _ in floats(N * H) } : outs.indices.map { $0 == L - 1 ? topSource : outs[$0] }
+        glomoGrad = glomo.map { floats(N * $0.featureSize) }
         proj = projection != nil ? floats(N * E) : nil
         logits = floats(N * V)
         logSumExp = floats(N)
@@ -202,6 +223,7 @@ public final class LanguageModel {
             let values = store.values(view)
             for i in 0..<values.count { values[i] = rng.uniform(-r, r) }
         }
+        glomo?.initialize(rng: &rng)
     }
 
     deinit { for p in allocations { p.deallocate() } }
@@ -221,7 +243,10 @@ public final class LanguageModel {
     // MARK: State
 
     /// Zeroes the carried LSTM state of every layer and batch column.
-    public func resetState() { for lstm in lstms { lstm.resetState() } }
+    public func resetState() {
+        for lstm in lstms { lstm.resetState() }
+        glomo?.resetState()
+    }
 
     // MARK: Forward
 
@@ -304,12 +329,16 @@ public final class LanguageModel {
         ids.update(from: inputs, count: N)
         let p = store.values.baseAddress!
         input.forward(output: emb, ids: ids, count: N, store: store)
-        if let embMask { dropout.forward(output: embDrop, mask: embMask, input: emb, count: N * E, rng: &rng, training: training) }
+        if let glomo, glomo.site == .embeddings { glomo.forward(output: embSource, features: emb, ids: ids, steps: T) }
+        if let embMask { dropout.forward(output: embDrop, mask: embMask, input: embSource, count: N * E, rng: &rng, training: training) }
+        let topLayer = lstms.count - 1
         for l in 0..<lstms.count {
             lstms[l].forward(output: outs[l], input: l == 0 ? embDrop : outDrops[l - 1],
                              parameters: p + lstmOffsets[l], steps: T)
+            if l == topLayer, let glomo, glomo.site == .hidden { glomo.forward(output: topSource, features: outs[l], ids: ids, steps: T) }
             if !outMasks.isEmpty {
-                dropout.forward(output: outDrops[l], mask: outMasks[l], input: outs[l], count: N * H, rng: &rng, training: training)
+                dropout.forward(output: outDrops[l], mask: outMasks[l], input: l == topLayer ? topSource : outs[l],
+                                count: N * H, rng: &rng, training: training)
             }
         }
         var top = UnsafePointer(outDrops[lstms.count - 1])
@@ -350,13 +379,25 @@ public final class LanguageModel {
         // LSTM layers, top down; dOuts[l] holds the gradient w.r.t. the dropped output of layer l.
         for l in stride(from: L - 1, through: 0, by: -1) {
             if !outMasks.isEmpty { multiplyInPlace(dOuts[l], outMasks[l], count: N * H) }
+            var doutput = UnsafePointer(dOuts[l])
+            if l == L - 1, let glomo, glomo.site == .hidden, let glomoGrad {
+                glomoGrad.update(repeating: 0, count: N * H)
+                glomo.backward(dfeatures: glomoGrad, doutput: doutput)
+                doutput = UnsafePointer(glomoGrad)
+            }
             let dinput = l == 0 ? dEmb : dOuts[l - 1]
             dinput.update(repeating: 0, count: N * (l == 0 ? E : H))
-            lstms[l].backward(dinput: dinput, dparameters: g + lstmOffsets[l], doutput: dOuts[l],
+            lstms[l].backward(dinput: dinput, dparameters: g + lstmOffsets[l], doutput: doutput,
                               input: l == 0 ? embDrop : outDrops[l - 1], parameters: p + lstmOffsets[l])
         }
         if let embMask { multiplyInPlace(dEmb, embMask, count: N * E) }
-        input.backward(doutput: dEmb, ids: ids, count: N, store: store)
+        var dembedding = UnsafePointer(dEmb)
+        if let glomo, glomo.site == .embeddings, let glomoGrad {
+            glomoGrad.update(repeating: 0, count: N * E)
+            glomo.backward(dfeatures: glomoGrad, doutput: dembedding)
+            dembedding = UnsafePointer(glomoGrad)
+        }
+        input.backward(doutput: dembedding, ids: ids, count: N, store: store)
         lastSteps = 0
     }
 

@@ -35,14 +35,17 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var frozen: Bool?
         /// How a pretrained table is used: `frozen`, `finetune` or `concat` (nil for `random`).
         public var mode: String?
+        /// The width D of the pretrained vectors (so that a run reloads without its embeddings file).
+        public var dimension: Int?
 
         public init(kind: String = "random", path: String? = nil, contentHash: String? = nil, frozen: Bool? = nil,
-                    mode: String? = nil) {
+                    mode: String? = nil, dimension: Int? = nil) {
             self.kind = kind
             self.path = path
             self.contentHash = contentHash
             self.frozen = frozen
             self.mode = mode
+            self.dimension = dimension
         }
 
         public static let random = InputRepresentation()

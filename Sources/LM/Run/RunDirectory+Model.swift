@@ -1,5 +1,6 @@
 import Foundation
 import Corpus
+import GLoMoGraph
 import NN
 import Support
 
@@ -20,7 +21,8 @@ extension RunDirectory {
     /// chosen by `config.inputRepresentation`, see `InputFactory`).
     public static func makeModel(config: RunConfig, batchSize: Int, maxSteps: Int, rng: inout RNG) throws -> LanguageModel {
         let input = try InputFactory.make(config.inputRepresentation, model: config.model)
-        return LanguageModel(config: config.model, input: input, batchSize: batchSize, maxSteps: maxSteps, rng: &rng)
+        let glomo = try config.glomo.map { try InputFactory.makeGLoMo($0, config: config) }
+        return LanguageModel(config: config.model, input: input, glomo: glomo, batchSize: batchSize, maxSteps: maxSteps, rng: &rng)
     }
 
     /// Writes `model`'s parameters to `model.safetensors` (the best model) atomically.
@@ -44,6 +46,9 @@ extension RunDirectory {
         if let hash = metadata[RunDirectory.vocabularyHashKey], hash != config.vocabularyHash {
             throw FileError(path: modelPath, message: "vocabulary hash mismatch: the model was saved with \(hash), config.json says \(config.vocabularyHash)")
         }
+        if let glomo = model.glomo {
+            do { try glomo.validateVocabularyMap() } catch { throw FileError(path: modelPath, message: "\(error)") }
+        }
         return model
     }
 }
@@ -54,12 +59,25 @@ extension RunDirectory {
 /// frozen pretrained table) live in the model's `ParameterStore`, so `model.safetensors` restores
 /// them; `make` only builds the right shapes.
 public enum InputFactory {
+    /// The input representation `input` describes, with shapes only (values come from the
+    /// model's initialisation, then `initialize`, or from `model.safetensors`).
+    ///
+    /// `random` is a `TrainableEmbedding`; any other kind naming a `path` is a pretrained table
+    /// (`PretrainedInput`, `mode` frozen, finetune or concat); every pretrained value comes from
+    /// `model.safetensors`, so a run reloads from its directory alone.
+    ///
+    ///     let input = try InputFactory.make(.init(kind: "pretrained", path: "w2v.vec", mode: "frozen"),
+    ///                                       model: config.model)
     public static func make(_ input: RunConfig.InputRepresentation, model: ModelConfig) throws -> InputRepresentation {
         switch input.kind {
         case "random":
             return TrainableEmbedding(vocabularySize: model.vocabularySize, embeddingSize: model.embeddingSize)
         default:
-            throw InputFactoryError(message: "unknown input representation '\(input.kind)'")
+            // Any other kind with a file is a pretrained embedding table (see PretrainedInput).
+            guard input.path != nil || input.kind == "pretrained" else {
+                throw InputFactoryError(message: "unknown input representation '\(input.kind)'")
+            }
+            return try PretrainedInput.make(input, model: model)
         }
     }
 
@@ -67,20 +85,36 @@ public enum InputFactory {
     /// pretrained sources it names (embeddings file, GLoMo model), fills in their content hashes
     /// and throws a clear error (naming the file) when one is unreadable or does not fit the
     /// model. `random` with no GLoMo needs nothing.
+    ///
+    /// Pretrained embeddings (kind other than `random`, with a `path`): the file is read with
+    /// `EmbeddingFile.read` (any format; every bad row is an error naming file and line), its
+    /// SHA-256 becomes `contentHash`, `mode` defaults to `frozen`, `frozen` is set (true unless
+    /// finetune). frozen and finetune need D == `embeddingSize`; `--tie-weights` needs finetune;
+    /// a file sharing no word with the vocabulary is refused.
     public static func prepare(_ config: inout RunConfig, vocabulary: Vocabulary) throws {
         if config.inputRepresentation.kind != "random" {
-            throw InputFactoryError(message: "unknown input representation '\(config.inputRepresentation.kind)'")
+            guard config.inputRepresentation.path != nil || config.inputRepresentation.kind == "pretrained" else {
+                throw InputFactoryError(message: "unknown input representation '\(config.inputRepresentation.kind)'")
+            }
+            try PretrainedInput.prepare(&config.inputRepresentation, model: config.model, vocabulary: vocabulary)
         }
-        if config.glomo != nil {
-            throw InputFactoryError(message: "GLoMo graphs are not supported by this build")
-        }
+        if config.glomo != nil { try prepareGLoMo(&config, vocabulary: vocabulary) }
     }
 
     /// Puts pretrained values into a freshly initialised model (a new run, not a resumed one,
     /// whose values come from its checkpoint), returning one line per source for the log
     /// (e.g. a coverage report). `random` needs nothing.
+    ///
+    /// Pretrained embeddings: the rows of the vocabulary words found in the file (exact, `<eos>`
+    /// as `</s>`, then lowercased) replace the random values; missing words keep the model's
+    /// random initialisation. The file must still have the SHA-256 `prepare` recorded.
     public static func initialize(_ model: LanguageModel, config: RunConfig, vocabulary: Vocabulary) throws -> [String] {
-        []
+        var lines: [String] = []
+        if config.inputRepresentation.kind != "random" {
+            lines += try PretrainedInput.initialize(model, input: config.inputRepresentation, vocabulary: vocabulary)
+        }
+        if let use = config.glomo, let glomo = model.glomo { lines.append(try initializeGLoMo(glomo, use: use, vocabulary: vocabulary)) }
+        return lines
     }
 }
 

@@ -24,12 +24,39 @@ public struct ResumeState: Codable, Equatable, Sendable {
     /// Training time in the whole run, summed over sessions.
     public var elapsedSeconds: Double
 
+    /// Σ training loss (nats) over the epoch in progress so far, for its `train` metrics record.
+    public var epochLossSum: Double = 0
+    /// Training targets of the epoch in progress so far.
+    public var epochTargets: Int = 0
+    /// Seconds spent in training steps in the epoch in progress (its tokens per second).
+    public var epochSeconds: Double = 0
+    /// `--train-tokens` of the run (nil = the whole training split); a resumed run must use the same.
+    public var trainTokens: Int?
+    /// The `metrics.jsonl` records of the last completed epoch, written after this checkpoint:
+    /// a run killed in between appends them when it resumes.
+    public var lastEpochRecords: [MetricsRecord]?
+
     public init(schedule: ScheduleState, step: Int = 0, batchInEpoch: Int = 0, tokens: Int = 0, elapsedSeconds: Double = 0) {
         self.schedule = schedule
         self.step = step
         self.batchInEpoch = batchInEpoch
         self.tokens = tokens
         self.elapsedSeconds = elapsedSeconds
+    }
+
+    /// Decodes the JSON form; the per-epoch fields may be absent (0 / nil).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        schedule = try c.decode(ScheduleState.self, forKey: .schedule)
+        step = try c.decode(Int.self, forKey: .step)
+        batchInEpoch = try c.decode(Int.self, forKey: .batchInEpoch)
+        tokens = try c.decode(Int.self, forKey: .tokens)
+        elapsedSeconds = try c.decode(Double.self, forKey: .elapsedSeconds)
+        epochLossSum = try c.decodeIfPresent(Double.self, forKey: .epochLossSum) ?? 0
+        epochTargets = try c.decodeIfPresent(Int.self, forKey: .epochTargets) ?? 0
+        epochSeconds = try c.decodeIfPresent(Double.self, forKey: .epochSeconds) ?? 0
+        trainTokens = try c.decodeIfPresent(Int.self, forKey: .trainTokens)
+        lastEpochRecords = try c.decodeIfPresent([MetricsRecord].self, forKey: .lastEpochRecords)
     }
 
     /// The 1-based epoch in progress (or next to start).
@@ -39,7 +66,9 @@ public struct ResumeState: Codable, Equatable, Sendable {
     public var metadata: [String: String] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        // Every field is finite or nil (a non-finite loss never becomes the best), so this cannot fail.
+        // Non-finite values (a validation loss in `lastEpochRecords`) are written as strings, as in
+        // metrics.jsonl, so this cannot fail.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return [ResumeState.metadataKey: String(decoding: try! encoder.encode(self), as: UTF8.self)]
     }
 
@@ -49,7 +78,9 @@ public struct ResumeState: Codable, Equatable, Sendable {
             throw FileError(path: path, message: "not a resumable checkpoint (no '\(ResumeState.metadataKey)' metadata)")
         }
         do {
-            self = try JSONDecoder().decode(ResumeState.self, from: Data(json.utf8))
+            let decoder = JSONDecoder()
+            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            self = try decoder.decode(ResumeState.self, from: Data(json.utf8))
         } catch {
             throw FileError(path: path, message: "bad '\(ResumeState.metadataKey)' metadata: \(RunDirectory.describe(error))")
         }

@@ -8,6 +8,8 @@
 ///
 ///     let adagrad = Adagrad()
 ///     adagrad.step(store, learningRate: 0.1)
+///
+/// Frozen parameters (`ParameterStore.setFrozen`) are left untouched.
 public final class Adagrad: Optimizer {
     public let epsilon: Float, weightDecay: Float, learningRateDecay: Float
     public private(set) var stepCount = 0
@@ -26,27 +28,31 @@ public final class Adagrad: Optimizer {
         let eps = epsilon, wd = weightDecay
         let p = store.values, g = store.gradients
         var s = state.buffers.removeValue(forKey: "sum")!
-        let count = store.count
         s.withUnsafeMutableBufferPointer { s in
-            guard let p = p.baseAddress, let g = g.baseAddress, let s = s.baseAddress else { return }
-            // Eight lanes at a time (same IEEE operations per element as the scalar tail).
-            typealias V = SIMD8<Float>
-            let raw = (p: UnsafeMutableRawPointer(p), g: UnsafeRawPointer(g), s: UnsafeMutableRawPointer(s))
-            var i = 0
-            while i + 8 <= count {
-                let o = i * MemoryLayout<Float>.stride
-                let pi = raw.p.loadUnaligned(fromByteOffset: o, as: V.self)
-                let d = raw.g.loadUnaligned(fromByteOffset: o, as: V.self) + wd * pi
-                let si = raw.s.loadUnaligned(fromByteOffset: o, as: V.self) + d * d
-                raw.s.storeBytes(of: si, toByteOffset: o, as: V.self)
-                raw.p.storeBytes(of: pi - clr * (d / (si.squareRoot() + eps)), toByteOffset: o, as: V.self)
-                i += 8
-            }
-            while i < count {
-                let d = g[i] + wd * p[i]
-                s[i] += d * d
-                p[i] -= clr * (d / (s[i].squareRoot() + eps))
-                i += 1
+            guard let p0 = p.baseAddress, let g0 = g.baseAddress, let s0 = s.baseAddress else { return }
+            // Frozen parameters are skipped: each trainable range is updated on its own.
+            for range in store.trainableRanges {
+                let p = p0 + range.lowerBound, g = g0 + range.lowerBound, s = s0 + range.lowerBound
+                let count = range.count
+                // Eight lanes at a time (same IEEE operations per element as the scalar tail).
+                typealias V = SIMD8<Float>
+                let raw = (p: UnsafeMutableRawPointer(p), g: UnsafeRawPointer(g), s: UnsafeMutableRawPointer(s))
+                var i = 0
+                while i + 8 <= count {
+                    let o = i * MemoryLayout<Float>.stride
+                    let pi = raw.p.loadUnaligned(fromByteOffset: o, as: V.self)
+                    let d = raw.g.loadUnaligned(fromByteOffset: o, as: V.self) + wd * pi
+                    let si = raw.s.loadUnaligned(fromByteOffset: o, as: V.self) + d * d
+                    raw.s.storeBytes(of: si, toByteOffset: o, as: V.self)
+                    raw.p.storeBytes(of: pi - clr * (d / (si.squareRoot() + eps)), toByteOffset: o, as: V.self)
+                    i += 8
+                }
+                while i < count {
+                    let d = g[i] + wd * p[i]
+                    s[i] += d * d
+                    p[i] -= clr * (d / (s[i].squareRoot() + eps))
+                    i += 1
+                }
             }
         }
         state.buffers["sum"] = s

@@ -8,6 +8,8 @@
 ///
 ///     let sgd = SGD(momentum: 0.9)
 ///     sgd.step(store, learningRate: 0.1)
+///
+/// Frozen parameters (`ParameterStore.setFrozen`) are left untouched.
 public final class SGD: Optimizer {
     public let momentum: Float
     public let dampening: Float
@@ -27,14 +29,19 @@ public final class SGD: Optimizer {
         state.prepare(for: store)
         let wd = weightDecay, mu = momentum, oneMinusDampening = 1 - dampening, first = stepCount == 0
         let p = store.values, g = store.gradients
+        // Frozen parameters are skipped: only the trainable ranges are updated.
         if mu == 0 {
-            for i in 0..<p.count { p[i] -= lr * (g[i] + wd * p[i]) }
+            for range in store.trainableRanges {
+                for i in range { p[i] -= lr * (g[i] + wd * p[i]) }
+            }
         } else {
             state.buffers["momentum_buffer"]!.withUnsafeMutableBufferPointer { b in
-                for i in 0..<p.count {
-                    let d = wd == 0 ? g[i] : g[i] + wd * p[i]
-                    b[i] = first ? d : mu * b[i] + oneMinusDampening * d
-                    p[i] -= lr * b[i]
+                for range in store.trainableRanges {
+                    for i in range {
+                        let d = wd == 0 ? g[i] : g[i] + wd * p[i]
+                        b[i] = first ? d : mu * b[i] + oneMinusDampening * d
+                        p[i] -= lr * b[i]
+                    }
                 }
             }
         }

@@ -15,7 +15,7 @@ struct EmbedCommand: ParsableCommand {
             in the metadata). Reading detects the format by content; --format overrides. Writing \
             picks it from the extension (.bin, .safetensors, .glove/.glove.txt, else word2vec text).
             """,
-        subcommands: [Word2VecTrain.self, Neighbors.self, Convert.self, Align.self])
+        subcommands: [Word2VecTrain.self, EmbedBiLMCommand.self, Neighbors.self, Convert.self, Align.self])
 
     struct Word2VecTrain: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -1,0 +1,261 @@
+import Corpus
+import Foundation
+import Support
+
+/// One command of an ablation: a vocabulary build, a pretraining step, or a training run.
+public struct PlannedStep: Equatable, Sendable {
+    public enum Stage: String, Codable, Sendable {
+        /// `lmtool vocab build`, once, before anything else.
+        case vocabulary
+        /// `lmtool pretrain-domain`, `embed word2vec`, `embed bilm`, `pretrain-glomo`: each once,
+        /// after the vocabulary, independent of each other.
+        case pretraining
+        /// `lmtool train`, one per arm × seed, after the pretraining steps it uses.
+        case training
+    }
+
+    public var stage: Stage
+    /// `vocab`, `pretrain-domain-paragraph`, `glomo`, or the run directory name (`random-seed1`).
+    public var name: String
+    /// The arguments after the executable, absolute paths, without `--resume`/`--force`.
+    public var arguments: [String]
+    /// The step's output: a directory (`resumable`) or a file.
+    public var output: String
+    /// The file whose presence means the step finished (`summary.json`, or the output file
+    /// itself, which its command writes atomically, or the last of several files it writes).
+    public var completionMarker: String
+    /// Whether the output is a run-like directory that `--resume` continues from its
+    /// `last.safetensors` (and `--force` restarts when it has none).
+    public var resumable: Bool
+    /// Directories to create before running (the parents of file outputs).
+    public var directories: [String]
+    /// The names of the steps it needs.
+    public var dependencies: [String]
+
+    /// Where the step stands on disk.
+    public enum State: Equatable, Sendable {
+        /// The completion marker exists: skip.
+        case complete
+        /// A checkpoint exists: continue with `--resume`.
+        case interrupted
+        /// A started directory without a checkpoint: start again with `--force`.
+        case partial
+        /// Nothing there yet.
+        case fresh
+    }
+
+    public var state: State {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: completionMarker) { return .complete }
+        guard resumable else { return .fresh }
+        if fm.fileExists(atPath: output + "/last.safetensors") { return .interrupted }
+        if fm.fileExists(atPath: output + "/config.json") { return .partial }
+        return .fresh
+    }
+
+    /// The arguments to run now: `--resume` for an interrupted step, `--force` for a partial one.
+    public var argumentsForCurrentState: [String] {
+        switch state {
+        case .interrupted: return arguments + ["--resume"]
+        case .partial: return arguments + ["--force"]
+        case .complete, .fresh: return arguments
+        }
+    }
+
+    /// One shell line: `mkdir -p` of the needed directories, then the command, every word
+    /// shell-quoted, ending with a `# stage` marker.
+    public func shellLine(executable: String) -> String {
+        var line = ""
+        if !directories.isEmpty { line = "mkdir -p " + directories.map(shellQuote).joined(separator: " ") + " && " }
+        line += ([executable] + argumentsForCurrentState).map(shellQuote).joined(separator: " ")
+        return line + "  # " + stage.rawValue
+    }
+}
+
+/// Quotes a word for a POSIX shell: unchanged when it holds only safe characters, else in
+/// single quotes with `'` written as `'\''`.
+public func shellQuote(_ word: String) -> String {
+    let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%")
+    if !word.isEmpty && word.allSatisfy({ safe.contains($0) }) { return word }
+    return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}
+
+/// The ordered commands of an ablation: the vocabulary build (unless a vocabulary file is
+/// given), each pretraining step once, then one `lmtool train` per arm × seed.
+///
+/// Layout under the results directory:
+///
+/// ```
+/// RESULTS/vocab.txt                    the shared vocabulary
+/// RESULTS/cache/<hash>/                one pretraining output, <hash> over inputs and settings
+/// RESULTS/runs/<arm>-seed<k>/          one lmtool train run directory
+/// ```
+///
+/// A pretraining output's hash covers the SHA-256 of every corpus file, the vocabulary (its
+/// file's content, or how it is built), the command and every setting: changing any of them
+/// gives a new cache entry, running the same grid again finds the old one.
+///
+///     let plan = try AblationPlan(spec: spec, results: "/tmp/results")
+///     for step in plan.steps { print(step.shellLine(executable: "lmtool")) }
+public struct AblationPlan: Sendable {
+    public var spec: AblationSpec
+    /// Absolute path of the results directory.
+    public var results: String
+    public var arms: [AblationArm]
+    public var steps: [PlannedStep]
+    /// The vocabulary every step uses.
+    public var vocabularyPath: String
+
+    public var runsDirectory: String { results + "/runs" }
+
+    public init(spec: AblationSpec, results: String) throws {
+        try spec.validate()
+        self.spec = spec
+        let root = AblationPlan.absolute(results)
+        let arms = try spec.arms()
+        let corpus = try CorpusFiles.expand(spec.corpus.map(AblationPlan.absolute))
+        let corpusFlags = spec.corpusOptions.arguments
+        let embeddingSize = try spec.embeddingSize()
+        var planned: [PlannedStep] = []
+
+        // 1. The vocabulary.
+        var vocabularyIdentity: String
+        let vocabPath: String
+        if let file = spec.vocabulary.file {
+            vocabPath = AblationPlan.absolute(file)
+            vocabularyIdentity = "file " + (try AblationPlan.fileHash(vocabPath))
+        } else {
+            vocabPath = root + "/vocab.txt"
+            var arguments = ["vocab", "build"] + corpus + ["--out", vocabPath, "--split", "train"] + corpusFlags
+            if let n = spec.vocabulary.minCount { arguments += ["--min-count", String(n)] }
+            if let n = spec.vocabulary.maxSize { arguments += ["--max-size", String(n)] }
+            planned.append(PlannedStep(stage: .vocabulary, name: "vocab", arguments: arguments, output: vocabPath,
+                                     completionMarker: vocabPath, resumable: false, directories: [root], dependencies: []))
+            vocabularyIdentity = "built " + arguments.filter { $0 != vocabPath }.joined(separator: "\u{1}")
+        }
+        var corpusIdentity = ""
+        for file in corpus { corpusIdentity += file + " " + (try AblationPlan.fileHash(file)) + "\n" }
+        let vocabularyStep = spec.vocabulary.file == nil ? ["vocab"] : []
+
+        // 2. Pretraining, each step once.
+        let pre = spec.pretraining
+        let hidden = pre.hiddenSize ?? max(1, embeddingSize / 2)
+        let seed = String(pre.seed ?? 1)
+        var pretrainings: [String: PlannedStep] = [:]
+        let cache = root + "/cache"
+        func pretraining(_ key: String, tool: [String], settings: [String], file: String?, marker: String?) -> PlannedStep {
+            if let step = pretrainings[key] { return step }
+            let extra = pre.extra?[tool.joined(separator: " ")] ?? []
+            var hash = SHA256()
+            hash.update("lmtool ablation cache v1\n" + corpusIdentity + vocabularyIdentity + "\n" + (tool + settings + corpusFlags + extra).joined(separator: "\u{1}"))
+            let directory = cache + "/" + String(hash.hexDigest().prefix(16))
+            let output = file.map { directory + "/" + $0 } ?? directory
+            let corpusArguments = tool == ["embed", "word2vec"] ? corpus : ["--corpus"] + corpus
+            let arguments = tool + corpusArguments + ["--out", output, "--vocab", vocabPath] + corpusFlags + settings + extra
+            let step = PlannedStep(stage: .pretraining, name: key, arguments: arguments, output: output,
+                                   completionMarker: file == nil ? directory + "/summary.json" : (marker.map { directory + "/" + $0 } ?? output),
+                                   resumable: file == nil, directories: file == nil ? [cache] : [directory], dependencies: vocabularyStep)
+            pretrainings[key] = step
+            planned.append(step)
+            return step
+        }
+        var epochs: [String] = []
+        if let e = pre.epochs { epochs = ["--epochs", String(e)] }
+        var tokens: [String] = []
+        if let t = pre.trainTokens { tokens = ["--train-tokens", String(t)] }
+
+        /// The embedding file (and the step that makes it) of each source.
+        func embeddings(_ source: EmbeddingSource) -> (file: String, step: String?)? {
+            switch source {
+            case .random: return nil
+            case .file(let path): return (AblationPlan.absolute(path), nil)
+            case .word2vec:
+                let s = pretraining("word2vec", tool: ["embed", "word2vec"],
+                                    settings: ["--split", "train", "--dim", String(embeddingSize), "--seed", seed] + epochs,
+                                    file: "word2vec.vec", marker: "word2vec.vec.vocab.txt")
+                return (s.output, s.name)
+            case .bilm:
+                let s = pretraining("bilm", tool: ["embed", "bilm"],
+                                    settings: ["--embedding-size", String(embeddingSize), "--hidden-size", String(hidden), "--seed", seed] + epochs + tokens,
+                                    file: "bilm.vec", marker: nil)
+                return (s.output, s.name)
+            case .domain(let granularity, let contextual):
+                let s = pretraining("domain-" + granularity, tool: ["pretrain-domain"],
+                                    settings: ["--granularity", granularity, "--embedding-size", String(embeddingSize),
+                                               "--hidden-size", String(hidden), "--seed", seed] + epochs,
+                                    file: nil, marker: nil)
+                return (s.output + (contextual ? "/contextual.vec" : "/embeddings.vec"), s.name)
+            }
+        }
+        var glomoSettings = ["--embedding-size", String(embeddingSize), "--seed", seed] + tokens
+        if let s = pre.glomoSteps { glomoSettings += ["--steps", String(s)] }
+
+        // 3. Training: one run per arm × seed.
+        var trainFlags: [String] = []
+        var train = spec.train
+        if train["preset"] == nil { train["preset"] = "small" }
+        for key in train.keys.sorted() {
+            let value = train[key]!
+            trainFlags += value == "true" ? ["--" + key] : ["--" + key, value]
+        }
+        var runs: [PlannedStep] = []
+        for arm in arms {
+            var armArguments: [String] = [], dependencies = vocabularyStep
+            if let (file, step) = embeddings(arm.source) {
+                armArguments += ["--embeddings", file, "--embedding-mode", arm.mode!.rawValue]
+                if let step { dependencies.append(step) }
+            }
+            if arm.glomo != .off {
+                let s = pretraining("glomo", tool: ["pretrain-glomo"], settings: glomoSettings, file: nil, marker: nil)
+                armArguments += ["--glomo", s.output, "--glomo-on", arm.glomo.rawValue]
+                dependencies.append(s.name)
+            }
+            for k in 1...spec.seeds {
+                let name = "\(arm.name)-seed\(k)"
+                let directory = root + "/runs/" + name
+                let arguments = ["train", "--run", directory, "--corpus"] + corpus + ["--vocab", vocabPath] + corpusFlags
+                    + trainFlags + ["--seed", String(k)] + armArguments
+                runs.append(PlannedStep(stage: .training, name: name, arguments: arguments, output: directory,
+                                        completionMarker: directory + "/summary.json", resumable: true,
+                                        directories: [], dependencies: dependencies))
+            }
+        }
+        self.steps = planned + runs
+        self.results = root
+        self.arms = arms
+        self.vocabularyPath = vocabPath
+    }
+
+    /// The plan as shell lines (see `PlannedStep.shellLine`), with a comment header; steps
+    /// already complete are listed as comments only.
+    public func script(executable: String) -> String {
+        var lines = ["# lmtool ablate plan for \(results): \(arms.count) arms x \(spec.seeds) seeds",
+                     "# run the vocabulary line first, then the pretraining lines (in any order), then the training lines (in any order);",
+                     "# each line ends with its stage: grep '# training$' selects the runs, e.g. for GNU parallel or a Slurm array."]
+        for step in steps {
+            if step.state == .complete { lines.append("# done: \(step.name)") } else { lines.append(step.shellLine(executable: executable)) }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    // MARK: - Helpers
+
+    /// `path` made absolute against the current directory, with `.` and `..` resolved.
+    public static func absolute(_ path: String) -> String {
+        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(path)
+        return url.standardizedFileURL.path
+    }
+
+    /// SHA-256 of a file's content (hex), read in blocks.
+    static func fileHash(_ path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw AblationError("\(path): cannot read") }
+        defer { try? handle.close() }
+        var hash = SHA256()
+        while true {
+            let block = handle.readData(ofLength: 1 << 20)
+            if block.isEmpty { break }
+            block.withUnsafeBytes { hash.update($0) }
+        }
+        return hash.hexDigest()
+    }
+}

@@ -1,0 +1,201 @@
+import Foundation
+import Support
+
+/// The results of an ablation, computed from its run directories alone (`summary.json`,
+/// `metrics.jsonl`, `test-sentences.tsv`): per arm, validation and test perplexity as mean ± sd
+/// over finished seeds; the test perplexity difference from the baseline arm with a 95% t
+/// interval paired by seed and a paired bootstrap interval over test sentences; parameter
+/// counts; training time. Unfinished runs (no `summary.json`) are listed, never dropped.
+///
+///     let report = try AblationReport.make(results: "results")
+///     print(report.markdown())
+///     try report.write(to: "results")   // report.md, report.csv, report.json, valid-ppl.svg, differences.svg
+public struct AblationReport: Codable, Equatable, Sendable {
+    /// One arm's line of the table. Undefined values (an sd of one seed, an interval without
+    /// pairs) are nil.
+    public struct Row: Codable, Equatable, Sendable {
+        public var arm: String
+        /// Seeds with a finished run.
+        public var seeds: [Int]
+        public var validPPLMean: Double?
+        public var validPPLSD: Double?
+        public var testPPLMean: Double?
+        public var testPPLSD: Double?
+        /// Test perplexity minus the baseline's, paired by seed (nil for the baseline itself).
+        public var difference: Statistics.Interval?
+        /// The paired bootstrap over test sentences.
+        public var bootstrap: Statistics.Interval?
+        public var parameters: Int?
+        public var trainableParameters: Int?
+        /// Mean training seconds per run.
+        public var seconds: Double?
+        /// Why an interval is missing, if it is.
+        public var notes: [String]
+    }
+
+    /// A run without `summary.json`.
+    public struct Unfinished: Codable, Equatable, Sendable {
+        public var run: String
+        /// The last epoch with a validation record (0 if none).
+        public var lastEpoch: Int
+    }
+
+    /// Validation perplexity per epoch of an arm: mean over its runs that reached the epoch.
+    public struct Curve: Codable, Equatable, Sendable {
+        public var arm: String
+        public var epochs: [Int]
+        public var ppl: [Double]
+    }
+
+    public var baseline: String
+    public var resamples: Int
+    public var bootstrapSeed: UInt64
+    public var rows: [Row]
+    public var unfinished: [Unfinished]
+    public var curves: [Curve]
+
+    /// Builds the report from `RESULTS/runs/`. Rows: the baseline first, then the other arms by name.
+    public static func make(results: String, baseline: String = "random", resamples: Int = 1000, bootstrapSeed: UInt64 = 1) throws -> AblationReport {
+        let runs = try AblationRun.readAll(runsDirectory: results + "/runs")
+        return make(runs: runs, baseline: baseline, resamples: resamples, bootstrapSeed: bootstrapSeed)
+    }
+
+    public static func make(runs: [AblationRun], baseline: String = "random", resamples: Int = 1000, bootstrapSeed: UInt64 = 1) -> AblationReport {
+        let byArm = Dictionary(grouping: runs, by: \.arm)
+        let arms = byArm.keys.sorted { a, b in a == baseline ? b != baseline : b == baseline ? false : a < b }
+        func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }
+        let baseFinished = Dictionary((byArm[baseline] ?? []).filter { $0.summary != nil }.map { ($0.seed, $0) }, uniquingKeysWith: { a, _ in a })
+        var rows: [Row] = []
+        for arm in arms {
+            let finished = byArm[arm]!.filter { $0.summary != nil }.sorted { $0.seed < $1.seed }
+            let s = finished.map { $0.summary! }
+            let tests = s.compactMap(\.testPPL)
+            var row = Row(arm: arm, seeds: finished.map(\.seed),
+                          validPPLMean: finite(Statistics.mean(s.map(\.validPPL))), validPPLSD: finite(Statistics.standardDeviation(s.map(\.validPPL))),
+                          testPPLMean: finite(Statistics.mean(tests)), testPPLSD: finite(Statistics.standardDeviation(tests)),
+                          difference: nil, bootstrap: nil, parameters: s.first?.parameters, trainableParameters: s.first?.trainableParameters,
+                          seconds: finite(Statistics.mean(s.map(\.seconds))), notes: [])
+            if arm != baseline {
+                let pairs = finished.compactMap { run -> (AblationRun, AblationRun)? in
+                    guard let base = baseFinished[run.seed], run.summary?.testPPL != nil, base.summary?.testPPL != nil else { return nil }
+                    return (run, base)
+                }
+                if pairs.isEmpty {
+                    row.notes.append("no seed finished in both this arm and \(baseline)")
+                } else {
+                    var d = Statistics.pairedInterval(pairs.map { $0.0.summary!.testPPL! }, pairs.map { $0.1.summary!.testPPL! })
+                    if !d.low.isFinite { d.low = .nan; d.high = .nan; row.notes.append("one paired seed: no t interval") }
+                    row.difference = d
+                    var scored: [(arm: Statistics.SentenceScores, baseline: Statistics.SentenceScores)] = []
+                    for (run, base) in pairs {
+                        guard let a = run.testSentences, let b = base.testSentences else {
+                            row.notes.append("no test-sentences.tsv in \(run.testSentences == nil ? run.directory : base.directory)")
+                            break
+                        }
+                        guard a.tokens.count == b.tokens.count, !a.tokens.isEmpty else {
+                            row.notes.append("\(run.testSentencesPath) has \(a.tokens.count) sentences, \(base.testSentencesPath) \(b.tokens.count)")
+                            break
+                        }
+                        scored.append((a, b))
+                    }
+                    if scored.count == pairs.count {
+                        row.bootstrap = Statistics.pairedBootstrap(pairs: scored, resamples: resamples, seed: bootstrapSeed)
+                    }
+                }
+            }
+            rows.append(row)
+        }
+        let unfinished = runs.filter { $0.summary == nil }.map {
+            Unfinished(run: ($0.directory as NSString).lastPathComponent, lastEpoch: $0.validPerplexity.last?.epoch ?? 0)
+        }
+        let curves = arms.map { arm -> Curve in
+            var sums: [Int: (Double, Int)] = [:]
+            for run in byArm[arm]! {
+                for (epoch, ppl) in run.validPerplexity { sums[epoch, default: (0, 0)].0 += ppl; sums[epoch, default: (0, 0)].1 += 1 }
+            }
+            let epochs = sums.keys.sorted()
+            return Curve(arm: arm, epochs: epochs, ppl: epochs.map { sums[$0]!.0 / Double(sums[$0]!.1) })
+        }
+        return AblationReport(baseline: baseline, resamples: resamples, bootstrapSeed: bootstrapSeed, rows: rows,
+                              unfinished: unfinished, curves: curves)
+    }
+
+    // MARK: - Renderings
+
+    static func f(_ x: Double?, _ digits: Int = 2) -> String {
+        guard let x, x.isFinite else { return "n/a" }
+        return String(format: "%.\(digits)f", x)
+    }
+
+    static func interval(_ i: Statistics.Interval?) -> String {
+        guard let i else { return "—" }
+        let sign = i.mean > 0 ? "+" : ""
+        guard i.low.isFinite else { return sign + f(i.mean) }
+        return "\(sign)\(f(i.mean)) [\(f(i.low)), \(f(i.high))]"
+    }
+
+    /// The Markdown table, the unfinished runs and notes.
+    public func markdown() -> String {
+        var lines = [
+            "| arm | seeds | valid ppl | test ppl | Δ test ppl vs \(baseline) (95% CI, paired by seed) | bootstrap 95% CI (test sentences) | parameters (trainable) | time per run |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for r in rows {
+            let seeds = r.seeds.isEmpty ? "0" : "\(r.seeds.count)"
+            let params = r.parameters.map { "\(Self.grouped($0)) (\(Self.grouped(r.trainableParameters ?? 0)))" } ?? "n/a"
+            let boot = r.bootstrap.map { $0.low.isFinite ? "[\(Self.f($0.low)), \(Self.f($0.high))]" : "n/a" } ?? "—"
+            lines.append("| \(r.arm) | \(seeds) | \(Self.f(r.validPPLMean)) ± \(Self.f(r.validPPLSD)) | \(Self.f(r.testPPLMean)) ± \(Self.f(r.testPPLSD)) | \(r.arm == baseline ? "(baseline)" : Self.interval(r.difference)) | \(boot) | \(params) | \(r.seconds.map { String(format: "%.1f s", $0) } ?? "n/a") |")
+        }
+        var out = lines.joined(separator: "\n") + "\n"
+        out += "\nPerplexities: mean ± sd over finished seeds. Δ < 0: lower test perplexity than \(baseline). Bootstrap: \(resamples) resamples of the test sentences, seed \(bootstrapSeed).\n"
+        if !rows.contains(where: { $0.arm == baseline }) { out += "\nNo run of the baseline arm \(baseline): no differences.\n" }
+        let notes = rows.flatMap { r in r.notes.map { "- \(r.arm): \($0)" } }
+        if !notes.isEmpty { out += "\nNotes:\n" + notes.joined(separator: "\n") + "\n" }
+        if !unfinished.isEmpty {
+            out += "\nUnfinished runs (no summary.json), not in the table:\n"
+            out += unfinished.map { "- \($0.run) (last validation at epoch \($0.lastEpoch))" }.joined(separator: "\n") + "\n"
+        }
+        return out
+    }
+
+    /// One line per arm; empty fields for undefined values.
+    public func csv() -> String {
+        func c(_ x: Double?) -> String { x.map { $0.isFinite ? String($0) : "" } ?? "" }
+        var lines = ["arm,seeds,valid_ppl_mean,valid_ppl_sd,test_ppl_mean,test_ppl_sd,diff_mean,diff_ci_low,diff_ci_high,bootstrap_low,bootstrap_high,parameters,trainable_parameters,seconds_mean"]
+        for r in rows {
+            let fields = [r.arm, String(r.seeds.count), c(r.validPPLMean), c(r.validPPLSD), c(r.testPPLMean), c(r.testPPLSD),
+                          c(r.difference?.mean), c(r.difference?.low), c(r.difference?.high), c(r.bootstrap?.low), c(r.bootstrap?.high),
+                          r.parameters.map(String.init) ?? "", r.trainableParameters.map(String.init) ?? "", c(r.seconds)]
+            lines.append(fields.map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }.joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Pretty JSON with sorted keys; undefined values are `null`.
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
+    }
+
+    /// Writes report.md, report.csv, report.json, valid-ppl.svg and differences.svg into
+    /// `results`, each atomically.
+    public func write(to results: String) throws {
+        try AtomicFile.write(Array(markdown().utf8), to: results + "/report.md")
+        try AtomicFile.write(Array(csv().utf8), to: results + "/report.csv")
+        try AtomicFile.write(Array(try json().utf8), to: results + "/report.json")
+        try AtomicFile.write(Array(SVGPlot.validationCurves(curves).utf8), to: results + "/valid-ppl.svg")
+        try AtomicFile.write(Array(SVGPlot.differences(rows.filter { $0.arm != baseline }, baseline: baseline).utf8), to: results + "/differences.svg")
+    }
+
+    static func grouped(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, ch) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(ch)
+        }
+        return n < 0 ? "-" + out : out
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+
+/// The `summary.json` that `lmtool train` writes last (the report reads it independently of the
+/// trainer's own type, so it also reads run directories copied from elsewhere), when a run is complete:
+/// `{"valid_ppl","test_ppl","parameters","trainable_parameters","seconds","epochs"}`.
+public struct AblationRunSummary: Codable, Equatable, Sendable {
+    public var validPPL: Double
+    public var testPPL: Double?
+    public var parameters: Int
+    public var trainableParameters: Int
+    public var seconds: Double
+    public var epochs: Int
+
+    public init(validPPL: Double, testPPL: Double?, parameters: Int, trainableParameters: Int, seconds: Double, epochs: Int) {
+        self.validPPL = validPPL
+        self.testPPL = testPPL
+        self.parameters = parameters
+        self.trainableParameters = trainableParameters
+        self.seconds = seconds
+        self.epochs = epochs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case validPPL = "valid_ppl", testPPL = "test_ppl", parameters, trainableParameters = "trainable_parameters", seconds, epochs
+    }
+}
+
+/// One run directory of a results directory, `RESULTS/runs/<arm>-seed<k>/`, as the report sees it.
+public struct AblationRun: Sendable {
+    public var directory: String
+    public var arm: String
+    public var seed: Int
+    /// nil while the run is unfinished (no `summary.json`).
+    public var summary: AblationRunSummary?
+    /// Validation perplexity per epoch from `metrics.jsonl` (the last record of each epoch).
+    public var validPerplexity: [(epoch: Int, ppl: Double)]
+    /// From `test-sentences.tsv`, when present.
+    public var testSentences: Statistics.SentenceScores?
+
+    public var testSentencesPath: String { directory + "/test-sentences.tsv" }
+
+    /// Reads the run directory at `path`, whose name must be `<arm>-seed<k>`.
+    /// - Throws: `AblationError` naming the file for a malformed `summary.json`,
+    ///   `metrics.jsonl` or `test-sentences.tsv`.
+    public static func read(_ path: String) throws -> AblationRun {
+        let name = (path as NSString).lastPathComponent
+        guard let (arm, seed) = parseName(name) else { throw AblationError("\(path): not a run directory name of the form <arm>-seed<k>") }
+        var run = AblationRun(directory: path, arm: arm, seed: seed, summary: nil, validPerplexity: [], testSentences: nil)
+        let summaryPath = path + "/summary.json"
+        if let data = FileManager.default.contents(atPath: summaryPath) {
+            let decoder = JSONDecoder()
+            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            do { run.summary = try decoder.decode(AblationRunSummary.self, from: data) } catch {
+                throw AblationError("\(summaryPath): not a run summary: \(RunDirectory.describe(error))")
+            }
+        }
+        let log: MetricsLog
+        do { log = try RunDirectory(path: path).readMetrics() } catch { throw AblationError("\(error)") }
+        var byEpoch: [Int: Double] = [:]
+        for record in log.records where record.split == "valid" { byEpoch[record.epoch] = record.ppl }
+        run.validPerplexity = byEpoch.keys.sorted().map { ($0, byEpoch[$0]!) }
+        if FileManager.default.fileExists(atPath: run.testSentencesPath) {
+            run.testSentences = try readTestSentences(run.testSentencesPath)
+        }
+        return run
+    }
+
+    /// `domain-paragraph-frozen-seed2` → (`domain-paragraph-frozen`, 2).
+    public static func parseName(_ name: String) -> (arm: String, seed: Int)? {
+        guard let range = name.range(of: "-seed", options: .backwards), let seed = Int(name[range.upperBound...]),
+              range.lowerBound > name.startIndex else { return nil }
+        return (String(name[..<range.lowerBound]), seed)
+    }
+
+    /// Parses `tokens<TAB>logprob` lines (a first line that is not numeric is a header and skipped).
+    public static func readTestSentences(_ path: String) throws -> Statistics.SentenceScores {
+        guard let data = FileManager.default.contents(atPath: path) else { throw AblationError("\(path): cannot read") }
+        var scores = Statistics.SentenceScores(tokens: [], logprobs: [])
+        for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if line.isEmpty { continue }
+            let fields = line.split(separator: "\t")
+            guard fields.count == 2, let n = Int(fields[0]), let lp = Double(fields[1]), n >= 0 else {
+                if i == 0 && fields.count == 2 && Int(fields[0]) == nil { continue }
+                throw AblationError("\(path):\(i + 1): expected tokens<TAB>logprob, got '\(line.prefix(60))'")
+            }
+            scores.tokens.append(n)
+            scores.logprobs.append(lp)
+        }
+        return scores
+    }
+
+    /// Every run directory under `runs` (sorted by name); a missing directory gives none.
+    public static func readAll(runsDirectory runs: String) throws -> [AblationRun] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: runs) else { return [] }
+        var result: [AblationRun] = []
+        for name in names.sorted() where !name.hasPrefix(".") {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: runs + "/" + name, isDirectory: &isDirectory), isDirectory.boolValue,
+                  parseName(name) != nil else { continue }
+            result.append(try read(runs + "/" + name))
+        }
+        return result
+    }
+}

@@ -1,0 +1,328 @@
+import Foundation
+import Support
+
+/// An error in an ablation specification or results directory, as one line naming its origin.
+public struct AblationError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Where a run's input embedding comes from.
+///
+/// `random` (the baseline, no pretraining); `word2vec` (`lmtool embed word2vec` on the training
+/// split); `bilm` (`lmtool embed bilm`, averaged BiLSTM LM states); `domain-paragraph` and
+/// `domain-sentence` (the input embedding of a BiLSTM domain classifier trained on paragraphs or
+/// sentences, `lmtool pretrain-domain`); their `-contextual` variants (the classifier's BiLSTM
+/// states averaged per word type, `contextual.vec`); `file:PATH` (an external embedding file).
+public enum EmbeddingSource: Hashable, Sendable, CustomStringConvertible {
+    case random, word2vec, bilm
+    case domain(granularity: String, contextual: Bool)
+    case file(String)
+
+    /// Parses `random`, `word2vec`, `bilm`, `domain-paragraph`, `domain-sentence`,
+    /// `domain-paragraph-contextual`, `domain-sentence-contextual` or `file:PATH`.
+    public init?(_ text: String) {
+        switch text {
+        case "random": self = .random
+        case "word2vec": self = .word2vec
+        case "bilm": self = .bilm
+        case "domain-paragraph": self = .domain(granularity: "paragraph", contextual: false)
+        case "domain-sentence": self = .domain(granularity: "sentence", contextual: false)
+        case "domain-paragraph-contextual": self = .domain(granularity: "paragraph", contextual: true)
+        case "domain-sentence-contextual": self = .domain(granularity: "sentence", contextual: true)
+        default:
+            guard text.hasPrefix("file:"), text.count > 5 else { return nil }
+            self = .file(String(text.dropFirst(5)))
+        }
+    }
+
+    public static let names = ["random", "word2vec", "bilm", "domain-paragraph", "domain-sentence",
+                               "domain-paragraph-contextual", "domain-sentence-contextual", "file:PATH"]
+
+    public var description: String {
+        switch self {
+        case .random: return "random"
+        case .word2vec: return "word2vec"
+        case .bilm: return "bilm"
+        case .domain(let g, let contextual): return "domain-\(g)" + (contextual ? "-contextual" : "")
+        case .file(let path): return "file:" + path
+        }
+    }
+
+    /// The name used in run directory names: `file:PATH` becomes `file-<file name without
+    /// extensions, other characters than [A-Za-z0-9_] replaced by _>`.
+    public var slug: String {
+        guard case .file(let path) = self else { return description }
+        let base = (path as NSString).lastPathComponent.split(separator: ".").first.map(String.init) ?? "embeddings"
+        return "file-" + String(base.map { $0.isLetter && $0.isASCII || $0.isNumber && $0.isASCII || $0 == "_" ? $0 : "_" })
+    }
+}
+
+/// How a pretrained table is used by `lmtool train --embedding-mode`.
+public enum EmbeddingMode: String, CaseIterable, Codable, Sendable {
+    case frozen, finetune, concat
+}
+
+/// Whether and where GLoMo graphs are used (`lmtool train --glomo-on`).
+public enum GLoMoPlacement: String, CaseIterable, Codable, Sendable {
+    case off, embeddings, hidden
+}
+
+/// One arm of the grid: an embedding source, how it is used (nil for `random`), and GLoMo.
+///
+/// Its `name` names the run directories `RESULTS/runs/<name>-seed<k>`: `random`,
+/// `domain-paragraph-frozen`, `word2vec-concat-glomo-hidden`, `file-glove-finetune`.
+public struct AblationArm: Hashable, Sendable {
+    public var source: EmbeddingSource
+    public var mode: EmbeddingMode?
+    public var glomo: GLoMoPlacement
+
+    public init(source: EmbeddingSource, mode: EmbeddingMode?, glomo: GLoMoPlacement) {
+        self.source = source
+        self.mode = source == .random ? nil : mode
+        self.glomo = glomo
+    }
+
+    public var name: String {
+        var parts = [source.slug]
+        if let mode { parts.append(mode.rawValue) }
+        if glomo != .off { parts.append("glomo-" + glomo.rawValue) }
+        return parts.joined(separator: "-")
+    }
+}
+
+/// What `lmtool ablate` runs: the grid (sources × modes × GLoMo × seeds), the corpus and how it
+/// is read, the shared vocabulary, the `lmtool train` options of every run, and the pretraining
+/// settings. Read from a JSON file (`--spec`) and/or built from flags; flags override the file.
+///
+///     {
+///       "corpus": ["corpora/default.jsonl.zst"],
+///       "sources": ["random", "domain-paragraph"], "modes": ["frozen"], "glomo": ["off"], "seeds": 2,
+///       "corpusOptions": {"tokenizer": "simple", "lowercase": true},
+///       "vocabulary": {"maxSize": 10000},
+///       "train": {"preset": "tiny", "epochs": 2, "train-tokens": 200000},
+///       "pretraining": {"epochs": 1, "trainTokens": 200000, "glomoSteps": 300,
+///                       "extra": {"pretrain-domain": ["--batch-size", "32"]}}
+///     }
+///
+/// `train` maps `lmtool train` flag names (without `--`) to values; `true` stands for a bare
+/// flag (`"tie-weights": true`), `false` leaves it out.
+public struct AblationSpec: Codable, Equatable, Sendable {
+    /// Corpus options passed to every step (`CorpusOptions` of the CLI).
+    public struct CorpusFlags: Codable, Equatable, Sendable {
+        public var format: String?
+        public var tokenizer: String?
+        public var lowercase: Bool?
+        public var sentences: Bool?
+        public var replaceInvalid: Bool?
+        public var maxLineBytes: Int?
+
+        public init(format: String? = nil, tokenizer: String? = nil, lowercase: Bool? = nil, sentences: Bool? = nil,
+                    replaceInvalid: Bool? = nil, maxLineBytes: Int? = nil) {
+            self.format = format
+            self.tokenizer = tokenizer
+            self.lowercase = lowercase
+            self.sentences = sentences
+            self.replaceInvalid = replaceInvalid
+            self.maxLineBytes = maxLineBytes
+        }
+
+        /// The flags, in a fixed order.
+        public var arguments: [String] {
+            var a: [String] = []
+            if let format { a += ["--format", format] }
+            if let tokenizer { a += ["--tokenizer", tokenizer] }
+            if lowercase == true { a.append("--lowercase") }
+            if sentences == true { a.append("--sentences") }
+            if replaceInvalid == true { a.append("--replace-invalid") }
+            if let maxLineBytes { a += ["--max-line-bytes", String(maxLineBytes)] }
+            return a
+        }
+    }
+
+    /// The one vocabulary of all arms: an existing file, or built once from the training split.
+    public struct VocabularySettings: Codable, Equatable, Sendable {
+        public var file: String?
+        public var minCount: Int?
+        public var maxSize: Int?
+
+        public init(file: String? = nil, minCount: Int? = nil, maxSize: Int? = nil) {
+            self.file = file
+            self.minCount = minCount
+            self.maxSize = maxSize
+        }
+    }
+
+    /// Sizes of the pretraining steps. Embedding sizes follow the LM's (`embeddingSize`);
+    /// `hiddenSize` is the BiLSTM size of the domain classifier and the BiLM (default half the
+    /// LM's embedding size, so contextual vectors, 2 × hidden wide, fit frozen/finetune).
+    public struct PretrainingSettings: Codable, Equatable, Sendable {
+        /// `--epochs` of pretrain-domain, embed bilm and embed word2vec.
+        public var epochs: Int?
+        /// `--train-tokens` of embed bilm and pretrain-glomo.
+        public var trainTokens: Int?
+        /// `--steps` of pretrain-glomo.
+        public var glomoSteps: Int?
+        public var hiddenSize: Int?
+        /// `--seed` of every pretraining step (default 1).
+        public var seed: Int?
+        /// Extra arguments per command: keys `embed word2vec`, `embed bilm`, `pretrain-domain`, `pretrain-glomo`.
+        public var extra: [String: [String]]?
+
+        public init(epochs: Int? = nil, trainTokens: Int? = nil, glomoSteps: Int? = nil, hiddenSize: Int? = nil,
+                    seed: Int? = nil, extra: [String: [String]]? = nil) {
+            self.epochs = epochs
+            self.trainTokens = trainTokens
+            self.glomoSteps = glomoSteps
+            self.hiddenSize = hiddenSize
+            self.seed = seed
+            self.extra = extra
+        }
+    }
+
+    public var corpus: [String]
+    public var sources: [String]
+    public var modes: [String]
+    public var glomo: [String]
+    public var seeds: Int
+    public var corpusOptions: CorpusFlags
+    public var vocabulary: VocabularySettings
+    /// `lmtool train` flags without `--` → value (`"true"` = bare flag).
+    public var train: [String: String]
+    public var pretraining: PretrainingSettings
+    /// The arm the others are compared with (default `random`).
+    public var baseline: String?
+
+    public init(corpus: [String] = [], sources: [String] = ["random", "domain-paragraph"], modes: [String] = ["frozen"],
+                glomo: [String] = ["off"], seeds: Int = 3, corpusOptions: CorpusFlags = .init(),
+                vocabulary: VocabularySettings = .init(), train: [String: String] = [:],
+                pretraining: PretrainingSettings = .init(), baseline: String? = nil) {
+        self.corpus = corpus
+        self.sources = sources
+        self.modes = modes
+        self.glomo = glomo
+        self.seeds = seeds
+        self.corpusOptions = corpusOptions
+        self.vocabulary = vocabulary
+        self.train = train
+        self.pretraining = pretraining
+        self.baseline = baseline
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case corpus, sources, modes, glomo, seeds, corpusOptions, vocabulary, train, pretraining, baseline
+    }
+
+    /// Every field is optional in the file; missing ones take the defaults of `init`.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = AblationSpec()
+        corpus = try c.decodeIfPresent([String].self, forKey: .corpus) ?? d.corpus
+        sources = try c.decodeIfPresent([String].self, forKey: .sources) ?? d.sources
+        modes = try c.decodeIfPresent([String].self, forKey: .modes) ?? d.modes
+        glomo = try c.decodeIfPresent([String].self, forKey: .glomo) ?? d.glomo
+        seeds = try c.decodeIfPresent(Int.self, forKey: .seeds) ?? d.seeds
+        corpusOptions = try c.decodeIfPresent(CorpusFlags.self, forKey: .corpusOptions) ?? d.corpusOptions
+        vocabulary = try c.decodeIfPresent(VocabularySettings.self, forKey: .vocabulary) ?? d.vocabulary
+        pretraining = try c.decodeIfPresent(PretrainingSettings.self, forKey: .pretraining) ?? d.pretraining
+        baseline = try c.decodeIfPresent(String.self, forKey: .baseline)
+        train = try c.decodeIfPresent([String: Scalar].self, forKey: .train)?.compactMapValues(\.flagValue) ?? d.train
+    }
+
+    /// A JSON scalar in `train`: string, number or boolean.
+    struct Scalar: Decodable {
+        var flagValue: String?
+        init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let b = try? c.decode(Bool.self) { flagValue = b ? "true" : nil }
+            else if let i = try? c.decode(Int.self) { flagValue = String(i) }
+            else if let x = try? c.decode(Double.self) { flagValue = String(x) }
+            else { flagValue = try c.decode(String.self) }
+        }
+    }
+
+    /// Reads a spec file; an error names the file.
+    public static func load(from path: String) throws -> AblationSpec {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw AblationError("\(path): cannot read: \(error.localizedDescription)")
+        }
+        do { return try JSONDecoder().decode(AblationSpec.self, from: data) } catch {
+            throw AblationError("\(path): not an ablation spec: \(RunDirectory.describe(error))")
+        }
+    }
+
+    /// Pretty JSON with sorted keys.
+    public func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(self)
+    }
+
+    // MARK: - The grid
+
+    /// The arms in grid order (sources, then modes, then GLoMo placements), `random` once per
+    /// placement, duplicates removed. Throws on an unknown name or an empty grid.
+    public func arms() throws -> [AblationArm] {
+        let parsedSources = try sources.map { s -> EmbeddingSource in
+            guard let source = EmbeddingSource(s) else {
+                throw AblationError("unknown embedding source '\(s)' (known: \(EmbeddingSource.names.joined(separator: ", ")))")
+            }
+            return source
+        }
+        let parsedModes = try modes.map { m -> EmbeddingMode in
+            guard let mode = EmbeddingMode(rawValue: m) else {
+                throw AblationError("unknown embedding mode '\(m)' (known: frozen, finetune, concat)")
+            }
+            return mode
+        }
+        let parsedGLoMo = try glomo.map { g -> GLoMoPlacement in
+            guard let placement = GLoMoPlacement(rawValue: g) else {
+                throw AblationError("unknown GLoMo placement '\(g)' (known: off, embeddings, hidden)")
+            }
+            return placement
+        }
+        if parsedSources.isEmpty || parsedGLoMo.isEmpty { throw AblationError("the grid is empty: give at least one source and one GLoMo placement") }
+        if parsedModes.isEmpty && parsedSources.contains(where: { $0 != .random }) {
+            throw AblationError("the grid is empty: pretrained sources need at least one mode")
+        }
+        var arms: [AblationArm] = [], seen = Set<String>()
+        for source in parsedSources {
+            for mode in source == .random ? [nil] : parsedModes.map(Optional.some) {
+                for g in parsedGLoMo {
+                    let arm = AblationArm(source: source, mode: mode, glomo: g)
+                    if seen.insert(arm.name).inserted { arms.append(arm) }
+                }
+            }
+        }
+        return arms
+    }
+
+    /// Checks what `arms()` cannot: seeds, corpus, sizes.
+    public func validate() throws {
+        if corpus.isEmpty { throw AblationError("no corpus: give --corpus PATH... (or \"corpus\" in the spec)") }
+        if seeds < 1 { throw AblationError("--seeds must be at least 1") }
+        if let v = vocabulary.minCount, v < 1 { throw AblationError("--min-count must be at least 1") }
+        if let v = vocabulary.maxSize, v < 2 { throw AblationError("--max-size must be at least 2") }
+        if vocabulary.file != nil && (vocabulary.minCount != nil || vocabulary.maxSize != nil) {
+            throw AblationError("--vocab and --min-count/--max-size exclude each other")
+        }
+        for key in ["run", "corpus", "train", "valid", "test", "vocab", "seed", "embeddings", "embedding-mode", "glomo", "glomo-on", "resume", "force"]
+        where train[key] != nil {
+            throw AblationError("train option --\(key) is set by ablate itself")
+        }
+        _ = try arms()
+    }
+
+    /// The LM's embedding size: `train["embedding-size"]`, else that of `train["preset"]`
+    /// (default `small`).
+    public func embeddingSize() throws -> Int {
+        if let e = train["embedding-size"] {
+            guard let n = Int(e), n > 0 else { throw AblationError("--embedding-size must be a positive integer, not '\(e)'") }
+            return n
+        }
+        let name = train["preset"] ?? "small"
+        guard let preset = Preset(rawValue: name) else { throw AblationError("unknown preset '\(name)' (known: tiny, small, medium)") }
+        return preset.model(vocabularySize: 2).embeddingSize
+    }
+}

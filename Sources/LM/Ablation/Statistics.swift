@@ -1,0 +1,222 @@
+import Foundation
+
+/// The statistics of an ablation report: mean and standard deviation over seeds, Student's t
+/// quantiles, a confidence interval for a paired difference, and a paired bootstrap over test
+/// sentences.
+///
+///     Statistics.mean([1, 2, 3])                          // 2
+///     Statistics.standardDeviation([1, 2, 3])             // 1 (n − 1 in the denominator)
+///     Statistics.tQuantile(0.975, degreesOfFreedom: 4)    // 2.776445…
+///     Statistics.pairedInterval([110, 120], [100, 105])   // mean difference 12.5 with its 95% CI
+public enum Statistics {
+    /// The arithmetic mean (NaN for an empty array).
+    public static func mean(_ x: [Double]) -> Double {
+        x.isEmpty ? .nan : x.reduce(0, +) / Double(x.count)
+    }
+
+    /// The sample standard deviation, with n − 1 in the denominator (NaN below two values).
+    public static func standardDeviation(_ x: [Double]) -> Double {
+        guard x.count > 1 else { return .nan }
+        let m = mean(x)
+        return (x.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(x.count - 1)).squareRoot()
+    }
+
+    // MARK: - Student's t distribution
+
+    /// The regularized incomplete beta function I_x(a, b), by the continued fraction of
+    /// Numerical Recipes (§6.4, modified Lentz), accurate to ~1e-14 here.
+    public static func regularizedIncompleteBeta(_ x: Double, _ a: Double, _ b: Double) -> Double {
+        if x <= 0 { return 0 }
+        if x >= 1 { return 1 }
+        let logFront: Double = lgamma(a + b) - lgamma(a) - lgamma(b) + a * Foundation.log(x) + b * Foundation.log(1 - x)
+        let front = Foundation.exp(logFront)
+        // The continued fraction converges fast for x < (a + 1) / (a + b + 2); use the symmetry otherwise.
+        if x > (a + 1) / (a + b + 2) { return 1 - regularizedIncompleteBeta(1 - x, b, a) }
+        let tiny = 1e-300
+        var c = 1.0, d = 1 - (a + b) * x / (a + 1)
+        if abs(d) < tiny { d = tiny }
+        d = 1 / d
+        var f = d
+        for m in 1...300 {
+            let m = Double(m)
+            // Even step.
+            var numerator = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
+            d = 1 + numerator * d; if abs(d) < tiny { d = tiny }
+            c = 1 + numerator / c; if abs(c) < tiny { c = tiny }
+            d = 1 / d
+            f *= d * c
+            // Odd step.
+            numerator = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
+            d = 1 + numerator * d; if abs(d) < tiny { d = tiny }
+            c = 1 + numerator / c; if abs(c) < tiny { c = tiny }
+            d = 1 / d
+            let delta = d * c
+            f *= delta
+            if abs(delta - 1) < 1e-15 { break }
+        }
+        return front * f / a
+    }
+
+    /// The cumulative distribution function of Student's t with `df` degrees of freedom:
+    /// P(T ≤ t) = 1 − ½ I_{df/(df+t²)}(df/2, ½) for t ≥ 0, by symmetry below 0.
+    public static func tCDF(_ t: Double, degreesOfFreedom df: Double) -> Double {
+        let tail = 0.5 * regularizedIncompleteBeta(df / (df + t * t), df / 2, 0.5)
+        return t >= 0 ? 1 - tail : tail
+    }
+
+    /// The `p`-quantile of Student's t with `df` degrees of freedom (0 < p < 1), found by
+    /// bisection on `tCDF` to ~1e-12. `tQuantile(0.975, degreesOfFreedom: 1)` = 12.7062…
+    public static func tQuantile(_ p: Double, degreesOfFreedom df: Double) -> Double {
+        precondition(p > 0 && p < 1 && df > 0, "tQuantile needs 0 < p < 1 and df > 0")
+        if p == 0.5 { return 0 }
+        if p < 0.5 { return -tQuantile(1 - p, degreesOfFreedom: df) }
+        var lo = 0.0, hi = 1.0
+        while tCDF(hi, degreesOfFreedom: df) < p { hi *= 2 }
+        for _ in 0..<200 {
+            let mid = 0.5 * (lo + hi)
+            if tCDF(mid, degreesOfFreedom: df) < p { lo = mid } else { hi = mid }
+            if hi - lo < 1e-12 * max(1, hi) { break }
+        }
+        return 0.5 * (lo + hi)
+    }
+
+    // MARK: - Paired differences
+
+    /// A mean difference with a two-sided confidence interval.
+    public struct Interval: Codable, Equatable, Sendable {
+        public var mean: Double
+        public var low: Double
+        public var high: Double
+        /// How many pairs (seeds) or resamples it rests on.
+        public var count: Int
+
+        public init(mean: Double, low: Double, high: Double, count: Int) {
+            self.mean = mean
+            self.low = low
+            self.high = high
+            self.count = count
+        }
+
+        enum CodingKeys: String, CodingKey { case mean, low, high, count }
+
+        /// Undefined (non-finite) values are written as `null`.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            for (key, value) in [(CodingKeys.mean, mean), (.low, low), (.high, high)] {
+                if value.isFinite { try c.encode(value, forKey: key) } else { try c.encodeNil(forKey: key) }
+            }
+            try c.encode(count, forKey: .count)
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            mean = try c.decodeIfPresent(Double.self, forKey: .mean) ?? .nan
+            low = try c.decodeIfPresent(Double.self, forKey: .low) ?? .nan
+            high = try c.decodeIfPresent(Double.self, forKey: .high) ?? .nan
+            count = try c.decode(Int.self, forKey: .count)
+        }
+    }
+
+    /// The mean of the paired differences `a[i] − b[i]` with its t interval at `level`
+    /// (mean ± t_{(1+level)/2, n−1} · sd / √n). With one pair the bounds are NaN.
+    ///
+    /// Example: a = [110, 120, 130], b = [100, 105, 125] → differences 10, 15, 5, mean 10,
+    /// sd 5, 95% interval 10 ± 4.302653 · 5 / √3 = [−2.42, 22.42].
+    public static func pairedInterval(_ a: [Double], _ b: [Double], level: Double = 0.95) -> Interval {
+        precondition(a.count == b.count, "pairedInterval needs pairs")
+        let d = zip(a, b).map { $0 - $1 }
+        let m = mean(d)
+        guard d.count > 1 else { return Interval(mean: m, low: .nan, high: .nan, count: d.count) }
+        let half = tQuantile((1 + level) / 2, degreesOfFreedom: Double(d.count - 1)) * standardDeviation(d) / Double(d.count).squareRoot()
+        return Interval(mean: m, low: m - half, high: m + half, count: d.count)
+    }
+
+    // MARK: - Paired bootstrap over test sentences
+
+    /// The test sentences of one run: token count (with `<eos>`) and summed natural-log
+    /// probability per sentence, from its `test-sentences.tsv`.
+    public struct SentenceScores: Equatable, Sendable {
+        public var tokens: [Int]
+        public var logprobs: [Double]
+
+        public init(tokens: [Int], logprobs: [Double]) {
+            self.tokens = tokens
+            self.logprobs = logprobs
+        }
+
+        /// exp(−Σ logprob / Σ tokens) over the sentences at `indices`.
+        func perplexity(_ indices: [Int]) -> Double {
+            var n = 0, lp = 0.0
+            for i in indices {
+                n += tokens[i]
+                lp += logprobs[i]
+            }
+            return Foundation.exp(-lp / Double(max(n, 1)))
+        }
+    }
+
+    /// The paired bootstrap over test sentences: each resample draws S sentence indices with
+    /// replacement (the same indices for every pair of runs), computes for every pair
+    /// (arm run k, baseline run k, same seed) the perplexity difference over those sentences,
+    /// and averages it over the pairs. The interval is the (1−level)/2 and (1+level)/2
+    /// percentiles of the resampled differences (linear interpolation between order
+    /// statistics, position q·(R−1), as numpy's default); `mean` is the difference on the full
+    /// test set.
+    ///
+    /// Indices come from `SplitMix64(seed)`: index = ⌊next() · S / 2⁶⁴⌋. The Python script
+    /// Tests/LMTests/Fixtures/ablation_bootstrap.py draws the same resamples.
+    ///
+    /// - Precondition: every run scored the same number of sentences (the caller checks and
+    ///   reports a mismatch as an error naming the file).
+    public static func pairedBootstrap(pairs: [(arm: SentenceScores, baseline: SentenceScores)], resamples: Int = 1000,
+                                       seed: UInt64 = 1, level: Double = 0.95) -> Interval {
+        precondition(!pairs.isEmpty && resamples > 0, "pairedBootstrap needs pairs and resamples")
+        let s = pairs[0].arm.tokens.count
+        precondition(pairs.allSatisfy { $0.arm.tokens.count == s && $0.baseline.tokens.count == s }, "pairedBootstrap: sentence counts differ")
+        func difference(_ indices: [Int]) -> Double {
+            mean(pairs.map { $0.arm.perplexity(indices) - $0.baseline.perplexity(indices) })
+        }
+        let full = difference(Array(0..<s))
+        guard s > 0 else { return Interval(mean: full, low: .nan, high: .nan, count: resamples) }
+        var rng = SplitMix64(seed: seed)
+        var values: [Double] = []
+        values.reserveCapacity(resamples)
+        var indices = [Int](repeating: 0, count: s)
+        for _ in 0..<resamples {
+            for j in 0..<s { indices[j] = rng.index(below: s) }
+            values.append(difference(indices))
+        }
+        values.sort()
+        return Interval(mean: full, low: percentile(values, (1 - level) / 2), high: percentile(values, (1 + level) / 2), count: resamples)
+    }
+
+    /// The `q`-quantile of sorted values, interpolating linearly at position q·(n−1).
+    public static func percentile(_ sorted: [Double], _ q: Double) -> Double {
+        guard !sorted.isEmpty else { return .nan }
+        let position = q * Double(sorted.count - 1)
+        let i = Int(position.rounded(.down))
+        let fraction = position - Double(i)
+        return i + 1 < sorted.count ? sorted[i] + fraction * (sorted[i + 1] - sorted[i]) : sorted[i]
+    }
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny generator that is easy to reproduce in any
+/// language, for the bootstrap's resampling.
+public struct SplitMix64: Sendable {
+    public private(set) var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// ⌊next() · n / 2⁶⁴⌋: an index in 0..<n.
+    public mutating func index(below n: Int) -> Int {
+        Int(next().multipliedFullWidth(by: UInt64(n)).high)
+    }
+}

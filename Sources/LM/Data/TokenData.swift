@@ -1,0 +1,68 @@
+import Corpus
+
+/// One split of a corpus as vocabulary ids in memory: the token stream (with `<eos>` after every
+/// line, or every sentence with `--sentences`) and where each sentence ends.
+///
+/// Ids are `Int32`, 4 bytes per token: 100M tokens take 400 MB.
+///
+///     let valid = try selection.load(.valid, vocabulary: vocabulary)
+///     print(valid.tokenCount, valid.sentenceCount, valid.outOfVocabularyCount)
+public struct TokenData: Sendable, Equatable {
+    /// The token stream.
+    public var ids: [Int32]
+    /// Exclusive end (in `ids`) of each sentence; every sentence ends with `<eos>`.
+    public var sentenceEnds: [Int]
+    /// Tokens that became `<unk>` because the vocabulary lacks them (in the split as read: a
+    /// `prefix` keeps the count of the whole split).
+    public var outOfVocabularyCount: Int
+
+    public init(ids: [Int32] = [], sentenceEnds: [Int] = [], outOfVocabularyCount: Int = 0) {
+        self.ids = ids
+        self.sentenceEnds = sentenceEnds
+        self.outOfVocabularyCount = outOfVocabularyCount
+    }
+
+    /// The ids of an encoded corpus.
+    public init(_ encoded: EncodedCorpus) {
+        self.init(ids: encoded.ids, sentenceEnds: encoded.sentenceEnds, outOfVocabularyCount: encoded.outOfVocabularyCount)
+    }
+
+    public var tokenCount: Int { ids.count }
+    public var sentenceCount: Int { sentenceEnds.count }
+    public var isEmpty: Bool { ids.isEmpty }
+
+    /// Appends `other`'s tokens and sentences after this data's.
+    public mutating func append(_ other: TokenData) {
+        let offset = ids.count
+        ids.append(contentsOf: other.ids)
+        sentenceEnds.append(contentsOf: other.sentenceEnds.map { $0 + offset })
+        outOfVocabularyCount += other.outOfVocabularyCount
+    }
+
+    /// The first `count` tokens (`--train-tokens`), cut at a sentence end: the sentences that lie
+    /// entirely within the first `count` tokens (a cut inside a sentence would leave a sentence
+    /// without its `<eos>`); all of it when `count` is at least `tokenCount`.
+    ///
+    ///     // sentences "a b <eos>" "c <eos>": prefix(tokens: 4) keeps "a b <eos>" (3 tokens)
+    public func prefix(tokens count: Int) -> TokenData {
+        if count >= ids.count { return self }
+        var kept = 0
+        while kept < sentenceEnds.count && sentenceEnds[kept] <= count { kept += 1 }
+        let end = kept == 0 ? 0 : sentenceEnds[kept - 1]
+        return TokenData(ids: Array(ids[..<end]), sentenceEnds: Array(sentenceEnds[..<kept]),
+                         outOfVocabularyCount: outOfVocabularyCount)
+    }
+
+    /// The ids of sentence `index`, ending with `<eos>`.
+    public func sentence(_ index: Int) -> ArraySlice<Int32> {
+        ids[(index == 0 ? 0 : sentenceEnds[index - 1])..<sentenceEnds[index]]
+    }
+
+    /// Every sentence as an array (for `SentenceBatcher`).
+    public var sentences: [[Int32]] { sentenceEnds.indices.map { Array(sentence($0)) } }
+
+    /// The number of tokens of sentence `index`, `<eos>` included.
+    public func sentenceLength(_ index: Int) -> Int {
+        sentenceEnds[index] - (index == 0 ? 0 : sentenceEnds[index - 1])
+    }
+}

@@ -1,0 +1,68 @@
+import Corpus
+import Foundation
+import NN
+
+/// The result of scoring a split: the summed cross-entropy over its tokens and, on request,
+/// each sentence's token count and summed log-probability.
+public struct EvaluationResult: Sendable, Equatable {
+    /// Σ −ln p(token) over every scored token.
+    public var lossSum: Double
+    /// Scored tokens (every token of the split, `<eos>` included).
+    public var tokenCount: Int
+    /// Per sentence (in the split's order): tokens including `<eos>`, and Σ ln p of those tokens.
+    public var sentences: [(tokens: Int, logProbability: Double)]?
+
+    /// Mean cross-entropy per token (nats); NaN for an empty split.
+    public var loss: Double { tokenCount > 0 ? lossSum / Double(tokenCount) : .nan }
+    /// exp(loss).
+    public var perplexity: Double { exp(loss) }
+
+    public static func == (a: EvaluationResult, b: EvaluationResult) -> Bool {
+        a.lossSum == b.lossSum && a.tokenCount == b.tokenCount
+            && a.sentences?.map(\.tokens) == b.sentences?.map(\.tokens)
+            && a.sentences?.map(\.logProbability) == b.sentences?.map(\.logProbability)
+    }
+}
+
+/// Scores a split with a model, without dropout and without touching any gradient: every token
+/// is predicted exactly once (see `DiscourseEvaluationWindows` and `SentenceEvaluationWindows`).
+///
+///     let result = SplitEvaluator.evaluate(model, data: valid, batching: .discourse)
+///     print(result.perplexity)
+public enum SplitEvaluator {
+    /// Scores `data` with `model` (its batch size is the number of columns, its `maxSteps` the
+    /// window length). The model's carried state is zeroed first and left at the end's state.
+    public static func evaluate(_ model: LanguageModel, data: TokenData, batching: TrainingConfig.Batching,
+                                perSentence: Bool = false) -> EvaluationResult {
+        var lossSum = 0.0, count = 0
+        var tokenLogProbs = perSentence ? [Double](repeating: 0, count: data.tokenCount) : []
+        var rng = RNG(seed: 0)  // unused: no dropout in evaluation
+        model.resetState()
+        func score(_ w: EvaluationWindow) {
+            if w.resetsState { model.resetState() }
+            let (loss, n) = model.forward(inputs: w.inputs, targets: w.targets, mask: w.mask, steps: w.steps,
+                                          training: false, rng: &rng)
+            lossSum += loss
+            count += n
+            if perSentence {
+                let logp = model.targetLogProbabilities
+                for (i, token) in w.tokenIndex.enumerated() where token >= 0 { tokenLogProbs[token] = Double(logp[i]) }
+            }
+        }
+        switch batching {
+        case .discourse:
+            let windows = DiscourseEvaluationWindows(tokens: data.ids, batchSize: model.batchSize, bptt: model.maxSteps)
+            for i in 0..<windows.windowCount { score(windows.window(i)) }
+        case .sentence:
+            SentenceEvaluationWindows(data: data, batchSize: model.batchSize, bptt: model.maxSteps).forEachWindow(score)
+        }
+        var sentences: [(tokens: Int, logProbability: Double)]?
+        if perSentence {
+            sentences = (0..<data.sentenceCount).map { s in
+                let range = (s == 0 ? 0 : data.sentenceEnds[s - 1])..<data.sentenceEnds[s]
+                return (range.count, tokenLogProbs[range].reduce(0, +))
+            }
+        }
+        return EvaluationResult(lossSum: lossSum, tokenCount: count, sentences: sentences)
+    }
+}

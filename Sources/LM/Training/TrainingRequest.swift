@@ -1,0 +1,205 @@
+import Corpus
+import Foundation
+import NN
+import Support
+
+/// Settings given explicitly (on the command line); nil keeps the preset's value, or on
+/// `--resume` the run's.
+public struct ConfigOverrides: Sendable, Equatable {
+    public var embeddingSize: Int?
+    public var hiddenSize: Int?
+    public var layers: Int?
+    public var dropout: Float?
+    public var tieWeights: Bool?
+    public var initRange: Float?
+    public var batching: TrainingConfig.Batching?
+    public var bptt: Int?
+    public var batchSize: Int?
+    public var optimizer: TrainingConfig.OptimizerKind?
+    public var learningRate: Float?
+    public var momentum: Float?
+    public var weightDecay: Float?
+    public var clip: Float?
+    public var schedule: TrainingConfig.Schedule?
+    public var epochs: Int?
+    public var patience: Int?
+    public var seed: UInt64?
+
+    public init() {}
+
+    /// Sets every given field in `model` and `training`.
+    public func apply(model: inout ModelConfig, training: inout TrainingConfig) {
+        if let embeddingSize { model.embeddingSize = embeddingSize }
+        if let hiddenSize { model.hiddenSize = hiddenSize }
+        if let layers { model.layers = layers }
+        if let dropout { model.dropout = dropout }
+        if let tieWeights { model.tieWeights = tieWeights }
+        if let initRange { model.initRange = initRange }
+        if let batching { training.batching = batching }
+        if let bptt { training.bptt = bptt }
+        if let batchSize { training.batchSize = batchSize }
+        if let optimizer { training.optimizer = optimizer }
+        if let learningRate { training.learningRate = learningRate }
+        if let momentum { training.momentum = momentum }
+        if let weightDecay { training.weightDecay = weightDecay }
+        if let clip { training.clip = clip }
+        if let schedule { training.schedule = schedule }
+        if let epochs { training.epochs = epochs }
+        if let patience { training.patience = patience }
+        if let seed { training.seed = seed }
+    }
+}
+
+/// Everything `lmtool train` is asked to do, before anything is read or written; `prepare()`
+/// turns it into a ready `Trainer`.
+///
+///     var request = TrainingRequest(runPath: "runs/tiny")
+///     request.data = CorpusSelection(train: ["train.txt"], valid: ["valid.txt"], test: ["test.txt"])
+///     request.preset = .tiny
+///     let trainer = try request.prepare(log: { print($0) })
+///     let outcome = try trainer.train()
+public struct TrainingRequest: Sendable {
+    public var runPath: String
+    /// The data; nil on `--resume` means the run's own (from its `config.json`).
+    public var data: CorpusSelection?
+    /// `--vocab FILE`; otherwise a vocabulary is built from the training split.
+    public var vocabularyFile: String?
+    /// `--min-count` (default 1) and `--max-size` for a built vocabulary.
+    public var minCount: Int?
+    public var maxSize: Int?
+    /// `--preset` (default `small` for a new run).
+    public var preset: Preset?
+    public var overrides = ConfigOverrides()
+    /// `--embeddings`/`--embedding-mode` (nil: random, or the run's on `--resume`).
+    public var inputRepresentation: RunConfig.InputRepresentation?
+    /// `--glomo`/`--glomo-on` (nil: none, or the run's on `--resume`).
+    public var glomo: RunConfig.GLoMoUse?
+    /// `--train-tokens`: use only the first N training tokens.
+    public var trainTokens: Int?
+    public var resume = false
+    public var force = false
+    public var options = TrainerOptions()
+
+    public init(runPath: String) { self.runPath = runPath }
+
+    /// Reads the vocabulary and the data, checks the configuration, creates the run directory
+    /// (or, with `resume`, opens it and checks that the configuration is the same) and builds
+    /// the trainer. Nothing is written before every input has been read and checked.
+    ///
+    /// - Throws: one-line errors: `TrainingSetupError`, `FileError`, `CorpusError`,
+    ///   `VocabularyError`, the input factory's errors.
+    public func prepare(log: @escaping (String) -> Void = { _ in }) throws -> Trainer {
+        resume ? try prepareResume(log: log) : try prepareNew(log: log)
+    }
+
+    private func prepareNew(log: @escaping (String) -> Void) throws -> Trainer {
+        let run = RunDirectory(path: runPath)
+        if run.holdsRun && !force {
+            throw FileError(path: run.path, message: "already holds a run (config.json); use --force to replace it or --resume to continue it")
+        }
+        guard let data else { throw TrainingSetupError("no training data: give --corpus PATH (split by records) or --train PATH") }
+        try data.check()
+        let vocabulary = try loadVocabulary(data: data, log: log)
+        let preset = self.preset ?? .small
+        var model = preset.model(vocabularySize: vocabulary.count)
+        var training = preset.training
+        overrides.apply(model: &model, training: &training)
+        var config = RunConfig(model: model, training: training, corpus: data.runPaths, tokenization: data.tokenization,
+                               vocabularyHash: vocabulary.contentHash, inputRepresentation: inputRepresentation ?? .random,
+                               glomo: glomo)
+        try TrainingRequest.check(config, trainTokens: trainTokens)
+        try InputFactory.prepare(&config, vocabulary: vocabulary)
+        let splits = try TrainingRequest.load(data, vocabulary: vocabulary, log: log)
+        // The trainer of a new run reads and writes nothing: build it (model, pretrained inputs)
+        // before the directory is created, so that any failure leaves nothing behind.
+        let trainer = try Trainer(run: run, config: config, vocabulary: vocabulary, train: splits.train, valid: splits.valid,
+                                  test: splits.test, trainTokens: trainTokens, resume: false, options: options, log: log)
+        if force {
+            for file in [run.summaryPath, run.testSentencesPath] where unlink(file) != 0 && errno != ENOENT {
+                throw FileError.posix(file, "cannot remove")
+            }
+        }
+        _ = try RunDirectory.create(at: runPath, config: config, vocabulary: vocabulary, force: force)
+        return trainer
+    }
+
+    private func prepareResume(log: @escaping (String) -> Void) throws -> Trainer {
+        let (run, saved, savedVocabulary) = try RunDirectory.open(at: runPath)
+        let data = self.data ?? CorpusSelection(paths: saved.corpus, tokenization: saved.tokenization)
+        try data.check()
+        let vocabulary = vocabularyFile != nil || minCount != nil || maxSize != nil
+            ? try loadVocabulary(data: data, log: log) : savedVocabulary
+        var model = preset?.model(vocabularySize: vocabulary.count) ?? saved.model
+        var training = preset?.training ?? saved.training
+        model.vocabularySize = vocabulary.count
+        overrides.apply(model: &model, training: &training)
+        var config = RunConfig(model: model, training: training, corpus: data.runPaths, tokenization: data.tokenization,
+                               vocabularyHash: vocabulary.contentHash,
+                               inputRepresentation: inputRepresentation ?? saved.inputRepresentation,
+                               glomo: glomo ?? saved.glomo)
+        try TrainingRequest.check(config, trainTokens: trainTokens)
+        try InputFactory.prepare(&config, vocabulary: vocabulary)
+        try run.checkResume(with: config)
+        let splits = try TrainingRequest.load(data, vocabulary: vocabulary, log: log)
+        return try Trainer(run: run, config: config, vocabulary: vocabulary, train: splits.train, valid: splits.valid,
+                           test: splits.test, trainTokens: trainTokens, resume: true, options: options, log: log)
+    }
+
+    private func loadVocabulary(data: CorpusSelection, log: (String) -> Void) throws -> Vocabulary {
+        if let vocabularyFile {
+            let v = try Vocabulary.load(from: vocabularyFile)
+            log("vocabulary: \(v.count) tokens from \(vocabularyFile) (hash \(v.contentHash))")
+            return v
+        }
+        if let minCount, minCount < 1 { throw TrainingSetupError("--min-count must be at least 1, got \(minCount)") }
+        let v = try data.buildVocabulary(minCount: minCount ?? 1, maxSize: maxSize)
+        log("vocabulary: \(v.count) tokens built from the training split (hash \(v.contentHash))")
+        return v
+    }
+
+    /// Reads the three splits; throws when the training or validation split is empty.
+    static func load(_ data: CorpusSelection, vocabulary: Vocabulary, log: (String) -> Void) throws
+        -> (train: TokenData, valid: TokenData, test: TokenData?)
+    {
+        let train = try data.load(.train, vocabulary: vocabulary)
+        let valid = try data.load(.valid, vocabulary: vocabulary)
+        let test = data.hasSource(.test) ? try data.load(.test, vocabulary: vocabulary) : nil
+        func describe(_ name: String, _ d: TokenData) -> String {
+            "\(name): \(d.tokenCount) tokens, \(d.sentenceCount) sentences, \(d.outOfVocabularyCount) out of vocabulary"
+        }
+        if train.tokenCount < 2 { throw TrainingSetupError("the training split has \(train.tokenCount) tokens (files: \((data.corpus + data.train).joined(separator: ", ")))") }
+        if valid.isEmpty { throw TrainingSetupError("the validation split is empty (files: \((data.corpus + data.valid).joined(separator: ", ")))") }
+        log(describe("train", train))
+        log(describe("valid", valid))
+        if let test { log(describe("test", test)) }
+        return (train, valid, test?.isEmpty == true ? nil : test)
+    }
+
+    /// Throws a one-line error naming the flag when a setting cannot be trained.
+    public static func check(_ config: RunConfig, trainTokens: Int? = nil) throws {
+        let m = config.model, t = config.training
+        func fail(_ message: String) throws { throw TrainingSetupError(message) }
+        if m.embeddingSize < 1 { try fail("--embedding-size must be at least 1, got \(m.embeddingSize)") }
+        if m.hiddenSize < 1 { try fail("--hidden-size must be at least 1, got \(m.hiddenSize)") }
+        if m.layers < 1 { try fail("--layers must be at least 1, got \(m.layers)") }
+        if !(m.dropout >= 0 && m.dropout < 1) { try fail("--dropout must be in [0, 1), got \(m.dropout)") }
+        if !(m.initRange >= 0 && m.initRange.isFinite) { try fail("--init-range must be a non-negative number, got \(m.initRange)") }
+        if t.bptt < 1 { try fail("--bptt must be at least 1, got \(t.bptt)") }
+        if t.batchSize < 1 { try fail("--batch-size must be at least 1, got \(t.batchSize)") }
+        if !(t.learningRate > 0 && t.learningRate.isFinite) { try fail("--lr must be a positive number, got \(t.learningRate)") }
+        if !(t.momentum >= 0 && t.momentum < 1) { try fail("--momentum must be in [0, 1), got \(t.momentum)") }
+        if !(t.weightDecay >= 0 && t.weightDecay.isFinite) { try fail("--weight-decay must be a non-negative number, got \(t.weightDecay)") }
+        if !(t.clip >= 0 && t.clip.isFinite) { try fail("--clip must be a non-negative number (0 = off), got \(t.clip)") }
+        if t.momentum != 0 && t.optimizer != .sgd { try fail("--momentum applies to --optimizer sgd only") }
+        if t.epochs < 1 { try fail("--epochs must be at least 1, got \(t.epochs)") }
+        if let p = t.patience, p < 1 { try fail("--patience must be at least 1, got \(p)") }
+        switch t.schedule {
+        case .constant: break
+        case .decayAfter(let epoch, let factor):
+            if epoch < 0 || !(factor > 0 && factor.isFinite) { try fail("--schedule decay:EPOCH:FACTOR needs EPOCH ≥ 0 and FACTOR > 0") }
+        case .plateau(let factor):
+            if !(factor > 0 && factor.isFinite) { try fail("--schedule plateau:FACTOR needs FACTOR > 0") }
+        }
+        if let trainTokens, trainTokens < 2 { try fail("--train-tokens must be at least 2, got \(trainTokens)") }
+    }
+}

@@ -1,0 +1,188 @@
+import ArgumentParser
+import Corpus
+import Foundation
+import LM
+import Support
+
+struct AblateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ablate",
+        abstract: "Run the reverse-transfer grid: embedding sources x modes x GLoMo x seeds, then the report.",
+        discussion: """
+            Plans an ordered list of lmtool commands and runs each as a subprocess: the shared \
+            vocabulary (RESULTS/vocab.txt, built once from the training split), each pretraining \
+            step once (cached in RESULTS/cache/<hash>/, the hash over the corpus files' content, the \
+            vocabulary and the settings), then one `lmtool train` per arm and seed in \
+            RESULTS/runs/<arm>-seed<k>/. Running the same command again skips what is finished \
+            (summary.json or the output file present), continues interrupted runs with --resume \
+            and restarts a run directory left without a checkpoint with --force. At the end the \
+            report is printed and written (see `lmtool report`).
+
+            Sources: random, word2vec, bilm, domain-paragraph, domain-sentence, \
+            domain-paragraph-contextual, domain-sentence-contextual, file:PATH. Modes: frozen, \
+            finetune, concat (random has none). GLoMo: off, embeddings, hidden. Pretraining sizes \
+            follow the LM's embedding size; the BiLSTMs get half of it as hidden size, so \
+            contextual vectors fit. Flags override the fields of --spec (a corpus flag at its \
+            default value does not). --plan prints the commands instead, one shell line each, \
+            ending with '# vocabulary', '# pretraining' or '# training', for GNU parallel or Slurm.
+
+            Example (scripts/demo.sh): lmtool ablate --out results --corpus \
+            corpora/default.jsonl.zst --tokenizer simple --lowercase --max-size 10000 --sources \
+            random,domain-paragraph --modes frozen --seeds 2 --preset tiny --epochs 2 \
+            --train-tokens 250000 --pretrain-epochs 2
+
+            Many machines: lmtool ablate ... --plan > plan.txt; run its '# vocabulary' and \
+            '# pretraining' lines, then spread the '# training' lines (e.g. grep '# training$' \
+            plan.txt | parallel -j 4); then lmtool report results.
+            """)
+
+    @Option(help: "The results directory.")
+    var out: String
+
+    @Option(parsing: .upToNextOption, help: "Corpus files (JSONL records carry their split, others get the block split).")
+    var corpus: [String] = []
+
+    @Option(help: "A JSON spec file (docs/ablation.md); flags override its fields.")
+    var spec: String?
+
+    @Option(help: "Comma-separated embedding sources (default random,domain-paragraph).")
+    var sources: String?
+
+    @Option(help: "Comma-separated embedding modes: frozen, finetune, concat (default frozen).")
+    var modes: String?
+
+    @Option(help: "Comma-separated GLoMo placements: off, embeddings, hidden (default off).")
+    var glomo: String?
+
+    @Option(help: "Seeds per arm (default 3): runs use --seed 1...N.")
+    var seeds: Int?
+
+    @Flag(help: "Print the commands (shell lines) instead of running them.")
+    var plan = false
+
+    @Option(help: ArgumentHelp("The lmtool binary for the steps (default: this one).", visibility: .hidden))
+    var executable: String?
+
+    @OptionGroup var corpusOptions: CorpusOptions
+
+    // The shared vocabulary.
+    @Option(help: "Use this vocabulary file instead of building RESULTS/vocab.txt.") var vocab: String?
+    @Option(name: .customLong("min-count"), help: "Vocabulary: keep tokens seen at least this many times.") var minCount: Int?
+    @Option(name: .customLong("max-size"), help: "Vocabulary: largest size, counting <unk> and <eos>.") var maxSize: Int?
+
+    // lmtool train options, passed to every run.
+    @Option(help: "lmtool train --preset (default small).") var preset: String?
+    @Option(name: .customLong("embedding-size"), help: "lmtool train --embedding-size.") var embeddingSize: String?
+    @Option(name: .customLong("hidden-size"), help: "lmtool train --hidden-size.") var hiddenSize: String?
+    @Option(help: "lmtool train --layers.") var layers: String?
+    @Option(help: "lmtool train --dropout.") var dropout: String?
+    @Flag(inversion: .prefixedNo, help: "lmtool train --tie-weights / --no-tie-weights.") var tieWeights: Bool?
+    @Option(name: .customLong("init-range"), help: "lmtool train --init-range.") var initRange: String?
+    @Option(help: "lmtool train --batching.") var batching: String?
+    @Option(help: "lmtool train --bptt.") var bptt: String?
+    @Option(name: .customLong("batch-size"), help: "lmtool train --batch-size.") var batchSize: String?
+    @Option(help: "lmtool train --optimizer.") var optimizer: String?
+    @Option(help: "lmtool train --lr.") var lr: String?
+    @Option(help: "lmtool train --momentum.") var momentum: String?
+    @Option(name: .customLong("weight-decay"), help: "lmtool train --weight-decay.") var weightDecay: String?
+    @Option(help: "lmtool train --clip.") var clip: String?
+    @Option(help: "lmtool train --schedule.") var schedule: String?
+    @Option(help: "lmtool train --epochs.") var epochs: String?
+    @Option(help: "lmtool train --patience.") var patience: String?
+    @Option(name: .customLong("train-tokens"), help: "lmtool train --train-tokens: the first N training tokens only.") var trainTokens: String?
+    @Option(help: "lmtool train --threads.") var threads: String?
+
+    // Pretraining.
+    @Option(name: .customLong("pretrain-epochs"), help: "--epochs of pretrain-domain, embed bilm, embed word2vec.") var pretrainEpochs: Int?
+    @Option(name: .customLong("pretrain-tokens"), help: "--train-tokens of embed bilm and pretrain-glomo.") var pretrainTokens: Int?
+    @Option(name: .customLong("pretrain-hidden-size"), help: "BiLSTM hidden size of pretrain-domain and embed bilm (default: half the LM's embedding size).") var pretrainHiddenSize: Int?
+    @Option(name: .customLong("glomo-steps"), help: "--steps of pretrain-glomo.") var glomoSteps: Int?
+    @Option(help: "The arm the others are compared with (default random).") var baseline: String?
+
+    func validate() throws {
+        if corpusOptions.split != nil { throw ValidationError("--split does not apply to ablate: every step uses the corpus's own splits") }
+    }
+
+    /// The spec: the file (if any), overridden by the flags given.
+    func makeSpec() throws -> AblationSpec {
+        var s = try spec.map(AblationSpec.load) ?? AblationSpec()
+        if !corpus.isEmpty { s.corpus = corpus }
+        func list(_ text: String) -> [String] { text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        if let sources { s.sources = list(sources) }
+        if let modes { s.modes = list(modes) }
+        if let glomo { s.glomo = list(glomo) }
+        if let seeds { s.seeds = seeds }
+        let c = corpusOptions
+        if c.format != .auto { s.corpusOptions.format = c.format.rawValue }
+        if c.tokenizer != .whitespace { s.corpusOptions.tokenizer = c.tokenizer.rawValue }
+        if c.lowercase { s.corpusOptions.lowercase = true }
+        if c.sentences { s.corpusOptions.sentences = true }
+        if c.replaceInvalid { s.corpusOptions.replaceInvalid = true }
+        if c.maxLineBytes != Corpus.LineReader.defaultMaxLineBytes { s.corpusOptions.maxLineBytes = c.maxLineBytes }
+        if let vocab { s.vocabulary.file = vocab }
+        if let minCount { s.vocabulary.minCount = minCount }
+        if let maxSize { s.vocabulary.maxSize = maxSize }
+        let train: [(String, String?)] = [
+            ("preset", preset), ("embedding-size", embeddingSize), ("hidden-size", hiddenSize), ("layers", layers),
+            ("dropout", dropout), ("init-range", initRange), ("batching", batching), ("bptt", bptt), ("batch-size", batchSize),
+            ("optimizer", optimizer), ("lr", lr), ("momentum", momentum), ("weight-decay", weightDecay), ("clip", clip),
+            ("schedule", schedule), ("epochs", epochs), ("patience", patience), ("train-tokens", trainTokens), ("threads", threads),
+        ]
+        for (key, value) in train { if let value { s.train[key] = value } }
+        if let tieWeights {
+            s.train.removeValue(forKey: tieWeights ? "no-tie-weights" : "tie-weights")
+            s.train[tieWeights ? "tie-weights" : "no-tie-weights"] = "true"
+        }
+        if let pretrainEpochs { s.pretraining.epochs = pretrainEpochs }
+        if let pretrainTokens { s.pretraining.trainTokens = pretrainTokens }
+        if let pretrainHiddenSize { s.pretraining.hiddenSize = pretrainHiddenSize }
+        if let glomoSteps { s.pretraining.glomoSteps = glomoSteps }
+        if let baseline { s.baseline = baseline }
+        return s
+    }
+
+    func run() throws {
+        let spec = try makeSpec()
+        let plan = try AblationPlan(spec: spec, results: out)
+        let executable = self.executable ?? "/proc/self/exe"
+        if self.plan {
+            // The printed lines name the binary by its real path, so they run anywhere it is installed.
+            let shown = self.executable ?? ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "lmtool")
+            print(plan.script(executable: shown), terminator: "")
+            return
+        }
+        try checkResultsDirectory(plan)
+        let outcome = try AblationRunner(plan: plan, executable: executable).run { print($0); fflush(stdout) }
+        let report = try AblationReport.make(results: plan.results, baseline: spec.baseline ?? "random")
+        try report.write(to: plan.results)
+        print("")
+        print(report.markdown(), terminator: "")
+        print("\nwrote \(plan.results)/report.md, report.csv, report.json, valid-ppl.svg, differences.svg")
+        print("steps: \(outcome.ran.count) run (\(outcome.resumed.count) resumed), \(outcome.skipped.count) already done, \(outcome.failed.count) failed, \(outcome.blocked.count) not run")
+        if !outcome.failed.isEmpty {
+            throw AblationError("\(outcome.failed.count) step(s) failed: " + outcome.failed.map { "\($0.name) (\($0.reason))" }.joined(separator: ", ")
+                                + (outcome.blocked.isEmpty ? "" : "; not run: " + outcome.blocked.joined(separator: ", ")))
+        }
+    }
+
+    /// Refuses a results directory holding a grid with other corpus, vocabulary or training
+    /// settings (its runs would not be comparable); then records this spec in RESULTS/ablation.json.
+    func checkResultsDirectory(_ plan: AblationPlan) throws {
+        let path = plan.results + "/ablation.json"
+        var spec = plan.spec
+        spec.corpus = spec.corpus.map { AblationPlan.absolute($0) }
+        if FileManager.default.fileExists(atPath: path) {
+            let old = try AblationSpec.load(from: path)
+            var differences: [String] = []
+            if old.corpus != spec.corpus { differences.append("corpus") }
+            if old.corpusOptions != spec.corpusOptions { differences.append("corpus options") }
+            if old.vocabulary != spec.vocabulary { differences.append("vocabulary") }
+            if old.train != spec.train { differences.append("train options") }
+            if !differences.isEmpty {
+                throw AblationError("\(path): the results directory holds a grid with other \(differences.joined(separator: ", ")); use another --out")
+            }
+        }
+        try FileManager.default.createDirectory(atPath: plan.results, withIntermediateDirectories: true)
+        try AtomicFile.write(Array(try spec.jsonData()) + [10], to: path)
+    }
+}

@@ -1,0 +1,120 @@
+import ArgumentParser
+import Corpus
+import Embeddings
+import Foundation
+
+/// `lmtool embed bilm`: word vectors from a BiLSTM language model's averaged contextual states.
+struct EmbedBiLMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bilm",
+        abstract: "Train a BiLSTM language model and write its hidden states averaged per word type.",
+        discussion: """
+            A forward and a backward LSTM language model (separate LSTMs, shared input embedding \
+            and shared sampled-softmax output layer) are trained with Adam on the training split \
+            (records' "split" field, else the block split; --split chooses another). Then both read \
+            that split again and every vocabulary word gets the mean of [forward state ; backward \
+            state] over its occurrences (2 x --hidden-size values). Words seen fewer than \
+            --min-occurrences times get the mean of all states (counted in the output). Averaged \
+            states share a large common part, so by default every component is then standardised \
+            over the vocabulary (mean 0, standard deviation 1); --no-standardize keeps the raw \
+            averages. The file \
+            is word2vec text unless the extension says otherwise (.safetensors keeps the \
+            vocabulary hash; text and binary get FILE.vocab.txt next to them).
+
+            Example: lmtool embed bilm --corpus corpora/default.jsonl.zst --tokenizer simple \
+            --lowercase --vocab vocab.txt --hidden-size 32 --out bilm.vec
+            """)
+
+    @Option(parsing: .upToNextOption, help: "Corpus files or directories.")
+    var corpus: [String]
+
+    @OptionGroup var corpusOptions: CorpusOptions
+
+    @Option(help: "Where to write the vectors (format by extension: .vec/.txt word2vec text, .bin, .safetensors).")
+    var out: String
+
+    @Option(help: "Use this vocabulary file instead of building one from the training split.")
+    var vocab: String?
+
+    @Option(name: .customLong("min-count"), help: "Keep words seen at least this many times (when building the vocabulary).")
+    var minCount = 1
+
+    @Option(name: .customLong("max-size"), help: "Largest vocabulary built, counting <unk> and <eos>.")
+    var maxSize: Int?
+
+    @Option(name: .customLong("embedding-size"), help: "Input embedding size.") var embeddingSize = 64
+    @Option(name: .customLong("hidden-size"), help: "LSTM size per direction (the vectors are twice as wide).") var hiddenSize = 32
+    @Option(help: "Passes over the training tokens.") var epochs = 1
+    @Option(name: .customLong("train-tokens"), help: "Use only the first N training tokens.") var trainTokens: Int?
+    @Option(name: .customLong("batch-size"), help: "Batch columns.") var batchSize = 32
+    @Option(help: "BPTT window length.") var bptt = 35
+    @Option(help: "Adam learning rate.") var lr: Float = 0.002
+    @Option(help: "Sampled-softmax candidates per window (the full softmax when the vocabulary is not larger).") var samples = 512
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(name: .customLong("min-occurrences"), help: "Words seen fewer times get the mean of all states.") var minOccurrences = 1
+    @Flag(inversion: .prefixedNo, help: "Standardise every component over the vocabulary (mean 0, standard deviation 1); --no-standardize writes the raw averages.")
+    var standardize = true
+
+    func validate() throws {
+        if corpus.isEmpty { throw ValidationError("--corpus needs at least one file") }
+        if embeddingSize < 1 || hiddenSize < 1 || epochs < 0 || batchSize < 1 || bptt < 1 || samples < 1 || minOccurrences < 1 || minCount < 1 {
+            throw ValidationError("--embedding-size, --hidden-size, --batch-size, --bptt, --samples, --min-count and --min-occurrences must be at least 1; --epochs at least 0")
+        }
+        if !(lr > 0) { throw ValidationError("--lr must be positive") }
+        if let trainTokens, trainTokens < 2 { throw ValidationError("--train-tokens must be at least 2") }
+        if let maxSize, maxSize < 2 { throw ValidationError("--max-size must be at least 2 (<unk> and <eos>)") }
+    }
+
+    func run() throws {
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        let reader = try corpusOptions.reader(corpus)
+        let split = corpusOptions.split ?? .train
+        let tokenization = corpusOptions.tokenization
+        let vocabulary: Vocabulary
+        if let vocab {
+            vocabulary = try Vocabulary.load(from: vocab)
+        } else {
+            vocabulary = try Vocabulary.build(from: reader, split: split, tokenization: tokenization, minCount: minCount, maxSize: maxSize)
+        }
+        let encoded = try EncodedCorpus(reader, vocabulary: vocabulary, tokenization: tokenization, split: split)
+        var ids = encoded.ids
+        if let trainTokens, ids.count > trainTokens { ids.removeLast(ids.count - trainTokens) }
+        if ids.count < 2 {
+            throw CorpusError(file: corpus.joined(separator: " "), "the \(split.rawValue) split has \(ids.count) token(s); at least 2 are needed")
+        }
+        print("vocabulary \(grouped(vocabulary.count)) words (hash \(vocabulary.contentHash)), \(split.rawValue) split \(grouped(ids.count)) tokens, read in \(String(format: "%.1f", (clock.now - t0).seconds)) s")
+
+        var options = BiLMOptions()
+        options.embeddingSize = embeddingSize
+        options.hiddenSize = hiddenSize
+        options.epochs = epochs
+        options.batchSize = batchSize
+        options.bptt = bptt
+        options.learningRate = lr
+        options.samples = samples
+        options.seed = seed
+        options.minOccurrences = minOccurrences
+        let t1 = clock.now
+        let model = BiLM.train(ids: ids, vocabulary: vocabulary, options: options) { p in
+            print(String(format: "epoch %d  %5.1f%%  loss %.3f  ppl %.1f  %.0f tokens/s", p.epoch,
+                         100 * Double(p.window) / Double(max(p.windows, 1)), p.loss, exp(p.loss), p.tokensPerSecond))
+        }
+        let trainSeconds = (clock.now - t1).seconds
+        let t2 = clock.now
+        let (averages, report) = BiLM.contextualVectors(model: model, ids: ids, vocabulary: vocabulary, minOccurrences: minOccurrences)
+        let table = standardize ? averages.standardized() : averages
+        print(String(format: "trained %d epoch(s) in %.1f s (%.0f tokens/s), averaged in %.1f s", epochs, trainSeconds,
+                     Double(ids.count * epochs) / max(trainSeconds, 1e-9), (clock.now - t2).seconds))
+        print(report)
+        print(standardize ? "components standardised over the vocabulary (mean 0, standard deviation 1)" : "raw averages (not standardised)")
+        let format = EmbeddingFormat.forWriting(path: out)
+        try EmbeddingFile.write(table, to: out, format: format)
+        if format != .safetensors {
+            try vocabulary.save(to: out + ".vocab.txt")
+            print("wrote \(out) (\(format.rawValue), \(grouped(table.count)) x \(table.dimension)) and \(out).vocab.txt")
+        } else {
+            print("wrote \(out) (\(format.rawValue), \(grouped(table.count)) x \(table.dimension), vocabulary hash \(vocabulary.contentHash))")
+        }
+    }
+}

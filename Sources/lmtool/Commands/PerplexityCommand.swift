@@ -1,0 +1,152 @@
+import ArgumentParser
+import Corpus
+import Foundation
+import LM
+
+/// Discourse or sentence scoring, as a command-line value.
+enum ScoringMode: String, ExpressibleByArgument, CaseIterable {
+    case discourse, sentence
+
+    var batching: TrainingConfig.Batching { self == .discourse ? .discourse : .sentence }
+}
+
+/// A bad option value, reported as one `Error: ...` line (no usage text).
+struct ScoringOptionError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
+
+struct PerplexityCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "perplexity",
+        abstract: "Score text files with a trained run: SRILM-style perplexity reports.",
+        discussion: """
+            Prints, per file, SRILM's `ngram -ppl` summary: `N sentences, N words, N OOVs`, then \
+            `zeroprobs, logprob= (log10) ppl= (counting <eos>) ppl1= (without <eos>)`. <unk> is a \
+            predicted token (the PTB/WikiText convention): a word outside the vocabulary is scored \
+            with the probability of <unk> and counted as an OOV; when there are OOVs, a third line \
+            gives the figures with the OOV positions left out. --per-sentence and --per-word add \
+            SRILM's -debug 1 and -debug 2 blocks.
+
+            The run's tokenization (config.json) is used unless --tokenizer, --lowercase or \
+            --sentences is given. Discourse mode (the run's default when it trained with discourse \
+            batching) carries the state through the whole file from an initial <eos>; sentence \
+            mode scores each line (or sentence) from a fresh state. Files are streamed: memory \
+            stays bounded by one window (or one batch of sentences) and the longest line.
+
+            Example: lmtool perplexity --model runs/tiny ../shared/corpora/wikitext-2/test.txt.zst --per-word
+            """)
+
+    @Option(help: "The run directory (from lmtool train --run DIR).")
+    var model: String
+
+    @Argument(help: "Text files to score (plain or JSONL, optionally zstd/gzip).")
+    var files: [String]
+
+    @Flag(name: .customLong("per-sentence"), help: "Print each sentence with its own summary (SRILM -debug 1).")
+    var perSentence = false
+
+    @Flag(name: .customLong("per-word"), help: "Also print each word's probability (SRILM -debug 2).")
+    var perWord = false
+
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
+    @Option(help: "discourse (state carried through the file) or sentence (state reset per sentence); default: the run's batching.")
+    var mode: ScoringMode?
+
+    @Option(name: .customLong("batch-size"), help: "Sentences scored at once in sentence mode.")
+    var batchSize = 16
+
+    @Option(help: "Positions per forward pass (default 256 in discourse mode, 64 in sentence mode); longer is faster and takes 4·V bytes per position.")
+    var window: Int?
+
+    @OptionGroup var corpus: CorpusOptions
+
+    func run() throws {
+        if batchSize < 1 { throw ScoringOptionError("--batch-size must be at least 1, got \(batchSize)") }
+        if let window, window < 1 { throw ScoringOptionError("--window must be at least 1, got \(window)") }
+        let evaluator = try loadEvaluator(run: model, mode: mode?.batching, corpus: corpus, batchSize: batchSize, window: window)
+        let detail: PerplexityReport.Detail = perWord ? .perWord : perSentence ? .perSentence : .summary
+        let out = StandardOutput()
+        var total = PerplexityStatistics()
+        if json {
+            out.write("{\n  \"files\" : [\n")
+        }
+        for (i, file) in files.enumerated() {
+            let reader = try corpus.reader([file])
+            if json {
+                out.write("    {\n      \"file\" : \(try scoringJSON(file)),\n")
+                if detail != .summary { out.write("      \"sentences\" : [\n") }
+            }
+            var first = true
+            let stats = try evaluator.score(reader, split: corpus.split) { sentence in
+                if json {
+                    guard detail != .summary else { return }
+                    let entry = SentenceJSON(text: sentence.text, tokens: detail == .perWord ? sentence.tokens : nil,
+                                             statistics: sentence.statistics)
+                    out.write((first ? "" : ",\n") + "        " + (try scoringJSON(entry)))
+                    first = false
+                } else {
+                    out.write(PerplexityReport.render(sentence: sentence, detail: detail))
+                }
+            }
+            total.add(stats)
+            if json {
+                if detail != .summary { out.write("\n      ],\n") }
+                out.write("      \"statistics\" : \(try scoringJSON(stats))\n    }\(i + 1 < files.count ? "," : "")\n")
+            } else {
+                out.write((i > 0 ? "\n" : "") + PerplexityReport.summary(label: "file \(file)", statistics: stats))
+            }
+        }
+        if json {
+            out.write("  ],\n  \"mode\" : \"\(evaluator.mode.rawValue)\",\n  \"model\" : \(try scoringJSON(model)),\n")
+            out.write("  \"total\" : \(try scoringJSON(total))\n}\n")
+        } else if files.count > 1 {
+            out.write("\n" + PerplexityReport.summary(label: "total of \(files.count) files", statistics: total))
+        }
+    }
+
+    /// Writes to standard output through C stdio's buffer (so streaming many small pieces is cheap).
+    struct StandardOutput {
+        func write(_ text: String) { print(text, terminator: "") }
+    }
+
+    /// One sentence in `--json` output.
+    struct SentenceJSON: Encodable {
+        var text: String
+        var tokens: [TokenScore]?
+        var statistics: PerplexityStatistics
+    }
+}
+
+/// Loads a run's model for scoring, with the run's tokenization unless the command line names
+/// one: `--tokenizer` replaces the recorded tokenizer and lowercasing (`--lowercase` or not;
+/// `CorpusOptions` accepts `--lowercase` only with `--tokenizer simple`), `--sentences` turns
+/// sentence splitting on.
+func loadEvaluator(run: String, mode: TrainingConfig.Batching?, corpus: CorpusOptions?, batchSize: Int, window: Int?) throws -> Evaluator {
+    let evaluator = try Evaluator.load(run: run, mode: mode, batchSize: batchSize, window: window)
+    guard let corpus else { return evaluator }
+    let given = Set(CommandLine.arguments.map { String($0.split(separator: "=", maxSplits: 1).first ?? "") })
+    var tokenization = evaluator.tokenization
+    if given.contains("--tokenizer") {
+        tokenization.tokenizer = corpus.tokenizer
+        tokenization.lowercase = corpus.lowercase
+    }
+    if corpus.lowercase { tokenization.lowercase = true }
+    if corpus.sentences { tokenization.splitSentences = true }
+    if tokenization == evaluator.tokenization { return evaluator }
+    if tokenization.lowercase && tokenization.tokenizer != .simple {
+        throw ScoringOptionError("--lowercase applies to --tokenizer simple only (the run uses \(tokenization.tokenizer.rawValue))")
+    }
+    return Evaluator(model: evaluator.model, vocabulary: evaluator.vocabulary, tokenization: tokenization,
+                     mode: evaluator.mode, runConfig: evaluator.runConfig)
+}
+
+/// `value` as compact JSON with sorted keys; non-finite numbers as strings ("-inf").
+func scoringJSON<T: Encodable>(_ value: T) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}

@@ -1,0 +1,193 @@
+import ArgumentParser
+import Corpus
+import Embeddings
+import Foundation
+import NN
+
+extension DocumentGranularity: ExpressibleByArgument {}
+extension ClassifierPooling: ExpressibleByArgument {}
+
+struct PretrainDomainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pretrain-domain",
+        abstract: "Train a BiLSTM domain classifier and export its word embeddings (input matrix and averaged contextual states).",
+        discussion: """
+            The corpus is JSONL documents with a "domain" field (and a "split" field; records without \
+            one are assigned train/valid/test by blocks). Every record must have a domain and the train \
+            split at least two. Model: embedding → BiLSTM (forward and backward LSTMs, the backward one \
+            reading each example from its last word) → masked mean or max pooling → linear → softmax \
+            over the domains; Adam. An example is a whole document (--granularity paragraph) or one \
+            sentence (sentence; use --sentences so that records are cut into sentences).
+
+            After every epoch: accuracy on the valid split; the best model is kept as model.safetensors, \
+            the whole training state as last.safetensors (also on Ctrl-C / SIGTERM; continue with \
+            --resume, which takes the model and training settings from DIR/config.json and only --epochs \
+            from the command line). At the end the best model is evaluated on the test split (accuracy, \
+            macro-F1, confusion matrix: printed and written to evaluation.json) and two embedding files \
+            are exported, one row per vocabulary word: embeddings.vec (the input matrix) and \
+            contextual.vec ([forward ; backward] BiLSTM states averaged over every occurrence of the word \
+            in the train split, 2 x hidden wide; words seen fewer than --min-occurrences times get the \
+            mean of the averaged rows), word2vec text, plus .safetensors copies. summary.json is written \
+            last: its presence means the run finished.
+
+            Examples (paragraphs, then sentences, of the project's corpus):
+              lmtool pretrain-domain --corpus corpora/default.jsonl.zst \\
+                --tokenizer simple --lowercase --out runs/domain-paragraph
+              lmtool pretrain-domain --corpus corpora/default.jsonl.zst \\
+                --tokenizer simple --lowercase --sentences \\
+                --granularity sentence --out runs/domain-sentence
+            """)
+
+    @Option(parsing: .upToNextOption, help: "Labelled corpus files or directories (JSONL with \"domain\").")
+    var corpus: [String]
+
+    @Option(help: "The run directory to write.")
+    var out: String
+
+    @Option(help: "One example per document (paragraph) or per sentence (sentence).")
+    var granularity: DocumentGranularity = .paragraph
+
+    @Option(help: "Use this vocabulary file instead of building one from the train split.")
+    var vocab: String?
+
+    @OptionGroup var corpusOptions: CorpusOptions
+
+    @Option(name: .customLong("min-count"), help: "When building the vocabulary: keep words seen at least this many times in the train split.")
+    var minCount = 1
+
+    @Option(name: .customLong("max-size"), help: "When building the vocabulary: at most this many words (counting <unk> and <eos>); 0 for no limit.")
+    var maxSize = 30_000
+
+    @Option(name: .customLong("embedding-size"), help: "Word vector size E.")
+    var embeddingSize = 64
+
+    @Option(name: .customLong("hidden-size"), help: "Hidden size H of each LSTM direction (contextual vectors are 2H wide).")
+    var hiddenSize = 64
+
+    @Option(help: "Pooling over time: mean or max.")
+    var pooling: ClassifierPooling = .mean
+
+    @Option(name: .customLong("init-range"), help: "The embedding starts uniform in ±X (0: N(0, 1), PyTorch's default).")
+    var initRange: Float = 0.1
+
+    @Option(help: "Dropout on the embedded words and the pooled vector while training.")
+    var dropout: Float = 0
+
+    @Option(help: "Passes over the train split (default 3 for paragraphs, 1 for sentences, which give many more updates per pass). With --resume, may extend a run.")
+    var epochs: Int?
+
+    @Option(name: .customLong("batch-size"), help: "Examples per batch.")
+    var batchSize = 32
+
+    @Option(help: "Adam's learning rate.")
+    var lr: Float = 3e-3
+
+    @Option(help: "Clip the global gradient norm to this (0: no clipping).")
+    var clip: Float = 5
+
+    @Option(name: .customLong("max-length"), help: "Training examples keep their first N tokens (0: all); evaluation reads whole examples, contextual vectors pieces of up to 512.")
+    var maxLength = 128
+
+    @Option(help: "Random seed (initialization, shuffling, dropout).")
+    var seed: UInt64 = 1
+
+    @Option(help: "BLAS threads (default 1: the per-step matrices are small, and a second thread was slower here).")
+    var threads: Int?
+
+    @Option(name: .customLong("min-occurrences"), help: "contextual.vec: words seen fewer times in the train split get the fallback row.")
+    var minOccurrences = 1
+
+    @Flag(help: "Continue the run in --out from last.safetensors.")
+    var resume = false
+
+    @Flag(help: "Replace a run already in --out.")
+    var force = false
+
+    func validate() throws {
+        if corpus.isEmpty { throw ValidationError("--corpus needs at least one file") }
+        if embeddingSize < 1 || hiddenSize < 1 || batchSize < 1 || minCount < 1 || minOccurrences < 1 {
+            throw ValidationError("--embedding-size, --hidden-size, --batch-size, --min-count and --min-occurrences must be at least 1")
+        }
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
+        if maxSize < 0 || maxLength < 0 || clip < 0 || !(initRange >= 0) { throw ValidationError("--max-size, --max-length, --clip and --init-range must not be negative") }
+        if maxSize == 1 || maxSize == 2 { throw ValidationError("--max-size must leave room for words besides <unk> and <eos> (at least 3, or 0)") }
+        if !(lr > 0) { throw ValidationError("--lr must be positive") }
+        if !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be in [0, 1)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if corpusOptions.split != nil { throw ValidationError("--split does not apply: pretrain-domain uses the train, valid and test splits") }
+        if resume && force { throw ValidationError("--resume and --force exclude each other") }
+    }
+
+    func run() throws {
+        BLASRuntime.setThreads(threads ?? 1)
+        setvbuf(stdout, nil, _IOLBF, 0)  // progress lines appear as they are printed
+        let clock = ContinuousClock()
+        let t0 = clock.now
+
+        // The run's configuration: saved (resume) or from the flags.
+        var config: DomainRunConfig
+        var vocabulary: Vocabulary
+        var run: DomainRunDirectory?
+        if resume {
+            let opened = try DomainRunDirectory.open(at: out)
+            run = opened.run; config = opened.config; vocabulary = opened.vocabulary
+            if let epochs { config.training.epochs = epochs }
+            if opened.run.isFinished, let last = try opened.run.readMetrics().last, last.epoch >= config.training.epochs {
+                print("\(out): the run already finished (\(last.epoch) epochs); nothing to do (pass a larger --epochs to continue it)")
+                return
+            }
+            // Continuing a finished run: it is no longer finished until the new summary is written.
+            if opened.run.isFinished { try FileManager.default.removeItem(atPath: opened.run.summaryPath) }
+        } else {
+            let tokenization = corpusOptions.tokenization
+            let reader = try corpusOptions.reader(corpus)
+            if let vocab {
+                vocabulary = try Vocabulary.load(from: vocab)
+            } else {
+                vocabulary = try DomainCorpus.buildVocabulary(reader, tokenization: tokenization, minCount: minCount,
+                                                              maxSize: maxSize == 0 ? nil : maxSize)
+            }
+            config = DomainRunConfig(
+                model: DomainClassifierConfig(vocabularySize: vocabulary.count, embeddingSize: embeddingSize, hiddenSize: hiddenSize,
+                                              classCount: 0, pooling: pooling, dropout: dropout,
+                                              embeddingInitRange: initRange > 0 ? initRange : nil),
+                training: DomainTrainingOptions(granularity: granularity, epochs: epochs ?? (granularity == .sentence ? 1 : 3), batchSize: batchSize, learningRate: lr,
+                                                clip: clip, maxLength: maxLength == 0 ? nil : maxLength, seed: seed),
+                domains: [], tokenization: tokenization, corpus: corpus, vocabularyHash: vocabulary.contentHash,
+                minOccurrences: minOccurrences)
+        }
+
+        let reader = try CorpusReader(paths: corpus, options: corpusOptions.readOptions)
+        let data = try DomainCorpus(reader, vocabulary: vocabulary, tokenization: config.tokenization)
+        if resume {
+            if data.domains != config.domains {
+                throw ValidationError("\(out)/config.json: the run was trained on domains \(config.domains.joined(separator: ",")), the corpus has \(data.domains.joined(separator: ","))")
+            }
+        } else {
+            config.domains = data.domains
+            config.model.classCount = data.domains.count
+        }
+        let counts = Split.allCases.map { s in "\(s.rawValue) \(grouped(data.documents(s).count)) documents / \(grouped(data.tokenCounts[s] ?? 0)) tokens" }
+        print("corpus: \(counts.joined(separator: ", ")); \(data.domains.count) domains: \(data.domains.joined(separator: ", "))")
+        print("vocabulary \(grouped(vocabulary.count)) words (hash \(vocabulary.contentHash)); \(grouped(data.outOfVocabularyCount)) tokens out of vocabulary; read in \(String(format: "%.1f", (clock.now - t0).seconds)) s")
+
+        let directory: DomainRunDirectory
+        if let run {
+            directory = run
+            try run.writeJSON(config, to: run.configPath)
+        } else {
+            directory = try DomainRunDirectory.create(at: out, config: config, vocabulary: vocabulary, force: force)
+        }
+        let trainer = DomainClassifierTrainer(run: directory, config: config, vocabulary: vocabulary, data: data) { print($0) }
+        print("model: embedding \(config.model.vocabularySize) x \(config.model.embeddingSize), BiLSTM 2 x \(config.model.hiddenSize), \(config.model.pooling.rawValue) pooling, \(config.model.classCount) domains; \(grouped(trainer.model.parameters.count)) parameters")
+        ClassifierStopRequest.install()
+        defer { ClassifierStopRequest.uninstall() }
+        switch try trainer.run(resume: resume, shouldStop: { ClassifierStopRequest.signal != nil }) {
+        case .finished(let summary):
+            print(String(format: "finished in %.1f s (%.0f tokens/s training): test accuracy %.4f, macro-F1 %.4f; wrote %@/summary.json",
+                         (clock.now - t0).seconds, summary.tokensPerSecond, summary.testAccuracy, summary.testMacroF1, directory.path))
+        case .stopped:
+            throw ExitCode(130)
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import LM
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Summarise an ablation from its run directories: tables, statistics, SVG plots.",
+        discussion: """
+            Reads RESULTS/runs/<arm>-seed<k>/ (summary.json, metrics.jsonl, test-sentences.tsv) \
+            and nothing else, so run directories gathered from several machines merge by copying \
+            them into one runs/ folder. Per arm: validation and test perplexity as mean ± sd over \
+            finished seeds; the test perplexity difference from the baseline arm with a 95% \
+            t interval paired by seed, and a paired bootstrap interval over test sentences; \
+            parameters (total and trainable); mean training time. Runs without summary.json are \
+            listed as unfinished. Prints the Markdown table and writes RESULTS/report.md, \
+            report.csv, report.json, valid-ppl.svg and differences.svg (atomically).
+
+            Example: lmtool report results
+            """)
+
+    @Argument(help: "The results directory of `lmtool ablate`.")
+    var results: String
+
+    @Option(help: "The arm the others are compared with (default: the spec's, else random).")
+    var baseline: String?
+
+    @Option(help: "Bootstrap resamples.")
+    var resamples = 1000
+
+    @Option(name: .customLong("bootstrap-seed"), help: "Seed of the bootstrap's resampling.")
+    var bootstrapSeed: UInt64 = 1
+
+    @Flag(help: "Print report.json instead of the Markdown table.")
+    var json = false
+
+    func validate() throws {
+        if resamples < 1 { throw ValidationError("--resamples must be at least 1") }
+    }
+
+    func run() throws {
+        let root = AblationPlan.absolute(results)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root + "/runs", isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw AblationError("\(root): no runs/ directory: not the results of lmtool ablate")
+        }
+        var chosen = baseline ?? "random"
+        if baseline == nil, FileManager.default.fileExists(atPath: root + "/ablation.json"), let b = try AblationSpec.load(from: root + "/ablation.json").baseline {
+            chosen = b
+        }
+        let report = try AblationReport.make(results: root, baseline: chosen, resamples: resamples, bootstrapSeed: bootstrapSeed)
+        try report.write(to: root)
+        if json { print(try report.json(), terminator: "") } else { print(report.markdown(), terminator: "") }
+    }
+}

@@ -1,0 +1,198 @@
+import ArgumentParser
+import Corpus
+import Foundation
+import LM
+import NN
+
+/// `lmtool train`: a thin wrapper over `LM.TrainingRequest` and `LM.Trainer`.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train an LSTM language model into a run directory.",
+        discussion: """
+            Data: --corpus files are split by records (a JSONL record's "split" field, else blocks of \
+            100 records: 8 of every 10 blocks train, 1 valid, 1 test); --train/--valid/--test files \
+            belong to that split whole. The vocabulary is --vocab FILE, or built from the training \
+            split with --min-count/--max-size. --preset sets the model and recipe (default small); \
+            any other flag overrides it.
+
+            Every epoch ends with a validation pass; the best model goes to DIR/model.safetensors, the \
+            whole state to DIR/last.safetensors (also every --checkpoint-every seconds and on SIGINT/\
+            SIGTERM, after which lmtool exits with status 130/143), one line per evaluation to \
+            DIR/metrics.jsonl. At the end the best model is scored on the test split (a "test" \
+            record, DIR/test-sentences.tsv: tokens<TAB>logprob per sentence) and DIR/summary.json \
+            is written last. --resume continues from last.safetensors and ends exactly where an \
+            uninterrupted run would (bitwise with --threads 1); flags left out on --resume keep the \
+            run's values, flags given must match them. A NaN or infinite loss stops training with \
+            the step number; model.safetensors keeps the best model.
+
+            Schedules: constant; decay:EPOCH:FACTOR (lr × FACTOR every epoch after EPOCH, as \
+            TensorFlow's ptb_word_lm); plateau:FACTOR (lr × FACTOR after an epoch without improvement, \
+            as pytorch/examples with 0.25).
+
+            Example: lmtool train --run runs/wt2-small --preset small \
+            --train ../shared/corpora/wikitext-2/train.txt.zst --valid ../shared/corpora/wikitext-2/valid.txt.zst \
+            --test ../shared/corpora/wikitext-2/test.txt.zst --threads 2
+            """)
+
+    @Option(name: .customLong("run"), help: "The run directory (created; refused if it holds a run, unless --force or --resume).")
+    var runPath: String
+
+    // Data.
+    @Option(parsing: .upToNextOption, help: "Corpus files or directories split by records (JSONL 'split' field, else blocks).")
+    var corpus: [String] = []
+    @Option(parsing: .upToNextOption, help: "Training files (the whole files).")
+    var train: [String] = []
+    @Option(parsing: .upToNextOption, help: "Validation files.")
+    var valid: [String] = []
+    @Option(parsing: .upToNextOption, help: "Test files.")
+    var test: [String] = []
+    @OptionGroup var corpusOptions: CorpusOptions
+
+    // Vocabulary.
+    @Option(help: "Vocabulary file (token<TAB>count); otherwise built from the training split.")
+    var vocab: String?
+    @Option(name: .customLong("min-count"), help: "Building the vocabulary: keep tokens seen at least this many times (default 1).")
+    var minCount: Int?
+    @Option(name: .customLong("max-size"), help: "Building the vocabulary: largest size, counting <unk> and <eos>.")
+    var maxSize: Int?
+
+    // Model.
+    @Option(help: "Recipe: tiny, small (Zaremba et al. small, the default) or medium.")
+    var preset: String?
+    @Option(name: .customLong("embedding-size"), help: "Embedding size.") var embeddingSize: Int?
+    @Option(name: .customLong("hidden-size"), help: "LSTM hidden size.") var hiddenSize: Int?
+    @Option(help: "LSTM layers.") var layers: Int?
+    @Option(help: "Dropout probability on embeddings, between layers and on the output.") var dropout: Float?
+    @Flag(name: .customLong("tie-weights"), inversion: .prefixedNo, help: "Share the decoder weight with the input embedding.")
+    var tieWeights: Bool?
+    @Option(name: .customLong("init-range"), help: "Parameters start uniform in ±X.") var initRange: Float?
+
+    // Training.
+    @Option(help: "discourse (stream in columns, state carried) or sentence (padded sentences, state reset).")
+    var batching: String?
+    @Option(help: "Truncated BPTT length (window steps).") var bptt: Int?
+    @Option(name: .customLong("batch-size"), help: "Batch columns.") var batchSize: Int?
+    @Option(help: "sgd, adam or adagrad.") var optimizer: String?
+    @Option(help: "Learning rate (for the per-token mean loss).") var lr: Float?
+    @Option(help: "SGD momentum.") var momentum: Float?
+    @Option(name: .customLong("weight-decay"), help: "L2 weight decay.") var weightDecay: Float?
+    @Option(help: "Gradient-norm clipping threshold (0 = off).") var clip: Float?
+    @Option(help: "constant, decay:EPOCH:FACTOR or plateau:FACTOR.") var schedule: String?
+    @Option(help: "Epochs.") var epochs: Int?
+    @Option(help: "Stop after this many epochs without a better validation loss.") var patience: Int?
+    @Option(name: .customLong("train-tokens"), help: "Use only the first N training tokens (whole sentences), for quick runs.")
+    var trainTokens: Int?
+    @Option(help: "Random seed (initialisation, dropout, sentence order).") var seed: UInt64?
+    @Option(help: "BLAS threads (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).") var threads: Int?
+
+    // Run control.
+    @Flag(help: "Continue the run in --run from its last.safetensors.") var resume = false
+    @Flag(help: "Replace a run that --run already holds.") var force = false
+    @Option(name: .customLong("checkpoint-every"), help: "Save last.safetensors at least every SECONDS (besides every epoch end).")
+    var checkpointEvery: Double = 600
+    @Option(name: .customLong("stop-after-steps"), help: "Stop cleanly after N optimizer steps in this session (continue with --resume).")
+    var stopAfterSteps: Int?
+
+    // Input representation.
+    @Option(help: "Pretrained embeddings file for the input layer.") var embeddings: String?
+    @Option(name: .customLong("embedding-mode"), help: "How --embeddings are used: frozen (default), finetune or concat.")
+    var embeddingMode: String?
+    @Option(help: "Pretrained GLoMo graph model directory (lmtool pretrain-glomo --out DIR).") var glomo: String?
+    @Option(name: .customLong("glomo-on"), help: "What the GLoMo graphs mix: embeddings (default) or hidden.")
+    var glomoOn: String?
+
+    /// Checks the flags; every problem is thrown as a one-line error (no usage text).
+    func checkFlags() throws {
+        func fail(_ message: String) throws { throw TrainingSetupError(message) }
+        func oneOf(_ value: String?, _ flag: String, _ allowed: [String]) throws {
+            if let value, !allowed.contains(value) {
+                try fail("\(flag) '\(value)' is not one of " + allowed.joined(separator: ", "))
+            }
+        }
+        try oneOf(preset, "--preset", Preset.allCases.map(\.rawValue))
+        try oneOf(batching, "--batching", TrainingConfig.Batching.allCases.map(\.rawValue))
+        try oneOf(optimizer, "--optimizer", TrainingConfig.OptimizerKind.allCases.map(\.rawValue))
+        try oneOf(embeddingMode, "--embedding-mode", ["frozen", "finetune", "concat"])
+        try oneOf(glomoOn, "--glomo-on", ["embeddings", "hidden"])
+        if let schedule { _ = try TrainingConfig.Schedule(parsing: schedule) }
+        if corpusOptions.split != nil {
+            try fail("--split does not apply to train: use --corpus (split by records) or --train/--valid/--test")
+        }
+        if resume && force { try fail("--resume and --force exclude each other") }
+        if embeddingMode != nil && embeddings == nil { try fail("--embedding-mode needs --embeddings FILE") }
+        if glomoOn != nil && glomo == nil { try fail("--glomo-on needs --glomo DIR") }
+        if let threads, threads < 1 { try fail("--threads must be at least 1") }
+        if !(checkpointEvery > 0) { try fail("--checkpoint-every must be a positive number of seconds") }
+        if let stopAfterSteps, stopAfterSteps < 0 { try fail("--stop-after-steps must be at least 0") }
+        if let maxSize, maxSize < 2 { try fail("--max-size must be at least 2 (<unk> and <eos>)") }
+        if !resume && corpus.isEmpty && train.isEmpty { try fail("give the data: --corpus PATH... or --train PATH... --valid PATH...") }
+    }
+
+    func makeRequest() throws -> TrainingRequest {
+        var request = TrainingRequest(runPath: runPath)
+        if !corpus.isEmpty || !train.isEmpty || !valid.isEmpty || !test.isEmpty {
+            request.data = CorpusSelection(corpus: corpus, train: train, valid: valid, test: test,
+                                           readOptions: corpusOptions.readOptions, tokenization: corpusOptions.tokenization)
+        }
+        request.vocabularyFile = vocab
+        request.minCount = minCount
+        request.maxSize = maxSize
+        request.preset = preset.flatMap(Preset.init(rawValue:))
+        var o = ConfigOverrides()
+        o.embeddingSize = embeddingSize
+        o.hiddenSize = hiddenSize
+        o.layers = layers
+        o.dropout = dropout
+        o.tieWeights = tieWeights
+        o.initRange = initRange
+        o.batching = batching.flatMap(TrainingConfig.Batching.init(rawValue:))
+        o.bptt = bptt
+        o.batchSize = batchSize
+        o.optimizer = optimizer.flatMap(TrainingConfig.OptimizerKind.init(rawValue:))
+        o.learningRate = lr
+        o.momentum = momentum
+        o.weightDecay = weightDecay
+        o.clip = clip
+        o.schedule = try schedule.map(TrainingConfig.Schedule.init(parsing:))
+        o.epochs = epochs
+        o.patience = patience
+        o.seed = seed
+        request.overrides = o
+        if let embeddings {
+            request.inputRepresentation = RunConfig.InputRepresentation(kind: "pretrained", path: embeddings,
+                                                                        mode: embeddingMode ?? "frozen")
+        }
+        if let glomo {
+            request.glomo = RunConfig.GLoMoUse(path: glomo, contentHash: "", on: glomoOn ?? "embeddings")
+        }
+        request.trainTokens = trainTokens
+        request.resume = resume
+        request.force = force
+        request.options.checkpointEvery = checkpointEvery
+        request.options.stopAfterSteps = stopAfterSteps
+        return request
+    }
+
+    func run() throws {
+        try checkFlags()
+        if let threads { BLASRuntime.setThreads(threads) }
+        // Log lines go to stdout, the progress display and errors to stderr.
+        let progress = ProgressReporter()
+        let log: (String) -> Void = { line in
+            progress.finish()
+            print(line)
+            fflush(stdout)
+        }
+        log("BLAS: \(BLASRuntime.info)")
+        let trainer = try makeRequest().prepare(log: log)
+        trainer.progress = progress
+        switch try trainer.train() {
+        case .finished(let s):
+            let test = s.testPerplexity.map { String(format: "%.2f", $0) } ?? "-"
+            print("valid ppl \(String(format: "%.2f", s.validPerplexity))  test ppl \(test)  (\(s.epochs) epochs, \(String(format: "%.0f", s.seconds)) s, \(runPath))")
+        case .stopped(let signal, _):
+            if let signal { throw ExitCode(128 + signal) }
+        }
+    }
+}

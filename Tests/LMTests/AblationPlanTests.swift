@@ -1,0 +1,100 @@
+import Foundation
+import XCTest
+@testable import LM
+
+/// The grid, the plan's commands, the pretraining cache key and the on-disk states of a step.
+final class AblationPlanTests: XCTestCase {
+    var dir: String!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("ablation-plan-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Data("{\"text\": \"a b\", \"split\": \"train\"}\n".utf8).write(to: URL(fileURLWithPath: dir + "/c.jsonl"))
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+
+    func testArmsOfTheGrid() throws {
+        var spec = AblationSpec(corpus: ["c"], sources: ["random", "domain-sentence-contextual", "file:/x/glove.6B.100d.txt"],
+                                modes: ["frozen", "concat"], glomo: ["off", "hidden"], seeds: 1)
+        XCTAssertEqual(try spec.arms().map(\.name), [
+            "random", "random-glomo-hidden",
+            "domain-sentence-contextual-frozen", "domain-sentence-contextual-frozen-glomo-hidden",
+            "domain-sentence-contextual-concat", "domain-sentence-contextual-concat-glomo-hidden",
+            "file-glove-frozen", "file-glove-frozen-glomo-hidden", "file-glove-concat", "file-glove-concat-glomo-hidden",
+        ])
+        spec.modes = ["frozen", "frozen"]
+        spec.sources = ["random", "random"]
+        XCTAssertEqual(try spec.arms().map(\.name), ["random", "random-glomo-hidden"])
+        spec.modes = ["thawed"]
+        XCTAssertThrowsError(try AblationSpec(corpus: ["c"], modes: ["thawed"]).arms()) { XCTAssertTrue("\($0)".contains("unknown embedding mode 'thawed'")) }
+        XCTAssertThrowsError(try AblationSpec(corpus: ["c"], train: ["seed": "3"]).validate()) { XCTAssertEqual("\($0)", "train option --seed is set by ablate itself") }
+        XCTAssertEqual(try AblationSpec(train: ["preset": "tiny"]).embeddingSize(), 64)
+        XCTAssertEqual(try AblationSpec(train: ["preset": "tiny", "embedding-size": "30"]).embeddingSize(), 30)
+        XCTAssertEqual(try AblationSpec().embeddingSize(), 200)
+    }
+
+    func testPlanOrderCommandsAndCacheKey() throws {
+        let spec = AblationSpec(corpus: [dir + "/c.jsonl"], sources: ["random", "domain-paragraph", "domain-paragraph-contextual", "bilm"],
+                                modes: ["frozen"], glomo: ["off"], seeds: 2, corpusOptions: .init(tokenizer: "simple"),
+                                vocabulary: .init(maxSize: 100), train: ["preset": "tiny"], pretraining: .init(epochs: 1))
+        let plan = try AblationPlan(spec: spec, results: dir + "/r/../r")
+        XCTAssertEqual(plan.results, dir + "/r")
+        XCTAssertEqual(plan.steps.map(\.stage), [.vocabulary, .pretraining, .pretraining] + Array(repeating: .training, count: 8))
+        XCTAssertEqual(plan.steps.map(\.name), ["vocab", "domain-paragraph", "bilm", "random-seed1", "random-seed2",
+                                                "domain-paragraph-frozen-seed1", "domain-paragraph-frozen-seed2",
+                                                "domain-paragraph-contextual-frozen-seed1", "domain-paragraph-contextual-frozen-seed2",
+                                                "bilm-frozen-seed1", "bilm-frozen-seed2"])
+        let domain = plan.steps[1]
+        XCTAssertEqual(domain.dependencies, ["vocab"])
+        XCTAssertTrue(domain.output.hasPrefix(dir + "/r/cache/"))
+        XCTAssertEqual(domain.completionMarker, domain.output + "/summary.json")
+        XCTAssertEqual(Array(domain.arguments.prefix(6)), ["pretrain-domain", "--corpus", dir + "/c.jsonl", "--out", domain.output, "--vocab"])
+        XCTAssertEqual(Array(domain.arguments.suffix(12)), ["--tokenizer", "simple", "--granularity", "paragraph", "--embedding-size", "64",
+                                                           "--hidden-size", "32", "--seed", "1", "--epochs", "1"])
+        XCTAssertEqual(plan.steps[7].arguments.suffix(4), ["--embeddings", domain.output + "/contextual.vec", "--embedding-mode", "frozen"])
+        XCTAssertEqual(plan.steps[9].dependencies, ["vocab", "bilm"])
+        XCTAssertEqual(plan.steps[2].completionMarker, plan.steps[2].output)
+        XCTAssertEqual(plan.steps[2].directories, [(plan.steps[2].output as NSString).deletingLastPathComponent])
+
+        // The cache key: the same inputs give the same directory; other corpus content or
+        // settings another one; the number of seeds or the arms do not matter.
+        var same = spec
+        same.seeds = 5
+        same.sources = ["domain-paragraph"]
+        XCTAssertEqual(try AblationPlan(spec: same, results: dir + "/r").steps[1].output, domain.output)
+        var epochs = spec
+        epochs.pretraining.epochs = 2
+        XCTAssertNotEqual(try AblationPlan(spec: epochs, results: dir + "/r").steps[1].output, domain.output)
+        var vocab = spec
+        vocab.vocabulary.maxSize = 99
+        XCTAssertNotEqual(try AblationPlan(spec: vocab, results: dir + "/r").steps[1].output, domain.output)
+        try Data("{\"text\": \"a c\", \"split\": \"train\"}\n".utf8).write(to: URL(fileURLWithPath: dir + "/c.jsonl"))
+        XCTAssertNotEqual(try AblationPlan(spec: spec, results: dir + "/r").steps[1].output, domain.output)
+    }
+
+    func testStepStatesFollowTheFilesOnDisk() throws {
+        let spec = AblationSpec(corpus: [dir + "/c.jsonl"], sources: ["random"], seeds: 1, train: ["preset": "tiny", "tie-weights": "true"])
+        let step = try AblationPlan(spec: spec, results: dir + "/r").steps[1]
+        XCTAssertTrue(step.arguments.contains("--tie-weights"))
+        XCTAssertEqual(step.state, .fresh)
+        try FileManager.default.createDirectory(atPath: step.output, withIntermediateDirectories: true)
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: step.output + "/config.json"))
+        XCTAssertEqual(step.state, .partial)
+        XCTAssertEqual(step.argumentsForCurrentState.last, "--force")
+        try Data().write(to: URL(fileURLWithPath: step.output + "/last.safetensors"))
+        XCTAssertEqual(step.state, .interrupted)
+        XCTAssertEqual(step.argumentsForCurrentState.last, "--resume")
+        XCTAssertTrue(step.shellLine(executable: "/bin/lmtool").hasSuffix(" --resume  # training"))
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: step.output + "/summary.json"))
+        XCTAssertEqual(step.state, .complete)
+    }
+
+    func testShellQuoting() {
+        XCTAssertEqual(shellQuote("/a/b-c_d.txt"), "/a/b-c_d.txt")
+        XCTAssertEqual(shellQuote("it's here"), "'it'\\''s here'")
+        XCTAssertEqual(shellQuote(""), "''")
+        XCTAssertEqual(shellQuote("decay:4:0.5"), "decay:4:0.5")
+        XCTAssertEqual(shellQuote("$HOME"), "'$HOME'")
+    }
+}

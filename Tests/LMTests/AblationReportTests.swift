@@ -1,0 +1,155 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import XCTest
+@testable import LM
+
+/// The report built from hand-written run directories: the table's numbers, unfinished runs,
+/// the CSV/JSON forms, and SVG plots that parse as XML with one line per arm and one bar per
+/// compared arm.
+final class AblationReportTests: XCTestCase {
+    var dir: String!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("ablation-report-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir + "/runs", withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+
+    /// A run directory with per-epoch validation perplexities, and a summary when `test` is given.
+    func makeRun(_ name: String, valid: [Double], test: Double?, sentences: [(Int, Double)]? = nil, seconds: Double = 10) throws {
+        let run = RunDirectory(path: dir + "/runs/" + name)
+        try FileManager.default.createDirectory(atPath: run.path, withIntermediateDirectories: true)
+        for (i, ppl) in valid.enumerated() {
+            try run.appendMetrics(MetricsRecord(epoch: i + 1, step: i + 1, split: "valid", loss: log(ppl), ppl: ppl, lr: 1,
+                                                tokensPerSecond: 1, elapsedSeconds: 1, wallTime: "2026-11-22T00:00:00Z"))
+        }
+        if let test {
+            let summary = "{\"epochs\":\(valid.count),\"parameters\":1234567,\"seconds\":\(seconds),\"test_ppl\":\(test),\"trainable_parameters\":1000000,\"valid_ppl\":\(valid.min()!)}\n"
+            try Data(summary.utf8).write(to: URL(fileURLWithPath: run.path + "/summary.json"))
+        }
+        if let sentences {
+            let tsv = sentences.map { "\($0.0)\t\($0.1)" }.joined(separator: "\n") + "\n"
+            try Data(tsv.utf8).write(to: URL(fileURLWithPath: run.path + "/test-sentences.tsv"))
+        }
+    }
+
+    func testTableNumbersUnfinishedRunsAndFiles() throws {
+        let s1 = [(3, -9.0), (5, -16.0)], s2 = [(3, -8.0), (5, -15.0)]
+        try makeRun("random-seed1", valid: [200, 150], test: 140, sentences: s1, seconds: 10)
+        try makeRun("random-seed2", valid: [210, 160], test: 150, sentences: s1, seconds: 20)
+        try makeRun("random-seed3", valid: [220, 170], test: 160, sentences: s1, seconds: 30)
+        try makeRun("word2vec-frozen-seed1", valid: [190, 130], test: 120, sentences: s2)
+        try makeRun("word2vec-frozen-seed2", valid: [195, 145], test: 135, sentences: s2)
+        try makeRun("word2vec-frozen-seed3", valid: [180], test: nil)    // killed after epoch 1
+        try FileManager.default.createDirectory(atPath: dir + "/runs/not-a-run", withIntermediateDirectories: true)
+
+        let report = try AblationReport.make(results: dir, resamples: 100)
+        XCTAssertEqual(report.rows.map(\.arm), ["random", "word2vec-frozen"])
+        let base = report.rows[0], w2v = report.rows[1]
+        XCTAssertEqual(base.seeds, [1, 2, 3])
+        XCTAssertEqual(base.validPPLMean, 160)
+        XCTAssertEqual(base.testPPLMean, 150)
+        XCTAssertEqual(base.testPPLSD!, 10, accuracy: 1e-12)
+        XCTAssertEqual(base.seconds, 20)
+        XCTAssertNil(base.difference)
+        XCTAssertEqual(w2v.seeds, [1, 2])
+        // Paired by seed: 120 − 140 = −20, 135 − 150 = −15; mean −17.5, sd 3.5355, t(0.975, 1) = 12.7062:
+        // half width 12.7062 · 3.5355 / √2 = 31.7655.
+        XCTAssertEqual(w2v.difference!.mean, -17.5)
+        XCTAssertEqual(w2v.difference!.count, 2)
+        XCTAssertEqual(w2v.difference!.low, -17.5 - 12.706204736 * 2.5, accuracy: 1e-6)
+        // The bootstrap's full-set value, by hand: 8 tokens, log-probs −23 against −25 in both pairs.
+        XCTAssertEqual(w2v.bootstrap!.mean, exp(23.0 / 8) - exp(25.0 / 8), accuracy: 1e-9)
+        XCTAssertLessThanOrEqual(w2v.bootstrap!.low, w2v.bootstrap!.high)
+        XCTAssertEqual(report.unfinished, [.init(run: "word2vec-frozen-seed3", lastEpoch: 1)])
+        // Curves: means over the runs that reached the epoch (seed 3 counts at epoch 1).
+        XCTAssertEqual(report.curves[1].epochs, [1, 2])
+        XCTAssertEqual(report.curves[1].ppl, [(190 + 195 + 180) / 3.0, 137.5])
+
+        let md = report.markdown()
+        XCTAssertTrue(md.contains("| random | 3 | 160.00 ± 10.00 | 150.00 ± 10.00 | (baseline) | — | 1,234,567 (1,000,000) | 20.0 s |"), md)
+        XCTAssertTrue(md.contains("| word2vec-frozen | 2 | 137.50 ± 10.61 | 127.50 ± 10.61 | -17.50 [-49.27, 14.27] |"), md)
+        XCTAssertTrue(md.contains("- word2vec-frozen-seed3 (last validation at epoch 1)"), md)
+        let csv = report.csv().split(separator: "\n")
+        XCTAssertEqual(csv.count, 3)
+        XCTAssertTrue(csv[2].hasPrefix("word2vec-frozen,2,137.5,"), String(csv[2]))
+        let json = try JSONSerialization.jsonObject(with: Data(try report.json().utf8)) as? [String: Any]
+        XCTAssertEqual((json?["unfinished"] as? [Any])?.count, 1)
+
+        try report.write(to: dir)
+        XCTAssertEqual(try svgElements(dir + "/valid-ppl.svg", "polyline").filter { $0["class"] == "curve" }.count, 2)
+        let curve = try svgElements(dir + "/valid-ppl.svg", "polyline").first { $0["data-arm"] == "word2vec-frozen" }
+        XCTAssertEqual(curve?["points"]?.split(separator: " ").count, 2, "one point per epoch")
+        let bars = try svgElements(dir + "/differences.svg", "rect").filter { $0["class"] == "bar" }
+        XCTAssertEqual(bars.map { $0["data-arm"] }, ["word2vec-frozen"])
+        XCTAssertEqual(try svgElements(dir + "/differences.svg", "line").filter { $0["class"] == "interval" }.count, 1)
+    }
+
+    func testBarsFollowTheDifferencesAndOneSeedHasNoInterval() throws {
+        try makeRun("random-seed1", valid: [100], test: 100)
+        try makeRun("a-frozen-seed1", valid: [90], test: 90)      // −10
+        try makeRun("b-frozen-seed1", valid: [95], test: 120)     // +20
+        let report = try AblationReport.make(results: dir)
+        XCTAssertEqual(report.rows.map { $0.difference?.mean }, [nil, -10, 20])
+        XCTAssertTrue(report.rows[1].notes.contains("one paired seed: no t interval"))
+        XCTAssertTrue(report.rows[1].notes.contains { $0.hasPrefix("no test-sentences.tsv") })
+        try report.write(to: dir)
+        let bars = try svgElements(dir + "/differences.svg", "rect").filter { $0["class"] == "bar" }
+        XCTAssertEqual(bars.count, 2)
+        XCTAssertEqual(try svgElements(dir + "/differences.svg", "line").filter { $0["class"] == "interval" }.count, 0)
+        // The +20 bar is twice as tall as the −10 one, and red; the −10 one green.
+        let heights = bars.map { Double($0["height"]!)! }
+        XCTAssertEqual(heights[1] / heights[0], 2, accuracy: 0.02)
+        XCTAssertEqual(bars.map { $0["fill"] }, ["#2ca02c", "#d62728"])
+        let json = try JSONSerialization.jsonObject(with: Data(try report.json().utf8)) as? [String: Any]
+        let difference = ((json?["rows"] as? [[String: Any]])?[1]["difference"]) as? [String: Any]
+        XCTAssertEqual(difference?["mean"] as? Double, -10)
+        XCTAssertTrue(difference?["low"] is NSNull, "\(String(describing: difference))")
+        XCTAssertTrue(report.markdown().contains("| a-frozen | 1 | 90.00 ± n/a | 90.00 ± n/a | -10.00 | — |"), report.markdown())
+    }
+
+    func testMalformedFilesAreOneLineErrorsNamingThem() throws {
+        try makeRun("random-seed1", valid: [100], test: 100)
+        try Data("3\t-4.5\n2\tabc\n".utf8).write(to: URL(fileURLWithPath: dir + "/runs/random-seed1/test-sentences.tsv"))
+        XCTAssertThrowsError(try AblationReport.make(results: dir)) { error in
+            XCTAssertEqual("\(error)", "\(dir!)/runs/random-seed1/test-sentences.tsv:2: expected tokens<TAB>logprob, got '2\tabc'")
+        }
+        try Data("{\"valid_ppl\": 3}".utf8).write(to: URL(fileURLWithPath: dir + "/runs/random-seed1/summary.json"))
+        XCTAssertThrowsError(try AblationReport.make(results: dir)) { error in
+            XCTAssertTrue("\(error)".hasPrefix("\(dir!)/runs/random-seed1/summary.json: not a run summary: missing field"), "\(error)")
+        }
+        // A header line is allowed in test-sentences.tsv.
+        XCTAssertEqual(try AblationRun.readTestSentences(try write("h.tsv", "tokens\tlogprob\n4\t-2.5\n")), .init(tokens: [4], logprobs: [-2.5]))
+        XCTAssertEqual(AblationRun.parseName("domain-sentence-finetune-glomo-hidden-seed12")?.arm, "domain-sentence-finetune-glomo-hidden")
+        XCTAssertNil(AblationRun.parseName("seed3"))
+        XCTAssertNil(AblationRun.parseName("random-seedx"))
+    }
+
+    func write(_ name: String, _ text: String) throws -> String {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/" + name))
+        return dir + "/" + name
+    }
+
+    /// The attributes of every `element` in an SVG file; fails if it is not well-formed XML.
+    func svgElements(_ path: String, _ element: String) throws -> [[String: String]] {
+        final class Collector: NSObject, XMLParserDelegate {
+            let element: String
+            var found: [[String: String]] = []
+            var root: String?
+            init(_ element: String) { self.element = element }
+            func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+                if root == nil { root = name }
+                if name == element { found.append(attributes) }
+            }
+        }
+        let parser = XMLParser(data: try Data(contentsOf: URL(fileURLWithPath: path)))
+        let collector = Collector(element)
+        parser.delegate = collector
+        XCTAssertTrue(parser.parse(), "\(path): \(parser.parserError.map { "\($0)" } ?? "")")
+        XCTAssertEqual(collector.root, "svg")
+        return collector.found
+    }
+}

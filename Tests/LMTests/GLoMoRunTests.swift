@@ -1,0 +1,137 @@
+import Corpus
+import Foundation
+import GLoMoGraph
+import NN
+import XCTest
+@testable import LM
+
+/// `InputFactory` with `config.glomo`: preparing, building, initialising, saving and loading a
+/// run that uses a pretrained GLoMo graph model, and the errors for models that do not fit.
+final class GLoMoRunTests: XCTestCase {
+    var root = ""
+
+    override func setUpWithError() throws {
+        root = NSTemporaryDirectory() + "lm-glomo-run-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: root) }
+
+    let lmVocabulary = try! Vocabulary(tokens: ["<unk>", "<eos>", "the", "cat", "zebra"], counts: [1, 4, 5, 3, 2])
+
+    /// Writes a small random graph model (vocabulary: <unk> <eos> cat the dog) to `root/name`.
+    @discardableResult
+    func makeGraphModel(_ name: String = "glomo", tokens: [String] = ["<unk>", "<eos>", "cat", "the", "dog"]) throws -> GLoMoModelDirectory {
+        let vocabulary = try Vocabulary(tokens: tokens, counts: [1] + Array(repeating: 2, count: tokens.count - 1))
+        let graph = GraphPredictorConfig(embeddingSize: 3, channels: 4, convLayers: 1, graphLayers: 2, heads: 2, headSize: 2)
+        let config = GLoMoModelConfig(vocabulary: vocabulary, graph: graph, pretraining: GLoMoPretrainingConfig())
+        let dir = try GLoMoModelDirectory.create(at: root + "/" + name, config: config, vocabulary: vocabulary)
+        let store = ParameterStore()
+        store.register("embedding.weight", shape: [vocabulary.count, 3])
+        let gp = GraphPredictor(graph, store: store, prefix: "graph.", maxSteps: 4, maxBatch: 1)
+        var rng = RNG(seed: 11)
+        gp.initialize(rng: &rng)
+        for i in 0..<(vocabulary.count * 3) { store.values[i] = rng.uniform(-1, 1) }
+        try dir.saveModel(store, config: config)
+        return dir
+    }
+
+    func runConfig(on: String = "hidden", path: String? = nil) -> RunConfig {
+        RunConfig(model: ModelConfig(vocabularySize: lmVocabulary.count, embeddingSize: 3, hiddenSize: 4, layers: 1,
+                                     dropout: 0, initRange: 0.1),
+                  training: TrainingConfig(bptt: 3, batchSize: 2, learningRate: 1, clip: 0.25, schedule: .constant, epochs: 1),
+                  corpus: .init(train: ["t.txt"]), tokenization: TokenizationOptions(),
+                  vocabularyHash: lmVocabulary.contentHash,
+                  glomo: .init(path: path ?? root + "/glomo", contentHash: "", on: on))
+    }
+
+    func testPrepareMakeInitializeSaveAndLoad() throws {
+        let dir = try makeGraphModel()
+        var config = runConfig()
+        try InputFactory.prepare(&config, vocabulary: lmVocabulary)
+        XCTAssertEqual(config.glomo?.contentHash, try dir.contentHash())
+        XCTAssertTrue(config.glomo?.path.hasPrefix("/") == true)
+        var rng = RNG(seed: 1)
+        let model = try RunDirectory.makeModel(config: config, batchSize: 2, maxSteps: 3, rng: &rng)
+        let glomo = try XCTUnwrap(model.glomo)
+        XCTAssertEqual(glomo.site, .hidden)
+        XCTAssertEqual(glomo.config.context, 3)   // the bptt length
+        let lines = try InputFactory.initialize(model, config: config, vocabulary: lmVocabulary)
+        XCTAssertEqual(lines.count, 1)
+        XCTAssertTrue(lines[0].contains("2 of 3 vocabulary words found"), lines[0])   // <eos>, the, cat
+        XCTAssertEqual(glomo.currentVocabularyMap, [0, 1, 3, 2, 0])
+        // The pretrained values were copied: the graph embedding equals the file's.
+        let graphModel = try GLoMoModelDirectory.load(at: dir.path)
+        XCTAssertEqual(Array(model.store.values(glomo.embedding)), Array(graphModel.store.values(graphModel.embedding)))
+        let name = "glomo.graph.layer1.query.weight"
+        XCTAssertEqual(Array(model.store.values(model.store[name])),
+                       Array(graphModel.store.values(graphModel.store["graph.layer1.query.weight"])))
+        // Save and load the run: identical parameters (map and predictor included) and scores.
+        let run = try RunDirectory.create(at: root + "/run", config: config, vocabulary: lmVocabulary)
+        try run.saveModel(model, config: config)
+        let loaded = try run.loadModel(config: config, batchSize: 2, maxSteps: 3)
+        XCTAssertEqual(Array(loaded.store.values), Array(model.store.values))
+        let x: [Int32] = [2, 3, 4, 1, 0, 2], y: [Int32] = [3, 4, 1, 0, 2, 2]
+        var r1 = RNG(seed: 2), r2 = RNG(seed: 2)
+        model.resetState()
+        XCTAssertEqual(model.forward(inputs: x, targets: y, steps: 3, training: false, rng: &r1).lossSum,
+                       loaded.forward(inputs: x, targets: y, steps: 3, training: false, rng: &r2).lossSum)
+    }
+
+    func testEmbeddingsSiteMixesInputVectors() throws {
+        try makeGraphModel()
+        var config = runConfig(on: "embeddings")
+        try InputFactory.prepare(&config, vocabulary: lmVocabulary)
+        var rng = RNG(seed: 1)
+        let model = try RunDirectory.makeModel(config: config, batchSize: 2, maxSteps: 3, rng: &rng)
+        XCTAssertEqual(model.glomo?.site, .embeddings)
+        XCTAssertEqual(model.glomo?.featureSize, 3)
+    }
+
+    func testBadSiteIsRefused() throws {
+        try makeGraphModel()
+        var config = runConfig(on: "attention")
+        XCTAssertThrowsError(try InputFactory.prepare(&config, vocabulary: lmVocabulary)) { error in
+            XCTAssertEqual("\(error)", "--glomo-on must be embeddings or hidden, got 'attention'")
+        }
+    }
+
+    func testMissingDirectoryNamesIt() {
+        var config = runConfig(path: root + "/nowhere")
+        XCTAssertThrowsError(try InputFactory.prepare(&config, vocabulary: lmVocabulary)) { error in
+            XCTAssertEqual("\(error)", "\(root)/nowhere: not a GLoMo model directory (no config.json)")
+        }
+    }
+
+    func testDisjointVocabularyIsRefused() throws {
+        let dir = try makeGraphModel("other", tokens: ["<unk>", "<eos>", "Katze", "Hund"])
+        var config = runConfig(path: dir.path)
+        XCTAssertThrowsError(try InputFactory.prepare(&config, vocabulary: lmVocabulary)) { error in
+            XCTAssertEqual("\(error)", "\(dir.vocabularyPath): none of the LM's 3 words (besides <unk> and <eos>) is in the graph model's vocabulary (another tokenization?)")
+        }
+    }
+
+    func testCorruptModelFileIsAOneLineError() throws {
+        let dir = try makeGraphModel()
+        let data = try Data(contentsOf: URL(fileURLWithPath: dir.modelPath))
+        try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: dir.modelPath))
+        var config = runConfig()
+        XCTAssertThrowsError(try InputFactory.prepare(&config, vocabulary: lmVocabulary)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.hasPrefix(dir.modelPath + ":"), text)
+            XCTAssertFalse(text.contains("\n"), text)
+        }
+    }
+
+    func testChangedGraphModelIsDetectedAtInitialization() throws {
+        try makeGraphModel()
+        var config = runConfig()
+        try InputFactory.prepare(&config, vocabulary: lmVocabulary)
+        config.glomo?.contentHash = "feedface"
+        var rng = RNG(seed: 1)
+        let model = try RunDirectory.makeModel(config: config, batchSize: 1, maxSteps: 2, rng: &rng)
+        XCTAssertThrowsError(try InputFactory.initialize(model, config: config, vocabulary: lmVocabulary)) { error in
+            XCTAssertTrue("\(error)".contains("the GLoMo model changed since the run was configured"), "\(error)")
+        }
+    }
+}

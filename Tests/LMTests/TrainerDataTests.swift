@@ -1,0 +1,101 @@
+import Corpus
+import Foundation
+import NN
+import XCTest
+@testable import LM
+
+/// Data selection, `--train-tokens`, schedules and configuration checks.
+final class TrainerDataTests: TrainerTestCase {
+    func testCorpusPathsRoundTripThroughTheRunConfiguration() throws {
+        let s = CorpusSelection(corpus: ["c1", "c2"], train: ["t"], valid: ["v"], test: [])
+        XCTAssertEqual(s.runPaths, RunConfig.CorpusPaths(train: ["c1", "c2", "t"], valid: ["c1", "c2", "v"], test: ["c1", "c2"]))
+        let back = CorpusSelection(paths: s.runPaths, tokenization: TokenizationOptions())
+        XCTAssertEqual([back.corpus, back.train, back.valid, back.test], [["c1", "c2"], ["t"], ["v"], []])
+        XCTAssertNoThrow(try s.check())
+        XCTAssertThrowsError(try CorpusSelection(train: ["x"], valid: ["x"], test: ["x"]).check()) { error in
+            XCTAssertEqual("\(error)", "x is given as --train, --valid and --test: use --corpus x to split it by records")
+        }
+        XCTAssertThrowsError(try CorpusSelection(train: ["t"]).check()) { error in
+            XCTAssertEqual("\(error)", "no validation data: give --valid PATH, or --corpus PATH to split a corpus by records")
+        }
+        XCTAssertThrowsError(try CorpusSelection(corpus: ["c"], valid: ["c"]).check())
+    }
+
+    func testCorpusSplitByRecordsAndExplicitFilesAreConcatenated() throws {
+        // JSONL records carry their split; explicit training files follow the corpus's records.
+        let jsonl = try write("c.jsonl", [
+            #"{"text": "a b", "split": "train"}"#, #"{"text": "c", "split": "valid"}"#,
+            #"{"text": "d e f", "split": "test"}"#, #"{"text": "g", "split": "train"}"#,
+        ])
+        let extra = try write("extra.txt", ["h i"])
+        let selection = CorpusSelection(corpus: [jsonl], train: [extra])
+        let vocabulary = try selection.buildVocabulary()
+        // Built from the training split only: a b g h i, plus <unk> and <eos>.
+        XCTAssertEqual(Set(vocabulary.tokens), ["<unk>", "<eos>", "a", "b", "g", "h", "i"])
+        let train = try selection.load(.train, vocabulary: vocabulary)
+        XCTAssertEqual(train.ids.map { vocabulary.token($0) }, ["a", "b", "<eos>", "g", "<eos>", "h", "i", "<eos>"])
+        XCTAssertEqual(train.sentenceEnds, [3, 5, 8])
+        let test = try selection.load(.test, vocabulary: vocabulary)
+        XCTAssertEqual(test.ids.map { vocabulary.token($0) }, ["<unk>", "<unk>", "<unk>", "<eos>"])
+        XCTAssertEqual(test.outOfVocabularyCount, 3)
+    }
+
+    func testPrefixKeepsWholeSentences() {
+        let data = TokenData(ids: [5, 6, 1, 7, 1, 8, 9, 4, 1], sentenceEnds: [3, 5, 9])
+        XCTAssertEqual(data.prefix(tokens: 4).ids, [5, 6, 1])
+        XCTAssertEqual(data.prefix(tokens: 5).ids, [5, 6, 1, 7, 1])
+        XCTAssertEqual(data.prefix(tokens: 5).sentenceEnds, [3, 5])
+        XCTAssertEqual(data.prefix(tokens: 2).ids, [])
+        XCTAssertEqual(data.prefix(tokens: 100), data)
+    }
+
+    func testScheduleArguments() throws {
+        XCTAssertEqual(try TrainingConfig.Schedule(parsing: "constant"), .constant)
+        XCTAssertEqual(try TrainingConfig.Schedule(parsing: "decay:4:0.5"), .decayAfter(epoch: 4, factor: 0.5))
+        XCTAssertEqual(try TrainingConfig.Schedule(parsing: "plateau:0.25"), .plateau(factor: 0.25))
+        for bad in ["", "decay:4", "decay:x:0.5", "decay:4:0", "plateau:-1", "plateau", "constant:1", "linear"] {
+            XCTAssertThrowsError(try TrainingConfig.Schedule(parsing: bad), bad) { error in
+                XCTAssertTrue("\(error)".hasPrefix("--schedule '\(bad)': expected constant, decay:EPOCH:FACTOR"), "\(error)")
+            }
+        }
+        XCTAssertEqual(TrainingConfig.Schedule.decayAfter(epoch: 6, factor: 0.8).argument, "decay:6:0.8")
+    }
+
+    func testBadSettingsAreOneLineErrorsNamingTheFlag() throws {
+        let data = try writeCycleCorpus()
+        var r = request(data)
+        r.overrides.dropout = 1
+        XCTAssertThrowsError(try r.prepare()) { XCTAssertEqual("\($0)", "--dropout must be in [0, 1), got 1.0") }
+        r = request(data, optimizer: .adam, momentum: 0.9)
+        XCTAssertThrowsError(try r.prepare()) { XCTAssertEqual("\($0)", "--momentum applies to --optimizer sgd only") }
+        r = request(data)
+        r.overrides.bptt = 0
+        XCTAssertThrowsError(try r.prepare()) { XCTAssertEqual("\($0)", "--bptt must be at least 1, got 0") }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: r.runPath), "nothing is written for a bad setting")
+        r = request(data)
+        r.overrides.batchSize = 1000
+        XCTAssertThrowsError(try r.prepare()) { error in
+            XCTAssertTrue("\(error)".hasSuffix("is too small for --batch-size 1000: discourse batching needs at least 2 tokens per column"), "\(error)")
+        }
+        r = request(data)
+        r.trainTokens = 2   // every sentence has at least 3 tokens
+        XCTAssertThrowsError(try r.prepare()) { XCTAssertEqual("\($0)", "--train-tokens 2 keeps 0 tokens (whole sentences): too few to train on") }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: r.runPath), "nothing is written when the data is too small")
+    }
+
+    func testPresetsAndOverrides() throws {
+        var r = request(try writeCycleCorpus())
+        r.preset = .small
+        r.overrides = ConfigOverrides()
+        r.overrides.hiddenSize = 12
+        r.overrides.embeddingSize = 6
+        r.overrides.epochs = 1
+        let trainer = try r.prepare()
+        XCTAssertEqual(trainer.config.model.hiddenSize, 12)
+        XCTAssertEqual(trainer.config.model.layers, 2)                     // small
+        XCTAssertEqual(trainer.config.training.bptt, 20)                   // small
+        XCTAssertEqual(trainer.config.training.schedule, .decayAfter(epoch: 4, factor: 0.5))
+        XCTAssertEqual(trainer.config.training.epochs, 1)
+        XCTAssertEqual(try trainer.run.readConfig(), trainer.config)
+    }
+}

@@ -1,0 +1,287 @@
+import Foundation
+import XCTest
+
+/// `lmtool ablate` and `lmtool report` end to end, with a fake lmtool (a shell script given
+/// through the hidden `--executable` option) that writes the files the real commands write, so
+/// the plan, skip/resume and report logic are tested without training anything.
+final class AblateCommandTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmtool-ablate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try Data("""
+            {"text": "a b c", "domain": "x", "split": "train"}
+            {"text": "c b a", "domain": "y", "split": "valid"}
+            {"text": "b a c", "domain": "x", "split": "test"}
+
+            """.utf8).write(to: URL(fileURLWithPath: path("corpus.jsonl")))
+        try Data(Self.fake.utf8).write(to: URL(fileURLWithPath: fake))
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+    var fake: String { path("fake-lmtool.sh") }
+    var results: String { path("results") }
+    var calls: [String] {
+        ((try? String(contentsOfFile: path("calls.log"), encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    /// A stand-in for lmtool. Every call is appended to $DIR/calls.log. `train` writes
+    /// config.json, then per epoch a metrics line and last.safetensors, then test-sentences.tsv
+    /// and summary.json; its perplexities depend on the seed and on --embeddings. When the run's
+    /// name is in $DIR/hang and it is not resumed, it stops after epoch 1 and waits to be killed
+    /// (its pid in $DIR/hanging.pid); a SIGTERM or SIGINT then is logged to $DIR/signals and
+    /// ends it with status 143 or 130, like lmtool's clean stop.
+    static let fake = #"""
+        #!/bin/bash
+        set -e
+        here=$(dirname "$0")
+        echo "$*" >> "$here/calls.log"
+        cmd="$1"; shift
+        if [ "$cmd" = embed ] || [ "$cmd" = vocab ]; then cmd="$cmd-$1"; shift; fi
+        out=""; run=""; seed=1; emb=""; resume=0
+        while [ $# -gt 0 ]; do
+          case "$1" in
+            --out) out="$2"; shift ;;
+            --run) run="$2"; shift ;;
+            --seed) seed="$2"; shift ;;
+            --embeddings) emb="$2"; shift ;;
+            --resume) resume=1 ;;
+          esac
+          shift
+        done
+        case "$cmd" in
+          vocab-build) printf '<unk>\t0\n<eos>\t3\na\t3\n' > "$out" ;;
+          embed-word2vec) echo "1 2" > "$out"; echo vocab > "$out.vocab.txt" ;;
+          embed-bilm) if [ -f "$here/fail" ]; then echo "Error: failing on purpose" >&2; exit 2; fi; echo "1 2" > "$out" ;;
+          pretrain-domain|pretrain-glomo)
+            mkdir -p "$out"; echo '{}' > "$out/config.json"; echo "1 2" > "$out/embeddings.vec"; echo "1 2" > "$out/contextual.vec"
+            echo '{}' > "$out/summary.json" ;;
+          train)
+            mkdir -p "$run"; name=$(basename "$run")
+            if [ -n "$emb" ]; then base=$((90 - seed)); else base=$((100 + 2 * seed)); fi
+            start=1
+            if [ $resume = 1 ]; then start=2; [ -f "$run/last.safetensors" ] || { echo "Error: no checkpoint" >&2; exit 1; }
+            elif [ -f "$run/config.json" ]; then echo "Error: $run: already holds a run" >&2; exit 1; fi
+            echo '{}' > "$run/config.json"
+            for epoch in $(seq $start 2); do
+              echo "{\"elapsed_seconds\":1,\"epoch\":$epoch,\"loss\":4.6,\"lr\":20,\"ppl\":$((base + 10 / epoch)),\"split\":\"valid\",\"step\":$epoch,\"tokens_per_second\":1,\"wall_time\":\"2026-11-22T00:00:00Z\"}" >> "$run/metrics.jsonl"
+              echo "state $epoch" > "$run/last.safetensors"
+              if [ $epoch = 1 ] && [ $resume = 0 ] && grep -qx "$name" "$here/hang" 2>/dev/null; then
+                trap 'echo TERM >> "$here/signals"; exit 143' TERM
+                trap 'echo INT >> "$here/signals"; exit 130' INT
+                echo $$ > "$here/hanging.pid"
+                for i in $(seq 600); do sleep 0.1; done
+              fi
+            done
+            : > "$run/test-sentences.tsv"
+            for i in 1 2 3 4 5; do printf '%d\t-%d.%d\n' $((i + 1)) $((base / 10 + i)) $seed >> "$run/test-sentences.tsv"; done
+            printf '{"epochs":2,"parameters":1000,"seconds":%d.5,"test_ppl":%d.25,"trainable_parameters":800,"valid_ppl":%d}\n' $seed $base $((base + 5)) > "$run/summary.json.tmp"
+            mv "$run/summary.json.tmp" "$run/summary.json" ;;
+          *) echo "Error: fake lmtool: unknown command $cmd" >&2; exit 2 ;;
+        esac
+        """#
+
+    func ablate(_ extra: [String] = []) -> [String] {
+        ["ablate", "--out", results, "--corpus", path("corpus.jsonl"), "--executable", fake, "--seeds", "2",
+         "--sources", "random,domain-paragraph", "--modes", "frozen", "--preset", "tiny", "--epochs", "2"] + extra
+    }
+
+    func testRunsTheGridSkipsFinishedRunsAndWritesTheReport() throws {
+        let r = try runLMTool(ablate())
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        // vocab, one pretraining, 2 arms x 2 seeds.
+        XCTAssertEqual(calls.count, 6, calls.joined(separator: "\n"))
+        XCTAssertTrue(calls[0].hasPrefix("vocab build \(path("corpus.jsonl")) --out \(results)/vocab.txt --split train"), calls[0])
+        XCTAssertTrue(calls[1].hasPrefix("pretrain-domain --corpus \(path("corpus.jsonl")) --out \(results)/cache/"), calls[1])
+        XCTAssertTrue(calls[1].contains("--granularity paragraph --embedding-size 64 --hidden-size 32 --seed 1"), calls[1])
+        let cache = calls[1].components(separatedBy: " --out ")[1].components(separatedBy: " ")[0]
+        XCTAssertEqual(calls.filter { $0.hasPrefix("train ") }.count, 4)
+        XCTAssertTrue(calls.contains { $0.hasSuffix("--seed 2 --embeddings \(cache)/embeddings.vec --embedding-mode frozen") && $0.contains("runs/domain-paragraph-frozen-seed2 ") },
+                      calls.joined(separator: "\n"))
+        XCTAssertTrue(calls.contains { $0.contains("--run \(results)/runs/random-seed1 ") && $0.contains("--epochs 2 --preset tiny --seed 1") })
+        // The table: random valid 108 ± 1.41 (seeds 1, 2: 102+5, 104+5), domain (90 − seed) + 5.
+        XCTAssertTrue(r.stdout.contains("| random | 2 | 108.00 ± 1.41 | 103.25 ± 1.41 | (baseline) |"), r.stdout)
+        // Differences by seed: (89.25 − 102.25, 88.25 − 104.25) = (−13, −16): mean −14.5, sd 2.1213,
+        // t(0.975, 1) = 12.7062 → half width 12.7062 · 2.1213 / √2 = 19.0593.
+        XCTAssertTrue(r.stdout.contains("| domain-paragraph-frozen | 2 | 93.50 ± 0.71 | 88.75 ± 0.71 | -14.50 [-33.56, 4.56] |"), r.stdout)
+        for file in ["report.md", "report.csv", "report.json", "valid-ppl.svg", "differences.svg", "ablation.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: results + "/" + file), file)
+        }
+
+        // Again: nothing runs, the report is the same.
+        let md = try String(contentsOfFile: results + "/report.md", encoding: .utf8)
+        let again = try runLMTool(ablate())
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(calls.count, 6)
+        XCTAssertTrue(again.stdout.contains("0 run (0 resumed), 6 already done"), again.stdout)
+
+        // `lmtool report` regenerates the same files from the run directories alone.
+        var before: [String: String] = [:]
+        for file in ["report.md", "report.csv", "report.json", "valid-ppl.svg", "differences.svg"] {
+            before[file] = try String(contentsOfFile: results + "/" + file, encoding: .utf8)
+            try FileManager.default.removeItem(atPath: results + "/" + file)
+        }
+        try FileManager.default.removeItem(atPath: results + "/ablation.json")
+        try FileManager.default.removeItem(atPath: results + "/cache")
+        let report = try runLMTool(["report", results])
+        XCTAssertEqual(report.status, 0, report.stderr)
+        XCTAssertEqual(report.stdout, md)
+        for (file, text) in before {
+            XCTAssertEqual(try String(contentsOfFile: results + "/" + file, encoding: .utf8), text, file)
+        }
+    }
+
+    /// Starts ablate with random-seed2 set to hang after its first checkpoint; returns ablate's
+    /// process and the hanging child's pid.
+    func startAblateUntilHang(stderr: String = "/dev/null") throws -> (Process, Int32)? {
+        try Data("random-seed2\n".utf8).write(to: URL(fileURLWithPath: path("hang")))
+        FileManager.default.createFile(atPath: stderr, contents: nil)
+        let process = Process()
+        process.executableURL = try lmtoolBinary()
+        process.arguments = ablate()
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardError = FileHandle(forWritingAtPath: stderr)
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        var pid: Int32?
+        while pid == nil && Date() < deadline {
+            pid = (try? String(contentsOfFile: path("hanging.pid"), encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            if pid == nil { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        guard let pid else { process.terminate(); XCTFail("the fake run never started"); return nil }
+        return (process, pid)
+    }
+
+    func testSignalToAblateReachesTheRunOnceAndTheGridResumes() throws {
+        guard let (process, _) = try startAblateUntilHang(stderr: path("stderr.txt")) else { return }
+        process.terminate()   // SIGTERM to ablate only, as `kill PID` or a scheduler would
+        process.waitUntilExit()
+        XCTAssertNotEqual(process.terminationStatus, 0)
+        XCTAssertEqual(try String(contentsOfFile: path("signals"), encoding: .utf8), "TERM\n", "forwarded exactly once")
+        let err = try String(contentsOfFile: path("stderr.txt"), encoding: .utf8)
+        XCTAssertTrue(err.contains("Error: random-seed2: stopped by signal 15"), err)
+        let r = try runLMTool(ablate())
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("3 run (1 resumed), 3 already done"), r.stdout)
+    }
+
+    func testKilledRunResumesAndFinishedRunsAreNeverRedone() throws {
+        // Wait for the fake run to reach its checkpoint and hang, then kill -9 it.
+        guard let (process, pid) = try startAblateUntilHang() else { return }
+        XCTAssertEqual(kill(pid, SIGKILL), 0)
+        process.waitUntilExit()
+        XCTAssertNotEqual(process.terminationStatus, 0, "ablate must report the killed step")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: results + "/runs/random-seed1/summary.json"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: results + "/runs/random-seed2/summary.json"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: results + "/runs/domain-paragraph-frozen-seed1"), "the grid stops at a killed step")
+        let callsBefore = calls.count
+
+        // The report of the partial grid lists the unfinished run.
+        let partial = try runLMTool(["report", results])
+        XCTAssertEqual(partial.status, 0, partial.stderr)
+        XCTAssertTrue(partial.stdout.contains("- random-seed2 (last validation at epoch 1)"), partial.stdout)
+
+        // --plan now shows the resume, then running again resumes it and runs the rest only.
+        let plan = try runLMTool(ablate(["--plan"]))
+        XCTAssertTrue(plan.stdout.contains("# done: random-seed1"), plan.stdout)
+        XCTAssertTrue(plan.stdout.split(separator: "\n").contains { $0.contains("runs/random-seed2 ") && $0.hasSuffix("--resume  # training") }, plan.stdout)
+        let r = try runLMTool(ablate())
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        let newCalls = Array(calls[callsBefore...])
+        XCTAssertEqual(newCalls.count, 3, newCalls.joined(separator: "\n"))
+        XCTAssertTrue(newCalls[0].contains("runs/random-seed2 ") && newCalls[0].hasSuffix("--resume"), newCalls[0])
+        XCTAssertFalse(newCalls.contains { $0.contains("random-seed1") || $0.hasPrefix("vocab") || $0.hasPrefix("pretrain") })
+        XCTAssertTrue(r.stdout.contains("3 run (1 resumed), 3 already done"), r.stdout)
+        // The resumed run has both epochs once.
+        let metrics = try String(contentsOfFile: results + "/runs/random-seed2/metrics.jsonl", encoding: .utf8)
+        XCTAssertEqual(metrics.split(separator: "\n").count, 2)
+    }
+
+    func testPlanLinesRunInAShellAndGiveTheSameReport() throws {
+        let plan = try runLMTool(ablate(["--plan", "--sources", "random,word2vec,domain-paragraph-contextual", "--glomo", "off,hidden"]))
+        XCTAssertEqual(plan.status, 0, plan.stderr)
+        let lines = plan.stdout.split(separator: "\n").map(String.init)
+        let commands = lines.filter { !$0.hasPrefix("#") }
+        // vocab; word2vec, domain, glomo; 6 arms (3 sources x 2 placements) x 2 seeds.
+        XCTAssertEqual(commands.filter { $0.hasSuffix("# vocabulary") }.count, 1)
+        XCTAssertEqual(commands.filter { $0.hasSuffix("# pretraining") }.count, 3)
+        XCTAssertEqual(commands.filter { $0.hasSuffix("# training") }.count, 12)
+        XCTAssertTrue(commands.contains { $0.contains("runs/word2vec-frozen-glomo-hidden-seed2 ") && $0.contains("--glomo-on hidden") })
+        XCTAssertTrue(commands.contains { $0.contains("--embeddings ") && $0.contains("/contextual.vec --embedding-mode frozen") })
+        XCTAssertEqual(calls.count, 0, "--plan runs nothing")
+        // Run the lines as a scheduler would: stage by stage, training lines in reverse order.
+        let ordered = commands.filter { !$0.hasSuffix("# training") } + commands.filter { $0.hasSuffix("# training") }.reversed()
+        try Data((ordered.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path("plan.sh")))
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+        shell.arguments = ["-e", path("plan.sh")]
+        shell.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try shell.run()
+        shell.waitUntilExit()
+        XCTAssertEqual(shell.terminationStatus, 0)
+        XCTAssertEqual(calls.count, 16)
+        let report = try runLMTool(["report", results])
+        XCTAssertEqual(report.status, 0, report.stderr)
+        XCTAssertTrue(report.stdout.contains("| word2vec-frozen-glomo-hidden | 2 | 93.50 ± 0.71 |"), report.stdout)
+        XCTAssertFalse(report.stdout.contains("Unfinished"), report.stdout)
+        // ablate itself now finds everything done.
+        let r = try runLMTool(ablate(["--sources", "random,word2vec,domain-paragraph-contextual", "--glomo", "off,hidden"]))
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(calls.count, 16)
+        XCTAssertEqual(r.stdout.components(separatedBy: "\n").dropLast().last { !$0.isEmpty }, "steps: 0 run (0 resumed), 16 already done, 0 failed, 0 not run")
+    }
+
+    func testFailingStepBlocksItsDependentsAndErrorsAreOneLine() throws {
+        // The bilm pretraining fails; the random runs still run, the bilm runs are not tried.
+        try Data().write(to: URL(fileURLWithPath: path("fail")))
+        var r = try runLMTool(ablate(["--sources", "random,bilm"]))
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stdout.contains("| random | 2 |"), r.stdout)
+        // The child's own error line comes first (its stderr is ablate's), then ablate's one line.
+        let err = r.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n")
+        XCTAssertEqual(err, ["Error: failing on purpose",
+                             "Error: 1 step(s) failed: bilm (exit status 2); not run: bilm-frozen-seed1, bilm-frozen-seed2"])
+
+        r = try runLMTool(ablate(["--sources", "random,glove"]))
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("Error: unknown embedding source 'glove'"), r.stderr)
+        r = try runLMTool(ablate(["--train-tokens", "5", "--corpus", path("missing.jsonl")]))
+        XCTAssertTrue(r.stderr.hasPrefix("Error: ") && r.stderr.contains(path("missing.jsonl")), r.stderr)
+        // A different grid in the same results directory is refused.
+        XCTAssertEqual(try runLMTool(ablate(["--sources", "random", "--seeds", "1"])).status, 0)
+        r = try runLMTool(ablate(["--sources", "random", "--seeds", "1", "--lr", "5"]))
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("ablation.json: the results directory holds a grid with other train options"), r.stderr)
+        r = try runLMTool(["report", path("nowhere")])
+        XCTAssertTrue(r.stderr.hasPrefix("Error: ") && r.stderr.contains("no runs/ directory"), r.stderr)
+    }
+
+    func testSpecFileWithFlagsOverriding() throws {
+        try Data("""
+            {"sources": ["random", "file:\(path("ext.vec"))"], "modes": ["concat"], "seeds": 1,
+             "train": {"preset": "tiny", "tie-weights": false, "dropout": 0.25}, "vocabulary": {"maxSize": 50},
+             "corpusOptions": {"tokenizer": "simple", "lowercase": true}}
+            """.utf8).write(to: URL(fileURLWithPath: path("spec.json")))
+        let r = try runLMTool(["ablate", "--out", results, "--corpus", path("corpus.jsonl"), "--spec", path("spec.json"), "--plan", "--seeds", "2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let commands = r.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        XCTAssertEqual(commands.count, 5, r.stdout)
+        XCTAssertTrue(commands[0].contains("--split train --tokenizer simple --lowercase --max-size 50"), String(commands[0]))
+        XCTAssertTrue(commands.contains { $0.contains("runs/file-ext-concat-seed2 ") && $0.contains("--embeddings \(path("ext.vec")) --embedding-mode concat") })
+        XCTAssertTrue(commands.allSatisfy { !$0.contains("tie-weights") })
+        XCTAssertTrue(commands[1].contains("--dropout 0.25 --preset tiny --seed 1"), String(commands[1]))
+    }
+
+    func lmtoolBinary() throws -> URL {
+        let bundle = Bundle(for: CLITests.self).bundleURL
+        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("lmtool") }
+        guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+            throw CocoaError(.fileNoSuchFile)
+        }
+        return binary
+    }
+}

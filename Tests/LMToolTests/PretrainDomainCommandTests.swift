@@ -1,0 +1,180 @@
+import Foundation
+import XCTest
+
+/// `lmtool pretrain-domain` as a user runs it, on tiny corpora written to a temporary directory.
+final class PretrainDomainCommandTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmtool-domain-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+
+    @discardableResult
+    func write(_ name: String, _ text: String) throws -> String {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path(name)))
+        return path(name)
+    }
+
+    /// Two separable domains, 40 train / 8 valid / 8 test documents.
+    func toyCorpus() throws -> String {
+        let words = [["apple", "pear", "plum", "fig"], ["saw", "nail", "drill", "vise"]]
+        var lines: [String] = []
+        for i in 0..<56 {
+            let d = i % 2
+            let text = (0..<(3 + i % 5)).map { words[d][($0 * 7 + i) % 4] }.joined(separator: " ")
+            let split = i < 40 ? "train" : (i < 48 ? "valid" : "test")
+            lines.append("{\"text\": \"\(text)\", \"domain\": \"\(d == 0 ? "fruit" : "tools")\", \"split\": \"\(split)\"}")
+        }
+        return try write("toy.jsonl", lines.joined(separator: "\n") + "\n")
+    }
+
+    let small = ["--embedding-size", "8", "--hidden-size", "8", "--batch-size", "8", "--lr", "0.02"]
+
+    func json(_ name: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path(name)))
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    func lines(_ name: String) throws -> [Substring] {
+        try String(contentsOfFile: path(name), encoding: .utf8).split(separator: "\n")
+    }
+
+    func testWritesEveryFileAndResumeContinues() throws {
+        let corpus = try toyCorpus()
+        let r = try runLMTool(["pretrain-domain", "--corpus", corpus, "--out", path("run"), "--epochs", "1"] + small)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("epoch 1  batch 5/5"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("truth \\ predicted"), r.stdout)
+        for file in ["config.json", "vocab.txt", "model.safetensors", "last.safetensors", "metrics.jsonl", "evaluation.json",
+                     "embeddings.vec", "embeddings.safetensors", "contextual.vec", "contextual.safetensors", "summary.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: path("run/" + file)), file)
+        }
+        let vocabSize = try lines("run/vocab.txt").count
+        XCTAssertEqual(vocabSize, 10)  // <unk>, <eos> and 8 words
+        XCTAssertEqual(try lines("run/embeddings.vec").first, "\(vocabSize) 8")
+        XCTAssertEqual(try lines("run/contextual.vec").first, "\(vocabSize) 16")
+        XCTAssertEqual(try lines("run/contextual.vec").count, vocabSize + 1)
+        let evaluation = try json("run/evaluation.json")
+        let confusion = try XCTUnwrap(evaluation["confusion"] as? [[Int]])
+        XCTAssertEqual(confusion.flatMap { $0 }.reduce(0, +), 8)
+        XCTAssertEqual(evaluation["domains"] as? [String], ["fruit", "tools"])
+        XCTAssertNotNil(evaluation["macro_f1"] as? Double)
+        XCTAssertEqual(try json("run/summary.json")["epochs"] as? Int, 1)
+        XCTAssertEqual(try lines("run/metrics.jsonl").count, 1)
+
+        // --resume with more epochs continues from last.safetensors.
+        let again = try runLMTool(["pretrain-domain", "--corpus", corpus, "--out", path("run"), "--resume", "--epochs", "3"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stdout.contains("resuming from"), again.stdout)
+        XCTAssertFalse(again.stdout.contains("epoch 1 "), again.stdout)
+        XCTAssertTrue(again.stdout.contains("epoch 3 done"), again.stdout)
+        XCTAssertEqual(try lines("run/metrics.jsonl").count, 3)
+        let summary = try json("run/summary.json")
+        XCTAssertEqual(summary["epochs"] as? Int, 3)
+        XCTAssertEqual(summary["test_accuracy"] as? Double, 1.0)
+
+    }
+
+    func testFinishedRunNeedsForceToBeReplaced() throws {
+        let corpus = try toyCorpus()
+        let r = try runLMTool(["pretrain-domain", "--corpus", corpus, "--out", path("run"), "--epochs", "2"] + small)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // Finished: --resume has nothing to do; a new run needs --force.
+        let done = try runLMTool(["pretrain-domain", "--corpus", corpus, "--out", path("run"), "--resume"])
+        XCTAssertEqual(done.status, 0, done.stderr)
+        XCTAssertTrue(done.stdout.contains("already finished"), done.stdout)
+        let exists = try runLMTool(["pretrain-domain", "--corpus", corpus, "--out", path("run"), "--epochs", "1"] + small)
+        XCTAssertNotEqual(exists.status, 0)
+        XCTAssertTrue(exists.stderr.contains("already holds a run"), exists.stderr)
+        let forced = try runLMTool(["pretrain-domain", "--corpus", corpus, "--out", path("run"), "--epochs", "1", "--force"] + small)
+        XCTAssertEqual(forced.status, 0, forced.stderr)
+        XCTAssertEqual(try lines("run/metrics.jsonl").count, 1)
+    }
+
+    /// Ctrl-C during training saves last.safetensors, exits with 130 and no summary; --resume finishes.
+    func testInterruptSavesACheckpointThatResumes() throws {
+        let corpus = try toyCorpus()
+        let process = Process()
+        let bundle = Bundle(for: CLITests.self).bundleURL
+        let binary = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("lmtool") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }!
+        process.executableURL = binary
+        process.arguments = ["pretrain-domain", "--corpus", corpus, "--out", path("run"), "--epochs", "100000"] + small
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        try process.run()
+        var seen = ""
+        while !seen.contains("batch") {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        process.interrupt()
+        let rest = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        seen += String(decoding: rest, as: UTF8.self)
+        XCTAssertEqual(process.terminationStatus, 130, seen)
+        XCTAssertTrue(seen.contains("stopped: saved"), seen)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("run/last.safetensors")))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("run/summary.json")))
+        let finished = (try? lines("run/metrics.jsonl").count) ?? 0
+        let resumed = try runLMTool(["pretrain-domain", "--corpus", corpus, "--out", path("run"), "--resume", "--epochs", String(finished + 1)])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("resuming from"), resumed.stdout)
+        XCTAssertEqual(try json("run/summary.json")["epochs"] as? Int, finished + 1)
+    }
+
+    /// With --vocab, a word the train split never shows gets the fallback row: the mean of the
+    /// averaged rows (checked here from the written file), and is counted in summary.json.
+    func testVocabularyWordsNeverSeenGetTheFallbackRow() throws {
+        let corpus = try toyCorpus()
+        let words = ["apple", "pear", "plum", "fig", "saw", "nail", "drill", "vise", "zebra"]
+        let vocab = try write("vocab.txt", "<unk>\t0\n<eos>\t56\n" + words.map { "\($0)\t1\n" }.joined())
+        let r = try runLMTool(["pretrain-domain", "--corpus", corpus, "--out", path("run"), "--epochs", "1", "--vocab", vocab] + small)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("2 vocabulary words never seen in the train split"), r.stdout)
+        XCTAssertEqual(try json("run/summary.json")["contextual_fallback_words"] as? Int, 2)  // <unk> and zebra
+        var rows: [String: [Double]] = [:]
+        for line in try lines("run/contextual.vec").dropFirst() {
+            let parts = line.split(separator: " ")
+            rows[String(parts[0])] = parts.dropFirst().map { Double($0)! }
+        }
+        XCTAssertEqual(rows.count, 11)
+        let seen = rows.filter { $0.key != "zebra" && $0.key != "<unk>" }.map(\.value)
+        XCTAssertEqual(seen.count, 9)
+        for j in 0..<16 {
+            let mean = seen.reduce(0) { $0 + $1[j] } / Double(seen.count)
+            XCTAssertEqual(rows["zebra"]![j], mean, accuracy: 1e-5)
+            XCTAssertEqual(rows["<unk>"]![j], mean, accuracy: 1e-5)
+        }
+        XCTAssertNotEqual(rows["apple"]!, rows["zebra"]!)
+    }
+
+    func assertFailsWithoutWriting(_ corpus: String, mentioning fragments: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try runLMTool(["pretrain-domain", "--corpus", corpus, "--out", path("out")] + small)
+        XCTAssertNotEqual(r.status, 0, file: file, line: line)
+        let message = r.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(message.hasPrefix("Error: "), message, file: file, line: line)
+        XCTAssertEqual(message.split(separator: "\n").count, 1, message, file: file, line: line)
+        for f in fragments { XCTAssertTrue(message.contains(f), "\"\(message)\" lacks \"\(f)\"", file: file, line: line) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("out")), "nothing may be written", file: file, line: line)
+    }
+
+    func testCorpusWithoutDomainsFails() throws {
+        let p = try write("nodomain.jsonl", "{\"text\": \"a b\", \"domain\": \"x\"}\n{\"text\": \"c d\", \"domain\": \"y\"}\n{\"text\": \"e\"}\n")
+        try assertFailsWithoutWriting(p, mentioning: ["nodomain.jsonl:3:", "no \"domain\""])
+        let plain = try write("plain.txt", "some text\n")
+        try assertFailsWithoutWriting(plain, mentioning: ["plain.txt:1:", "domain"])
+    }
+
+    func testSingleDomainFails() throws {
+        let p = try write("single.jsonl", "{\"text\": \"a b\", \"domain\": \"x\"}\n{\"text\": \"c d\", \"domain\": \"x\"}\n")
+        try assertFailsWithoutWriting(p, mentioning: ["single.jsonl", "only one domain"])
+    }
+}

@@ -1,0 +1,314 @@
+import Corpus
+import Foundation
+import LM
+import NN
+import XCTest
+
+/// `lmtool perplexity`, `generate` and `rescore` as a user runs them, on run directories made in
+/// a temp dir (`RunDirectory.create` + `makeModel` + `saveModel`), and the PyTorch cross-check
+/// of `scripts/run_to_pytorch.py`.
+final class ScoringCommandTests: XCTestCase {
+    var dir: URL!
+    /// ids: <unk> 0, <eos> 1, the 2, cat 3.
+    let vocabulary = try! Vocabulary(tokens: ["<unk>", "<eos>", "the", "cat"], counts: [1, 2, 5, 3])
+    /// The constant model's next-token distribution (see `makeRun`).
+    let p = [0.1, 0.2, 0.3, 0.4]
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmtool-scoring-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+
+    @discardableResult
+    func write(_ name: String, _ text: String) throws -> String {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path(name)))
+        return path(name)
+    }
+
+    /// A run directory. `constant`: every weight 0 and decoder bias log `p`, so every position's
+    /// distribution is `p` (zero LSTM weights give c = h = 0: the logits are the bias).
+    /// Otherwise random weights from `seed`.
+    func makeRun(_ name: String, constant: Bool, vocabulary: Vocabulary? = nil, batching: TrainingConfig.Batching = .discourse,
+                 tie: Bool = false, seed: UInt64 = 5, initRange: Float = 0.5,
+                 tokenization: TokenizationOptions = TokenizationOptions()) throws -> String {
+        let vocabulary = vocabulary ?? self.vocabulary
+        var training = Preset.tiny.training
+        training.batching = batching
+        let config = RunConfig(model: ModelConfig(vocabularySize: vocabulary.count, embeddingSize: 4, hiddenSize: tie ? 6 : 5,
+                                                  layers: 2, dropout: 0, tieWeights: tie, initRange: initRange),
+                               training: training, corpus: .init(train: ["train.txt"]),
+                               tokenization: tokenization, vocabularyHash: vocabulary.contentHash)
+        let run = try RunDirectory.create(at: path(name), config: config, vocabulary: vocabulary)
+        var rng = RNG(seed: seed)
+        let model = try RunDirectory.makeModel(config: config, batchSize: 1, maxSteps: 1, rng: &rng)
+        if constant {
+            for i in 0..<model.store.values.count { model.store.values[i] = 0 }
+            let bias = model.store.values(model.decoderBias)
+            for (i, q) in p.enumerated() { bias[i] = Float(log(q)) }
+        }
+        try run.saveModel(model, config: config)
+        return run.path
+    }
+
+    /// Runs lmtool expecting failure; checks the one-line error mentions every fragment.
+    func assertFails(_ arguments: [String], mentioning fragments: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try runLMTool(arguments)
+        XCTAssertNotEqual(r.status, 0, "expected failure: \(arguments)", file: file, line: line)
+        let message = r.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(message.hasPrefix("Error: "), "stderr: \(r.stderr)", file: file, line: line)
+        XCTAssertEqual(message.split(separator: "\n").count, 1, "error must be one line: \(r.stderr)", file: file, line: line)
+        for fragment in fragments {
+            XCTAssertTrue(message.contains(fragment), "\"\(message)\" lacks \"\(fragment)\"", file: file, line: line)
+        }
+    }
+
+    /// The numbers after `key= ` in `line`.
+    func number(_ key: String, in line: Substring) throws -> Double {
+        let after = try XCTUnwrap(line.range(of: key + "= ")).upperBound
+        return try XCTUnwrap(Double(line[after...].prefix { !$0.isWhitespace }))
+    }
+
+    // MARK: - perplexity
+
+    /// "the cat / cat dog": positions the .3, cat .4, </s> .2 | cat .4, dog→<unk> .1 (OOV), </s> .2.
+    func testPerplexitySummaryMatchesHandComputedFigures() throws {
+        let run = try makeRun("run", constant: true)
+        let text = try write("t.txt", "the cat\ncat dog\n")
+        for mode in ["discourse", "sentence"] {
+            let r = try runLMTool(["perplexity", "--model", run, text, "--mode", mode])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let lines = r.stdout.split(separator: "\n")
+            XCTAssertEqual(lines.count, 3, r.stdout)
+            XCTAssertEqual(lines[0], "file \(text): 2 sentences, 4 words, 1 OOVs")
+            XCTAssertTrue(lines[1].hasPrefix("0 zeroprobs, logprob= "), r.stdout)
+            let all = log10(0.3 * 0.4 * 0.2 * 0.4 * 0.1 * 0.2)      // 6 positions, 4 words
+            XCTAssertEqual(try number("logprob", in: lines[1]), all, accuracy: 1e-5)
+            XCTAssertEqual(try number("ppl", in: lines[1]), pow(10, -all / 6), accuracy: 1e-3)
+            XCTAssertEqual(try number("ppl1", in: lines[1]), pow(10, -all / 4), accuracy: 1e-2)
+            XCTAssertTrue(lines[2].hasPrefix("excluding OOVs: logprob= "), r.stdout)
+            let known = log10(0.3 * 0.4 * 0.2 * 0.4 * 0.2)          // 5 positions, 3 words
+            XCTAssertEqual(try number("logprob", in: lines[2]), known, accuracy: 1e-5)
+            XCTAssertEqual(try number("ppl", in: lines[2]), pow(10, -known / 5), accuracy: 1e-3)
+            XCTAssertEqual(try number("ppl1", in: lines[2]), pow(10, -known / 3), accuracy: 1e-2)
+        }
+    }
+
+    func testPerSentencePerWordAndJSONShapes() throws {
+        let run = try makeRun("run", constant: true)
+        let text = try write("t.txt", "the cat\ncat dog\n")
+        let s = try runLMTool(["perplexity", "--model", run, text, "--per-sentence"])
+        XCTAssertEqual(s.status, 0, s.stderr)
+        let sl = s.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // Sentence 1: text, 2 summary lines, blank; sentence 2: text, 3 lines (an OOV), blank; file summary.
+        XCTAssertEqual(sl[0], "the cat")
+        XCTAssertEqual(sl[1], "1 sentences, 2 words, 0 OOVs")
+        XCTAssertEqual(sl[3], "")
+        XCTAssertEqual(sl[4], "cat dog")
+        XCTAssertEqual(sl[5], "1 sentences, 2 words, 1 OOVs")
+        XCTAssertTrue(sl[7].hasPrefix("excluding OOVs:"), s.stdout)
+        XCTAssertEqual(sl[8], "")
+        XCTAssertEqual(sl[9], "file \(text): 2 sentences, 4 words, 1 OOVs")
+
+        let w = try runLMTool(["perplexity", "--model", run, text, "--per-word"])
+        XCTAssertEqual(w.status, 0, w.stderr)
+        let wl = w.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        XCTAssertEqual(Array(wl[0...4]), [
+            "the cat",
+            "\tp( the | <s> ) \t= [lstm] 0.3 [ -0.522879 ]",
+            "\tp( cat | the ...) \t= [lstm] 0.4 [ -0.39794 ]",
+            "\tp( </s> | cat ...) \t= [lstm] 0.2 [ -0.69897 ]",
+            "1 sentences, 2 words, 0 OOVs",
+        ])
+        XCTAssertEqual(wl[9], "\tp( dog | cat ...) \t= [OOV] 0.1 [ -1 ]")
+
+        let j = try runLMTool(["perplexity", "--model", run, text, text, "--per-word", "--json"])
+        XCTAssertEqual(j.status, 0, j.stderr)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [String: Any], j.stdout)
+        let files = try XCTUnwrap(object["files"] as? [[String: Any]])
+        XCTAssertEqual(files.count, 2)
+        let sentences = try XCTUnwrap(files[0]["sentences"] as? [[String: Any]])
+        XCTAssertEqual(sentences.map { $0["text"] as? String }, ["the cat", "cat dog"])
+        XCTAssertEqual((sentences[1]["tokens"] as? [[String: Any]])?.count, 3)
+        let total = try XCTUnwrap(object["total"] as? [String: Any])
+        XCTAssertEqual(total["oovs"] as? Int, 2)
+        let ppl = try XCTUnwrap((total["withOOVs"] as? [String: Any])?["ppl"] as? Double)
+        XCTAssertEqual(ppl, pow(10, -log10(0.3 * 0.4 * 0.2 * 0.4 * 0.1 * 0.2) / 6), accuracy: 1e-3)
+        XCTAssertEqual(object["mode"] as? String, "discourse")
+    }
+
+    func testJSONLSplitAndSeveralFiles() throws {
+        let run = try makeRun("run", constant: true)
+        let jsonl = try write("docs.jsonl", """
+            {"text": "the the the", "split": "train"}
+            {"text": "the cat", "split": "test"}
+
+            """)
+        let one = try write("one.txt", "cat\n")
+        let r = try runLMTool(["perplexity", "--model", run, jsonl, "--split", "test"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        XCTAssertEqual(lines[0], "file \(jsonl): 1 sentences, 2 words, 0 OOVs")
+        // one.txt has no split: its single record falls in the first block of 100, i.e. train.
+        try assertFails(["perplexity", "--model", run, one, "--split", "test"], mentioning: [one, "nothing to score"])
+        let both = try runLMTool(["perplexity", "--model", run, jsonl, one])
+        XCTAssertEqual(both.status, 0, both.stderr)
+        let blocks = both.stdout.components(separatedBy: "\n\n")
+        XCTAssertEqual(blocks.count, 3, both.stdout)
+        XCTAssertTrue(blocks[2].hasPrefix("total of 2 files: 3 sentences, 6 words, 0 OOVs\n"), both.stdout)
+        let train: Double = 0.3 * 0.3 * 0.3 * 0.2, test: Double = 0.3 * 0.4 * 0.2, cat: Double = 0.4 * 0.2
+        let all = log10(train * test * cat)
+        XCTAssertEqual(try number("logprob", in: blocks[2].split(separator: "\n")[1]), all, accuracy: 1e-4)
+    }
+
+    /// The run's tokenization is the default; --tokenizer overrides it.
+    func testRunTokenizationIsUsedUnlessOverridden() throws {
+        let run = try makeRun("run", constant: true, tokenization: TokenizationOptions(tokenizer: .simple, lowercase: true))
+        let text = try write("t.txt", "The Cat.\n")
+        // simple + lowercase: "the" "cat" "." (an OOV).
+        let r = try runLMTool(["perplexity", "--model", run, text])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("file \(text): 1 sentences, 3 words, 1 OOVs\n"), r.stdout)
+        XCTAssertEqual(try number("logprob", in: r.stdout.split(separator: "\n")[1]), log10(0.3 * 0.4 * 0.1 * 0.2), accuracy: 1e-5)
+        // whitespace: "The" "Cat." (both OOVs).
+        let w = try runLMTool(["perplexity", "--model", run, text, "--tokenizer", "whitespace"])
+        XCTAssertEqual(w.status, 0, w.stderr)
+        XCTAssertTrue(w.stdout.hasPrefix("file \(text): 1 sentences, 2 words, 2 OOVs\n"), w.stdout)
+    }
+
+    // MARK: - rescore
+
+    func testRescoreKeepsOrderAndIDs() throws {
+        let run = try makeRun("run", constant: true)
+        let withIDs = try write("nbest.txt", "u1-2\tcat dog\nu1-1\tthe cat\nu2-1\tthe\n")
+        let r = try runLMTool(["rescore", "--model", run, withIDs])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.map { $0.split(separator: "\t")[0] }, ["u1-2", "u1-1", "u2-1"])
+        let expected = [log10(0.4 * 0.1 * 0.2), log10(0.3 * 0.4 * 0.2), log10(0.3 * 0.2)]
+        for (line, e) in zip(lines, expected) {
+            XCTAssertEqual(try XCTUnwrap(Double(line.split(separator: "\t")[1])), e, accuracy: 1e-5)
+        }
+        let plain = try write("plain.txt", "the\nthe cat\n")
+        let q = try runLMTool(["rescore", "--model", run, plain, "--json"])
+        XCTAssertEqual(q.status, 0, q.stderr)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(q.stdout.utf8)) as? [String: Any])
+        let hypotheses = try XCTUnwrap(object["hypotheses"] as? [[String: Any]])
+        XCTAssertEqual(hypotheses.map { $0["text"] as? String }, ["the", "the cat"])
+        XCTAssertNil(hypotheses[0]["id"])
+        XCTAssertEqual(try XCTUnwrap(hypotheses[1]["logprob"] as? Double), log10(0.3 * 0.4 * 0.2), accuracy: 1e-5)
+    }
+
+    // MARK: - generate
+
+    func testGenerateIsDeterministicPerSeedAndTopOneIsGreedy() throws {
+        let run = try makeRun("run", constant: false)
+        let a = try runLMTool(["generate", "--model", run, "--seed", "3", "--words", "40", "--prompt", "the zebra"])
+        XCTAssertEqual(a.status, 0, a.stderr)
+        XCTAssertTrue(a.stderr.contains("not in the vocabulary, read as <unk>: zebra"), a.stderr)
+        XCTAssertTrue(a.stdout.hasPrefix("the zebra"), a.stdout)
+        let b = try runLMTool(["generate", "--model", run, "--seed", "3", "--words", "40", "--prompt", "the zebra"])
+        XCTAssertEqual(a.stdout, b.stdout)
+        let c = try runLMTool(["generate", "--model", run, "--seed", "4", "--words", "40", "--prompt", "the zebra"])
+        XCTAssertNotEqual(a.stdout, c.stdout)
+        let top1 = try runLMTool(["generate", "--model", run, "--seed", "3", "--words", "40", "--top-k", "1"])
+        let greedy = try runLMTool(["generate", "--model", run, "--seed", "8", "--words", "40", "--temperature", "0"])
+        XCTAssertEqual(top1.status, 0, top1.stderr)
+        XCTAssertEqual(top1.stdout, greedy.stdout)
+        // 40 tokens: words and line breaks (<eos>).
+        let tokens = top1.stdout.dropLast().split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertEqual(tokens.map { $0.split(separator: " ").count }.reduce(0, +) + tokens.count - 1, 40, top1.stdout)
+    }
+
+    // MARK: - errors
+
+    func testBadInputsAreOneLineErrors() throws {
+        let run = try makeRun("run", constant: true)
+        let text = try write("t.txt", "the cat\n")
+        // A run directory without a model.
+        let untrained = path("untrained")
+        var training = Preset.tiny.training
+        training.batching = .discourse
+        _ = try RunDirectory.create(at: untrained, config: RunConfig(model: Preset.tiny.model(vocabularySize: 4), training: training,
+                                                                     corpus: .init(), tokenization: TokenizationOptions(),
+                                                                     vocabularyHash: vocabulary.contentHash), vocabulary: vocabulary)
+        try assertFails(["perplexity", "--model", untrained, text], mentioning: [untrained + "/model.safetensors", "no trained model"])
+        try assertFails(["perplexity", "--model", path("nowhere"), text], mentioning: [path("nowhere"), "not a run directory"])
+        // A model saved with another vocabulary (config.json and vocab.txt swapped for another run's).
+        let other = try makeRun("other", constant: true, vocabulary: try Vocabulary(tokens: ["<unk>", "<eos>", "a", "b"], counts: [1, 1, 1, 1]))
+        try FileManager.default.removeItem(atPath: other + "/model.safetensors")
+        try FileManager.default.copyItem(atPath: run + "/model.safetensors", toPath: other + "/model.safetensors")
+        try assertFails(["perplexity", "--model", other, text], mentioning: ["model.safetensors", "vocabulary hash mismatch"])
+        // A corrupt model file.
+        let corrupt = try makeRun("corrupt", constant: true)
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: corrupt + "/model.safetensors"))
+        try assertFails(["generate", "--model", corrupt], mentioning: [corrupt + "/model.safetensors", "not a valid safetensors file"])
+        // vocab.txt edited after training.
+        try "<unk>\t1\n<eos>\t2\ncat\t3\nthe\t5\n".write(toFile: run + "/vocab.txt", atomically: true, encoding: .utf8)
+        try assertFails(["rescore", "--model", run, text], mentioning: [run + "/config.json", "vocabulary hash mismatch"])
+        try vocabulary.save(to: run + "/vocab.txt")
+        // Empty and malformed inputs.
+        let empty = try write("empty.txt", "")
+        try assertFails(["perplexity", "--model", run, empty], mentioning: [empty, "empty"])
+        let bad = path("bad.txt")
+        try Data(Array("the cat\n".utf8) + [0xFF, 0x0A]).write(to: URL(fileURLWithPath: bad))
+        try assertFails(["perplexity", "--model", run, bad], mentioning: [bad + ":2:"])
+        let nbest = try write("nbest.txt", "the cat\n\ncat\n")
+        try assertFails(["rescore", "--model", run, nbest], mentioning: [nbest + ":2:", "empty hypothesis"])
+        try assertFails(["rescore", "--model", run, empty], mentioning: [empty])
+        // Bad sampling values.
+        try assertFails(["generate", "--model", run, "--temperature=-1"], mentioning: ["--temperature"])
+        try assertFails(["generate", "--model", run, "--temperature", "nan"], mentioning: ["--temperature"])
+        try assertFails(["generate", "--model", run, "--top-k", "0"], mentioning: ["--top-k"])
+    }
+
+    // MARK: - PyTorch cross-check
+
+    /// scripts/run_to_pytorch.py loads the run into PyTorch's RNNModel and scores the same file;
+    /// the perplexity agrees with `lmtool perplexity` within 0.1% (untied, tied with a
+    /// projection; discourse and sentence mode).
+    func testPyTorchScriptAgreesWithLMTool() throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/run_to_pytorch.py").path
+        let text = try write("t.txt", "the cat the cat\ncat dog the\n\nthe the the cat cat <unk> the\ncat\n")
+        let cases = [("untied", false, TrainingConfig.Batching.discourse), ("tied", true, .sentence)]
+        var ours: [Double] = []
+        var runs: [String] = []
+        for (name, tie, batching) in cases {
+            let run = try makeRun(name, constant: false, batching: batching, tie: tie, seed: 21, initRange: 2)
+            let lm = try runLMTool(["perplexity", "--model", run, text, "--json", "--window", "3"])
+            XCTAssertEqual(lm.status, 0, lm.stderr)
+            let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(lm.stdout.utf8)) as? [String: Any])
+            ours.append(try XCTUnwrap(((object["total"] as? [String: Any])?["withOOVs"] as? [String: Any])?["ppl"] as? Double))
+            runs.append(run)
+        }
+        // One Python process for both runs (importing torch takes seconds).
+        let py = Process()
+        py.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        py.arguments = ["python3", script] + runs + [text, "--json"]
+        let out = Pipe(), err = Pipe()
+        py.standardOutput = out
+        py.standardError = err
+        try py.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        py.waitUntilExit()
+        if py.terminationStatus != 0 && errors.contains("No module named 'torch'") {
+            throw XCTSkip("python3 cannot import torch: PyTorch cross-check skipped")
+        }
+        XCTAssertEqual(py.terminationStatus, 0, errors)
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+        XCTAssertEqual(lines.count, cases.count, errors)
+        for ((name, _, batching), (line, mine)) in zip(cases, zip(lines, ours)) {
+            let result = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], errors)
+            let theirs = try XCTUnwrap(result["ppl"] as? Double)
+            XCTAssertEqual(result["mode"] as? String, batching.rawValue)
+            XCTAssertEqual(result["oovs"] as? Int, 1)
+            XCTAssertEqual(mine, theirs, accuracy: 1e-3 * theirs, "\(name): lmtool \(mine), PyTorch \(theirs)")
+            XCTAssertGreaterThan(abs(mine - 4), 0.1, "random weights must not give a near-uniform model")
+        }
+    }
+}

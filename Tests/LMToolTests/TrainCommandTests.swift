@@ -1,0 +1,106 @@
+import Foundation
+import XCTest
+
+/// `lmtool train` as a user runs it: a tiny corpus in a temporary directory.
+final class TrainCommandTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmtool-train-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let words = ["the", "cat", "sat", "on", "a", "mat", "and", "slept"]
+        for (name, count, offset) in [("train.txt", 90, 0), ("valid.txt", 15, 3), ("test.txt", 15, 5)] {
+            let lines = (0..<count).map { i in (0..<(2 + (i + offset) % 5)).map { words[(i + offset + $0) % 8] }.joined(separator: " ") }
+            try (lines.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+
+    /// A small, fast configuration on the three files.
+    func trainArguments(run: String, epochs: Int = 2) -> [String] {
+        ["train", "--run", path(run), "--train", path("train.txt"), "--valid", path("valid.txt"), "--test", path("test.txt"),
+         "--preset", "tiny", "--embedding-size", "8", "--hidden-size", "8", "--batch-size", "4", "--bptt", "6",
+         "--epochs", "\(epochs)", "--threads", "1"]
+    }
+
+    /// Runs lmtool expecting failure with a single `Error: ` line on stderr mentioning `fragments`.
+    func assertFails(_ arguments: [String], mentioning fragments: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try runLMTool(arguments)
+        XCTAssertNotEqual(r.status, 0, "expected failure: \(arguments)", file: file, line: line)
+        let message = r.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertTrue(message.hasPrefix("Error: "), "stderr: \(r.stderr)", file: file, line: line)
+        XCTAssertEqual(message.split(separator: "\n").count, 1, "error must be one line: \(r.stderr)", file: file, line: line)
+        for fragment in fragments {
+            XCTAssertTrue(message.contains(fragment), "\"\(message)\" lacks \"\(fragment)\"", file: file, line: line)
+        }
+    }
+
+    func testTrainWritesEveryFileOfTheRunDirectoryAndRefusesToOverwriteIt() throws {
+        let r = try runLMTool(trainArguments(run: "run"))
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for file in ["config.json", "vocab.txt", "model.safetensors", "last.safetensors", "metrics.jsonl", "summary.json", "test-sentences.tsv"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: path("run/" + file)), file)
+        }
+        let last = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        XCTAssertTrue(last.hasPrefix("valid ppl ") && last.contains(" test ppl "), r.stdout)
+        let metrics = try String(contentsOfFile: path("run/metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(metrics.count, 5)   // train + valid per epoch, then test
+        XCTAssertEqual(try String(contentsOfFile: path("run/test-sentences.tsv"), encoding: .utf8).split(separator: "\n").count, 15)
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("run/config.json")))) as! [String: Any]
+        XCTAssertEqual((config["model"] as! [String: Any])["hiddenSize"] as? Int, 8)
+        XCTAssertEqual((config["training"] as! [String: Any])["epochs"] as? Int, 2)
+
+        let summary = try Data(contentsOf: URL(fileURLWithPath: path("run/summary.json")))
+        try assertFails(trainArguments(run: "run"), mentioning: [path("run"), "already holds a run", "--force"])
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("run/summary.json"))), summary, "nothing overwritten")
+        let forced = try runLMTool(trainArguments(run: "run", epochs: 1) + ["--force"])
+        XCTAssertEqual(forced.status, 0, forced.stderr)
+        XCTAssertEqual(try String(contentsOfFile: path("run/metrics.jsonl"), encoding: .utf8).split(separator: "\n").count, 3)
+    }
+
+    func testBadFlagsAndInputsAreOneLineErrors() throws {
+        try assertFails(trainArguments(run: "a") + ["--preset", "huge"], mentioning: ["--preset 'huge' is not one of tiny, small, medium"])
+        try assertFails(trainArguments(run: "a") + ["--schedule", "decay:4"], mentioning: ["--schedule 'decay:4'", "decay:EPOCH:FACTOR"])
+        try assertFails(trainArguments(run: "a") + ["--dropout", "1.5"], mentioning: ["--dropout must be in [0, 1)"])
+        try assertFails(["train", "--run", path("empty"), "--resume"], mentioning: [path("empty"), "not a run directory"])
+        try assertFails(["train", "--run", path("a"), "--train", path("train.txt")], mentioning: ["no validation data"])
+        let bad = path("bad.jsonl")
+        try (#"{"text": "a b", "split": "train"}"# + "\n" + #"{"text": "c"# + "\n").write(toFile: bad, atomically: true, encoding: .utf8)
+        try assertFails(["train", "--run", path("a"), "--corpus", bad], mentioning: [bad + ":2"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("a")), "a failed start leaves no run directory")
+    }
+
+    /// SIGINT stops cleanly with status 130 and a checkpoint that `--resume` loads and continues.
+    func testInterruptSavesACheckpointThatResumeContinues() throws {
+        let bundle = Bundle(for: TrainCommandTests.self).bundleURL
+        let binary = try XCTUnwrap([bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("lmtool") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) })
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = trainArguments(run: "run", epochs: 500)
+        // A handle of its own (not the shared FileHandle.nullDevice, which Process may close).
+        let devNull = try XCTUnwrap(FileHandle(forWritingAtPath: "/dev/null"))
+        process.standardOutput = devNull
+        process.standardError = devNull
+        try process.run()
+        // Wait for the first epoch's records, then interrupt.
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: path("run/metrics.jsonl")) && Date() < deadline && process.isRunning {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .exit)
+        XCTAssertEqual(process.terminationStatus, 130)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("run/last.safetensors")))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("run/summary.json")))
+
+        let resumed = try runLMTool(["train", "--run", path("run"), "--resume", "--stop-after-steps", "1", "--threads", "1"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("resuming from \(path("run/last.safetensors"))"), resumed.stdout)
+        XCTAssertTrue(resumed.stdout.contains("stopped at epoch"), resumed.stdout)
+    }
+}

@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Load an lmtool run directory into the equivalent PyTorch model and score a text file.
+
+    python3 scripts/run_to_pytorch.py RUN [RUN ...] FILE [--mode discourse|sentence] [--json]
+
+RUN is a directory written by `lmtool train --run RUN` (config.json, vocab.txt,
+model.safetensors; layouts in docs/lm-model.md and docs/run-directory.md). The model is
+pytorch/examples word_language_model's RNNModel (LSTM): encoder -> LSTM -> decoder, with the
+decoder weight tied to the encoder when the run says so, and a bias-free projection H -> E
+before a tied decoder when hidden != embedding size. Only torch is needed: safetensors is read
+with the standard library.
+
+FILE is plain UTF-8 text (optionally gzip- or zstd-compressed; zstd through the `zstd` program),
+tokenized as the run was: the whitespace tokenizer, `<eos>` after every line. Other
+tokenizations are refused. Scoring follows `lmtool perplexity`:
+  discourse: one stream, zero state, `<eos>` as the first input, every token predicted once;
+  sentence:  each line on its own from a zero state, `<eos>` first.
+Words outside the vocabulary are scored as `<unk>` and counted as OOVs. The output is SRILM's
+summary with OOVs scored (the headline of `lmtool perplexity`) per run, or with --json one
+JSON object per run and line. Several runs share one start of Python and torch (~3 s here).
+"""
+import argparse
+import gzip
+import hashlib
+import json
+import math
+import shutil
+import struct
+import subprocess
+import sys
+
+import torch
+import torch.nn as nn
+
+
+def fail(message):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+# --- safetensors, standard library only -------------------------------------------------------
+
+def read_safetensors(path):
+    """Returns ({name: float32 tensor}, metadata) of a safetensors file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 8:
+        fail(f"{path}: not a safetensors file ({len(data)} bytes)")
+    (n,) = struct.unpack("<Q", data[:8])
+    if 8 + n > len(data):
+        fail(f"{path}: header length {n} runs past the end of the file")
+    header = json.loads(data[8:8 + n])
+    metadata = header.pop("__metadata__", {}) or {}
+    body = data[8 + n:]
+    tensors = {}
+    for name, entry in header.items():
+        if entry["dtype"] != "F32":
+            continue  # random-generator states etc.; the model is float32
+        start, end = entry["data_offsets"]
+        t = torch.frombuffer(bytearray(body[start:end]), dtype=torch.float32)
+        tensors[name] = t.reshape(entry["shape"]) if entry["shape"] else t.reshape(())
+    return tensors, metadata
+
+
+# --- the model -------------------------------------------------------------------------------
+
+class RNNModel(nn.Module):
+    """pytorch/examples word_language_model RNNModel (LSTM), plus lmtool's tied projection."""
+
+    def __init__(self, ntoken, ninp, nhid, nlayers, tie_weights):
+        super().__init__()
+        self.encoder = nn.Embedding(ntoken, ninp)
+        self.rnn = nn.LSTM(ninp, nhid, nlayers)
+        self.projection = nn.Linear(nhid, ninp, bias=False) if tie_weights and nhid != ninp else None
+        self.decoder = nn.Linear(ninp if tie_weights else nhid, ntoken)
+        if tie_weights:
+            self.decoder.weight = self.encoder.weight
+        self.nlayers, self.nhid = nlayers, nhid
+
+    def forward(self, ids, hidden):          # ids [T, B]
+        output, hidden = self.rnn(self.encoder(ids), hidden)   # [T, B, H]
+        if self.projection is not None:
+            output = self.projection(output)                    # [T, B, E]
+        return self.decoder(output), hidden                     # [T, B, V]
+
+    def init_hidden(self, batch):
+        z = torch.zeros(self.nlayers, batch, self.nhid)
+        return (z, z.clone())
+
+
+def load_run(run):
+    with open(f"{run}/config.json") as f:
+        config = json.load(f)
+    with open(f"{run}/vocab.txt", encoding="utf-8") as f:
+        tokens = [line.rstrip("\n").split("\t")[0] for line in f if line.strip("\n")]
+    digest = hashlib.sha256("".join(t + "\n" for t in tokens).encode("utf-8")).hexdigest()[:16]
+    if digest != config["vocabularyHash"]:
+        fail(f"{run}/vocab.txt: vocabulary hash {digest}, config.json says {config['vocabularyHash']}")
+    m = config["model"]
+    V, E, H, L, tied = m["vocabularySize"], m["embeddingSize"], m["hiddenSize"], m["layers"], m["tieWeights"]
+    if len(tokens) != V:
+        fail(f"{run}/vocab.txt: {len(tokens)} tokens, config.json says {V}")
+    tensors, metadata = read_safetensors(f"{run}/model.safetensors")
+    if metadata.get("vocabulary_hash", digest) != digest:
+        fail(f"{run}/model.safetensors: saved with vocabulary {metadata['vocabulary_hash']}, vocab.txt is {digest}")
+    model = RNNModel(V, E, H, L, tied)
+    state = {k: v for k, v in tensors.items() if k in model.state_dict()}
+    if tied:
+        state["decoder.weight"] = state["encoder.weight"]
+    missing = set(model.state_dict()) - set(state)
+    if missing:
+        fail(f"{run}/model.safetensors: lacks {', '.join(sorted(missing))}")
+    model.load_state_dict(state)
+    model.eval()
+    return config, tokens, model
+
+
+# --- text ------------------------------------------------------------------------------------
+
+def read_lines(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    elif data[:4] == b"\x28\xb5\x2f\xfd":
+        if shutil.which("zstd") is None:
+            fail(f"{path}: zstd-compressed, and no zstd program to read it")
+        data = subprocess.run(["zstd", "-dc"], input=data, stdout=subprocess.PIPE, check=True).stdout
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return [line[:-1] if line.endswith(b"\r") else line for line in lines]
+
+
+def encode(lines, index, path):
+    """Sentences as lists of (id, is_oov): whitespace tokens, then <eos>."""
+    unk, eos = index["<unk>"], index["<eos>"]
+    sentences = []
+    for number, line in enumerate(lines, 1):
+        try:
+            words = [w.decode("utf-8") for w in line.split()]  # ASCII whitespace, as lmtool
+        except UnicodeDecodeError:
+            fail(f"{path}:{number}: not valid UTF-8")
+        ids = [(index[w], False) if w in index else (unk, True) for w in words]
+        sentences.append(ids + [(eos, False)])
+    return sentences
+
+
+# --- scoring ---------------------------------------------------------------------------------
+
+@torch.no_grad()
+def score(model, sentences, mode, eos, window=256):
+    """Natural-log probability of every position, sentence by sentence."""
+    out = []
+    if mode == "discourse":
+        stream = [i for s in sentences for i, _ in s]
+        inputs = [eos] + stream[:-1]
+        hidden = model.init_hidden(1)
+        logps = []
+        for start in range(0, len(stream), window):
+            x = torch.tensor(inputs[start:start + window]).unsqueeze(1)
+            y = torch.tensor(stream[start:start + window])
+            logits, hidden = model(x, hidden)
+            lp = torch.log_softmax(logits.squeeze(1).double(), dim=-1)
+            logps.extend(lp.gather(1, y.unsqueeze(1)).squeeze(1).tolist())
+        k = 0
+        for s in sentences:
+            out.append(logps[k:k + len(s)])
+            k += len(s)
+    else:
+        for s in sentences:
+            ids = [i for i, _ in s]
+            x = torch.tensor([eos] + ids[:-1]).unsqueeze(1)
+            logits, _ = model(x, model.init_hidden(1))
+            lp = torch.log_softmax(logits.squeeze(1).double(), dim=-1)
+            out.append(lp.gather(1, torch.tensor(ids).unsqueeze(1)).squeeze(1).tolist())
+    return out
+
+
+def evaluate(run, path, mode_override):
+    """The perplexity figures of `path` under the run at `run`."""
+    config, tokens, model = load_run(run)
+    tok = config.get("tokenization", {})
+    if tok.get("tokenizer", "whitespace") != "whitespace" or tok.get("lowercase") or tok.get("splitSentences"):
+        fail(f"{run}/config.json: the run's tokenization {json.dumps(tok, sort_keys=True)} is not supported "
+             "(this script implements the whitespace tokenizer with <eos> after every line only)")
+    mode = mode_override or config["training"].get("batching", "discourse")
+    index = {t: i for i, t in enumerate(tokens)}
+    sentences = encode(read_lines(path), index, path)
+    if not sentences:
+        fail(f"{path}: nothing to score")
+    logps = score(model, sentences, mode, index["<eos>"])
+    words = sum(len(s) - 1 for s in sentences)
+    oovs = sum(1 for s in sentences for _, oov in s if oov)
+    logprob = sum(sum(lp) for lp in logps) / math.log(10)   # log10, OOVs scored as <unk>
+    n = len(sentences)
+    return {"run": run, "file": path, "mode": mode, "sentences": n, "words": words, "oovs": oovs,
+            "logprob": logprob, "ppl": 10 ** (-logprob / (words + n)),
+            "ppl1": 10 ** (-logprob / words) if words else None}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", nargs="+", metavar="RUN", help="run directories (lmtool train --run DIR)")
+    ap.add_argument("file", metavar="FILE", help="the text to score")
+    ap.add_argument("--mode", choices=["discourse", "sentence"], help="default: each run's batching")
+    ap.add_argument("--json", action="store_true", help="one JSON object per run and line")
+    args = ap.parse_args()
+    for run in args.runs:
+        r = evaluate(run, args.file, args.mode)
+        if args.json:
+            print(json.dumps(r, sort_keys=True))
+        else:
+            ppl1 = "undefined" if r["ppl1"] is None else f"{r['ppl1']:g}"
+            print(f"{run} ({r['mode']} mode)")
+            print(f"file {r['file']}: {r['sentences']} sentences, {r['words']} words, {r['oovs']} OOVs")
+            print(f"0 zeroprobs, logprob= {r['logprob']:g} ppl= {r['ppl']:g} ppl1= {ppl1}")
+
+
+if __name__ == "__main__":
+    main()
