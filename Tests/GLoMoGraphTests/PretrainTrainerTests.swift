@@ -59,7 +59,8 @@ final class PretrainTrainerTests: XCTestCase {
         let dir = GLoMoModelDirectory(path: path)
         let metrics = try dir.readMetrics()
         XCTAssertEqual(metrics.filter { $0.split == "train" }.map(\.step), Array(stride(from: 5, through: 60, by: 5)))
-        XCTAssertEqual(metrics.filter { $0.split == "valid" }.count, 12)
+        XCTAssertEqual(metrics.filter { $0.split == "valid" }.map(\.step), [0] + Array(stride(from: 5, through: 60, by: 5)))
+        XCTAssertEqual(metrics.first?.loss ?? 0, before, accuracy: 1e-9)
         XCTAssertEqual(metrics.last?.loss ?? 0, after, accuracy: 1e-9)
         XCTAssertEqual(try dir.readSummary(), summary)
         // The saved model loads for inference and gives the trained graphs.
@@ -115,6 +116,32 @@ final class PretrainTrainerTests: XCTestCase {
         }
         XCTAssertThrowsError(try GLoMoPretrainer(directory: GLoMoModelDirectory(path: base + "/m"), config: config, train: [2, 3, 4])) { e in
             XCTAssertEqual("\(e)", base + "/m: the training split has 3 tokens, fewer than sequence length 8 + 3 predicted tokens")
+        }
+    }
+
+    func testCorruptCheckpointIsAOneLineErrorNamingIt() throws {
+        let path = try temporaryDirectory(self) + "/m"
+        let config = try makeConfig(steps: 12)
+        let t = try makeTrainer(path, config)
+        var calls = 0
+        _ = try t.run(shouldStop: { calls += 1; return calls == 3 })
+        let file = path + "/last.safetensors"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+        try bytes.prefix(bytes.count - 100).write(to: URL(fileURLWithPath: file))
+        XCTAssertThrowsError(try makeTrainer(path, config, resume: true)) { e in
+            XCTAssertTrue("\(e)".hasPrefix(file + ": not a valid safetensors file"), "\(e)")
+            XCTAssertFalse("\(e)".contains("\n"))
+        }
+        // A checkpoint of another model shape (here: another embedding size) is refused too.
+        var other = config
+        other.graph.embeddingSize = 6
+        other.embeddingSize = 6
+        let path2 = try temporaryDirectory(self) + "/m2"
+        let t2 = try makeTrainer(path2, config)
+        calls = 0
+        _ = try t2.run(shouldStop: { calls += 1; return calls == 3 })
+        XCTAssertThrowsError(try makeTrainer(path2, other, resume: true)) { e in
+            XCTAssertTrue("\(e)".hasPrefix(path2 + "/last.safetensors: parameter 'embedding.weight' is [6, 6] F32, checkpoint has [6, 8] F32"), "\(e)")
         }
     }
 

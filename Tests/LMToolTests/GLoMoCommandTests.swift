@@ -45,7 +45,7 @@ final class GLoMoCommandTests: XCTestCase {
             XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/m/" + file), file)
         }
         let metrics = try String(contentsOfFile: dir + "/m/metrics.jsonl", encoding: .utf8).split(separator: "\n")
-        XCTAssertEqual(metrics.count, 4)  // train + valid at steps 3 and 6
+        XCTAssertEqual(metrics.count, 5)  // valid at step 0, train + valid at steps 3 and 6
         let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/m/summary.json"))) as! [String: Any]
         XCTAssertEqual(summary["steps"] as? Int, 6)
         XCTAssertNotNil(summary["valid_loss"] as? Double)

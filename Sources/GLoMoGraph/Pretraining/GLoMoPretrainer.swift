@@ -140,6 +140,13 @@ public final class GLoMoPretrainer {
         var intervalStart = (time: state.elapsedSeconds, tokens: state.tokens)
         func elapsed() -> Double { sessionElapsedBase + (clock.now - sessionStart).seconds }
 
+        // The loss before any training, as the first valid record (not on resume).
+        if state.step == 0, state.lossCount == 0, let v = validationLoss() {
+            try directory.appendMetrics(GLoMoMetricsRecord(step: 0, epoch: 1, split: "valid", loss: v, tokensPerSecond: nil, elapsedSeconds: 0))
+            log(String(format: "step 0: valid loss %.3f", v))
+            sessionStart = clock.now
+        }
+
         while state.step < totalSteps {
             if shouldStop() {
                 state.elapsedSeconds = elapsed()

@@ -24,7 +24,7 @@ struct PretrainGLoMoCommand: ParsableCommand {
             be raised). Layout of DIR: docs/glomo.md.
 
             Example: lmtool pretrain-glomo --corpus corpora/default.jsonl.zst --out glomo \
-            --embedding-size 64 --steps 300
+            --embedding-size 64 --steps 100
             """)
 
     @Option(parsing: .upToNextOption, help: "Corpus files or directories (the training split is used; the valid split scores the model).")
@@ -57,7 +57,7 @@ struct PretrainGLoMoCommand: ParsableCommand {
     @Option(help: "Positions sampled per window and step.") var positions = 8
     @Option(help: "Adam learning rate.") var lr: Float = 2e-3
     @Option(help: "Largest gradient norm.") var clip: Float = 5
-    @Option(help: "Optimizer steps (default 200 unless --epochs is given).") var steps: Int?
+    @Option(help: "Optimizer steps (default 100 unless --epochs is given).") var steps: Int?
     @Option(help: "Passes over the training windows (instead of --steps).") var epochs: Int?
     @Option(name: .customLong("train-tokens"), help: "Use only the first N tokens of the training split.") var trainTokens: Int?
     @Option(name: .customLong("checkpoint-every"), help: "Checkpoint (and score the valid split) every N steps.") var checkpointEvery: Int?
@@ -98,7 +98,7 @@ struct PretrainGLoMoCommand: ParsableCommand {
         p.positionsPerSequence = positions
         p.learningRate = lr
         p.clip = clip
-        p.steps = epochs == nil ? (steps ?? 200) : nil
+        p.steps = epochs == nil ? (steps ?? 100) : nil
         p.epochs = epochs
         p.trainTokens = trainTokens
         p.seed = seed
