@@ -1,5 +1,6 @@
 import XCTest
 import Corpus
+import Foundation
 import GLoMoGraph
 import NN
 @testable import LM
@@ -164,6 +165,30 @@ final class GLoMoTransferTests: XCTestCase {
         for (l, s) in zip(model.lstms, lstm) { l.hiddenState = s.0; l.cellState = s.1 }
         model.forward(inputs: b, targets: t, steps: 3, training: false, rng: &rng)
         XCTAssertEqual(Array(model.targetLogProbabilities), expected)
+    }
+
+    /// The carried context through checkpoint tensors (written and read as a safetensors file).
+    func testCarriedContextCheckpointTensors() throws {
+        let a: [Int32] = [1, 4, 0, 6, 2, 2], b: [Int32] = [5, 3, 3, 1, 6, 0], t: [Int32] = [4, 0, 6, 2, 5, 3]
+        let model = makeModel(.hidden, maxSteps: 3, context: 2)
+        var rng = RNG(seed: 1)
+        model.resetState()
+        model.forward(inputs: a, targets: t, steps: 3, training: false, rng: &rng)
+        let path = NSTemporaryDirectory() + "glomo-context-\(UUID().uuidString).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try SafetensorsFile(tensors: model.glomo!.checkpointTensors(), metadata: [:]).write(to: path)
+        let lstm = model.lstms.map { ($0.hiddenState, $0.cellState) }
+        model.forward(inputs: b, targets: t, steps: 3, training: false, rng: &rng)
+        let expected = Array(model.targetLogProbabilities)
+        model.resetState()
+        try model.glomo!.restoreCheckpoint(from: SafetensorsFile(contentsOf: path).tensors)
+        XCTAssertEqual(model.glomo!.contextCount, 2)
+        for (l, s) in zip(model.lstms, lstm) { l.hiddenState = s.0; l.cellState = s.1 }
+        model.forward(inputs: b, targets: t, steps: 3, training: false, rng: &rng)
+        XCTAssertEqual(Array(model.targetLogProbabilities), expected)
+        XCTAssertThrowsError(try model.glomo!.restoreCheckpoint(from: [:])) { error in
+            XCTAssertEqual("\(error)", "no I64 tensor 'state.glomo_count' of shape [] (the carried GLoMo context)")
+        }
     }
 
     /// A few optimizer steps (SGD with momentum and weight decay, Adam, Adagrad with weight decay,

@@ -308,3 +308,43 @@ extension GLoMoTransfer {
         return (map, found)
     }
 }
+
+extension GLoMoTransfer {
+    /// The carried context as checkpoint tensors (for a trainer's `last.safetensors`, next to the
+    /// LSTM state): `<prefix>count` I64 `[]`, `<prefix>ids` I32 `[C, B]` and `<prefix>features`
+    /// F32 `[C, B, D]`, C = `config.context` (rows past `count` are zero).
+    ///
+    ///     for (k, v) in model.glomo?.checkpointTensors() ?? [:] { file.tensors[k] = v }
+    ///     try model.glomo?.restoreCheckpoint(from: file.tensors)
+    public func checkpointTensors(prefix: String = "state.glomo_") -> [String: SafeTensor] {
+        let (c, ids, features) = carriedContext
+        let C = config.context, B = batchSize, D = featureSize
+        return [prefix + "count": SafeTensor([Int64(c)], shape: []),
+                prefix + "ids": SafeTensor(ids + [Int32](repeating: 0, count: (C - c) * B), shape: [C, B]),
+                prefix + "features": SafeTensor(features + [Float](repeating: 0, count: (C - c) * B * D), shape: [C, B, D])]
+    }
+
+    /// Restores the carried context from `checkpointTensors`' tensors.
+    ///
+    /// - Throws: `GLoMoTransferError` (one line) when a tensor is missing or does not fit.
+    public func restoreCheckpoint(from tensors: [String: SafeTensor], prefix: String = "state.glomo_") throws {
+        let C = config.context, B = batchSize, D = featureSize
+        func tensor(_ name: String, _ dtype: DType, _ shape: [Int]) throws -> SafeTensor {
+            guard let t = tensors[prefix + name], t.dtype == dtype, t.shape == shape else {
+                throw GLoMoTransferError(message: "no \(dtype.rawValue) tensor '\(prefix + name)' of shape \(shape) (the carried GLoMo context)")
+            }
+            return t
+        }
+        do {
+            let count = Int(try tensor("count", .i64, []).values(as: Int64.self)[0])
+            let ids = try tensor("ids", .i32, [C, B]).values(as: Int32.self)
+            let features = try tensor("features", .f32, [C, B, D]).values(as: Float.self)
+            guard count >= 0 && count <= C, ids.allSatisfy({ $0 >= 0 && Int($0) < config.graphVocabularySize }) else {
+                throw GLoMoTransferError(message: "'\(prefix)count' or '\(prefix)ids' out of range (the carried GLoMo context)")
+            }
+            carriedContext = (count, Array(ids[0..<(count * B)]), Array(features[0..<(count * B * D)]))
+        } catch let e as SafeTensorTypeError {
+            throw GLoMoTransferError(message: e.description)
+        }
+    }
+}

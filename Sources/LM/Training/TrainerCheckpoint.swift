@@ -11,6 +11,7 @@ import Support
 /// | `optimizer.step`, `optimizer.<buffer>.<param>` | I64 [], F32 | optimizer state (docs/nn-core.md) |
 /// | `rng.dropout` | U64 [4] | the training random generator (dropout masks) |
 /// | `state.h_l{k}`, `state.c_l{k}` | F32 [B, H] | carried hidden and cell state of LSTM layer k |
+/// | `state.glomo_count`, `state.glomo_ids`, `state.glomo_features` | I64 [], I32 [C, B], F32 [C, B, D] | with `--glomo`: the carried graph context (docs/glomo.md) |
 /// | `__metadata__.resume` | JSON string | `ResumeState` |
 ///
 /// The file is written atomically (`SafetensorsFile.write`).
@@ -32,6 +33,7 @@ public enum TrainerCheckpoint {
             file.tensors["state.h_l\(l)"] = SafeTensor(lstm.hiddenState, shape: shape)
             file.tensors["state.c_l\(l)"] = SafeTensor(lstm.cellState, shape: shape)
         }
+        for (k, v) in model.glomo?.checkpointTensors() ?? [:] { file.tensors[k] = v }
         try file.write(to: path)
     }
 
@@ -65,7 +67,10 @@ public enum TrainerCheckpoint {
                 lstm.hiddenState = s.h
                 lstm.cellState = s.c
             }
+            try model.glomo?.restoreCheckpoint(from: file.tensors)
             return (rng, state)
+        } catch let e as GLoMoTransferError {
+            throw FileError(path: path, message: e.message)
         } catch let e as CheckpointError {
             throw FileError(path: path, message: e.message)
         } catch let e as SafeTensorTypeError {
