@@ -37,7 +37,7 @@ let package = Package(
         .executableTarget(
             name: "lmtool",
             dependencies: [
-                "Corpus", "NN", "GLoMoGraph", "Embeddings", "LM",
+                "Support", "Corpus", "NN", "GLoMoGraph", "Embeddings", "LM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize),

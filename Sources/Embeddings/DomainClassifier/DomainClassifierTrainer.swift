@@ -13,7 +13,7 @@ import Support
 /// interrupted and resumed run ends with the same parameters as an uninterrupted one.
 ///
 ///     let trainer = DomainClassifierTrainer(run: run, config: config, vocabulary: vocab, data: data) { print($0) }
-///     switch try trainer.run(shouldStop: { ClassifierStopRequest.signal != nil }) {
+///     switch try trainer.run(shouldStop: { StopRequest.signal != nil }) {
 ///     case .finished(let summary): print(summary.testAccuracy)
 ///     case .stopped(let epoch, let batch): print("stopped in epoch \(epoch + 1) before batch \(batch + 1)")
 ///     }

@@ -37,7 +37,7 @@ public struct GLoMoPretrainingState: Codable, Equatable, Sendable {
 ///
 ///     let dir = try GLoMoModelDirectory.create(at: "glomo", config: config, vocabulary: vocab)
 ///     let trainer = try GLoMoPretrainer(directory: dir, config: config, train: ids, valid: validIDs)
-///     let outcome = try trainer.run(log: { print($0) }, shouldStop: { StopSignal.received != nil })
+///     let outcome = try trainer.run(log: { print($0) }, shouldStop: { StopRequest.signal != nil })
 public final class GLoMoPretrainer {
     /// How a call to `run` ended.
     public enum Outcome: Equatable {

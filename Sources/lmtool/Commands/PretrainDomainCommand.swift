@@ -3,6 +3,7 @@ import Corpus
 import Embeddings
 import Foundation
 import NN
+import Support
 
 extension DocumentGranularity: ExpressibleByArgument {}
 extension ClassifierPooling: ExpressibleByArgument {}
@@ -180,9 +181,9 @@ struct PretrainDomainCommand: ParsableCommand {
         }
         let trainer = DomainClassifierTrainer(run: directory, config: config, vocabulary: vocabulary, data: data) { print($0) }
         print("model: embedding \(config.model.vocabularySize) x \(config.model.embeddingSize), BiLSTM 2 x \(config.model.hiddenSize), \(config.model.pooling.rawValue) pooling, \(config.model.classCount) domains; \(grouped(trainer.model.parameters.count)) parameters")
-        ClassifierStopRequest.install()
-        defer { ClassifierStopRequest.uninstall() }
-        switch try trainer.run(resume: resume, shouldStop: { ClassifierStopRequest.signal != nil }) {
+        StopRequest.install()
+        defer { StopRequest.uninstall() }
+        switch try trainer.run(resume: resume, shouldStop: { StopRequest.signal != nil }) {
         case .finished(let summary):
             print(String(format: "finished in %.1f s (%.0f tokens/s training): test accuracy %.4f, macro-F1 %.4f; wrote %@/summary.json",
                          (clock.now - t0).seconds, summary.tokensPerSecond, summary.testAccuracy, summary.testMacroF1, directory.path))

@@ -3,6 +3,7 @@ import Corpus
 import Foundation
 import GLoMoGraph
 import NN
+import Support
 
 extension GraphThreshold: ExpressibleByArgument {}
 
@@ -145,11 +146,11 @@ struct PretrainGLoMoCommand: ParsableCommand {
               + "T \(p.sequenceLength), B \(p.batchSize), D \(p.predictTokens), \(p.positionsPerSequence) positions; \(grouped(trainer.train.windowCount)) windows, "
               + "\(grouped(trainer.totalSteps)) steps" + (resume ? ", resuming at step \(trainer.state.step)" : ""))
         if trainer.valid == nil { print("no valid split: validation loss not reported") }
-        StopSignal.install()
-        defer { StopSignal.uninstall() }
+        StopRequest.install()
+        defer { StopRequest.uninstall() }
         var sessionSteps = 0
         let outcome = try trainer.run(log: { line in print(line); fflush(stdout) }, shouldStop: {
-            if StopSignal.received != nil { return true }
+            if StopRequest.signal != nil { return true }
             if let limit = stopAfterSteps, sessionSteps >= limit { return true }
             sessionSteps += 1
             return false

@@ -3,7 +3,8 @@ import Glibc
 #endif
 
 /// SIGINT and SIGTERM as a request to stop training cleanly: the handler only sets a flag, the
-/// trainer polls `StopRequest.signal` between steps, saves a valid checkpoint and returns.
+/// training loop (the LM trainer, the domain classifier's, GLoMo pretraining) polls
+/// `StopRequest.signal` between steps, saves a valid checkpoint and returns.
 /// A second signal while the first is pending exits at once (status 128 + signal), so a stuck
 /// run can still be interrupted.
 ///

@@ -2,10 +2,10 @@
 import Glibc
 #endif
 import XCTest
-@testable import LM
+import Support
 
 /// SIGINT/SIGTERM become a stop request instead of killing the process.
-final class EarlyStoppingSignalTests: XCTestCase {
+final class StopRequestTests: XCTestCase {
     func testSignalsSetTheFlagInsteadOfKilling() {
         StopRequest.install()
         defer { StopRequest.uninstall() }
