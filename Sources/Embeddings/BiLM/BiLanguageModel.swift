@@ -66,7 +66,8 @@ public final class BiLanguageModel {
     private var dCandidateWeights: [Float] = []         // [K, H]
     private let dh: UnsafeMutablePointer<Float>         // [N, H]
     private let dx: UnsafeMutablePointer<Float>         // [N, E]
-    private var allocations: [UnsafeMutableRawPointer] = []
+    /// Owns every buffer below.
+    private let arena: BufferArena
 
     /// A model with every parameter uniform in ±`initRange` (softmax bias 0).
     public init(vocabularySize V: Int, embeddingSize E: Int, hiddenSize H: Int, batchSize B: Int, maxSteps T: Int,
@@ -90,19 +91,8 @@ public final class BiLanguageModel {
         logExpectedCount = [Float](repeating: 0, count: V)
 
         let N = T * B
-        var raw: [UnsafeMutableRawPointer] = []
-        func floats(_ n: Int) -> UnsafeMutablePointer<Float> {
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
-            p.initialize(repeating: 0, count: n)
-            raw.append(UnsafeMutableRawPointer(p))
-            return p
-        }
-        func int32s(_ n: Int) -> UnsafeMutablePointer<Int32> {
-            let p = UnsafeMutablePointer<Int32>.allocate(capacity: n)
-            p.initialize(repeating: 0, count: n)
-            raw.append(UnsafeMutableRawPointer(p))
-            return p
-        }
+        let arena = BufferArena()
+        let floats = arena.floats, int32s = arena.int32s
         ids = (0..<2).map { _ in int32s(N) }
         targetIds = (0..<2).map { _ in int32s(N) }
         x = (0..<2).map { _ in floats(N * E) }
@@ -110,15 +100,13 @@ public final class BiLanguageModel {
         targetProb = (0..<2).map { _ in floats(N) }
         dh = floats(N * H)
         dx = floats(N * E)
-        allocations = raw
+        self.arena = arena
 
         for view in store.views where view != softmaxBias {
             let values = store.values(view)
             for i in 0..<values.count { values[i] = rng.uniform(-initRange, initRange) }
         }
     }
-
-    deinit { for p in allocations { p.deallocate() } }
 
     /// Zeroes the carried LSTM state of both directions.
     public func resetState() { for lstm in lstms { lstm.resetState() } }

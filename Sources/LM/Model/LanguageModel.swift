@@ -104,7 +104,8 @@ public final class LanguageModel {
     private let dEmb: UnsafeMutablePointer<Float>       // [N, E]
     private let dOuts: [UnsafeMutablePointer<Float>]    // L × [N, H]
     private let dProj: UnsafeMutablePointer<Float>?     // [N, E]
-    private var allocations: [UnsafeMutableRawPointer] = []
+    /// Owns every buffer below.
+    private let arena: BufferArena
 
     /// A model with the default trainable embedding, initialised uniform in ±`config.initRange`.
     public convenience init(config: ModelConfig, batchSize: Int, maxSteps: Int, rng: inout RNG) {
@@ -179,19 +180,8 @@ public final class LanguageModel {
 
         // Buffers.
         let N = maxSteps * batchSize
-        var raw: [UnsafeMutableRawPointer] = []
-        func floats(_ n: Int) -> UnsafeMutablePointer<Float> {
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
-            p.initialize(repeating: 0, count: n)
-            raw.append(UnsafeMutableRawPointer(p))
-            return p
-        }
-        func int32s(_ n: Int) -> UnsafeMutablePointer<Int32> {
-            let p = UnsafeMutablePointer<Int32>.allocate(capacity: n)
-            p.initialize(repeating: 0, count: n)
-            raw.append(UnsafeMutableRawPointer(p))
-            return p
-        }
+        let arena = BufferArena()
+        let floats = arena.floats, int32s = arena.int32s
         let drops = config.dropout > 0
         ids = int32s(N)
         targetIds = int32s(N)
@@ -215,7 +205,7 @@ public final class LanguageModel {
         dEmb = floats(N * E)
         dOuts = (0..<L).map { _ in floats(N * H) }
         dProj = projection != nil ? floats(N * E) : nil
-        allocations = raw
+        self.arena = arena
 
         // Initialisation: uniform ±initRange, decoder bias zero.
         let r = config.initRange
@@ -225,8 +215,6 @@ public final class LanguageModel {
         }
         glomo?.initialize(rng: &rng)
     }
-
-    deinit { for p in allocations { p.deallocate() } }
 
     /// The names PyTorch's `RNNModel.state_dict()` uses, each with the view holding its values
     /// (`decoder.weight` is the `encoder.weight` view when tied; `projection.weight`, which
