@@ -160,6 +160,14 @@ public final class ParameterStore {
         return UnsafeMutableBufferPointer(rebasing: gradients[view.range])
     }
 
+    /// A copy of all values. Prefer this to `Array(store.values)`: the copy is made while the
+    /// store is certainly alive, whereas `Array(makeModel().store.values)` may read the buffer
+    /// after a temporary owner has already freed it.
+    public func copyOfValues() -> [Float] { Array(values) }
+
+    /// A copy of all gradients (see `copyOfValues()`).
+    public func copyOfGradients() -> [Float] { Array(gradients) }
+
     /// A copy of one parameter's values as a tensor.
     public func tensor(_ view: ParameterView) -> Tensor {
         Tensor(shape: view.shape, Array(values(view)))

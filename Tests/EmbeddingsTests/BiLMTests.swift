@@ -26,12 +26,12 @@ final class BiLMTests: XCTestCase {
     func gradientCheck(candidates: [Int32], correction: [Float], line: UInt = #line) {
         let model = makeModel()
         model.logExpectedCount = correction
-        let values = Array(model.store.values)
+        let values = model.store.copyOfValues()
         model.store.zeroGradients()
         _ = loss(model, values, candidates: candidates)
         model.backward(direction: 0)
         model.backward(direction: 1)
-        let analytic = Array(model.store.gradients)
+        let analytic = model.store.copyOfGradients()
         // Every parameter tensor gets a gradient (both LSTMs, the shared embedding and softmax).
         for view in model.store.views {
             XCTAssertTrue(analytic[view.range].contains { $0 != 0 }, "\(view.name) has no gradient", line: line)

@@ -26,7 +26,7 @@ final class ConvStackTests: XCTestCase {
         dx.withUnsafeMutableBufferPointer { d in
             w.withUnsafeBufferPointer { stack.backward(dinput: d.baseAddress!, doutput: $0.baseAddress!, steps: T, batch: B) }
         }
-        let rp = GradCheck.compare(values: Array(store.values), analytic: Array(store.gradients), eps: 1e-3) { p in
+        let rp = GradCheck.compare(values: store.copyOfValues(), analytic: store.copyOfGradients(), eps: 1e-3) { p in
             withParameters(store, p) { GradCheck.weightedSum(run(x), w) }
         }
         XCTAssertTrue(rp.passed, "parameters: \(rp)")

@@ -72,7 +72,7 @@ final class FeaturePredictorTests: XCTestCase {
                 fp.backward(dfeatures: dfb.baseAddress!, dgraphs: dgb.baseAddress!, doutput: w, graphs: g, steps: T, batch: B)
             }
         }
-        let rp = GradCheck.compare(values: Array(store.values), analytic: Array(store.gradients), eps: 1e-3) { p in
+        let rp = GradCheck.compare(values: store.copyOfValues(), analytic: store.copyOfGradients(), eps: 1e-3) { p in
             withParameters(store, p) { GradCheck.weightedSum(run(fp, f0, g, T: T, B: B), w) }
         }
         XCTAssertTrue(rp.passed, "parameters: \(rp)")

@@ -12,14 +12,14 @@ final class GraphPredictorTests: XCTestCase {
         let x = randomArray(T * B * E, seed: seed + 100)
         let n = gp.graphCount(steps: T, batch: B)
         let w = randomArray(n, seed: 12)
-        let params = Array(store.values)
+        let params = store.copyOfValues()
         _ = graphs(gp, x, T: T, B: B)
         store.zeroGradients()
         var dx = [Float](repeating: 0, count: x.count)
         dx.withUnsafeMutableBufferPointer { d in
             w.withUnsafeBufferPointer { gp.backward(dembeddings: d.baseAddress!, dgraphs: $0.baseAddress!, steps: T, batch: B) }
         }
-        let dparams = Array(store.gradients)
+        let dparams = store.copyOfGradients()
         XCTAssertGreaterThan(dparams.filter { $0 != 0 }.count, dparams.count / 2, file: file, line: line)
         let rp = GradCheck.compare(values: params, analytic: dparams, eps: 1e-3) { p in
             withParameters(store, p) { GradCheck.weightedSum(graphs(gp, x, T: T, B: B), w) }
@@ -96,7 +96,7 @@ final class GraphPredictorTests: XCTestCase {
                                     store: store, maxSteps: T, maxBatch: B)
             var rng = RNG(seed: seed)
             gp.initialize(rng: &rng)
-            return (Array(store.values), graphs(gp, randomArray(T * B * E, seed: 41), T: T, B: B))
+            return (store.copyOfValues(), graphs(gp, randomArray(T * B * E, seed: 41), T: T, B: B))
         }
         let a = run(1), b = run(1), c = run(2)
         XCTAssertEqual(a.0, b.0)
@@ -120,7 +120,7 @@ final class GraphPredictorTests: XCTestCase {
             }
         }
         back()
-        let once = Array(store.gradients), dxOnce = dx
+        let once = store.copyOfGradients(), dxOnce = dx
         back()
         for i in 0..<once.count { XCTAssertEqual(store.gradients[i], 2 * once[i], accuracy: 1e-5 * max(1, abs(once[i]))) }
         for i in 0..<dx.count { XCTAssertEqual(dx[i], 2 * dxOnce[i], accuracy: 1e-5 * max(1, abs(dxOnce[i]))) }

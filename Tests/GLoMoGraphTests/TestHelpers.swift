@@ -10,7 +10,7 @@ func randomArray(_ n: Int, seed: UInt64, _ lo: Float = -1, _ hi: Float = 1) -> [
 
 /// Runs `body` with the store's values replaced by `values`, restoring them afterwards.
 func withParameters<R>(_ store: ParameterStore, _ values: [Float], _ body: () -> R) -> R {
-    let saved = Array(store.values)
+    let saved = store.copyOfValues()
     for i in 0..<values.count { store.values[i] = values[i] }
     defer { for i in 0..<saved.count { store.values[i] = saved[i] } }
     return body()

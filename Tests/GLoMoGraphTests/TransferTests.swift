@@ -116,7 +116,7 @@ final class TransferTests: XCTestCase {
                 wts.withUnsafeBufferPointer { s.mixer.backward(dfeatures: d.baseAddress!, dgraphs: g.baseAddress!, doutput: $0.baseAddress!) }
             }
         }
-        let dparams = Array(s.store.gradients)
+        let dparams = s.store.copyOfGradients()
         XCTAssertTrue(dparams.contains { $0 != 0 } && df.contains { $0 != 0 } && dg.contains { $0 != 0 })
         let rf = GradCheck.compare(values: s.features, analytic: df, eps: 1e-2, rtol: 1e-2, atol: 1e-4) {
             GradCheck.weightedSum(s.run(features: $0), wts)
@@ -126,7 +126,7 @@ final class TransferTests: XCTestCase {
             GradCheck.weightedSum(s.run(graphs: $0), wts)
         }
         XCTAssertTrue(rg.passed, "graphs: \(rg)")
-        let rp = GradCheck.compare(values: Array(s.store.values), analytic: dparams, eps: 1e-2, rtol: 1e-2, atol: 1e-4) { v in
+        let rp = GradCheck.compare(values: s.store.copyOfValues(), analytic: dparams, eps: 1e-2, rtol: 1e-2, atol: 1e-4) { v in
             withParameters(s.store, v) { GradCheck.weightedSum(s.run(), wts) }
         }
         XCTAssertTrue(rp.passed, "parameters: \(rp)")
@@ -180,7 +180,7 @@ final class TransferTests: XCTestCase {
             let s = makeSetup(weighting, W: 5, c: 2, B: 2, D: 3, L: 3, K: 2)
             let out = s.run()
             let (W, c, B, D, L, K) = (s.W, s.c, s.B, s.D, s.L, s.K)
-            let v = Array(s.store.values).map(Double.init)
+            let v = s.store.copyOfValues().map(Double.init)
             func param(_ name: String) -> ArraySlice<Double> { v[s.store["glomo." + name].range] }
             func graph(_ l: Int, _ h: Int, _ b: Int) -> [[Double]] {
                 (0..<W).map { i in (0..<W).map { j in Double(s.graphs[(((l * K + h) * B + b) * W + i) * W + j]) } }

@@ -70,7 +70,7 @@ final class GLoMoRunTests: XCTestCase {
         let run = try RunDirectory.create(at: root + "/run", config: config, vocabulary: lmVocabulary)
         try run.saveModel(model, config: config)
         let loaded = try run.loadModel(config: config, batchSize: 2, maxSteps: 3)
-        XCTAssertEqual(Array(loaded.store.values), Array(model.store.values))
+        XCTAssertEqual(loaded.store.copyOfValues(), model.store.copyOfValues())
         let x: [Int32] = [2, 3, 4, 1, 0, 2], y: [Int32] = [3, 4, 1, 0, 2, 2]
         var r1 = RNG(seed: 2), r2 = RNG(seed: 2)
         model.resetState()

@@ -53,7 +53,7 @@ final class GLoMoTransferTests: XCTestCase {
         _ = meanLoss(model, inputs: inputs, targets: targets, steps: 4, seed: 9, training: training)
         model.backward()
         let indices = trainableIndices(model)
-        let all = Array(model.store.values), grads = Array(model.store.gradients)
+        let all = model.store.copyOfValues(), grads = model.store.copyOfGradients()
         // Frozen parameters never receive a gradient.
         let frozen = Set(0..<all.count).subtracting(indices)
         XCTAssertTrue(frozen.allSatisfy { grads[$0] == 0 }, "a frozen parameter has a gradient", file: file, line: line)
@@ -216,8 +216,8 @@ final class GLoMoTransferTests: XCTestCase {
     /// The same seed gives the same model (GLoMo parameters included), another seed another.
     func testDeterministicBySeed() {
         let m1 = makeModel(.hidden, seed: 4), m2 = makeModel(.hidden, seed: 4), m3 = makeModel(.hidden, seed: 6)
-        XCTAssertEqual(Array(m1.store.values), Array(m2.store.values))
-        XCTAssertNotEqual(Array(m1.store.values), Array(m3.store.values))
+        XCTAssertEqual(m1.store.copyOfValues(), m2.store.copyOfValues())
+        XCTAssertNotEqual(m1.store.copyOfValues(), m3.store.copyOfValues())
     }
 
     /// Parameter names: the LM's own first, unchanged, then the GLoMo ones.
@@ -261,7 +261,7 @@ final class GLoMoTransferTests: XCTestCase {
 
 /// Runs `body` with the store's values replaced by `values`, restoring them afterwards.
 func withStoreValues<R>(_ store: ParameterStore, _ values: [Float], _ body: () -> R) -> R {
-    let saved = Array(store.values)
+    let saved = store.copyOfValues()
     for i in 0..<values.count { store.values[i] = values[i] }
     defer { for i in 0..<saved.count { store.values[i] = saved[i] } }
     return body()

@@ -184,11 +184,11 @@ final class PretrainedInputTests: XCTestCase {
                                  dropout: 0, tieWeights: tie, initRange: 0.5)
         var rng = RNG(seed: 5)
         let model = LanguageModel(config: model_, input: input, batchSize: B, maxSteps: T, rng: &rng)
-        let values = Array(model.store.values)
+        let values = model.store.copyOfValues()
         model.store.zeroGradients()
         _ = meanLoss(model, values)
         model.backward()
-        let gradients = Array(model.store.gradients)
+        let gradients = model.store.copyOfGradients()
         for view in model.store.views where model.store.isFrozen(view) {
             XCTAssertTrue(gradients[view.range].allSatisfy { $0 == 0 }, "\(view.name) is frozen but has a gradient", file: file, line: line)
         }
@@ -251,7 +251,7 @@ final class PretrainedInputTests: XCTestCase {
             try run.saveModel(model, config: c)
             let loaded = try run.loadModel(config: c, batchSize: 1, maxSteps: 2)
             XCTAssertEqual(loaded.store.views.map(\.name), model.store.views.map(\.name), mode)
-            XCTAssertEqual(Array(loaded.store.values), Array(model.store.values), mode)
+            XCTAssertEqual(loaded.store.copyOfValues(), model.store.copyOfValues(), mode)
             XCTAssertEqual(loaded.store.trainableCount, model.store.trainableCount, mode)
             XCTAssertLessThan(loaded.store.trainableCount, loaded.store.count, mode)
         }

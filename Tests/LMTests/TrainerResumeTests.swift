@@ -41,11 +41,11 @@ final class TrainerResumeTests: TrainerTestCase {
             }
             parts = trainer
         }
-        let a = Array(whole.model.store.values), b = Array(parts!.model.store.values)
+        let a = whole.model.store.copyOfValues(), b = parts!.model.store.copyOfValues()
         XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "final parameters differ", file: file, line: line)
         let bestA = try whole.run.loadModel(config: whole.config, batchSize: 1, maxSteps: 1)
         let bestB = try parts!.run.loadModel(config: parts!.config, batchSize: 1, maxSteps: 1)
-        XCTAssertEqual(Array(bestA.store.values).map(\.bitPattern), Array(bestB.store.values).map(\.bitPattern),
+        XCTAssertEqual(bestA.store.copyOfValues().map(\.bitPattern), bestB.store.copyOfValues().map(\.bitPattern),
                        "best models differ", file: file, line: line)
         let ra = try whole.run.readMetrics().records, rb = try parts!.run.readMetrics().records
         XCTAssertEqual(ra.map(\.split), rb.map(\.split), file: file, line: line)
@@ -58,7 +58,7 @@ final class TrainerResumeTests: TrainerTestCase {
         other.overrides.seed = 99
         let o = try other.prepare()
         _ = try o.train()
-        XCTAssertNotEqual(Array(o.model.store.values), a, file: file, line: line)
+        XCTAssertNotEqual(o.model.store.copyOfValues(), a, file: file, line: line)
     }
 
     func testDiscourseResumeInTheMiddleOfEpochsIsBitwiseIdentical() throws {
@@ -131,7 +131,7 @@ final class TrainerResumeTests: TrainerTestCase {
         XCTAssertEqual(resumed.state.step, 3)
         XCTAssertEqual(resumed.state.batchInEpoch, 3)
         guard case .finished = try resumed.train() else { return XCTFail("not finished") }
-        XCTAssertEqual(Array(resumed.model.store.values).map(\.bitPattern), Array(trainer.model.store.values).map(\.bitPattern))
+        XCTAssertEqual(resumed.model.store.copyOfValues().map(\.bitPattern), trainer.model.store.copyOfValues().map(\.bitPattern))
     }
 
     func testCheckpointHoldsTheCarriedStateAndRestoresIt() throws {

@@ -28,11 +28,11 @@ final class OptimizerTests: XCTestCase {
         let s = store([1, 2])
         setGradients(s, [0.5, -1])
         SGD().step(s, learningRate: 0.1)
-        assertClose(Array(s.values), [0.95, 2.1])
+        assertClose(s.copyOfValues(), [0.95, 2.1])
         // Weight decay alone shrinks the parameters: p − lr·λ·p with lr 0.5, λ 0.1.
         let d = store([1, 2])
         SGD(weightDecay: 0.1).step(d, learningRate: 0.5)
-        assertClose(Array(d.values), [0.95, 1.9])
+        assertClose(d.copyOfValues(), [0.95, 1.9])
     }
 
     func testSGDMomentumByHand() {
@@ -43,7 +43,7 @@ final class OptimizerTests: XCTestCase {
         setGradients(s, [0.5, -1])
         sgd.step(s, learningRate: 0.1)
         sgd.step(s, learningRate: 0.1)
-        assertClose(Array(s.values), [0.855, 2.29])
+        assertClose(s.copyOfValues(), [0.855, 2.29])
         XCTAssertEqual(try sgd.stateTensors(for: s, prefix: "")["momentum_buffer.p"]!.values(as: Float.self), [0.95, -1.9])
     }
 
@@ -56,11 +56,11 @@ final class OptimizerTests: XCTestCase {
         let adam = Adam()
         setGradients(s, [0.5, -1])
         adam.step(s, learningRate: 0.1)
-        assertClose(Array(s.values), [0.9, 2.1])
+        assertClose(s.copyOfValues(), [0.9, 2.1])
         setGradients(s, [0, 0])
         adam.step(s, learningRate: 0.1)
         let u = 0.1 * (0.09 / 0.19) / (0.000999 / 0.001999).squareRoot()
-        assertClose(Array(s.values), [Float(0.9 - u), Float(2.1 + u)])
+        assertClose(s.copyOfValues(), [Float(0.9 - u), Float(2.1 + u)])
         XCTAssertEqual(adam.stepCount, 2)
     }
 
@@ -71,10 +71,10 @@ final class OptimizerTests: XCTestCase {
         let adagrad = Adagrad()
         setGradients(s, [0.5, -1])
         adagrad.step(s, learningRate: 0.1)
-        assertClose(Array(s.values), [0.9, 2.1])
+        assertClose(s.copyOfValues(), [0.9, 2.1])
         setGradients(s, [1, 1])
         adagrad.step(s, learningRate: 0.1)
-        assertClose(Array(s.values), [Float(0.9 - 0.1 / 1.25.squareRoot()), Float(2.1 - 0.1 / 2.0.squareRoot())])
+        assertClose(s.copyOfValues(), [Float(0.9 - 0.1 / 1.25.squareRoot()), Float(2.1 - 0.1 / 2.0.squareRoot())])
     }
 
     func testClipGradientNormByHand() {
@@ -84,11 +84,11 @@ final class OptimizerTests: XCTestCase {
         s.register("b", shape: [1])
         setGradients(s, [3, 4])
         XCTAssertEqual(s.clipGradientNorm(maxNorm: 1), 5)
-        assertClose(Array(s.gradients), [0.6, 0.8])
+        assertClose(s.copyOfGradients(), [0.6, 0.8])
         XCTAssertEqual(s.gradientNorm(), 1, accuracy: 1e-6)
         setGradients(s, [3, 4])
         XCTAssertEqual(s.clipGradientNorm(maxNorm: 10), 5)
-        XCTAssertEqual(Array(s.gradients), [3, 4])
+        XCTAssertEqual(s.copyOfGradients(), [3, 4])
     }
 
     func testClipWithNaNGradientLeavesThemAndReportsNaN() {
@@ -125,7 +125,7 @@ final class OptimizerTests: XCTestCase {
             for (k, (g, lr)) in zip(OptimizerFixtures.grads, OptimizerFixtures.learningRates).enumerated() {
                 setGradients(s, g)
                 optimizer.step(s, learningRate: lr)
-                assertClose(Array(s.values), c.after[k], tolerance: 2e-6, "\(c.name) step \(k + 1):")
+                assertClose(s.copyOfValues(), c.after[k], tolerance: 2e-6, "\(c.name) step \(k + 1):")
             }
             let state = optimizer.stateTensors(for: s, prefix: "")
             XCTAssertEqual(try state["step"]!.values(as: Int64.self), [3], c.name)
@@ -141,7 +141,7 @@ final class OptimizerTests: XCTestCase {
             let s = fixtureStore()
             setGradients(s, OptimizerFixtures.grads[0])
             XCTAssertEqual(s.clipGradientNorm(maxNorm: c.maxNorm), c.norm, accuracy: 1e-6)
-            assertClose(Array(s.gradients), c.grads)
+            assertClose(s.copyOfGradients(), c.grads)
         }
     }
 
@@ -167,7 +167,7 @@ final class OptimizerTests: XCTestCase {
             try o3.loadState(from: loaded.tensors, for: s3, prefix: "optimizer.")
             XCTAssertEqual(o3.stepCount, 1)
             for k in 1..<3 { setGradients(s3, grads[k]); o3.step(s3, learningRate: lrs[k]) }
-            XCTAssertEqual(Array(s3.values), Array(s1.values), "\(c.name): resumed run differs")
+            XCTAssertEqual(s3.copyOfValues(), s1.copyOfValues(), "\(c.name): resumed run differs")
         }
     }
 
