@@ -62,6 +62,20 @@ public enum BLASRuntime {
         return .reexec(coreType: "SkylakeX")
     }
 
+    /// A warning for `lmtool doctor` when the user's `OPENBLAS_CORETYPE` keeps OpenBLAS on kernels
+    /// without AVX-512 on a CPU that has it (GEMM then runs at about half speed: BENCHMARKS.md);
+    /// nil otherwise. Pure, like `coreTypeDecision`.
+    public static func coreTypeWarning(cpuFlags: Set<String>, environment: [String: String],
+                                       currentCore: String) -> String? {
+        guard let set = environment["OPENBLAS_CORETYPE"], avx512Flags.isSubset(of: cpuFlags),
+              !avx512Cores.contains(currentCore.lowercased()) else { return nil }
+        return "OPENBLAS_CORETYPE=\(set) keeps OpenBLAS on \(currentCore) kernels although this CPU has AVX-512: "
+            + "matrix products run at about half speed; unset it to let lmtool choose"
+    }
+
+    /// The flags of this machine's first processor (empty when /proc/cpuinfo is unreadable).
+    public static var cpuFlags: Set<String> { cpuFlags(cpuinfo: (try? readTextFile("/proc/cpuinfo")) ?? "") }
+
     /// The flags of the first processor in a `/proc/cpuinfo` text.
     public static func cpuFlags(cpuinfo: String) -> Set<String> {
         for line in cpuinfo.split(separator: "\n") where line.hasPrefix("flags") {
@@ -77,8 +91,7 @@ public enum BLASRuntime {
     /// /proc/cpuinfo, `execv` failing) falls back to returning the decision and running on.
     @discardableResult
     public static func reexecWithBestCoreTypeIfNeeded() -> CoreTypeDecision {
-        let cpuinfo = (try? readTextFile("/proc/cpuinfo")) ?? ""
-        let decision = coreTypeDecision(cpuFlags: cpuFlags(cpuinfo: cpuinfo), environment: environment(),
+        let decision = coreTypeDecision(cpuFlags: cpuFlags, environment: environment(),
                                         currentCore: coreName)
         guard case .reexec(let coreType) = decision else { return decision }
         setenv("OPENBLAS_CORETYPE", coreType, 1)
@@ -151,7 +164,7 @@ public enum BLASRuntime {
         return "unknown"
     }
 
-    static func environment() -> [String: String] {
+    public static func environment() -> [String: String] {
         var env: [String: String] = [:]
         var p = environ
         while let entry = p.pointee {

@@ -22,18 +22,7 @@ final class GLoMoRunTests: XCTestCase {
     /// Writes a small random graph model (vocabulary: <unk> <eos> cat the dog) to `root/name`.
     @discardableResult
     func makeGraphModel(_ name: String = "glomo", tokens: [String] = ["<unk>", "<eos>", "cat", "the", "dog"]) throws -> GLoMoModelDirectory {
-        let vocabulary = try Vocabulary(tokens: tokens, counts: [1] + Array(repeating: 2, count: tokens.count - 1))
-        let graph = GraphPredictorConfig(embeddingSize: 3, channels: 4, convLayers: 1, graphLayers: 2, heads: 2, headSize: 2)
-        let config = GLoMoModelConfig(vocabulary: vocabulary, graph: graph, pretraining: GLoMoPretrainingConfig())
-        let dir = try GLoMoModelDirectory.create(at: root + "/" + name, config: config, vocabulary: vocabulary)
-        let store = ParameterStore()
-        store.register("embedding.weight", shape: [vocabulary.count, 3])
-        let gp = GraphPredictor(graph, store: store, prefix: "graph.", maxSteps: 4, maxBatch: 1)
-        var rng = RNG(seed: 11)
-        gp.initialize(rng: &rng)
-        for i in 0..<(vocabulary.count * 3) { store.values[i] = rng.uniform(-1, 1) }
-        try dir.saveModel(store, config: config)
-        return dir
+        try writeRandomGraphModel(at: root + "/" + name, tokens: tokens)
     }
 
     func runConfig(on: String = "hidden", path: String? = nil) -> RunConfig {

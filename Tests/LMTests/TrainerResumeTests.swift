@@ -1,5 +1,6 @@
 import Corpus
 import Foundation
+import GLoMoGraph
 import NN
 import XCTest
 @testable import LM
@@ -67,6 +68,23 @@ final class TrainerResumeTests: TrainerTestCase {
         // must all be restored for the runs to agree.
         try assertResumeIsExact({ self.request(data, run: $0, epochs: 2, dropout: 0.2, momentum: 0.5, learningRate: 1) },
                                 stops: [10, 20], flaglessResume: false)
+    }
+
+    func testDiscourseResumeWithGLoMoIsBitwiseIdentical() throws {
+        // Besides the above, the carried GLoMo context (state.glomo_* in last.safetensors) and the
+        // per-token mixer's parameters must be restored; a flagless resume takes --glomo from the run.
+        let data = try writeCycleCorpus(train: 70)
+        let graphs = try writeRandomGraphModel(at: directory + "/glomo", tokens: ["<unk>", "<eos>", "the", "cat", "sat", "on", "mat"])
+        let make = { (run: String) -> TrainingRequest in
+            var r = self.request(data, run: run, epochs: 2, dropout: 0.2, momentum: 0.5, learningRate: 1)
+            r.glomo = RunConfig.GLoMoUse(path: graphs.path, contentHash: "", on: "hidden", weights: "per-token")
+            return r
+        }
+        let probe = try make("probe").prepare()
+        XCTAssertEqual(probe.model.glomo?.config.weighting, .perToken)
+        XCTAssertEqual(probe.config.glomo?.weights, "per-token")
+        XCTAssertNotNil(probe.model.store.view(named: "glomo.mix.weight"))
+        try assertResumeIsExact(make, stops: [10, 20], flaglessResume: true)
     }
 
     func testSentenceResumeInsideALongBatchIsBitwiseIdentical() throws {

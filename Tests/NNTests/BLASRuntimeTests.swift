@@ -24,6 +24,17 @@ final class BLASRuntimeTests: XCTestCase {
         else { return XCTFail("restarted although SkylakeX is in use") }
     }
 
+    func testWarnsOnlyWhenTheUsersCoreTypeWastesAVX512() {
+        let forced = ["OPENBLAS_CORETYPE": "Haswell"]
+        let warning = BLASRuntime.coreTypeWarning(cpuFlags: avx512, environment: forced, currentCore: "Haswell")
+        XCTAssertEqual(warning, "OPENBLAS_CORETYPE=Haswell keeps OpenBLAS on Haswell kernels although this CPU has AVX-512: "
+                       + "matrix products run at about half speed; unset it to let lmtool choose")
+        // No warning: the variable unset, an AVX-512 core chosen, or a CPU without AVX-512.
+        XCTAssertNil(BLASRuntime.coreTypeWarning(cpuFlags: avx512, environment: [:], currentCore: "Haswell"))
+        XCTAssertNil(BLASRuntime.coreTypeWarning(cpuFlags: avx512, environment: ["OPENBLAS_CORETYPE": "SkylakeX"], currentCore: "SkylakeX"))
+        XCTAssertNil(BLASRuntime.coreTypeWarning(cpuFlags: ["fma", "avx2"], environment: forced, currentCore: "Haswell"))
+    }
+
     func testCPUFlagsParsing() {
         let text = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx2 avx512f avx512bw\nbugs\t\t: none\n"
             + "processor\t: 1\nflags\t\t: fpu\n"

@@ -42,9 +42,12 @@ extension InputFactory {
         guard let site = GLoMoSite(rawValue: use.on) else {
             throw InputFactoryError(message: "GLoMo: unknown site '\(use.on)' (embeddings or hidden)")
         }
+        guard let weighting = GraphMixWeighting(rawValue: use.weights) else {
+            throw InputFactoryError(message: "GLoMo: unknown mixture weights '\(use.weights)' (global or per-token)")
+        }
         let graphConfig = try GLoMoModelDirectory(path: use.path).readConfig()
         let transferConfig = GLoMoTransferConfig(predictor: graphConfig.graph, graphVocabularySize: graphConfig.vocabularySize,
-                                                 site: site, weighting: .global, context: config.training.bptt)
+                                                 site: site, weighting: weighting, context: config.training.bptt)
         let model = config.model
         return GLoMoTransfer(config: transferConfig, vocabularySize: model.vocabularySize,
                              featureSize: site == .embeddings ? model.embeddingSize : model.hiddenSize)
@@ -58,7 +61,7 @@ extension InputFactory {
             throw InputFactoryError(message: "\(use.path): the GLoMo model changed since the run was configured (content hash \(graphModel.contentHash), config.json says \(use.contentHash))")
         }
         let found = try glomo.load(graphModel, lmVocabulary: vocabulary)
-        return "GLoMo graphs from \(use.path) on \(use.on): \(found) of \(vocabulary.count - 2) vocabulary words found in its vocabulary (the rest read as <unk>), \(glomo.config.predictor.graphLayers) layers × \(glomo.config.predictor.heads) heads, \(glomo.config.context) tokens of carried context"
+        return "GLoMo graphs from \(use.path) on \(use.on) (\(use.weights) mixture weights): \(found) of \(vocabulary.count - 2) vocabulary words found in its vocabulary (the rest read as <unk>), \(glomo.config.predictor.graphLayers) layers × \(glomo.config.predictor.heads) heads, \(glomo.config.context) tokens of carried context"
     }
 }
 

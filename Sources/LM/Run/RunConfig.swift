@@ -59,11 +59,26 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var contentHash: String
         /// `embeddings` or `hidden`: what the mixed graphs are applied to.
         public var on: String
+        /// `global` (one learned mixture for every position) or `per-token` (mixture weights
+        /// predicted from the features at each position): `GraphMixWeighting`'s raw values.
+        /// Absent in config.json written before the option existed: `global`.
+        public var weights: String
 
-        public init(path: String, contentHash: String, on: String) {
+        public init(path: String, contentHash: String, on: String, weights: String = "global") {
             self.path = path
             self.contentHash = contentHash
             self.on = on
+            self.weights = weights
+        }
+
+        private enum CodingKeys: String, CodingKey { case path, contentHash, on, weights }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            path = try c.decode(String.self, forKey: .path)
+            contentHash = try c.decode(String.self, forKey: .contentHash)
+            on = try c.decode(String.self, forKey: .on)
+            weights = try c.decodeIfPresent(String.self, forKey: .weights) ?? "global"
         }
     }
 

@@ -17,5 +17,9 @@ struct DoctorCommand: ParsableCommand {
         print("library    \(info.library)")
         print("core type  \(info.coreName) (OPENBLAS_CORETYPE=\(info.coreTypeVariable ?? "unset"))")
         print("threads    \(info.threads)")
+        if let warning = BLASRuntime.coreTypeWarning(cpuFlags: BLASRuntime.cpuFlags, environment: BLASRuntime.environment(),
+                                                     currentCore: info.coreName) {
+            print("warning    \(warning)")
+        }
     }
 }

@@ -101,6 +101,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Pretrained GLoMo graph model directory (lmtool pretrain-glomo --out DIR).") var glomo: String?
     @Option(name: .customLong("glomo-on"), help: "What the GLoMo graphs mix: embeddings (default) or hidden.")
     var glomoOn: String?
+    @Option(name: .customLong("glomo-weights"),
+            help: "How the candidate graphs are mixed: global (one learned mixture, default) or per-token (weights predicted from each position's features).")
+    var glomoWeights: String?
 
     /// Checks the flags; every problem is thrown as a one-line error (no usage text).
     func checkFlags() throws {
@@ -115,6 +118,7 @@ struct TrainCommand: ParsableCommand {
         try oneOf(optimizer, "--optimizer", TrainingConfig.OptimizerKind.allCases.map(\.rawValue))
         try oneOf(embeddingMode, "--embedding-mode", ["frozen", "finetune", "concat"])
         try oneOf(glomoOn, "--glomo-on", ["embeddings", "hidden"])
+        try oneOf(glomoWeights, "--glomo-weights", ["global", "per-token"])
         if let schedule { _ = try TrainingConfig.Schedule(parsing: schedule) }
         if corpusOptions.split != nil {
             try fail("--split does not apply to train: use --corpus (split by records) or --train/--valid/--test")
@@ -122,6 +126,7 @@ struct TrainCommand: ParsableCommand {
         if resume && force { try fail("--resume and --force exclude each other") }
         if embeddingMode != nil && embeddings == nil { try fail("--embedding-mode needs --embeddings FILE") }
         if glomoOn != nil && glomo == nil { try fail("--glomo-on needs --glomo DIR") }
+        if glomoWeights != nil && glomo == nil { try fail("--glomo-weights needs --glomo DIR") }
         if let threads, threads < 1 { try fail("--threads must be at least 1") }
         if !(checkpointEvery > 0) { try fail("--checkpoint-every must be a positive number of seconds") }
         if let stopAfterSteps, stopAfterSteps < 0 { try fail("--stop-after-steps must be at least 0") }
@@ -164,7 +169,8 @@ struct TrainCommand: ParsableCommand {
                                                                         mode: embeddingMode ?? "frozen")
         }
         if let glomo {
-            request.glomo = RunConfig.GLoMoUse(path: glomo, contentHash: "", on: glomoOn ?? "embeddings")
+            request.glomo = RunConfig.GLoMoUse(path: glomo, contentHash: "", on: glomoOn ?? "embeddings",
+                                               weights: glomoWeights ?? "global")
         }
         request.trainTokens = trainTokens
         request.resume = resume

@@ -1,0 +1,21 @@
+import Corpus
+import GLoMoGraph
+import NN
+
+/// Writes a small GLoMo graph model with random parameters over `tokens` to `path` (embedding
+/// size 3, one convolution layer, 2 graph layers × 2 heads), as `lmtool pretrain-glomo` would.
+@discardableResult
+func writeRandomGraphModel(at path: String, tokens: [String], seed: UInt64 = 11) throws -> GLoMoModelDirectory {
+    let vocabulary = try Vocabulary(tokens: tokens, counts: [1] + Array(repeating: 2, count: tokens.count - 1))
+    let graph = GraphPredictorConfig(embeddingSize: 3, channels: 4, convLayers: 1, graphLayers: 2, heads: 2, headSize: 2)
+    let config = GLoMoModelConfig(vocabulary: vocabulary, graph: graph, pretraining: GLoMoPretrainingConfig())
+    let dir = try GLoMoModelDirectory.create(at: path, config: config, vocabulary: vocabulary)
+    let store = ParameterStore()
+    store.register("embedding.weight", shape: [vocabulary.count, 3])
+    let gp = GraphPredictor(graph, store: store, prefix: "graph.", maxSteps: 4, maxBatch: 1)
+    var rng = RNG(seed: seed)
+    gp.initialize(rng: &rng)
+    for i in 0..<(vocabulary.count * 3) { store.values[i] = rng.uniform(-1, 1) }
+    try dir.saveModel(store, config: config)
+    return dir
+}
