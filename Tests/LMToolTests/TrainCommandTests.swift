@@ -65,6 +65,9 @@ final class TrainCommandTests: XCTestCase {
         try assertFails(trainArguments(run: "a") + ["--preset", "huge"], mentioning: ["--preset 'huge' is not one of tiny, small, medium"])
         try assertFails(trainArguments(run: "a") + ["--schedule", "decay:4"], mentioning: ["--schedule 'decay:4'", "decay:EPOCH:FACTOR"])
         try assertFails(trainArguments(run: "a") + ["--dropout", "1.5"], mentioning: ["--dropout must be in [0, 1)"])
+        try assertFails(trainArguments(run: "a") + ["--glomo-weights", "per-token"], mentioning: ["--glomo-weights needs --glomo DIR"])
+        try assertFails(trainArguments(run: "a") + ["--glomo", path("g"), "--glomo-weights", "local"],
+                        mentioning: ["--glomo-weights 'local' is not one of global, per-token"])
         try assertFails(["train", "--run", path("empty"), "--resume"], mentioning: [path("empty"), "not a run directory"])
         try assertFails(["train", "--run", path("a"), "--train", path("train.txt")], mentioning: ["no validation data"])
         let bad = path("bad.jsonl")
