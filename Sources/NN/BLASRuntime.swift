@@ -73,8 +73,13 @@ public enum BLASRuntime {
             + "matrix products run at about half speed; unset it to let lmtool choose"
     }
 
+    /// `coreTypeWarning` for this machine, its environment and the kernels OpenBLAS loaded.
+    public static var currentCoreTypeWarning: String? {
+        coreTypeWarning(cpuFlags: cpuFlags, environment: environment(), currentCore: coreName)
+    }
+
     /// The flags of this machine's first processor (empty when /proc/cpuinfo is unreadable).
-    public static var cpuFlags: Set<String> { cpuFlags(cpuinfo: (try? readTextFile("/proc/cpuinfo")) ?? "") }
+    static var cpuFlags: Set<String> { cpuFlags(cpuinfo: (try? readTextFile("/proc/cpuinfo")) ?? "") }
 
     /// The flags of the first processor in a `/proc/cpuinfo` text.
     public static func cpuFlags(cpuinfo: String) -> Set<String> {
@@ -164,7 +169,7 @@ public enum BLASRuntime {
         return "unknown"
     }
 
-    public static func environment() -> [String: String] {
+    static func environment() -> [String: String] {
         var env: [String: String] = [:]
         var p = environ
         while let entry = p.pointee {

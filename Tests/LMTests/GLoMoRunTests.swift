@@ -85,6 +85,28 @@ final class GLoMoRunTests: XCTestCase {
         }
     }
 
+    func testBadMixtureWeightsAreRefused() throws {
+        try makeGraphModel()
+        var config = runConfig()
+        config.glomo?.weights = "local"
+        XCTAssertThrowsError(try InputFactory.prepare(&config, vocabulary: lmVocabulary)) { error in
+            XCTAssertEqual("\(error)", "--glomo-weights must be global or per-token, got 'local'")
+        }
+        // A config.json edited after prepare: building the model refuses it too.
+        var rng = RNG(seed: 1)
+        XCTAssertThrowsError(try RunDirectory.makeModel(config: config, batchSize: 2, maxSteps: 3, rng: &rng)) { error in
+            XCTAssertEqual("\(error)", "GLoMo: unknown mixture weights 'local' (global or per-token)")
+        }
+    }
+
+    func testConfigWithoutWeightsReadsAsGlobal() throws {
+        let old = #"{"path": "/g", "contentHash": "abc", "on": "hidden"}"#
+        let use = try JSONDecoder().decode(RunConfig.GLoMoUse.self, from: Data(old.utf8))
+        XCTAssertEqual(use, RunConfig.GLoMoUse(path: "/g", contentHash: "abc", on: "hidden", weights: "global"))
+        let perToken = try JSONDecoder().decode(RunConfig.GLoMoUse.self, from: Data(#"{"path": "/g", "contentHash": "abc", "on": "hidden", "weights": "per-token"}"#.utf8))
+        XCTAssertEqual(perToken.weights, "per-token")
+    }
+
     func testMissingDirectoryNamesIt() {
         var config = runConfig(path: root + "/nowhere")
         XCTAssertThrowsError(try InputFactory.prepare(&config, vocabulary: lmVocabulary)) { error in

@@ -25,6 +25,9 @@ extension InputFactory {
         guard GLoMoSite(rawValue: use.on) != nil else {
             throw InputFactoryError(message: "--glomo-on must be embeddings or hidden, got '\(use.on)'")
         }
+        guard GraphMixWeighting(rawValue: use.weights) != nil else {
+            throw InputFactoryError(message: "--glomo-weights must be global or per-token, got '\(use.weights)'")
+        }
         let graphModel = try GLoMoGraphModel.loadChecked(at: use.path)
         let (_, found) = GLoMoTransfer.vocabularyMap(from: vocabulary, to: graphModel.vocabulary)
         if found == 0 {

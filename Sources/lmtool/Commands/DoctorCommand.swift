@@ -17,9 +17,6 @@ struct DoctorCommand: ParsableCommand {
         print("library    \(info.library)")
         print("core type  \(info.coreName) (OPENBLAS_CORETYPE=\(info.coreTypeVariable ?? "unset"))")
         print("threads    \(info.threads)")
-        if let warning = BLASRuntime.coreTypeWarning(cpuFlags: BLASRuntime.cpuFlags, environment: BLASRuntime.environment(),
-                                                     currentCore: info.coreName) {
-            print("warning    \(warning)")
-        }
+        if let warning = BLASRuntime.currentCoreTypeWarning { print("warning    \(warning)") }
     }
 }
