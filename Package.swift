@@ -47,8 +47,10 @@ let package = Package(
         // Fixtures (and the scripts that made them) are read through #filePath, not as bundle resources.
         .testTarget(name: "NNTests", dependencies: ["NN"], exclude: ["Fixtures", "OptimizerFixtures/make_optimizer_fixtures.py", "CheckpointFixtures/make_safetensors_fixture.py"]),
         .testTarget(name: "GLoMoGraphTests", dependencies: ["GLoMoGraph"]),
-        .testTarget(name: "LMTests", dependencies: ["LM"], exclude: ["Fixtures"]),
-        .testTarget(name: "EmbeddingsTests", dependencies: ["Embeddings"]),
+        // Fixtures several test targets share (a random GLoMo graph model on disk).
+        .target(name: "TestFixtures", dependencies: ["GLoMoGraph"], path: "Tests/Fixtures"),
+        .testTarget(name: "LMTests", dependencies: ["LM", "TestFixtures"], exclude: ["Fixtures"]),
+        .testTarget(name: "EmbeddingsTests", dependencies: ["Embeddings", "TestFixtures"]),
         .testTarget(name: "LMToolTests", dependencies: ["lmtool", "Corpus"]),
     ],
     swiftLanguageModes: [.v5]

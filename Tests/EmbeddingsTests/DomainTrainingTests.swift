@@ -1,6 +1,7 @@
 import XCTest
 import NN
 import Corpus
+import GLoMoGraph
 @testable import Embeddings
 
 /// A separable two-domain JSONL corpus: domain "fruit" uses only fruit words, "tools" only tool
@@ -18,24 +19,33 @@ func separableCorpus() -> String {
     return lines.joined(separator: "\n") + "\n"
 }
 
-final class DomainTrainingTests: XCTestCase {
-    func makeTrainer(_ dir: TempDir, name: String, epochs: Int) throws -> DomainClassifierTrainer {
-        let path = try dir.write("toy.jsonl", separableCorpus())
-        let reader = try CorpusReader(paths: [path])
-        let tokenization = TokenizationOptions()
-        let vocab = try DomainCorpus.buildVocabulary(reader, tokenization: tokenization)
-        let data = try DomainCorpus(reader, vocabulary: vocab, tokenization: tokenization)
-        let config = DomainRunConfig(
-            model: DomainClassifierConfig(vocabularySize: vocab.count, embeddingSize: 8, hiddenSize: 8, classCount: data.domains.count),
-            training: DomainTrainingOptions(granularity: .paragraph, epochs: epochs, batchSize: 8, learningRate: 0.02, seed: 7),
-            domains: data.domains, tokenization: tokenization, corpus: [path], vocabularyHash: vocab.contentHash)
-        let run = try DomainRunDirectory.create(at: dir.path(name), config: config, vocabulary: vocab)
-        return DomainClassifierTrainer(run: run, config: config, vocabulary: vocab, data: data)
+/// A trainer on `separableCorpus()` in `dir/name`; with `graphModel`, the classifier mixes
+/// its states with that graph model's graphs (`weighting`, windows of 8 = the training cut).
+func makeDomainTrainer(_ dir: TempDir, name: String, epochs: Int, graphModel: String? = nil,
+                 weighting: GraphMixWeighting = .global) throws -> DomainClassifierTrainer {
+    let path = try dir.write("toy.jsonl", separableCorpus())
+    let reader = try CorpusReader(paths: [path])
+    let tokenization = TokenizationOptions()
+    let vocab = try DomainCorpus.buildVocabulary(reader, tokenization: tokenization)
+    let data = try DomainCorpus(reader, vocabulary: vocab, tokenization: tokenization)
+    var config = DomainRunConfig(
+        model: DomainClassifierConfig(vocabularySize: vocab.count, embeddingSize: 8, hiddenSize: 8, classCount: data.domains.count),
+        training: DomainTrainingOptions(granularity: .paragraph, epochs: epochs, batchSize: 8, learningRate: 0.02,
+                                        maxLength: graphModel == nil ? nil : 8, seed: 7),
+        domains: data.domains, tokenization: tokenization, corpus: [path], vocabularyHash: vocab.contentHash)
+    if let graphModel {
+        let prepared = try DomainGraphConfig.prepare(path: graphModel, vocabulary: vocab, weighting: weighting, window: 8)
+        config.model.graphs = prepared.config
+        config.graphModel = prepared.source
     }
+    let run = try DomainRunDirectory.create(at: dir.path(name), config: config, vocabulary: vocab)
+    return DomainClassifierTrainer(run: run, config: config, vocabulary: vocab, data: data)
+}
 
+final class DomainTrainingTests: XCTestCase {
     func testLearnsASeparableCorpusAndWritesEveryFile() throws {
         let dir = try TempDir()
-        let trainer = try makeTrainer(dir, name: "run", epochs: 6)
+        let trainer = try makeDomainTrainer(dir, name: "run", epochs: 6)
         XCTAssertEqual(trainer.data.domains, ["fruit", "tools"])
         XCTAssertEqual(trainer.data.train.count, 60)
         guard case .finished(let summary) = try trainer.run(resume: false) else { return XCTFail("not finished") }
@@ -63,10 +73,10 @@ final class DomainTrainingTests: XCTestCase {
     /// uninterrupted run (same shuffles, Adam state and position).
     func testInterruptedAndResumedRunMatchesUninterrupted() throws {
         let dir = try TempDir()
-        let straight = try makeTrainer(dir, name: "straight", epochs: 2)
+        let straight = try makeDomainTrainer(dir, name: "straight", epochs: 2)
         _ = try straight.run(resume: false)
 
-        let first = try makeTrainer(dir, name: "stopped", epochs: 2)
+        let first = try makeDomainTrainer(dir, name: "stopped", epochs: 2)
         var calls = 0
         guard case .stopped(let epoch, let batch) = try first.run(resume: false, shouldStop: { calls += 1; return calls == 12 }) else {
             return XCTFail("expected a stop")

@@ -2,6 +2,7 @@ import Corpus
 import Foundation
 import GLoMoGraph
 import NN
+import TestFixtures
 import XCTest
 @testable import LM
 

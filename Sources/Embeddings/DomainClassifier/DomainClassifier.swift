@@ -1,5 +1,6 @@
 import NN
 import Corpus
+import GLoMoGraph
 
 /// How the BiLSTM states of an example are pooled over time into one vector.
 public enum ClassifierPooling: String, Codable, CaseIterable, Sendable {
@@ -25,10 +26,15 @@ public struct DomainClassifierConfig: Codable, Equatable, Sendable {
     public var dropout: Float
     /// If set, the embedding starts uniform in ±this; nil: N(0, 1) (PyTorch's `nn.Embedding`).
     public var embeddingInitRange: Float?
+    /// GLoMo graphs mixed into the BiLSTM states before pooling (nil, or absent from a
+    /// config.json: none). See `DomainGraphConfig`.
+    public var graphs: DomainGraphConfig?
 
     public init(vocabularySize: Int, embeddingSize: Int, hiddenSize: Int, classCount: Int,
-                pooling: ClassifierPooling = .mean, dropout: Float = 0, embeddingInitRange: Float? = nil) {
+                pooling: ClassifierPooling = .mean, dropout: Float = 0, embeddingInitRange: Float? = nil,
+                graphs: DomainGraphConfig? = nil) {
         self.embeddingInitRange = embeddingInitRange
+        self.graphs = graphs
         self.vocabularySize = vocabularySize
         self.embeddingSize = embeddingSize
         self.hiddenSize = hiddenSize
@@ -50,6 +56,7 @@ public struct DomainClassifierConfig: Codable, Equatable, Sendable {
 ///     hr = LSTM_bwd(xr)                             [T, B, H]   starts at the example's real end
 ///     hb[t, b] = hr[len_b − 1 − t, b]               [T, B, H]   back in reading order
 ///     h  = [hf ; hb]                                [T, B, 2H]
+///     h  ← GLoMo(h, ids)  (with `config.graphs`)    [T, B, 2H]   graph-mixed, `DomainGraphConfig`
 ///     p  = pool(h, mask)                            [B, 2H]     mean or max (dropout while training)
 ///     z  = p · Wᵀ + b                               [B, K]
 ///     loss = mean_b CE(z_b, label_b)
@@ -63,7 +70,8 @@ public struct DomainClassifierConfig: Codable, Equatable, Sendable {
 ///
 /// tensors `embedding.weight [V, E]`, `rnn.weight_ih_l0 [4H, E]`, `rnn.weight_hh_l0 [4H, H]`,
 /// `rnn.bias_ih_l0 [4H]`, `rnn.bias_hh_l0 [4H]`, the same with `_reverse`, `decoder.weight [K, 2H]`,
-/// `decoder.bias [K]`.
+/// `decoder.bias [K]`. With graphs, the `GLoMoTransfer`'s parameters follow (`glomo.*`: the
+/// frozen id map, graph embedding and predictor, then the trainable mixer and gate).
 ///
 ///     let model = DomainClassifier(config: DomainClassifierConfig(vocabularySize: V, embeddingSize: 64,
 ///                                  hiddenSize: 64, classCount: K), seed: 1)
@@ -79,11 +87,17 @@ public final class DomainClassifier {
     let backwardFirst: ParameterView  // rnn.weight_ih_l0_reverse
     let decoderWeight: ParameterView
     let decoderBias: ParameterView
+    /// The GLoMo graphs (`config.graphs`), registered for batches of up to `maxBatch` columns.
+    public let graphs: GLoMoTransfer?
+    /// With graphs: the most columns a batch may have (their buffers are sized once).
+    public let maxBatch: Int
     private var workspace: Workspace?
 
     /// Builds the model with PyTorch's default initialization (embedding N(0, 1) unless
-    /// `config.embeddingInitRange`, LSTM and linear uniform ±1/√fan) from `seed`.
-    public init(config: DomainClassifierConfig, seed: UInt64) {
+    /// `config.embeddingInitRange`, LSTM and linear uniform ±1/√fan) from `seed`; then the
+    /// graphs' parameters, if any, at random (`loadGraphs` puts the pretrained ones in). With
+    /// graphs, batches may have at most `maxBatch` columns.
+    public init(config: DomainClassifierConfig, seed: UInt64, maxBatch: Int = 32) {
         precondition(config.vocabularySize > 0 && config.embeddingSize > 0 && config.hiddenSize > 0 && config.classCount > 0,
                      "DomainClassifier: sizes must be positive")
         self.config = config
@@ -101,6 +115,14 @@ public final class DomainClassifier {
         backwardFirst = lstm("_reverse")
         decoderWeight = store.register("decoder.weight", shape: [K, 2 * H])
         decoderBias = store.register("decoder.bias", shape: [K])
+        if let graphConfig = config.graphs {
+            let transfer = GLoMoTransfer(config: graphConfig.transfer, vocabularySize: V, featureSize: 2 * H)
+            transfer.register(in: store, batchSize: maxBatch, maxSteps: graphConfig.window)
+            graphs = transfer
+        } else {
+            graphs = nil
+        }
+        self.maxBatch = maxBatch
         parameters = store
 
         var rng = RNG(seed: seed)
@@ -115,6 +137,7 @@ public final class DomainClassifier {
         cell.initialize(parameters: base + backwardFirst.offset, rng: &rng)
         Linear(inputSize: 2 * H, outputSize: K).initialize(weight: base + decoderWeight.offset,
                                                            bias: base + decoderBias.offset, rng: &rng)
+        graphs?.initialize(rng: &rng)
     }
 
     /// The input embedding matrix `[V, E]` (a copy).
@@ -138,6 +161,7 @@ public final class DomainClassifier {
         let hf: UnsafeMutablePointer<Float>       // [T, B, H]
         let hr: UnsafeMutablePointer<Float>       // [T, B, H] backward LSTM output, reversed time
         let h: UnsafeMutablePointer<Float>        // [T, B, 2H] [hf ; hb] in reading order
+        let hm: UnsafeMutablePointer<Float>       // [T, B, 2H] h mixed by the graphs (with graphs)
         let pooled: UnsafeMutablePointer<Float>   // [B, 2H]
         let argmax: UnsafeMutablePointer<Int32>   // [B, 2H]
         let dropped: UnsafeMutablePointer<Float>  // [B, 2H] pooled after dropout
@@ -147,6 +171,7 @@ public final class DomainClassifier {
         let dlogits: UnsafeMutablePointer<Float>  // [B, K]
         let dpooled: UnsafeMutablePointer<Float>  // [B, 2H]
         let dh: UnsafeMutablePointer<Float>       // [T, B, 2H]
+        let dhm: UnsafeMutablePointer<Float>      // [T, B, 2H] (with graphs)
         let dhf: UnsafeMutablePointer<Float>      // [T, B, H]
         let dhr: UnsafeMutablePointer<Float>      // [T, B, H]
         let dx: UnsafeMutablePointer<Float>       // [T, B, E]
@@ -174,7 +199,8 @@ public final class DomainClassifier {
             ids = i(T * B); mask = f(T * B); labels = i(B); rowMask = f(B)
             lengths = [Int](repeating: 0, count: B)
             x = f(T * B * E); xMask = f(T * B * E); xr = f(T * B * E)
-            hf = f(T * B * H); hr = f(T * B * H); h = f(T * B * 2 * H)
+            let mixed = config.graphs == nil ? 1 : T * B * 2 * H
+            hf = f(T * B * H); hr = f(T * B * H); h = f(T * B * 2 * H); hm = f(mixed); dhm = f(mixed)
             pooled = f(B * 2 * H); argmax = i(B * 2 * H); dropped = f(B * 2 * H); pMask = f(B * 2 * H)
             logits = f(B * K); lse = f(B); dlogits = f(B * K); dpooled = f(B * 2 * H)
             dh = f(T * B * 2 * H); dhf = f(T * B * H); dhr = f(T * B * H); dx = f(T * B * E); dxr = f(T * B * E)
@@ -189,11 +215,13 @@ public final class DomainClassifier {
         var steps: Int      // T of the batch
         var count: Int      // real examples
         var training: Bool
+        var graphBlocks: Int  // windows the graphs were applied in (0 without graphs)
     }
     private var lastPass: Pass?
 
     /// A workspace for `batch` columns and at least `steps` steps (reallocated when too small).
     private func workspace(batch: Int, steps: Int) -> Workspace {
+        precondition(graphs == nil || batch <= maxBatch, "DomainClassifier: \(batch) columns, the graphs were sized for \(maxBatch)")
         if let w = workspace, w.batch == batch, w.steps >= steps { return w }
         let w = Workspace(config: config, batch: batch, steps: max(steps, workspace?.steps ?? 0))
         workspace = w
@@ -270,10 +298,24 @@ public final class DomainClassifier {
             }
         }
 
+        // Graphs: hm = GLoMo(h) over windows of at most `window` steps [T, B, 2H]; pooling reads hm.
+        var pooledInput = w.h
+        var blocks = 0
+        if let graphs, let window = config.graphs?.window {
+            for start in stride(from: 0, to: T, by: window) {
+                let steps = min(window, T - start)
+                graphs.resetState()
+                graphs.forward(output: w.hm + start * B * C, features: w.h + start * B * C, ids: w.ids + start * B,
+                               steps: steps, batch: B)
+                blocks += 1
+            }
+            pooledInput = w.hm
+        }
+
         // Pool over time: [B, 2H].
         switch config.pooling {
-        case .mean: MeanPooling.forward(output: w.pooled, input: w.h, mask: w.mask, steps: T, batch: B, channels: C)
-        case .max: MaxPooling.forward(output: w.pooled, argmax: w.argmax, input: w.h, mask: w.mask, steps: T, batch: B, channels: C)
+        case .mean: MeanPooling.forward(output: w.pooled, input: pooledInput, mask: w.mask, steps: T, batch: B, channels: C)
+        case .max: MaxPooling.forward(output: w.pooled, argmax: w.argmax, input: pooledInput, mask: w.mask, steps: T, batch: B, channels: C)
         }
         if training && config.dropout > 0 {
             drop.forward(output: w.dropped, mask: w.pMask, input: w.pooled, count: B * C, rng: &rng, training: true)
@@ -295,7 +337,7 @@ public final class DomainClassifier {
             predictions[b] = Int32(best)
             if predictions[b] == w.labels[b] { correct += 1 }
         }
-        lastPass = Pass(steps: T, count: n, training: training)
+        lastPass = Pass(steps: T, count: n, training: training, graphBlocks: blocks)
         return BatchResult(loss: loss, count: n, correct: correct, predictions: predictions,
                            logits: Array(UnsafeBufferPointer(start: w.logits, count: n * K)))
     }
@@ -308,7 +350,7 @@ public final class DomainClassifier {
     }
 
     /// Calls `body(t, b, state)` for every real step of the last forward's examples, with the
-    /// concatenated `[h_fwd ; h_bwd]` state (2H floats) at that step.
+    /// concatenated `[h_fwd ; h_bwd]` state (2H floats) at that step (before any graph mixing).
     public func forEachState(_ body: (_ step: Int, _ example: Int, _ state: UnsafeBufferPointer<Float>) -> Void) {
         guard let pass = lastPass, let w = workspace else { return }
         let B = w.batch, C = 2 * config.hiddenSize
@@ -341,12 +383,16 @@ public final class DomainClassifier {
                                                      doutput: w.dlogits, input: w.dropped, weight: p + decoderWeight.offset, n: B)
         if dropoutActive { for i in 0..<B * C { w.dpooled[i] *= w.pMask[i] } }
 
-        // Through the pooling: dh [T, B, 2H].
+        // Through the pooling: dh [T, B, 2H] (dhm, then through the graphs' mixer, with graphs).
+        precondition(pass.graphBlocks <= 1, "DomainClassifier: backward through graphs applied in \(pass.graphBlocks) windows (training examples must fit one)")
+        let dpoolInput = graphs == nil ? w.dh : w.dhm
         w.dh.update(repeating: 0, count: T * B * C)
+        dpoolInput.update(repeating: 0, count: T * B * C)
         switch config.pooling {
-        case .mean: MeanPooling.backward(dinput: w.dh, doutput: w.dpooled, mask: w.mask, steps: T, batch: B, channels: C)
-        case .max: MaxPooling.backward(dinput: w.dh, doutput: w.dpooled, argmax: w.argmax, batch: B, channels: C)
+        case .mean: MeanPooling.backward(dinput: dpoolInput, doutput: w.dpooled, mask: w.mask, steps: T, batch: B, channels: C)
+        case .max: MaxPooling.backward(dinput: dpoolInput, doutput: w.dpooled, argmax: w.argmax, batch: B, channels: C)
         }
+        graphs?.backward(dfeatures: w.dh, doutput: w.dhm)
 
         // Split into dhf [T, B, H] and dhr [T, B, H] (the latter back in the reversed time of hr).
         w.dhf.update(repeating: 0, count: T * B * H)

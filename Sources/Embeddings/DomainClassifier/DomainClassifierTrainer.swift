@@ -1,5 +1,6 @@
 import Corpus
 import Foundation
+import GLoMoGraph
 import NN
 import Support
 
@@ -41,7 +42,7 @@ public final class DomainClassifierTrainer {
         self.vocabulary = vocabulary
         self.data = data
         self.log = log
-        model = DomainClassifier(config: config.model, seed: config.training.seed)
+        model = DomainClassifier(config: config.model, seed: config.training.seed, maxBatch: config.training.batchSize)
         optimizer = RowSparseAdam(tableRows: config.model.vocabularySize, tableWidth: config.model.embeddingSize)
         dropoutRNG = RNG(seed: config.training.seed &+ 0x5eed)
     }
@@ -103,9 +104,14 @@ public final class DomainClassifierTrainer {
             // Epoch records written after this checkpoint (a crash in between) are dropped.
             records = try run.readMetrics().filter { $0.epoch <= position.epoch }
             log("resuming from \(run.lastCheckpointPath): epoch \(position.epoch + 1), batch \(position.batch + 1)")
+        } else if config.model.graphs != nil {
+            try loadGraphs()
         }
 
         let B = options.batchSize
+        if let graphs = config.model.graphs, (options.maxLength ?? Int.max) > graphs.window {
+            throw FileError(path: run.configPath, message: "training examples of up to \(options.maxLength.map(String.init) ?? "any number of") tokens do not fit the graphs' window of \(graphs.window)")
+        }
         let longest = data.train.map { doc -> Int in
             granularity == .paragraph ? doc.sentences.reduce(0) { $0 + $1.count } : (doc.sentences.map(\.count).max() ?? 0)
         }.max() ?? 1
@@ -182,6 +188,21 @@ public final class DomainClassifierTrainer {
             try saveLast(position)
         }
         return .finished(try finish(position: position, records: records))
+    }
+
+    /// Puts the pretrained graph model of `config.graphModel` into the new model's graphs.
+    private func loadGraphs() throws {
+        guard let source = config.graphModel else {
+            throw FileError(path: run.configPath, message: "the model has graphs but the run names no graph model (graph_model)")
+        }
+        let graphModel = try GLoMoGraphModel.loadForTransfer(at: source.path, vocabulary: vocabulary, consumer: "classifier")
+        if graphModel.contentHash != source.contentHash {
+            throw FileError(path: source.path, message: "the graph model changed since the run was configured (content hash \(graphModel.contentHash), config.json says \(source.contentHash))")
+        }
+        let found = try model.loadGraphs(graphModel, vocabulary: vocabulary)
+        let g = model.graphs!.config
+        log("GLoMo graphs from \(source.path) on the BiLSTM states (\(g.weighting.rawValue) mixture weights, windows of \(config.model.graphs!.window) tokens): "
+            + "\(found) of \(vocabulary.count - 2) vocabulary words found in its vocabulary (the rest read as <unk>), \(g.predictor.graphLayers) layers × \(g.predictor.heads) heads")
     }
 
     /// The distinct ids at the real steps of `batch`, sorted: the embedding rows with a gradient.
@@ -270,7 +291,7 @@ public final class DomainClassifierTrainer {
 
         let bestRecord = records.first { $0.epoch == position.bestEpoch }
         let summary = DomainRunSummary(validAccuracy: bestRecord?.validAccuracy, testAccuracy: metrics.accuracy, testMacroF1: metrics.macroF1,
-                                       parameters: model.parameters.count, trainableParameters: model.parameters.count,
+                                       parameters: model.parameters.count, trainableParameters: model.parameters.trainableCount,
                                        seconds: position.totalSeconds, epochs: position.epoch, bestEpoch: position.bestEpoch,
                                        tokensPerSecond: Double(position.trainTokens) / max(position.totalSeconds, 1e-9),
                                        contextualFallbackWords: fallbacks)

@@ -45,9 +45,13 @@ public struct DomainRunConfig: Codable, Equatable, Sendable {
     public var vocabularyHash: String
     /// Words seen fewer times in the training split get the fallback row in `contextual.vec`.
     public var minOccurrences: Int
+    /// The pretrained graph model of `model.graphs` (nil, or absent from a config.json: no graphs).
+    public var graphModel: GraphModelSource?
 
     public init(model: DomainClassifierConfig, training: DomainTrainingOptions, domains: [String],
-                tokenization: TokenizationOptions, corpus: [String], vocabularyHash: String, minOccurrences: Int = 1) {
+                tokenization: TokenizationOptions, corpus: [String], vocabularyHash: String, minOccurrences: Int = 1,
+                graphModel: GraphModelSource? = nil) {
+        self.graphModel = graphModel
         self.model = model
         self.training = training
         self.domains = domains
@@ -204,7 +208,7 @@ public struct DomainRunDirectory: Sendable {
     /// Loads the best model of a run (`config.json` + `model.safetensors`).
     public static func loadModel(at path: String) throws -> (model: DomainClassifier, config: DomainRunConfig, vocabulary: Vocabulary) {
         let (run, config, vocabulary) = try open(at: path)
-        let model = DomainClassifier(config: config.model, seed: 0)
+        let model = DomainClassifier(config: config.model, seed: 0, maxBatch: config.training.batchSize)
         _ = try TrainingCheckpoint.restore(from: run.modelPath, parameters: model.parameters)
         return (model, config, vocabulary)
     }

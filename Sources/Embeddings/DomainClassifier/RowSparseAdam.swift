@@ -10,7 +10,8 @@ import NN
 /// BiLSTM itself on a batch of sentences). A row's moments and value change only at the steps
 /// where the row is given; bias correction uses the global step count, as SparseAdam does.
 /// Gradients are zeroed the same way (`zeroGradients`) and clipped over the rows that can be
-/// non-zero (`clipGradientNorm`), which gives the same norm as over the whole store.
+/// non-zero (`clipGradientNorm`), which gives the same norm as over the whole store. Frozen
+/// parameters (`ParameterStore.setFrozen`) after the table are never touched.
 ///
 /// State tensors have `NN.Adam`'s names (`step`, `exp_avg.<name>`, `exp_avg_sq.<name>`), so a
 /// checkpoint reads like one written with `Adam`.
@@ -40,9 +41,11 @@ public final class RowSparseAdam: Optimizer {
 
     private var tableCount: Int { tableRows * tableWidth }
 
-    /// The element ranges the next step touches: the given rows of the table, then the dense rest.
+    /// The element ranges the next step touches: the given rows of the table, then the trainable
+    /// rest (frozen parameters, such as a classifier's pretrained graph predictor, are skipped).
     private func ranges(_ store: ParameterStore) -> [Range<Int>] {
-        rows.map { ($0 * tableWidth)..<(($0 + 1) * tableWidth) } + [tableCount..<store.count]
+        rows.map { ($0 * tableWidth)..<(($0 + 1) * tableWidth) }
+            + store.trainableRanges.map { $0.clamped(to: tableCount..<store.count) }.filter { !$0.isEmpty }
     }
 
     /// Zeroes the gradients of `rows` and of the dense part (call before each backward; on the

@@ -28,11 +28,7 @@ extension InputFactory {
         guard GraphMixWeighting(rawValue: use.weights) != nil else {
             throw InputFactoryError(message: "--glomo-weights must be global or per-token, got '\(use.weights)'")
         }
-        let graphModel = try GLoMoGraphModel.loadChecked(at: use.path)
-        let (_, found) = GLoMoTransfer.vocabularyMap(from: vocabulary, to: graphModel.vocabulary)
-        if found == 0 {
-            throw InputFactoryError(message: "\(graphModel.directory.vocabularyPath): none of the LM's \(vocabulary.count - 2) words (besides <unk> and <eos>) is in the graph model's vocabulary (another tokenization?)")
-        }
+        let graphModel = try GLoMoGraphModel.loadForTransfer(at: use.path, vocabulary: vocabulary, consumer: "LM")
         use.contentHash = graphModel.contentHash
         // An absolute path, so that the run loads from any working directory.
         use.path = URL(fileURLWithPath: use.path).standardizedFileURL.path
@@ -59,18 +55,11 @@ extension InputFactory {
     /// Loads the pretrained graph model into a fresh model's frozen GLoMo parameters; returns
     /// the log line.
     static func initializeGLoMo(_ glomo: GLoMoTransfer, use: RunConfig.GLoMoUse, vocabulary: Vocabulary) throws -> String {
-        let graphModel = try GLoMoGraphModel.loadChecked(at: use.path)
+        let graphModel = try GLoMoGraphModel.loadForTransfer(at: use.path, vocabulary: vocabulary, consumer: "LM")
         if !use.contentHash.isEmpty && graphModel.contentHash != use.contentHash {
             throw InputFactoryError(message: "\(use.path): the GLoMo model changed since the run was configured (content hash \(graphModel.contentHash), config.json says \(use.contentHash))")
         }
         let found = try glomo.load(graphModel, lmVocabulary: vocabulary)
         return "GLoMo graphs from \(use.path) on \(use.on) (\(use.weights) mixture weights): \(found) of \(vocabulary.count - 2) vocabulary words found in its vocabulary (the rest read as <unk>), \(glomo.config.predictor.graphLayers) layers × \(glomo.config.predictor.heads) heads, \(glomo.config.context) tokens of carried context"
-    }
-}
-
-extension GLoMoGraphModel {
-    /// `GLoMoModelDirectory.load` with small buffers (only parameters and vocabulary are needed).
-    static func loadChecked(at path: String) throws -> GLoMoGraphModel {
-        try GLoMoModelDirectory.load(at: path, maxSteps: 1, maxBatch: 1)
     }
 }

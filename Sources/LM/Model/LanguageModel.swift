@@ -3,6 +3,7 @@ import Glibc
 #else
 import Darwin
 #endif
+import GLoMoGraph
 import NN
 
 /// An LSTM language model: input representation → dropout → LSTM layers (dropout after each) →

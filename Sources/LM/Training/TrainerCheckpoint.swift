@@ -1,3 +1,4 @@
+import GLoMoGraph
 import NN
 import Support
 

@@ -2,11 +2,13 @@ import ArgumentParser
 import Corpus
 import Embeddings
 import Foundation
+import GLoMoGraph
 import NN
 import Support
 
 extension DocumentGranularity: ExpressibleByArgument {}
 extension ClassifierPooling: ExpressibleByArgument {}
+extension GraphMixWeighting: ExpressibleByArgument {}
 
 struct PretrainDomainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,6 +32,13 @@ struct PretrainDomainCommand: ParsableCommand {
             in the train split, 2 x hidden wide; words seen fewer than --min-occurrences times get the \
             mean of the averaged rows), word2vec text, plus .safetensors copies. summary.json is written \
             last: its presence means the run finished.
+
+            With --glomo DIR (a graph model from `lmtool pretrain-glomo`, same tokenization), the \
+            classifier mixes its BiLSTM states with the frozen pretrained graphs before pooling: a \
+            trainable mixture over the graphs and their products (--glomo-weights) and a gate over \
+            [h ; M·h]. The graphs cover windows of --max-length tokens (training examples are cut to \
+            it; longer evaluation examples are mixed window by window). Compare the accuracy with \
+            that of the same command without --glomo (docs/glomo.md, "Graphs in the domain classifier").
 
             Examples (paragraphs, then sentences, of the project's corpus):
               lmtool pretrain-domain --corpus corpora/default.jsonl.zst \\
@@ -98,6 +107,12 @@ struct PretrainDomainCommand: ParsableCommand {
     @Option(name: .customLong("min-occurrences"), help: "contextual.vec: words seen fewer times in the train split get the fallback row.")
     var minOccurrences = 1
 
+    @Option(help: ArgumentHelp("Mix the BiLSTM states with the graphs of this pretrained GLoMo model (lmtool pretrain-glomo --out DIR) before pooling.", valueName: "dir"))
+    var glomo: String?
+
+    @Option(name: .customLong("glomo-weights"), help: "With --glomo: one learned mixture for every position (global) or mixture weights predicted per position (per-token).")
+    var glomoWeights: GraphMixWeighting?
+
     @Flag(help: "Continue the run in --out from last.safetensors.")
     var resume = false
 
@@ -117,6 +132,9 @@ struct PretrainDomainCommand: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if corpusOptions.split != nil { throw ValidationError("--split does not apply: pretrain-domain uses the train, valid and test splits") }
         if resume && force { throw ValidationError("--resume and --force exclude each other") }
+        if glomoWeights != nil && glomo == nil { throw ValidationError("--glomo-weights needs --glomo DIR") }
+        if glomo != nil && maxLength == 0 { throw ValidationError("--glomo needs --max-length > 0: the graphs cover windows of that many tokens") }
+        if resume && glomo != nil { throw ValidationError("--glomo does not apply with --resume: the run's config.json says which graphs it uses") }
     }
 
     func run() throws {
@@ -156,6 +174,12 @@ struct PretrainDomainCommand: ParsableCommand {
                                                 clip: clip, maxLength: maxLength == 0 ? nil : maxLength, seed: seed),
                 domains: [], tokenization: tokenization, corpus: corpus, vocabularyHash: vocabulary.contentHash,
                 minOccurrences: minOccurrences)
+            if let glomo {
+                let prepared = try DomainGraphConfig.prepare(path: glomo, vocabulary: vocabulary, weighting: glomoWeights ?? .global,
+                                                             window: maxLength)
+                config.model.graphs = prepared.config
+                config.graphModel = prepared.source
+            }
         }
 
         let reader = try CorpusReader(paths: corpus, options: corpusOptions.readOptions)
@@ -180,7 +204,9 @@ struct PretrainDomainCommand: ParsableCommand {
             directory = try DomainRunDirectory.create(at: out, config: config, vocabulary: vocabulary, force: force)
         }
         let trainer = DomainClassifierTrainer(run: directory, config: config, vocabulary: vocabulary, data: data) { print($0) }
-        print("model: embedding \(config.model.vocabularySize) x \(config.model.embeddingSize), BiLSTM 2 x \(config.model.hiddenSize), \(config.model.pooling.rawValue) pooling, \(config.model.classCount) domains; \(grouped(trainer.model.parameters.count)) parameters")
+        print("model: embedding \(config.model.vocabularySize) x \(config.model.embeddingSize), BiLSTM 2 x \(config.model.hiddenSize), \(config.model.pooling.rawValue) pooling, \(config.model.classCount) domains"
+              + (config.model.graphs.map { ", GLoMo graphs (\($0.weighting.rawValue) weights, windows of \($0.window))" } ?? "")
+              + "; \(grouped(trainer.model.parameters.count)) parameters, \(grouped(trainer.model.parameters.trainableCount)) trained")
         StopRequest.install()
         defer { StopRequest.uninstall() }
         switch try trainer.run(resume: resume, shouldStop: { StopRequest.signal != nil }) {

@@ -2,10 +2,12 @@ import Corpus
 import GLoMoGraph
 import NN
 
+// Test fixtures shared by several test targets (the `TestFixtures` target: not shipped).
+
 /// Writes a small GLoMo graph model with random parameters over `tokens` to `path` (embedding
 /// size 3, one convolution layer, 2 graph layers × 2 heads), as `lmtool pretrain-glomo` would.
 @discardableResult
-func writeRandomGraphModel(at path: String, tokens: [String], seed: UInt64 = 11) throws -> GLoMoModelDirectory {
+public func writeRandomGraphModel(at path: String, tokens: [String], seed: UInt64 = 11) throws -> GLoMoModelDirectory {
     let vocabulary = try Vocabulary(tokens: tokens, counts: [1] + Array(repeating: 2, count: tokens.count - 1))
     let graph = GraphPredictorConfig(embeddingSize: 3, channels: 4, convLayers: 1, graphLayers: 2, heads: 2, headSize: 2)
     let config = GLoMoModelConfig(vocabulary: vocabulary, graph: graph, pretraining: GLoMoPretrainingConfig())

@@ -1,8 +1,8 @@
 import Corpus
-import GLoMoGraph
 import NN
 
-/// Where a `LanguageModel` applies GLoMo graphs.
+/// Where a consumer applies GLoMo graphs: in a `LanguageModel`, to its input vectors or its top
+/// LSTM outputs; in a `DomainClassifier`, `.hidden` (its BiLSTM states before pooling).
 public enum GLoMoSite: String, Codable, Sendable, CaseIterable {
     /// To the input vectors, before the first LSTM layer (and before input dropout).
     case embeddings
@@ -10,7 +10,7 @@ public enum GLoMoSite: String, Codable, Sendable, CaseIterable {
     case hidden
 }
 
-/// Sizes and options of the GLoMo graphs inside a language model.
+/// Sizes and options of the GLoMo graphs inside a consumer model (a language model, a classifier).
 public struct GLoMoTransferConfig: Codable, Equatable, Sendable {
     /// The pretrained graph predictor's sizes (from the graph model's `config.json`).
     public var predictor: GraphPredictorConfig
@@ -34,9 +34,11 @@ public struct GLoMoTransferConfig: Codable, Equatable, Sendable {
     }
 }
 
-/// GLoMo graphs inside a language model: a frozen pretrained graph predictor computes graphs over
-/// the current window of tokens, and a trainable `GraphMixer` mixes them into the features at
-/// `site` (the input embeddings or the top LSTM outputs).
+/// GLoMo graphs inside a consumer model (the LSTM language model; the domain classifier): a frozen
+/// pretrained graph predictor computes graphs over the current window of tokens, and a trainable
+/// `GraphMixer` mixes them into the features at `site` (in the LM, the input embeddings or the top
+/// LSTM outputs). The names below say "LM" for the consumer; the classifier uses it with
+/// `context: 0` (no carried context) and its own vocabulary.
 ///
 /// **Window.** Each forward call sees the current segment of T steps (`[T, B]` time-major ids and
 /// features) plus the last `context` positions carried from the previous calls (their LM ids and
@@ -93,7 +95,7 @@ public final class GLoMoTransfer {
     private var contextFeatures: UnsafeMutablePointer<Float>! // [C, B, D]
     /// Positions currently carried (0 ... config.context).
     public private(set) var contextCount = 0
-    private var lastSteps = 0, lastWindow = 0
+    private var lastSteps = 0, lastWindow = 0, lastBatch = 0
 
     /// A transfer for an LM of `vocabularySize` words mixing features of size `featureSize`.
     public init(config: GLoMoTransferConfig, vocabularySize: Int, featureSize: Int) {
@@ -105,7 +107,8 @@ public final class GLoMoTransfer {
     }
 
     /// Registers the parameters in `store` and preallocates buffers for `batchSize × maxSteps`
-    /// (called once by `LanguageModel.init`, after the model's own parameters).
+    /// (called once by the consumer's `init`, after the model's own parameters). Each forward
+    /// then takes at most `batchSize` columns (exactly `batchSize` when `config.context` > 0).
     public func register(in store: ParameterStore, batchSize B: Int, maxSteps: Int) {
         precondition(self.store == nil, "GLoMoTransfer: registered twice")
         self.store = store
@@ -188,16 +191,20 @@ public final class GLoMoTransfer {
         }
     }
 
-    /// Mixes the graphs of the window into `features` (the current T steps) and writes `output`;
-    /// then carries the window's last `config.context` positions.
+    /// Mixes the graphs of the window into `features` (the current T steps of `batch` columns,
+    /// by default the registered `batchSize`) and writes `output`; then carries the window's
+    /// last `config.context` positions.
     public func forward(
         output: UnsafeMutablePointer<Float>,  // [T, B, D]
         features: UnsafePointer<Float>,       // [T, B, D]
         ids: UnsafePointer<Int32>,            // [T, B] LM ids
-        steps T: Int
+        steps T: Int,
+        batch: Int? = nil
     ) {
-        let B = batchSize, D = featureSize, Eg = config.predictor.embeddingSize, Vg = config.graphVocabularySize
+        let B = batch ?? batchSize, D = featureSize, Eg = config.predictor.embeddingSize, Vg = config.graphVocabularySize
         let c = contextCount, W = c + T
+        precondition(B > 0 && B <= batchSize && (config.context == 0 || B == batchSize),
+                     "GLoMoTransfer: \(B) columns do not fit the registered batch of \(batchSize) (exactly that when context is carried)")
         let p = store.values.baseAddress!, map = p + vocabularyMap.offset, table = p + embedding.offset
         // Window: carried context, then the current segment.
         windowIds.update(from: contextIds, count: c * B)
@@ -223,6 +230,7 @@ public final class GLoMoTransfer {
         contextCount = keep
         lastSteps = T
         lastWindow = W
+        lastBatch = B
     }
 
     /// Adds the gradients of the mixer's parameters (into the store) and of the current
@@ -231,7 +239,7 @@ public final class GLoMoTransfer {
         dfeatures: UnsafeMutablePointer<Float>,  // [T, B, D] adds
         doutput: UnsafePointer<Float>            // [T, B, D]
     ) {
-        let T = lastSteps, B = batchSize, D = featureSize
+        let T = lastSteps, B = lastBatch, D = featureSize
         precondition(T > 0, "GLoMoTransfer: backward without a preceding forward")
         let W = lastWindow
         dwindow.update(repeating: 0, count: W * B * D)
@@ -246,6 +254,7 @@ public final class GLoMoTransfer {
 public struct GLoMoTransferError: Error, CustomStringConvertible, Equatable {
     public let message: String
     public var description: String { message }
+    public init(message: String) { self.message = message }
 }
 
 /// Owner of buffers allocated once and freed together.
@@ -346,5 +355,23 @@ extension GLoMoTransfer {
         } catch let e as SafeTensorTypeError {
             throw GLoMoTransferError(message: e.description)
         }
+    }
+}
+
+extension GLoMoGraphModel {
+    /// The graph model in `path` for a consumer (an LM, a classifier) over `vocabulary`:
+    /// `GLoMoModelDirectory.load` with small buffers (a consumer needs only its parameters and its
+    /// vocabulary: config.json, vocab.txt and model.safetensors checked, one-line errors naming the
+    /// file), refused when none of the consumer's words besides `<unk>` and `<eos>` is in its
+    /// vocabulary (another tokenization, usually).
+    ///
+    ///     let graphModel = try GLoMoGraphModel.loadForTransfer(at: "glomo", vocabulary: vocab, consumer: "LM")
+    public static func loadForTransfer(at path: String, vocabulary: Vocabulary, consumer: String) throws -> GLoMoGraphModel {
+        let graphModel = try GLoMoModelDirectory.load(at: path, maxSteps: 1, maxBatch: 1)
+        let (_, found) = GLoMoTransfer.vocabularyMap(from: vocabulary, to: graphModel.vocabulary)
+        if found == 0 {
+            throw GLoMoTransferError(message: "\(graphModel.directory.vocabularyPath): none of the \(consumer)'s \(vocabulary.count - 2) words (besides <unk> and <eos>) is in the graph model's vocabulary (another tokenization?)")
+        }
+        return graphModel
     }
 }
