@@ -76,6 +76,38 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("a")), "a failed start leaves no run directory")
     }
 
+    /// `--resume` with a corrupt last.safetensors (cut short, garbage in its header, empty):
+    /// one line naming the file, a non-zero status, and not one byte of the run directory
+    /// changed; with the checkpoint restored, the same command resumes.
+    func testResumeWithACorruptLastCheckpointIsAnErrorThatChangesNothing() throws {
+        // An interrupted run: epoch 1 finished (metrics, best model), stopped inside epoch 2.
+        let first = try runLMTool(trainArguments(run: "run") + ["--stop-after-steps", "25"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertTrue(first.stdout.contains("stopped at epoch 2"), first.stdout)
+        let last = path("run/last.safetensors")
+        let good = try Data(contentsOf: URL(fileURLWithPath: last))
+        let resume = ["train", "--run", path("run"), "--resume", "--threads", "1"]
+
+        var garbage = good
+        garbage.replaceSubrange(8..<24, with: Data("garbage garbage!".utf8))
+        let corruptions: [(String, Data)] = [("truncated", good.prefix(good.count / 2)), ("header garbage", garbage), ("empty", Data())]
+        for (what, bytes) in corruptions {
+            try bytes.write(to: URL(fileURLWithPath: last))
+            let before = try directorySnapshot(path("run"))
+            XCTAssertEqual(Set(before.keys), ["config.json", "vocab.txt", "model.safetensors", "last.safetensors", "metrics.jsonl"], what)
+            try assertFails(resume, mentioning: [last, "safetensors"])
+            let after = try directorySnapshot(path("run"))
+            XCTAssertEqual(Set(after.keys), Set(before.keys), "\(what): files added or removed")
+            for (name, data) in before { XCTAssertEqual(after[name], data, "\(what): \(name) was rewritten") }
+        }
+
+        try good.write(to: URL(fileURLWithPath: last))
+        let resumed = try runLMTool(resume)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("resuming from \(last)"), resumed.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("run/summary.json")))
+    }
+
     /// SIGINT stops cleanly with status 130 and a checkpoint that `--resume` loads and continues.
     func testInterruptSavesACheckpointThatResumeContinues() throws {
         let bundle = Bundle(for: TrainCommandTests.self).bundleURL
