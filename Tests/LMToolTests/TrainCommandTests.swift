@@ -108,6 +108,49 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("run/summary.json")))
     }
 
+    /// `--vocab FILE`: the run uses exactly that vocabulary (a word of the corpus left out of it
+    /// becomes `<unk>`, words the corpus lacks are kept, the file's order is the id order), and
+    /// config.json records its hash; bad files are one-line errors naming the file.
+    func testVocabularyFileIsUsedAsGivenAndBadOnesAreNamed() throws {
+        // Not what the corpus would give: "slept" left out, "zebra" and "yak" added, ids not by count.
+        let tokens = ["<unk>", "<eos>", "zebra", "on", "mat", "a", "yak", "the", "sat", "cat", "and"]
+        let vocab = path("given-vocab.txt")
+        let text = tokens.enumerated().map { "\($1)\t\($0 * 3)\n" }.joined()
+        try Data(text.utf8).write(to: URL(fileURLWithPath: vocab))
+        let r = try runLMTool(trainArguments(run: "run", epochs: 1) + ["--vocab", vocab])
+        XCTAssertEqual(r.status, 0, r.stderr)
+
+        let written = try String(contentsOfFile: path("run/vocab.txt"), encoding: .utf8)
+        XCTAssertEqual(written.split(separator: "\n").map { String($0.split(separator: "\t")[0]) }, tokens)
+        XCTAssertEqual(written, text, "token<TAB>count lines as given")
+        // The hash: the first 16 hex digits of SHA-256 over the tokens in id order, each followed by "\n".
+        let hash = String(try sha256sum(Data(tokens.map { $0 + "\n" }.joined().utf8)).prefix(16))
+        let config = try readJSONObject(atPath: path("run/config.json"))
+        XCTAssertEqual(config["vocabularyHash"] as? String, hash)
+        XCTAssertEqual((config["model"] as? [String: Any])?["vocabularySize"] as? Int, tokens.count)
+        XCTAssertTrue(r.stdout.contains("vocabulary: \(tokens.count) tokens from \(vocab) (hash \(hash))"), r.stdout)
+        XCTAssertEqual(try RawSafetensors(path: path("run/model.safetensors")).shape("encoder.weight"), [tokens.count, 8])
+        // Every "slept" of the training file is out of this vocabulary.
+        let slept = try String(contentsOfFile: path("train.txt"), encoding: .utf8).split(whereSeparator: \.isWhitespace).filter { $0 == "slept" }.count
+        XCTAssertGreaterThan(slept, 0)
+        let trainLine = r.stdout.split(separator: "\n").first { $0.hasPrefix("train: ") }.map(String.init) ?? ""
+        XCTAssertTrue(trainLine.hasSuffix(", \(slept) out of vocabulary"), r.stdout)
+
+        // Bad files: nothing is created.
+        let missing = path("no-such-vocab.txt")
+        try assertFails(trainArguments(run: "bad") + ["--vocab", missing], mentioning: [missing])
+        let noTab = path("no-tab.txt")
+        try Data("<unk>\t0\n<eos>\t5\nthe 7\n".utf8).write(to: URL(fileURLWithPath: noTab))
+        try assertFails(trainArguments(run: "bad") + ["--vocab", noTab], mentioning: [noTab, "line 3", "no tab"])
+        let badCount = path("bad-count.txt")
+        try Data("<unk>\t0\n<eos>\t5\nthe\tmany\n".utf8).write(to: URL(fileURLWithPath: badCount))
+        try assertFails(trainArguments(run: "bad") + ["--vocab", badCount], mentioning: [badCount, "line 3", "\"many\""])
+        let noReserved = path("no-reserved.txt")
+        try Data("the\t7\ncat\t5\n".utf8).write(to: URL(fileURLWithPath: noReserved))
+        try assertFails(trainArguments(run: "bad") + ["--vocab", noReserved], mentioning: [noReserved, "line 1", "<unk>"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("bad")), "a failed start leaves no run directory")
+    }
+
     /// SIGINT stops cleanly with status 130 and a checkpoint that `--resume` loads and continues.
     func testInterruptSavesACheckpointThatResumeContinues() throws {
         let bundle = Bundle(for: TrainCommandTests.self).bundleURL
