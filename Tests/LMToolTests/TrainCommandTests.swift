@@ -151,6 +151,38 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("bad")), "a failed start leaves no run directory")
     }
 
+    /// `--optimizer adagrad`: recorded in config.json, used (last.safetensors holds Adagrad's
+    /// state, one `sum` per parameter), and the model learns (perplexity finite and below the
+    /// uniform one). An unknown optimizer is refused before anything is written.
+    func testAdagradIsRecordedUsedAndTrains() throws {
+        let r = try runLMTool(trainArguments(run: "run", epochs: 1) + ["--optimizer", "adagrad", "--lr", "0.1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let training = try XCTUnwrap(try readJSONObject(atPath: path("run/config.json"))["training"] as? [String: Any])
+        XCTAssertEqual(training["optimizer"] as? String, "adagrad")
+        XCTAssertEqual(training["learningRate"] as? Double, 0.1)
+
+        let parameters = try RawSafetensors(path: path("run/model.safetensors")).names
+        XCTAssertTrue(parameters.contains("encoder.weight"), "\(parameters)")
+        let checkpoint = try RawSafetensors(path: path("run/last.safetensors"))
+        let optimizerState = checkpoint.names.filter { $0.hasPrefix("optimizer.") }
+        XCTAssertEqual(optimizerState, Set(parameters.map { "optimizer.sum." + $0 }).union(["optimizer.step"]))
+        let sums = try checkpoint.floats("optimizer.sum.decoder.weight")
+        XCTAssertTrue(sums.allSatisfy { $0 >= 0 } && sums.contains { $0 > 0 }, "sums of squared gradients: \(sums.prefix(8))")
+
+        let vocabularySize = try String(contentsOfFile: path("run/vocab.txt"), encoding: .utf8).split(separator: "\n").count
+        let summary = try readJSONObject(atPath: path("run/summary.json"))
+        for key in ["valid_ppl", "test_ppl"] {
+            let ppl = try XCTUnwrap(summary[key] as? Double, key)
+            XCTAssertTrue(ppl.isFinite && ppl > 1 && ppl < Double(vocabularySize), "\(key) \(ppl)")
+        }
+
+        try assertFails(trainArguments(run: "other") + ["--optimizer", "rmsprop"],
+                        mentioning: ["--optimizer 'rmsprop' is not one of sgd, adam, adagrad"])
+        try assertFails(trainArguments(run: "other") + ["--optimizer", "adagrad", "--momentum", "0.9"],
+                        mentioning: ["--momentum applies to --optimizer sgd only"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("other")))
+    }
+
     /// SIGINT stops cleanly with status 130 and a checkpoint that `--resume` loads and continues.
     func testInterruptSavesACheckpointThatResumeContinues() throws {
         let bundle = Bundle(for: TrainCommandTests.self).bundleURL
