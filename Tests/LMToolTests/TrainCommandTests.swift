@@ -183,6 +183,47 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("other")))
     }
 
+    /// `--embeddings FILE --embedding-mode M`, for each mode: config.json (read from disk) records
+    /// the file's path, its SHA-256 (by sha256sum), the mode, whether the table is frozen and its
+    /// width; the model holds the file's vectors (frozen and concat keep them, finetune trains them).
+    func testPretrainedEmbeddingsAreRecordedInConfigForEveryMode() throws {
+        // 4-dimensional vectors for five corpus words; word i has component j = (i + 1)/4 + j/8.
+        let words = ["the", "cat", "sat", "mat", "slept"]
+        let vectors = words.indices.map { i in (0..<4).map { Float(i + 1) * 0.25 + Float($0) * 0.125 } }
+        let file = path("vectors.vec")
+        let text = "\(words.count) 4\n" + zip(words, vectors).map { w, v in w + v.map { " \($0)" }.joined() + "\n" }.joined()
+        try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+        let hash = try sha256sum(ofFile: file)
+
+        for (mode, embeddingSize, table) in [("frozen", 4, "encoder.weight"), ("finetune", 4, "encoder.weight"), ("concat", 8, "encoder.pretrained.weight")] {
+            let run = "run-" + mode
+            let r = try runLMTool(trainArguments(run: run, epochs: 1) + ["--embedding-size", String(embeddingSize),
+                                                                          "--embeddings", file, "--embedding-mode", mode])
+            XCTAssertEqual(r.status, 0, "\(mode): \(r.stderr)")
+            let input = try XCTUnwrap(try readJSONObject(atPath: path(run + "/config.json"))["inputRepresentation"] as? [String: Any], mode)
+            XCTAssertEqual(input["path"] as? String, file, mode)
+            XCTAssertEqual(input["contentHash"] as? String, hash, mode)
+            XCTAssertEqual(input["mode"] as? String, mode, mode)
+            XCTAssertEqual(input["frozen"] as? Bool, mode != "finetune", mode)
+            XCTAssertEqual(input["dimension"] as? Int, 4, mode)
+            XCTAssertNotEqual(input["kind"] as? String, "random", mode)
+
+            let ids = try String(contentsOfFile: path(run + "/vocab.txt"), encoding: .utf8).split(separator: "\n").map { String($0.split(separator: "\t")[0]) }
+            let model = try RawSafetensors(path: path(run + "/model.safetensors"))
+            XCTAssertEqual(try model.shape(table), [ids.count, 4], mode)
+            let values = try model.floats(table)
+            for (word, vector) in zip(words, vectors) {
+                let id = try XCTUnwrap(ids.firstIndex(of: word), word)
+                let row = Array(values[(id * 4)..<(id * 4 + 4)])
+                if mode == "finetune" {
+                    XCTAssertNotEqual(row, vector, "finetune: \(word) was not trained")
+                } else {
+                    XCTAssertEqual(row, vector, "\(mode): \(word)")
+                }
+            }
+        }
+    }
+
     /// SIGINT stops cleanly with status 130 and a checkpoint that `--resume` loads and continues.
     func testInterruptSavesACheckpointThatResumeContinues() throws {
         let bundle = Bundle(for: TrainCommandTests.self).bundleURL
