@@ -279,6 +279,100 @@ final class AblateCommandTests: XCTestCase {
         XCTAssertTrue(commands[1].contains("--dropout 0.25 --preset tiny --seed 1"), String(commands[1]))
     }
 
+    /// The real thing, small: no fake executable, so ablate runs this lmtool's own `vocab build`,
+    /// `embed word2vec` and `train` (random and word2vec-frozen, 2 seeds, 1 epoch, 8 units) on a
+    /// corpus of 120 short records. The report's means, deviations and differences are those of
+    /// the runs' own summary.json files; a second ablate finds everything done; `lmtool report`
+    /// rewrites the same report files from the run directories alone.
+    func testRealMinimalAblationEndToEnd() throws {
+        let words = ["the", "cat", "sat", "on", "a", "mat", "and", "slept"]
+        let records = (0..<120).map { i in
+            let text = (0..<(2 + i % 5)).map { words[(i + $0) % 8] }.joined(separator: " ")
+            return "{\"text\": \"\(text)\", \"domain\": \"d\(i % 2)\", \"split\": \"\(i < 90 ? "train" : (i < 105 ? "valid" : "test"))\"}"
+        }
+        let corpus = path("real.jsonl")
+        try Data((records.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: corpus))
+        let arguments = ["ablate", "--out", results, "--corpus", corpus, "--sources", "random,word2vec", "--modes", "frozen",
+                         "--seeds", "2", "--preset", "tiny", "--epochs", "1", "--embedding-size", "8", "--hidden-size", "8",
+                         "--batch-size", "4", "--bptt", "6", "--threads", "1", "--pretrain-epochs", "1"]
+        let r = try runLMTool(arguments)
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("steps: 6 run (0 resumed), 0 already done, 0 failed, 0 not run"), r.stdout)
+        XCTAssertEqual(calls.count, 0, "the fake lmtool is not used")
+
+        // The runs, as the real train wrote them.
+        func summary(_ run: String) throws -> [String: Any] { try readJSONObject(atPath: results + "/runs/\(run)/summary.json") }
+        var valid: [String: [Double]] = [:], test: [String: [Double]] = [:]
+        for arm in ["random", "word2vec-frozen"] {
+            for seed in 1...2 {
+                let run = "\(arm)-seed\(seed)"
+                let config = try readJSONObject(atPath: results + "/runs/\(run)/config.json")
+                XCTAssertEqual((config["training"] as? [String: Any])?["seed"] as? Int, seed, run)
+                let input = try XCTUnwrap(config["inputRepresentation"] as? [String: Any], run)
+                if arm == "random" {
+                    XCTAssertEqual(input["kind"] as? String, "random", run)
+                } else {
+                    XCTAssertEqual(input["mode"] as? String, "frozen", run)
+                    let vectors = try XCTUnwrap(input["path"] as? String, run)
+                    XCTAssertTrue(vectors.hasPrefix(results + "/cache/") && vectors.hasSuffix("/word2vec.vec"), vectors)
+                    XCTAssertEqual(input["contentHash"] as? String, try sha256sum(ofFile: vectors), run)
+                }
+                let s = try summary(run)
+                let v = try XCTUnwrap(s["valid_ppl"] as? Double, run), t = try XCTUnwrap(s["test_ppl"] as? Double, run)
+                XCTAssertTrue(v.isFinite && v > 1 && t.isFinite && t > 1, "\(run): \(v) \(t)")
+                valid[arm, default: []].append(v)
+                test[arm, default: []].append(t)
+                XCTAssertEqual(try String(contentsOfFile: results + "/runs/\(run)/test-sentences.tsv", encoding: .utf8)
+                    .split(separator: "\n").count, 15, run)
+            }
+        }
+        XCTAssertNotEqual(valid["random"]![0], valid["random"]![1], "the seeds give different runs")
+
+        // report.json: both seeds of each arm, mean and sample sd of their perplexities.
+        func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(x.count) }
+        func sd(_ x: [Double]) -> Double { (x.map { ($0 - mean(x)) * ($0 - mean(x)) }.reduce(0, +) / Double(x.count - 1)).squareRoot() }
+        let report = try readJSONObject(atPath: results + "/report.json")
+        let rows = try XCTUnwrap(report["rows"] as? [[String: Any]])
+        XCTAssertEqual(rows.map { $0["arm"] as? String }, ["random", "word2vec-frozen"])
+        for row in rows {
+            let arm = row["arm"] as! String
+            XCTAssertEqual(row["seeds"] as? [Int], [1, 2], arm)
+            XCTAssertEqual(try XCTUnwrap(row["validPPLMean"] as? Double, arm), mean(valid[arm]!), accuracy: 1e-9, arm)
+            XCTAssertEqual(try XCTUnwrap(row["validPPLSD"] as? Double, arm), sd(valid[arm]!), accuracy: 1e-9, arm)
+            XCTAssertEqual(try XCTUnwrap(row["testPPLMean"] as? Double, arm), mean(test[arm]!), accuracy: 1e-9, arm)
+            XCTAssertEqual(try XCTUnwrap(row["testPPLSD"] as? Double, arm), sd(test[arm]!), accuracy: 1e-9, arm)
+        }
+        let difference = try XCTUnwrap(rows[1]["difference"] as? [String: Any])
+        let bySeed = zip(test["word2vec-frozen"]!, test["random"]!).map { $0 - $1 }
+        XCTAssertEqual(try XCTUnwrap(difference["mean"] as? Double), mean(bySeed), accuracy: 1e-9)
+        XCTAssertEqual(difference["count"] as? Int, 2)
+        let md = try String(contentsOfFile: results + "/report.md", encoding: .utf8)
+        XCTAssertTrue(md.contains(String(format: "| random | 2 | %.2f ± %.2f | %.2f ± %.2f | (baseline) |",
+                                         mean(valid["random"]!), sd(valid["random"]!), mean(test["random"]!), sd(test["random"]!))), md)
+        XCTAssertTrue(md.contains(String(format: "| word2vec-frozen | 2 | %.2f ± %.2f |", mean(valid["word2vec-frozen"]!), sd(valid["word2vec-frozen"]!))), md)
+        XCTAssertTrue(r.stdout.contains(md), r.stdout)
+
+        // Again: every step is found done.
+        let again = try runLMTool(arguments)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stdout.contains("steps: 0 run (0 resumed), 6 already done"), again.stdout)
+
+        // `lmtool report` from the run directories alone writes the same files.
+        var before: [String: Data] = [:]
+        for file in ["report.md", "report.csv", "report.json", "valid-ppl.svg", "differences.svg"] {
+            before[file] = try Data(contentsOf: URL(fileURLWithPath: results + "/" + file))
+            try FileManager.default.removeItem(atPath: results + "/" + file)
+        }
+        try FileManager.default.removeItem(atPath: results + "/ablation.json")
+        try FileManager.default.removeItem(atPath: results + "/cache")
+        let regenerated = try runLMTool(["report", results])
+        XCTAssertEqual(regenerated.status, 0, regenerated.stderr)
+        XCTAssertEqual(regenerated.stdout, md)
+        for (file, data) in before {
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: results + "/" + file)), data, file)
+        }
+    }
+
     func lmtoolBinary() throws -> URL {
         let bundle = Bundle(for: CLITests.self).bundleURL
         let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("lmtool") }

@@ -156,6 +156,58 @@ final class PretrainDomainCommandTests: XCTestCase {
         XCTAssertNotEqual(rows["apple"]!, rows["zebra"]!)
     }
 
+    /// `--granularity sentence`: every sentence of a train document is one training example
+    /// (the counts are the corpus's sentences, not its documents), the test split is evaluated by
+    /// sentence too, one epoch is the default, and both embedding files are exported.
+    func testSentenceGranularityTrainsOnSentencesAndExportsEmbeddings() throws {
+        // Two domains; document i has 1 + i % 3 sentences, each capitalised and ending with " .".
+        let words = [["apple", "pear", "plum", "fig"], ["saw", "nail", "drill", "vise"]]
+        var records: [String] = []
+        var sentences: [String: Int] = [:], documents: [String: Int] = [:]
+        for i in 0..<56 {
+            let d = i % 2
+            let text = (0..<(1 + i % 3)).map { s in
+                let sentence = (0..<(2 + (i + s) % 3)).map { words[d][($0 * 7 + i + s) % 4] }.joined(separator: " ")
+                return sentence.prefix(1).uppercased() + sentence.dropFirst() + " ."
+            }.joined(separator: " ")
+            let split = i < 40 ? "train" : (i < 48 ? "valid" : "test")
+            sentences[split, default: 0] += 1 + i % 3
+            documents[split, default: 0] += 1
+            records.append("{\"text\": \"\(text)\", \"domain\": \"\(d == 0 ? "fruit" : "tools")\", \"split\": \"\(split)\"}")
+        }
+        let corpus = try write("sentences.jsonl", records.joined(separator: "\n") + "\n")
+        XCTAssertEqual(sentences["train"], 79)
+        XCTAssertEqual(documents["train"], 40)
+
+        let r = try runLMTool(["pretrain-domain", "--corpus", corpus, "--out", path("run"), "--granularity", "sentence", "--sentences"] + small)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // 79 sentences in batches of 8: 10 batches (documents would give 40 examples, 5 batches).
+        XCTAssertTrue(r.stdout.contains("training examples: 79 (sentences), 10 batches of 8 per epoch"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("epoch 1  batch 10/10"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("test (best model, epoch 1): \(sentences["test"]!) examples"), r.stdout)
+        let evaluation = try json("run/evaluation.json")
+        XCTAssertEqual(evaluation["granularity"] as? String, "sentence")
+        XCTAssertEqual(evaluation["examples"] as? Int, sentences["test"])
+        XCTAssertEqual(try XCTUnwrap(evaluation["confusion"] as? [[Int]]).flatMap { $0 }.reduce(0, +), sentences["test"])
+        let training = try XCTUnwrap(try json("run/config.json")["training"] as? [String: Any])
+        XCTAssertEqual(training["granularity"] as? String, "sentence")
+        XCTAssertEqual(try json("run/summary.json")["epochs"] as? Int, 1, "one epoch by default for sentences")
+        XCTAssertEqual(try lines("run/metrics.jsonl").count, 1)
+
+        // The exports: one row per vocabulary word (<unk>, <eos>, ".", 8 words, 8 capitalised).
+        let vocabulary = try lines("run/vocab.txt").map { String($0.split(separator: "\t")[0]) }
+        XCTAssertEqual(vocabulary.count, 19)
+        for (name, width) in [("embeddings.vec", 8), ("contextual.vec", 16)] {
+            let rows = try lines("run/" + name)
+            XCTAssertEqual(rows.first, "\(vocabulary.count) \(width)", name)
+            XCTAssertEqual(Set(rows.dropFirst().map { String($0.split(separator: " ")[0]) }), Set(vocabulary), name)
+            XCTAssertTrue(rows.dropFirst().allSatisfy { $0.split(separator: " ").count == width + 1 }, name)
+        }
+        for name in ["embeddings.safetensors", "contextual.safetensors"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: path("run/" + name)), name)
+        }
+    }
+
     func assertFailsWithoutWriting(_ corpus: String, mentioning fragments: [String], file: StaticString = #filePath, line: UInt = #line) throws {
         let r = try runLMTool(["pretrain-domain", "--corpus", corpus, "--out", path("out")] + small)
         XCTAssertNotEqual(r.status, 0, file: file, line: line)

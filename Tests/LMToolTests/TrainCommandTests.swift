@@ -76,6 +76,154 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("a")), "a failed start leaves no run directory")
     }
 
+    /// `--resume` with a corrupt last.safetensors (cut short, garbage in its header, empty):
+    /// one line naming the file, a non-zero status, and not one byte of the run directory
+    /// changed; with the checkpoint restored, the same command resumes.
+    func testResumeWithACorruptLastCheckpointIsAnErrorThatChangesNothing() throws {
+        // An interrupted run: epoch 1 finished (metrics, best model), stopped inside epoch 2.
+        let first = try runLMTool(trainArguments(run: "run") + ["--stop-after-steps", "25"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertTrue(first.stdout.contains("stopped at epoch 2"), first.stdout)
+        let last = path("run/last.safetensors")
+        let good = try Data(contentsOf: URL(fileURLWithPath: last))
+        let resume = ["train", "--run", path("run"), "--resume", "--threads", "1"]
+
+        var garbage = good
+        garbage.replaceSubrange(8..<24, with: Data("garbage garbage!".utf8))
+        let corruptions: [(String, Data)] = [("truncated", good.prefix(good.count / 2)), ("header garbage", garbage), ("empty", Data())]
+        for (what, bytes) in corruptions {
+            try bytes.write(to: URL(fileURLWithPath: last))
+            let before = try directorySnapshot(path("run"))
+            XCTAssertEqual(Set(before.keys), ["config.json", "vocab.txt", "model.safetensors", "last.safetensors", "metrics.jsonl"], what)
+            try assertFails(resume, mentioning: [last, "safetensors"])
+            let after = try directorySnapshot(path("run"))
+            XCTAssertEqual(Set(after.keys), Set(before.keys), "\(what): files added or removed")
+            for (name, data) in before { XCTAssertEqual(after[name], data, "\(what): \(name) was rewritten") }
+        }
+
+        try good.write(to: URL(fileURLWithPath: last))
+        let resumed = try runLMTool(resume)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("resuming from \(last)"), resumed.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("run/summary.json")))
+    }
+
+    /// `--vocab FILE`: the run uses exactly that vocabulary (a word of the corpus left out of it
+    /// becomes `<unk>`, words the corpus lacks are kept, the file's order is the id order), and
+    /// config.json records its hash; bad files are one-line errors naming the file.
+    func testVocabularyFileIsUsedAsGivenAndBadOnesAreNamed() throws {
+        // Not what the corpus would give: "slept" left out, "zebra" and "yak" added, ids not by count.
+        let tokens = ["<unk>", "<eos>", "zebra", "on", "mat", "a", "yak", "the", "sat", "cat", "and"]
+        let vocab = path("given-vocab.txt")
+        let text = tokens.enumerated().map { "\($1)\t\($0 * 3)\n" }.joined()
+        try Data(text.utf8).write(to: URL(fileURLWithPath: vocab))
+        let r = try runLMTool(trainArguments(run: "run", epochs: 1) + ["--vocab", vocab])
+        XCTAssertEqual(r.status, 0, r.stderr)
+
+        let written = try String(contentsOfFile: path("run/vocab.txt"), encoding: .utf8)
+        XCTAssertEqual(written.split(separator: "\n").map { String($0.split(separator: "\t")[0]) }, tokens)
+        XCTAssertEqual(written, text, "token<TAB>count lines as given")
+        // The hash: the first 16 hex digits of SHA-256 over the tokens in id order, each followed by "\n".
+        let hash = String(try sha256sum(Data(tokens.map { $0 + "\n" }.joined().utf8)).prefix(16))
+        let config = try readJSONObject(atPath: path("run/config.json"))
+        XCTAssertEqual(config["vocabularyHash"] as? String, hash)
+        XCTAssertEqual((config["model"] as? [String: Any])?["vocabularySize"] as? Int, tokens.count)
+        XCTAssertTrue(r.stdout.contains("vocabulary: \(tokens.count) tokens from \(vocab) (hash \(hash))"), r.stdout)
+        XCTAssertEqual(try RawSafetensors(path: path("run/model.safetensors")).shape("encoder.weight"), [tokens.count, 8])
+        // Every "slept" of the training file is out of this vocabulary.
+        let slept = try String(contentsOfFile: path("train.txt"), encoding: .utf8).split(whereSeparator: \.isWhitespace).filter { $0 == "slept" }.count
+        XCTAssertGreaterThan(slept, 0)
+        let trainLine = r.stdout.split(separator: "\n").first { $0.hasPrefix("train: ") }.map(String.init) ?? ""
+        XCTAssertTrue(trainLine.hasSuffix(", \(slept) out of vocabulary"), r.stdout)
+
+        // Bad files: nothing is created.
+        let missing = path("no-such-vocab.txt")
+        try assertFails(trainArguments(run: "bad") + ["--vocab", missing], mentioning: [missing])
+        let noTab = path("no-tab.txt")
+        try Data("<unk>\t0\n<eos>\t5\nthe 7\n".utf8).write(to: URL(fileURLWithPath: noTab))
+        try assertFails(trainArguments(run: "bad") + ["--vocab", noTab], mentioning: [noTab, "line 3", "no tab"])
+        let badCount = path("bad-count.txt")
+        try Data("<unk>\t0\n<eos>\t5\nthe\tmany\n".utf8).write(to: URL(fileURLWithPath: badCount))
+        try assertFails(trainArguments(run: "bad") + ["--vocab", badCount], mentioning: [badCount, "line 3", "\"many\""])
+        let noReserved = path("no-reserved.txt")
+        try Data("the\t7\ncat\t5\n".utf8).write(to: URL(fileURLWithPath: noReserved))
+        try assertFails(trainArguments(run: "bad") + ["--vocab", noReserved], mentioning: [noReserved, "line 1", "<unk>"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("bad")), "a failed start leaves no run directory")
+    }
+
+    /// `--optimizer adagrad`: recorded in config.json, used (last.safetensors holds Adagrad's
+    /// state, one `sum` per parameter), and the model learns (perplexity finite and below the
+    /// uniform one). An unknown optimizer is refused before anything is written.
+    func testAdagradIsRecordedUsedAndTrains() throws {
+        let r = try runLMTool(trainArguments(run: "run", epochs: 1) + ["--optimizer", "adagrad", "--lr", "0.1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let training = try XCTUnwrap(try readJSONObject(atPath: path("run/config.json"))["training"] as? [String: Any])
+        XCTAssertEqual(training["optimizer"] as? String, "adagrad")
+        XCTAssertEqual(training["learningRate"] as? Double, 0.1)
+
+        let parameters = try RawSafetensors(path: path("run/model.safetensors")).names
+        XCTAssertTrue(parameters.contains("encoder.weight"), "\(parameters)")
+        let checkpoint = try RawSafetensors(path: path("run/last.safetensors"))
+        let optimizerState = checkpoint.names.filter { $0.hasPrefix("optimizer.") }
+        XCTAssertEqual(optimizerState, Set(parameters.map { "optimizer.sum." + $0 }).union(["optimizer.step"]))
+        let sums = try checkpoint.floats("optimizer.sum.decoder.weight")
+        XCTAssertTrue(sums.allSatisfy { $0 >= 0 } && sums.contains { $0 > 0 }, "sums of squared gradients: \(sums.prefix(8))")
+
+        let vocabularySize = try String(contentsOfFile: path("run/vocab.txt"), encoding: .utf8).split(separator: "\n").count
+        let summary = try readJSONObject(atPath: path("run/summary.json"))
+        for key in ["valid_ppl", "test_ppl"] {
+            let ppl = try XCTUnwrap(summary[key] as? Double, key)
+            XCTAssertTrue(ppl.isFinite && ppl > 1 && ppl < Double(vocabularySize), "\(key) \(ppl)")
+        }
+
+        try assertFails(trainArguments(run: "other") + ["--optimizer", "rmsprop"],
+                        mentioning: ["--optimizer 'rmsprop' is not one of sgd, adam, adagrad"])
+        try assertFails(trainArguments(run: "other") + ["--optimizer", "adagrad", "--momentum", "0.9"],
+                        mentioning: ["--momentum applies to --optimizer sgd only"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("other")))
+    }
+
+    /// `--embeddings FILE --embedding-mode M`, for each mode: config.json (read from disk) records
+    /// the file's path, its SHA-256 (by sha256sum), the mode, whether the table is frozen and its
+    /// width; the model holds the file's vectors (frozen and concat keep them, finetune trains them).
+    func testPretrainedEmbeddingsAreRecordedInConfigForEveryMode() throws {
+        // 4-dimensional vectors for five corpus words; word i has component j = (i + 1)/4 + j/8.
+        let words = ["the", "cat", "sat", "mat", "slept"]
+        let vectors = words.indices.map { i in (0..<4).map { Float(i + 1) * 0.25 + Float($0) * 0.125 } }
+        let file = path("vectors.vec")
+        let text = "\(words.count) 4\n" + zip(words, vectors).map { w, v in w + v.map { " \($0)" }.joined() + "\n" }.joined()
+        try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+        let hash = try sha256sum(ofFile: file)
+
+        for (mode, embeddingSize, table) in [("frozen", 4, "encoder.weight"), ("finetune", 4, "encoder.weight"), ("concat", 8, "encoder.pretrained.weight")] {
+            let run = "run-" + mode
+            let r = try runLMTool(trainArguments(run: run, epochs: 1) + ["--embedding-size", String(embeddingSize),
+                                                                          "--embeddings", file, "--embedding-mode", mode])
+            XCTAssertEqual(r.status, 0, "\(mode): \(r.stderr)")
+            let input = try XCTUnwrap(try readJSONObject(atPath: path(run + "/config.json"))["inputRepresentation"] as? [String: Any], mode)
+            XCTAssertEqual(input["path"] as? String, file, mode)
+            XCTAssertEqual(input["contentHash"] as? String, hash, mode)
+            XCTAssertEqual(input["mode"] as? String, mode, mode)
+            XCTAssertEqual(input["frozen"] as? Bool, mode != "finetune", mode)
+            XCTAssertEqual(input["dimension"] as? Int, 4, mode)
+            XCTAssertNotEqual(input["kind"] as? String, "random", mode)
+
+            let ids = try String(contentsOfFile: path(run + "/vocab.txt"), encoding: .utf8).split(separator: "\n").map { String($0.split(separator: "\t")[0]) }
+            let model = try RawSafetensors(path: path(run + "/model.safetensors"))
+            XCTAssertEqual(try model.shape(table), [ids.count, 4], mode)
+            let values = try model.floats(table)
+            for (word, vector) in zip(words, vectors) {
+                let id = try XCTUnwrap(ids.firstIndex(of: word), word)
+                let row = Array(values[(id * 4)..<(id * 4 + 4)])
+                if mode == "finetune" {
+                    XCTAssertNotEqual(row, vector, "finetune: \(word) was not trained")
+                } else {
+                    XCTAssertEqual(row, vector, "\(mode): \(word)")
+                }
+            }
+        }
+    }
+
     /// SIGINT stops cleanly with status 130 and a checkpoint that `--resume` loads and continues.
     func testInterruptSavesACheckpointThatResumeContinues() throws {
         let bundle = Bundle(for: TrainCommandTests.self).bundleURL

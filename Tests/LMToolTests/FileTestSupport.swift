@@ -1,0 +1,89 @@
+import Foundation
+import XCTest
+
+// Reading what the commands wrote, without the project's own readers: the command tests check
+// files against independent parsers (JSONSerialization, coreutils' sha256sum, the safetensors
+// layout read by hand) so that a bug in a shared reader cannot hide a bug in a writer.
+
+/// The JSON object in the file at `path`.
+func readJSONObject(atPath path: String, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+    let data = try Data(contentsOf: URL(fileURLWithPath: path))
+    return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any], "\(path) is not a JSON object", file: file, line: line)
+}
+
+/// The lowercase hex SHA-256 of `data`, computed by coreutils' `sha256sum` (skips the test when
+/// it is not installed).
+func sha256sum(_ data: Data) throws -> String {
+    guard let tool = ["/usr/bin/sha256sum", "/bin/sha256sum"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        throw XCTSkip("sha256sum (coreutils) not found")
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: tool)
+    let input = Pipe(), output = Pipe()
+    process.standardInput = input
+    process.standardOutput = output
+    try process.run()
+    // Write from another thread: a large input would otherwise fill the pipe while nobody reads.
+    let writer = Thread {
+        input.fileHandleForWriting.write(data)
+        try? input.fileHandleForWriting.close()
+    }
+    writer.start()
+    let result = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let digest = String(decoding: result, as: UTF8.self).split(separator: " ").first.map(String.init) ?? ""
+    guard process.terminationStatus == 0, digest.count == 64 else { throw CocoaError(.fileReadUnknown) }
+    return digest
+}
+
+/// The SHA-256 of the file at `path`, by `sha256sum`.
+func sha256sum(ofFile path: String) throws -> String {
+    try sha256sum(Data(contentsOf: URL(fileURLWithPath: path)))
+}
+
+/// A safetensors file read by hand: 8-byte little-endian header length, the JSON header, the data.
+struct RawSafetensors {
+    let header: [String: Any]
+    let data: Data
+
+    init(path: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        XCTAssertGreaterThanOrEqual(bytes.count, 8, path, file: file, line: line)
+        let length = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        header = try XCTUnwrap(JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + length))) as? [String: Any],
+                               file: file, line: line)
+        data = bytes.subdata(in: (8 + length)..<bytes.count)
+    }
+
+    /// The tensor names (without `__metadata__`).
+    var names: Set<String> { Set(header.keys.filter { $0 != "__metadata__" }) }
+
+    /// The shape of tensor `name`.
+    func shape(_ name: String) throws -> [Int] {
+        try XCTUnwrap((header[name] as? [String: Any])?["shape"] as? [Int], "no tensor \(name)")
+    }
+
+    /// The values of the F32 tensor `name`.
+    func floats(_ name: String) throws -> [Float] {
+        let entry = try XCTUnwrap(header[name] as? [String: Any], "no tensor \(name)")
+        XCTAssertEqual(entry["dtype"] as? String, "F32", name)
+        let offsets = try XCTUnwrap(entry["data_offsets"] as? [Int], name)
+        let slice = data.subdata(in: offsets[0]..<offsets[1])
+        return stride(from: 0, to: slice.count, by: 4).map { i in
+            Float(bitPattern: slice[i..<(i + 4)].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * $1.offset) })
+        }
+    }
+}
+
+/// Every regular file under `path` (relative path → bytes), to check that nothing changed.
+func directorySnapshot(_ path: String) throws -> [String: Data] {
+    var files: [String: Data] = [:]
+    let enumerator = try XCTUnwrap(FileManager.default.enumerator(atPath: path))
+    while let name = enumerator.nextObject() as? String {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path + "/" + name, isDirectory: &isDirectory), !isDirectory.boolValue {
+            files[name] = try Data(contentsOf: URL(fileURLWithPath: path + "/" + name))
+        }
+    }
+    return files
+}
