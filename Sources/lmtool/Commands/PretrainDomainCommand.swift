@@ -83,14 +83,14 @@ struct PretrainDomainCommand: ParsableCommand {
     @Option(help: "Dropout on the embedded words and the pooled vector while training.")
     var dropout: Float = 0
 
-    @Option(help: "Passes over the train split (default 3 for paragraphs, 1 for sentences, which give many more updates per pass). With --resume, may extend a run.")
+    @Option(help: "Passes over the train split (default 5 for paragraphs, 1 for sentences, which give many more updates per pass). With --resume, may extend a run.")
     var epochs: Int?
 
     @Option(name: .customLong("batch-size"), help: "Examples per batch.")
     var batchSize = 32
 
-    @Option(help: "Adam's learning rate.")
-    var lr: Float = 3e-3
+    @Option(help: "Adam's learning rate (default 0.005 for paragraphs, 0.003 for sentences).")
+    var lr: Float?
 
     @Option(help: "Clip the global gradient norm to this (0: no clipping).")
     var clip: Float = 5
@@ -127,7 +127,7 @@ struct PretrainDomainCommand: ParsableCommand {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
         if maxSize < 0 || maxLength < 0 || clip < 0 || !(initRange >= 0) { throw ValidationError("--max-size, --max-length, --clip and --init-range must not be negative") }
         if maxSize == 1 || maxSize == 2 { throw ValidationError("--max-size must leave room for words besides <unk> and <eos> (at least 3, or 0)") }
-        if !(lr > 0) { throw ValidationError("--lr must be positive") }
+        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
         if !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be in [0, 1)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if corpusOptions.split != nil { throw ValidationError("--split does not apply: pretrain-domain uses the train, valid and test splits") }
@@ -170,7 +170,8 @@ struct PretrainDomainCommand: ParsableCommand {
                 model: DomainClassifierConfig(vocabularySize: vocabulary.count, embeddingSize: embeddingSize, hiddenSize: hiddenSize,
                                               classCount: 0, pooling: pooling, dropout: dropout,
                                               embeddingInitRange: initRange > 0 ? initRange : nil),
-                training: DomainTrainingOptions(granularity: granularity, epochs: epochs ?? (granularity == .sentence ? 1 : 3), batchSize: batchSize, learningRate: lr,
+                training: DomainTrainingOptions(granularity: granularity, epochs: epochs ?? (granularity == .sentence ? 1 : 5), batchSize: batchSize,
+                                                learningRate: lr ?? (granularity == .sentence ? 3e-3 : 5e-3),
                                                 clip: clip, maxLength: maxLength == 0 ? nil : maxLength, seed: seed),
                 domains: [], tokenization: tokenization, corpus: corpus, vocabularyHash: vocabulary.contentHash,
                 minOccurrences: minOccurrences)
