@@ -2,7 +2,8 @@
 # Makes Tests/GLoMoGraphTests/GLoMoFixture.swift: a PyTorch (float64) reference for the GLoMo
 # graph predictor + feature predictor (forward values and every gradient). Run from the package root:
 #   python3 scripts/make_glomo_fixture.py > Tests/GLoMoGraphTests/GLoMoFixture.swift
-import torch, torch.nn.functional as F
+import torch
+from glomo_reference import graphs, features
 
 torch.manual_seed(0)
 T, B, E, C, L, K, d, NL = 5, 2, 4, 5, 2, 2, 3, 2  # NL conv layers; feature size D = E
@@ -33,31 +34,8 @@ x = (torch.rand(T, B, E) * 2 - 1).float().double().requires_grad_()
 wg = (torch.rand(L, K, B, T, T) * 2 - 1).float().double()
 wf = (torch.rand(T, B, D) * 2 - 1).float().double()
 
-def stack(h, pre):  # [T, B, Cin] -> [T, B, C]
-    for n in range(NL):
-        y = F.conv1d(F.pad(h.permute(1, 2, 0), (2, 0)), P[f"{pre}conv{n}.weight"], P[f"{pre}conv{n}.bias"])
-        y = F.layer_norm(y.permute(2, 0, 1), (C,), P[f"{pre}norm{n}.weight"], P[f"{pre}norm{n}.bias"], 1e-5)
-        h = F.relu(y)
-    return h
-
-key, query = stack(x, "graph.key."), stack(x, "graph.query.")
-mask = torch.tril(torch.ones(T, T, dtype=torch.float64), diagonal=-1)  # j < i
-graphs = []
-for l in range(L):
-    q = (query @ P[f"graph.layer{l}.query.weight"].T).view(T, B, K, d)
-    k = (key @ P[f"graph.layer{l}.key.weight"].T).view(T, B, K, d)
-    s = torch.einsum("ibhe,jbhe->hbij", q, k)
-    tau = torch.einsum("ibhe,he->hbi", q, P[f"graph.layer{l}.threshold.weight"]) + P[f"graph.layer{l}.threshold.bias"][:, None, None]
-    a = F.relu(s - tau[..., None]) ** 2 * mask
-    graphs.append(a / (a.sum(-1, keepdim=True) + eps))
-G = torch.stack(graphs)  # [L, K, B, T, T]
-f = x
-for l in range(L):
-    mixed = torch.einsum("hbij,jbe->ibhe", G[l], f).reshape(T, B, K * D)
-    c = mixed @ P[f"features.layer{l}.combine.weight"].T + P[f"features.layer{l}.combine.bias"]
-    inp = torch.cat([c * f, c], -1).reshape(T * B, 2 * D)
-    f = torch.gru_cell(inp, f.reshape(T * B, D), P[f"features.layer{l}.gru.weight_ih"], P[f"features.layer{l}.gru.weight_hh"],
-                       P[f"features.layer{l}.gru.bias_ih"], P[f"features.layer{l}.gru.bias_hh"]).view(T, B, D)
+G = graphs(P, x, NL, C, L, K, d, eps)  # [L, K, B, T, T]
+f = features(P, G, x, L, K)  # f^L [T, B, D]
 loss = (G * wg).sum() + (f * wf).sum()
 loss.backward()
 

@@ -7,6 +7,7 @@
 # The loss value and the gradient of every parameter. Run from the package root:
 #   python3 scripts/make_glomo_pretrain_fixture.py > Tests/GLoMoGraphTests/GLoMoPretrainFixture.swift
 import torch, torch.nn.functional as F
+from glomo_reference import graphs, features
 
 torch.manual_seed(1)
 V, T, B, E, C, L, K, d, NL = 11, 6, 2, 4, 4, 2, 2, 2, 2  # NL conv layers; feature size = E
@@ -48,33 +49,8 @@ Np = positions.shape[1]
 emb = P["embedding.weight"]
 x = emb[tokens[:T]]  # [T, B, E]
 
-def stack(h, pre):  # [T, B, Cin] -> [T, B, C]
-    for n in range(NL):
-        y = F.conv1d(F.pad(h.permute(1, 2, 0), (2, 0)), P[f"{pre}conv{n}.weight"], P[f"{pre}conv{n}.bias"])
-        y = F.layer_norm(y.permute(2, 0, 1), (C,), P[f"{pre}norm{n}.weight"], P[f"{pre}norm{n}.bias"], 1e-5)
-        h = F.relu(y)
-    return h
-
-key, query = stack(x, "graph.key."), stack(x, "graph.query.")
-mask = torch.tril(torch.ones(T, T, dtype=torch.float64), diagonal=-1)  # j < i
-graphs = []
-for l in range(L):
-    q = (query @ P[f"graph.layer{l}.query.weight"].T).view(T, B, K, d)
-    k = (key @ P[f"graph.layer{l}.key.weight"].T).view(T, B, K, d)
-    s = torch.einsum("ibhe,jbhe->hbij", q, k)
-    tau = torch.einsum("ibhe,he->hbi", q, P[f"graph.layer{l}.threshold.weight"]) + P[f"graph.layer{l}.threshold.bias"][:, None, None]
-    a = F.relu(s - tau[..., None]) ** 2 * mask
-    z = a.sum(-1, keepdim=True)
-    assert bool((z[..., 1:, :] > 1e-2).all()), "a row with Z near 0: change the seed or thresholds"
-    graphs.append(a / (z + eps))
-G = torch.stack(graphs)  # [L, K, B, T, T]
-f = x
-for l in range(L):
-    mixed = torch.einsum("hbij,jbe->ibhe", G[l], f).reshape(T, B, K * E)
-    c = mixed @ P[f"features.layer{l}.combine.weight"].T + P[f"features.layer{l}.combine.bias"]
-    inp = torch.cat([c * f, c], -1).reshape(T * B, 2 * E)
-    f = torch.gru_cell(inp, f.reshape(T * B, E), P[f"features.layer{l}.gru.weight_ih"], P[f"features.layer{l}.gru.weight_hh"],
-                       P[f"features.layer{l}.gru.bias_ih"], P[f"features.layer{l}.gru.bias_hh"]).view(T, B, E)
+G = graphs(P, x, NL, C, L, K, d, eps, min_row_sum=1e-2)  # [L, K, B, T, T]
+f = features(P, G, x, L, K)  # f^L [T, B, D]
 
 # Decoder rows r = b * Np + p.
 bs = torch.arange(B).repeat_interleave(Np)
