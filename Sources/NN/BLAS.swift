@@ -8,17 +8,57 @@ public enum Transpose: Sendable {
     var cblas: CBLAS_TRANSPOSE { self == .none ? CblasNoTrans : CblasTrans }
 }
 
-/// Row-major single-precision GEMM through OpenBLAS: `C = alpha · op(A) · op(B) + beta · C`.
+/// Row-major single-precision GEMM: `C = alpha · op(A) · op(B) + beta · C`, on the threads of
+/// `WorkerPool.shared`.
 ///
 /// `op(A)` is `[m, k]`, `op(B)` is `[k, n]`, `C` is `[m, n]`; `lda`, `ldb`, `ldc` are the row
 /// strides of the matrices *as stored* (so for `transA == .transpose`, A is stored `[k, m]`
 /// and `lda >= m`). Pass `beta: 1` to accumulate into `C`, as every backward pass does.
+/// Products of at least `GEMMSplit.minimumWork` multiply-adds are cut in blocks of rows or
+/// columns of C (`GEMMSplit`), one single-threaded OpenBLAS call per thread; each element of C
+/// is the same dot product either way (equal to rounding).
 ///
 ///     // out[T·B, 4H] = x[T·B, E] · W_ihᵀ   (W_ih stored [4H, E], as PyTorch)
 ///     sgemm(.none, .transpose, m: T * B, n: 4 * H, k: E,
 ///           a: x, lda: E, b: wih, ldb: E, beta: 0, c: out, ldc: 4 * H)
-
 public func sgemm(
+    _ transA: Transpose, _ transB: Transpose,
+    m: Int, n: Int, k: Int,
+    alpha: Float = 1,
+    a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int,
+    beta: Float,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    precondition(m >= 0 && n >= 0 && k >= 0, "sgemm: negative size")
+    let pool = WorkerPool.shared
+    guard pool.threads > 1, let split = GEMMSplit(m: m, n: n, k: k) else {
+        sgemmOneThread(transA, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                       beta: beta, c: c, ldc: ldc)
+        return
+    }
+    let operands = GEMMSplit.Operands(a: a, b: b, c: c)
+    pool.run { member in
+        let (a, b, c) = (operands.a, operands.b, operands.c)
+        switch split {
+        case .rows:
+            // Rows r of op(A): rows of A stored [m, k], or columns of A stored [k, m].
+            let r = member.share(of: m)
+            sgemmOneThread(transA, transB, m: r.count, n: n, k: k, alpha: alpha,
+                           a: transA == .none ? a + r.lowerBound * lda : a + r.lowerBound, lda: lda,
+                           b: b, ldb: ldb, beta: beta, c: c + r.lowerBound * ldc, ldc: ldc)
+        case .columns:
+            // Columns j of op(B): rows of B stored [n, k], or columns of B stored [k, n].
+            let j = member.share(of: n, alignment: GEMMSplit.columnAlignment)
+            sgemmOneThread(transA, transB, m: m, n: j.count, k: k, alpha: alpha, a: a, lda: lda,
+                           b: transB == .transpose ? b + j.lowerBound * ldb : b + j.lowerBound, ldb: ldb,
+                           beta: beta, c: c + j.lowerBound, ldc: ldc)
+        }
+    }
+}
+
+/// `sgemm` on the calling thread alone: one OpenBLAS call (which lmtool keeps single-threaded).
+public func sgemmOneThread(
     _ transA: Transpose, _ transB: Transpose,
     m: Int, n: Int, k: Int,
     alpha: Float = 1,

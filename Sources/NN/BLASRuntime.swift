@@ -27,11 +27,11 @@ public enum BLASRuntime {
     /// The core names of OpenBLAS builds that already use AVX-512 kernels.
     static let avx512Cores: Set<String> = ["skylakex", "cooperlake", "sapphirerapids"]
 
-    /// The BLAS thread count used unless the user sets `OPENBLAS_NUM_THREADS`: one per online
-    /// processor. Measured on the language model's shapes (BENCHMARKS.md, docs/nn-core.md): on
-    /// an otherwise idle 2-vCPU machine two threads run the large GEMMs at ~1.9x one thread and
-    /// LM training at ~1.5x; on a machine busy with other work they were slower, so on a shared
-    /// machine set `OPENBLAS_NUM_THREADS=1` (or `--threads 1` where a command offers it).
+    /// The thread count used unless the user sets `OPENBLAS_NUM_THREADS` (or `OMP_NUM_THREADS`):
+    /// one per online processor. Measured on the language model's shapes (BENCHMARKS.md,
+    /// docs/nn-core.md): on an otherwise idle 2-core machine two threads run the LM at ~1.6-1.9x
+    /// one thread; on a machine busy with other work they can be slower, so there set
+    /// `OPENBLAS_NUM_THREADS=1` (or `--threads 1` where a command offers it).
     public static var defaultThreads: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
     /// What `reexecWithBestCoreTypeIfNeeded` decided.
@@ -109,20 +109,30 @@ public enum BLASRuntime {
         return .keep(reason: reason)
     }
 
-    /// Sets the BLAS thread count.
+    /// Sets the number of threads lmtool computes on (`WorkerPool.shared`, which splits large
+    /// GEMMs and runs the LSTM's time loop); OpenBLAS itself is kept at one thread per call, so
+    /// that two thread systems never compete for the same cores.
     public static func setThreads(_ n: Int) {
         precondition(n >= 1, "BLASRuntime.setThreads: need at least one thread")
-        openblas_set_num_threads(Int32(n))
+        WorkerPool.shared.threads = n
+        openblas_set_num_threads(1)
     }
 
-    /// The BLAS thread count.
-    public static var threads: Int { Int(openblas_get_num_threads()) }
+    /// The thread count lmtool computes on.
+    public static var threads: Int { WorkerPool.shared.threads }
 
-    /// Sets `defaultThreads` unless the user chose a count with `OPENBLAS_NUM_THREADS` or
-    /// `OMP_NUM_THREADS`.
+    /// Sets the thread count from `OPENBLAS_NUM_THREADS` or `OMP_NUM_THREADS` when the user set
+    /// one (a positive integer), else `defaultThreads`.
     public static func applyDefaultThreads() {
-        let env = environment()
-        if env["OPENBLAS_NUM_THREADS"] == nil && env["OMP_NUM_THREADS"] == nil { setThreads(defaultThreads) }
+        setThreads(threadsFromEnvironment(environment()) ?? defaultThreads)
+    }
+
+    /// The thread count the environment asks for, if any.
+    static func threadsFromEnvironment(_ env: [String: String]) -> Int? {
+        for name in ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"] {
+            if let v = env[name], let n = Int(v), n >= 1 { return n }
+        }
+        return nil
     }
 
     /// The kernel set OpenBLAS chose, e.g. "Haswell" or "SkylakeX".

@@ -20,17 +20,13 @@ public enum GEMMBenchmark {
         public let transA: Transpose
         public let transB: Transpose
         public let m: Int, n: Int, k: Int
-        /// Timed through `sgemmSplitColumns` (the LSTM's per-step products) instead of `sgemm`.
-        public let split: Bool
-
-        public init(_ name: String, _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, split: Bool = false) {
+        public init(_ name: String, _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int) {
             self.name = name
             self.transA = transA
             self.transB = transB
             self.m = m
             self.n = n
             self.k = k
-            self.split = split
         }
 
         /// Floating-point operations of one call (a multiply and an add per term).
@@ -77,13 +73,6 @@ public enum GEMMBenchmark {
         Shape("recurrent large dW", .transpose, .none, m: 2600, n: 650, k: 20),
         Shape("recurrent large dh", .none, .none, m: 20, n: 650, k: 2600),
         Shape("recurrent tiny fwd", .none, .transpose, m: 32, n: 256, k: 64),
-        // The same per-step products as the LSTM runs them: columns split over two threads
-        // (`sgemmSplitColumns`; equal to the rows above when OpenBLAS has one thread).
-        Shape("recurrent small fwd/2", .none, .transpose, m: 20, n: 800, k: 200, split: true),
-        Shape("recurrent small dh/2", .none, .none, m: 20, n: 200, k: 800, split: true),
-        Shape("recurrent large fwd/2", .none, .transpose, m: 20, n: 2600, k: 650, split: true),
-        Shape("recurrent large dh/2", .none, .none, m: 20, n: 650, k: 2600, split: true),
-        Shape("recurrent tiny fwd/2", .none, .transpose, m: 32, n: 256, k: 64, split: true),
     ]
 
     /// Times each shape and returns the best round per shape, in order.
@@ -96,19 +85,7 @@ public enum GEMMBenchmark {
             let a = Tensor.uniform(shape: s.transA == .none ? [s.m, s.k] : [s.k, s.m], -1, 1, rng: &rng)
             let b = Tensor.uniform(shape: s.transB == .none ? [s.k, s.n] : [s.n, s.k], -1, 1, rng: &rng)
             var c = Tensor(shape: [s.m, s.n])
-            let call: () -> Void
-            if s.split {
-                call = {
-                    a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
-                        sgemmSplitColumns(s.transA, s.transB, m: s.m, n: s.n, k: s.k,
-                                          a: ap.baseAddress!, lda: s.transA == .none ? s.k : s.m,
-                                          b: bp.baseAddress!, ldb: s.transB == .none ? s.n : s.k,
-                                          beta: 1, c: cp.baseAddress!, ldc: s.n, minimumWork: 0)
-                    } } }
-                }
-            } else {
-                call = { c.matmul(a, s.transA, b, s.transB, beta: 1) }
-            }
+            let call = { c.matmul(a, s.transA, b, s.transB, beta: 1) }
             call()  // warm-up: page in the buffers, start the BLAS threads
             let once = time(call)
             let calls = max(1, Int(minSecondsPerRepeat / max(once, 1e-7)))

@@ -219,8 +219,7 @@ public final class LSTM {
             for t in 0..<T {
                 let gt = gl + t * B * G  // [B, 4H]
                 // Recurrent projection: += h_{t-1} [B, H] × W_hhᵀ.
-                // Large enough products (the medium LM's) split their columns over two threads.
-                sgemmSplitColumns(.none, .transpose, m: B, n: G, k: H, a: hl + t * B * H, lda: H,
+                sgemm(.none, .transpose, m: B, n: G, k: H, a: hl + t * B * H, lda: H,
                                   b: parameters + o.weightHH, ldb: H, beta: 1, c: gt, ldc: G)
                 LSTM.gatesForward(gates: gt, cNext: cl + (t + 1) * B * H, hNext: hl + (t + 1) * B * H,
                                   tanhC: tl + t * B * H, cPrev: cl + t * B * H, bias: biasSum, B: B, H: H)
@@ -321,7 +320,7 @@ public final class LSTM {
                                    gates: gl + t * B * G, tanhC: tl + t * B * H, cPrev: cl + t * B * H, B: B, H: H)
                 if t > 0 {
                     // dh_{t-1} += dgates_t [B, 4H] × W_hh [4H, H]
-                    sgemmSplitColumns(.none, .none, m: B, n: H, k: G, a: dgates + t * B * G, lda: G,
+                    sgemm(.none, .none, m: B, n: H, k: G, a: dgates + t * B * G, lda: G,
                                       b: parameters + o.weightHH, ldb: H, beta: 1, c: dh + (t - 1) * B * H, ldc: H)
                 }
             }

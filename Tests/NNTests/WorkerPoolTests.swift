@@ -1,0 +1,136 @@
+import XCTest
+import Synchronization
+@testable import NN
+
+final class WorkerPoolTests: XCTestCase {
+    /// Shares are contiguous, in order, aligned, and cover 0..<n exactly once.
+    func testSharesPartitionTheRange() {
+        for n in [0, 1, 5, 16, 17, 70, 2600] {
+            for parts in 1...4 {
+                for alignment in [1, 16] {
+                    var next = 0
+                    for p in 0..<parts {
+                        let r = WorkerPool.share(of: n, part: p, parts: parts, alignment: alignment)
+                        XCTAssertEqual(r.lowerBound, next, "n \(n) parts \(parts) alignment \(alignment) part \(p)")
+                        if p < parts - 1 { XCTAssertEqual(r.upperBound % alignment == 0 || r.upperBound == n, true) }
+                        next = r.upperBound
+                    }
+                    XCTAssertEqual(next, n)
+                }
+            }
+        }
+        // Balanced: 2600 columns in panels of 16 over 2 threads.
+        XCTAssertEqual(WorkerPool.share(of: 2600, part: 0, parts: 2, alignment: 16), 0..<1296)
+        XCTAssertEqual(WorkerPool.share(of: 20, part: 1, parts: 2, alignment: 1), 10..<20)
+    }
+
+    /// Every member runs once per job, with the pool's count; many jobs in a row (the workers
+    /// spin between them) and one after the workers fell asleep.
+    func testEveryMemberRunsOncePerJob() {
+        for threads in [1, 2, 3] {
+            let pool = WorkerPool(threads: threads)
+            let hits = Counters(count: threads)
+            for _ in 0..<200 {
+                pool.run { member in
+                    XCTAssertEqual(member.count, threads)
+                    hits.add(member.index)
+                }
+            }
+            usleep(UInt32(WorkerPool.spinMicroseconds * 3))  // let the workers go to sleep
+            pool.run { member in hits.add(member.index) }
+            XCTAssertEqual(hits.values, Array(repeating: 201, count: threads), "\(threads) threads")
+        }
+    }
+
+    /// A run inside a job runs on the calling thread alone.
+    func testNestedRunIsInline() {
+        let pool = WorkerPool(threads: 2)
+        let counts = Counters(count: 2)
+        pool.run { outer in
+            pool.run { inner in
+                XCTAssertEqual(inner.count, 1)
+                XCTAssertEqual(inner.index, 0)
+                counts.add(outer.index)
+            }
+        }
+        XCTAssertEqual(counts.values, [1, 1])
+    }
+
+    /// After `sync()` every member sees what all members wrote before it.
+    func testBarrierOrdersWrites() {
+        let pool = WorkerPool(threads: 2)
+        let slots = Counters(count: 2)
+        let mismatches = Counters(count: 1)
+        pool.run { member in
+            for step in 1...2000 {
+                slots.set(member.index, step)
+                member.sync()
+                for j in 0..<member.count where slots.get(j) != step { mismatches.add(0) }
+                member.sync()
+            }
+        }
+        XCTAssertEqual(mismatches.values, [0])
+    }
+
+    /// Parallel `sgemm` (rows or columns split, forced by a zero minimum) against a
+    /// double-precision triple loop, for every transpose pair, with alpha, beta and a C wider
+    /// than n whose padding must stay untouched; on 2 threads and 1.
+    func testSplitSgemmAgainstNaiveLoops() {
+        let before = (BLASRuntime.threads, GEMMSplit.minimumWork)
+        defer { BLASRuntime.setThreads(before.0); GEMMSplit.minimumWork = before.1 }
+        GEMMSplit.minimumWork = 0
+        var rng = RNG(seed: 17)
+        // (m, n, k): columns split (n ≫ m), rows split (m ≥ n), one row (GEMV), too narrow.
+        for (m, n, k) in [(5, 70, 9), (41, 12, 7), (1, 50, 6), (3, 20, 4)] {
+            let ldc = n + 3
+            for threads in [2, 1] {
+                BLASRuntime.setThreads(threads)
+                for ta in [Transpose.none, .transpose] {
+                    for tb in [Transpose.none, .transpose] {
+                        let a = (0..<m * k).map { _ in rng.uniform(-1, 1) }
+                        let b = (0..<k * n).map { _ in rng.uniform(-1, 1) }
+                        let c0 = (0..<m * ldc).map { _ in rng.uniform(-1, 1) }
+                        var c = c0
+                        sgemm(ta, tb, m: m, n: n, k: k, alpha: 0.5, a: a, lda: ta == .none ? k : m,
+                              b: b, ldb: tb == .none ? n : k, beta: 2, c: &c, ldc: ldc)
+                        for i in 0..<m {
+                            for j in 0..<ldc {
+                                guard j < n else {
+                                    XCTAssertEqual(c[i * ldc + j], c0[i * ldc + j], "padding of C untouched")
+                                    continue
+                                }
+                                var s = 0.0
+                                for p in 0..<k {
+                                    let x = ta == .none ? a[i * k + p] : a[p * m + i]
+                                    let y = tb == .none ? b[p * n + j] : b[j * k + p]
+                                    s += Double(x) * Double(y)
+                                }
+                                let expected = Float(0.5 * s + 2 * Double(c0[i * ldc + j]))
+                                XCTAssertEqual(c[i * ldc + j], expected, accuracy: 1e-5,
+                                               "\(m)x\(n)x\(k), \(threads) threads, \(ta) \(tb), C[\(i), \(j)]")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The split chosen for the language model's shapes.
+    func testSplitDecision() {
+        XCTAssertEqual(GEMMSplit(m: 20, n: 2600, k: 650), .columns)   // recurrent step
+        XCTAssertEqual(GEMMSplit(m: 700, n: 10_000, k: 200), .columns) // decoder forward
+        XCTAssertEqual(GEMMSplit(m: 10_000, n: 200, k: 700), .rows)    // decoder dW
+        XCTAssertNil(GEMMSplit(m: 4, n: 8, k: 8))                      // too little work
+    }
+}
+
+/// Integers that several threads update (under a lock).
+private final class Counters: @unchecked Sendable {
+    private let slots: Mutex<[Int]>
+    init(count: Int) { slots = Mutex(Array(repeating: 0, count: count)) }
+    func add(_ i: Int) { slots.withLock { $0[i] += 1 } }
+    func set(_ i: Int, _ v: Int) { slots.withLock { $0[i] = v } }
+    func get(_ i: Int) -> Int { slots.withLock { $0[i] } }
+    var values: [Int] { slots.withLock { $0 } }
+}
