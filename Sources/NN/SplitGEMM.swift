@@ -10,7 +10,7 @@ public enum GEMMSplit: Equatable, Sendable {
     case columns
 
     /// Below this many multiply-adds (m·n·k) a product runs on one thread.
-    nonisolated(unsafe) public static var minimumWork = 1 << 18
+    public static var minimumWork = 1 << 18
     /// Column blocks start at multiples of this many columns (whole SIMD panels).
     public static let columnAlignment = 16
 

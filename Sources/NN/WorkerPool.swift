@@ -114,6 +114,12 @@ public final class WorkerPool: @unchecked Sendable {
         busy.store(false, ordering: .releasing)
     }
 
+    /// `run(body)` when `split` is true, else `body` on the caller alone (`count == 1`): for
+    /// work that is only worth splitting when large.
+    public func runSplitting(_ split: Bool, _ body: (Member) -> Void) {
+        if split { run(body) } else { body(Member(index: 0, count: 1, barrier: nil)) }
+    }
+
     /// Starts workers until there are `n` (they live as long as the process).
     private func startWorkers(upTo n: Int) {
         while workers < n {

@@ -27,6 +27,25 @@ final class ModelPyTorchFixtureTests: XCTestCase {
     }
 
     func testLossAndEveryGradientMatchPyTorch() throws {
+        try checkAgainstFixture()
+    }
+
+    /// The same on two threads with every split forced (the LSTM's time loop, the GEMMs and the
+    /// softmax rows cut between threads even at these small sizes).
+    func testLossAndEveryGradientMatchPyTorchOnTwoThreads() throws {
+        let before = (BLASRuntime.threads, GEMMSplit.minimumWork, LanguageModel.minimumSplitElements)
+        defer {
+            BLASRuntime.setThreads(before.0)
+            GEMMSplit.minimumWork = before.1
+            LanguageModel.minimumSplitElements = before.2
+        }
+        BLASRuntime.setThreads(2)
+        GEMMSplit.minimumWork = 0
+        LanguageModel.minimumSplitElements = 0
+        try checkAgainstFixture()
+    }
+
+    func checkAgainstFixture() throws {
         let fixture = try loadFixture()
         XCTAssertEqual(fixture.cases.map(\.name), ["untied", "tied"])
         for c in fixture.cases {

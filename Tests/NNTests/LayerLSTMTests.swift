@@ -3,6 +3,19 @@ import Foundation
 @testable import NN
 
 final class LayerLSTMTests: XCTestCase {
+    /// The gradient checks and the carried state again on two threads with every split forced
+    /// (the recurrent GEMMs' columns and the gate math's batch rows cut between threads).
+    func testOnTwoThreadsWithEverySplit() {
+        let before = (BLASRuntime.threads, GEMMSplit.minimumWork)
+        defer { BLASRuntime.setThreads(before.0); GEMMSplit.minimumWork = before.1 }
+        BLASRuntime.setThreads(2)
+        GEMMSplit.minimumWork = 0
+        testGradientsTwoLayersWithCarriedState()
+        testGradientsWideHiddenSIMDPath()
+        testInterLayerDropout()
+        testStateCarriesBetweenWindows()
+    }
+
     func testParameterLayout() {
         let lstm = LSTM(inputSize: 3, hiddenSize: 4, numLayers: 2, batchSize: 1, maxSteps: 1)
         // Layer 0: 16·3 + 16·4 + 16 + 16 = 144; layer 1: 16·4 + 16·4 + 32 = 160.

@@ -394,90 +394,111 @@ public final class LanguageModel {
     /// (as `NN.SoftmaxCrossEntropy.forward`, which it replaces here to save a pass): returns the
     /// summed loss and count, writes `logSumExp`, `logProbs` and, with `keepExponentials`,
     /// overwrites each counted row with exp(logit − max) and keeps 1/Σ in `inverseSums`.
+    /// Rows are split over the threads of `WorkerPool.shared`; the loss is summed in row order
+    /// afterwards, so it does not depend on the thread count.
     private func crossEntropyForward(n: Int, V: Int, keepExponentials: Bool) -> (Double, Double) {
+        let rowLoss = UnsafeMutablePointer<Double>.allocate(capacity: n)  // [N]
+        defer { rowLoss.deallocate() }
+        WorkerPool.shared.runSplitting(n * V >= LanguageModel.minimumSplitElements) { member in
+            for r in member.share(of: n) { rowLoss[r] = crossEntropyRow(r, V: V, keepExponentials: keepExponentials) }
+        }
         var loss: Double = 0, count: Double = 0
         for r in 0..<n {
             let m: Float = lastHasMask ? weights[r] : 1
-            if m == 0 { logSumExp[r] = 0; logProbs[r] = 0; inverseSums[r] = 0; continue }
-            let row = logits + r * V, t = Int(targetIds[r])
-            precondition(t >= 0 && t < V, "LanguageModel: target \(t) outside 0..<\(V)")
-            let targetLogit = row[t]
-            // Maximum, four independent accumulators.
-            var m0 = SIMD8<Float>(repeating: -.infinity), m1 = m0, m2 = m0, m3 = m0
-            var j = 0
-            while j + 32 <= V {
-                m0 = vmax(m0, load8(row + j)); m1 = vmax(m1, load8(row + j + 8))
-                m2 = vmax(m2, load8(row + j + 16)); m3 = vmax(m3, load8(row + j + 24))
-                j += 32
-            }
-            while j + 8 <= V { m0 = vmax(m0, load8(row + j)); j += 8 }
-            let m8 = vmax(vmax(m0, m1), vmax(m2, m3))
-            var mx = m8[0]
-            for k in 1..<8 { mx = Swift.max(mx, m8[k]) }
-            while j < V { mx = Swift.max(mx, row[j]); j += 1 }
-            var lse = mx
-            if mx.isFinite {
-                // Σ exp(x − max), two accumulators; optionally keep the exponentials.
-                let mx8 = SIMD8<Float>(repeating: mx)
-                var a0 = SIMD8<Float>(repeating: 0), a1 = a0
-                j = 0
-                if keepExponentials {
-                    while j + 16 <= V {
-                        let e0 = FastMath.exp(load8(row + j) - mx8), e1 = FastMath.exp(load8(row + j + 8) - mx8)
-                        store8(e0, row + j); store8(e1, row + j + 8)
-                        a0 += e0; a1 += e1
-                        j += 16
-                    }
-                    var tail: Float = 0
-                    while j < V { let e = FastMath.exp(row[j] - mx); row[j] = e; tail += e; j += 1 }
-                    let sum = (a0 + a1).sum() + tail
-                    inverseSums[r] = 1 / sum
-                    lse = mx + logf(sum)
-                } else {
-                    while j + 16 <= V {
-                        a0 += FastMath.exp(load8(row + j) - mx8); a1 += FastMath.exp(load8(row + j + 8) - mx8)
-                        j += 16
-                    }
-                    var tail: Float = 0
-                    while j < V { tail += FastMath.exp(row[j] - mx); j += 1 }
-                    lse = mx + logf((a0 + a1).sum() + tail)
-                }
-            }
-            logSumExp[r] = lse
-            logProbs[r] = targetLogit - lse
-            loss += Double(m) * (Double(lse) - Double(targetLogit))
-            count += Double(m)
+            if m != 0 { loss += rowLoss[r]; count += Double(m) }
         }
         logitsHoldExponentials = keepExponentials
         return (loss, count)
     }
 
-    /// Overwrites `logits[r]` with `scale · mask[r] · (softmax(logits[r]) − onehot(target[r]))`.
-    private func crossEntropyBackwardInPlace(n: Int, V: Int, scale: Float) {
-        for r in 0..<n {
-            let row = logits + r * V
-            let m: Float = lastHasMask ? weights[r] : 1
-            if m == 0 || scale == 0 { row.update(repeating: 0, count: V); continue }
-            if logitsHoldExponentials {  // row holds exp(x − max): scale by 1/Σ
-                let s8 = SIMD8<Float>(repeating: scale * m * inverseSums[r])
-                var j = 0
-                while j + 8 <= V { store8(load8(row + j) * s8, row + j); j += 8 }
-                while j < V { row[j] *= s8[0]; j += 1 }
-                row[Int(targetIds[r])] -= scale * m
-                continue
-            }
-            let s = scale * m, lse = logSumExp[r]
-            let s8 = SIMD8<Float>(repeating: s), lse8 = SIMD8<Float>(repeating: lse)
-            var j = 0
-            while j + 8 <= V {
-                let raw = UnsafeMutableRawPointer(row + j)
-                let x = raw.loadUnaligned(as: SIMD8<Float>.self)
-                raw.storeBytes(of: s8 * FastMath.exp(x - lse8), as: SIMD8<Float>.self)
-                j += 8
-            }
-            while j < V { row[j] = s * FastMath.exp(row[j] - lse); j += 1 }
-            row[Int(targetIds[r])] -= s
+    /// Logit rows × classes below which the softmax passes run on one thread.
+    static var minimumSplitElements = 1 << 16
+
+    /// One row of `crossEntropyForward`: returns its weighted loss (0 when masked).
+    private func crossEntropyRow(_ r: Int, V: Int, keepExponentials: Bool) -> Double {
+        let m: Float = lastHasMask ? weights[r] : 1
+        if m == 0 { logSumExp[r] = 0; logProbs[r] = 0; inverseSums[r] = 0; return 0 }
+        let row = logits + r * V, t = Int(targetIds[r])
+        precondition(t >= 0 && t < V, "LanguageModel: target \(t) outside 0..<\(V)")
+        let targetLogit = row[t]
+        // Maximum, four independent accumulators.
+        var m0 = SIMD8<Float>(repeating: -.infinity), m1 = m0, m2 = m0, m3 = m0
+        var j = 0
+        while j + 32 <= V {
+            m0 = vmax(m0, load8(row + j)); m1 = vmax(m1, load8(row + j + 8))
+            m2 = vmax(m2, load8(row + j + 16)); m3 = vmax(m3, load8(row + j + 24))
+            j += 32
         }
+        while j + 8 <= V { m0 = vmax(m0, load8(row + j)); j += 8 }
+        let m8 = vmax(vmax(m0, m1), vmax(m2, m3))
+        var mx = m8[0]
+        for k in 1..<8 { mx = Swift.max(mx, m8[k]) }
+        while j < V { mx = Swift.max(mx, row[j]); j += 1 }
+        var lse = mx
+        if mx.isFinite {
+            // Σ exp(x − max), two accumulators; optionally keep the exponentials.
+            let mx8 = SIMD8<Float>(repeating: mx)
+            var a0 = SIMD8<Float>(repeating: 0), a1 = a0
+            j = 0
+            if keepExponentials {
+                while j + 16 <= V {
+                    let e0 = FastMath.exp(load8(row + j) - mx8), e1 = FastMath.exp(load8(row + j + 8) - mx8)
+                    store8(e0, row + j); store8(e1, row + j + 8)
+                    a0 += e0; a1 += e1
+                    j += 16
+                }
+                var tail: Float = 0
+                while j < V { let e = FastMath.exp(row[j] - mx); row[j] = e; tail += e; j += 1 }
+                let sum = (a0 + a1).sum() + tail
+                inverseSums[r] = 1 / sum
+                lse = mx + logf(sum)
+            } else {
+                while j + 16 <= V {
+                    a0 += FastMath.exp(load8(row + j) - mx8); a1 += FastMath.exp(load8(row + j + 8) - mx8)
+                    j += 16
+                }
+                var tail: Float = 0
+                while j < V { tail += FastMath.exp(row[j] - mx); j += 1 }
+                lse = mx + logf((a0 + a1).sum() + tail)
+            }
+        }
+        logSumExp[r] = lse
+        logProbs[r] = targetLogit - lse
+        return Double(m) * (Double(lse) - Double(targetLogit))
+    }
+
+    /// Overwrites `logits[r]` with `scale · mask[r] · (softmax(logits[r]) − onehot(target[r]))`.
+    /// Rows are split over the threads of `WorkerPool.shared`.
+    private func crossEntropyBackwardInPlace(n: Int, V: Int, scale: Float) {
+        WorkerPool.shared.runSplitting(n * V >= LanguageModel.minimumSplitElements) { member in
+            for r in member.share(of: n) { crossEntropyBackwardRow(r, V: V, scale: scale) }
+        }
+    }
+
+    /// One row of `crossEntropyBackwardInPlace`.
+    private func crossEntropyBackwardRow(_ r: Int, V: Int, scale: Float) {
+        let row = logits + r * V
+        let m: Float = lastHasMask ? weights[r] : 1
+        if m == 0 || scale == 0 { row.update(repeating: 0, count: V); return }
+        if logitsHoldExponentials {  // row holds exp(x − max): scale by 1/Σ
+            let s8 = SIMD8<Float>(repeating: scale * m * inverseSums[r])
+            var j = 0
+            while j + 8 <= V { store8(load8(row + j) * s8, row + j); j += 8 }
+            while j < V { row[j] *= s8[0]; j += 1 }
+            row[Int(targetIds[r])] -= scale * m
+            return
+        }
+        let s = scale * m, lse = logSumExp[r]
+        let s8 = SIMD8<Float>(repeating: s), lse8 = SIMD8<Float>(repeating: lse)
+        var j = 0
+        while j + 8 <= V {
+            let raw = UnsafeMutableRawPointer(row + j)
+            let x = raw.loadUnaligned(as: SIMD8<Float>.self)
+            raw.storeBytes(of: s8 * FastMath.exp(x - lse8), as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < V { row[j] = s * FastMath.exp(row[j] - lse); j += 1 }
+        row[Int(targetIds[r])] -= s
     }
 }
 

@@ -216,14 +216,7 @@ public final class LSTM {
             // Input projections of the whole window: [T·B, in] × W_ihᵀ → [T·B, 4H].
             sgemm(.none, .transpose, m: T * B, n: G, k: I, a: x, lda: I,
                   b: parameters + o.weightIH, ldb: I, beta: 0, c: gl, ldc: G)
-            for t in 0..<T {
-                let gt = gl + t * B * G  // [B, 4H]
-                // Recurrent projection: += h_{t-1} [B, H] × W_hhᵀ.
-                sgemm(.none, .transpose, m: B, n: G, k: H, a: hl + t * B * H, lda: H,
-                                  b: parameters + o.weightHH, ldb: H, beta: 1, c: gt, ldc: G)
-                LSTM.gatesForward(gates: gt, cNext: cl + (t + 1) * B * H, hNext: hl + (t + 1) * B * H,
-                                  tanhC: tl + t * B * H, cPrev: cl + t * B * H, bias: biasSum, B: B, H: H)
-            }
+            forwardSteps(gates: gl, hs: hl, cs: cl, tanhCs: tl, weightHH: parameters + o.weightHH, steps: T)
             (hState + l * B * H).update(from: hl + T * B * H, count: B * H)
             (cState + l * B * H).update(from: cl + T * B * H, count: B * H)
         }
@@ -248,6 +241,67 @@ public final class LSTM {
         let B = batchSize, H = hiddenSize
         if lastDropoutActive, let dropped = droppedInputs { return UnsafePointer(dropped + (l - 1) * maxSteps * B * H) }
         return UnsafePointer(hs + (l - 1) * (maxSteps + 1) * B * H + B * H)
+    }
+
+    // MARK: The time loops
+
+    /// The recurrence of one layer over a window, on the threads of `WorkerPool.shared`: per
+    /// step, `gates_t [B, 4H] += h_{t-1} [B, H] × W_hhᵀ` with the 4H columns split between the
+    /// threads, a barrier, the fused gate math with the batch rows split, and a barrier (h_t is
+    /// then whole for the next step). Products too small to split run on the caller alone.
+    private func forwardSteps(
+        gates gl: UnsafeMutablePointer<Float>,  // [T, B, 4H] in: input projections; out: activated
+        hs hl: UnsafeMutablePointer<Float>,     // [T+1, B, H] slot 0 = initial h
+        cs cl: UnsafeMutablePointer<Float>,     // [T+1, B, H] slot 0 = initial c
+        tanhCs tl: UnsafeMutablePointer<Float>, // [T, B, H]
+        weightHH: UnsafePointer<Float>,         // [4H, H]
+        steps T: Int
+    ) {
+        let B = batchSize, H = hiddenSize, G = 4 * H, bias = UnsafePointer(biasSum)
+        WorkerPool.shared.runSplitting(GEMMSplit(m: B, n: G, k: H) != nil) { member in
+            let cols = member.share(of: G, alignment: GEMMSplit.columnAlignment), rows = member.share(of: B)
+            for t in 0..<T {
+                let gt = gl + t * B * G  // [B, 4H]
+                sgemmOneThread(.none, .transpose, m: B, n: cols.count, k: H, a: hl + t * B * H, lda: H,
+                               b: weightHH + cols.lowerBound * H, ldb: H, beta: 1, c: gt + cols.lowerBound, ldc: G)
+                member.sync()
+                let r = rows.lowerBound
+                LSTM.gatesForward(gates: gt + r * G, cNext: cl + (t + 1) * B * H + r * H, hNext: hl + (t + 1) * B * H + r * H,
+                                  tanhC: tl + t * B * H + r * H, cPrev: cl + t * B * H + r * H, bias: bias,
+                                  B: rows.count, H: H)
+                member.sync()
+            }
+        }
+    }
+
+    /// Backpropagation through the recurrence of one layer, on the threads of
+    /// `WorkerPool.shared`: per step (last first), the fused gate backward with the batch rows
+    /// split, a barrier, `dh_{t-1} [B, H] += dgates_t [B, 4H] × W_hh` with the H columns split,
+    /// and a barrier. Fills `dgates [T, B, 4H]`; `dh` and `dc` as in `backward`.
+    private func backwardSteps(
+        gates gl: UnsafePointer<Float>,         // [T, B, 4H] activated
+        cs cl: UnsafePointer<Float>,            // [T+1, B, H]
+        tanhCs tl: UnsafePointer<Float>,        // [T, B, H]
+        weightHH: UnsafePointer<Float>,         // [4H, H]
+        steps T: Int
+    ) {
+        let B = batchSize, H = hiddenSize, G = 4 * H
+        let dgates = self.dgates, dh = self.dh, dc = self.dc
+        WorkerPool.shared.runSplitting(GEMMSplit(m: B, n: H, k: G) != nil) { member in
+            let cols = member.share(of: H, alignment: GEMMSplit.columnAlignment), rows = member.share(of: B)
+            let r = rows.lowerBound
+            for t in stride(from: T - 1, through: 0, by: -1) {
+                LSTM.gatesBackward(dgates: dgates + t * B * G + r * G, dc: dc + r * H, dh: dh + t * B * H + r * H,
+                                   gates: gl + t * B * G + r * G, tanhC: tl + t * B * H + r * H,
+                                   cPrev: cl + t * B * H + r * H, B: rows.count, H: H)
+                guard t > 0 else { break }
+                member.sync()
+                // dh_{t-1} += dgates_t [B, 4H] × W_hh [4H, H]
+                sgemmOneThread(.none, .none, m: B, n: cols.count, k: G, a: dgates + t * B * G, lda: G,
+                               b: weightHH + cols.lowerBound, ldb: H, beta: 1, c: dh + (t - 1) * B * H + cols.lowerBound, ldc: H)
+                member.sync()
+            }
+        }
     }
 
     /// The fused pointwise kernel of one step: bias, activations, cell and hidden update.
@@ -315,15 +369,7 @@ public final class LSTM {
             let cl = cs + l * (TM + 1) * B * H // [T+1, B, H]
             let tl = tanhCs + l * TM * B * H   // [T, B, H]
             dc.update(repeating: 0, count: B * H)
-            for t in stride(from: T - 1, through: 0, by: -1) {
-                LSTM.gatesBackward(dgates: dgates + t * B * G, dc: dc, dh: dh + t * B * H,
-                                   gates: gl + t * B * G, tanhC: tl + t * B * H, cPrev: cl + t * B * H, B: B, H: H)
-                if t > 0 {
-                    // dh_{t-1} += dgates_t [B, 4H] × W_hh [4H, H]
-                    sgemm(.none, .none, m: B, n: H, k: G, a: dgates + t * B * G, lda: G,
-                                      b: parameters + o.weightHH, ldb: H, beta: 1, c: dh + (t - 1) * B * H, ldc: H)
-                }
-            }
+            backwardSteps(gates: gl, cs: cl, tanhCs: tl, weightHH: parameters + o.weightHH, steps: T)
             // Weight gradients over the whole window.
             sgemm(.transpose, .none, m: G, n: I, k: T * B, a: dgates, lda: G, b: x, ldb: I,
                   beta: 1, c: dparameters + o.weightIH, ldc: I)
