@@ -145,7 +145,10 @@ public final class ParameterStore {
 
     /// Sets every gradient to zero.
     public func zeroGradients() {
-        if count > 0 { gradients.baseAddress!.update(repeating: 0, count: count) }
+        let g = gradients.baseAddress
+        WorkerPool.shared.forEachShare(of: count, minimumCount: WorkerPool.elementwiseMinimum) { share in
+            (g! + share.lowerBound).update(repeating: 0, count: share.count)
+        }
     }
 
     /// The values of one parameter (a slice of `values`).

@@ -120,6 +120,24 @@ public final class WorkerPool: @unchecked Sendable {
         if split { run(body) } else { body(Member(index: 0, count: 1, barrier: nil)) }
     }
 
+    /// Calls `body` with each thread's share of `0..<n` (cut at multiples of `alignment`), on the
+    /// pool's threads when `n >= minimumCount`, else once with the whole range on the caller:
+    /// for elementwise passes whose elements are independent.
+    ///
+    ///     WorkerPool.shared.forEachShare(of: count, minimumCount: 1 << 15) { range in
+    ///         for i in range { p[i] -= lr * g[i] }
+    ///     }
+    public func forEachShare(of n: Int, minimumCount: Int, alignment: Int = 1, _ body: (Range<Int>) -> Void) {
+        guard n > 0 else { return }
+        runSplitting(n >= minimumCount) { member in
+            let r = member.share(of: n, alignment: alignment)
+            if !r.isEmpty { body(r) }
+        }
+    }
+
+    /// Elements below which an elementwise pass (optimizer step, bias fill) runs on one thread.
+    public static var elementwiseMinimum = 1 << 15
+
     /// Starts workers until there are `n` (they live as long as the process).
     private func startWorkers(upTo n: Int) {
         while workers < n {
@@ -208,4 +226,9 @@ public final class WorkerPool: @unchecked Sendable {
             }
         }
     }
+}
+
+extension Range where Bound == Int {
+    /// The range moved by `offset` (a share of `0..<n` placed inside a larger range).
+    func shifted(by offset: Int) -> Range<Int> { (lowerBound + offset)..<(upperBound + offset) }
 }

@@ -6,14 +6,12 @@ final class LayerLSTMTests: XCTestCase {
     /// The gradient checks and the carried state again on two threads with every split forced
     /// (the recurrent GEMMs' columns and the gate math's batch rows cut between threads).
     func testOnTwoThreadsWithEverySplit() {
-        let before = (BLASRuntime.threads, GEMMSplit.minimumWork)
-        defer { BLASRuntime.setThreads(before.0); GEMMSplit.minimumWork = before.1 }
-        BLASRuntime.setThreads(2)
-        GEMMSplit.minimumWork = 0
-        testGradientsTwoLayersWithCarriedState()
-        testGradientsWideHiddenSIMDPath()
-        testInterLayerDropout()
-        testStateCarriesBetweenWindows()
+        onTwoThreadsSplittingEverything {
+            testGradientsTwoLayersWithCarriedState()
+            testGradientsWideHiddenSIMDPath()
+            testInterLayerDropout()
+            testStateCarriesBetweenWindows()
+        }
     }
 
     func testParameterLayout() {

@@ -2,6 +2,14 @@ import XCTest
 @testable import NN
 
 final class LayerLinearEmbeddingTests: XCTestCase {
+    /// Both Linear tests on two threads with every split forced (bias fill, GEMMs, bias sums).
+    func testLinearOnTwoThreads() {
+        onTwoThreadsSplittingEverything {
+            testLinearHandComputed()
+            testLinearGradients()
+        }
+    }
+
     func testLinearHandComputed() {
         // W = [[1, 2], [3, 4], [5, 6]], b = [0.5, -1, 2], x = [1, -1] → [-0.5, -2, 1].
         let fc = Linear(inputSize: 2, outputSize: 3)

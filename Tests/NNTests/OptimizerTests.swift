@@ -24,6 +24,19 @@ final class OptimizerTests: XCTestCase {
 
     // MARK: Hand-computed steps
 
+    /// The hand-computed and PyTorch checks of SGD, clipping and the gradient norm on two
+    /// threads with every elementwise pass split.
+    func testOnTwoThreads() throws {
+        try onTwoThreadsSplittingEverything {
+            testSGDByHand()
+            testSGDMomentumByHand()
+            testClipGradientNormByHand()
+            testGradientNormOfManyElements()
+            try testAgainstPyTorch()
+            testClipAgainstPyTorch()
+        }
+    }
+
     func testSGDByHand() {
         let s = store([1, 2])
         setGradients(s, [0.5, -1])
@@ -105,6 +118,24 @@ final class OptimizerTests: XCTestCase {
         for i in 0..<1001 { s.gradients[i] = 0.1 }
         s.gradients[1001] = 3
         XCTAssertEqual(s.gradientNorm(), Float(19.01.squareRoot()), accuracy: 1e-5)
+    }
+
+    /// Over several summation blocks: equal on one and two threads (bit for bit) and to a
+    /// double-precision sum.
+    func testGradientNormOverManyBlocksIsThreadIndependent() {
+        let s = ParameterStore()
+        s.register("a", shape: [70_001])
+        s.register("b", shape: [3])
+        var rng = RNG(seed: 5)
+        var reference = 0.0
+        for i in 0..<s.count {
+            s.gradients[i] = rng.uniform(-1, 1)
+            reference += Double(s.gradients[i]) * Double(s.gradients[i])
+        }
+        let one = s.gradientNorm()
+        let two = onTwoThreadsSplittingEverything { s.gradientNorm() }
+        XCTAssertEqual(one, two)
+        XCTAssertEqual(Double(one), reference.squareRoot(), accuracy: 1e-6 * reference.squareRoot())
     }
 
     // MARK: PyTorch references

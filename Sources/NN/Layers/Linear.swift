@@ -38,9 +38,11 @@ public struct Linear: Sendable {
     ) {
         let I = inputSize, O = outputSize
         if let bias {
-            for r in 0..<n {
-                let row = output + r * O
-                for j in 0..<O { row[j] = bias[j] }
+            WorkerPool.shared.forEachShare(of: n, minimumCount: WorkerPool.elementwiseMinimum / max(O, 1)) { rows in
+                for r in rows {
+                    let row = output + r * O
+                    for j in 0..<O { row[j] = bias[j] }
+                }
             }
         }
         sgemm(.none, .transpose, m: n, n: O, k: I, a: input, lda: I, b: weight, ldb: I,
@@ -69,11 +71,14 @@ public struct Linear: Sendable {
     }
 }
 
-/// `sums[j] += Σ_r matrix[r, j]` for a row-major `[rows, columns]` matrix (vectorizes along j).
-@inlinable
+/// `sums[j] += Σ_r matrix[r, j]` for a row-major `[rows, columns]` matrix (vectorizes along j;
+/// blocks of columns on the threads of `WorkerPool.shared`, each sum in row order).
 func addColumnSums(_ sums: UnsafeMutablePointer<Float>, _ matrix: UnsafePointer<Float>, rows: Int, columns: Int) {
-    for r in 0..<rows {
-        let row = matrix + r * columns
-        for j in 0..<columns { sums[j] += row[j] }
+    WorkerPool.shared.forEachShare(of: columns, minimumCount: WorkerPool.elementwiseMinimum / max(rows, 1),
+                                   alignment: 16) { cols in
+        for r in 0..<rows {
+            let row = matrix + r * columns
+            for j in cols { sums[j] += row[j] }
+        }
     }
 }

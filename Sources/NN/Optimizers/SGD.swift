@@ -30,17 +30,22 @@ public final class SGD: Optimizer {
         let wd = weightDecay, mu = momentum, oneMinusDampening = 1 - dampening, first = stepCount == 0
         let p = store.values, g = store.gradients
         // Frozen parameters are skipped: only the trainable ranges are updated.
+        // Elementwise, so each trainable range is cut between the threads of WorkerPool.shared.
         if mu == 0 {
             for range in store.trainableRanges {
-                for i in range { p[i] -= lr * (g[i] + wd * p[i]) }
+                WorkerPool.shared.forEachShare(of: range.count, minimumCount: WorkerPool.elementwiseMinimum) { share in
+                    for i in share.shifted(by: range.lowerBound) { p[i] -= lr * (g[i] + wd * p[i]) }
+                }
             }
         } else {
             state.buffers["momentum_buffer"]!.withUnsafeMutableBufferPointer { b in
                 for range in store.trainableRanges {
-                    for i in range {
-                        let d = wd == 0 ? g[i] : g[i] + wd * p[i]
-                        b[i] = first ? d : mu * b[i] + oneMinusDampening * d
-                        p[i] -= lr * b[i]
+                    WorkerPool.shared.forEachShare(of: range.count, minimumCount: WorkerPool.elementwiseMinimum) { share in
+                        for i in share.shifted(by: range.lowerBound) {
+                            let d = wd == 0 ? g[i] : g[i] + wd * p[i]
+                            b[i] = first ? d : mu * b[i] + oneMinusDampening * d
+                            p[i] -= lr * b[i]
+                        }
                     }
                 }
             }
