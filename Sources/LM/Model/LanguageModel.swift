@@ -254,7 +254,7 @@ public final class LanguageModel {
         let N = T * batchSize
         precondition(inputs.count == N && targets.count == N && (mask?.count ?? N) == N,
                      "LanguageModel: inputs, targets and mask must hold steps × batchSize = \(N) ids")
-        runNetwork(inputs: inputs.baseAddress!, steps: T, training: training, rng: &rng)
+        runNetwork(inputs: inputs.baseAddress!, steps: T, training: training, decoderBias: false, rng: &rng)
         targetIds.update(from: targets.baseAddress!, count: N)
         if let mask { weights.update(from: mask.baseAddress!, count: N) }
         lastHasMask = mask != nil
@@ -309,8 +309,11 @@ public final class LanguageModel {
         return out
     }
 
-    /// ids → logits for `T` steps; keeps what backward needs.
-    private func runNetwork(inputs: UnsafePointer<Int32>, steps T: Int, training: Bool, rng: inout RNG) {
+    /// ids → logits for `T` steps; keeps what backward needs. Without `decoderBias` the logits
+    /// lack the decoder's bias, which `crossEntropyRow` then adds in its first pass over each row
+    /// (one pass over the `[N, V]` logits fewer).
+    private func runNetwork(inputs: UnsafePointer<Int32>, steps T: Int, training: Bool, decoderBias: Bool = true,
+                            rng: inout RNG) {
         precondition(T > 0 && T <= maxSteps, "LanguageModel: \(T) steps, but 1...\(maxSteps) allowed")
         let N = T * batchSize, E = config.embeddingSize, H = config.hiddenSize
         lastSteps = T
@@ -335,7 +338,8 @@ public final class LanguageModel {
             projection.forward(output: proj, input: top, weight: p + projectionWeight.offset, bias: nil, n: N)
             top = UnsafePointer(proj)
         }
-        decoder.forward(output: logits, input: top, weight: p + decoderWeight.offset, bias: p + decoderBias.offset, n: N)
+        decoder.forward(output: logits, input: top, weight: p + decoderWeight.offset,
+                        bias: decoderBias ? p + self.decoderBias.offset : nil, n: N)
     }
 
     // MARK: Backward
@@ -390,8 +394,9 @@ public final class LanguageModel {
         lastSteps = 0
     }
 
-    /// The masked softmax cross-entropy of `logits` against `targetIds`, fused with log-sum-exp
-    /// (as `NN.SoftmaxCrossEntropy.forward`, which it replaces here to save a pass): returns the
+    /// The masked softmax cross-entropy of `logits + decoder bias` against `targetIds`, fused with
+    /// log-sum-exp (as `NN.SoftmaxCrossEntropy.forward`, which it replaces here to save passes):
+    /// adds the bias into each counted row, returns the
     /// summed loss and count, writes `logSumExp`, `logProbs` and, with `keepExponentials`,
     /// overwrites each counted row with exp(logit − max) and keeps 1/Σ in `inverseSums`.
     /// Rows are split over the threads of `WorkerPool.shared`; the loss is summed in row order
@@ -399,8 +404,11 @@ public final class LanguageModel {
     private func crossEntropyForward(n: Int, V: Int, keepExponentials: Bool) -> (Double, Double) {
         let rowLoss = UnsafeMutablePointer<Double>.allocate(capacity: n)  // [N]
         defer { rowLoss.deallocate() }
+        let bias = UnsafePointer(store.values.baseAddress! + decoderBias.offset)  // [V]
         WorkerPool.shared.runSplitting(n * V >= LanguageModel.minimumSplitElements) { member in
-            for r in member.share(of: n) { rowLoss[r] = crossEntropyRow(r, V: V, keepExponentials: keepExponentials) }
+            for r in member.share(of: n) {
+                rowLoss[r] = crossEntropyRow(r, V: V, bias: bias, keepExponentials: keepExponentials)
+            }
         }
         var loss: Double = 0, count: Double = 0
         for r in 0..<n {
@@ -415,25 +423,32 @@ public final class LanguageModel {
     static var minimumSplitElements = 1 << 16
 
     /// One row of `crossEntropyForward`: returns its weighted loss (0 when masked).
-    private func crossEntropyRow(_ r: Int, V: Int, keepExponentials: Bool) -> Double {
+    private func crossEntropyRow(_ r: Int, V: Int, bias: UnsafePointer<Float>, keepExponentials: Bool) -> Double {
         let m: Float = lastHasMask ? weights[r] : 1
         if m == 0 { logSumExp[r] = 0; logProbs[r] = 0; inverseSums[r] = 0; return 0 }
         let row = logits + r * V, t = Int(targetIds[r])
         precondition(t >= 0 && t < V, "LanguageModel: target \(t) outside 0..<\(V)")
-        let targetLogit = row[t]
-        // Maximum, four independent accumulators.
+        // Add the bias and take the maximum, four independent accumulators.
         var m0 = SIMD8<Float>(repeating: -.infinity), m1 = m0, m2 = m0, m3 = m0
         var j = 0
         while j + 32 <= V {
-            m0 = vmax(m0, load8(row + j)); m1 = vmax(m1, load8(row + j + 8))
-            m2 = vmax(m2, load8(row + j + 16)); m3 = vmax(m3, load8(row + j + 24))
+            let x0 = load8(row + j) + load8(bias + j), x1 = load8(row + j + 8) + load8(bias + j + 8)
+            let x2 = load8(row + j + 16) + load8(bias + j + 16), x3 = load8(row + j + 24) + load8(bias + j + 24)
+            store8(x0, row + j); store8(x1, row + j + 8); store8(x2, row + j + 16); store8(x3, row + j + 24)
+            m0 = vmax(m0, x0); m1 = vmax(m1, x1); m2 = vmax(m2, x2); m3 = vmax(m3, x3)
             j += 32
         }
-        while j + 8 <= V { m0 = vmax(m0, load8(row + j)); j += 8 }
+        while j + 8 <= V {
+            let x = load8(row + j) + load8(bias + j)
+            store8(x, row + j)
+            m0 = vmax(m0, x)
+            j += 8
+        }
         let m8 = vmax(vmax(m0, m1), vmax(m2, m3))
         var mx = m8[0]
         for k in 1..<8 { mx = Swift.max(mx, m8[k]) }
-        while j < V { mx = Swift.max(mx, row[j]); j += 1 }
+        while j < V { row[j] += bias[j]; mx = Swift.max(mx, row[j]); j += 1 }
+        let targetLogit = row[t]
         var lse = mx
         if mx.isFinite {
             // Σ exp(x − max), two accumulators; optionally keep the exponentials.
