@@ -86,7 +86,7 @@ public enum GEMMBenchmark {
             let b = Tensor.uniform(shape: s.transB == .none ? [s.k, s.n] : [s.n, s.k], -1, 1, rng: &rng)
             var c = Tensor(shape: [s.m, s.n])
             let call = { c.matmul(a, s.transA, b, s.transB, beta: 1) }
-            call()  // warm-up: page in the buffers, start the BLAS threads
+            call()  // warm-up: page in the buffers, start the worker threads
             let once = time(call)
             let calls = max(1, Int(minSecondsPerRepeat / max(once, 1e-7)))
             var best = Double.infinity

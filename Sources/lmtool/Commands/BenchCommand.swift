@@ -17,7 +17,7 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Timed rounds per shape.")
         var repeats = 5
 
-        @Option(help: "BLAS threads (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).")
+        @Option(help: "Compute threads: GEMMs, the LSTM time loop, the softmax (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).")
         var threads: Int?
 
         func validate() throws {
@@ -53,7 +53,7 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Timed windows (BPTT batches) per phase.")
         var steps = 30
 
-        @Option(help: "BLAS threads (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).")
+        @Option(help: "Compute threads: GEMMs, the LSTM time loop, the softmax (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).")
         var threads: Int?
 
         func validate() throws {

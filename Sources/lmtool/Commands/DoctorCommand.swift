@@ -16,7 +16,7 @@ struct DoctorCommand: ParsableCommand {
         print("BLAS       \(info.config)")
         print("library    \(info.library)")
         print("core type  \(info.coreName) (OPENBLAS_CORETYPE=\(info.coreTypeVariable ?? "unset"))")
-        print("threads    \(info.threads)")
+        print("threads    \(info.threads) (lmtool's worker pool; OpenBLAS runs one thread per call)")
         if let warning = BLASRuntime.currentCoreTypeWarning { print("warning    \(warning)") }
     }
 }

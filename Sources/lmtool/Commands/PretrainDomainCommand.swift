@@ -101,7 +101,7 @@ struct PretrainDomainCommand: ParsableCommand {
     @Option(help: "Random seed (initialization, shuffling, dropout).")
     var seed: UInt64 = 1
 
-    @Option(help: "BLAS threads (default 1: the per-step matrices are small, and a second thread was slower here).")
+    @Option(help: "Compute threads (default 1: the per-step matrices are small, and a second thread was slower here).")
     var threads: Int?
 
     @Option(name: .customLong("min-occurrences"), help: "contextual.vec: words seen fewer times in the train split get the fallback row.")

@@ -64,7 +64,7 @@ struct PretrainGLoMoCommand: ParsableCommand {
     @Option(name: .customLong("checkpoint-every"), help: "Checkpoint (and score the valid split) every N steps.") var checkpointEvery: Int?
     @Option(name: .customLong("valid-sequences"), help: "Windows of the valid split scored at each checkpoint.") var validSequences = 64
     @Option(help: "Random seed.") var seed: UInt64 = 1
-    @Option(help: "BLAS threads (default: one per processor).") var threads: Int?
+    @Option(help: "Compute threads (default: one per processor).") var threads: Int?
     @Flag(help: "Continue the model in --out from its last.safetensors.") var resume = false
     @Flag(help: "Replace a model already in --out.") var force = false
     @Option(name: .customLong("stop-after-steps"), help: "Stop cleanly after N steps in this session (continue with --resume).")

@@ -84,7 +84,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("train-tokens"), help: "Use only the first N training tokens (whole sentences), for quick runs.")
     var trainTokens: Int?
     @Option(help: "Random seed (initialisation, dropout, sentence order).") var seed: UInt64?
-    @Option(help: "BLAS threads (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).") var threads: Int?
+    @Option(help: "Compute threads: GEMMs, the LSTM time loop, the softmax (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).") var threads: Int?
 
     // Run control.
     @Flag(help: "Continue the run in --run from its last.safetensors.") var resume = false
