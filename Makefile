@@ -4,7 +4,8 @@ LMTOOL := .build/release/lmtool
 # On x86-64 CPUs with AVX2 and FMA, compile for them (Haswell and later): the SIMD8 kernels then
 # run as 256-bit instructions (LM training +5-10%, evaluation up to +25%; BENCHMARKS.md). Such a
 # binary needs AVX2 to run; elsewhere the build stays generic.
-CPU_FLAGS := $(shell [ "$$(uname -m)" = x86_64 ] && grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && echo "-Xswiftc -target-cpu -Xswiftc haswell")
+# LMTOOL_FMA lets NN's own kernels (PackedGEMM) use fused multiply-adds.
+CPU_FLAGS := $(shell [ "$$(uname -m)" = x86_64 ] && grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && echo "-Xswiftc -target-cpu -Xswiftc haswell -Xswiftc -DLMTOOL_FMA")
 
 .PHONY: demo test deps build corpus bench clean
 

@@ -59,6 +59,7 @@ public final class LSTM {
     private let dc: UnsafeMutablePointer<Float>      // [B, H] gradient w.r.t. c_t, carried back in time
     private let dropMasks: UnsafeMutablePointer<Float>?   // [L-1, T, B, H] 0 or 1/(1-p)
     private let droppedInputs: UnsafeMutablePointer<Float>? // [L-1, T, B, H] inputs of layers 1…L-1
+    private let packedWeights: UnsafeMutablePointer<Float>  // W_hh of one layer in PackedGEMM panels
     private let allocations: [UnsafeMutablePointer<Float>]
 
     public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, batchSize: Int, maxSteps: Int,
@@ -88,7 +89,8 @@ public final class LSTM {
         dgates = alloc(T * B * 4 * H)
         dh = alloc(T * B * H)
         dc = alloc(B * H)
-        var all = [gates, hs, cs, tanhCs, hState, cState, biasSum, dgates, dh, dc]
+        packedWeights = alloc(max(PackedGEMM.packedCount(n: 4 * H, k: H), PackedGEMM.packedCount(n: H, k: 4 * H)))
+        var all = [gates, hs, cs, tanhCs, hState, cState, biasSum, dgates, dh, dc, packedWeights]
         if dropout > 0 && L > 1 {
             let m = alloc((L - 1) * T * B * H), d = alloc((L - 1) * T * B * H)
             dropMasks = m; droppedInputs = d
@@ -246,8 +248,8 @@ public final class LSTM {
     // MARK: The time loops
 
     /// The recurrence of one layer over a window, on the threads of `WorkerPool.shared`: per
-    /// step, `gates_t [B, 4H] += h_{t-1} [B, H] × W_hhᵀ` with the 4H columns split between the
-    /// threads, a barrier, the fused gate math with the batch rows split, and a barrier (h_t is
+    /// step, `gates_t [B, 4H] += h_{t-1} [B, H] × W_hhᵀ` (through `PackedGEMM` on long windows)
+    /// with the 4H columns split between the threads, a barrier, the fused gate math with the batch rows split, and a barrier (h_t is
     /// then whole for the next step). Products too small to split run on the caller alone.
     private func forwardSteps(
         gates gl: UnsafeMutablePointer<Float>,  // [T, B, 4H] in: input projections; out: activated
@@ -258,12 +260,20 @@ public final class LSTM {
         steps T: Int
     ) {
         let B = batchSize, H = hiddenSize, G = 4 * H, bias = UnsafePointer(biasSum)
+        let packed = usePackedWeights(steps: T) ? packedWeights : nil
         WorkerPool.shared.runSplitting(GEMMSplit(m: B, n: G, k: H) != nil) { member in
             let cols = member.share(of: G, alignment: GEMMSplit.columnAlignment), rows = member.share(of: B)
+            // Each thread packs (and only uses) the panels of its own columns.
+            if let packed { PackedGEMM.pack(packed, b: weightHH, ldb: H, transB: .transpose, k: H, n: G, columns: cols) }
             for t in 0..<T {
                 let gt = gl + t * B * G  // [B, 4H]
-                sgemmOneThread(.none, .transpose, m: B, n: cols.count, k: H, a: hl + t * B * H, lda: H,
-                               b: weightHH + cols.lowerBound * H, ldb: H, beta: 1, c: gt + cols.lowerBound, ldc: G)
+                if let packed {
+                    PackedGEMM.multiplyAdd(c: gt, ldc: G, a: hl + t * B * H, lda: H, packed: packed,
+                                           m: B, k: H, n: G, columns: cols)
+                } else {
+                    sgemmOneThread(.none, .transpose, m: B, n: cols.count, k: H, a: hl + t * B * H, lda: H,
+                                   b: weightHH + cols.lowerBound * H, ldb: H, beta: 1, c: gt + cols.lowerBound, ldc: G)
+                }
                 member.sync()
                 let r = rows.lowerBound
                 LSTM.gatesForward(gates: gt + r * G, cNext: cl + (t + 1) * B * H + r * H, hNext: hl + (t + 1) * B * H + r * H,
@@ -273,6 +283,15 @@ public final class LSTM {
             }
         }
     }
+
+    /// Whether a window of `steps` multiplies by W_hh through `PackedGEMM` (packed once per
+    /// window, each thread its own columns) rather than OpenBLAS: when the packing is spread over
+    /// enough steps and rows (not for generation's one step of one row).
+    func usePackedWeights(steps: Int) -> Bool { steps * batchSize >= LSTM.packedMinimumRows }
+
+    /// Windows of fewer steps × batch rows multiply by W_hh through OpenBLAS (tests set 0 to
+    /// run the packed path on tiny sizes).
+    public static var packedMinimumRows = 32
 
     /// Backpropagation through the recurrence of one layer, on the threads of
     /// `WorkerPool.shared`: per step (last first), the fused gate backward with the batch rows
@@ -287,9 +306,11 @@ public final class LSTM {
     ) {
         let B = batchSize, H = hiddenSize, G = 4 * H
         let dgates = self.dgates, dh = self.dh, dc = self.dc
+        let packed = usePackedWeights(steps: T) ? packedWeights : nil
         WorkerPool.shared.runSplitting(GEMMSplit(m: B, n: H, k: G) != nil) { member in
             let cols = member.share(of: H, alignment: GEMMSplit.columnAlignment), rows = member.share(of: B)
             let r = rows.lowerBound
+            if let packed { PackedGEMM.pack(packed, b: weightHH, ldb: H, transB: .none, k: G, n: H, columns: cols) }
             for t in stride(from: T - 1, through: 0, by: -1) {
                 LSTM.gatesBackward(dgates: dgates + t * B * G + r * G, dc: dc + r * H, dh: dh + t * B * H + r * H,
                                    gates: gl + t * B * G + r * G, tanhC: tl + t * B * H + r * H,
@@ -297,8 +318,13 @@ public final class LSTM {
                 guard t > 0 else { break }
                 member.sync()
                 // dh_{t-1} += dgates_t [B, 4H] × W_hh [4H, H]
-                sgemmOneThread(.none, .none, m: B, n: cols.count, k: G, a: dgates + t * B * G, lda: G,
-                               b: weightHH + cols.lowerBound, ldb: H, beta: 1, c: dh + (t - 1) * B * H + cols.lowerBound, ldc: H)
+                if let packed {
+                    PackedGEMM.multiplyAdd(c: dh + (t - 1) * B * H, ldc: H, a: dgates + t * B * G, lda: G,
+                                           packed: packed, m: B, k: G, n: H, columns: cols)
+                } else {
+                    sgemmOneThread(.none, .none, m: B, n: cols.count, k: G, a: dgates + t * B * G, lda: G,
+                                   b: weightHH + cols.lowerBound, ldb: H, beta: 1, c: dh + (t - 1) * B * H + cols.lowerBound, ldc: H)
+                }
                 member.sync()
             }
         }

@@ -1,0 +1,175 @@
+/// `C[m, n] += A[m, k] · op(B)[k, n]` with B packed once and multiplied many times: the LSTM's
+/// per-step recurrent products (`h_{t-1} · W_hhᵀ` forward, `dgates_t · W_hh` backward), where B
+/// is the same weight matrix at every step of a window and A has only `batch` rows.
+///
+/// OpenBLAS packs all of B on every call; for 20 rows of A that packing and its 16-row
+/// micro-kernel edge cost ~40% of the product (`lmtool bench gemm`: ~60 GFLOP/s vs ~90 on large
+/// shapes, one Zen 3 core). Here B is packed once per window into panels of 16 columns,
+///
+///     packed[(j / 16) · k · 16 + p · 16 + j % 16] = op(B)[p, j]     (0 beyond column n)
+///
+/// and a 4-row × 16-column kernel (8 SIMD8 accumulators over the whole depth k) streams each
+/// panel from cache. Builds for CPUs with FMA (`make build` on x86-64 with AVX2 and FMA passes
+/// `-DLMTOOL_FMA` with `-target-cpu haswell`) accumulate with fused multiply-adds; other builds
+/// with a multiply and an add, which stay vectorized there (`addProduct` would call libm's
+/// `fmaf` lane by lane). One Zen 3 core, 20×2600×650: fused ~85–90 GFLOP/s, separate ~50–60,
+/// OpenBLAS 0.3.21 ~55–60 (BENCHMARKS.md).
+///
+/// Panels are independent, so threads pack and multiply disjoint blocks of columns (multiples of
+/// 16) without synchronizing:
+///
+///     let cols = member.share(of: n, alignment: PackedGEMM.panelWidth)
+///     PackedGEMM.pack(packed, b: w, ldb: k, transB: .transpose, k: k, n: n, columns: cols)
+///     for t in 0..<T {
+///         PackedGEMM.multiplyAdd(c: c[t], ldc: n, a: a[t], lda: k, packed: packed, m: m, k: k, n: n, columns: cols)
+///     }
+public enum PackedGEMM {
+    /// Columns per panel.
+    public static let panelWidth = 16
+
+    /// Floats that the packed panels of `n` columns of depth `k` take.
+    public static func packedCount(n: Int, k: Int) -> Int { (n + panelWidth - 1) / panelWidth * panelWidth * k }
+
+    /// Packs the panels of `columns` (which starts at a multiple of 16) of `op(B)` `[k, n]`:
+    /// B is stored `[n, k]` for `.transpose` and `[k, n]` for `.none`, `ldb` its row stride.
+    public static func pack(
+        _ packed: UnsafeMutablePointer<Float>,  // [packedCount(n, k)]
+        b: UnsafePointer<Float>, ldb: Int, transB: Transpose,
+        k: Int, n: Int, columns: Range<Int>
+    ) {
+        precondition(columns.lowerBound % panelWidth == 0 && columns.upperBound <= n, "PackedGEMM: columns must start at a panel")
+        var j0 = columns.lowerBound
+        while j0 < columns.upperBound {
+            let panel = packed + j0 * k  // (j0 / 16) · k · 16
+            let width = min(panelWidth, n - j0)
+            if width < panelWidth { panel.update(repeating: 0, count: k * panelWidth) }
+            if transB == .transpose {
+                // Row p of the panel gathers element p of 16 rows of B (16 sequential streams).
+                let rows = b + j0 * ldb
+                for p in 0..<k {
+                    let out = panel + p * 16
+                    for jj in 0..<width { out[jj] = rows[jj * ldb + p] }
+                }
+            } else {
+                for p in 0..<k { (panel + p * panelWidth).update(from: b + p * ldb + j0, count: width) }
+            }
+            j0 += panelWidth
+        }
+    }
+
+    /// How the kernel accumulates: `fused` multiply-adds or a `separate` multiply and add.
+    public enum Accumulation: Sendable {
+        case fused
+        case separate
+
+        /// `fused` in builds for FMA hardware (`-DLMTOOL_FMA`), else `separate`.
+        public static var native: Accumulation {
+#if LMTOOL_FMA
+            .fused
+#else
+            .separate
+#endif
+        }
+    }
+
+    /// `C[m, columns] += A[m, k] · op(B)[k, columns]` from the panels `pack` wrote for `columns`.
+    public static func multiplyAdd(
+        c: UnsafeMutablePointer<Float>, ldc: Int,  // [m, n]
+        a: UnsafePointer<Float>, lda: Int,         // [m, k]
+        packed: UnsafePointer<Float>,              // [packedCount(n, k)]
+        m: Int, k: Int, n: Int, columns: Range<Int>,
+        accumulation: Accumulation = .native
+    ) {
+        switch accumulation {
+        case .fused:
+            multiplyAdd(Fused.self, c: c, ldc: ldc, a: a, lda: lda, packed: packed, m: m, k: k, n: n, columns: columns)
+        case .separate:
+            multiplyAdd(Separate.self, c: c, ldc: ldc, a: a, lda: lda, packed: packed, m: m, k: k, n: n, columns: columns)
+        }
+    }
+
+    /// `acc += x · w`, lane by lane: the one operation the kernels differ in.
+    protocol MultiplyAccumulate {
+        static func add(_ acc: inout SIMD8<Float>, _ x: SIMD8<Float>, _ w: SIMD8<Float>)
+    }
+    enum Fused: MultiplyAccumulate {
+        @inline(__always)
+        static func add(_ acc: inout SIMD8<Float>, _ x: SIMD8<Float>, _ w: SIMD8<Float>) { acc.addProduct(x, w) }
+    }
+    enum Separate: MultiplyAccumulate {
+        @inline(__always)
+        static func add(_ acc: inout SIMD8<Float>, _ x: SIMD8<Float>, _ w: SIMD8<Float>) { acc += x * w }
+    }
+
+    @inline(__always)
+    static func multiplyAdd<M: MultiplyAccumulate>(
+        _: M.Type,
+        c: UnsafeMutablePointer<Float>, ldc: Int, a: UnsafePointer<Float>, lda: Int,
+        packed: UnsafePointer<Float>, m: Int, k: Int, n: Int, columns: Range<Int>
+    ) {
+        precondition(columns.lowerBound % panelWidth == 0 && columns.upperBound <= n, "PackedGEMM: columns must start at a panel")
+        var j0 = columns.lowerBound
+        while j0 < columns.upperBound {
+            let panel = packed + j0 * k, width = min(panelWidth, columns.upperBound - j0)
+            var r = 0
+            while r + 4 <= m {
+                rows4(M.self, c: c + r * ldc + j0, ldc: ldc, a: a + r * lda, lda: lda, panel: panel, k: k, width: width)
+                r += 4
+            }
+            while r < m {
+                rows1(M.self, c: c + r * ldc + j0, a: a + r * lda, panel: panel, k: k, width: width)
+                r += 1
+            }
+            j0 += panelWidth
+        }
+    }
+
+    /// Four rows of A against one panel: `c[0..<4, 0..<width] += a[0..<4, :] · panel`.
+    @inline(__always)
+    static func rows4<M: MultiplyAccumulate>(_: M.Type, c: UnsafeMutablePointer<Float>, ldc: Int, a: UnsafePointer<Float>, lda: Int,
+                      panel: UnsafePointer<Float>, k: Int, width: Int) {
+        var c00 = SIMD8<Float>(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00
+        let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda
+        var w = panel  // row p of the panel: 16 floats
+        for p in 0..<k {
+            let w0 = FastMath.load8(w), w1 = FastMath.load8(w + 8)
+            let x0 = SIMD8<Float>(repeating: a0[p]), x1 = SIMD8<Float>(repeating: a1[p])
+            let x2 = SIMD8<Float>(repeating: a2[p]), x3 = SIMD8<Float>(repeating: a3[p])
+            M.add(&c00, x0, w0); M.add(&c01, x0, w1)
+            M.add(&c10, x1, w0); M.add(&c11, x1, w1)
+            M.add(&c20, x2, w0); M.add(&c21, x2, w1)
+            M.add(&c30, x3, w0); M.add(&c31, x3, w1)
+            w += 16
+        }
+        addRow(c, c00, c01, width)
+        addRow(c + ldc, c10, c11, width)
+        addRow(c + 2 * ldc, c20, c21, width)
+        addRow(c + 3 * ldc, c30, c31, width)
+    }
+
+    /// One row of A against one panel.
+    @inline(__always)
+    static func rows1<M: MultiplyAccumulate>(_: M.Type, c: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, panel: UnsafePointer<Float>,
+                      k: Int, width: Int) {
+        var c0 = SIMD8<Float>(), c1 = c0
+        var w = panel
+        for p in 0..<k {
+            let x = SIMD8<Float>(repeating: a[p])
+            M.add(&c0, x, FastMath.load8(w))
+            M.add(&c1, x, FastMath.load8(w + 8))
+            w += 16
+        }
+        addRow(c, c0, c1, width)
+    }
+
+    /// `c[0..<width] += (lo, hi)` (16 lanes, the first `width` stored).
+    @inline(__always)
+    static func addRow(_ c: UnsafeMutablePointer<Float>, _ lo: SIMD8<Float>, _ hi: SIMD8<Float>, _ width: Int) {
+        if width == 16 {
+            FastMath.store8(FastMath.load8(c) + lo, c)
+            FastMath.store8(FastMath.load8(c + 8) + hi, c + 8)
+        } else {
+            for j in 0..<width { c[j] += j < 8 ? lo[j] : hi[j - 8] }
+        }
+    }
+}

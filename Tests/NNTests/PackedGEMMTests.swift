@@ -1,0 +1,50 @@
+import XCTest
+@testable import NN
+
+final class PackedGEMMTests: XCTestCase {
+    /// C[m, cols] += A · op(B) through the packed panels against a double-precision triple loop:
+    /// both layouts of B, both accumulations, row counts that leave a remainder after the 4-row
+    /// kernel, a last panel narrower than 16, column ranges packed and multiplied separately (as
+    /// two threads do), and a C wider than n whose padding must stay untouched.
+    func testAgainstNaiveLoops() {
+        var rng = RNG(seed: 23)
+        for (m, n, k) in [(5, 37, 9), (4, 16, 3), (1, 50, 6), (20, 70, 13)] {
+            let ldc = n + 2
+            let blocks = [0..<n, 0..<(n > 32 ? 32 : n)] + (n > 32 ? [32..<n] : [])
+            for tb in [Transpose.none, .transpose] {
+                for accumulation in [PackedGEMM.Accumulation.fused, .separate] {
+                    let a = randomArray(m * k, &rng), b = randomArray(k * n, &rng)
+                    let c0 = randomArray(m * ldc, &rng)
+                    var c = c0
+                    var packed = [Float](repeating: .nan, count: PackedGEMM.packedCount(n: n, k: k))
+                    // Whole range, or two blocks of panels; either way every column once.
+                    let ranges = blocks.count == 3 ? [blocks[1], blocks[2]] : [blocks[0]]
+                    for cols in ranges {
+                        PackedGEMM.pack(&packed, b: b, ldb: tb == .none ? n : k, transB: tb, k: k, n: n, columns: cols)
+                        PackedGEMM.multiplyAdd(c: &c, ldc: ldc, a: a, lda: k, packed: packed, m: m, k: k, n: n,
+                                               columns: cols, accumulation: accumulation)
+                    }
+                    for i in 0..<m {
+                        for j in 0..<ldc {
+                            guard j < n else {
+                                XCTAssertEqual(c[i * ldc + j], c0[i * ldc + j], "padding of C untouched")
+                                continue
+                            }
+                            var s = Double(c0[i * ldc + j])
+                            for p in 0..<k {
+                                s += Double(a[i * k + p]) * Double(tb == .none ? b[p * n + j] : b[j * k + p])
+                            }
+                            XCTAssertEqual(Double(c[i * ldc + j]), s, accuracy: 1e-5,
+                                           "\(m)x\(n)x\(k) \(tb) \(accumulation) C[\(i), \(j)]")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func testPackedCountIsWholePanels() {
+        XCTAssertEqual(PackedGEMM.packedCount(n: 2600, k: 650), 2608 * 650)
+        XCTAssertEqual(PackedGEMM.packedCount(n: 16, k: 3), 48)
+    }
+}
