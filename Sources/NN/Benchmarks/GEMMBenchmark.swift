@@ -20,7 +20,14 @@ public enum GEMMBenchmark {
         public let transA: Transpose
         public let transB: Transpose
         public let m: Int, n: Int, k: Int
-        public init(_ name: String, _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int) {
+        /// Timed through `PackedGEMM` (B packed once, outside the timing; columns split over the
+        /// worker pool as the LSTM does) instead of `sgemm`. Only for `transA == .none`.
+        public let packed: Bool
+
+        public init(_ name: String, _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
+                    packed: Bool = false) {
+            precondition(!packed || transA == .none, "GEMMBenchmark: packed shapes take A as stored")
+            self.packed = packed
             self.name = name
             self.transA = transA
             self.transB = transB
@@ -51,7 +58,7 @@ public enum GEMMBenchmark {
         public var description: String {
             func pad(_ s: String, _ width: Int) -> String { s + String(repeating: " ", count: max(0, width - s.count)) }
             let size = "\(shape.m)x\(shape.n)x\(shape.k)"
-            return "\(pad(shape.name, 22)) \(pad(shape.form, 5)) \(pad(size, 14)) \(String(format1: gflops)) GFLOP/s"
+            return "\(pad(shape.name, 27)) \(pad(shape.form, 5)) \(pad(size, 14)) \(String(format1: gflops)) GFLOP/s"
         }
     }
 
@@ -73,6 +80,12 @@ public enum GEMMBenchmark {
         Shape("recurrent large dW", .transpose, .none, m: 2600, n: 650, k: 20),
         Shape("recurrent large dh", .none, .none, m: 20, n: 650, k: 2600),
         Shape("recurrent tiny fwd", .none, .transpose, m: 32, n: 256, k: 64),
+        // The per-step products as the LSTM runs them on windows of ≥ 32 rows (PackedGEMM).
+        Shape("recurrent small fwd packed", .none, .transpose, m: 20, n: 800, k: 200, packed: true),
+        Shape("recurrent small dh packed", .none, .none, m: 20, n: 200, k: 800, packed: true),
+        Shape("recurrent large fwd packed", .none, .transpose, m: 20, n: 2600, k: 650, packed: true),
+        Shape("recurrent large dh packed", .none, .none, m: 20, n: 650, k: 2600, packed: true),
+        Shape("recurrent tiny fwd packed", .none, .transpose, m: 32, n: 256, k: 64, packed: true),
     ]
 
     /// Times each shape and returns the best round per shape, in order.
@@ -85,7 +98,25 @@ public enum GEMMBenchmark {
             let a = Tensor.uniform(shape: s.transA == .none ? [s.m, s.k] : [s.k, s.m], -1, 1, rng: &rng)
             let b = Tensor.uniform(shape: s.transB == .none ? [s.k, s.n] : [s.n, s.k], -1, 1, rng: &rng)
             var c = Tensor(shape: [s.m, s.n])
-            let call = { c.matmul(a, s.transA, b, s.transB, beta: 1) }
+            let call: () -> Void
+            if s.packed {
+                var panels = [Float](repeating: 0, count: PackedGEMM.packedCount(n: s.n, k: s.k))
+                b.withUnsafeBufferPointer { bp in
+                    PackedGEMM.pack(&panels, b: bp.baseAddress!, ldb: s.transB == .none ? s.n : s.k, transB: s.transB,
+                                    k: s.k, n: s.n, columns: 0..<s.n)
+                }
+                call = {
+                    a.withUnsafeBufferPointer { ap in panels.withUnsafeBufferPointer { pp in c.withUnsafeMutableBufferPointer { cp in
+                        let (ap, pp, cp) = (ap.baseAddress!, pp.baseAddress!, cp.baseAddress!)
+                        WorkerPool.shared.runSplitting(GEMMSplit(m: s.m, n: s.n, k: s.k) != nil) { member in
+                            PackedGEMM.multiplyAdd(c: cp, ldc: s.n, a: ap, lda: s.k, packed: pp, m: s.m, k: s.k, n: s.n,
+                                                   columns: member.share(of: s.n, alignment: PackedGEMM.panelWidth))
+                        }
+                    } } }
+                }
+            } else {
+                call = { c.matmul(a, s.transA, b, s.transB, beta: 1) }
+            }
             call()  // warm-up: page in the buffers, start the worker threads
             let once = time(call)
             let calls = max(1, Int(minSecondsPerRepeat / max(once, 1e-7)))
