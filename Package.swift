@@ -45,7 +45,7 @@ let package = Package(
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus"]),
         // Fixtures (and the scripts that made them) are read through #filePath, not as bundle resources.
-        .testTarget(name: "NNTests", dependencies: ["NN"], exclude: ["Fixtures", "OptimizerFixtures/make_optimizer_fixtures.py", "CheckpointFixtures/make_safetensors_fixture.py"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "TestFixtures"], exclude: ["Fixtures", "OptimizerFixtures/make_optimizer_fixtures.py", "CheckpointFixtures/make_safetensors_fixture.py"]),
         .testTarget(name: "GLoMoGraphTests", dependencies: ["GLoMoGraph"]),
         // Fixtures several test targets share (a random GLoMo graph model on disk).
         .target(name: "TestFixtures", dependencies: ["GLoMoGraph"], path: "Tests/Fixtures"),

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import NN
 @testable import LM
+import TestFixtures
 
 /// The model against PyTorch: Fixtures/lm_step.json, written by scripts/make_lm_fixture.py from
 /// pytorch/examples' RNNModel (float64 reference over the same float32 weights).
@@ -33,21 +34,7 @@ final class ModelPyTorchFixtureTests: XCTestCase {
     /// The same on two threads with every split forced (the LSTM's time loop, the GEMMs and the
     /// softmax rows cut between threads even at these small sizes, W_hh through PackedGEMM).
     func testLossAndEveryGradientMatchPyTorchOnTwoThreads() throws {
-        let before = (BLASRuntime.threads, GEMMSplit.minimumWork, LanguageModel.minimumSplitElements,
-                      WorkerPool.elementwiseMinimum, LSTM.packedMinimumRows)
-        defer {
-            BLASRuntime.setThreads(before.0)
-            GEMMSplit.minimumWork = before.1
-            LanguageModel.minimumSplitElements = before.2
-            WorkerPool.elementwiseMinimum = before.3
-            LSTM.packedMinimumRows = before.4
-        }
-        BLASRuntime.setThreads(2)
-        GEMMSplit.minimumWork = 0
-        LanguageModel.minimumSplitElements = 0
-        WorkerPool.elementwiseMinimum = 1
-        LSTM.packedMinimumRows = 0
-        try checkAgainstFixture()
+        try onTwoThreadsSplittingEverything { try checkAgainstFixture() }
     }
 
     func checkAgainstFixture() throws {

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import NN
+import TestFixtures
 
 final class LayerLSTMTests: XCTestCase {
     /// The gradient checks and the carried state again on two threads with every split forced

@@ -1,5 +1,6 @@
 import XCTest
 @testable import NN
+import TestFixtures
 
 final class LayerLinearEmbeddingTests: XCTestCase {
     /// Both Linear tests on two threads with every split forced (bias fill, GEMMs, bias sums).

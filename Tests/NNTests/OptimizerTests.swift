@@ -1,5 +1,6 @@
 import XCTest
 @testable import NN
+import TestFixtures
 
 final class OptimizerTests: XCTestCase {
     /// A store with one parameter "p" holding `values`.

@@ -405,7 +405,7 @@ public final class LanguageModel {
         let rowLoss = UnsafeMutablePointer<Double>.allocate(capacity: n)  // [N]
         defer { rowLoss.deallocate() }
         let bias = UnsafePointer(store.values.baseAddress! + decoderBias.offset)  // [V]
-        WorkerPool.shared.runSplitting(n * V >= LanguageModel.minimumSplitElements) { member in
+        WorkerPool.shared.runSplitting(n * V >= WorkerPool.elementwiseMinimum) { member in
             for r in member.share(of: n) {
                 rowLoss[r] = crossEntropyRow(r, V: V, bias: bias, keepExponentials: keepExponentials)
             }
@@ -418,9 +418,6 @@ public final class LanguageModel {
         logitsHoldExponentials = keepExponentials
         return (loss, count)
     }
-
-    /// Logit rows × classes below which the softmax passes run on one thread.
-    static var minimumSplitElements = 1 << 16
 
     /// One row of `crossEntropyForward`: returns its weighted loss (0 when masked).
     private func crossEntropyRow(_ r: Int, V: Int, bias: UnsafePointer<Float>, keepExponentials: Bool) -> Double {
@@ -485,7 +482,7 @@ public final class LanguageModel {
     /// Overwrites `logits[r]` with `scale · mask[r] · (softmax(logits[r]) − onehot(target[r]))`.
     /// Rows are split over the threads of `WorkerPool.shared`.
     private func crossEntropyBackwardInPlace(n: Int, V: Int, scale: Float) {
-        WorkerPool.shared.runSplitting(n * V >= LanguageModel.minimumSplitElements) { member in
+        WorkerPool.shared.runSplitting(n * V >= WorkerPool.elementwiseMinimum) { member in
             for r in member.share(of: n) { crossEntropyBackwardRow(r, V: V, scale: scale) }
         }
     }
