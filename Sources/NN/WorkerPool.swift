@@ -14,7 +14,7 @@ import Synchronization
 /// threads each call on its own (and packs all of B for few rows); waking Dispatch workers costs
 /// tens of microseconds; and two thread systems on two cores fight over them (measured: two
 /// threads slower than one). Here the workers spin for `spinMicroseconds` after a job before they
-/// sleep, a job starts with one atomic store, and `Member.sync()` is a spinning barrier, so one
+/// sleep, a job starts with one atomic increment, and `Member.sync()` is a spinning barrier, so one
 /// job can cover a whole BPTT window with a barrier per step.
 ///
 /// Jobs do not nest: a `run` from inside a job, or from another thread while a job runs, runs
@@ -108,7 +108,11 @@ public final class WorkerPool: @unchecked Sendable {
                 pthread_mutex_unlock(lock)
             }
             escapable(Member(index: 0, count: count, barrier: barrier))
-            while remaining.load(ordering: .acquiring) > 0 {}
+            var spins = 0
+            while remaining.load(ordering: .acquiring) > 0 {
+                spins += 1
+                if spins & 4095 == 0 { sched_yield() }  // a worker descheduled on a busy machine
+            }
             job = nil
         }
         busy.store(false, ordering: .releasing)
@@ -138,7 +142,8 @@ public final class WorkerPool: @unchecked Sendable {
     /// Elements below which an elementwise pass (optimizer step, bias fill) runs on one thread.
     public static var elementwiseMinimum = 1 << 15
 
-    /// Starts workers until there are `n` (they live as long as the process).
+    /// Starts workers until there are `n`. They live as long as the process, and so does a pool
+    /// that has started any (they hold it).
     private func startWorkers(upTo n: Int) {
         while workers < n {
             workers += 1

@@ -249,8 +249,9 @@ public final class LSTM {
 
     /// The recurrence of one layer over a window, on the threads of `WorkerPool.shared`: per
     /// step, `gates_t [B, 4H] += h_{t-1} [B, H] × W_hhᵀ` (through `PackedGEMM` on long windows)
-    /// with the 4H columns split between the threads, a barrier, the fused gate math with the batch rows split, and a barrier (h_t is
-    /// then whole for the next step). Products too small to split run on the caller alone.
+    /// with the 4H columns split between the threads, a barrier, the fused gate math with the
+    /// batch rows split, and a barrier (h_t is then whole for the next step). Products too small
+    /// to split run on the caller alone.
     private func forwardSteps(
         gates gl: UnsafeMutablePointer<Float>,  // [T, B, 4H] in: input projections; out: activated
         hs hl: UnsafeMutablePointer<Float>,     // [T+1, B, H] slot 0 = initial h
