@@ -71,6 +71,12 @@ final class TrainerResumeTests: TrainerTestCase {
                                 stops: [10, 20], flaglessResume: false)
     }
 
+    /// The same on two threads with every split forced: the parallel paths are deterministic for
+    /// a given thread count, so a resumed run still ends bitwise where an uninterrupted one does.
+    func testDiscourseResumeOnTwoThreadsIsBitwiseIdentical() throws {
+        try onTwoThreadsSplittingEverything { try testDiscourseResumeInTheMiddleOfEpochsIsBitwiseIdentical() }
+    }
+
     func testDiscourseResumeWithGLoMoIsBitwiseIdentical() throws {
         // Besides the above, the carried GLoMo context (state.glomo_* in last.safetensors) and the
         // per-token mixer's parameters must be restored; a flagless resume takes --glomo from the run.
