@@ -1,6 +1,7 @@
 import XCTest
 import NN
 import Corpus
+import TestFixtures
 @testable import Embeddings
 
 /// The classifier's logits and loss against PyTorch: `nn.Embedding`, `nn.LSTM(E, H,
@@ -63,4 +64,13 @@ final class DomainClassifierPyTorchTests: XCTestCase {
 
     func testMeanPoolingMatchesPyTorch() { check(.mean, logits: Self.meanLogits, loss: Self.meanLoss) }
     func testMaxPoolingMatchesPyTorch() { check(.max, logits: Self.maxLogits, loss: Self.maxLoss) }
+
+    /// Both poolings again on two threads with every split forced (the BiLSTM's time loops,
+    /// GEMMs and elementwise passes cut between threads).
+    func testOnTwoThreadsMatchesPyTorch() {
+        onTwoThreadsSplittingEverything {
+            check(.mean, logits: Self.meanLogits, loss: Self.meanLoss)
+            check(.max, logits: Self.maxLogits, loss: Self.maxLoss)
+        }
+    }
 }

@@ -101,7 +101,7 @@ struct PretrainDomainCommand: ParsableCommand {
     @Option(help: "Random seed (initialization, shuffling, dropout).")
     var seed: UInt64 = 1
 
-    @Option(help: "Compute threads (default 1: the per-step matrices are small, and a second thread was slower here).")
+    @Option(help: "Compute threads (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).")
     var threads: Int?
 
     @Option(name: .customLong("min-occurrences"), help: "contextual.vec: words seen fewer times in the train split get the fallback row.")
@@ -138,7 +138,7 @@ struct PretrainDomainCommand: ParsableCommand {
     }
 
     func run() throws {
-        BLASRuntime.setThreads(threads ?? 1)
+        if let threads { BLASRuntime.setThreads(threads) }
         setvbuf(stdout, nil, _IOLBF, 0)  // progress lines appear as they are printed
         let clock = ContinuousClock()
         let t0 = clock.now
