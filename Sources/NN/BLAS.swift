@@ -37,9 +37,7 @@ public func sgemm(
                        beta: beta, c: c, ldc: ldc)
         return
     }
-    let operands = GEMMSplit.Operands(a: a, b: b, c: c)
     pool.run { member in
-        let (a, b, c) = (operands.a, operands.b, operands.c)
         switch split {
         case .rows:
             // Rows r of op(A): rows of A stored [m, k], or columns of A stored [k, m].

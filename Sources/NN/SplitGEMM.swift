@@ -25,12 +25,4 @@ public enum GEMMSplit: Equatable, Sendable {
             return nil
         }
     }
-
-    /// The operands, handed to the pool's threads (raw pointers into buffers the caller owns and
-    /// keeps alive for the call; the threads write disjoint blocks of C).
-    struct Operands: @unchecked Sendable {
-        let a: UnsafePointer<Float>
-        let b: UnsafePointer<Float>
-        let c: UnsafeMutablePointer<Float>
-    }
 }

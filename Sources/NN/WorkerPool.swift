@@ -40,6 +40,9 @@ public final class WorkerPool: @unchecked Sendable {
         public let count: Int
         let barrier: Barrier?
 
+        /// The caller running a job by itself.
+        static let alone = Member(index: 0, count: 1, barrier: nil)
+
         /// Waits until every thread of the job has reached this call (a no-op for a job of one).
         public func sync() { barrier?.wait(count: count) }
 
@@ -68,12 +71,11 @@ public final class WorkerPool: @unchecked Sendable {
     private var job: ((Member) -> Void)?
     private let jobCount = Atomic<Int>(1)
     private var workers = 0
-    private var requested: Int
 
     /// A pool of `threads` threads (the caller and `threads - 1` workers, started on first use).
     public init(threads: Int) {
         precondition(threads >= 1, "WorkerPool: need at least one thread")
-        requested = threads
+        self.threads = threads
         pthread_mutex_init(lock, nil)
         pthread_cond_init(wake, nil)
     }
@@ -81,19 +83,15 @@ public final class WorkerPool: @unchecked Sendable {
     /// Threads a job runs on (the caller included). Set it while no job runs; workers beyond a
     /// smaller count stay asleep.
     public var threads: Int {
-        get { requested }
-        set {
-            precondition(newValue >= 1, "WorkerPool: need at least one thread")
-            requested = newValue
-        }
+        didSet { precondition(threads >= 1, "WorkerPool: need at least one thread") }
     }
 
     /// Runs `body` on `threads` threads at once (on the caller alone if a job is already running
     /// or `threads` is 1) and returns when all have finished.
     public func run(_ body: (Member) -> Void) {
-        let count = requested
+        let count = threads
         guard count > 1, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
-            body(Member(index: 0, count: 1, barrier: nil))
+            body(.alone)
             return
         }
         startWorkers(upTo: count - 1)
@@ -121,7 +119,7 @@ public final class WorkerPool: @unchecked Sendable {
     /// `run(body)` when `split` is true, else `body` on the caller alone (`count == 1`): for
     /// work that is only worth splitting when large.
     public func runSplitting(_ split: Bool, _ body: (Member) -> Void) {
-        if split { run(body) } else { body(Member(index: 0, count: 1, barrier: nil)) }
+        if split { run(body) } else { body(.alone) }
     }
 
     /// Calls `body` with each thread's share of `0..<n` (cut at multiples of `alignment`), on the
