@@ -52,6 +52,17 @@ final class BLASRuntimeTests: XCTestCase {
         XCTAssertEqual(BLASRuntime.reexecWithBestCoreTypeIfNeeded(), decision)
     }
 
+    /// OPENBLAS_NUM_THREADS wins over OMP_NUM_THREADS; values that are not a positive integer
+    /// are ignored (as OpenBLAS ignores them), leaving the default.
+    func testThreadsFromEnvironment() {
+        XCTAssertEqual(BLASRuntime.threadsFromEnvironment(["OPENBLAS_NUM_THREADS": "3", "OMP_NUM_THREADS": "5"]), 3)
+        XCTAssertEqual(BLASRuntime.threadsFromEnvironment(["OMP_NUM_THREADS": "5"]), 5)
+        XCTAssertEqual(BLASRuntime.threadsFromEnvironment(["OPENBLAS_NUM_THREADS": "abc", "OMP_NUM_THREADS": "2"]), 2)
+        XCTAssertNil(BLASRuntime.threadsFromEnvironment(["OPENBLAS_NUM_THREADS": "0"]))
+        XCTAssertNil(BLASRuntime.threadsFromEnvironment(["OPENBLAS_NUM_THREADS": "-1"]))
+        XCTAssertNil(BLASRuntime.threadsFromEnvironment([:]))
+    }
+
     func testInfoAndThreads() {
         let info = BLASRuntime.info
         XCTAssertTrue(info.config.contains("OpenBLAS"), info.config)
