@@ -1,5 +1,6 @@
 import XCTest
 import NN
+import TestFixtures
 @testable import LM
 
 /// State carried across windows, evaluation helpers, and one SGD step.
@@ -91,5 +92,46 @@ final class ModelStateTests: XCTestCase {
         let b = before.lossSum / Double(before.count), a = after.lossSum / Double(after.count)
         XCTAssertLessThan(a, b)
         XCTAssertEqual(b - a, Double(lr) * norm * norm, accuracy: 0.3 * Double(lr) * norm * norm)
+    }
+}
+
+/// `evaluate` (decoder fused with the loss, no logits) scores like `forward(training: false)`.
+final class ModelEvaluateTests: XCTestCase {
+    func checkEvaluateMatchesForward(tied: Bool, masked: Bool) {
+        let config = ModelConfig(vocabularySize: 23, embeddingSize: 5, hiddenSize: tied ? 7 : 6, layers: 2,
+                                 dropout: 0.3, tieWeights: tied, initRange: 0.5)
+        let T = 4, B = 9, N = T * B  // N ≥ 32: two threads split the rows
+        var rng = RNG(seed: 9)
+        let model = LanguageModel(config: config, batchSize: B, maxSteps: T, rng: &rng)
+        let x = (0..<(2 * N)).map { _ in Int32(rng.int(below: 23)) }, y = (0..<(2 * N)).map { _ in Int32(rng.int(below: 23)) }
+        let mask: [Float]? = masked ? (0..<N).map { $0 % 4 == 1 ? 0 : 1 } : nil
+        var scores: [(loss: Double, count: Int, logProbs: [Float])] = []
+        for useEvaluate in [false, true] {
+            model.resetState()
+            for w in 0..<2 {  // two windows: the carried state must match too
+                let xs = Array(x[(w * N)..<((w + 1) * N)]), ys = Array(y[(w * N)..<((w + 1) * N)])
+                let (loss, count) = useEvaluate
+                    ? model.evaluate(inputs: xs, targets: ys, mask: mask, steps: T)
+                    : model.forward(inputs: xs, targets: ys, mask: mask, steps: T, training: false, rng: &rng)
+                scores.append((loss, count, Array(model.targetLogProbabilities)))
+            }
+        }
+        for w in 0..<2 {
+            let (a, b) = (scores[w], scores[w + 2])
+            XCTAssertEqual(b.count, a.count)
+            XCTAssertEqual(b.count, masked ? 27 : 36)
+            XCTAssertEqual(b.loss, a.loss, accuracy: 1e-5 * a.loss, "window \(w)")
+            XCTAssertEqual(b.logProbs.count, N)
+            for i in 0..<N { XCTAssertEqual(b.logProbs[i], a.logProbs[i], accuracy: 1e-5, "window \(w), position \(i)") }
+        }
+    }
+
+    func testEvaluateMatchesForward() {
+        checkEvaluateMatchesForward(tied: false, masked: false)
+        checkEvaluateMatchesForward(tied: true, masked: true)  // with the projection to E
+    }
+
+    func testEvaluateMatchesForwardOnTwoThreads() {
+        onTwoThreadsSplittingEverything { checkEvaluateMatchesForward(tied: false, masked: true) }
     }
 }

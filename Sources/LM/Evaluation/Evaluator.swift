@@ -190,13 +190,11 @@ public final class Evaluator {
     /// Runs one window: `inputs`, `targets`, `mask` hold `steps` rows; returns log p per position.
     private func forward(steps: Int, masked: Bool) -> UnsafeBufferPointer<Float> {
         let n = steps * model.batchSize
-        var unused = RNG(seed: 0)
         inputs.withUnsafeBufferPointer { x in
             targets.withUnsafeBufferPointer { y in
                 mask.withUnsafeBufferPointer { m in
-                    _ = model.forward(inputs: UnsafeBufferPointer(rebasing: x[0..<n]), targets: UnsafeBufferPointer(rebasing: y[0..<n]),
-                                      mask: masked ? UnsafeBufferPointer(rebasing: m[0..<n]) : nil,
-                                      steps: steps, training: false, rng: &unused)
+                    _ = model.evaluate(inputs: UnsafeBufferPointer(rebasing: x[0..<n]), targets: UnsafeBufferPointer(rebasing: y[0..<n]),
+                                       mask: masked ? UnsafeBufferPointer(rebasing: m[0..<n]) : nil, steps: steps)
                 }
             }
         }

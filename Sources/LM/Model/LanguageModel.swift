@@ -65,6 +65,8 @@ public final class LanguageModel {
     /// One single-layer LSTM per layer (so that dropout can sit between layers).
     public let lstms: [LSTM]
     let decoder: Linear
+    /// The decoder fused with the loss, for `evaluate`.
+    let decoderLoss: LinearCrossEntropy
     let projection: Linear?
     let dropout: Dropout
 
@@ -77,6 +79,8 @@ public final class LanguageModel {
 
     /// Steps of the last forward pass (what backward differentiates).
     public private(set) var lastSteps = 0
+    /// Steps of the last `forward` or `evaluate` (what `targetLogProbabilities` covers).
+    private var scoredSteps = 0
     private var lastCount: Double = 0
     private var lastHasMask = false
     private var lastTraining = false
@@ -172,6 +176,7 @@ public final class LanguageModel {
         }
         decoderBias = store.register("decoder.bias", shape: [V])
         decoder = Linear(inputSize: decoderIn, outputSize: V)
+        decoderLoss = LinearCrossEntropy(inputSize: decoderIn, classCount: V)
         dropout = Dropout(probability: config.dropout)
         if let glomo {
             precondition(glomo.vocabularySize == V && glomo.featureSize == (glomo.site == .embeddings ? E : H),
@@ -259,8 +264,44 @@ public final class LanguageModel {
         if let mask { weights.update(from: mask.baseAddress!, count: N) }
         lastHasMask = mask != nil
         let (loss, count) = crossEntropyForward(n: N, V: config.vocabularySize, keepExponentials: training)
+        scoredSteps = T
         lastCount = count
         return (loss, Int(count.rounded()))
+    }
+
+    /// Forward only, for evaluation: the same loss, count and `targetLogProbabilities` as
+    /// `forward(training: false)` (equal up to rounding), faster and without the `[N, V]` logits:
+    /// the decoder and the softmax cross-entropy run fused, block by block
+    /// (`NN.LinearCrossEntropy`). `backward()` cannot follow this call.
+    @discardableResult
+    public func evaluate(inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>,
+                         mask: UnsafeBufferPointer<Float>?, steps T: Int) -> (lossSum: Double, count: Int) {
+        let N = T * batchSize
+        precondition(inputs.count == N && targets.count == N && (mask?.count ?? N) == N,
+                     "LanguageModel: inputs, targets and mask must hold steps × batchSize = \(N) ids")
+        var unused = RNG(seed: 0)
+        let top = runNetwork(inputs: inputs.baseAddress!, steps: T, training: false, withDecoder: false, rng: &unused)
+        let p = store.values.baseAddress!
+        let (loss, count) = decoderLoss.forward(logProbs: logProbs, input: top, weight: p + decoderWeight.offset,
+                                                bias: p + decoderBias.offset, targets: targets.baseAddress!,
+                                                mask: mask?.baseAddress, n: N)
+        lastSteps = 0  // no backward through this call
+        logitsHoldExponentials = false
+        scoredSteps = T
+        return (loss, Int(count.rounded()))
+    }
+
+    /// `evaluate` over Swift arrays.
+    @discardableResult
+    public func evaluate(inputs: [Int32], targets: [Int32], mask: [Float]? = nil, steps: Int) -> (lossSum: Double, count: Int) {
+        inputs.withUnsafeBufferPointer { x in
+            targets.withUnsafeBufferPointer { y in
+                if let mask {
+                    return mask.withUnsafeBufferPointer { m in evaluate(inputs: x, targets: y, mask: m, steps: steps) }
+                }
+                return evaluate(inputs: x, targets: y, mask: nil, steps: steps)
+            }
+        }
     }
 
     /// `forward` over Swift arrays (no copies: the arrays are borrowed).
@@ -280,9 +321,9 @@ public final class LanguageModel {
     }
 
     /// log p(target) of each position of the last `forward`, `[steps · batchSize]` time-major,
-    /// natural log, 0 where masked. Valid until the next forward.
+    /// natural log, 0 where masked. Valid until the next `forward` or `evaluate`.
     public var targetLogProbabilities: UnsafeBufferPointer<Float> {
-        UnsafeBufferPointer(start: logProbs, count: lastSteps * batchSize)
+        UnsafeBufferPointer(start: logProbs, count: scoredSteps * batchSize)
     }
 
     /// Feeds one token per batch column (one step, no dropout) and returns the log-probabilities
@@ -305,6 +346,7 @@ public final class LanguageModel {
             }
         }
         lastSteps = 0  // no backward through this call
+        scoredSteps = 0
         logitsHoldExponentials = false
         return out
     }
@@ -312,8 +354,11 @@ public final class LanguageModel {
     /// ids → logits for `T` steps; keeps what backward needs. Without `decoderBias` the logits
     /// lack the decoder's bias, which `crossEntropyRow` then adds in its first pass over each row
     /// (one pass over the `[N, V]` logits fewer).
+    /// Returns the decoder's input `[N, decoder input size]`; with `withDecoder: false` stops there
+    /// (`evaluate` computes the decoder inside its loss).
+    @discardableResult
     private func runNetwork(inputs: UnsafePointer<Int32>, steps T: Int, training: Bool, decoderBias: Bool = true,
-                            rng: inout RNG) {
+                            withDecoder: Bool = true, rng: inout RNG) -> UnsafePointer<Float> {
         precondition(T > 0 && T <= maxSteps, "LanguageModel: \(T) steps, but 1...\(maxSteps) allowed")
         let N = T * batchSize, E = config.embeddingSize, H = config.hiddenSize
         lastSteps = T
@@ -338,8 +383,10 @@ public final class LanguageModel {
             projection.forward(output: proj, input: top, weight: p + projectionWeight.offset, bias: nil, n: N)
             top = UnsafePointer(proj)
         }
+        guard withDecoder else { return top }
         decoder.forward(output: logits, input: top, weight: p + decoderWeight.offset,
                         bias: decoderBias ? p + self.decoderBias.offset : nil, n: N)
+        return top
     }
 
     // MARK: Backward
@@ -425,53 +472,16 @@ public final class LanguageModel {
         if m == 0 { logSumExp[r] = 0; logProbs[r] = 0; inverseSums[r] = 0; return 0 }
         let row = logits + r * V, t = Int(targetIds[r])
         precondition(t >= 0 && t < V, "LanguageModel: target \(t) outside 0..<\(V)")
-        // Add the bias and take the maximum, four independent accumulators.
-        var m0 = SIMD8<Float>(repeating: -.infinity), m1 = m0, m2 = m0, m3 = m0
-        var j = 0
-        while j + 32 <= V {
-            let x0 = load8(row + j) + load8(bias + j), x1 = load8(row + j + 8) + load8(bias + j + 8)
-            let x2 = load8(row + j + 16) + load8(bias + j + 16), x3 = load8(row + j + 24) + load8(bias + j + 24)
-            store8(x0, row + j); store8(x1, row + j + 8); store8(x2, row + j + 16); store8(x3, row + j + 24)
-            m0 = vmax(m0, x0); m1 = vmax(m1, x1); m2 = vmax(m2, x2); m3 = vmax(m3, x3)
-            j += 32
-        }
-        while j + 8 <= V {
-            let x = load8(row + j) + load8(bias + j)
-            store8(x, row + j)
-            m0 = vmax(m0, x)
-            j += 8
-        }
-        let m8 = vmax(vmax(m0, m1), vmax(m2, m3))
-        var mx = m8[0]
-        for k in 1..<8 { mx = Swift.max(mx, m8[k]) }
-        while j < V { row[j] += bias[j]; mx = Swift.max(mx, row[j]); j += 1 }
+        let mx = SoftmaxCrossEntropy.addBiasAndMax(row, bias: bias, count: V)
         let targetLogit = row[t]
         var lse = mx
         if mx.isFinite {
-            // Σ exp(x − max), two accumulators; optionally keep the exponentials.
-            let mx8 = SIMD8<Float>(repeating: mx)
-            var a0 = SIMD8<Float>(repeating: 0), a1 = a0
-            j = 0
             if keepExponentials {
-                while j + 16 <= V {
-                    let e0 = FastMath.exp(load8(row + j) - mx8), e1 = FastMath.exp(load8(row + j + 8) - mx8)
-                    store8(e0, row + j); store8(e1, row + j + 8)
-                    a0 += e0; a1 += e1
-                    j += 16
-                }
-                var tail: Float = 0
-                while j < V { let e = FastMath.exp(row[j] - mx); row[j] = e; tail += e; j += 1 }
-                let sum = (a0 + a1).sum() + tail
+                let sum = SoftmaxCrossEntropy.exponentiate(row, minus: mx, count: V)
                 inverseSums[r] = 1 / sum
                 lse = mx + logf(sum)
             } else {
-                while j + 16 <= V {
-                    a0 += FastMath.exp(load8(row + j) - mx8); a1 += FastMath.exp(load8(row + j + 8) - mx8)
-                    j += 16
-                }
-                var tail: Float = 0
-                while j < V { tail += FastMath.exp(row[j] - mx); j += 1 }
-                lse = mx + logf((a0 + a1).sum() + tail)
+                lse = mx + logf(SoftmaxCrossEntropy.sumExp(row, minus: mx, count: V))
             }
         }
         logSumExp[r] = lse
@@ -513,10 +523,6 @@ public final class LanguageModel {
         row[Int(targetIds[r])] -= s
     }
 }
-
-/// Lane-wise maximum (stdlib's generic `pointwiseMax` is not inlined here).
-@inline(__always)
-private func vmax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .> a) }
 
 @inline(__always)
 private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {

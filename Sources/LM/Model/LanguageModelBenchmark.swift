@@ -85,7 +85,7 @@ public enum LanguageModelBenchmark {
             stream.withUnsafeBufferPointer { s in
                 let x = UnsafeBufferPointer(rebasing: s[(w * N)..<((w + 1) * N)])
                 let y = UnsafeBufferPointer(rebasing: s[(w * N + B)..<((w + 1) * N + B)])
-                model.forward(inputs: x, targets: y, mask: nil, steps: T, training: false, rng: &rng)
+                model.evaluate(inputs: x, targets: y, mask: nil, steps: T)
             }
         }
 

@@ -36,12 +36,10 @@ public enum SplitEvaluator {
                                 perSentence: Bool = false) -> EvaluationResult {
         var lossSum = 0.0, count = 0
         var tokenLogProbs = perSentence ? [Double](repeating: 0, count: data.tokenCount) : []
-        var rng = RNG(seed: 0)  // unused: no dropout in evaluation
         model.resetState()
         func score(_ w: EvaluationWindow) {
             if w.resetsState { model.resetState() }
-            let (loss, n) = model.forward(inputs: w.inputs, targets: w.targets, mask: w.mask, steps: w.steps,
-                                          training: false, rng: &rng)
+            let (loss, n) = model.evaluate(inputs: w.inputs, targets: w.targets, mask: w.mask, steps: w.steps)
             lossSum += loss
             count += n
             if perSentence {

@@ -165,3 +165,87 @@ public struct SoftmaxCrossEntropy: Sendable {
         return mx + logf(acc.sum() + tail)
     }
 }
+
+// MARK: Row kernels
+//
+// The passes of a fused softmax cross-entropy over one row, for callers that keep their own
+// buffers (`LinearCrossEntropy`, LM's decoder loss). Eight lanes at a time, several
+// independent accumulators; the order of the sums is fixed, so results are reproducible.
+
+extension SoftmaxCrossEntropy {
+    /// Adds `bias[j]` into `x[j]` (when `bias` is given) for `j < count` and returns the largest
+    /// `x[j]` afterwards (NaN entries are skipped; they poison the sum of exponentials instead).
+    public static func addBiasAndMax(_ x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, count: Int) -> Float {
+        var m0 = SIMD8<Float>(repeating: -.infinity), m1 = m0, m2 = m0, m3 = m0
+        var j = 0
+        if let bias {
+            while j + 32 <= count {
+                let x0 = FastMath.load8(x + j) + FastMath.load8(bias + j)
+                let x1 = FastMath.load8(x + j + 8) + FastMath.load8(bias + j + 8)
+                let x2 = FastMath.load8(x + j + 16) + FastMath.load8(bias + j + 16)
+                let x3 = FastMath.load8(x + j + 24) + FastMath.load8(bias + j + 24)
+                FastMath.store8(x0, x + j); FastMath.store8(x1, x + j + 8)
+                FastMath.store8(x2, x + j + 16); FastMath.store8(x3, x + j + 24)
+                m0 = lanewiseMax(m0, x0); m1 = lanewiseMax(m1, x1); m2 = lanewiseMax(m2, x2); m3 = lanewiseMax(m3, x3)
+                j += 32
+            }
+            while j + 8 <= count {
+                let v = FastMath.load8(x + j) + FastMath.load8(bias + j)
+                FastMath.store8(v, x + j)
+                m0 = lanewiseMax(m0, v)
+                j += 8
+            }
+        } else {
+            while j + 32 <= count {
+                m0 = lanewiseMax(m0, FastMath.load8(x + j)); m1 = lanewiseMax(m1, FastMath.load8(x + j + 8))
+                m2 = lanewiseMax(m2, FastMath.load8(x + j + 16)); m3 = lanewiseMax(m3, FastMath.load8(x + j + 24))
+                j += 32
+            }
+            while j + 8 <= count { m0 = lanewiseMax(m0, FastMath.load8(x + j)); j += 8 }
+        }
+        var mx = lanewiseMax(lanewiseMax(m0, m1), lanewiseMax(m2, m3)).max()
+        while j < count {
+            if let bias { x[j] += bias[j] }
+            if x[j] > mx { mx = x[j] }
+            j += 1
+        }
+        return mx
+    }
+
+    /// `Σ_j exp(x[j] − shift)` for `j < count`.
+    public static func sumExp(_ x: UnsafePointer<Float>, minus shift: Float, count: Int) -> Float {
+        let s8 = SIMD8<Float>(repeating: shift)
+        var a0 = SIMD8<Float>(repeating: 0), a1 = a0
+        var j = 0
+        while j + 16 <= count {
+            a0 += FastMath.exp(FastMath.load8(x + j) - s8)
+            a1 += FastMath.exp(FastMath.load8(x + j + 8) - s8)
+            j += 16
+        }
+        var tail: Float = 0
+        while j < count { tail += FastMath.exp(x[j] - shift); j += 1 }
+        return (a0 + a1).sum() + tail
+    }
+
+    /// Overwrites `x[j]` with `exp(x[j] − shift)` for `j < count` and returns their sum (in the
+    /// same order as `sumExp`, so the two agree bit for bit).
+    public static func exponentiate(_ x: UnsafeMutablePointer<Float>, minus shift: Float, count: Int) -> Float {
+        let s8 = SIMD8<Float>(repeating: shift)
+        var a0 = SIMD8<Float>(repeating: 0), a1 = a0
+        var j = 0
+        while j + 16 <= count {
+            let e0 = FastMath.exp(FastMath.load8(x + j) - s8), e1 = FastMath.exp(FastMath.load8(x + j + 8) - s8)
+            FastMath.store8(e0, x + j); FastMath.store8(e1, x + j + 8)
+            a0 += e0; a1 += e1
+            j += 16
+        }
+        var tail: Float = 0
+        while j < count { let e = FastMath.exp(x[j] - shift); x[j] = e; tail += e; j += 1 }
+        return (a0 + a1).sum() + tail
+    }
+
+    /// Lane-wise maximum that keeps `a` where `b` is NaN (stdlib's generic `pointwiseMax` is
+    /// not inlined here).
+    @inline(__always)
+    static func lanewiseMax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .> a) }
+}
