@@ -16,6 +16,37 @@
 ///     let y = FastMath.tanh(0.5)          // 0.46211717
 ///     FastMath.sigmoid(out, x, count: n)   // out[i] = σ(x[i]), vectorized
 public enum FastMath {
+    /// How a kernel multiplies and adds: `fused` multiply-adds (one rounding) or a `separate`
+    /// multiply and add. Results differ in the last bits, so both are tested.
+    public enum Accumulation: Sendable {
+        case fused
+        case separate
+
+        /// `fused` in builds for FMA hardware (`-DLMTOOL_FMA`, which `make build` adds on AVX2 +
+        /// FMA CPUs), else `separate`: without FMA instructions a fused multiply-add is a slow
+        /// libm `fmaf` call per lane.
+        @inlinable
+        public static var native: Accumulation {
+#if LMTOOL_FMA
+            .fused
+#else
+            .separate
+#endif
+        }
+    }
+
+    /// `a · b + c`, fused or not.
+    @_transparent @usableFromInline
+    static func multiplyAdd(_ a: Float, _ b: Float, _ c: Float, _ accumulation: Accumulation) -> Float {
+        accumulation == .fused ? c.addingProduct(a, b) : a * b + c
+    }
+
+    /// `a · b + c` lane-wise, fused or not.
+    @_transparent @usableFromInline
+    static func multiplyAdd(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>, _ accumulation: Accumulation) -> SIMD8<Float> {
+        accumulation == .fused ? c.addingProduct(a, b) : a * b + c
+    }
+
     /// Inputs beyond ±clamp give tanh = ±(1 - 3e-7), rounded to ±1 in Float.
     @usableFromInline static let tanhClamp: Float = 7.90531110763549805
 
@@ -49,27 +80,31 @@ public enum FastMath {
 
     /// e^x with relative error < 1e-6; +inf above 88.72, 0 below -87.33, NaN in → NaN out.
     @inlinable @inline(__always)
-    public static func exp(_ x: Float) -> Float {
+    public static func exp(_ x: Float) -> Float { exp(x, .native) }
+
+    /// `exp` with the multiply-adds of its polynomial `fused` or `separate` (tests check both).
+    @_transparent
+    public static func exp(_ x: Float, _ accumulation: Accumulation) -> Float {
         let hi: Float = 88.72283
         let lo: Float = -87.33654
         let xc = Swift.min(Swift.max(x, lo), hi)
         // n = round(x / ln 2) with the 1.5·2^23 trick: the integer lands in the low mantissa
         // bits, no Float→Int conversion (which would trap on NaN).
         let magic: Float = 12_582_912
-        let shifted = xc * 1.44269504088896341 + magic
+        let shifted = multiplyAdd(xc, 1.44269504088896341, magic, accumulation)
         let n = Int32(bitPattern: shifted.bitPattern &- magic.bitPattern)
         let z = shifted - magic
         // r = x - n·ln2 in two pieces (Cody–Waite), |r| <= ln2 / 2.
-        var r = xc - z * 0.693359375
-        r = r - z * -2.12194440e-4
+        var r = multiplyAdd(z, -0.693359375, xc, accumulation)
+        r = multiplyAdd(z, 2.12194440e-4, r, accumulation)
         let r2 = r * r
         var p: Float = 1.9875691500e-4
-        p = p * r + 1.3981999507e-3
-        p = p * r + 8.3334519073e-3
-        p = p * r + 4.1665795894e-2
-        p = p * r + 1.6666665459e-1
-        p = p * r + 5.0000001201e-1
-        p = p * r2 + r + 1
+        p = multiplyAdd(p, r, 1.3981999507e-3, accumulation)
+        p = multiplyAdd(p, r, 8.3334519073e-3, accumulation)
+        p = multiplyAdd(p, r, 4.1665795894e-2, accumulation)
+        p = multiplyAdd(p, r, 1.6666665459e-1, accumulation)
+        p = multiplyAdd(p, r, 5.0000001201e-1, accumulation)
+        p = multiplyAdd(p, r2, r, accumulation) + 1
         // 2^n built from bits; n is in [-126, 128] after clamping. Split so that n = 128 works.
         let half = n >> 1
         let s1 = Float(bitPattern: UInt32(bitPattern: (half &+ 127) &<< 23))
@@ -119,24 +154,28 @@ public enum FastMath {
     /// Swift 6.3 optimizer still called it out of line from the softmax loops (the call showed
     /// as ~24% of the tiny preset's evaluation profile).
     @_transparent
-    public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> { exp(x, .native) }
+
+    /// Lane-wise `exp(_:_:)`.
+    @_transparent
+    public static func exp(_ x: SIMD8<Float>, _ accumulation: Accumulation) -> SIMD8<Float> {
         let hi = SIMD8<Float>(repeating: 88.72283), lo = SIMD8<Float>(repeating: -87.33654)
         var xc = x.replacing(with: hi, where: x .> hi)
         xc = xc.replacing(with: lo, where: xc .< lo)
         let magic = SIMD8<Float>(repeating: 12_582_912)
-        let shifted = xc * 1.44269504088896341 + magic
+        let shifted = multiplyAdd(xc, SIMD8(repeating: 1.44269504088896341), magic, accumulation)
         let n = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
         let z = shifted - magic
-        var r = xc - z * 0.693359375
-        r = r - z * -2.12194440e-4
+        var r = multiplyAdd(z, SIMD8(repeating: -0.693359375), xc, accumulation)
+        r = multiplyAdd(z, SIMD8(repeating: 2.12194440e-4), r, accumulation)
         let r2 = r * r
         var p = SIMD8<Float>(repeating: 1.9875691500e-4)
-        p = p * r + 1.3981999507e-3
-        p = p * r + 8.3334519073e-3
-        p = p * r + 4.1665795894e-2
-        p = p * r + 1.6666665459e-1
-        p = p * r + 5.0000001201e-1
-        p = p * r2 + r + 1
+        p = multiplyAdd(p, r, SIMD8(repeating: 1.3981999507e-3), accumulation)
+        p = multiplyAdd(p, r, SIMD8(repeating: 8.3334519073e-3), accumulation)
+        p = multiplyAdd(p, r, SIMD8(repeating: 4.1665795894e-2), accumulation)
+        p = multiplyAdd(p, r, SIMD8(repeating: 1.6666665459e-1), accumulation)
+        p = multiplyAdd(p, r, SIMD8(repeating: 5.0000001201e-1), accumulation)
+        p = multiplyAdd(p, r2, r, accumulation) + 1
         let half = n &>> 1
         let s1 = unsafeBitCast((half &+ 127) &<< 23, to: SIMD8<Float>.self)
         let s2 = unsafeBitCast(((n &- half) &+ 127) &<< 23, to: SIMD8<Float>.self)

@@ -57,20 +57,8 @@ public enum PackedGEMM {
         }
     }
 
-    /// How the kernel accumulates: `fused` multiply-adds or a `separate` multiply and add.
-    public enum Accumulation: Sendable {
-        case fused
-        case separate
-
-        /// `fused` in builds for FMA hardware (`-DLMTOOL_FMA`), else `separate`.
-        public static var native: Accumulation {
-#if LMTOOL_FMA
-            .fused
-#else
-            .separate
-#endif
-        }
-    }
+    /// How the kernel accumulates (`FastMath.Accumulation`).
+    public typealias Accumulation = FastMath.Accumulation
 
     /// `C[m, columns] += A[m, k] · op(B)[k, columns]` from the panels `pack` wrote for `columns`.
     public static func multiplyAdd(

@@ -48,18 +48,26 @@ final class FastMathTests: XCTestCase {
     }
 
     func testExpAgainstLibm() {
-        var worst: Double = 0
-        var x: Float = -87.3
-        while x <= 88.7 {
-            let ref = Foundation.exp(Double(x))
-            worst = max(worst, abs(Double(FastMath.exp(x)) - ref) / ref)
-            x += 1.0 / 256
+        for accumulation in [FastMath.Accumulation.fused, .separate] {
+            var worst: Double = 0
+            var x: Float = -87.3
+            while x <= 88.7 {
+                let ref = Foundation.exp(Double(x))
+                worst = max(worst, abs(Double(FastMath.exp(x, accumulation)) - ref) / ref)
+                x += 1.0 / 256
+            }
+            for x in sweep() where x > -87.3 && x < 88.7 {
+                let ref = Foundation.exp(Double(x))
+                worst = max(worst, abs(Double(FastMath.exp(x, accumulation)) - ref) / ref)
+            }
+            XCTAssertLessThan(worst, 1e-6, "\(accumulation)")
+            XCTAssertEqual(FastMath.exp(0, accumulation), 1)
+            XCTAssertEqual(FastMath.exp(89, accumulation), .infinity)
+            XCTAssertEqual(FastMath.exp(-88, accumulation), 0)
+            XCTAssertTrue(FastMath.exp(.nan, accumulation).isNaN)
         }
-        for x in sweep() where x > -87.3 && x < 88.7 {
-            let ref = Foundation.exp(Double(x))
-            worst = max(worst, abs(Double(FastMath.exp(x)) - ref) / ref)
-        }
-        XCTAssertLessThan(worst, 1e-6)
+        // The two accumulations differ (in the last bits) somewhere: each test above checks a different kernel.
+        XCTAssertTrue((0..<1000).contains { FastMath.exp(Float($0) / 37 - 13, .fused) != FastMath.exp(Float($0) / 37 - 13, .separate) })
         XCTAssertEqual(FastMath.exp(0), 1)
         XCTAssertEqual(FastMath.exp(89), .infinity)
         XCTAssertEqual(FastMath.exp(.infinity), .infinity)
@@ -98,7 +106,10 @@ final class FastMathSIMDTests: XCTestCase {
         for i in stride(from: 0, to: xs.count, by: 8) {
             let v = SIMD8<Float>(xs[i..<i + 8])
             let t = FastMath.tanh(v), s = FastMath.sigmoid(v), e = FastMath.exp(v)
+            let fused = FastMath.exp(v, .fused), separate = FastMath.exp(v, .separate)
             for k in 0..<8 {
+                XCTAssertTrue(same(fused[k], FastMath.exp(xs[i + k], .fused)), "fused exp(\(xs[i + k]))")
+                XCTAssertTrue(same(separate[k], FastMath.exp(xs[i + k], .separate)), "separate exp(\(xs[i + k]))")
                 XCTAssertTrue(same(t[k], FastMath.tanh(xs[i + k])), "tanh(\(xs[i + k]))")
                 XCTAssertTrue(same(s[k], FastMath.sigmoid(xs[i + k])), "sigmoid(\(xs[i + k]))")
                 XCTAssertTrue(same(e[k], FastMath.exp(xs[i + k])), "exp(\(xs[i + k])): \(e[k]) vs \(FastMath.exp(xs[i + k]))")

@@ -335,7 +335,7 @@ public final class LanguageModel {
     public func nextTokenLogProbabilities(inputs: [Int32]) -> [Float] {
         precondition(inputs.count == batchSize, "LanguageModel: one input id per batch column (\(batchSize))")
         var unused = RNG(seed: 0)
-        inputs.withUnsafeBufferPointer { runNetwork(inputs: $0.baseAddress!, steps: 1, training: false, rng: &unused) }
+        inputs.withUnsafeBufferPointer { _ = runNetwork(inputs: $0.baseAddress!, steps: 1, training: false, rng: &unused) }
         let V = config.vocabularySize
         var out = [Float](repeating: 0, count: batchSize * V)
         out.withUnsafeMutableBufferPointer { o in

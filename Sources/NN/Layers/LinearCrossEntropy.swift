@@ -14,7 +14,7 @@ import Darwin
 /// running sum of exponentials per row ("online softmax": when a block raises a row's maximum
 /// from `m` to `m'`, the sum so far is scaled by `exp(m − m')`). Compared with materialising
 /// the logits this saves writing and twice reading `[N, V]` floats and OpenBLAS's separate
-/// zeroing pass over them. Rows are split over the threads of `WorkerPool.shared`; the loss is
+/// zeroing pass over them (each block starts as the bias and the GEMM accumulates into it). Rows are split over the threads of `WorkerPool.shared`; the loss is
 /// summed in row order, so it does not depend on the thread count.
 ///
 ///     let decoderLoss = LinearCrossEntropy(inputSize: H, classCount: V)
@@ -111,14 +111,18 @@ public final class LinearCrossEntropy {
         var c0 = 0
         while c0 < V {
             let cols = Swift.min(C, V - c0)
-            // block[rows, cols] = input[r0..., K] · weight[c0..., K]ᵀ
+            // block[rows, cols] = bias[c0...] + input[r0..., K] · weight[c0..., K]ᵀ; the bias
+            // goes in first, so that OpenBLAS accumulates (beta 1) and skips its zeroing pass.
+            for i in 0..<rows {
+                if let bias { (block + i * C).update(from: bias + c0, count: cols) } else { (block + i * C).update(repeating: 0, count: cols) }
+            }
             sgemmOneThread(.none, .transpose, m: rows, n: cols, k: K, a: input + r0 * K, lda: K,
-                           b: weight + c0 * K, ldb: K, beta: 0, c: block, ldc: C)
+                           b: weight + c0 * K, ldb: K, beta: 1, c: block, ldc: C)
             for i in 0..<rows {
                 let r = r0 + i
                 if let mask, mask[r] == 0 { continue }
                 let row = block + i * C
-                let blockMax = SoftmaxCrossEntropy.addBiasAndMax(row, bias: bias.map { $0 + c0 }, count: cols)
+                let blockMax = SoftmaxCrossEntropy.addBiasAndMax(row, bias: nil, count: cols)
                 let t = Int(targets[r]) - c0
                 if t >= 0 && t < cols { targetLogit[i] = row[t] }
                 let newMax = Swift.max(runningMax[i], blockMax)

@@ -203,7 +203,9 @@ extension SoftmaxCrossEntropy {
             }
             while j + 8 <= count { m0 = lanewiseMax(m0, FastMath.load8(x + j)); j += 8 }
         }
-        var mx = lanewiseMax(lanewiseMax(m0, m1), lanewiseMax(m2, m3)).max()
+        let m8 = lanewiseMax(lanewiseMax(m0, m1), lanewiseMax(m2, m3))
+        var mx = m8[0]
+        for k in 1..<8 where m8[k] > mx { mx = m8[k] }  // (SIMD's generic max() was not inlined)
         while j < count {
             if let bias { x[j] += bias[j] }
             if x[j] > mx { mx = x[j] }
