@@ -1,4 +1,5 @@
 import XCTest
+import TestFixtures
 import Foundation
 @testable import NN
 
@@ -98,6 +99,36 @@ final class LayerCrossEntropyDropoutTests: XCTestCase {
         var dx = [Float](repeating: 0, count: n)
         drop.backward(dinput: &dx, doutput: x, mask: m, count: n)
         XCTAssertEqual(dx, y)
+    }
+
+    /// The counter-based mask: SplitMix64's published outputs, independence of neighbours, and
+    /// the same mask whatever the thread count.
+    func testDropoutMaskIsCounterBased() {
+        // SplitMix64 from state 0 gives 0xE220A8397B1DCDAF, then 0x6E789E6AA1B965F4 (its
+        // reference implementation); the uniform takes the top 24 bits.
+        XCTAssertEqual(Dropout.uniform(key: 0, index: 0), Float(0xE220A8) * 0x1p-24)
+        XCTAssertEqual(Dropout.uniform(key: 0, index: 1), Float(0x6E789E) * 0x1p-24)
+
+        let drop = Dropout(probability: 0.25), n = 40_000
+        func mask(seed: UInt64) -> [Float] {
+            var m = [Float](repeating: -1, count: n), rng = RNG(seed: seed)
+            drop.sampleMask(&m, count: n, rng: &rng, training: true)
+            return m
+        }
+        let m = mask(seed: 3)
+        // Neighbours are independent: both dropped with probability p².
+        let bothDropped = (0..<(n - 1)).filter { m[$0] == 0 && m[$0 + 1] == 0 }.count
+        XCTAssertEqual(Double(bothDropped) / Double(n - 1), 0.0625, accuracy: 0.006)
+        XCTAssertNotEqual(m, mask(seed: 4))
+        // One key per mask: the generator moves on by one draw.
+        var rng = RNG(seed: 3), reference = RNG(seed: 3)
+        var scratch = [Float](repeating: 0, count: 10)
+        drop.sampleMask(&scratch, count: 10, rng: &rng, training: true)
+        _ = reference.next()
+        XCTAssertEqual(rng.next(), reference.next())
+        // Two threads, every share split: the same mask.
+        let split = onTwoThreadsSplittingEverything { mask(seed: 3) }
+        XCTAssertEqual(split, m)
     }
 
     /// Finite differences through both dropout kinds, the mask fixed by reseeding the RNG.

@@ -259,7 +259,7 @@ public final class LanguageModel {
         let N = T * batchSize
         precondition(inputs.count == N && targets.count == N && (mask?.count ?? N) == N,
                      "LanguageModel: inputs, targets and mask must hold steps × batchSize = \(N) ids")
-        runNetwork(inputs: inputs.baseAddress!, steps: T, training: training, decoderBias: false, rng: &rng)
+        runNetwork(inputs: inputs.baseAddress!, steps: T, training: training, rng: &rng)
         targetIds.update(from: targets.baseAddress!, count: N)
         if let mask { weights.update(from: mask.baseAddress!, count: N) }
         lastHasMask = mask != nil
@@ -351,13 +351,12 @@ public final class LanguageModel {
         return out
     }
 
-    /// ids → logits for `T` steps; keeps what backward needs. Without `decoderBias` the logits
-    /// lack the decoder's bias, which `crossEntropyRow` then adds in its first pass over each row
-    /// (one pass over the `[N, V]` logits fewer).
+    /// ids → logits for `T` steps; keeps what backward needs. (`Linear` starts the logits as
+    /// the bias and accumulates the GEMM into them: OpenBLAS's own zeroing pass was slower.)
     /// Returns the decoder's input `[N, decoder input size]`; with `withDecoder: false` stops there
     /// (`evaluate` computes the decoder inside its loss).
     @discardableResult
-    private func runNetwork(inputs: UnsafePointer<Int32>, steps T: Int, training: Bool, decoderBias: Bool = true,
+    private func runNetwork(inputs: UnsafePointer<Int32>, steps T: Int, training: Bool,
                             withDecoder: Bool = true, rng: inout RNG) -> UnsafePointer<Float> {
         precondition(T > 0 && T <= maxSteps, "LanguageModel: \(T) steps, but 1...\(maxSteps) allowed")
         let N = T * batchSize, E = config.embeddingSize, H = config.hiddenSize
@@ -385,7 +384,7 @@ public final class LanguageModel {
         }
         guard withDecoder else { return top }
         decoder.forward(output: logits, input: top, weight: p + decoderWeight.offset,
-                        bias: decoderBias ? p + self.decoderBias.offset : nil, n: N)
+                        bias: p + decoderBias.offset, n: N)
         return top
     }
 
@@ -441,9 +440,8 @@ public final class LanguageModel {
         lastSteps = 0
     }
 
-    /// The masked softmax cross-entropy of `logits + decoder bias` against `targetIds`, fused with
-    /// log-sum-exp (as `NN.SoftmaxCrossEntropy.forward`, which it replaces here to save passes):
-    /// adds the bias into each counted row, returns the
+    /// The masked softmax cross-entropy of `logits` against `targetIds`, fused with log-sum-exp
+    /// (as `NN.SoftmaxCrossEntropy.forward`, which it replaces here to save passes): returns the
     /// summed loss and count, writes `logSumExp`, `logProbs` and, with `keepExponentials`,
     /// overwrites each counted row with exp(logit − max) and keeps 1/Σ in `inverseSums`.
     /// Rows are split over the threads of `WorkerPool.shared`; the loss is summed in row order
@@ -451,10 +449,9 @@ public final class LanguageModel {
     private func crossEntropyForward(n: Int, V: Int, keepExponentials: Bool) -> (Double, Double) {
         let rowLoss = UnsafeMutablePointer<Double>.allocate(capacity: n)  // [N]
         defer { rowLoss.deallocate() }
-        let bias = UnsafePointer(store.values.baseAddress! + decoderBias.offset)  // [V]
         WorkerPool.shared.runSplitting(n * V >= WorkerPool.elementwiseMinimum) { member in
             for r in member.share(of: n) {
-                rowLoss[r] = crossEntropyRow(r, V: V, bias: bias, keepExponentials: keepExponentials)
+                rowLoss[r] = crossEntropyRow(r, V: V, keepExponentials: keepExponentials)
             }
         }
         var loss: Double = 0, count: Double = 0
@@ -467,12 +464,12 @@ public final class LanguageModel {
     }
 
     /// One row of `crossEntropyForward`: returns its weighted loss (0 when masked).
-    private func crossEntropyRow(_ r: Int, V: Int, bias: UnsafePointer<Float>, keepExponentials: Bool) -> Double {
+    private func crossEntropyRow(_ r: Int, V: Int, keepExponentials: Bool) -> Double {
         let m: Float = lastHasMask ? weights[r] : 1
         if m == 0 { logSumExp[r] = 0; logProbs[r] = 0; inverseSums[r] = 0; return 0 }
         let row = logits + r * V, t = Int(targetIds[r])
         precondition(t >= 0 && t < V, "LanguageModel: target \(t) outside 0..<\(V)")
-        let mx = SoftmaxCrossEntropy.addBiasAndMax(row, bias: bias, count: V)
+        let mx = SoftmaxCrossEntropy.addBiasAndMax(row, bias: nil, count: V)
         let targetLogit = row[t]
         var lse = mx
         if mx.isFinite {

@@ -5,7 +5,10 @@
 /// (variational). Kept units are scaled by `1 / (1 - p)` so that evaluation is the identity.
 /// The mask (values 0 or `1/(1-p)`) is written to a caller buffer for the backward pass; in
 /// evaluation (`training == false`) or with `p == 0` the output equals the input and the mask is
-/// all ones. Masks come from the caller's `RNG`, so runs are deterministic.
+/// all ones. Masks come from the caller's `RNG`, so runs are deterministic: each mask draws one
+/// 64-bit key from it, and element `i` keeps or drops by a hash of (key, i) (SplitMix64's
+/// finaliser, a counter-based generator), so the elements are independent of each other and of
+/// how the threads of `WorkerPool.shared` split them.
 ///
 ///     let drop = Dropout(probability: 0.5)
 ///     drop.forward(output: y, mask: m, input: x, count: n, rng: &rng, training: true)
@@ -24,8 +27,10 @@ public struct Dropout: Sendable {
     /// Fills `mask[0..<count]` with 0 (probability p) or 1/(1-p); all ones if `!training`.
     public func sampleMask(_ mask: UnsafeMutablePointer<Float>, count: Int, rng: inout RNG, training: Bool) {
         if !training || probability == 0 { mask.update(repeating: 1, count: count); return }
-        let keep = 1 / (1 - probability)
-        for i in 0..<count { mask[i] = rng.uniform() < probability ? 0 : keep }
+        let key = rng.next(), p = probability, keep = 1 / (1 - probability)
+        WorkerPool.shared.forEachShare(of: count, minimumCount: WorkerPool.elementwiseMinimum) { range in
+            for i in range { mask[i] = Dropout.uniform(key: key, index: i) < p ? 0 : keep }
+        }
     }
 
     /// Standard dropout: `output[i] = input[i] · mask[i]` with a fresh mask.
@@ -36,7 +41,20 @@ public struct Dropout: Sendable {
         count n: Int, rng: inout RNG, training: Bool
     ) {
         sampleMask(mask, count: n, rng: &rng, training: training)
-        for i in 0..<n { output[i] = input[i] * mask[i] }
+        WorkerPool.shared.forEachShare(of: n, minimumCount: WorkerPool.elementwiseMinimum) { range in
+            for i in range { output[i] = input[i] * mask[i] }
+        }
+    }
+
+    /// A Float in [0, 1) with 24 random bits, a pure function of `key` and `index`: SplitMix64's
+    /// output for the `index + 1`-th step from state `key`.
+    @inline(__always)
+    static func uniform(key: UInt64, index: Int) -> Float {
+        var z = key &+ (UInt64(truncatingIfNeeded: index) &+ 1) &* 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Float(z >> 40) * 0x1p-24
     }
 
     /// `dinput[i] += doutput[i] · mask[i]`.
