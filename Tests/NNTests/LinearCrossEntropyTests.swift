@@ -86,6 +86,37 @@ final class LinearCrossEntropyTests: XCTestCase {
         }
     }
 
+    /// Bit for bit the same on one thread and on two with every split forced.
+    func testSameResultOnAnyThreadCount() {
+        let c = makeCase(n: 50, K: 6, V: 130, bias: true, mask: true, seed: 8)
+        func run() -> (Double, [Float]) {
+            let fused = LinearCrossEntropy(inputSize: c.K, classCount: c.V)
+            fused.blockRows = 16
+            fused.blockColumns = 32
+            var logProbs = [Float](repeating: 0, count: c.n)
+            let (loss, _) = fused.forward(logProbs: &logProbs, input: c.input, weight: c.weight, bias: c.bias!,
+                                          targets: c.targets, mask: c.mask!, n: c.n)
+            return (loss, logProbs)
+        }
+        let one = run(), two = onTwoThreadsSplittingEverything { run() }
+        XCTAssertEqual(one.0, two.0)
+        XCTAssertEqual(one.1, two.1)
+    }
+
+    /// A NaN in a scored row's input makes the loss NaN (a diverged model is not hidden).
+    func testNaNPropagates() {
+        var c = makeCase(n: 4, K: 3, V: 40, bias: true, mask: false, seed: 9)
+        c.input[5] = .nan  // row 1
+        let fused = LinearCrossEntropy(inputSize: c.K, classCount: c.V)
+        fused.blockColumns = 16
+        var logProbs = [Float](repeating: 0, count: c.n)
+        let (loss, _) = fused.forward(logProbs: &logProbs, input: c.input, weight: c.weight, bias: c.bias!,
+                                      targets: c.targets, mask: nil, n: c.n)
+        XCTAssertTrue(loss.isNaN)
+        XCTAssertTrue(logProbs[1].isNaN)
+        XCTAssertFalse(logProbs[0].isNaN)
+    }
+
     /// The loss does not depend on the thread count or the block sizes beyond rounding, and
     /// per row it equals `SoftmaxCrossEntropy` after `Linear` (the unfused path).
     func testAgreesWithUnfusedLayers() {

@@ -9,13 +9,20 @@ import Darwin
 ///
 /// Same result as `Linear.forward` then `SoftmaxCrossEntropy.forward` (up to rounding): row `r`
 /// contributes `mask[r] · (logsumexp(z[r]) − z[r, targets[r]])` with `z = input · weightᵀ + bias`.
-/// The logits are computed in blocks of `blockRows × blockColumns` that stay in the core's
-/// cache, one single-threaded GEMM per block; each block updates a running maximum and a
-/// running sum of exponentials per row ("online softmax": when a block raises a row's maximum
-/// from `m` to `m'`, the sum so far is scaled by `exp(m − m')`). Compared with materialising
-/// the logits this saves writing and twice reading `[N, V]` floats and OpenBLAS's separate
-/// zeroing pass over them (each block starts as the bias and the GEMM accumulates into it). Rows are split over the threads of `WorkerPool.shared`; the loss is
-/// summed in row order, so it does not depend on the thread count.
+///
+/// The logits are computed in blocks of at most `blockRows × blockColumns`, one single-threaded
+/// GEMM per block into a per-thread buffer that starts as the bias (so OpenBLAS accumulates and
+/// skips its zeroing pass). While the block is in cache, each of its rows gives a partial
+/// result: the block's maximum `m_b` and `s_b = Σ_j exp(z_j − m_b)` over the block's columns.
+/// Afterwards each row's partials are combined in column-block order,
+/// `logsumexp = M + log Σ_b s_b · exp(m_b − M)` with `M = max_b m_b`. Compared with
+/// materialising the logits this saves writing and twice reading `[N, V]` floats.
+///
+/// The blocks are shared out over the threads of `WorkerPool.shared` as whole tasks; each block
+/// of the weight is packed by one thread only (splitting by rows would have every thread pack
+/// all of it). A row's partials do not depend on which thread computed them and are combined
+/// in a fixed order, and the loss is summed in row order: results do not depend on the thread
+/// count.
 ///
 ///     let decoderLoss = LinearCrossEntropy(inputSize: H, classCount: V)
 ///     let (loss, count) = decoderLoss.forward(logProbs: lp, input: h, weight: w, bias: b,
@@ -23,22 +30,21 @@ import Darwin
 public final class LinearCrossEntropy {
     public let inputSize: Int   // K
     public let classCount: Int  // V
-    /// Rows of one block of logits (per thread). OpenBLAS packs the weight once per call, so
-    /// taller blocks pack it fewer times.
+    /// Rows of one block of logits. OpenBLAS packs the block's weight rows once per call, so
+    /// taller blocks pack the weight fewer times.
     public var blockRows = 512
-    /// Columns of one block of logits (a multiple of 16 keeps the SIMD loops whole). Measured
-    /// with `lmtool bench lm` on a 2-core Zen 3 (L2 512 KB per core): 512 × 256 (512 KB) was
-    /// as fast as or faster than 128 × 256 and 512 × 128.
-    public var blockColumns = 256
+    /// Columns of one block of logits (a multiple of 16 keeps the SIMD loops whole). OpenBLAS
+    /// packs the block's input rows once per call, 1/blockColumns of the block's work. Measured
+    /// with `lmtool bench lm` on a 2-core Zen 3: 256 to 2048 columns were within the machine's
+    /// noise (±10%); wide blocks also keep two threads busy on few tasks.
+    public var blockColumns = 512
 
-    /// Per-thread scratch: a `[blockRows, blockColumns]` block of logits, then running maximum,
-    /// running sum and target logit per block row.
-    private var scratch: UnsafeMutablePointer<Float>?
-    private var scratchPerThread = 0
-    private var scratchThreads = 0
-    /// Weighted loss per row `[N]`, summed in row order after the threads finish.
-    private var rowLoss: UnsafeMutablePointer<Double>?
-    private var rowLossCapacity = 0
+    /// Per-thread `[blockRows, blockColumns]` block of logits.
+    private var blocks: UnsafeMutablePointer<Float>?
+    private var blocksCapacity = 0
+    /// Per row: partial maxima and sums `[columnBlocks, N]` each, then the target's logit `[N]`.
+    private var partials: UnsafeMutablePointer<Float>?
+    private var partialsCapacity = 0
 
     public init(inputSize: Int, classCount: Int) {
         precondition(inputSize > 0 && classCount > 0, "LinearCrossEntropy: sizes must be positive")
@@ -47,8 +53,8 @@ public final class LinearCrossEntropy {
     }
 
     deinit {
-        scratch?.deallocate()
-        rowLoss?.deallocate()
+        blocks?.deallocate()
+        partials?.deallocate()
     }
 
     /// Returns the masked summed loss and the summed mask (the count of scored rows); writes
@@ -66,99 +72,80 @@ public final class LinearCrossEntropy {
     ) -> (loss: Double, count: Double) {
         precondition(n >= 0, "LinearCrossEntropy: negative row count")
         precondition(blockRows > 0 && blockColumns > 0, "LinearCrossEntropy: block sizes must be positive")
-        let V = classCount
+        let V = classCount, K = inputSize, R = blockRows, C = blockColumns
         for r in 0..<n where (mask?[r] ?? 1) != 0 {
             let t = targets[r]
             precondition(t >= 0 && Int(t) < V, "LinearCrossEntropy: target \(t) outside 0..<\(V)")
         }
+        // Blocks of equal height (and the threads equal work): n rows in ⌈n / R⌉ blocks.
+        let columnBlocks = (V + C - 1) / C, rowBlocks = Swift.max(1, (n + R - 1) / R)
+        let height = (n + rowBlocks - 1) / rowBlocks
         let pool = WorkerPool.shared
-        reserve(threads: pool.threads, rows: n)
-        let rowLoss = self.rowLoss!, scratch = self.scratch!, perThread = scratchPerThread
-        // Split only when every thread gets whole blocks' worth of work.
-        pool.runSplitting(n * V * inputSize >= GEMMSplit.minimumWork && n >= 2 * 16) { member in
-            let rows = member.share(of: n, alignment: 16)
-            var r0 = rows.lowerBound
-            while r0 < rows.upperBound {
-                let count = Swift.min(blockRows, rows.upperBound - r0)
-                lossOfRows(r0, count: count, logProbs: logProbs, rowLoss: rowLoss, input: input,
-                           weight: weight, bias: bias, targets: targets, mask: mask,
-                           scratch: scratch + member.index * perThread)
-                r0 += count
+        reserve(threads: pool.threads, rows: n, columnBlocks: columnBlocks)
+        let blocks = self.blocks!, partials = self.partials!
+        let partialMax = partials, partialSum = partials + columnBlocks * n  // [columnBlocks, N] each
+        let targetLogit = partials + 2 * columnBlocks * n                    // [N]
+
+        // Tasks in row-block-major order: a thread's consecutive tasks share their input rows.
+        let tasks = rowBlocks * columnBlocks
+        pool.runSplitting(tasks >= 2 && n * V * K >= GEMMSplit.minimumWork) { member in
+            let block = blocks + member.index * R * C
+            for task in member.share(of: tasks) {
+                let r0 = (task / columnBlocks) * height, rows = Swift.min(height, n - r0)
+                let b = task % columnBlocks, c0 = b * C, cols = Swift.min(C, V - c0)
+                // block[rows, cols] = bias[c0...] + input[r0..., K] · weight[c0..., K]ᵀ
+                for i in 0..<rows {
+                    if let bias { (block + i * C).update(from: bias + c0, count: cols) } else { (block + i * C).update(repeating: 0, count: cols) }
+                }
+                sgemmOneThread(.none, .transpose, m: rows, n: cols, k: K, a: input + r0 * K, lda: K,
+                               b: weight + c0 * K, ldb: K, beta: 1, c: block, ldc: C)
+                for i in 0..<rows {
+                    let r = r0 + i
+                    if let mask, mask[r] == 0 { continue }
+                    let row = block + i * C
+                    let mx = SoftmaxCrossEntropy.addBiasAndMax(row, bias: nil, count: cols)
+                    partialMax[b * n + r] = mx
+                    // (A block without a finite maximum still passes on its NaNs through the sum.)
+                    partialSum[b * n + r] = SoftmaxCrossEntropy.sumExp(row, minus: mx.isFinite ? mx : 0, count: cols)
+                    let t = Int(targets[r]) - c0
+                    if t >= 0 && t < cols { targetLogit[r] = row[t] }
+                }
             }
         }
+
+        // Combine each row's partials in block order; sum the loss in row order.
         var loss: Double = 0, count: Double = 0
         for r in 0..<n {
             let m = mask?[r] ?? 1
-            if m != 0 { loss += rowLoss[r]; count += Double(m) }
+            if m == 0 { logProbs[r] = 0; continue }
+            var mx = -Float.infinity
+            for b in 0..<columnBlocks where partialMax[b * n + r] > mx { mx = partialMax[b * n + r] }
+            var lse = mx
+            if mx.isFinite {
+                var sum: Float = 0
+                for b in 0..<columnBlocks { sum += partialSum[b * n + r] * FastMath.exp(partialMax[b * n + r] - mx) }
+                lse = mx + logf(sum)
+            }
+            logProbs[r] = targetLogit[r] - lse
+            loss += Double(m) * (Double(lse) - Double(targetLogit[r]))
+            count += Double(m)
         }
         return (loss, count)
     }
 
-    /// Rows `r0 ..< r0 + rows` (at most `blockRows`): block by block of columns.
-    private func lossOfRows(_ r0: Int, count rows: Int, logProbs: UnsafeMutablePointer<Float>,
-                            rowLoss: UnsafeMutablePointer<Double>, input: UnsafePointer<Float>,
-                            weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                            targets: UnsafePointer<Int32>, mask: UnsafePointer<Float>?,
-                            scratch: UnsafeMutablePointer<Float>) {
-        let V = classCount, K = inputSize, C = blockColumns
-        let block = scratch                                  // [rows, C]
-        let runningMax = scratch + blockRows * C             // [rows]
-        let runningSum = runningMax + blockRows              // [rows]
-        let targetLogit = runningSum + blockRows             // [rows]
-        runningMax.update(repeating: -.infinity, count: rows)
-        runningSum.update(repeating: 0, count: rows)
-        targetLogit.update(repeating: 0, count: rows)
-        var c0 = 0
-        while c0 < V {
-            let cols = Swift.min(C, V - c0)
-            // block[rows, cols] = bias[c0...] + input[r0..., K] · weight[c0..., K]ᵀ; the bias
-            // goes in first, so that OpenBLAS accumulates (beta 1) and skips its zeroing pass.
-            for i in 0..<rows {
-                if let bias { (block + i * C).update(from: bias + c0, count: cols) } else { (block + i * C).update(repeating: 0, count: cols) }
-            }
-            sgemmOneThread(.none, .transpose, m: rows, n: cols, k: K, a: input + r0 * K, lda: K,
-                           b: weight + c0 * K, ldb: K, beta: 1, c: block, ldc: C)
-            for i in 0..<rows {
-                let r = r0 + i
-                if let mask, mask[r] == 0 { continue }
-                let row = block + i * C
-                let blockMax = SoftmaxCrossEntropy.addBiasAndMax(row, bias: nil, count: cols)
-                let t = Int(targets[r]) - c0
-                if t >= 0 && t < cols { targetLogit[i] = row[t] }
-                let newMax = Swift.max(runningMax[i], blockMax)
-                if newMax.isFinite {
-                    // exp(−∞) = 0: the first finite block starts the sum.
-                    runningSum[i] = runningSum[i] * FastMath.exp(runningMax[i] - newMax)
-                        + SoftmaxCrossEntropy.sumExp(row, minus: newMax, count: cols)
-                }
-                runningMax[i] = newMax
-            }
-            c0 += cols
+    /// Grows the per-thread blocks and the per-row partials.
+    private func reserve(threads: Int, rows: Int, columnBlocks: Int) {
+        let blocksNeeded = threads * blockRows * blockColumns
+        if blocksNeeded > blocksCapacity {
+            blocks?.deallocate()
+            blocks = .allocate(capacity: blocksNeeded)
+            blocksCapacity = blocksNeeded
         }
-        for i in 0..<rows {
-            let r = r0 + i
-            let m = mask?[r] ?? 1
-            if m == 0 { logProbs[r] = 0; rowLoss[r] = 0; continue }
-            let mx = runningMax[i]
-            let lse = mx.isFinite ? mx + logf(runningSum[i]) : mx
-            logProbs[r] = targetLogit[i] - lse
-            rowLoss[r] = Double(m) * (Double(lse) - Double(targetLogit[i]))
-        }
-    }
-
-    /// Grows the scratch for `threads` threads and the row losses for `rows` rows.
-    private func reserve(threads: Int, rows: Int) {
-        let perThread = blockRows * blockColumns + 3 * blockRows
-        if threads > scratchThreads || perThread != scratchPerThread {
-            scratch?.deallocate()
-            scratch = .allocate(capacity: threads * perThread)
-            scratchThreads = threads
-            scratchPerThread = perThread
-        }
-        if rows > rowLossCapacity || rowLoss == nil {
-            rowLoss?.deallocate()
-            rowLoss = .allocate(capacity: Swift.max(rows, 1))
-            rowLossCapacity = rows
+        let partialsNeeded = Swift.max(1, (2 * columnBlocks + 1) * rows)
+        if partialsNeeded > partialsCapacity {
+            partials?.deallocate()
+            partials = .allocate(capacity: partialsNeeded)
+            partialsCapacity = partialsNeeded
         }
     }
 }
