@@ -95,6 +95,25 @@ final class FastMathTests: XCTestCase {
 }
 
 final class FastMathSIMDTests: XCTestCase {
+    /// For arguments ≤ 0, `expNonPositive` equals `exp` bit for bit (so `exp`'s accuracy test
+    /// covers it), in both accumulations, including the underflow edge, -inf and NaN.
+    func testExpNonPositiveEqualsExp() {
+        var xs: [Float] = [0, -0.0, -1e-30, -0.5, -87.3, -87.33654, -87.34, -88, -1e30, -.infinity, .nan, -.nan]
+        var x: Float = -90
+        while x <= 0 { xs.append(x); x += 0.0037 }
+        while xs.count % 8 != 0 { xs.append(-1) }
+        func same(_ a: Float, _ b: Float) -> Bool { a.bitPattern == b.bitPattern || (a.isNaN && b.isNaN) }
+        for accumulation in [FastMath.Accumulation.fused, .separate] {
+            for i in stride(from: 0, to: xs.count, by: 8) {
+                let v = SIMD8<Float>(xs[i..<i + 8])
+                let fast = FastMath.expNonPositive(v, accumulation), full = FastMath.exp(v, accumulation)
+                for k in 0..<8 {
+                    XCTAssertTrue(same(fast[k], full[k]), "\(accumulation) exp(\(xs[i + k])): \(fast[k]) vs \(full[k])")
+                }
+            }
+        }
+    }
+
     /// The SIMD8 versions give exactly the scalar results, lane by lane, including the edges.
     func testSIMDLanesMatchScalar() {
         var xs: [Float] = [0, -0.0, 1e-30, 0.3, -2.5, 7.9, -8, 15, -16, 40, -90, 88.7, 88.8, -87.3, -87.4, 1e30, -1e30,

@@ -214,14 +214,15 @@ extension SoftmaxCrossEntropy {
         return mx
     }
 
-    /// `Σ_j exp(x[j] − shift)` for `j < count`.
+    /// `Σ_j exp(x[j] − shift)` for `j < count`, where `shift` is at least every `x[j]` (their
+    /// maximum, say; `FastMath.expNonPositive` relies on it).
     public static func sumExp(_ x: UnsafePointer<Float>, minus shift: Float, count: Int) -> Float {
         let s8 = SIMD8<Float>(repeating: shift)
         var a0 = SIMD8<Float>(repeating: 0), a1 = a0
         var j = 0
         while j + 16 <= count {
-            a0 += FastMath.exp(FastMath.load8(x + j) - s8)
-            a1 += FastMath.exp(FastMath.load8(x + j + 8) - s8)
+            a0 += FastMath.expNonPositive(FastMath.load8(x + j) - s8)
+            a1 += FastMath.expNonPositive(FastMath.load8(x + j + 8) - s8)
             j += 16
         }
         var tail: Float = 0
@@ -230,13 +231,14 @@ extension SoftmaxCrossEntropy {
     }
 
     /// Overwrites `x[j]` with `exp(x[j] − shift)` for `j < count` and returns their sum (in the
-    /// same order as `sumExp`, so the two agree bit for bit).
+    /// same order as `sumExp`, so the two agree bit for bit); `shift` as in `sumExp`.
     public static func exponentiate(_ x: UnsafeMutablePointer<Float>, minus shift: Float, count: Int) -> Float {
         let s8 = SIMD8<Float>(repeating: shift)
         var a0 = SIMD8<Float>(repeating: 0), a1 = a0
         var j = 0
         while j + 16 <= count {
-            let e0 = FastMath.exp(FastMath.load8(x + j) - s8), e1 = FastMath.exp(FastMath.load8(x + j + 8) - s8)
+            let e0 = FastMath.expNonPositive(FastMath.load8(x + j) - s8)
+            let e1 = FastMath.expNonPositive(FastMath.load8(x + j + 8) - s8)
             FastMath.store8(e0, x + j); FastMath.store8(e1, x + j + 8)
             a0 += e0; a1 += e1
             j += 16
