@@ -16,8 +16,9 @@
 ///     c_t = f ⊙ c_{t-1} + i ⊙ g,   h_t = o ⊙ tanh(c_t)
 ///
 /// The forward pass computes the input projections of the whole window as one GEMM
-/// `[T·B, in] × [in, 4H]`, then per step one recurrent GEMM `[B, H] × [H, 4H]` and one fused
-/// pass over the 4H pre-activations (bias, activations, cell and hidden update). It keeps the
+/// `[T·B, in] × [in, 4H]` into rows that start as `b_ih + b_hh`, then per step one recurrent
+/// GEMM `[B, H] × [H, 4H]` and one fused pass over the 4H pre-activations (activations, cell
+/// and hidden update). It keeps the
 /// activated gates, cells and hiddens for backward in caches preallocated for `maxSteps`, so no
 /// step allocates. The final (h, c) of each window becomes the initial state of the next one
 /// (truncated BPTT: the backward pass does not flow into the previous window); `resetState()`
@@ -215,9 +216,15 @@ public final class LSTM {
             hl.update(from: hState + l * B * H, count: B * H)
             cl.update(from: cState + l * B * H, count: B * H)
             for j in 0..<G { biasSum[j] = parameters[o.biasIH + j] + parameters[o.biasHH + j] }
-            // Input projections of the whole window: [T·B, in] × W_ihᵀ → [T·B, 4H].
+            // Input projections of the whole window: [T·B, 4H] = (b_ih + b_hh) + [T·B, in] × W_ihᵀ.
+            // The rows start as the bias sum and OpenBLAS accumulates (beta 1): its beta-0
+            // zeroing pass was slower than the fill, and the gate math needs no bias then.
+            let biasSum = UnsafePointer(self.biasSum)
+            WorkerPool.shared.forEachShare(of: T * B, minimumCount: WorkerPool.elementwiseMinimum / G) { rows in
+                for r in rows { (gl + r * G).update(from: biasSum, count: G) }
+            }
             sgemm(.none, .transpose, m: T * B, n: G, k: I, a: x, lda: I,
-                  b: parameters + o.weightIH, ldb: I, beta: 0, c: gl, ldc: G)
+                  b: parameters + o.weightIH, ldb: I, beta: 1, c: gl, ldc: G)
             forwardSteps(gates: gl, hs: hl, cs: cl, tanhCs: tl, weightHH: parameters + o.weightHH, steps: T)
             (hState + l * B * H).update(from: hl + T * B * H, count: B * H)
             (cState + l * B * H).update(from: cl + T * B * H, count: B * H)
@@ -253,14 +260,14 @@ public final class LSTM {
     /// batch rows split, and a barrier (h_t is then whole for the next step). Products too small
     /// to split run on the caller alone.
     private func forwardSteps(
-        gates gl: UnsafeMutablePointer<Float>,  // [T, B, 4H] in: input projections; out: activated
+        gates gl: UnsafeMutablePointer<Float>,  // [T, B, 4H] in: input projections + biases; out: activated
         hs hl: UnsafeMutablePointer<Float>,     // [T+1, B, H] slot 0 = initial h
         cs cl: UnsafeMutablePointer<Float>,     // [T+1, B, H] slot 0 = initial c
         tanhCs tl: UnsafeMutablePointer<Float>, // [T, B, H]
         weightHH: UnsafePointer<Float>,         // [4H, H]
         steps T: Int
     ) {
-        let B = batchSize, H = hiddenSize, G = 4 * H, bias = UnsafePointer(biasSum)
+        let B = batchSize, H = hiddenSize, G = 4 * H
         let packed = usePackedWeights(steps: T) ? packedWeights : nil
         WorkerPool.shared.runSplitting(GEMMSplit(m: B, n: G, k: H) != nil) { member in
             let cols = member.share(of: G, alignment: GEMMSplit.columnAlignment), rows = member.share(of: B)
@@ -278,7 +285,7 @@ public final class LSTM {
                 member.sync()
                 let r = rows.lowerBound
                 LSTM.gatesForward(gates: gt + r * G, cNext: cl + (t + 1) * B * H + r * H, hNext: hl + (t + 1) * B * H + r * H,
-                                  tanhC: tl + t * B * H + r * H, cPrev: cl + t * B * H + r * H, bias: bias,
+                                  tanhC: tl + t * B * H + r * H, cPrev: cl + t * B * H + r * H,
                                   B: rows.count, H: H)
                 member.sync()
             }
@@ -331,15 +338,14 @@ public final class LSTM {
         }
     }
 
-    /// The fused pointwise kernel of one step: bias, activations, cell and hidden update.
+    /// The fused pointwise kernel of one step: activations, cell and hidden update.
     @inline(__always)
     static func gatesForward(
-        gates: UnsafeMutablePointer<Float>,  // [B, 4H] in: pre-activations without bias; out: i, f, g, o
+        gates: UnsafeMutablePointer<Float>,  // [B, 4H] in: pre-activations (biases included); out: i, f, g, o
         cNext: UnsafeMutablePointer<Float>,  // [B, H]
         hNext: UnsafeMutablePointer<Float>,  // [B, H]
         tanhC: UnsafeMutablePointer<Float>,  // [B, H]
         cPrev: UnsafePointer<Float>,         // [B, H]
-        bias: UnsafePointer<Float>,          // [4H]
         B: Int, H: Int
     ) {
         for b in 0..<B {
@@ -347,10 +353,10 @@ public final class LSTM {
             let cp = cPrev + b * H, cn = cNext + b * H, hn = hNext + b * H, tc = tanhC + b * H
             var j = 0
             while j + 8 <= H {  // eight units at a time (explicit SIMD: the streams might alias)
-                let ig = FastMath.sigmoid(FastMath.load8(g + j) + FastMath.load8(bias + j))
-                let fg = FastMath.sigmoid(FastMath.load8(g + H + j) + FastMath.load8(bias + H + j))
-                let gg = FastMath.tanh(FastMath.load8(g + 2 * H + j) + FastMath.load8(bias + 2 * H + j))
-                let og = FastMath.sigmoid(FastMath.load8(g + 3 * H + j) + FastMath.load8(bias + 3 * H + j))
+                let ig = FastMath.sigmoid(FastMath.load8(g + j))
+                let fg = FastMath.sigmoid(FastMath.load8(g + H + j))
+                let gg = FastMath.tanh(FastMath.load8(g + 2 * H + j))
+                let og = FastMath.sigmoid(FastMath.load8(g + 3 * H + j))
                 let c = fg * FastMath.load8(cp + j) + ig * gg
                 let th = FastMath.tanh(c)
                 FastMath.store8(ig, g + j); FastMath.store8(fg, g + H + j)
@@ -359,10 +365,10 @@ public final class LSTM {
                 j += 8
             }
             while j < H {
-                let ig = FastMath.sigmoid(g[j] + bias[j])
-                let fg = FastMath.sigmoid(g[H + j] + bias[H + j])
-                let gg = FastMath.tanh(g[2 * H + j] + bias[2 * H + j])
-                let og = FastMath.sigmoid(g[3 * H + j] + bias[3 * H + j])
+                let ig = FastMath.sigmoid(g[j])
+                let fg = FastMath.sigmoid(g[H + j])
+                let gg = FastMath.tanh(g[2 * H + j])
+                let og = FastMath.sigmoid(g[3 * H + j])
                 g[j] = ig; g[H + j] = fg; g[2 * H + j] = gg; g[3 * H + j] = og
                 let c = fg * cp[j] + ig * gg
                 let th = FastMath.tanh(c)
