@@ -162,6 +162,20 @@ public enum FastMath {
         let hi = SIMD8<Float>(repeating: 88.72283), lo = SIMD8<Float>(repeating: -87.33654)
         var xc = x.replacing(with: hi, where: x .> hi)
         xc = xc.replacing(with: lo, where: xc .< lo)
+        let (p, n) = expReduced(xc, accumulation)
+        let half = n &>> 1
+        let s1 = unsafeBitCast((half &+ 127) &<< 23, to: SIMD8<Float>.self)
+        let s2 = unsafeBitCast(((n &- half) &+ 127) &<< 23, to: SIMD8<Float>.self)
+        var y = p * s1 * s2
+        y = y.replacing(with: .infinity, where: x .> hi)
+        return y.replacing(with: 0, where: x .< lo)
+    }
+
+    /// The shared middle of the SIMD8 exponentials, for `xc` already clamped to [-87.34, 88.73]:
+    /// `e^xc = p · 2^n` with n = round(xc / ln 2) and p = e^r on |r| ≤ ln2 / 2 (the scalar `exp`
+    /// explains each step).
+    @_transparent @usableFromInline
+    static func expReduced(_ xc: SIMD8<Float>, _ accumulation: Accumulation) -> (p: SIMD8<Float>, n: SIMD8<Int32>) {
         let magic = SIMD8<Float>(repeating: 12_582_912)
         let shifted = multiplyAdd(xc, SIMD8(repeating: 1.44269504088896341), magic, accumulation)
         let n = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
@@ -175,13 +189,7 @@ public enum FastMath {
         p = multiplyAdd(p, r, SIMD8(repeating: 4.1665795894e-2), accumulation)
         p = multiplyAdd(p, r, SIMD8(repeating: 1.6666665459e-1), accumulation)
         p = multiplyAdd(p, r, SIMD8(repeating: 5.0000001201e-1), accumulation)
-        p = multiplyAdd(p, r2, r, accumulation) + 1
-        let half = n &>> 1
-        let s1 = unsafeBitCast((half &+ 127) &<< 23, to: SIMD8<Float>.self)
-        let s2 = unsafeBitCast(((n &- half) &+ 127) &<< 23, to: SIMD8<Float>.self)
-        var y = p * s1 * s2
-        y = y.replacing(with: .infinity, where: x .> hi)
-        return y.replacing(with: 0, where: x .< lo)
+        return (multiplyAdd(p, r2, r, accumulation) + 1, n)
     }
 
     /// Lane-wise `exp` for arguments ≤ 0 (a softmax's `x − max`): equal to `exp` there, bit for
@@ -195,20 +203,7 @@ public enum FastMath {
     public static func expNonPositive(_ x: SIMD8<Float>, _ accumulation: Accumulation) -> SIMD8<Float> {
         let lo = SIMD8<Float>(repeating: -87.33654)
         let xc = x.replacing(with: lo, where: x .< lo)
-        let magic = SIMD8<Float>(repeating: 12_582_912)
-        let shifted = multiplyAdd(xc, SIMD8(repeating: 1.44269504088896341), magic, accumulation)
-        let n = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
-        let z = shifted - magic
-        var r = multiplyAdd(z, SIMD8(repeating: -0.693359375), xc, accumulation)
-        r = multiplyAdd(z, SIMD8(repeating: 2.12194440e-4), r, accumulation)
-        let r2 = r * r
-        var p = SIMD8<Float>(repeating: 1.9875691500e-4)
-        p = multiplyAdd(p, r, SIMD8(repeating: 1.3981999507e-3), accumulation)
-        p = multiplyAdd(p, r, SIMD8(repeating: 8.3334519073e-3), accumulation)
-        p = multiplyAdd(p, r, SIMD8(repeating: 4.1665795894e-2), accumulation)
-        p = multiplyAdd(p, r, SIMD8(repeating: 1.6666665459e-1), accumulation)
-        p = multiplyAdd(p, r, SIMD8(repeating: 5.0000001201e-1), accumulation)
-        p = multiplyAdd(p, r2, r, accumulation) + 1
+        let (p, n) = expReduced(xc, accumulation)
         // n is in [-126, 0]: 2^n is a normal float, and scaling by it is exact, as in `exp`.
         let y = p * unsafeBitCast((n &+ 127) &<< 23, to: SIMD8<Float>.self)
         return y.replacing(with: 0, where: x .< lo)
