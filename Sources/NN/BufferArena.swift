@@ -18,6 +18,9 @@ public final class BufferArena {
     /// `count` 32-bit integers, set to 0.
     public func int32s(_ count: Int) -> UnsafeMutablePointer<Int32> { zeros(Int32.self, count) }
 
+    /// `count` doubles, set to 0.
+    public func doubles(_ count: Int) -> UnsafeMutablePointer<Double> { zeros(Double.self, count) }
+
     private func zeros<T: Numeric>(_ type: T.Type, _ count: Int) -> UnsafeMutablePointer<T> {
         let p = UnsafeMutablePointer<T>.allocate(capacity: count)
         p.initialize(repeating: 0, count: count)

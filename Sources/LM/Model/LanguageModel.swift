@@ -106,6 +106,7 @@ public final class LanguageModel {
     /// needs no second pass of exponentials.
     private var logitsHoldExponentials = false
     private let logProbs: UnsafeMutablePointer<Float>   // [N] log p(target), 0 where masked
+    private let rowLoss: UnsafeMutablePointer<Double>   // [N] weighted loss per row, summed in row order
     private let dEmb: UnsafeMutablePointer<Float>       // [N, E]
     private let dOuts: [UnsafeMutablePointer<Float>]    // L × [N, H]
     private let dProj: UnsafeMutablePointer<Float>?     // [N, E]
@@ -208,6 +209,7 @@ public final class LanguageModel {
         logSumExp = floats(N)
         inverseSums = floats(N)
         logProbs = floats(N)
+        rowLoss = arena.doubles(N)
         dEmb = floats(N * E)
         dOuts = (0..<L).map { _ in floats(N * H) }
         dProj = projection != nil ? floats(N * E) : nil
@@ -447,8 +449,7 @@ public final class LanguageModel {
     /// Rows are split over the threads of `WorkerPool.shared`; the loss is summed in row order
     /// afterwards, so it does not depend on the thread count.
     private func crossEntropyForward(n: Int, V: Int, keepExponentials: Bool) -> (Double, Double) {
-        let rowLoss = UnsafeMutablePointer<Double>.allocate(capacity: n)  // [N]
-        defer { rowLoss.deallocate() }
+        let rowLoss = self.rowLoss
         WorkerPool.shared.runSplitting(n * V >= WorkerPool.elementwiseMinimum) { member in
             for r in member.share(of: n) {
                 rowLoss[r] = crossEntropyRow(r, V: V, keepExponentials: keepExponentials)
