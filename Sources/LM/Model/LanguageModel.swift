@@ -470,7 +470,7 @@ public final class LanguageModel {
         if m == 0 { logSumExp[r] = 0; logProbs[r] = 0; inverseSums[r] = 0; return 0 }
         let row = logits + r * V, t = Int(targetIds[r])
         precondition(t >= 0 && t < V, "LanguageModel: target \(t) outside 0..<\(V)")
-        let mx = SoftmaxCrossEntropy.addBiasAndMax(row, bias: nil, count: V)
+        let mx = SoftmaxCrossEntropy.rowMax(row, count: V)
         let targetLogit = row[t]
         var lse = mx
         if mx.isFinite {

@@ -103,7 +103,7 @@ public final class LinearCrossEntropy {
                     let r = r0 + i
                     if let mask, mask[r] == 0 { continue }
                     let row = block + i * C
-                    let mx = SoftmaxCrossEntropy.addBiasAndMax(row, bias: nil, count: cols)
+                    let mx = SoftmaxCrossEntropy.rowMax(row, count: cols)
                     partialMax[b * n + r] = mx
                     // (A block without a finite maximum still passes on its NaNs through the sum.)
                     partialSum[b * n + r] = SoftmaxCrossEntropy.sumExp(row, minus: mx.isFinite ? mx : 0, count: cols)

@@ -133,36 +133,11 @@ public struct SoftmaxCrossEntropy: Sendable {
         return (loss, count)
     }
 
-    /// The largest of `x[0..<count]` (NaN entries are skipped; they poison the sum instead).
-    @inlinable
-    static func rowMax(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        var m8 = SIMD8<Float>(repeating: -.infinity)
-        var k = 0
-        while k + 8 <= count {
-            let v = FastMath.load8(x + k)
-            m8 = m8.replacing(with: v, where: v .> m8)
-            k += 8
-        }
-        var mx = m8.max()
-        while k < count { mx = Swift.max(mx, x[k]); k += 1 }
-        return mx
-    }
-
-    /// `log Σ_j exp(x[j])`, stable (max subtracted), eight lanes at a time with FastMath.exp.
-    @inlinable
+    /// `log Σ_j exp(x[j])`, stable (max subtracted).
     static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Float {
         let mx = rowMax(x, count: count)
-        if mx == -.infinity || !mx.isFinite { return mx }
-        var acc = SIMD8<Float>(repeating: 0)
-        let mx8 = SIMD8<Float>(repeating: mx)
-        var j = 0
-        while j + 8 <= count {
-            acc += FastMath.exp(FastMath.load8(x + j) - mx8)
-            j += 8
-        }
-        var tail: Float = 0
-        while j < count { tail += FastMath.exp(x[j] - mx); j += 1 }
-        return mx + logf(acc.sum() + tail)
+        if !mx.isFinite { return mx }
+        return mx + logf(sumExp(x, minus: mx, count: count))
     }
 }
 
@@ -173,41 +148,21 @@ public struct SoftmaxCrossEntropy: Sendable {
 // independent accumulators; the order of the sums is fixed, so results are reproducible.
 
 extension SoftmaxCrossEntropy {
-    /// Adds `bias[j]` into `x[j]` (when `bias` is given) for `j < count` and returns the largest
-    /// `x[j]` afterwards (NaN entries are skipped; they poison the sum of exponentials instead).
-    public static func addBiasAndMax(_ x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, count: Int) -> Float {
+    /// The largest of `x[0..<count]` (NaN entries are skipped; they poison the sum of
+    /// exponentials instead). Four independent accumulators.
+    public static func rowMax(_ x: UnsafePointer<Float>, count: Int) -> Float {
         var m0 = SIMD8<Float>(repeating: -.infinity), m1 = m0, m2 = m0, m3 = m0
         var j = 0
-        if let bias {
-            while j + 32 <= count {
-                let x0 = FastMath.load8(x + j) + FastMath.load8(bias + j)
-                let x1 = FastMath.load8(x + j + 8) + FastMath.load8(bias + j + 8)
-                let x2 = FastMath.load8(x + j + 16) + FastMath.load8(bias + j + 16)
-                let x3 = FastMath.load8(x + j + 24) + FastMath.load8(bias + j + 24)
-                FastMath.store8(x0, x + j); FastMath.store8(x1, x + j + 8)
-                FastMath.store8(x2, x + j + 16); FastMath.store8(x3, x + j + 24)
-                m0 = lanewiseMax(m0, x0); m1 = lanewiseMax(m1, x1); m2 = lanewiseMax(m2, x2); m3 = lanewiseMax(m3, x3)
-                j += 32
-            }
-            while j + 8 <= count {
-                let v = FastMath.load8(x + j) + FastMath.load8(bias + j)
-                FastMath.store8(v, x + j)
-                m0 = lanewiseMax(m0, v)
-                j += 8
-            }
-        } else {
-            while j + 32 <= count {
-                m0 = lanewiseMax(m0, FastMath.load8(x + j)); m1 = lanewiseMax(m1, FastMath.load8(x + j + 8))
-                m2 = lanewiseMax(m2, FastMath.load8(x + j + 16)); m3 = lanewiseMax(m3, FastMath.load8(x + j + 24))
-                j += 32
-            }
-            while j + 8 <= count { m0 = lanewiseMax(m0, FastMath.load8(x + j)); j += 8 }
+        while j + 32 <= count {
+            m0 = lanewiseMax(m0, FastMath.load8(x + j)); m1 = lanewiseMax(m1, FastMath.load8(x + j + 8))
+            m2 = lanewiseMax(m2, FastMath.load8(x + j + 16)); m3 = lanewiseMax(m3, FastMath.load8(x + j + 24))
+            j += 32
         }
+        while j + 8 <= count { m0 = lanewiseMax(m0, FastMath.load8(x + j)); j += 8 }
         let m8 = lanewiseMax(lanewiseMax(m0, m1), lanewiseMax(m2, m3))
         var mx = m8[0]
         for k in 1..<8 where m8[k] > mx { mx = m8[k] }  // (SIMD's generic max() was not inlined)
         while j < count {
-            if let bias { x[j] += bias[j] }
             if x[j] > mx { mx = x[j] }
             j += 1
         }
