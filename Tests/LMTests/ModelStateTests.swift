@@ -131,6 +131,29 @@ final class ModelEvaluateTests: XCTestCase {
         checkEvaluateMatchesForward(tied: true, masked: true)  // with the projection to E
     }
 
+    /// A model that only evaluates never allocates the `[N, V]` logits; a training step after
+    /// an evaluation gives the gradient a fresh model gives.
+    func testEvaluateNeedsNoLogitsAndTrainingFollows() {
+        let config = ModelConfig(vocabularySize: 17, embeddingSize: 4, hiddenSize: 5, layers: 1,
+                                 dropout: 0, tieWeights: false, initRange: 0.5)
+        var rng = RNG(seed: 4)
+        let x = (0..<6).map { _ in Int32(rng.int(below: 17)) }, y = (0..<6).map { _ in Int32(rng.int(below: 17)) }
+        var seedA = RNG(seed: 2), seedB = RNG(seed: 2)
+        let evaluated = LanguageModel(config: config, batchSize: 2, maxSteps: 3, rng: &seedA)
+        let fresh = LanguageModel(config: config, batchSize: 2, maxSteps: 3, rng: &seedB)
+        evaluated.evaluate(inputs: x, targets: y, steps: 3)
+        XCTAssertFalse(evaluated.holdsLogits)
+        evaluated.resetState()
+        for model in [evaluated, fresh] {
+            model.store.zeroGradients()
+            model.forward(inputs: x, targets: y, steps: 3, training: true, rng: &rng)
+            model.backward()
+        }
+        XCTAssertTrue(evaluated.holdsLogits)
+        XCTAssertEqual(Array(evaluated.store.gradients), Array(fresh.store.gradients))
+        XCTAssertTrue(evaluated.store.gradients.contains { $0 != 0 })
+    }
+
     func testEvaluateMatchesForwardOnTwoThreads() {
         onTwoThreadsSplittingEverything { checkEvaluateMatchesForward(tied: false, masked: true) }
     }

@@ -72,8 +72,9 @@ public final class Evaluator {
     ///   - batchSize: sentences scored at once in sentence mode (discourse mode uses one column).
     ///   - window: positions per forward pass; nil = `defaultWindow(for:)`. Longer windows
     ///     amortise the decoder GEMM's packing of the `[V, H]` weight (measured on WikiText-2,
-    ///     V = 33k, H = 200, discourse: CPU time 64 → 256 positions −14%, 256 → 1024 −12%) at
-    ///     4·V bytes of logits per position and batch column.
+    ///     V = 33k, H = 200, discourse: CPU time 64 → 256 positions −14%, 256 → 1024 −12%, when
+    ///     scoring still wrote the logits); scoring (`LanguageModel.evaluate`) never holds the
+    ///     `[positions, V]` logits, so the memory per position is the LSTM's activations.
     /// - Throws: `FileError` naming the file for a directory that is not a run, a missing or
     ///   corrupt model, or a vocabulary that does not match the model (the hash check).
     public static func load(run path: String, mode: TrainingConfig.Batching? = nil, tokenization: TokenizationOptions? = nil,

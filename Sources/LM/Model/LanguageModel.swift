@@ -38,7 +38,8 @@ import NN
 /// truncated BPTT: gradients do not flow into the previous window); `resetState()` zeroes it
 /// (sentence mode, start of an evaluation).
 ///
-/// **Buffers**: everything is preallocated for `batchSize × maxSteps` tokens at init; a
+/// **Buffers**: everything is preallocated for `batchSize × maxSteps` tokens at init, except the
+/// `[N, V]` logits, allocated at the first `forward` (`evaluate` never needs them); after that a
 /// forward/backward pair allocates nothing. Inputs are time-major: element `t·B + b` is step t
 /// of batch column b.
 ///
@@ -99,7 +100,17 @@ public final class LanguageModel {
     private let outDrops: [UnsafeMutablePointer<Float>] // L × [N, H] after dropout
     private let outMasks: [UnsafeMutablePointer<Float>] // L × [N, H] (empty when p = 0)
     private let proj: UnsafeMutablePointer<Float>?      // [N, E]
-    private let logits: UnsafeMutablePointer<Float>     // [N, V]; backward turns it into dlogits
+    /// `[N, V]`; backward turns it into dlogits. Allocated at the first `forward` or
+    /// `nextTokenLogProbabilities`: a model that only `evaluate`s never holds them.
+    private var logits: UnsafeMutablePointer<Float> {
+        if let logitsBuffer { return logitsBuffer }
+        let buffer = arena.floats(maxSteps * batchSize * config.vocabularySize)
+        logitsBuffer = buffer
+        return buffer
+    }
+    private var logitsBuffer: UnsafeMutablePointer<Float>?
+    /// Whether the `[N, V]` logits are allocated (see `logits`).
+    var holdsLogits: Bool { logitsBuffer != nil }
     private let logSumExp: UnsafeMutablePointer<Float>  // [N] per row, 0 where masked
     private let inverseSums: UnsafeMutablePointer<Float> // [N] 1 / Σ_j exp(logit − max) per row
     /// Whether the last forward left exp(logit − max) in `logits` (training), so that backward
@@ -205,7 +216,6 @@ public final class LanguageModel {
         outDrops = drops ? (0..<L).map { _ in floats(N * H) } : outs.indices.map { $0 == L - 1 ? topSource : outs[$0] }
         glomoGrad = glomo.map { floats(N * $0.featureSize) }
         proj = projection != nil ? floats(N * E) : nil
-        logits = floats(N * V)
         logSumExp = floats(N)
         inverseSums = floats(N)
         logProbs = floats(N)

@@ -58,7 +58,7 @@ struct PerplexityCommand: ParsableCommand {
     @Option(name: .customLong("batch-size"), help: "Sentences scored at once in sentence mode.")
     var batchSize = 16
 
-    @Option(help: "Positions per forward pass (default 256 in discourse mode, 64 in sentence mode); longer is faster and takes 4·V bytes per position.")
+    @Option(help: "Positions per forward pass (default 256 in discourse mode, 64 in sentence mode); longer is faster (the weight is packed fewer times) and costs buffers of the hidden size per layer and position (none of the vocabulary size).")
     var window: Int?
 
     @OptionGroup var corpus: CorpusOptions
