@@ -95,7 +95,11 @@ public final class LinearCrossEntropy {
                 let b = task % columnBlocks, c0 = b * C, cols = Swift.min(C, V - c0)
                 // block[rows, cols] = bias[c0...] + input[r0..., K] · weight[c0..., K]ᵀ
                 for i in 0..<rows {
-                    if let bias { (block + i * C).update(from: bias + c0, count: cols) } else { (block + i * C).update(repeating: 0, count: cols) }
+                    if let bias {
+                        (block + i * C).update(from: bias + c0, count: cols)
+                    } else {
+                        (block + i * C).update(repeating: 0, count: cols)
+                    }
                 }
                 sgemmOneThread(.none, .transpose, m: rows, n: cols, k: K, a: input + r0 * K, lda: K,
                                b: weight + c0 * K, ldb: K, beta: 1, c: block, ldc: C)
