@@ -306,28 +306,25 @@ public final class LanguageModel {
     /// `evaluate` over Swift arrays.
     @discardableResult
     public func evaluate(inputs: [Int32], targets: [Int32], mask: [Float]? = nil, steps: Int) -> (lossSum: Double, count: Int) {
-        inputs.withUnsafeBufferPointer { x in
-            targets.withUnsafeBufferPointer { y in
-                if let mask {
-                    return mask.withUnsafeBufferPointer { m in evaluate(inputs: x, targets: y, mask: m, steps: steps) }
-                }
-                return evaluate(inputs: x, targets: y, mask: nil, steps: steps)
-            }
-        }
+        borrowing(inputs, targets, mask) { x, y, m in evaluate(inputs: x, targets: y, mask: m, steps: steps) }
     }
 
     /// `forward` over Swift arrays (no copies: the arrays are borrowed).
     @discardableResult
     public func forward(inputs: [Int32], targets: [Int32], mask: [Float]? = nil, steps: Int,
                         training: Bool, rng: inout RNG) -> (lossSum: Double, count: Int) {
+        borrowing(inputs, targets, mask) { x, y, m in
+            forward(inputs: x, targets: y, mask: m, steps: steps, training: training, rng: &rng)
+        }
+    }
+
+    /// Calls `body` with the arrays' storage (borrowed, not copied).
+    private func borrowing<R>(_ inputs: [Int32], _ targets: [Int32], _ mask: [Float]?,
+                              _ body: (UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Int32>, UnsafeBufferPointer<Float>?) -> R) -> R {
         inputs.withUnsafeBufferPointer { x in
             targets.withUnsafeBufferPointer { y in
-                if let mask {
-                    return mask.withUnsafeBufferPointer { m in
-                        forward(inputs: x, targets: y, mask: m, steps: steps, training: training, rng: &rng)
-                    }
-                }
-                return forward(inputs: x, targets: y, mask: nil, steps: steps, training: training, rng: &rng)
+                guard let mask else { return body(x, y, nil) }
+                return mask.withUnsafeBufferPointer { m in body(x, y, m) }
             }
         }
     }

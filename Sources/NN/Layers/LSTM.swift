@@ -18,9 +18,8 @@
 /// The forward pass computes the input projections of the whole window as one GEMM
 /// `[T·B, in] × [in, 4H]` into rows that start as `b_ih + b_hh`, then per step one recurrent
 /// GEMM `[B, H] × [H, 4H]` and one fused pass over the 4H pre-activations (activations, cell
-/// and hidden update). It keeps the
-/// activated gates, cells and hiddens for backward in caches preallocated for `maxSteps`, so no
-/// step allocates. The final (h, c) of each window becomes the initial state of the next one
+/// and hidden update). It keeps the activated gates, cells and hiddens for backward in caches
+/// preallocated for `maxSteps`, so no step allocates. The final (h, c) of each window becomes the initial state of the next one
 /// (truncated BPTT: the backward pass does not flow into the previous window); `resetState()`
 /// zeroes it. With `dropout > 0` and more than one layer, the input of every layer above the
 /// first is the output of the layer below through inverted dropout (a fresh mask per element
@@ -216,15 +215,11 @@ public final class LSTM {
             hl.update(from: hState + l * B * H, count: B * H)
             cl.update(from: cState + l * B * H, count: B * H)
             for j in 0..<G { biasSum[j] = parameters[o.biasIH + j] + parameters[o.biasHH + j] }
-            // Input projections of the whole window: [T·B, 4H] = (b_ih + b_hh) + [T·B, in] × W_ihᵀ.
-            // The rows start as the bias sum and OpenBLAS accumulates (beta 1): its beta-0
-            // zeroing pass was slower than the fill, and the gate math needs no bias then.
-            let biasSum = UnsafePointer(self.biasSum)
-            WorkerPool.shared.forEachShare(of: T * B, minimumCount: WorkerPool.elementwiseMinimum / G) { rows in
-                for r in rows { (gl + r * G).update(from: biasSum, count: G) }
-            }
-            sgemm(.none, .transpose, m: T * B, n: G, k: I, a: x, lda: I,
-                  b: parameters + o.weightIH, ldb: I, beta: 1, c: gl, ldc: G)
+            // Input projections of the whole window: [T·B, 4H] = [T·B, in] × W_ihᵀ + (b_ih + b_hh),
+            // as a Linear layer (its rows start as the bias and the GEMM accumulates), so the
+            // gate math needs no bias.
+            Linear(inputSize: I, outputSize: G).forward(output: gl, input: x, weight: parameters + o.weightIH,
+                                                        bias: biasSum, n: T * B)
             forwardSteps(gates: gl, hs: hl, cs: cl, tanhCs: tl, weightHH: parameters + o.weightHH, steps: T)
             (hState + l * B * H).update(from: hl + T * B * H, count: B * H)
             (cState + l * B * H).update(from: cl + T * B * H, count: B * H)
