@@ -36,28 +36,35 @@ public enum LanguageModelBenchmark {
         }
     }
 
-    /// Throughput of one configuration.
+    /// Which phases to time.
+    public enum Phases: String, Sendable, CaseIterable {
+        case both, train, eval
+    }
+
+    /// Throughput of one configuration; nil for a phase that was not run.
     public struct Result: Sendable, CustomStringConvertible {
         public let name: String
-        public let trainTokensPerSecond: Double
-        public let evalTokensPerSecond: Double
+        public let trainTokensPerSecond: Double?
+        public let evalTokensPerSecond: Double?
         /// The same per second of this process's CPU time (all threads): steadier than wall
         /// time when other jobs share the machine.
-        public let trainTokensPerCPUSecond: Double
-        public let evalTokensPerCPUSecond: Double
+        public let trainTokensPerCPUSecond: Double?
+        public let evalTokensPerCPUSecond: Double?
         /// Peak resident set size in bytes (nil if /proc is unavailable).
         public let peakRSS: Int?
 
+        /// `small    train 9876 tok/s  eval 30123 tok/s  peak RSS 87 MB  cpu: ...`; a phase not
+        /// run shows as `-`.
         public var description: String {
             let rss = peakRSS.map { "\($0 / 1_048_576) MB" } ?? "n/a"
-            func f(_ x: Double) -> String { "\(Int(x.rounded()))" }
+            func f(_ x: Double?) -> String { x.map { "\(Int($0.rounded()))" } ?? "-" }
             return "\(name.padding(8)) train \(f(trainTokensPerSecond)) tok/s  eval \(f(evalTokensPerSecond)) tok/s  "
                 + "peak RSS \(rss)  cpu: train \(f(trainTokensPerCPUSecond)) tok/s  eval \(f(evalTokensPerCPUSecond)) tok/s"
         }
     }
 
-    /// Runs `steps` timed windows of training and of evaluation for `preset`.
-    public static func run(_ preset: Preset, steps: Int, seed: UInt64 = 1) -> Result {
+    /// Runs `steps` timed windows of training and/or of evaluation for `preset`.
+    public static func run(_ preset: Preset, steps: Int, phases: Phases = .both, seed: UInt64 = 1) -> Result {
         precondition(steps > 0, "LanguageModelBenchmark: steps must be positive")
         resetPeakRSS()
         let setup = Setup(preset)
@@ -89,19 +96,22 @@ public enum LanguageModelBenchmark {
             }
         }
 
-        train(0); train(1)
-        var start = now(), startCPU = now(CLOCK_PROCESS_CPUTIME_ID)
-        for w in 2..<windows { train(w) }
-        let trainSeconds = now() - start, trainCPU = now(CLOCK_PROCESS_CPUTIME_ID) - startCPU
+        /// Tokens per second of wall-clock and of CPU time over windows 2..<windows, after two
+        /// untimed warm-up windows.
+        func timed(_ window: (Int) -> Void) -> (wall: Double, cpu: Double) {
+            window(0); window(1)
+            let start = now(), startCPU = now(CLOCK_PROCESS_CPUTIME_ID)
+            for w in 2..<windows { window(w) }
+            let tokens = Double(steps * N)
+            return (tokens / (now() - start), tokens / (now(CLOCK_PROCESS_CPUTIME_ID) - startCPU))
+        }
+
+        let training = phases == .eval ? nil : timed(train)
         model.resetState()
-        evaluate(0); evaluate(1)
-        start = now(); startCPU = now(CLOCK_PROCESS_CPUTIME_ID)
-        for w in 2..<windows { evaluate(w) }
-        let evalSeconds = now() - start, evalCPU = now(CLOCK_PROCESS_CPUTIME_ID) - startCPU
-        let tokens = Double(steps * N)
-        return Result(name: setup.name, trainTokensPerSecond: tokens / trainSeconds,
-                      evalTokensPerSecond: tokens / evalSeconds,
-                      trainTokensPerCPUSecond: tokens / trainCPU, evalTokensPerCPUSecond: tokens / evalCPU,
+        let evaluation = phases == .train ? nil : timed(evaluate)
+        return Result(name: setup.name, trainTokensPerSecond: training?.wall,
+                      evalTokensPerSecond: evaluation?.wall,
+                      trainTokensPerCPUSecond: training?.cpu, evalTokensPerCPUSecond: evaluation?.cpu,
                       peakRSS: peakRSS())
     }
 

@@ -2,6 +2,8 @@ import ArgumentParser
 import LM
 import NN
 
+extension LanguageModelBenchmark.Phases: ExpressibleByArgument {}
+
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
@@ -53,6 +55,9 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Timed windows (BPTT batches) per phase.")
         var steps = 30
 
+        @Option(help: "Phases to time: both, train or eval (a phase not run prints as -).")
+        var phase: LanguageModelBenchmark.Phases = .both
+
         @Option(help: "Compute threads: GEMMs, the LSTM time loop, the softmax (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).")
         var threads: Int?
 
@@ -65,7 +70,7 @@ struct BenchCommand: ParsableCommand {
             if let threads { BLASRuntime.setThreads(threads) }
             print("# \(BLASRuntime.info)")
             let presets: [Preset] = preset == .all ? [.tiny, .small, .medium] : [Preset(rawValue: preset.rawValue)!]
-            for p in presets { print(LanguageModelBenchmark.run(p, steps: steps)) }
+            for p in presets { print(LanguageModelBenchmark.run(p, steps: steps, phases: phase)) }
         }
     }
 }
