@@ -192,20 +192,64 @@ public enum FastMath {
         return (multiplyAdd(p, r2, r, accumulation) + 1, n)
     }
 
-    /// Lane-wise `exp` for arguments ≤ 0 (a softmax's `x − max`): equal to `exp` there, bit for
-    /// bit, with fewer instructions (no overflow side: one scale by 2^n instead of two, no clamp
-    /// or infinity above). Arguments > 0 give meaningless results.
-    @_transparent
-    public static func expNonPositive(_ x: SIMD8<Float>) -> SIMD8<Float> { expNonPositive(x, .native) }
+    // MARK: Softmax terms
+    //
+    // A softmax (or a log-sum-exp) exponentiates x − max(x) ≤ 0 and only ever adds the results
+    // to a sum that holds the largest term, e^0 = 1. There `exp`'s full range and its last ulp
+    // of accuracy buy nothing, and its instructions were ~18% of the tiny LM's evaluation.
 
-    /// `expNonPositive(_:)` with the multiply-adds `fused` or `separate`, as `exp(_:_:)`.
+    /// The polynomial's coefficients c1...c5 (p(r) = 1 + c1·r + ... + c5·r⁵ ≈ e^r on
+    /// |r| ≤ ln2 / 2, relative error 9.5e-8): minimax for the relative error, fitted by
+    /// scripts/fit_softmax_exp.py, which also replays the whole computation in float32.
+    @usableFromInline static let softmaxExpCoefficients: (Float, Float, Float, Float, Float) =
+        (0.9999997019767761, 0.4999915063381195, 0.1666763573884964, 0.04189793020486832, 0.008290315046906471)
+
+    /// e^x for x ≤ 0 as a softmax term: relative error ≤ 2e-7 (2 ulp) on [−87, 0], exactly 1
+    /// at 0, 0 below −87 (−∞ included; e^−87 ≈ 1.6e-38 vanishes beside the row's largest
+    /// term), NaN stays NaN. Arguments > 0 give meaningless results. A fifth fewer instructions
+    /// than `exp`: a degree-5 polynomial, no overflow side, 2^n read from the bits of the
+    /// rounding step.
     @_transparent
-    public static func expNonPositive(_ x: SIMD8<Float>, _ accumulation: Accumulation) -> SIMD8<Float> {
-        let lo = SIMD8<Float>(repeating: -87.33654)
+    public static func softmaxExp(_ x: Float, _ accumulation: Accumulation = .native) -> Float {
+        let xc = x < -87 ? -87 : x  // NaN stays (the comparison is false)
+        // shifted = 1.5·2^23 + n with n = round(x / ln 2): n sits in the low mantissa bits.
+        let magic: Float = 12_582_912
+        let shifted = multiplyAdd(xc, 1.44269504088896341, magic, accumulation)
+        let z = shifted - magic
+        var r = multiplyAdd(z, -0.693359375, xc, accumulation)  // r = x − n·ln2 (Cody–Waite)
+        r = multiplyAdd(z, 2.12194440e-4, r, accumulation)
+        let c = softmaxExpCoefficients
+        var p = multiplyAdd(c.4, r, c.3, accumulation)
+        p = multiplyAdd(p, r, c.2, accumulation)
+        p = multiplyAdd(p, r, c.1, accumulation)
+        p = multiplyAdd(p, r, c.0, accumulation)
+        p = multiplyAdd(p, r, 1, accumulation)
+        // 2^n for n in [−126, 0]: the low 9 bits of shifted's bits are n's (two's complement),
+        // so (bits + 127) << 23 keeps exactly the biased exponent n + 127.
+        let y = p * Float(bitPattern: (shifted.bitPattern &+ 127) &<< 23)
+        return x < -87 ? 0 : y
+    }
+
+    /// Lane-wise `softmaxExp`, identical to the scalar function in every lane.
+    @_transparent
+    public static func softmaxExp(_ x: SIMD8<Float>, _ accumulation: Accumulation = .native) -> SIMD8<Float> {
+        let lo = SIMD8<Float>(repeating: -87)
         let xc = x.replacing(with: lo, where: x .< lo)
-        let (p, n) = expReduced(xc, accumulation)
-        // n is in [-126, 0]: 2^n is a normal float, and scaling by it is exact, as in `exp`.
-        let y = p * unsafeBitCast((n &+ 127) &<< 23, to: SIMD8<Float>.self)
+        let magic = SIMD8<Float>(repeating: 12_582_912)
+        let shifted = multiplyAdd(xc, SIMD8(repeating: 1.44269504088896341), magic, accumulation)
+        let z = shifted - magic
+        var r = multiplyAdd(z, SIMD8(repeating: -0.693359375), xc, accumulation)
+        r = multiplyAdd(z, SIMD8(repeating: 2.12194440e-4), r, accumulation)
+        let c = softmaxExpCoefficients
+        var p = multiplyAdd(SIMD8(repeating: c.4), r, SIMD8(repeating: c.3), accumulation)
+        p = multiplyAdd(p, r, SIMD8(repeating: c.2), accumulation)
+        p = multiplyAdd(p, r, SIMD8(repeating: c.1), accumulation)
+        p = multiplyAdd(p, r, SIMD8(repeating: c.0), accumulation)
+        p = multiplyAdd(p, r, SIMD8(repeating: 1), accumulation)
+        let bits = unsafeBitCast(shifted, to: SIMD8<UInt32>.self)
+        let y = p * unsafeBitCast((bits &+ 127) &<< 23, to: SIMD8<Float>.self)
+        // (The mask's second use also lets the clamp above compile to one vmaxps: used once,
+        // Swift 6.3 packed and unpacked it around a vblendvps, seven instructions.)
         return y.replacing(with: 0, where: x .< lo)
     }
 

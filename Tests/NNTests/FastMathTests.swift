@@ -95,22 +95,43 @@ final class FastMathTests: XCTestCase {
 }
 
 final class FastMathSIMDTests: XCTestCase {
-    /// For arguments ≤ 0, `expNonPositive` equals `exp` bit for bit (so `exp`'s accuracy test
-    /// covers it), in both accumulations, including the underflow edge, -inf and NaN.
-    func testExpNonPositiveEqualsExp() {
-        var xs: [Float] = [0, -0.0, -1e-30, -0.5, -87.3, -87.33654, -87.34, -88, -1e30, -.infinity, .nan, -.nan]
-        var x: Float = -90
-        while x <= 0 { xs.append(x); x += 0.0037 }
-        while xs.count % 8 != 0 { xs.append(-1) }
-        func same(_ a: Float, _ b: Float) -> Bool { a.bitPattern == b.bitPattern || (a.isNaN && b.isNaN) }
+    /// `softmaxExp` against libm's double-precision exp on [−87, 0] (a dense sweep, the small
+    /// arguments near 0 and random points): relative error ≤ 2.5e-7, in both accumulations;
+    /// exactly 1 at 0; 0 below −87 and at −∞; NaN stays NaN; the SIMD lanes equal the scalar
+    /// function bit for bit.
+    func testSoftmaxExpAgainstLibm() {
+        var xs: [Float] = [0, -0.0, -1e-30, -1e-7, -0.3465, -0.3466, -0.5, -1, -86.99, -87]
+        var x: Float = -87
+        while x <= 0 { xs.append(x); x += 0.00131 }
+        var rng = RNG(seed: 7)
+        for _ in 0..<20_000 { xs.append(-87 * rng.uniform()) }
+        for _ in 0..<5_000 { xs.append(-rng.uniform()) }
+        while xs.count % 8 != 0 { xs.append(-2) }
         for accumulation in [FastMath.Accumulation.fused, .separate] {
+            var worst: Double = 0
             for i in stride(from: 0, to: xs.count, by: 8) {
-                let v = SIMD8<Float>(xs[i..<i + 8])
-                let fast = FastMath.expNonPositive(v, accumulation), full = FastMath.exp(v, accumulation)
+                let lanes = FastMath.softmaxExp(SIMD8<Float>(xs[i..<i + 8]), accumulation)
                 for k in 0..<8 {
-                    XCTAssertTrue(same(fast[k], full[k]), "\(accumulation) exp(\(xs[i + k])): \(fast[k]) vs \(full[k])")
+                    let scalar = FastMath.softmaxExp(xs[i + k], accumulation)
+                    XCTAssertEqual(lanes[k].bitPattern, scalar.bitPattern, "\(accumulation) lane of \(xs[i + k])")
+                    let exact = Foundation.exp(Double(xs[i + k]))
+                    worst = max(worst, abs(Double(scalar) / exact - 1))
                 }
             }
+            XCTAssertLessThanOrEqual(worst, 2.5e-7, "\(accumulation)")
+            XCTAssertEqual(FastMath.softmaxExp(0, accumulation), 1)
+            XCTAssertEqual(FastMath.softmaxExp(-0.0, accumulation), 1)
+            let edge = FastMath.softmaxExp(-87, accumulation)
+            XCTAssertEqual(Double(edge), Foundation.exp(-87.0), accuracy: 1e-6 * Foundation.exp(-87.0))
+            for below: Float in [-87.0001, -87.5, -100, -1e30, -.infinity] {
+                XCTAssertEqual(FastMath.softmaxExp(below, accumulation), 0, "\(below)")
+            }
+            XCTAssertTrue(FastMath.softmaxExp(Float.nan, accumulation).isNaN)
+            let nanLanes = FastMath.softmaxExp(SIMD8<Float>(.nan, -1, -.infinity, 0, -.nan, -90, -3, -0.0), accumulation)
+            XCTAssertTrue(nanLanes[0].isNaN && nanLanes[4].isNaN)
+            XCTAssertEqual(nanLanes[2], 0)
+            XCTAssertEqual(nanLanes[5], 0)
+            XCTAssertEqual(nanLanes[3], 1)
         }
     }
 

@@ -169,19 +169,19 @@ extension SoftmaxCrossEntropy {
         return mx
     }
 
-    /// `Σ_j exp(x[j] − shift)` for `j < count`, where `shift` is at least every `x[j]` (their
-    /// maximum, say; `FastMath.expNonPositive` relies on it).
+    /// `Σ_j exp(x[j] − shift)` for `j < count`, where `shift` is at least every `x[j]`: their
+    /// maximum, so that the sum holds a term 1 (`FastMath.softmaxExp` relies on both).
     public static func sumExp(_ x: UnsafePointer<Float>, minus shift: Float, count: Int) -> Float {
         let s8 = SIMD8<Float>(repeating: shift)
         var a0 = SIMD8<Float>(repeating: 0), a1 = a0
         var j = 0
         while j + 16 <= count {
-            a0 += FastMath.expNonPositive(FastMath.load8(x + j) - s8)
-            a1 += FastMath.expNonPositive(FastMath.load8(x + j + 8) - s8)
+            a0 += FastMath.softmaxExp(FastMath.load8(x + j) - s8)
+            a1 += FastMath.softmaxExp(FastMath.load8(x + j + 8) - s8)
             j += 16
         }
         var tail: Float = 0
-        while j < count { tail += FastMath.exp(x[j] - shift); j += 1 }
+        while j < count { tail += FastMath.softmaxExp(x[j] - shift); j += 1 }
         return (a0 + a1).sum() + tail
     }
 
@@ -192,14 +192,14 @@ extension SoftmaxCrossEntropy {
         var a0 = SIMD8<Float>(repeating: 0), a1 = a0
         var j = 0
         while j + 16 <= count {
-            let e0 = FastMath.expNonPositive(FastMath.load8(x + j) - s8)
-            let e1 = FastMath.expNonPositive(FastMath.load8(x + j + 8) - s8)
+            let e0 = FastMath.softmaxExp(FastMath.load8(x + j) - s8)
+            let e1 = FastMath.softmaxExp(FastMath.load8(x + j + 8) - s8)
             FastMath.store8(e0, x + j); FastMath.store8(e1, x + j + 8)
             a0 += e0; a1 += e1
             j += 16
         }
         var tail: Float = 0
-        while j < count { let e = FastMath.exp(x[j] - shift); x[j] = e; tail += e; j += 1 }
+        while j < count { let e = FastMath.softmaxExp(x[j] - shift); x[j] = e; tail += e; j += 1 }
         return (a0 + a1).sum() + tail
     }
 
