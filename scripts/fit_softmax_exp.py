@@ -41,10 +41,9 @@ def softmax_exp(x, c):
     z = (shifted - magic).astype(np.float32)
     r = fma(z, f(-0.693359375), xc)
     r = fma(z, f(2.12194440e-4), r)
-    p = fma(f(c[4]), r, f(c[3]))
-    for k in (2, 1, 0):
-        p = fma(p, r, f(c[k]))
-    p = fma(p, r, f(1))
+    r2 = (r * r).astype(np.float32)
+    q0, q1, q2 = fma(r, f(c[0]), f(1)), fma(r, f(c[2]), f(c[1])), fma(r, f(c[4]), f(c[3]))
+    p = fma(fma(q2, r2, q1), r2, q0)  # Estrin's scheme, as the Swift code
     scale = ((shifted.view(np.uint32) + np.uint32(127)) << np.uint32(23)).astype(np.uint32).view(np.float32)
     return np.where(x < np.float32(-87), np.float32(0), p * scale).astype(np.float32)
 

@@ -204,11 +204,11 @@ public enum FastMath {
     @usableFromInline static let softmaxExpCoefficients: (Float, Float, Float, Float, Float) =
         (0.9999997019767761, 0.4999915063381195, 0.1666763573884964, 0.04189793020486832, 0.008290315046906471)
 
-    /// e^x for x ≤ 0 as a softmax term: relative error ≤ 2e-7 (2 ulp) on [−87, 0], exactly 1
+    /// e^x for x ≤ 0 as a softmax term: relative error ≤ 2.5e-7 (~2 ulp) on [−87, 0], exactly 1
     /// at 0, 0 below −87 (−∞ included; e^−87 ≈ 1.6e-38 vanishes beside the row's largest
     /// term), NaN stays NaN. Arguments > 0 give meaningless results. A fifth fewer instructions
-    /// than `exp`: a degree-5 polynomial, no overflow side, 2^n read from the bits of the
-    /// rounding step.
+    /// than `exp` and a shorter dependency chain: a degree-5 polynomial in Estrin's form, no
+    /// overflow side, 2^n read from the bits of the rounding step.
     @_transparent
     public static func softmaxExp(_ x: Float, _ accumulation: Accumulation = .native) -> Float {
         let xc = x < -87 ? -87 : x  // NaN stays (the comparison is false)
@@ -218,12 +218,13 @@ public enum FastMath {
         let z = shifted - magic
         var r = multiplyAdd(z, -0.693359375, xc, accumulation)  // r = x − n·ln2 (Cody–Waite)
         r = multiplyAdd(z, 2.12194440e-4, r, accumulation)
-        let c = softmaxExpCoefficients
-        var p = multiplyAdd(c.4, r, c.3, accumulation)
-        p = multiplyAdd(p, r, c.2, accumulation)
-        p = multiplyAdd(p, r, c.1, accumulation)
-        p = multiplyAdd(p, r, c.0, accumulation)
-        p = multiplyAdd(p, r, 1, accumulation)
+        // p = (1 + c1·r) + r²·((c2 + c3·r) + r²·(c4 + c5·r)) (Estrin: three multiply-adds deep
+        // instead of Horner's five; the loops are latency-bound, ~10% faster).
+        let c = softmaxExpCoefficients, r2 = r * r
+        let q0 = multiplyAdd(r, c.0, 1, accumulation)
+        let q1 = multiplyAdd(r, c.2, c.1, accumulation)
+        let q2 = multiplyAdd(r, c.4, c.3, accumulation)
+        let p = multiplyAdd(multiplyAdd(q2, r2, q1, accumulation), r2, q0, accumulation)
         // 2^n for n in [−126, 0]: the low 9 bits of shifted's bits are n's (two's complement),
         // so (bits + 127) << 23 keeps exactly the biased exponent n + 127.
         let y = p * Float(bitPattern: (shifted.bitPattern &+ 127) &<< 23)
@@ -240,12 +241,11 @@ public enum FastMath {
         let z = shifted - magic
         var r = multiplyAdd(z, SIMD8(repeating: -0.693359375), xc, accumulation)
         r = multiplyAdd(z, SIMD8(repeating: 2.12194440e-4), r, accumulation)
-        let c = softmaxExpCoefficients
-        var p = multiplyAdd(SIMD8(repeating: c.4), r, SIMD8(repeating: c.3), accumulation)
-        p = multiplyAdd(p, r, SIMD8(repeating: c.2), accumulation)
-        p = multiplyAdd(p, r, SIMD8(repeating: c.1), accumulation)
-        p = multiplyAdd(p, r, SIMD8(repeating: c.0), accumulation)
-        p = multiplyAdd(p, r, SIMD8(repeating: 1), accumulation)
+        let c = softmaxExpCoefficients, r2 = r * r
+        let q0 = multiplyAdd(r, SIMD8(repeating: c.0), SIMD8(repeating: 1), accumulation)
+        let q1 = multiplyAdd(r, SIMD8(repeating: c.2), SIMD8(repeating: c.1), accumulation)
+        let q2 = multiplyAdd(r, SIMD8(repeating: c.4), SIMD8(repeating: c.3), accumulation)
+        let p = multiplyAdd(multiplyAdd(q2, r2, q1, accumulation), r2, q0, accumulation)
         let bits = unsafeBitCast(shifted, to: SIMD8<UInt32>.self)
         let y = p * unsafeBitCast((bits &+ 127) &<< 23, to: SIMD8<Float>.self)
         // (The mask's second use also lets the clamp above compile to one vmaxps: used once,
