@@ -126,8 +126,9 @@ public enum EmbeddingFile {
                 }
                 announced = h
                 dimension = h.dimension
+                // The header is a claim, not a size to allocate: reserve at most ~1 GiB.
                 words.reserveCapacity(min(h.count, 1 << 22))
-                vectors.reserveCapacity(min(h.count * h.dimension, 1 << 28))
+                vectors.reserveCapacity(min(h.count, (1 << 28) / h.dimension) * h.dimension)
                 return
             }
             if let announced, words.count == announced.count {
@@ -180,9 +181,13 @@ public enum EmbeddingFile {
         }
         let (count, d) = header
         if count == 0 { throw CorpusError(file: path, "no rows after the header") }
+        // Rows are appended as they are read: the header's count is a claim (a damaged or hostile
+        // header must end in "truncated", not in an allocation of its size); reserve at most ~1 GiB.
         var words: [String] = []
-        words.reserveCapacity(count)
-        var vectors = [Float](repeating: 0, count: count * d)
+        words.reserveCapacity(min(count, 1 << 22))
+        var vectors: [Float] = []
+        vectors.reserveCapacity(min(count, (1 << 28) / d) * d)
+        var rowValues = [Float](repeating: 0, count: d)
         var seen: [String: Int] = [:]
         var wordBytes: [UInt8] = []
         for row in 0..<count {
@@ -205,19 +210,18 @@ public enum EmbeddingFile {
                 throw CorpusError(file: path, position: .byte(rowStart), "duplicate word \"\(word)\" (rows \(previous + 1) and \(row + 1))")
             }
             let valuesStart = reader.offset
-            let complete = try vectors.withUnsafeMutableBytes { raw in
-                try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[(row * d * 4)..<((row + 1) * d * 4)]))
-            }
+            let complete = try rowValues.withUnsafeMutableBytes { try reader.read(into: $0) }
             if !complete {
                 throw CorpusError(file: path, position: .byte(reader.offset), "truncated: the file ends inside the values of row \(row + 1) (\"\(word)\") of the \(count) the header announces")
             }
             for j in 0..<d {
-                let v = Float(bitPattern: UInt32(littleEndian: vectors[row * d + j].bitPattern))
+                let v = Float(bitPattern: UInt32(littleEndian: rowValues[j].bitPattern))
                 guard v.isFinite else {
                     throw CorpusError(file: path, position: .byte(valuesStart + 4 * j), "value \(j + 1) of \"\(word)\" is \(v) (NaN and infinite values are rejected)")
                 }
-                vectors[row * d + j] = v
+                rowValues[j] = v
             }
+            vectors.append(contentsOf: rowValues)
             words.append(word)
         }
         while let b = try reader.byte() {

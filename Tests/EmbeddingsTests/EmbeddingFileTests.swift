@@ -142,6 +142,26 @@ final class EmbeddingFileTests: XCTestCase {
                     contains: ["empty.bin: empty embedding file"])
     }
 
+    /// A header's row count is a claim, not a size to allocate: counts whose product with the
+    /// dimension overflows Int, or that would need terabytes, end in a one-line "truncated"
+    /// error at the file's end (they used to trap on the multiplication or abort allocating).
+    func testHostileHeaderCountsAreErrorsNotAllocations() throws {
+        let dir = try TempDir()
+        let row = Array("the ".utf8) + le32([1, 2]) + [10]
+        for (name, header) in [("overflow.bin", "9223372036854775807 2\n"), ("huge.bin", "100000000000 1000\n")] {
+            let d = header.hasSuffix("1000\n") ? 1000 : 2
+            let bytes = Array(header.utf8) + (d == 2 ? row : Array("the ".utf8) + le32([Float](repeating: 1, count: d)) + [10])
+            assertError(try EmbeddingFile.read(try dir.write(name, bytes), format: .word2vecBinary),
+                        contains: ["\(name): byte \(bytes.count):", "truncated", "row 2"])
+        }
+        for (name, header) in [("overflow.txt", "9223372036854775807 2\n"), ("huge.txt", "100000000000 1000\n")] {
+            let d = header.hasSuffix("1000\n") ? 1000 : 2
+            let text = header + "the " + Array(repeating: "1", count: d).joined(separator: " ") + "\n"
+            assertError(try EmbeddingFile.read(try dir.write(name, text), format: .word2vecText),
+                        contains: ["\(name):", "announces", "has 1"])
+        }
+    }
+
     func testFailedWriteLeavesNothingBehind() throws {
         let dir = try TempDir()
         let bad = try EmbeddingTable(words: ["ok", "two words"], vectors: [1, 2], dimension: 1)
