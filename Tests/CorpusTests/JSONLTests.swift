@@ -35,6 +35,14 @@ final class JSONLTests: XCTestCase {
         assertCorpusError(try readAll(split), contains: [split + ":1:", "unknown split"])
     }
 
+    /// A split value holding an escaped newline (or other control character) stays one line in
+    /// the error: it is quoted with escapes, as Swift prints strings.
+    func testUnknownSplitWithANewlineIsAOneLineError() throws {
+        let dir = try TempDir()
+        let split = try dir.write("f.jsonl", #"{"text": "t", "split": "a\nb\r\u0000"}"# + "\n")
+        assertCorpusError(try readAll(split), contains: [split + ":1:", #"unknown split "a\nb\r\0""#])
+    }
+
     func testFormatAutoDetection() throws {
         let dir = try TempDir()
         // JSON content in a .txt.zst file is detected from its first non-blank line.

@@ -159,7 +159,7 @@ struct JSONLine {
             case "train", "training": split = .train
             case "valid", "validation", "dev": split = .valid
             case "test": split = .test
-            default: throw Problem(text: "unknown split \"\(s)\" (expected train, valid or test)")
+            default: throw Problem(text: "unknown split \(s.debugDescription) (expected train, valid or test)")
             }
         }
         return JSONLine(text: text, domain: try stringField("domain"), split: split, id: try stringField("id"))
