@@ -116,6 +116,16 @@ final class ReaderTests: XCTestCase {
         XCTAssertEqual(try readAll(p, options: ReadOptions(maxLineBytes: 5000)).count, 3)
     }
 
+    /// `--max-line-bytes 9223372036854775807` means "no limit", not an overflow trap when the
+    /// reader sizes its buffer (limit + 1 for the newline).
+    func testLargestLineLimitReadsNormally() throws {
+        let dir = try TempDir()
+        let p = try dir.write("max.txt", "a\nb c\n")
+        XCTAssertEqual(try readAll(p, options: ReadOptions(maxLineBytes: .max)).map(\.text), ["a", "b c"])
+        let gz = try dir.write("max.gz", try compress(Array("a\nb c\n".utf8), with: "gzip"))
+        XCTAssertEqual(try readAll(gz, options: ReadOptions(maxLineBytes: .max)).map(\.text), ["a", "b c"])
+    }
+
     func testMissingPathAndDirectoryWithoutCorpusFiles() throws {
         let dir = try TempDir()
         assertCorpusError(try CorpusReader(paths: [dir.path("nope.txt")]), contains: [dir.path("nope.txt"), "no such file"])

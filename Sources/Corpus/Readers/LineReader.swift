@@ -27,7 +27,9 @@ public struct LineReader {
 
     /// Calls `body(line, lineNumber)` for each line (1-based numbers), in order.
     public func forEachLine(_ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws {
-        var capacity = min(Self.chunkBytes, maxLineBytes + 1)
+        // Room for the longest line and its newline (no overflow for a limit of Int.max).
+        let bufferLimit = maxLineBytes == .max ? maxLineBytes : maxLineBytes + 1
+        var capacity = min(Self.chunkBytes, bufferLimit)
         var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64)
         defer { buffer.deallocate() }
         var start = 0, end = 0  // unconsumed bytes are buffer[start..<end]
@@ -68,7 +70,7 @@ public struct LineReader {
                 if capacity > maxLineBytes {
                     throw CorpusError(file: path, position: .line(lineNumber + 1), "line is longer than \(maxLineBytes) bytes (raise --max-line-bytes if this is intended)")
                 }
-                let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: min(capacity * 2, maxLineBytes + 1), alignment: 64)
+                let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: min(capacity * 2, bufferLimit), alignment: 64)
                 grown.copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer[0..<end]))
                 buffer.deallocate()
                 buffer = grown
