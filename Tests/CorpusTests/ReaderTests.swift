@@ -126,6 +126,21 @@ final class ReaderTests: XCTestCase {
         XCTAssertEqual(try readAll(gz, options: ReadOptions(maxLineBytes: .max)).map(\.text), ["a", "b c"])
     }
 
+    /// zlib counts output room in 32 bits: a read into a buffer of more than 4 GiB (a line that
+    /// long under a raised --max-line-bytes) fills at most 4 GiB - 1 bytes instead of trapping
+    /// on the conversion. (The buffer is small; zlib writes only the few bytes it produces.)
+    func testGzipReadIntoABufferOver4GiB() throws {
+        let dir = try TempDir()
+        let gz = try dir.write("big.gz", try compress(Array("hello\n".utf8), with: "gzip"))
+        let source = try GzipByteSource(FileByteSource(path: gz))
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 8)
+        defer { storage.deallocate() }
+        let huge = UnsafeMutableRawBufferPointer(start: storage.baseAddress, count: 1 << 33)
+        XCTAssertEqual(try source.read(into: huge), 6)
+        XCTAssertEqual(Array(storage.prefix(6)), Array("hello\n".utf8))
+        XCTAssertEqual(try source.read(into: huge), 0)
+    }
+
     func testMissingPathAndDirectoryWithoutCorpusFiles() throws {
         let dir = try TempDir()
         assertCorpusError(try CorpusReader(paths: [dir.path("nope.txt")]), contains: [dir.path("nope.txt"), "no such file"])

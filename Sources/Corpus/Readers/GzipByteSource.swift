@@ -29,13 +29,15 @@ public final class GzipByteSource: ByteSource {
                 betweenMembers = false
             }
             let offsetBefore = input.offset
+            // zlib counts in 32 bits: fill at most 4 GiB - 1 bytes of a larger buffer.
+            let room = min(buffer.count, Int(uInt.max))
             let (produced, status, consumed): (Int, Int32, Int) = input.buffer.withUnsafeMutableBytes { inBytes in
                 stream.next_in = inBytes.baseAddress!.assumingMemoryBound(to: Bytef.self) + input.start
                 stream.avail_in = uInt(input.end - input.start)
                 stream.next_out = buffer.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                stream.avail_out = uInt(buffer.count)
+                stream.avail_out = uInt(room)
                 let r = inflate(&stream, Z_NO_FLUSH)
-                return (buffer.count - Int(stream.avail_out), r, (input.end - input.start) - Int(stream.avail_in))
+                return (room - Int(stream.avail_out), r, (input.end - input.start) - Int(stream.avail_in))
             }
             input.start += consumed
             switch status {
