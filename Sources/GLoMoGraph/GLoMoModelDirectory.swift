@@ -55,6 +55,18 @@ public struct GLoMoModelConfig: Codable, Equatable, Sendable {
         }
         try graph.validate()
         try pretraining.validate()
+        // Sizes read back from config.json must not size an allocation beyond 2^32 floats (or
+        // overflow): generous estimates of the parameters and of one pretraining batch's
+        // activations, in Double so that no product overflows.
+        let V = Double(vocabularySize), E = Double(embeddingSize), C = Double(graph.channels)
+        let conv = Double(graph.convLayers), k = Double(graph.kernelSize), L = Double(graph.graphLayers)
+        let K = Double(graph.heads), d = Double(graph.headSize)
+        let T = Double(pretraining.sequenceLength), B = Double(pretraining.batchSize)
+        let parameters = 2 * V * E + 2 * conv * k * C * (E + C + 3) + L * K * d * (2 * C + 1) + L * (K * E * E + 9 * E * E + 2 * E)
+        let activations = B * T * (L * K * (T + d) + 4 * (conv + 1) * C + 8 * E + V)
+        for (what, n) in [("parameters", parameters), ("floats of activations per pretraining batch", activations)] where n > 0x1p32 {
+            throw GLoMoConfigError(message: "the sizes give about \(String(format: "%.3g", n)) \(what), more than the limit of 2^32")
+        }
     }
 }
 
