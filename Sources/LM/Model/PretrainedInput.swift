@@ -191,6 +191,11 @@ extension PretrainedInput {
         let (path, mode) = try pathAndMode(input)
         let D = mode == .concat ? try input.dimension ?? pretrainedWidth(path: path) : model.embeddingSize
         try checkFit(mode: mode, dimension: D, model: model, path: path)
+        // A width read from a file sizes [V, D] and [E, D + E]: bounded as `RunConfig.checkSizes()` bounds the rest.
+        let V = Double(model.vocabularySize), E = Double(model.embeddingSize)
+        if !(D >= 1 && V * Double(D) + E * (Double(D) + E) <= RunConfig.maxFloats) {
+            throw CorpusError(file: path, "\(D)-dimensional vectors do not fit a model (at least 1, and at most 2^32 floats with vocabulary \(model.vocabularySize) and embedding size \(model.embeddingSize))")
+        }
         return PretrainedInput(mode: mode, vocabularySize: model.vocabularySize, pretrainedSize: D, embeddingSize: model.embeddingSize)
     }
 

@@ -1,4 +1,5 @@
 import Corpus
+import Foundation
 
 /// Everything needed to rebuild a trained model and its data path, stored as a run's
 /// `config.json` (pretty JSON with sorted keys).
@@ -102,4 +103,42 @@ public struct RunConfig: Codable, Equatable, Sendable {
         self.inputRepresentation = inputRepresentation
         self.glomo = glomo
     }
+}
+
+extension RunConfig {
+    /// The most floats a configuration read back from disk may size: parameters, or the
+    /// activations of one training window (2³² floats, 16 GiB).
+    public static let maxFloats: Double = 0x1p32
+
+    /// Throws a one-line message naming the field when the sizes of a configuration read back
+    /// from a file cannot build a model: a size below 1, dropout outside [0, 1), a vocabulary
+    /// beyond the 32-bit token ids, or a model (or training window) of more than `maxFloats`
+    /// floats, so that a damaged `config.json` never sizes an allocation (or traps) before a
+    /// clear error. Every configuration `lmtool train` accepts passes.
+    public func checkSizes() throws {
+        let m = model, t = training, d = inputRepresentation.dimension
+        let sizes = [("model.vocabularySize", m.vocabularySize), ("model.embeddingSize", m.embeddingSize),
+                     ("model.hiddenSize", m.hiddenSize), ("model.layers", m.layers),
+                     ("training.bptt", t.bptt), ("training.batchSize", t.batchSize)] + (d.map { [("inputRepresentation.dimension", $0)] } ?? [])
+        for (name, value) in sizes where value < 1 { throw RunConfigError(message: "\(name) must be at least 1, got \(value)") }
+        if m.vocabularySize > Int(Int32.max) {
+            throw RunConfigError(message: "model.vocabularySize \(m.vocabularySize) exceeds the largest token id \(Int32.max)")
+        }
+        if !(m.dropout >= 0 && m.dropout < 1) { throw RunConfigError(message: "model.dropout must be in [0, 1), got \(m.dropout)") }
+        if !(m.initRange >= 0 && m.initRange.isFinite) { throw RunConfigError(message: "model.initRange must be a non-negative number, got \(m.initRange)") }
+        // In Double, so that no product overflows; generous upper estimates.
+        let V = Double(m.vocabularySize), E = Double(m.embeddingSize), H = Double(m.hiddenSize), L = Double(m.layers)
+        let D = Double(d ?? 0), N = Double(t.bptt) * Double(t.batchSize)
+        let parameters = V * (D + E + H + 1) + E * (D + E + H) + L * 4 * H * (E + H + 2)
+        let activations = N * (4 * (D + E) + 16 * L * H)
+        for (what, n) in [("parameters", parameters), ("floats of activations per training window", activations)] where n > RunConfig.maxFloats {
+            throw RunConfigError(message: "the sizes give about \(String(format: "%.3g", n)) \(what), more than the limit of 2^32")
+        }
+    }
+}
+
+/// A run configuration whose sizes cannot build a model (see `RunConfig.checkSizes()`).
+public struct RunConfigError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public var description: String { message }
 }

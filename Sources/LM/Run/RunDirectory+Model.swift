@@ -38,7 +38,10 @@ extension RunDirectory {
     ///   fit the configuration, or was saved with another vocabulary.
     public func loadModel(config: RunConfig, batchSize: Int, maxSteps: Int) throws -> LanguageModel {
         var rng = RNG(seed: 0)
-        let model = try RunDirectory.makeModel(config: config, batchSize: batchSize, maxSteps: maxSteps, rng: &rng)
+        let model: LanguageModel
+        do { model = try RunDirectory.makeModel(config: config, batchSize: batchSize, maxSteps: maxSteps, rng: &rng) } catch let e as InputFactoryError {
+            throw FileError(path: configPath, message: e.message)
+        }
         guard FileManager.default.fileExists(atPath: modelPath) else {
             throw FileError(path: modelPath, message: "no trained model in this run yet (train it first, or wait for the first evaluation)")
         }

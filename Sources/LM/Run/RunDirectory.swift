@@ -109,17 +109,20 @@ public struct RunDirectory: Sendable {
         try AtomicFile.write(Array(data) + [10], to: configPath)
     }
 
-    /// Reads `config.json`.
+    /// Reads `config.json` and checks its sizes (`RunConfig.checkSizes()`).
     public func readConfig() throws -> RunConfig {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: configPath)) } catch {
             throw FileError(path: configPath, message: "cannot read: \(error.localizedDescription)")
         }
+        let config: RunConfig
         do {
-            return try JSONDecoder().decode(RunConfig.self, from: data)
+            config = try JSONDecoder().decode(RunConfig.self, from: data)
         } catch {
             throw FileError(path: configPath, message: "not a run configuration: \(RunDirectory.describe(error))")
         }
+        do { try config.checkSizes() } catch { throw FileError(path: configPath, message: "\(error)") }
+        return config
     }
 
     static func encode(_ config: RunConfig) throws -> Data {

@@ -201,5 +201,7 @@ public struct TrainingRequest: Sendable {
             if !(factor > 0 && factor.isFinite) { try fail("--schedule plateau:FACTOR needs FACTOR > 0") }
         }
         if let trainTokens, trainTokens < 2 { try fail("--train-tokens must be at least 2, got \(trainTokens)") }
+        // Sizes too large to allocate (the same bound config.json is read back with).
+        do { try config.checkSizes() } catch let e as RunConfigError { try fail(e.message) }
     }
 }
