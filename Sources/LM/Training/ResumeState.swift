@@ -84,5 +84,16 @@ public struct ResumeState: Codable, Equatable, Sendable {
         } catch {
             throw FileError(path: path, message: "bad '\(ResumeState.metadataKey)' metadata: \(RunDirectory.describe(error))")
         }
+        // The trainer counts on from these (step += 1, epoch + 1, windows from batchInEpoch):
+        // each must be a count far from overflowing.
+        let counts = [("step", step), ("batchInEpoch", batchInEpoch), ("tokens", tokens), ("epochTargets", epochTargets),
+                      ("schedule.epoch", schedule.epoch), ("schedule.epochsWithoutImprovement", schedule.epochsWithoutImprovement)]
+            + (trainTokens.map { [("trainTokens", $0)] } ?? [])
+        for (name, value) in counts where !(0...ResumeState.maxCount).contains(value) {
+            throw FileError(path: path, message: "bad '\(ResumeState.metadataKey)' metadata: \(name) \(value) is not in 0...\(ResumeState.maxCount)")
+        }
     }
+
+    /// The largest counter a checkpoint may hold (2⁵³: exact as a Double, and far from `Int.max`).
+    public static let maxCount = 1 << 53
 }
