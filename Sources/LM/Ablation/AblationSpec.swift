@@ -298,10 +298,15 @@ public struct AblationSpec: Codable, Equatable, Sendable {
         return arms
     }
 
+    /// The most seeds (training runs per arm) an ablation may have.
+    public static let maxSeeds = 1000
+
     /// Checks what `arms()` cannot: seeds, corpus, sizes.
     public func validate() throws {
         if corpus.isEmpty { throw AblationError("no corpus: give --corpus PATH... (or \"corpus\" in the spec)") }
         if seeds < 1 { throw AblationError("--seeds must be at least 1") }
+        // Every seed is a planned training run per arm: a damaged count must not plan billions.
+        if seeds > AblationSpec.maxSeeds { throw AblationError("--seeds must be at most \(AblationSpec.maxSeeds), got \(seeds)") }
         if let v = vocabulary.minCount, v < 1 { throw AblationError("--min-count must be at least 1") }
         if let v = vocabulary.maxSize, v < 2 { throw AblationError("--max-size must be at least 2") }
         if vocabulary.file != nil && (vocabulary.minCount != nil || vocabulary.maxSize != nil) {

@@ -146,12 +146,13 @@ public enum Statistics {
 
         /// exp(−Σ logprob / Σ tokens) over the sentences at `indices`.
         func perplexity(_ indices: [Int]) -> Double {
-            var n = 0, lp = 0.0
+            // n in Double: token counts read from test-sentences.tsv may be any Int (exact up to 2^53).
+            var n = 0.0, lp = 0.0
             for i in indices {
-                n += tokens[i]
+                n += Double(tokens[i])
                 lp += logprobs[i]
             }
-            return Foundation.exp(-lp / Double(max(n, 1)))
+            return Foundation.exp(-lp / max(n, 1))
         }
     }
 
