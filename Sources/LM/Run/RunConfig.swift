@@ -130,7 +130,7 @@ extension RunConfig {
         let V = Double(m.vocabularySize), E = Double(m.embeddingSize), H = Double(m.hiddenSize), L = Double(m.layers)
         let D = Double(d ?? 0), N = Double(t.bptt) * Double(t.batchSize)
         let parameters = V * (D + E + H + 1) + E * (D + E + H) + L * 4 * H * (E + H + 2)
-        let activations = N * (4 * (D + E) + 16 * L * H)
+        let activations = N * (V + 4 * (D + E) + 16 * L * H)  // the [N, V] logits included
         for (what, n) in [("parameters", parameters), ("floats of activations per training window", activations)] where n > RunConfig.maxFloats {
             throw RunConfigError(message: "the sizes give about \(String(format: "%.3g", n)) \(what), more than the limit of 2^32")
         }
