@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "NN", dependencies: ["Support", "CBLAS"], swiftSettings: optimize),
         .target(name: "GLoMoGraph", dependencies: ["NN", "Corpus"], swiftSettings: optimize),
         .target(name: "Embeddings", dependencies: ["NN", "Corpus", "GLoMoGraph"], swiftSettings: optimize),
-        .target(name: "LM", dependencies: ["NN", "Corpus", "Embeddings", "GLoMoGraph"], swiftSettings: optimize),
+        .target(name: "LM", dependencies: ["Support", "NN", "Corpus", "Embeddings", "GLoMoGraph"], swiftSettings: optimize),
         .executableTarget(
             name: "lmtool",
             dependencies: [
@@ -43,14 +43,16 @@ let package = Package(
             swiftSettings: optimize),
 
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
-        .testTarget(name: "CorpusTests", dependencies: ["Corpus"]),
+        // The byte mutations that the file readers' fuzz tests share.
+        .target(name: "FuzzSupport", dependencies: ["Support"], path: "Tests/FuzzSupport"),
+        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "FuzzSupport"]),
         // Fixtures (and the scripts that made them) are read through #filePath, not as bundle resources.
-        .testTarget(name: "NNTests", dependencies: ["NN", "TestFixtures"], exclude: ["Fixtures", "OptimizerFixtures/make_optimizer_fixtures.py", "CheckpointFixtures/make_safetensors_fixture.py"]),
-        .testTarget(name: "GLoMoGraphTests", dependencies: ["GLoMoGraph"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "TestFixtures", "FuzzSupport"], exclude: ["Fixtures", "OptimizerFixtures/make_optimizer_fixtures.py", "CheckpointFixtures/make_safetensors_fixture.py"]),
+        .testTarget(name: "GLoMoGraphTests", dependencies: ["GLoMoGraph", "FuzzSupport"]),
         // Fixtures several test targets share (a random GLoMo graph model on disk).
         .target(name: "TestFixtures", dependencies: ["GLoMoGraph"], path: "Tests/Fixtures"),
-        .testTarget(name: "LMTests", dependencies: ["LM", "TestFixtures"], exclude: ["Fixtures"]),
-        .testTarget(name: "EmbeddingsTests", dependencies: ["Embeddings", "TestFixtures"]),
+        .testTarget(name: "LMTests", dependencies: ["LM", "TestFixtures", "FuzzSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "EmbeddingsTests", dependencies: ["Embeddings", "TestFixtures", "FuzzSupport"]),
         .testTarget(name: "LMToolTests", dependencies: ["lmtool", "Corpus"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,51 +1,7 @@
 import Foundation
+import FuzzSupport
 import XCTest
 @testable import Corpus
-
-/// A small deterministic generator (SplitMix64) for the mutation fuzzers; the NN module's `RNG`
-/// is not visible from this test target.
-struct FuzzRNG {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// A number in 0..<max(1, n).
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
-    mutating func element<T>(_ xs: [T]) -> T { xs[below(xs.count)] }
-}
-
-/// Byte-level damage shared by the fuzzers: bit flips, bytes set to significant values, digit
-/// runs replaced by edge values, deletions, duplications, insertions and truncation.
-func mutate(_ input: [UInt8], rng: inout FuzzRNG, interesting: [UInt8], edgeNumbers: [String], rounds: Int) -> [UInt8] {
-    var bytes = input
-    func isDigit(_ b: UInt8) -> Bool { (48...57).contains(b) }
-    for _ in 0..<rounds {
-        guard !bytes.isEmpty else { break }
-        let at = rng.below(bytes.count)
-        switch rng.below(8) {
-        case 0: bytes[at] ^= UInt8(1) << UInt8(rng.below(8))
-        case 1: bytes[at] = rng.element(interesting)
-        case 2:
-            if let d = bytes[at...].firstIndex(where: isDigit) {
-                let end = bytes[d...].firstIndex(where: { !isDigit($0) }) ?? bytes.count
-                bytes.replaceSubrange(d..<end, with: Array(rng.element(edgeNumbers).utf8))
-            }
-        case 3: bytes.removeSubrange(at..<min(at + 1 + rng.below(16), bytes.count))
-        case 4:
-            let end = min(at + 1 + rng.below(64), bytes.count)
-            bytes.insert(contentsOf: bytes[at..<end], at: at)
-        case 5: bytes.insert(rng.element(interesting), at: at)
-        case 6: bytes.removeSubrange(at..<bytes.count)
-        default: bytes[at] = UInt8(truncatingIfNeeded: rng.next())
-        }
-    }
-    return bytes
-}
 
 /// Asserts that `error` is one line starting with `path` followed by ":" (the project rule for
 /// bad input: name the file, and the line or offset).
@@ -81,35 +37,34 @@ final class ReaderFuzzTests: XCTestCase {
     /// rejected with a one-line error naming the file.
     func testMutatedTextAndJSONLFilesAreReadOrRejectedNeverACrash() throws {
         let dir = try TempDir()
-        var rng = FuzzRNG(seed: 2026)
+        var rng = ByteMutator(seed: 2026, interesting: Array("{}[]:,\"\\\n\r\t 0-e.".utf8) + [0, 0x7F, 0x80, 0xBF, 0xC0, 0xED, 0xF4, 0xFF],
+                              edgeNumbers: Self.edgeNumbers)
         let values = [#""the cat sat""#, #""naïve café""#, #""""#, "null", "1", "-1", "1e999", "9223372036854775808",
                       "true", "[]", "{}", #"{"text":"x"}"#, #""a\nb""#, #""\u0000""#, #""\ud800""#, #""train""#,
                       #""valid""#, #""TEST""#, #""dev""#, "[[[[[[1]]]]]]", "0.5"]
         let keys = ["text", "domain", "split", "id", "text", "split", "TEXT", ""]
-        let interesting = Array("{}[]:,\"\\\n\r\t 0-e.".utf8) + [0, 0x7F, 0x80, 0xBF, 0xC0, 0xED, 0xF4, 0xFF]
         var read = 0, rejected = 0
         for trial in 0..<1500 {
             var text = ""
-            for _ in 0..<(1 + rng.below(5)) {
-                switch rng.below(5) {
+            for _ in 0..<(1 + rng.pick(5)) {
+                switch rng.pick(5) {
                 case 0: text += "the cat sat on the mat\n"
-                case 1: text += rng.below(2) == 0 ? "\n" : " \t\r\n"
+                case 1: text += rng.pick(2) == 0 ? "\n" : " \t\r\n"
                 default:
-                    var fields = (0..<(1 + rng.below(4))).map { _ in "\"\(rng.element(keys))\": \(rng.element(values))" }
-                    if rng.below(2) == 0 { fields.insert(#""text": "a b""#, at: 0) }
-                    text += "{" + fields.joined(separator: ", ") + "}" + (rng.below(4) == 0 ? "\r\n" : "\n")
+                    var fields = (0..<(1 + rng.pick(4))).map { _ in "\"\(rng.element(keys))\": \(rng.element(values))" }
+                    if rng.pick(2) == 0 { fields.insert(#""text": "a b""#, at: 0) }
+                    text += "{" + fields.joined(separator: ", ") + "}" + (rng.pick(4) == 0 ? "\r\n" : "\n")
                 }
             }
-            var bytes = mutate(Array(text.utf8), rng: &rng, interesting: interesting,
-                               edgeNumbers: Self.edgeNumbers, rounds: rng.below(4))
-            if rng.below(40) == 0 {  // deep nesting
+            var bytes = rng.mutate(Array(text.utf8), rounds: rng.pick(4))
+            if rng.pick(40) == 0 {  // deep nesting
                 let depth = rng.element([600, 5000, 100_000])
                 bytes += Array(String(repeating: "[", count: depth).utf8) + Array(String(repeating: "]", count: depth).utf8) + [10]
             }
             let name = rng.element(["fuzz.txt", "fuzz.jsonl", "fuzz.raw"])
             let path = try dir.write(name, bytes)
-            var options = ReadOptions(format: rng.element(RecordFormat.allCases), replaceInvalidUTF8: rng.below(2) == 0)
-            if rng.below(8) == 0 { options.maxLineBytes = 1 + rng.below(40) }
+            var options = ReadOptions(format: rng.element(RecordFormat.allCases), replaceInvalidUTF8: rng.pick(2) == 0)
+            if rng.pick(8) == 0 { options.maxLineBytes = 1 + rng.pick(40) }
             if readOrReject(path, options: options, trial: trial) { read += 1 } else { rejected += 1 }
         }
         XCTAssertGreaterThan(read, 300)
@@ -128,23 +83,22 @@ final class ReaderFuzzTests: XCTestCase {
         let zstd = try compress(Array(plain.utf8), with: "zstd")
         let zstdNoCheck = try compress(Array(plain.utf8), with: "zstd", arguments: ["--no-check"])
         let gzip = try compress(Array(plain.utf8), with: "gzip")
-        let interesting: [UInt8] = [0, 1, 0x7F, 0x80, 0xFF, 0x28, 0xB5, 0x2F, 0xFD, 0x1F, 0x8B, 0x08, 0x50, 0x2A, 0x4D, 0x18]
-        var rng = FuzzRNG(seed: 7)
+        var rng = ByteMutator(seed: 7, interesting: [0, 1, 0x7F, 0x80, 0xFF, 0x28, 0xB5, 0x2F, 0xFD, 0x1F, 0x8B, 0x08, 0x50, 0x2A, 0x4D, 0x18],
+                              edgeNumbers: ["0"])
         for (kind, bases) in [("zstd", [zstd, zstdNoCheck, zstd + zstdNoCheck]), ("gzip", [gzip, gzip + gzip])] {
             var read = 0, rejected = 0
             for trial in 0..<800 {
                 let base = rng.element(bases)
                 var bytes: [UInt8]
-                if rng.below(3) == 0 {  // damage in the first bytes (frame and block headers)
+                if rng.pick(3) == 0 {  // damage in the first bytes (frame and block headers)
                     let cut = min(base.count, 24)
-                    bytes = mutate(Array(base[..<cut]), rng: &rng, interesting: interesting, edgeNumbers: ["0"], rounds: 1 + rng.below(2))
-                        + base[cut...]
+                    bytes = rng.mutate(Array(base[..<cut]), rounds: 1 + rng.pick(2)) + base[cut...]
                 } else {
-                    bytes = mutate(base, rng: &rng, interesting: interesting, edgeNumbers: ["0"], rounds: rng.below(3))
+                    bytes = rng.mutate(base, rounds: rng.pick(3))
                 }
-                if rng.below(10) == 0 { bytes += (0..<rng.below(20)).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
+                if rng.pick(10) == 0 { bytes += (0..<rng.pick(20)).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
                 let path = try dir.write("fuzz-\(kind).txt", bytes)
-                let options = ReadOptions(format: .lines, replaceInvalidUTF8: rng.below(2) == 0)
+                let options = ReadOptions(format: .lines, replaceInvalidUTF8: rng.pick(2) == 0)
                 if readOrReject(path, options: options, trial: trial) { read += 1 } else { rejected += 1 }
             }
             XCTAssertGreaterThan(read, 100, kind)
@@ -160,12 +114,12 @@ final class ReaderFuzzTests: XCTestCase {
     func testMutatedVocabularyFilesAreLoadedOrRejectedNeverACrash() throws {
         let dir = try TempDir()
         let valid = Array("<unk>\t5\n<eos>\t3\nthe\t10\ncat\t2\nnaïve\t1\n<s>\t0\n".utf8)
-        let interesting = Array("\t\n\r -+0<>".utf8) + [0, 0x7F, 0x80, 0xC0, 0xFF]
-        var rng = FuzzRNG(seed: 11)
+        var rng = ByteMutator(seed: 11, interesting: Array("\t\n\r -+0<>".utf8) + [0, 0x7F, 0x80, 0xC0, 0xFF],
+                              edgeNumbers: Self.edgeNumbers)
         var loaded = 0, rejected = 0
         let path = dir.path("vocab.txt")
         for trial in 0..<1500 {
-            let bytes = mutate(valid, rng: &rng, interesting: interesting, edgeNumbers: Self.edgeNumbers, rounds: rng.below(4))
+            let bytes = rng.mutate(valid, rounds: rng.pick(4))
             try dir.write("vocab.txt", bytes)
             do {
                 let vocab = try Vocabulary.load(from: path)

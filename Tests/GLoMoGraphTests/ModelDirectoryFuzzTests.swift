@@ -1,5 +1,6 @@
 import Corpus
 import Foundation
+import FuzzSupport
 import NN
 import Support
 import XCTest
@@ -30,39 +31,13 @@ final class ModelDirectoryFuzzTests: XCTestCase {
         let validConfig = Array(try Data(contentsOf: URL(fileURLWithPath: dir.configPath)))
         let validModel = Array(try Data(contentsOf: URL(fileURLWithPath: dir.modelPath)))
 
-        let interesting: [UInt8] = Array("0 9-[]{}\\\":,e.tn".utf8) + [0, 10, 0x7F, 0x80, 0xFF]
-        let edgeNumbers = ["0", "1", "-1", "2", "1000000000000", "4294967296", "9223372036854775807",
-                           "9223372036854775808", "-9223372036854775808", "1e30", "1e400", "1.5", "-0", "00"]
-        func pick(_ n: Int) -> Int { rng.int(below: max(1, n)) }
-        func isDigit(_ b: UInt8) -> Bool { (48...57).contains(b) }
+        var m = ByteMutator(seed: 3)
         var loaded = 0, readOnly = 0, rejected = 0
         for trial in 0..<1000 {
-            var bytes = validConfig, model = validModel
-            for _ in 0..<(pick(4) == 0 ? 0 : 1 + pick(4)) {
-                let at = pick(bytes.count)
-                guard !bytes.isEmpty else { break }
-                switch pick(8) {
-                case 0: bytes[at] ^= UInt8(1) << UInt8(pick(8))
-                case 1: bytes[at] = interesting[pick(interesting.count)]
-                case 2:
-                    if let d = bytes[at...].firstIndex(where: isDigit) {
-                        bytes.insert(contentsOf: Array(String(repeating: "9", count: 1 + pick(25)).utf8), at: d)
-                    }
-                case 3: if let d = bytes[at...].firstIndex(where: isDigit) { bytes.insert(UInt8(ascii: "-"), at: d) }
-                case 4, 5:
-                    if let d = bytes[at...].firstIndex(where: isDigit) {
-                        let end = bytes[d...].firstIndex(where: { !isDigit($0) }) ?? bytes.count
-                        bytes.replaceSubrange(d..<end, with: Array(edgeNumbers[pick(edgeNumbers.count)].utf8))
-                    }
-                case 6: bytes.removeSubrange(at..<min(at + 1 + pick(8), bytes.count))
-                default:
-                    let end = min(at + 1 + pick(16), bytes.count)
-                    bytes.insert(contentsOf: bytes[at..<end], at: at)
-                }
-            }
-            if pick(12) == 0 { bytes.removeSubrange(pick(bytes.count)..<bytes.count) }
-            if pick(6) == 0 {
-                if pick(2) == 0 { model.removeSubrange(pick(model.count)..<model.count) } else { model[pick(model.count)] ^= 0xFF }
+            let bytes = m.pick(4) == 0 ? validConfig : m.mutate(validConfig, rounds: 1 + m.pick(4))
+            var model = validModel
+            if m.pick(6) == 0 {
+                if m.pick(2) == 0 { model.removeSubrange(m.pick(model.count)..<model.count) } else { model[m.pick(model.count)] ^= 0xFF }
             }
             try Data(bytes).write(to: URL(fileURLWithPath: dir.configPath))
             try Data(model).write(to: URL(fileURLWithPath: dir.modelPath))
@@ -73,8 +48,8 @@ final class ModelDirectoryFuzzTests: XCTestCase {
                 let size = Double(c.vocabularySize) * Double(c.embeddingSize) + 2 * Double(g.convLayers) * Double(g.kernelSize) * C * (Double(g.embeddingSize) + C)
                     + Double(g.graphLayers) * Double(g.heads) * Double(g.headSize) * 2 * C
                 if size > 20_000 { readOnly += 1; continue }
-                let m = try GLoMoModelDirectory.load(at: path, maxSteps: 4, maxBatch: 1)
-                XCTAssertEqual(m.graphs(ids: [1, 2, 3, 4], steps: 4, batch: 1).count, m.graphCount(steps: 4, batch: 1))
+                let glomo = try GLoMoModelDirectory.load(at: path, maxSteps: 4, maxBatch: 1)
+                XCTAssertEqual(glomo.graphs(ids: [1, 2, 3, 4], steps: 4, batch: 1).count, glomo.graphCount(steps: 4, batch: 1))
                 loaded += 1
             } catch {
                 rejected += 1

@@ -1,6 +1,6 @@
 import Corpus
 import Foundation
-import NN
+import FuzzSupport
 import XCTest
 @testable import LM
 
@@ -15,25 +15,11 @@ final class NBestListFuzzTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let bases = [Array("utt1-1\tthe cat sat\nutt1-2\tthe cat sad\r\nutt2-1\tnaïve café\n".utf8),
                      Array("the cat sat\nthe cat sad\r\nnaïve café".utf8)]
-        let interesting: [UInt8] = Array("\t\n\r -".utf8) + [0, 0x0B, 0x7F, 0x80, 0xC2, 0xA0, 0xED, 0xFF]
-        var rng = RNG(seed: 31)
-        func pick(_ n: Int) -> Int { rng.int(below: max(1, n)) }
+        var m = ByteMutator(seed: 31, interesting: Array("\t\n\r -".utf8) + [0, 0x0B, 0x7F, 0x80, 0xC2, 0xA0, 0xED, 0xFF])
         let path = dir + "/nbest.txt"
         var read = 0, rejected = 0
         for trial in 0..<1500 {
-            var bytes = bases[pick(bases.count)]
-            for _ in 0..<pick(4) {
-                guard !bytes.isEmpty else { break }
-                let at = pick(bytes.count)
-                switch pick(6) {
-                case 0: bytes[at] ^= UInt8(1) << UInt8(pick(8))
-                case 1: bytes[at] = interesting[pick(interesting.count)]
-                case 2: bytes.insert(interesting[pick(interesting.count)], at: at)
-                case 3: bytes.removeSubrange(at..<min(at + 1 + pick(12), bytes.count))
-                case 4: bytes.insert(contentsOf: bytes[at..<min(at + 1 + pick(24), bytes.count)], at: at)
-                default: bytes.removeSubrange(at...)
-                }
-            }
+            let bytes = m.mutate(m.element(bases), rounds: m.pick(4))
             try Data(bytes).write(to: URL(fileURLWithPath: path))
             do {
                 let list = try NBestList(contentsOf: path)

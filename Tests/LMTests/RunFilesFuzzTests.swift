@@ -1,53 +1,14 @@
 import Corpus
 import Foundation
+import FuzzSupport
 import NN
 import Support
 import XCTest
 @testable import LM
 
-/// Deterministic mutations of a JSON (or JSON lines) file, as the safetensors header fuzz test
-/// makes them: bit flips, JSON-significant bytes, numbers grown past Int or replaced by edge
-/// values, minus signs, deletions, duplications, and a cut end.
-struct JSONFileMutator {
-    var rng: RNG
-    static let interesting: [UInt8] = Array("0 9-[]{}\\\":,e.tn".utf8) + [0, 10, 0x7F, 0x80, 0xFF]
-    static let edgeNumbers = ["0", "1", "-1", "2", "1000000000000", "4294967296", "9223372036854775807",
-                              "9223372036854775808", "-9223372036854775808", "1e30", "1e400", "1.5", "-0", "00"]
-
-    init(seed: UInt64) { rng = RNG(seed: seed) }
-
-    mutating func pick(_ n: Int) -> Int { rng.int(below: max(1, n)) }
-
-    mutating func mutate(_ valid: [UInt8], rounds: Int = 3) -> [UInt8] {
-        func isDigit(_ b: UInt8) -> Bool { (48...57).contains(b) }
-        var bytes = valid
-        for _ in 0...pick(rounds) {
-            guard !bytes.isEmpty else { break }
-            let at = pick(bytes.count)
-            switch pick(8) {
-            case 0: bytes[at] ^= UInt8(1) << UInt8(pick(8))
-            case 1: bytes[at] = Self.interesting[pick(Self.interesting.count)]
-            case 2:
-                if let d = bytes[at...].firstIndex(where: isDigit) {
-                    bytes.insert(contentsOf: Array(String(repeating: "9", count: 1 + pick(25)).utf8), at: d)
-                }
-            case 3: if let d = bytes[at...].firstIndex(where: isDigit) { bytes.insert(UInt8(ascii: "-"), at: d) }
-            case 4, 5:
-                if let d = bytes[at...].firstIndex(where: isDigit) {
-                    let end = bytes[d...].firstIndex(where: { !isDigit($0) }) ?? bytes.count
-                    bytes.replaceSubrange(d..<end, with: Array(Self.edgeNumbers[pick(Self.edgeNumbers.count)].utf8))
-                }
-            case 6: bytes.removeSubrange(at..<min(at + 1 + pick(8), bytes.count))
-            default:
-                let end = min(at + 1 + pick(16), bytes.count)
-                bytes.insert(contentsOf: bytes[at..<end], at: at)
-            }
-        }
-        if pick(12) == 0 { bytes.removeSubrange(pick(bytes.count)..<bytes.count) }
-        return bytes
-    }
-}
-
+/// The files of a run directory damaged by `ByteMutator` (bit flips, JSON-significant bytes,
+/// numbers grown past Int or replaced by edge values, minus signs, deletions, duplications, a
+/// cut end): each loads or is rejected with a one-line error naming the file, never a trap.
 final class RunFilesFuzzTests: XCTestCase {
     var directory = ""
 
@@ -96,12 +57,13 @@ final class RunFilesFuzzTests: XCTestCase {
             (config: Array(try Data(contentsOf: URL(fileURLWithPath: run.configPath))),
              model: Array(try Data(contentsOf: URL(fileURLWithPath: run.modelPath))))
         }
-        var mutator = JSONFileMutator(seed: 2026)
+        var mutator = ByteMutator(seed: 2026)
+        var forwardRNG = RNG(seed: 1)
         var loaded = 0, readOnly = 0, rejected = 0
         for trial in 0..<1000 {
             let which = trial % 2
             let run = runs[which].0
-            var config = mutator.mutate(valid[which].config), model = valid[which].model
+            var config = mutator.mutate(valid[which].config, rounds: 1 + mutator.pick(4)), model = valid[which].model
             if mutator.pick(4) == 0 { config = valid[which].config }
             if mutator.pick(6) == 0 {
                 if mutator.pick(2) == 0 { model.removeSubrange(mutator.pick(model.count)..<model.count) } else { model[mutator.pick(model.count)] ^= 0xFF }
@@ -115,7 +77,7 @@ final class RunFilesFuzzTests: XCTestCase {
                     + Double(m.layers) * 4 * Double(m.hiddenSize) * (Double(m.embeddingSize) + Double(m.hiddenSize))
                 if size > 20_000 { readOnly += 1; continue }
                 let lm = try opened.loadModel(config: c, batchSize: 1, maxSteps: 2)
-                _ = lm.forward(inputs: [1, 2], targets: [2, 3], mask: nil, steps: 2, training: false, rng: &mutator.rng)
+                _ = lm.forward(inputs: [1, 2], targets: [2, 3], mask: nil, steps: 2, training: false, rng: &forwardRNG)
                 loaded += 1
             } catch {
                 rejected += 1
@@ -136,12 +98,12 @@ final class RunFilesFuzzTests: XCTestCase {
                                                 tokensPerSecond: 1000.5, elapsedSeconds: 3, wallTime: "2026-11-22T04:40:00Z"))
         }
         let valid = Array(try Data(contentsOf: URL(fileURLWithPath: run.metricsPath)))
-        var mutator = JSONFileMutator(seed: 7)
+        var mutator = ByteMutator(seed: 7)
         var read = 0, rejected = 0
         let extra = MetricsRecord(epoch: 9, step: 99, split: "test", loss: 4, lr: 1, tokensPerSecond: 0, elapsedSeconds: 1,
                                   wallTime: "2026-11-22T04:40:00Z")
         for trial in 0..<2000 {
-            try Data(mutator.mutate(valid)).write(to: URL(fileURLWithPath: run.metricsPath))
+            try Data(mutator.mutate(valid, rounds: 1 + mutator.pick(4))).write(to: URL(fileURLWithPath: run.metricsPath))
             do {
                 let log = try run.readMetrics()
                 read += 1
@@ -180,11 +142,11 @@ final class RunFilesFuzzTests: XCTestCase {
         try TrainerCheckpoint.save(to: run.lastCheckpointPath, model: model, optimizer: optimizer, rng: rng, state: state)
         let valid = try SafetensorsFile(contentsOf: run.lastCheckpointPath)
         let json = Array(valid.metadata[ResumeState.metadataKey]!.utf8)
-        var mutator = JSONFileMutator(seed: 11)
+        var mutator = ByteMutator(seed: 11)
         var restored = 0, rejected = 0
         for trial in 0..<700 {
             var file = valid
-            file.metadata[ResumeState.metadataKey] = String(decoding: mutator.mutate(json), as: UTF8.self)
+            file.metadata[ResumeState.metadataKey] = String(decoding: mutator.mutate(json, rounds: 1 + mutator.pick(4)), as: UTF8.self)
             if mutator.pick(4) == 0 { file.metadata[ResumeState.metadataKey] = String(decoding: json, as: UTF8.self) }
             if mutator.pick(5) == 0 {
                 let names = file.tensors.keys.sorted()
@@ -227,10 +189,10 @@ final class RunFilesFuzzTests: XCTestCase {
          "pretraining": {"epochs": 1, "trainTokens": 1000, "glomoSteps": 10, "hiddenSize": 4, "seed": 3},
          "corpusOptions": {"lowercase": true, "maxLineBytes": 4096}, "baseline": "random"}
         """.utf8)
-        var mutator = JSONFileMutator(seed: 5)
+        var mutator = ByteMutator(seed: 5)
         var planned = 0, refused = 0, rejected = 0
         for trial in 0..<1500 {
-            try Data(mutator.mutate(valid)).write(to: URL(fileURLWithPath: specPath))
+            try Data(mutator.mutate(valid, rounds: 1 + mutator.pick(4))).write(to: URL(fileURLWithPath: specPath))
             let spec: AblationSpec
             do { spec = try AblationSpec.load(from: specPath) } catch {
                 rejected += 1

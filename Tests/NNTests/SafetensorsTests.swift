@@ -1,6 +1,7 @@
 import Support
 import XCTest
 @testable import NN
+import FuzzSupport
 
 final class SafetensorsTests: XCTestCase {
     var directory = ""
@@ -216,12 +217,11 @@ final class SafetensorsTests: XCTestCase {
         assertRejects(file(#"{"__metadata__":["a"]}"#), "__metadata__ is not an object")
     }
 
-    /// 4000 deterministic mutations of a valid file: the header text gets bit flips, bytes set
-    /// to JSON-significant or extreme values, digit runs grown into huge numbers, numbers
-    /// replaced by edge values (products that overflow Int, Int.max + 1, floats), minus signs,
-    /// deletions and duplications; the file is then reassembled with the right length prefix
-    /// (so the parser sees the damage), or with a wrong one, cut short, or with a damaged data
-    /// region. Each result decodes or is rejected with a one-line error naming the file; nothing
+    /// 4000 deterministic mutations of a valid file: the header text is damaged by `ByteMutator`
+    /// (bit flips, JSON-significant bytes, digit runs grown past Int or replaced by edge values
+    /// such as a shape whose byte count overflows, deletions, duplications, a cut end); the file
+    /// is then reassembled with the right length prefix (so the parser sees the damage), or with
+    /// a wrong one, cut short, or with a damaged data region. Each result decodes or is rejected with a one-line error naming the file; nothing
     /// traps, and whatever decodes is self-consistent (every tensor holds exactly shape × dtype
     /// bytes) and survives its own round trip.
     func testMutatedFilesAreRejectedOrConsistentNeverACrash() throws {
@@ -234,48 +234,20 @@ final class SafetensorsTests: XCTestCase {
         let valid = f.encoded()
         let headerEnd = 8 + Int(valid.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
         let validHeader = Array(valid[8..<headerEnd]), validData = Array(valid[headerEnd...])
-        let interesting: [UInt8] = Array("0 9-[]{}\\\":,e.".utf8) + [0, 0x7F, 0x80, 0xFF]
-        var rng = RNG(seed: 2026)
-        func pick(_ n: Int) -> Int { rng.int(below: max(1, n)) }
-        func isDigit(_ b: UInt8) -> Bool { (48...57).contains(b) }
-        let edgeNumbers = ["0", "1", "4294967296", "9007199254740993", "1152921504606846976", "3074457345618258603",
-                           "9223372036854775807", "9223372036854775808", "1e3", "1.5", "-0", "00"]
+        var m = ByteMutator(seed: 2026)
         var decoded = 0, rejected = 0
         for trial in 0..<4000 {
-            var header = validHeader, data = validData
-            for _ in 0...pick(3) {
-                let at = pick(header.count)
-                guard !header.isEmpty else { break }
-                switch pick(7) {
-                case 0: header[at] ^= UInt8(1) << UInt8(pick(8))
-                case 1: header[at] = interesting[pick(interesting.count)]
-                case 2:  // a number grows past every sane size (and past Int)
-                    if let d = header[at...].firstIndex(where: isDigit) {
-                        header.insert(contentsOf: Array(String(repeating: "9", count: 1 + pick(25)).utf8), at: d)
-                    }
-                case 3: if let d = header[at...].firstIndex(where: isDigit) { header.insert(UInt8(ascii: "-"), at: d) }
-                case 4:  // a whole number becomes an edge value (overflowing products, floats, Int.max + 1)
-                    if let d = header[at...].firstIndex(where: isDigit) {
-                        let end = header[d...].firstIndex(where: { !isDigit($0) }) ?? header.count
-                        header.replaceSubrange(d..<end, with: Array(edgeNumbers[pick(edgeNumbers.count)].utf8))
-                    }
-                case 5: header.removeSubrange(at..<min(at + 1 + pick(8), header.count))
-                default:
-                    let end = min(at + 1 + pick(16), header.count)
-                    header.insert(contentsOf: header[at..<end], at: at)
-                }
-            }
+            let header = m.mutate(validHeader, rounds: 1 + m.pick(4))
+            var data = validData
             var length = UInt64(header.count)
-            switch pick(10) {
-            case 0:
-                let lengths: [UInt64] = [0, 1, 7, length + 1, length - 1, UInt64.max, 1 << 63, rng.next()]
-                length = lengths[pick(lengths.count)]
-            case 1: data.removeSubrange(pick(data.count)..<data.count)
-            case 2: if !data.isEmpty { data[pick(data.count)] ^= 0xFF }
+            switch m.pick(10) {
+            case 0: length = m.element([0, 1, 7, length + 1, length &- 1, UInt64.max, 1 << 63, m.next()])
+            case 1: data.removeSubrange(m.pick(data.count)..<data.count)
+            case 2: if !data.isEmpty { data[m.pick(data.count)] ^= 0xFF }
             default: break
             }
             var bytes = withUnsafeBytes(of: length.littleEndian) { Array($0) } + header + data
-            if pick(10) == 0 { bytes.removeSubrange(pick(bytes.count)..<bytes.count) }
+            if m.pick(10) == 0 { bytes.removeSubrange(m.pick(bytes.count)..<bytes.count) }
             do {
                 let back = try SafetensorsFile(decoding: bytes, path: "fuzz.safetensors")
                 decoded += 1

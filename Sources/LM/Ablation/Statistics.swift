@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// The statistics of an ablation report: mean and standard deviation over seeds, Student's t
 /// quantiles, a confidence interval for a paired difference, and a paired bootstrap over test
@@ -198,26 +199,5 @@ public enum Statistics {
         let i = Int(position.rounded(.down))
         let fraction = position - Double(i)
         return i + 1 < sorted.count ? sorted[i] + fraction * (sorted[i + 1] - sorted[i]) : sorted[i]
-    }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny generator that is easy to reproduce in any
-/// language, for the bootstrap's resampling.
-public struct SplitMix64: Sendable {
-    public private(set) var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// ⌊next() · n / 2⁶⁴⌋: an index in 0..<n.
-    public mutating func index(below n: Int) -> Int {
-        Int(next().multipliedFullWidth(by: UInt64(n)).high)
     }
 }
