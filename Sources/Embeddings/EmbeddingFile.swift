@@ -145,14 +145,14 @@ public enum EmbeddingFile {
             let word = String(decoding: fields[0], as: UTF8.self)
             if let previous = seen.updateValue(words.count, forKey: word) {
                 let previousLine = previous + 1 + (announced != nil ? 1 : 0)
-                throw CorpusError(file: path, position: .line(number), "duplicate word \"\(word)\" (first seen near line \(previousLine))")
+                throw CorpusError(file: path, position: .line(number), "duplicate word \(word.debugDescription) (first seen near line \(previousLine))")
             }
             for (j, field) in fields.dropFirst().enumerated() {
                 guard let v = parseFloat(field) else {
-                    throw CorpusError(file: path, position: .line(number), "value \(j + 1) of \"\(word)\" is not a number: \"\(String(decoding: field, as: UTF8.self))\"")
+                    throw CorpusError(file: path, position: .line(number), "value \(j + 1) of \(word.debugDescription) is not a number: \(String(decoding: field, as: UTF8.self).debugDescription)")
                 }
                 guard v.isFinite else {
-                    throw CorpusError(file: path, position: .line(number), "value \(j + 1) of \"\(word)\" is \(v) (NaN and infinite values are rejected)")
+                    throw CorpusError(file: path, position: .line(number), "value \(j + 1) of \(word.debugDescription) is \(v) (NaN and infinite values are rejected)")
                 }
                 vectors.append(v)
             }
@@ -207,17 +207,17 @@ public enum EmbeddingFile {
             }
             let word = String(decoding: wordBytes, as: UTF8.self)
             if let previous = seen.updateValue(row, forKey: word) {
-                throw CorpusError(file: path, position: .byte(rowStart), "duplicate word \"\(word)\" (rows \(previous + 1) and \(row + 1))")
+                throw CorpusError(file: path, position: .byte(rowStart), "duplicate word \(word.debugDescription) (rows \(previous + 1) and \(row + 1))")
             }
             let valuesStart = reader.offset
             let complete = try rowValues.withUnsafeMutableBytes { try reader.read(into: $0) }
             if !complete {
-                throw CorpusError(file: path, position: .byte(reader.offset), "truncated: the file ends inside the values of row \(row + 1) (\"\(word)\") of the \(count) the header announces")
+                throw CorpusError(file: path, position: .byte(reader.offset), "truncated: the file ends inside the values of row \(row + 1) (\(word.debugDescription)) of the \(count) the header announces")
             }
             for j in 0..<d {
                 let v = Float(bitPattern: UInt32(littleEndian: rowValues[j].bitPattern))
                 guard v.isFinite else {
-                    throw CorpusError(file: path, position: .byte(valuesStart + 4 * j), "value \(j + 1) of \"\(word)\" is \(v) (NaN and infinite values are rejected)")
+                    throw CorpusError(file: path, position: .byte(valuesStart + 4 * j), "value \(j + 1) of \(word.debugDescription) is \(v) (NaN and infinite values are rejected)")
                 }
                 rowValues[j] = v
             }
@@ -266,7 +266,7 @@ public enum EmbeddingFile {
         let format = format ?? EmbeddingFormat.forWriting(path: path)
         for word in table.words {
             let bad = word.isEmpty || word.utf8.contains(where: { format == .safetensors ? $0 == UInt8(ascii: "\n") : (isSpace($0) || $0 == 10 || $0 == 13) })
-            if bad { throw CorpusError(file: path, "cannot write the word \"\(word)\" in the \(format.rawValue) format (empty or containing whitespace)") }
+            if bad { throw CorpusError(file: path, "cannot write the word \(word.debugDescription) in the \(format.rawValue) format (empty or containing whitespace)") }
         }
         switch format {
         case .safetensors:
