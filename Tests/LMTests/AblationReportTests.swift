@@ -117,7 +117,12 @@ final class AblationReportTests: XCTestCase {
         try makeRun("random-seed1", valid: [100], test: 100)
         try Data("3\t-4.5\n2\tabc\n".utf8).write(to: URL(fileURLWithPath: dir + "/runs/random-seed1/test-sentences.tsv"))
         XCTAssertThrowsError(try AblationReport.make(results: dir)) { error in
-            XCTAssertEqual("\(error)", "\(dir!)/runs/random-seed1/test-sentences.tsv:2: expected tokens<TAB>logprob, got '2\tabc'")
+            XCTAssertEqual("\(error)", "\(dir!)/runs/random-seed1/test-sentences.tsv:2: expected tokens<TAB>logprob, got \"2\\tabc\"")
+        }
+        // A log-probability that is not finite would make every bootstrap perplexity NaN.
+        try Data("3\t-4.5\n2\tnan\n".utf8).write(to: URL(fileURLWithPath: dir + "/runs/random-seed1/test-sentences.tsv"))
+        XCTAssertThrowsError(try AblationReport.make(results: dir)) { error in
+            XCTAssertEqual("\(error)", "\(dir!)/runs/random-seed1/test-sentences.tsv:2: log-probability nan is not a finite number")
         }
         try Data("{\"valid_ppl\": 3}".utf8).write(to: URL(fileURLWithPath: dir + "/runs/random-seed1/summary.json"))
         XCTAssertThrowsError(try AblationReport.make(results: dir)) { error in

@@ -72,7 +72,8 @@ public struct AblationRun: Sendable {
         return (String(name[..<range.lowerBound]), seed)
     }
 
-    /// Parses `tokens<TAB>logprob` lines (a first line that is not numeric is a header and skipped).
+    /// Parses `tokens<TAB>logprob` lines (a first line that is not numeric is a header and skipped);
+    /// a log-probability must be finite.
     public static func readTestSentences(_ path: String) throws -> Statistics.SentenceScores {
         guard let data = FileManager.default.contents(atPath: path) else { throw AblationError("\(path): cannot read") }
         var scores = Statistics.SentenceScores(tokens: [], logprobs: [])
@@ -81,8 +82,9 @@ public struct AblationRun: Sendable {
             let fields = line.split(separator: "\t")
             guard fields.count == 2, let n = Int(fields[0]), let lp = Double(fields[1]), n >= 0 else {
                 if i == 0 && fields.count == 2 && Int(fields[0]) == nil { continue }
-                throw AblationError("\(path):\(i + 1): expected tokens<TAB>logprob, got '\(line.prefix(60))'")
+                throw AblationError("\(path):\(i + 1): expected tokens<TAB>logprob, got \(String(line.prefix(60)).debugDescription)")
             }
+            guard lp.isFinite else { throw AblationError("\(path):\(i + 1): log-probability \(fields[1]) is not a finite number") }
             scores.tokens.append(n)
             scores.logprobs.append(lp)
         }
