@@ -55,6 +55,25 @@ final class JSONLTests: XCTestCase {
         XCTAssertEqual(try readAll(jsonInTxt, options: ReadOptions(format: .lines)).count, 2)
     }
 
+    /// Leading blank lines wait until the format is known, kept as runs of identical lines: in
+    /// line mode each is still its own (empty or whitespace) record with its own line number, in
+    /// JSONL mode none is. (A stream of millions of newlines holds one run, not millions.)
+    func testLeadingBlankLinesAreKeptAsRunsAndReplayedInLineMode() throws {
+        let dir = try TempDir()
+        let blanks = String(repeating: "\n", count: 3) + " \t\n \t\n\n" + String(repeating: "\n", count: 20_000)
+        let plain = try dir.write("blank.txt.zst", try compress(Array((blanks + "hello\n").utf8), with: "zstd"))
+        var seen: [(String, Int)] = []
+        try RecordReader(path: plain, options: ReadOptions()).forEachRecord { seen.append((String(decoding: $0.text, as: UTF8.self), $0.location.line)) }
+        XCTAssertEqual(seen.count, 20_007)
+        XCTAssertEqual(seen.map(\.1), Array(1...20_007))
+        XCTAssertEqual(seen.prefix(7).map(\.0), ["", "", "", " \t", " \t", "", ""])
+        XCTAssertEqual(seen.last?.0, "hello")
+        let json = try dir.write("blank-json.txt.zst", try compress(Array((blanks + "{\"text\": \"hi\"}\n").utf8), with: "zstd"))
+        var lines: [Int] = []
+        try RecordReader(path: json, options: ReadOptions()).forEachRecord { lines.append($0.location.line) }
+        XCTAssertEqual(lines, [20_007])
+    }
+
     func testBlockSplitPatternAndSplitFiltering() throws {
         let blocks = BlockSplit(blockSize: 2)
         let pattern = (0..<22).map { blocks.split(ofRecord: $0) }

@@ -67,13 +67,17 @@ public struct RecordReader {
         var format: RecordFormat? = options.format == .auto ? (Self.nameSaysJSONL(path) ? .jsonl : nil) : options.format
         var sawAnyLine = false
         var repaired: [UInt8] = []
-        var pendingBlankLines: [([UInt8], Int)] = []
+        // Runs of identical consecutive blank lines (content, first line number, count): a file
+        // that opens with millions of empty lines (a zstd stream of newlines, say) holds one run.
+        var pendingBlankLines: [(bytes: [UInt8], first: Int, count: Int)] = []
 
         func flushPendingBlankLines() throws {
             if format != .jsonl {
-                for (bytes, number) in pendingBlankLines {
-                    try bytes.withUnsafeBufferPointer {
-                        try body(RecordView(text: $0, domain: nil, split: nil, id: nil, location: SourceLocation(file: path, line: number)))
+                for run in pendingBlankLines {
+                    try run.bytes.withUnsafeBufferPointer { text in
+                        for number in run.first..<(run.first + run.count) {
+                            try body(RecordView(text: text, domain: nil, split: nil, id: nil, location: SourceLocation(file: path, line: number)))
+                        }
                     }
                 }
             }
@@ -86,7 +90,11 @@ public struct RecordReader {
                 // Undecided until the first non-blank line. Leading blank lines wait: they are
                 // records in line mode and skipped in JSONL mode.
                 if Self.isBlank(line) {
-                    pendingBlankLines.append((Array(line), number))
+                    if let last = pendingBlankLines.last, last.first + last.count == number, last.bytes.elementsEqual(line) {
+                        pendingBlankLines[pendingBlankLines.count - 1].count += 1
+                    } else {
+                        pendingBlankLines.append((Array(line), number, 1))
+                    }
                     return
                 }
                 format = (try? JSONLine.parse(line)) != nil ? .jsonl : .lines
