@@ -82,7 +82,7 @@ final class GLoMoRunTests: XCTestCase {
         try makeGraphModel()
         var config = runConfig(on: "attention")
         XCTAssertThrowsError(try InputFactory.prepare(&config, vocabulary: lmVocabulary)) { error in
-            XCTAssertEqual("\(error)", "--glomo-on must be embeddings or hidden, got 'attention'")
+            XCTAssertEqual("\(error)", "--glomo-on must be embeddings or hidden, got \"attention\"")
         }
     }
 
@@ -91,7 +91,7 @@ final class GLoMoRunTests: XCTestCase {
         var config = runConfig()
         config.glomo?.weights = "local"
         XCTAssertThrowsError(try InputFactory.prepare(&config, vocabulary: lmVocabulary)) { error in
-            XCTAssertEqual("\(error)", "--glomo-weights must be global or per-token, got 'local'")
+            XCTAssertEqual("\(error)", "--glomo-weights must be global or per-token, got \"local\"")
         }
         // A config.json edited after prepare: building the model refuses it too.
         var rng = RNG(seed: 1)

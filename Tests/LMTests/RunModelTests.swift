@@ -51,7 +51,11 @@ final class RunModelTests: XCTestCase {
 
     func testUnknownInputRepresentationIsRefused() throws {
         XCTAssertThrowsError(try InputFactory.make(.init(kind: "telepathy"), model: Preset.tiny.model(vocabularySize: 4))) { error in
-            XCTAssertEqual("\(error)", "unknown input representation 'telepathy'")
+            XCTAssertEqual("\(error)", "unknown input representation \"telepathy\"")
+        }
+        // A damaged config.json's string is quoted with escapes: the error stays one line.
+        XCTAssertThrowsError(try InputFactory.make(.init(kind: "tele\npathy"), model: Preset.tiny.model(vocabularySize: 4))) { error in
+            XCTAssertEqual("\(error)", #"unknown input representation "tele\npathy""#)
         }
     }
 }

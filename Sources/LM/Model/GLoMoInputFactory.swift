@@ -23,10 +23,10 @@ extension InputFactory {
     public static func prepareGLoMo(_ config: inout RunConfig, vocabulary: Vocabulary) throws {
         guard var use = config.glomo else { return }
         guard GLoMoSite(rawValue: use.on) != nil else {
-            throw InputFactoryError(message: "--glomo-on must be embeddings or hidden, got '\(use.on)'")
+            throw InputFactoryError(message: "--glomo-on must be embeddings or hidden, got \(String(reflecting: use.on))")
         }
         guard GraphMixWeighting(rawValue: use.weights) != nil else {
-            throw InputFactoryError(message: "--glomo-weights must be global or per-token, got '\(use.weights)'")
+            throw InputFactoryError(message: "--glomo-weights must be global or per-token, got \(String(reflecting: use.weights))")
         }
         let graphModel = try GLoMoGraphModel.loadForTransfer(at: use.path, vocabulary: vocabulary, consumer: "LM")
         use.contentHash = graphModel.contentHash

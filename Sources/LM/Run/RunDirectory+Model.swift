@@ -78,7 +78,7 @@ public enum InputFactory {
         default:
             // Any other kind with a file is a pretrained embedding table (see PretrainedInput).
             guard input.path != nil || input.kind == "pretrained" else {
-                throw InputFactoryError(message: "unknown input representation '\(input.kind)'")
+                throw InputFactoryError(message: "unknown input representation \(String(reflecting: input.kind))")
             }
             return try PretrainedInput.make(input, model: model)
         }
@@ -97,7 +97,7 @@ public enum InputFactory {
     public static func prepare(_ config: inout RunConfig, vocabulary: Vocabulary) throws {
         if config.inputRepresentation.kind != "random" {
             guard config.inputRepresentation.path != nil || config.inputRepresentation.kind == "pretrained" else {
-                throw InputFactoryError(message: "unknown input representation '\(config.inputRepresentation.kind)'")
+                throw InputFactoryError(message: "unknown input representation \(String(reflecting: config.inputRepresentation.kind))")
             }
             try PretrainedInput.prepare(&config.inputRepresentation, model: config.model, vocabulary: vocabulary)
         }
