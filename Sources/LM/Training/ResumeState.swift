@@ -92,8 +92,15 @@ public struct ResumeState: Codable, Equatable, Sendable {
         for (name, value) in counts where !(0...ResumeState.maxCount).contains(value) {
             throw FileError(path: path, message: "bad '\(ResumeState.metadataKey)' metadata: \(name) \(value) is not in 0...\(ResumeState.maxCount)")
         }
+        // The decaying learning rate is recomputed by one multiplication per epoch: a damaged epoch
+        // count must not turn that into billions.
+        if schedule.epoch > ResumeState.maxEpochs {
+            throw FileError(path: path, message: "bad '\(ResumeState.metadataKey)' metadata: schedule.epoch \(schedule.epoch) is beyond \(ResumeState.maxEpochs) epochs")
+        }
     }
 
     /// The largest counter a checkpoint may hold (2⁵³: exact as a Double, and far from `Int.max`).
     public static let maxCount = 1 << 53
+    /// The most epochs a checkpoint may have finished.
+    public static let maxEpochs = 1_000_000
 }
