@@ -1,3 +1,5 @@
+import Support
+
 /// A seeded, deterministic random number generator (xoshiro256**, seeded through SplitMix64).
 ///
 /// Its whole state is four `UInt64` words (`state`), which a checkpoint saves and restores so
@@ -11,15 +13,8 @@ public struct RNG: RandomNumberGenerator, Sendable {
     public private(set) var state: [UInt64]
 
     public init(seed: UInt64) {
-        var s = seed
-        func splitmix() -> UInt64 {
-            s &+= 0x9E37_79B9_7F4A_7C15
-            var z = s
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        state = [splitmix(), splitmix(), splitmix(), splitmix()]
+        var s = SplitMix64(seed: seed)
+        state = [s.next(), s.next(), s.next(), s.next()]
     }
 
     /// Restores a generator from `state` (four words, not all zero).

@@ -1,3 +1,5 @@
+import Support
+
 /// Inverted dropout, standard (a fresh mask per element) or variational/locked (one mask per
 /// sequence and feature, shared across time steps).
 ///
@@ -50,11 +52,8 @@ public struct Dropout: Sendable {
     /// output for the `index + 1`-th step from state `key`.
     @inline(__always)
     static func uniform(key: UInt64, index: Int) -> Float {
-        var z = key &+ (UInt64(truncatingIfNeeded: index) &+ 1) &* 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Float(z >> 40) * 0x1p-24
+        var g = SplitMix64(seed: key &+ UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15)
+        return Float(g.next() >> 40) * 0x1p-24
     }
 
     /// `dinput[i] += doutput[i] · mask[i]`.
