@@ -78,6 +78,29 @@ public enum FastMath {
         0.5 * tanh(0.5 * x) + 0.5
     }
 
+    /// The argument reduction every exponential here shares, for `xc` in [−87.34, 88.73]:
+    /// `shifted` = 1.5·2^23 + n with n = round(xc / ln 2), the integer landing in the low mantissa
+    /// bits (no Float→Int conversion, which would trap on NaN), and r = xc − n·ln2 in two
+    /// pieces (Cody–Waite), |r| ≤ ln2 / 2; then e^xc = e^r · 2^n.
+    @_transparent @usableFromInline
+    static func reduce(_ xc: Float, _ accumulation: Accumulation) -> (shifted: Float, r: Float) {
+        let magic: Float = 12_582_912
+        let shifted = multiplyAdd(xc, 1.44269504088896341, magic, accumulation)
+        let z = shifted - magic
+        let r = multiplyAdd(z, -0.693359375, xc, accumulation)
+        return (shifted, multiplyAdd(z, 2.12194440e-4, r, accumulation))
+    }
+
+    /// Lane-wise `reduce`.
+    @_transparent @usableFromInline
+    static func reduce(_ xc: SIMD8<Float>, _ accumulation: Accumulation) -> (shifted: SIMD8<Float>, r: SIMD8<Float>) {
+        let magic = SIMD8<Float>(repeating: 12_582_912)
+        let shifted = multiplyAdd(xc, SIMD8(repeating: 1.44269504088896341), magic, accumulation)
+        let z = shifted - magic
+        let r = multiplyAdd(z, SIMD8(repeating: -0.693359375), xc, accumulation)
+        return (shifted, multiplyAdd(z, SIMD8(repeating: 2.12194440e-4), r, accumulation))
+    }
+
     /// e^x with relative error < 1e-6; +inf above 88.72, 0 below -87.33, NaN in → NaN out.
     @inlinable @inline(__always)
     public static func exp(_ x: Float) -> Float { exp(x, .native) }
@@ -88,15 +111,8 @@ public enum FastMath {
         let hi: Float = 88.72283
         let lo: Float = -87.33654
         let xc = Swift.min(Swift.max(x, lo), hi)
-        // n = round(x / ln 2) with the 1.5·2^23 trick: the integer lands in the low mantissa
-        // bits, no Float→Int conversion (which would trap on NaN).
-        let magic: Float = 12_582_912
-        let shifted = multiplyAdd(xc, 1.44269504088896341, magic, accumulation)
-        let n = Int32(bitPattern: shifted.bitPattern &- magic.bitPattern)
-        let z = shifted - magic
-        // r = x - n·ln2 in two pieces (Cody–Waite), |r| <= ln2 / 2.
-        var r = multiplyAdd(z, -0.693359375, xc, accumulation)
-        r = multiplyAdd(z, 2.12194440e-4, r, accumulation)
+        let (shifted, r) = reduce(xc, accumulation)
+        let n = Int32(bitPattern: shifted.bitPattern &- Float(12_582_912).bitPattern)
         let r2 = r * r
         var p: Float = 1.9875691500e-4
         p = multiplyAdd(p, r, 1.3981999507e-3, accumulation)
@@ -172,16 +188,12 @@ public enum FastMath {
     }
 
     /// The shared middle of the SIMD8 exponentials, for `xc` already clamped to [-87.34, 88.73]:
-    /// `e^xc = p · 2^n` with n = round(xc / ln 2) and p = e^r on |r| ≤ ln2 / 2 (the scalar `exp`
-    /// explains each step).
+    /// `e^xc = p · 2^n` with n = round(xc / ln 2) and p = e^r on |r| ≤ ln2 / 2 (`reduce` explains
+    /// the reduction).
     @_transparent @usableFromInline
     static func expReduced(_ xc: SIMD8<Float>, _ accumulation: Accumulation) -> (p: SIMD8<Float>, n: SIMD8<Int32>) {
-        let magic = SIMD8<Float>(repeating: 12_582_912)
-        let shifted = multiplyAdd(xc, SIMD8(repeating: 1.44269504088896341), magic, accumulation)
-        let n = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
-        let z = shifted - magic
-        var r = multiplyAdd(z, SIMD8(repeating: -0.693359375), xc, accumulation)
-        r = multiplyAdd(z, SIMD8(repeating: 2.12194440e-4), r, accumulation)
+        let (shifted, r) = reduce(xc, accumulation)
+        let n = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- SIMD8<Int32>(repeating: Int32(bitPattern: Float(12_582_912).bitPattern))
         let r2 = r * r
         var p = SIMD8<Float>(repeating: 1.9875691500e-4)
         p = multiplyAdd(p, r, SIMD8(repeating: 1.3981999507e-3), accumulation)
@@ -212,12 +224,7 @@ public enum FastMath {
     @_transparent
     public static func softmaxExp(_ x: Float, _ accumulation: Accumulation = .native) -> Float {
         let xc = x < -87 ? -87 : x  // NaN stays (the comparison is false)
-        // shifted = 1.5·2^23 + n with n = round(x / ln 2): n sits in the low mantissa bits.
-        let magic: Float = 12_582_912
-        let shifted = multiplyAdd(xc, 1.44269504088896341, magic, accumulation)
-        let z = shifted - magic
-        var r = multiplyAdd(z, -0.693359375, xc, accumulation)  // r = x − n·ln2 (Cody–Waite)
-        r = multiplyAdd(z, 2.12194440e-4, r, accumulation)
+        let (shifted, r) = reduce(xc, accumulation)
         // p = (1 + c1·r) + r²·((c2 + c3·r) + r²·(c4 + c5·r)) (Estrin: three multiply-adds deep
         // instead of Horner's five; the loops are latency-bound, ~10% faster).
         let c = softmaxExpCoefficients, r2 = r * r
@@ -236,11 +243,7 @@ public enum FastMath {
     public static func softmaxExp(_ x: SIMD8<Float>, _ accumulation: Accumulation = .native) -> SIMD8<Float> {
         let lo = SIMD8<Float>(repeating: -87)
         let xc = x.replacing(with: lo, where: x .< lo)
-        let magic = SIMD8<Float>(repeating: 12_582_912)
-        let shifted = multiplyAdd(xc, SIMD8(repeating: 1.44269504088896341), magic, accumulation)
-        let z = shifted - magic
-        var r = multiplyAdd(z, SIMD8(repeating: -0.693359375), xc, accumulation)
-        r = multiplyAdd(z, SIMD8(repeating: 2.12194440e-4), r, accumulation)
+        let (shifted, r) = reduce(xc, accumulation)
         let c = softmaxExpCoefficients, r2 = r * r
         let q0 = multiplyAdd(r, SIMD8(repeating: c.0), SIMD8(repeating: 1), accumulation)
         let q1 = multiplyAdd(r, SIMD8(repeating: c.2), SIMD8(repeating: c.1), accumulation)
