@@ -1,6 +1,6 @@
 import Corpus
 import Foundation
-import GLoMoGraph
+@testable import GLoMoGraph
 import NN
 import Support
 import TestFixtures
@@ -192,5 +192,28 @@ final class ResumeIntegrityTests: TrainerTestCase {
         XCTAssertThrowsError(try GLoMoModelDirectory.load(at: path)) { error in
             XCTAssertEqual("\(error)", "\(dir.modelPath): does not match config.json: checkpoint lacks parameter 'decoder.bias'")
         }
+    }
+
+    /// pretrain-glomo's counters are checked against its epoch length and step count as well.
+    func testGLoMoPretrainingCountersBeyondTheRunAreRefused() throws {
+        func check(_ change: (inout GLoMoPretrainingState) -> Void) throws {
+            var s = GLoMoPretrainingState()
+            s.epoch = 1; s.batchInEpoch = 2; s.step = 7; s.dataFingerprint = "f"
+            change(&s)
+            try GLoMoPretrainer.checkResumed(s, fingerprint: "f", batchesPerEpoch: 5, totalSteps: 20, path: "m/last.safetensors")
+        }
+        XCTAssertNoThrow(try check { _ in })
+        XCTAssertNoThrow(try check { $0.dataFingerprint = nil })
+        XCTAssertThrowsError(try check { $0.dataFingerprint = "g" }) { XCTAssertTrue("\($0)".hasPrefix("m/last.safetensors: --resume on different training data"), "\($0)") }
+        XCTAssertThrowsError(try check { $0.batchInEpoch = 1_000_000_000; $0.step = 1_000_000_005 }) {
+            XCTAssertEqual("\($0)", "m/last.safetensors: resume state does not fit this run: batch 1000000000 of an epoch of 5 batches")
+        }
+        XCTAssertThrowsError(try check { $0.epoch = 1_000_000; $0.step = 5_000_002 }) {
+            XCTAssertEqual("\($0)", "m/last.safetensors: resume state does not fit this run: step 5000002 is beyond the run's 20 steps")
+        }
+        XCTAssertThrowsError(try check { $0.step = 8 }) {
+            XCTAssertEqual("\($0)", "m/last.safetensors: resume state does not fit this run: step 8 is not 1 epochs of 5 batches + 2 batches")
+        }
+        XCTAssertThrowsError(try check { $0.tokens = -1 })
     }
 }

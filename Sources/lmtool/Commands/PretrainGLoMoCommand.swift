@@ -142,6 +142,7 @@ struct PretrainGLoMoCommand: ParsableCommand {
         let valid = corpusOptions.split == nil ? try EncodedCorpus(reader, vocabulary: vocabulary, tokenization: tokenization, split: .valid).ids : []
         print("vocabulary \(grouped(vocabulary.count)) words (hash \(vocabulary.contentHash)); train \(grouped(train.ids.count)) tokens, valid \(grouped(valid.count)) tokens; read in \(String(format: "%.1f", (clock.now - t0).seconds)) s")
         let trainer = try GLoMoPretrainer(directory: directory, config: config, train: train.ids, valid: valid, resume: resume)
+        if let warning = trainer.resumeWarning { print(warning) }
         let g = config.graph, p = config.pretraining
         print("model: E \(g.embeddingSize), \(g.graphLayers) graph layers × \(g.heads) heads (d \(g.headSize)), \(grouped(trainer.parameterCount)) parameters; "
               + "T \(p.sequenceLength), B \(p.batchSize), D \(p.predictTokens), \(p.positionsPerSequence) positions; \(grouped(trainer.train.windowCount)) windows, "
