@@ -216,4 +216,26 @@ final class ResumeIntegrityTests: TrainerTestCase {
         }
         XCTAssertThrowsError(try check { $0.tokens = -1 })
     }
+
+    /// `TrainingCheckpoint.restore` (model.safetensors of LM and domain-classifier runs, the
+    /// domain and GLoMo pretraining checkpoints) refuses a tensor that is not a parameter,
+    /// optimizer state or random generator.
+    func testCheckpointRestoreRefusesATensorThatIsNotPartOfTheModel() throws {
+        let store = ParameterStore()
+        store.register("w", shape: [2, 3])
+        let path = directory + "/m.safetensors"
+        let adam = Adam()
+        try TrainingCheckpoint.save(to: path, parameters: store, optimizer: adam, rngs: ["dropout": RNG(seed: 1)])
+        XCTAssertNoThrow(try TrainingCheckpoint.restore(from: path, parameters: store, optimizer: adam))
+        // Without the optimizer, its state is foreign.
+        XCTAssertThrowsError(try TrainingCheckpoint.restore(from: path, parameters: store)) { error in
+            XCTAssertTrue("\(error)".hasPrefix("\(path): unexpected tensor 'optimizer."), "\(error)")
+        }
+        var file = try SafetensorsFile(contentsOf: path)
+        file.tensors["classifier.weight"] = SafeTensor([Float(0)], shape: [1])
+        try file.write(to: path)
+        XCTAssertThrowsError(try TrainingCheckpoint.restore(from: path, parameters: store, optimizer: adam)) { error in
+            XCTAssertEqual("\(error)", "\(path): unexpected tensor 'classifier.weight' (not a parameter or optimizer state of this model)")
+        }
+    }
 }
