@@ -50,8 +50,8 @@ public enum TrainerCheckpoint {
 
     /// Reads `path` into `model` (parameters and carried state) and `optimizer`, and returns the
     /// random generator and the resume state. Throws `FileError` naming the file when it is
-    /// unreadable, malformed, does not fit the model or holds a tensor `save` would not write (then the model may be half-loaded: the
-    /// caller stops).
+    /// unreadable, malformed, does not fit the model, or holds a tensor `save` would not write
+    /// (then the model may be half-loaded: the caller stops).
     public static func restore(from path: String, model: LanguageModel, optimizer: any Optimizer) throws
         -> (rng: RNG, state: ResumeState)
     {

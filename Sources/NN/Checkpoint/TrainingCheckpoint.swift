@@ -36,7 +36,8 @@ public enum TrainingCheckpoint {
     /// Reads `path` into `parameters` (and `optimizer`, if given) and returns the random
     /// generators and metadata. Throws a `FileError` naming the file if it is malformed or does
     /// not match the model (a missing parameter, another shape or dtype, or a tensor that is not
-    /// a parameter, optimizer state or `rng.` generator); then `parameters` and `optimizer` are left as they were.
+    /// a parameter, optimizer state or `rng.` generator); then `parameters` and `optimizer` are
+    /// left as they were.
     public static func restore(from path: String, parameters: ParameterStore, optimizer: (any Optimizer)? = nil)
         throws -> (rngs: [String: RNG], metadata: [String: String])
     {
