@@ -232,11 +232,13 @@ public struct GLoMoModelDirectory: Sendable {
                                                "format": GLoMoModelConfig.currentFormat])
     }
 
-    /// Reads `model.safetensors` into `store` (every parameter of `store` must be in the file
-    /// with its shape; extra tensors are ignored) and checks its vocabulary hash.
+    /// Reads `model.safetensors` into `store` (every parameter of `store`, a part of the
+    /// pretraining model or all of it) and checks its vocabulary hash. The file must hold exactly
+    /// the pretraining model's parameters (`ContextPredictionModel`), each with its shape.
     ///
     /// - Throws: `FileError` naming `model.safetensors` when it is missing, truncated or
-    ///   malformed, lacks a parameter, has a shape other than `config.json` implies, or was saved
+    ///   malformed, lacks a parameter, has a shape other than `config.json` implies, holds a
+    ///   tensor that is not a parameter, or was saved
     ///   with another vocabulary. `store` is unchanged then.
     public func loadModel(into store: ParameterStore, config: GLoMoModelConfig) throws {
         guard FileManager.default.fileExists(atPath: modelPath) else {
@@ -248,6 +250,16 @@ public struct GLoMoModelDirectory: Sendable {
         }
         do {
             try store.load(from: file.tensors)
+            // The file holds exactly the parameters of the pretraining model config.json
+            // describes (`store` may be a part of it, e.g. embedding and graph predictor only).
+            // The decoder's shapes do not depend on the sizes of a batch, so the smallest do.
+            let full = ContextPredictionModel(vocabularySize: config.vocabularySize, graph: config.graph, maxSteps: 1,
+                                              maxBatch: 1, predictTokens: 1, maxPositions: 1).store
+            let expected = Set(full.views.map(\.name))
+            if let extra = file.tensors.keys.sorted().first(where: { !expected.contains($0) }) {
+                throw CheckpointError("unexpected tensor '\(extra)' (not a parameter of this model)")
+            }
+            try full.load(from: file.tensors)
         } catch let e as CheckpointError {
             throw FileError(path: modelPath, message: "does not match config.json: \(e.message)")
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import NN
 
 @main
@@ -23,6 +24,22 @@ struct LMTool: ParsableCommand {
         // first (this may not return), then set the thread count unless the user chose one.
         BLASRuntime.reexecWithBestCoreTypeIfNeeded()
         BLASRuntime.applyDefaultThreads()
-        main(nil)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withOneLine: error)
+        }
+    }
+
+    /// Exits as ArgumentParser's `exit(withError:)` does, except that a usage error (an unknown,
+    /// missing or unparsable value, a failed `validate()`) is printed as one line,
+    /// `Error: <message>`, without the usage text: every bad input gives one line and status 64.
+    static func exit(withOneLine error: Error) -> Never {
+        guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+        let lines = message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let text = lines.first.map { $0.hasPrefix("Error: ") ? String($0.dropFirst(7)) : $0 } ?? "invalid arguments"
+        FileHandle.standardError.write(Data("Error: \(text)\n".utf8))
+        Foundation.exit(ExitCode.validationFailure.rawValue)
     }
 }

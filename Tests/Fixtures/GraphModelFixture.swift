@@ -12,9 +12,11 @@ public func writeRandomGraphModel(at path: String, tokens: [String], seed: UInt6
     let graph = GraphPredictorConfig(embeddingSize: 3, channels: 4, convLayers: 1, graphLayers: 2, heads: 2, headSize: 2)
     let config = GLoMoModelConfig(vocabulary: vocabulary, graph: graph, pretraining: GLoMoPretrainingConfig())
     let dir = try GLoMoModelDirectory.create(at: path, config: config, vocabulary: vocabulary)
-    let store = ParameterStore()
-    store.register("embedding.weight", shape: [vocabulary.count, 3])
-    let gp = GraphPredictor(graph, store: store, prefix: "graph.", maxSteps: 4, maxBatch: 1)
+    // The whole pretraining model (model.safetensors holds exactly its parameters); the feature
+    // predictor and decoder, which a graph user never reads, stay zero.
+    let model = ContextPredictionModel(vocabularySize: vocabulary.count, graph: graph, maxSteps: 4, maxBatch: 1,
+                                       predictTokens: 1, maxPositions: 1)
+    let store = model.store, gp = model.graphPredictor
     var rng = RNG(seed: seed)
     gp.initialize(rng: &rng)
     for i in 0..<(vocabulary.count * 3) { store.values[i] = rng.uniform(-1, 1) }

@@ -22,9 +22,8 @@ final class ModelDirectoryFuzzTests: XCTestCase {
         pretraining.positionsPerSequence = 4
         let config = GLoMoModelConfig(vocabulary: vocabulary, graph: graph, pretraining: pretraining)
         let dir = try GLoMoModelDirectory.create(at: path, config: config, vocabulary: vocabulary)
-        let store = ParameterStore()
-        store.register("embedding.weight", shape: [6, 4])
-        _ = GraphPredictor(graph, store: store, prefix: "graph.", maxSteps: 4, maxBatch: 1)
+        // The whole pretraining model: model.safetensors holds exactly its parameters.
+        let store = ContextPredictionModel(vocabularySize: 6, graph: graph, maxSteps: 4, maxBatch: 1, predictTokens: 1, maxPositions: 1).store
         var rng = RNG(seed: 3)
         for i in 0..<store.count { store.values[i] = rng.uniform(-1, 1) }
         try dir.saveModel(store, config: config)

@@ -31,6 +31,13 @@ final class ModelDirectoryTests: XCTestCase {
         store.register("embedding.weight", shape: [6, 4])
         let gp = GraphPredictor(graphConfig, store: store, prefix: "graph.", maxSteps: 8, maxBatch: 2)
         _ = FeaturePredictor(matching: gp, store: store)
+        // The pretraining decoder (ContextPredictionModel's): model.safetensors holds exactly the
+        // whole pretraining model.
+        let E = graphConfig.embeddingSize
+        for (name, shape) in [("decoder.gru.weight_ih", [3 * E, E]), ("decoder.gru.weight_hh", [3 * E, E]),
+                              ("decoder.gru.bias_ih", [3 * E]), ("decoder.gru.bias_hh", [3 * E]), ("decoder.bias", [6])] {
+            store.register(name, shape: shape)
+        }
         var rng = RNG(seed: seed)
         for i in 0..<store.count { store.values[i] = rng.uniform(-1, 1) }
         try dir.saveModel(store, config: config)

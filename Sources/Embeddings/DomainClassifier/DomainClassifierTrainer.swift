@@ -86,10 +86,31 @@ public final class DomainClassifierTrainer {
     }
 
     private func saveLast(_ position: Position) throws {
+        var metadata = position.metadata.merging(commonMetadata()) { a, _ in a }
+        metadata[DomainClassifierTrainer.dataFingerprintKey] = dataFingerprint
         try TrainingCheckpoint.save(to: run.lastCheckpointPath, parameters: model.parameters, optimizer: optimizer,
-                                    rngs: ["dropout": dropoutRNG],
-                                    metadata: position.metadata.merging(commonMetadata()) { a, _ in a })
+                                    rngs: ["dropout": dropoutRNG], metadata: metadata)
     }
+
+    /// The `last.safetensors` metadata key of the training data's fingerprint.
+    static let dataFingerprintKey = "data_fingerprint"
+
+    /// SHA-256 (hex) of the vocabulary hash and the training documents (labels and token ids, in
+    /// order): `--resume` refuses a checkpoint whose recorded fingerprint differs (other, changed
+    /// or reordered training data).
+    public static func fingerprint(of documents: [LabeledDocument], vocabularyHash: String) -> String {
+        var hash = SHA256()
+        hash.update("lmtool domain training data v1\0\(vocabularyHash)\0\(documents.count)\0")
+        for d in documents {
+            var header = [Int64(d.label), Int64(d.sentences.count)] + d.sentences.map { Int64($0.count) }
+            header.withUnsafeBytes { hash.update($0) }
+            for s in d.sentences { s.withUnsafeBytes { hash.update($0) } }
+        }
+        return hash.hexDigest()
+    }
+
+    /// The fingerprint of this trainer's training documents.
+    private lazy var dataFingerprint = DomainClassifierTrainer.fingerprint(of: data.train, vocabularyHash: vocabulary.contentHash)
 
     /// Trains (continuing from `last.safetensors` if `resume`), evaluates and exports.
     public func run(resume: Bool, shouldStop: () -> Bool = { false }) throws -> Outcome {
@@ -101,6 +122,17 @@ public final class DomainClassifierTrainer {
             let (rngs, metadata) = try TrainingCheckpoint.restore(from: run.lastCheckpointPath, parameters: model.parameters, optimizer: optimizer)
             if let r = rngs["dropout"] { dropoutRNG = r }
             position = try Position(metadata: metadata, path: run.lastCheckpointPath)
+            if let saved = metadata[DomainClassifierTrainer.dataFingerprintKey] {
+                if saved != dataFingerprint {
+                    throw FileError(path: run.lastCheckpointPath, message: "--resume on different training data: the checkpoint was trained on data fingerprint \(saved.prefix(16)), the corpus now gives \(dataFingerprint.prefix(16)) (a changed, reordered or other file, or another vocabulary); start a new run instead")
+                }
+            } else {
+                log("warning: \(run.lastCheckpointPath) predates data fingerprints: the training data cannot be checked against it (it is recorded from now on)")
+            }
+            let batches = epochBatcher(epoch: position.epoch).batchCount
+            if position.epoch < 0 || position.batch < 0 || (position.batch > 0 && position.batch >= batches) || position.epoch > options.epochs {
+                throw FileError(path: run.lastCheckpointPath, message: "resume state does not fit this run: epoch \(position.epoch + 1), batch \(position.batch + 1), but an epoch has \(batches) batches and the run \(options.epochs) epochs")
+            }
             // Epoch records written after this checkpoint (a crash in between) are dropped.
             records = try run.readMetrics().filter { $0.epoch <= position.epoch }
             log("resuming from \(run.lastCheckpointPath): epoch \(position.epoch + 1), batch \(position.batch + 1)")

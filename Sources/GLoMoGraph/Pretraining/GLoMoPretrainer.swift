@@ -18,6 +18,9 @@ public struct GLoMoPretrainingState: Codable, Equatable, Sendable {
     public var lossCount = 0
     /// Mean training loss of the last completed checkpoint interval.
     public var lastTrainLoss: Double?
+    /// `GLoMoPretrainer.fingerprint` of the training tokens (after `--train-tokens`); a resumed
+    /// run must give the same. Absent in checkpoints written before fingerprints existed.
+    public var dataFingerprint: String?
 
     public init() {}
 
@@ -60,6 +63,18 @@ public final class GLoMoPretrainer {
     private let adam = Adam()
     private var rng: RNG
     private var validBatches: [ContextPredictionBatch] = []
+    /// Set when `--resume` could not check the data (a checkpoint from before data fingerprints).
+    public private(set) var resumeWarning: String?
+
+    /// SHA-256 (hex) of the vocabulary hash and the training token ids in order: a resumed run
+    /// compares it with its checkpoint's, so that other, changed or reordered training data is
+    /// refused.
+    public static func fingerprint(tokens: [Int32], vocabularyHash: String) -> String {
+        var hash = SHA256()
+        hash.update("lmtool glomo training data v1\0\(vocabularyHash)\0\(tokens.count)\0")
+        tokens.withUnsafeBytes { hash.update($0) }
+        return hash.hexDigest()
+    }
 
     /// Builds the model and data; with `resume`, restores the state of `last.safetensors`,
     /// otherwise initialises the model from the seed.
@@ -96,6 +111,7 @@ public final class GLoMoPretrainer {
                 validBatches.append(valid.batch(windows: part, positionsPerSequence: p.positionsPerSequence, rng: &vrng))
             }
         }
+        let fingerprint = GLoMoPretrainer.fingerprint(tokens: tokens, vocabularyHash: config.vocabularyHash)
         if resume {
             let path = directory.lastCheckpointPath
             guard FileManager.default.fileExists(atPath: path) else {
@@ -107,9 +123,33 @@ public final class GLoMoPretrainer {
                 throw FileError(path: path, message: "not a GLoMo pretraining checkpoint (no valid 'resume' metadata)")
             }
             guard let r = rngs["positions"] else { throw FileError(path: path, message: "checkpoint lacks rng.positions") }
+            try GLoMoPretrainer.checkResumed(s, fingerprint: fingerprint, batchesPerEpoch: batchesPerEpoch, totalSteps: totalSteps, path: path)
+            if s.dataFingerprint == nil {
+                resumeWarning = "warning: \(path) predates data fingerprints: the training data cannot be checked against it (it is recorded from now on)"
+            }
             state = s
             rng = r
         }
+        state.dataFingerprint = fingerprint
+    }
+
+    /// Throws a one-line `FileError` naming `path` (the checkpoint, which is left as it is) unless
+    /// the restored state belongs to this run: the same training data (`fingerprint`, when the
+    /// checkpoint has one), counters that are a point of it (no negative count, the batch inside
+    /// an epoch of `batchesPerEpoch` batches, `step` = epoch × batchesPerEpoch + batch, at most
+    /// `totalSteps` steps).
+    static func checkResumed(_ s: GLoMoPretrainingState, fingerprint: String, batchesPerEpoch: Int, totalSteps: Int, path: String) throws {
+        if let saved = s.dataFingerprint, saved != fingerprint {
+            throw FileError(path: path, message: "--resume on different training data: the checkpoint was trained on data fingerprint \(saved.prefix(16)), the corpus now gives \(fingerprint.prefix(16)) (a changed, reordered or other file, or another vocabulary); start a new model instead")
+        }
+        func fail(_ message: String) throws { throw FileError(path: path, message: "resume state does not fit this run: " + message) }
+        if [s.step, s.epoch, s.batchInEpoch, s.tokens, s.lossCount].contains(where: { $0 < 0 }) { try fail("a negative count") }
+        if s.batchInEpoch >= batchesPerEpoch { try fail("batch \(s.batchInEpoch) of an epoch of \(batchesPerEpoch) batches") }
+        let (whole, overflow) = s.epoch.multipliedReportingOverflow(by: batchesPerEpoch)
+        if overflow || s.step != whole + s.batchInEpoch {
+            try fail("step \(s.step) is not \(s.epoch) epochs of \(batchesPerEpoch) batches + \(s.batchInEpoch) batches")
+        }
+        if s.step > totalSteps { try fail("step \(s.step) is beyond the run's \(totalSteps) steps") }
     }
 
     /// Trainable parameters (all of the model's).

@@ -1,4 +1,5 @@
 import Corpus
+import Support
 
 /// One split of a corpus as vocabulary ids in memory: the token stream (with `<eos>` after every
 /// line, or every sentence with `--sentences`) and where each sentence ends.
@@ -51,6 +52,21 @@ public struct TokenData: Sendable, Equatable {
         let end = kept == 0 ? 0 : sentenceEnds[kept - 1]
         return TokenData(ids: Array(ids[..<end]), sentenceEnds: Array(sentenceEnds[..<kept]),
                          outOfVocabularyCount: outOfVocabularyCount)
+    }
+
+    /// A fingerprint of this data as a model is trained on it: the SHA-256 (64 hex digits) of
+    /// `vocabularyHash`, the token ids in order and the sentence ends. A resumed run compares it
+    /// with its checkpoint's, so that a changed, reordered or different training file (or another
+    /// vocabulary) is refused instead of continuing silently on other data.
+    ///
+    ///     let fingerprint = train.fingerprint(vocabularyHash: vocabulary.contentHash)
+    public func fingerprint(vocabularyHash: String) -> String {
+        var hash = SHA256()
+        hash.update("lmtool training data v1\0\(vocabularyHash)\0\(ids.count)\0\(sentenceEnds.count)\0")
+        // Little-endian on every platform Swift runs this project on (x86-64, arm64).
+        ids.withUnsafeBytes { hash.update($0) }
+        sentenceEnds.map { Int64($0) }.withUnsafeBytes { hash.update($0) }
+        return hash.hexDigest()
     }
 
     /// The ids of sentence `index`, ending with `<eos>`.

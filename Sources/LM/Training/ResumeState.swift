@@ -35,6 +35,10 @@ public struct ResumeState: Codable, Equatable, Sendable {
     /// The `metrics.jsonl` records of the last completed epoch, written after this checkpoint:
     /// a run killed in between appends them when it resumes.
     public var lastEpochRecords: [MetricsRecord]?
+    /// `TokenData.fingerprint(vocabularyHash:)` of the training data (after `--train-tokens`) the
+    /// run trains on; a resumed run must give the same. Absent in checkpoints written before
+    /// fingerprints existed (then `--resume` warns and records it from then on).
+    public var dataFingerprint: String?
 
     public init(schedule: ScheduleState, step: Int = 0, batchInEpoch: Int = 0, tokens: Int = 0, elapsedSeconds: Double = 0) {
         self.schedule = schedule
@@ -57,6 +61,7 @@ public struct ResumeState: Codable, Equatable, Sendable {
         epochSeconds = try c.decodeIfPresent(Double.self, forKey: .epochSeconds) ?? 0
         trainTokens = try c.decodeIfPresent(Int.self, forKey: .trainTokens)
         lastEpochRecords = try c.decodeIfPresent([MetricsRecord].self, forKey: .lastEpochRecords)
+        dataFingerprint = try c.decodeIfPresent(String.self, forKey: .dataFingerprint)
     }
 
     /// The 1-based epoch in progress (or next to start).
@@ -96,6 +101,30 @@ public struct ResumeState: Codable, Equatable, Sendable {
         // count must not turn that into billions.
         if schedule.epoch > ResumeState.maxEpochs {
             throw FileError(path: path, message: "bad '\(ResumeState.metadataKey)' metadata: schedule.epoch \(schedule.epoch) is beyond \(ResumeState.maxEpochs) epochs")
+        }
+    }
+
+    /// Throws a one-line `FileError` naming `path` (the run's `last.safetensors`) unless these
+    /// counters lie inside the run they are resumed in: an epoch of `windowsPerEpoch` windows
+    /// (the same in every epoch), `epochs` epochs. `ResumeState(metadata:path:)` only checks that
+    /// each counter is a plausible number; this checks that together they are a point of this
+    /// run: at most `epochs` epochs done (all of them only when the schedule has finished), the
+    /// window inside the epoch, and `step` = epochs done × windows per epoch + the window.
+    public func checkFits(windowsPerEpoch: Int, epochs: Int, path: String) throws {
+        func fail(_ message: String) throws { throw FileError(path: path, message: "resume state does not fit this run: " + message) }
+        let done = schedule.epoch
+        if done > epochs { try fail("\(done) epochs done, but the run has \(epochs) (config.json training.epochs)") }
+        if done == epochs && !schedule.finished { try fail("all \(epochs) epochs done, but the schedule is not finished") }
+        if schedule.finished && batchInEpoch != 0 { try fail("the schedule is finished, but \(batchInEpoch) windows of another epoch are done") }
+        if batchInEpoch >= windowsPerEpoch {
+            try fail("window \(batchInEpoch) of epoch \(epoch), which has \(windowsPerEpoch) windows")
+        }
+        let (expected, overflow) = done.multipliedReportingOverflow(by: windowsPerEpoch)
+        if overflow || step != expected + batchInEpoch {
+            try fail("step \(step) is not \(done) epochs of \(windowsPerEpoch) windows + \(batchInEpoch) windows")
+        }
+        if let f = dataFingerprint, f.utf8.count != 64 || !f.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) {
+            try fail("dataFingerprint is not 64 lowercase hex digits")
         }
     }
 

@@ -100,7 +100,8 @@ public final class Trainer {
         evaluationModel = try RunDirectory.makeModel(config: config, batchSize: options.evaluationBatchSize, maxSteps: t.bptt, rng: &unused)
         var state = ResumeState(schedule: ScheduleState(config: t))
         state.trainTokens = trainTokens
-        if resume && FileManager.default.fileExists(atPath: run.lastCheckpointPath) {
+        let resumed = resume && FileManager.default.fileExists(atPath: run.lastCheckpointPath)
+        if resumed {
             let restored = try TrainerCheckpoint.restore(from: run.lastCheckpointPath, model: model, optimizer: optimizer)
             if let trainTokens, trainTokens != restored.state.trainTokens {
                 throw FileError(path: run.lastCheckpointPath, message: "--resume with a different --train-tokens: \(restored.state.trainTokens.map(String.init) ?? "(all)") → \(trainTokens)")
@@ -116,7 +117,28 @@ public final class Trainer {
         self.state = state
         trainData = try Trainer.usableTrainingData(train, trainTokens: state.trainTokens, training: t)
         if let n = state.trainTokens { log("train: using the first \(trainData.tokenCount) tokens (--train-tokens \(n))") }
+        let fingerprint = trainData.fingerprint(vocabularyHash: config.vocabularyHash)
+        if resumed { try checkResumed(fingerprint: fingerprint) }
+        self.state.dataFingerprint = fingerprint
         log("model: \(model.store.count) parameters (embedding \(config.model.embeddingSize), hidden \(config.model.hiddenSize), \(config.model.layers) layers, vocabulary \(config.model.vocabularySize))")
+    }
+
+    /// Throws (naming `last.safetensors`, which is left as it is) unless the restored state is a
+    /// point of this run on this data: the checkpoint's data fingerprint must be `fingerprint`
+    /// (the same training tokens in the same order, the same vocabulary), and its counters must
+    /// fit this data's epoch length and the configured epochs (`ResumeState.checkFits`). A
+    /// checkpoint written before fingerprints existed is accepted with a warning in the log.
+    private func checkResumed(fingerprint: String) throws {
+        let path = run.lastCheckpointPath
+        if let saved = state.dataFingerprint {
+            if saved != fingerprint {
+                let files = config.corpus.train.isEmpty ? "the corpus" : config.corpus.train.joined(separator: ", ")
+                throw FileError(path: path, message: "--resume on different training data: the checkpoint was trained on data fingerprint \(saved.prefix(16)), \(files) now give \(fingerprint.prefix(16)) (a changed, reordered or other training file, or another vocabulary); start a new run instead")
+            }
+        } else {
+            log("warning: \(path) predates data fingerprints: the training data cannot be checked against it (it is recorded from now on)")
+        }
+        try state.checkFits(windowsPerEpoch: epochWindows(state.epoch).windowCount, epochs: config.training.epochs, path: path)
     }
 
     /// The training data after `--train-tokens` (whole sentences); throws when it leaves nothing

@@ -38,16 +38,32 @@ public enum TrainerCheckpoint {
         try file.write(to: path)
     }
 
+    /// The names of every tensor `save` writes for `model` and `optimizer`.
+    static func tensorNames(model: LanguageModel, optimizer: any Optimizer) -> Set<String> {
+        var names = Set(model.store.views.map(\.name))
+        names.formUnion(optimizer.stateTensors(for: model.store, prefix: "optimizer.").keys)
+        names.insert("rng." + rngName)
+        for l in model.lstms.indices { names.formUnion(["state.h_l\(l)", "state.c_l\(l)"]) }
+        if let glomo = model.glomo { names.formUnion(glomo.checkpointTensors().keys) }
+        return names
+    }
+
     /// Reads `path` into `model` (parameters and carried state) and `optimizer`, and returns the
     /// random generator and the resume state. Throws `FileError` naming the file when it is
-    /// unreadable, malformed or does not fit the model (then the model may be half-loaded: the
-    /// caller stops).
+    /// unreadable, malformed, does not fit the model, or holds a tensor `save` would not write
+    /// (then the model may be half-loaded: the caller stops).
     public static func restore(from path: String, model: LanguageModel, optimizer: any Optimizer) throws
         -> (rng: RNG, state: ResumeState)
     {
         let file = try SafetensorsFile(contentsOf: path)
         let state = try ResumeState(metadata: file.metadata, path: path)
         do {
+            // Exactly the tensors `save` writes for this model and optimizer: a tensor the
+            // configuration does not imply means the checkpoint belongs to another model.
+            let expected = tensorNames(model: model, optimizer: optimizer)
+            if let extra = file.tensors.keys.sorted().first(where: { !expected.contains($0) }) {
+                throw CheckpointError("unexpected tensor '\(extra)': not part of the model config.json describes (or its training state)")
+            }
             guard let rngTensor = file.tensors["rng." + rngName] else { throw CheckpointError("no 'rng.\(rngName)' tensor") }
             let rng = try RNG(checkpointTensor: rngTensor)
             var carried: [(h: [Float], c: [Float])] = []

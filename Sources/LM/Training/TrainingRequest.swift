@@ -191,7 +191,7 @@ public struct TrainingRequest: Sendable {
         if !(t.weightDecay >= 0 && t.weightDecay.isFinite) { try fail("--weight-decay must be a non-negative number, got \(t.weightDecay)") }
         if !(t.clip >= 0 && t.clip.isFinite) { try fail("--clip must be a non-negative number (0 = off), got \(t.clip)") }
         if t.momentum != 0 && t.optimizer != .sgd { try fail("--momentum applies to --optimizer sgd only") }
-        if t.epochs < 1 { try fail("--epochs must be at least 1, got \(t.epochs)") }
+        if !(1...ResumeState.maxEpochs).contains(t.epochs) { try fail("--epochs must be in 1...\(ResumeState.maxEpochs), got \(t.epochs)") }
         if let p = t.patience, p < 1 { try fail("--patience must be at least 1, got \(p)") }
         switch t.schedule {
         case .constant: break

@@ -35,7 +35,9 @@ public enum TrainingCheckpoint {
 
     /// Reads `path` into `parameters` (and `optimizer`, if given) and returns the random
     /// generators and metadata. Throws a `FileError` naming the file if it is malformed or does
-    /// not match the model; then `parameters` and `optimizer` are left as they were.
+    /// not match the model (a missing parameter, another shape or dtype, or a tensor that is not
+    /// a parameter, optimizer state or `rng.` generator); then `parameters` and `optimizer` are
+    /// left as they were.
     public static func restore(from path: String, parameters: ParameterStore, optimizer: (any Optimizer)? = nil)
         throws -> (rngs: [String: RNG], metadata: [String: String])
     {
@@ -47,6 +49,13 @@ public enum TrainingCheckpoint {
             }
             // Parameters are checked first and the optimizer loads all or nothing, so a failure changes nothing.
             try parameters.validate(file.tensors)
+            // Nothing else: a tensor that is neither a parameter, the optimizer's state nor a
+            // random generator means the file belongs to another model.
+            var known = Set(parameters.views.map(\.name))
+            if let optimizer { known.formUnion(optimizer.stateTensors(for: parameters, prefix: "optimizer.").keys) }
+            if let extra = file.tensors.keys.sorted().first(where: { !known.contains($0) && !$0.hasPrefix("rng.") }) {
+                throw CheckpointError("unexpected tensor '\(extra)' (not a parameter\(optimizer == nil ? "" : " or optimizer state") of this model)")
+            }
             try optimizer?.loadState(from: file.tensors, for: parameters, prefix: "optimizer.")
             try parameters.load(from: file.tensors)
             return (rngs, file.metadata)

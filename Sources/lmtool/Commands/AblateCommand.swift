@@ -54,7 +54,7 @@ struct AblateCommand: ParsableCommand {
     @Option(help: "Comma-separated GLoMo placements: off, embeddings, hidden (default off).")
     var glomo: String?
 
-    @Option(help: "Seeds per arm (default 3): runs use --seed 1...N.")
+    @Option(parsing: .unconditional, help: "Seeds per arm (default 3): runs use --seed 1...N.")
     var seeds: Int?
 
     @Flag(help: "Print the commands (shell lines) instead of running them.")
@@ -67,8 +67,8 @@ struct AblateCommand: ParsableCommand {
 
     // The shared vocabulary.
     @Option(help: "Use this vocabulary file instead of building RESULTS/vocab.txt.") var vocab: String?
-    @Option(name: .customLong("min-count"), help: "Vocabulary: keep tokens seen at least this many times.") var minCount: Int?
-    @Option(name: .customLong("max-size"), help: "Vocabulary: largest size, counting <unk> and <eos>.") var maxSize: Int?
+    @Option(name: .customLong("min-count"), parsing: .unconditional, help: "Vocabulary: keep tokens seen at least this many times.") var minCount: Int?
+    @Option(name: .customLong("max-size"), parsing: .unconditional, help: "Vocabulary: largest size, counting <unk> and <eos>.") var maxSize: Int?
 
     // lmtool train options, passed to every run.
     @Option(help: "lmtool train --preset (default small).") var preset: String?
@@ -93,14 +93,19 @@ struct AblateCommand: ParsableCommand {
     @Option(help: "lmtool train --threads.") var threads: String?
 
     // Pretraining.
-    @Option(name: .customLong("pretrain-epochs"), help: "--epochs of pretrain-domain, embed bilm, embed word2vec.") var pretrainEpochs: Int?
-    @Option(name: .customLong("pretrain-tokens"), help: "--train-tokens of embed bilm and pretrain-glomo.") var pretrainTokens: Int?
-    @Option(name: .customLong("pretrain-hidden-size"), help: "BiLSTM hidden size of pretrain-domain and embed bilm (default: half the LM's embedding size).") var pretrainHiddenSize: Int?
-    @Option(name: .customLong("glomo-steps"), help: "--steps of pretrain-glomo.") var glomoSteps: Int?
+    @Option(name: .customLong("pretrain-epochs"), parsing: .unconditional, help: "--epochs of pretrain-domain, embed bilm, embed word2vec.") var pretrainEpochs: Int?
+    @Option(name: .customLong("pretrain-tokens"), parsing: .unconditional, help: "--train-tokens of embed bilm and pretrain-glomo.") var pretrainTokens: Int?
+    @Option(name: .customLong("pretrain-hidden-size"), parsing: .unconditional, help: "BiLSTM hidden size of pretrain-domain and embed bilm (default: half the LM's embedding size).") var pretrainHiddenSize: Int?
+    @Option(name: .customLong("glomo-steps"), parsing: .unconditional, help: "--steps of pretrain-glomo.") var glomoSteps: Int?
     @Option(help: "The arm the others are compared with (default random).") var baseline: String?
 
     func validate() throws {
         if corpusOptions.split != nil { throw ValidationError("--split does not apply to ablate: every step uses the corpus's own splits") }
+        for (flag, minimum, value) in [("--seeds", 1, seeds), ("--min-count", 1, minCount), ("--max-size", 2, maxSize),
+                                       ("--pretrain-epochs", 1, pretrainEpochs), ("--pretrain-tokens", 2, pretrainTokens),
+                                       ("--pretrain-hidden-size", 1, pretrainHiddenSize), ("--glomo-steps", 1, glomoSteps)] {
+            try OptionBounds.checkAtLeast(minimum, value, flag)
+        }
     }
 
     /// The spec: the file (if any), overridden by the flags given.

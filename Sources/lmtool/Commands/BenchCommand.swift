@@ -16,15 +16,15 @@ struct BenchCommand: ParsableCommand {
             abstract: "GEMM GFLOP/s on the language model's shapes (forward and both backward forms).",
             discussion: "Best of --repeats rounds per shape, after a warm-up call. Build in release mode first.")
 
-        @Option(help: "Timed rounds per shape.")
+        @Option(parsing: .unconditional, help: "Timed rounds per shape.")
         var repeats = 5
 
-        @Option(help: "Compute threads: GEMMs, the LSTM time loop, the softmax (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).")
+        @Option(parsing: .unconditional, help: "Compute threads: GEMMs, the LSTM time loop, the softmax; \(OptionBounds.threadsRange) (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).")
         var threads: Int?
 
         func validate() throws {
             if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
-            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+            try OptionBounds.checkThreads(threads)
         }
 
         func run() throws {
@@ -52,18 +52,18 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Configuration: tiny, small, medium or all.")
         var preset: Which = .all
 
-        @Option(help: "Timed windows (BPTT batches) per phase.")
+        @Option(parsing: .unconditional, help: "Timed windows (BPTT batches) per phase.")
         var steps = 30
 
         @Option(help: "Phases to time: both, train or eval (a phase not run prints as -).")
         var phase: LanguageModelBenchmark.Phases = .both
 
-        @Option(help: "Compute threads: GEMMs, the LSTM time loop, the softmax (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).")
+        @Option(parsing: .unconditional, help: "Compute threads: GEMMs, the LSTM time loop, the softmax; \(OptionBounds.threadsRange) (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).")
         var threads: Int?
 
         func validate() throws {
             if steps < 1 { throw ValidationError("--steps must be at least 1") }
-            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+            try OptionBounds.checkThreads(threads)
         }
 
         func run() throws {

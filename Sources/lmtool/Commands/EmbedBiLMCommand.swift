@@ -36,22 +36,22 @@ struct EmbedBiLMCommand: ParsableCommand {
     @Option(help: "Use this vocabulary file instead of building one from the training split.")
     var vocab: String?
 
-    @Option(name: .customLong("min-count"), help: "Keep words seen at least this many times (when building the vocabulary).")
+    @Option(name: .customLong("min-count"), parsing: .unconditional, help: "Keep words seen at least this many times (when building the vocabulary).")
     var minCount = 1
 
-    @Option(name: .customLong("max-size"), help: "Largest vocabulary built, counting <unk> and <eos>.")
+    @Option(name: .customLong("max-size"), parsing: .unconditional, help: "Largest vocabulary built, counting <unk> and <eos>.")
     var maxSize: Int?
 
-    @Option(name: .customLong("embedding-size"), help: "Input embedding size.") var embeddingSize = 64
-    @Option(name: .customLong("hidden-size"), help: "LSTM size per direction (the vectors are twice as wide).") var hiddenSize = 32
-    @Option(help: "Passes over the training tokens.") var epochs = 1
-    @Option(name: .customLong("train-tokens"), help: "Use only the first N training tokens.") var trainTokens: Int?
-    @Option(name: .customLong("batch-size"), help: "Batch columns.") var batchSize = 32
-    @Option(help: "BPTT window length.") var bptt = 35
-    @Option(help: "Adam learning rate.") var lr: Float = 0.002
-    @Option(help: "Sampled-softmax candidates per window (the full softmax when the vocabulary is not larger).") var samples = 512
-    @Option(help: "Random seed.") var seed: UInt64 = 1
-    @Option(name: .customLong("min-occurrences"), help: "Words seen fewer times get the mean of all states.") var minOccurrences = 1
+    @Option(name: .customLong("embedding-size"), parsing: .unconditional, help: "Input embedding size.") var embeddingSize = 64
+    @Option(name: .customLong("hidden-size"), parsing: .unconditional, help: "LSTM size per direction (the vectors are twice as wide).") var hiddenSize = 32
+    @Option(parsing: .unconditional, help: "Passes over the training tokens.") var epochs = 1
+    @Option(name: .customLong("train-tokens"), parsing: .unconditional, help: "Use only the first N training tokens.") var trainTokens: Int?
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Batch columns.") var batchSize = 32
+    @Option(parsing: .unconditional, help: "BPTT window length.") var bptt = 35
+    @Option(parsing: .unconditional, help: "Adam learning rate.") var lr: Float = 0.002
+    @Option(parsing: .unconditional, help: "Sampled-softmax candidates per window (the full softmax when the vocabulary is not larger).") var samples = 512
+    @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 1
+    @Option(name: .customLong("min-occurrences"), parsing: .unconditional, help: "Words seen fewer times get the mean of all states.") var minOccurrences = 1
     @Flag(inversion: .prefixedNo, help: "Standardise every component over the vocabulary (mean 0, standard deviation 1); --no-standardize writes the raw averages.")
     var standardize = true
 

@@ -48,20 +48,21 @@ struct EmbedCommand: ParsableCommand {
         @Option(help: "Use this vocabulary file instead of building one (its words define the rows).")
         var vocab: String?
 
-        @Option(help: "Vector size.") var dim = 100
-        @Option(help: "Largest context distance.") var window = 5
-        @Option(help: "Negative samples per pair.") var negative = 5
-        @Option(name: .customLong("min-count"), help: "Keep words seen at least this many times (when building the vocabulary).") var minCount = 5
-        @Option(help: "Passes over the corpus.") var epochs = 5
-        @Option(help: "Training threads.") var threads = 2
-        @Option(help: "Subsampling threshold (0 disables).") var sample = 1e-3
-        @Option(help: "Starting learning rate.") var alpha: Float = 0.025
-        @Option(help: "Random seed.") var seed: UInt64 = 1
+        @Option(parsing: .unconditional, help: "Vector size.") var dim = 100
+        @Option(parsing: .unconditional, help: "Largest context distance.") var window = 5
+        @Option(parsing: .unconditional, help: "Negative samples per pair.") var negative = 5
+        @Option(name: .customLong("min-count"), parsing: .unconditional, help: "Keep words seen at least this many times (when building the vocabulary).") var minCount = 5
+        @Option(parsing: .unconditional, help: "Passes over the corpus.") var epochs = 5
+        @Option(parsing: .unconditional, help: "Training threads, \(OptionBounds.threadsRange).") var threads = 2
+        @Option(parsing: .unconditional, help: "Subsampling threshold (0 disables).") var sample = 1e-3
+        @Option(parsing: .unconditional, help: "Starting learning rate.") var alpha: Float = 0.025
+        @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 1
 
         func validate() throws {
             if dim < 1 || window < 1 || negative < 0 || epochs < 0 || threads < 1 || minCount < 1 || sample < 0 || !(alpha > 0) {
                 throw ValidationError("--dim, --window, --threads and --min-count must be at least 1; --negative, --epochs and --sample at least 0; --alpha positive")
             }
+            try OptionBounds.checkThreads(threads)
         }
 
         func run() throws {
@@ -110,8 +111,12 @@ struct EmbedCommand: ParsableCommand {
         @Option(help: "Format of the file, overriding detection.")
         var format: EmbeddingFormat?
 
-        @Option(name: .short, help: "Neighbours per word.")
+        @Option(name: .short, parsing: .unconditional, help: "Neighbours per word (at least 1).")
         var k = 10
+
+        func validate() throws {
+            try OptionBounds.checkAtLeast(1, k, "-k")
+        }
 
         @Argument(help: "Query words.")
         var words: [String]
@@ -175,9 +180,13 @@ struct EmbedCommand: ParsableCommand {
         @Option(help: "Vocabulary file (token<TAB>count lines).") var vocab: String
         @Option(help: "Output file (format by extension; safetensors keeps the vocabulary hash).") var out: String
         @Option(help: "How to fill missing words: random, zero, mean.") var missing: Missing = .random
-        @Option(help: "Scale of random rows.") var scale: Float = 0.1
-        @Option(help: "Seed of random rows.") var seed: UInt64 = 1
+        @Option(parsing: .unconditional, help: "Scale of random rows (finite, >= 0).") var scale: Float = 0.1
+        @Option(parsing: .unconditional, help: "Seed of random rows.") var seed: UInt64 = 1
         @Flag(name: .customLong("exact-case"), help: "Do not fall back to the lowercased word.") var exactCase = false
+
+        func validate() throws {
+            if !(scale >= 0 && scale.isFinite) { throw ValidationError("--scale must be a finite number >= 0, got \(scale)") }
+        }
 
         func run() throws {
             let table = try EmbeddingFile.read(embeddings, format: format)

@@ -30,7 +30,7 @@ struct GLoMoCommand: ParsableCommand {
         @Option(help: "The text to draw (one or a few sentences).") var text: String
         @Option(help: "Where to write the SVG.") var out: String
         @Option(help: "average (one panel per layer) or separate (one panel per head).") var heads: GraphSVG.HeadMode = .average
-        @Option(name: .customLong("max-tokens"), help: "Longest text accepted, in tokens.") var maxTokens = 80
+        @Option(name: .customLong("max-tokens"), parsing: .unconditional, help: "Longest text accepted, in tokens.") var maxTokens = 80
 
         func validate() throws {
             if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }

@@ -25,16 +25,16 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Text the generated words continue (tokenized as the run's text).")
     var prompt: String?
 
-    @Option(help: "Sampling temperature, finite and >= 0 (0 = greedy).")
+    @Option(parsing: .unconditional, help: "Sampling temperature, finite and >= 0 (0 = greedy).")
     var temperature: Double = 1
 
-    @Option(name: .customLong("top-k"), help: "Sample among the K most probable tokens only (K >= 1).")
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Sample among the K most probable tokens only (K >= 1).")
     var topK: Int?
 
-    @Option(help: "Random seed.")
+    @Option(parsing: .unconditional, help: "Random seed.")
     var seed: UInt64 = 1
 
-    @Option(help: "Number of tokens to generate (<eos> counts as one).")
+    @Option(parsing: .unconditional, help: "Number of tokens to generate (<eos> counts as one).")
     var words = 50
 
     func run() throws {

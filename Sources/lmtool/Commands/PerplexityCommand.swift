@@ -55,10 +55,10 @@ struct PerplexityCommand: ParsableCommand {
     @Option(help: "discourse (state carried through the file) or sentence (state reset per sentence); default: the run's batching.")
     var mode: ScoringMode?
 
-    @Option(name: .customLong("batch-size"), help: "Sentences scored at once in sentence mode.")
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Sentences scored at once in sentence mode.")
     var batchSize = 16
 
-    @Option(help: "Positions per forward pass (default 256 in discourse mode, 64 in sentence mode); longer is faster (the weight is packed fewer times) and costs buffers of the hidden size per layer and position (none of the vocabulary size).")
+    @Option(parsing: .unconditional, help: "Positions per forward pass (default 256 in discourse mode, 64 in sentence mode); longer is faster (the weight is packed fewer times) and costs buffers of the hidden size per layer and position (none of the vocabulary size).")
     var window: Int?
 
     @OptionGroup var corpus: CorpusOptions

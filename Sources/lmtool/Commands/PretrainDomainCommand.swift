@@ -62,49 +62,49 @@ struct PretrainDomainCommand: ParsableCommand {
 
     @OptionGroup var corpusOptions: CorpusOptions
 
-    @Option(name: .customLong("min-count"), help: "When building the vocabulary: keep words seen at least this many times in the train split.")
+    @Option(name: .customLong("min-count"), parsing: .unconditional, help: "When building the vocabulary: keep words seen at least this many times in the train split.")
     var minCount = 1
 
-    @Option(name: .customLong("max-size"), help: "When building the vocabulary: at most this many words (counting <unk> and <eos>); 0 for no limit.")
+    @Option(name: .customLong("max-size"), parsing: .unconditional, help: "When building the vocabulary: at most this many words (counting <unk> and <eos>); 0 for no limit.")
     var maxSize = 30_000
 
-    @Option(name: .customLong("embedding-size"), help: "Word vector size E.")
+    @Option(name: .customLong("embedding-size"), parsing: .unconditional, help: "Word vector size E.")
     var embeddingSize = 64
 
-    @Option(name: .customLong("hidden-size"), help: "Hidden size H of each LSTM direction (contextual vectors are 2H wide).")
+    @Option(name: .customLong("hidden-size"), parsing: .unconditional, help: "Hidden size H of each LSTM direction (contextual vectors are 2H wide).")
     var hiddenSize = 64
 
     @Option(help: "Pooling over time: mean or max.")
     var pooling: ClassifierPooling = .mean
 
-    @Option(name: .customLong("init-range"), help: "The embedding starts uniform in ±X (0: N(0, 1), PyTorch's default).")
+    @Option(name: .customLong("init-range"), parsing: .unconditional, help: "The embedding starts uniform in ±X (0: N(0, 1), PyTorch's default).")
     var initRange: Float = 0.1
 
-    @Option(help: "Dropout on the embedded words and the pooled vector while training.")
+    @Option(parsing: .unconditional, help: "Dropout on the embedded words and the pooled vector while training.")
     var dropout: Float = 0
 
-    @Option(help: "Passes over the train split (default 5 for paragraphs, 1 for sentences, which give many more updates per pass). With --resume, may extend a run.")
+    @Option(parsing: .unconditional, help: "Passes over the train split (default 5 for paragraphs, 1 for sentences, which give many more updates per pass). With --resume, may extend a run.")
     var epochs: Int?
 
-    @Option(name: .customLong("batch-size"), help: "Examples per batch.")
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Examples per batch.")
     var batchSize = 32
 
-    @Option(help: "Adam's learning rate (default 0.005 for paragraphs, 0.003 for sentences).")
+    @Option(parsing: .unconditional, help: "Adam's learning rate (default 0.005 for paragraphs, 0.003 for sentences).")
     var lr: Float?
 
-    @Option(help: "Clip the global gradient norm to this (0: no clipping).")
+    @Option(parsing: .unconditional, help: "Clip the global gradient norm to this (0: no clipping).")
     var clip: Float = 5
 
-    @Option(name: .customLong("max-length"), help: "Training examples keep their first N tokens (0: all); evaluation reads whole examples, contextual vectors pieces of up to 512.")
+    @Option(name: .customLong("max-length"), parsing: .unconditional, help: "Training examples keep their first N tokens (0: all); evaluation reads whole examples, contextual vectors pieces of up to 512.")
     var maxLength = 128
 
-    @Option(help: "Random seed (initialization, shuffling, dropout).")
+    @Option(parsing: .unconditional, help: "Random seed (initialization, shuffling, dropout).")
     var seed: UInt64 = 1
 
-    @Option(help: "Compute threads (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).")
+    @Option(parsing: .unconditional, help: "Compute threads, \(OptionBounds.threadsRange) (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).")
     var threads: Int?
 
-    @Option(name: .customLong("min-occurrences"), help: "contextual.vec: words seen fewer times in the train split get the fallback row.")
+    @Option(name: .customLong("min-occurrences"), parsing: .unconditional, help: "contextual.vec: words seen fewer times in the train split get the fallback row.")
     var minOccurrences = 1
 
     @Option(help: ArgumentHelp("Mix the BiLSTM states with the graphs of this pretrained GLoMo model (lmtool pretrain-glomo --out DIR) before pooling.", valueName: "dir"))
@@ -129,7 +129,7 @@ struct PretrainDomainCommand: ParsableCommand {
         if maxSize == 1 || maxSize == 2 { throw ValidationError("--max-size must leave room for words besides <unk> and <eos> (at least 3, or 0)") }
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
         if !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be in [0, 1)") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        try OptionBounds.checkThreads(threads)
         if corpusOptions.split != nil { throw ValidationError("--split does not apply: pretrain-domain uses the train, valid and test splits") }
         if resume && force { throw ValidationError("--resume and --force exclude each other") }
         if glomoWeights != nil && glomo == nil { throw ValidationError("--glomo-weights needs --glomo DIR") }

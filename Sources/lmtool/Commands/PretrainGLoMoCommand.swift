@@ -39,35 +39,35 @@ struct PretrainGLoMoCommand: ParsableCommand {
 
     @OptionGroup var corpusOptions: CorpusOptions
 
-    @Option(name: .customLong("min-count"), help: "Keep words seen at least this many times (when building the vocabulary).")
+    @Option(name: .customLong("min-count"), parsing: .unconditional, help: "Keep words seen at least this many times (when building the vocabulary).")
     var minCount = 3
-    @Option(name: .customLong("max-size"), help: "Keep at most this many words (when building the vocabulary).")
+    @Option(name: .customLong("max-size"), parsing: .unconditional, help: "Keep at most this many words (when building the vocabulary).")
     var maxSize = 30_000
 
-    @Option(name: .customLong("embedding-size"), help: "Word embedding size E (also the feature size).") var embeddingSize = 128
-    @Option(help: "Channels of the key and query convolution stacks (default: E).") var channels: Int?
-    @Option(name: .customLong("conv-layers"), help: "Convolution blocks per stack.") var convLayers = 2
-    @Option(name: .customLong("graph-layers"), help: "Graph layers L.") var graphLayers = 3
-    @Option(help: "Heads K per graph layer.") var heads = 4
-    @Option(name: .customLong("head-size"), help: "Query/key size per head (default: E / K).") var headSize: Int?
+    @Option(name: .customLong("embedding-size"), parsing: .unconditional, help: "Word embedding size E (also the feature size).") var embeddingSize = 128
+    @Option(parsing: .unconditional, help: "Channels of the key and query convolution stacks (default: E).") var channels: Int?
+    @Option(name: .customLong("conv-layers"), parsing: .unconditional, help: "Convolution blocks per stack.") var convLayers = 2
+    @Option(name: .customLong("graph-layers"), parsing: .unconditional, help: "Graph layers L.") var graphLayers = 3
+    @Option(parsing: .unconditional, help: "Heads K per graph layer.") var heads = 4
+    @Option(name: .customLong("head-size"), parsing: .unconditional, help: "Query/key size per head (default: E / K).") var headSize: Int?
     @Option(help: "Threshold form: learned (ReLU(q·k − w·q − b)², the paper's) or bias (ReLU(q·k + b)²).") var threshold: GraphThreshold = .learned
 
-    @Option(name: .customLong("sequence-length"), help: "Tokens per window T.") var sequenceLength = 64
-    @Option(name: .customLong("batch-size"), help: "Windows per batch B.") var batchSize = 16
-    @Option(help: "Tokens D predicted after each sampled position.") var predict = 3
-    @Option(help: "Positions sampled per window and step.") var positions = 8
-    @Option(help: "Adam learning rate.") var lr: Float = 2e-3
-    @Option(help: "Largest gradient norm.") var clip: Float = 5
-    @Option(help: "Optimizer steps (default 100 unless --epochs is given).") var steps: Int?
-    @Option(help: "Passes over the training windows (instead of --steps).") var epochs: Int?
-    @Option(name: .customLong("train-tokens"), help: "Use only the first N tokens of the training split.") var trainTokens: Int?
-    @Option(name: .customLong("checkpoint-every"), help: "Checkpoint (and score the valid split) every N steps.") var checkpointEvery: Int?
-    @Option(name: .customLong("valid-sequences"), help: "Windows of the valid split scored at each checkpoint.") var validSequences = 64
-    @Option(help: "Random seed.") var seed: UInt64 = 1
-    @Option(help: "Compute threads (default: one per processor).") var threads: Int?
+    @Option(name: .customLong("sequence-length"), parsing: .unconditional, help: "Tokens per window T.") var sequenceLength = 64
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Windows per batch B.") var batchSize = 16
+    @Option(parsing: .unconditional, help: "Tokens D predicted after each sampled position.") var predict = 3
+    @Option(parsing: .unconditional, help: "Positions sampled per window and step.") var positions = 8
+    @Option(parsing: .unconditional, help: "Adam learning rate.") var lr: Float = 2e-3
+    @Option(parsing: .unconditional, help: "Largest gradient norm.") var clip: Float = 5
+    @Option(parsing: .unconditional, help: "Optimizer steps (default 100 unless --epochs is given).") var steps: Int?
+    @Option(parsing: .unconditional, help: "Passes over the training windows (instead of --steps).") var epochs: Int?
+    @Option(name: .customLong("train-tokens"), parsing: .unconditional, help: "Use only the first N tokens of the training split.") var trainTokens: Int?
+    @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Checkpoint (and score the valid split) every N steps.") var checkpointEvery: Int?
+    @Option(name: .customLong("valid-sequences"), parsing: .unconditional, help: "Windows of the valid split scored at each checkpoint.") var validSequences = 64
+    @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Compute threads, \(OptionBounds.threadsRange) (default: one per processor).") var threads: Int?
     @Flag(help: "Continue the model in --out from its last.safetensors.") var resume = false
     @Flag(help: "Replace a model already in --out.") var force = false
-    @Option(name: .customLong("stop-after-steps"), help: "Stop cleanly after N steps in this session (continue with --resume).")
+    @Option(name: .customLong("stop-after-steps"), parsing: .unconditional, help: "Stop cleanly after N steps in this session (continue with --resume).")
     var stopAfterSteps: Int?
 
     func validate() throws {
@@ -82,6 +82,7 @@ struct PretrainGLoMoCommand: ParsableCommand {
                                           ("--threads", threads), ("--min-count", minCount), ("--max-size", maxSize),
                                           ("--stop-after-steps", stopAfterSteps)]
         for (flag, value) in positive where (value ?? 1) < 1 { throw ValidationError("\(flag) must be at least 1") }
+        try OptionBounds.checkThreads(threads)
         if validSequences < 0 { throw ValidationError("--valid-sequences must not be negative") }
         if positions > sequenceLength { throw ValidationError("--positions (\(positions)) cannot exceed --sequence-length (\(sequenceLength))") }
         if !(lr > 0) || !(clip > 0) { throw ValidationError("--lr and --clip must be positive") }
@@ -141,6 +142,7 @@ struct PretrainGLoMoCommand: ParsableCommand {
         let valid = corpusOptions.split == nil ? try EncodedCorpus(reader, vocabulary: vocabulary, tokenization: tokenization, split: .valid).ids : []
         print("vocabulary \(grouped(vocabulary.count)) words (hash \(vocabulary.contentHash)); train \(grouped(train.ids.count)) tokens, valid \(grouped(valid.count)) tokens; read in \(String(format: "%.1f", (clock.now - t0).seconds)) s")
         let trainer = try GLoMoPretrainer(directory: directory, config: config, train: train.ids, valid: valid, resume: resume)
+        if let warning = trainer.resumeWarning { print(warning) }
         let g = config.graph, p = config.pretraining
         print("model: E \(g.embeddingSize), \(g.graphLayers) graph layers × \(g.heads) heads (d \(g.headSize)), \(grouped(trainer.parameterCount)) parameters; "
               + "T \(p.sequenceLength), B \(p.batchSize), D \(p.predictTokens), \(p.positionsPerSequence) positions; \(grouped(trainer.train.windowCount)) windows, "

@@ -25,10 +25,10 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "The arm the others are compared with (default: the spec's, else random).")
     var baseline: String?
 
-    @Option(help: "Bootstrap resamples.")
+    @Option(parsing: .unconditional, help: "Bootstrap resamples.")
     var resamples = 1000
 
-    @Option(name: .customLong("bootstrap-seed"), help: "Seed of the bootstrap's resampling.")
+    @Option(name: .customLong("bootstrap-seed"), parsing: .unconditional, help: "Seed of the bootstrap's resampling.")
     var bootstrapSeed: UInt64 = 1
 
     @Flag(help: "Print report.json instead of the Markdown table.")

@@ -27,7 +27,7 @@ struct RescoreCommand: ParsableCommand {
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
-    @Option(name: .customLong("batch-size"), help: "Hypotheses scored at once.")
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Hypotheses scored at once.")
     var batchSize = 16
 
     func run() throws {

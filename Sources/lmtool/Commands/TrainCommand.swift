@@ -52,46 +52,46 @@ struct TrainCommand: ParsableCommand {
     // Vocabulary.
     @Option(help: "Vocabulary file (token<TAB>count); otherwise built from the training split.")
     var vocab: String?
-    @Option(name: .customLong("min-count"), help: "Building the vocabulary: keep tokens seen at least this many times (default 1).")
+    @Option(name: .customLong("min-count"), parsing: .unconditional, help: "Building the vocabulary: keep tokens seen at least this many times (default 1).")
     var minCount: Int?
-    @Option(name: .customLong("max-size"), help: "Building the vocabulary: largest size, counting <unk> and <eos>.")
+    @Option(name: .customLong("max-size"), parsing: .unconditional, help: "Building the vocabulary: largest size, counting <unk> and <eos>.")
     var maxSize: Int?
 
     // Model.
     @Option(help: "Recipe: tiny, small (Zaremba et al. small, the default) or medium.")
     var preset: String?
-    @Option(name: .customLong("embedding-size"), help: "Embedding size.") var embeddingSize: Int?
-    @Option(name: .customLong("hidden-size"), help: "LSTM hidden size.") var hiddenSize: Int?
-    @Option(help: "LSTM layers.") var layers: Int?
-    @Option(help: "Dropout probability on embeddings, between layers and on the output.") var dropout: Float?
+    @Option(name: .customLong("embedding-size"), parsing: .unconditional, help: "Embedding size.") var embeddingSize: Int?
+    @Option(name: .customLong("hidden-size"), parsing: .unconditional, help: "LSTM hidden size.") var hiddenSize: Int?
+    @Option(parsing: .unconditional, help: "LSTM layers.") var layers: Int?
+    @Option(parsing: .unconditional, help: "Dropout probability on embeddings, between layers and on the output.") var dropout: Float?
     @Flag(name: .customLong("tie-weights"), inversion: .prefixedNo, help: "Share the decoder weight with the input embedding.")
     var tieWeights: Bool?
-    @Option(name: .customLong("init-range"), help: "Parameters start uniform in ±X.") var initRange: Float?
+    @Option(name: .customLong("init-range"), parsing: .unconditional, help: "Parameters start uniform in ±X.") var initRange: Float?
 
     // Training.
     @Option(help: "discourse (stream in columns, state carried) or sentence (padded sentences, state reset).")
     var batching: String?
-    @Option(help: "Truncated BPTT length (window steps).") var bptt: Int?
-    @Option(name: .customLong("batch-size"), help: "Batch columns.") var batchSize: Int?
+    @Option(parsing: .unconditional, help: "Truncated BPTT length (window steps).") var bptt: Int?
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Batch columns.") var batchSize: Int?
     @Option(help: "sgd, adam or adagrad.") var optimizer: String?
-    @Option(help: "Learning rate (for the per-token mean loss).") var lr: Float?
-    @Option(help: "SGD momentum.") var momentum: Float?
-    @Option(name: .customLong("weight-decay"), help: "L2 weight decay.") var weightDecay: Float?
-    @Option(help: "Gradient-norm clipping threshold (0 = off).") var clip: Float?
+    @Option(parsing: .unconditional, help: "Learning rate (for the per-token mean loss).") var lr: Float?
+    @Option(parsing: .unconditional, help: "SGD momentum.") var momentum: Float?
+    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "L2 weight decay.") var weightDecay: Float?
+    @Option(parsing: .unconditional, help: "Gradient-norm clipping threshold (0 = off).") var clip: Float?
     @Option(help: "constant, decay:EPOCH:FACTOR or plateau:FACTOR.") var schedule: String?
-    @Option(help: "Epochs.") var epochs: Int?
-    @Option(help: "Stop after this many epochs without a better validation loss.") var patience: Int?
-    @Option(name: .customLong("train-tokens"), help: "Use only the first N training tokens (whole sentences), for quick runs.")
+    @Option(parsing: .unconditional, help: "Epochs.") var epochs: Int?
+    @Option(parsing: .unconditional, help: "Stop after this many epochs without a better validation loss.") var patience: Int?
+    @Option(name: .customLong("train-tokens"), parsing: .unconditional, help: "Use only the first N training tokens (whole sentences), for quick runs.")
     var trainTokens: Int?
-    @Option(help: "Random seed (initialisation, dropout, sentence order).") var seed: UInt64?
-    @Option(help: "Compute threads: GEMMs, the LSTM time loop, the softmax (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).") var threads: Int?
+    @Option(parsing: .unconditional, help: "Random seed (initialisation, dropout, sentence order).") var seed: UInt64?
+    @Option(parsing: .unconditional, help: "Compute threads: GEMMs, the LSTM time loop, the softmax; \(OptionBounds.threadsRange) (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).") var threads: Int?
 
     // Run control.
     @Flag(help: "Continue the run in --run from its last.safetensors.") var resume = false
     @Flag(help: "Replace a run that --run already holds.") var force = false
-    @Option(name: .customLong("checkpoint-every"), help: "Save last.safetensors at least every SECONDS (besides every epoch end).")
+    @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Save last.safetensors at least every SECONDS (besides every epoch end).")
     var checkpointEvery: Double = 600
-    @Option(name: .customLong("stop-after-steps"), help: "Stop cleanly after N optimizer steps in this session (continue with --resume).")
+    @Option(name: .customLong("stop-after-steps"), parsing: .unconditional, help: "Stop cleanly after N optimizer steps in this session (continue with --resume).")
     var stopAfterSteps: Int?
 
     // Input representation.
@@ -127,11 +127,21 @@ struct TrainCommand: ParsableCommand {
         if embeddingMode != nil && embeddings == nil { try fail("--embedding-mode needs --embeddings FILE") }
         if glomoOn != nil && glomo == nil { try fail("--glomo-on needs --glomo DIR") }
         if glomoWeights != nil && glomo == nil { try fail("--glomo-weights needs --glomo DIR") }
-        if let threads, threads < 1 { try fail("--threads must be at least 1") }
+        do { try OptionBounds.checkThreads(threads) } catch let e as ValidationError { try fail(e.message) }
         if !(checkpointEvery > 0) { try fail("--checkpoint-every must be a positive number of seconds") }
         if let stopAfterSteps, stopAfterSteps < 0 { try fail("--stop-after-steps must be at least 0") }
         if let maxSize, maxSize < 2 { try fail("--max-size must be at least 2 (<unk> and <eos>)") }
         if !resume && corpus.isEmpty && train.isEmpty { try fail("give the data: --corpus PATH... or --train PATH... --valid PATH...") }
+        if let minCount, minCount < 1 { try fail("--min-count must be at least 1, got \(minCount)") }
+        if !resume {
+            // The model and training numbers, before any data is read (with the vocabulary
+            // size still unknown: the sizes are checked again once it is).
+            let p = preset.flatMap(Preset.init(rawValue:)) ?? .small
+            var model = p.model(vocabularySize: 2), training = p.training
+            try makeRequest().overrides.apply(model: &model, training: &training)
+            try TrainingRequest.check(RunConfig(model: model, training: training, corpus: .init(), tokenization: .init(), vocabularyHash: ""),
+                                      trainTokens: trainTokens)
+        }
     }
 
     func makeRequest() throws -> TrainingRequest {

@@ -25,7 +25,7 @@ struct CorpusOptions: ParsableArguments {
     @Flag(name: .customLong("replace-invalid"), help: "Replace invalid UTF-8 with U+FFFD instead of stopping with an error.")
     var replaceInvalid = false
 
-    @Option(name: .customLong("max-line-bytes"), help: "Longest line accepted, in bytes (memory stays bounded by it).")
+    @Option(name: .customLong("max-line-bytes"), parsing: .unconditional, help: "Longest line accepted, in bytes (memory stays bounded by it).")
     var maxLineBytes = LineReader.defaultMaxLineBytes
 
     func validate() throws {
