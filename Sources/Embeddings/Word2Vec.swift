@@ -125,6 +125,18 @@ public enum Word2Vec {
         return try! EmbeddingTable(words: vocabulary.tokens, vectors: syn0, dimension: d, vocabularyHash: vocabulary.contentHash)
     }
 
+    /// The rows `train` leaves at their random initial vectors (fallback rows, see
+    /// `EmbeddingFallbacks`): `<unk>`, `<eos>` and the words that do not occur in `ids`; every row
+    /// when `epochs` is 0 or no word is trainable. In vocabulary order.
+    public static func fallbackRows(ids: [Int32], vocabulary: Vocabulary, epochs: Int) -> [Int] {
+        var seen = [Bool](repeating: false, count: vocabulary.count)
+        for id in ids { seen[Int(id)] = true }
+        seen[Int(Vocabulary.unknownID)] = false
+        seen[Int(Vocabulary.endOfSentenceID)] = false
+        if epochs == 0 || !seen.contains(true) { return Array(0..<vocabulary.count) }
+        return seen.indices.filter { !seen[$0] }
+    }
+
     /// Pointers shared by the training threads (Hogwild: no locks around the matrices).
     struct Shared: @unchecked Sendable {
         let syn0: UnsafeMutablePointer<Float>       // [V, D]

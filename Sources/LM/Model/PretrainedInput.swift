@@ -228,11 +228,15 @@ extension PretrainedInput {
         }
         try checkFit(mode: mode, dimension: table.dimension, model: model.config, path: path)
         let report = pretrainedInput.load(table, vocabulary: vocabulary, into: model.store)
-        let found = report.found + report.caseInsensitiveHits
+        let fallbacks = try fallbackWords(table, vocabulary: vocabulary, path: path)
+        let found = report.found + report.caseInsensitiveHits - fallbacks.words.count
         let examples = report.missingWords.prefix(8).joined(separator: " ")
         var lines = ["\(found) of \(vocabulary.count) vocabulary words found in \(path) (\(report.caseInsensitiveHits) by lowercase), "
             + "\(report.missing) missing, initialised as the model's random init (uniform in ±\(model.config.initRange))"
-            + (report.missing > 0 ? "; missing: \(examples)\(report.missing > 8 ? " ..." : "")" : "")]
+            + (report.missing > 0 ? "; missing: \(examples)\(report.missing > 8 ? " ..." : "")" : "")
+            + (fallbacks.words.isEmpty ? "" : "; \(fallbacks.words.count) more are fallback rows in the file (\(fallbacks.why): "
+                + fallbacks.words.prefix(8).joined(separator: " ") + (fallbacks.words.count > 8 ? " ..." : "")
+                + "), not counted as found, loaded as the file has them")]
         let V = vocabulary.count, D = pretrainedInput.pretrainedSize, E = pretrainedInput.embeddingSize
         switch mode {
         case .frozen: lines.append("embedding mode frozen: encoder.weight [\(V), \(E)] is not trained")
@@ -240,6 +244,34 @@ extension PretrainedInput {
         case .concat: lines.append("embedding mode concat: [encoder.pretrained.weight [\(V), \(D)] frozen ; encoder.weight [\(V), \(E)]] → encoder.projection.weight [\(E), \(D + E)]")
         }
         return lines
+    }
+
+    /// The vocabulary words whose row in `table` is a fallback row of the file (see
+    /// `EmbeddingFallbacks`): a row listed in the file's `FILE.fallbacks.txt` sidecar, or one whose
+    /// vector is exactly that of another row of the file. Matched by vector after alignment, so
+    /// the lookup (`<eos>` as `</s>`, lowercase) is the one `load` uses. `why` says which evidence.
+    static func fallbackWords(_ table: EmbeddingTable, vocabulary: Vocabulary, path: String) throws -> (words: [String], why: String) {
+        let D = table.dimension
+        func key(_ v: UnsafeBufferPointer<Float>, _ row: Int) -> [UInt32] { (0..<D).map { v[row * D + $0].bitPattern } }
+        var suspects = Set<[UInt32]>()
+        let listed = try EmbeddingFallbacks.read(for: path) ?? []
+        let shared = EmbeddingFallbacks.identicalRowGroups(table).joined()
+        table.vectors.withUnsafeBufferPointer { v in
+            for word in listed { if let row = table.row(of: word) { suspects.insert(key(v, row)) } }
+            for row in shared { suspects.insert(key(v, row)) }
+        }
+        guard !suspects.isEmpty else { return ([], "") }
+        let (aligned, report) = table.aligned(to: vocabulary, missing: .zero)
+        let missing = Set(report.missingWords)
+        var words: [String] = []
+        aligned.vectors.withUnsafeBufferPointer { v in
+            for (row, word) in vocabulary.tokens.enumerated() where !missing.contains(word) && suspects.contains(key(v, row)) {
+                words.append(word)
+            }
+        }
+        let why = listed.isEmpty ? "vectors shared exactly with other rows" : "listed in \(EmbeddingFallbacks.sidecarPath(for: path))"
+            + (shared.isEmpty ? "" : " or shared exactly with other rows")
+        return (words, why)
     }
 
     static func pathAndMode(_ input: RunConfig.InputRepresentation) throws -> (String, PretrainedMode) {

@@ -1,0 +1,76 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+import Corpus
+import Support
+
+/// The rows of an embedding file that are not learned vectors: **fallback rows**. lmtool's
+/// embedding writers (`embed word2vec`, `embed bilm`, `pretrain-domain`'s exports) give some
+/// vocabulary words a vector they never learned: word2vec's `<unk>`, `<eos>` and words absent from
+/// the corpus keep their random initial vectors; a contextual average gives words seen too rarely
+/// (or never) one shared mean vector; the domain classifier's input rows of words absent from its
+/// training split stay at their initial values.
+///
+/// Every writer counts them in its log line and lists them in a **sidecar** next to the file,
+/// `FILE.fallbacks.txt`: the fallback words, one per line, in row order (an empty file when there
+/// are none). The embedding file itself is left untouched, so word2vec text, binary and GloVe files
+/// stay readable by every other tool. Readers (`embed neighbors`, `train --embeddings`) use the
+/// sidecar when it is there; without it, `identicalRowGroups` still finds rows that share one
+/// vector exactly (the shared-mean kind of fallback).
+///
+///     try EmbeddingFallbacks.write(["<unk>", "<eos>"], for: "w2v.vec")   // w2v.vec.fallbacks.txt
+///     let words = try EmbeddingFallbacks.read(for: "w2v.vec")            // ["<unk>", "<eos>"]
+public enum EmbeddingFallbacks {
+    /// The sidecar of the embedding file at `path`.
+    public static func sidecarPath(for path: String) -> String { path + ".fallbacks.txt" }
+
+    /// Writes the sidecar of `path` (atomically): `words`, one per line.
+    public static func write(_ words: [String], for path: String) throws {
+        try AtomicFile.write(to: sidecarPath(for: path)) { sink in
+            for word in words { try sink.write(word + "\n") }
+        }
+    }
+
+    /// Writes the sidecar of `path` listing the rows of `table` at `rows`.
+    public static func write(rows: [Int], of table: EmbeddingTable, for path: String) throws {
+        try write(rows.map { table.words[$0] }, for: path)
+    }
+
+    /// The words listed in the sidecar of `path`, or nil when there is no sidecar.
+    public static func read(for path: String) throws -> [String]? {
+        let sidecar = sidecarPath(for: path)
+        guard access(sidecar, F_OK) == 0 else { return nil }
+        let (source, _) = try openByteSource(path: sidecar)
+        var words: [String] = []
+        try LineReader(source: source, path: sidecar).forEachLine { line, number in
+            guard let word = String(validating: Array(line), as: UTF8.self) else {
+                throw CorpusError(file: sidecar, position: .line(number), "not valid UTF-8")
+            }
+            if !word.isEmpty { words.append(word) }
+        }
+        return words
+    }
+
+    /// The groups of rows of `table` whose vectors are bit-for-bit identical (two rows or more
+    /// each), each group in row order, groups ordered by their first row. Learned vectors are
+    /// never exactly equal; a shared fallback vector is.
+    public static func identicalRowGroups(_ table: EmbeddingTable) -> [[Int]] {
+        let D = table.dimension
+        var groups: [[UInt32]: [Int]] = [:]
+        table.vectors.withUnsafeBufferPointer { v in
+            for row in 0..<table.count {
+                let key = (0..<D).map { v[row * D + $0].bitPattern }
+                groups[key, default: []].append(row)
+            }
+        }
+        return groups.values.filter { $0.count > 1 }.sorted { $0[0] < $1[0] }
+    }
+
+    /// A one-line summary: `"3 of 10 rows are fallbacks (never trained: <unk> <eos> zebra), listed in FILE.fallbacks.txt"`.
+    public static func summary(count: Int, of rows: Int, words: [String], reason: String, path: String) -> String {
+        let examples = words.prefix(8).joined(separator: " ") + (words.count > 8 ? " ..." : "")
+        return "\(count) of \(rows) rows are fallbacks (\(reason)\(count > 0 ? ": " + examples : "")), listed in \(sidecarPath(for: path))"
+    }
+}
