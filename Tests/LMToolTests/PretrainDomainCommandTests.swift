@@ -1,4 +1,5 @@
 import Foundation
+import LM
 import XCTest
 
 /// `lmtool pretrain-domain` as a user runs it, on tiny corpora written to a temporary directory.
@@ -214,6 +215,24 @@ final class PretrainDomainCommandTests: XCTestCase {
         let message = resumed.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
         XCTAssertEqual(message.split(separator: "\n").count, 1, message)
         XCTAssertTrue(message.hasPrefix("Error: \(path("run/config.json")): granularity \"sentence\" without sentence splitting"), message)
+    }
+
+    /// `lmtool ablate`'s domain-sentence step asks for sentence splitting explicitly, so its cache
+    /// key differs from that of a run made before sentence granularity split documents itself
+    /// (which trained on whole documents and must not be reused).
+    func testAblationDomainSentenceStepSplitsSentences() throws {
+        let corpus = try write("c.jsonl", "{\"text\": \"a b\", \"domain\": \"x\"}\n")
+        let spec = AblationSpec(corpus: [corpus], sources: ["domain-sentence", "domain-paragraph"], modes: ["frozen"], glomo: ["off"], seeds: 1)
+        let steps = try AblationPlan(spec: spec, results: path("r")).steps
+        let sentence = try XCTUnwrap(steps.first { $0.name == "domain-sentence" })
+        let paragraph = try XCTUnwrap(steps.first { $0.name == "domain-paragraph" })
+        XCTAssertTrue(sentence.arguments.joined(separator: " ").contains("--granularity sentence --sentences"), "\(sentence.arguments)")
+        XCTAssertFalse(paragraph.arguments.contains("--sentences"), "\(paragraph.arguments)")
+        // Given --sentences for the whole grid, it is not repeated.
+        var split = spec
+        split.corpusOptions.sentences = true
+        let both = try XCTUnwrap(try AblationPlan(spec: split, results: path("r2")).steps.first { $0.name == "domain-sentence" })
+        XCTAssertEqual(both.arguments.filter { $0 == "--sentences" }.count, 1, "\(both.arguments)")
     }
 
     func testSentenceGranularityTrainsOnSentencesAndExportsEmbeddings() throws {
