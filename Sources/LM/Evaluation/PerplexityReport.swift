@@ -223,7 +223,7 @@ public struct PerplexityStatistics: Codable, Equatable, Sendable {
 /// and 0 OOVs are printed (`ngram -unk -ppl`, the PTB/WikiText figure):
 ///
 ///     file test.txt: 2 sentences, 5 words, 0 OOVs
-///     0 zeroprobs, logprob= -4.0103 ppl= 3.7364 ppl1= 6.33957
+///     0 zeroprobs, logprob= -4.0103 ppl= 3.74024 ppl1= 6.33957
 ///
 /// `.perSentence` (SRILM `-debug 1`) prints each sentence and its own summary first; `.perWord`
 /// (`-debug 2`) adds one line per position, `\tp( word | context ...) \t= [lstm] p [ log10 p ]`,
