@@ -355,8 +355,7 @@ extension Evaluator {
     /// atomically: `tokens<TAB>logprob`, the number of scored positions (`<eos>` included) and
     /// their summed natural-log probability (OOVs scored as `<unk>`), in text order: the format
     /// of the `test-sentences.tsv` that `lmtool ablate`'s paired bootstrap reads (the trainer
-    /// writes that file itself; unlike its sentence-mode evaluation, scoring here skips blank
-    /// lines in sentence mode). Returns the totals.
+    /// writes that file itself; in sentence mode both skip blank lines). Returns the totals.
     ///
     ///     try evaluator.writeSentenceScores(CorpusReader(paths: ["test.txt"]), to: "run/test-sentences.tsv")
     ///     // 12<TAB>-61.2838...
