@@ -35,19 +35,28 @@ public enum PipeFeeder {
 
     /// Calls `body` with the path of a FIFO made at `path` (in the test's directory), while a
     /// thread opens it for writing, writes `bytes` and closes it.
+    ///
+    /// A reader that opens the FIFO a second time would wait forever for another writer; the
+    /// thread then keeps opening and closing the write end, so that such a reader sees an empty
+    /// stream and the test fails instead of hanging.
     public static func withFIFO<R>(at path: String, _ bytes: [UInt8], _ body: (String) throws -> R) throws -> R {
         signal(SIGPIPE, SIG_IGN)
         guard mkfifo(path, 0o600) == 0 else { throw Failure(message: "mkfifo \(path): \(String(cString: strerror(errno)))") }
-        let finished = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0), stop = DispatchSemaphore(value: 0)
         Thread {
             let fd = open(path, O_WRONLY | O_CLOEXEC)   // waits for the reader
             if fd >= 0 {
                 writeAll(fd, bytes)
                 close(fd)
             }
+            while stop.wait(timeout: .now() + 0.05) == .timedOut {
+                let again = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)   // succeeds only if a reader waits
+                if again >= 0 { close(again) }
+            }
             finished.signal()
         }.start()
         defer {
+            stop.signal()
             // If the reader never opened the FIFO, a reader opened (and closed) here lets the
             // writer's open return; its writes then fail and it finishes.
             let unblock = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
