@@ -100,6 +100,28 @@ final class InputTests: XCTestCase {
         XCTAssertEqual(read, ["x y"])
     }
 
+    /// A pipe or FIFO read a second time would give nothing (or the rest of the data), and a
+    /// FIFO's second open would wait forever: the second open is an error naming the input.
+    func testAPipeOrFIFOOpenedTwiceIsAnError() throws {
+        let dir = try TempDir()
+        let bytes = Array("a b\n".utf8)
+        try PipeFeeder.withPipe(bytes) { path in
+            XCTAssertEqual(try records(path), ["a b"])
+            assertCorpusError(try records(path), contains: [path, "is a pipe or standard input, which can be read only once", "save it to a file first"])
+        }
+        try PipeFeeder.withPipe(bytes) { path in
+            assertCorpusError(try CorpusReader(paths: [path, path]).records(), contains: [path, "can be read only once"])
+        }
+        let fifo = dir.path("f.txt")
+        try PipeFeeder.withFIFO(at: fifo, bytes) { path in
+            XCTAssertEqual(try records(path), ["a b"])
+            assertCorpusError(try records(path), contains: [path, "is a FIFO, which can be read only once"])
+        }
+        // Regular files are read as often as asked.
+        let file = try dir.write("r.txt", bytes)
+        XCTAssertEqual(try CorpusReader(paths: [file, file]).records().map(\.text), ["a b", "a b"])
+    }
+
     // MARK: Text hygiene
 
     func testUTF8ByteOrderMarkIsSkipped() throws {

@@ -3,6 +3,7 @@ import Glibc
 #else
 import Darwin
 #endif
+import Foundation
 
 /// A stream of bytes: a plain file, or the decompressed contents of a zstd or gzip file.
 public protocol ByteSource: AnyObject {
@@ -47,6 +48,7 @@ public final class FileByteSource: ByteSource {
 
     public init(path: String) throws {
         self.path = path
+        try StreamInputs.claim(path)
         if path == standardInputPath {
             fd = STDIN_FILENO
             ownsDescriptor = false
@@ -86,6 +88,37 @@ public final class FileByteSource: ByteSource {
             if errno == EINTR { continue }
             let reason = errno == EISDIR ? "is a directory" : "read error: \(String(cString: strerror(errno)))"
             throw CorpusError(file: path, position: .byte(offset), reason)
+        }
+    }
+}
+
+/// The pipes and FIFOs this process has opened. A stream can be read only once: a second read
+/// would see what is left (nothing, or the middle of the data) and a FIFO's second open waits
+/// forever for a writer. Opening one again is an error instead.
+enum StreamInputs {
+    struct Key: Hashable {
+        var device: UInt64, inode: UInt64
+        /// A FIFO named in the file system is keyed by its path too (its inode number may be
+        /// reused once it is deleted); a pipe (`-`, `/dev/stdin`, `<(...)`) by its inode alone.
+        var path: String?
+    }
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var opened: Set<Key> = []
+
+    /// Records that `path` is being opened; throws if it is a pipe or FIFO opened before.
+    static func claim(_ path: String) throws {
+        var st = stat()
+        let found = path == standardInputPath ? fstat(STDIN_FILENO, &st) == 0 : stat(path, &st) == 0
+        guard found, st.st_mode & S_IFMT == S_IFIFO || st.st_mode & S_IFMT == S_IFSOCK else { return }
+        var link = stat()
+        let named = path != standardInputPath && lstat(path, &link) == 0 && link.st_mode & S_IFMT == S_IFIFO
+        let key = Key(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), path: named ? path : nil)
+        lock.lock()
+        defer { lock.unlock() }
+        if !opened.insert(key).inserted {
+            let what = named ? "a FIFO" : "a pipe or standard input"
+            throw CorpusError(file: path, "is \(what), which can be read only once, and it is needed again here (a second pass, or the same input given twice); save it to a file first")
         }
     }
 }
