@@ -117,6 +117,9 @@ final class InputTests: XCTestCase {
             XCTAssertEqual(try records(path), ["a b"])
             assertCorpusError(try records(path), contains: [path, "is a FIFO, which can be read only once"])
         }
+        // Standard input, even redirected from a file, is consumed by its first reader.
+        XCTAssertNoThrow(try StreamInputs.claim("-"))
+        assertCorpusError(try StreamInputs.claim("-"), contains: ["-: is a pipe or standard input"])
         // Regular files are read as often as asked.
         let file = try dir.write("r.txt", bytes)
         XCTAssertEqual(try CorpusReader(paths: [file, file]).records().map(\.text), ["a b", "a b"])

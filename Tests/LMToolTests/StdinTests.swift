@@ -97,6 +97,15 @@ final class StdinTests: XCTestCase {
         }
     }
 
+    /// Standard input is consumed by its first reader: `-` a second time is an error, not an
+    /// empty second file (the old reader counted a missing first word instead).
+    func testStandardInputGivenTwiceIsAnError() throws {
+        let r = try runLMTool(["vocab", "build", "-", "-", "--out", "v.txt"], standardInput: Array("a b\n".utf8), currentDirectory: directory)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(r.stderr, "Error: -: is a pipe or standard input, which can be read only once, and it is needed again here (a second pass, or the same input given twice); save it to a file first\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("v.txt").path))
+    }
+
     func testAFIFOInACorpusDirectoryIsSkippedWithANote() throws {
         let corpus = directory.appendingPathComponent("c")
         try FileManager.default.createDirectory(at: corpus, withIntermediateDirectories: true)

@@ -106,20 +106,26 @@ enum StreamInputs {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var opened: Set<Key> = []
 
-    /// Records that `path` is being opened; throws if it is a pipe or FIFO opened before.
+    /// Records that `path` is being opened; throws if it is a pipe or FIFO opened before, or
+    /// `-` read before (standard input is consumed even when it is a redirected file).
     static func claim(_ path: String) throws {
+        var keys: [Key] = []
+        if path == standardInputPath { keys.append(Key(device: 0, inode: 0, path: standardInputPath)) }
         var st = stat()
         let found = path == standardInputPath ? fstat(STDIN_FILENO, &st) == 0 : stat(path, &st) == 0
-        guard found, st.st_mode & S_IFMT == S_IFIFO || st.st_mode & S_IFMT == S_IFSOCK else { return }
-        var link = stat()
-        let named = path != standardInputPath && lstat(path, &link) == 0 && link.st_mode & S_IFMT == S_IFIFO
-        let key = Key(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), path: named ? path : nil)
+        var named = false
+        if found, st.st_mode & S_IFMT == S_IFIFO || st.st_mode & S_IFMT == S_IFSOCK {
+            var link = stat()
+            named = path != standardInputPath && lstat(path, &link) == 0 && link.st_mode & S_IFMT == S_IFIFO
+            keys.append(Key(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), path: named ? path : nil))
+        }
         lock.lock()
         defer { lock.unlock() }
-        if !opened.insert(key).inserted {
+        if keys.contains(where: opened.contains) {
             let what = named ? "a FIFO" : "a pipe or standard input"
             throw CorpusError(file: path, "is \(what), which can be read only once, and it is needed again here (a second pass, or the same input given twice); save it to a file first")
         }
+        opened.formUnion(keys)
     }
 }
 
