@@ -53,8 +53,8 @@ public final class FileByteSource: ByteSource {
             fd = STDIN_FILENO
             ownsDescriptor = false
         } else {
-            // Opening first and checking the open descriptor: a FIFO is opened once (a stat
-            // before it would not block, a second open would wait for a second writer).
+            // Opened once, its kind checked on the descriptor (a second open of a FIFO would
+            // wait for a second writer).
             fd = open(path, O_RDONLY | O_CLOEXEC)
             if fd < 0 {
                 let code = errno
