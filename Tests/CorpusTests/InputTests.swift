@@ -32,6 +32,16 @@ final class InputTests: XCTestCase {
         }
     }
 
+    /// Sniffing must not shorten the first read: callers that read a header with one `read`
+    /// (the width of an embeddings file) got only the 4 peeked bytes.
+    func testTheFirstReadAfterAPeekIsNotShort() throws {
+        let dir = try TempDir()
+        let source = try openByteSource(path: try dir.write("h.txt", "2 1048576\nthe 0.5\n")).source
+        var buffer = [UInt8](repeating: 0, count: 128)
+        let n = try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
+        XCTAssertEqual(String(decoding: buffer[..<n], as: UTF8.self), "2 1048576\nthe 0.5\n")
+    }
+
     func testJSONLThroughAPipeIsDetectedAndRead() throws {
         let bytes = try compress(Array("{\"text\": \"a b\", \"split\": \"test\"}\n{\"text\": \"c\"}\n".utf8), with: "zstd")
         let read = try PipeFeeder.withPipe(bytes) { try RecordReader(path: $0).records() }

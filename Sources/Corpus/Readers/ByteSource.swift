@@ -162,19 +162,19 @@ public final class PeekableByteSource: ByteSource {
         pendingStart += count
     }
 
+    /// Hands out the peeked bytes first, then (in the same call, if there is room) what the
+    /// base source gives: the first read returns as much as it would have without the peek.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         guard buffer.count > 0 else { return 0 }
-        if pendingStart < pending.count {
-            let n = min(buffer.count, pending.count - pendingStart)
-            pending.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + pendingStart, byteCount: n) }
-            pendingStart += n
-            if pendingStart == pending.count {
-                pending = []
-                pendingStart = 0
-            }
-            return n
-        }
-        return try base.read(into: buffer)
+        guard pendingStart < pending.count else { return try base.read(into: buffer) }
+        let n = min(buffer.count, pending.count - pendingStart)
+        pending.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + pendingStart, byteCount: n) }
+        pendingStart += n
+        guard pendingStart == pending.count else { return n }
+        pending = []
+        pendingStart = 0
+        if n == buffer.count { return n }
+        return n + (try base.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[n...])))
     }
 }
 
