@@ -14,10 +14,11 @@ FILE is plain UTF-8 text (optionally gzip- or zstd-compressed; zstd through the 
 tokenized as the run was: the whitespace tokenizer, `<eos>` after every line. Other
 tokenizations are refused. Scoring follows `lmtool perplexity`:
   discourse: one stream, zero state, `<eos>` as the first input, every token predicted once;
-  sentence:  each line on its own from a zero state, `<eos>` first.
-Words outside the vocabulary are scored as `<unk>` and counted as OOVs. The output is SRILM's
-summary with OOVs scored (the headline of `lmtool perplexity`) per run, or with --json one
-JSON object per run and line. Several runs share one start of Python and torch (~3 s here).
+  sentence:  each line on its own from a zero state, `<eos>` first; blank lines are skipped.
+Words outside the vocabulary are scored as `<unk>`. The output is SRILM's summary with OOVs
+scored as `<unk>` (so 0 OOVs, as `lmtool perplexity --unk` and `ngram -unk -ppl` print it) per
+run, or with --json one JSON object per run and line (its "oovs" counts the words that were
+scored as `<unk>`). Several runs share one start of Python and torch (~3 s here).
 """
 import argparse
 import gzip
@@ -187,6 +188,8 @@ def evaluate(run, path, mode_override):
     mode = mode_override or config["training"].get("batching", "discourse")
     index = {t: i for i, t in enumerate(tokens)}
     sentences = encode(read_lines(path), index, path)
+    if mode == "sentence":
+        sentences = [s for s in sentences if len(s) > 1]   # a blank line is no sentence
     if not sentences:
         fail(f"{path}: nothing to score")
     logps = score(model, sentences, mode, index["<eos>"])
@@ -213,7 +216,7 @@ def main():
         else:
             ppl1 = "undefined" if r["ppl1"] is None else f"{r['ppl1']:g}"
             print(f"{run} ({r['mode']} mode)")
-            print(f"file {r['file']}: {r['sentences']} sentences, {r['words']} words, {r['oovs']} OOVs")
+            print(f"file {r['file']}: {r['sentences']} sentences, {r['words']} words, 0 OOVs")
             print(f"0 zeroprobs, logprob= {r['logprob']:g} ppl= {r['ppl']:g} ppl1= {ppl1}")
 
 

@@ -50,18 +50,14 @@ public enum EmbeddingFile {
 
     /// Detects the format of `path` by content: safetensors by its header; otherwise a first
     /// line of two integers means word2vec (text if the next line is a word followed by decimal
-    /// numbers, binary otherwise); any other first line means GloVe.
+    /// numbers, binary otherwise); any other first line means GloVe. (This reads the start of
+    /// the file; `read` detects on the same bytes it then reads, so it also works on a pipe.)
     public static func detectFormat(path: String) throws -> EmbeddingFormat {
-        if try looksLikeSafetensors(path: path) { return .safetensors }
-        let (source, _) = try openByteSource(path: path)
-        var head = [UInt8](repeating: 0, count: 1 << 16)
-        var filled = 0
-        while filled < head.count {
-            let n = try head.withUnsafeMutableBytes { try source.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
-            if n == 0 { break }
-            filled += n
-        }
-        head.removeLast(head.count - filled)
+        try EmbeddingInput(path: path).detectFormat()
+    }
+
+    /// The format of a (decompressed) stream whose first bytes are `head`, up to 64 KiB.
+    static func detectFormat(head: [UInt8], path: String) throws -> EmbeddingFormat {
         if head.allSatisfy({ isSpace($0) || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) {
             throw CorpusError(file: path, "empty embedding file")
         }
@@ -82,15 +78,10 @@ public enum EmbeddingFile {
         return .word2vecBinary
     }
 
-    static func looksLikeSafetensors(path: String) throws -> Bool {
-        let source = try FileByteSource(path: path)
-        var head = [UInt8](repeating: 0, count: 9)
-        var filled = 0
-        while filled < 9 {
-            let n = try head.withUnsafeMutableBytes { try source.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
-            if n == 0 { return false }
-            filled += n
-        }
+    /// Whether a file's first 9 stored bytes start a safetensors file: a little-endian header
+    /// length of plausible size, then `{`.
+    static func looksLikeSafetensors(_ head: [UInt8]) -> Bool {
+        guard head.count >= 9 else { return false }
         var length: UInt64 = 0
         for i in (0..<8).reversed() { length = length << 8 | UInt64(head[i]) }
         return head[8] == UInt8(ascii: "{") && length > 1 && length < UInt64(SafetensorsFile.maxHeaderLength)
@@ -99,17 +90,32 @@ public enum EmbeddingFile {
     // MARK: Reading
 
     /// Reads an embedding file, detecting its format unless `format` is given.
-    public static func read(_ path: String, format: EmbeddingFormat? = nil) throws -> EmbeddingTable {
-        switch try format ?? detectFormat(path: path) {
-        case .word2vecText: return try readText(path, header: true)
-        case .glove: return try readText(path, header: false)
-        case .word2vecBinary: return try readBinary(path)
-        case .safetensors: return try readSafetensors(path)
+    ///
+    /// The path is opened once (`-` is standard input; a pipe or FIFO works, compressed or not),
+    /// and the format is detected on the bytes then read. Text is UTF-8: a byte order mark is
+    /// skipped, UTF-16/32 refused, and a word that is not valid UTF-8 is an error naming the
+    /// line (text) or byte offset (binary), unless `replaceInvalidUTF8` (then U+FFFD, as for
+    /// corpora with `--replace-invalid`).
+    public static func read(_ path: String, format: EmbeddingFormat? = nil, replaceInvalidUTF8: Bool = false) throws -> EmbeddingTable {
+        let input = try EmbeddingInput(path: path)
+        switch try format ?? input.detectFormat() {
+        case .word2vecText: return try readText(input, header: true, replaceInvalidUTF8: replaceInvalidUTF8)
+        case .glove: return try readText(input, header: false, replaceInvalidUTF8: replaceInvalidUTF8)
+        case .word2vecBinary: return try readBinary(input, replaceInvalidUTF8: replaceInvalidUTF8)
+        case .safetensors: return try readSafetensors(input)
         }
     }
 
-    static func readText(_ path: String, header expectHeader: Bool) throws -> EmbeddingTable {
-        let (source, _) = try openByteSource(path: path)
+    /// A word's bytes as a string: invalid UTF-8 is an error from `fail`, or U+FFFD if allowed.
+    static func decodeWord<C: Collection>(_ bytes: C, replaceInvalidUTF8: Bool, fail: () -> CorpusError) throws -> String where C.Element == UInt8 {
+        if let word = String(validating: bytes, as: UTF8.self) { return word }
+        if replaceInvalidUTF8 { return String(decoding: bytes, as: UTF8.self) }
+        throw fail()
+    }
+
+    static func readText(_ input: EmbeddingInput, header expectHeader: Bool, replaceInvalidUTF8: Bool) throws -> EmbeddingTable {
+        let path = input.path
+        let source = try input.text()
         var words: [String] = []
         var vectors: [Float] = []
         var seen: [String: Int] = [:]
@@ -142,7 +148,9 @@ public enum EmbeddingFile {
                 let origin = announced != nil ? "the header says" : "the first row has"
                 throw CorpusError(file: path, position: .line(number), "\(values) values, but \(origin) \(dimension)")
             }
-            let word = String(decoding: fields[0], as: UTF8.self)
+            let word = try decodeWord(fields[0], replaceInvalidUTF8: replaceInvalidUTF8) {
+                CorpusError(file: path, position: .line(number), "the word is not valid UTF-8: \(String(decoding: fields[0], as: UTF8.self).debugDescription)")
+            }
             if let previous = seen.updateValue(words.count, forKey: word) {
                 let previousLine = previous + 1 + (announced != nil ? 1 : 0)
                 throw CorpusError(file: path, position: .line(number), "duplicate word \(word.debugDescription) (first seen near line \(previousLine))")
@@ -166,16 +174,17 @@ public enum EmbeddingFile {
         return try EmbeddingTable(words: words, vectors: vectors, dimension: dimension)
     }
 
-    static func readBinary(_ path: String) throws -> EmbeddingTable {
-        let (source, _) = try openByteSource(path: path)
-        var reader = BinaryReader(source: source, path: path)
+    static func readBinary(_ input: EmbeddingInput, replaceInvalidUTF8: Bool) throws -> EmbeddingTable {
+        let path = input.path
+        let source = try input.text()
+        var reader = BinaryReader(source: source, path: path, offset: input.skippedBOM)
         defer { reader.close() }
         var headerBytes: [UInt8] = []
         while let b = try reader.byte(), b != UInt8(ascii: "\n") {
             headerBytes.append(b)
             if headerBytes.count > 100 { break }
         }
-        if headerBytes.isEmpty && reader.offset == 0 { throw CorpusError(file: path, "empty embedding file") }
+        if headerBytes.isEmpty && reader.offset == input.skippedBOM { throw CorpusError(file: path, "empty embedding file") }
         guard let header = parseHeader(headerBytes[...]) else {
             throw CorpusError(file: path, position: .byte(0), "expected a word2vec header \"count dim\" (two integers) on the first line")
         }
@@ -205,7 +214,9 @@ public enum EmbeddingFile {
                     throw CorpusError(file: path, position: .byte(rowStart), "row \(row + 1): no space after the word within 10000 bytes (wrong dimension in the header, or not a binary word2vec file)")
                 }
             }
-            let word = String(decoding: wordBytes, as: UTF8.self)
+            let word = try decodeWord(wordBytes, replaceInvalidUTF8: replaceInvalidUTF8) {
+                CorpusError(file: path, position: .byte(rowStart), "the word of row \(row + 1) is not valid UTF-8: \(String(decoding: wordBytes, as: UTF8.self).debugDescription)")
+            }
             if let previous = seen.updateValue(row, forKey: word) {
                 throw CorpusError(file: path, position: .byte(rowStart), "duplicate word \(word.debugDescription) (rows \(previous + 1) and \(row + 1))")
             }
@@ -232,8 +243,9 @@ public enum EmbeddingFile {
         return try EmbeddingTable(words: words, vectors: vectors, dimension: d)
     }
 
-    static func readSafetensors(_ path: String) throws -> EmbeddingTable {
-        let file = try SafetensorsFile(contentsOf: path)
+    static func readSafetensors(_ input: EmbeddingInput) throws -> EmbeddingTable {
+        let path = input.path
+        let file = try input.safetensors()
         guard let tensor = file.tensors["embeddings"] else {
             throw CorpusError(file: path, "no tensor named \"embeddings\" (found: \(file.tensors.keys.sorted().joined(separator: ", ")))")
         }
@@ -337,17 +349,74 @@ public enum EmbeddingFile {
     }
 }
 
+/// An embedding file opened once: its stored bytes, sniffed for safetensors, then (for the
+/// other formats) decompressed and checked for encoding, with the first 64 KiB kept for format
+/// detection and read again by the reader.
+final class EmbeddingInput {
+    let path: String
+    private let file: FileByteSource
+    private let stored: PeekableByteSource
+    private let storedHead: [UInt8]
+    private var decoded: PeekableByteSource?
+    /// The length of the UTF-8 byte order mark skipped at the start (0 or 3).
+    private(set) var skippedBOM = 0
+
+    init(path: String) throws {
+        self.path = path
+        file = try FileByteSource(path: path)
+        stored = PeekableByteSource(file)
+        storedHead = try stored.peek(9)
+    }
+
+    /// The format, from the same bytes the reader will read.
+    func detectFormat() throws -> EmbeddingFormat {
+        if EmbeddingFile.looksLikeSafetensors(storedHead) { return .safetensors }
+        return try EmbeddingFile.detectFormat(head: try text().peek(1 << 16), path: path)
+    }
+
+    /// The decompressed bytes, after a UTF-8 byte order mark; UTF-16/32 is an error.
+    func text() throws -> PeekableByteSource {
+        if let decoded { return decoded }
+        let source: ByteSource
+        switch Compression.detect(storedHead) {
+        case .none: source = stored
+        case .zstd: source = try ZstdByteSource(stored, path: path)
+        case .gzip: source = try GzipByteSource(stored, path: path)
+        }
+        let text = PeekableByteSource(source)
+        skippedBOM = try checkTextEncoding(text, path: path)
+        decoded = text
+        return text
+    }
+
+    /// The whole file as safetensors: mapped from disk when it is a regular file, else read
+    /// from the stream.
+    func safetensors() throws -> SafetensorsFile {
+        if file.isRegularFile { return try SafetensorsFile(contentsOf: path) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try stored.read(into: $0) }
+            if n == 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        return try SafetensorsFile(decoding: bytes, path: path)
+    }
+}
+
 /// Buffered bytes from a `ByteSource`, with the absolute offset for error messages.
 struct BinaryReader {
     let source: ByteSource
     let path: String
     private var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
     private var start = 0, end = 0
-    private(set) var offset = 0
+    private(set) var offset: Int
 
-    init(source: ByteSource, path: String) {
+    /// `offset` is where the source starts in the stream (after a byte order mark).
+    init(source: ByteSource, path: String, offset: Int = 0) {
         self.source = source
         self.path = path
+        self.offset = offset
     }
 
     func close() { buffer.deallocate() }

@@ -30,6 +30,17 @@ final class ReaderFuzzTests: XCTestCase {
         }
     }
 
+    /// The records of `path`, or its error without the file name.
+    func outcome(_ path: String, options: ReadOptions) -> [String] {
+        do {
+            var texts: [String] = []
+            try RecordReader(path: path, options: options).forEachRecord { texts.append($0.record().text) }
+            return texts
+        } catch {
+            return ["error" + "\(error)".dropFirst(path.count)]
+        }
+    }
+
     /// 1500 mutated plain-text and JSONL files: lines built from fields of every JSON type (and
     /// edge numbers, escaped newlines and NULs, lone surrogates, deep nesting), then damaged byte
     /// by byte (invalid UTF-8, NULs, CRs, cut lines), read in each format with and without
@@ -75,7 +86,8 @@ final class ReaderFuzzTests: XCTestCase {
     /// 800 mutated zstd and 800 mutated gzip files (single and concatenated frames/members,
     /// zstd with and without checksums): bit flips in headers and data, truncation, deleted,
     /// duplicated and inserted ranges, appended garbage. Each decompresses to lines or is
-    /// rejected with a one-line error naming the file (and the byte offset).
+    /// rejected with a one-line error naming the file (and the byte offset); every eighth is
+    /// also read through a pipe, with the same outcome.
     func testMutatedCompressedFilesAreReadOrRejectedNeverACrash() throws {
         let dir = try TempDir()
         var plain = ""
@@ -100,6 +112,10 @@ final class ReaderFuzzTests: XCTestCase {
                 let path = try dir.write("fuzz-\(kind).txt", bytes)
                 let options = ReadOptions(format: .lines, replaceInvalidUTF8: rng.pick(2) == 0)
                 if readOrReject(path, options: options, trial: trial) { read += 1 } else { rejected += 1 }
+                if trial % 8 == 0 {  // through a pipe: the same records, or the same error at the same offset
+                    let piped = try PipeFeeder.withPipe(bytes) { outcome($0, options: options) }
+                    XCTAssertEqual(piped, outcome(path, options: options), "trial \(trial)")
+                }
             }
             XCTAssertGreaterThan(read, 100, kind)
             XCTAssertGreaterThan(rejected, 300, kind)

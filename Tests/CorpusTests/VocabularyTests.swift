@@ -123,7 +123,7 @@ final class VocabularyTests: XCTestCase {
         assertLoadFails(Array(head.utf8) + [0x61, 0xFF, 9, 0x31, 10], "line 3: invalid UTF-8")
         let missing = directory.appendingPathComponent("missing.txt").path
         XCTAssertThrowsError(try Vocabulary.load(from: missing)) {
-            XCTAssertEqual("\($0)", "\(missing): cannot open: No such file or directory")
+            XCTAssertEqual("\($0)", "\(missing): no such file or directory")
         }
     }
 

@@ -40,6 +40,15 @@ final class TrainerDataTests: TrainerTestCase {
         XCTAssertEqual(test.outOfVocabularyCount, 3)
     }
 
+    /// Blank lines are sentences of one `<eos>` (id 1): dropped, the rest kept in order.
+    func testDroppingBlankLinesKeepsEveryOtherSentence() {
+        let data = TokenData(ids: [1, 5, 6, 1, 1, 1, 7, 1, 1], sentenceEnds: [1, 4, 5, 6, 8, 9], outOfVocabularyCount: 2)
+        let kept = data.droppingBlankLines()
+        XCTAssertEqual(kept.ids, [5, 6, 1, 7, 1])
+        XCTAssertEqual(kept.sentenceEnds, [3, 5])
+        XCTAssertEqual(kept.outOfVocabularyCount, 2)
+    }
+
     func testPrefixKeepsWholeSentences() {
         let data = TokenData(ids: [5, 6, 1, 7, 1, 8, 9, 4, 1], sentenceEnds: [3, 5, 9])
         XCTAssertEqual(data.prefix(tokens: 4).ids, [5, 6, 1])

@@ -1,4 +1,5 @@
 import Foundation
+import LM
 import XCTest
 
 /// `lmtool pretrain-domain` as a user runs it, on tiny corpora written to a temporary directory.
@@ -159,8 +160,9 @@ final class PretrainDomainCommandTests: XCTestCase {
     /// `--granularity sentence`: every sentence of a train document is one training example
     /// (the counts are the corpus's sentences, not its documents), the test split is evaluated by
     /// sentence too, one epoch is the default, and both embedding files are exported.
-    func testSentenceGranularityTrainsOnSentencesAndExportsEmbeddings() throws {
-        // Two domains; document i has 1 + i % 3 sentences, each capitalised and ending with " .".
+    /// Two domains; document i has 1 + i % 3 sentences, each capitalised and ending with " .".
+    /// Returns the file and the number of sentences and documents per split.
+    func sentenceCorpus() throws -> (path: String, sentences: [String: Int], documents: [String: Int]) {
         let words = [["apple", "pear", "plum", "fig"], ["saw", "nail", "drill", "vise"]]
         var records: [String] = []
         var sentences: [String: Int] = [:], documents: [String: Int] = [:]
@@ -175,7 +177,66 @@ final class PretrainDomainCommandTests: XCTestCase {
             documents[split, default: 0] += 1
             records.append("{\"text\": \"\(text)\", \"domain\": \"\(d == 0 ? "fruit" : "tools")\", \"split\": \"\(split)\"}")
         }
-        let corpus = try write("sentences.jsonl", records.joined(separator: "\n") + "\n")
+        return (try write("sentences.jsonl", records.joined(separator: "\n") + "\n"), sentences, documents)
+    }
+
+    /// `--granularity sentence` cuts the documents into sentences itself (it used to train on
+    /// whole documents without `--sentences`, while saying "sentences"): the example counts in
+    /// the log and in config.json are the corpus's sentences, with or without the flag.
+    func testSentenceGranularityCutsDocumentsIntoSentencesWithoutTheFlag() throws {
+        let (corpus, sentences, documents) = try sentenceCorpus()
+        XCTAssertEqual([sentences["train"], sentences["valid"], sentences["test"]], [79, 17, 15])
+        XCTAssertEqual([documents["train"], documents["valid"], documents["test"]], [40, 8, 8])
+        let r = try runLMTool(["pretrain-domain", "--corpus", corpus, "--out", path("run"), "--granularity", "sentence"] + small)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // 79 sentences in batches of 8: 10 batches (documents would give 40 examples, 5 batches).
+        XCTAssertTrue(r.stdout.contains("training examples: 79 (sentences), 10 batches of 8 per epoch"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("examples (sentences): train 79, valid 17, test 15"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("train 40 documents (79 sentences)"), r.stdout)
+        let config = try json("run/config.json")
+        XCTAssertEqual(config["examples"] as? [String: Int], ["train": 79, "valid": 17, "test": 15])
+        XCTAssertEqual((config["tokenization"] as? [String: Any])?["split_sentences"] as? Bool, true)
+        XCTAssertEqual(try json("run/evaluation.json")["examples"] as? Int, 15)
+
+        // Paragraphs stay documents.
+        let p = try runLMTool(["pretrain-domain", "--corpus", corpus, "--out", path("paragraphs"), "--epochs", "1"] + small)
+        XCTAssertEqual(p.status, 0, p.stderr)
+        XCTAssertTrue(p.stdout.contains("training examples: 40 (paragraphs)"), p.stdout)
+        XCTAssertEqual(try json("paragraphs/config.json")["examples"] as? [String: Int], ["train": 40, "valid": 8, "test": 8])
+
+        // A run made before the fix (sentence granularity, no splitting) is not continued.
+        var old = config
+        var tokenization = try XCTUnwrap(old["tokenization"] as? [String: Any])
+        tokenization["split_sentences"] = false
+        old["tokenization"] = tokenization
+        try JSONSerialization.data(withJSONObject: old).write(to: URL(fileURLWithPath: path("run/config.json")))
+        let resumed = try runLMTool(["pretrain-domain", "--corpus", corpus, "--out", path("run"), "--resume", "--epochs", "2"])
+        XCTAssertNotEqual(resumed.status, 0)
+        let message = resumed.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(message.split(separator: "\n").count, 1, message)
+        XCTAssertTrue(message.hasPrefix("Error: \(path("run/config.json")): granularity \"sentence\" without sentence splitting"), message)
+    }
+
+    /// `lmtool ablate`'s domain-sentence step asks for sentence splitting explicitly, so its cache
+    /// key differs from that of a run made before sentence granularity split documents itself
+    /// (which trained on whole documents and must not be reused).
+    func testAblationDomainSentenceStepSplitsSentences() throws {
+        let corpus = try write("c.jsonl", "{\"text\": \"a b\", \"domain\": \"x\"}\n")
+        let spec = AblationSpec(corpus: [corpus], sources: ["domain-sentence", "domain-paragraph"], modes: ["frozen"], glomo: ["off"], seeds: 1)
+        let steps = try AblationPlan(spec: spec, results: path("r")).steps
+        let sentence = try XCTUnwrap(steps.first { $0.name == "domain-sentence" })
+        let paragraph = try XCTUnwrap(steps.first { $0.name == "domain-paragraph" })
+        XCTAssertTrue(sentence.arguments.joined(separator: " ").contains("--granularity sentence --sentences"), "\(sentence.arguments)")
+        XCTAssertFalse(paragraph.arguments.contains("--sentences"), "\(paragraph.arguments)")
+        // Given --sentences for the whole grid, it is not repeated.
+        var split = spec
+        split.corpusOptions.sentences = true
+        let both = try XCTUnwrap(try AblationPlan(spec: split, results: path("r2")).steps.first { $0.name == "domain-sentence" })
+        XCTAssertEqual(both.arguments.filter { $0 == "--sentences" }.count, 1, "\(both.arguments)")
+    }
+
+    func testSentenceGranularityTrainsOnSentencesAndExportsEmbeddings() throws {
+        let (corpus, sentences, documents) = try sentenceCorpus()
         XCTAssertEqual(sentences["train"], 79)
         XCTAssertEqual(documents["train"], 40)
 

@@ -66,6 +66,21 @@ final class ScoringCommandTests: XCTestCase {
         }
     }
 
+    /// Runs `executable` with `arguments`; its exit status and output.
+    func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+
     /// The numbers after `key= ` in `line`.
     func number(_ key: String, in line: Substring) throws -> Double {
         let after = try XCTUnwrap(line.range(of: key + "= ")).upperBound
@@ -75,26 +90,130 @@ final class ScoringCommandTests: XCTestCase {
     // MARK: - perplexity
 
     /// "the cat / cat dog": positions the .3, cat .4, </s> .2 | cat .4, dog→<unk> .1 (OOV), </s> .2.
+    /// Exactly SRILM's two lines: by default (`ngram -ppl`) the OOV is counted and not scored,
+    /// its figures on standard error only; with --unk (`ngram -unk -ppl`) it is scored, 0 OOVs.
     func testPerplexitySummaryMatchesHandComputedFigures() throws {
         let run = try makeRun("run", constant: true)
         let text = try write("t.txt", "the cat\ncat dog\n")
+        let known = log10(0.3 * 0.4 * 0.2 * 0.4 * 0.2)          // 5 scored positions: 4 words − 1 OOV + 2 sentences
+        let all = log10(0.3 * 0.4 * 0.2 * 0.4 * 0.1 * 0.2)      // 6 positions, 4 words
         for mode in ["discourse", "sentence"] {
             let r = try runLMTool(["perplexity", "--model", run, text, "--mode", mode])
             XCTAssertEqual(r.status, 0, r.stderr)
             let lines = r.stdout.split(separator: "\n")
-            XCTAssertEqual(lines.count, 3, r.stdout)
+            XCTAssertEqual(lines.count, 2, r.stdout)
             XCTAssertEqual(lines[0], "file \(text): 2 sentences, 4 words, 1 OOVs")
             XCTAssertTrue(lines[1].hasPrefix("0 zeroprobs, logprob= "), r.stdout)
-            let all = log10(0.3 * 0.4 * 0.2 * 0.4 * 0.1 * 0.2)      // 6 positions, 4 words
-            XCTAssertEqual(try number("logprob", in: lines[1]), all, accuracy: 1e-5)
-            XCTAssertEqual(try number("ppl", in: lines[1]), pow(10, -all / 6), accuracy: 1e-3)
-            XCTAssertEqual(try number("ppl1", in: lines[1]), pow(10, -all / 4), accuracy: 1e-2)
-            XCTAssertTrue(lines[2].hasPrefix("excluding OOVs: logprob= "), r.stdout)
-            let known = log10(0.3 * 0.4 * 0.2 * 0.4 * 0.2)          // 5 positions, 3 words
-            XCTAssertEqual(try number("logprob", in: lines[2]), known, accuracy: 1e-5)
-            XCTAssertEqual(try number("ppl", in: lines[2]), pow(10, -known / 5), accuracy: 1e-3)
-            XCTAssertEqual(try number("ppl1", in: lines[2]), pow(10, -known / 3), accuracy: 1e-2)
+            XCTAssertEqual(try number("logprob", in: lines[1]), known, accuracy: 1e-5)
+            XCTAssertEqual(try number("ppl", in: lines[1]), pow(10, -known / 5), accuracy: 1e-3)
+            XCTAssertEqual(try number("ppl1", in: lines[1]), pow(10, -known / 3), accuracy: 1e-2)
+            // The other convention, clearly labelled and away from the two lines.
+            XCTAssertTrue(r.stderr.hasPrefix("note: 1 OOVs were counted but not scored"), r.stderr)
+            XCTAssertEqual(try number("ppl", in: Substring(r.stderr)), pow(10, -all / 6), accuracy: 1e-3)
+
+            let u = try runLMTool(["perplexity", "--model", run, text, "--mode", mode, "--unk"])
+            XCTAssertEqual(u.status, 0, u.stderr)
+            XCTAssertEqual(u.stderr, "")
+            let ulines = u.stdout.split(separator: "\n")
+            XCTAssertEqual(ulines.count, 2, u.stdout)
+            XCTAssertEqual(ulines[0], "file \(text): 2 sentences, 4 words, 0 OOVs")
+            XCTAssertEqual(try number("logprob", in: ulines[1]), all, accuracy: 1e-5)
+            XCTAssertEqual(try number("ppl", in: ulines[1]), pow(10, -all / 6), accuracy: 1e-3)
+            XCTAssertEqual(try number("ppl1", in: ulines[1]), pow(10, -all / 4), accuracy: 1e-2)
         }
+    }
+
+    /// The counts and figures of every summary (each sentence's and the file's) in `--per-word`
+    /// output, in order: (sentences, words, OOVs, zeroprobs, logprob, ppl, ppl1), nil = undefined.
+    func summaries(_ output: String) throws -> [(counts: [Int], figures: [Double?])] {
+        var result: [(counts: [Int], figures: [Double?])] = []
+        let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
+        for (i, line) in lines.enumerated() where line.hasSuffix(" OOVs") && line.contains(" sentences, ") {
+            let counts = line.split(separator: ":").last!.split(separator: " ").compactMap { Int($0) }
+            let next = lines[i + 1]
+            let zeroprobs = try XCTUnwrap(Int(next.prefix { $0 != " " }), String(next))
+            func value(_ key: String) -> Double? {
+                guard let r = next.range(of: key + "= ") else { return nil }
+                return Double(next[r.upperBound...].prefix { !$0.isWhitespace })
+            }
+            result.append((counts + [zeroprobs], [value("logprob"), value("ppl"), value("ppl1")]))
+        }
+        return result
+    }
+
+    /// Both SRILM formulas, checked against an independent computation: scripts/ppl_from_log.py
+    /// recounts words, sentences, OOVs and zeroprobs from the `--per-word` lines alone, sums
+    /// their log10 p and applies ppl = 10^(−logprob / (words − OOVs − zeroprobs + sentences)),
+    /// ppl1 = 10^(−logprob / (words − OOVs − zeroprobs)). Every summary (each sentence and the
+    /// file) must agree: files with and without OOVs, with and without --unk, both modes,
+    /// random weights. Blank lines are sentences in discourse mode only.
+    func testSRILMFiguresMatchAnIndependentComputationFromPerWordOutput() throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/ppl_from_log.py").path
+        let probe = try runProcess("/usr/bin/env", ["python3", "--version"])
+        if probe.status != 0 { throw XCTSkip("python3 is not available: the independent SRILM check is skipped") }
+        let run = try makeRun("run", constant: false, seed: 9, initRange: 2)
+        let clean = try write("clean.txt", "the cat the\ncat cat\nthe\n")
+        let oovs = try write("oovs.txt", "the dog cat\n\nzebra the cat cat dog\nthe\n")
+        // (file, mode, --unk) → expected file counts: sentences, words, OOVs.
+        let cases: [(String, String, Bool, [Int])] = [
+            (clean, "discourse", false, [3, 6, 0]), (clean, "sentence", false, [3, 6, 0]),
+            (oovs, "discourse", false, [4, 9, 3]), (oovs, "sentence", false, [3, 9, 3]),
+            (oovs, "discourse", true, [4, 9, 0]), (oovs, "sentence", true, [3, 9, 0]),
+        ]
+        for (file, mode, unk, expected) in cases {
+            let name = "\(URL(fileURLWithPath: file).lastPathComponent) \(mode)\(unk ? " --unk" : "")"
+            let r = try runLMTool(["perplexity", "--model", run, file, "--per-word", "--mode", mode] + (unk ? ["--unk"] : []))
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let ours = try summaries(r.stdout)
+            XCTAssertEqual(ours.last?.counts.prefix(3).map { $0 }, expected, name)
+            let log = path("log.txt")
+            try r.stdout.write(toFile: log, atomically: true, encoding: .utf8)
+            let py = try runProcess("/usr/bin/env", ["python3", script, log])
+            XCTAssertEqual(py.status, 0, py.stderr)
+            let theirs = try py.stdout.split(separator: "\n").map { line in
+                try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            }
+            XCTAssertEqual(ours.count, theirs.count, "\(name): \(r.stdout)")
+            for (mine, python) in zip(ours, theirs) {
+                XCTAssertEqual(mine.counts, ["sentences", "words", "oovs", "zeroprobs"].map { python[$0] as? Int ?? -1 }, name)
+                for (value, key) in zip(mine.figures, ["logprob", "ppl", "ppl1"]) {
+                    let reference = python[key] as? Double
+                    XCTAssertEqual(value == nil, reference == nil, "\(name) \(key): lmtool \(String(describing: value)), python \(String(describing: reference))")
+                    if let value, let reference {
+                        XCTAssertEqual(value, reference, accuracy: 2e-5 * max(1, abs(reference)), "\(name) \(key)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sentence mode: a blank line is no sentence (it used to be one with `ppl1= undefined`).
+    /// Discourse mode keeps one `<eos>` per line, blank lines included (WikiText's convention),
+    /// and shows the carried state as the context of a sentence's first word.
+    func testBlankLinesAndCarriedContext() throws {
+        let run = try makeRun("run", constant: true)
+        let text = try write("t.txt", "the cat\n\n\ncat\n")
+        let s = try runLMTool(["perplexity", "--model", run, text, "--mode", "sentence", "--per-sentence"])
+        XCTAssertEqual(s.status, 0, s.stderr)
+        XCTAssertFalse(s.stdout.contains("undefined"), s.stdout)
+        let sl = s.stdout.split(separator: "\n")
+        XCTAssertEqual(sl.count, 8, s.stdout)   // 2 sentences of 3 lines, the file's 2 lines
+        XCTAssertEqual(sl[6], "file \(text): 2 sentences, 3 words, 0 OOVs")
+        let product = 0.3 * 0.4 * 0.2 * 0.4 * 0.2
+        XCTAssertEqual(try number("ppl", in: sl[7]), pow(product, -1.0 / 5), accuracy: 1e-4)
+        XCTAssertEqual(try number("ppl1", in: sl[7]), pow(product, -1.0 / 3), accuracy: 1e-4)
+        let d = try runLMTool(["perplexity", "--model", run, text, "--mode", "discourse", "--per-word"])
+        XCTAssertEqual(d.status, 0, d.stderr)
+        XCTAssertTrue(d.stdout.contains("\nfile \(text): 4 sentences, 3 words, 0 OOVs\n"), d.stdout)
+        let lines = d.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines[1], "\tp( the | <s> ) \t= [lstm] 0.3 [ -0.522879 ]")
+        XCTAssertEqual(lines.filter { $0.hasPrefix("\tp( </s> | </s> ...)") }.count, 2, d.stdout)   // the blank lines
+        XCTAssertTrue(lines.contains("\tp( cat | </s> ...) \t= [lstm] 0.4 [ -0.39794 ]"), d.stdout)
+        XCTAssertFalse(lines.dropFirst(2).contains { $0.contains("| <s> )") }, d.stdout)
+        let m = try runLMTool(["perplexity", "--model", run, text, "--mode", "sentence", "--per-word"])
+        XCTAssertEqual(m.status, 0, m.stderr)
+        XCTAssertEqual(m.stdout.split(separator: "\n").filter { $0.contains("| <s> )") }.count, 2, m.stdout)
     }
 
     func testPerSentencePerWordAndJSONShapes() throws {
@@ -103,15 +222,15 @@ final class ScoringCommandTests: XCTestCase {
         let s = try runLMTool(["perplexity", "--model", run, text, "--per-sentence"])
         XCTAssertEqual(s.status, 0, s.stderr)
         let sl = s.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        // Sentence 1: text, 2 summary lines, blank; sentence 2: text, 3 lines (an OOV), blank; file summary.
+        // Per sentence: text, SRILM's 2 summary lines, blank; then the file summary.
         XCTAssertEqual(sl[0], "the cat")
         XCTAssertEqual(sl[1], "1 sentences, 2 words, 0 OOVs")
         XCTAssertEqual(sl[3], "")
         XCTAssertEqual(sl[4], "cat dog")
         XCTAssertEqual(sl[5], "1 sentences, 2 words, 1 OOVs")
-        XCTAssertTrue(sl[7].hasPrefix("excluding OOVs:"), s.stdout)
-        XCTAssertEqual(sl[8], "")
-        XCTAssertEqual(sl[9], "file \(text): 2 sentences, 4 words, 1 OOVs")
+        XCTAssertEqual(sl[7], "")
+        XCTAssertEqual(sl[8], "file \(text): 2 sentences, 4 words, 1 OOVs")
+        XCTAssertEqual(sl.count, 11, s.stdout)   // + the figures line and the final newline
 
         let w = try runLMTool(["perplexity", "--model", run, text, "--per-word"])
         XCTAssertEqual(w.status, 0, w.stderr)
@@ -123,7 +242,11 @@ final class ScoringCommandTests: XCTestCase {
             "\tp( </s> | cat ...) \t= [lstm] 0.2 [ -0.69897 ]",
             "1 sentences, 2 words, 0 OOVs",
         ])
-        XCTAssertEqual(wl[9], "\tp( dog | cat ...) \t= [OOV] 0.1 [ -1 ]")
+        // Discourse mode: the second sentence's first word is conditioned on the carried state.
+        XCTAssertEqual(wl[8], "\tp( cat | </s> ...) \t= [lstm] 0.4 [ -0.39794 ]")
+        XCTAssertEqual(wl[9], "\tp( dog | cat ...) \t= [OOV] 0 [ -inf ]")
+        let u = try runLMTool(["perplexity", "--model", run, text, "--per-word", "--unk"])
+        XCTAssertEqual(u.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)[9], "\tp( dog | cat ...) \t= [<unk>] 0.1 [ -1 ]")
 
         let j = try runLMTool(["perplexity", "--model", run, text, text, "--per-word", "--json"])
         XCTAssertEqual(j.status, 0, j.stderr)
@@ -132,7 +255,13 @@ final class ScoringCommandTests: XCTestCase {
         XCTAssertEqual(files.count, 2)
         let sentences = try XCTUnwrap(files[0]["sentences"] as? [[String: Any]])
         XCTAssertEqual(sentences.map { $0["text"] as? String }, ["the cat", "cat dog"])
-        XCTAssertEqual((sentences[1]["tokens"] as? [[String: Any]])?.count, 3)
+        let tokens = try XCTUnwrap(sentences[1]["tokens"] as? [[String: Any]])
+        XCTAssertEqual(tokens.count, 3)
+        XCTAssertEqual(try XCTUnwrap(tokens[1]["lnProb"] as? Double), log(0.1), accuracy: 1e-6)
+        XCTAssertEqual(try XCTUnwrap(tokens[1]["log10Prob"] as? Double), -1, accuracy: 1e-6)
+        XCTAssertNil(tokens[1]["logProb"], "no log probability without its base in the name")
+        XCTAssertEqual(sentences.map { $0["followsPrevious"] as? Bool }, [false, true])
+        XCTAssertEqual(object["unk"] as? Bool, false)
         let total = try XCTUnwrap(object["total"] as? [String: Any])
         XCTAssertEqual(total["oovs"] as? Int, 2)
         let ppl = try XCTUnwrap((total["withOOVs"] as? [String: Any])?["ppl"] as? Double)
@@ -172,7 +301,7 @@ final class ScoringCommandTests: XCTestCase {
         let r = try runLMTool(["perplexity", "--model", run, text])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.hasPrefix("file \(text): 1 sentences, 3 words, 1 OOVs\n"), r.stdout)
-        XCTAssertEqual(try number("logprob", in: r.stdout.split(separator: "\n")[1]), log10(0.3 * 0.4 * 0.1 * 0.2), accuracy: 1e-5)
+        XCTAssertEqual(try number("logprob", in: r.stdout.split(separator: "\n")[1]), log10(0.3 * 0.4 * 0.2), accuracy: 1e-5)  // "." not scored
         // whitespace: "The" "Cat." (both OOVs).
         let w = try runLMTool(["perplexity", "--model", run, text, "--tokenizer", "whitespace"])
         XCTAssertEqual(w.status, 0, w.stderr)

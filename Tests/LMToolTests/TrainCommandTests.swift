@@ -254,4 +254,28 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(resumed.stdout.contains("resuming from \(path("run/last.safetensors"))"), resumed.stdout)
         XCTAssertTrue(resumed.stdout.contains("stopped at epoch"), resumed.stdout)
     }
+
+    /// Sentence batching: a blank line is no sentence, in training as in `lmtool perplexity`, so
+    /// the test perplexity a run reports is the one `perplexity --mode sentence` prints for the
+    /// same file (before, the run also predicted the `<eos>` of every blank line: test_ppl and the
+    /// SRILM line disagreed and test-sentences.tsv held a row per blank line).
+    func testSentenceModeRunAndPerplexityAgreeOnFilesWithBlankLines() throws {
+        for name in ["valid.txt", "test.txt"] {
+            let lines = try String(contentsOfFile: path(name), encoding: .utf8).split(separator: "\n").map(String.init)
+            let withBlanks = lines.enumerated().flatMap { $0.offset % 3 == 0 ? ["", $0.element] : [$0.element] }
+            try (withBlanks.joined(separator: "\n") + "\n\n").write(toFile: path(name), atomically: true, encoding: .utf8)
+        }
+        let r = try runLMTool(trainArguments(run: "run", epochs: 1) + ["--batching", "sentence"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let testPPL = try XCTUnwrap(try readJSONObject(atPath: path("run/summary.json"))["test_ppl"] as? Double)
+        let rows = try String(contentsOfFile: path("run/test-sentences.tsv"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(rows.count, 15, "one row per non-blank test line")
+
+        let text = try runLMTool(["perplexity", "--model", path("run"), path("test.txt"), "--mode", "sentence", "--unk"])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertTrue(text.stdout.contains("15 sentences"), text.stdout)
+        // ppl over words + sentences (every <eos> predicted) is the run's per-token perplexity.
+        let ppl = try XCTUnwrap(text.stdout.split(separator: " ").firstIndex(of: "ppl=").map { text.stdout.split(separator: " ")[$0 + 1] })
+        XCTAssertEqual(Double(ppl)!, testPPL, accuracy: testPPL * 1e-4, "\(text.stdout) vs test_ppl \(testPPL)")
+    }
 }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 import Foundation
 
 /// Turns corpus arguments (files and directories) into the list of files to read.
@@ -15,19 +20,42 @@ public enum CorpusFiles {
         return false
     }
 
-    /// Expands `arguments`: a file stands for itself (whatever its name); a directory for the
-    /// corpus files under it (recursively, hidden entries skipped), sorted by path so the order
-    /// never depends on the file system.
+    /// A directory entry with a corpus file's name that was not read, and why.
+    public struct Skipped: Sendable, Equatable, CustomStringConvertible {
+        public var path: String
+        /// What the entry is, e.g. "a FIFO".
+        public var reason: String
+
+        public var description: String { "\(CorpusError.escapingControlCharacters(path)): skipped, \(reason) (only regular files in a directory are read)" }
+    }
+
+    /// Expands `arguments`: a file stands for itself (whatever its name or kind: `-` for
+    /// standard input, a pipe or FIFO named on purpose); a directory for the regular corpus
+    /// files under it (recursively, hidden entries skipped), sorted by path so the order never
+    /// depends on the file system.
     public static func expand(_ arguments: [String]) throws -> [String] {
+        try expandReportingSkipped(arguments).files
+    }
+
+    /// Like `expand`, and also returns the entries of directories that have a corpus file's name
+    /// but are not regular files (FIFOs, sockets, devices, broken links): they are skipped, as
+    /// reading one could block forever, and the caller may tell the user.
+    public static func expandReportingSkipped(_ arguments: [String]) throws -> (files: [String], skipped: [Skipped]) {
         if arguments.isEmpty { throw CorpusError(file: "(arguments)", "no corpus path given") }
         var files: [String] = []
+        var skipped: [Skipped] = []
         let fm = FileManager.default
         for argument in arguments {
-            var isDirectory: ObjCBool = false
-            guard fm.fileExists(atPath: argument, isDirectory: &isDirectory) else {
-                throw CorpusError(file: argument, "no such file or directory")
+            if argument == standardInputPath {
+                files.append(argument)
+                continue
             }
-            if !isDirectory.boolValue {
+            var st = stat()
+            guard stat(argument, &st) == 0 else {
+                let code = errno
+                throw CorpusError(file: argument, code == ENOENT ? "no such file or directory" : "cannot read: \(String(cString: strerror(code)))")
+            }
+            if st.st_mode & S_IFMT != S_IFDIR {
                 files.append(argument)
                 continue
             }
@@ -41,17 +69,27 @@ public enum CorpusFiles {
                     enumerator.skipDescendants()
                     continue
                 }
+                guard looksLikeCorpusFile(name) else { continue }
                 let full = argument.hasSuffix("/") ? argument + relative : argument + "/" + relative
-                var sub: ObjCBool = false
-                if fm.fileExists(atPath: full, isDirectory: &sub), !sub.boolValue, looksLikeCorpusFile(name) {
-                    found.append(full)
+                var entry = stat()
+                if stat(full, &entry) != 0 {
+                    skipped.append(Skipped(path: full, reason: lstat(full, &entry) == 0 ? "a broken symbolic link" : "cannot be read"))
+                    continue
+                }
+                switch entry.st_mode & S_IFMT {
+                case S_IFREG: found.append(full)
+                case S_IFDIR: continue
+                case S_IFIFO: skipped.append(Skipped(path: full, reason: "a FIFO"))
+                case S_IFSOCK: skipped.append(Skipped(path: full, reason: "a socket"))
+                case S_IFCHR, S_IFBLK: skipped.append(Skipped(path: full, reason: "a device"))
+                default: skipped.append(Skipped(path: full, reason: "not a regular file"))
                 }
             }
             if found.isEmpty {
-                throw CorpusError(file: argument, "no corpus files in this directory (expected names ending in .txt, .tokens, .raw, .jsonl, .json, optionally + .zst or .gz)")
+                throw CorpusError(file: argument, "no corpus files in this directory (expected regular files with names ending in .txt, .tokens, .raw, .jsonl, .json, optionally + .zst or .gz)")
             }
             files.append(contentsOf: found.sorted())
         }
-        return files
+        return (files, skipped.sorted { $0.path < $1.path })
     }
 }

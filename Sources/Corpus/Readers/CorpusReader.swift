@@ -4,11 +4,15 @@
 ///     try corpus.forEachRecord { record in print(record.location, record.text.count) }
 public struct CorpusReader {
     public let files: [String]
+    /// Entries of the directories given that were not read because they are not regular files
+    /// (see `CorpusFiles.expandReportingSkipped`); the CLI prints a note for each.
+    public let skipped: [CorpusFiles.Skipped]
     public let options: ReadOptions
 
-    /// Expands `paths` (files, directories) right away, so a missing path fails here.
+    /// Expands `paths` (files, directories; `-` is standard input) right away, so a missing path
+    /// fails here.
     public init(paths: [String], options: ReadOptions = ReadOptions()) throws {
-        self.files = try CorpusFiles.expand(paths)
+        (files, skipped) = try CorpusFiles.expandReportingSkipped(paths)
         self.options = options
     }
 

@@ -8,11 +8,17 @@ public final class GzipByteSource: ByteSource {
     /// True between the end of one member and the first byte of the next.
     private var betweenMembers = false
 
-    public init(_ file: FileByteSource) throws {
-        input = CompressedInput(file, capacity: 1 << 16)
+    /// Decompresses `file`.
+    public convenience init(_ file: FileByteSource) throws {
+        try self.init(file, path: file.path)
+    }
+
+    /// Decompresses the bytes of `source`; `path` names it in errors.
+    public init(_ source: ByteSource, path: String) throws {
+        input = CompressedInput(source, path: path, capacity: 1 << 16)
         // 15 + 16: a gzip wrapper (not zlib or raw deflate), 32 KiB window.
         let r = inflateInit2_(&stream, 15 + 16, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
-        if r != Z_OK { throw CorpusError(file: file.path, "cannot initialise zlib (\(r))") }
+        if r != Z_OK { throw CorpusError(file: path, "cannot initialise zlib (\(r))") }
     }
 
     deinit { inflateEnd(&stream) }
@@ -44,14 +50,14 @@ public final class GzipByteSource: ByteSource {
             case Z_OK, Z_BUF_ERROR:
                 if produced > 0 { return produced }
                 if input.isExhausted {
-                    throw CorpusError(file: input.file.path, position: .byte(input.file.offset), "truncated gzip stream (the file ends inside a member)")
+                    throw CorpusError(file: input.path, position: .byte(input.fileOffset), "truncated gzip stream (the file ends inside a member)")
                 }
             case Z_STREAM_END:
                 betweenMembers = true
                 if produced > 0 { return produced }
             default:
                 let reason = stream.msg.map { String(cString: $0) } ?? "error \(status)"
-                throw CorpusError(file: input.file.path, position: .byte(offsetBefore + consumed), "corrupt gzip data (\(reason))")
+                throw CorpusError(file: input.path, position: .byte(offsetBefore + consumed), "corrupt gzip data (\(reason))")
             }
         }
     }

@@ -60,9 +60,11 @@ public struct RecordReader {
     }
 
     /// Calls `body` with each record of the file, in order. Throws a `CorpusError` naming the file
-    /// and line for an empty file, invalid UTF-8, a bad JSONL line, or a corrupt stream.
+    /// and line for an empty file, invalid UTF-8, a bad JSONL line (JSONL lines must be strict
+    /// JSON: no trailing comma, no repeated key), a corrupt stream, or a file in UTF-16 or UTF-32.
+    /// A UTF-8 byte order mark at the start is skipped (see `openTextSource`).
     public func forEachRecord(_ body: (RecordView) throws -> Void) throws {
-        let (source, _) = try openByteSource(path: path)
+        let (source, _) = try openTextSource(path: path)
         let lines = LineReader(source: source, path: path, maxLineBytes: options.maxLineBytes)
         var format: RecordFormat? = options.format == .auto ? (Self.nameSaysJSONL(path) ? .jsonl : nil) : options.format
         var sawAnyLine = false
@@ -97,7 +99,10 @@ public struct RecordReader {
                     }
                     return
                 }
-                format = (try? JSONLine.parse(line)) != nil ? .jsonl : .lines
+                // Lenient here: a line that JSONSerialization takes for an object with a "text"
+                // (a trailing comma, say) makes the file JSONL, so the strict parse below reports it
+                // instead of the file being read as plain text.
+                format = (try? JSONLine.parse(line, strict: false)) != nil ? .jsonl : .lines
                 try flushPendingBlankLines()
             }
             guard format == .jsonl else {
@@ -143,7 +148,15 @@ struct JSONLine {
     var split: Split?
     var id: String?
 
-    static func parse(_ line: UnsafeBufferPointer<UInt8>) throws -> JSONLine {
+    /// Parses one line; with `strict`, the line must be RFC 8259 JSON (see `StrictJSON`).
+    static func parse(_ line: UnsafeBufferPointer<UInt8>, strict: Bool = true) throws -> JSONLine {
+        if strict {
+            do {
+                try StrictJSON.check(line)
+            } catch let problem as StrictJSON.Problem {
+                throw Problem(text: "not valid JSON: \(problem.message) (byte \(problem.offset + 1) of the line)")
+            }
+        }
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: Data(buffer: line), options: [])

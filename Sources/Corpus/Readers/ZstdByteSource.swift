@@ -11,9 +11,15 @@ public final class ZstdByteSource: ByteSource {
     /// libzstd's last hint: 0 when a frame has just been completed.
     private var lastHint = 0
 
-    public init(_ file: FileByteSource) throws {
-        input = CompressedInput(file, capacity: ZSTD_DStreamInSize())
-        guard let stream = ZSTD_createDStream() else { throw CorpusError(file: file.path, "cannot create a zstd stream") }
+    /// Decompresses `file`.
+    public convenience init(_ file: FileByteSource) throws {
+        try self.init(file, path: file.path)
+    }
+
+    /// Decompresses the bytes of `source`; `path` names it in errors.
+    public init(_ source: ByteSource, path: String) throws {
+        input = CompressedInput(source, path: path, capacity: ZSTD_DStreamInSize())
+        guard let stream = ZSTD_createDStream() else { throw CorpusError(file: path, "cannot create a zstd stream") }
         self.stream = stream
         ZSTD_initDStream(stream)
     }
@@ -30,7 +36,7 @@ public final class ZstdByteSource: ByteSource {
                 let r = ZSTD_decompressStream(stream, &outBuf, &inBuf)
                 if ZSTD_isError(r) != 0 {
                     let reason = String(cString: ZSTD_getErrorName(r))
-                    throw CorpusError(file: input.file.path, position: .byte(input.offset), "corrupt zstd data (\(reason))")
+                    throw CorpusError(file: input.path, position: .byte(input.offset), "corrupt zstd data (\(reason))")
                 }
                 return (outBuf.pos, r, inBuf.pos)
             }
@@ -41,7 +47,7 @@ public final class ZstdByteSource: ByteSource {
             if produced > 0 { return produced }
             if input.isExhausted {
                 if input.sawAnyByte && lastHint != 0 {
-                    throw CorpusError(file: input.file.path, position: .byte(input.file.offset), "truncated zstd stream (the file ends inside a frame)")
+                    throw CorpusError(file: input.path, position: .byte(input.fileOffset), "truncated zstd stream (the file ends inside a frame)")
                 }
                 return 0
             }

@@ -204,8 +204,23 @@ public struct Vocabulary: Sendable, Equatable {
     ///   read, is empty, is not UTF-8, has a line without a tab, an empty token, a token with
     ///   ASCII whitespace, a count that is not a non-negative integer, a duplicate token, or does
     ///   not start with `<unk>` and `<eos>` on lines 1 and 2.
+    ///
+    /// The file is opened like every input (`openTextSource`): `-` is standard input, it may be
+    /// a pipe and zstd- or gzip-compressed, a UTF-8 byte order mark is skipped and UTF-16/32
+    /// is refused.
     public static func load(from path: String) throws -> Vocabulary {
-        let bytes = try readFile(path)
+        let bytes: [UInt8]
+        do {
+            bytes = try readTextFile(path: path)
+        } catch let error as CorpusError {
+            let at: String
+            switch error.position {
+            case .none: at = ""
+            case .line(let n): at = "line \(n): "
+            case .byte(let n): at = "byte \(n): "
+            }
+            throw FileError(path: error.file, message: at + error.message)
+        }
         return try bytes.withUnsafeBufferPointer { try Vocabulary(parsing: $0, path: path) }
     }
 
@@ -260,24 +275,6 @@ public struct Vocabulary: Sendable, Equatable {
         }
         if counts.count < 2 { throw fail(0, "missing <eos> on line 2 (ids 0 and 1 are reserved for <unk> and <eos>)") }
         contentHash = computeHash()
-    }
-
-    private static func readFile(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY)
-        if fd < 0 { throw FileError.posix(path, "cannot open") }
-        defer { close(fd) }
-        var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileError.posix(path, "cannot read")
-            }
-            if n == 0 { break }
-            result.append(contentsOf: chunk[0..<n])
-        }
-        return result
     }
 }
 

@@ -116,6 +116,9 @@ public final class DomainClassifierTrainer {
     public func run(resume: Bool, shouldStop: () -> Bool = { false }) throws -> Outcome {
         let options = config.training
         let granularity = options.documentGranularity
+        if granularity == .sentence && !config.tokenization.splitSentences {
+            throw FileError(path: run.configPath, message: "granularity \"sentence\" needs documents cut into sentences (tokenization.splitSentences), or every example is a whole document")
+        }
         var position = Position()
         var records: [DomainEpochRecord] = []
         if resume && FileManager.default.fileExists(atPath: run.lastCheckpointPath) {

@@ -47,6 +47,9 @@ public struct DomainRunConfig: Codable, Equatable, Sendable {
     public var minOccurrences: Int
     /// The pretrained graph model of `model.graphs` (nil, or absent from a config.json: no graphs).
     public var graphModel: GraphModelSource?
+    /// Examples per split (`train`, `valid`, `test`) at the run's granularity: documents, or the
+    /// sentences they were cut into (nil, or absent from a config.json: not recorded).
+    public var examples: [String: Int]?
 
     public init(model: DomainClassifierConfig, training: DomainTrainingOptions, domains: [String],
                 tokenization: TokenizationOptions, corpus: [String], vocabularyHash: String, minOccurrences: Int = 1,

@@ -180,8 +180,11 @@ public struct AblationPlan: Sendable {
                                     file: "bilm.vec", marker: nil)
                 return (s.output, s.name)
             case .domain(let granularity, let contextual):
+                // Explicit sentence splitting: also keeps a cache entry from before --granularity
+                // sentence split documents itself (it trained on whole documents) from being reused.
+                let split = granularity == "sentence" && !corpusFlags.contains("--sentences") ? ["--sentences"] : []
                 let s = pretraining("domain-" + granularity, tool: ["pretrain-domain"],
-                                    settings: ["--granularity", granularity, "--embedding-size", String(embeddingSize),
+                                    settings: ["--granularity", granularity] + split + ["--embedding-size", String(embeddingSize),
                                                "--hidden-size", String(hidden), "--seed", seed] + epochs,
                                     file: nil, marker: nil)
                 return (s.output + (contextual ? "/contextual.vec" : "/embeddings.vec"), s.name)

@@ -1,5 +1,6 @@
 import Foundation
 import Support
+import Corpus
 
 /// An error in an ablation specification or results directory, as one line naming its origin.
 public struct AblationError: Error, CustomStringConvertible, Sendable {
@@ -244,8 +245,8 @@ public struct AblationSpec: Codable, Equatable, Sendable {
     /// Reads a spec file; an error names the file.
     public static func load(from path: String) throws -> AblationSpec {
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw AblationError("\(path): cannot read: \(error.localizedDescription)")
+        do { data = Data(try readTextFile(path: path, maxBytes: 1 << 24)) } catch let error as CorpusError {
+            throw AblationError(error.description)
         }
         do { return try JSONDecoder().decode(AblationSpec.self, from: data) } catch {
             throw AblationError("\(path): not an ablation spec: \(RunDirectory.describe(error))")

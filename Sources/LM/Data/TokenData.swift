@@ -54,6 +54,23 @@ public struct TokenData: Sendable, Equatable {
                          outOfVocabularyCount: outOfVocabularyCount)
     }
 
+    /// The data without its blank lines' sentences (those holding only their `<eos>`), as
+    /// sentence-mode evaluation and training read it: in sentence mode a blank line is no
+    /// sentence, as in `lmtool perplexity` and SRILM (docs/scoring.md). Tokens and
+    /// `outOfVocabularyCount` are otherwise unchanged.
+    ///
+    ///     // sentences "a b <eos>" "<eos>" "c <eos>": ids [a, b, <eos>, c, <eos>], ends [3, 5]
+    public func droppingBlankLines() -> TokenData {
+        var kept = TokenData(outOfVocabularyCount: outOfVocabularyCount)
+        kept.ids.reserveCapacity(ids.count)
+        kept.sentenceEnds.reserveCapacity(sentenceEnds.count)
+        for s in sentenceEnds.indices where sentenceLength(s) > 1 {
+            kept.ids.append(contentsOf: sentence(s))
+            kept.sentenceEnds.append(kept.ids.count)
+        }
+        return kept
+    }
+
     /// A fingerprint of this data as a model is trained on it: the SHA-256 (64 hex digits) of
     /// `vocabularyHash`, the token ids in order and the sentence ends. A resumed run compares it
     /// with its checkpoint's, so that a changed, reordered or different training file (or another

@@ -15,11 +15,14 @@ import Support
 /// - `discourse`: the whole input is one stream. The state starts at zero with `<eos>` as the
 ///   first input (so the first word is predicted as a sentence start), then is carried from
 ///   token to token across sentence ends; the stream is scored in windows of `model.maxSteps`
-///   positions (one batch column). Every token, `<eos>` included, is predicted once.
+///   positions (one batch column). Every token, `<eos>` included, is predicted once; a blank
+///   line is one `<eos>` (the WikiText convention of training). Every sentence but the first
+///   is marked `followsPrevious`.
 /// - `sentence`: each sentence is scored on its own: state reset, `<eos>` as the first input,
-///   its words and its `<eos>` predicted. Up to `model.batchSize` sentences are scored at once
-///   (padding masked); a sentence longer than `model.maxSteps` runs in several windows with
-///   the state carried, so nothing is cut.
+///   its words and its `<eos>` predicted. A blank line (no tokens) is no sentence: it is
+///   skipped. Up to `model.batchSize` sentences are scored at once (padding masked); a
+///   sentence longer than `model.maxSteps` runs in several windows with the state carried, so
+///   nothing is cut.
 ///
 /// The totals (`PerplexityStatistics`) follow SRILM's counting; see `PerplexityReport` for the
 /// output formats. An evaluator owns its model's state and buffers: use one per thread.
@@ -110,8 +113,8 @@ public final class Evaluator {
                       sentence body: (PerplexityReport.Sentence) throws -> Void = { _ in }) throws -> PerplexityStatistics {
         var total = PerplexityStatistics()
         try withoutActuallyEscaping(body) { body in
-            let stream = ScoringStream(evaluator: self) { tokens in
-                let s = PerplexityReport.Sentence(tokens: tokens)
+            let stream = ScoringStream(evaluator: self) { tokens, followsPrevious in
+                let s = PerplexityReport.Sentence(tokens: tokens, followsPrevious: followsPrevious)
                 total.add(s.statistics)
                 try body(s)
             }
@@ -130,7 +133,7 @@ public final class Evaluator {
     ///     evaluator.score(text: "the cat\nthe dog\n").count   // 2 (record mode)
     public func score(text: String) throws -> [PerplexityReport.Sentence] {
         var sentences: [PerplexityReport.Sentence] = []
-        let stream = ScoringStream(evaluator: self) { sentences.append(PerplexityReport.Sentence(tokens: $0)) }
+        let stream = ScoringStream(evaluator: self) { sentences.append(PerplexityReport.Sentence(tokens: $0, followsPrevious: $1)) }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         if lines.last?.isEmpty == true { lines.removeLast() }
         for line in lines {
@@ -264,21 +267,23 @@ public final class Evaluator {
 }
 
 /// Turns records into scored sentences, in the evaluator's mode, holding at most a window (or a
-/// batch of sentences) plus one record in memory.
+/// batch of sentences) plus one record in memory. `emit` gets each sentence's scores and
+/// whether its state was carried from the sentence before (discourse mode, all but the first).
 final class ScoringStream {
     private let evaluator: Evaluator
-    private let emit: ([TokenScore]) throws -> Void
+    private let emit: ([TokenScore], Bool) throws -> Void
     private let tokens: TokenStream
 
     // Discourse: tokens read but not scored yet, the last input, the sentence being scored.
     private var queue: [Evaluator.Position] = []
     private var previous = Vocabulary.endOfSentenceID
     private var sentence: [TokenScore] = []
+    private var emitted = 0
     // Sentence mode: complete sentences waiting for a batch, and the sentence being read.
     private var pending: [[Evaluator.Position]] = []
     private var reading: [Evaluator.Position] = []
 
-    init(evaluator: Evaluator, emit: @escaping ([TokenScore]) throws -> Void) {
+    init(evaluator: Evaluator, emit: @escaping ([TokenScore], Bool) throws -> Void) {
         self.evaluator = evaluator
         self.emit = emit
         self.tokens = TokenStream(evaluator.tokenization)
@@ -301,12 +306,13 @@ final class ScoringStream {
             queue.removeFirst(head)
         case .sentence:
             tokens.forEachToken(in: text, token: { reading.append(evaluator.position(of: $0)) }, endOfSentence: {
+                if reading.isEmpty { return }  // a blank line is no sentence
                 reading.append(Evaluator.Position(id: Vocabulary.endOfSentenceID, word: nil))
                 pending.append(reading)
                 reading = []
             })
             if pending.count >= evaluator.model.batchSize {
-                try evaluator.scoreSentences(pending, emit: emit)
+                try evaluator.scoreSentences(pending) { try emit($0, false) }
                 pending.removeAll(keepingCapacity: true)
             }
         }
@@ -318,11 +324,10 @@ final class ScoringStream {
         case .discourse:
             if !queue.isEmpty { try scoreWindow(queue[...]) }
             queue = []
-            if !sentence.isEmpty { try emit(sentence) }
-            sentence = []
+            if !sentence.isEmpty { try emitSentence() }
         case .sentence:
             if !reading.isEmpty { pending.append(reading) }
-            try evaluator.scoreSentences(pending, emit: emit)
+            try evaluator.scoreSentences(pending) { try emit($0, false) }
             pending = []
             reading = []
         }
@@ -333,19 +338,24 @@ final class ScoringStream {
         previous = window.last!.id
         for s in scores {
             sentence.append(s)
-            if s.isEndOfSentence {
-                try emit(sentence)
-                sentence = []
-            }
+            if s.isEndOfSentence { try emitSentence() }
         }
+    }
+
+    /// Discourse mode: emits the sentence read so far.
+    private func emitSentence() throws {
+        try emit(sentence, emitted > 0)
+        emitted += 1
+        sentence = []
     }
 }
 
 extension Evaluator {
     /// Scores `corpus` (only `split`, if given) and writes one line per sentence to `path`,
     /// atomically: `tokens<TAB>logprob`, the number of scored positions (`<eos>` included) and
-    /// their summed natural-log probability (OOVs scored as `<unk>`), in text order. This is
-    /// the `test-sentences.tsv` that `lmtool ablate`'s paired bootstrap reads. Returns the totals.
+    /// their summed natural-log probability (OOVs scored as `<unk>`), in text order: the format
+    /// of the `test-sentences.tsv` that `lmtool ablate`'s paired bootstrap reads (the trainer
+    /// writes that file itself; in sentence mode both skip blank lines). Returns the totals.
     ///
     ///     try evaluator.writeSentenceScores(CorpusReader(paths: ["test.txt"]), to: "run/test-sentences.tsv")
     ///     // 12<TAB>-61.2838...

@@ -4,7 +4,8 @@ import Corpus
 ///
 /// Either every line has an id or none has (a mix is an error, as it is almost always a
 /// formatting slip). Lines end with `\n` (a `\r` before it is dropped); the file may be zstd- or
-/// gzip-compressed. Empty (or all-whitespace) lines, an empty id or hypothesis, more than one
+/// gzip-compressed, a pipe or `-` (standard input), and is opened like every text input
+/// (`openTextSource`: a UTF-8 byte order mark is skipped, UTF-16/32 refused). Empty (or all-whitespace) lines, an empty id or hypothesis, more than one
 /// tab and invalid UTF-8 are `CorpusError`s naming the file and line, e.g.
 /// `nbest.txt:3: empty hypothesis`. Hypotheses keep their order.
 ///
@@ -32,7 +33,7 @@ public struct NBestList: Equatable, Sendable {
 
     /// Reads and checks the n-best file at `path`.
     public init(contentsOf path: String) throws {
-        let (source, _) = try openByteSource(path: path)
+        let (source, _) = try openTextSource(path: path)
         var parser = Parser(path: path)
         try LineReader(source: source, path: path).forEachLine { line, number in
             try parser.add(Array(line), line: number)

@@ -2,10 +2,14 @@ import Corpus
 import Foundation
 
 /// One scored position: the token the model predicted there and its natural-log probability.
+///
+/// In JSON the probability is written in both bases, each named by its field: `lnProb`
+/// (natural log, this type's `logProb`) and `log10Prob` (as SRILM prints it). A reader of the
+/// older form (`logProb`, natural log) is still accepted when decoding.
 public struct TokenScore: Codable, Equatable, Sendable {
     /// The vocabulary token that was scored (`<unk>` where the text had an out-of-vocabulary word).
     public var token: String
-    /// ln p(token | history).
+    /// ln p(token | history): natural log.
     public var logProb: Double
     /// The position is the end of a sentence (`<eos>`), not a word.
     public var isEndOfSentence: Bool
@@ -32,35 +36,75 @@ public struct TokenScore: Codable, Equatable, Sendable {
 
     /// What the text said at this position: `word` when known, else `token`.
     public var text: String { word ?? token }
+
+    /// log10 p(token | history).
+    public var log10Prob: Double { logProb / M_LN10 }
+
+    /// An OOV word (not `<eos>`).
+    var isOOVWord: Bool { isOOV && !isEndOfSentence }
+
+    enum CodingKeys: String, CodingKey {
+        case token, lnProb, log10Prob, isEndOfSentence, isOOV, word
+        case logProb  // the older name of lnProb (decoding only)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        token = try c.decode(String.self, forKey: .token)
+        logProb = try c.decodeIfPresent(Double.self, forKey: .lnProb) ?? c.decode(Double.self, forKey: .logProb)
+        isEndOfSentence = try c.decode(Bool.self, forKey: .isEndOfSentence)
+        isOOV = try c.decode(Bool.self, forKey: .isOOV)
+        word = try c.decodeIfPresent(String.self, forKey: .word)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(token, forKey: .token)
+        try c.encode(logProb, forKey: .lnProb)
+        try c.encode(log10Prob, forKey: .log10Prob)
+        try c.encode(isEndOfSentence, forKey: .isEndOfSentence)
+        try c.encode(isOOV, forKey: .isOOV)
+        try c.encodeIfPresent(word, forKey: .word)
+    }
 }
 
-/// Log-probability totals and perplexities, counted as SRILM's `ngram -ppl` counts them.
+/// Log-probability totals and perplexities, counted as SRILM's `ngram -ppl` counts them
+/// (`TextStats` in SRILM's sources).
 ///
 /// Counts: `sentences` is the number of `<eos>` positions scored, `words` the other positions,
-/// `oovs` the words that were outside the vocabulary (scored as `<unk>`), `zeroprobs` the
-/// in-vocabulary positions with probability 0.
+/// `oovs` the words that were outside the vocabulary, `zeroprobs` the in-vocabulary positions
+/// with probability 0. All logprobs are log10, as SRILM's.
 ///
-/// Two sets of figures, identical when there are no OOVs:
-/// - `srilm` — exactly `ngram -ppl` with a closed vocabulary: OOV positions are **not** scored
-///   (`excluding OOVs:` in `lmtool perplexity`).
-///   logprob = Σ log10 p over in-vocabulary positions (words and `<eos>`),
-///   ppl = 10^(−logprob / (words − oovs − zeroprobs + sentences)),
-///   ppl1 = 10^(−logprob / (words − oovs − zeroprobs)) (the same logprob, `<eos>` left out of
-///   the count only).
-/// - `withOOVs` — the PTB/WikiText convention, where `<unk>` is a predicted token: every
-///   position is scored, OOVs with the probability of `<unk>`.
-///   logprob = Σ log10 p over all positions with p > 0,
-///   ppl = 10^(−logprob / (words − zeroprobs' + sentences)), ppl1 = 10^(−logprob / (words − zeroprobs'))
-///   where zeroprobs' counts every position with p = 0. This is the number papers report and
-///   the headline of `lmtool perplexity`.
+/// Two sets of figures, identical when there are no OOVs; both are SRILM's formula
+///
+///     ppl  = 10^(−logprob / (words − OOVs − zeroprobs + sentences))
+///     ppl1 = 10^(−logprob / (words − OOVs − zeroprobs))
+///
+/// applied to the counts SRILM would print:
+/// - `srilm` — `ngram -ppl`: an OOV is **not** scored. logprob = Σ log10 p over the
+///   in-vocabulary positions (words and `<eos>`), and the OOVs are subtracted from both
+///   denominators. This is what `lmtool perplexity` prints by default.
+/// - `withOOVs` — `ngram -unk -ppl` (`lmtool perplexity --unk`), the PTB/WikiText convention:
+///   an OOV is mapped to `<unk>` and scored with its probability, so OOVs = 0 in the formula
+///   and logprob = Σ log10 p over every position with p > 0; zeroprobs counts every position
+///   with p = 0 (`zeroprobs + oovZeroprobs`).
 ///
 /// A perplexity is nil ("undefined" in text) when its denominator is not positive.
+///
+/// JSON (`Codable`): the counts, `inVocabularyLog10Prob`, `oovLog10Prob` and both figure sets,
+/// each `{log10Prob, ppl, ppl1}`; decoding recomputes the figures from the totals and also
+/// accepts the older names `inVocabularyLogprob` and `oovLogprob`.
 public struct PerplexityStatistics: Codable, Equatable, Sendable {
     /// A log10 probability total and the perplexities it gives.
     public struct Figures: Codable, Equatable, Sendable {
+        /// Σ log10 p (SRILM's `logprob=`).
         public var logprob: Double
         public var ppl: Double?
         public var ppl1: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case logprob = "log10Prob", ppl, ppl1
+        }
     }
 
     public var sentences = 0
@@ -71,7 +115,7 @@ public struct PerplexityStatistics: Codable, Equatable, Sendable {
     public var oovZeroprobs = 0
     /// Σ log10 p over in-vocabulary positions with p > 0.
     public var inVocabularyLogprob = 0.0
-    /// Σ log10 p over OOV positions with p > 0.
+    /// Σ log10 p over OOV positions with p > 0 (the probability of `<unk>` there).
     public var oovLogprob = 0.0
 
     public init() {}
@@ -84,13 +128,12 @@ public struct PerplexityStatistics: Codable, Equatable, Sendable {
     /// Counts one scored position.
     public mutating func add(_ t: TokenScore) {
         if t.isEndOfSentence { sentences += 1 } else { words += 1 }
-        if t.isOOV && !t.isEndOfSentence { oovs += 1 }
-        let log10p = t.logProb / M_LN10
+        if t.isOOVWord { oovs += 1 }
         let zero = !(t.logProb > -Double.infinity)  // -inf (or NaN): probability 0
-        switch (t.isOOV && !t.isEndOfSentence, zero) {
-        case (false, false): inVocabularyLogprob += log10p
+        switch (t.isOOVWord, zero) {
+        case (false, false): inVocabularyLogprob += t.log10Prob
         case (false, true): zeroprobs += 1
-        case (true, false): oovLogprob += log10p
+        case (true, false): oovLogprob += t.log10Prob
         case (true, true): oovZeroprobs += 1
         }
     }
@@ -106,19 +149,29 @@ public struct PerplexityStatistics: Codable, Equatable, Sendable {
         oovLogprob += other.oovLogprob
     }
 
-    /// SRILM's figures: OOV positions not scored.
+    /// SRILM's `ngram -ppl` figures: OOV positions not scored.
     public var srilm: Figures {
         PerplexityStatistics.figures(logprob: inVocabularyLogprob, words: words - oovs - zeroprobs, sentences: sentences)
     }
 
-    /// The PTB/WikiText figures: OOV positions scored as `<unk>`.
+    /// SRILM's `ngram -unk -ppl` figures (PTB/WikiText): OOV positions scored as `<unk>`.
     public var withOOVs: Figures {
         PerplexityStatistics.figures(logprob: inVocabularyLogprob + oovLogprob,
                                      words: words - zeroprobs - oovZeroprobs, sentences: sentences)
     }
 
+    /// `withOOVs` when `unk`, else `srilm`.
+    public func figures(unk: Bool) -> Figures { unk ? withOOVs : srilm }
+
+    /// The OOV count SRILM prints: 0 with `unk` (every word is scored), else `oovs`.
+    public func printedOOVs(unk: Bool) -> Int { unk ? 0 : oovs }
+
+    /// The zeroprobs count SRILM prints: with `unk` an OOV whose `<unk>` had probability 0 counts too.
+    public func printedZeroprobs(unk: Bool) -> Int { unk ? zeroprobs + oovZeroprobs : zeroprobs }
+
     enum CodingKeys: String, CodingKey {
-        case sentences, words, oovs, zeroprobs, oovZeroprobs, inVocabularyLogprob, oovLogprob, srilm, withOOVs
+        case sentences, words, oovs, zeroprobs, oovZeroprobs, inVocabularyLog10Prob, oovLog10Prob, srilm, withOOVs
+        case inVocabularyLogprob, oovLogprob  // older names (decoding only)
     }
 
     public init(from decoder: Decoder) throws {
@@ -128,12 +181,13 @@ public struct PerplexityStatistics: Codable, Equatable, Sendable {
         oovs = try c.decode(Int.self, forKey: .oovs)
         zeroprobs = try c.decode(Int.self, forKey: .zeroprobs)
         oovZeroprobs = try c.decode(Int.self, forKey: .oovZeroprobs)
-        inVocabularyLogprob = try c.decode(Double.self, forKey: .inVocabularyLogprob)
-        oovLogprob = try c.decode(Double.self, forKey: .oovLogprob)
+        inVocabularyLogprob = try c.decodeIfPresent(Double.self, forKey: .inVocabularyLog10Prob)
+            ?? c.decode(Double.self, forKey: .inVocabularyLogprob)
+        oovLogprob = try c.decodeIfPresent(Double.self, forKey: .oovLog10Prob) ?? c.decode(Double.self, forKey: .oovLogprob)
     }
 
-    /// Encodes the counts, the totals and both figure sets (`srilm`, `withOOVs`), so the JSON
-    /// form carries the perplexities; decoding recomputes them from the totals.
+    /// Encodes the counts, the log10 totals and both figure sets (`srilm`, `withOOVs`), so the
+    /// JSON form carries the perplexities; decoding recomputes them from the totals.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(sentences, forKey: .sentences)
@@ -141,12 +195,13 @@ public struct PerplexityStatistics: Codable, Equatable, Sendable {
         try c.encode(oovs, forKey: .oovs)
         try c.encode(zeroprobs, forKey: .zeroprobs)
         try c.encode(oovZeroprobs, forKey: .oovZeroprobs)
-        try c.encode(inVocabularyLogprob, forKey: .inVocabularyLogprob)
-        try c.encode(oovLogprob, forKey: .oovLogprob)
+        try c.encode(inVocabularyLogprob, forKey: .inVocabularyLog10Prob)
+        try c.encode(oovLogprob, forKey: .oovLog10Prob)
         try c.encode(srilm, forKey: .srilm)
         try c.encode(withOOVs, forKey: .withOOVs)
     }
 
+    /// SRILM's `TextStats` arithmetic: `words` already has the OOVs and zeroprobs taken out.
     static func figures(logprob: Double, words: Int, sentences: Int) -> Figures {
         func ppl(_ denominator: Int) -> Double? {
             denominator > 0 ? Foundation.pow(10, -logprob / Double(denominator)) : nil
@@ -158,35 +213,43 @@ public struct PerplexityStatistics: Codable, Equatable, Sendable {
 /// The perplexity of a file in SRILM's `ngram -ppl` formats, from per-token log probabilities
 /// grouped by sentence. Pure arithmetic and formatting: the model supplies the scores.
 ///
-/// Text output (`render(detail:)`) follows SRILM. The headline figures are the PTB/WikiText
-/// ones (`withOOVs`): `<unk>` is a predicted token, so a word outside the vocabulary is scored
-/// with the probability of `<unk>` and still counted as an OOV:
+/// Text output (`render(detail:unk:)`) is SRILM's, two lines per summary:
+///
+///     file test.txt: 2 sentences, 5 words, 1 OOVs
+///     0 zeroprobs, logprob= -3.0103 ppl= 3.1748 ppl1= 5.65685
+///
+/// computed from the counts printed as SRILM computes them (`PerplexityStatistics`): by
+/// default an OOV is counted but not scored (`ngram -ppl`); with `unk` it is scored as `<unk>`
+/// and 0 OOVs are printed (`ngram -unk -ppl`, the PTB/WikiText figure):
 ///
 ///     file test.txt: 2 sentences, 5 words, 0 OOVs
-///     0 zeroprobs, logprob= -3.61236 ppl= 3.27803 ppl1= 5.27803
-///
-/// When the file has OOVs a third line gives the figures with the OOV positions left out (as
-/// `ngram -ppl` does for a closed vocabulary, `srilm`):
-///
-///     excluding OOVs: logprob= -3.0103 ppl= 3.1748 ppl1= 5.65685
+///     0 zeroprobs, logprob= -4.0103 ppl= 3.74024 ppl1= 6.33957
 ///
 /// `.perSentence` (SRILM `-debug 1`) prints each sentence and its own summary first; `.perWord`
-/// (`-debug 2`) adds one line per position, `\tp( word | previous ...) \t= [lstm] p [ log10 p ]`,
-/// with `</s>` for `<eos>`, `<s>` as the context of a sentence's first word, and `[OOV]` instead
-/// of `[lstm]` where an OOV word (printed as the text has it) was scored as `<unk>`. Numbers
-/// print as C++ streams do by default (`%g`, 6 significant digits), as SRILM prints them.
+/// (`-debug 2`) adds one line per position, `\tp( word | context ...) \t= [lstm] p [ log10 p ]`,
+/// with `</s>` for `<eos>`. The context is what the model conditions on: `<s>` (no `...`) for a
+/// sentence scored from a reset state, `</s> ...` for the first word of a sentence whose state
+/// was carried from the text before (discourse mode), else the previous word and `...`. An OOV
+/// word prints as the text has it: `[OOV] 0 [ -inf ]` (not scored, as SRILM prints it), or with
+/// `unk` `[<unk>]` and the probability of `<unk>`. Numbers print as C++ streams do by default
+/// (`%g`, 6 significant digits), as SRILM prints them.
 ///
 /// For big files, render sentence by sentence instead of holding the report:
-/// `PerplexityReport.render(sentence:detail:)` then `PerplexityReport.summary(label:statistics:)`.
+/// `PerplexityReport.render(sentence:detail:unk:)` then `PerplexityReport.summary(label:statistics:unk:)`.
 public struct PerplexityReport: Codable, Equatable, Sendable {
     /// One sentence (a group of positions, normally ending with `<eos>`).
     public struct Sentence: Codable, Equatable, Sendable {
         public var tokens: [TokenScore]
         public var statistics: PerplexityStatistics
+        /// The model's state was carried into this sentence from the text before it (discourse
+        /// mode, any sentence but the first): its first word is conditioned on the previous
+        /// `</s>` and everything before, not on a fresh sentence start.
+        public var followsPrevious: Bool
 
-        public init(tokens: [TokenScore]) {
+        public init(tokens: [TokenScore], followsPrevious: Bool = false) {
             self.tokens = tokens
             self.statistics = PerplexityStatistics(tokens)
+            self.followsPrevious = followsPrevious
         }
 
         /// The words of the sentence, space-separated (without `<eos>`).
@@ -204,12 +267,17 @@ public struct PerplexityReport: Codable, Equatable, Sendable {
     public var sentences: [Sentence]
     public var total: PerplexityStatistics
 
-    /// A report on `file` from scored positions grouped by sentence.
+    /// A report on `file` from scored positions grouped by sentence (each scored from a reset state).
     public init(file: String, sentences: [[TokenScore]]) {
+        self.init(file: file, scoredSentences: sentences.map { Sentence(tokens: $0) })
+    }
+
+    /// A report on `file` from scored sentences (as `Evaluator.score` gives them).
+    public init(file: String, scoredSentences sentences: [Sentence]) {
         self.file = file
-        self.sentences = sentences.map(Sentence.init)
+        self.sentences = sentences
         var total = PerplexityStatistics()
-        for s in self.sentences { total.add(s.statistics) }
+        for s in sentences { total.add(s.statistics) }
         self.total = total
     }
 
@@ -232,39 +300,43 @@ public struct PerplexityReport: Codable, Equatable, Sendable {
     }
 
     /// The report as SRILM prints it; see the type's discussion.
-    public func render(detail: Detail = .summary) -> String {
+    public func render(detail: Detail = .summary, unk: Bool = false) -> String {
         var out = ""
-        for s in sentences { out += PerplexityReport.render(sentence: s, detail: detail) }
-        return out + PerplexityReport.summary(label: "file \(file)", statistics: total)
+        for s in sentences { out += PerplexityReport.render(sentence: s, detail: detail, unk: unk) }
+        return out + PerplexityReport.summary(label: "file \(file)", statistics: total, unk: unk)
     }
 
-    /// One sentence's block of `render(detail:)`: nothing for `.summary`; its text and summary
-    /// (and, for `.perWord`, one line per position), then a blank line, for the others.
-    public static func render(sentence s: Sentence, detail: Detail) -> String {
+    /// One sentence's block of `render(detail:unk:)`: nothing for `.summary`; its text and
+    /// summary (and, for `.perWord`, one line per position), then a blank line, for the others.
+    public static func render(sentence s: Sentence, detail: Detail, unk: Bool = false) -> String {
         if detail == .summary { return "" }
         var out = s.text + "\n"
         if detail == .perWord {
-            var previous = "<s>"
-            for (i, t) in s.tokens.enumerated() {
+            var context = s.followsPrevious ? "</s> ..." : "<s> "
+            for t in s.tokens {
                 let word = t.isEndOfSentence ? "</s>" : t.text
-                let tag = t.isOOV && !t.isEndOfSentence ? "[OOV]" : "[lstm]"
-                let log10p = t.logProb / M_LN10
-                out += "\tp( \(word) | \(previous)\(i > 0 ? " ..." : " ")) \t= \(tag) \(g(Foundation.exp(t.logProb))) [ \(g(log10p)) ]\n"
-                previous = word
+                let figures: String
+                switch (t.isOOVWord, unk) {
+                case (false, _): figures = "[lstm] \(g(Foundation.exp(t.logProb))) [ \(g(t.log10Prob)) ]"
+                case (true, false): figures = "[OOV] 0 [ -inf ]"
+                case (true, true): figures = "[<unk>] \(g(Foundation.exp(t.logProb))) [ \(g(t.log10Prob)) ]"
+                }
+                out += "\tp( \(word) | \(context)) \t= \(figures)\n"
+                context = word + " ..."
             }
         }
-        return out + summary(s.statistics) + "\n"
+        return out + summary(s.statistics, unk: unk) + "\n"
     }
 
     /// The summary of a file (or any other `label`): `label: N sentences, …` and the figures.
     ///
     ///     PerplexityReport.summary(label: "file test.txt", statistics: total)
-    public static func summary(label: String, statistics: PerplexityStatistics) -> String {
-        label + ": " + summary(statistics)
+    public static func summary(label: String, statistics: PerplexityStatistics, unk: Bool = false) -> String {
+        label + ": " + summary(statistics, unk: unk)
     }
 
-    /// The report as pretty JSON with sorted keys (`--json`). A probability of 0 is written as
-    /// the log probability `"-inf"`.
+    /// The report as pretty JSON with sorted keys. A probability of 0 is written as the log
+    /// probability `"-inf"`.
     public func json() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -272,18 +344,18 @@ public struct PerplexityReport: Codable, Equatable, Sendable {
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
-    /// The two or three summary lines for `stats`, each ending with a newline: counts, the
-    /// headline figures (OOVs scored as `<unk>`), and the figures without OOVs when there are any.
-    static func summary(_ stats: PerplexityStatistics) -> String {
-        func figures(_ f: PerplexityStatistics.Figures) -> String {
-            "logprob= \(g(f.logprob)) ppl= \(f.ppl.map(g) ?? "undefined") ppl1= \(f.ppl1.map(g) ?? "undefined")"
+    /// SRILM's summary lines for `stats` (`TextStats`' output operator), each ending with a
+    /// newline: the counts, then — when anything was counted — zeroprobs and the figures.
+    static func summary(_ stats: PerplexityStatistics, unk: Bool) -> String {
+        var out = "\(stats.sentences) sentences, \(stats.words) words, \(stats.printedOOVs(unk: unk)) OOVs\n"
+        if stats.words + stats.sentences > 0 {
+            let f = stats.figures(unk: unk)
+            out += "\(stats.printedZeroprobs(unk: unk)) zeroprobs, logprob= \(g(f.logprob))"
+                + " ppl= \(f.ppl.map(g) ?? "undefined") ppl1= \(f.ppl1.map(g) ?? "undefined")\n"
         }
-        var out = "\(stats.sentences) sentences, \(stats.words) words, \(stats.oovs) OOVs\n"
-        out += "\(stats.zeroprobs + stats.oovZeroprobs) zeroprobs, " + figures(stats.withOOVs) + "\n"
-        if stats.oovs > 0 { out += "excluding OOVs: " + figures(stats.srilm) + "\n" }
         return out
     }
 }
 
-/// `x` as a C++ output stream prints a double by default (`%g`: 6 significant digits).
+/// `x` as a C++ output stream prints a double by default (`%g`: 6 significant digits; `-inf`).
 func g(_ x: Double) -> String { String(format: "%g", x) }

@@ -109,7 +109,7 @@ public struct TrainingRequest: Sendable {
                                glomo: glomo)
         try TrainingRequest.check(config, trainTokens: trainTokens)
         try InputFactory.prepare(&config, vocabulary: vocabulary)
-        let splits = try TrainingRequest.load(data, vocabulary: vocabulary, log: log)
+        let splits = try TrainingRequest.load(data, vocabulary: vocabulary, batching: config.training.batching, log: log)
         // The trainer of a new run reads and writes nothing: build it (model, pretrained inputs)
         // before the directory is created, so that any failure leaves nothing behind.
         let trainer = try Trainer(run: run, config: config, vocabulary: vocabulary, train: splits.train, valid: splits.valid,
@@ -140,7 +140,7 @@ public struct TrainingRequest: Sendable {
         try TrainingRequest.check(config, trainTokens: trainTokens)
         try InputFactory.prepare(&config, vocabulary: vocabulary)
         try run.checkResume(with: config)
-        let splits = try TrainingRequest.load(data, vocabulary: vocabulary, log: log)
+        let splits = try TrainingRequest.load(data, vocabulary: vocabulary, batching: config.training.batching, log: log)
         return try Trainer(run: run, config: config, vocabulary: vocabulary, train: splits.train, valid: splits.valid,
                            test: splits.test, trainTokens: trainTokens, resume: true, options: options, log: log)
     }
@@ -157,13 +157,19 @@ public struct TrainingRequest: Sendable {
         return v
     }
 
-    /// Reads the three splits; throws when the training or validation split is empty.
-    static func load(_ data: CorpusSelection, vocabulary: Vocabulary, log: (String) -> Void) throws
-        -> (train: TokenData, valid: TokenData, test: TokenData?)
+    /// Reads the three splits; throws when the training or validation split is empty. With
+    /// sentence batching a blank line is no sentence (`TokenData.droppingBlankLines`), so the test
+    /// perplexity the run reports is the one `lmtool perplexity --mode sentence` gives.
+    static func load(_ data: CorpusSelection, vocabulary: Vocabulary, batching: TrainingConfig.Batching,
+                     log: (String) -> Void) throws -> (train: TokenData, valid: TokenData, test: TokenData?)
     {
-        let train = try data.load(.train, vocabulary: vocabulary)
-        let valid = try data.load(.valid, vocabulary: vocabulary)
-        let test = data.hasSource(.test) ? try data.load(.test, vocabulary: vocabulary) : nil
+        func read(_ split: Split) throws -> TokenData {
+            let d = try data.load(split, vocabulary: vocabulary)
+            return batching == .sentence ? d.droppingBlankLines() : d
+        }
+        let train = try read(.train)
+        let valid = try read(.valid)
+        let test = data.hasSource(.test) ? try read(.test) : nil
         func describe(_ name: String, _ d: TokenData) -> String {
             "\(name): \(d.tokenCount) tokens, \(d.sentenceCount) sentences, \(d.outOfVocabularyCount) out of vocabulary"
         }

@@ -21,18 +21,24 @@ struct PerplexityCommand: ParsableCommand {
         commandName: "perplexity",
         abstract: "Score text files with a trained run: SRILM-style perplexity reports.",
         discussion: """
-            Prints, per file, SRILM's `ngram -ppl` summary: `N sentences, N words, N OOVs`, then \
-            `zeroprobs, logprob= (log10) ppl= (counting <eos>) ppl1= (without <eos>)`. <unk> is a \
-            predicted token (the PTB/WikiText convention): a word outside the vocabulary is scored \
-            with the probability of <unk> and counted as an OOV; when there are OOVs, a third line \
-            gives the figures with the OOV positions left out. --per-sentence and --per-word add \
-            SRILM's -debug 1 and -debug 2 blocks.
+            Prints, per file, SRILM's `ngram -ppl` summary, two lines: `file F: N sentences, N words, \
+            N OOVs`, then `N zeroprobs, logprob= L ppl= P ppl1= P1`, computed from those counts as \
+            SRILM does: L = sum of log10 p over the scored positions, P = 10^(-L / (words - OOVs - \
+            zeroprobs + sentences)), P1 = 10^(-L / (words - OOVs - zeroprobs)). A word outside the \
+            vocabulary (OOV) is counted but not scored, as in `ngram -ppl`; with --unk (as `ngram \
+            -unk`) it is scored with the probability of <unk> and 0 OOVs are reported: the \
+            PTB/WikiText figure. Without --unk, a file with OOVs gets a note on standard error with \
+            the --unk figures; --json carries both. --per-sentence and --per-word add SRILM's \
+            -debug 1 and -debug 2 blocks; a word's context is what the model conditions on (`<s>` \
+            after a reset, `</s> ...` where discourse mode carries the state into a sentence).
 
             The run's tokenization (config.json) is used unless --tokenizer, --lowercase or \
             --sentences is given. Discourse mode (the run's default when it trained with discourse \
-            batching) carries the state through the whole file from an initial <eos>; sentence \
-            mode scores each line (or sentence) from a fresh state. Files are streamed: memory \
-            stays bounded by one window (or one batch of sentences) and the longest line.
+            batching) carries the state through the whole file from an initial <eos>, one <eos> \
+            per line, blank lines included (the WikiText convention); sentence mode scores each \
+            line (or sentence) from a fresh state and skips blank lines (they are no sentences). \
+            Files are streamed: memory stays bounded by one window (or one batch of sentences) \
+            and the longest line.
 
             Example: lmtool perplexity --model runs/tiny ../shared/corpora/wikitext-2/test.txt.zst --per-word
             """)
@@ -49,7 +55,10 @@ struct PerplexityCommand: ParsableCommand {
     @Flag(name: .customLong("per-word"), help: "Also print each word's probability (SRILM -debug 2).")
     var perWord = false
 
-    @Flag(help: "Print JSON instead of text.")
+    @Flag(help: "Map OOVs to <unk> and score them (SRILM's -unk; the PTB/WikiText figure): then 0 OOVs are reported.")
+    var unk = false
+
+    @Flag(help: "Print JSON instead of text (log probabilities named by base: lnProb, log10Prob).")
     var json = false
 
     @Option(help: "discourse (state carried through the file) or sentence (state reset per sentence); default: the run's batching.")
@@ -84,11 +93,11 @@ struct PerplexityCommand: ParsableCommand {
                 if json {
                     guard detail != .summary else { return }
                     let entry = SentenceJSON(text: sentence.text, tokens: detail == .perWord ? sentence.tokens : nil,
-                                             statistics: sentence.statistics)
+                                             statistics: sentence.statistics, followsPrevious: sentence.followsPrevious)
                     out.write((first ? "" : ",\n") + "        " + (try scoringJSON(entry)))
                     first = false
                 } else {
-                    out.write(PerplexityReport.render(sentence: sentence, detail: detail))
+                    out.write(PerplexityReport.render(sentence: sentence, detail: detail, unk: unk))
                 }
             }
             total.add(stats)
@@ -96,14 +105,25 @@ struct PerplexityCommand: ParsableCommand {
                 if detail != .summary { out.write("\n      ],\n") }
                 out.write("      \"statistics\" : \(try scoringJSON(stats))\n    }\(i + 1 < files.count ? "," : "")\n")
             } else {
-                out.write((i > 0 ? "\n" : "") + PerplexityReport.summary(label: "file \(file)", statistics: stats))
+                out.write((i > 0 ? "\n" : "") + PerplexityReport.summary(label: "file \(file)", statistics: stats, unk: unk))
             }
         }
         if json {
             out.write("  ],\n  \"mode\" : \"\(evaluator.mode.rawValue)\",\n  \"model\" : \(try scoringJSON(model)),\n")
-            out.write("  \"total\" : \(try scoringJSON(total))\n}\n")
-        } else if files.count > 1 {
-            out.write("\n" + PerplexityReport.summary(label: "total of \(files.count) files", statistics: total))
+            out.write("  \"total\" : \(try scoringJSON(total)),\n  \"unk\" : \(unk)\n}\n")
+            return
+        }
+        if files.count > 1 {
+            out.write("\n" + PerplexityReport.summary(label: "total of \(files.count) files", statistics: total, unk: unk))
+        }
+        // The other convention's figures, on standard error so that stdout stays SRILM's two lines.
+        if !unk && total.oovs > 0 {
+            let f = total.withOOVs
+            fflush(stdout)
+            let note = "note: \(total.oovs) OOVs were counted but not scored (SRILM's ngram -ppl); "
+                + "scored as <unk> (--unk, the PTB/WikiText figure): logprob= \(f.logprob.srilmText) "
+                + "ppl= \(f.ppl.map(\.srilmText) ?? "undefined") ppl1= \(f.ppl1.map(\.srilmText) ?? "undefined")\n"
+            FileHandle.standardError.write(Data(note.utf8))
         }
     }
 
@@ -117,6 +137,8 @@ struct PerplexityCommand: ParsableCommand {
         var text: String
         var tokens: [TokenScore]?
         var statistics: PerplexityStatistics
+        /// The state was carried into the sentence from the text before (discourse mode).
+        var followsPrevious: Bool
     }
 }
 
@@ -141,6 +163,11 @@ func loadEvaluator(run: String, mode: TrainingConfig.Batching?, corpus: CorpusOp
     }
     return Evaluator(model: evaluator.model, vocabulary: evaluator.vocabulary, tokenization: tokenization,
                      mode: evaluator.mode, runConfig: evaluator.runConfig)
+}
+
+extension Double {
+    /// As SRILM prints numbers (`%g`).
+    var srilmText: String { String(format: "%g", self) }
 }
 
 /// `value` as compact JSON with sorted keys; non-finite numbers as strings ("-inf").

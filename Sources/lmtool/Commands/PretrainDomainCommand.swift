@@ -20,7 +20,9 @@ struct PretrainDomainCommand: ParsableCommand {
             split at least two. Model: embedding → BiLSTM (forward and backward LSTMs, the backward one \
             reading each example from its last word) → masked mean or max pooling → linear → softmax \
             over the domains; Adam. An example is a whole document (--granularity paragraph) or one \
-            sentence (sentence; use --sentences so that records are cut into sentences).
+            sentence (sentence: documents are cut into sentences, as --sentences does, whether or \
+            not it is given; config.json records the tokenization with sentence splitting on). The \
+            log and config.json ("examples") give the number of examples per split.
 
             After every epoch: accuracy on the valid split; the best model is kept as model.safetensors, \
             the whole training state as last.safetensors (also on Ctrl-C / SIGTERM; continue with \
@@ -44,7 +46,7 @@ struct PretrainDomainCommand: ParsableCommand {
               lmtool pretrain-domain --corpus corpora/default.jsonl.zst \\
                 --tokenizer simple --lowercase --out runs/domain-paragraph
               lmtool pretrain-domain --corpus corpora/default.jsonl.zst \\
-                --tokenizer simple --lowercase --sentences \\
+                --tokenizer simple --lowercase \\
                 --granularity sentence --out runs/domain-sentence
             """)
 
@@ -54,7 +56,7 @@ struct PretrainDomainCommand: ParsableCommand {
     @Option(help: "The run directory to write.")
     var out: String
 
-    @Option(help: "One example per document (paragraph) or per sentence (sentence).")
+    @Option(help: "One example per document (paragraph) or per sentence (sentence: documents are cut into sentences, --sentences implied).")
     var granularity: DocumentGranularity = .paragraph
 
     @Option(help: "Use this vocabulary file instead of building one from the train split.")
@@ -150,6 +152,9 @@ struct PretrainDomainCommand: ParsableCommand {
         if resume {
             let opened = try DomainRunDirectory.open(at: out)
             run = opened.run; config = opened.config; vocabulary = opened.vocabulary
+            if config.training.documentGranularity == .sentence && !config.tokenization.splitSentences {
+                throw FileError(path: opened.run.configPath, message: "granularity \"sentence\" without sentence splitting: this run trained on whole documents (made before --granularity sentence cut documents into sentences); start it again with --force")
+            }
             if let epochs { config.training.epochs = epochs }
             if opened.run.isFinished, let last = try opened.run.readMetrics().last, last.epoch >= config.training.epochs {
                 print("\(out): the run already finished (\(last.epoch) epochs); nothing to do (pass a larger --epochs to continue it)")
@@ -158,7 +163,9 @@ struct PretrainDomainCommand: ParsableCommand {
             // Continuing a finished run: it is no longer finished until the new summary is written.
             if opened.run.isFinished { try FileManager.default.removeItem(atPath: opened.run.summaryPath) }
         } else {
-            let tokenization = corpusOptions.tokenization
+            var tokenization = corpusOptions.tokenization
+            // A sentence-level classifier needs the documents cut into sentences.
+            if granularity == .sentence { tokenization.splitSentences = true }
             let reader = try corpusOptions.reader(corpus)
             if let vocab {
                 vocabulary = try Vocabulary.load(from: vocab)
@@ -193,8 +200,17 @@ struct PretrainDomainCommand: ParsableCommand {
             config.domains = data.domains
             config.model.classCount = data.domains.count
         }
-        let counts = Split.allCases.map { s in "\(s.rawValue) \(grouped(data.documents(s).count)) documents / \(grouped(data.tokenCounts[s] ?? 0)) tokens" }
+        let granularity = config.training.documentGranularity
+        var examples: [String: Int] = [:]
+        for s in Split.allCases { examples[s.rawValue] = DomainClassifier.examples(of: data.documents(s), granularity: granularity).count }
+        config.examples = examples
+        let counts = Split.allCases.map { s in
+            "\(s.rawValue) \(grouped(data.documents(s).count)) documents"
+                + (granularity == .sentence ? " (\(grouped(examples[s.rawValue]!)) sentences)" : "")
+                + " / \(grouped(data.tokenCounts[s] ?? 0)) tokens"
+        }
         print("corpus: \(counts.joined(separator: ", ")); \(data.domains.count) domains: \(data.domains.joined(separator: ", "))")
+        print("examples (\(granularity.rawValue)s): " + Split.allCases.map { "\($0.rawValue) \(grouped(examples[$0.rawValue]!))" }.joined(separator: ", "))
         print("vocabulary \(grouped(vocabulary.count)) words (hash \(vocabulary.contentHash)); \(grouped(data.outOfVocabularyCount)) tokens out of vocabulary; read in \(String(format: "%.1f", (clock.now - t0).seconds)) s")
 
         let directory: DomainRunDirectory

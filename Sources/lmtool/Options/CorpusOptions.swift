@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Corpus
 
 extension RecordFormat: ExpressibleByArgument {}
@@ -41,7 +42,11 @@ struct CorpusOptions: ParsableArguments {
         TokenizationOptions(tokenizer: tokenizer, lowercase: lowercase, splitSentences: sentences)
     }
 
+    /// The reader of `paths` (`-` is standard input); a note on stderr names every directory
+    /// entry skipped because it is not a regular file (a FIFO, say).
     func reader(_ paths: [String]) throws -> CorpusReader {
-        try CorpusReader(paths: paths, options: readOptions)
+        let reader = try CorpusReader(paths: paths, options: readOptions)
+        for entry in reader.skipped { FileHandle.standardError.write(Data("note: \(entry)\n".utf8)) }
+        return reader
     }
 }
