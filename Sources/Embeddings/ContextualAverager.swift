@@ -77,7 +77,8 @@ public struct ContextualAverager: Sendable {
                                         fallbackRows: fallbackRows(minOccurrences: minOccurrences)))
     }
 
-    /// The rows that take the fallback: ids seen fewer than `minOccurrences` times (at least once), in order.
+    /// The rows that take the fallback: ids seen fewer than `minOccurrences` times (at least
+    /// once), in order.
     public func fallbackRows(minOccurrences: Int) -> [Int] {
         counts.indices.filter { counts[$0] < max(minOccurrences, 1) }
     }

@@ -38,10 +38,18 @@ public enum EmbeddingFallbacks {
         try write(rows.map { table.words[$0] }, for: path)
     }
 
-    /// The words listed in the sidecar of `path`, or nil when there is no sidecar.
+    /// Removes the sidecar of `path` if there is one (a file rewritten without knowing its
+    /// fallback rows must not keep an old list).
+    public static func remove(for path: String) throws {
+        let sidecar = sidecarPath(for: path)
+        if unlink(sidecar) != 0 && errno != ENOENT { throw FileError.posix(sidecar, "cannot remove") }
+    }
+
+    /// The words listed in the sidecar of `path`, or nil when there is no sidecar (standard
+    /// input and devices have none).
     public static func read(for path: String) throws -> [String]? {
         let sidecar = sidecarPath(for: path)
-        guard access(sidecar, F_OK) == 0 else { return nil }
+        guard path != "-", !path.hasPrefix("/dev/"), access(sidecar, F_OK) == 0 else { return nil }
         let (source, _) = try openByteSource(path: sidecar)
         var words: [String] = []
         try LineReader(source: source, path: sidecar).forEachLine { line, number in
@@ -68,7 +76,38 @@ public enum EmbeddingFallbacks {
         return groups.values.filter { $0.count > 1 }.sorted { $0[0] < $1[0] }
     }
 
-    /// A one-line summary: `"3 of 10 rows are fallbacks (never trained: <unk> <eos> zebra), listed in FILE.fallbacks.txt"`.
+    /// The vocabulary words whose row, once `table` is aligned to `vocabulary`
+    /// (`EmbeddingTable.aligned(to:missing:)`), is a fallback row of the file: a row of a `listed`
+    /// word (the file's sidecar), or a row whose vector is exactly another row's. Matched by
+    /// vector after alignment, so the lookup (`<eos>` as `</s>`, lowercase) is the alignment's.
+    /// `why` says which evidence there was ("" when none).
+    public static func alignedFallbacks(of table: EmbeddingTable, listed: [String], vocabulary: Vocabulary,
+                                        sidecar: String, caseInsensitive: Bool = true) -> (words: [String], why: String) {
+        let D = table.dimension
+        func key(_ v: UnsafeBufferPointer<Float>, _ row: Int) -> [UInt32] { (0..<D).map { v[row * D + $0].bitPattern } }
+        var suspects = Set<[UInt32]>()
+        let shared = identicalRowGroups(table).joined()
+        var anyListed = false
+        table.vectors.withUnsafeBufferPointer { v in
+            for word in listed { if let row = table.row(of: word) { suspects.insert(key(v, row)); anyListed = true } }
+            for row in shared { suspects.insert(key(v, row)) }
+        }
+        guard !suspects.isEmpty else { return ([], "") }
+        let (aligned, report) = table.aligned(to: vocabulary, missing: .zero, caseInsensitive: caseInsensitive)
+        let missing = Set(report.missingWords)
+        var words: [String] = []
+        aligned.vectors.withUnsafeBufferPointer { v in
+            for (row, word) in vocabulary.tokens.enumerated() where !missing.contains(word) && suspects.contains(key(v, row)) {
+                words.append(word)
+            }
+        }
+        let why = anyListed ? "listed in \(sidecar)" + (shared.isEmpty ? "" : " or shared exactly with other rows")
+            : "vectors shared exactly with other rows"
+        return (words, why)
+    }
+
+    /// A one-line summary, e.g. `3 of 10 rows are fallbacks (never trained: <unk> <eos> zebra),
+    /// listed in FILE.fallbacks.txt`.
     public static func summary(count: Int, of rows: Int, words: [String], reason: String, path: String) -> String {
         let examples = words.prefix(8).joined(separator: " ") + (words.count > 8 ? " ..." : "")
         return "\(count) of \(rows) rows are fallbacks (\(reason)\(count > 0 ? ": " + examples : "")), listed in \(sidecarPath(for: path))"

@@ -97,6 +97,31 @@ final class EmbedFallbackTests: XCTestCase {
         XCTAssertEqual(lines.count, 15)
     }
 
+    /// `embed align` lists the missing words and the input's fallback rows it carries; `embed
+    /// convert` carries the list over, and a converted file without one loses any stale list.
+    func testAlignAndConvertKeepTheList() throws {
+        let vectors = directory + "/w2v.vec"
+        let w = try runLMTool(["embed", "word2vec", corpus, "--out", vectors, "--dim", "4", "--min-count", "1", "--epochs", "1", "--threads", "1"])
+        XCTAssertEqual(w.status, 0, w.stderr)
+        let vocab = directory + "/v.txt"
+        try "<unk>\t0\n<eos>\t0\nthe\t5\ncat\t3\nzebra\t1\n".write(toFile: vocab, atomically: true, encoding: .utf8)
+        let aligned = directory + "/aligned.vec"
+        let a = try runLMTool(["embed", "align", "--embeddings", vectors, "--vocab", vocab, "--out", aligned])
+        XCTAssertEqual(a.status, 0, a.stderr)
+        XCTAssertTrue(a.stdout.contains("2 of the found rows are fallback rows in \(vectors) (listed in \(vectors).fallbacks.txt): <unk> <eos>"), a.stdout)
+        XCTAssertTrue(a.stdout.contains("3 of 5 rows are fallbacks"), a.stdout)
+        XCTAssertEqual(try sidecar(aligned), ["<unk>", "<eos>", "zebra"])
+
+        let converted = directory + "/w2v.safetensors"
+        let c = try runLMTool(["embed", "convert", vectors, "--out", converted])
+        XCTAssertEqual(c.status, 0, c.stderr)
+        XCTAssertEqual(try sidecar(converted), ["<unk>", "<eos>"])
+        try FileManager.default.removeItem(atPath: vectors + ".fallbacks.txt")
+        let again = try runLMTool(["embed", "convert", vectors, "--out", converted])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: converted + ".fallbacks.txt"), "a stale list is removed")
+    }
+
     /// `train --embeddings` on the word2vec file: <unk> and <eos> are in the file but were never
     /// trained there, so 12 words are found, not 14 (the old line said "14 of 14 ... 0 missing").
     func testTrainEmbeddingsDoesNotCountFallbackRowsAsFound() throws {

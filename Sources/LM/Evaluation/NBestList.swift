@@ -16,7 +16,8 @@ import Darwin
 /// - `srilm`: SRILM's own format (`nbest-format(5)`), `acoustic lm nwords w1 w2 ...`: log10
 ///   acoustic and LM scores, a word count, the words. No header.
 /// - `nbestlist1`: SRILM's Decipher NBestList1.0: the header line `NBestList1.0`, then
-///   `(total) w1 w2 ...` with the total score in bytelog (log10 = bytelog · 1024 / 10000.5 / ln 10).
+///   `(total) w1 w2 ...` with the total score in bytelog
+///   (log10 = bytelog · 1024 / 10000.5 / ln 10).
 /// - `nbestlist2`: Decipher NBestList2.0: the header `NBestList2.0`, then `(total)` and 11 fields
 ///   per token, `w ( st: start et: end g: lm a: acoustic )`, scores in bytelog. As SRILM reads it,
 ///   tokens that start before the previous word ended (phones) or end in `-` and a digit (HMM
@@ -290,8 +291,9 @@ public struct NBestList: Equatable, Sendable {
     }
 
     /// The score each hypothesis is reranked by: its list score (0 in plain lists) plus
-    /// `lmWeight ·` lmtool's log10 probability plus `wordPenalty ·` its number of words, as SRILM's
-    /// `NBestHyp::rescore` combines acoustic score, weighted LM score and word transition weight:
+    /// `lmWeight ·` lmtool's log10 probability plus `wordPenalty ·` its number of words, as
+    /// SRILM's `NBestHyp::rescore` combines acoustic score, weighted LM score and word
+    /// transition weight:
     ///
     /// - `srilm`: acoustic + W·lm + P·words (the list's own LM score is replaced);
     /// - `nbestlist1`: total + W·lm + P·words (the list has one total; SRILM uses it as the

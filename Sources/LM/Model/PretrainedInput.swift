@@ -246,32 +246,11 @@ extension PretrainedInput {
         return lines
     }
 
-    /// The vocabulary words whose row in `table` is a fallback row of the file (see
-    /// `EmbeddingFallbacks`): a row listed in the file's `FILE.fallbacks.txt` sidecar, or one whose
-    /// vector is exactly that of another row of the file. Matched by vector after alignment, so
-    /// the lookup (`<eos>` as `</s>`, lowercase) is the one `load` uses. `why` says which evidence.
+    /// The vocabulary words whose row in `table` (read from `path`) is a fallback row there
+    /// (`EmbeddingFallbacks.alignedFallbacks`, with the file's `FILE.fallbacks.txt` if any).
     static func fallbackWords(_ table: EmbeddingTable, vocabulary: Vocabulary, path: String) throws -> (words: [String], why: String) {
-        let D = table.dimension
-        func key(_ v: UnsafeBufferPointer<Float>, _ row: Int) -> [UInt32] { (0..<D).map { v[row * D + $0].bitPattern } }
-        var suspects = Set<[UInt32]>()
-        let listed = try EmbeddingFallbacks.read(for: path) ?? []
-        let shared = EmbeddingFallbacks.identicalRowGroups(table).joined()
-        table.vectors.withUnsafeBufferPointer { v in
-            for word in listed { if let row = table.row(of: word) { suspects.insert(key(v, row)) } }
-            for row in shared { suspects.insert(key(v, row)) }
-        }
-        guard !suspects.isEmpty else { return ([], "") }
-        let (aligned, report) = table.aligned(to: vocabulary, missing: .zero)
-        let missing = Set(report.missingWords)
-        var words: [String] = []
-        aligned.vectors.withUnsafeBufferPointer { v in
-            for (row, word) in vocabulary.tokens.enumerated() where !missing.contains(word) && suspects.contains(key(v, row)) {
-                words.append(word)
-            }
-        }
-        let why = listed.isEmpty ? "vectors shared exactly with other rows" : "listed in \(EmbeddingFallbacks.sidecarPath(for: path))"
-            + (shared.isEmpty ? "" : " or shared exactly with other rows")
-        return (words, why)
+        EmbeddingFallbacks.alignedFallbacks(of: table, listed: try EmbeddingFallbacks.read(for: path) ?? [], vocabulary: vocabulary,
+                                            sidecar: EmbeddingFallbacks.sidecarPath(for: path))
     }
 
     static func pathAndMode(_ input: RunConfig.InputRepresentation) throws -> (String, PretrainedMode) {

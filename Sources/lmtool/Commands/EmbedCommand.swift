@@ -217,6 +217,14 @@ struct EmbedCommand: ParsableCommand {
             let to = outputFormat ?? EmbeddingFormat.forWriting(path: out)
             try EmbeddingFile.write(table, to: out, format: to)
             print("wrote \(out) (\(to.rawValue), \(grouped(table.count)) x \(table.dimension))")
+            // The input's fallback rows stay fallback rows; without a list, none is kept.
+            if let listed = try EmbeddingFallbacks.read(for: input) {
+                let kept = listed.filter { table.row(of: $0) != nil }
+                try EmbeddingFallbacks.write(kept, for: out)
+                print("\(kept.count) fallback rows of \(EmbeddingFallbacks.sidecarPath(for: input)) listed in \(EmbeddingFallbacks.sidecarPath(for: out))")
+            } else {
+                try EmbeddingFallbacks.remove(for: out)
+            }
         }
     }
 
@@ -226,7 +234,10 @@ struct EmbedCommand: ParsableCommand {
             discussion: """
                 Each vocabulary word is looked up as is, <eos> also as </s>, then (unless --exact-case) \
                 lowercased. Missing rows are uniform in [-scale, scale] (--missing random), zeros, or the \
-                mean of the found rows. The output carries the vocabulary hash (safetensors metadata).
+                mean of the found rows. The output carries the vocabulary hash (safetensors metadata). \
+                Its fallback rows (the missing words, and found rows that are fallbacks in the input: \
+                listed in its FILE.fallbacks.txt or sharing one vector) are counted and listed in \
+                OUT.fallbacks.txt.
 
                 Example: lmtool embed align --embeddings w2v.txt --vocab vocab.txt --out aligned.safetensors
                 """)
@@ -258,6 +269,18 @@ struct EmbedCommand: ParsableCommand {
             let (aligned, report) = table.aligned(to: vocabulary, missing: fill, caseInsensitive: !exactCase)
             try EmbeddingFile.write(aligned, to: out)
             print(report)
+            let carried = EmbeddingFallbacks.alignedFallbacks(of: table, listed: try EmbeddingFallbacks.read(for: embeddings) ?? [],
+                                                              vocabulary: vocabulary, sidecar: EmbeddingFallbacks.sidecarPath(for: embeddings),
+                                                              caseInsensitive: !exactCase)
+            if !carried.words.isEmpty {
+                print("\(carried.words.count) of the found rows are fallback rows in \(embeddings) (\(carried.why)): "
+                      + carried.words.prefix(8).joined(separator: " ") + (carried.words.count > 8 ? " ..." : ""))
+            }
+            let fallbacks = Set(report.missingWords + carried.words)
+            let rows = vocabulary.tokens.indices.filter { fallbacks.contains(vocabulary.tokens[$0]) }
+            try EmbeddingFallbacks.write(rows: rows, of: aligned, for: out)
+            print(EmbeddingFallbacks.summary(count: rows.count, of: aligned.count, words: rows.map { vocabulary.tokens[$0] },
+                                             reason: "missing words and the input's fallback rows", path: out))
             print("wrote \(out) (\(grouped(aligned.count)) x \(aligned.dimension), vocabulary hash \(vocabulary.contentHash))")
         }
     }
