@@ -14,6 +14,8 @@ final class NBestFormatTests: XCTestCase {
             ("the cat sat\n", .plain),
             ("u1\tthe cat sat\n", .plain),
             ("1 2 cats\n", .plain),                       // two numbers and a word: not SRILM's three fields
+            ("3 2 1 go\n", .plain),                       // an LM score above 0 is no log10 probability
+            ("-3 0 1 go\n", .srilm),
             ("-100.5 -12 3 the cat sat\n", .srilm),
             ("NBestList1.0\n(-20) the cat\n", .nbestlist1),
             ("NBestList2.0\n(-20) the ( st: 0.00 et: 0.20 g: -10 a: -10 )\n", .nbestlist2),
@@ -22,6 +24,9 @@ final class NBestFormatTests: XCTestCase {
         for (text, format) in cases {
             XCTAssertEqual(try NBestList(parsing: text, path: "n").format, format, text)
         }
+        // Told the format, a line that only looks like another is read as told.
+        XCTAssertEqual(try NBestList(parsing: "(-20) the cat\n", path: "n", format: .plain).hypotheses[0].text, "(-20) the cat")
+        XCTAssertEqual(try NBestList(parsing: "-3 0 1 go\n", path: "n", format: .plain).hypotheses[0].text, "-3 0 1 go")
     }
 
     /// The line: the hypothesis is "the cat sat", not the whole line.
@@ -69,6 +74,10 @@ final class NBestFormatTests: XCTestCase {
             ("the cat\n", .moses, "m:1: expected 'id ||| hypothesis"),
             ("the cat\n", .nbestlist1, "m:1: expected the header line 'NBestList1.0'"),
             ("the cat\n", .srilm, "m:1: expected 'acoustic-score"),
+            // A Decipher line without its header is not read as text.
+            ("(-20) the cat\n", nil, "m:1: starts with a Decipher score '(-20)' but the list has no NBestList1.0 or NBestList2.0 header"),
+            // Errors in a detected format say it was detected.
+            ("-1 -2 3 a b c\nthe cat sat\n", nil, "m:2: bad acoustic score 'the' (SRILM n-best format) (the format was detected from line 1)"),
         ]
         for (text, format, message) in cases {
             XCTAssertThrowsError(try NBestList(parsing: text, path: "m", format: format), text) { error in

@@ -26,12 +26,14 @@ import Darwin
 ///   alignments, are kept); the id names the sentence, several lines share it.
 ///
 /// Detection (without `--nbest-format`): a first line `NBestList1.0` or `NBestList2.0`; a first
-/// line with ` ||| ` is Moses; a first line without a tab whose first three fields are two
-/// numbers and a count, followed by a word or nothing, is `srilm`; anything else is `plain`. Every
-/// line must then be of that format: a line that is not is a `CorpusError` naming the file and
-/// line, e.g. `nbest.txt:3: expected 'id ||| hypothesis ||| features ||| total' (4 or more ' ||| '
-/// fields), found 2`. In the scored formats an empty hypothesis is allowed (it is scored as
-/// `</s>` alone); in `plain` it is an error.
+/// line with ` ||| ` is Moses; a first line without a tab whose first three fields are a number,
+/// a number ≤ 0 (a log10 probability) and a count is `srilm`; anything else is `plain`, except
+/// that a first line starting with a Decipher score `(number)` but no header is refused (SRILM
+/// writes the header; reading such a line as text would score its score). Every line must then
+/// be of that format: a line that is not is a `CorpusError` naming the file and line, e.g.
+/// `nbest.txt:3: expected 'id ||| hypothesis ||| features ||| total' (Moses n-best format, 4 or
+/// more '|||' fields), found 2 (the format was detected from line 1)`. In the scored formats an
+/// empty hypothesis is allowed (it is scored as `</s>` alone); in `plain` it is an error.
 ///
 /// Lines end with `\n` (a `\r` before it is dropped); the file may be zstd- or gzip-compressed,
 /// a pipe or `-` (standard input), and is opened like every text input (`openTextSource`: a
@@ -67,7 +69,8 @@ public enum NBestFormat: String, CaseIterable, Sendable {
         if line.contains(" ||| ") { return .moses }
         if !line.contains("\t") {
             let fields = line.split(whereSeparator: { $0 == " " })
-            if fields.count >= 3, Double(fields[0])?.isFinite == true, Double(fields[1])?.isFinite == true,
+            // An LM score is a log10 probability: never above 0 ("3 2 1 go" stays plain text).
+            if fields.count >= 3, Double(fields[0])?.isFinite == true, let lm = Double(fields[1]), lm <= 0,
                let n = Int(fields[2]), n >= 0 {
                 return .srilm
             }
@@ -157,6 +160,8 @@ public struct NBestList: Equatable, Sendable {
         /// Whether the first line had an id, and that line's number (plain).
         var firstHadID: (Bool, Int)?
         var sawHeader = false
+        /// The line the format was detected from (nil when it was given).
+        var detectedAt: Int?
 
         init(path: String, format: NBestFormat?) {
             self.path = path
@@ -165,10 +170,22 @@ public struct NBestList: Equatable, Sendable {
 
         mutating func add(_ bytes: [UInt8], line: Int) throws {
             let file = path
-            let fail = { (message: String) in CorpusError(file: file, position: .line(line), message) }
-            guard let text = String(validating: bytes, as: UTF8.self) else { throw fail("not valid UTF-8") }
-            let format = self.format ?? NBestFormat.detect(firstLine: text)
-            self.format = format
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw CorpusError(file: file, position: .line(line), "not valid UTF-8")
+            }
+            if self.format == nil {
+                detectedAt = line
+                self.format = NBestFormat.detect(firstLine: text)
+                if self.format == .plain, let first = text.split(separator: " ").first, first.hasPrefix("("), first.hasSuffix(")"),
+                   Double(first.dropFirst().dropLast()) != nil {
+                    throw CorpusError(file: file, position: .line(line),
+                                      "starts with a Decipher score '\(first)' but the list has no NBestList1.0 or NBestList2.0 header line (add it, or choose the format)")
+                }
+            }
+            let format = self.format!
+            // Errors in a detected format say so: a plain file whose first line only looked like one is read wrongly.
+            let note = detectedAt.map { $0 < line && (format == .srilm || format == .moses) ? " (the format was detected from line \($0))" : "" } ?? ""
+            let fail = { (message: String) in CorpusError(file: file, position: .line(line), message + note) }
             switch format {
             case .plain: try addPlain(text, line: line, fail)
             case .srilm: try addSRILM(text, line: line, fail)
