@@ -106,7 +106,7 @@ public enum EmbeddingFallbacks {
         return (words, why)
     }
 
-    /// A one-line summary, e.g. `3 of 10 rows are fallbacks (never trained: <unk> <eos> zebra),
+    /// A one-line summary, e.g. `3 of 10 rows are fallbacks (never seen: <unk> <eos> zebra),
     /// listed in FILE.fallbacks.txt`.
     public static func summary(count: Int, of rows: Int, words: [String], reason: String, path: String) -> String {
         let examples = words.prefix(8).joined(separator: " ") + (words.count > 8 ? " ..." : "")

@@ -26,13 +26,17 @@ final class EmbeddingFallbacksTests: XCTestCase {
         XCTAssertEqual(try EmbeddingFallbacks.read(for: path), [])
     }
 
-    /// ids: <unk> 0, <eos> 1, a 2, b 3, c 4; the corpus has a, c, <unk> and <eos>: b is never trained.
-    func testWord2VecFallbackRowsByHand() throws {
-        let vocabulary = try Vocabulary(tokens: ["<unk>", "<eos>", "a", "b", "c"], counts: [1, 1, 1, 1, 1])
-        let ids: [Int32] = [2, 0, 4, 1, 2]
-        XCTAssertEqual(Word2Vec.fallbackRows(ids: ids, vocabulary: vocabulary, epochs: 1), [0, 1, 3])
-        XCTAssertEqual(Word2Vec.fallbackRows(ids: ids, vocabulary: vocabulary, epochs: 0), [0, 1, 2, 3, 4])
-        XCTAssertEqual(Word2Vec.fallbackRows(ids: [0, 1, 1], vocabulary: vocabulary, epochs: 3), [0, 1, 2, 3, 4])
+    /// ids: <unk> 0, <eos> 1, a 2, b 3, c 4, d 5. Sentences "a c" and "b" (b alone: never a
+    /// context word, so never updated); d never occurs. <unk> and <eos> are never trained.
+    func testWord2VecUntrainedRowsByHand() throws {
+        let vocabulary = try Vocabulary(tokens: ["<unk>", "<eos>", "a", "b", "c", "d"], counts: [1, 1, 1, 1, 1, 1])
+        let ids: [Int32] = [2, 4, 1, 3, 1, 0, 2, 4, 1]
+        let options = Word2VecOptions(dimension: 4, window: 2, negative: 2, epochs: 2, threads: 1, sample: 0, seed: 9)
+        let table = Word2Vec.train(ids: ids, vocabulary: vocabulary, options: options)
+        XCTAssertEqual(Word2Vec.untrainedRows(of: table, seed: 9), [0, 1, 3, 5])
+        // No epoch: every row is its initial vector.
+        let untrained = Word2Vec.train(ids: ids, vocabulary: vocabulary, options: Word2VecOptions(dimension: 4, epochs: 0, threads: 1, seed: 9))
+        XCTAssertEqual(Word2Vec.untrainedRows(of: untrained, seed: 9), [0, 1, 2, 3, 4, 5])
     }
 
     /// Counts 0, 2, 1: minOccurrences 1 → row 0; 2 → rows 0 and 2.

@@ -85,12 +85,13 @@ final class EmbedFallbackTests: XCTestCase {
         XCTAssertTrue(bare.stderr.contains("warning: 5 rows of \(out) have exactly the same vector as other rows (1 group(s)"), bare.stderr)
     }
 
-    /// word2vec never trains <unk> and <eos>: both are listed; the file itself stays plain word2vec text.
+    /// word2vec never trains <unk> and <eos>: both are listed (without subsampling every other
+    /// word is a context word often enough to move); the file itself stays plain word2vec text.
     func testWord2VecListsItsUntrainedRows() throws {
         let out = directory + "/w2v.vec"
-        let r = try runLMTool(["embed", "word2vec", corpus, "--out", out, "--dim", "4", "--min-count", "1", "--epochs", "1", "--threads", "1"])
+        let r = try runLMTool(["embed", "word2vec", corpus, "--out", out, "--dim", "4", "--min-count", "1", "--epochs", "2", "--sample", "0", "--threads", "1"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("2 of 14 rows are fallbacks (never trained, random initial vectors: <unk> <eos>), listed in \(out).fallbacks.txt"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("2 of 14 rows are fallbacks (untouched by training, still their random initial vectors: <unk> <eos>), listed in \(out).fallbacks.txt"), r.stdout)
         XCTAssertEqual(try sidecar(out), ["<unk>", "<eos>"])
         let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(lines.first, "14 4")
@@ -101,7 +102,7 @@ final class EmbedFallbackTests: XCTestCase {
     /// convert` carries the list over, and a converted file without one loses any stale list.
     func testAlignAndConvertKeepTheList() throws {
         let vectors = directory + "/w2v.vec"
-        let w = try runLMTool(["embed", "word2vec", corpus, "--out", vectors, "--dim", "4", "--min-count", "1", "--epochs", "1", "--threads", "1"])
+        let w = try runLMTool(["embed", "word2vec", corpus, "--out", vectors, "--dim", "4", "--min-count", "1", "--epochs", "2", "--sample", "0", "--threads", "1"])
         XCTAssertEqual(w.status, 0, w.stderr)
         let vocab = directory + "/v.txt"
         try "<unk>\t0\n<eos>\t0\nthe\t5\ncat\t3\nzebra\t1\n".write(toFile: vocab, atomically: true, encoding: .utf8)
@@ -126,7 +127,7 @@ final class EmbedFallbackTests: XCTestCase {
     /// trained there, so 12 words are found, not 14 (the old line said "14 of 14 ... 0 missing").
     func testTrainEmbeddingsDoesNotCountFallbackRowsAsFound() throws {
         let vectors = directory + "/w2v.vec"
-        let w = try runLMTool(["embed", "word2vec", corpus, "--out", vectors, "--dim", "8", "--min-count", "1", "--epochs", "1", "--threads", "1"])
+        let w = try runLMTool(["embed", "word2vec", corpus, "--out", vectors, "--dim", "8", "--min-count", "1", "--epochs", "2", "--sample", "0", "--threads", "1"])
         XCTAssertEqual(w.status, 0, w.stderr)
         for name in ["valid.txt", "test.txt"] { try FileManager.default.copyItem(atPath: corpus, toPath: directory + "/" + name) }
         let r = try runLMTool(["train", "--run", directory + "/run", "--train", corpus, "--valid", directory + "/valid.txt",

@@ -26,8 +26,8 @@ struct EmbedCommand: ParsableCommand {
                 table, a window shrunk at random per word, a learning rate decaying linearly from \
                 --alpha, Hogwild threads over parts of the corpus. Sentences end at <eos> (every \
                 line, or every sentence with --sentences); <unk> tokens are dropped. With --threads 1 \
-                the output is deterministic for a --seed. <unk>, <eos> and words that do not occur \
-                keep their random initial vectors: these fallback rows are counted in the output and \
+                the output is deterministic for a --seed. <unk>, <eos> and words never trained (absent, \
+                or never a context word) keep their random initial vectors: these fallback rows are counted in the output and \
                 listed in FILE.fallbacks.txt (one word per line). The vocabulary hash is stamped into \
                 safetensors output; text and binary outputs get the vocabulary written next to \
                 them as FILE.vocab.txt (whose hash is its content hash).
@@ -93,10 +93,10 @@ struct EmbedCommand: ParsableCommand {
             print(String(format: "trained %@ words x %d epochs in %.1f s: %.0f words/s", grouped(trained), epochs, seconds, Double(trained * epochs) / max(seconds, 1e-9)))
             let format = outputFormat ?? EmbeddingFormat.forWriting(path: out)
             try EmbeddingFile.write(table, to: out, format: format)
-            let fallbacks = Word2Vec.fallbackRows(ids: encoded.ids, vocabulary: vocabulary, epochs: epochs)
+            let fallbacks = Word2Vec.untrainedRows(of: table, seed: seed)
             try EmbeddingFallbacks.write(rows: fallbacks, of: table, for: out)
             print(EmbeddingFallbacks.summary(count: fallbacks.count, of: table.count, words: fallbacks.map { vocabulary.tokens[$0] },
-                                             reason: "never trained, random initial vectors", path: out))
+                                             reason: "untouched by training, still their random initial vectors", path: out))
             if format != .safetensors {
                 try vocabulary.save(to: out + ".vocab.txt")
                 print("wrote \(out) (\(format.rawValue), \(grouped(table.count)) x \(table.dimension)) and \(out).vocab.txt")
