@@ -163,6 +163,21 @@ final class EmbedFallbackTests: XCTestCase {
         XCTAssertTrue(listed.contains("<unk>"), "\(listed)")
         XCTAssertTrue(Set(listed).isDisjoint(with: words.joined()), "\(listed)")
         XCTAssertEqual(try sidecar(run + "/contextual.vec"), listed)
-        XCTAssertTrue(r.stdout.contains("rows are fallbacks (input rows of words absent from the train split"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("rows are fallbacks (input rows of words absent from the training examples"), r.stdout)
+
+        // With --max-length 1 only each example's first word trains (apple, plum, nail, vise: the
+        // first words of the train documents). Two runs with different learning rates, same seed:
+        // exactly the listed rows are equal in both (never updated), every other row differs.
+        var tables: [[String: String]] = []
+        for (name, lr) in [("a", "0.02"), ("b", "0.05")] {
+            let cut = try runLMTool(["pretrain-domain", "--corpus", toy, "--out", directory + "/" + name, "--epochs", "1", "--max-length", "1",
+                                     "--embedding-size", "8", "--hidden-size", "8", "--batch-size", "8", "--lr", lr])
+            XCTAssertEqual(cut.status, 0, cut.stderr)
+            tables.append(try rows(directory + "/" + name + "/embeddings.vec"))
+        }
+        let unchanged = Set(tables[0].keys.filter { tables[0][$0] == tables[1][$0] })
+        XCTAssertEqual(Set(try sidecar(directory + "/a/embeddings.vec")), unchanged)
+        XCTAssertTrue(unchanged.isSuperset(of: ["pear", "fig", "saw", "drill"]), "\(unchanged)")
+        XCTAssertTrue(unchanged.isDisjoint(with: ["apple", "plum", "nail", "vise"]), "\(unchanged)")
     }
 }
