@@ -26,9 +26,10 @@ struct EmbedCommand: ParsableCommand {
                 table, a window shrunk at random per word, a learning rate decaying linearly from \
                 --alpha, Hogwild threads over parts of the corpus. Sentences end at <eos> (every \
                 line, or every sentence with --sentences); <unk> tokens are dropped. With --threads 1 \
-                the output is deterministic for a --seed. <unk>, <eos> and words never trained (absent, \
-                or never a context word) keep their random initial vectors: these fallback rows are counted in the output and \
-                listed in FILE.fallbacks.txt (one word per line). The vocabulary hash is stamped into \
+                the output is deterministic for a --seed. <unk>, <eos> and words training never \
+                moved (absent, or never a context word) keep their random initial vectors: these \
+                fallback rows are counted in the output and listed in FILE.fallbacks.txt (one word \
+                per line). The vocabulary hash is stamped into \
                 safetensors output; text and binary outputs get the vocabulary written next to \
                 them as FILE.vocab.txt (whose hash is its content hash).
 
