@@ -63,17 +63,24 @@ public enum EmbeddingFallbacks {
 
     /// The groups of rows of `table` whose vectors are bit-for-bit identical (two rows or more
     /// each), each group in row order, groups ordered by their first row. Learned vectors are
-    /// never exactly equal; a shared fallback vector is.
+    /// never exactly equal; a shared fallback vector is. Rows are bucketed by a 64-bit hash of
+    /// their bits and compared exactly within a bucket, so memory stays O(rows).
     public static func identicalRowGroups(_ table: EmbeddingTable) -> [[Int]] {
-        let D = table.dimension
-        var groups: [[UInt32]: [Int]] = [:]
         table.vectors.withUnsafeBufferPointer { v in
-            for row in 0..<table.count {
-                let key = (0..<D).map { v[row * D + $0].bitPattern }
-                groups[key, default: []].append(row)
+            let D = table.dimension
+            var buckets: [UInt64: [Int]] = [:]
+            for row in 0..<table.count { buckets[rowHash(v, row, D), default: []].append(row) }
+            var groups: [[Int]] = []
+            for candidates in buckets.values where candidates.count > 1 {
+                var left = candidates
+                while let first = left.first {
+                    let same = left.filter { sameRow(v, first, $0, D) }
+                    if same.count > 1 { groups.append(same) }
+                    left.removeAll { sameRow(v, first, $0, D) }
+                }
             }
+            return groups.sorted { $0[0] < $1[0] }
         }
-        return groups.values.filter { $0.count > 1 }.sorted { $0[0] < $1[0] }
     }
 
     /// The vocabulary words whose row, once `table` is aligned to `vocabulary`
@@ -84,26 +91,42 @@ public enum EmbeddingFallbacks {
     public static func alignedFallbacks(of table: EmbeddingTable, listed: [String], vocabulary: Vocabulary,
                                         sidecar: String, caseInsensitive: Bool = true) -> (words: [String], why: String) {
         let D = table.dimension
-        func key(_ v: UnsafeBufferPointer<Float>, _ row: Int) -> [UInt32] { (0..<D).map { v[row * D + $0].bitPattern } }
-        var suspects = Set<[UInt32]>()
-        let shared = identicalRowGroups(table).joined()
-        var anyListed = false
-        table.vectors.withUnsafeBufferPointer { v in
-            for word in listed { if let row = table.row(of: word) { suspects.insert(key(v, row)); anyListed = true } }
-            for row in shared { suspects.insert(key(v, row)) }
-        }
+        let listedRows = listed.compactMap { table.row(of: $0) }
+        let shared = identicalRowGroups(table).map { $0[0] }   // one row stands for its group
+        let suspects = listedRows + shared
         guard !suspects.isEmpty else { return ([], "") }
         let (aligned, report) = table.aligned(to: vocabulary, missing: .zero, caseInsensitive: caseInsensitive)
         let missing = Set(report.missingWords)
         var words: [String] = []
-        aligned.vectors.withUnsafeBufferPointer { v in
-            for (row, word) in vocabulary.tokens.enumerated() where !missing.contains(word) && suspects.contains(key(v, row)) {
-                words.append(word)
+        table.vectors.withUnsafeBufferPointer { t in
+            aligned.vectors.withUnsafeBufferPointer { a in
+                var byHash: [UInt64: [Int]] = [:]
+                for row in suspects { byHash[rowHash(t, row, D), default: []].append(row) }
+                for (row, word) in vocabulary.tokens.enumerated() where !missing.contains(word) {
+                    guard let candidates = byHash[rowHash(a, row, D)] else { continue }
+                    if candidates.contains(where: { s in (0..<D).allSatisfy { a[row * D + $0].bitPattern == t[s * D + $0].bitPattern } }) {
+                        words.append(word)
+                    }
+                }
             }
         }
-        let why = anyListed ? "listed in \(sidecar)" + (shared.isEmpty ? "" : " or shared exactly with other rows")
-            : "vectors shared exactly with other rows"
+        let why = listedRows.isEmpty ? "vectors shared exactly with other rows"
+            : "listed in \(sidecar)" + (shared.isEmpty ? "" : " or shared exactly with other rows")
         return (words, why)
+    }
+
+    /// FNV-1a over the bits of row `row` (D floats).
+    private static func rowHash(_ v: UnsafeBufferPointer<Float>, _ row: Int, _ D: Int) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for j in 0..<D {
+            h ^= UInt64(v[row * D + j].bitPattern)
+            h &*= 0x0000_0100_0000_01B3
+        }
+        return h
+    }
+
+    private static func sameRow(_ v: UnsafeBufferPointer<Float>, _ a: Int, _ b: Int, _ D: Int) -> Bool {
+        (0..<D).allSatisfy { v[a * D + $0].bitPattern == v[b * D + $0].bitPattern }
     }
 
     /// A one-line summary, e.g. `3 of 10 rows are fallbacks (never seen: <unk> <eos> zebra),
