@@ -41,16 +41,16 @@ struct RescoreCommand: ParsableCommand {
     @Option(help: "The run directory (from lmtool train --run DIR).")
     var model: String
 
-    @Argument(help: "The n-best file: `hypothesis` or `id<TAB>hypothesis` per line (optionally zstd/gzip).")
+    @Argument(help: "The n-best file, in any of the formats above (optionally zstd/gzip).")
     var nbest: String
 
-    @Option(name: .customLong("nbest-format"), help: "The list's format: plain, srilm, nbestlist1, nbestlist2, moses (default: detected from the first line).")
+    @Option(name: .customLong("nbest-format"), help: "The list's format (default: detected from the first line).")
     var nbestFormat: NBestFormat?
 
-    @Option(name: .customLong("lm-weight"), parsing: .unconditional, help: "Weight W of lmtool's log10 probability in the combined score (default 1).")
+    @Option(name: .customLong("lm-weight"), parsing: .unconditional, help: "Weight W of lmtool's log10 probability in the combined score.")
     var lmWeight = 1.0
 
-    @Option(name: .customLong("word-penalty"), parsing: .unconditional, help: "Added to the combined score once per word (default 0).")
+    @Option(name: .customLong("word-penalty"), parsing: .unconditional, help: "Added to the combined score once per word.")
     var wordPenalty = 0.0
 
     @Option(help: "Write the list reranked by the combined score, in its own format, to this file.")
