@@ -99,6 +99,7 @@ public struct TrainingRequest: Sendable {
         }
         guard let data else { throw TrainingSetupError("no training data: give --corpus PATH (split by records) or --train PATH") }
         try data.check()
+        for entry in try data.skippedEntries() { log("note: \(entry)") }
         let vocabulary = try loadVocabulary(data: data, log: log)
         let preset = self.preset ?? .small
         var model = preset.model(vocabularySize: vocabulary.count)
