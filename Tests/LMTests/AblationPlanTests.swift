@@ -50,8 +50,8 @@ final class AblationPlanTests: XCTestCase {
         XCTAssertTrue(domain.output.hasPrefix(dir + "/r/cache/"))
         XCTAssertEqual(domain.completionMarker, domain.output + "/summary.json")
         XCTAssertEqual(Array(domain.arguments.prefix(6)), ["pretrain-domain", "--corpus", dir + "/c.jsonl", "--out", domain.output, "--vocab"])
-        XCTAssertEqual(Array(domain.arguments.suffix(12)), ["--tokenizer", "simple", "--granularity", "paragraph", "--embedding-size", "64",
-                                                           "--hidden-size", "32", "--seed", "1", "--epochs", "1"])
+        XCTAssertEqual(Array(domain.arguments.suffix(14)), ["--tokenizer", "simple", "--granularity", "paragraph", "--embedding-size", "64",
+                                                           "--hidden-size", "32", "--seed", "1", "--epochs", "1", "--threads", "1"])
         XCTAssertEqual(plan.steps[7].arguments.suffix(4), ["--embeddings", domain.output + "/contextual.vec", "--embedding-mode", "frozen"])
         XCTAssertEqual(plan.steps[9].dependencies, ["vocab", "bilm"])
         XCTAssertEqual(plan.steps[2].completionMarker, plan.steps[2].output)

@@ -143,11 +143,17 @@ public struct AblationPlan: Sendable {
         let seed = String(pre.seed ?? 1)
         var pretrainings: [String: PlannedStep] = [:]
         let cache = root + "/cache"
+        // Every pretraining step runs on one thread: word2vec's threads update shared
+        // matrices without locks (Hogwild), and the others' results depend on the thread count
+        // (how sums are split), which would otherwise be the machine's. So a cache entry is a
+        // function of its key (on one BLAS kernel set: the bytes may differ between CPUs).
+        let threads = ["--threads", "1"]
         func pretraining(_ key: String, tool: [String], settings: [String], file: String?, marker: String?) -> PlannedStep {
             if let step = pretrainings[key] { return step }
+            let settings = settings + threads
             let extra = pre.extra?[tool.joined(separator: " ")] ?? []
             var hash = SHA256()
-            hash.update("lmtool ablation cache v1\n" + corpusIdentity + vocabularyIdentity + "\n" + (tool + settings + corpusFlags + extra).joined(separator: "\u{1}"))
+            hash.update("lmtool ablation cache v2\n" + corpusIdentity + vocabularyIdentity + "\n" + (tool + settings + corpusFlags + extra).joined(separator: "\u{1}"))
             let directory = cache + "/" + String(hash.hexDigest().prefix(16))
             let output = file.map { directory + "/" + $0 } ?? directory
             let corpusArguments = tool == ["embed", "word2vec"] ? corpus : ["--corpus"] + corpus

@@ -2,6 +2,7 @@ import ArgumentParser
 import Corpus
 import Embeddings
 import Foundation
+import NN
 
 /// `lmtool embed bilm`: word vectors from a BiLSTM language model's averaged contextual states.
 struct EmbedBiLMCommand: ParsableCommand {
@@ -51,6 +52,8 @@ struct EmbedBiLMCommand: ParsableCommand {
     @Option(help: "Adam learning rate.") var lr: Float = 0.002
     @Option(help: "Sampled-softmax candidates per window (the full softmax when the vocabulary is not larger).") var samples = 512
     @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(help: "Compute threads (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)); the vectors depend on the count.")
+    var threads: Int?
     @Option(name: .customLong("min-occurrences"), help: "Words seen fewer times get the mean of all states.") var minOccurrences = 1
     @Flag(inversion: .prefixedNo, help: "Standardise every component over the vocabulary (mean 0, standard deviation 1); --no-standardize writes the raw averages.")
     var standardize = true
@@ -61,11 +64,13 @@ struct EmbedBiLMCommand: ParsableCommand {
             throw ValidationError("--embedding-size, --hidden-size, --batch-size, --bptt, --samples, --min-count and --min-occurrences must be at least 1; --epochs at least 0")
         }
         if !(lr > 0) { throw ValidationError("--lr must be positive") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let trainTokens, trainTokens < 2 { throw ValidationError("--train-tokens must be at least 2") }
         if let maxSize, maxSize < 2 { throw ValidationError("--max-size must be at least 2 (<unk> and <eos>)") }
     }
 
     func run() throws {
+        if let threads { BLASRuntime.setThreads(threads) }
         let clock = ContinuousClock()
         let t0 = clock.now
         let reader = try corpusOptions.reader(corpus)
