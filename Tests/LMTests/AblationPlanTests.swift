@@ -15,13 +15,15 @@ final class AblationPlanTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
 
     func testArmsOfTheGrid() throws {
-        var spec = AblationSpec(corpus: ["c"], sources: ["random", "domain-sentence-contextual", "file:/x/glove.6B.100d.txt"],
+        // SHA-256 of "the 0.1 0.2\n" (coreutils sha256sum): eb88952b….
+        try Data("the 0.1 0.2\n".utf8).write(to: URL(fileURLWithPath: dir + "/glove.6B.100d.txt"))
+        var spec = AblationSpec(corpus: ["c"], sources: ["random", "domain-sentence-contextual", "file:" + dir + "/glove.6B.100d.txt"],
                                 modes: ["frozen", "concat"], glomo: ["off", "hidden"], seeds: 1)
         XCTAssertEqual(try spec.arms().map(\.name), [
             "random", "random-glomo-hidden",
             "domain-sentence-contextual-frozen", "domain-sentence-contextual-frozen-glomo-hidden",
             "domain-sentence-contextual-concat", "domain-sentence-contextual-concat-glomo-hidden",
-            "file-glove-frozen", "file-glove-frozen-glomo-hidden", "file-glove-concat", "file-glove-concat-glomo-hidden",
+            "file-glove-eb88952b-frozen", "file-glove-eb88952b-frozen-glomo-hidden", "file-glove-eb88952b-concat", "file-glove-eb88952b-concat-glomo-hidden",
         ])
         spec.modes = ["frozen", "frozen"]
         spec.sources = ["random", "random"]

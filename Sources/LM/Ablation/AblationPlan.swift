@@ -109,10 +109,13 @@ public struct AblationPlan: Sendable {
     public var runsDirectory: String { results + "/runs" }
 
     public init(spec: AblationSpec, results: String) throws {
-        try spec.validate()
+        let arms = try spec.validate()
         self.spec = spec
         let root = AblationPlan.absolute(results)
-        let arms = try spec.arms()
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw AblationError("\(root): exists and is not a directory: give a results directory to --out")
+        }
         let corpus = try CorpusFiles.expand(spec.corpus.map(AblationPlan.absolute))
         let corpusFlags = spec.corpusOptions.arguments
         let embeddingSize = try spec.embeddingSize()
@@ -252,9 +255,13 @@ public struct AblationPlan: Sendable {
         return url.standardizedFileURL.path
     }
 
-    /// SHA-256 of a file's content (hex), read in blocks.
-    static func fileHash(_ path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw AblationError("\(path): cannot read") }
+    /// SHA-256 of a file's content (hex), read in blocks; `what` names the file in the error.
+    static func fileHash(_ path: String, what: String? = nil) throws -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+              let handle = FileHandle(forReadingAtPath: path) else {
+            throw AblationError("\(path): cannot read" + (what.map { " (\($0))" } ?? ""))
+        }
         defer { try? handle.close() }
         var hash = SHA256()
         while true {
