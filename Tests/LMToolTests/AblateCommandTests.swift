@@ -329,6 +329,21 @@ final class AblateCommandTests: XCTestCase {
         XCTAssertTrue(calls.last!.contains("--embeddings \(path("c/glove.6B.50d.txt"))"), calls.last!)
     }
 
+    /// Changed pretraining settings give a new cache entry; the finished runs of the old one
+    /// are refused instead of counted as done next to runs on the new one.
+    func testRunsOnAnotherPretrainingOutputAreNotCountedAsDone() throws {
+        XCTAssertEqual(try runLMTool(ablate(["--seeds", "1"])).status, 0)
+        let before = calls.count
+        let r = try runLMTool(ablate(["--seeds", "2", "--pretrain-epochs", "3"]))
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(calls.count, before, "nothing runs")
+        XCTAssertTrue(r.stderr.hasPrefix("Error: \(results)/runs/domain-paragraph-frozen-seed1/config.json: this run used embeddings \(results)/cache/"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("(changed pretraining settings or inputs): use another --out, or remove the run"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        // The same settings again: more seeds are fine.
+        XCTAssertEqual(try runLMTool(ablate(["--seeds", "2"])).status, 0)
+    }
+
     func testSpecFileWithFlagsOverriding() throws {
         try Data("""
             {"sources": ["random", "file:\(path("ext.vec"))"], "modes": ["concat"], "seeds": 1,

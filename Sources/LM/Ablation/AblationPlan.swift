@@ -247,6 +247,29 @@ public struct AblationPlan: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// Refuses run directories that were started with other pretrained inputs than the plan
+    /// gives their arm now: a run of `word2vec-frozen` trained on the word2vec output of other
+    /// pretraining settings (another cache entry) would otherwise count as done, and the report
+    /// would average it with runs on the new output. Reads `inputRepresentation.path` and
+    /// `glomo.path` of each existing `config.json` (a file without them is not checked).
+    public func checkExistingRuns() throws {
+        for step in steps where step.stage == .training {
+            let configPath = step.output + "/config.json"
+            guard let data = FileManager.default.contents(atPath: configPath),
+                  let config = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let input = config["inputRepresentation"] as? [String: Any] else { continue }
+            func planned(_ flag: String) -> String? {
+                step.arguments.firstIndex(of: flag).map { step.arguments[$0 + 1] }
+            }
+            let used = [("embeddings", input["path"] as? String, planned("--embeddings")),
+                        ("GLoMo model", (config["glomo"] as? [String: Any])?["path"] as? String, planned("--glomo"))]
+            for (what, was, now) in used where was != now {
+                throw AblationError("\(configPath): this run used \(what) \(was ?? "none"), the grid now gives \(now ?? "none") "
+                                    + "(changed pretraining settings or inputs): use another --out, or remove the run")
+            }
+        }
+    }
+
     // MARK: - Helpers
 
     /// `path` made absolute against the current directory, with `.` and `..` resolved.

@@ -19,7 +19,8 @@ struct AblateCommand: ParsableCommand {
             report is printed and written (see `lmtool report`). Pretraining steps run with \
             --threads 1, so a cache entry is a function of its key. A file:PATH arm is named \
             by the file's stem and content hash (file-emb-3f2a9c0d-frozen). Before anything runs, \
-            every step's arguments are parsed by its own command.
+            every step's arguments are parsed by its own command, and runs started with other \
+            pretrained inputs than the grid now gives are refused.
 
             Sources: random, word2vec, bilm, domain-paragraph, domain-sentence, \
             domain-paragraph-contextual, domain-sentence-contextual, file:PATH. Modes: frozen, \
@@ -148,6 +149,7 @@ struct AblateCommand: ParsableCommand {
         let spec = try makeSpec()
         let plan = try AblationPlan(spec: spec, results: out)
         try checkStepArguments(plan)
+        try plan.checkExistingRuns()
         let executable = self.executable ?? "/proc/self/exe"
         if self.plan {
             // The printed lines name the binary by its real path, so they run anywhere it is installed.
