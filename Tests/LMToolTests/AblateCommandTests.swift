@@ -262,6 +262,12 @@ final class AblateCommandTests: XCTestCase {
         r = try runLMTool(ablate(["--sources", "random", "--seeds", "1", "--lr", "5"]))
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("ablation.json: the results directory holds a grid with other train options"), r.stderr)
+        // A --baseline that names no arm is refused, and nothing is rewritten.
+        let reportBefore = try Data(contentsOf: URL(fileURLWithPath: results + "/report.md"))
+        r = try runLMTool(["report", results, "--baseline", "word2vec-frozen"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(r.stderr, "Error: --baseline 'word2vec-frozen' is not an arm of \(results)/runs (arms: random)\n")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: results + "/report.md")), reportBefore)
         r = try runLMTool(["report", path("nowhere")])
         XCTAssertTrue(r.stderr.hasPrefix("Error: ") && r.stderr.contains("no runs/ directory"), r.stderr)
     }
