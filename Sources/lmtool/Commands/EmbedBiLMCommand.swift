@@ -52,11 +52,12 @@ struct EmbedBiLMCommand: ParsableCommand {
     @Option(help: "Adam learning rate.") var lr: Float = 0.002
     @Option(help: "Sampled-softmax candidates per window (the full softmax when the vocabulary is not larger).") var samples = 512
     @Option(help: "Random seed.") var seed: UInt64 = 1
-    @Option(help: "Compute threads (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)); the vectors depend on the count.")
-    var threads: Int?
     @Option(name: .customLong("min-occurrences"), help: "Words seen fewer times get the mean of all states.") var minOccurrences = 1
     @Flag(inversion: .prefixedNo, help: "Standardise every component over the vocabulary (mean 0, standard deviation 1); --no-standardize writes the raw averages.")
     var standardize = true
+
+    @Option(help: "Compute threads (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)); the vectors depend on the count.")
+    var threads: Int?
 
     func validate() throws {
         if corpus.isEmpty { throw ValidationError("--corpus needs at least one file") }
