@@ -2,6 +2,7 @@ import ArgumentParser
 import Corpus
 import Embeddings
 import Foundation
+import NN
 
 /// `lmtool embed bilm`: word vectors from a BiLSTM language model's averaged contextual states.
 struct EmbedBiLMCommand: ParsableCommand {
@@ -60,18 +61,23 @@ struct EmbedBiLMCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Standardise every component over the vocabulary (mean 0, standard deviation 1); --no-standardize writes the raw averages.")
     var standardize = true
 
+    @Option(help: "Compute threads (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)); the vectors depend on the count.")
+    var threads: Int?
+
     func validate() throws {
         if corpus.isEmpty { throw ValidationError("--corpus needs at least one file") }
         if embeddingSize < 1 || hiddenSize < 1 || epochs < 0 || batchSize < 1 || bptt < 1 || samples < 1 || minOccurrences < 1 || minCount < 1 {
             throw ValidationError("--embedding-size, --hidden-size, --batch-size, --bptt, --samples, --min-count and --min-occurrences must be at least 1; --epochs at least 0")
         }
         if !(lr > 0) { throw ValidationError("--lr must be positive") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let trainTokens, trainTokens < 2 { throw ValidationError("--train-tokens must be at least 2") }
         if let averageTokens, averageTokens < 1 { throw ValidationError("--average-tokens must be at least 1") }
         if let maxSize, maxSize < 2 { throw ValidationError("--max-size must be at least 2 (<unk> and <eos>)") }
     }
 
     func run() throws {
+        if let threads { BLASRuntime.setThreads(threads) }
         let clock = ContinuousClock()
         let t0 = clock.now
         let reader = try corpusOptions.reader(corpus)
