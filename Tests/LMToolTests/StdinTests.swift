@@ -31,14 +31,18 @@ func runLMTool(_ arguments: [String], standardInput input: [UInt8], currentDirec
         stdin.fileHandleForWriting.write(Data(input))
         try? stdin.fileHandleForWriting.close()
     }.start()
+    // stderr is drained on its own thread (a full pipe would block the child); the semaphore
+    // orders its write before the read below.
+    final class Collected: @unchecked Sendable { var data = Data() }
     let stderrDone = DispatchSemaphore(value: 0)
-    var errData = Data()
+    let collected = Collected()
     Thread {
-        errData = err.fileHandleForReading.readDataToEndOfFile()
+        collected.data = err.fileHandleForReading.readDataToEndOfFile()
         stderrDone.signal()
     }.start()
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     stderrDone.wait()
+    let errData = collected.data
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }

@@ -61,7 +61,7 @@ struct EmbedBiLMCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Standardise every component over the vocabulary (mean 0, standard deviation 1); --no-standardize writes the raw averages.")
     var standardize = true
 
-    @Option(help: "Compute threads (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)); the vectors depend on the count.")
+    @Option(parsing: .unconditional, help: "Compute threads, \(OptionBounds.threadsRange) (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)); the vectors depend on the count.")
     var threads: Int?
 
     func validate() throws {
@@ -70,7 +70,7 @@ struct EmbedBiLMCommand: ParsableCommand {
             throw ValidationError("--embedding-size, --hidden-size, --batch-size, --bptt, --samples, --min-count and --min-occurrences must be at least 1; --epochs at least 0")
         }
         if !(lr > 0) { throw ValidationError("--lr must be positive") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        try OptionBounds.checkThreads(threads)
         if let trainTokens, trainTokens < 2 { throw ValidationError("--train-tokens must be at least 2") }
         if let averageTokens, averageTokens < 1 { throw ValidationError("--average-tokens must be at least 1") }
         if let maxSize, maxSize < 2 { throw ValidationError("--max-size must be at least 2 (<unk> and <eos>)") }
