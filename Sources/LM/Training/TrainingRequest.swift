@@ -140,10 +140,21 @@ public struct TrainingRequest: Sendable {
                                glomo: glomo ?? saved.glomo)
         try TrainingRequest.check(config, trainTokens: trainTokens)
         try InputFactory.prepare(&config, vocabulary: vocabulary)
-        try run.checkResume(with: config)
+        // `--epochs N` may extend (or, before they are done, shorten) the run; nothing else may change.
+        var unextended = config
+        unextended.training.epochs = saved.training.epochs
+        try run.checkResume(with: unextended)
         let splits = try TrainingRequest.load(data, vocabulary: vocabulary, batching: config.training.batching, log: log)
-        return try Trainer(run: run, config: config, vocabulary: vocabulary, train: splits.train, valid: splits.valid,
-                           test: splits.test, trainTokens: trainTokens, resume: true, options: options, log: log)
+        let trainer = try Trainer(run: run, config: config, vocabulary: vocabulary, train: splits.train, valid: splits.valid,
+                                  test: splits.test, trainTokens: trainTokens, resume: true, options: options, log: log)
+        // Every check has passed (the trainer refuses fewer epochs than are done): record the new
+        // epoch count, and a finished run that trains on is no longer finished until its new
+        // summary is written.
+        if config.training.epochs != saved.training.epochs { try run.writeConfig(config) }
+        if run.isFinished && !trainer.state.schedule.finished {
+            if unlink(run.summaryPath) != 0 && errno != ENOENT { throw FileError.posix(run.summaryPath, "cannot remove") }
+        }
+        return trainer
     }
 
     private func loadVocabulary(data: CorpusSelection, log: (String) -> Void) throws -> Vocabulary {

@@ -23,7 +23,8 @@ struct TrainCommand: ParsableCommand {
             record, DIR/test-sentences.tsv: tokens<TAB>logprob per sentence) and DIR/summary.json \
             is written last. --resume continues from last.safetensors and ends exactly where an \
             uninterrupted run would (bitwise with --threads 1); flags left out on --resume keep the \
-            run's values, flags given must match them. A NaN or infinite loss stops training with \
+            run's values, flags given must match them, except --epochs N, which extends a finished or \
+            interrupted run to N epochs (ending where a run started with N epochs ends). A NaN or infinite loss stops training with \
             the step number; model.safetensors keeps the best model.
 
             Schedules: constant; decay:EPOCH:FACTOR (lr × FACTOR every epoch after EPOCH, as \
