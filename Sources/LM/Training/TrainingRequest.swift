@@ -64,7 +64,7 @@ public struct TrainingRequest: Sendable {
     public var data: CorpusSelection?
     /// `--vocab FILE`; otherwise a vocabulary is built from the training split.
     public var vocabularyFile: String?
-    /// `--min-count` (default 1) and `--max-size` for a built vocabulary.
+    /// `--min-count` (default `defaultMinCount`) and `--max-size` (default: no limit) for a built vocabulary.
     public var minCount: Int?
     public var maxSize: Int?
     /// `--preset` (default `small` for a new run).
@@ -81,6 +81,9 @@ public struct TrainingRequest: Sendable {
     public var options = TrainerOptions()
 
     public init(runPath: String) { self.runPath = runPath }
+
+    /// `--min-count` when none is given: every token of the training split is kept.
+    public static let defaultMinCount = 1
 
     /// Reads the vocabulary and the data, checks the configuration, creates the run directory
     /// (or, with `resume`, opens it and checks that the configuration is the same) and builds
@@ -164,7 +167,7 @@ public struct TrainingRequest: Sendable {
             return v
         }
         if let minCount, minCount < 1 { throw TrainingSetupError("--min-count must be at least 1, got \(minCount)") }
-        let v = try data.buildVocabulary(minCount: minCount ?? 1, maxSize: maxSize)
+        let v = try data.buildVocabulary(minCount: minCount ?? TrainingRequest.defaultMinCount, maxSize: maxSize)
         log("vocabulary: \(v.count) tokens built from the training split (hash \(v.contentHash))")
         return v
     }

@@ -19,7 +19,7 @@ struct BenchCommand: ParsableCommand {
         @Option(parsing: .unconditional, help: "Timed rounds per shape.")
         var repeats = 5
 
-        @Option(parsing: .unconditional, help: "Compute threads: GEMMs, the LSTM time loop, the softmax; \(OptionBounds.threadsRange) (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).")
+        @Option(parsing: .unconditional, help: ArgumentHelp(SharedOptions.threadsHelp))
         var threads: Int?
 
         func validate() throws {
@@ -58,7 +58,7 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Phases to time: both, train or eval (a phase not run prints as -).")
         var phase: LanguageModelBenchmark.Phases = .both
 
-        @Option(parsing: .unconditional, help: "Compute threads: GEMMs, the LSTM time loop, the softmax; \(OptionBounds.threadsRange) (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).")
+        @Option(parsing: .unconditional, help: ArgumentHelp(SharedOptions.threadsHelp))
         var threads: Int?
 
         func validate() throws {

@@ -53,9 +53,9 @@ struct TrainCommand: ParsableCommand {
     // Vocabulary.
     @Option(help: "Vocabulary file (token<TAB>count); otherwise built from the training split.")
     var vocab: String?
-    @Option(name: .customLong("min-count"), parsing: .unconditional, help: "Building the vocabulary: keep tokens seen at least this many times (default 1).")
+    @Option(name: .customLong("min-count"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.optionalMinCountHelp))
     var minCount: Int?
-    @Option(name: .customLong("max-size"), parsing: .unconditional, help: "Building the vocabulary: largest size, counting <unk> and <eos>.")
+    @Option(name: .customLong("max-size"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.maxSizeHelp))
     var maxSize: Int?
 
     // Model.
@@ -85,7 +85,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("train-tokens"), parsing: .unconditional, help: "Use only the first N training tokens (whole sentences), for quick runs.")
     var trainTokens: Int?
     @Option(parsing: .unconditional, help: "Random seed (initialisation, dropout, sentence order).") var seed: UInt64?
-    @Option(parsing: .unconditional, help: "Compute threads: GEMMs, the LSTM time loop, the softmax; \(OptionBounds.threadsRange) (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).") var threads: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp(SharedOptions.threadsHelp)) var threads: Int?
 
     // Run control.
     @Flag(help: "Continue the run in --run from its last.safetensors.") var resume = false
