@@ -160,4 +160,67 @@ final class GrammarTests: XCTestCase {
         XCTAssertTrue(texts.allSatisfy { $0.hasPrefix("the") })
         XCTAssertEqual(Set(texts).count, 3, "each sample continues the random stream")
     }
+
+    // MARK: - doctor --json, help texts
+
+    /// `doctor --json` is one JSON object with the figures the text shows; the thread count
+    /// follows OPENBLAS_NUM_THREADS as the text's does.
+    func testDoctorJSONMatchesTheText() throws {
+        let text = try runLMTool(["doctor"])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        let process = Process()
+        process.executableURL = try lmtoolBinary()
+        process.arguments = ["doctor", "--json"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_NUM_THREADS"] = "3"
+        environment["OMP_NUM_THREADS"] = nil
+        process.environment = environment
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any], String(decoding: data, as: UTF8.self))
+        XCTAssertEqual(Set(object.keys), ["lmtoolVersion", "blasConfig", "library", "coreType", "coreTypeVariable", "threads", "warning"])
+        XCTAssertEqual(object["threads"] as? Int, 3)
+        let lines = text.stdout.split(separator: "\n")
+        func field(_ name: String) -> String? {
+            lines.first { $0.hasPrefix(name + " ") }.map { String($0.dropFirst(name.count)).trimmingCharacters(in: .whitespaces) }
+        }
+        XCTAssertEqual(object["library"] as? String, field("library"))
+        XCTAssertEqual(object["blasConfig"] as? String, field("BLAS"))
+        XCTAssertEqual(object["lmtoolVersion"] as? String, field("lmtool"))
+        XCTAssertTrue(field("core type")?.hasPrefix(try XCTUnwrap(object["coreType"] as? String) + " (") == true)
+    }
+
+    /// The built lmtool next to the test bundle.
+    func lmtoolBinary() throws -> URL {
+        let bundle = Bundle(for: CLITests.self).bundleURL
+        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("lmtool") }
+        return try XCTUnwrap(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) })
+    }
+
+    /// Help texts speak to users: no issue numbers or internal bookkeeping, in any command's help.
+    func testHelpTextsHaveNoInternalJargon() throws {
+        var pending: [[String]] = [[]], seen = 0
+        while let command = pending.popLast() {
+            let r = try runLMTool(command + ["--help"])
+            XCTAssertEqual(r.status, 0, "\(command): \(r.stderr)")
+            seen += 1
+            for word in ["issue", "TODO", "FIXME", "worktree", ".swift"] where r.stdout.range(of: word, options: .caseInsensitive) != nil {
+                XCTFail("lmtool \(command.joined(separator: " ")) --help mentions \"\(word)\"")
+            }
+            // The SUBCOMMANDS section: one "  name   abstract" line per subcommand, up to a blank line.
+            if let section = r.stdout.range(of: "SUBCOMMANDS:\n") {
+                for line in r.stdout[section.upperBound...].split(separator: "\n", omittingEmptySubsequences: false) {
+                    if line.isEmpty { break }
+                    guard line.hasPrefix("  "), !line.hasPrefix("   "), let name = line.split(separator: " ").first,
+                          name.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "-" }), name != "help" else { continue }
+                    if command.count < 3 { pending.append(command + [String(name)]) }
+                }
+            }
+        }
+        XCTAssertGreaterThan(seen, 20, "every command's help was read")
+    }
 }
