@@ -223,4 +223,35 @@ final class GrammarTests: XCTestCase {
         }
         XCTAssertGreaterThan(seen, 20, "every command's help was read")
     }
+
+    // MARK: - train --resume --epochs
+
+    /// Through the binary: a finished 1-epoch run extended with `--resume --epochs 2` trains
+    /// epoch 2 (metrics, config.json, summary.json say so); `--epochs 1` afterwards is one line.
+    func testTrainResumeWithMoreEpochsExtendsTheRun() throws {
+        let words = ["the", "cat", "sat", "on", "a", "mat", "and", "slept"]
+        var rng = RNG(seed: 1)
+        func file(_ name: String, _ count: Int) throws -> String {
+            let lines = (0..<count).map { _ in
+                let start = rng.int(below: 8)
+                return (0..<(2 + rng.int(below: 6))).map { words[(start + $0) % 8] }.joined(separator: " ")
+            }
+            let path = dir.appendingPathComponent(name).path
+            try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let run = dir.appendingPathComponent("run").path
+        let first = try runLMTool(["train", "--run", run, "--preset", "tiny", "--embedding-size", "8", "--hidden-size", "8",
+                                   "--train", try file("train.txt", 100), "--valid", try file("valid.txt", 20),
+                                   "--test", try file("test.txt", 20), "--epochs", "1", "--threads", "1"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let extended = try runLMTool(["train", "--run", run, "--resume", "--epochs", "2", "--threads", "1"])
+        XCTAssertEqual(extended.status, 0, extended.stderr)
+        XCTAssertTrue(extended.stdout.contains("epoch 2/2"), extended.stdout)
+        let metrics = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(metrics.filter { $0.contains("\"epoch\":2") && $0.contains("\"split\":\"valid\"") }.count, 1)
+        XCTAssertEqual(try RunDirectory(path: run).readConfig().training.epochs, 2)
+        XCTAssertEqual(try readJSONObject(atPath: run + "/summary.json")["epochs"] as? Int, 2)
+        try assertFails(["train", "--run", run, "--resume", "--epochs", "1"], mentioning: ["--epochs 1", "2 epochs"])
+    }
 }
