@@ -4,7 +4,8 @@ import Glibc
 import Darwin
 #endif
 
-/// An error from a file operation, with the path and what went wrong, ready to print as one line.
+/// An error from a file operation, with the path and what went wrong, ready to print as one line
+/// (control characters in either, such as a newline in a file name, are escaped).
 public struct FileError: Error, CustomStringConvertible, Sendable {
     public var path: String
     public var message: String
@@ -19,7 +20,7 @@ public struct FileError: Error, CustomStringConvertible, Sendable {
         FileError(path: path, message: "\(what): \(String(cString: strerror(code)))")
     }
 
-    public var description: String { "\(path): \(message)" }
+    public var description: String { escapeControlCharacters("\(path): \(message)") }
 }
 
 /// Writes files atomically: the bytes go to a temporary file in the same directory, which is
