@@ -2,6 +2,7 @@ import ArgumentParser
 import Corpus
 import Embeddings
 import Foundation
+import Support
 
 /// `lmtool embed bilm`: word vectors from a BiLSTM language model's averaged contextual states.
 struct EmbedBiLMCommand: ParsableCommand {
@@ -110,7 +111,9 @@ struct EmbedBiLMCommand: ParsableCommand {
         print(standardize ? "components standardised over the vocabulary (mean 0, standard deviation 1)" : "raw averages (not standardised)")
         let format = EmbeddingFormat.forWriting(path: out)
         try EmbeddingFile.write(table, to: out, format: format)
-        if format != .safetensors {
+        if format != .safetensors && AtomicFile.isStream(out) {
+            printStatus("wrote \(out) (\(format.rawValue), \(grouped(table.count)) x \(table.dimension)); no \(out).vocab.txt beside a stream", output: out)
+        } else if format != .safetensors {
             try vocabulary.save(to: out + ".vocab.txt")
             print("wrote \(out) (\(format.rawValue), \(grouped(table.count)) x \(table.dimension)) and \(out).vocab.txt")
         } else {

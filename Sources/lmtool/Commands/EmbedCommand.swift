@@ -2,6 +2,7 @@ import ArgumentParser
 import Corpus
 import Embeddings
 import Foundation
+import Support
 
 extension EmbeddingFormat: ExpressibleByArgument {}
 
@@ -90,7 +91,9 @@ struct EmbedCommand: ParsableCommand {
             print(String(format: "trained %@ words x %d epochs in %.1f s: %.0f words/s", grouped(trained), epochs, seconds, Double(trained * epochs) / max(seconds, 1e-9)))
             let format = outputFormat ?? EmbeddingFormat.forWriting(path: out)
             try EmbeddingFile.write(table, to: out, format: format)
-            if format != .safetensors {
+            if format != .safetensors && AtomicFile.isStream(out) {
+                printStatus("wrote \(out) (\(format.rawValue), \(grouped(table.count)) x \(table.dimension)); no \(out).vocab.txt beside a stream", output: out)
+            } else if format != .safetensors {
                 try vocabulary.save(to: out + ".vocab.txt")
                 print("wrote \(out) (\(format.rawValue), \(grouped(table.count)) x \(table.dimension)) and \(out).vocab.txt")
             } else {
