@@ -1,5 +1,6 @@
 import ArgumentParser
 import NN
+import Support
 
 @main
 struct LMTool: ParsableCommand {
@@ -23,6 +24,8 @@ struct LMTool: ParsableCommand {
         // first (this may not return), then set the thread count unless the user chose one.
         BLASRuntime.reexecWithBestCoreTypeIfNeeded()
         BLASRuntime.applyDefaultThreads()
+        // A step started by `lmtool ablate` ends (SIGTERM: save and stop) when ablate dies.
+        ParentDeath.applyFromEnvironment()
         main(nil)
     }
 }
