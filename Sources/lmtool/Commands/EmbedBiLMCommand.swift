@@ -67,6 +67,7 @@ struct EmbedBiLMCommand: ParsableCommand {
     }
 
     func run() throws {
+        try OutputLock.acquire(out)   // one writer per output (and its FILE.vocab.txt)
         let clock = ContinuousClock()
         let t0 = clock.now
         let reader = try corpusOptions.reader(corpus)

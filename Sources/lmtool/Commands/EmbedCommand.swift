@@ -66,6 +66,7 @@ struct EmbedCommand: ParsableCommand {
         }
 
         func run() throws {
+            try OutputLock.acquire(out)   // one writer per output (and its FILE.vocab.txt)
             let reader = try corpus.reader(paths)
             let clock = ContinuousClock()
             let t0 = clock.now
@@ -153,6 +154,7 @@ struct EmbedCommand: ParsableCommand {
         var outputFormat: EmbeddingFormat?
 
         func run() throws {
+            try OutputLock.acquire(out)
             let table = try EmbeddingFile.read(input, format: format)
             let to = outputFormat ?? EmbeddingFormat.forWriting(path: out)
             try EmbeddingFile.write(table, to: out, format: to)
@@ -183,6 +185,7 @@ struct EmbedCommand: ParsableCommand {
         @Flag(name: .customLong("exact-case"), help: "Do not fall back to the lowercased word.") var exactCase = false
 
         func run() throws {
+            try OutputLock.acquire(out)
             let table = try EmbeddingFile.read(embeddings, format: format)
             let vocabulary = try Vocabulary.load(from: vocab)
             let fill: MissingWordInit
