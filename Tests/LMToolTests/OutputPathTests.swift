@@ -62,3 +62,19 @@ final class OutputPathTests: XCTestCase {
         XCTAssertTrue(message.hasPrefix("Error: " + dir + "/no\\nsuch/vocab.txt: "), message)
     }
 }
+
+extension OutputPathTests {
+    /// `embed convert --out -`: only the vectors on stdout (word2vec text: a `count dim` header,
+    /// one row per word), the status line on stderr, no `-` file.
+    func testEmbedToStandardOutputKeepsStatusLinesOffIt() throws {
+        try Data("a 1 2\nb 3 4\n".utf8).write(to: URL(fileURLWithPath: dir + "/in.glove"))
+        let r = try runLMTool(["embed", "convert", dir + "/in.glove", "--format", "glove", "--out", "-", "--output-format", "word2vec"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        XCTAssertEqual(lines.first, ["2", "2"], r.stdout)
+        XCTAssertEqual(lines.dropFirst().map { $0.first }, ["a", "b"], r.stdout)
+        XCTAssertEqual(lines.dropFirst().map { $0.dropFirst().compactMap(Double.init) }, [[1, 2], [3, 4]], r.stdout)
+        XCTAssertTrue(r.stderr.hasPrefix("wrote -"), r.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["corpus.txt", "in.glove"])
+    }
+}

@@ -34,6 +34,9 @@ struct EmbedBiLMCommand: ParsableCommand {
     @Option(help: "Where to write the vectors (format by extension: .vec/.txt word2vec text, .bin, .safetensors).")
     var out: String
 
+    /// Status lines go to stdout, or to stderr when the vectors do (`--out -`).
+    func print(_ item: Any) { printStatus("\(item)", output: out) }
+
     @Option(help: "Use this vocabulary file instead of building one from the training split.")
     var vocab: String?
 

@@ -43,6 +43,9 @@ struct EmbedCommand: ParsableCommand {
         @Option(help: "Where to write the vectors (format by extension).")
         var out: String
 
+        /// Status lines go to stdout, or to stderr when the vectors do (`--out -`).
+        func print(_ item: Any) { printStatus("\(item)", output: out) }
+
         @Option(name: .customLong("output-format"), help: "Output format, overriding the extension: word2vec, word2vec-binary, glove, safetensors.")
         var outputFormat: EmbeddingFormat?
 
@@ -150,6 +153,9 @@ struct EmbedCommand: ParsableCommand {
         @Option(help: "Output file.")
         var out: String
 
+        /// Status lines go to stdout, or to stderr when the vectors do (`--out -`).
+        func print(_ item: Any) { printStatus("\(item)", output: out) }
+
         @Option(name: .customLong("output-format"), help: "Output format, overriding the extension.")
         var outputFormat: EmbeddingFormat?
 
@@ -179,6 +185,9 @@ struct EmbedCommand: ParsableCommand {
         @Option(help: "Format of the embedding file, overriding detection.") var format: EmbeddingFormat?
         @Option(help: "Vocabulary file (token<TAB>count lines).") var vocab: String
         @Option(help: "Output file (format by extension; safetensors keeps the vocabulary hash).") var out: String
+
+        /// Status lines go to stdout, or to stderr when the vectors do (`--out -`).
+        func print(_ item: Any) { printStatus("\(item)", output: out) }
         @Option(help: "How to fill missing words: random, zero, mean.") var missing: Missing = .random
         @Option(help: "Scale of random rows.") var scale: Float = 0.1
         @Option(help: "Seed of random rows.") var seed: UInt64 = 1
