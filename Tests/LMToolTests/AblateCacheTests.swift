@@ -36,9 +36,7 @@ final class AblateCacheTests: XCTestCase {
         }
         try Data((records.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path("corpus.jsonl")))
         // The real lmtool for everything but train, which writes a finished run.
-        let bundle = Bundle(for: CLITests.self).bundleURL
-        let real = try XCTUnwrap([bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("lmtool").path }
-            .first { FileManager.default.isExecutableFile(atPath: $0) })
+        let real = try lmtoolBinaryURL().path
         try Data("""
             #!/bin/bash
             if [ "$1" != train ]; then exec '\(real)' "$@"; fi

@@ -464,12 +464,5 @@ final class AblateCommandTests: XCTestCase {
         }
     }
 
-    func lmtoolBinary() throws -> URL {
-        let bundle = Bundle(for: CLITests.self).bundleURL
-        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("lmtool") }
-        guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw CocoaError(.fileNoSuchFile)
-        }
-        return binary
-    }
+    func lmtoolBinary() throws -> URL { try lmtoolBinaryURL() }
 }

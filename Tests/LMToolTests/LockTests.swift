@@ -32,12 +32,8 @@ final class LockTests: XCTestCase {
 
     func path(_ name: String) -> String { dir + "/" + name }
 
-    /// The lmtool binary beside the test bundle (as `runLMTool` finds it).
-    func binary() throws -> URL {
-        let bundle = Bundle(for: LockTests.self).bundleURL
-        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("lmtool") }
-        return try XCTUnwrap(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }, "no lmtool binary")
-    }
+    /// The lmtool binary beside the test bundle.
+    func binary() throws -> URL { try lmtoolBinaryURL() }
 
     /// Starts lmtool in the background, output discarded.
     func start(_ arguments: [String]) throws -> Process {
