@@ -8,7 +8,7 @@ import Foundation
 /// - `differences`: one `<rect class="bar">` per arm (test perplexity minus the baseline's,
 ///   paired by seed) with a `<line class="interval">` for its 95% t interval where defined
 ///   (black) and a `<line class="bootstrap">` for the bootstrap interval over test sentences
-///   (grey, thicker, just right of it).
+///   (grey, thicker, right of the bar), both with short caps at their ends.
 ///
 /// Every canvas is sized from its text: the title, legend, tick and arm labels are measured with
 /// `textWidth` (a deliberately generous estimate per character) and the margins grow to hold
@@ -169,9 +169,12 @@ public enum SVGPlot {
                 s += "<rect class=\"bar\" data-arm=\"\(escape(r.arm))\" x=\"\(n(cx - 20))\" y=\"\(n(y0))\" width=\"40\" height=\"\(n(h))\" fill=\"\(colour)\"/>\n"
                 if d.low.isFinite && d.high.isFinite {
                     s += "<line class=\"interval\" x1=\"\(n(cx))\" y1=\"\(n(y(d.low)))\" x2=\"\(n(cx))\" y2=\"\(n(y(d.high)))\" stroke=\"#000\" stroke-width=\"1.5\"/>\n"
+                    s += caps(x: cx, low: y(d.low), high: y(d.high), colour: "#000")
                 }
+                // Right of the bar, so a short interval is not hidden by it.
                 if let b = r.bootstrap, b.low.isFinite && b.high.isFinite {
-                    s += "<line class=\"bootstrap\" x1=\"\(n(cx + 12))\" y1=\"\(n(y(b.low)))\" x2=\"\(n(cx + 12))\" y2=\"\(n(y(b.high)))\" stroke=\"#777\" stroke-width=\"3\"/>\n"
+                    s += "<line class=\"bootstrap\" x1=\"\(n(cx + 27))\" y1=\"\(n(y(b.low)))\" x2=\"\(n(cx + 27))\" y2=\"\(n(y(b.high)))\" stroke=\"#777\" stroke-width=\"3\"/>\n"
+                    s += caps(x: cx + 27, low: y(b.low), high: y(b.high), colour: "#777")
                 }
             }
             s += "<text class=\"arm\" x=\"\(n(cx))\" y=\"\(n(top + ph + 14))\" text-anchor=\"end\" transform=\"rotate(-35 \(n(cx)) \(n(top + ph + 14)))\">\(escape(r.arm))</text>\n"
@@ -185,6 +188,12 @@ public enum SVGPlot {
             + "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(n(width))\" height=\"\(n(height))\" viewBox=\"0 0 \(n(width)) \(n(height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
             + "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n"
             + "<text class=\"title\" x=\"\(n(width / 2))\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">\(escape(title))</text>\n"
+    }
+
+    /// Short horizontal ends of an interval drawn at `x` from `low` to `high`: visible even
+    /// when the interval is only a pixel or two long.
+    static func caps(x: Double, low: Double, high: Double, colour: String) -> String {
+        [low, high].map { "<line class=\"cap\" x1=\"\(n(x - 5))\" y1=\"\(n($0))\" x2=\"\(n(x + 5))\" y2=\"\(n($0))\" stroke=\"\(colour)\" stroke-width=\"1.5\"/>\n" }.joined()
     }
 
     /// The title of the y axis, rotated, centred on (x, y): just left of the tick labels.
