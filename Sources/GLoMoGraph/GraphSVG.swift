@@ -81,14 +81,16 @@ public enum GraphSVG {
         let cell = T <= 20 ? 22 : max(6, 440 / T)
         let fontSize = max(6, min(12, cell - 4))
         let longest = labels.map { textWidth($0, fontSize: fontSize) }.max() ?? 0
-        let label = longest + 8  // room for the row labels and the rotated column labels
+        let label = longest + 8  // room for the row labels
+        // Room above the grid for the column labels, rotated by 60°: sin 60° of their width.
+        let labelTop = Int((0.87 * Double(longest)).rounded(.up)) + fontSize / 2 + 3
         func panelName(_ p: (layer: Int, head: Int?, values: [Float])) -> String {
             "layer \(p.layer + 1)" + (p.head.map { ", head \($0 + 1)" } ?? ", heads averaged") + " (max \(format(p.values.max() ?? 0)))"
         }
         // The last column label leans right by half its width (rotated by 60°).
         let panelWidth = max(label + T * cell + max(24, longest / 2 + fontSize + 4),
                              (panels.map { textWidth(panelName($0), fontSize: 13) }.max() ?? 0) + 16)
-        let panelHeight = label + T * cell + 40
+        let panelHeight = 20 + labelTop + T * cell + 20
         // Header: title, colour bar with its caption and ticks, the `?` legend.
         let caption = "Colour: weight, one scale for all panels (white 0 to dark blue \(format(maximum)))"
         let hasUnknown = unknown.contains(true)
@@ -123,7 +125,7 @@ public enum GraphSVG {
             let x0 = 10 + (n % columns) * panelWidth, y0 = top + (n / columns) * panelHeight
             s += "<g class=\"panel\" data-layer=\"\(panel.layer)\" data-head=\"\(panel.head.map(String.init) ?? "mean")\">\n"
             s += "<text x=\"\(x0)\" y=\"\(y0 + 14)\" font-size=\"13\">\(panelName(panel))</text>\n"
-            let gx = x0 + label, gy = y0 + label + 20
+            let gx = x0 + label, gy = y0 + 20 + labelTop
             for j in 0..<T {  // column labels, rotated
                 let cx = gx + j * cell + cell / 2 + fontSize / 3
                 s += "<text x=\"\(cx)\" y=\"\(gy - 4)\" font-size=\"\(fontSize)\" transform=\"rotate(-60 \(cx) \(gy - 4))\">\(escape(labels[j]))</text>\n"

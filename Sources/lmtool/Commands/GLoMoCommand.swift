@@ -19,10 +19,11 @@ struct GLoMoCommand: ParsableCommand {
                 vocabulary (unknown words become <unk> for the model but keep their spelling in the \
                 picture; the <eos> after the last sentence is left out). Each graph layer is drawn as a \
                 heatmap: row = the word, column = the earlier word it attends to, darker = larger \
-                weight (white → dark blue on one scale for all panels, shown by the colour bar under the \
-                title; each panel's title names its own largest weight). Unknown words are drawn with a \
-                trailing '?', explained by a legend line. --heads average draws one panel per layer with its heads averaged; --heads separate one \
-                panel per layer and head. Hovering a cell shows its weight. The file is written atomically.
+                weight (white → dark blue on one scale for all panels, shown by the colour bar under \
+                the title; each panel's title names its own largest weight). Unknown words are drawn \
+                with a trailing '?', explained by a legend line. --heads average draws one panel per \
+                layer with its heads averaged; --heads separate one panel per layer and head. Hovering \
+                a cell shows its weight. The file is written atomically.
 
                 Example: lmtool glomo show --model glomo --text "The old man saw the ship ." --out graph.svg
                 """)
