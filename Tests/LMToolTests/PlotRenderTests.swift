@@ -6,7 +6,8 @@ import XCTest
 /// with apt-get when missing and running as root; the tests skip with a message otherwise), and
 /// read back by scripts/png_stats.py (python3, standard library): the picture has ink, and nothing
 /// is drawn outside the canvas. Each SVG is rendered with a margin added around its viewBox, so
-/// text that would run off the canvas shows up in the margin.
+/// text that would run off the canvas shows up in the margin. With KEEP_PLOTS=1 in the
+/// environment the temporary folder (SVGs and PNGs) is kept, to look at.
 final class PlotRenderTests: XCTestCase {
     var dir = ""
 
