@@ -22,9 +22,11 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // Linux calls Swift cannot make itself (prctl is variadic); header only, nothing to link.
+        .systemLibrary(name: "CLinux"),
 
-        // Shared low-level helpers with no dependencies: atomic file writes, SHA-256.
-        .target(name: "Support", swiftSettings: optimize),
+        // Shared low-level helpers: atomic file writes, output locks, SHA-256.
+        .target(name: "Support", dependencies: ["CLinux"], swiftSettings: optimize),
 
         // Text: readers, record formats, tokenizers, vocabulary, batchers. Knows nothing about networks.
         .target(name: "Corpus", dependencies: ["Support", "CZstd", "CZlib"], swiftSettings: optimize),

@@ -73,7 +73,14 @@ public struct ContextualAverager: Sendable {
         }
         let table = try! EmbeddingTable(words: words, vectors: vectors, dimension: D, vocabularyHash: vocabularyHash)
         return (table, ContextualReport(vocabularySize: vocabularySize, tokens: total, averaged: vocabularySize - fallback,
-                                        fallback: fallback, minOccurrences: max(minOccurrences, 1)))
+                                        fallback: fallback, minOccurrences: max(minOccurrences, 1),
+                                        fallbackRows: fallbackRows(minOccurrences: minOccurrences)))
+    }
+
+    /// The rows that take the fallback: ids seen fewer than `minOccurrences` times (at least
+    /// once), in order.
+    public func fallbackRows(minOccurrences: Int) -> [Int] {
+        counts.indices.filter { counts[$0] < max(minOccurrences, 1) }
     }
 
     /// The averaged rows `[V, D]` and the number of rows that took the fallback.
@@ -108,6 +115,8 @@ public struct ContextualReport: Sendable, Equatable, CustomStringConvertible {
     /// Words below it (including the unseen ones), which got the fallback vector.
     public var fallback: Int
     public var minOccurrences: Int
+    /// The fallback rows (`fallback` of them), in order.
+    public var fallbackRows: [Int] = []
 
     public var description: String {
         "\(averaged) of \(vocabularySize) words averaged over their occurrences in \(tokens) tokens; "

@@ -86,8 +86,7 @@ public enum Word2Vec {
         let trainWords = counts.reduce(0, +)
 
         // syn0[V, D] uniform in [-0.5/D, 0.5/D]; syn1neg[V, D] zero.
-        var rng = RNG(seed: options.seed)
-        var syn0 = (0..<(v * d)).map { _ in (rng.uniform() - 0.5) / Float(d) }
+        var syn0 = initialVectors(count: v, dimension: d, seed: options.seed)
         var syn1neg = [Float](repeating: 0, count: v * d)
         let table = unigramTable(counts: counts)
         let keep = keepProbabilities(counts: counts, total: trainWords, sample: options.sample)
@@ -123,6 +122,24 @@ public enum Word2Vec {
             }
         }
         return try! EmbeddingTable(words: vocabulary.tokens, vectors: syn0, dimension: d, vocabularyHash: vocabulary.contentHash)
+    }
+
+    /// The input vectors before training, `[count, D]`: uniform in ±0.5/D, as the C tool.
+    static func initialVectors(count: Int, dimension d: Int, seed: UInt64) -> [Float] {
+        var rng = RNG(seed: seed)
+        return (0..<(count * d)).map { _ in (rng.uniform() - 0.5) / Float(d) }
+    }
+
+    /// The rows of `table` (trained by `train` with `seed`) that training never changed: still
+    /// bit for bit their random initial vectors (fallback rows, see `EmbeddingFallbacks`). These
+    /// are `<unk>`, `<eos>`, words absent from the corpus, and words never used as a context
+    /// (e.g. only in one-word sentences, or always subsampled away). In row order.
+    public static func untrainedRows(of table: EmbeddingTable, seed: UInt64) -> [Int] {
+        let d = table.dimension
+        let initial = initialVectors(count: table.count, dimension: d, seed: seed)
+        return (0..<table.count).filter { row in
+            (0..<d).allSatisfy { table.vectors[row * d + $0].bitPattern == initial[row * d + $0].bitPattern }
+        }
     }
 
     /// Pointers shared by the training threads (Hogwild: no locks around the matrices).

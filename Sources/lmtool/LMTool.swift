@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NN
+import Support
 
 @main
 struct LMTool: ParsableCommand {
@@ -24,6 +25,8 @@ struct LMTool: ParsableCommand {
         // first (this may not return), then set the thread count unless the user chose one.
         BLASRuntime.reexecWithBestCoreTypeIfNeeded()
         BLASRuntime.applyDefaultThreads()
+        // A step started by `lmtool ablate` ends (SIGTERM: save and stop) when ablate dies.
+        ParentDeath.applyFromEnvironment()
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -112,7 +112,7 @@ final class BiLMTests: XCTestCase {
         let (t1, r1) = avg.result(words: ["a", "b", "c"], vocabularyHash: "h", minOccurrences: 1)
         XCTAssertEqual(t1.vectors, [3, 4, 2, 3, 5, 6])
         XCTAssertEqual(t1.vocabularyHash, "h")
-        XCTAssertEqual(r1, ContextualReport(vocabularySize: 3, tokens: 3, averaged: 2, fallback: 1, minOccurrences: 1))
+        XCTAssertEqual(r1, ContextualReport(vocabularySize: 3, tokens: 3, averaged: 2, fallback: 1, minOccurrences: 1, fallbackRows: [0]))
         let (t2, r2) = avg.result(words: ["a", "b", "c"], vocabularyHash: nil, minOccurrences: 2)
         XCTAssertEqual(t2.vectors, [3, 4, 2, 3, 3, 4])
         XCTAssertEqual(r2.fallback, 2)

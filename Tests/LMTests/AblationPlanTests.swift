@@ -15,13 +15,15 @@ final class AblationPlanTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
 
     func testArmsOfTheGrid() throws {
-        var spec = AblationSpec(corpus: ["c"], sources: ["random", "domain-sentence-contextual", "file:/x/glove.6B.100d.txt"],
+        // SHA-256 of "the 0.1 0.2\n" (coreutils sha256sum): eb88952b….
+        try Data("the 0.1 0.2\n".utf8).write(to: URL(fileURLWithPath: dir + "/glove.6B.100d.txt"))
+        var spec = AblationSpec(corpus: ["c"], sources: ["random", "domain-sentence-contextual", "file:" + dir + "/glove.6B.100d.txt"],
                                 modes: ["frozen", "concat"], glomo: ["off", "hidden"], seeds: 1)
         XCTAssertEqual(try spec.arms().map(\.name), [
             "random", "random-glomo-hidden",
             "domain-sentence-contextual-frozen", "domain-sentence-contextual-frozen-glomo-hidden",
             "domain-sentence-contextual-concat", "domain-sentence-contextual-concat-glomo-hidden",
-            "file-glove-frozen", "file-glove-frozen-glomo-hidden", "file-glove-concat", "file-glove-concat-glomo-hidden",
+            "file-glove-eb88952b-frozen", "file-glove-eb88952b-frozen-glomo-hidden", "file-glove-eb88952b-concat", "file-glove-eb88952b-concat-glomo-hidden",
         ])
         spec.modes = ["frozen", "frozen"]
         spec.sources = ["random", "random"]
@@ -50,8 +52,8 @@ final class AblationPlanTests: XCTestCase {
         XCTAssertTrue(domain.output.hasPrefix(dir + "/r/cache/"))
         XCTAssertEqual(domain.completionMarker, domain.output + "/summary.json")
         XCTAssertEqual(Array(domain.arguments.prefix(6)), ["pretrain-domain", "--corpus", dir + "/c.jsonl", "--out", domain.output, "--vocab"])
-        XCTAssertEqual(Array(domain.arguments.suffix(12)), ["--tokenizer", "simple", "--granularity", "paragraph", "--embedding-size", "64",
-                                                           "--hidden-size", "32", "--seed", "1", "--epochs", "1"])
+        XCTAssertEqual(Array(domain.arguments.suffix(14)), ["--tokenizer", "simple", "--granularity", "paragraph", "--embedding-size", "64",
+                                                           "--hidden-size", "32", "--seed", "1", "--epochs", "1", "--threads", "1"])
         XCTAssertEqual(plan.steps[7].arguments.suffix(4), ["--embeddings", domain.output + "/contextual.vec", "--embedding-mode", "frozen"])
         XCTAssertEqual(plan.steps[9].dependencies, ["vocab", "bilm"])
         XCTAssertEqual(plan.steps[2].completionMarker, plan.steps[2].output)

@@ -99,7 +99,7 @@ final class RunFilesRegressionTests: TrainerTestCase {
         let spec = try write("spec.json", ["{\"corpus\": [\"\(corpus)\"], \"sources\": [\"random\"], \"seeds\": 1000000000000}"])
         let loaded = try AblationSpec.load(from: spec)
         XCTAssertThrowsError(try AblationPlan(spec: loaded, results: directory + "/results")) { error in
-            XCTAssertEqual("\(error)", "--seeds must be at most 1000, got 1000000000000")
+            XCTAssertEqual("\(error)", "\(spec): --seeds must be at most 1000, got 1000000000000")
         }
     }
 }

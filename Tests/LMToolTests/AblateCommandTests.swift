@@ -31,7 +31,7 @@ final class AblateCommandTests: XCTestCase {
     }
 
     /// A stand-in for lmtool. Every call is appended to $DIR/calls.log. `train` writes
-    /// config.json, then per epoch a metrics line and last.safetensors, then test-sentences.tsv
+    /// config.json (with the --embeddings and --glomo paths, as lmtool train records them), then per epoch a metrics line and last.safetensors, then test-sentences.tsv
     /// and summary.json; its perplexities depend on the seed and on --embeddings. When the run's
     /// name is in $DIR/hang and it is not resumed, it stops after epoch 1 and waits to be killed
     /// (its pid in $DIR/hanging.pid); a SIGTERM or SIGINT then is logged to $DIR/signals and
@@ -43,13 +43,14 @@ final class AblateCommandTests: XCTestCase {
         echo "$*" >> "$here/calls.log"
         cmd="$1"; shift
         if [ "$cmd" = embed ] || [ "$cmd" = vocab ]; then cmd="$cmd-$1"; shift; fi
-        out=""; run=""; seed=1; emb=""; resume=0
+        out=""; run=""; seed=1; emb=""; glomo=""; resume=0
         while [ $# -gt 0 ]; do
           case "$1" in
             --out) out="$2"; shift ;;
             --run) run="$2"; shift ;;
             --seed) seed="$2"; shift ;;
             --embeddings) emb="$2"; shift ;;
+            --glomo) glomo="$2"; shift ;;
             --resume) resume=1 ;;
           esac
           shift
@@ -67,7 +68,9 @@ final class AblateCommandTests: XCTestCase {
             start=1
             if [ $resume = 1 ]; then start=2; [ -f "$run/last.safetensors" ] || { echo "Error: no checkpoint" >&2; exit 1; }
             elif [ -f "$run/config.json" ]; then echo "Error: $run: already holds a run" >&2; exit 1; fi
-            echo '{}' > "$run/config.json"
+            input='{"kind":"random"}'; [ -n "$emb" ] && input="{\"kind\":\"pretrained\",\"path\":\"$emb\"}"
+            graphs=''; [ -n "$glomo" ] && graphs=",\"glomo\":{\"path\":\"$glomo\"}"
+            echo "{\"inputRepresentation\":$input$graphs}" > "$run/config.json"
             for epoch in $(seq $start 2); do
               echo "{\"elapsed_seconds\":1,\"epoch\":$epoch,\"loss\":4.6,\"lr\":20,\"ppl\":$((base + 10 / epoch)),\"split\":\"valid\",\"step\":$epoch,\"tokens_per_second\":1,\"wall_time\":\"2026-11-22T00:00:00Z\"}" >> "$run/metrics.jsonl"
               echo "state $epoch" > "$run/last.safetensors"
@@ -140,7 +143,9 @@ final class AblateCommandTests: XCTestCase {
     /// process and the hanging child's pid.
     func startAblateUntilHang(stderr: String = "/dev/null") throws -> (Process, Int32)? {
         try Data("random-seed2\n".utf8).write(to: URL(fileURLWithPath: path("hang")))
-        FileManager.default.createFile(atPath: stderr, contents: nil)
+        // Not on /dev/null: createFile writes a temporary file and renames it over the name,
+        // which as root replaced the device with a regular file.
+        if stderr != "/dev/null" { FileManager.default.createFile(atPath: stderr, contents: nil) }
         let process = Process()
         process.executableURL = try lmtoolBinary()
         process.arguments = ablate()
@@ -259,8 +264,92 @@ final class AblateCommandTests: XCTestCase {
         r = try runLMTool(ablate(["--sources", "random", "--seeds", "1", "--lr", "5"]))
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("ablation.json: the results directory holds a grid with other train options"), r.stderr)
+        // A --baseline that names no arm is refused, and nothing is rewritten.
+        let reportBefore = try Data(contentsOf: URL(fileURLWithPath: results + "/report.md"))
+        r = try runLMTool(["report", results, "--baseline", "word2vec-frozen"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(r.stderr, "Error: --baseline 'word2vec-frozen' is not an arm of \(results)/runs (arms: random)\n")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: results + "/report.md")), reportBefore)
         r = try runLMTool(["report", path("nowhere")])
         XCTAssertTrue(r.stderr.hasPrefix("Error: ") && r.stderr.contains("no runs/ directory"), r.stderr)
+    }
+
+    /// Spec mistakes are one line naming the spec file, before the vocabulary or any
+    /// pretraining runs (the fake lmtool logs every call: none is made).
+    func testSpecMistakesAreRefusedBeforeAnyStepRuns() throws {
+        func refused(_ json: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+            try Data(json.utf8).write(to: URL(fileURLWithPath: path("spec.json")))
+            let r = try runLMTool(ablate(["--spec", path("spec.json")]))
+            XCTAssertNotEqual(r.status, 0, r.stdout, file: file, line: line)
+            XCTAssertEqual(calls, [], "nothing runs", file: file, line: line)
+            let lines = r.stderr.split(separator: "\n")
+            XCTAssertEqual(lines.count, 1, r.stderr, file: file, line: line)
+            XCTAssertTrue(r.stderr.hasPrefix("Error: \(path("spec.json")): "), r.stderr, file: file, line: line)
+            return r.stderr
+        }
+        XCTAssertTrue(try refused("{\"sedes\": 2}").contains("unknown field 'sedes'"))
+        XCTAssertTrue(try refused("{\"train\": {\"epochz\": 2}}").contains("train options: Unknown option '--epochz'"))
+        XCTAssertTrue(try refused("{\"train\": {\"batching\": \"diagonal\"}}").contains("train options: --batching 'diagonal' is not one of"))
+        XCTAssertTrue(try refused("{\"train\": {\"lr\": \"fast\"}}").contains("train options: "))
+        XCTAssertTrue(try refused("{\"baseline\": \"word2vec-frozen\"}").contains("baseline 'word2vec-frozen' is not an arm of the grid"))
+        XCTAssertTrue(try refused("{\"pretraining\": {\"extra\": {\"pretrain-domain\": [\"--out\", \"\(path("elsewhere"))\"]}}}")
+            .contains("'--out' is not allowed"))
+        XCTAssertTrue(try refused("{\"pretraining\": {\"extra\": {\"pretrain-domian\": [\"--lr\", \"0.1\"]}}}")
+            .contains("unknown command 'pretrain-domian'"))
+        XCTAssertTrue(try refused("{\"pretraining\": {\"extra\": {\"pretrain-domain\": [\"--batch-size\", \"lots\"]}}}")
+            .contains("pretraining settings of domain-paragraph (lmtool pretrain-domain): "))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("elsewhere")))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: results))
+    }
+
+    func testResultsPathThatIsAFileIsOneLine() throws {
+        try Data("keep me\n".utf8).write(to: URL(fileURLWithPath: path("file.txt")))
+        for extra in [[], ["--plan"]] {
+            let r = try runLMTool(ablate(extra).map { $0 == results ? path("file.txt") : $0 })
+            XCTAssertNotEqual(r.status, 0)
+            XCTAssertEqual(r.stderr, "Error: \(path("file.txt")): exists and is not a directory: give a results directory to --out\n")
+        }
+        XCTAssertEqual(try String(contentsOfFile: path("file.txt"), encoding: .utf8), "keep me\n")
+        XCTAssertEqual(calls, [])
+    }
+
+    /// Two `file:` sources with the same file name in different directories are two arms, each
+    /// trained on its own file; a later grid does not take one for the other.
+    func testFileSourcesOfTheSameNameAreTwoArms() throws {
+        try FileManager.default.createDirectory(atPath: path("a"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: path("b"), withIntermediateDirectories: true)
+        try Data("x 1 2\n".utf8).write(to: URL(fileURLWithPath: path("a/glove.6B.50d.txt")))
+        try Data("x 3 4\n".utf8).write(to: URL(fileURLWithPath: path("b/glove.6B.100d.txt")))
+        let r = try runLMTool(ablate(["--sources", "random,file:\(path("a/glove.6B.50d.txt")),file:\(path("b/glove.6B.100d.txt"))", "--seeds", "1"]))
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // SHA-256 (coreutils sha256sum) of "x 1 2\n": eb9bff3d…, of "x 3 4\n": 22ab7fc1….
+        let trains = calls.filter { $0.hasPrefix("train ") }
+        XCTAssertEqual(trains.count, 3, calls.joined(separator: "\n"))
+        XCTAssertTrue(trains.contains { $0.contains("runs/file-glove-eb9bff3d-frozen-seed1 ") && $0.contains("--embeddings \(path("a/glove.6B.50d.txt"))") })
+        XCTAssertTrue(trains.contains { $0.contains("runs/file-glove-22ab7fc1-frozen-seed1 ") && $0.contains("--embeddings \(path("b/glove.6B.100d.txt"))") })
+        XCTAssertTrue(r.stdout.contains("| file-glove-eb9bff3d-frozen | 1 |") && r.stdout.contains("| file-glove-22ab7fc1-frozen | 1 |"), r.stdout)
+        // Another file of that name, alone in a later grid, is not "already done".
+        try FileManager.default.createDirectory(atPath: path("c"), withIntermediateDirectories: true)
+        try Data("x 5 6\n".utf8).write(to: URL(fileURLWithPath: path("c/glove.6B.50d.txt")))
+        let again = try runLMTool(ablate(["--sources", "random,file:\(path("c/glove.6B.50d.txt"))", "--seeds", "1"]))
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stdout.contains("steps: 1 run (0 resumed), 2 already done"), again.stdout)
+        XCTAssertTrue(calls.last!.contains("--embeddings \(path("c/glove.6B.50d.txt"))"), calls.last!)
+    }
+
+    /// Changed pretraining settings give a new cache entry; the finished runs of the old one
+    /// are refused instead of counted as done next to runs on the new one.
+    func testRunsOnAnotherPretrainingOutputAreNotCountedAsDone() throws {
+        XCTAssertEqual(try runLMTool(ablate(["--seeds", "1"])).status, 0)
+        let before = calls.count
+        let r = try runLMTool(ablate(["--seeds", "2", "--pretrain-epochs", "3"]))
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(calls.count, before, "nothing runs")
+        XCTAssertTrue(r.stderr.hasPrefix("Error: \(results)/runs/domain-paragraph-frozen-seed1/config.json: this run used embeddings \(results)/cache/"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("(changed pretraining settings or inputs): use another --out, or remove the run"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        // The same settings again: more seeds are fine.
+        XCTAssertEqual(try runLMTool(ablate(["--seeds", "2"])).status, 0)
     }
 
     func testSpecFileWithFlagsOverriding() throws {
@@ -269,12 +358,14 @@ final class AblateCommandTests: XCTestCase {
              "train": {"preset": "tiny", "tie-weights": false, "dropout": 0.25}, "vocabulary": {"maxSize": 50},
              "corpusOptions": {"tokenizer": "simple", "lowercase": true}}
             """.utf8).write(to: URL(fileURLWithPath: path("spec.json")))
+        try Data("w 1 2\n".utf8).write(to: URL(fileURLWithPath: path("ext.vec")))
         let r = try runLMTool(["ablate", "--out", results, "--corpus", path("corpus.jsonl"), "--spec", path("spec.json"), "--plan", "--seeds", "2"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let commands = r.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }
         XCTAssertEqual(commands.count, 5, r.stdout)
         XCTAssertTrue(commands[0].contains("--split train --tokenizer simple --lowercase --max-size 50"), String(commands[0]))
-        XCTAssertTrue(commands.contains { $0.contains("runs/file-ext-concat-seed2 ") && $0.contains("--embeddings \(path("ext.vec")) --embedding-mode concat") })
+        // SHA-256 of "w 1 2\n" (coreutils sha256sum): 1d97cc6c….
+        XCTAssertTrue(commands.contains { $0.contains("runs/file-ext-1d97cc6c-concat-seed2 ") && $0.contains("--embeddings \(path("ext.vec")) --embedding-mode concat") })
         XCTAssertTrue(commands.allSatisfy { !$0.contains("tie-weights") })
         XCTAssertTrue(commands[1].contains("--dropout 0.25 --preset tiny --seed 1"), String(commands[1]))
     }

@@ -31,14 +31,18 @@ func runLMTool(_ arguments: [String], standardInput input: [UInt8], currentDirec
         stdin.fileHandleForWriting.write(Data(input))
         try? stdin.fileHandleForWriting.close()
     }.start()
+    // stderr is drained on its own thread (a full pipe would block the child); the semaphore
+    // orders its write before the read below.
+    final class Collected: @unchecked Sendable { var data = Data() }
     let stderrDone = DispatchSemaphore(value: 0)
-    var errData = Data()
+    let collected = Collected()
     Thread {
-        errData = err.fileHandleForReading.readDataToEndOfFile()
+        collected.data = err.fileHandleForReading.readDataToEndOfFile()
         stderrDone.signal()
     }.start()
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     stderrDone.wait()
+    let errData = collected.data
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }
@@ -115,5 +119,20 @@ final class StdinTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stderr, "note: c/b.txt: skipped, a FIFO (only regular files in a directory are read)\n")
         XCTAssertEqual(try vocabulary("v.txt"), "<unk>\t0\n<eos>\t1\na\t1\nb\t1\n")
+    }
+
+    /// `train` reads its directories through `CorpusSelection`, not `CorpusOptions.reader`: it
+    /// says which entries it skipped too (before, it skipped the FIFO without a word).
+    func testTrainNamesAFIFOItSkipped() throws {
+        let corpus = directory.appendingPathComponent("c")
+        try FileManager.default.createDirectory(at: corpus, withIntermediateDirectories: true)
+        try Data(String(repeating: "a b c a\nb a c\n", count: 20).utf8).write(to: corpus.appendingPathComponent("a.txt"))
+        XCTAssertEqual(mkfifo(corpus.appendingPathComponent("b.txt").path, 0o600), 0)
+        let r = try runLMTool(["train", "--run", "run", "--train", "c", "--valid", "c/a.txt", "--preset", "tiny", "--epochs", "1",
+                               "--embedding-size", "4", "--hidden-size", "4", "--batch-size", "2", "--bptt", "4", "--threads", "1"],
+                              standardInput: [], currentDirectory: directory, timeout: 60)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue((r.stdout + r.stderr).contains("note: c/b.txt: skipped, a FIFO (only regular files in a directory are read)"),
+                      r.stdout + r.stderr)
     }
 }

@@ -319,10 +319,31 @@ public final class DomainClassifierTrainer {
                                                                   minOccurrences: config.minOccurrences, batchSize: config.training.batchSize)
         try EmbeddingFile.write(contextual, to: run.contextualPath, format: .word2vecText)
         try EmbeddingFile.write(contextual, to: run.path + "/contextual.safetensors", format: .safetensors)
+        // Fallback rows (see EmbeddingFallbacks): RowSparseAdam updates exactly the input rows of
+        // the ids in the training batches (examples cut to maxLength), so the others keep their
+        // initial values; contextual rows of words seen too rarely got the mean row.
+        var occurrences = [Int](repeating: 0, count: vocabulary.count)
+        var trained = [Bool](repeating: false, count: vocabulary.count)
+        for example in DomainClassifier.examples(of: data.train, granularity: granularity) {
+            for id in example.sentences[0] { occurrences[Int(id)] += 1 }
+            for id in example.sentences[0].prefix(config.training.maxLength ?? Int.max) { trained[Int(id)] = true }
+        }
+        let untrained = trained.indices.filter { !trained[$0] }
+        let rare = occurrences.indices.filter { occurrences[$0] < max(config.minOccurrences, 1) }
+        for path in [run.embeddingsPath, run.path + "/embeddings.safetensors"] {
+            try EmbeddingFallbacks.write(rows: untrained, of: embeddings, for: path)
+        }
+        for path in [run.contextualPath, run.path + "/contextual.safetensors"] {
+            try EmbeddingFallbacks.write(rows: rare, of: contextual, for: path)
+        }
         log("wrote \(run.embeddingsPath) (\(embeddings.count) x \(embeddings.dimension)) and \(run.contextualPath) (\(contextual.count) x \(contextual.dimension), "
             + String(format: "%.1f s); ", (clock.now - t0).seconds)
             + "\(fallbacks) vocabulary words " + (config.minOccurrences <= 1 ? "never seen" : "seen fewer than \(config.minOccurrences) times")
             + " in the train split got the fallback row (the mean of the averaged rows)")
+        log(EmbeddingFallbacks.summary(count: untrained.count, of: embeddings.count, words: untrained.map { vocabulary.tokens[$0] },
+                                       reason: "input rows of words absent from the training examples, never trained", path: run.embeddingsPath))
+        log(EmbeddingFallbacks.summary(count: rare.count, of: contextual.count, words: rare.map { vocabulary.tokens[$0] },
+                                       reason: "the mean of the averaged rows", path: run.contextualPath))
 
         let bestRecord = records.first { $0.epoch == position.bestEpoch }
         let summary = DomainRunSummary(validAccuracy: bestRecord?.validAccuracy, testAccuracy: metrics.accuracy, testMacroF1: metrics.macroF1,

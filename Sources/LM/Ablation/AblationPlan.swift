@@ -109,10 +109,13 @@ public struct AblationPlan: Sendable {
     public var runsDirectory: String { results + "/runs" }
 
     public init(spec: AblationSpec, results: String) throws {
-        try spec.validate()
+        let arms = try spec.validate()
         self.spec = spec
         let root = AblationPlan.absolute(results)
-        let arms = try spec.arms()
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw AblationError("\(root): exists and is not a directory: give a results directory to --out")
+        }
         let corpus = try CorpusFiles.expand(spec.corpus.map(AblationPlan.absolute))
         let corpusFlags = spec.corpusOptions.arguments
         let embeddingSize = try spec.embeddingSize()
@@ -143,11 +146,17 @@ public struct AblationPlan: Sendable {
         let seed = String(pre.seed ?? 1)
         var pretrainings: [String: PlannedStep] = [:]
         let cache = root + "/cache"
+        // Every pretraining step runs on one thread: word2vec's threads update shared
+        // matrices without locks (Hogwild), and the others' results depend on the thread count
+        // (how sums are split), which would otherwise be the machine's. So a cache entry is a
+        // function of its key (on one BLAS kernel set: the bytes may differ between CPUs).
+        let threads = ["--threads", "1"]
         func pretraining(_ key: String, tool: [String], settings: [String], file: String?, marker: String?) -> PlannedStep {
             if let step = pretrainings[key] { return step }
+            let settings = settings + threads
             let extra = pre.extra?[tool.joined(separator: " ")] ?? []
             var hash = SHA256()
-            hash.update("lmtool ablation cache v1\n" + corpusIdentity + vocabularyIdentity + "\n" + (tool + settings + corpusFlags + extra).joined(separator: "\u{1}"))
+            hash.update("lmtool ablation cache v2\n" + corpusIdentity + vocabularyIdentity + "\n" + (tool + settings + corpusFlags + extra).joined(separator: "\u{1}"))
             let directory = cache + "/" + String(hash.hexDigest().prefix(16))
             let output = file.map { directory + "/" + $0 } ?? directory
             let corpusArguments = tool == ["embed", "word2vec"] ? corpus : ["--corpus"] + corpus
@@ -241,6 +250,29 @@ public struct AblationPlan: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// Refuses run directories that were started with other pretrained inputs than the plan
+    /// gives their arm now: a run of `word2vec-frozen` trained on the word2vec output of other
+    /// pretraining settings (another cache entry) would otherwise count as done, and the report
+    /// would average it with runs on the new output. Reads `inputRepresentation.path` and
+    /// `glomo.path` of each existing `config.json` (a file without them is not checked).
+    public func checkExistingRuns() throws {
+        for step in steps where step.stage == .training {
+            let configPath = step.output + "/config.json"
+            guard let data = FileManager.default.contents(atPath: configPath),
+                  let config = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let input = config["inputRepresentation"] as? [String: Any] else { continue }
+            func planned(_ flag: String) -> String? {
+                step.arguments.firstIndex(of: flag).map { step.arguments[$0 + 1] }
+            }
+            let used = [("embeddings", input["path"] as? String, planned("--embeddings")),
+                        ("GLoMo model", (config["glomo"] as? [String: Any])?["path"] as? String, planned("--glomo"))]
+            for (what, was, now) in used where was != now {
+                throw AblationError("\(configPath): this run used \(what) \(was ?? "none"), the grid now gives \(now ?? "none") "
+                                    + "(changed pretraining settings or inputs): use another --out, or remove the run")
+            }
+        }
+    }
+
     // MARK: - Helpers
 
     /// `path` made absolute against the current directory, with `.` and `..` resolved.
@@ -249,9 +281,13 @@ public struct AblationPlan: Sendable {
         return url.standardizedFileURL.path
     }
 
-    /// SHA-256 of a file's content (hex), read in blocks.
-    static func fileHash(_ path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw AblationError("\(path): cannot read") }
+    /// SHA-256 of a file's content (hex), read in blocks; `what` names the file in the error.
+    static func fileHash(_ path: String, what: String? = nil) throws -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+              let handle = FileHandle(forReadingAtPath: path) else {
+            throw AblationError("\(path): cannot read" + (what.map { " (\($0))" } ?? ""))
+        }
         defer { try? handle.close() }
         var hash = SHA256()
         while true {

@@ -23,6 +23,21 @@ public struct AblationRunSummary: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case validPPL = "valid_ppl", testPPL = "test_ppl", parameters, trainableParameters = "trainable_parameters", seconds, epochs
     }
+
+    /// The first impossible value, if any: a perplexity is a finite number of at least 1,
+    /// counts and seconds are not negative, trainable parameters are among the parameters.
+    public var impossibleValue: String? {
+        for (key, ppl) in [("valid_ppl", validPPL), ("test_ppl", testPPL)] {
+            if let ppl, !(ppl.isFinite && ppl >= 1) { return "\(key) \(ppl) is not a perplexity (a finite number of at least 1)" }
+        }
+        if parameters < 1 { return "parameters \(parameters) is not a positive count" }
+        if trainableParameters < 0 || trainableParameters > parameters {
+            return "trainable_parameters \(trainableParameters) is not between 0 and parameters (\(parameters))"
+        }
+        if !(seconds.isFinite && seconds >= 0) { return "seconds \(seconds) is not a finite number of at least 0" }
+        if epochs < 0 { return "epochs \(epochs) is negative" }
+        return nil
+    }
 }
 
 /// One run directory of a results directory, `RESULTS/runs/<arm>-seed<k>/`, as the report sees it.
@@ -50,9 +65,12 @@ public struct AblationRun: Sendable {
         if let data = FileManager.default.contents(atPath: summaryPath) {
             let decoder = JSONDecoder()
             decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            do { run.summary = try decoder.decode(AblationRunSummary.self, from: data) } catch {
+            let summary: AblationRunSummary
+            do { summary = try decoder.decode(AblationRunSummary.self, from: data) } catch {
                 throw AblationError("\(summaryPath): not a run summary: \(RunDirectory.describe(error))")
             }
+            if let problem = summary.impossibleValue { throw AblationError("\(summaryPath): \(problem)") }
+            run.summary = summary
         }
         let log: MetricsLog
         do { log = try RunDirectory(path: path).readMetrics() } catch { throw AblationError("\(error)") }
@@ -73,7 +91,8 @@ public struct AblationRun: Sendable {
     }
 
     /// Parses `tokens<TAB>logprob` lines (a first line that is not numeric is a header and skipped);
-    /// a log-probability must be finite.
+    /// a log-probability must be finite and at most 0 (a probability is at most 1), a token
+    /// count not negative.
     public static func readTestSentences(_ path: String) throws -> Statistics.SentenceScores {
         guard let data = FileManager.default.contents(atPath: path) else { throw AblationError("\(path): cannot read") }
         var scores = Statistics.SentenceScores(tokens: [], logprobs: [])
@@ -85,6 +104,7 @@ public struct AblationRun: Sendable {
                 throw AblationError("\(path):\(i + 1): expected tokens<TAB>logprob, got \(String(line.prefix(60)).debugDescription)")
             }
             guard lp.isFinite else { throw AblationError("\(path):\(i + 1): log-probability \(fields[1]) is not a finite number") }
+            guard lp <= 0 else { throw AblationError("\(path):\(i + 1): log-probability \(fields[1]) is positive (a probability above 1)") }
             scores.tokens.append(n)
             scores.logprobs.append(lp)
         }

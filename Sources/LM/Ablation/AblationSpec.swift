@@ -50,12 +50,16 @@ public enum EmbeddingSource: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// The name used in run directory names: `file:PATH` becomes `file-<file name without
-    /// extensions, other characters than [A-Za-z0-9_] replaced by _>`.
-    public var slug: String {
+    /// The name used in run directory names. `file:PATH` becomes `file-<stem>-<tag>`: the file
+    /// name without extensions (other characters than [A-Za-z0-9_] replaced by _), then `tag`,
+    /// the first 8 hex digits of the file's SHA-256 (`AblationSpec.arms()` computes it), so two
+    /// files with the same name in different directories are two arms, and a file whose content
+    /// changed is a new arm.
+    public func slug(contentTag: String? = nil) -> String {
         guard case .file(let path) = self else { return description }
         let base = (path as NSString).lastPathComponent.split(separator: ".").first.map(String.init) ?? "embeddings"
-        return "file-" + String(base.map { $0.isLetter && $0.isASCII || $0.isNumber && $0.isASCII || $0 == "_" ? $0 : "_" })
+        let stem = "file-" + String(base.map { $0.isLetter && $0.isASCII || $0.isNumber && $0.isASCII || $0 == "_" ? $0 : "_" })
+        return contentTag.map { stem + "-" + $0 } ?? stem
     }
 }
 
@@ -72,20 +76,23 @@ public enum GLoMoPlacement: String, CaseIterable, Codable, Sendable {
 /// One arm of the grid: an embedding source, how it is used (nil for `random`), and GLoMo.
 ///
 /// Its `name` names the run directories `RESULTS/runs/<name>-seed<k>`: `random`,
-/// `domain-paragraph-frozen`, `word2vec-concat-glomo-hidden`, `file-glove-finetune`.
+/// `domain-paragraph-frozen`, `word2vec-concat-glomo-hidden`, `file-glove-3f2a9c0d-finetune`.
 public struct AblationArm: Hashable, Sendable {
     public var source: EmbeddingSource
     public var mode: EmbeddingMode?
     public var glomo: GLoMoPlacement
+    /// For a `file:` source, the first 8 hex digits of the file's SHA-256 (part of the name).
+    public var contentTag: String?
 
-    public init(source: EmbeddingSource, mode: EmbeddingMode?, glomo: GLoMoPlacement) {
+    public init(source: EmbeddingSource, mode: EmbeddingMode?, glomo: GLoMoPlacement, contentTag: String? = nil) {
         self.source = source
         self.mode = source == .random ? nil : mode
         self.glomo = glomo
+        self.contentTag = contentTag
     }
 
     public var name: String {
-        var parts = [source.slug]
+        var parts = [source.slug(contentTag: contentTag)]
         if let mode { parts.append(mode.rawValue) }
         if glomo != .off { parts.append("glomo-" + glomo.rawValue) }
         return parts.joined(separator: "-")
@@ -193,6 +200,8 @@ public struct AblationSpec: Codable, Equatable, Sendable {
     public var pretraining: PretrainingSettings
     /// The arm the others are compared with (default `random`).
     public var baseline: String?
+    /// The spec file this was read from (not encoded): `validate()` names it in its errors.
+    public var origin: String?
 
     public init(corpus: [String] = [], sources: [String] = ["random", "domain-paragraph"], modes: [String] = ["frozen"],
                 glomo: [String] = ["off"], seeds: Int = 3, corpusOptions: CorpusFlags = .init(),
@@ -210,12 +219,44 @@ public struct AblationSpec: Codable, Equatable, Sendable {
         self.baseline = baseline
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case corpus, sources, modes, glomo, seeds, corpusOptions, vocabulary, train, pretraining, baseline
     }
 
-    /// Every field is optional in the file; missing ones take the defaults of `init`.
+    /// The fields of the objects inside a spec.
+    static let nestedFields: [CodingKeys: [String]] = [
+        .corpusOptions: ["format", "tokenizer", "lowercase", "sentences", "replaceInvalid", "maxLineBytes"],
+        .vocabulary: ["file", "minCount", "maxSize"],
+        .pretraining: ["epochs", "trainTokens", "glomoSteps", "hiddenSize", "seed", "extra"],
+    ]
+
+    /// Any key of a JSON object.
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { return nil }
+    }
+
+    /// Refuses a key that is not a field (a misspelt `"sedes"` would otherwise be ignored and
+    /// its default used).
+    static func checkFields(_ container: KeyedDecodingContainer<AnyKey>, known: [String], prefix: String) throws {
+        for key in container.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) where !known.contains(key.stringValue) {
+            throw AblationError("unknown field '\(prefix)\(key.stringValue)' (known: \(known.joined(separator: ", ")))")
+        }
+    }
+
+    /// Every field is optional in the file; missing ones take the defaults of `init`; unknown
+    /// ones, at any level, are refused.
     public init(from decoder: Decoder) throws {
+        let all = try decoder.container(keyedBy: AnyKey.self)
+        try AblationSpec.checkFields(all, known: CodingKeys.allCases.map(\.rawValue), prefix: "")
+        for (field, known) in AblationSpec.nestedFields.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            let key = AnyKey(stringValue: field.rawValue)
+            if (try? all.decodeNil(forKey: key)) == false, let nested = try? all.nestedContainer(keyedBy: AnyKey.self, forKey: key) {
+                try AblationSpec.checkFields(nested, known: known, prefix: field.rawValue + ".")
+            }
+        }
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = AblationSpec()
         corpus = try c.decodeIfPresent([String].self, forKey: .corpus) ?? d.corpus
@@ -242,15 +283,26 @@ public struct AblationSpec: Codable, Equatable, Sendable {
         }
     }
 
-    /// Reads a spec file; an error names the file.
+    /// Reads a spec file; an error names the file, and so do those of `validate()` later.
     public static func load(from path: String) throws -> AblationSpec {
         let data: Data
         do { data = Data(try readTextFile(path: path, maxBytes: 1 << 24)) } catch let error as CorpusError {
             throw AblationError(error.description)
         }
-        do { return try JSONDecoder().decode(AblationSpec.self, from: data) } catch {
+        var spec: AblationSpec
+        do { spec = try JSONDecoder().decode(AblationSpec.self, from: data) } catch let error as AblationError {
+            throw AblationError("\(path): \(error)")
+        } catch {
             throw AblationError("\(path): not an ablation spec: \(RunDirectory.describe(error))")
         }
+        spec.origin = path
+        return spec
+    }
+
+    /// `error` as a spec error: prefixed with the spec file, if there is one.
+    public func named(_ error: Error) -> Error {
+        guard let origin, !"\(error)".hasPrefix(origin + ":") else { return error }
+        return AblationError("\(origin): \(error)")
     }
 
     /// Pretty JSON with sorted keys.
@@ -263,7 +315,9 @@ public struct AblationSpec: Codable, Equatable, Sendable {
     // MARK: - The grid
 
     /// The arms in grid order (sources, then modes, then GLoMo placements), `random` once per
-    /// placement, duplicates removed. Throws on an unknown name or an empty grid.
+    /// placement, duplicates removed (two `file:` sources with the same content are one arm).
+    /// Reads every `file:` source to name its arm by content. Throws on an unknown name, an
+    /// unreadable file or an empty grid.
     public func arms() throws -> [AblationArm] {
         let parsedSources = try sources.map { s -> EmbeddingSource in
             guard let source = EmbeddingSource(s) else {
@@ -289,9 +343,13 @@ public struct AblationSpec: Codable, Equatable, Sendable {
         }
         var arms: [AblationArm] = [], seen = Set<String>()
         for source in parsedSources {
+            var tag: String?
+            if case .file(let path) = source {
+                tag = String(try AblationPlan.fileHash(AblationPlan.absolute(path), what: "embedding source file:\(path)").prefix(8))
+            }
             for mode in source == .random ? [nil] : parsedModes.map(Optional.some) {
                 for g in parsedGLoMo {
-                    let arm = AblationArm(source: source, mode: mode, glomo: g)
+                    let arm = AblationArm(source: source, mode: mode, glomo: g, contentTag: tag)
                     if seen.insert(arm.name).inserted { arms.append(arm) }
                 }
             }
@@ -302,8 +360,57 @@ public struct AblationSpec: Codable, Equatable, Sendable {
     /// The most seeds (training runs per arm) an ablation may have.
     public static let maxSeeds = 1000
 
-    /// Checks what `arms()` cannot: seeds, corpus, sizes.
-    public func validate() throws {
+    /// The options `pretraining.extra` may pass, per command (option → takes a value). Only
+    /// settings: nothing that names a file or directory (`--out`, `--vocab`, `--glomo`: an
+    /// input's content would not be in the cache key, an output could land outside RESULTS),
+    /// controls a run (`--resume`, `--force`, `--stop-after-steps`), or is set by ablate itself
+    /// (`--threads`, `--seed`, the sizes, `--epochs`, `--train-tokens`, `--steps`).
+    public static let extraOptions: [String: [String: Bool]] = [
+        "embed word2vec": ["--window": true, "--negative": true, "--sample": true, "--alpha": true],
+        "embed bilm": ["--batch-size": true, "--bptt": true, "--lr": true, "--samples": true, "--min-occurrences": true,
+                       "--standardize": false, "--no-standardize": false],
+        "pretrain-domain": ["--pooling": true, "--init-range": true, "--dropout": true, "--batch-size": true, "--lr": true,
+                            "--clip": true, "--max-length": true, "--min-occurrences": true],
+        "pretrain-glomo": ["--channels": true, "--conv-layers": true, "--graph-layers": true, "--heads": true, "--head-size": true,
+                           "--threshold": true, "--sequence-length": true, "--batch-size": true, "--predict": true,
+                           "--positions": true, "--lr": true, "--clip": true, "--checkpoint-every": true,
+                           "--valid-sequences": true],
+    ]
+
+    /// Checks `pretraining.extra`: known commands, allowed options (`extraOptions`), each valued
+    /// option followed by its value, nothing else (a stray word would be a positional argument).
+    func validateExtra() throws {
+        for command in (pretraining.extra ?? [:]).keys.sorted() {
+            guard let allowed = AblationSpec.extraOptions[command] else {
+                throw AblationError("pretraining.extra: unknown command '\(command)' (known: \(AblationSpec.extraOptions.keys.sorted().joined(separator: ", ")))")
+            }
+            let words = pretraining.extra![command]!
+            var i = 0
+            while i < words.count {
+                let word = words[i]
+                let name = word.split(separator: "=", maxSplits: 1).first.map(String.init) ?? word
+                guard let takesValue = allowed[name] else {
+                    throw AblationError("pretraining.extra[\"\(command)\"]: '\(word)' is not allowed (allowed: \(allowed.keys.sorted().joined(separator: ", ")))")
+                }
+                if takesValue && !word.contains("=") {
+                    guard i + 1 < words.count else { throw AblationError("pretraining.extra[\"\(command)\"]: \(word) needs a value") }
+                    i += 1
+                } else if !takesValue && word.contains("=") {
+                    throw AblationError("pretraining.extra[\"\(command)\"]: \(name) takes no value")
+                }
+                i += 1
+            }
+        }
+    }
+
+    /// Checks what `arms()` cannot: seeds, corpus, sizes, `pretraining.extra`, the baseline;
+    /// returns the arms. Errors name the spec file (`origin`), if any.
+    @discardableResult
+    public func validate() throws -> [AblationArm] {
+        do { return try validateFields() } catch { throw named(error) }
+    }
+
+    func validateFields() throws -> [AblationArm] {
         if corpus.isEmpty { throw AblationError("no corpus: give --corpus PATH... (or \"corpus\" in the spec)") }
         if seeds < 1 { throw AblationError("--seeds must be at least 1") }
         // Every seed is a planned training run per arm: a damaged count must not plan billions.
@@ -317,7 +424,12 @@ public struct AblationSpec: Codable, Equatable, Sendable {
         where train[key] != nil {
             throw AblationError("train option --\(key) is set by ablate itself")
         }
-        _ = try arms()
+        try validateExtra()
+        let arms = try arms()
+        if let baseline, !arms.contains(where: { $0.name == baseline }) {
+            throw AblationError("baseline '\(baseline)' is not an arm of the grid (arms: \(arms.map(\.name).joined(separator: ", ")))")
+        }
+        return arms
     }
 
     /// The LM's embedding size: `train["embedding-size"]`, else that of `train["preset"]`

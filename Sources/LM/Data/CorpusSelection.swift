@@ -54,6 +54,14 @@ public struct CorpusSelection: Sendable {
         RunConfig.CorpusPaths(train: corpus + train, valid: corpus + valid, test: corpus + test)
     }
 
+    /// The entries of the selection's directories that are skipped because they are not regular
+    /// files (a FIFO, a socket, a broken link; `CorpusFiles.expandReportingSkipped`), for the
+    /// caller to report: reading one could block forever.
+    public func skippedEntries() throws -> [CorpusFiles.Skipped] {
+        let all = corpus + train + valid + test
+        return all.isEmpty ? [] : try CorpusFiles.expandReportingSkipped(all).skipped
+    }
+
     /// Throws unless there is a training source and a validation source, and the lists can be
     /// recorded unambiguously.
     public func check() throws {

@@ -228,11 +228,15 @@ extension PretrainedInput {
         }
         try checkFit(mode: mode, dimension: table.dimension, model: model.config, path: path)
         let report = pretrainedInput.load(table, vocabulary: vocabulary, into: model.store)
-        let found = report.found + report.caseInsensitiveHits
+        let fallbacks = try fallbackWords(table, vocabulary: vocabulary, path: path)
+        let found = report.found + report.caseInsensitiveHits - fallbacks.words.count
         let examples = report.missingWords.prefix(8).joined(separator: " ")
         var lines = ["\(found) of \(vocabulary.count) vocabulary words found in \(path) (\(report.caseInsensitiveHits) by lowercase), "
             + "\(report.missing) missing, initialised as the model's random init (uniform in ±\(model.config.initRange))"
-            + (report.missing > 0 ? "; missing: \(examples)\(report.missing > 8 ? " ..." : "")" : "")]
+            + (report.missing > 0 ? "; missing: \(examples)\(report.missing > 8 ? " ..." : "")" : "")
+            + (fallbacks.words.isEmpty ? "" : "; \(fallbacks.words.count) more are fallback rows in the file (\(fallbacks.why): "
+                + fallbacks.words.prefix(8).joined(separator: " ") + (fallbacks.words.count > 8 ? " ..." : "")
+                + "), not counted as found, loaded as the file has them")]
         let V = vocabulary.count, D = pretrainedInput.pretrainedSize, E = pretrainedInput.embeddingSize
         switch mode {
         case .frozen: lines.append("embedding mode frozen: encoder.weight [\(V), \(E)] is not trained")
@@ -240,6 +244,13 @@ extension PretrainedInput {
         case .concat: lines.append("embedding mode concat: [encoder.pretrained.weight [\(V), \(D)] frozen ; encoder.weight [\(V), \(E)]] → encoder.projection.weight [\(E), \(D + E)]")
         }
         return lines
+    }
+
+    /// The vocabulary words whose row in `table` (read from `path`) is a fallback row there
+    /// (`EmbeddingFallbacks.alignedFallbacks`, with the file's `FILE.fallbacks.txt` if any).
+    static func fallbackWords(_ table: EmbeddingTable, vocabulary: Vocabulary, path: String) throws -> (words: [String], why: String) {
+        EmbeddingFallbacks.alignedFallbacks(of: table, listed: try EmbeddingFallbacks.read(for: path) ?? [], vocabulary: vocabulary,
+                                            sidecar: EmbeddingFallbacks.sidecarPath(for: path))
     }
 
     static func pathAndMode(_ input: RunConfig.InputRepresentation) throws -> (String, PretrainedMode) {

@@ -89,7 +89,8 @@ public struct TrainingRequest: Sendable {
     /// - Throws: one-line errors: `TrainingSetupError`, `FileError`, `CorpusError`,
     ///   `VocabularyError`, the input factory's errors.
     public func prepare(log: @escaping (String) -> Void = { _ in }) throws -> Trainer {
-        resume ? try prepareResume(log: log) : try prepareNew(log: log)
+        try RunDirectory(path: runPath).lock()   // one writer per run, before anything is read
+        return resume ? try prepareResume(log: log) : try prepareNew(log: log)
     }
 
     private func prepareNew(log: @escaping (String) -> Void) throws -> Trainer {
@@ -99,6 +100,7 @@ public struct TrainingRequest: Sendable {
         }
         guard let data else { throw TrainingSetupError("no training data: give --corpus PATH (split by records) or --train PATH") }
         try data.check()
+        for entry in try data.skippedEntries() { log("note: \(entry)") }
         let vocabulary = try loadVocabulary(data: data, log: log)
         let preset = self.preset ?? .small
         var model = preset.model(vocabularySize: vocabulary.count)

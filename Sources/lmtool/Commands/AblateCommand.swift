@@ -16,7 +16,11 @@ struct AblateCommand: ParsableCommand {
             RESULTS/runs/<arm>-seed<k>/. Running the same command again skips what is finished \
             (summary.json or the output file present), continues interrupted runs with --resume \
             and restarts a run directory left without a checkpoint with --force. At the end the \
-            report is printed and written (see `lmtool report`).
+            report is printed and written (see `lmtool report`). Pretraining steps run with \
+            --threads 1, so a cache entry is a function of its key. A file:PATH arm is named \
+            by the file's stem and content hash (file-emb-3f2a9c0d-frozen). Before anything runs, \
+            every step's arguments are parsed by its own command, and runs started with other \
+            pretrained inputs than the grid now gives are refused.
 
             Sources: random, word2vec, bilm, domain-paragraph, domain-sentence, \
             domain-paragraph-contextual, domain-sentence-contextual, file:PATH. Modes: frozen, \
@@ -149,6 +153,8 @@ struct AblateCommand: ParsableCommand {
     func run() throws {
         let spec = try makeSpec()
         let plan = try AblationPlan(spec: spec, results: out)
+        try checkStepArguments(plan)
+        try plan.checkExistingRuns()
         let executable = self.executable ?? "/proc/self/exe"
         if self.plan {
             // The printed lines name the binary by its real path, so they run anywhere it is installed.
@@ -156,6 +162,8 @@ struct AblateCommand: ParsableCommand {
             print(plan.script(executable: shown), terminator: "")
             return
         }
+        // One ablate per results directory; its steps lock their own run and cache directories.
+        try OutputLock.acquire(plan.results)
         try checkResultsDirectory(plan)
         let outcome = try AblationRunner(plan: plan, executable: executable).run { print($0); fflush(stdout) }
         let report = try AblationReport.make(results: plan.results, baseline: spec.baseline ?? "random")
@@ -167,6 +175,31 @@ struct AblateCommand: ParsableCommand {
         if !outcome.failed.isEmpty {
             throw AblationError("\(outcome.failed.count) step(s) failed: " + outcome.failed.map { "\($0.name) (\($0.reason))" }.joined(separator: ", ")
                                 + (outcome.blocked.isEmpty ? "" : "; not run: " + outcome.blocked.joined(separator: ", ")))
+        }
+    }
+
+    /// Parses every step's arguments with the parser of its own command, in this process, so
+    /// that a bad train option or pretraining setting is refused in one line (naming the spec
+    /// file) before the vocabulary or any pretraining runs.
+    func checkStepArguments(_ plan: AblationPlan) throws {
+        for step in plan.steps {
+            do {
+                let command = try LMTool.parseAsRoot(step.arguments)
+                if let train = command as? TrainCommand {
+                    try train.checkFlags()
+                    _ = try train.makeRequest()
+                }
+            } catch {
+                let what: String
+                switch step.stage {
+                case .vocabulary: what = "vocabulary settings (lmtool vocab build)"
+                case .pretraining: what = "pretraining settings of \(step.name) (lmtool \(step.arguments.prefix(step.arguments.first == "embed" ? 2 : 1).joined(separator: " ")))"
+                case .training: what = "train options"
+                }
+                let message = LMTool.message(for: error).split(whereSeparator: \.isNewline)
+                    .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
+                throw plan.spec.named(AblationError("\(what): \(message)"))
+            }
         }
     }
 
@@ -187,7 +220,9 @@ struct AblateCommand: ParsableCommand {
                 throw AblationError("\(path): the results directory holds a grid with other \(differences.joined(separator: ", ")); use another --out")
             }
         }
-        try FileManager.default.createDirectory(atPath: plan.results, withIntermediateDirectories: true)
+        do { try FileManager.default.createDirectory(atPath: plan.results, withIntermediateDirectories: true) } catch {
+            throw AblationError("\(plan.results): cannot create the results directory: \((error as NSError).localizedDescription)")
+        }
         try AtomicFile.write(Array(try spec.jsonData()) + [10], to: path)
     }
 }

@@ -2,6 +2,8 @@ import ArgumentParser
 import Corpus
 import Embeddings
 import Foundation
+import NN
+import Support
 
 /// `lmtool embed bilm`: word vectors from a BiLSTM language model's averaged contextual states.
 struct EmbedBiLMCommand: ParsableCommand {
@@ -13,8 +15,12 @@ struct EmbedBiLMCommand: ParsableCommand {
             and shared sampled-softmax output layer) are trained with Adam on the training split \
             (records' "split" field, else the block split; --split chooses another). Then both read \
             that split again and every vocabulary word gets the mean of [forward state ; backward \
-            state] over its occurrences (2 x --hidden-size values). Words seen fewer than \
-            --min-occurrences times get the mean of all states (counted in the output). Averaged \
+            state] over its occurrences (2 x --hidden-size values). --train-tokens bounds the \
+            tokens the BiLM trains on, --average-tokens the tokens it averages over (default: the \
+            whole split, whatever --train-tokens says). Words seen fewer than --min-occurrences \
+            times in the averaged tokens get the mean of all states: these fallback rows are \
+            counted in the output and listed in FILE.fallbacks.txt (one word per line), which \
+            `embed neighbors` and `train --embeddings` read. Averaged \
             states share a large common part, so by default every component is then standardised \
             over the vocabulary (mean 0, standard deviation 1); --no-standardize keeps the raw \
             averages. The file \
@@ -33,6 +39,9 @@ struct EmbedBiLMCommand: ParsableCommand {
     @Option(help: "Where to write the vectors (format by extension: .vec/.txt word2vec text, .bin, .safetensors).")
     var out: String
 
+    /// Status lines go to stdout, or to stderr when the vectors do (`--out -`).
+    func print(_ item: Any) { printStatus("\(item)", output: out) }
+
     @Option(help: "Use this vocabulary file instead of building one from the training split.")
     var vocab: String?
 
@@ -45,7 +54,8 @@ struct EmbedBiLMCommand: ParsableCommand {
     @Option(name: .customLong("embedding-size"), parsing: .unconditional, help: "Input embedding size.") var embeddingSize = 64
     @Option(name: .customLong("hidden-size"), parsing: .unconditional, help: "LSTM size per direction (the vectors are twice as wide).") var hiddenSize = 32
     @Option(parsing: .unconditional, help: "Passes over the training tokens.") var epochs = 1
-    @Option(name: .customLong("train-tokens"), parsing: .unconditional, help: "Use only the first N training tokens.") var trainTokens: Int?
+    @Option(name: .customLong("train-tokens"), parsing: .unconditional, help: "Train the BiLM on the first N tokens of the split only (default: all).") var trainTokens: Int?
+    @Option(name: .customLong("average-tokens"), parsing: .unconditional, help: "Average the states over the first N tokens of the split only (default: all, independent of --train-tokens).") var averageTokens: Int?
     @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Batch columns.") var batchSize = 32
     @Option(parsing: .unconditional, help: "BPTT window length.") var bptt = 35
     @Option(parsing: .unconditional, help: "Adam learning rate.") var lr: Float = 0.002
@@ -55,17 +65,24 @@ struct EmbedBiLMCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Standardise every component over the vocabulary (mean 0, standard deviation 1); --no-standardize writes the raw averages.")
     var standardize = true
 
+    @Option(parsing: .unconditional, help: "Compute threads, \(OptionBounds.threadsRange) (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)); the vectors depend on the count.")
+    var threads: Int?
+
     func validate() throws {
         if corpus.isEmpty { throw ValidationError("--corpus needs at least one file") }
         if embeddingSize < 1 || hiddenSize < 1 || epochs < 0 || batchSize < 1 || bptt < 1 || samples < 1 || minOccurrences < 1 || minCount < 1 {
             throw ValidationError("--embedding-size, --hidden-size, --batch-size, --bptt, --samples, --min-count and --min-occurrences must be at least 1; --epochs at least 0")
         }
         if !(lr > 0) { throw ValidationError("--lr must be positive") }
+        try OptionBounds.checkThreads(threads)
         if let trainTokens, trainTokens < 2 { throw ValidationError("--train-tokens must be at least 2") }
+        if let averageTokens, averageTokens < 1 { throw ValidationError("--average-tokens must be at least 1") }
         if let maxSize, maxSize < 2 { throw ValidationError("--max-size must be at least 2 (<unk> and <eos>)") }
     }
 
     func run() throws {
+        try OutputLock.acquire(out)   // one writer per output (and its FILE.vocab.txt)
+        if let threads { BLASRuntime.setThreads(threads) }
         let clock = ContinuousClock()
         let t0 = clock.now
         let reader = try corpusOptions.reader(corpus)
@@ -78,12 +95,17 @@ struct EmbedBiLMCommand: ParsableCommand {
             vocabulary = try Vocabulary.build(from: reader, split: split, tokenization: tokenization, minCount: minCount, maxSize: maxSize)
         }
         let encoded = try EncodedCorpus(reader, vocabulary: vocabulary, tokenization: tokenization, split: split)
-        var ids = encoded.ids
-        if let trainTokens, ids.count > trainTokens { ids.removeLast(ids.count - trainTokens) }
+        // Two budgets over the same split: the first trainTokens train the BiLM, the first
+        // averageTokens (default: all of them) are averaged over.
+        let ids = Array(encoded.ids.prefix(trainTokens ?? encoded.ids.count))
+        let averaged = Array(encoded.ids.prefix(averageTokens ?? encoded.ids.count))
         if ids.count < 2 {
             throw CorpusError(file: corpus.joined(separator: " "), "the \(split.rawValue) split has \(ids.count) token(s); at least 2 are needed")
         }
-        print("vocabulary \(grouped(vocabulary.count)) words (hash \(vocabulary.contentHash)), \(split.rawValue) split \(grouped(ids.count)) tokens, read in \(String(format: "%.1f", (clock.now - t0).seconds)) s")
+        print("vocabulary \(grouped(vocabulary.count)) words (hash \(vocabulary.contentHash)), \(split.rawValue) split \(grouped(encoded.ids.count)) tokens: "
+              + "training on \(ids.count == encoded.ids.count ? "all" : "the first \(grouped(ids.count)) tokens"), "
+              + "averaging over \(averaged.count == encoded.ids.count ? "all" : "the first \(grouped(averaged.count)) tokens"); "
+              + "read in \(String(format: "%.1f", (clock.now - t0).seconds)) s")
 
         var options = BiLMOptions()
         options.embeddingSize = embeddingSize
@@ -102,15 +124,30 @@ struct EmbedBiLMCommand: ParsableCommand {
         }
         let trainSeconds = (clock.now - t1).seconds
         let t2 = clock.now
-        let (averages, report) = BiLM.contextualVectors(model: model, ids: ids, vocabulary: vocabulary, minOccurrences: minOccurrences)
+        let (averages, report) = BiLM.contextualVectors(model: model, ids: averaged, vocabulary: vocabulary, minOccurrences: minOccurrences)
         let table = standardize ? averages.standardized() : averages
         print(String(format: "trained %d epoch(s) in %.1f s (%.0f tokens/s), averaged in %.1f s", epochs, trainSeconds,
                      Double(ids.count * epochs) / max(trainSeconds, 1e-9), (clock.now - t2).seconds))
         print(report)
+        // Words averaged over contexts although the BiLM never trained on them (their input
+        // embedding is its random initial value): not fallbacks, but worth knowing.
+        var inTraining = [Bool](repeating: false, count: vocabulary.count)
+        for id in ids { inTraining[Int(id)] = true }
+        let fallbackSet = Set(report.fallbackRows)
+        let untrained = (0..<vocabulary.count).filter { !inTraining[$0] && !fallbackSet.contains($0) }.count
+        if untrained > 0 {
+            print("\(grouped(untrained)) averaged words never occur in the \(grouped(ids.count)) training tokens (their input embedding is untrained)")
+        }
         print(standardize ? "components standardised over the vocabulary (mean 0, standard deviation 1)" : "raw averages (not standardised)")
         let format = EmbeddingFormat.forWriting(path: out)
         try EmbeddingFile.write(table, to: out, format: format)
-        if format != .safetensors {
+        try EmbeddingFallbacks.write(rows: report.fallbackRows, of: table, for: out)
+        print(EmbeddingFallbacks.summary(count: report.fallback, of: table.count, words: report.fallbackRows.map { vocabulary.tokens[$0] },
+                                         reason: minOccurrences == 1 ? "never seen in the averaged tokens" : "seen fewer than \(minOccurrences) times in the averaged tokens",
+                                         path: out))
+        if format != .safetensors && AtomicFile.isStream(out) {
+            printStatus("wrote \(out) (\(format.rawValue), \(grouped(table.count)) x \(table.dimension)); no \(out).vocab.txt beside a stream", output: out)
+        } else if format != .safetensors {
             try vocabulary.save(to: out + ".vocab.txt")
             print("wrote \(out) (\(format.rawValue), \(grouped(table.count)) x \(table.dimension)) and \(out).vocab.txt")
         } else {

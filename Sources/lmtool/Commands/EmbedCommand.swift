@@ -2,6 +2,7 @@ import ArgumentParser
 import Corpus
 import Embeddings
 import Foundation
+import Support
 
 extension EmbeddingFormat: ExpressibleByArgument {}
 
@@ -26,7 +27,10 @@ struct EmbedCommand: ParsableCommand {
                 table, a window shrunk at random per word, a learning rate decaying linearly from \
                 --alpha, Hogwild threads over parts of the corpus. Sentences end at <eos> (every \
                 line, or every sentence with --sentences); <unk> tokens are dropped. With --threads 1 \
-                the output is deterministic for a --seed. The vocabulary hash is stamped into \
+                the output is deterministic for a --seed. <unk>, <eos> and words training never \
+                moved (absent, or never a context word) keep their random initial vectors: these \
+                fallback rows are counted in the output and listed in FILE.fallbacks.txt (one word \
+                per line). The vocabulary hash is stamped into \
                 safetensors output; text and binary outputs get the vocabulary written next to \
                 them as FILE.vocab.txt (whose hash is its content hash).
 
@@ -41,6 +45,9 @@ struct EmbedCommand: ParsableCommand {
 
         @Option(help: "Where to write the vectors (format by extension).")
         var out: String
+
+        /// Status lines go to stdout, or to stderr when the vectors do (`--out -`).
+        func print(_ item: Any) { printStatus("\(item)", output: out) }
 
         @Option(name: .customLong("output-format"), help: "Output format, overriding the extension: word2vec, word2vec-binary, glove, safetensors.")
         var outputFormat: EmbeddingFormat?
@@ -66,6 +73,7 @@ struct EmbedCommand: ParsableCommand {
         }
 
         func run() throws {
+            try OutputLock.acquire(out)   // one writer per output (and its FILE.vocab.txt)
             let reader = try corpus.reader(paths)
             let clock = ContinuousClock()
             let t0 = clock.now
@@ -91,7 +99,13 @@ struct EmbedCommand: ParsableCommand {
             print(String(format: "trained %@ words x %d epochs in %.1f s: %.0f words/s", grouped(trained), epochs, seconds, Double(trained * epochs) / max(seconds, 1e-9)))
             let format = outputFormat ?? EmbeddingFormat.forWriting(path: out)
             try EmbeddingFile.write(table, to: out, format: format)
-            if format != .safetensors {
+            let fallbacks = Word2Vec.untrainedRows(of: table, seed: seed)
+            try EmbeddingFallbacks.write(rows: fallbacks, of: table, for: out)
+            print(EmbeddingFallbacks.summary(count: fallbacks.count, of: table.count, words: fallbacks.map { vocabulary.tokens[$0] },
+                                             reason: "untouched by training, still their random initial vectors", path: out))
+            if format != .safetensors && AtomicFile.isStream(out) {
+                printStatus("wrote \(out) (\(format.rawValue), \(grouped(table.count)) x \(table.dimension)); no \(out).vocab.txt beside a stream", output: out)
+            } else if format != .safetensors {
                 try vocabulary.save(to: out + ".vocab.txt")
                 print("wrote \(out) (\(format.rawValue), \(grouped(table.count)) x \(table.dimension)) and \(out).vocab.txt")
             } else {
@@ -103,7 +117,14 @@ struct EmbedCommand: ParsableCommand {
     struct Neighbors: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the nearest neighbours of words by cosine similarity.",
-            discussion: "Example: lmtool embed neighbors --embeddings w2v.safetensors king water ship")
+            discussion: """
+                Rows that are not learned vectors are marked: [fallback] for the words listed in \
+                FILE.fallbacks.txt (written by lmtool's embedding commands), [shared vector] for \
+                rows whose vector is exactly that of other rows (a shared fallback mean, whoever \
+                wrote the file). A warning on stderr says how many there are.
+
+                Example: lmtool embed neighbors --embeddings w2v.safetensors king water ship
+                """)
 
         @Option(help: "Embedding file (any supported format, possibly compressed).")
         var embeddings: String
@@ -127,12 +148,57 @@ struct EmbedCommand: ParsableCommand {
             let lists = try table.neighbors(of: known, k: k)
             var byWord: [String: [(word: String, cosine: Float)]] = [:]
             for (w, list) in zip(known, lists) { byWord[w] = list }
+            let marks = FallbackMarks(table: table, path: embeddings)
             for word in words {
                 guard let list = byWord[word] else {
                     print("\(word): not in \(embeddings)")
                     continue
                 }
-                print("\(word): " + list.map { "\($0.word) \(String(format: "%.3f", $0.cosine))" }.joined(separator: ", "))
+                func label(_ w: String) -> String {
+                    marks.mark(w).map { "\(w) [\($0)]" } ?? w
+                }
+                print("\(label(word)): " + list.map { "\(label($0.word)) \(String(format: "%.3f", $0.cosine))" }.joined(separator: ", "))
+            }
+            for line in marks.warnings {
+                FileHandle.standardError.write(Data(("warning: " + line + "\n").utf8))
+            }
+        }
+
+        /// Which rows of an embedding table are not learned vectors: the words of its
+        /// `FILE.fallbacks.txt` sidecar, and rows that share their vector exactly with others.
+        struct FallbackMarks {
+            var fallback: Set<String> = []
+            var shared: Set<String> = []
+            var warnings: [String] = []
+
+            init(table: EmbeddingTable, path: String) {
+                let sidecar = EmbeddingFallbacks.sidecarPath(for: path)
+                do {
+                    if let words = try EmbeddingFallbacks.read(for: path) {
+                        let present = words.filter { table.row(of: $0) != nil }
+                        fallback = Set(present)
+                        if present.count < words.count {
+                            warnings.append("\(sidecar) lists \(words.count - present.count) words that are not in \(path) (a stale sidecar?)")
+                        }
+                        if !present.isEmpty {
+                            warnings.append("\(present.count) of \(table.count) rows of \(path) are fallbacks listed in \(sidecar) "
+                                            + "(never trained or never seen): marked [fallback], their similarities mean nothing")
+                        }
+                    }
+                } catch {
+                    warnings.append("cannot read \(sidecar): \(error)")
+                }
+                let groups = EmbeddingFallbacks.identicalRowGroups(table)
+                let sharedRows = groups.joined().filter { !fallback.contains(table.words[$0]) }
+                shared = Set(sharedRows.map { table.words[$0] })
+                if !sharedRows.isEmpty {
+                    warnings.append("\(sharedRows.count) rows of \(path) have exactly the same vector as other rows "
+                                    + "(\(groups.count) group(s); fallback rows, not learned vectors): marked [shared vector]")
+                }
+            }
+
+            func mark(_ word: String) -> String? {
+                fallback.contains(word) ? "fallback" : shared.contains(word) ? "shared vector" : nil
             }
         }
     }
@@ -151,14 +217,26 @@ struct EmbedCommand: ParsableCommand {
         @Option(help: "Output file.")
         var out: String
 
+        /// Status lines go to stdout, or to stderr when the vectors do (`--out -`).
+        func print(_ item: Any) { printStatus("\(item)", output: out) }
+
         @Option(name: .customLong("output-format"), help: "Output format, overriding the extension.")
         var outputFormat: EmbeddingFormat?
 
         func run() throws {
+            try OutputLock.acquire(out)
             let table = try EmbeddingFile.read(input, format: format)
             let to = outputFormat ?? EmbeddingFormat.forWriting(path: out)
             try EmbeddingFile.write(table, to: out, format: to)
             print("wrote \(out) (\(to.rawValue), \(grouped(table.count)) x \(table.dimension))")
+            // The input's fallback rows stay fallback rows; without a list, none is kept.
+            if let listed = try EmbeddingFallbacks.read(for: input) {
+                let kept = listed.filter { table.row(of: $0) != nil }
+                try EmbeddingFallbacks.write(kept, for: out)
+                print("\(kept.count) fallback rows of \(EmbeddingFallbacks.sidecarPath(for: input)) listed in \(EmbeddingFallbacks.sidecarPath(for: out))")
+            } else {
+                try EmbeddingFallbacks.remove(for: out)
+            }
         }
     }
 
@@ -168,7 +246,10 @@ struct EmbedCommand: ParsableCommand {
             discussion: """
                 Each vocabulary word is looked up as is, <eos> also as </s>, then (unless --exact-case) \
                 lowercased. Missing rows are uniform in [-scale, scale] (--missing random), zeros, or the \
-                mean of the found rows. The output carries the vocabulary hash (safetensors metadata).
+                mean of the found rows. The output carries the vocabulary hash (safetensors metadata). \
+                Its fallback rows (the missing words, and found rows that are fallbacks in the input: \
+                listed in its FILE.fallbacks.txt or sharing one vector) are counted and listed in \
+                OUT.fallbacks.txt.
 
                 Example: lmtool embed align --embeddings w2v.txt --vocab vocab.txt --out aligned.safetensors
                 """)
@@ -179,6 +260,9 @@ struct EmbedCommand: ParsableCommand {
         @Option(help: "Format of the embedding file, overriding detection.") var format: EmbeddingFormat?
         @Option(help: "Vocabulary file (token<TAB>count lines).") var vocab: String
         @Option(help: "Output file (format by extension; safetensors keeps the vocabulary hash).") var out: String
+
+        /// Status lines go to stdout, or to stderr when the vectors do (`--out -`).
+        func print(_ item: Any) { printStatus("\(item)", output: out) }
         @Option(help: "How to fill missing words: random, zero, mean.") var missing: Missing = .random
         @Option(parsing: .unconditional, help: "Scale of random rows (finite, >= 0).") var scale: Float = 0.1
         @Option(parsing: .unconditional, help: "Seed of random rows.") var seed: UInt64 = 1
@@ -189,6 +273,7 @@ struct EmbedCommand: ParsableCommand {
         }
 
         func run() throws {
+            try OutputLock.acquire(out)
             let table = try EmbeddingFile.read(embeddings, format: format)
             let vocabulary = try Vocabulary.load(from: vocab)
             let fill: MissingWordInit
@@ -200,6 +285,18 @@ struct EmbedCommand: ParsableCommand {
             let (aligned, report) = table.aligned(to: vocabulary, missing: fill, caseInsensitive: !exactCase)
             try EmbeddingFile.write(aligned, to: out)
             print(report)
+            let carried = EmbeddingFallbacks.alignedFallbacks(of: table, listed: try EmbeddingFallbacks.read(for: embeddings) ?? [],
+                                                              vocabulary: vocabulary, sidecar: EmbeddingFallbacks.sidecarPath(for: embeddings),
+                                                              caseInsensitive: !exactCase)
+            if !carried.words.isEmpty {
+                print("\(carried.words.count) of the found rows are fallback rows in \(embeddings) (\(carried.why)): "
+                      + carried.words.prefix(8).joined(separator: " ") + (carried.words.count > 8 ? " ..." : ""))
+            }
+            let fallbacks = Set(report.missingWords + carried.words)
+            let rows = vocabulary.tokens.indices.filter { fallbacks.contains(vocabulary.tokens[$0]) }
+            try EmbeddingFallbacks.write(rows: rows, of: aligned, for: out)
+            print(EmbeddingFallbacks.summary(count: rows.count, of: aligned.count, words: rows.map { vocabulary.tokens[$0] },
+                                             reason: "missing words and the input's fallback rows", path: out))
             print("wrote \(out) (\(grouped(aligned.count)) x \(aligned.dimension), vocabulary hash \(vocabulary.contentHash))")
         }
     }

@@ -49,6 +49,9 @@ struct ReportCommand: ParsableCommand {
             chosen = b
         }
         let report = try AblationReport.make(results: root, baseline: chosen, resamples: resamples, bootstrapSeed: bootstrapSeed)
+        if let baseline, !report.rows.contains(where: { $0.arm == baseline }) {
+            throw AblationError("--baseline '\(baseline)' is not an arm of \(root)/runs (arms: \(report.rows.map(\.arm).joined(separator: ", ")))")
+        }
         try report.write(to: root)
         if json { print(try report.json(), terminator: "") } else { print(report.markdown(), terminator: "") }
     }

@@ -1,0 +1,157 @@
+import Foundation
+import XCTest
+@testable import LM
+
+/// What a spec may say, and what the report may read: unknown fields, `pretraining.extra`, the
+/// baseline, `file:` sources of the same name, a results path that is a file, impossible values
+/// in a run's files. Every refusal is one line naming the file it comes from.
+final class AblationSpecTests: XCTestCase {
+    var dir: String!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("ablation-spec-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try write("c.jsonl", "{\"text\": \"a b\", \"split\": \"train\"}\n")
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+
+    @discardableResult
+    func write(_ name: String, _ text: String) throws -> String {
+        let path = dir + "/" + name
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// The one-line error of `body`, or a failure if it throws none.
+    func error(_ body: () throws -> Any, file: StaticString = #filePath, line: UInt = #line) -> String {
+        do { _ = try body() } catch {
+            let text = "\(error)"
+            XCTAssertFalse(text.contains("\n"), text, file: file, line: line)
+            return text
+        }
+        XCTFail("no error", file: file, line: line)
+        return ""
+    }
+
+    func testUnknownFieldsAreRefusedAtEveryLevelNamingFileAndField() throws {
+        let cases: [(String, String)] = [
+            ("{\"sedes\": 2}", "unknown field 'sedes'"),
+            ("{\"corpusOptions\": {\"lowercas\": true}}", "unknown field 'corpusOptions.lowercas'"),
+            ("{\"vocabulary\": {\"maxsize\": 10}}", "unknown field 'vocabulary.maxsize'"),
+            ("{\"pretraining\": {\"epochz\": 2}}", "unknown field 'pretraining.epochz'"),
+        ]
+        for (i, (json, message)) in cases.enumerated() {
+            let path = try write("spec\(i).json", json)
+            XCTAssertTrue(error { try AblationSpec.load(from: path) }.hasPrefix("\(path): \(message) (known: "), json)
+        }
+        // Known fields, null ones included, still load.
+        let good = try write("good.json", "{\"seeds\": 2, \"corpusOptions\": {\"lowercase\": true}, \"vocabulary\": null, \"pretraining\": {\"epochs\": 1}}")
+        let spec = try AblationSpec.load(from: good)
+        XCTAssertEqual(spec.seeds, 2)
+        XCTAssertEqual(spec.corpusOptions.lowercase, true)
+        XCTAssertEqual(spec.origin, good)
+    }
+
+    func testSpecErrorsNameTheSpecFile() throws {
+        let path = try write("s.json", "{\"corpus\": [\"\(dir!)/c.jsonl\"], \"sources\": [\"random\", \"glove\"]}")
+        XCTAssertTrue(error { try AblationPlan(spec: try AblationSpec.load(from: path), results: self.dir + "/r") }
+            .hasPrefix("\(path): unknown embedding source 'glove'"))
+        let seeds = try write("t.json", "{\"corpus\": [\"\(dir!)/c.jsonl\"], \"seeds\": 0}")
+        XCTAssertEqual(error { try AblationSpec.load(from: seeds).validate() }, "\(seeds): --seeds must be at least 1")
+        // A spec built in Swift has no file to name.
+        XCTAssertEqual(error { try AblationSpec(corpus: ["c"], seeds: 0).validate() }, "--seeds must be at least 1")
+    }
+
+    func testBaselineMustBeAnArmOfTheGrid() throws {
+        var spec = AblationSpec(corpus: [dir + "/c.jsonl"], sources: ["random", "domain-paragraph"], baseline: "word2vec-frozen")
+        XCTAssertEqual(error { try spec.validate() }, "baseline 'word2vec-frozen' is not an arm of the grid (arms: random, domain-paragraph-frozen)")
+        spec.baseline = "domain-paragraph-frozen"
+        XCTAssertEqual(try spec.validate().map(\.name), ["random", "domain-paragraph-frozen"])
+    }
+
+    func testPretrainingExtraTakesOnlySettingsOfKnownCommands() throws {
+        func check(_ extra: [String: [String]]) -> String? {
+            do { try AblationSpec(corpus: [dir + "/c.jsonl"], pretraining: .init(extra: extra)).validate(); return nil } catch { return "\(error)" }
+        }
+        XCTAssertNil(check(["pretrain-domain": ["--batch-size", "32", "--dropout=0.1"], "embed word2vec": ["--window", "3"],
+                            "embed bilm": ["--no-standardize", "--lr", "0.001"], "pretrain-glomo": ["--heads", "2"]]))
+        XCTAssertEqual(check(["pretrain-domian": ["--batch-size", "32"]]),
+                       "pretraining.extra: unknown command 'pretrain-domian' (known: embed bilm, embed word2vec, pretrain-domain, pretrain-glomo)")
+        // Nothing that writes elsewhere, reads an input the cache key does not cover, or
+        // overrides what ablate sets (the thread count that makes the cache reproducible).
+        for words in [["--out", "/elsewhere"], ["--out=/elsewhere"], ["--glomo", "/g"], ["--threads", "2"], ["--seed", "5"], ["--resume"], ["-o", "x"]] {
+            XCTAssertTrue(check(["pretrain-domain": words])?.hasPrefix("pretraining.extra[\"pretrain-domain\"]: '\(words[0])' is not allowed") == true, "\(words)")
+        }
+        // A stray word would be a positional argument (embed word2vec: another corpus file).
+        XCTAssertTrue(check(["embed bilm": ["--no-standardize", "/other/corpus"]])?.contains("'/other/corpus' is not allowed") == true)
+        XCTAssertEqual(check(["embed word2vec": ["--window"]]), "pretraining.extra[\"embed word2vec\"]: --window needs a value")
+        XCTAssertEqual(check(["embed bilm": ["--standardize=1"]]), "pretraining.extra[\"embed bilm\"]: --standardize takes no value")
+    }
+
+    func testEveryPretrainingStepRunsOnOneThread() throws {
+        let spec = AblationSpec(corpus: [dir + "/c.jsonl"], sources: ["random", "word2vec", "bilm", "domain-sentence"], glomo: ["off", "hidden"],
+                                seeds: 1, train: ["preset": "tiny"], pretraining: .init(extra: ["pretrain-glomo": ["--heads", "2"]]))
+        let steps = try AblationPlan(spec: spec, results: dir + "/r").steps.filter { $0.stage == .pretraining }
+        XCTAssertEqual(steps.map(\.name), ["glomo", "word2vec", "bilm", "domain-sentence"])
+        for step in steps {
+            let i = try XCTUnwrap(step.arguments.lastIndex(of: "--threads"), step.name)
+            XCTAssertEqual(step.arguments[i + 1], "1", step.name)
+            XCTAssertEqual(step.arguments.filter { $0 == "--threads" }.count, 1, step.name)
+        }
+    }
+
+    func testFileSourcesOfTheSameNameAreDistinctArmsNamedByContent() throws {
+        let a = try write("a/emb.txt", "x 1 2\n"), b = try write("b/emb.txt", "x 3 4\n"), copy = try write("c/emb.txt", "x 1 2\n")
+        // SHA-256 of "x 1 2\n" and "x 3 4\n" (coreutils sha256sum): eb9bff3d…, 22ab7fc1….
+        let spec = AblationSpec(corpus: [dir + "/c.jsonl"], sources: ["file:" + a, "file:" + b, "file:" + copy], seeds: 1,
+                                train: ["preset": "tiny"])
+        XCTAssertEqual(try spec.arms().map(\.name), ["file-emb-eb9bff3d-frozen", "file-emb-22ab7fc1-frozen"])
+        let runs = try AblationPlan(spec: spec, results: dir + "/r").steps.filter { $0.stage == .training }
+        XCTAssertEqual(runs.map(\.name), ["file-emb-eb9bff3d-frozen-seed1", "file-emb-22ab7fc1-frozen-seed1"])
+        XCTAssertTrue(runs[0].arguments.contains(a) && runs[1].arguments.contains(b))
+        // A changed file is another arm: the runs of the old content are not "already done".
+        try write("b/emb.txt", "x 1 2\n")
+        XCTAssertEqual(try spec.arms().map(\.name), ["file-emb-eb9bff3d-frozen"])
+        // A missing file is refused before anything runs.
+        XCTAssertEqual(error { try AblationSpec(corpus: [self.dir + "/c.jsonl"], sources: ["file:" + self.dir + "/none.vec"]).arms() },
+                       "\(dir!)/none.vec: cannot read (embedding source file:\(dir!)/none.vec)")
+    }
+
+    func testResultsPathThatIsAFileIsOneLine() throws {
+        let file = try write("results.txt", "not a directory\n")
+        XCTAssertEqual(error { try AblationPlan(spec: AblationSpec(corpus: [self.dir + "/c.jsonl"], sources: ["random"]), results: file) },
+                       "\(file): exists and is not a directory: give a results directory to --out")
+    }
+
+    func testImpossibleValuesInRunFilesAreRefusedNamingTheFile() throws {
+        let run = dir + "/r/runs/random-seed1"
+        try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+        func summary(_ fields: String) throws -> String {
+            try Data("{\(fields)}".utf8).write(to: URL(fileURLWithPath: run + "/summary.json"))
+            return error { try AblationReport.make(results: self.dir + "/r") }
+        }
+        let good = "\"epochs\":2,\"parameters\":100,\"seconds\":1.5,\"trainable_parameters\":80"
+        XCTAssertEqual(try summary(good + ",\"valid_ppl\":-5,\"test_ppl\":90"),
+                       "\(run)/summary.json: valid_ppl -5.0 is not a perplexity (a finite number of at least 1)")
+        XCTAssertEqual(try summary(good + ",\"valid_ppl\":0,\"test_ppl\":90"),
+                       "\(run)/summary.json: valid_ppl 0.0 is not a perplexity (a finite number of at least 1)")
+        XCTAssertEqual(try summary(good + ",\"valid_ppl\":95,\"test_ppl\":\"inf\""),
+                       "\(run)/summary.json: test_ppl inf is not a perplexity (a finite number of at least 1)")
+        XCTAssertEqual(try summary("\"epochs\":2,\"parameters\":-3,\"seconds\":1.5,\"trainable_parameters\":0,\"valid_ppl\":95,\"test_ppl\":90"),
+                       "\(run)/summary.json: parameters -3 is not a positive count")
+        XCTAssertEqual(try summary("\"epochs\":2,\"parameters\":100,\"seconds\":1.5,\"trainable_parameters\":101,\"valid_ppl\":95,\"test_ppl\":90"),
+                       "\(run)/summary.json: trainable_parameters 101 is not between 0 and parameters (100)")
+        XCTAssertEqual(try summary("\"epochs\":2,\"parameters\":100,\"seconds\":-1,\"trainable_parameters\":80,\"valid_ppl\":95,\"test_ppl\":90"),
+                       "\(run)/summary.json: seconds -1.0 is not a finite number of at least 0")
+        XCTAssertEqual(try summary("\"epochs\":-2,\"parameters\":100,\"seconds\":1,\"trainable_parameters\":80,\"valid_ppl\":95,\"test_ppl\":90"),
+                       "\(run)/summary.json: epochs -2 is negative")
+        // A good summary is read; a positive log-probability (a probability above 1) is not.
+        try Data("{\(good),\"valid_ppl\":95,\"test_ppl\":90}".utf8).write(to: URL(fileURLWithPath: run + "/summary.json"))
+        XCTAssertEqual(try AblationReport.make(results: dir + "/r").rows.first?.arm, "random")
+        try Data("3\t-4.5\n2\t0.5\n".utf8).write(to: URL(fileURLWithPath: run + "/test-sentences.tsv"))
+        XCTAssertEqual(error { try AblationReport.make(results: self.dir + "/r") },
+                       "\(run)/test-sentences.tsv:2: log-probability 0.5 is positive (a probability above 1)")
+    }
+}
