@@ -75,6 +75,22 @@ final class SVGPlotTests: XCTestCase {
         }
     }
 
+    /// The subtitle names the grey bootstrap interval only when one is drawn (a grid without
+    /// test-sentences.tsv has none; before, the legend promised a grey line that was not there).
+    func testTheLegendNamesOnlyTheIntervalsDrawn() {
+        func row(_ bootstrap: Statistics.Interval?) -> AblationReport.Row {
+            AblationReport.Row(arm: "arm", seeds: [1, 2], validPPLMean: nil, validPPLSD: nil, testPPLMean: nil, testPPLSD: nil,
+                               difference: .init(mean: -3, low: -5, high: -1, count: 2), bootstrap: bootstrap, parameters: nil,
+                               trainableParameters: nil, seconds: nil, notes: [])
+        }
+        let without = SVGPlot.differences([row(nil)], baseline: "random")
+        XCTAssertFalse(without.contains("grey"), without)
+        XCTAssertTrue(elements(without, "line").allSatisfy { $0["class"] != "bootstrap" })
+        let with = SVGPlot.differences([row(.init(mean: -3, low: -4, high: -2, count: 2))], baseline: "random")
+        XCTAssertTrue(with.contains("grey: bootstrap over test sentences"), with)
+        XCTAssertEqual(elements(with, "line").filter { $0["class"] == "bootstrap" }.count, 1)
+    }
+
     func checkTicks(_ svg: String, _ name: String, file: StaticString = #filePath, line: UInt = #line) {
         let ticks = yTicks(svg)
         XCTAssertGreaterThanOrEqual(ticks.count, 3, name, file: file, line: line)

@@ -130,7 +130,9 @@ public enum SVGPlot {
     /// Bars of test perplexity differences from the baseline with their 95% t intervals.
     public static func differences(_ rows: [AblationReport.Row], baseline: String) -> String {
         let title = "Test perplexity minus \(baseline)"
-        let subtitle = "bar: mean over seeds; black: 95% t interval by seed; grey: bootstrap over test sentences"
+        // The legend names the grey bootstrap interval only when some arm has one to draw.
+        let hasBootstrap = rows.contains { r in r.bootstrap.map { $0.low.isFinite && $0.high.isFinite } ?? false }
+        let subtitle = "bar: mean over seeds; black: 95% t interval by seed" + (hasBootstrap ? "; grey: bootstrap over test sentences" : "")
         var values: [Double] = [0]
         for r in rows {
             if let d = r.difference { values += [d.mean, d.low, d.high].filter(\.isFinite) }
