@@ -168,19 +168,10 @@ final class GrammarTests: XCTestCase {
     func testDoctorJSONMatchesTheText() throws {
         let text = try runLMTool(["doctor"])
         XCTAssertEqual(text.status, 0, text.stderr)
-        let process = Process()
-        process.executableURL = try lmtoolBinary()
-        process.arguments = ["doctor", "--json"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["OPENBLAS_NUM_THREADS"] = "3"
-        environment["OMP_NUM_THREADS"] = nil
-        process.environment = environment
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
+        let r = try runProcess(URL(fileURLWithPath: "/usr/bin/env"),
+                               ["-u", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS=3", try lmtoolBinaryURL().path, "doctor", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let data = Data(r.stdout.utf8)
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any], String(decoding: data, as: UTF8.self))
         XCTAssertEqual(Set(object.keys), ["lmtoolVersion", "blasConfig", "library", "coreType", "coreTypeVariable", "threads", "warning"])
         XCTAssertEqual(object["threads"] as? Int, 3)
@@ -194,18 +185,11 @@ final class GrammarTests: XCTestCase {
         XCTAssertTrue(field("core type")?.hasPrefix(try XCTUnwrap(object["coreType"] as? String) + " (") == true)
     }
 
-    /// The built lmtool next to the test bundle.
-    func lmtoolBinary() throws -> URL {
-        let bundle = Bundle(for: CLITests.self).bundleURL
-        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("lmtool") }
-        return try XCTUnwrap(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) })
-    }
-
     /// Help texts speak to users: no issue numbers or internal bookkeeping, in any command's help.
     func testHelpTextsHaveNoInternalJargon() throws {
         var pending: [[String]] = [[]], seen = 0
         while let command = pending.popLast() {
-            let r = try runLMTool(command + ["--help"])
+            let r = try runLMTool(command + ["--help"], timeout: 60)
             XCTAssertEqual(r.status, 0, "\(command): \(r.stderr)")
             seen += 1
             for word in ["issue", "TODO", "FIXME", "worktree", ".swift"] where r.stdout.range(of: word, options: .caseInsensitive) != nil {

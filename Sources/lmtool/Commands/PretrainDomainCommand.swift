@@ -140,6 +140,7 @@ struct PretrainDomainCommand: ParsableCommand {
     }
 
     func run() throws {
+        try DomainRunDirectory(path: out).lock()   // one writer per run, before anything is read
         if let threads { BLASRuntime.setThreads(threads) }
         setvbuf(stdout, nil, _IOLBF, 0)  // progress lines appear as they are printed
         let clock = ContinuousClock()

@@ -110,6 +110,7 @@ struct PretrainGLoMoCommand: ParsableCommand {
     }
 
     func run() throws {
+        try GLoMoModelDirectory(path: out).lock()   // one writer per model, before anything is read
         if let threads { BLASRuntime.setThreads(threads) }
         let clock = ContinuousClock()
         let t0 = clock.now
