@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import NN
+import TestFixtures
 
 /// `AdaptiveLogSoftmax`: finite differences, normalization, PyTorch's
 /// `nn.AdaptiveLogSoftmaxWithLoss` (Fixtures/make_adaptive_softmax_fixture.py), cutoff rules.
@@ -16,6 +17,16 @@ final class AdaptiveSoftmaxTests: XCTestCase {
             r = asm.forward(logProbs: &lp, input: x, parameters: p, targets: y, mask: nil, n: n)
         }
         return (r.loss, r.count, lp)
+    }
+
+    /// The gradient, normalization and PyTorch tests again on two threads with every split
+    /// forced (head bias fill, head softmax rows, GEMMs, bias column sums).
+    func testOnTwoThreadsWithEverySplit() throws {
+        try onTwoThreadsSplittingEverything {
+            try testGradientsMatchFiniteDifferences()
+            try testLogProbRowsSumToOneAndMatchForward()
+            try testMatchesPyTorchAdaptiveLogSoftmaxWithLoss()
+        }
     }
 
     /// Every parameter and the input against central differences of `scale · loss`, with a
