@@ -210,9 +210,12 @@ final class AdaptiveSoftmaxTests: XCTestCase {
 
     /// The cutoff rule, on hand-counted vocabularies.
     func testChooseCutoffs() throws {
-        // 100 tokens; 90 are covered by the first 5 words (50+20+10+8+5 = 93 ≥ 90 > 88).
-        // 5·4 = 20 ≥ V = 9: no further boundary.
-        XCTAssertEqual(try AdaptiveLogSoftmax.chooseCutoffs(counts: [50, 20, 10, 8, 5, 3, 2, 1, 1]), [5])
+        // 100 tokens; 80 are covered by the first 3 words (50+20+10), 90 by the first 5
+        // (50+20+10+8+5 = 93 ≥ 90 > 88). 3·4 = 12 ≥ V = 9: no further boundary.
+        let small = [50, 20, 10, 8, 5, 3, 2, 1, 1]
+        XCTAssertEqual(try AdaptiveLogSoftmax.chooseCutoffs(counts: small), [3])
+        XCTAssertEqual(try AdaptiveLogSoftmax.chooseCutoffs(counts: small, headCoverage: 0.9), [5])
+        XCTAssertEqual(try AdaptiveLogSoftmax.chooseCutoffs(counts: small, headCoverage: 0.5), [1, 4])
         // Two words hold 90 of 100 tokens in a vocabulary of 100: boundaries 2, 8, 32 (128 ≥ 100);
         // the last cluster (68 words) is larger than the one before (24): kept.
         let wide = [45, 45] + [Int](repeating: 0, count: 88) + [Int](repeating: 1, count: 10)
