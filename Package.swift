@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "FuzzSupport"]),
         // Fixtures (and the scripts that made them) are read through #filePath, not as bundle resources.
         .testTarget(name: "NNTests", dependencies: ["NN", "TestFixtures", "FuzzSupport"], exclude: ["Fixtures", "OptimizerFixtures/make_optimizer_fixtures.py", "CheckpointFixtures/make_safetensors_fixture.py"]),
-        .testTarget(name: "GLoMoGraphTests", dependencies: ["GLoMoGraph", "FuzzSupport"]),
+        .testTarget(name: "GLoMoGraphTests", dependencies: ["GLoMoGraph", "TestFixtures", "FuzzSupport"]),
         // Fixtures several test targets share (a random GLoMo graph model on disk).
         .target(name: "TestFixtures", dependencies: ["GLoMoGraph"], path: "Tests/Fixtures"),
         .testTarget(name: "LMTests", dependencies: ["LM", "TestFixtures", "FuzzSupport"], exclude: ["Fixtures"]),

@@ -78,4 +78,13 @@ final class CLITests: XCTestCase {
         let r = try runLMTool(["no-such-command"])
         XCTAssertNotEqual(r.status, 0)
     }
+
+    /// Every error is one line, whatever its type: a path holding a newline, quoted by an error
+    /// type that does not escape it itself (here `TrainingSetupError`), is escaped by the CLI
+    /// (before, the message was printed over two lines).
+    func testAnyErrorIsOneLineEvenWithANewlineInAPath() throws {
+        let r = try runLMTool(["train", "--corpus", "a\nb", "--train", "a\nb", "--run", NSTemporaryDirectory() + "lmtool-never-\(UUID().uuidString)"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.stderr, "Error: a\\nb is given both with --corpus and as an explicit split\n")
+    }
 }
