@@ -102,7 +102,8 @@ final class AblationPlanTests: XCTestCase {
         try Data().write(to: URL(fileURLWithPath: step.output + "/last.safetensors"))
         XCTAssertEqual(step.state, .interrupted)
         XCTAssertEqual(step.argumentsForCurrentState.last, "--resume")
-        XCTAssertTrue(step.shellLine(executable: "/bin/lmtool").hasSuffix(" --resume  # training"))
+        // The shell line is the same in every state: train --if-needed decides.
+        XCTAssertTrue(step.shellLine(executable: "/bin/lmtool").hasSuffix(" --seed 1 --if-needed  # training"))
         try Data("{}".utf8).write(to: URL(fileURLWithPath: step.output + "/summary.json"))
         XCTAssertEqual(step.state, .complete)
     }

@@ -32,43 +32,35 @@ public struct PlannedStep: Equatable, Sendable {
     /// The names of the steps it needs.
     public var dependencies: [String]
 
-    /// Where the step stands on disk.
-    public enum State: Equatable, Sendable {
-        /// The completion marker exists: skip.
-        case complete
-        /// A checkpoint exists: continue with `--resume`.
-        case interrupted
-        /// A started directory without a checkpoint: start again with `--force`.
-        case partial
-        /// Nothing there yet.
-        case fresh
-    }
+    /// Where the step stands on disk (`RunState`); a file output is `complete` or `fresh`.
+    public typealias State = RunState
 
     public var state: State {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: completionMarker) { return .complete }
-        guard resumable else { return .fresh }
-        if fm.fileExists(atPath: output + "/last.safetensors") { return .interrupted }
-        if fm.fileExists(atPath: output + "/config.json") { return .partial }
-        return .fresh
+        guard resumable else { return FileManager.default.fileExists(atPath: completionMarker) ? .complete : .fresh }
+        return RunState(directory: output, completionMarker: completionMarker)
     }
 
     /// The arguments to run now: `--resume` for an interrupted step, `--force` for a partial one.
     public var argumentsForCurrentState: [String] {
-        switch state {
-        case .interrupted: return arguments + ["--resume"]
-        case .partial: return arguments + ["--force"]
-        case .complete, .fresh: return arguments
-        }
+        arguments + (state.flag.map { [$0] } ?? [])
     }
 
-    /// One shell line: `mkdir -p` of the needed directories, then the command, every word
-    /// shell-quoted, ending with a `# stage` marker.
+    /// The step as one idempotent shell command, the same whatever is on disk, so a scheduler
+    /// may run it again (a requeue, a second submission): a run-like directory gets
+    /// `--if-needed` (start, `--resume`, `--force` or skip as `RunState` says); a file output is
+    /// guarded by a test of its completion marker. `mkdir -p` of the needed directories first.
+    public func command(executable: String) -> String {
+        let mkdir = directories.isEmpty ? "" : "mkdir -p " + directories.map(shellQuote).joined(separator: " ") + " && "
+        if resumable {
+            return mkdir + ([executable] + arguments + ["--if-needed"]).map(shellQuote).joined(separator: " ")
+        }
+        let run = ([executable] + arguments).map(shellQuote).joined(separator: " ")
+        return "if [ -e \(shellQuote(completionMarker)) ]; then echo \(shellQuote(name + ": done, skipped")); else \(mkdir)\(run); fi"
+    }
+
+    /// `command(executable:)` ending with a `# stage` marker.
     public func shellLine(executable: String) -> String {
-        var line = ""
-        if !directories.isEmpty { line = "mkdir -p " + directories.map(shellQuote).joined(separator: " ") + " && " }
-        line += ([executable] + argumentsForCurrentState).map(shellQuote).joined(separator: " ")
-        return line + "  # " + stage.rawValue
+        command(executable: executable) + "  # " + stage.rawValue
     }
 }
 
@@ -238,15 +230,108 @@ public struct AblationPlan: Sendable {
         self.vocabularyPath = vocabPath
     }
 
-    /// The plan as shell lines (see `PlannedStep.shellLine`), with a comment header; steps
-    /// already complete are listed as comments only.
-    public func script(executable: String) -> String {
-        var lines = ["# lmtool ablate plan for \(results): \(arms.count) arms x \(spec.seeds) seeds",
-                     "# run the vocabulary line first, then the pretraining lines (in any order), then the training lines (in any order);",
-                     "# each line ends with its stage: grep '# training$' selects the runs, e.g. for GNU parallel or a Slurm array."]
-        for step in steps {
-            if step.state == .complete { lines.append("# done: \(step.name)") } else { lines.append(step.shellLine(executable: executable)) }
+    /// How `ablate --plan` writes the plan.
+    public enum ScriptFormat: String, CaseIterable, Sendable {
+        /// One shell line per step, in order, then the report line.
+        case shell
+        /// A bash script that submits the stages with `sbatch`: vocabulary, pretraining (an
+        /// array), training (an array), each `--dependency=afterok` on the one before, the
+        /// report last (`afterany`: it also reports a partial grid).
+        case slurm
+        /// A bash script that runs each stage's lines with GNU `parallel`, stage after stage,
+        /// then the report.
+        case parallel
+    }
+
+    /// `lmtool report RESULTS` (with the spec's baseline), the plan's last line.
+    public func reportCommand(executable: String) -> String {
+        ([executable, "report", results] + (spec.baseline.map { ["--baseline", $0] } ?? [])).map(shellQuote).joined(separator: " ")
+    }
+
+    /// The steps of one stage.
+    func steps(_ stage: PlannedStep.Stage) -> [PlannedStep] { steps.filter { $0.stage == stage } }
+
+    /// The plan as a script in `format`. Every line is idempotent (`PlannedStep.command`), so
+    /// the script can be run again after a failure or an interruption and does only what is left.
+    public func script(executable: String, format: ScriptFormat = .shell) -> String {
+        switch format {
+        case .shell: return shellScript(executable: executable)
+        case .slurm: return slurmScript(executable: executable)
+        case .parallel: return parallelScript(executable: executable)
         }
+    }
+
+    private var title: String { "lmtool ablate plan for \(results): \(arms.count) arms x \(spec.seeds) seeds" }
+
+    private func shellScript(executable: String) -> String {
+        var lines = ["# " + title,
+                     "# run the vocabulary line first, then the pretraining lines (in any order), then the training lines (in any order),",
+                     "# then the report line; each line ends with its stage (grep '# training$' selects the runs) and may run again:",
+                     "# a finished step is skipped, an interrupted run resumed."]
+        lines += steps.map { $0.shellLine(executable: executable) }
+        lines.append(reportCommand(executable: executable) + "  # report")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func slurmScript(executable: String) -> String {
+        let logs = results + "/slurm"
+        var lines = ["#!/bin/bash",
+                     "# " + title + " (Slurm)",
+                     "# Submit with: bash THIS-FILE (on a machine with sbatch; the paths must be the same on the nodes).",
+                     "# Options for every job: sbatch reads SBATCH_PARTITION, SBATCH_ACCOUNT, SBATCH_TIMELIMIT, ... from the",
+                     "# environment, or add them to OPTIONS below. Job logs: \(logs)/. Every step is idempotent: submit",
+                     "# again after a failure and finished steps are skipped, interrupted runs resumed.",
+                     "set -euo pipefail",
+                     "OPTIONS=()",
+                     "mkdir -p \(shellQuote(logs))",
+                     "after=()"]
+        var index = 0
+        func submit(_ job: String, _ commands: [String], dependency: String) {
+            index += 1
+            let array = commands.count > 1 ? " --array=0-\(commands.count - 1)" : ""
+            let output = shellQuote(logs + "/" + job + (commands.count > 1 ? "-%A_%a.out" : "-%j.out"))
+            lines.append("job=$(sbatch --parsable --job-name=lmtool-\(job)\(array) --output=\(output) \"${OPTIONS[@]}\" \"${after[@]}\" <<'LMTOOL_JOB'")
+            lines.append("#!/bin/bash")
+            if commands.count > 1 {
+                lines.append("case \"$SLURM_ARRAY_TASK_ID\" in")
+                for (i, command) in commands.enumerated() { lines += ["\(i))", "  " + command, "  ;;"] }
+                lines += ["*) echo \"no step $SLURM_ARRAY_TASK_ID in this array\" >&2; exit 1 ;;", "esac"]
+            } else {
+                lines.append(commands[0])
+            }
+            lines.append("LMTOOL_JOB")
+            lines.append(")")
+            lines.append("echo \"\(job): job ${job%%;*}\"")
+            lines.append("after=(--dependency=\(dependency):${job%%;*} --kill-on-invalid-dep=yes)")
+        }
+        for stage in [PlannedStep.Stage.vocabulary, .pretraining, .training] {
+            let commands = steps(stage).map { $0.command(executable: executable) }
+            if !commands.isEmpty { submit(stage.rawValue, commands, dependency: stage == .training ? "afterany" : "afterok") }
+        }
+        submit("report", [reportCommand(executable: executable)], dependency: "afterany")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func parallelScript(executable: String) -> String {
+        var lines = ["#!/bin/bash",
+                     "# " + title + " (GNU parallel)",
+                     "# Run with: bash THIS-FILE. Each stage's lines run in parallel (LMTOOL_JOBS at a time, default one per",
+                     "# core), the stages one after another; a failed vocabulary or pretraining step stops the script, failed",
+                     "# runs are listed by the report. Every line is idempotent: run the script again to finish what is left.",
+                     "set -uo pipefail",
+                     "jobs=${LMTOOL_JOBS:-100%}",
+                     "status=0"]
+        for stage in [PlannedStep.Stage.vocabulary, .pretraining, .training] {
+            let commands = steps(stage).map { $0.command(executable: executable) }
+            if commands.isEmpty { continue }
+            lines.append("echo '# \(stage.rawValue): \(commands.count) step(s)'")
+            lines.append("parallel --will-cite -j \"$jobs\" <<'LMTOOL_STAGE'" + (stage == .training ? " || status=$?" : " || exit $?"))
+            lines += commands
+            lines.append("LMTOOL_STAGE")
+        }
+        lines.append("echo '# report'")
+        lines.append(reportCommand(executable: executable) + " || status=$?")
+        lines.append("exit $status")
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -27,17 +27,20 @@ struct AblateCommand: ParsableCommand {
             finetune, concat (random has none). GLoMo: off, embeddings, hidden. Pretraining sizes \
             follow the LM's embedding size; the BiLSTMs get half of it as hidden size, so \
             contextual vectors fit. Flags override the fields of --spec (a corpus flag at its \
-            default value does not). --plan prints the commands instead, one shell line each, \
-            ending with '# vocabulary', '# pretraining' or '# training', for GNU parallel or Slurm.
+            default value does not). --plan prints the commands instead (to stdout), one shell line \
+            each, ending with '# vocabulary', '# pretraining', '# training' or '# report'; every line \
+            may run again (train --if-needed, pretrain-domain/pretrain-glomo --if-needed, a test of \
+            the output file for the others). --plan-format slurm or parallel prints a ready bash \
+            script for sbatch or GNU parallel instead (docs/ablation.md).
 
             Example (scripts/demo.sh): lmtool ablate --out results --corpus \
             corpora/default.jsonl.zst --tokenizer simple --lowercase --max-size 10000 --sources \
             random,domain-paragraph --modes frozen --seeds 2 --preset tiny --epochs 2 \
             --train-tokens 250000 --pretrain-epochs 2
 
-            Many machines: lmtool ablate ... --plan > plan.txt; run its '# vocabulary' and \
-            '# pretraining' lines, then spread the '# training' lines (e.g. grep '# training$' \
-            plan.txt | parallel -j 4); then lmtool report results.
+            Many machines: lmtool ablate ... --plan --plan-format slurm > plan.sbatch.sh; bash \
+            plan.sbatch.sh submits the grid (RESULTS/report.md at the end). On one machine with \
+            many cores: --plan-format parallel > plan.parallel.sh; bash plan.parallel.sh.
             """)
 
     @Option(help: "The results directory.")
@@ -61,8 +64,12 @@ struct AblateCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seeds per arm (default 3): runs use --seed 1...N.")
     var seeds: Int?
 
-    @Flag(help: "Print the commands (shell lines) instead of running them.")
+    @Flag(help: "Print the plan (see --plan-format) to stdout instead of running it.")
     var plan = false
+
+    @Option(name: .customLong("plan-format"),
+            help: "With --plan: shell (one idempotent line per step, then the report line), slurm (a bash script submitting sbatch jobs: vocabulary, pretraining array, training array, report, chained by --dependency) or parallel (a bash script running each stage with GNU parallel). Redirect it to a file, e.g. > plan.sbatch.sh, and run it with bash.")
+    var planFormat: String = "shell"
 
     @Option(help: ArgumentHelp("The lmtool binary for the steps (default: this one).", visibility: .hidden))
     var executable: String?
@@ -104,6 +111,10 @@ struct AblateCommand: ParsableCommand {
     @Option(help: "The arm the others are compared with (default random).") var baseline: String?
 
     func validate() throws {
+        if AblationPlan.ScriptFormat(rawValue: planFormat) == nil {
+            throw ValidationError("--plan-format '\(planFormat)' is not one of " + AblationPlan.ScriptFormat.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        if planFormat != "shell" && !plan { throw ValidationError("--plan-format needs --plan") }
         if corpusOptions.split != nil { throw ValidationError("--split does not apply to ablate: every step uses the corpus's own splits") }
         for (flag, minimum, value) in [("--seeds", 1, seeds), ("--min-count", 1, minCount), ("--max-size", 2, maxSize),
                                        ("--pretrain-epochs", 1, pretrainEpochs), ("--pretrain-tokens", 2, pretrainTokens),
@@ -159,7 +170,7 @@ struct AblateCommand: ParsableCommand {
         if self.plan {
             // The printed lines name the binary by its real path, so they run anywhere it is installed.
             let shown = self.executable ?? ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "lmtool")
-            print(plan.script(executable: shown), terminator: "")
+            print(plan.script(executable: shown, format: AblationPlan.ScriptFormat(rawValue: planFormat)!), terminator: "")
             return
         }
         try checkResultsDirectory(plan)
