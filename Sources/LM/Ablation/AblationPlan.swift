@@ -286,7 +286,7 @@ public struct AblationPlan: Sendable {
                      "mkdir -p \(shellQuote(logs))",
                      "after=()"]
         var index = 0
-        func submit(_ job: String, _ commands: [String], dependency: String) {
+        func submit(_ job: String, _ commands: [String], dependency: String?) {
             index += 1
             let array = commands.count > 1 ? " --array=0-\(commands.count - 1)" : ""
             let output = shellQuote(logs + "/" + job + (commands.count > 1 ? "-%A_%a.out" : "-%j.out"))
@@ -302,13 +302,13 @@ public struct AblationPlan: Sendable {
             lines.append("LMTOOL_JOB")
             lines.append(")")
             lines.append("echo \"\(job): job ${job%%;*}\"")
-            lines.append("after=(--dependency=\(dependency):${job%%;*} --kill-on-invalid-dep=yes)")
+            if let dependency { lines.append("after=(--dependency=\(dependency):${job%%;*} --kill-on-invalid-dep=yes)") }
         }
         for stage in [PlannedStep.Stage.vocabulary, .pretraining, .training] {
             let commands = steps(stage).map { $0.command(executable: executable) }
             if !commands.isEmpty { submit(stage.rawValue, commands, dependency: stage == .training ? "afterany" : "afterok") }
         }
-        submit("report", [reportCommand(executable: executable)], dependency: "afterany")
+        submit("report", [reportCommand(executable: executable)], dependency: nil)
         return lines.joined(separator: "\n") + "\n"
     }
 
