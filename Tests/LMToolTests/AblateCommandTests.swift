@@ -364,7 +364,7 @@ final class AblateCommandTests: XCTestCase {
         let r = try runLMTool(["ablate", "--out", results, "--corpus", path("corpus.jsonl"), "--spec", path("spec.json"), "--plan", "--seeds", "2"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let commands = r.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }
-        XCTAssertEqual(commands.count, 5, r.stdout)
+        XCTAssertEqual(commands.count, 6, r.stdout)   // vocabulary, 4 runs, report
         XCTAssertTrue(commands[0].contains("--split train --tokenizer simple --lowercase --max-size 50"), String(commands[0]))
         // SHA-256 of "w 1 2\n" (coreutils sha256sum): 1d97cc6c….
         XCTAssertTrue(commands.contains { $0.contains("runs/file-ext-1d97cc6c-concat-seed2 ") && $0.contains("--embeddings \(path("ext.vec")) --embedding-mode concat") })
