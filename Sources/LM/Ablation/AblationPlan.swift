@@ -108,7 +108,14 @@ public struct AblationPlan: Sendable {
         if FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw AblationError("\(root): exists and is not a directory: give a results directory to --out")
         }
-        let corpus = try CorpusFiles.expand(spec.corpus.map(AblationPlan.absolute))
+        func expand(_ paths: [String]) throws -> [String] { paths.isEmpty ? [] : try CorpusFiles.expand(paths.map(AblationPlan.absolute)) }
+        let corpus = try expand(spec.corpus)
+        // Split files (whole files per split) instead of a corpus split by records.
+        let splits = spec.splits.map(AblationPlan.absolute)
+        let splitFiles = AblationSpec.SplitFiles(train: try expand(splits.train), valid: try expand(splits.valid), test: try expand(splits.test))
+        let bySplitFiles = !splitFiles.isEmpty
+        /// The data arguments of `lmtool train`.
+        let trainData = bySplitFiles ? splits.arguments : ["--corpus"] + corpus
         let corpusFlags = spec.corpusOptions.arguments
         let embeddingSize = try spec.embeddingSize()
         var planned: [PlannedStep] = []
@@ -121,7 +128,9 @@ public struct AblationPlan: Sendable {
             vocabularyIdentity = "file " + (try AblationPlan.fileHash(vocabPath))
         } else {
             vocabPath = root + "/vocab.txt"
-            var arguments = ["vocab", "build"] + corpus + ["--out", vocabPath, "--split", "train"] + corpusFlags
+            // From the training split, as lmtool train builds it: the training files whole, or
+            // the corpus's training records.
+            var arguments = ["vocab", "build"] + (bySplitFiles ? splitFiles.train + ["--out", vocabPath] : corpus + ["--out", vocabPath, "--split", "train"]) + corpusFlags
             if let n = spec.vocabulary.minCount { arguments += ["--min-count", String(n)] }
             if let n = spec.vocabulary.maxSize { arguments += ["--max-size", String(n)] }
             planned.append(PlannedStep(stage: .vocabulary, name: "vocab", arguments: arguments, output: vocabPath,
@@ -130,6 +139,9 @@ public struct AblationPlan: Sendable {
         }
         var corpusIdentity = ""
         for file in corpus { corpusIdentity += file + " " + (try AblationPlan.fileHash(file)) + "\n" }
+        for (split, files) in [("train", splitFiles.train), ("valid", splitFiles.valid), ("test", splitFiles.test)] {
+            for file in files { corpusIdentity += split + " " + file + " " + (try AblationPlan.fileHash(file)) + "\n" }
+        }
         let vocabularyStep = spec.vocabulary.file == nil ? ["vocab"] : []
 
         // 2. Pretraining, each step once.
@@ -151,7 +163,7 @@ public struct AblationPlan: Sendable {
             hash.update("lmtool ablation cache v2\n" + corpusIdentity + vocabularyIdentity + "\n" + (tool + settings + corpusFlags + extra).joined(separator: "\u{1}"))
             let directory = cache + "/" + String(hash.hexDigest().prefix(16))
             let output = file.map { directory + "/" + $0 } ?? directory
-            let corpusArguments = tool == ["embed", "word2vec"] ? corpus : ["--corpus"] + corpus
+            let corpusArguments = tool == ["embed", "word2vec"] ? (bySplitFiles ? splitFiles.train : corpus) : ["--corpus"] + corpus
             let arguments = tool + corpusArguments + ["--out", output, "--vocab", vocabPath] + corpusFlags + settings + extra
             let step = PlannedStep(stage: .pretraining, name: key, arguments: arguments, output: output,
                                    completionMarker: file == nil ? directory + "/summary.json" : (marker.map { directory + "/" + $0 } ?? output),
@@ -171,8 +183,9 @@ public struct AblationPlan: Sendable {
             case .random: return nil
             case .file(let path): return (AblationPlan.absolute(path), nil)
             case .word2vec:
+                // On the training split: the training files whole, or the corpus's training records.
                 let s = pretraining("word2vec", tool: ["embed", "word2vec"],
-                                    settings: ["--split", "train", "--dim", String(embeddingSize), "--seed", seed] + epochs,
+                                    settings: (bySplitFiles ? [] : ["--split", "train"]) + ["--dim", String(embeddingSize), "--seed", seed] + epochs,
                                     file: "word2vec.vec", marker: "word2vec.vec.vocab.txt")
                 return (s.output, s.name)
             case .bilm:
@@ -193,6 +206,22 @@ public struct AblationPlan: Sendable {
         }
         var glomoSettings = ["--embedding-size", String(embeddingSize), "--seed", seed] + tokens
         if let s = pre.glomoSteps { glomoSettings += ["--steps", String(s)] }
+
+        // The other pretraining commands split a --corpus by records (and pretrain-domain
+        // needs its domain labels): they have no split-file form.
+        if bySplitFiles {
+            for arm in arms {
+                let needsCorpus: Bool
+                switch arm.source {
+                case .bilm, .domain: needsCorpus = true
+                default: needsCorpus = false
+                }
+                if needsCorpus || arm.glomo != .off {
+                    throw spec.named(AblationError("arm \(arm.name) pretrains on a --corpus split by records; with --train/--valid/--test "
+                                                   + "files the sources are random, word2vec and file:PATH, without GLoMo"))
+                }
+            }
+        }
 
         // 3. Training: one run per arm × seed.
         var trainFlags: [String] = []
@@ -217,7 +246,7 @@ public struct AblationPlan: Sendable {
             for k in 1...spec.seeds {
                 let name = "\(arm.name)-seed\(k)"
                 let directory = root + "/runs/" + name
-                let arguments = ["train", "--run", directory, "--corpus"] + corpus + ["--vocab", vocabPath] + corpusFlags
+                let arguments = ["train", "--run", directory] + trainData + ["--vocab", vocabPath] + corpusFlags
                     + trainFlags + ["--seed", String(k)] + armArguments
                 runs.append(PlannedStep(stage: .training, name: name, arguments: arguments, output: directory,
                                         completionMarker: directory + "/summary.json", resumable: true,

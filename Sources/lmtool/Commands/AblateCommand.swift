@@ -22,6 +22,12 @@ struct AblateCommand: ParsableCommand {
             every step's arguments are parsed by its own command, and runs started with other \
             pretrained inputs than the grid now gives are refused.
 
+            Data: --corpus files split by records, or --train/--valid/--test files (each its split \
+            whole, as lmtool train takes them: PTB, WikiText-2); the vocabulary is built from the \
+            training split either way. Split files allow the sources random, word2vec (trained on \
+            the training files) and file:PATH, without GLoMo: the other pretraining commands split \
+            a --corpus by records.
+
             Sources: random, word2vec, bilm, domain-paragraph, domain-sentence, \
             domain-paragraph-contextual, domain-sentence-contextual, file:PATH. Modes: frozen, \
             finetune, concat (random has none). GLoMo: off, embeddings, hidden. Pretraining sizes \
@@ -48,6 +54,13 @@ struct AblateCommand: ParsableCommand {
 
     @Option(parsing: .upToNextOption, help: "Corpus files (JSONL records carry their split, others get the block split).")
     var corpus: [String] = []
+
+    @Option(parsing: .upToNextOption, help: "Instead of --corpus: training files (the whole files), as lmtool train takes them.")
+    var train: [String] = []
+    @Option(parsing: .upToNextOption, help: "Validation files (with --train).")
+    var valid: [String] = []
+    @Option(parsing: .upToNextOption, help: "Test files (with --train; optional).")
+    var test: [String] = []
 
     @Option(help: "A JSON spec file (docs/ablation.md); flags override its fields.")
     var spec: String?
@@ -115,6 +128,9 @@ struct AblateCommand: ParsableCommand {
             throw ValidationError("--plan-format '\(planFormat)' is not one of " + AblationPlan.ScriptFormat.allCases.map(\.rawValue).joined(separator: ", "))
         }
         if planFormat != "shell" && !plan { throw ValidationError("--plan-format needs --plan") }
+        if !corpus.isEmpty && !(train + valid + test).isEmpty {
+            throw ValidationError("--corpus and --train/--valid/--test exclude each other in ablate: give one kind of data")
+        }
         if corpusOptions.split != nil { throw ValidationError("--split does not apply to ablate: every step uses the corpus's own splits") }
         for (flag, minimum, value) in [("--seeds", 1, seeds), ("--min-count", 1, minCount), ("--max-size", 2, maxSize),
                                        ("--pretrain-epochs", 1, pretrainEpochs), ("--pretrain-tokens", 2, pretrainTokens),
@@ -126,7 +142,11 @@ struct AblateCommand: ParsableCommand {
     /// The spec: the file (if any), overridden by the flags given.
     func makeSpec() throws -> AblationSpec {
         var s = try spec.map(AblationSpec.load) ?? AblationSpec()
-        if !corpus.isEmpty { s.corpus = corpus }
+        if !corpus.isEmpty { s.corpus = corpus; s.splits = .init() }
+        if !train.isEmpty || !valid.isEmpty || !test.isEmpty {
+            s.splits = AblationSpec.SplitFiles(train: train, valid: valid, test: test)
+            s.corpus = []
+        }
         func list(_ text: String) -> [String] { text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
         if let sources { s.sources = list(sources) }
         if let modes { s.modes = list(modes) }
@@ -218,10 +238,11 @@ struct AblateCommand: ParsableCommand {
         let path = plan.results + "/ablation.json"
         var spec = plan.spec
         spec.corpus = spec.corpus.map { AblationPlan.absolute($0) }
+        spec.splits = spec.splits.map { AblationPlan.absolute($0) }
         if FileManager.default.fileExists(atPath: path) {
             let old = try AblationSpec.load(from: path)
             var differences: [String] = []
-            if old.corpus != spec.corpus { differences.append("corpus") }
+            if old.corpus != spec.corpus || old.splits != spec.splits { differences.append("corpus") }
             if old.corpusOptions != spec.corpusOptions { differences.append("corpus options") }
             if old.vocabulary != spec.vocabulary { differences.append("vocabulary") }
             if old.train != spec.train { differences.append("train options") }
