@@ -35,7 +35,7 @@ struct TrainCommand: ParsableCommand {
             --test ../shared/corpora/wikitext-2/test.txt.zst --threads 2
             """)
 
-    @Option(name: .customLong("run"), help: "The run directory (created; refused if it holds a run, unless --force or --resume).")
+    @Option(name: .customLong("run"), help: "The run directory (created; refused if it holds a run, unless --force, --resume or --if-needed).")
     var runPath: String
 
     // Data.
