@@ -114,6 +114,36 @@ final class SchedulerTests: XCTestCase {
         XCTAssertTrue(both.stderr.contains("--if-needed chooses --resume or --force itself"), both.stderr)
     }
 
+    /// pretrain-glomo and pretrain-domain, the other run-like plan steps, take the same flag.
+    func testPretrainingIfNeededResumesAndSkips() throws {
+        let out = dir + "/glomo"
+        let glomo = ["pretrain-glomo", "--corpus", dir + "/corpus.jsonl", "--out", out, "--embedding-size", "8", "--heads", "2",
+                     "--graph-layers", "2", "--conv-layers", "1", "--sequence-length", "8", "--batch-size", "4", "--positions", "4",
+                     "--checkpoint-every", "3", "--valid-sequences", "4", "--threads", "1", "--steps", "6", "--if-needed"]
+        let first = try runLMTool(glomo + ["--stop-after-steps", "3"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/summary.json"))
+        let second = try runLMTool(glomo)
+        XCTAssertEqual(second.status, 0, second.stderr)
+        XCTAssertTrue(second.stdout.contains("\(out): interrupted, resuming (--resume)"), second.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/summary.json"))
+        let before = try directorySnapshot(out)
+        let third = try runLMTool(glomo)
+        XCTAssertEqual(third.status, 0, third.stderr)
+        XCTAssertEqual(third.stdout, "\(out): finished (summary.json present), nothing to do\n")
+        XCTAssertEqual(try directorySnapshot(out), before)
+
+        let domain = ["pretrain-domain", "--corpus", dir + "/corpus.jsonl", "--out", dir + "/domain", "--embedding-size", "8",
+                      "--hidden-size", "4", "--epochs", "1", "--threads", "1", "--if-needed"]
+        XCTAssertEqual(try runLMTool(domain).status, 0)
+        let domainBefore = try directorySnapshot(dir + "/domain")
+        let again = try runLMTool(domain)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(again.stdout, "\(dir)/domain: finished (summary.json present), nothing to do\n")
+        XCTAssertEqual(try directorySnapshot(dir + "/domain"), domainBefore)
+        XCTAssertNotEqual(try runLMTool(Array(domain.dropLast())).status, 0, "without --if-needed: refused")
+    }
+
     // MARK: - shell plan
 
     func testShellPlanLinesRunTwiceRetrainNothingAndResumeAnInterruptedRun() throws {
