@@ -22,9 +22,11 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // Linux calls Swift cannot make itself (prctl is variadic); header only, nothing to link.
+        .systemLibrary(name: "CLinux"),
 
-        // Shared low-level helpers with no dependencies: atomic file writes, SHA-256.
-        .target(name: "Support", swiftSettings: optimize),
+        // Shared low-level helpers: atomic file writes, output locks, SHA-256.
+        .target(name: "Support", dependencies: ["CLinux"], swiftSettings: optimize),
 
         // Text: readers, record formats, tokenizers, vocabulary, batchers. Knows nothing about networks.
         .target(name: "Corpus", dependencies: ["Support", "CZstd", "CZlib"], swiftSettings: optimize),
@@ -48,7 +50,7 @@ let package = Package(
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "FuzzSupport"]),
         // Fixtures (and the scripts that made them) are read through #filePath, not as bundle resources.
         .testTarget(name: "NNTests", dependencies: ["NN", "TestFixtures", "FuzzSupport"], exclude: ["Fixtures", "OptimizerFixtures/make_optimizer_fixtures.py", "CheckpointFixtures/make_safetensors_fixture.py"]),
-        .testTarget(name: "GLoMoGraphTests", dependencies: ["GLoMoGraph", "FuzzSupport"]),
+        .testTarget(name: "GLoMoGraphTests", dependencies: ["GLoMoGraph", "TestFixtures", "FuzzSupport"]),
         // Fixtures several test targets share (a random GLoMo graph model on disk).
         .target(name: "TestFixtures", dependencies: ["GLoMoGraph"], path: "Tests/Fixtures"),
         .testTarget(name: "LMTests", dependencies: ["LM", "TestFixtures", "FuzzSupport"], exclude: ["Fixtures"]),

@@ -26,8 +26,10 @@ public enum EmbeddingFallbacks {
     /// The sidecar of the embedding file at `path`.
     public static func sidecarPath(for path: String) -> String { path + ".fallbacks.txt" }
 
-    /// Writes the sidecar of `path` (atomically): `words`, one per line.
+    /// Writes the sidecar of `path` (atomically): `words`, one per line. A stream (`-`, a device,
+    /// a FIFO: `AtomicFile.isStream`) has no sidecar, as it has no `FILE.vocab.txt`.
     public static func write(_ words: [String], for path: String) throws {
+        guard !AtomicFile.isStream(path) else { return }
         try AtomicFile.write(to: sidecarPath(for: path)) { sink in
             for word in words { try sink.write(word + "\n") }
         }

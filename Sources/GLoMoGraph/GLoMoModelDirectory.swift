@@ -155,14 +155,23 @@ public struct GLoMoModelDirectory: Sendable {
 
     // MARK: - Creating and opening
 
+    /// Takes the directory's lock for the rest of the process (`Support.OutputLock`:
+    /// `.NAME.lock` beside the directory): one writer per model. `create` takes it; `--resume`
+    /// takes it first.
+    public func lock() throws {
+        try OutputLock.acquire(path)
+    }
+
     /// Creates the directory and writes `config.json` and `vocab.txt`.
     ///
-    /// - Throws: `FileError` if the directory already holds a model and `force` is false
+    /// - Throws: `FileError` if another process holds the directory's lock, if the directory
+    ///   already holds a model and `force` is false
     ///   (nothing is touched), if the configuration is invalid or does not fit `vocabulary`, or if
     ///   a file cannot be written. With `force`, the old model's files are removed first.
     public static func create(at path: String, config: GLoMoModelConfig, vocabulary: Vocabulary,
                               force: Bool = false) throws -> GLoMoModelDirectory {
         let dir = GLoMoModelDirectory(path: path)
+        try dir.lock()
         do { try config.validate() } catch { throw FileError(path: dir.configPath, message: "\(error)") }
         if vocabulary.contentHash != config.vocabularyHash || vocabulary.count != config.vocabularySize {
             throw FileError(path: dir.configPath, message: "the configuration does not describe the given vocabulary (hash or size differ)")

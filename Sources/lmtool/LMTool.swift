@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NN
+import Support
 
 @main
 struct LMTool: ParsableCommand {
@@ -24,6 +25,8 @@ struct LMTool: ParsableCommand {
         // first (this may not return), then set the thread count unless the user chose one.
         BLASRuntime.reexecWithBestCoreTypeIfNeeded()
         BLASRuntime.applyDefaultThreads()
+        // A step started by `lmtool ablate` ends (SIGTERM: save and stop) when ablate dies.
+        ParentDeath.applyFromEnvironment()
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -32,14 +35,22 @@ struct LMTool: ParsableCommand {
         }
     }
 
-    /// Exits as ArgumentParser's `exit(withError:)` does, except that a usage error (an unknown,
-    /// missing or unparsable value, a failed `validate()`) is printed as one line,
-    /// `Error: <message>`, without the usage text: every bad input gives one line and status 64.
+    /// Exits as ArgumentParser's `exit(withError:)` does, except that every error is printed as
+    /// one line, `Error: <message>`: a usage error (an unknown, missing or unparsable value, a
+    /// failed `validate()`) without the usage text, with status 64; any other error with its
+    /// control characters escaped (`Support.escapeControlCharacters`), so that a file name or a
+    /// quoted value holding a newline cannot break the line, whichever type the error is.
+    /// `--help`, `--version` and explicit exit codes are left to ArgumentParser.
     static func exit(withOneLine error: Error) -> Never {
-        guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
-        let lines = message(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let text = lines.first.map { $0.hasPrefix("Error: ") ? String($0.dropFirst(7)) : $0 } ?? "invalid arguments"
-        FileHandle.standardError.write(Data("Error: \(text)\n".utf8))
-        Foundation.exit(ExitCode.validationFailure.rawValue)
+        let code = exitCode(for: error)
+        if code == .success || error is ExitCode { exit(withError: error) }
+        var text = message(for: error)
+        if code == .validationFailure {
+            let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            text = lines.first.map { $0.hasPrefix("Error: ") ? String($0.dropFirst(7)) : $0 } ?? "invalid arguments"
+        }
+        if text.hasPrefix("Error: ") { text = String(text.dropFirst(7)) }
+        FileHandle.standardError.write(Data("Error: \(escapeControlCharacters(text))\n".utf8))
+        Foundation.exit(code.rawValue)
     }
 }

@@ -33,3 +33,13 @@ func peakResidentBytes() -> Int? {
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }
+
+/// Prints a command's status line (`wrote FILE: ...`): on standard error when `out` is
+/// standard output itself (`--out -`), so the written data stays alone on stdout.
+func printStatus(_ line: String, output out: String) {
+    if ["-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"].contains(out) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    } else {
+        print(line)
+    }
+}

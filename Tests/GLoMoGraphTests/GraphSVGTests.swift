@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
+import TestFixtures
 import XCTest
 @testable import GLoMoGraph
 
@@ -73,19 +74,76 @@ final class GraphSVGTests: XCTestCase {
         checkColoursFollowValues(doc.cells)
     }
 
-    /// Within each panel: a larger value is never lighter, the largest is rgb(8, 48, 107), zero is white.
-    func checkColoursFollowValues(_ cells: [SVGCells.Cell]) {
-        let panels = Dictionary(grouping: cells) { "\($0.layer)/\($0.head)" }
-        for (_, panel) in panels {
-            let sorted = panel.sorted { $0.value < $1.value }
-            for (a, b) in zip(sorted, sorted.dropFirst()) {
-                XCTAssertGreaterThanOrEqual(a.fill.0, b.fill.0)
-                XCTAssertGreaterThanOrEqual(a.fill.1, b.fill.1)
-                XCTAssertGreaterThanOrEqual(a.fill.2, b.fill.2)
-                if b.value > a.value + 0.02 { XCTAssertGreaterThan(a.fill.0, b.fill.0, "\(a.value) vs \(b.value)") }
-            }
-            XCTAssertTrue(sorted.last!.fill == (8, 48, 107))
-            XCTAssertTrue(sorted.first!.fill == (255, 255, 255))
+    /// One colour scale for all panels: a larger value is never lighter, in any two panels; the
+    /// largest value of all panels is rgb(8, 48, 107), zero is white, and every fill is the
+    /// linear mix at value / (largest of all panels), computed here.
+    func checkColoursFollowValues(_ cells: [SVGCells.Cell], file: StaticString = #filePath, line: UInt = #line) {
+        let maximum = cells.map(\.value).max()!
+        let sorted = cells.sorted { $0.value < $1.value }
+        for (a, b) in zip(sorted, sorted.dropFirst()) {
+            XCTAssertGreaterThanOrEqual(a.fill.0, b.fill.0, file: file, line: line)
+            XCTAssertGreaterThanOrEqual(a.fill.2, b.fill.2, file: file, line: line)
+        }
+        XCTAssertTrue(sorted.last!.fill == (8, 48, 107), file: file, line: line)
+        XCTAssertTrue(sorted.first!.fill == (255, 255, 255), file: file, line: line)
+        for c in cells {
+            let t = Double(c.value / maximum)
+            let expected = [8.0, 48, 107].map { Int((255 - t * (255 - $0)).rounded()) }
+            XCTAssertTrue(abs(c.fill.0 - expected[0]) <= 1 && abs(c.fill.1 - expected[1]) <= 1 && abs(c.fill.2 - expected[2]) <= 1,
+                          "\(c.value) of \(maximum): \(c.fill) vs \(expected)", file: file, line: line)
+        }
+    }
+
+    /// Old code: each panel scaled to its own maximum without saying so, and no colour bar.
+    func testOneSharedScaleWithAColourBar() throws {
+        var g = sampleGraphs()
+        for i in 32..<64 { g[i] *= 0.5 }  // layer 2's weights half of what they were: a lighter panel
+        let svg = GraphSVG.render(graphs: g, layers: 2, heads: 2, words: words, mode: .average)
+        let doc = try SVGCells.parse(svg)
+        checkColoursFollowValues(doc.cells)
+        let layer2 = doc.cells.filter { $0.layer == 1 }.max { $0.value < $1.value }!
+        XCTAssertFalse(layer2.fill == (8, 48, 107), "layer 2's largest weight is below the shared maximum")
+        // The colour bar: its maximum is the largest cell value, its ticks 0, half, maximum.
+        let maximum = doc.cells.map(\.value).max()!
+        guard let extents = SVGTextExtents(svg) else { return XCTFail("not well-formed") }
+        let ticks = extents.texts.filter { $0.attributes["class"] == "colour-bar-tick" }.map(\.content)
+        XCTAssertEqual(ticks, ["0.000", String(format: "%.3f", maximum / 2), String(format: "%.3f", maximum)])
+        XCTAssertTrue(svg.contains("<g class=\"colour-bar\" data-maximum=\"\(maximum)\">"), svg)
+        XCTAssertTrue(svg.contains("<stop offset=\"1\" stop-color=\"rgb(8,48,107)\"/>"))
+        let caption = extents.texts.first { $0.attributes["class"] == "caption" }?.content ?? ""
+        XCTAssertTrue(caption.contains("one scale for all panels"), caption)
+    }
+
+    /// Old code: `?` on unknown words was never explained (and the command appended it itself).
+    func testUnknownWordsAreMarkedAndExplained() throws {
+        let g = sampleGraphs()
+        let marked = GraphSVG.render(graphs: g, layers: 2, heads: 2, words: words, unknown: [false, true, false, false])
+        XCTAssertTrue(marked.contains(">cat?</text>"), marked)
+        XCTAssertFalse(marked.contains(">the?</text>"))
+        let legend = SVGTextExtents(marked)!.texts.filter { $0.attributes["class"] == "legend" }.map(\.content)
+        XCTAssertEqual(legend, ["word? = not in the model's vocabulary (the model reads it as <unk>)"])
+        let plain = GraphSVG.render(graphs: g, layers: 2, heads: 2, words: words)
+        XCTAssertFalse(plain.contains("?</text>"))
+        XCTAssertFalse(plain.contains("class=\"legend\""), "no legend without unknown words")
+    }
+
+    /// Old code: a long title ran off a one-layer canvas, and long words (capped room of 110 px)
+    /// ran into the panel title and off the top.
+    func testNoTextLeavesTheCanvas() {
+        let long = ["the", "internationalisation", "of", "Wolfgang-Amadeus-Mozart's", "works"]
+        for (words, layers, heads, mode, unknown) in [(["a", "b"], 1, 1, GraphSVG.HeadMode.average, [true, false]),
+                                                     (long, 2, 2, .separate, [false, true, false, true, false]),
+                                                     (long, 1, 2, .average, [Bool]()),
+                                                     ((0..<30).map { "word\($0)" }, 2, 1, .average, [Bool]())] {
+            let T = words.count
+            var g = [Float](repeating: 0, count: layers * heads * T * T)
+            for i in g.indices where (i % (T * T)) / T > i % T { g[i] = Float(i % 7) / 7 }
+            let svg = GraphSVG.render(graphs: g, layers: layers, heads: heads, words: words, mode: mode,
+                                      title: "GLoMo graphs of /a/rather/long/path/to/a/model/directory (\(layers) layers × \(heads) heads)",
+                                      unknown: unknown)
+            guard let extents = SVGTextExtents(svg) else { XCTFail("not well-formed"); continue }
+            XCTAssertGreaterThan(extents.texts.count, 2 * T)
+            XCTAssertEqual(extents.overflowing, [], "\(T) words, \(layers)×\(heads) \(mode)")
         }
     }
 

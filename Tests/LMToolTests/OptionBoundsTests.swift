@@ -82,23 +82,8 @@ final class OptionBoundsTests: XCTestCase {
     /// `runLMTool`, but the process is killed after `seconds` (a value that hangs, as
     /// `--threads 100000` did, fails the test instead of stopping the suite).
     func runLMToolKilledAfter(seconds: Double, _ arguments: [String], currentDirectory: String) throws -> (status: Int32, stderr: String) {
-        let bundle = Bundle(for: CLITests.self).bundleURL
-        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("lmtool") }
-        let binary = try XCTUnwrap(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) })
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let pid = process.processIdentifier
-        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { if process.isRunning { kill(pid, SIGKILL) } }
-        _ = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: errData, as: UTF8.self))
+        let r = try runLMTool(arguments, currentDirectory: URL(fileURLWithPath: currentDirectory), timeout: seconds)
+        return (r.status, r.stderr)
     }
 
     /// The threads limit is stated in the help.

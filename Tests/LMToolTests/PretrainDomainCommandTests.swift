@@ -101,9 +101,7 @@ final class PretrainDomainCommandTests: XCTestCase {
     func testInterruptSavesACheckpointThatResumes() throws {
         let corpus = try toyCorpus()
         let process = Process()
-        let bundle = Bundle(for: CLITests.self).bundleURL
-        let binary = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("lmtool") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }!
+        let binary = try lmtoolBinaryURL()
         process.executableURL = binary
         process.arguments = ["pretrain-domain", "--corpus", corpus, "--out", path("run"), "--epochs", "100000"] + small
         let out = Pipe()

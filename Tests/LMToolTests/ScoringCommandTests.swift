@@ -66,21 +66,6 @@ final class ScoringCommandTests: XCTestCase {
         }
     }
 
-    /// Runs `executable` with `arguments`; its exit status and output.
-    func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
-    }
-
     /// The numbers after `key= ` in `line`.
     func number(_ key: String, in line: Substring) throws -> Double {
         let after = try XCTUnwrap(line.range(of: key + "= ")).upperBound

@@ -6,47 +6,6 @@ import Darwin
 import Foundation
 import XCTest
 
-/// Runs the built `lmtool` with `input` on its standard input (a pipe, as in `cat f | lmtool ...`);
-/// a run longer than `timeout` seconds is killed (a reader that hangs fails the test).
-func runLMTool(_ arguments: [String], standardInput input: [UInt8], currentDirectory: URL,
-               timeout: Double = 120) throws -> (status: Int32, stdout: String, stderr: String) {
-    let bundle = Bundle(for: StdinTests.self).bundleURL
-    let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("lmtool") }
-    guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: bundle.appendingPathComponent("lmtool").path])
-    }
-    let process = Process()
-    process.executableURL = binary
-    process.arguments = arguments
-    process.currentDirectoryURL = currentDirectory
-    let stdin = Pipe(), out = Pipe(), err = Pipe()
-    process.standardInput = stdin
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let killer = DispatchWorkItem { process.terminate() }
-    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
-    defer { killer.cancel() }
-    Thread {
-        stdin.fileHandleForWriting.write(Data(input))
-        try? stdin.fileHandleForWriting.close()
-    }.start()
-    // stderr is drained on its own thread (a full pipe would block the child); the semaphore
-    // orders its write before the read below.
-    final class Collected: @unchecked Sendable { var data = Data() }
-    let stderrDone = DispatchSemaphore(value: 0)
-    let collected = Collected()
-    Thread {
-        collected.data = err.fileHandleForReading.readDataToEndOfFile()
-        stderrDone.signal()
-    }.start()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    stderrDone.wait()
-    let errData = collected.data
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
-}
-
 /// `-` and `/dev/stdin` as inputs of the CLI: the whole of standard input is read, compressed or
 /// not (the first bytes used to be lost to a compression probe).
 final class StdinTests: XCTestCase {

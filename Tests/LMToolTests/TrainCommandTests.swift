@@ -226,9 +226,7 @@ final class TrainCommandTests: XCTestCase {
 
     /// SIGINT stops cleanly with status 130 and a checkpoint that `--resume` loads and continues.
     func testInterruptSavesACheckpointThatResumeContinues() throws {
-        let bundle = Bundle(for: TrainCommandTests.self).bundleURL
-        let binary = try XCTUnwrap([bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("lmtool") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) })
+        let binary = try lmtoolBinaryURL()
         let process = Process()
         process.executableURL = binary
         process.arguments = trainArguments(run: "run", epochs: 500)

@@ -1,3 +1,5 @@
+import Support
+
 /// A problem with a corpus input, located as precisely as the reader knows: file, and line or
 /// byte offset. Its description is one line, e.g. `train.txt.zst: byte 81920: truncated zstd stream`
 /// or `docs.jsonl:17: no "text" field`. Control characters in the file name (a newline, say)
@@ -20,25 +22,11 @@ public struct CorpusError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     public var description: String {
-        let file = Self.escapingControlCharacters(self.file)
+        let file = escapeControlCharacters(self.file)
         switch position {
         case .none: return "\(file): \(message)"
         case .line(let n): return "\(file):\(n): \(message)"
         case .byte(let n): return "\(file): byte \(n): \(message)"
         }
-    }
-
-    /// `name` with every control character (C0, DEL, C1) written as a Swift escape.
-    static func escapingControlCharacters(_ name: String) -> String {
-        guard name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return name }
-        var out = ""
-        for scalar in name.unicodeScalars {
-            if scalar.properties.generalCategory == .control {
-                out += scalar.escaped(asASCII: true)
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
     }
 }

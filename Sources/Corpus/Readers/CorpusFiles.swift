@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import Support
 
 /// Turns corpus arguments (files and directories) into the list of files to read.
 public enum CorpusFiles {
@@ -26,7 +27,7 @@ public enum CorpusFiles {
         /// What the entry is, e.g. "a FIFO".
         public var reason: String
 
-        public var description: String { "\(CorpusError.escapingControlCharacters(path)): skipped, \(reason) (only regular files in a directory are read)" }
+        public var description: String { "\(escapeControlCharacters(path)): skipped, \(reason) (only regular files in a directory are read)" }
     }
 
     /// Expands `arguments`: a file stands for itself (whatever its name or kind: `-` for

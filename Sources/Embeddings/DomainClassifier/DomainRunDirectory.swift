@@ -111,10 +111,18 @@ public struct DomainRunDirectory: Sendable {
     /// Whether the run finished (`summary.json` exists).
     public var isFinished: Bool { FileManager.default.fileExists(atPath: summaryPath) }
 
-    /// Creates the directory and writes `config.json` and `vocab.txt`. Throws if it already holds
-    /// a run, unless `force` (then the old run's files are removed first).
+    /// Takes the run's lock for the rest of the process (`Support.OutputLock`: `.NAME.lock`
+    /// beside the directory): one writer per run. `create` takes it; `--resume` takes it first.
+    public func lock() throws {
+        try OutputLock.acquire(path)
+    }
+
+    /// Creates the directory and writes `config.json` and `vocab.txt`. Throws if another process
+    /// holds the run's lock, or if it already holds a run, unless `force` (then the old run's
+    /// files are removed first).
     public static func create(at path: String, config: DomainRunConfig, vocabulary: Vocabulary, force: Bool = false) throws -> DomainRunDirectory {
         let run = DomainRunDirectory(path: path)
+        try run.lock()
         if run.holdsRun || run.isFinished {
             guard force else {
                 throw FileError(path: run.path, message: "already holds a run (config.json); use --force to replace it or --resume to continue it")

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -106,7 +107,9 @@ public struct AblationRunner {
 /// Runs one step as a child process in its own process group, so a Ctrl-C or a SIGTERM sent
 /// to ablate reaches the child exactly once — forwarded by ablate — and the child can save its
 /// state and stop (lmtool exits at once on a second signal, which a signal delivered both to
-/// the group and by forwarding would be).
+/// the group and by forwarding would be). The child gets `LMTOOL_PARENT_PID` in its
+/// environment (`Support.ParentDeath`): if ablate dies without forwarding anything (SIGKILL),
+/// the kernel sends the child SIGTERM, so no orphan keeps writing into the results directory.
 enum ChildProcess {
     enum Ending { case exited(Int32), signaled(Int32) }
 
@@ -121,6 +124,8 @@ enum ChildProcess {
         posix_spawnattr_setpgroup(&attributes, 0)
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for a in argv { free(a) } }
+        let environment: [UnsafeMutablePointer<CChar>?] = ParentDeath.childEnvironment().map { strdup($0) } + [nil]
+        defer { for e in environment { free(e) } }
         for s in [SIGINT, SIGTERM, SIGHUP] {
             _ = signal(s) { received in
                 if ablationStopSignal == 0 { ablationStopSignal = received }
@@ -128,7 +133,7 @@ enum ChildProcess {
             }
         }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, nil, &attributes, argv, environ)
+        let rc = posix_spawn(&pid, executable, nil, &attributes, argv, environment)
         if rc != 0 { throw AblationError("\(executable): cannot run: \(String(cString: strerror(rc)))") }
         ablationChild = pid
         defer { ablationChild = 0 }

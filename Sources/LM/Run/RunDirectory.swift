@@ -40,13 +40,23 @@ public struct RunDirectory: Sendable {
 
     // MARK: - Creating and opening
 
+    /// Takes the run's lock for the rest of the process (`Support.OutputLock`: `.NAME.lock`
+    /// beside the directory): one writer per run. `create` takes it; a command that continues a
+    /// run (`--resume`) takes it before reading anything.
+    ///
+    /// - Throws: `FileError` naming the directory and the pid of the process that holds it.
+    public func lock() throws {
+        try OutputLock.acquire(path)
+    }
+
     /// Creates the directory (and its parents) and writes `config.json` and `vocab.txt`.
     ///
-    /// - Throws: `FileError` if the directory already holds a run and `force` is false (nothing
-    ///   is touched then), if `vocabulary` does not have `config.vocabularyHash`, or if a file
+    /// - Throws: `FileError` if another process holds the run's lock (`lock()`), if the
+    ///   directory already holds a run and `force` is false (nothing is touched then), if `vocabulary` does not have `config.vocabularyHash`, or if a file
     ///   cannot be written. With `force`, the old run's files are removed first.
     public static func create(at path: String, config: RunConfig, vocabulary: Vocabulary, force: Bool = false) throws -> RunDirectory {
         let run = RunDirectory(path: path)
+        try run.lock()
         if vocabulary.contentHash != config.vocabularyHash {
             throw FileError(path: run.configPath, message: "vocabulary hash mismatch: the configuration says \(config.vocabularyHash), the vocabulary has \(vocabulary.contentHash)")
         }

@@ -131,7 +131,8 @@ public struct TrainingRequest: Sendable {
     /// - Throws: one-line errors: `TrainingSetupError`, `FileError`, `CorpusError`,
     ///   `VocabularyError`, the input factory's errors.
     public func prepare(log: @escaping (String) -> Void = { _ in }) throws -> Trainer {
-        resume ? try prepareResume(log: log) : try prepareNew(log: log)
+        try RunDirectory(path: runPath).lock()   // one writer per run, before anything is read
+        return resume ? try prepareResume(log: log) : try prepareNew(log: log)
     }
 
     private func prepareNew(log: @escaping (String) -> Void) throws -> Trainer {

@@ -193,6 +193,8 @@ struct AblateCommand: ParsableCommand {
             print(plan.script(executable: shown, format: AblationPlan.ScriptFormat(rawValue: planFormat)!), terminator: "")
             return
         }
+        // One ablate per results directory; its steps lock their own run and cache directories.
+        try OutputLock.acquire(plan.results)
         try checkResultsDirectory(plan)
         let outcome = try AblationRunner(plan: plan, executable: executable).run { print($0); fflush(stdout) }
         let report = try AblationReport.make(results: plan.results, baseline: spec.baseline ?? "random")

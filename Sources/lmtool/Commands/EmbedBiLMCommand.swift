@@ -3,6 +3,7 @@ import Corpus
 import Embeddings
 import Foundation
 import NN
+import Support
 
 /// `lmtool embed bilm`: word vectors from a BiLSTM language model's averaged contextual states.
 struct EmbedBiLMCommand: ParsableCommand {
@@ -37,6 +38,9 @@ struct EmbedBiLMCommand: ParsableCommand {
 
     @Option(help: "Where to write the vectors (format by extension: .vec/.txt word2vec text, .bin, .safetensors).")
     var out: String
+
+    /// Status lines go to stdout, or to stderr when the vectors do (`--out -`).
+    func print(_ item: Any) { printStatus("\(item)", output: out) }
 
     @Option(help: "Use this vocabulary file instead of building one from the training split.")
     var vocab: String?
@@ -77,6 +81,7 @@ struct EmbedBiLMCommand: ParsableCommand {
     }
 
     func run() throws {
+        try OutputLock.acquire(out)   // one writer per output (and its FILE.vocab.txt)
         if let threads { BLASRuntime.setThreads(threads) }
         let clock = ContinuousClock()
         let t0 = clock.now
@@ -140,7 +145,9 @@ struct EmbedBiLMCommand: ParsableCommand {
         print(EmbeddingFallbacks.summary(count: report.fallback, of: table.count, words: report.fallbackRows.map { vocabulary.tokens[$0] },
                                          reason: minOccurrences == 1 ? "never seen in the averaged tokens" : "seen fewer than \(minOccurrences) times in the averaged tokens",
                                          path: out))
-        if format != .safetensors {
+        if format != .safetensors && AtomicFile.isStream(out) {
+            printStatus("wrote \(out) (\(format.rawValue), \(grouped(table.count)) x \(table.dimension)); no \(out).vocab.txt beside a stream", output: out)
+        } else if format != .safetensors {
             try vocabulary.save(to: out + ".vocab.txt")
             print("wrote \(out) (\(format.rawValue), \(grouped(table.count)) x \(table.dimension)) and \(out).vocab.txt")
         } else {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Corpus
 import Embeddings
 import Foundation
+import Support
 
 extension EmbeddingFormat: ExpressibleByArgument {}
 
@@ -45,6 +46,9 @@ struct EmbedCommand: ParsableCommand {
         @Option(help: "Where to write the vectors (format by extension).")
         var out: String
 
+        /// Status lines go to stdout, or to stderr when the vectors do (`--out -`).
+        func print(_ item: Any) { printStatus("\(item)", output: out) }
+
         @Option(name: .customLong("output-format"), help: "Output format, overriding the extension: word2vec, word2vec-binary, glove, safetensors.")
         var outputFormat: EmbeddingFormat?
 
@@ -69,6 +73,7 @@ struct EmbedCommand: ParsableCommand {
         }
 
         func run() throws {
+            try OutputLock.acquire(out)   // one writer per output (and its FILE.vocab.txt)
             let reader = try corpus.reader(paths)
             let clock = ContinuousClock()
             let t0 = clock.now
@@ -98,7 +103,9 @@ struct EmbedCommand: ParsableCommand {
             try EmbeddingFallbacks.write(rows: fallbacks, of: table, for: out)
             print(EmbeddingFallbacks.summary(count: fallbacks.count, of: table.count, words: fallbacks.map { vocabulary.tokens[$0] },
                                              reason: "untouched by training, still their random initial vectors", path: out))
-            if format != .safetensors {
+            if format != .safetensors && AtomicFile.isStream(out) {
+                printStatus("wrote \(out) (\(format.rawValue), \(grouped(table.count)) x \(table.dimension)); no \(out).vocab.txt beside a stream", output: out)
+            } else if format != .safetensors {
                 try vocabulary.save(to: out + ".vocab.txt")
                 print("wrote \(out) (\(format.rawValue), \(grouped(table.count)) x \(table.dimension)) and \(out).vocab.txt")
             } else {
@@ -210,10 +217,14 @@ struct EmbedCommand: ParsableCommand {
         @Option(help: "Output file.")
         var out: String
 
+        /// Status lines go to stdout, or to stderr when the vectors do (`--out -`).
+        func print(_ item: Any) { printStatus("\(item)", output: out) }
+
         @Option(name: .customLong("output-format"), help: "Output format, overriding the extension.")
         var outputFormat: EmbeddingFormat?
 
         func run() throws {
+            try OutputLock.acquire(out)
             let table = try EmbeddingFile.read(input, format: format)
             let to = outputFormat ?? EmbeddingFormat.forWriting(path: out)
             try EmbeddingFile.write(table, to: out, format: to)
@@ -249,6 +260,9 @@ struct EmbedCommand: ParsableCommand {
         @Option(help: "Format of the embedding file, overriding detection.") var format: EmbeddingFormat?
         @Option(help: "Vocabulary file (token<TAB>count lines).") var vocab: String
         @Option(help: "Output file (format by extension; safetensors keeps the vocabulary hash).") var out: String
+
+        /// Status lines go to stdout, or to stderr when the vectors do (`--out -`).
+        func print(_ item: Any) { printStatus("\(item)", output: out) }
         @Option(help: "How to fill missing words: random, zero, mean.") var missing: Missing = .random
         @Option(parsing: .unconditional, help: "Scale of random rows (finite, >= 0).") var scale: Float = 0.1
         @Option(parsing: .unconditional, help: "Seed of random rows.") var seed: UInt64 = 1
@@ -259,6 +273,7 @@ struct EmbedCommand: ParsableCommand {
         }
 
         func run() throws {
+            try OutputLock.acquire(out)
             let table = try EmbeddingFile.read(embeddings, format: format)
             let vocabulary = try Vocabulary.load(from: vocab)
             let fill: MissingWordInit

@@ -19,9 +19,11 @@ struct GLoMoCommand: ParsableCommand {
                 vocabulary (unknown words become <unk> for the model but keep their spelling in the \
                 picture; the <eos> after the last sentence is left out). Each graph layer is drawn as a \
                 heatmap: row = the word, column = the earlier word it attends to, darker = larger \
-                weight (white → dark blue, scaled to the panel's largest weight, written in its title). \
-                --heads average draws one panel per layer with its heads averaged; --heads separate one \
-                panel per layer and head. Hovering a cell shows its weight. The file is written atomically.
+                weight (white → dark blue on one scale for all panels, shown by the colour bar under \
+                the title; each panel's title names its own largest weight). Unknown words are drawn \
+                with a trailing '?', explained by a legend line. --heads average draws one panel per \
+                layer with its heads averaged; --heads separate one panel per layer and head. Hovering \
+                a cell shows its weight. The file is written atomically.
 
                 Example: lmtool glomo show --model glomo --text "The old man saw the ship ." --out graph.svg
                 """)
@@ -45,10 +47,11 @@ struct GLoMoCommand: ParsableCommand {
             let graphModel = try GLoMoModelDirectory.load(at: model, maxSteps: words.count, maxBatch: 1)
             let ids = words.map { graphModel.vocabulary.id($0) }
             let g = graphModel.graphs(ids: ids, steps: ids.count, batch: 1)
-            let labels = zip(words, ids).map { $1 == Vocabulary.unknownID && $0 != Vocabulary.unknownToken ? $0 + "?" : $0 }
+            let unknownWords = zip(words, ids).map { $1 == Vocabulary.unknownID && $0 != Vocabulary.unknownToken }
             let c = config.graph
-            let svg = GraphSVG.render(graphs: g, layers: c.graphLayers, heads: c.heads, words: labels, mode: heads,
-                                      title: "GLoMo graphs of \(model) (\(c.graphLayers) layers × \(c.heads) heads)")
+            let svg = GraphSVG.render(graphs: g, layers: c.graphLayers, heads: c.heads, words: words, mode: heads,
+                                      title: "GLoMo graphs of \(model) (\(c.graphLayers) layers × \(c.heads) heads)",
+                                      unknown: unknownWords)
             try GraphSVG.write(svg, to: out)
             let unknown = zip(words, ids).filter { $1 == Vocabulary.unknownID }.count
             print("wrote \(out): \(words.count) tokens (\(unknown) unknown, marked '?'), \(c.graphLayers) layers, heads \(heads.rawValue)")

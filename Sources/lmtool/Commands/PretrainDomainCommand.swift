@@ -143,6 +143,8 @@ struct PretrainDomainCommand: ParsableCommand {
     }
 
     mutating func run() throws {
+        try DomainRunDirectory(path: out).lock()   // one writer per run, before anything is read
+        // --if-needed decides under the lock: two copies of one scheduler line cannot both start.
         if ifNeeded {
             guard let state = decideIfNeeded(out) else { return }
             resume = state == .interrupted

@@ -113,6 +113,8 @@ struct PretrainGLoMoCommand: ParsableCommand {
     }
 
     mutating func run() throws {
+        try GLoMoModelDirectory(path: out).lock()   // one writer per model, before anything is read
+        // --if-needed decides under the lock: two copies of one scheduler line cannot both start.
         if ifNeeded {
             guard let state = decideIfNeeded(out) else { return }
             resume = state == .interrupted

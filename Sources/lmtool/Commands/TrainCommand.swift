@@ -197,6 +197,7 @@ struct TrainCommand: ParsableCommand {
     mutating func run() throws {
         try checkFlags()
         if ifNeeded {
+            try RunDirectory(path: runPath).lock()   // decide under the run's lock (prepare takes it anyway)
             guard let state = decideIfNeeded(runPath) else { return }
             resume = state == .interrupted
             force = state == .partial

@@ -24,7 +24,7 @@ struct VocabCommand: ParsableCommand {
 
         @OptionGroup var corpus: CorpusOptions
 
-        @Option(help: "Where to write the vocabulary.")
+        @Option(help: "Where to write the vocabulary (- for standard output).")
         var out: String
 
         @Option(name: .customLong("min-count"), parsing: .unconditional, help: "Keep tokens seen at least this many times.")
@@ -42,7 +42,7 @@ struct VocabCommand: ParsableCommand {
             let vocabulary = try Vocabulary.build(from: try corpus.reader(paths), split: corpus.split, tokenization: corpus.tokenization,
                                                   minCount: minCount, maxSize: maxSize)
             try vocabulary.save(to: out)
-            print("wrote \(out): \(grouped(vocabulary.count)) tokens, hash \(vocabulary.contentHash)")
+            printStatus("wrote \(out): \(grouped(vocabulary.count)) tokens, hash \(vocabulary.contentHash)", output: out)
         }
     }
 }
