@@ -102,9 +102,70 @@ final class AblationPlanTests: XCTestCase {
         try Data().write(to: URL(fileURLWithPath: step.output + "/last.safetensors"))
         XCTAssertEqual(step.state, .interrupted)
         XCTAssertEqual(step.argumentsForCurrentState.last, "--resume")
-        XCTAssertTrue(step.shellLine(executable: "/bin/lmtool").hasSuffix(" --resume  # training"))
+        // The shell line is the same in every state: train --if-needed decides.
+        XCTAssertTrue(step.shellLine(executable: "/bin/lmtool").hasSuffix(" --seed 1 --if-needed  # training"))
         try Data("{}".utf8).write(to: URL(fileURLWithPath: step.output + "/summary.json"))
         XCTAssertEqual(step.state, .complete)
+    }
+
+    func testRunStateOfADirectory() throws {
+        let run = dir + "/run"
+        XCTAssertEqual(RunState(directory: run), .fresh)
+        XCTAssertNil(RunState(directory: run).flag)
+        try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+        XCTAssertEqual(RunState(directory: run), .fresh, "an empty directory holds no run")
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: run + "/config.json"))
+        XCTAssertEqual(RunState(directory: run), .partial)
+        XCTAssertEqual(RunState(directory: run).flag, "--force")
+        try Data().write(to: URL(fileURLWithPath: run + "/last.safetensors"))
+        XCTAssertEqual(RunState(directory: run).flag, "--resume")
+        XCTAssertEqual(RunState(directory: run, completionMarker: run + "/other"), .interrupted)
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: run + "/summary.json"))
+        XCTAssertEqual(RunState(directory: run), .complete)
+        XCTAssertNil(RunState(directory: run).flag)
+    }
+
+    /// The file steps are guarded by their marker; the scripts chain the stages.
+    func testScriptFormats() throws {
+        let spec = AblationSpec(corpus: [dir + "/c.jsonl"], sources: ["random", "word2vec", "domain-paragraph"], seeds: 2,
+                                train: ["preset": "tiny"], baseline: "random")
+        let plan = try AblationPlan(spec: spec, results: dir + "/r")
+        let vocab = plan.steps[0]
+        XCTAssertEqual(vocab.command(executable: "lmtool"),
+                       "if [ -e \(dir!)/r/vocab.txt ]; then echo 'vocab: done, skipped'; else mkdir -p \(dir!)/r && lmtool "
+                       + vocab.arguments.joined(separator: " ") + "; fi")
+
+        let shell = plan.script(executable: "lmtool", format: .shell).split(separator: "\n").filter { !$0.hasPrefix("#") }
+        XCTAssertEqual(shell.count, 1 + 2 + 6 + 1)
+        XCTAssertEqual(shell.last, "lmtool report \(dir!)/r --baseline random  # report")
+
+        let slurm = plan.script(executable: "lmtool", format: .slurm)
+        let submissions = slurm.split(separator: "\n").filter { $0.hasPrefix("job=$(sbatch ") }
+        XCTAssertEqual(submissions.count, 4)
+        XCTAssertTrue(submissions[0].contains("--job-name=lmtool-vocabulary --output="))
+        XCTAssertTrue(submissions[1].contains("--job-name=lmtool-pretraining --array=0-1 "))
+        XCTAssertTrue(submissions[2].contains("--job-name=lmtool-training --array=0-5 "))
+        XCTAssertTrue(submissions[3].contains("--job-name=lmtool-report --output="))
+        // Each stage waits for the one before: afterok, and afterany for the report.
+        let dependencies = slurm.split(separator: "\n").filter { $0.hasPrefix("after=(--") }
+        XCTAssertEqual(dependencies, ["after=(--dependency=afterok:${job%%;*} --kill-on-invalid-dep=yes)",
+                                      "after=(--dependency=afterok:${job%%;*} --kill-on-invalid-dep=yes)",
+                                      "after=(--dependency=afterany:${job%%;*} --kill-on-invalid-dep=yes)"])
+        XCTAssertTrue(slurm.contains("5)\n  lmtool train --run \(dir!)/r/runs/domain-paragraph-frozen-seed2 "), slurm)
+
+        let parallel = plan.script(executable: "lmtool", format: .parallel)
+        let stages = parallel.split(separator: "\n").filter { $0.hasPrefix("parallel ") }
+        XCTAssertEqual(stages, ["parallel --will-cite -j \"$jobs\" <<'LMTOOL_STAGE' || exit $?",
+                                "parallel --will-cite -j \"$jobs\" <<'LMTOOL_STAGE' || exit $?",
+                                "parallel --will-cite -j \"$jobs\" <<'LMTOOL_STAGE' || status=$?"])
+        XCTAssertTrue(parallel.hasSuffix("lmtool report \(dir!)/r --baseline random || status=$?\nexit $status\n"), parallel)
+
+        // A given vocabulary and no pretraining: the training array has nothing to wait for.
+        let small = try AblationPlan(spec: AblationSpec(corpus: [dir + "/c.jsonl"], sources: ["random"], seeds: 1,
+                                                        vocabulary: .init(file: dir + "/c.jsonl")), results: dir + "/s")
+        let lines = small.script(executable: "lmtool", format: .slurm).split(separator: "\n")
+        XCTAssertEqual(lines.filter { $0.hasPrefix("job=$(sbatch ") }.count, 2)
+        XCTAssertEqual(lines.filter { $0.hasPrefix("after=(--") }.count, 1)
     }
 
     func testShellQuoting() {

@@ -1,4 +1,5 @@
 import Foundation
+import FuzzSupport
 import XCTest
 @testable import LM
 
@@ -22,6 +23,19 @@ final class AblationSpecTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         return path
+    }
+
+    /// A spec read through a real pipe (`lmtool ablate --spec <(...)`), plain or with a UTF-8
+    /// byte order mark, is the spec read from the file.
+    func testSpecThroughAPipeReadsLikeTheFile() throws {
+        let text = "{\"corpus\": [\"\(dir!)/c.jsonl\"], \"sources\": [\"random\"], \"seeds\": 2}\n"
+        let onDisk = try AblationSpec.load(from: try write("spec.json", text))
+        XCTAssertEqual(onDisk.seeds, 2)
+        for bytes in [Array(text.utf8), [0xEF, 0xBB, 0xBF] + Array(text.utf8)] {
+            var piped = try PipeFeeder.withPipe(bytes) { try AblationSpec.load(from: $0) }
+            piped.origin = onDisk.origin
+            XCTAssertEqual(piped, onDisk)
+        }
     }
 
     /// The one-line error of `body`, or a failure if it throws none.

@@ -32,43 +32,35 @@ public struct PlannedStep: Equatable, Sendable {
     /// The names of the steps it needs.
     public var dependencies: [String]
 
-    /// Where the step stands on disk.
-    public enum State: Equatable, Sendable {
-        /// The completion marker exists: skip.
-        case complete
-        /// A checkpoint exists: continue with `--resume`.
-        case interrupted
-        /// A started directory without a checkpoint: start again with `--force`.
-        case partial
-        /// Nothing there yet.
-        case fresh
-    }
+    /// Where the step stands on disk (`RunState`); a file output is `complete` or `fresh`.
+    public typealias State = RunState
 
     public var state: State {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: completionMarker) { return .complete }
-        guard resumable else { return .fresh }
-        if fm.fileExists(atPath: output + "/last.safetensors") { return .interrupted }
-        if fm.fileExists(atPath: output + "/config.json") { return .partial }
-        return .fresh
+        guard resumable else { return FileManager.default.fileExists(atPath: completionMarker) ? .complete : .fresh }
+        return RunState(directory: output, completionMarker: completionMarker)
     }
 
     /// The arguments to run now: `--resume` for an interrupted step, `--force` for a partial one.
     public var argumentsForCurrentState: [String] {
-        switch state {
-        case .interrupted: return arguments + ["--resume"]
-        case .partial: return arguments + ["--force"]
-        case .complete, .fresh: return arguments
-        }
+        arguments + (state.flag.map { [$0] } ?? [])
     }
 
-    /// One shell line: `mkdir -p` of the needed directories, then the command, every word
-    /// shell-quoted, ending with a `# stage` marker.
+    /// The step as one idempotent shell command, the same whatever is on disk, so a scheduler
+    /// may run it again (a requeue, a second submission): a run-like directory gets
+    /// `--if-needed` (start, `--resume`, `--force` or skip as `RunState` says); a file output is
+    /// guarded by a test of its completion marker. `mkdir -p` of the needed directories first.
+    public func command(executable: String) -> String {
+        let mkdir = directories.isEmpty ? "" : "mkdir -p " + directories.map(shellQuote).joined(separator: " ") + " && "
+        if resumable {
+            return mkdir + ([executable] + arguments + ["--if-needed"]).map(shellQuote).joined(separator: " ")
+        }
+        let run = ([executable] + arguments).map(shellQuote).joined(separator: " ")
+        return "if [ -e \(shellQuote(completionMarker)) ]; then echo \(shellQuote(name + ": done, skipped")); else \(mkdir)\(run); fi"
+    }
+
+    /// `command(executable:)` ending with a `# stage` marker.
     public func shellLine(executable: String) -> String {
-        var line = ""
-        if !directories.isEmpty { line = "mkdir -p " + directories.map(shellQuote).joined(separator: " ") + " && " }
-        line += ([executable] + argumentsForCurrentState).map(shellQuote).joined(separator: " ")
-        return line + "  # " + stage.rawValue
+        command(executable: executable) + "  # " + stage.rawValue
     }
 }
 
@@ -116,7 +108,14 @@ public struct AblationPlan: Sendable {
         if FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw AblationError("\(root): exists and is not a directory: give a results directory to --out")
         }
-        let corpus = try CorpusFiles.expand(spec.corpus.map(AblationPlan.absolute))
+        func expand(_ paths: [String]) throws -> [String] { paths.isEmpty ? [] : try CorpusFiles.expand(paths.map(AblationPlan.absolute)) }
+        let corpus = try expand(spec.corpus)
+        // Split files (whole files per split) instead of a corpus split by records.
+        let splits = spec.splits.map(AblationPlan.absolute)
+        let splitFiles = AblationSpec.SplitFiles(train: try expand(splits.train), valid: try expand(splits.valid), test: try expand(splits.test))
+        let bySplitFiles = !splitFiles.isEmpty
+        /// The data arguments of `lmtool train`.
+        let trainData = bySplitFiles ? splits.arguments : ["--corpus"] + corpus
         let corpusFlags = spec.corpusOptions.arguments
         let embeddingSize = try spec.embeddingSize()
         var planned: [PlannedStep] = []
@@ -129,7 +128,9 @@ public struct AblationPlan: Sendable {
             vocabularyIdentity = "file " + (try AblationPlan.fileHash(vocabPath))
         } else {
             vocabPath = root + "/vocab.txt"
-            var arguments = ["vocab", "build"] + corpus + ["--out", vocabPath, "--split", "train"] + corpusFlags
+            // From the training split, as lmtool train builds it: the training files whole, or
+            // the corpus's training records.
+            var arguments = ["vocab", "build"] + (bySplitFiles ? splitFiles.train + ["--out", vocabPath] : corpus + ["--out", vocabPath, "--split", "train"]) + corpusFlags
             if let n = spec.vocabulary.minCount { arguments += ["--min-count", String(n)] }
             if let n = spec.vocabulary.maxSize { arguments += ["--max-size", String(n)] }
             planned.append(PlannedStep(stage: .vocabulary, name: "vocab", arguments: arguments, output: vocabPath,
@@ -138,6 +139,9 @@ public struct AblationPlan: Sendable {
         }
         var corpusIdentity = ""
         for file in corpus { corpusIdentity += file + " " + (try AblationPlan.fileHash(file)) + "\n" }
+        for (split, files) in [("train", splitFiles.train), ("valid", splitFiles.valid), ("test", splitFiles.test)] {
+            for file in files { corpusIdentity += split + " " + file + " " + (try AblationPlan.fileHash(file)) + "\n" }
+        }
         let vocabularyStep = spec.vocabulary.file == nil ? ["vocab"] : []
 
         // 2. Pretraining, each step once.
@@ -159,7 +163,7 @@ public struct AblationPlan: Sendable {
             hash.update("lmtool ablation cache v2\n" + corpusIdentity + vocabularyIdentity + "\n" + (tool + settings + corpusFlags + extra).joined(separator: "\u{1}"))
             let directory = cache + "/" + String(hash.hexDigest().prefix(16))
             let output = file.map { directory + "/" + $0 } ?? directory
-            let corpusArguments = tool == ["embed", "word2vec"] ? corpus : ["--corpus"] + corpus
+            let corpusArguments = tool == ["embed", "word2vec"] ? (bySplitFiles ? splitFiles.train : corpus) : ["--corpus"] + corpus
             let arguments = tool + corpusArguments + ["--out", output, "--vocab", vocabPath] + corpusFlags + settings + extra
             let step = PlannedStep(stage: .pretraining, name: key, arguments: arguments, output: output,
                                    completionMarker: file == nil ? directory + "/summary.json" : (marker.map { directory + "/" + $0 } ?? output),
@@ -179,8 +183,9 @@ public struct AblationPlan: Sendable {
             case .random: return nil
             case .file(let path): return (AblationPlan.absolute(path), nil)
             case .word2vec:
+                // On the training split: the training files whole, or the corpus's training records.
                 let s = pretraining("word2vec", tool: ["embed", "word2vec"],
-                                    settings: ["--split", "train", "--dim", String(embeddingSize), "--seed", seed] + epochs,
+                                    settings: (bySplitFiles ? [] : ["--split", "train"]) + ["--dim", String(embeddingSize), "--seed", seed] + epochs,
                                     file: "word2vec.vec", marker: "word2vec.vec.vocab.txt")
                 return (s.output, s.name)
             case .bilm:
@@ -201,6 +206,22 @@ public struct AblationPlan: Sendable {
         }
         var glomoSettings = ["--embedding-size", String(embeddingSize), "--seed", seed] + tokens
         if let s = pre.glomoSteps { glomoSettings += ["--steps", String(s)] }
+
+        // The other pretraining commands split a --corpus by records (and pretrain-domain
+        // needs its domain labels): they have no split-file form.
+        if bySplitFiles {
+            for arm in arms {
+                let needsCorpus: Bool
+                switch arm.source {
+                case .bilm, .domain: needsCorpus = true
+                default: needsCorpus = false
+                }
+                if needsCorpus || arm.glomo != .off {
+                    throw spec.named(AblationError("arm \(arm.name) pretrains on a --corpus split by records; with --train/--valid/--test "
+                                                   + "files the sources are random, word2vec and file:PATH, without GLoMo"))
+                }
+            }
+        }
 
         // 3. Training: one run per arm × seed.
         var trainFlags: [String] = []
@@ -225,7 +246,7 @@ public struct AblationPlan: Sendable {
             for k in 1...spec.seeds {
                 let name = "\(arm.name)-seed\(k)"
                 let directory = root + "/runs/" + name
-                let arguments = ["train", "--run", directory, "--corpus"] + corpus + ["--vocab", vocabPath] + corpusFlags
+                let arguments = ["train", "--run", directory] + trainData + ["--vocab", vocabPath] + corpusFlags
                     + trainFlags + ["--seed", String(k)] + armArguments
                 runs.append(PlannedStep(stage: .training, name: name, arguments: arguments, output: directory,
                                         completionMarker: directory + "/summary.json", resumable: true,
@@ -238,15 +259,108 @@ public struct AblationPlan: Sendable {
         self.vocabularyPath = vocabPath
     }
 
-    /// The plan as shell lines (see `PlannedStep.shellLine`), with a comment header; steps
-    /// already complete are listed as comments only.
-    public func script(executable: String) -> String {
-        var lines = ["# lmtool ablate plan for \(results): \(arms.count) arms x \(spec.seeds) seeds",
-                     "# run the vocabulary line first, then the pretraining lines (in any order), then the training lines (in any order);",
-                     "# each line ends with its stage: grep '# training$' selects the runs, e.g. for GNU parallel or a Slurm array."]
-        for step in steps {
-            if step.state == .complete { lines.append("# done: \(step.name)") } else { lines.append(step.shellLine(executable: executable)) }
+    /// How `ablate --plan` writes the plan.
+    public enum ScriptFormat: String, CaseIterable, Sendable {
+        /// One shell line per step, in order, then the report line.
+        case shell
+        /// A bash script that submits the stages with `sbatch`: vocabulary, pretraining (an
+        /// array), training (an array), each `--dependency=afterok` on the one before, the
+        /// report last (`afterany`: it also reports a partial grid).
+        case slurm
+        /// A bash script that runs each stage's lines with GNU `parallel`, stage after stage,
+        /// then the report.
+        case parallel
+    }
+
+    /// `lmtool report RESULTS` (with the spec's baseline), the plan's last line.
+    public func reportCommand(executable: String) -> String {
+        ([executable, "report", results] + (spec.baseline.map { ["--baseline", $0] } ?? [])).map(shellQuote).joined(separator: " ")
+    }
+
+    /// The steps of one stage.
+    func steps(_ stage: PlannedStep.Stage) -> [PlannedStep] { steps.filter { $0.stage == stage } }
+
+    /// The plan as a script in `format`. Every line is idempotent (`PlannedStep.command`), so
+    /// the script can be run again after a failure or an interruption and does only what is left.
+    public func script(executable: String, format: ScriptFormat = .shell) -> String {
+        switch format {
+        case .shell: return shellScript(executable: executable)
+        case .slurm: return slurmScript(executable: executable)
+        case .parallel: return parallelScript(executable: executable)
         }
+    }
+
+    private var title: String { "lmtool ablate plan for \(results): \(arms.count) arms x \(spec.seeds) seeds" }
+
+    private func shellScript(executable: String) -> String {
+        var lines = ["# " + title,
+                     "# run the vocabulary line first, then the pretraining lines (in any order), then the training lines (in any order),",
+                     "# then the report line; each line ends with its stage (grep '# training$' selects the runs) and may run again:",
+                     "# a finished step is skipped, an interrupted run resumed."]
+        lines += steps.map { $0.shellLine(executable: executable) }
+        lines.append(reportCommand(executable: executable) + "  # report")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func slurmScript(executable: String) -> String {
+        let logs = results + "/slurm"
+        var lines = ["#!/bin/bash",
+                     "# " + title + " (Slurm)",
+                     "# Submit with: bash THIS-FILE (on a machine with sbatch; the paths must be the same on the nodes).",
+                     "# Options for every job: sbatch reads SBATCH_PARTITION, SBATCH_ACCOUNT, SBATCH_TIMELIMIT, ... from the",
+                     "# environment, or add them to OPTIONS below. Job logs: \(logs)/. Every step is idempotent: submit",
+                     "# again after a failure and finished steps are skipped, interrupted runs resumed.",
+                     "set -euo pipefail",
+                     "OPTIONS=()",
+                     "mkdir -p \(shellQuote(logs))",
+                     "after=()"]
+        var index = 0
+        func submit(_ job: String, _ commands: [String], dependency: String?) {
+            index += 1
+            let array = commands.count > 1 ? " --array=0-\(commands.count - 1)" : ""
+            let output = shellQuote(logs + "/" + job + (commands.count > 1 ? "-%A_%a.out" : "-%j.out"))
+            lines.append("job=$(sbatch --parsable --job-name=lmtool-\(job)\(array) --output=\(output) \"${OPTIONS[@]}\" \"${after[@]}\" <<'LMTOOL_JOB'")
+            lines.append("#!/bin/bash")
+            if commands.count > 1 {
+                lines.append("case \"$SLURM_ARRAY_TASK_ID\" in")
+                for (i, command) in commands.enumerated() { lines += ["\(i))", "  " + command, "  ;;"] }
+                lines += ["*) echo \"no step $SLURM_ARRAY_TASK_ID in this array\" >&2; exit 1 ;;", "esac"]
+            } else {
+                lines.append(commands[0])
+            }
+            lines.append("LMTOOL_JOB")
+            lines.append(")")
+            lines.append("echo \"\(job): job ${job%%;*}\"")
+            if let dependency { lines.append("after=(--dependency=\(dependency):${job%%;*} --kill-on-invalid-dep=yes)") }
+        }
+        for stage in [PlannedStep.Stage.vocabulary, .pretraining, .training] {
+            let commands = steps(stage).map { $0.command(executable: executable) }
+            if !commands.isEmpty { submit(stage.rawValue, commands, dependency: stage == .training ? "afterany" : "afterok") }
+        }
+        submit("report", [reportCommand(executable: executable)], dependency: nil)
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func parallelScript(executable: String) -> String {
+        var lines = ["#!/bin/bash",
+                     "# " + title + " (GNU parallel)",
+                     "# Run with: bash THIS-FILE. Each stage's lines run in parallel (LMTOOL_JOBS at a time, default one per",
+                     "# core), the stages one after another; a failed vocabulary or pretraining step stops the script, failed",
+                     "# runs are listed by the report. Every line is idempotent: run the script again to finish what is left.",
+                     "set -uo pipefail",
+                     "jobs=${LMTOOL_JOBS:-100%}",
+                     "status=0"]
+        for stage in [PlannedStep.Stage.vocabulary, .pretraining, .training] {
+            let commands = steps(stage).map { $0.command(executable: executable) }
+            if commands.isEmpty { continue }
+            lines.append("echo '# \(stage.rawValue): \(commands.count) step(s)'")
+            lines.append("parallel --will-cite -j \"$jobs\" <<'LMTOOL_STAGE'" + (stage == .training ? " || status=$?" : " || exit $?"))
+            lines += commands
+            lines.append("LMTOOL_STAGE")
+        }
+        lines.append("echo '# report'")
+        lines.append(reportCommand(executable: executable) + " || status=$?")
+        lines.append("exit $status")
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -189,6 +189,9 @@ public struct AblationSpec: Codable, Equatable, Sendable {
     }
 
     public var corpus: [String]
+    /// Split files (`--train/--valid/--test`, `"splits"` in a spec), each belonging to its split
+    /// whole, as `lmtool train` takes them; instead of `corpus`.
+    public var splits: SplitFiles
     public var sources: [String]
     public var modes: [String]
     public var glomo: [String]
@@ -206,8 +209,9 @@ public struct AblationSpec: Codable, Equatable, Sendable {
     public init(corpus: [String] = [], sources: [String] = ["random", "domain-paragraph"], modes: [String] = ["frozen"],
                 glomo: [String] = ["off"], seeds: Int = 3, corpusOptions: CorpusFlags = .init(),
                 vocabulary: VocabularySettings = .init(), train: [String: String] = [:],
-                pretraining: PretrainingSettings = .init(), baseline: String? = nil) {
+                pretraining: PretrainingSettings = .init(), baseline: String? = nil, splits: SplitFiles = .init()) {
         self.corpus = corpus
+        self.splits = splits
         self.sources = sources
         self.modes = modes
         self.glomo = glomo
@@ -220,13 +224,46 @@ public struct AblationSpec: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case corpus, sources, modes, glomo, seeds, corpusOptions, vocabulary, train, pretraining, baseline
+        case corpus, splits, sources, modes, glomo, seeds, corpusOptions, vocabulary, train, pretraining, baseline
+    }
+
+    /// `"splits": {"train": [...], "valid": [...], "test": [...]}`: whole files per split.
+    public struct SplitFiles: Codable, Equatable, Sendable {
+        public var train: [String]
+        public var valid: [String]
+        public var test: [String]
+
+        public init(train: [String] = [], valid: [String] = [], test: [String] = []) {
+            self.train = train
+            self.valid = valid
+            self.test = test
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            train = try c.decodeIfPresent([String].self, forKey: .train) ?? []
+            valid = try c.decodeIfPresent([String].self, forKey: .valid) ?? []
+            test = try c.decodeIfPresent([String].self, forKey: .test) ?? []
+        }
+
+        public var isEmpty: Bool { train.isEmpty && valid.isEmpty && test.isEmpty }
+
+        /// The `lmtool train` arguments: `--train F... --valid F... --test F...`.
+        public var arguments: [String] {
+            (train.isEmpty ? [] : ["--train"] + train) + (valid.isEmpty ? [] : ["--valid"] + valid) + (test.isEmpty ? [] : ["--test"] + test)
+        }
+
+        /// Every path made absolute with `transform`.
+        public func map(_ transform: (String) -> String) -> SplitFiles {
+            SplitFiles(train: train.map(transform), valid: valid.map(transform), test: test.map(transform))
+        }
     }
 
     /// The fields of the objects inside a spec.
     static let nestedFields: [CodingKeys: [String]] = [
         .corpusOptions: ["format", "tokenizer", "lowercase", "sentences", "replaceInvalid", "maxLineBytes"],
         .vocabulary: ["file", "minCount", "maxSize"],
+        .splits: ["train", "valid", "test"],
         .pretraining: ["epochs", "trainTokens", "glomoSteps", "hiddenSize", "seed", "extra"],
     ]
 
@@ -260,6 +297,7 @@ public struct AblationSpec: Codable, Equatable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = AblationSpec()
         corpus = try c.decodeIfPresent([String].self, forKey: .corpus) ?? d.corpus
+        splits = try c.decodeIfPresent(SplitFiles.self, forKey: .splits) ?? d.splits
         sources = try c.decodeIfPresent([String].self, forKey: .sources) ?? d.sources
         modes = try c.decodeIfPresent([String].self, forKey: .modes) ?? d.modes
         glomo = try c.decodeIfPresent([String].self, forKey: .glomo) ?? d.glomo
@@ -411,7 +449,15 @@ public struct AblationSpec: Codable, Equatable, Sendable {
     }
 
     func validateFields() throws -> [AblationArm] {
-        if corpus.isEmpty { throw AblationError("no corpus: give --corpus PATH... (or \"corpus\" in the spec)") }
+        if corpus.isEmpty && splits.isEmpty {
+            throw AblationError("no corpus: give --corpus PATH... or --train/--valid/--test PATH... (or \"corpus\" or \"splits\" in the spec)")
+        }
+        if !corpus.isEmpty && !splits.isEmpty {
+            throw AblationError("--corpus and --train/--valid/--test exclude each other in ablate: give one kind of data")
+        }
+        if !splits.isEmpty && (splits.train.isEmpty || splits.valid.isEmpty) {
+            throw AblationError("split files need --train PATH... and --valid PATH... (--test is optional)")
+        }
         if seeds < 1 { throw AblationError("--seeds must be at least 1") }
         // Every seed is a planned training run per arm: a damaged count must not plan billions.
         if seeds > AblationSpec.maxSeeds { throw AblationError("--seeds must be at most \(AblationSpec.maxSeeds), got \(seeds)") }

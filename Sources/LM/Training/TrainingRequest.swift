@@ -50,6 +50,48 @@ public struct ConfigOverrides: Sendable, Equatable {
     }
 }
 
+/// Where a run-like directory stands (an `lmtool train` run, a `pretrain-domain` or
+/// `pretrain-glomo` model: each writes `config.json` first, `last.safetensors` at checkpoints and
+/// `summary.json` last), and so what running its command again must do. The one decision behind
+/// `ablate`'s steps and `--if-needed`:
+///
+/// | on disk | state | action |
+/// |---|---|---|
+/// | `summary.json` | `complete` | skip |
+/// | `last.safetensors`, no summary | `interrupted` | continue with `--resume` |
+/// | `config.json` only | `partial` | start again with `--force` |
+/// | none of them | `fresh` | start |
+///
+///     switch RunState(directory: "runs/a") { case .complete: print("done"); default: ... }
+public enum RunState: Equatable, Sendable {
+    case complete, interrupted, partial, fresh
+
+    /// The state of `directory`; `completionMarker` is the file whose presence means finished
+    /// (default `directory/summary.json`).
+    public init(directory: String, completionMarker: String? = nil) {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: completionMarker ?? directory + "/summary.json") { self = .complete }
+        else if fm.fileExists(atPath: directory + "/last.safetensors") { self = .interrupted }
+        else if fm.fileExists(atPath: directory + "/config.json") { self = .partial }
+        else { self = .fresh }
+    }
+
+    /// The run-control flag its command needs now: `--resume`, `--force`, or none (start, or
+    /// nothing to do for `complete`).
+    public var flag: String? {
+        switch self {
+        case .interrupted: return "--resume"
+        case .partial: return "--force"
+        case .complete, .fresh: return nil
+        }
+    }
+
+    /// The one-line note `--if-needed` prints for a finished run it skips.
+    public static func skipNote(_ directory: String) -> String {
+        "\(directory): finished (summary.json present), nothing to do"
+    }
+}
+
 /// Everything `lmtool train` is asked to do, before anything is read or written; `prepare()`
 /// turns it into a ready `Trainer`.
 ///

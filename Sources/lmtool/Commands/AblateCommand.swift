@@ -22,22 +22,31 @@ struct AblateCommand: ParsableCommand {
             every step's arguments are parsed by its own command, and runs started with other \
             pretrained inputs than the grid now gives are refused.
 
+            Data: --corpus files split by records, or --train/--valid/--test files (each its split \
+            whole, as lmtool train takes them: PTB, WikiText-2); the vocabulary is built from the \
+            training split either way. Split files allow the sources random, word2vec (trained on \
+            the training files) and file:PATH, without GLoMo: the other pretraining commands split \
+            a --corpus by records.
+
             Sources: random, word2vec, bilm, domain-paragraph, domain-sentence, \
             domain-paragraph-contextual, domain-sentence-contextual, file:PATH. Modes: frozen, \
             finetune, concat (random has none). GLoMo: off, embeddings, hidden. Pretraining sizes \
             follow the LM's embedding size; the BiLSTMs get half of it as hidden size, so \
             contextual vectors fit. Flags override the fields of --spec (a corpus flag at its \
-            default value does not). --plan prints the commands instead, one shell line each, \
-            ending with '# vocabulary', '# pretraining' or '# training', for GNU parallel or Slurm.
+            default value does not). --plan prints the commands instead (to stdout), one shell line \
+            each, ending with '# vocabulary', '# pretraining', '# training' or '# report'; every line \
+            may run again (train --if-needed, pretrain-domain/pretrain-glomo --if-needed, a test of \
+            the output file for the others). --plan-format slurm or parallel prints a ready bash \
+            script for sbatch or GNU parallel instead (docs/ablation.md).
 
             Example (scripts/demo.sh): lmtool ablate --out results --corpus \
             corpora/default.jsonl.zst --tokenizer simple --lowercase --max-size 10000 --sources \
             random,domain-paragraph --modes frozen --seeds 2 --preset tiny --epochs 2 \
             --train-tokens 250000 --pretrain-epochs 2
 
-            Many machines: lmtool ablate ... --plan > plan.txt; run its '# vocabulary' and \
-            '# pretraining' lines, then spread the '# training' lines (e.g. grep '# training$' \
-            plan.txt | parallel -j 4); then lmtool report results.
+            Many machines: lmtool ablate ... --plan --plan-format slurm > plan.sbatch.sh; bash \
+            plan.sbatch.sh submits the grid (RESULTS/report.md at the end). On one machine with \
+            many cores: --plan-format parallel > plan.parallel.sh; bash plan.parallel.sh.
             """)
 
     @Option(help: "The results directory.")
@@ -45,6 +54,13 @@ struct AblateCommand: ParsableCommand {
 
     @Option(parsing: .upToNextOption, help: "Corpus files (JSONL records carry their split, others get the block split).")
     var corpus: [String] = []
+
+    @Option(parsing: .upToNextOption, help: "Instead of --corpus: training files (the whole files), as lmtool train takes them.")
+    var train: [String] = []
+    @Option(parsing: .upToNextOption, help: "Validation files (with --train).")
+    var valid: [String] = []
+    @Option(parsing: .upToNextOption, help: "Test files (with --train; optional).")
+    var test: [String] = []
 
     @Option(help: "A JSON spec file (docs/ablation.md); flags override its fields.")
     var spec: String?
@@ -61,8 +77,12 @@ struct AblateCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seeds per arm (default 3): runs use --seed 1...N.")
     var seeds: Int?
 
-    @Flag(help: "Print the commands (shell lines) instead of running them.")
+    @Flag(help: "Print the plan (see --plan-format) to stdout instead of running it.")
     var plan = false
+
+    @Option(name: .customLong("plan-format"),
+            help: "With --plan: shell (one idempotent line per step, then the report line), slurm (a bash script submitting sbatch jobs: vocabulary, pretraining array, training array, report, chained by --dependency) or parallel (a bash script running each stage with GNU parallel). Redirect it to a file, e.g. > plan.sbatch.sh, and run it with bash.")
+    var planFormat: String = "shell"
 
     @Option(help: ArgumentHelp("The lmtool binary for the steps (default: this one).", visibility: .hidden))
     var executable: String?
@@ -104,6 +124,13 @@ struct AblateCommand: ParsableCommand {
     @Option(help: "The arm the others are compared with (default random).") var baseline: String?
 
     func validate() throws {
+        if AblationPlan.ScriptFormat(rawValue: planFormat) == nil {
+            throw ValidationError("--plan-format '\(planFormat)' is not one of " + AblationPlan.ScriptFormat.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        if planFormat != "shell" && !plan { throw ValidationError("--plan-format needs --plan") }
+        if !corpus.isEmpty && !(train + valid + test).isEmpty {
+            throw ValidationError("--corpus and --train/--valid/--test exclude each other in ablate: give one kind of data")
+        }
         if corpusOptions.split != nil { throw ValidationError("--split does not apply to ablate: every step uses the corpus's own splits") }
         for (flag, minimum, value) in [("--seeds", 1, seeds), ("--min-count", 1, minCount), ("--max-size", 2, maxSize),
                                        ("--pretrain-epochs", 1, pretrainEpochs), ("--pretrain-tokens", 2, pretrainTokens),
@@ -115,7 +142,11 @@ struct AblateCommand: ParsableCommand {
     /// The spec: the file (if any), overridden by the flags given.
     func makeSpec() throws -> AblationSpec {
         var s = try spec.map(AblationSpec.load) ?? AblationSpec()
-        if !corpus.isEmpty { s.corpus = corpus }
+        if !corpus.isEmpty { s.corpus = corpus; s.splits = .init() }
+        if !train.isEmpty || !valid.isEmpty || !test.isEmpty {
+            s.splits = AblationSpec.SplitFiles(train: train, valid: valid, test: test)
+            s.corpus = []
+        }
         func list(_ text: String) -> [String] { text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
         if let sources { s.sources = list(sources) }
         if let modes { s.modes = list(modes) }
@@ -159,7 +190,7 @@ struct AblateCommand: ParsableCommand {
         if self.plan {
             // The printed lines name the binary by its real path, so they run anywhere it is installed.
             let shown = self.executable ?? ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "lmtool")
-            print(plan.script(executable: shown), terminator: "")
+            print(plan.script(executable: shown, format: AblationPlan.ScriptFormat(rawValue: planFormat)!), terminator: "")
             return
         }
         // One ablate per results directory; its steps lock their own run and cache directories.
@@ -209,10 +240,11 @@ struct AblateCommand: ParsableCommand {
         let path = plan.results + "/ablation.json"
         var spec = plan.spec
         spec.corpus = spec.corpus.map { AblationPlan.absolute($0) }
+        spec.splits = spec.splits.map { AblationPlan.absolute($0) }
         if FileManager.default.fileExists(atPath: path) {
             let old = try AblationSpec.load(from: path)
             var differences: [String] = []
-            if old.corpus != spec.corpus { differences.append("corpus") }
+            if old.corpus != spec.corpus || old.splits != spec.splits { differences.append("corpus") }
             if old.corpusOptions != spec.corpusOptions { differences.append("corpus options") }
             if old.vocabulary != spec.vocabulary { differences.append("vocabulary") }
             if old.train != spec.train { differences.append("train options") }

@@ -120,6 +120,8 @@ struct PretrainDomainCommand: ParsableCommand {
 
     @Flag(help: "Replace a run already in --out.")
     var force = false
+    @Flag(name: .customLong("if-needed"), help: "Start, --resume or --force as --out requires; a finished one (summary.json): a note, exit 0.")
+    var ifNeeded = false
 
     func validate() throws {
         if corpus.isEmpty { throw ValidationError("--corpus needs at least one file") }
@@ -134,13 +136,20 @@ struct PretrainDomainCommand: ParsableCommand {
         try OptionBounds.checkThreads(threads)
         if corpusOptions.split != nil { throw ValidationError("--split does not apply: pretrain-domain uses the train, valid and test splits") }
         if resume && force { throw ValidationError("--resume and --force exclude each other") }
+        if ifNeeded && (resume || force) { throw ValidationError("--if-needed chooses --resume or --force itself: give it alone") }
         if glomoWeights != nil && glomo == nil { throw ValidationError("--glomo-weights needs --glomo DIR") }
         if glomo != nil && maxLength == 0 { throw ValidationError("--glomo needs --max-length > 0: the graphs cover windows of that many tokens") }
         if resume && glomo != nil { throw ValidationError("--glomo does not apply with --resume: the run's config.json says which graphs it uses") }
     }
 
-    func run() throws {
+    mutating func run() throws {
         try DomainRunDirectory(path: out).lock()   // one writer per run, before anything is read
+        // --if-needed decides under the lock: two copies of one scheduler line cannot both start.
+        if ifNeeded {
+            guard let state = decideIfNeeded(out) else { return }
+            resume = state == .interrupted
+            force = state == .partial
+        }
         if let threads { BLASRuntime.setThreads(threads) }
         setvbuf(stdout, nil, _IOLBF, 0)  // progress lines appear as they are printed
         let clock = ContinuousClock()

@@ -67,11 +67,14 @@ struct PretrainGLoMoCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp(SharedOptions.threadsHelp)) var threads: Int?
     @Flag(help: "Continue the model in --out from its last.safetensors.") var resume = false
     @Flag(help: "Replace a model already in --out.") var force = false
+    @Flag(name: .customLong("if-needed"), help: "Start, --resume or --force as --out requires; a finished one (summary.json): a note, exit 0.")
+    var ifNeeded = false
     @Option(name: .customLong("stop-after-steps"), parsing: .unconditional, help: "Stop cleanly after N steps in this session (continue with --resume).")
     var stopAfterSteps: Int?
 
     func validate() throws {
         if resume && force { throw ValidationError("--resume and --force exclude each other") }
+        if ifNeeded && (resume || force) { throw ValidationError("--if-needed chooses --resume or --force itself: give it alone") }
         if !resume && corpus.isEmpty { throw ValidationError("give the corpus: --corpus PATH...") }
         if steps != nil && epochs != nil { throw ValidationError("give --steps or --epochs, not both") }
         let positive: [(String, Int?)] = [("--embedding-size", embeddingSize), ("--channels", channels), ("--conv-layers", convLayers),
@@ -109,8 +112,14 @@ struct PretrainGLoMoCommand: ParsableCommand {
         return GLoMoModelConfig(vocabulary: vocabulary, graph: graph, pretraining: p, tokenization: corpusOptions.tokenization, corpus: paths)
     }
 
-    func run() throws {
+    mutating func run() throws {
         try GLoMoModelDirectory(path: out).lock()   // one writer per model, before anything is read
+        // --if-needed decides under the lock: two copies of one scheduler line cannot both start.
+        if ifNeeded {
+            guard let state = decideIfNeeded(out) else { return }
+            resume = state == .interrupted
+            force = state == .partial
+        }
         if let threads { BLASRuntime.setThreads(threads) }
         let clock = ContinuousClock()
         let t0 = clock.now

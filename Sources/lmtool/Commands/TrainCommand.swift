@@ -36,7 +36,7 @@ struct TrainCommand: ParsableCommand {
             --test ../shared/corpora/wikitext-2/test.txt.zst --threads 2
             """)
 
-    @Option(name: .customLong("run"), help: "The run directory (created; refused if it holds a run, unless --force or --resume).")
+    @Option(name: .customLong("run"), help: "The run directory (created; refused if it holds a run, unless --force, --resume or --if-needed).")
     var runPath: String
 
     // Data.
@@ -90,6 +90,9 @@ struct TrainCommand: ParsableCommand {
     // Run control.
     @Flag(help: "Continue the run in --run from its last.safetensors.") var resume = false
     @Flag(help: "Replace a run that --run already holds.") var force = false
+    @Flag(name: .customLong("if-needed"),
+          help: "Start, resume or skip as --run requires: no run: start; interrupted (last.safetensors, no summary.json): --resume; started without a checkpoint: --force; finished (summary.json): print a note and exit 0. For scheduler lines that may run twice.")
+    var ifNeeded = false
     @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Save last.safetensors at least every SECONDS (besides every epoch end).")
     var checkpointEvery: Double = 600
     @Option(name: .customLong("stop-after-steps"), parsing: .unconditional, help: "Stop cleanly after N optimizer steps in this session (continue with --resume).")
@@ -125,6 +128,7 @@ struct TrainCommand: ParsableCommand {
             try fail("--split does not apply to train: use --corpus (split by records) or --train/--valid/--test")
         }
         if resume && force { try fail("--resume and --force exclude each other") }
+        if ifNeeded && (resume || force) { try fail("--if-needed chooses --resume or --force itself: give it alone") }
         if embeddingMode != nil && embeddings == nil { try fail("--embedding-mode needs --embeddings FILE") }
         if glomoOn != nil && glomo == nil { try fail("--glomo-on needs --glomo DIR") }
         if glomoWeights != nil && glomo == nil { try fail("--glomo-weights needs --glomo DIR") }
@@ -191,8 +195,14 @@ struct TrainCommand: ParsableCommand {
         return request
     }
 
-    func run() throws {
+    mutating func run() throws {
         try checkFlags()
+        if ifNeeded {
+            try RunDirectory(path: runPath).lock()   // decide under the run's lock (prepare takes it anyway)
+            guard let state = decideIfNeeded(runPath) else { return }
+            resume = state == .interrupted
+            force = state == .partial
+        }
         if let threads { BLASRuntime.setThreads(threads) }
         // Log lines go to stdout, the progress display and errors to stderr.
         let progress = ProgressReporter()
@@ -212,4 +222,20 @@ struct TrainCommand: ParsableCommand {
             if let signal { throw ExitCode(128 + signal) }
         }
     }
+}
+
+/// `--if-needed` of `train`, `pretrain-domain` and `pretrain-glomo`: the directory's `RunState`
+/// (the decision ablate makes for its steps), with a line saying what it means; nil for a
+/// finished run (after a one-line note): nothing to do. The caller sets `--resume` for
+/// `interrupted`, `--force` for `partial`.
+func decideIfNeeded(_ directory: String) -> RunState? {
+    let state = RunState(directory: directory)
+    switch state {
+    case .complete: print(RunState.skipNote(directory))
+    case .interrupted: print("\(directory): interrupted, resuming (--resume)")
+    case .partial: print("\(directory): started without a checkpoint, starting again (--force)")
+    case .fresh: break
+    }
+    fflush(stdout)
+    return state == .complete ? nil : state
 }
