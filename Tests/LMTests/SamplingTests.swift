@@ -75,4 +75,50 @@ final class SamplingTests: XCTestCase {
         XCTAssertNotEqual(draws(5), draws(6))
         XCTAssertFalse(draws(5).contains(1) || draws(5).contains(4))
     }
+
+    // MARK: - top-p (nucleus)
+
+    /// Draws `n` tokens and returns each id's share.
+    func shares(_ sampler: Sampler, _ x: [Float], draws n: Int = 100_000, seed: UInt64 = 5) -> [Double] {
+        var rng = RNG(seed: seed)
+        var counts = [Int](repeating: 0, count: x.count)
+        for _ in 0..<n { counts[sampler.sample(logProbabilities: x, rng: &rng)] += 1 }
+        return counts.map { Double($0) / Double(n) }
+    }
+
+    /// (0.2, 0.5, 0.3): nucleus 0.6 is {0.5, 0.3} (0.5 < 0.6 ≤ 0.8), renormalised to 0.625 / 0.375;
+    /// nucleus 0.5 is {0.5} alone (reached exactly); nucleus 0.81 is everything.
+    func testTopPKeepsTheSmallestPrefixReachingP() {
+        let a = shares(Sampler(topP: 0.6), logits)
+        XCTAssertEqual(a[0], 0)
+        XCTAssertEqual(a[1], 0.625, accuracy: 0.0064)
+        XCTAssertEqual(a[2], 0.375, accuracy: 0.0064)
+        XCTAssertEqual(shares(Sampler(topP: 0.5), logits, draws: 1000), [0, 1, 0])
+        let all = shares(Sampler(topP: 0.81), logits)
+        for (s, q) in zip(all, [0.2, 0.5, 0.3]) { XCTAssertEqual(s, q, accuracy: 0.0064) }
+        XCTAssertEqual(shares(Sampler(topP: 1), logits, seed: 8), shares(Sampler(), logits, seed: 8), "top-p 1 is no restriction")
+    }
+
+    /// The nucleus is taken after the temperature: at T = 2 the probabilities are (0.26275,
+    /// 0.41545, 0.32180), so nucleus 0.7 needs both 0.41545 and 0.32180 (sum 0.73725), and their
+    /// renormalised shares are 0.56350 / 0.43650.
+    func testTopPAppliesToTheTemperedDistribution() {
+        let s = shares(Sampler(temperature: 2, topP: 0.7), logits)
+        XCTAssertEqual(s[0], 0)
+        XCTAssertEqual(s[1], 0.56350, accuracy: 0.0064)
+        XCTAssertEqual(s[2], 0.43650, accuracy: 0.0064)
+    }
+
+    /// Equal probabilities at the edge of the nucleus: the lower id is kept; one draw per call.
+    func testTopPTiesKeepTheLowerID() {
+        let x: [Float] = [log(0.25), log(0.25), log(0.25), log(0.25)]
+        XCTAssertEqual(shares(Sampler(topP: 0.25), x, draws: 1000), [1, 0, 0, 0])
+        let half = shares(Sampler(topP: 0.5), x)
+        XCTAssertEqual(half[2] + half[3], 0)
+        XCTAssertEqual(half[0], 0.5, accuracy: 0.0064)
+        var rng = RNG(seed: 1), other = RNG(seed: 1)
+        _ = Sampler(topP: 0.25).sample(logProbabilities: x, rng: &rng)
+        _ = other.uniform()
+        XCTAssertEqual(rng.state, other.state)
+    }
 }

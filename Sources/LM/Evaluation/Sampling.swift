@@ -5,22 +5,31 @@ import NN
 ///
 /// With temperature T the probabilities become p_i^(1/T) / Σ_j p_j^(1/T) (a softmax of
 /// log p / T); with `topK` = k only the k most probable tokens keep their mass (ties broken by
-/// the lower id). T = 0 (or k = 1) is greedy: the most probable token, lowest id on ties, and
-/// no random number is drawn. Otherwise exactly one `rng.uniform()` is drawn per call.
+/// the lower id); with `topP` = P (nucleus sampling, Holtzman et al. 2020) only the most
+/// probable tokens whose probabilities (after the temperature and top-k, renormalised) first
+/// reach a sum of P keep their mass: the tokens in order of descending probability, lower id
+/// first on ties, up to and including the one at which the running sum reaches P. The sums are
+/// exact (Double, over the whole distribution; "reaches" allows 1e-12 for rounding).
+/// T = 0 (or k = 1) is greedy: the most probable token, lowest id on ties, and no random number
+/// is drawn. Otherwise exactly one `rng.uniform()` is drawn per call.
 ///
 ///     var rng = RNG(seed: 7)
-///     let next = Sampler(temperature: 0.8, topK: 40).sample(logProbabilities: logits, rng: &rng)
+///     let next = Sampler(temperature: 0.8, topK: 40, topP: 0.9).sample(logProbabilities: logits, rng: &rng)
 public struct Sampler: Equatable, Sendable {
     /// 1 = the model's distribution; smaller is greedier; 0 = argmax.
     public var temperature: Float
     /// Keep only the `topK` most probable tokens (nil or 0 = all).
     public var topK: Int?
+    /// Keep only the nucleus of probability `topP`, in (0, 1] (nil or 1 = all).
+    public var topP: Double?
 
-    public init(temperature: Float = 1, topK: Int? = nil) {
+    public init(temperature: Float = 1, topK: Int? = nil, topP: Double? = nil) {
         precondition(temperature >= 0 && temperature.isFinite, "temperature must be finite and >= 0")
         precondition((topK ?? 0) >= 0, "topK must be >= 0")
+        precondition(topP.map { $0 > 0 && $0 <= 1 } ?? true, "topP must be in (0, 1]")
         self.temperature = temperature
         self.topK = topK
+        self.topP = topP
     }
 
     /// The index of the sampled token. `logProbabilities` may be unnormalised (logits): only
@@ -48,6 +57,7 @@ public struct Sampler: Equatable, Sendable {
             weights[i] = w
             total += w
         }
+        if let topP, topP < 1 { total = Sampler.keepNucleus(&weights, total: total, ids: candidates, p: topP) }
         let u = Double(rng.uniform()) * total
         var cumulative = 0.0
         for (i, w) in weights.enumerated() {
@@ -56,6 +66,23 @@ public struct Sampler: Equatable, Sendable {
         }
         // Rounding left u at the very top: the last candidate with mass.
         return candidates[weights.lastIndex { $0 > 0 }!]
+    }
+
+    /// Zeroes every weight outside the nucleus of probability `p` (the largest weights, lower
+    /// id first on ties, until their share of `total` reaches `p`); returns the nucleus's total.
+    static func keepNucleus(_ weights: inout [Double], total: Double, ids: [Int], p: Double) -> Double {
+        let order = weights.indices.sorted { weights[$0] != weights[$1] ? weights[$0] > weights[$1] : ids[$0] < ids[$1] }
+        var kept = 0.0
+        var end = order.count
+        for (rank, i) in order.enumerated() {
+            kept += weights[i]
+            if kept / total >= p - 1e-12 {
+                end = rank + 1
+                break
+            }
+        }
+        for i in order[end...] { weights[i] = 0 }
+        return kept
     }
 
     /// The ids of the `k` largest entries (0 < k < count), in id order; among equal values at

@@ -128,6 +128,34 @@ public struct ResumeState: Codable, Equatable, Sendable {
         }
     }
 
+    /// The epoch count the restored schedule ends at (`config.json` training.epochs when the
+    /// checkpoint was written).
+    public var scheduledEpochs: Int { schedule.config.epochs }
+
+    /// Moves the end of the schedule to `epochs` (`train --resume --epochs N`), as if the run had
+    /// been started with `epochs`: a run that finished because its epochs were done continues
+    /// (the learning rate of the next epoch is already the schedule's), one that stopped early
+    /// (`--patience`) stays finished. Nothing else changes, so the extended run trains exactly as
+    /// a run started with `epochs` would have.
+    ///
+    /// - Throws: a one-line `TrainingSetupError` when `epochs` is fewer than the epochs done (or
+    ///   than the epoch in progress).
+    public mutating func extend(toEpochs epochs: Int) throws {
+        let done = schedule.epoch
+        let needed = batchInEpoch > 0 ? done + 1 : done
+        if epochs < needed {
+            let what = batchInEpoch > 0 ? "the run is in epoch \(done + 1)" : "the run has done \(done) epochs"
+            throw TrainingSetupError("--epochs \(epochs) is fewer than the run's epochs: \(what); give --epochs \(needed) or more")
+        }
+        schedule.config.epochs = epochs
+        let patienceExhausted = schedule.config.patience.map { schedule.epochsWithoutImprovement >= $0 && done > 0 } ?? false
+        if done >= epochs {
+            if schedule.stopReason == nil { schedule.stopReason = "finished \(epochs) epochs" }
+        } else if !patienceExhausted {
+            schedule.stopReason = nil
+        }
+    }
+
     /// The largest counter a checkpoint may hold (2⁵³: exact as a Double, and far from `Int.max`).
     public static let maxCount = 1 << 53
     /// The most epochs a checkpoint may have finished.

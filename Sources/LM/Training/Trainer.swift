@@ -109,6 +109,12 @@ public final class Trainer {
             rng = restored.rng
             state = restored.state
             log("resuming from \(run.lastCheckpointPath): epoch \(state.epoch), step \(state.step), window \(state.batchInEpoch) of the epoch")
+            if state.scheduledEpochs != t.epochs {
+                // `--resume --epochs N`: the schedule runs on to N epochs (config.json says N).
+                let before = state.scheduledEpochs
+                try state.extend(toEpochs: t.epochs)
+                log("epochs: \(before) → \(t.epochs)" + (state.schedule.finished ? " (\(state.schedule.stopReason ?? "finished"): nothing more to train)" : ""))
+            }
         } else {
             if resume { log("no checkpoint in \(run.path) yet: starting from the beginning") }
             for line in try InputFactory.initialize(model, config: config, vocabulary: vocabulary) { log(line) }

@@ -106,7 +106,7 @@ public struct TrainingRequest: Sendable {
     public var data: CorpusSelection?
     /// `--vocab FILE`; otherwise a vocabulary is built from the training split.
     public var vocabularyFile: String?
-    /// `--min-count` (default 1) and `--max-size` for a built vocabulary.
+    /// `--min-count` (default `defaultMinCount`) and `--max-size` (default: no limit) for a built vocabulary.
     public var minCount: Int?
     public var maxSize: Int?
     /// `--preset` (default `small` for a new run).
@@ -123,6 +123,9 @@ public struct TrainingRequest: Sendable {
     public var options = TrainerOptions()
 
     public init(runPath: String) { self.runPath = runPath }
+
+    /// `--min-count` when none is given: every token of the training split is kept.
+    public static let defaultMinCount = 1
 
     /// Reads the vocabulary and the data, checks the configuration, creates the run directory
     /// (or, with `resume`, opens it and checks that the configuration is the same) and builds
@@ -183,10 +186,21 @@ public struct TrainingRequest: Sendable {
                                glomo: glomo ?? saved.glomo)
         try TrainingRequest.check(config, trainTokens: trainTokens)
         try InputFactory.prepare(&config, vocabulary: vocabulary)
-        try run.checkResume(with: config)
+        // `--epochs N` may extend (or, before they are done, shorten) the run; nothing else may change.
+        var unextended = config
+        unextended.training.epochs = saved.training.epochs
+        try run.checkResume(with: unextended)
         let splits = try TrainingRequest.load(data, vocabulary: vocabulary, batching: config.training.batching, log: log)
-        return try Trainer(run: run, config: config, vocabulary: vocabulary, train: splits.train, valid: splits.valid,
-                           test: splits.test, trainTokens: trainTokens, resume: true, options: options, log: log)
+        let trainer = try Trainer(run: run, config: config, vocabulary: vocabulary, train: splits.train, valid: splits.valid,
+                                  test: splits.test, trainTokens: trainTokens, resume: true, options: options, log: log)
+        // Every check has passed (the trainer refuses fewer epochs than are done): record the new
+        // epoch count, and a finished run that trains on is no longer finished until its new
+        // summary is written.
+        if config.training.epochs != saved.training.epochs { try run.writeConfig(config) }
+        if run.isFinished && !trainer.state.schedule.finished {
+            if unlink(run.summaryPath) != 0 && errno != ENOENT { throw FileError.posix(run.summaryPath, "cannot remove") }
+        }
+        return trainer
     }
 
     private func loadVocabulary(data: CorpusSelection, log: (String) -> Void) throws -> Vocabulary {
@@ -196,7 +210,7 @@ public struct TrainingRequest: Sendable {
             return v
         }
         if let minCount, minCount < 1 { throw TrainingSetupError("--min-count must be at least 1, got \(minCount)") }
-        let v = try data.buildVocabulary(minCount: minCount ?? 1, maxSize: maxSize)
+        let v = try data.buildVocabulary(minCount: minCount ?? TrainingRequest.defaultMinCount, maxSize: maxSize)
         log("vocabulary: \(v.count) tokens built from the training split (hash \(v.contentHash))")
         return v
     }

@@ -91,8 +91,8 @@ struct AblateCommand: ParsableCommand {
 
     // The shared vocabulary.
     @Option(help: "Use this vocabulary file instead of building RESULTS/vocab.txt.") var vocab: String?
-    @Option(name: .customLong("min-count"), parsing: .unconditional, help: "Vocabulary: keep tokens seen at least this many times.") var minCount: Int?
-    @Option(name: .customLong("max-size"), parsing: .unconditional, help: "Vocabulary: largest size, counting <unk> and <eos>.") var maxSize: Int?
+    @Option(name: .customLong("min-count"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.optionalMinCountHelp)) var minCount: Int?
+    @Option(name: .customLong("max-size"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.maxSizeHelp)) var maxSize: Int?
 
     // lmtool train options, passed to every run.
     @Option(help: "lmtool train --preset (default small).") var preset: String?

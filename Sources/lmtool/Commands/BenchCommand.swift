@@ -19,7 +19,7 @@ struct BenchCommand: ParsableCommand {
         @Option(parsing: .unconditional, help: "Timed rounds per shape.")
         var repeats = 5
 
-        @Option(parsing: .unconditional, help: "Compute threads: GEMMs, the LSTM time loop, the softmax; \(OptionBounds.threadsRange) (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).")
+        @Option(parsing: .unconditional, help: ArgumentHelp(SharedOptions.threadsHelp))
         var threads: Int?
 
         func validate() throws {
@@ -39,7 +39,7 @@ struct BenchCommand: ParsableCommand {
             commandName: "lm",
             abstract: "LSTM language model training and evaluation throughput (tokens/s) and peak RSS.",
             discussion: """
-                On random ids, for the issue-3 configurations: tiny (vocab 5k, 64/64, 1 layer, BPTT 35, \
+                On random ids, with the shapes of lmtool train's presets: tiny (vocab 5k, 64/64, 1 layer, BPTT 35, \
                 batch 32), small (vocab 10k, 200/200, 2 layers, BPTT 20, batch 20), medium (vocab 10k, \
                 650/650, 2 layers, BPTT 35, batch 20, dropout 0.5). Training = forward + backward + \
                 clip 0.25 + SGD step. scripts/bench-lm.sh runs it next to PyTorch. Build in release mode first.
@@ -58,7 +58,7 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Phases to time: both, train or eval (a phase not run prints as -).")
         var phase: LanguageModelBenchmark.Phases = .both
 
-        @Option(parsing: .unconditional, help: "Compute threads: GEMMs, the LSTM time loop, the softmax; \(OptionBounds.threadsRange) (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).")
+        @Option(parsing: .unconditional, help: ArgumentHelp(SharedOptions.threadsHelp))
         var threads: Int?
 
         func validate() throws {

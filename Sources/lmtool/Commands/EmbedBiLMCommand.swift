@@ -45,10 +45,10 @@ struct EmbedBiLMCommand: ParsableCommand {
     @Option(help: "Use this vocabulary file instead of building one from the training split.")
     var vocab: String?
 
-    @Option(name: .customLong("min-count"), parsing: .unconditional, help: "Keep words seen at least this many times (when building the vocabulary).")
-    var minCount = 1
+    @Option(name: .customLong("min-count"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.minCountHelp))
+    var minCount = SharedOptions.minCount
 
-    @Option(name: .customLong("max-size"), parsing: .unconditional, help: "Largest vocabulary built, counting <unk> and <eos>.")
+    @Option(name: .customLong("max-size"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.maxSizeHelp))
     var maxSize: Int?
 
     @Option(name: .customLong("embedding-size"), parsing: .unconditional, help: "Input embedding size.") var embeddingSize = 64
@@ -65,7 +65,7 @@ struct EmbedBiLMCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Standardise every component over the vocabulary (mean 0, standard deviation 1); --no-standardize writes the raw averages.")
     var standardize = true
 
-    @Option(parsing: .unconditional, help: "Compute threads, \(OptionBounds.threadsRange) (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)); the vectors depend on the count.")
+    @Option(parsing: .unconditional, help: ArgumentHelp(SharedOptions.threadsHelp + " The vectors depend on the count."))
     var threads: Int?
 
     func validate() throws {

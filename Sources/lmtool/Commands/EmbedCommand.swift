@@ -2,6 +2,7 @@ import ArgumentParser
 import Corpus
 import Embeddings
 import Foundation
+import NN
 import Support
 
 extension EmbeddingFormat: ExpressibleByArgument {}
@@ -58,16 +59,16 @@ struct EmbedCommand: ParsableCommand {
         @Option(parsing: .unconditional, help: "Vector size.") var dim = 100
         @Option(parsing: .unconditional, help: "Largest context distance.") var window = 5
         @Option(parsing: .unconditional, help: "Negative samples per pair.") var negative = 5
-        @Option(name: .customLong("min-count"), parsing: .unconditional, help: "Keep words seen at least this many times (when building the vocabulary).") var minCount = 5
+        @Option(name: .customLong("min-count"), parsing: .unconditional, help: "When building the vocabulary: keep tokens seen at least this many times; 5 by default as in Mikolov's word2vec, because rarer words get poor vectors and slow training down.") var minCount = 5
         @Option(parsing: .unconditional, help: "Passes over the corpus.") var epochs = 5
-        @Option(parsing: .unconditional, help: "Training threads, \(OptionBounds.threadsRange).") var threads = 2
+        @Option(parsing: .unconditional, help: ArgumentHelp(SharedOptions.threadsHelp(doing: "Hogwild training over parts of the corpus") + " Only --threads 1 is deterministic for a --seed.")) var threads: Int?
         @Option(parsing: .unconditional, help: "Subsampling threshold (0 disables).") var sample = 1e-3
         @Option(parsing: .unconditional, help: "Starting learning rate.") var alpha: Float = 0.025
         @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 1
 
         func validate() throws {
-            if dim < 1 || window < 1 || negative < 0 || epochs < 0 || threads < 1 || minCount < 1 || sample < 0 || !(alpha > 0) {
-                throw ValidationError("--dim, --window, --threads and --min-count must be at least 1; --negative, --epochs and --sample at least 0; --alpha positive")
+            if dim < 1 || window < 1 || negative < 0 || epochs < 0 || minCount < 1 || sample < 0 || !(alpha > 0) {
+                throw ValidationError("--dim, --window and --min-count must be at least 1; --negative, --epochs and --sample at least 0; --alpha positive")
             }
             try OptionBounds.checkThreads(threads)
         }
@@ -86,7 +87,7 @@ struct EmbedCommand: ParsableCommand {
             let encoded = try EncodedCorpus(reader, vocabulary: vocabulary, tokenization: corpus.tokenization, split: corpus.split)
             let prepared = (clock.now - t0).seconds
             print("vocabulary \(grouped(vocabulary.count)) words (hash \(vocabulary.contentHash)), corpus \(grouped(encoded.ids.count)) tokens, read in \(String(format: "%.1f", prepared)) s")
-            let options = Word2VecOptions(dimension: dim, window: window, negative: negative, epochs: epochs, threads: threads,
+            let options = Word2VecOptions(dimension: dim, window: window, negative: negative, epochs: epochs, threads: threads ?? BLASRuntime.threads,
                                           sample: sample, learningRate: alpha, seed: seed)
             let t1 = clock.now
             let table = Word2Vec.train(ids: encoded.ids, vocabulary: vocabulary, options: options) { p in

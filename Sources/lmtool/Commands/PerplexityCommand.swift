@@ -72,7 +72,10 @@ struct PerplexityCommand: ParsableCommand {
 
     @OptionGroup var corpus: CorpusOptions
 
+    @OptionGroup var threads: ThreadsOption
+
     func run() throws {
+        threads.apply()
         if batchSize < 1 { throw ScoringOptionError("--batch-size must be at least 1, got \(batchSize)") }
         if let window, window < 1 { throw ScoringOptionError("--window must be at least 1, got \(window)") }
         let evaluator = try loadEvaluator(run: model, mode: mode?.batching, corpus: corpus, batchSize: batchSize, window: window)

@@ -64,11 +64,11 @@ struct PretrainDomainCommand: ParsableCommand {
 
     @OptionGroup var corpusOptions: CorpusOptions
 
-    @Option(name: .customLong("min-count"), parsing: .unconditional, help: "When building the vocabulary: keep words seen at least this many times in the train split.")
-    var minCount = 1
+    @Option(name: .customLong("min-count"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.minCountHelp))
+    var minCount = SharedOptions.minCount
 
-    @Option(name: .customLong("max-size"), parsing: .unconditional, help: "When building the vocabulary: at most this many words (counting <unk> and <eos>); 0 for no limit.")
-    var maxSize = 30_000
+    @Option(name: .customLong("max-size"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.pretrainingMaxSizeHelp + " 0 for no limit."))
+    var maxSize = SharedOptions.pretrainingMaxSize
 
     @Option(name: .customLong("embedding-size"), parsing: .unconditional, help: "Word vector size E.")
     var embeddingSize = 64
@@ -103,7 +103,7 @@ struct PretrainDomainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Random seed (initialization, shuffling, dropout).")
     var seed: UInt64 = 1
 
-    @Option(parsing: .unconditional, help: "Compute threads, \(OptionBounds.threadsRange) (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).")
+    @Option(parsing: .unconditional, help: ArgumentHelp(SharedOptions.threadsHelp))
     var threads: Int?
 
     @Option(name: .customLong("min-occurrences"), parsing: .unconditional, help: "contextual.vec: words seen fewer times in the train split get the fallback row.")

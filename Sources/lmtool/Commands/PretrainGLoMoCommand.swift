@@ -39,10 +39,10 @@ struct PretrainGLoMoCommand: ParsableCommand {
 
     @OptionGroup var corpusOptions: CorpusOptions
 
-    @Option(name: .customLong("min-count"), parsing: .unconditional, help: "Keep words seen at least this many times (when building the vocabulary).")
+    @Option(name: .customLong("min-count"), parsing: .unconditional, help: "When building the vocabulary: keep tokens seen at least this many times; 3 by default because on a raw pretraining corpus a word seen once or twice would get an embedding row and a softmax column trained from almost nothing.")
     var minCount = 3
-    @Option(name: .customLong("max-size"), parsing: .unconditional, help: "Keep at most this many words (when building the vocabulary).")
-    var maxSize = 30_000
+    @Option(name: .customLong("max-size"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.pretrainingMaxSizeHelp))
+    var maxSize = SharedOptions.pretrainingMaxSize
 
     @Option(name: .customLong("embedding-size"), parsing: .unconditional, help: "Word embedding size E (also the feature size).") var embeddingSize = 128
     @Option(parsing: .unconditional, help: "Channels of the key and query convolution stacks (default: E).") var channels: Int?
@@ -64,7 +64,7 @@ struct PretrainGLoMoCommand: ParsableCommand {
     @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Checkpoint (and score the valid split) every N steps.") var checkpointEvery: Int?
     @Option(name: .customLong("valid-sequences"), parsing: .unconditional, help: "Windows of the valid split scored at each checkpoint.") var validSequences = 64
     @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 1
-    @Option(parsing: .unconditional, help: "Compute threads, \(OptionBounds.threadsRange) (default: one per processor).") var threads: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp(SharedOptions.threadsHelp)) var threads: Int?
     @Flag(help: "Continue the model in --out from its last.safetensors.") var resume = false
     @Flag(help: "Replace a model already in --out.") var force = false
     @Flag(name: .customLong("if-needed"), help: "Start, --resume or --force as --out requires; a finished one (summary.json): a note, exit 0.")

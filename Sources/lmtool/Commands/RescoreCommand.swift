@@ -62,7 +62,10 @@ struct RescoreCommand: ParsableCommand {
     @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Hypotheses scored at once.")
     var batchSize = 16
 
+    @OptionGroup var threads: ThreadsOption
+
     func run() throws {
+        threads.apply()
         if batchSize < 1 { throw ScoringOptionError("--batch-size must be at least 1, got \(batchSize)") }
         if !lmWeight.isFinite { throw ScoringOptionError("--lm-weight must be a finite number, got \(lmWeight)") }
         if !wordPenalty.isFinite { throw ScoringOptionError("--word-penalty must be a finite number, got \(wordPenalty)") }

@@ -23,7 +23,8 @@ struct TrainCommand: ParsableCommand {
             record, DIR/test-sentences.tsv: tokens<TAB>logprob per sentence) and DIR/summary.json \
             is written last. --resume continues from last.safetensors and ends exactly where an \
             uninterrupted run would (bitwise with --threads 1); flags left out on --resume keep the \
-            run's values, flags given must match them. A NaN or infinite loss stops training with \
+            run's values, flags given must match them, except --epochs N, which extends a finished or \
+            interrupted run to N epochs (ending where a run started with N epochs ends). A NaN or infinite loss stops training with \
             the step number; model.safetensors keeps the best model.
 
             Schedules: constant; decay:EPOCH:FACTOR (lr × FACTOR every epoch after EPOCH, as \
@@ -52,9 +53,9 @@ struct TrainCommand: ParsableCommand {
     // Vocabulary.
     @Option(help: "Vocabulary file (token<TAB>count); otherwise built from the training split.")
     var vocab: String?
-    @Option(name: .customLong("min-count"), parsing: .unconditional, help: "Building the vocabulary: keep tokens seen at least this many times (default 1).")
+    @Option(name: .customLong("min-count"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.optionalMinCountHelp))
     var minCount: Int?
-    @Option(name: .customLong("max-size"), parsing: .unconditional, help: "Building the vocabulary: largest size, counting <unk> and <eos>.")
+    @Option(name: .customLong("max-size"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.maxSizeHelp))
     var maxSize: Int?
 
     // Model.
@@ -84,7 +85,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("train-tokens"), parsing: .unconditional, help: "Use only the first N training tokens (whole sentences), for quick runs.")
     var trainTokens: Int?
     @Option(parsing: .unconditional, help: "Random seed (initialisation, dropout, sentence order).") var seed: UInt64?
-    @Option(parsing: .unconditional, help: "Compute threads: GEMMs, the LSTM time loop, the softmax; \(OptionBounds.threadsRange) (default: OPENBLAS_NUM_THREADS, else \(BLASRuntime.defaultThreads)).") var threads: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp(SharedOptions.threadsHelp)) var threads: Int?
 
     // Run control.
     @Flag(help: "Continue the run in --run from its last.safetensors.") var resume = false

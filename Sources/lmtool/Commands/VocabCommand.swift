@@ -27,10 +27,10 @@ struct VocabCommand: ParsableCommand {
         @Option(help: "Where to write the vocabulary (- for standard output).")
         var out: String
 
-        @Option(name: .customLong("min-count"), parsing: .unconditional, help: "Keep tokens seen at least this many times.")
-        var minCount = 1
+        @Option(name: .customLong("min-count"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.minCountHelp))
+        var minCount = SharedOptions.minCount
 
-        @Option(name: .customLong("max-size"), parsing: .unconditional, help: "Largest vocabulary, counting <unk> and <eos>.")
+        @Option(name: .customLong("max-size"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.maxSizeHelp))
         var maxSize: Int?
 
         func validate() throws {
