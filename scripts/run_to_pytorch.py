@@ -25,6 +25,7 @@ import gzip
 import hashlib
 import json
 import math
+import re
 import shutil
 import struct
 import subprocess
@@ -89,16 +90,32 @@ class RNNModel(nn.Module):
         return (z, z.clone())
 
 
-def load_run(run):
+def snake_case_keys(value):
+    """The keys of a JSON value in snake_case, recursively: config.json is snake_case, runs
+    written before 2026-12-06 have camelCase keys (hiddenSize reads as hidden_size)."""
+    if isinstance(value, dict):
+        return {re.sub(r"(?<=[a-z0-9])([A-Z])", lambda m: "_" + m.group(1).lower(), k): snake_case_keys(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [snake_case_keys(v) for v in value]
+    return value
+
+
+def read_config(run):
+    """A run's config.json with snake_case keys (either style on disk)."""
     with open(f"{run}/config.json") as f:
-        config = json.load(f)
+        return snake_case_keys(json.load(f))
+
+
+def load_run(run):
+    config = read_config(run)
     with open(f"{run}/vocab.txt", encoding="utf-8") as f:
         tokens = [line.rstrip("\n").split("\t")[0] for line in f if line.strip("\n")]
     digest = hashlib.sha256("".join(t + "\n" for t in tokens).encode("utf-8")).hexdigest()[:16]
-    if digest != config["vocabularyHash"]:
-        fail(f"{run}/vocab.txt: vocabulary hash {digest}, config.json says {config['vocabularyHash']}")
+    if digest != config["vocabulary_hash"]:
+        fail(f"{run}/vocab.txt: vocabulary hash {digest}, config.json says {config['vocabulary_hash']}")
     m = config["model"]
-    V, E, H, L, tied = m["vocabularySize"], m["embeddingSize"], m["hiddenSize"], m["layers"], m["tieWeights"]
+    V, E, H, L, tied = m["vocabulary_size"], m["embedding_size"], m["hidden_size"], m["layers"], m["tie_weights"]
     if len(tokens) != V:
         fail(f"{run}/vocab.txt: {len(tokens)} tokens, config.json says {V}")
     tensors, metadata = read_safetensors(f"{run}/model.safetensors")
@@ -182,7 +199,7 @@ def evaluate(run, path, mode_override):
     """The perplexity figures of `path` under the run at `run`."""
     config, tokens, model = load_run(run)
     tok = config.get("tokenization", {})
-    if tok.get("tokenizer", "whitespace") != "whitespace" or tok.get("lowercase") or tok.get("splitSentences"):
+    if tok.get("tokenizer", "whitespace") != "whitespace" or tok.get("lowercase") or tok.get("split_sentences"):
         fail(f"{run}/config.json: the run's tokenization {json.dumps(tok, sort_keys=True)} is not supported "
              "(this script implements the whitespace tokenizer with <eos> after every line only)")
     mode = mode_override or config["training"].get("batching", "discourse")

@@ -34,20 +34,19 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_to_pytorch import RNNModel, encode, fail, read_lines, score  # noqa: E402
+from run_to_pytorch import RNNModel, encode, fail, read_config, read_lines, score  # noqa: E402
 
 
 def load_config(run):
-    with open(f"{run}/config.json") as f:
-        config = json.load(f)
+    config = read_config(run)
     with open(f"{run}/vocab.txt", encoding="utf-8") as f:
         tokens = [line.rstrip("\n").split("\t")[0] for line in f if line.strip("\n")]
     t, tok = config["training"], config.get("tokenization", {})
     if t.get("batching", "discourse") != "discourse" or t.get("optimizer", "sgd") != "sgd" or t.get("momentum", 0):
         fail(f"{run}/config.json: only discourse batching with plain SGD is implemented here")
-    if tok.get("tokenizer", "whitespace") != "whitespace" or tok.get("lowercase") or tok.get("splitSentences"):
+    if tok.get("tokenizer", "whitespace") != "whitespace" or tok.get("lowercase") or tok.get("split_sentences"):
         fail(f"{run}/config.json: only the whitespace tokenizer with <eos> after every line is implemented here")
-    if config.get("inputRepresentation", {}).get("kind", "random") != "random" or config.get("glomo"):
+    if config.get("input_representation", {}).get("kind", "random") != "random" or config.get("glomo"):
         fail(f"{run}/config.json: only random input embeddings are implemented here")
     return config, tokens
 
@@ -106,19 +105,19 @@ def main():
     m, t = config["model"], config["training"]
     index = {w: i for i, w in enumerate(tokens)}
     start = time.time()
-    train = batchify(stream(args.train, index), t["batchSize"])
+    train = batchify(stream(args.train, index), t["batch_size"])
     valid = batchify(stream(args.valid, index), 10)
-    model = DropoutModel(m["vocabularySize"], m["embeddingSize"], m["hiddenSize"], m["layers"], m["tieWeights"], m["dropout"])
-    r = m["initRange"]
+    model = DropoutModel(m["vocabulary_size"], m["embedding_size"], m["hidden_size"], m["layers"], m["tie_weights"], m["dropout"])
+    r = m["init_range"]
     for name, p in model.named_parameters():
         nn.init.zeros_(p) if name == "decoder.bias" else nn.init.uniform_(p, -r, r)
-    lr, clip, bptt = t["learningRate"], t["clip"], t["bptt"]
+    lr, clip, bptt = t["learning_rate"], t["clip"], t["bptt"]
     schedule = t["schedule"]
     best_loss, best_state = None, None
     for epoch in range(1, t["epochs"] + 1):
-        if "decayAfter" in schedule:
-            d = schedule["decayAfter"]
-            lr = t["learningRate"] * d["factor"] ** max(epoch - d["epoch"], 0)
+        if "decay_after" in schedule:
+            d = schedule["decay_after"]
+            lr = t["learning_rate"] * d["factor"] ** max(epoch - d["epoch"], 0)
         model.train()
         hidden = model.init_hidden(train.size(1))
         epoch_start = time.time()

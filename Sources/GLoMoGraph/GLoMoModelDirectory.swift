@@ -215,7 +215,7 @@ public struct GLoMoModelDirectory: Sendable {
 
     /// Writes `config` as pretty JSON with sorted keys, atomically.
     public func writeConfig(_ config: GLoMoModelConfig) throws {
-        try AtomicFile.write(Array(try GLoMoModelDirectory.encode(config)) + [10], to: configPath)
+        try AtomicFile.write(Array(try GLoMoModelDirectory.encode(config, snakeCase: true)) + [10], to: configPath)
     }
 
     /// Reads and validates `config.json`.
@@ -223,7 +223,10 @@ public struct GLoMoModelDirectory: Sendable {
         let data = try readData(configPath)
         let config: GLoMoModelConfig
         do {
-            config = try JSONDecoder().decode(GLoMoModelConfig.self, from: data)
+            // snake_case, or the camelCase of model directories written before 2026-12-06.
+            let decoder = JSONDecoder()
+            decoder.keyDecodingStrategy = .convertFromSnakeCase
+            config = try decoder.decode(GLoMoModelConfig.self, from: data)
         } catch {
             throw FileError(path: configPath, message: "not a GLoMo model configuration: \(GLoMoModelDirectory.describe(error))")
         }
@@ -349,9 +352,12 @@ public struct GLoMoModelDirectory: Sendable {
 
     // MARK: - Helpers
 
-    static func encode<T: Encodable>(_ value: T) throws -> Data {
+    /// Pretty JSON with sorted keys; `snakeCase` converts the keys (`config.json`, snake_case like
+    /// every run-directory file; types with explicit snake_case coding keys need no conversion).
+    static func encode<T: Encodable>(_ value: T, snakeCase: Bool = false) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        if snakeCase { encoder.keyEncodingStrategy = .convertToSnakeCase }
         return try encoder.encode(value)
     }
 

@@ -71,8 +71,8 @@ final class ModelDirectoryFuzzTests: XCTestCase {
         let dir = try GLoMoModelDirectory.create(at: path, config: GLoMoModelConfig(vocabulary: vocabulary, graph: graph, pretraining: GLoMoPretrainingConfig()),
                                                  vocabulary: vocabulary)
         let text = try String(contentsOfFile: dir.configPath, encoding: .utf8)
-        for (key, huge) in [("\"embeddingSize\" : 4", "\"embeddingSize\" : 1000000000000"), ("\"channels\" : 3", "\"channels\" : 3037000500")] {
-            let damaged = text.replacingOccurrences(of: key, with: huge)   // both embeddingSize fields: consistent
+        for (key, huge) in [("\"embedding_size\" : 4", "\"embedding_size\" : 1000000000000"), ("\"channels\" : 3", "\"channels\" : 3037000500")] {
+            let damaged = text.replacingOccurrences(of: key, with: huge)   // both embedding_size fields: consistent
             XCTAssertNotEqual(damaged, text)
             try damaged.write(toFile: dir.configPath, atomically: true, encoding: .utf8)
             XCTAssertThrowsError(try GLoMoModelDirectory.load(at: path, maxSteps: 4, maxBatch: 1)) { error in

@@ -143,8 +143,8 @@ final class ResumeIntegrityTests: TrainerTestCase {
         guard case .finished = try r.prepare().train() else { return XCTFail("not finished") }
         let configPath = directory + "/run/config.json"
         let text = try String(contentsOfFile: configPath, encoding: .utf8)
-        XCTAssertTrue(text.contains("\"tieWeights\" : false"), text)
-        try text.replacingOccurrences(of: "\"tieWeights\" : false", with: "\"tieWeights\" : true")
+        XCTAssertTrue(text.contains("\"tie_weights\" : false"), text)
+        try text.replacingOccurrences(of: "\"tie_weights\" : false", with: "\"tie_weights\" : true")
             .write(toFile: configPath, atomically: true, encoding: .utf8)
         let (run, config, _) = try RunDirectory.open(at: directory + "/run")
         XCTAssertThrowsError(try run.loadModel(config: config, batchSize: 1, maxSteps: 4)) { error in

@@ -25,8 +25,8 @@ final class RunDirectoryTests: XCTestCase {
         let text = try String(contentsOfFile: run.configPath, encoding: .utf8)
         // Top-level keys, two spaces deep, in sorted order; pretty-printed "key" : value.
         let keys = text.split(separator: "\n").filter { $0.hasPrefix("  \"") }.map { $0.split(separator: "\"")[1] }
-        XCTAssertEqual(keys, ["corpus", "inputRepresentation", "model", "tokenization", "training", "vocabularyHash"])
-        XCTAssertTrue(text.contains("\"vocabularyHash\" : \"\(vocabulary.contentHash)\""), text)
+        XCTAssertEqual(keys, ["corpus", "input_representation", "model", "tokenization", "training", "vocabulary_hash"])
+        XCTAssertTrue(text.contains("\"vocabulary_hash\" : \"\(vocabulary.contentHash)\""), text)
         XCTAssertEqual(try String(contentsOfFile: run.vocabularyPath, encoding: .utf8), "<unk>\t1\n<eos>\t2\nthe\t5\ncat\t3\n")
 
         let (opened, savedConfig, savedVocabulary) = try RunDirectory.open(at: directory + "/nested/run/")
@@ -71,7 +71,7 @@ final class RunDirectoryTests: XCTestCase {
         other.training.learningRate = 10
         other.model.hiddenSize = 128
         XCTAssertThrowsError(try run.checkResume(with: other)) { error in
-            XCTAssertEqual("\(error)", "\(run.configPath): --resume with a different configuration: model.hiddenSize 64 → 128, training.learningRate 20 → 10")
+            XCTAssertEqual("\(error)", "\(run.configPath): --resume with a different configuration: model.hidden_size 64 → 128, training.learning_rate 20 → 10")
         }
     }
 

@@ -20,9 +20,9 @@ final class RunFilesRegressionTests: TrainerTestCase {
         var rng = RNG(seed: 1)
         try run.saveModel(try RunDirectory.makeModel(config: config, batchSize: 1, maxSteps: 2, rng: &rng), config: config)
         let text = try String(contentsOfFile: run.configPath, encoding: .utf8)
-        let damages = [("\"hiddenSize\" : 5", "\"hiddenSize\" : 0"), ("\"hiddenSize\" : 5", "\"hiddenSize\" : 1000000000000"),
-                       ("\"embeddingSize\" : 3", "\"embeddingSize\" : 9223372036854775807"), ("\"layers\" : 1", "\"layers\" : 1000000000000"),
-                       ("\"dropout\" : 0", "\"dropout\" : 1.5"), ("\"vocabularySize\" : 4", "\"vocabularySize\" : -1"),
+        let damages = [("\"hidden_size\" : 5", "\"hidden_size\" : 0"), ("\"hidden_size\" : 5", "\"hidden_size\" : 1000000000000"),
+                       ("\"embedding_size\" : 3", "\"embedding_size\" : 9223372036854775807"), ("\"layers\" : 1", "\"layers\" : 1000000000000"),
+                       ("\"dropout\" : 0", "\"dropout\" : 1.5"), ("\"vocabulary_size\" : 4", "\"vocabulary_size\" : -1"),
                        ("\"bptt\" : ", "\"bptt\" : 99999999")]
         for (old, new) in damages {
             let damaged = text.replacingOccurrences(of: old, with: new)

@@ -115,7 +115,7 @@ final class TrainerResumeTests: TrainerTestCase {
         var changed = request(data, epochs: 2, learningRate: 7)
         changed.resume = true
         XCTAssertThrowsError(try changed.prepare()) { error in
-            XCTAssertEqual("\(error)", "\(directory)/run/config.json: --resume with a different configuration: training.learningRate 5 → 7")
+            XCTAssertEqual("\(error)", "\(directory)/run/config.json: --resume with a different configuration: training.learning_rate 5 → 7")
         }
         var tokens = request(data, epochs: 2)
         tokens.resume = true

@@ -70,7 +70,7 @@ final class AblateCommandTests: XCTestCase {
             elif [ -f "$run/config.json" ]; then echo "Error: $run: already holds a run" >&2; exit 1; fi
             input='{"kind":"random"}'; [ -n "$emb" ] && input="{\"kind\":\"pretrained\",\"path\":\"$emb\"}"
             graphs=''; [ -n "$glomo" ] && graphs=",\"glomo\":{\"path\":\"$glomo\"}"
-            echo "{\"inputRepresentation\":$input$graphs}" > "$run/config.json"
+            echo "{\"input_representation\":$input$graphs}" > "$run/config.json"
             for epoch in $(seq $start 2); do
               echo "{\"elapsed_seconds\":1,\"epoch\":$epoch,\"loss\":4.6,\"lr\":20,\"ppl\":$((base + 10 / epoch)),\"split\":\"valid\",\"step\":$epoch,\"tokens_per_second\":1,\"wall_time\":\"2026-11-22T00:00:00Z\"}" >> "$run/metrics.jsonl"
               echo "state $epoch" > "$run/last.safetensors"
@@ -403,14 +403,14 @@ final class AblateCommandTests: XCTestCase {
                 let run = "\(arm)-seed\(seed)"
                 let config = try readJSONObject(atPath: results + "/runs/\(run)/config.json")
                 XCTAssertEqual((config["training"] as? [String: Any])?["seed"] as? Int, seed, run)
-                let input = try XCTUnwrap(config["inputRepresentation"] as? [String: Any], run)
+                let input = try XCTUnwrap(config["input_representation"] as? [String: Any], run)
                 if arm == "random" {
                     XCTAssertEqual(input["kind"] as? String, "random", run)
                 } else {
                     XCTAssertEqual(input["mode"] as? String, "frozen", run)
                     let vectors = try XCTUnwrap(input["path"] as? String, run)
                     XCTAssertTrue(vectors.hasPrefix(results + "/cache/") && vectors.hasSuffix("/word2vec.vec"), vectors)
-                    XCTAssertEqual(input["contentHash"] as? String, try sha256sum(ofFile: vectors), run)
+                    XCTAssertEqual(input["content_hash"] as? String, try sha256sum(ofFile: vectors), run)
                 }
                 let s = try summary(run)
                 let v = try XCTUnwrap(s["valid_ppl"] as? Double, run), t = try XCTUnwrap(s["test_ppl"] as? Double, run)

@@ -63,8 +63,8 @@ final class ResumeIntegrityCommandTests: XCTestCase {
         XCTAssertEqual(try runLMTool(trainArguments(epochs: 1)).status, 0)
         let configPath = dir + "/run/config.json"
         let config = try String(contentsOfFile: configPath, encoding: .utf8)
-        XCTAssertTrue(config.contains("\"tieWeights\" : false"), config)
-        try config.replacingOccurrences(of: "\"tieWeights\" : false", with: "\"tieWeights\" : true")
+        XCTAssertTrue(config.contains("\"tie_weights\" : false"), config)
+        try config.replacingOccurrences(of: "\"tie_weights\" : false", with: "\"tie_weights\" : true")
             .write(toFile: configPath, atomically: true, encoding: .utf8)
         let r = try runLMTool(["perplexity", "--model", dir + "/run", dir + "/valid.txt"])
         assertOneLineError(r, file: dir + "/run/model.safetensors", "unexpected tensor 'decoder.weight'")

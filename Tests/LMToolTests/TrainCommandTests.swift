@@ -50,7 +50,7 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(metrics.count, 5)   // train + valid per epoch, then test
         XCTAssertEqual(try String(contentsOfFile: path("run/test-sentences.tsv"), encoding: .utf8).split(separator: "\n").count, 15)
         let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("run/config.json")))) as! [String: Any]
-        XCTAssertEqual((config["model"] as! [String: Any])["hiddenSize"] as? Int, 8)
+        XCTAssertEqual((config["model"] as! [String: Any])["hidden_size"] as? Int, 8)
         XCTAssertEqual((config["training"] as! [String: Any])["epochs"] as? Int, 2)
 
         let summary = try Data(contentsOf: URL(fileURLWithPath: path("run/summary.json")))
@@ -126,8 +126,8 @@ final class TrainCommandTests: XCTestCase {
         // The hash: the first 16 hex digits of SHA-256 over the tokens in id order, each followed by "\n".
         let hash = String(try sha256sum(Data(tokens.map { $0 + "\n" }.joined().utf8)).prefix(16))
         let config = try readJSONObject(atPath: path("run/config.json"))
-        XCTAssertEqual(config["vocabularyHash"] as? String, hash)
-        XCTAssertEqual((config["model"] as? [String: Any])?["vocabularySize"] as? Int, tokens.count)
+        XCTAssertEqual(config["vocabulary_hash"] as? String, hash)
+        XCTAssertEqual((config["model"] as? [String: Any])?["vocabulary_size"] as? Int, tokens.count)
         XCTAssertTrue(r.stdout.contains("vocabulary: \(tokens.count) tokens from \(vocab) (hash \(hash))"), r.stdout)
         XCTAssertEqual(try RawSafetensors(path: path("run/model.safetensors")).shape("encoder.weight"), [tokens.count, 8])
         // Every "slept" of the training file is out of this vocabulary.
@@ -159,7 +159,7 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let training = try XCTUnwrap(try readJSONObject(atPath: path("run/config.json"))["training"] as? [String: Any])
         XCTAssertEqual(training["optimizer"] as? String, "adagrad")
-        XCTAssertEqual(training["learningRate"] as? Double, 0.1)
+        XCTAssertEqual(training["learning_rate"] as? Double, 0.1)
 
         let parameters = try RawSafetensors(path: path("run/model.safetensors")).names
         XCTAssertTrue(parameters.contains("encoder.weight"), "\(parameters)")
@@ -200,9 +200,9 @@ final class TrainCommandTests: XCTestCase {
             let r = try runLMTool(trainArguments(run: run, epochs: 1) + ["--embedding-size", String(embeddingSize),
                                                                           "--embeddings", file, "--embedding-mode", mode])
             XCTAssertEqual(r.status, 0, "\(mode): \(r.stderr)")
-            let input = try XCTUnwrap(try readJSONObject(atPath: path(run + "/config.json"))["inputRepresentation"] as? [String: Any], mode)
+            let input = try XCTUnwrap(try readJSONObject(atPath: path(run + "/config.json"))["input_representation"] as? [String: Any], mode)
             XCTAssertEqual(input["path"] as? String, file, mode)
-            XCTAssertEqual(input["contentHash"] as? String, hash, mode)
+            XCTAssertEqual(input["content_hash"] as? String, hash, mode)
             XCTAssertEqual(input["mode"] as? String, mode, mode)
             XCTAssertEqual(input["frozen"] as? Bool, mode != "finetune", mode)
             XCTAssertEqual(input["dimension"] as? Int, 4, mode)

@@ -367,14 +367,15 @@ public struct AblationPlan: Sendable {
     /// Refuses run directories that were started with other pretrained inputs than the plan
     /// gives their arm now: a run of `word2vec-frozen` trained on the word2vec output of other
     /// pretraining settings (another cache entry) would otherwise count as done, and the report
-    /// would average it with runs on the new output. Reads `inputRepresentation.path` and
-    /// `glomo.path` of each existing `config.json` (a file without them is not checked).
+    /// would average it with runs on the new output. Reads `input_representation.path` (or the
+    /// `inputRepresentation.path` of runs written before 2026-12-06) and `glomo.path` of each
+    /// existing `config.json` (a file without them is not checked).
     public func checkExistingRuns() throws {
         for step in steps where step.stage == .training {
             let configPath = step.output + "/config.json"
             guard let data = FileManager.default.contents(atPath: configPath),
                   let config = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let input = config["inputRepresentation"] as? [String: Any] else { continue }
+                  let input = (config["input_representation"] ?? config["inputRepresentation"]) as? [String: Any] else { continue }
             func planned(_ flag: String) -> String? {
                 step.arguments.firstIndex(of: flag).map { step.arguments[$0 + 1] }
             }

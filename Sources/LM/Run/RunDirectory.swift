@@ -127,7 +127,7 @@ public struct RunDirectory: Sendable {
         }
         let config: RunConfig
         do {
-            config = try JSONDecoder().decode(RunConfig.self, from: data)
+            config = try RunDirectory.decoder().decode(RunConfig.self, from: data)
         } catch {
             throw FileError(path: configPath, message: "not a run configuration: \(RunDirectory.describe(error))")
         }
@@ -135,10 +135,21 @@ public struct RunDirectory: Sendable {
         return config
     }
 
+    /// `config.json` as written: pretty JSON, sorted keys, snake_case like every other file of a
+    /// run directory (`summary.json`, `metrics.jsonl`) and the other run-directory kinds.
     static func encode(_ config: RunConfig) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
         return try encoder.encode(config)
+    }
+
+    /// The `config.json` decoder: snake_case keys, and the camelCase keys that runs written
+    /// before 2026-12-06 have (`hiddenSize` reads as `hidden_size`), so existing runs keep loading.
+    static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
     }
 
     /// `{"a": {"b": 1}}` → `["a.b": "1"]`.
