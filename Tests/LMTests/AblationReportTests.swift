@@ -64,13 +64,18 @@ final class AblationReportTests: XCTestCase {
         // The bootstrap's full-set value, by hand: 8 tokens, log-probs −23 against −25 in both pairs.
         XCTAssertEqual(w2v.bootstrap!.mean, exp(23.0 / 8) - exp(25.0 / 8), accuracy: 1e-9)
         XCTAssertLessThanOrEqual(w2v.bootstrap!.low, w2v.bootstrap!.high)
+        XCTAssertEqual(w2v.sentenceBootstrap!.mean, exp(23.0 / 8) - exp(25.0 / 8), accuracy: 1e-9)
+        // Seeds needed for Δ −17.5 with sd 3.5355: 3 (t(0.975, 2) · 3.5355 / √3 = 8.78 < 17.5; with 2, 31.8).
+        XCTAssertEqual(w2v.seedSD!, 12.5.squareRoot(), accuracy: 1e-12)
+        XCTAssertEqual(w2v.seedsNeeded, 3)
+        XCTAssertFalse(w2v.seedSpreadExceedsEffect)
         XCTAssertEqual(report.unfinished, [.init(run: "word2vec-frozen-seed3", lastEpoch: 1)])
         // Curves: means over the runs that reached the epoch (seed 3 counts at epoch 1).
         XCTAssertEqual(report.curves[1].epochs, [1, 2])
         XCTAssertEqual(report.curves[1].ppl, [(190 + 195 + 180) / 3.0, 137.5])
 
         let md = report.markdown()
-        XCTAssertTrue(md.contains("| random | 3 | 160.00 ± 10.00 | 150.00 ± 10.00 | (baseline) | — | 1,234,567 (1,000,000) | 20.0 s |"), md)
+        XCTAssertTrue(md.contains("| random | 3 | 160.00 ± 10.00 | 150.00 ± 10.00 | (baseline) | — | — | — | 1,234,567 (1,000,000) | 20.0 s |"), md)
         XCTAssertTrue(md.contains("| word2vec-frozen | 2 | 137.50 ± 10.61 | 127.50 ± 10.61 | -17.50 [-49.27, 14.27] |"), md)
         XCTAssertTrue(md.contains("- word2vec-frozen-seed3 (last validation at epoch 1)"), md)
         let csv = report.csv().split(separator: "\n")
@@ -110,7 +115,99 @@ final class AblationReportTests: XCTestCase {
         let difference = ((json?["rows"] as? [[String: Any]])?[1]["difference"]) as? [String: Any]
         XCTAssertEqual(difference?["mean"] as? Double, -10)
         XCTAssertTrue(difference?["low"] is NSNull, "\(String(describing: difference))")
-        XCTAssertTrue(report.markdown().contains("| a-frozen | 1 | 90.00 ± n/a | 90.00 ± n/a | -10.00 | — |"), report.markdown())
+        XCTAssertTrue(report.markdown().contains("| a-frozen | 1 | 90.00 ± n/a | 90.00 ± n/a | -10.00 | needs ≥ 2 seeds | needs ≥ 2 seeds | — |"), report.markdown())
+    }
+
+    /// Synthetic test sentences: 2000 sentences of 5–24 tokens, the baseline's per-token
+    /// log-probability around −log 100 with a deterministic wiggle, and each arm seed's
+    /// perplexity the baseline's times `factor` on every sentence. Returns the per-seed
+    /// (sentences, test perplexity) of the baseline and of the arm with that factor.
+    func sentences(factor: Double) -> (base: [(Int, Double)], arm: [(Int, Double)], basePPL: Double, armPPL: Double) {
+        let base = (0..<2000).map { i -> (Int, Double) in
+            let n = 5 + i % 20
+            return (n, (-log(100) + 0.3 * sin(Double(i))) * Double(n))
+        }
+        let arm = base.map { ($0.0, $0.1 - log(factor) * Double($0.0)) }
+        let basePPL = exp(-base.map(\.1).reduce(0, +) / Double(base.map(\.0).reduce(0, +)))
+        return (base, arm, basePPL, basePPL * factor)
+    }
+
+    /// Issue 19: two seeds with Δ ≈ +10.5 and −9.5 (the new user's +9.6 and −8.7): no real
+    /// effect, a large seed spread. The sentence-only bootstrap of the pooled pairs is narrow
+    /// around +0.5 and excludes 0; the headline interval must cover 0, flag the spread and say
+    /// the arm needs more than 1000 seeds. Old code: the headline bootstrap column was the
+    /// sentence-only interval, [0.50, 0.51] here.
+    func testSeedSpreadWithoutEffectCoversZero() throws {
+        for (seed, factor) in [(1, 1.105), (2, 0.905)] {
+            let s = sentences(factor: factor)
+            try makeRun("random-seed\(seed)", valid: [s.basePPL], test: s.basePPL, sentences: s.base)
+            try makeRun("glomo-hidden-seed\(seed)", valid: [s.armPPL], test: s.armPPL, sentences: s.arm)
+        }
+        let report = try AblationReport.make(results: dir, resamples: 400)
+        let row = report.rows[1]
+        XCTAssertEqual(row.arm, "glomo-hidden")
+        let headline = try XCTUnwrap(row.bootstrap)
+        XCTAssertLessThan(headline.low, 0, "\(headline)")
+        XCTAssertGreaterThan(headline.high, 0, "\(headline)")
+        // The sentence-only interval of the same runs excludes 0: it ignores seed variance.
+        let sentencesOnly = try XCTUnwrap(row.sentenceBootstrap)
+        XCTAssertGreaterThan(sentencesOnly.low, 0, "\(sentencesOnly)")
+        XCTAssertTrue(row.seedSpreadExceedsEffect)
+        XCTAssertNil(row.seedsNeeded)
+        XCTAssertTrue(row.notes.contains { $0.hasPrefix("seed spread exceeds the effect: sd of per-seed Δ") }, "\(row.notes)")
+        let md = report.markdown()
+        XCTAssertTrue(md.contains("Δ 95% CI sentences-only (ignores seed variance)"), md)
+        let line = try XCTUnwrap(md.split(separator: "\n").first { $0.hasPrefix("| glomo-hidden |") })
+        let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+        XCTAssertEqual(cells[5], "[\(AblationReport.f(headline.low)), \(AblationReport.f(headline.high))]")
+        XCTAssertTrue(cells[6].hasPrefix("> 1,000 ⚠ seed sd "), cells[6])
+        XCTAssertEqual(cells[7], "[\(AblationReport.f(sentencesOnly.low)), \(AblationReport.f(sentencesOnly.high))]")
+        let csv = report.csv().split(separator: "\n", omittingEmptySubsequences: false).map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let header = csv[0]
+        func field(_ name: String) -> String { csv[2][header.firstIndex(of: name)!] }
+        XCTAssertEqual(Double(field("bootstrap_low")), headline.low)
+        XCTAssertEqual(Double(field("sentences_only_low")), sentencesOnly.low)
+        XCTAssertEqual(field("seed_spread_exceeds_effect"), "true")
+        XCTAssertEqual(field("seeds_needed"), "")
+    }
+
+    /// A real effect with a small seed spread (Δ ≈ −10, −11, −9): the headline interval excludes 0,
+    /// nothing is flagged, and two seeds would already do (12.706 · 1 / √2 < 10, in units of 1% of
+    /// the baseline's perplexity).
+    func testRealEffectWithSmallSeedSpreadExcludesZero() throws {
+        for (seed, factor) in [(1, 0.90), (2, 0.89), (3, 0.91)] {
+            let s = sentences(factor: factor)
+            try makeRun("random-seed\(seed)", valid: [s.basePPL], test: s.basePPL, sentences: s.base)
+            try makeRun("word2vec-seed\(seed)", valid: [s.armPPL], test: s.armPPL, sentences: s.arm)
+        }
+        let report = try AblationReport.make(results: dir, resamples: 400)
+        let row = report.rows[1]
+        let headline = try XCTUnwrap(row.bootstrap)
+        XCTAssertLessThan(headline.high, 0, "\(headline)")
+        XCTAssertFalse(row.seedSpreadExceedsEffect)
+        XCTAssertEqual(row.seedsNeeded, 2)
+        XCTAssertEqual(row.notes, [])
+    }
+
+    /// One seed: the sentence-only interval is there (secondary), the headline one is not.
+    func testOneSeedHasNoTwoLevelInterval() throws {
+        let s = sentences(factor: 0.9)
+        try makeRun("random-seed1", valid: [s.basePPL], test: s.basePPL, sentences: s.base)
+        try makeRun("word2vec-seed1", valid: [s.armPPL], test: s.armPPL, sentences: s.arm)
+        let report = try AblationReport.make(results: dir, resamples: 50)
+        let row = report.rows[1]
+        XCTAssertNil(row.bootstrap)
+        XCTAssertNotNil(row.sentenceBootstrap)
+        XCTAssertNil(row.seedsNeeded)
+        XCTAssertTrue(row.notes.contains("two-level bootstrap needs ≥ 2 seeds: a single seed cannot measure training variance"), "\(row.notes)")
+        let line = try XCTUnwrap(report.markdown().split(separator: "\n").first { $0.hasPrefix("| word2vec |") })
+        let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+        XCTAssertEqual(cells[5], "needs ≥ 2 seeds")
+        XCTAssertEqual(cells[6], "needs ≥ 2 seeds")
+        try report.write(to: dir)
+        // The grey line is the headline interval: none is drawn, and the subtitle does not name it.
+        let svg = try String(contentsOfFile: dir + "/differences.svg", encoding: .utf8)
+        XCTAssertFalse(svg.contains("grey"), svg)
     }
 
     func testMalformedFilesAreOneLineErrorsNamingThem() throws {

@@ -86,4 +86,52 @@ final class AblationStatisticsTests: XCTestCase {
         // Another seed draws other resamples.
         XCTAssertNotEqual(Statistics.pairedBootstrap(pairs: pairs, resamples: 200, seed: 8).low, i.low)
     }
+
+    func testTwoLevelBootstrapMatchesThePythonReference() {
+        // Values printed by Tests/LMTests/Fixtures/ablation_bootstrap.py ("two-level:", same data as above).
+        let tokens = [3, 5, 2, 7, 4, 6, 1]
+        func s(_ lp: [Double]) -> Statistics.SentenceScores { .init(tokens: tokens, logprobs: lp) }
+        let pairs = [(s([-6.1, -11.3, -3.9, -15.2, -8.8, -12.5, -2.4]), s([-6.5, -11.0, -4.4, -16.0, -9.1, -12.2, -2.9])),
+                     (s([-6.0, -11.9, -3.5, -15.0, -8.1, -12.9, -2.2]), s([-6.6, -11.4, -4.0, -15.8, -9.3, -12.6, -2.7]))]
+        let i = Statistics.twoLevelBootstrap(pairs: pairs, resamples: 200, seed: 7)
+        XCTAssertEqual(i?.mean ?? .nan, -0.7432497420929138, accuracy: 1e-12)
+        XCTAssertEqual(i?.low ?? .nan, -1.6218804624747278, accuracy: 1e-12)
+        XCTAssertEqual(i?.high ?? .nan, -0.13369581166780226, accuracy: 1e-12)
+        XCTAssertEqual(i?.count, 200)
+    }
+
+    /// Each pair has a constant per-token log-probability in both runs, so any sentence resample
+    /// gives the pair's own difference: +10 (110 − 100) or −10 (90 − 100). Only the seed level
+    /// varies: a resample of two pairs averages to +10 (both drawn pair 1, p = ¼), 0 (½) or −10
+    /// (¼). With 1000 resamples the 2.5% and 97.5% percentiles fall inside the ±10 blocks,
+    /// so the interval is exactly [−10, +10] around the full-set mean 0. A sentence-only
+    /// bootstrap of the same pairs collapses onto 0: it cannot see that the seeds disagree.
+    func testTwoLevelBootstrapResamplesSeedsByHand() {
+        let tokens = [1, 4, 2, 9, 3]
+        func constant(_ ppl: Double) -> Statistics.SentenceScores { .init(tokens: tokens, logprobs: tokens.map { -log(ppl) * Double($0) }) }
+        let pairs = [(constant(110), constant(100)), (constant(90), constant(100))]
+        let i = Statistics.twoLevelBootstrap(pairs: pairs, resamples: 1000, seed: 5)
+        XCTAssertEqual(i?.mean ?? .nan, 0, accuracy: 1e-9)
+        XCTAssertEqual(i?.low ?? .nan, -10, accuracy: 1e-9)
+        XCTAssertEqual(i?.high ?? .nan, 10, accuracy: 1e-9)
+        let sentencesOnly = Statistics.pairedBootstrap(pairs: pairs, resamples: 1000, seed: 5)
+        XCTAssertEqual(sentencesOnly.low, 0, accuracy: 1e-9)
+        XCTAssertEqual(sentencesOnly.high, 0, accuracy: 1e-9)
+        // One seed cannot measure training variance: no interval rather than the sentence-only one.
+        XCTAssertNil(Statistics.twoLevelBootstrap(pairs: [pairs[0]], resamples: 10, seed: 5))
+    }
+
+    func testSeedsNeededByHand() {
+        // sd 10, mean 5: t(0.975, 17) · 10 / √18 = 2.10982 · 2.35702 = 4.973 < 5, while
+        // t(0.975, 16) · 10 / √17 = 2.11991 · 2.42536 = 5.142 ≥ 5.
+        XCTAssertEqual(Statistics.seedsNeeded(mean: 5, sd: 10), 18)
+        XCTAssertEqual(Statistics.seedsNeeded(mean: -5, sd: 10), 18)
+        // sd 1, mean 10: already two seeds (12.706 / √2 = 8.98 < 10).
+        XCTAssertEqual(Statistics.seedsNeeded(mean: 10, sd: 1), 2)
+        XCTAssertEqual(Statistics.seedsNeeded(mean: 3, sd: 0), 2)
+        // No effect, or one far below the seed spread: beyond any budget.
+        XCTAssertNil(Statistics.seedsNeeded(mean: 0, sd: 3))
+        XCTAssertNil(Statistics.seedsNeeded(mean: 0.45, sd: 13))
+        XCTAssertNil(Statistics.seedsNeeded(mean: .nan, sd: 1))
+    }
 }

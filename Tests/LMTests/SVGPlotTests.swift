@@ -87,7 +87,8 @@ final class SVGPlotTests: XCTestCase {
         XCTAssertFalse(without.contains("grey"), without)
         XCTAssertTrue(elements(without, "line").allSatisfy { $0["class"] != "bootstrap" })
         let with = SVGPlot.differences([row(.init(mean: -3, low: -4, high: -2, count: 2))], baseline: "random")
-        XCTAssertTrue(with.contains("grey: bootstrap over test sentences"), with)
+        XCTAssertTrue(with.contains("grey: bootstrap over seeds, then test sentences"), with)
+        XCTAssertFalse(with.contains("grey: bootstrap over test sentences"), "the sentence-only interval is not drawn")
         XCTAssertEqual(elements(with, "line").filter { $0["class"] == "bootstrap" }.count, 1)
     }
 

@@ -4,7 +4,10 @@ import Support
 /// The results of an ablation, computed from its run directories alone (`summary.json`,
 /// `metrics.jsonl`, `test-sentences.tsv`): per arm, validation and test perplexity as mean ± sd
 /// over finished seeds; the test perplexity difference from the baseline arm with a 95% t
-/// interval paired by seed and a paired bootstrap interval over test sentences; parameter
+/// interval paired by seed and, as the headline interval, a two-level paired bootstrap (seeds,
+/// then test sentences) that accounts for training randomness and the test sentences both; a
+/// sentence-only bootstrap as a labelled secondary column; how many seeds the arm needs for an
+/// informative interval, and a flag when the seed spread exceeds the effect; parameter
 /// counts; training time. Unfinished runs (no `summary.json`) are listed, never dropped.
 ///
 ///     let report = try AblationReport.make(results: "results")
@@ -23,8 +26,19 @@ public struct AblationReport: Codable, Equatable, Sendable {
         public var testPPLSD: Double?
         /// Test perplexity minus the baseline's, paired by seed (nil for the baseline itself).
         public var difference: Statistics.Interval?
-        /// The paired bootstrap over test sentences.
+        /// The headline interval: the two-level paired bootstrap (seeds, then test sentences).
+        /// Nil with fewer than two paired seeds (see `notes`).
         public var bootstrap: Statistics.Interval?
+        /// The paired bootstrap over test sentences alone: secondary, it ignores seed variance.
+        public var sentenceBootstrap: Statistics.Interval? = nil
+        /// The sample sd of the per-seed differences (nil below two paired seeds).
+        public var seedSD: Double? = nil
+        /// The seeds needed for the by-seed t interval to exclude 0 at the current mean and sd
+        /// (`Statistics.seedsNeeded`); nil below two paired seeds or beyond 1000.
+        public var seedsNeeded: Int? = nil
+        /// The sd of the per-seed differences exceeds |mean difference|: the seeds disagree more
+        /// than the effect is large.
+        public var seedSpreadExceedsEffect = false
         public var parameters: Int?
         public var trainableParameters: Int?
         /// Mean training seconds per run.
@@ -73,7 +87,8 @@ public struct AblationReport: Codable, Equatable, Sendable {
             var row = Row(arm: arm, seeds: finished.map(\.seed),
                           validPPLMean: finite(Statistics.mean(s.map(\.validPPL))), validPPLSD: finite(Statistics.standardDeviation(s.map(\.validPPL))),
                           testPPLMean: finite(Statistics.mean(tests)), testPPLSD: finite(Statistics.standardDeviation(tests)),
-                          difference: nil, bootstrap: nil, parameters: s.first?.parameters, trainableParameters: s.first?.trainableParameters,
+                          difference: nil, bootstrap: nil, sentenceBootstrap: nil, seedSD: nil, seedsNeeded: nil,
+                          seedSpreadExceedsEffect: false, parameters: s.first?.parameters, trainableParameters: s.first?.trainableParameters,
                           seconds: finite(Statistics.mean(s.map(\.seconds))), notes: [])
             if arm != baseline {
                 let pairs = finished.compactMap { run -> (AblationRun, AblationRun)? in
@@ -83,9 +98,21 @@ public struct AblationReport: Codable, Equatable, Sendable {
                 if pairs.isEmpty {
                     row.notes.append("no seed finished in both this arm and \(baseline)")
                 } else {
-                    var d = Statistics.pairedInterval(pairs.map { $0.0.summary!.testPPL! }, pairs.map { $0.1.summary!.testPPL! })
+                    let armPPL = pairs.map { $0.0.summary!.testPPL! }, basePPL = pairs.map { $0.1.summary!.testPPL! }
+                    var d = Statistics.pairedInterval(armPPL, basePPL)
                     if !d.low.isFinite { d.low = .nan; d.high = .nan; row.notes.append("one paired seed: no t interval") }
                     row.difference = d
+                    if pairs.count >= 2 {
+                        let sd = Statistics.standardDeviation(zip(armPPL, basePPL).map { $0 - $1 })
+                        row.seedSD = finite(sd)
+                        row.seedsNeeded = Statistics.seedsNeeded(mean: d.mean, sd: sd)
+                        if sd > abs(d.mean) {
+                            row.seedSpreadExceedsEffect = true
+                            row.notes.append("seed spread exceeds the effect: sd of per-seed Δ \(Self.f(sd)) > |mean Δ| \(Self.f(abs(d.mean)))")
+                        }
+                    } else {
+                        row.notes.append("two-level bootstrap needs ≥ 2 seeds: a single seed cannot measure training variance")
+                    }
                     var scored: [(arm: Statistics.SentenceScores, baseline: Statistics.SentenceScores)] = []
                     for (run, base) in pairs {
                         guard let a = run.testSentences, let b = base.testSentences else {
@@ -99,7 +126,8 @@ public struct AblationReport: Codable, Equatable, Sendable {
                         scored.append((a, b))
                     }
                     if scored.count == pairs.count {
-                        row.bootstrap = Statistics.pairedBootstrap(pairs: scored, resamples: resamples, seed: bootstrapSeed)
+                        row.bootstrap = Statistics.twoLevelBootstrap(pairs: scored, resamples: resamples, seed: bootstrapSeed)
+                        row.sentenceBootstrap = Statistics.pairedBootstrap(pairs: scored, resamples: resamples, seed: bootstrapSeed)
                     }
                 }
             }
@@ -134,20 +162,41 @@ public struct AblationReport: Codable, Equatable, Sendable {
         return "\(sign)\(f(i.mean)) [\(f(i.low)), \(f(i.high))]"
     }
 
+    /// The headline bootstrap cell: the two-level interval, or why there is none.
+    func twoLevelCell(_ r: Row) -> String {
+        if r.arm == baseline { return "—" }
+        if let b = r.bootstrap { return b.low.isFinite ? "[\(Self.f(b.low)), \(Self.f(b.high))]" : "n/a" }
+        if let d = r.difference, d.count < 2 { return "needs ≥ 2 seeds" }
+        return "—"
+    }
+
+    /// The seeds-needed cell, with the seed-spread flag.
+    func seedsNeededCell(_ r: Row) -> String {
+        guard r.arm != baseline, let d = r.difference else { return "—" }
+        guard d.count >= 2, let sd = r.seedSD else { return "needs ≥ 2 seeds" }
+        var cell = r.seedsNeeded.map { Self.grouped($0) } ?? "> 1,000"
+        if r.seedSpreadExceedsEffect { cell += " ⚠ seed sd \(Self.f(sd)) > effect \(Self.f(abs(d.mean)))" }
+        return cell
+    }
+
     /// The Markdown table, the unfinished runs and notes.
     public func markdown() -> String {
         var lines = [
-            "| arm | seeds | valid ppl | test ppl | Δ test ppl vs \(baseline) (95% CI, paired by seed) | bootstrap 95% CI (test sentences) | parameters (trainable) | time per run |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| arm | seeds | valid ppl | test ppl | Δ test ppl vs \(baseline) (95% t CI, paired by seed) | Δ 95% CI (bootstrap: seeds, then sentences) | seeds needed | Δ 95% CI sentences-only (ignores seed variance) | parameters (trainable) | time per run |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for r in rows {
             let seeds = r.seeds.isEmpty ? "0" : "\(r.seeds.count)"
             let params = r.parameters.map { "\(Self.grouped($0)) (\(Self.grouped(r.trainableParameters ?? 0)))" } ?? "n/a"
-            let boot = r.bootstrap.map { $0.low.isFinite ? "[\(Self.f($0.low)), \(Self.f($0.high))]" : "n/a" } ?? "—"
-            lines.append("| \(r.arm) | \(seeds) | \(Self.f(r.validPPLMean)) ± \(Self.f(r.validPPLSD)) | \(Self.f(r.testPPLMean)) ± \(Self.f(r.testPPLSD)) | \(r.arm == baseline ? "(baseline)" : Self.interval(r.difference)) | \(boot) | \(params) | \(r.seconds.map { String(format: "%.1f s", $0) } ?? "n/a") |")
+            let sentences = r.sentenceBootstrap.map { $0.low.isFinite ? "[\(Self.f($0.low)), \(Self.f($0.high))]" : "n/a" } ?? "—"
+            lines.append("| \(r.arm) | \(seeds) | \(Self.f(r.validPPLMean)) ± \(Self.f(r.validPPLSD)) | \(Self.f(r.testPPLMean)) ± \(Self.f(r.testPPLSD)) | \(r.arm == baseline ? "(baseline)" : Self.interval(r.difference)) | \(twoLevelCell(r)) | \(seedsNeededCell(r)) | \(sentences) | \(params) | \(r.seconds.map { String(format: "%.1f s", $0) } ?? "n/a") |")
         }
         var out = lines.joined(separator: "\n") + "\n"
-        out += "\nPerplexities: mean ± sd over finished seeds. Δ < 0: lower test perplexity than \(baseline). Bootstrap: \(resamples) resamples of the test sentences, seed \(bootstrapSeed).\n"
+        out += "\nPerplexities: mean ± sd over finished seeds. Δ < 0: lower test perplexity than \(baseline). "
+            + "Headline bootstrap: \(resamples) resamples (seed \(bootstrapSeed)) of the seed pairs, then of the test sentences within each; "
+            + "it needs ≥ 2 seeds. Seeds needed: for the t interval to exclude 0 if the per-seed Δ kept its mean and sd "
+            + "(⚠: their sd exceeds |mean Δ|). The sentences-only interval resamples test sentences alone and ignores training "
+            + "randomness: secondary, not evidence on its own.\n"
         if !rows.contains(where: { $0.arm == baseline }) { out += "\nNo run of the baseline arm \(baseline): no differences.\n" }
         let notes = rows.flatMap { r in r.notes.map { "- \(r.arm): \($0)" } }
         if !notes.isEmpty { out += "\nNotes:\n" + notes.joined(separator: "\n") + "\n" }
@@ -161,10 +210,12 @@ public struct AblationReport: Codable, Equatable, Sendable {
     /// One line per arm; empty fields for undefined values.
     public func csv() -> String {
         func c(_ x: Double?) -> String { x.map { $0.isFinite ? String($0) : "" } ?? "" }
-        var lines = ["arm,seeds,valid_ppl_mean,valid_ppl_sd,test_ppl_mean,test_ppl_sd,diff_mean,diff_ci_low,diff_ci_high,bootstrap_low,bootstrap_high,parameters,trainable_parameters,seconds_mean"]
+        var lines = ["arm,seeds,valid_ppl_mean,valid_ppl_sd,test_ppl_mean,test_ppl_sd,diff_mean,diff_ci_low,diff_ci_high,diff_seed_sd,bootstrap_low,bootstrap_high,seeds_needed,seed_spread_exceeds_effect,sentences_only_low,sentences_only_high,parameters,trainable_parameters,seconds_mean"]
         for r in rows {
             let fields = [r.arm, String(r.seeds.count), c(r.validPPLMean), c(r.validPPLSD), c(r.testPPLMean), c(r.testPPLSD),
-                          c(r.difference?.mean), c(r.difference?.low), c(r.difference?.high), c(r.bootstrap?.low), c(r.bootstrap?.high),
+                          c(r.difference?.mean), c(r.difference?.low), c(r.difference?.high), c(r.seedSD), c(r.bootstrap?.low), c(r.bootstrap?.high),
+                          r.seedsNeeded.map(String.init) ?? "", r.arm == baseline ? "" : String(r.seedSpreadExceedsEffect),
+                          c(r.sentenceBootstrap?.low), c(r.sentenceBootstrap?.high),
                           r.parameters.map(String.init) ?? "", r.trainableParameters.map(String.init) ?? "", c(r.seconds)]
             lines.append(fields.map { $0.contains(",") || $0.contains("\"") ? "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : $0 }.joined(separator: ","))
         }

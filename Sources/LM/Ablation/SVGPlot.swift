@@ -7,8 +7,9 @@ import Foundation
 ///   run is a visible dot, not an invisible one-point line), a legend.
 /// - `differences`: one `<rect class="bar">` per arm (test perplexity minus the baseline's,
 ///   paired by seed) with a `<line class="interval">` for its 95% t interval where defined
-///   (black) and a `<line class="bootstrap">` for the bootstrap interval over test sentences
-///   (grey, thicker, right of the bar), both with short caps at their ends.
+///   (black) and a `<line class="bootstrap">` for the report's headline interval, the two-level
+///   bootstrap over seeds, then test sentences (grey, thicker, right of the bar), both with
+///   short caps at their ends. The sentence-only interval is not drawn.
 ///
 /// Every canvas is sized from its text: the title, legend, tick and arm labels are measured with
 /// `textWidth` (a deliberately generous estimate per character) and the margins grow to hold
@@ -127,12 +128,13 @@ public enum SVGPlot {
         return s + "</svg>\n"
     }
 
-    /// Bars of test perplexity differences from the baseline with their 95% t intervals.
+    /// Bars of test perplexity differences from the baseline with their 95% t intervals and
+    /// two-level bootstrap intervals.
     public static func differences(_ rows: [AblationReport.Row], baseline: String) -> String {
         let title = "Test perplexity minus \(baseline)"
-        // The legend names the grey bootstrap interval only when some arm has one to draw.
+        // The legend names the grey two-level bootstrap interval only when some arm has one to draw.
         let hasBootstrap = rows.contains { r in r.bootstrap.map { $0.low.isFinite && $0.high.isFinite } ?? false }
-        let subtitle = "bar: mean over seeds; black: 95% t interval by seed" + (hasBootstrap ? "; grey: bootstrap over test sentences" : "")
+        let subtitle = "bar: mean over seeds; black: 95% t interval by seed" + (hasBootstrap ? "; grey: bootstrap over seeds, then test sentences" : "")
         var values: [Double] = [0]
         for r in rows {
             if let d = r.difference { values += [d.mean, d.low, d.high].filter(\.isFinite) }

@@ -2,8 +2,9 @@ import Foundation
 import Support
 
 /// The statistics of an ablation report: mean and standard deviation over seeds, Student's t
-/// quantiles, a confidence interval for a paired difference, and a paired bootstrap over test
-/// sentences.
+/// quantiles, a confidence interval for a paired difference, a two-level paired bootstrap
+/// (seeds, then test sentences: the report's headline interval), a paired bootstrap over test
+/// sentences alone (a secondary column: it ignores seed variance), and the seeds an arm needs.
 ///
 ///     Statistics.mean([1, 2, 3])                          // 2
 ///     Statistics.standardDeviation([1, 2, 3])             // 1 (n − 1 in the denominator)
@@ -157,7 +158,8 @@ public enum Statistics {
         }
     }
 
-    /// The paired bootstrap over test sentences: each resample draws S sentence indices with
+    /// The paired bootstrap over test sentences alone: it ignores training randomness (seed
+    /// variance), so it is the report's secondary column, never the headline. Each resample draws S sentence indices with
     /// replacement (the same indices for every pair of runs), computes for every pair
     /// (arm run k, baseline run k, same seed) the perplexity difference over those sentences,
     /// and averages it over the pairs. The interval is the (1−level)/2 and (1+level)/2
@@ -190,6 +192,76 @@ public enum Statistics {
         }
         values.sort()
         return Interval(mean: full, low: percentile(values, (1 - level) / 2), high: percentile(values, (1 + level) / 2), count: resamples)
+    }
+
+    /// The two-level (hierarchical) paired bootstrap: the headline interval of the report,
+    /// which accounts for both training randomness (seeds) and the choice of test sentences.
+    /// Each resample draws K pairs (arm run k, baseline run k, same seed) with replacement from
+    /// the K pairs, then, for each drawn pair, S sentence indices with replacement (the same
+    /// indices for both runs of the pair, since sentences are paired across arms; a pair drawn
+    /// twice gets two independent draws); the resampled value is the mean over the drawn pairs
+    /// of the corpus-level perplexity difference exp(−Σ logp / Σ tokens) on those sentences.
+    /// The interval is the (1−level)/2 and (1+level)/2 percentiles as in `pairedBootstrap`;
+    /// `mean` is the mean over pairs of the difference on the full test set.
+    ///
+    /// Draw order, from one `SplitMix64(seed)`: per resample, per drawn pair, first the pair
+    /// index ⌊next() · K / 2⁶⁴⌋, then its S sentence indices. The Python script
+    /// Tests/LMTests/Fixtures/ablation_bootstrap.py draws the same resamples.
+    ///
+    /// Nil with fewer than two pairs: a single seed cannot measure training variance, and the
+    /// interval must not silently become the sentence-only one.
+    ///
+    /// - Precondition: both runs of a pair scored the same, non-zero number of sentences
+    ///   (pairs may differ from each other).
+    public static func twoLevelBootstrap(pairs: [(arm: SentenceScores, baseline: SentenceScores)], resamples: Int = 1000,
+                                         seed: UInt64 = 1, level: Double = 0.95) -> Interval? {
+        precondition(resamples > 0, "twoLevelBootstrap needs resamples")
+        precondition(pairs.allSatisfy { $0.arm.tokens.count == $0.baseline.tokens.count && !$0.arm.tokens.isEmpty },
+                     "twoLevelBootstrap: sentence counts differ within a pair")
+        let k = pairs.count
+        guard k >= 2 else { return nil }
+        let full = mean(pairs.map { p in
+            let all = Array(0..<p.arm.tokens.count)
+            return p.arm.perplexity(all) - p.baseline.perplexity(all)
+        })
+        var rng = SplitMix64(seed: seed)
+        var values: [Double] = []
+        values.reserveCapacity(resamples)
+        var indices: [Int] = []
+        for _ in 0..<resamples {
+            var sum = 0.0
+            for _ in 0..<k {
+                let pair = pairs[rng.index(below: k)]
+                let s = pair.arm.tokens.count
+                indices.removeAll(keepingCapacity: true)
+                for _ in 0..<s { indices.append(rng.index(below: s)) }
+                sum += pair.arm.perplexity(indices) - pair.baseline.perplexity(indices)
+            }
+            values.append(sum / Double(k))
+        }
+        values.sort()
+        return Interval(mean: full, low: percentile(values, (1 - level) / 2), high: percentile(values, (1 + level) / 2), count: resamples)
+    }
+
+    /// How many seeds an arm needs for its by-seed t interval to exclude 0, if the per-seed
+    /// differences keep their current mean and sd: the smallest n ≥ 2 with
+    /// t_{(1+level)/2, n−1} · sd / √n < |mean| (about (t·sd/mean)²). Nil when more than `cap`
+    /// would be needed (a mean difference ≈ 0 needs arbitrarily many) or sd/mean are undefined.
+    ///
+    /// Example: sd 10, mean 5 → n = 18 (t₀.₉₇₅,₁₇ = 2.110, 2.110 · 10 / √18 = 4.97 < 5; at 17:
+    /// 2.120 · 10 / √17 = 5.14).
+    public static func seedsNeeded(mean m: Double, sd: Double, level: Double = 0.95, cap: Int = 1000) -> Int? {
+        guard m.isFinite, sd.isFinite, sd >= 0 else { return nil }
+        if sd == 0 { return m == 0 ? nil : 2 }
+        guard m != 0 else { return nil }
+        // Below the cap, n grows as (t·sd/m)²; start near the normal approximation.
+        let guess = (1.96 * sd / abs(m)) * (1.96 * sd / abs(m))
+        guard guess <= Double(cap) else { return nil }
+        for n in max(2, Int(guess) - 2)...cap {
+            let half = tQuantile((1 + level) / 2, degreesOfFreedom: Double(n - 1)) * sd / Double(n).squareRoot()
+            if half < abs(m) { return n }
+        }
+        return nil
     }
 
     /// The `q`-quantile of sorted values, interpolating linearly at position q·(n−1).

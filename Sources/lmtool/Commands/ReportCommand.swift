@@ -11,8 +11,11 @@ struct ReportCommand: ParsableCommand {
             and nothing else, so run directories gathered from several machines merge by copying \
             them into one runs/ folder. Per arm: validation and test perplexity as mean ± sd over \
             finished seeds; the test perplexity difference from the baseline arm with a 95% \
-            t interval paired by seed, and a paired bootstrap interval over test sentences; \
-            parameters (total and trainable); mean training time. Runs without summary.json are \
+            t interval paired by seed and a two-level bootstrap interval (resampling seeds, \
+            then test sentences; needs 2 or more seeds), the seeds the arm would need for an \
+            interval that excludes 0, a flag when the seeds disagree more than the effect is \
+            large, and, secondary, a bootstrap over test sentences alone (it ignores seed \
+            variance); parameters (total and trainable); mean training time. Runs without summary.json are \
             listed as unfinished. Prints the Markdown table and writes RESULTS/report.md, \
             report.csv, report.json, valid-ppl.svg and differences.svg (atomically).
 
@@ -25,10 +28,10 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "The arm the others are compared with (default: the spec's, else random).")
     var baseline: String?
 
-    @Option(parsing: .unconditional, help: "Bootstrap resamples.")
+    @Option(parsing: .unconditional, help: "Resamples of both bootstraps.")
     var resamples = 1000
 
-    @Option(name: .customLong("bootstrap-seed"), parsing: .unconditional, help: "Seed of the bootstrap's resampling.")
+    @Option(name: .customLong("bootstrap-seed"), parsing: .unconditional, help: "Seed of the bootstraps' resampling.")
     var bootstrapSeed: UInt64 = 1
 
     @Flag(help: "Print report.json instead of the Markdown table.")

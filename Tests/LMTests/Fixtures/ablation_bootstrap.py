@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Independent reference for Statistics.pairedBootstrap (Sources/LM/Ablation/Statistics.swift).
+"""Independent reference for Statistics.pairedBootstrap and Statistics.twoLevelBootstrap
+(Sources/LM/Ablation/Statistics.swift).
 
-Draws the same resamples (SplitMix64, index = floor(next * S / 2**64)) and prints the full-set
+Draws the same resamples (SplitMix64, index = floor(next * S / 2**64); for the two-level one,
+per resample and drawn pair: the pair index, then its sentence indices) and prints the full-set
 difference and the 2.5% / 97.5% percentiles (numpy's default linear interpolation, written out
 here so only the standard library is needed). AblationStatisticsTests hard-codes its output:
 
@@ -58,6 +60,23 @@ def paired_bootstrap(pairs, tokens, resamples, seed, level=0.95):
     return full, percentile(values, (1 - level) / 2), percentile(values, (1 + level) / 2)
 
 
+def two_level_bootstrap(pairs, tokens, resamples, seed, level=0.95):
+    k = len(pairs)
+    s = len(tokens)
+    full = sum(ppl(tokens, a, range(s)) - ppl(tokens, b, range(s)) for a, b in pairs) / k
+    rng = SplitMix64(seed)
+    values = []
+    for _ in range(resamples):
+        total = 0.0
+        for _ in range(k):
+            a, b = pairs[rng.index(k)]
+            idx = [rng.index(s) for _ in range(s)]
+            total += ppl(tokens, a, idx) - ppl(tokens, b, idx)
+        values.append(total / k)
+    values.sort()
+    return full, percentile(values, (1 - level) / 2), percentile(values, (1 + level) / 2)
+
+
 if __name__ == "__main__":
     rng = SplitMix64(1)
     print("splitmix64(1) first outputs:", [hex(rng.next()) for _ in range(3)])
@@ -68,3 +87,5 @@ if __name__ == "__main__":
     base2 = [-6.6, -11.4, -4.0, -15.8, -9.3, -12.6, -2.7]
     full, low, high = paired_bootstrap([(arm1, base1), (arm2, base2)], tokens, resamples=200, seed=7)
     print(repr(full), repr(low), repr(high))
+    full, low, high = two_level_bootstrap([(arm1, base1), (arm2, base2)], tokens, resamples=200, seed=7)
+    print("two-level:", repr(full), repr(low), repr(high))
