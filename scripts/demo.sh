@@ -5,7 +5,7 @@
 # input embedding of a BiLSTM domain classifier trained on paragraphs (frozen), 2 seeds each,
 # the tiny LM (64/64), one shared vocabulary of 10,000 words (simple tokenizer, lowercase).
 # Prints the table (mean ± sd over seeds, the difference from random with a 95% CI paired by
-# seed and a paired bootstrap over test sentences) and writes report.md/.csv/.json and two SVG
+# seed and a two-level bootstrap over seeds, then test sentences) and writes report.md/.csv/.json and two SVG
 # plots into the results directory. Sizes are chosen to run in under 3 minutes on a 2-core
 # machine (docs/ablation.md, "The demo"). Running it again reuses what is finished.
 #
