@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "TestFixtures", dependencies: ["GLoMoGraph"], path: "Tests/Fixtures"),
         .testTarget(name: "LMTests", dependencies: ["LM", "TestFixtures", "FuzzSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "EmbeddingsTests", dependencies: ["Embeddings", "TestFixtures", "FuzzSupport"]),
-        .testTarget(name: "LMToolTests", dependencies: ["lmtool", "Corpus"]),
+        .testTarget(name: "LMToolTests", dependencies: ["lmtool", "Corpus", "FuzzSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

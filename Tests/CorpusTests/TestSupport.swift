@@ -27,26 +27,6 @@ final class TempDir {
     func write(_ name: String, _ text: String) throws -> String { try write(name, Array(text.utf8)) }
 }
 
-/// Compresses `bytes` with an external tool (`zstd` or `gzip`), an independent implementation.
-func compress(_ bytes: [UInt8], with tool: String, arguments: [String] = []) throws -> [UInt8] {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [tool, "-c", "-q"] + arguments
-    let input = Pipe(), output = Pipe()
-    process.standardInput = input
-    process.standardOutput = output
-    try process.run()
-    let writer = Thread {
-        input.fileHandleForWriting.write(Data(bytes))
-        try? input.fileHandleForWriting.close()
-    }
-    writer.start()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { throw CorpusError(file: tool, "compression failed") }
-    return Array(data)
-}
-
 /// Asserts that `body` throws a `CorpusError` whose one-line description contains every fragment.
 func assertCorpusError(_ body: @autoclosure () throws -> Any, contains fragments: [String],
                        file: StaticString = #filePath, line: UInt = #line) {

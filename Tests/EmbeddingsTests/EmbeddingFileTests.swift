@@ -1,3 +1,4 @@
+import FuzzSupport
 import XCTest
 import Corpus
 @testable import Embeddings

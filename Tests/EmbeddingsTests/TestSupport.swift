@@ -29,19 +29,6 @@ final class TempDir {
     func files() -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? [] }
 }
 
-/// Compresses `bytes` with the external `zstd` or `gzip` tool.
-func compress(_ bytes: [UInt8], with tool: String) throws -> [UInt8] {
-    let dir = try TempDir()
-    let input = try dir.write("in", bytes)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [tool, "-q", "-k", input]
-    try process.run()
-    process.waitUntilExit()
-    let suffix = tool == "zstd" ? ".zst" : ".gz"
-    return Array(try Data(contentsOf: URL(fileURLWithPath: input + suffix)))
-}
-
 /// Little-endian float32 bytes of `values`, built by hand.
 func le32(_ values: [Float]) -> [UInt8] {
     values.flatMap { v -> [UInt8] in

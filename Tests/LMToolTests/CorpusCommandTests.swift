@@ -1,4 +1,5 @@
 import Foundation
+import FuzzSupport
 import XCTest
 
 /// The corpus commands as a user runs them: good input works; every bad input ends in one
@@ -21,20 +22,7 @@ final class CorpusCommandTests: XCTestCase {
         return path(name)
     }
 
-    func gzip(_ text: String) throws -> [UInt8] {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["gzip", "-c"]
-        let input = Pipe(), output = Pipe()
-        p.standardInput = input
-        p.standardOutput = output
-        try p.run()
-        input.fileHandleForWriting.write(Data(text.utf8))
-        try input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Array(data)
-    }
+    func gzip(_ text: String) throws -> [UInt8] { try compress(Array(text.utf8), with: "gzip") }
 
     /// Runs lmtool expecting failure; checks the one-line error mentions every fragment.
     func assertFails(_ arguments: [String], mentioning fragments: [String], file: StaticString = #filePath, line: UInt = #line) throws {
