@@ -377,13 +377,7 @@ final class EmbeddingInput {
     /// The decompressed bytes, after a UTF-8 byte order mark; UTF-16/32 is an error.
     func text() throws -> PeekableByteSource {
         if let decoded { return decoded }
-        let source: ByteSource
-        switch Compression.detect(storedHead) {
-        case .none: source = stored
-        case .zstd: source = try ZstdByteSource(stored, path: path)
-        case .gzip: source = try GzipByteSource(stored, path: path)
-        }
-        let text = PeekableByteSource(source)
+        let text = PeekableByteSource(try decompressing(stored, path: path).source)
         skippedBOM = try checkTextEncoding(text, path: path)
         decoded = text
         return text

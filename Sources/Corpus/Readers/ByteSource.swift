@@ -182,12 +182,18 @@ public final class PeekableByteSource: ByteSource {
 /// (decompressed) bytes, with the compression detected from the first bytes: `data.txt`,
 /// `data.txt.zst` and a gzip file misnamed `.zst` all just work, from a file or a pipe.
 public func openByteSource(path: String) throws -> (source: ByteSource, compression: Compression) {
-    let file = PeekableByteSource(try FileByteSource(path: path))
-    let compression = Compression.detect(try file.peek(4))
+    try decompressing(PeekableByteSource(try FileByteSource(path: path)), path: path)
+}
+
+/// The decompressed bytes of `stored`, with the compression detected from its first bytes
+/// (peeked, so nothing is lost from a pipe); `path` names it in errors. `openByteSource` on a
+/// source its caller has already looked into (as the embedding reader does for safetensors).
+public func decompressing(_ stored: PeekableByteSource, path: String) throws -> (source: ByteSource, compression: Compression) {
+    let compression = Compression.detect(try stored.peek(4))
     switch compression {
-    case .none: return (file, .none)
-    case .zstd: return (try ZstdByteSource(file, path: path), .zstd)
-    case .gzip: return (try GzipByteSource(file, path: path), .gzip)
+    case .none: return (stored, .none)
+    case .zstd: return (try ZstdByteSource(stored, path: path), .zstd)
+    case .gzip: return (try GzipByteSource(stored, path: path), .gzip)
     }
 }
 
