@@ -48,10 +48,10 @@ public enum EmbeddingFallbacks {
     }
 
     /// The words listed in the sidecar of `path`, or nil when there is no sidecar (standard
-    /// input and devices have none).
+    /// input, pipes and devices have none: `AtomicFile.isStream`, as for `write`).
     public static func read(for path: String) throws -> [String]? {
         let sidecar = sidecarPath(for: path)
-        guard path != "-", !path.hasPrefix("/dev/"), access(sidecar, F_OK) == 0 else { return nil }
+        guard !AtomicFile.isStream(path), access(sidecar, F_OK) == 0 else { return nil }
         let (source, _) = try openByteSource(path: sidecar)
         var words: [String] = []
         try LineReader(source: source, path: sidecar).forEachLine { line, number in

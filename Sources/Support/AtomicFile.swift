@@ -116,6 +116,9 @@ public enum AtomicFile {
         }
     }
 
+    /// Whether `path` names standard output (`-`, `/dev/stdout`, `/dev/fd/1`, `/proc/self/fd/1`).
+    public static func isStandardOutput(_ path: String) -> Bool { Destination.descriptorNumber(path) == 1 }
+
     /// Writes what `body` writes to `fd`; no fsync (devices and pipes refuse it), no rename.
     private static func writeThrough(fd: Int32, path: String, _ body: (Sink) throws -> Void) throws {
         let sink = Sink(fd: fd, path: path)

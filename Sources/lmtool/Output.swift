@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// 1234567 → "1,234,567".
 func grouped(_ n: Int) -> String {
@@ -37,7 +38,7 @@ extension Duration {
 /// Prints a command's status line (`wrote FILE: ...`): on standard error when `out` is
 /// standard output itself (`--out -`), so the written data stays alone on stdout.
 func printStatus(_ line: String, output out: String) {
-    if ["-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"].contains(out) {
+    if AtomicFile.isStandardOutput(out) {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     } else {
         print(line)
