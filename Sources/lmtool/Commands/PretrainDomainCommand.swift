@@ -103,8 +103,7 @@ struct PretrainDomainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Random seed (initialization, shuffling, dropout).")
     var seed: UInt64 = 1
 
-    @Option(parsing: .unconditional, help: ArgumentHelp(SharedOptions.threadsHelp))
-    var threads: Int?
+    @OptionGroup var threads: ThreadsOption
 
     @Option(name: .customLong("min-occurrences"), parsing: .unconditional, help: "contextual.vec: words seen fewer times in the train split get the fallback row.")
     var minOccurrences = 1
@@ -133,7 +132,6 @@ struct PretrainDomainCommand: ParsableCommand {
         if maxSize == 1 || maxSize == 2 { throw ValidationError("--max-size must leave room for words besides <unk> and <eos> (at least 3, or 0)") }
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
         if !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be in [0, 1)") }
-        try OptionBounds.checkThreads(threads)
         if corpusOptions.split != nil { throw ValidationError("--split does not apply: pretrain-domain uses the train, valid and test splits") }
         if resume && force { throw ValidationError("--resume and --force exclude each other") }
         if ifNeeded && (resume || force) { throw ValidationError("--if-needed chooses --resume or --force itself: give it alone") }
@@ -150,7 +148,7 @@ struct PretrainDomainCommand: ParsableCommand {
             resume = state == .interrupted
             force = state == .partial
         }
-        if let threads { BLASRuntime.setThreads(threads) }
+        threads.apply()
         setvbuf(stdout, nil, _IOLBF, 0)  // progress lines appear as they are printed
         let clock = ContinuousClock()
         let t0 = clock.now

@@ -64,7 +64,7 @@ struct PretrainGLoMoCommand: ParsableCommand {
     @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Checkpoint (and score the valid split) every N steps.") var checkpointEvery: Int?
     @Option(name: .customLong("valid-sequences"), parsing: .unconditional, help: "Windows of the valid split scored at each checkpoint.") var validSequences = 64
     @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 1
-    @Option(parsing: .unconditional, help: ArgumentHelp(SharedOptions.threadsHelp)) var threads: Int?
+    @OptionGroup var threads: ThreadsOption
     @Flag(help: "Continue the model in --out from its last.safetensors.") var resume = false
     @Flag(help: "Replace a model already in --out.") var force = false
     @Flag(name: .customLong("if-needed"), help: "Start, --resume or --force as --out requires; a finished one (summary.json): a note, exit 0.")
@@ -82,10 +82,9 @@ struct PretrainGLoMoCommand: ParsableCommand {
                                           ("--sequence-length", sequenceLength), ("--batch-size", batchSize), ("--predict", predict),
                                           ("--positions", positions), ("--steps", steps), ("--epochs", epochs),
                                           ("--train-tokens", trainTokens), ("--checkpoint-every", checkpointEvery),
-                                          ("--threads", threads), ("--min-count", minCount), ("--max-size", maxSize),
+                                          ("--min-count", minCount), ("--max-size", maxSize),
                                           ("--stop-after-steps", stopAfterSteps)]
         for (flag, value) in positive where (value ?? 1) < 1 { throw ValidationError("\(flag) must be at least 1") }
-        try OptionBounds.checkThreads(threads)
         if validSequences < 0 { throw ValidationError("--valid-sequences must not be negative") }
         if positions > sequenceLength { throw ValidationError("--positions (\(positions)) cannot exceed --sequence-length (\(sequenceLength))") }
         if !(lr > 0) || !(clip > 0) { throw ValidationError("--lr and --clip must be positive") }
@@ -120,7 +119,7 @@ struct PretrainGLoMoCommand: ParsableCommand {
             resume = state == .interrupted
             force = state == .partial
         }
-        if let threads { BLASRuntime.setThreads(threads) }
+        threads.apply()
         let clock = ContinuousClock()
         let t0 = clock.now
         let directory: GLoMoModelDirectory, config: GLoMoModelConfig, vocabulary: Vocabulary
