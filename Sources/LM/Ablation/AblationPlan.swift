@@ -396,20 +396,12 @@ public struct AblationPlan: Sendable {
         return url.standardizedFileURL.path
     }
 
-    /// SHA-256 of a file's content (hex), read in blocks; `what` names the file in the error.
+    /// SHA-256 of a file's content (hex, `fileSHA256`); `what` names the file in the error. Only
+    /// an existing file that is not a directory: standard input (`-`) is not read up here.
     static func fileHash(_ path: String, what: String? = nil) throws -> String {
+        let failure = AblationError("\(path): cannot read" + (what.map { " (\($0))" } ?? ""))
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
-              let handle = FileHandle(forReadingAtPath: path) else {
-            throw AblationError("\(path): cannot read" + (what.map { " (\($0))" } ?? ""))
-        }
-        defer { try? handle.close() }
-        var hash = SHA256()
-        while true {
-            let block = handle.readData(ofLength: 1 << 20)
-            if block.isEmpty { break }
-            block.withUnsafeBytes { hash.update($0) }
-        }
-        return hash.hexDigest()
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { throw failure }
+        do { return try fileSHA256(path) } catch { throw failure }
     }
 }
