@@ -7,7 +7,7 @@ LMTOOL := .build/release/lmtool
 # LMTOOL_FMA lets NN's own kernels (PackedGEMM) use fused multiply-adds.
 CPU_FLAGS := $(shell [ "$$(uname -m)" = x86_64 ] && grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && echo "-Xswiftc -target-cpu -Xswiftc haswell -Xswiftc -DLMTOOL_FMA")
 
-.PHONY: demo test deps build corpus bench clean
+.PHONY: demo test deps build corpus bench clean study study-headline
 
 deps:
 	@bash scripts/install-deps.sh
@@ -21,6 +21,15 @@ build: deps
 demo: build
 	$(LMTOOL) doctor
 	LMTOOL=$(LMTOOL) bash scripts/demo.sh
+
+# The reverse-transfer study (experiments/reverse-transfer, RESULTS.md): the headline comparisons
+# (<= 1 h on 2 cores), or all of it (<= 4 h). Resumable: run the same target again after any
+# interruption. Long: run it in the background, e.g. `nohup make study > study.log 2>&1 &`.
+study: build
+	LMTOOL=$(LMTOOL) bash experiments/reverse-transfer/study.sh all
+
+study-headline: build
+	LMTOOL=$(LMTOOL) bash experiments/reverse-transfer/study.sh headline
 
 # Rebuild corpora/default.jsonl.zst from pinned Debian packages and check it is byte-identical.
 corpus:

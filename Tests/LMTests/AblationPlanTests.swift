@@ -75,6 +75,68 @@ final class AblationPlanTests: XCTestCase {
         XCTAssertNotEqual(try AblationPlan(spec: spec, results: dir + "/r").steps[1].output, domain.output)
     }
 
+    func testGridsAreAUnionOfBlocksEachWithItsSeeds() throws {
+        // Two blocks: the headline arms with 5 seeds, the rest with 3; `random` and
+        // domain-sentence-frozen are in both and keep their first place with the most seeds.
+        let spec = AblationSpec(corpus: [dir + "/c.jsonl"], modes: ["frozen"], seeds: 3, train: ["preset": "tiny"],
+                                grids: [.init(sources: ["random", "domain-sentence"], glomo: ["off", "hidden"], seeds: 5),
+                                        .init(sources: ["random", "domain-sentence", "bilm"], modes: ["frozen", "concat"])])
+        let seeded = try spec.seededArms()
+        XCTAssertEqual(seeded.map(\.arm.name), ["random", "random-glomo-hidden", "domain-sentence-frozen", "domain-sentence-frozen-glomo-hidden",
+                                                "domain-sentence-concat", "bilm-frozen", "bilm-concat"])
+        XCTAssertEqual(seeded.map(\.seeds), [5, 5, 5, 5, 3, 3, 3])
+        let plan = try AblationPlan(spec: spec, results: dir + "/r")
+        let runs = plan.steps.filter { $0.stage == .training }.map(\.name)
+        XCTAssertEqual(runs.count, 5 * 4 + 3 * 3)
+        XCTAssertEqual(runs.filter { $0.hasPrefix("bilm-concat-seed") }, ["bilm-concat-seed1", "bilm-concat-seed2", "bilm-concat-seed3"])
+        XCTAssertTrue(runs.contains("random-glomo-hidden-seed5"))
+        XCTAssertFalse(runs.contains("domain-sentence-concat-seed4"))
+        XCTAssertTrue(plan.script(executable: "lmtool", format: .shell).hasPrefix("# lmtool ablate plan for \(dir!)/r: 7 arms x their seeds = 29 runs"))
+
+        // Each block is checked, and its errors say which block.
+        var bad = spec
+        bad.grids[1].seeds = 0
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertEqual("\($0)", "grids[1]: --seeds must be at least 1") }
+        bad = spec
+        bad.grids[0].glomo = ["sideways"]
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".hasPrefix("grids[0]: unknown GLoMo placement 'sideways'"), "\($0)") }
+        // A misspelt field inside a block is refused like any other.
+        try Data(#"{"corpus": ["c"], "grids": [{"sources": ["random"], "sedes": 2}]}"#.utf8).write(to: URL(fileURLWithPath: dir + "/spec.json"))
+        XCTAssertThrowsError(try AblationSpec.load(from: dir + "/spec.json")) {
+            XCTAssertTrue("\($0)".hasPrefix(dir + "/spec.json: unknown field 'grids[].sedes'"), "\($0)")
+        }
+        try Data(#"{"corpus": ["c"], "grids": [{"sources": ["random"], "seeds": 4}, {"sources": ["bilm"]}], "seeds": 2}"#.utf8)
+            .write(to: URL(fileURLWithPath: dir + "/spec.json"))
+        XCTAssertEqual(try AblationSpec.load(from: dir + "/spec.json").seededArms().map(\.seeds), [4, 2])
+    }
+
+    func testWord2VecOutTrainsOnTheOutOfDomainCorpusWholeAndKeysTheCacheByItsContent() throws {
+        try Data("a b a\n".utf8).write(to: URL(fileURLWithPath: dir + "/books.txt"))
+        let spec = AblationSpec(corpus: [dir + "/c.jsonl"], sources: ["word2vec", "word2vec-out"], seeds: 1, train: ["preset": "tiny"],
+                                pretraining: .init(outOfDomainCorpus: [dir + "/books.txt"]))
+        let plan = try AblationPlan(spec: spec, results: dir + "/r")
+        XCTAssertEqual(plan.steps.map(\.name), ["vocab", "word2vec", "word2vec-out", "word2vec-frozen-seed1", "word2vec-out-frozen-seed1"])
+        let inDomain = plan.steps[1], outOfDomain = plan.steps[2]
+        XCTAssertEqual(Array(inDomain.arguments.prefix(4)), ["embed", "word2vec", dir + "/c.jsonl", "--out"])
+        XCTAssertTrue(inDomain.arguments.contains("--split"))
+        // The other corpus replaces the grid's, whole: no --split.
+        XCTAssertEqual(Array(outOfDomain.arguments.prefix(4)), ["embed", "word2vec", dir + "/books.txt", "--out"])
+        XCTAssertFalse(outOfDomain.arguments.contains("--split"))
+        XCTAssertFalse(outOfDomain.arguments.contains(dir + "/c.jsonl"))
+        XCTAssertNotEqual(inDomain.output, outOfDomain.output)
+        XCTAssertEqual(plan.steps[4].arguments.suffix(4), ["--embeddings", outOfDomain.output, "--embedding-mode", "frozen"])
+        XCTAssertEqual(plan.steps[4].dependencies, ["vocab", "word2vec-out"])
+        // Its cache entry follows the other corpus's content, not the grid corpus's.
+        try Data("a b b\n".utf8).write(to: URL(fileURLWithPath: dir + "/books.txt"))
+        let changed = try AblationPlan(spec: spec, results: dir + "/r")
+        XCTAssertNotEqual(changed.steps[2].output, outOfDomain.output)
+        XCTAssertEqual(changed.steps[1].output, inDomain.output)
+        // Without the other corpus the source is refused in one line.
+        XCTAssertThrowsError(try AblationSpec(corpus: ["c"], sources: ["word2vec-out"]).validate()) {
+            XCTAssertTrue("\($0)".hasPrefix("source word2vec-out needs an out-of-domain corpus"), "\($0)")
+        }
+    }
+
     func testGivenVocabularyIsUsedAsIsAndKeysTheCacheByContent() throws {
         try Data("<unk>\t0\n<eos>\t1\na\t1\n".utf8).write(to: URL(fileURLWithPath: dir + "/v.txt"))
         let spec = AblationSpec(corpus: [dir + "/c.jsonl"], sources: ["word2vec"], seeds: 1, vocabulary: .init(file: dir + "/v.txt"),

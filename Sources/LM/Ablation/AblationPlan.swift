@@ -101,7 +101,9 @@ public struct AblationPlan: Sendable {
     public var runsDirectory: String { results + "/runs" }
 
     public init(spec: AblationSpec, results: String) throws {
-        let arms = try spec.validate()
+        try spec.validate()
+        let seededArms = try spec.seededArms()
+        let arms = seededArms.map(\.arm)
         self.spec = spec
         let root = AblationPlan.absolute(results)
         var isDirectory: ObjCBool = false
@@ -155,15 +157,19 @@ public struct AblationPlan: Sendable {
         // (how sums are split), which would otherwise be the machine's. So a cache entry is a
         // function of its key (on one BLAS kernel set: the bytes may differ between CPUs).
         let threads = ["--threads", "1"]
-        func pretraining(_ key: String, tool: [String], settings: [String], file: String?, marker: String?) -> PlannedStep {
+        /// One pretraining step, planned once per key. `otherCorpus` replaces the grid's corpus
+        /// (`word2vec-out`): its files (and their content hashes) then take the corpus's place.
+        func pretraining(_ key: String, tool: [String], settings: [String], file: String?, marker: String?,
+                         otherCorpus: (files: [String], identity: String)? = nil) -> PlannedStep {
             if let step = pretrainings[key] { return step }
             let settings = settings + threads
             let extra = pre.extra?[tool.joined(separator: " ")] ?? []
             var hash = SHA256()
-            hash.update("lmtool ablation cache v2\n" + corpusIdentity + vocabularyIdentity + "\n" + (tool + settings + corpusFlags + extra).joined(separator: "\u{1}"))
+            hash.update("lmtool ablation cache v2\n" + (otherCorpus?.identity ?? corpusIdentity) + vocabularyIdentity + "\n" + (tool + settings + corpusFlags + extra).joined(separator: "\u{1}"))
             let directory = cache + "/" + String(hash.hexDigest().prefix(16))
             let output = file.map { directory + "/" + $0 } ?? directory
-            let corpusArguments = tool == ["embed", "word2vec"] ? (bySplitFiles ? splitFiles.train : corpus) : ["--corpus"] + corpus
+            let corpusArguments = otherCorpus?.files
+                ?? (tool == ["embed", "word2vec"] ? (bySplitFiles ? splitFiles.train : corpus) : ["--corpus"] + corpus)
             let arguments = tool + corpusArguments + ["--out", output, "--vocab", vocabPath] + corpusFlags + settings + extra
             let step = PlannedStep(stage: .pretraining, name: key, arguments: arguments, output: output,
                                    completionMarker: file == nil ? directory + "/summary.json" : (marker.map { directory + "/" + $0 } ?? output),
@@ -172,6 +178,9 @@ public struct AblationPlan: Sendable {
             planned.append(step)
             return step
         }
+        let outOfDomain = try expand(pre.outOfDomainCorpus ?? [])
+        var outOfDomainIdentity = ""
+        for file in outOfDomain { outOfDomainIdentity += file + " " + (try AblationPlan.fileHash(file)) + "\n" }
         var epochs: [String] = []
         if let e = pre.epochs { epochs = ["--epochs", String(e)] }
         var tokens: [String] = []
@@ -187,6 +196,14 @@ public struct AblationPlan: Sendable {
                 let s = pretraining("word2vec", tool: ["embed", "word2vec"],
                                     settings: (bySplitFiles ? [] : ["--split", "train"]) + ["--dim", String(embeddingSize), "--seed", seed] + epochs,
                                     file: "word2vec.vec", marker: "word2vec.vec.vocab.txt")
+                return (s.output, s.name)
+            case .word2vecOut:
+                // On another corpus, read whole: its words meet the LM's vocabulary; those it
+                // lacks keep random rows (listed in word2vec.vec.fallbacks.txt).
+                let s = pretraining("word2vec-out", tool: ["embed", "word2vec"],
+                                    settings: ["--dim", String(embeddingSize), "--seed", seed] + epochs,
+                                    file: "word2vec.vec", marker: "word2vec.vec.vocab.txt",
+                                    otherCorpus: (outOfDomain, "out-of-domain\n" + outOfDomainIdentity))
                 return (s.output, s.name)
             case .bilm:
                 let s = pretraining("bilm", tool: ["embed", "bilm"],
@@ -232,7 +249,7 @@ public struct AblationPlan: Sendable {
             trainFlags += value == "true" ? ["--" + key] : ["--" + key, value]
         }
         var runs: [PlannedStep] = []
-        for arm in arms {
+        for (arm, seeds) in seededArms {
             var armArguments: [String] = [], dependencies = vocabularyStep
             if let (file, step) = embeddings(arm.source) {
                 armArguments += ["--embeddings", file, "--embedding-mode", arm.mode!.rawValue]
@@ -243,7 +260,7 @@ public struct AblationPlan: Sendable {
                 armArguments += ["--glomo", s.output, "--glomo-on", arm.glomo.rawValue]
                 dependencies.append(s.name)
             }
-            for k in 1...spec.seeds {
+            for k in 1...seeds {
                 let name = "\(arm.name)-seed\(k)"
                 let directory = root + "/runs/" + name
                 let arguments = ["train", "--run", directory] + trainData + ["--vocab", vocabPath] + corpusFlags
@@ -290,7 +307,10 @@ public struct AblationPlan: Sendable {
         }
     }
 
-    private var title: String { "lmtool ablate plan for \(results): \(arms.count) arms x \(spec.seeds) seeds" }
+    private var title: String {
+        let runs = steps.filter { $0.stage == .training }.count
+        return "lmtool ablate plan for \(results): \(arms.count) arms x \(spec.grids.isEmpty ? "\(spec.seeds) seeds" : "their seeds = \(runs) runs")"
+    }
 
     private func shellScript(executable: String) -> String {
         var lines = ["# " + title,

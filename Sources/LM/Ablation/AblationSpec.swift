@@ -11,21 +11,23 @@ public struct AblationError: Error, CustomStringConvertible, Sendable {
 /// Where a run's input embedding comes from.
 ///
 /// `random` (the baseline, no pretraining); `word2vec` (`lmtool embed word2vec` on the training
-/// split); `bilm` (`lmtool embed bilm`, averaged BiLSTM LM states); `domain-paragraph` and
+/// split); `word2vec-out` (the same on an out-of-domain corpus, `pretraining.outOfDomainCorpus`);
+/// `bilm` (`lmtool embed bilm`, averaged BiLSTM LM states); `domain-paragraph` and
 /// `domain-sentence` (the input embedding of a BiLSTM domain classifier trained on paragraphs or
 /// sentences, `lmtool pretrain-domain`); their `-contextual` variants (the classifier's BiLSTM
 /// states averaged per word type, `contextual.vec`); `file:PATH` (an external embedding file).
 public enum EmbeddingSource: Hashable, Sendable, CustomStringConvertible {
-    case random, word2vec, bilm
+    case random, word2vec, word2vecOut, bilm
     case domain(granularity: String, contextual: Bool)
     case file(String)
 
-    /// Parses `random`, `word2vec`, `bilm`, `domain-paragraph`, `domain-sentence`,
+    /// Parses `random`, `word2vec`, `word2vec-out`, `bilm`, `domain-paragraph`, `domain-sentence`,
     /// `domain-paragraph-contextual`, `domain-sentence-contextual` or `file:PATH`.
     public init?(_ text: String) {
         switch text {
         case "random": self = .random
         case "word2vec": self = .word2vec
+        case "word2vec-out": self = .word2vecOut
         case "bilm": self = .bilm
         case "domain-paragraph": self = .domain(granularity: "paragraph", contextual: false)
         case "domain-sentence": self = .domain(granularity: "sentence", contextual: false)
@@ -37,13 +39,14 @@ public enum EmbeddingSource: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    public static let names = ["random", "word2vec", "bilm", "domain-paragraph", "domain-sentence",
+    public static let names = ["random", "word2vec", "word2vec-out", "bilm", "domain-paragraph", "domain-sentence",
                                "domain-paragraph-contextual", "domain-sentence-contextual", "file:PATH"]
 
     public var description: String {
         switch self {
         case .random: return "random"
         case .word2vec: return "word2vec"
+        case .word2vecOut: return "word2vec-out"
         case .bilm: return "bilm"
         case .domain(let g, let contextual): return "domain-\(g)" + (contextual ? "-contextual" : "")
         case .file(let path): return "file:" + path
@@ -176,9 +179,13 @@ public struct AblationSpec: Codable, Equatable, Sendable {
         public var seed: Int?
         /// Extra arguments per command: keys `embed word2vec`, `embed bilm`, `pretrain-domain`, `pretrain-glomo`.
         public var extra: [String: [String]]?
+        /// The corpus of the `word2vec-out` source: files read whole (no split), with the same
+        /// corpus options as the rest.
+        public var outOfDomainCorpus: [String]?
 
         public init(epochs: Int? = nil, trainTokens: Int? = nil, glomoSteps: Int? = nil, hiddenSize: Int? = nil,
-                    seed: Int? = nil, extra: [String: [String]]? = nil) {
+                    seed: Int? = nil, extra: [String: [String]]? = nil, outOfDomainCorpus: [String]? = nil) {
+            self.outOfDomainCorpus = outOfDomainCorpus
             self.epochs = epochs
             self.trainTokens = trainTokens
             self.glomoSteps = glomoSteps
@@ -196,6 +203,9 @@ public struct AblationSpec: Codable, Equatable, Sendable {
     public var modes: [String]
     public var glomo: [String]
     public var seeds: Int
+    /// Blocks of the grid (`"grids"` in a spec), each sources × modes × GLoMo with its own seed
+    /// count; the arms are their union. Empty: the one block of `sources`, `modes`, `glomo`, `seeds`.
+    public var grids: [Grid]
     public var corpusOptions: CorpusFlags
     public var vocabulary: VocabularySettings
     /// `lmtool train` flags without `--` → value (`"true"` = bare flag).
@@ -203,14 +213,19 @@ public struct AblationSpec: Codable, Equatable, Sendable {
     public var pretraining: PretrainingSettings
     /// The arm the others are compared with (default `random`).
     public var baseline: String?
+    /// Free text for the reader of a spec file (JSON has no comments): why these sizes, where
+    /// the data comes from. A string or an array of lines; ablate ignores it.
+    public var comment: [String]?
     /// The spec file this was read from (not encoded): `validate()` names it in its errors.
     public var origin: String?
 
     public init(corpus: [String] = [], sources: [String] = ["random", "domain-paragraph"], modes: [String] = ["frozen"],
                 glomo: [String] = ["off"], seeds: Int = 3, corpusOptions: CorpusFlags = .init(),
                 vocabulary: VocabularySettings = .init(), train: [String: String] = [:],
-                pretraining: PretrainingSettings = .init(), baseline: String? = nil, splits: SplitFiles = .init()) {
+                pretraining: PretrainingSettings = .init(), baseline: String? = nil, splits: SplitFiles = .init(),
+                grids: [Grid] = []) {
         self.corpus = corpus
+        self.grids = grids
         self.splits = splits
         self.sources = sources
         self.modes = modes
@@ -224,7 +239,39 @@ public struct AblationSpec: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case corpus, splits, sources, modes, glomo, seeds, corpusOptions, vocabulary, train, pretraining, baseline
+        case corpus, splits, sources, modes, glomo, seeds, grids, corpusOptions, vocabulary, train, pretraining, baseline, comment
+    }
+
+    /// One block of the grid: `sources` × `modes` × `glomo`, each arm run with seeds 1…`seeds`.
+    /// A missing field takes the spec's top-level value.
+    ///
+    ///     "grids": [{"sources": ["random", "domain-sentence"], "glomo": ["off", "hidden"], "seeds": 5},
+    ///               {"sources": ["word2vec", "bilm"], "modes": ["frozen", "finetune", "concat"]}]
+    public struct Grid: Codable, Equatable, Sendable {
+        public var sources: [String]?
+        public var modes: [String]?
+        public var glomo: [String]?
+        public var seeds: Int?
+
+        public init(sources: [String]? = nil, modes: [String]? = nil, glomo: [String]? = nil, seeds: Int? = nil) {
+            self.sources = sources
+            self.modes = modes
+            self.glomo = glomo
+            self.seeds = seeds
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case sources, modes, glomo, seeds }
+
+        /// Unknown fields are refused, as everywhere in a spec.
+        public init(from decoder: Decoder) throws {
+            let all = try decoder.container(keyedBy: AnyKey.self)
+            try AblationSpec.checkFields(all, known: CodingKeys.allCases.map(\.rawValue), prefix: "grids[].")
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            sources = try c.decodeIfPresent([String].self, forKey: .sources)
+            modes = try c.decodeIfPresent([String].self, forKey: .modes)
+            glomo = try c.decodeIfPresent([String].self, forKey: .glomo)
+            seeds = try c.decodeIfPresent(Int.self, forKey: .seeds)
+        }
     }
 
     /// `"splits": {"train": [...], "valid": [...], "test": [...]}`: whole files per split.
@@ -264,7 +311,7 @@ public struct AblationSpec: Codable, Equatable, Sendable {
         .corpusOptions: ["format", "tokenizer", "lowercase", "sentences", "replaceInvalid", "maxLineBytes"],
         .vocabulary: ["file", "minCount", "maxSize"],
         .splits: ["train", "valid", "test"],
-        .pretraining: ["epochs", "trainTokens", "glomoSteps", "hiddenSize", "seed", "extra"],
+        .pretraining: ["epochs", "trainTokens", "glomoSteps", "hiddenSize", "seed", "extra", "outOfDomainCorpus"],
     ]
 
     /// Any key of a JSON object.
@@ -302,10 +349,13 @@ public struct AblationSpec: Codable, Equatable, Sendable {
         modes = try c.decodeIfPresent([String].self, forKey: .modes) ?? d.modes
         glomo = try c.decodeIfPresent([String].self, forKey: .glomo) ?? d.glomo
         seeds = try c.decodeIfPresent(Int.self, forKey: .seeds) ?? d.seeds
+        grids = try c.decodeIfPresent([Grid].self, forKey: .grids) ?? d.grids
         corpusOptions = try c.decodeIfPresent(CorpusFlags.self, forKey: .corpusOptions) ?? d.corpusOptions
         vocabulary = try c.decodeIfPresent(VocabularySettings.self, forKey: .vocabulary) ?? d.vocabulary
         pretraining = try c.decodeIfPresent(PretrainingSettings.self, forKey: .pretraining) ?? d.pretraining
         baseline = try c.decodeIfPresent(String.self, forKey: .baseline)
+        if let line = try? c.decodeIfPresent(String.self, forKey: .comment) { comment = [line] }
+        else { comment = try c.decodeIfPresent([String].self, forKey: .comment) }
         train = try c.decodeIfPresent([String: Scalar].self, forKey: .train)?.compactMapValues(\.flagValue) ?? d.train
     }
 
@@ -352,11 +402,41 @@ public struct AblationSpec: Codable, Equatable, Sendable {
 
     // MARK: - The grid
 
-    /// The arms in grid order (sources, then modes, then GLoMo placements), `random` once per
-    /// placement, duplicates removed (two `file:` sources with the same content are one arm).
-    /// Reads every `file:` source to name its arm by content. Throws on an unknown name, an
-    /// unreadable file or an empty grid.
-    public func arms() throws -> [AblationArm] {
+    /// The arms in grid order (blocks of `grids` in order; in each: sources, then modes, then
+    /// GLoMo placements), `random` once per placement, duplicates removed (two `file:` sources
+    /// with the same content are one arm; an arm in several blocks keeps its first place and
+    /// the most seeds any block gives it). Reads every `file:` source to name its arm by
+    /// content. Throws on an unknown name, an unreadable file or an empty block.
+    public func seededArms() throws -> [(arm: AblationArm, seeds: Int)] {
+        let blocks = grids.isEmpty ? [Grid(sources: sources, modes: modes, glomo: glomo, seeds: seeds)] : grids
+        var result: [(arm: AblationArm, seeds: Int)] = [], index: [String: Int] = [:]
+        for (i, block) in blocks.enumerated() {
+            let where_ = grids.isEmpty ? "" : "grids[\(i)]: "
+            let n = block.seeds ?? seeds
+            if n < 1 { throw AblationError(where_ + "--seeds must be at least 1") }
+            // Every seed is a planned training run per arm: a damaged count must not plan billions.
+            if n > AblationSpec.maxSeeds { throw AblationError(where_ + "--seeds must be at most \(AblationSpec.maxSeeds), got \(n)") }
+            let arms: [AblationArm]
+            do {
+                arms = try AblationSpec.arms(sources: block.sources ?? sources, modes: block.modes ?? modes, glomo: block.glomo ?? glomo)
+            } catch let error as AblationError { throw AblationError(where_ + error.description) }
+            for arm in arms {
+                if let at = index[arm.name] {
+                    result[at].seeds = max(result[at].seeds, n)
+                } else {
+                    index[arm.name] = result.count
+                    result.append((arm, n))
+                }
+            }
+        }
+        return result
+    }
+
+    /// The arms of `seededArms()`, without their seed counts.
+    public func arms() throws -> [AblationArm] { try seededArms().map(\.arm) }
+
+    /// The arms of one block: sources × modes × GLoMo placements.
+    static func arms(sources: [String], modes: [String], glomo: [String]) throws -> [AblationArm] {
         let parsedSources = try sources.map { s -> EmbeddingSource in
             guard let source = EmbeddingSource(s) else {
                 throw AblationError("unknown embedding source '\(s)' (known: \(EmbeddingSource.names.joined(separator: ", ")))")
@@ -371,7 +451,7 @@ public struct AblationSpec: Codable, Equatable, Sendable {
         }
         let parsedGLoMo = try glomo.map { g -> GLoMoPlacement in
             guard let placement = GLoMoPlacement(rawValue: g) else {
-                throw AblationError("unknown GLoMo placement '\(g)' (known: off, embeddings, hidden)")
+                throw AblationError("unknown GLoMo placement '\(g)' (known: \(GLoMoPlacement.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             return placement
         }
@@ -459,7 +539,6 @@ public struct AblationSpec: Codable, Equatable, Sendable {
             throw AblationError("split files need --train PATH... and --valid PATH... (--test is optional)")
         }
         if seeds < 1 { throw AblationError("--seeds must be at least 1") }
-        // Every seed is a planned training run per arm: a damaged count must not plan billions.
         if seeds > AblationSpec.maxSeeds { throw AblationError("--seeds must be at most \(AblationSpec.maxSeeds), got \(seeds)") }
         if let v = vocabulary.minCount, v < 1 { throw AblationError("--min-count must be at least 1") }
         if let v = vocabulary.maxSize, v < 2 { throw AblationError("--max-size must be at least 2") }
@@ -472,6 +551,9 @@ public struct AblationSpec: Codable, Equatable, Sendable {
         }
         try validateExtra()
         let arms = try arms()
+        if arms.contains(where: { $0.source == .word2vecOut }) && (pretraining.outOfDomainCorpus ?? []).isEmpty {
+            throw AblationError("source word2vec-out needs an out-of-domain corpus: --out-of-domain-corpus PATH... (\"pretraining\": {\"outOfDomainCorpus\": [...]} in a spec)")
+        }
         if let baseline, !arms.contains(where: { $0.name == baseline }) {
             throw AblationError("baseline '\(baseline)' is not an arm of the grid (arms: \(arms.map(\.name).joined(separator: ", ")))")
         }

@@ -121,6 +121,9 @@ struct AblateCommand: ParsableCommand {
     @Option(name: .customLong("pretrain-tokens"), parsing: .unconditional, help: "--train-tokens of embed bilm and pretrain-glomo.") var pretrainTokens: Int?
     @Option(name: .customLong("pretrain-hidden-size"), parsing: .unconditional, help: "BiLSTM hidden size of pretrain-domain and embed bilm (default: half the LM's embedding size).") var pretrainHiddenSize: Int?
     @Option(name: .customLong("glomo-steps"), parsing: .unconditional, help: "--steps of pretrain-glomo.") var glomoSteps: Int?
+    @Option(name: .customLong("out-of-domain-corpus"), parsing: .upToNextOption,
+            help: "The corpus of the word2vec-out source (files read whole, e.g. ../shared/corpora/pretrain-gutenberg-10M.txt.zst).")
+    var outOfDomainCorpus: [String] = []
     @Option(help: "The arm the others are compared with (default random).") var baseline: String?
 
     func validate() throws {
@@ -148,6 +151,11 @@ struct AblateCommand: ParsableCommand {
             s.corpus = []
         }
         func list(_ text: String) -> [String] { text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        // A spec's "grids" give each block its own sources, modes, placements and seeds: one flag
+        // for all of them would be ambiguous.
+        if !s.grids.isEmpty, let flag = [("--sources", sources), ("--modes", modes), ("--glomo", glomo), ("--seeds", seeds.map(String.init))].first(where: { $0.1 != nil })?.0 {
+            throw AblationError("\(s.origin ?? "the spec"): its \"grids\" set the arms and seeds; \(flag) applies only to a spec without them")
+        }
         if let sources { s.sources = list(sources) }
         if let modes { s.modes = list(modes) }
         if let glomo { s.glomo = list(glomo) }
@@ -177,6 +185,7 @@ struct AblateCommand: ParsableCommand {
         if let pretrainTokens { s.pretraining.trainTokens = pretrainTokens }
         if let pretrainHiddenSize { s.pretraining.hiddenSize = pretrainHiddenSize }
         if let glomoSteps { s.pretraining.glomoSteps = glomoSteps }
+        if !outOfDomainCorpus.isEmpty { s.pretraining.outOfDomainCorpus = outOfDomainCorpus }
         if let baseline { s.baseline = baseline }
         return s
     }
