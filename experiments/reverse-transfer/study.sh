@@ -11,8 +11,9 @@
 # Resumable: every step writes its outputs atomically and `summary.json` last, so after any
 # interruption (Ctrl-C, kill -9, a lost session) the same command skips what is finished and
 # resumes what was interrupted. Run directories go to STUDY_OUT (default .build/study), which
-# is never committed; only the small report files are. Wall time per part is appended to
-# STUDY_OUT/times.tsv. LMTOOL=path overrides the binary (default .build/release/lmtool);
+# is never committed; only the small report files are, and RESULTS.md is rewritten from them
+# (make_results.py). Wall time per part (a resumed part: this session's) is appended to
+# results/times.tsv. LMTOOL=path overrides the binary (default .build/release/lmtool);
 # STUDY_JOBS (default 2) is how many steps run at once when GNU parallel is installed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -52,11 +53,15 @@ part() {
         echo "study.sh: GNU parallel not found (apt-get install parallel): running one step at a time" >&2
         "$LMTOOL" ablate --spec "$spec" --out "$OUT/$name"
     fi
-    printf '%s\t%s\t%s\t%d\n' "$name" "$(basename "$spec")" "$(date -u +%FT%TZ)" $(( $(date +%s) - start )) >> "$OUT/times.tsv"
     mkdir -p "$HERE/results/$name"
+    printf '%s\t%s\t%s\t%d\n' "$name" "$(basename "$spec")" "$(date -u +%FT%TZ)" $(( $(date +%s) - start )) >> "$HERE/results/times.tsv"
     for f in report.md report.csv report.json valid-ppl.svg differences.svg domains.svg; do
         if [ -e "$OUT/$name/$f" ]; then cp "$OUT/$name/$f" "$HERE/results/$name/$f"; fi
     done
+    # The machine, as the figures need it: CPU model, cores, AVX-512 or not.
+    echo "$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(grep -qw avx512f /proc/cpuinfo && echo with || echo without) AVX-512" \
+        > "$HERE/results/machine.txt"
+    python3 "$HERE/make_results.py"
 }
 
 mkdir -p "$OUT"
