@@ -137,6 +137,24 @@ final class AblationPlanTests: XCTestCase {
         }
     }
 
+    func testUntrainedGLoMoArmsUseAPredictorSavedAtItsInitialisation() throws {
+        let spec = AblationSpec(corpus: [dir + "/c.jsonl"], sources: ["random"], glomo: ["off", "hidden", "hidden-untrained", "embeddings-untrained"],
+                                seeds: 1, train: ["preset": "tiny"], pretraining: .init(glomoSteps: 300))
+        let plan = try AblationPlan(spec: spec, results: dir + "/r")
+        XCTAssertEqual(plan.steps.map(\.name), ["vocab", "glomo", "glomo-untrained", "random-seed1", "random-glomo-hidden-seed1",
+                                                "random-glomo-hidden-untrained-seed1", "random-glomo-embeddings-untrained-seed1"])
+        let trained = plan.steps[1], untrained = plan.steps[2]
+        XCTAssertEqual(trained.arguments.suffix(4), ["--steps", "300", "--threads", "1"])
+        XCTAssertEqual(untrained.arguments.suffix(4), ["--steps", "0", "--threads", "1"])
+        XCTAssertNotEqual(trained.output, untrained.output)
+        // Everything but the steps is the same: the same architecture and initialisation.
+        XCTAssertEqual(trained.arguments.filter { $0 != trained.output && $0 != "300" },
+                       untrained.arguments.filter { $0 != untrained.output && $0 != "0" })
+        XCTAssertEqual(plan.steps[5].arguments.suffix(4), ["--glomo", untrained.output, "--glomo-on", "hidden"])
+        XCTAssertEqual(plan.steps[6].arguments.suffix(4), ["--glomo", untrained.output, "--glomo-on", "embeddings"])
+        XCTAssertEqual(plan.steps[4].arguments.suffix(4), ["--glomo", trained.output, "--glomo-on", "hidden"])
+    }
+
     func testGivenVocabularyIsUsedAsIsAndKeysTheCacheByContent() throws {
         try Data("<unk>\t0\n<eos>\t1\na\t1\n".utf8).write(to: URL(fileURLWithPath: dir + "/v.txt"))
         let spec = AblationSpec(corpus: [dir + "/c.jsonl"], sources: ["word2vec"], seeds: 1, vocabulary: .init(file: dir + "/v.txt"),

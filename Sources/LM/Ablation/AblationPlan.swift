@@ -222,6 +222,7 @@ public struct AblationPlan: Sendable {
             }
         }
         var glomoSettings = ["--embedding-size", String(embeddingSize), "--seed", seed] + tokens
+        let glomoUntrainedSettings = glomoSettings + ["--steps", "0"]
         if let s = pre.glomoSteps { glomoSettings += ["--steps", String(s)] }
 
         // The other pretraining commands split a --corpus by records (and pretrain-domain
@@ -255,9 +256,12 @@ public struct AblationPlan: Sendable {
                 armArguments += ["--embeddings", file, "--embedding-mode", arm.mode!.rawValue]
                 if let step { dependencies.append(step) }
             }
-            if arm.glomo != .off {
-                let s = pretraining("glomo", tool: ["pretrain-glomo"], settings: glomoSettings, file: nil, marker: nil)
-                armArguments += ["--glomo", s.output, "--glomo-on", arm.glomo.rawValue]
+            if let site = arm.glomo.site {
+                // The untrained control: the same predictor saved at its initialisation.
+                let s = arm.glomo.isUntrained
+                    ? pretraining("glomo-untrained", tool: ["pretrain-glomo"], settings: glomoUntrainedSettings, file: nil, marker: nil)
+                    : pretraining("glomo", tool: ["pretrain-glomo"], settings: glomoSettings, file: nil, marker: nil)
+                armArguments += ["--glomo", s.output, "--glomo-on", site]
                 dependencies.append(s.name)
             }
             for k in 1...seeds {

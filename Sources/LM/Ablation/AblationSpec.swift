@@ -71,9 +71,26 @@ public enum EmbeddingMode: String, CaseIterable, Codable, Sendable {
     case frozen, finetune, concat
 }
 
-/// Whether and where GLoMo graphs are used (`lmtool train --glomo-on`).
+/// Whether and where GLoMo graphs are used (`lmtool train --glomo-on`), and whether the graph
+/// predictor was pretrained: the `-untrained` placements use a predictor saved at its
+/// initialisation (`pretrain-glomo --steps 0`, same architecture and seed), the control that
+/// separates what pretraining brings from what the extra mixing layer brings.
 public enum GLoMoPlacement: String, CaseIterable, Codable, Sendable {
     case off, embeddings, hidden
+    case embeddingsUntrained = "embeddings-untrained"
+    case hiddenUntrained = "hidden-untrained"
+
+    /// `lmtool train --glomo-on`: what the graphs mix (nil for `off`).
+    public var site: String? {
+        switch self {
+        case .off: return nil
+        case .embeddings, .embeddingsUntrained: return "embeddings"
+        case .hidden, .hiddenUntrained: return "hidden"
+        }
+    }
+
+    /// Whether the graph predictor is the untrained control.
+    public var isUntrained: Bool { self == .embeddingsUntrained || self == .hiddenUntrained }
 }
 
 /// One arm of the grid: an embedding source, how it is used (nil for `random`), and GLoMo.

@@ -71,7 +71,7 @@ struct AblateCommand: ParsableCommand {
     @Option(help: "Comma-separated embedding modes: frozen, finetune, concat (default frozen).")
     var modes: String?
 
-    @Option(help: "Comma-separated GLoMo placements: off, embeddings, hidden (default off).")
+    @Option(help: "Comma-separated GLoMo placements: off, embeddings, hidden, and the untrained-predictor controls embeddings-untrained, hidden-untrained (default off).")
     var glomo: String?
 
     @Option(parsing: .unconditional, help: "Seeds per arm (default 3): runs use --seed 1...N.")
