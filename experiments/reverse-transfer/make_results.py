@@ -2,6 +2,12 @@
 """Writes RESULTS.md at the repository root from the study's committed report files.
 
     python3 experiments/reverse-transfer/make_results.py [--check]
+    python3 experiments/reverse-transfer/make_results.py --collect RESULTS_DIR NAME
+
+--collect copies the pretraining curves of an ablate results directory (the metrics.jsonl,
+summary.json and config.json of each domain classifier and GLoMo model in RESULTS_DIR/cache)
+into results/NAME/pretraining/LABEL.*, LABEL being domain-paragraph, domain-sentence, glomo or
+glomo-untrained; study.sh runs it after every part.
 
 Reads experiments/reverse-transfer/results/NAME/ (report.md, the SVG plots, and the machine
 and wall times study.sh recorded) for each part of the study, and reading.md (the hand-written
@@ -9,7 +15,9 @@ reading of the numbers). Parts that have not run yet are listed as such. study.s
 every part; --check exits 1 if RESULTS.md is not what this script would write (stale).
 Standard library only.
 """
+import json
 import os
+import shutil
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -34,6 +42,81 @@ def read(path):
         return f.read()
 
 
+def pretraining_label(directory):
+    """domain-<granularity>, glomo or glomo-untrained for a cache entry with a config.json; None otherwise."""
+    config_path = os.path.join(directory, "config.json")
+    if not os.path.exists(config_path):
+        return None
+    with open(config_path, encoding="utf-8") as f:
+        config = json.load(f)
+    if config.get("kind") == "domain-classifier":
+        return "domain-" + str(config.get("granularity", "paragraph"))
+    if str(config.get("format", "")).startswith("lmtool-glomo"):
+        summary_path = os.path.join(directory, "summary.json")
+        steps = None
+        if os.path.exists(summary_path):
+            with open(summary_path, encoding="utf-8") as f:
+                steps = json.load(f).get("steps")
+        return "glomo-untrained" if steps == 0 else "glomo"
+    return None
+
+
+def collect(results_dir, name):
+    target = os.path.join(RESULTS, name, "pretraining")
+    os.makedirs(target, exist_ok=True)
+    cache = os.path.join(results_dir, "cache")
+    for entry in sorted(os.listdir(cache)) if os.path.isdir(cache) else []:
+        directory = os.path.join(cache, entry)
+        label = pretraining_label(directory)
+        if label is None:
+            continue
+        for file in ["metrics.jsonl", "summary.json", "config.json"]:
+            if os.path.exists(os.path.join(directory, file)):
+                shutil.copyfile(os.path.join(directory, file), os.path.join(target, f"{label}.{file}"))
+        print(f"collected {label} from {directory}")
+
+
+def valid_points(metrics_path):
+    """(x, value, what) of each validation record: classifier epochs (valid loss and accuracy) or GLoMo steps (valid loss)."""
+    points = []
+    with open(metrics_path, encoding="utf-8") as f:
+        for line in f:
+            record = json.loads(line)
+            if "valid_loss" in record:
+                accuracy = record.get("valid_accuracy")
+                points.append((f"epoch {record.get('epoch')}", record["valid_loss"],
+                               "" if accuracy is None else f"accuracy {accuracy:.3f}"))
+            elif record.get("split") == "valid" and "loss" in record:
+                points.append((f"step {record.get('step')}", record["loss"], ""))
+    return points
+
+
+def pretraining_section(name):
+    folder = os.path.join(RESULTS, name, "pretraining")
+    if not os.path.isdir(folder):
+        return []
+    lines = ["Pretraining curves (validation; the full records are in "
+             f"[{REL}/{name}/pretraining/]({REL}/{name}/pretraining/)):", ""]
+    for file in sorted(os.listdir(folder)):
+        if not file.endswith(".metrics.jsonl"):
+            continue
+        label = file[: -len(".metrics.jsonl")]
+        points = valid_points(os.path.join(folder, file))
+        summary_path = os.path.join(folder, label + ".summary.json")
+        stop = ""
+        if os.path.exists(summary_path):
+            with open(summary_path, encoding="utf-8") as f:
+                summary = json.load(f)
+            for key in ["stopped", "stop_reason"]:
+                if key in summary:
+                    stop = f"; stopped: {summary[key]}"
+        shown = points if len(points) <= 12 else points[:: max(1, len(points) // 12)] + [points[-1]]
+        curve = ", ".join(f"{x}: {value:.3f}" + (f" ({extra})" if extra else "") for x, value, extra in shown)
+        lines.append(f"- **{label}** ({len(points)} validations{stop}): {curve}")
+    lines.append("")
+    return lines
+
+
 def part_section(name, title, setup):
     lines = [f"## {title}", "", setup, ""]
     folder = os.path.join(RESULTS, name)
@@ -42,6 +125,7 @@ def part_section(name, title, setup):
         lines += ["Not run yet: `make study` runs it (resumable).", ""]
         return lines
     lines += [read(report).rstrip("\n"), ""]
+    lines += pretraining_section(name)
     for svg, caption in [("valid-ppl.svg", "validation perplexity per epoch"),
                          ("differences.svg", "test perplexity minus random's, with intervals"),
                          ("domains.svg", "per-domain differences")]:
@@ -79,6 +163,12 @@ def render():
 
 
 def main():
+    if sys.argv[1:2] == ["--collect"]:
+        if len(sys.argv) != 4:
+            print("usage: make_results.py --collect RESULTS_DIR NAME", file=sys.stderr)
+            return 64
+        collect(sys.argv[2], sys.argv[3])
+        return 0
     text = render()
     target = os.path.join(ROOT, "RESULTS.md")
     if "--check" in sys.argv[1:]:

@@ -61,6 +61,7 @@ part() {
     # The machine, as the figures need it: CPU model, cores, AVX-512 or not.
     echo "$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(grep -qw avx512f /proc/cpuinfo && echo with || echo without) AVX-512" \
         > "$HERE/results/machine.txt"
+    python3 "$HERE/make_results.py" --collect "$OUT/$name" "$name"
     python3 "$HERE/make_results.py"
 }
 
