@@ -291,37 +291,9 @@ public struct AblationSpec: Codable, Equatable, Sendable {
         }
     }
 
-    /// `"splits": {"train": [...], "valid": [...], "test": [...]}`: whole files per split.
-    public struct SplitFiles: Codable, Equatable, Sendable {
-        public var train: [String]
-        public var valid: [String]
-        public var test: [String]
-
-        public init(train: [String] = [], valid: [String] = [], test: [String] = []) {
-            self.train = train
-            self.valid = valid
-            self.test = test
-        }
-
-        public init(from decoder: Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            train = try c.decodeIfPresent([String].self, forKey: .train) ?? []
-            valid = try c.decodeIfPresent([String].self, forKey: .valid) ?? []
-            test = try c.decodeIfPresent([String].self, forKey: .test) ?? []
-        }
-
-        public var isEmpty: Bool { train.isEmpty && valid.isEmpty && test.isEmpty }
-
-        /// The `lmtool train` arguments: `--train F... --valid F... --test F...`.
-        public var arguments: [String] {
-            (train.isEmpty ? [] : ["--train"] + train) + (valid.isEmpty ? [] : ["--valid"] + valid) + (test.isEmpty ? [] : ["--test"] + test)
-        }
-
-        /// Every path made absolute with `transform`.
-        public func map(_ transform: (String) -> String) -> SplitFiles {
-            SplitFiles(train: train.map(transform), valid: valid.map(transform), test: test.map(transform))
-        }
-    }
+    /// `"splits": {"train": [...], "valid": [...], "test": [...]}`: whole files per split, the
+    /// same lists a run records in its `config.json` (a missing split is empty).
+    public typealias SplitFiles = RunConfig.CorpusPaths
 
     /// The fields of the objects inside a spec.
     static let nestedFields: [CodingKeys: [String]] = [
@@ -361,7 +333,11 @@ public struct AblationSpec: Codable, Equatable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = AblationSpec()
         corpus = try c.decodeIfPresent([String].self, forKey: .corpus) ?? d.corpus
-        splits = try c.decodeIfPresent(SplitFiles.self, forKey: .splits) ?? d.splits
+        if let files = try c.decodeIfPresent([String: [String]].self, forKey: .splits) {
+            splits = SplitFiles(train: files["train"] ?? [], valid: files["valid"] ?? [], test: files["test"] ?? [])
+        } else {
+            splits = d.splits
+        }
         sources = try c.decodeIfPresent([String].self, forKey: .sources) ?? d.sources
         modes = try c.decodeIfPresent([String].self, forKey: .modes) ?? d.modes
         glomo = try c.decodeIfPresent([String].self, forKey: .glomo) ?? d.glomo
@@ -587,5 +563,19 @@ public struct AblationSpec: Codable, Equatable, Sendable {
         let name = train["preset"] ?? "small"
         guard let preset = Preset(rawValue: name) else { throw AblationError("unknown preset '\(name)' (known: tiny, small, medium)") }
         return preset.model(vocabularySize: 2).embeddingSize
+    }
+}
+
+extension RunConfig.CorpusPaths {
+    public var isEmpty: Bool { train.isEmpty && valid.isEmpty && test.isEmpty }
+
+    /// The `lmtool train` arguments: `--train F... --valid F... --test F...`.
+    public var arguments: [String] {
+        (train.isEmpty ? [] : ["--train"] + train) + (valid.isEmpty ? [] : ["--valid"] + valid) + (test.isEmpty ? [] : ["--test"] + test)
+    }
+
+    /// Every path made absolute with `transform`.
+    public func map(_ transform: (String) -> String) -> Self {
+        Self(train: train.map(transform), valid: valid.map(transform), test: test.map(transform))
     }
 }
