@@ -25,16 +25,6 @@ final class CorpusCommandTests: XCTestCase {
     func gzip(_ text: String) throws -> [UInt8] { try compress(Array(text.utf8), with: "gzip") }
 
     /// Runs lmtool expecting failure; checks the one-line error mentions every fragment.
-    func assertFails(_ arguments: [String], mentioning fragments: [String], file: StaticString = #filePath, line: UInt = #line) throws {
-        let r = try runLMTool(arguments)
-        XCTAssertNotEqual(r.status, 0, "expected failure: \(arguments)", file: file, line: line)
-        let message = r.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-        XCTAssertTrue(message.hasPrefix("Error: "), "stderr: \(r.stderr)", file: file, line: line)
-        XCTAssertEqual(message.split(separator: "\n").count, 1, "error must be one line: \(r.stderr)", file: file, line: line)
-        for fragment in fragments {
-            XCTAssertTrue(message.contains(fragment), "\"\(message)\" lacks \"\(fragment)\"", file: file, line: line)
-        }
-    }
 
     func testStatsOnGoodInputAndGzipMisnamedAsZst() throws {
         let p = try write("misnamed.txt.zst", try gzip("a b c\nd e\n"))

@@ -87,3 +87,16 @@ func directorySnapshot(_ path: String) throws -> [String: Data] {
     }
     return files
 }
+
+/// Runs lmtool with `arguments` and checks the failure users are promised: a non-zero status and
+/// one line on stderr, starting `Error: ` and containing every fragment.
+func assertFails(_ arguments: [String], mentioning fragments: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+    let r = try runLMTool(arguments)
+    XCTAssertNotEqual(r.status, 0, "expected failure: \(arguments)", file: file, line: line)
+    let message = r.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+    XCTAssertTrue(message.hasPrefix("Error: "), "stderr: \(r.stderr)", file: file, line: line)
+    XCTAssertEqual(message.split(separator: "\n").count, 1, "error must be one line: \(r.stderr)", file: file, line: line)
+    for fragment in fragments {
+        XCTAssertTrue(message.contains(fragment), "\"\(message)\" lacks \"\(fragment)\"", file: file, line: line)
+    }
+}

@@ -45,16 +45,6 @@ final class GrammarTests: XCTestCase {
     }
 
     /// Runs lmtool expecting failure with exactly one `Error:` line mentioning every fragment.
-    func assertFails(_ arguments: [String], mentioning fragments: [String], file: StaticString = #filePath, line: UInt = #line) throws {
-        let r = try runLMTool(arguments)
-        XCTAssertNotEqual(r.status, 0, "expected failure: \(arguments)", file: file, line: line)
-        let message = r.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-        XCTAssertTrue(message.hasPrefix("Error: "), "stderr: \(r.stderr)", file: file, line: line)
-        XCTAssertEqual(message.split(separator: "\n").count, 1, "error must be one line: \(r.stderr)", file: file, line: line)
-        for fragment in fragments {
-            XCTAssertTrue(message.contains(fragment), "\"\(message)\" lacks \"\(fragment)\"", file: file, line: line)
-        }
-    }
 
     // MARK: - --threads
 

@@ -55,16 +55,6 @@ final class ScoringCommandTests: XCTestCase {
     }
 
     /// Runs lmtool expecting failure; checks the one-line error mentions every fragment.
-    func assertFails(_ arguments: [String], mentioning fragments: [String], file: StaticString = #filePath, line: UInt = #line) throws {
-        let r = try runLMTool(arguments)
-        XCTAssertNotEqual(r.status, 0, "expected failure: \(arguments)", file: file, line: line)
-        let message = r.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-        XCTAssertTrue(message.hasPrefix("Error: "), "stderr: \(r.stderr)", file: file, line: line)
-        XCTAssertEqual(message.split(separator: "\n").count, 1, "error must be one line: \(r.stderr)", file: file, line: line)
-        for fragment in fragments {
-            XCTAssertTrue(message.contains(fragment), "\"\(message)\" lacks \"\(fragment)\"", file: file, line: line)
-        }
-    }
 
     /// The numbers after `key= ` in `line`.
     func number(_ key: String, in line: Substring) throws -> Double {

@@ -27,16 +27,6 @@ final class TrainCommandTests: XCTestCase {
     }
 
     /// Runs lmtool expecting failure with a single `Error: ` line on stderr mentioning `fragments`.
-    func assertFails(_ arguments: [String], mentioning fragments: [String], file: StaticString = #filePath, line: UInt = #line) throws {
-        let r = try runLMTool(arguments)
-        XCTAssertNotEqual(r.status, 0, "expected failure: \(arguments)", file: file, line: line)
-        let message = r.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-        XCTAssertTrue(message.hasPrefix("Error: "), "stderr: \(r.stderr)", file: file, line: line)
-        XCTAssertEqual(message.split(separator: "\n").count, 1, "error must be one line: \(r.stderr)", file: file, line: line)
-        for fragment in fragments {
-            XCTAssertTrue(message.contains(fragment), "\"\(message)\" lacks \"\(fragment)\"", file: file, line: line)
-        }
-    }
 
     func testTrainWritesEveryFileOfTheRunDirectoryAndRefusesToOverwriteIt() throws {
         let r = try runLMTool(trainArguments(run: "run"))
