@@ -1,9 +1,7 @@
 import Corpus
 import Foundation
 import Support
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The directory of one training run (layout in docs/run-directory.md):
 ///

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Where training stands within an epoch, for the progress display.
 public struct ProgressSnapshot: Equatable, Sendable {
