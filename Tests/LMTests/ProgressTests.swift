@@ -21,8 +21,6 @@ final class ProgressTests: XCTestCase {
         XCTAssertEqual(ProgressSnapshot.duration(83), "1m23s")
         XCTAssertEqual(ProgressSnapshot.duration(3723), "1h02m")
         XCTAssertEqual(ProgressSnapshot.duration(.infinity), "--")
-        XCTAssertEqual(ProgressSnapshot.grouped(1_234_567), "1,234,567")
-        XCTAssertEqual(ProgressSnapshot.grouped(999), "999")
         XCTAssertEqual(ProgressSnapshot.fixed(-0.0004, 3), "0.000")
         XCTAssertEqual(ProgressSnapshot.fixed(2.9996, 3), "3.000")
     }

@@ -1,4 +1,5 @@
 import Glibc
+import Support
 
 /// Where training stands within an epoch, for the progress display.
 public struct ProgressSnapshot: Equatable, Sendable {
@@ -37,7 +38,7 @@ public struct ProgressSnapshot: Equatable, Sendable {
     /// Unknown values (no rate yet) print as `--`. Pure: the same snapshot gives the same text.
     public var line: String {
         let percent = tokensTotal > 0 ? 100 * Double(tokensDone) / Double(tokensTotal) : 0
-        let rate = tokensPerSecond.map { ProgressSnapshot.grouped(Int($0.rounded())) } ?? "--"
+        let rate = tokensPerSecond.map { grouped(Int($0.rounded())) } ?? "--"
         let eta = etaSeconds.map(ProgressSnapshot.duration) ?? "--"
         let ppl = loss.isFinite ? ProgressSnapshot.fixed(exp(loss), 1) : "\(exp(loss))"
         return "epoch \(epoch)/\(epochs)  \(ProgressSnapshot.fixed(percent, 1))%  \(rate) tok/s  ETA \(eta)  loss \(ProgressSnapshot.fixed(loss, 3))  ppl \(ppl)"
@@ -50,17 +51,6 @@ public struct ProgressSnapshot: Equatable, Sendable {
         if s >= 3600 { return "\(s / 3600)h" + pad2((s % 3600) / 60) + "m" }
         if s >= 60 { return "\(s / 60)m" + pad2(s % 60) + "s" }
         return "\(s)s"
-    }
-
-    /// `6912` → `6,912`.
-    static func grouped(_ n: Int) -> String {
-        let digits = String(n.magnitude)
-        var out = ""
-        for (i, c) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return (n < 0 ? "-" : "") + out
     }
 
     /// `x` with `places` decimals, e.g. `fixed(5.1234, 3)` = `5.123`.
