@@ -54,8 +54,9 @@ public final class Trainer {
     public let config: RunConfig
     public let vocabulary: Vocabulary
     public let options: TrainerOptions
-    /// Progress display (bar on a terminal, plain lines otherwise); nil = none.
-    public var progress: ProgressReporter?
+    /// Where progress goes after every step (the CLI draws it: a bar on a terminal, plain
+    /// lines otherwise); nil = none.
+    public var progress: (any TrainingProgress)?
     /// The model being trained (batch size and window length of the configuration).
     public let model: LanguageModel
     public let optimizer: any Optimizer
@@ -198,11 +199,11 @@ public final class Trainer {
         if options.handlesSignals { StopRequest.install() }
         defer { if options.handlesSignals { StopRequest.uninstall() } }
         try recoverMetrics()
-        let sessionStart = ProgressReporter.monotonicSeconds()
+        let sessionStart = monotonicSeconds()
         let elapsedBefore = state.elapsedSeconds
         var lastCheckpoint = sessionStart
         var sessionSteps = 0
-        func elapsed() -> Double { elapsedBefore + ProgressReporter.monotonicSeconds() - sessionStart }
+        func elapsed() -> Double { elapsedBefore + monotonicSeconds() - sessionStart }
         func stop(_ signal: Int32?) throws -> TrainingOutcome {
             state.elapsedSeconds = elapsed()
             try saveLast()
@@ -220,9 +221,9 @@ public final class Trainer {
                 if let signal = StopRequest.signal { return try stop(signal) }
                 if let limit = options.stopAfterSteps, sessionSteps >= limit { return try stop(nil) }
                 let w = windows.window(index)
-                let start = ProgressReporter.monotonicSeconds()
+                let start = monotonicSeconds()
                 let (lossSum, count) = try step(w, learningRate: lr, epoch: epoch)
-                let now = ProgressReporter.monotonicSeconds()
+                let now = monotonicSeconds()
                 index += 1
                 sessionSteps += 1
                 state.step += 1
@@ -237,14 +238,14 @@ public final class Trainer {
                 if now - lastCheckpoint >= options.checkpointEvery && index < windows.windowCount {
                     state.elapsedSeconds = elapsed()
                     try saveLast()
-                    lastCheckpoint = ProgressReporter.monotonicSeconds()
+                    lastCheckpoint = monotonicSeconds()
                     progress?.finish()
                     log("saved \(run.lastCheckpointPath) at step \(state.step) (epoch \(epoch), window \(index) of \(windows.windowCount))")
                 }
             }
             progress?.finish()
             try endEpoch(epoch: epoch, learningRate: lr, elapsed: elapsed)
-            lastCheckpoint = ProgressReporter.monotonicSeconds()
+            lastCheckpoint = monotonicSeconds()
         }
         if let signal = StopRequest.signal { return try stop(signal) }
         state.elapsedSeconds = elapsed()
