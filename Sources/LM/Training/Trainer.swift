@@ -103,7 +103,7 @@ public final class Trainer {
         state.trainTokens = trainTokens
         let resumed = resume && FileManager.default.fileExists(atPath: run.lastCheckpointPath)
         if resumed {
-            let restored = try TrainerCheckpoint.restore(from: run.lastCheckpointPath, model: model, optimizer: optimizer)
+            let restored = try LMResumeCheckpoint.restore(from: run.lastCheckpointPath, model: model, optimizer: optimizer)
             if let trainTokens, trainTokens != restored.state.trainTokens {
                 throw FileError(path: run.lastCheckpointPath, message: "--resume with a different --train-tokens: \(restored.state.trainTokens.map(String.init) ?? "(all)") → \(trainTokens)")
             }
@@ -332,7 +332,7 @@ public final class Trainer {
     }
 
     private func saveLast() throws {
-        try TrainerCheckpoint.save(to: run.lastCheckpointPath, model: model, optimizer: optimizer, rng: rng, state: state)
+        try LMResumeCheckpoint.save(to: run.lastCheckpointPath, model: model, optimizer: optimizer, rng: rng, state: state)
     }
 
     /// A run killed after saving an epoch's checkpoint but before appending its metrics gets the

@@ -113,7 +113,7 @@ public struct TrainingRequest: Sendable {
     public var preset: Preset?
     public var overrides = ConfigOverrides()
     /// `--embeddings`/`--embedding-mode` (nil: random, or the run's on `--resume`).
-    public var inputRepresentation: RunConfig.InputRepresentation?
+    public var inputRepresentation: RunConfig.InputSource?
     /// `--glomo`/`--glomo-on` (nil: none, or the run's on `--resume`).
     public var glomo: RunConfig.GLoMoUse?
     /// `--train-tokens`: use only the first N training tokens.
