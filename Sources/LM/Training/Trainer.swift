@@ -66,9 +66,9 @@ public final class Trainer {
     public var log: (String) -> Void
 
     /// The training data (after `--train-tokens`), validation and test data.
-    public let trainData: TokenData
-    public let validData: TokenData
-    public let testData: TokenData?
+    public let trainData: EncodedCorpus
+    public let validData: EncodedCorpus
+    public let testData: EncodedCorpus?
     /// The training random generator (dropout masks).
     private var rng: RNG
     /// A second model with `options.evaluationBatchSize` columns for validation; the training
@@ -83,8 +83,8 @@ public final class Trainer {
     ///
     /// - Parameter trainTokens: use only the first N training tokens (whole sentences); nil = all
     ///   (on resume: as the checkpoint says; a different value is an error).
-    public init(run: RunDirectory, config: RunConfig, vocabulary: Vocabulary, train: TokenData, valid: TokenData,
-                test: TokenData?, trainTokens: Int?, resume: Bool, options: TrainerOptions = TrainerOptions(),
+    public init(run: RunDirectory, config: RunConfig, vocabulary: Vocabulary, train: EncodedCorpus, valid: EncodedCorpus,
+                test: EncodedCorpus?, trainTokens: Int?, resume: Bool, options: TrainerOptions = TrainerOptions(),
                 log: @escaping (String) -> Void = { _ in }) throws {
         self.run = run
         self.config = config
@@ -150,7 +150,7 @@ public final class Trainer {
 
     /// The training data after `--train-tokens` (whole sentences); throws when it leaves nothing
     /// to train on with the configured batching.
-    public static func usableTrainingData(_ train: TokenData, trainTokens: Int?, training t: TrainingConfig) throws -> TokenData {
+    public static func usableTrainingData(_ train: EncodedCorpus, trainTokens: Int?, training t: TrainingConfig) throws -> EncodedCorpus {
         let data = trainTokens.map { train.prefix(tokens: $0) } ?? train
         if data.tokenCount < 2 {
             throw TrainingSetupError("--train-tokens \(trainTokens ?? 0) keeps \(data.tokenCount) tokens (whole sentences): too few to train on")
@@ -325,7 +325,7 @@ public final class Trainer {
 
     /// Scores `data` with the current parameters (a copy in the evaluation model, whose batch
     /// size is `options.evaluationBatchSize`), without dropout.
-    public func evaluate(_ data: TokenData, perSentence: Bool = false) -> EvaluationResult {
+    public func evaluate(_ data: EncodedCorpus, perSentence: Bool = false) -> EvaluationResult {
         let eval = evaluationModel
         eval.store.values.baseAddress!.update(from: model.store.values.baseAddress!, count: model.store.count)
         return SplitEvaluator.evaluate(eval, data: data, batching: config.training.batching, perSentence: perSentence)
