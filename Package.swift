@@ -45,16 +45,19 @@ let package = Package(
             swiftSettings: optimize),
 
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
+        // What only tests use from NN: finite-difference gradient checks, Tensor element access
+        // and other conveniences. Test targets depend on it; the lmtool product does not.
+        .target(name: "NNTestSupport", dependencies: ["NN"], path: "Tests/NNTestSupport"),
         // The byte mutations that the file readers' fuzz tests share.
         .target(name: "FuzzSupport", dependencies: ["Support"], path: "Tests/FuzzSupport"),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "FuzzSupport"]),
         // Fixtures (and the scripts that made them) are read through #filePath, not as bundle resources.
-        .testTarget(name: "NNTests", dependencies: ["NN", "TestFixtures", "FuzzSupport"], exclude: ["Fixtures", "OptimizerFixtures/make_optimizer_fixtures.py", "CheckpointFixtures/make_safetensors_fixture.py"]),
-        .testTarget(name: "GLoMoGraphTests", dependencies: ["GLoMoGraph", "TestFixtures", "FuzzSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "TestFixtures", "FuzzSupport", "NNTestSupport"], exclude: ["Fixtures", "OptimizerFixtures/make_optimizer_fixtures.py", "CheckpointFixtures/make_safetensors_fixture.py"]),
+        .testTarget(name: "GLoMoGraphTests", dependencies: ["GLoMoGraph", "TestFixtures", "FuzzSupport", "NNTestSupport"]),
         // Fixtures several test targets share (a random GLoMo graph model on disk).
         .target(name: "TestFixtures", dependencies: ["GLoMoGraph"], path: "Tests/Fixtures"),
-        .testTarget(name: "LMTests", dependencies: ["LM", "TestFixtures", "FuzzSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "EmbeddingsTests", dependencies: ["Embeddings", "TestFixtures", "FuzzSupport"]),
+        .testTarget(name: "LMTests", dependencies: ["LM", "TestFixtures", "FuzzSupport", "NNTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "EmbeddingsTests", dependencies: ["Embeddings", "TestFixtures", "FuzzSupport", "NNTestSupport"]),
         .testTarget(name: "LMToolTests", dependencies: ["lmtool", "Corpus", "FuzzSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -2,9 +2,7 @@ import Corpus
 import Foundation
 import NN
 import Support
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// What a pretrained GLoMo graph model is: sizes, vocabulary, graph predictor, how it was trained.
 ///

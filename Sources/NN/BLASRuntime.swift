@@ -1,9 +1,5 @@
 import CBLAS
-#if canImport(Glibc)
 import Glibc
-#else
-import Darwin
-#endif
 
 /// Controls of the OpenBLAS library at run time: kernel choice, threads, and a description.
 ///

@@ -171,26 +171,6 @@ public final class ParameterStore {
     /// A copy of all gradients (see `copyOfValues()`).
     public func copyOfGradients() -> [Float] { Array(gradients) }
 
-    /// A copy of one parameter's values as a tensor.
-    public func tensor(_ view: ParameterView) -> Tensor {
-        Tensor(shape: view.shape, Array(values(view)))
-    }
-
-    /// A copy of one parameter's gradient as a tensor.
-    public func gradientTensor(_ view: ParameterView) -> Tensor {
-        Tensor(shape: view.shape, Array(gradient(view)))
-    }
-
-    /// Copies `tensor` into the parameter `view`; the shapes must match.
-    public func set(_ view: ParameterView, to tensor: Tensor) {
-        precondition(tensor.shape == view.shape,
-                     "ParameterStore: '\(view.name)' has shape \(view.shape), got \(tensor.shape)")
-        let dst = values(view)
-        tensor.withUnsafeBufferPointer { src in
-            for i in 0..<src.count { dst[i] = src[i] }
-        }
-    }
-
     private func checkView(_ view: ParameterView) {
         precondition(view.offset >= 0 && view.offset + view.count <= count
                      && index[view.name].map({ views[$0] == view }) == true,

@@ -55,12 +55,6 @@ public struct RNG: RandomNumberGenerator, Sendable {
     public mutating func int(below n: Int) -> Int { Int(next(upperBound: UInt64(n))) }
 }
 
-#if canImport(Glibc)
 import Glibc
 @usableFromInline func _log(_ x: Double) -> Double { Glibc.log(x) }
 @usableFromInline func _cos(_ x: Double) -> Double { Glibc.cos(x) }
-#else
-import Darwin
-@usableFromInline func _log(_ x: Double) -> Double { Darwin.log(x) }
-@usableFromInline func _cos(_ x: Double) -> Double { Darwin.cos(x) }
-#endif

@@ -21,9 +21,12 @@
 /// data; kernels borrow its storage as unsafe pointers through `withUnsafeBufferPointer` and
 /// `withUnsafeMutableBufferPointer`.
 ///
-///     var x = Tensor(shape: [2, 3], [1, 2, 3, 4, 5, 6])
-///     x[1, 2] = 7
-///     let y = Tensor.matmul(x, .none, x, .transpose)   // [2, 2] = x · xᵀ
+///     let x = Tensor(shape: [2, 3], [1, 2, 3, 4, 5, 6])
+///     var y = Tensor(shape: [2, 2])
+///     y.matmul(x, .none, x, .transpose, beta: 0)   // [2, 2] = x · xᵀ
+///
+/// Element access by index, `reshaped`, `fill` and random normal tensors are test conveniences
+/// (Tests/NNTestSupport).
 public struct Tensor: Equatable, Sendable, CustomStringConvertible {
     /// The extent of each dimension, outermost first. A scalar has shape `[]`.
     public private(set) var shape: [Int]
@@ -53,13 +56,6 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
         return t
     }
 
-    /// A tensor of `shape` with standard normal elements scaled by `std`.
-    public static func normal(shape: [Int], std: Float = 1, rng: inout RNG) -> Tensor {
-        var t = Tensor(shape: shape)
-        for i in t.storage.indices { t.storage[i] = std * rng.normal() }
-        return t
-    }
-
     /// The number of elements of `shape` (1 for a scalar), checking for negative extents and overflow.
     public static func elementCount(_ shape: [Int]) -> Int {
         var count = 1
@@ -77,32 +73,6 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
     /// The number of dimensions.
     public var rank: Int { shape.count }
 
-    /// The row-major offset of the element at `indices` (one index per dimension).
-    @inlinable
-    public func offset(_ indices: [Int]) -> Int {
-        precondition(indices.count == shape.count,
-                     "Tensor: \(indices.count) indices for a tensor of shape \(shape)")
-        var offset = 0
-        for (i, d) in zip(indices, shape) {
-            precondition(i >= 0 && i < d, "Tensor: index \(indices) out of range for shape \(shape)")
-            offset = offset * d + i
-        }
-        return offset
-    }
-
-    /// The element at `indices`; `t[i, j]` for a matrix.
-    public subscript(_ indices: Int...) -> Float {
-        get { storage[offset(indices)] }
-        set { storage[offset(indices)] = newValue }
-    }
-
-    /// The same elements with another shape of the same element count.
-    public func reshaped(_ newShape: [Int]) -> Tensor {
-        precondition(Tensor.elementCount(newShape) == count,
-                     "Tensor: cannot reshape \(shape) (\(count) elements) to \(newShape)")
-        return Tensor(shape: newShape, storage)
-    }
-
     /// Calls `body` with the elements as a buffer pointer (valid only inside `body`).
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
         try storage.withUnsafeBufferPointer(body)
@@ -113,26 +83,6 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
         _ body: (inout UnsafeMutableBufferPointer<Float>) throws -> R
     ) rethrows -> R {
         try storage.withUnsafeMutableBufferPointer(body)
-    }
-
-    /// Sets every element to `value`.
-    public mutating func fill(_ value: Float) {
-        storage.withUnsafeMutableBufferPointer { p in
-            for i in p.indices { p[i] = value }
-        }
-    }
-
-    /// `op(a) · op(b)` for matrices, through `sgemm`: `op(a)` is `[m, k]`, `op(b)` is `[k, n]`,
-    /// the result is `[m, n]`.
-    ///
-    ///     // logits[N, V] = h[N, H] · Wᵀ   (W stored [V, H], as PyTorch's Linear)
-    ///     let logits = Tensor.matmul(h, .none, w, .transpose)
-    public static func matmul(_ a: Tensor, _ transA: Transpose, _ b: Tensor, _ transB: Transpose) -> Tensor {
-        let (m, _) = matmulSizes(a, transA)
-        let (_, n) = matmulSizes(b, transB)
-        var c = Tensor(shape: [m, n])
-        c.matmul(a, transA, b, transB, beta: 0)
-        return c
     }
 
     /// `self = alpha · op(a) · op(b) + beta · self`; pass `beta: 1` to accumulate (backward passes).

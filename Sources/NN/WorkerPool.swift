@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#else
-import Darwin
-#endif
 import Synchronization
 
 /// A team of threads that run one job at a time: the calling thread plus `threads - 1`

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#else
-import Darwin
-#endif
 
 /// An error from a file operation, with the path and what went wrong, ready to print as one line
 /// (control characters in either, such as a newline in a file name, are escaped).

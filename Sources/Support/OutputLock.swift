@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// One writer per output: a command that writes a run directory, a results directory or an
 /// output file first takes this lock, and holds it until the process ends. A second process

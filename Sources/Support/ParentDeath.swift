@@ -1,7 +1,5 @@
 import CLinux
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A child process that dies with its parent. A parent that starts lmtool as a step (ablate)
 /// puts its pid in the child's environment under `LMTOOL_PARENT_PID`; the child, at startup,

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// SIGINT and SIGTERM as a request to stop training cleanly: the handler only sets a flag, the
 /// training loop (the LM trainer, the domain classifier's, GLoMo pretraining) polls

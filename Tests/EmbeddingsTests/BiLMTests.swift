@@ -2,6 +2,7 @@ import Corpus
 import NN
 import XCTest
 @testable import Embeddings
+import NNTestSupport
 
 /// The BiLSTM language model (loss, gradients, training) and the contextual averaging.
 final class BiLMTests: XCTestCase {

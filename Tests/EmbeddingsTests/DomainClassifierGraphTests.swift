@@ -4,6 +4,7 @@ import NN
 import TestFixtures
 import XCTest
 @testable import Embeddings
+import NNTestSupport
 
 /// GLoMo graphs inside the domain classifier (issue 6, item 6): the BiLSTM states are mixed by
 /// the frozen graphs before pooling.

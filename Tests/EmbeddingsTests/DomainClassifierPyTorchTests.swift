@@ -3,6 +3,7 @@ import NN
 import Corpus
 import TestFixtures
 @testable import Embeddings
+import NNTestSupport
 
 /// The classifier's logits and loss against PyTorch: `nn.Embedding`, `nn.LSTM(E, H,
 /// bidirectional=True)` over `pack_padded_sequence` (the canonical way the backward direction

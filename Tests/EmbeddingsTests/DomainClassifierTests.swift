@@ -2,6 +2,7 @@ import XCTest
 import NN
 import Corpus
 @testable import Embeddings
+import NNTestSupport
 
 /// A batch of `examples` (id lists with labels), in order, time-major, padded with `<eos>` (id 1).
 func makeBatch(_ examples: [([Int32], Int32)]) -> DocumentBatcher.Batch {

@@ -1,7 +1,5 @@
 import Foundation
-#if canImport(FoundationXML)
 import FoundationXML
-#endif
 
 /// The `<text>` elements of an SVG document with a conservative estimate of the box each one
 /// covers, for tests that check that no label runs off the canvas.

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#else
-import Darwin
-#endif
 import Foundation
 
 /// Real pipes for the readers' tests: bytes are written by another thread while the reader runs,

@@ -1,6 +1,7 @@
 import XCTest
 import NN
 @testable import GLoMoGraph
+import NNTestSupport
 
 final class ConvStackTests: XCTestCase {
     /// Finite differences through Conv1d → LayerNorm → ReLU, twice.

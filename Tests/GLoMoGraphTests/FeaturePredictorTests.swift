@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import NN
 @testable import GLoMoGraph
+import NNTestSupport
 
 final class FeaturePredictorTests: XCTestCase {
     private func run(_ fp: FeaturePredictor, _ f0: [Float], _ g: [Float], T: Int, B: Int) -> [Float] {

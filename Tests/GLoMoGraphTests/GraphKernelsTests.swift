@@ -1,6 +1,7 @@
 import XCTest
 import NN
 @testable import GLoMoGraph
+import NNTestSupport
 
 final class GraphKernelsTests: XCTestCase {
     /// Thresholding, masking (j < i only), ReLU² and row normalisation against values by hand.

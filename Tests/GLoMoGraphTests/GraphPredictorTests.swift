@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import NN
 @testable import GLoMoGraph
+import NNTestSupport
 
 final class GraphPredictorTests: XCTestCase {
     let T = 5, B = 2, E = 4

@@ -1,6 +1,7 @@
 import NN
 import XCTest
 @testable import GLoMoGraph
+import NNTestSupport
 
 final class PretrainModelTests: XCTestCase {
     /// A tiny context-prediction model with every parameter drawn at random (norm weights near 1).

@@ -1,6 +1,7 @@
 import XCTest
 import NN
 @testable import GLoMoGraph
+import NNTestSupport
 
 /// Strictly lower-triangular random graphs `[count blocks, T, T]`, rows normalised (row 0 zeros).
 private func randomGraphs(blocks: Int, T: Int, seed: UInt64) -> [Float] {

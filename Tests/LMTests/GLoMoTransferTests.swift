@@ -4,6 +4,7 @@ import Foundation
 import GLoMoGraph
 import NN
 @testable import LM
+import NNTestSupport
 
 /// GLoMo graphs inside the LSTM LM: gradients of the whole step, causality, carried context,
 /// frozen predictor, vocabulary mapping.

@@ -1,6 +1,7 @@
 import XCTest
 import NN
 @testable import LM
+import NNTestSupport
 
 /// Finite-difference checks of the whole language model: loss → every parameter's gradient.
 final class ModelGradientTests: XCTestCase {

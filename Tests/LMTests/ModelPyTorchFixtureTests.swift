@@ -3,6 +3,7 @@ import XCTest
 import NN
 @testable import LM
 import TestFixtures
+import NNTestSupport
 
 /// The model against PyTorch: Fixtures/lm_step.json, written by scripts/make_lm_fixture.py from
 /// pytorch/examples' RNNModel (float64 reference over the same float32 weights).

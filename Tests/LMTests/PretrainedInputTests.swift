@@ -5,6 +5,7 @@ import NN
 import Support
 import XCTest
 @testable import LM
+import NNTestSupport
 
 /// Pretrained embeddings in the LM: `InputFactory` prepare/make/initialize end to end, frozen
 /// tables that provably never change, gradients of finetune and concat, save/load.

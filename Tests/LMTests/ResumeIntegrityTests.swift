@@ -95,9 +95,9 @@ final class ResumeIntegrityTests: TrainerTestCase {
     }
 
     func testTheFingerprintDependsOnOrderVocabularyAndSentenceEnds() {
-        let a = TokenData(ids: [1, 2, 0, 3, 0], sentenceEnds: [3, 5])
-        let reordered = TokenData(ids: [3, 0, 1, 2, 0], sentenceEnds: [2, 5])
-        let resplit = TokenData(ids: [1, 2, 0, 3, 0], sentenceEnds: [5])
+        let a = EncodedCorpus(ids: [1, 2, 0, 3, 0], sentenceEnds: [3, 5])
+        let reordered = EncodedCorpus(ids: [3, 0, 1, 2, 0], sentenceEnds: [2, 5])
+        let resplit = EncodedCorpus(ids: [1, 2, 0, 3, 0], sentenceEnds: [5])
         let fingerprints = [a.fingerprint(vocabularyHash: "v1"), reordered.fingerprint(vocabularyHash: "v1"),
                             resplit.fingerprint(vocabularyHash: "v1"), a.fingerprint(vocabularyHash: "v2")]
         XCTAssertEqual(Set(fingerprints).count, 4, "\(fingerprints)")

@@ -125,7 +125,7 @@ final class RunFilesFuzzTests: XCTestCase {
     }
 
     /// last.safetensors damaged (its `resume` metadata JSON mutated, tensors removed or of
-    /// another shape): `TrainerCheckpoint.restore` restores or throws a one-line error naming the
+    /// another shape): `LMResumeCheckpoint.restore` restores or throws a one-line error naming the
     /// file, and what it restores leaves the trainer's counters room to count on.
     func testMutatedResumeCheckpointsAreRejectedOrRestoredNeverACrash() throws {
         let (run, config) = try makeRun("resume", pretrained: false)
@@ -139,7 +139,7 @@ final class RunFilesFuzzTests: XCTestCase {
         state.trainTokens = 500
         state.lastEpochRecords = [MetricsRecord(epoch: 1, step: 12, split: "valid", loss: .nan, lr: 20, tokensPerSecond: 1,
                                                 elapsedSeconds: 2, wallTime: "2026-11-22T04:40:00Z")]
-        try TrainerCheckpoint.save(to: run.lastCheckpointPath, model: model, optimizer: optimizer, rng: rng, state: state)
+        try LMResumeCheckpoint.save(to: run.lastCheckpointPath, model: model, optimizer: optimizer, rng: rng, state: state)
         let valid = try SafetensorsFile(contentsOf: run.lastCheckpointPath)
         let json = Array(valid.metadata[ResumeState.metadataKey]!.utf8)
         var mutator = ByteMutator(seed: 11)
@@ -159,7 +159,7 @@ final class RunFilesFuzzTests: XCTestCase {
             }
             try file.write(to: run.lastCheckpointPath)
             do {
-                let (_, s) = try TrainerCheckpoint.restore(from: run.lastCheckpointPath, model: model, optimizer: Adam())
+                let (_, s) = try LMResumeCheckpoint.restore(from: run.lastCheckpointPath, model: model, optimizer: Adam())
                 restored += 1
                 for (name, value) in [("step", s.step), ("batchInEpoch", s.batchInEpoch), ("tokens", s.tokens), ("epochTargets", s.epochTargets),
                                       ("epoch", s.schedule.epoch), ("trainTokens", s.trainTokens ?? 0)] {

@@ -42,7 +42,7 @@ final class TrainerDataTests: TrainerTestCase {
 
     /// Blank lines are sentences of one `<eos>` (id 1): dropped, the rest kept in order.
     func testDroppingBlankLinesKeepsEveryOtherSentence() {
-        let data = TokenData(ids: [1, 5, 6, 1, 1, 1, 7, 1, 1], sentenceEnds: [1, 4, 5, 6, 8, 9], outOfVocabularyCount: 2)
+        let data = EncodedCorpus(ids: [1, 5, 6, 1, 1, 1, 7, 1, 1], sentenceEnds: [1, 4, 5, 6, 8, 9], outOfVocabularyCount: 2)
         let kept = data.droppingBlankLines()
         XCTAssertEqual(kept.ids, [5, 6, 1, 7, 1])
         XCTAssertEqual(kept.sentenceEnds, [3, 5])
@@ -50,7 +50,7 @@ final class TrainerDataTests: TrainerTestCase {
     }
 
     func testPrefixKeepsWholeSentences() {
-        let data = TokenData(ids: [5, 6, 1, 7, 1, 8, 9, 4, 1], sentenceEnds: [3, 5, 9])
+        let data = EncodedCorpus(ids: [5, 6, 1, 7, 1, 8, 9, 4, 1], sentenceEnds: [3, 5, 9])
         XCTAssertEqual(data.prefix(tokens: 4).ids, [5, 6, 1])
         XCTAssertEqual(data.prefix(tokens: 5).ids, [5, 6, 1, 7, 1])
         XCTAssertEqual(data.prefix(tokens: 5).sentenceEnds, [3, 5])

@@ -169,11 +169,11 @@ final class TrainerResumeTests: TrainerTestCase {
         }
         let saved = model.lstms.map { ($0.hiddenState, $0.cellState) }
         let path = directory + "/state.safetensors"
-        try TrainerCheckpoint.save(to: path, model: model, optimizer: trainer.optimizer, rng: rng, state: trainer.state)
+        try LMResumeCheckpoint.save(to: path, model: model, optimizer: trainer.optimizer, rng: rng, state: trainer.state)
         let file = try SafetensorsFile(contentsOf: path)
         XCTAssertEqual(file.tensors["state.h_l1"]?.shape, [3, 10])
         model.resetState()
-        let (back, _) = try TrainerCheckpoint.restore(from: path, model: model, optimizer: trainer.optimizer)
+        let (back, _) = try LMResumeCheckpoint.restore(from: path, model: model, optimizer: trainer.optimizer)
         XCTAssertEqual(back.state, rng.state)
         for (lstm, s) in zip(model.lstms, saved) {
             XCTAssertEqual(lstm.hiddenState, s.0)
@@ -183,7 +183,7 @@ final class TrainerResumeTests: TrainerTestCase {
         var stripped = file
         stripped.tensors["state.c_l0"] = nil
         try stripped.write(to: path)
-        XCTAssertThrowsError(try TrainerCheckpoint.restore(from: path, model: model, optimizer: trainer.optimizer)) { error in
+        XCTAssertThrowsError(try LMResumeCheckpoint.restore(from: path, model: model, optimizer: trainer.optimizer)) { error in
             XCTAssertEqual("\(error)", "\(path): no F32 tensor 'state.c_l0' of shape [3, 10] (the carried LSTM state)")
         }
     }

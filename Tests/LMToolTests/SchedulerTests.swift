@@ -1,8 +1,6 @@
 import Foundation
 import XCTest
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// `ablate --plan` run by schedulers with the real lmtool on a tiny grid (2 arms x 2 seeds, one
 /// pretraining step): every plan line may run again (`train --if-needed`), the shell lines run

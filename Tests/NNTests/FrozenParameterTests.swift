@@ -1,5 +1,6 @@
 import XCTest
 @testable import NN
+import NNTestSupport
 
 /// Frozen parameters: kept in the store (and its checkpoints) but never changed by an optimizer,
 /// weight decay or gradient clipping.

@@ -1,5 +1,6 @@
 import XCTest
 @testable import NN
+import NNTestSupport
 
 /// Random test data drawn from a seeded RNG.
 func randomArray(_ n: Int, _ rng: inout RNG, scale: Float = 1) -> [Float] {

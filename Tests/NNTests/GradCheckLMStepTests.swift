@@ -1,5 +1,6 @@
 import XCTest
 @testable import NN
+import NNTestSupport
 
 /// A whole small LSTM language-model step, all parameters in one flat buffer:
 /// embedding → 2-layer LSTM → linear → masked mean cross-entropy, then every parameter's

@@ -2,6 +2,7 @@ import XCTest
 import TestFixtures
 import Foundation
 @testable import NN
+import NNTestSupport
 
 final class LayerCrossEntropyDropoutTests: XCTestCase {
     func testCrossEntropyHandComputed() {

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import NN
+import NNTestSupport
 
 final class LayerGRUConvTests: XCTestCase {
     func testGRUCellHandComputed() {

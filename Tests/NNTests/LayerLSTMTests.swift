@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 @testable import NN
 import TestFixtures
+import NNTestSupport
 
 final class LayerLSTMTests: XCTestCase {
     /// The gradient checks and the carried state again on two threads with every split forced

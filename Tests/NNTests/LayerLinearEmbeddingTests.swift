@@ -1,6 +1,7 @@
 import XCTest
 @testable import NN
 import TestFixtures
+import NNTestSupport
 
 final class LayerLinearEmbeddingTests: XCTestCase {
     /// Both Linear tests on two threads with every split forced (bias fill, GEMMs, bias sums).

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import NN
+import NNTestSupport
 
 final class LayerNormPoolingTests: XCTestCase {
     func testLayerNormHandComputed() {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import NN
+import NNTestSupport
 
 final class TensorTests: XCTestCase {
     func testShapeIndexingAndReshape() {

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#else
-import Darwin
-#endif
 import Foundation
 
 /// A stream of bytes: a plain file, or the decompressed contents of a zstd or gzip file.

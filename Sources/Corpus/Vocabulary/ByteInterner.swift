@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#else
-import Darwin
-#endif
 
 /// A set of byte strings, each numbered by insertion order: an open-addressing hash table
 /// (linear probing, at most half full) over one byte arena.

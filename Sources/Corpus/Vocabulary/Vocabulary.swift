@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#else
-import Darwin
-#endif
 import Support
 
 /// The mapping between tokens and integer ids, with the count of each token.

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#else
-import Darwin
-#endif
 import NN
 
 /// A bidirectional LSTM language model: a forward LM (reads left to right, predicts the next

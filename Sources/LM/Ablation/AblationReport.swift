@@ -174,7 +174,7 @@ public struct AblationReport: Codable, Equatable, Sendable {
     func seedsNeededCell(_ r: Row) -> String {
         guard r.arm != baseline, let d = r.difference else { return "—" }
         guard d.count >= 2, let sd = r.seedSD else { return "needs ≥ 2 seeds" }
-        var cell = r.seedsNeeded.map { Self.grouped($0) } ?? "> 1,000"
+        var cell = r.seedsNeeded.map { grouped($0) } ?? "> 1,000"
         if r.seedSpreadExceedsEffect { cell += " ⚠ seed sd \(Self.f(sd)) > effect \(Self.f(abs(d.mean)))" }
         return cell
     }
@@ -187,7 +187,7 @@ public struct AblationReport: Codable, Equatable, Sendable {
         ]
         for r in rows {
             let seeds = r.seeds.isEmpty ? "0" : "\(r.seeds.count)"
-            let params = r.parameters.map { "\(Self.grouped($0)) (\(Self.grouped(r.trainableParameters ?? 0)))" } ?? "n/a"
+            let params = r.parameters.map { "\(grouped($0)) (\(grouped(r.trainableParameters ?? 0)))" } ?? "n/a"
             let sentences = r.sentenceBootstrap.map { $0.low.isFinite ? "[\(Self.f($0.low)), \(Self.f($0.high))]" : "n/a" } ?? "—"
             lines.append("| \(r.arm) | \(seeds) | \(Self.f(r.validPPLMean)) ± \(Self.f(r.validPPLSD)) | \(Self.f(r.testPPLMean)) ± \(Self.f(r.testPPLSD)) | \(r.arm == baseline ? "(baseline)" : Self.interval(r.difference)) | \(twoLevelCell(r)) | \(seedsNeededCell(r)) | \(sentences) | \(params) | \(r.seconds.map { String(format: "%.1f s", $0) } ?? "n/a") |")
         }
@@ -238,15 +238,5 @@ public struct AblationReport: Codable, Equatable, Sendable {
         try AtomicFile.write(Array(try json().utf8), to: results + "/report.json")
         try AtomicFile.write(Array(SVGPlot.validationCurves(curves).utf8), to: results + "/valid-ppl.svg")
         try AtomicFile.write(Array(SVGPlot.differences(rows.filter { $0.arm != baseline }, baseline: baseline).utf8), to: results + "/differences.svg")
-    }
-
-    static func grouped(_ n: Int) -> String {
-        let digits = String(n.magnitude)
-        var out = ""
-        for (i, ch) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(ch)
-        }
-        return n < 0 ? "-" + out : out
     }
 }

@@ -1,8 +1,6 @@
 import Foundation
 import Support
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// Runs the steps of an `AblationPlan` as subprocesses of an `lmtool` executable, in order:
 /// a complete step is skipped, an interrupted one continued with `--resume`, a directory left

@@ -93,16 +93,16 @@ public struct CorpusSelection: Sendable {
     }
 
     /// The ids of `split`: its records of `corpus`, then its explicit files.
-    public func load(_ split: Split, vocabulary: Vocabulary) throws -> TokenData {
-        var data = TokenData()
+    public func load(_ split: Split, vocabulary: Vocabulary) throws -> EncodedCorpus {
+        var data = EncodedCorpus()
         if !corpus.isEmpty {
             let reader = try CorpusReader(paths: corpus, options: readOptions)
-            data.append(TokenData(try EncodedCorpus(reader, vocabulary: vocabulary, tokenization: tokenization, split: split)))
+            data.append(try EncodedCorpus(reader, vocabulary: vocabulary, tokenization: tokenization, split: split))
         }
         let files = explicitFiles(split)
         if !files.isEmpty {
             let reader = try CorpusReader(paths: files, options: readOptions)
-            data.append(TokenData(try EncodedCorpus(reader, vocabulary: vocabulary, tokenization: tokenization)))
+            data.append(try EncodedCorpus(reader, vocabulary: vocabulary, tokenization: tokenization))
         }
         return data
     }

@@ -79,11 +79,11 @@ public struct DiscourseEvaluationWindows: Sendable {
 public struct SentenceEvaluationWindows: Sendable {
     public let batchSize: Int
     public let bptt: Int
-    private let data: TokenData
+    private let data: EncodedCorpus
     private let batcher: SentenceBatcher
     private let starts: [(batch: Int, row: Int)]
 
-    public init(data: TokenData, batchSize: Int, bptt: Int) {
+    public init(data: EncodedCorpus, batchSize: Int, bptt: Int) {
         precondition(batchSize >= 1 && bptt >= 1, "batch size and BPTT length must be at least 1")
         self.data = data
         self.batchSize = batchSize

@@ -1,11 +1,7 @@
 import Corpus
 import Foundation
 
-#if canImport(Glibc)
 import Glibc
-#else
-import Darwin
-#endif
 
 /// The input of `lmtool rescore`: an n-best list in one of five formats (`NBestFormat`), told
 /// by `--nbest-format` or detected from the first line.

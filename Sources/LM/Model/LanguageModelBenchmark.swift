@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#else
-import Darwin
-#endif
 import NN
 
 /// Training and evaluation throughput of `LanguageModel` on random ids, for the presets of the

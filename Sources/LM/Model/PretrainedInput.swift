@@ -187,7 +187,7 @@ extension PretrainedInput {
     /// The representation a run's recorded input describes (`kind` other than `random`, with a
     /// `path` and a `mode`). frozen and finetune have D = E; concat takes D from the recorded
     /// `dimension` (runs made before it was recorded read it from the embeddings file's header).
-    static func make(_ input: RunConfig.InputRepresentation, model: ModelConfig) throws -> PretrainedInput {
+    static func make(_ input: RunConfig.InputSource, model: ModelConfig) throws -> PretrainedInput {
         let (path, mode) = try pathAndMode(input)
         let D = mode == .concat ? try input.dimension ?? pretrainedWidth(path: path) : model.embeddingSize
         try checkFit(mode: mode, dimension: D, model: model, path: path)
@@ -201,7 +201,7 @@ extension PretrainedInput {
 
     /// Reads and checks the embeddings file a new run names; fills `contentHash` (SHA-256 of the
     /// file), `mode` (default `frozen`) and `frozen`.
-    static func prepare(_ input: inout RunConfig.InputRepresentation, model: ModelConfig, vocabulary: Vocabulary) throws {
+    static func prepare(_ input: inout RunConfig.InputSource, model: ModelConfig, vocabulary: Vocabulary) throws {
         if input.mode == nil { input.mode = PretrainedMode.frozen.rawValue }
         let (path, mode) = try pathAndMode(input)
         let table = try EmbeddingFile.read(path)
@@ -217,7 +217,7 @@ extension PretrainedInput {
     }
 
     /// Copies the pretrained rows into a freshly initialised model; returns the report lines.
-    static func initialize(_ model: LanguageModel, input: RunConfig.InputRepresentation, vocabulary: Vocabulary) throws -> [String] {
+    static func initialize(_ model: LanguageModel, input: RunConfig.InputSource, vocabulary: Vocabulary) throws -> [String] {
         let (path, mode) = try pathAndMode(input)
         guard let pretrainedInput = model.input as? PretrainedInput else {
             throw InputFactoryError(message: "the model's input is not a pretrained embedding (\(type(of: model.input)))")
@@ -253,7 +253,7 @@ extension PretrainedInput {
                                             sidecar: EmbeddingFallbacks.sidecarPath(for: path))
     }
 
-    static func pathAndMode(_ input: RunConfig.InputRepresentation) throws -> (String, PretrainedMode) {
+    static func pathAndMode(_ input: RunConfig.InputSource) throws -> (String, PretrainedMode) {
         guard let path = input.path, !path.isEmpty else {
             throw InputFactoryError(message: "input representation '\(input.kind)' names no embeddings file")
         }

@@ -23,9 +23,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
         }
     }
 
-    /// Where the input embedding (and, later, graphs) came from: `random` (initialised from the
-    /// seed), or a pretrained file with its content hash.
-    public struct InputRepresentation: Codable, Equatable, Sendable {
+    /// Where the input embedding came from: `random` (initialised from the seed), or a pretrained
+    /// file with its content hash (`input_representation` in config.json). `InputFactory` builds
+    /// the model's `InputRepresentation` from it.
+    public struct InputSource: Codable, Equatable, Sendable {
         /// `random`, or the name of a pretrained source (e.g. `word2vec`, `domain-classifier`, `glomo`).
         public var kind: String
         /// The file it was read from, if any.
@@ -49,7 +50,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
             self.dimension = dimension
         }
 
-        public static let random = InputRepresentation()
+        public static let random = InputSource()
     }
 
     /// GLoMo graphs used by the model (`lmtool train --glomo DIR --glomo-on embeddings|hidden`).
@@ -89,12 +90,12 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var tokenization: TokenizationOptions
     /// `Vocabulary.contentHash` of the run's `vocab.txt`.
     public var vocabularyHash: String
-    public var inputRepresentation: InputRepresentation
+    public var inputRepresentation: InputSource
     /// GLoMo graphs, when used (nil = off).
     public var glomo: GLoMoUse?
 
     public init(model: ModelConfig, training: TrainingConfig, corpus: CorpusPaths, tokenization: TokenizationOptions,
-                vocabularyHash: String, inputRepresentation: InputRepresentation = .random, glomo: GLoMoUse? = nil) {
+                vocabularyHash: String, inputRepresentation: InputSource = .random, glomo: GLoMoUse? = nil) {
         self.model = model
         self.training = training
         self.corpus = corpus

@@ -1,9 +1,7 @@
 import Corpus
 import Foundation
 import Support
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The directory of one training run (layout in docs/run-directory.md):
 ///
@@ -12,7 +10,7 @@ import Glibc
 /// | `config.json` | `RunConfig`: model, training, corpus paths, tokenization, vocabulary hash, input representation | atomically, at creation |
 /// | `vocab.txt` | the vocabulary (`token<TAB>count`) | atomically, at creation |
 /// | `model.safetensors` | the best model (lowest validation loss) | atomically, by the trainer |
-/// | `last.safetensors` | the whole training state for `--resume` (`NN.TrainingCheckpoint`) | atomically, by the trainer |
+/// | `last.safetensors` | the whole training state for `--resume` (`LMResumeCheckpoint`: `NN.TrainingCheckpoint`'s layout plus the carried state) | atomically, by the trainer |
 /// | `metrics.jsonl` | one `MetricsRecord` per evaluation | appended, one `write(2)` per line |
 ///
 ///     let run = try RunDirectory.create(at: "runs/tiny", config: config, vocabulary: vocab)

@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Where training stands within an epoch, for the progress display.
 public struct ProgressSnapshot: Equatable, Sendable {
     /// 1-based epoch and the number of epochs.
@@ -33,122 +29,14 @@ public struct ProgressSnapshot: Equatable, Sendable {
     public var etaSeconds: Double? {
         tokensPerSecond.map { Double(max(tokensTotal - tokensDone, 0)) / $0 }
     }
-
-    /// The progress line, e.g. `epoch 2/13  45.0%  6,912 tok/s  ETA 1m23s  loss 5.123  ppl 167.8`.
-    ///
-    /// Unknown values (no rate yet) print as `--`. Pure: the same snapshot gives the same text.
-    public var line: String {
-        let percent = tokensTotal > 0 ? 100 * Double(tokensDone) / Double(tokensTotal) : 0
-        let rate = tokensPerSecond.map { ProgressSnapshot.grouped(Int($0.rounded())) } ?? "--"
-        let eta = etaSeconds.map(ProgressSnapshot.duration) ?? "--"
-        let ppl = loss.isFinite ? ProgressSnapshot.fixed(exp(loss), 1) : "\(exp(loss))"
-        return "epoch \(epoch)/\(epochs)  \(ProgressSnapshot.fixed(percent, 1))%  \(rate) tok/s  ETA \(eta)  loss \(ProgressSnapshot.fixed(loss, 3))  ppl \(ppl)"
-    }
-
-    /// `3723` → `1h02m`, `83` → `1m23s`, `7.4` → `7s`.
-    public static func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite else { return "--" }
-        let s = Int(seconds.rounded())
-        if s >= 3600 { return "\(s / 3600)h" + pad2((s % 3600) / 60) + "m" }
-        if s >= 60 { return "\(s / 60)m" + pad2(s % 60) + "s" }
-        return "\(s)s"
-    }
-
-    /// `6912` → `6,912`.
-    static func grouped(_ n: Int) -> String {
-        let digits = String(n.magnitude)
-        var out = ""
-        for (i, c) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return (n < 0 ? "-" : "") + out
-    }
-
-    /// `x` with `places` decimals, e.g. `fixed(5.1234, 3)` = `5.123`.
-    static func fixed(_ x: Double, _ places: Int) -> String {
-        guard x.isFinite else { return "\(x)" }
-        var scale = 1.0
-        for _ in 0..<places { scale *= 10 }
-        let n = Int((abs(x) * scale).rounded())
-        let whole = n / Int(scale), fraction = n % Int(scale)
-        var f = String(fraction)
-        while f.count < places { f = "0" + f }
-        return (x < 0 && n != 0 ? "-" : "") + "\(whole)" + (places > 0 ? "." + f : "")
-    }
-
-    private static func pad2(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
 }
 
-/// Shows training progress: on a terminal, one line redrawn in place (`\r`, then clear to the
-/// end of the line) at most every `redrawInterval` seconds; otherwise (a log file, a pipe) a
-/// plain line every `logInterval` seconds.
-///
-///     let progress = ProgressReporter()          // stderr, terminal detected with isatty
-///     progress.update(snapshot)                  // call after every batch; cheap when throttled
-///     progress.finish()                          // ends the redrawn line
-public final class ProgressReporter {
-    public let isTerminal: Bool
-    public let logInterval: Double
-    public let redrawInterval: Double
-    private let write: (String) -> Void
-    private var lastOutput: Double?
-    private var lineOpen = false
-
-    /// - Parameters:
-    ///   - isTerminal: redraw in place; by default whether stderr is a terminal.
-    ///   - write: where the text goes; by default stderr.
-    public init(isTerminal: Bool = isatty(STDERR_FILENO) != 0, logInterval: Double = 30, redrawInterval: Double = 0.2,
-                write: @escaping (String) -> Void = ProgressReporter.writeToStandardError) {
-        self.isTerminal = isTerminal
-        self.logInterval = logInterval
-        self.redrawInterval = redrawInterval
-        self.write = write
-    }
-
-    /// Shows `snapshot` if enough time has passed since the last output (`now` in seconds on
-    /// any monotonic clock, by default `ProgressReporter.monotonicSeconds()`). The first
-    /// update is always shown.
-    public func update(_ snapshot: ProgressSnapshot, now: Double = ProgressReporter.monotonicSeconds()) {
-        let interval = isTerminal ? redrawInterval : logInterval
-        if let last = lastOutput, now - last < interval { return }
-        lastOutput = now
-        if isTerminal {
-            write("\r" + snapshot.line + "\u{1B}[K")
-            lineOpen = true
-        } else {
-            write(snapshot.line + "\n")
-        }
-    }
-
-    /// Prints a message on its own line (ending a redrawn progress line first).
-    public func log(_ message: String) {
-        finish()
-        write(message + "\n")
-    }
-
-    /// Ends the redrawn line on a terminal so that later output starts on a fresh line.
-    public func finish() {
-        if lineOpen { write("\n") }
-        lineOpen = false
-    }
-
-    public static func writeToStandardError(_ text: String) {
-        var text = text
-        text.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let n = Glibc.write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
-                if n <= 0 { if n < 0 && errno == EINTR { continue } else { return } }
-                offset += n
-            }
-        }
-    }
-
-    /// Seconds on the monotonic clock.
-    public static func monotonicSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
+/// Where `Trainer` sends its progress: the CLI renders it (`ProgressReporter` in lmtool: a line
+/// redrawn in place on a terminal, a plain line now and then otherwise); nil on the trainer = none.
+public protocol TrainingProgress: AnyObject {
+    /// After every training step; `now` is `Support.monotonicSeconds()` at its end. Called often:
+    /// a renderer throttles.
+    func update(_ snapshot: ProgressSnapshot, now: Double)
+    /// Before the trainer saves, validates, logs or stops: end any line drawn in place.
+    func finish()
 }

@@ -35,7 +35,7 @@ public struct ResumeState: Codable, Equatable, Sendable {
     /// The `metrics.jsonl` records of the last completed epoch, written after this checkpoint:
     /// a run killed in between appends them when it resumes.
     public var lastEpochRecords: [MetricsRecord]?
-    /// `TokenData.fingerprint(vocabularyHash:)` of the training data (after `--train-tokens`) the
+    /// `EncodedCorpus.fingerprint(vocabularyHash:)` of the training data (after `--train-tokens`) the
     /// run trains on; a resumed run must give the same. Absent in checkpoints written before
     /// fingerprints existed (then `--resume` warns and records it from then on).
     public var dataFingerprint: String?

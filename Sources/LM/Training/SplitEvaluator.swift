@@ -32,7 +32,7 @@ public struct EvaluationResult: Sendable, Equatable {
 public enum SplitEvaluator {
     /// Scores `data` with `model` (its batch size is the number of columns, its `maxSteps` the
     /// window length). The model's carried state is zeroed first and left at the end's state.
-    public static func evaluate(_ model: LanguageModel, data: TokenData, batching: TrainingConfig.Batching,
+    public static func evaluate(_ model: LanguageModel, data: EncodedCorpus, batching: TrainingConfig.Batching,
                                 perSentence: Bool = false) -> EvaluationResult {
         var lossSum = 0.0, count = 0
         var tokenLogProbs = perSentence ? [Double](repeating: 0, count: data.tokenCount) : []

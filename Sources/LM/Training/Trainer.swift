@@ -54,8 +54,9 @@ public final class Trainer {
     public let config: RunConfig
     public let vocabulary: Vocabulary
     public let options: TrainerOptions
-    /// Progress display (bar on a terminal, plain lines otherwise); nil = none.
-    public var progress: ProgressReporter?
+    /// Where progress goes after every step (the CLI draws it: a bar on a terminal, plain
+    /// lines otherwise); nil = none.
+    public var progress: (any TrainingProgress)?
     /// The model being trained (batch size and window length of the configuration).
     public let model: LanguageModel
     public let optimizer: any Optimizer
@@ -65,9 +66,9 @@ public final class Trainer {
     public var log: (String) -> Void
 
     /// The training data (after `--train-tokens`), validation and test data.
-    public let trainData: TokenData
-    public let validData: TokenData
-    public let testData: TokenData?
+    public let trainData: EncodedCorpus
+    public let validData: EncodedCorpus
+    public let testData: EncodedCorpus?
     /// The training random generator (dropout masks).
     private var rng: RNG
     /// A second model with `options.evaluationBatchSize` columns for validation; the training
@@ -82,8 +83,8 @@ public final class Trainer {
     ///
     /// - Parameter trainTokens: use only the first N training tokens (whole sentences); nil = all
     ///   (on resume: as the checkpoint says; a different value is an error).
-    public init(run: RunDirectory, config: RunConfig, vocabulary: Vocabulary, train: TokenData, valid: TokenData,
-                test: TokenData?, trainTokens: Int?, resume: Bool, options: TrainerOptions = TrainerOptions(),
+    public init(run: RunDirectory, config: RunConfig, vocabulary: Vocabulary, train: EncodedCorpus, valid: EncodedCorpus,
+                test: EncodedCorpus?, trainTokens: Int?, resume: Bool, options: TrainerOptions = TrainerOptions(),
                 log: @escaping (String) -> Void = { _ in }) throws {
         self.run = run
         self.config = config
@@ -102,7 +103,7 @@ public final class Trainer {
         state.trainTokens = trainTokens
         let resumed = resume && FileManager.default.fileExists(atPath: run.lastCheckpointPath)
         if resumed {
-            let restored = try TrainerCheckpoint.restore(from: run.lastCheckpointPath, model: model, optimizer: optimizer)
+            let restored = try LMResumeCheckpoint.restore(from: run.lastCheckpointPath, model: model, optimizer: optimizer)
             if let trainTokens, trainTokens != restored.state.trainTokens {
                 throw FileError(path: run.lastCheckpointPath, message: "--resume with a different --train-tokens: \(restored.state.trainTokens.map(String.init) ?? "(all)") → \(trainTokens)")
             }
@@ -149,7 +150,7 @@ public final class Trainer {
 
     /// The training data after `--train-tokens` (whole sentences); throws when it leaves nothing
     /// to train on with the configured batching.
-    public static func usableTrainingData(_ train: TokenData, trainTokens: Int?, training t: TrainingConfig) throws -> TokenData {
+    public static func usableTrainingData(_ train: EncodedCorpus, trainTokens: Int?, training t: TrainingConfig) throws -> EncodedCorpus {
         let data = trainTokens.map { train.prefix(tokens: $0) } ?? train
         if data.tokenCount < 2 {
             throw TrainingSetupError("--train-tokens \(trainTokens ?? 0) keeps \(data.tokenCount) tokens (whole sentences): too few to train on")
@@ -198,11 +199,11 @@ public final class Trainer {
         if options.handlesSignals { StopRequest.install() }
         defer { if options.handlesSignals { StopRequest.uninstall() } }
         try recoverMetrics()
-        let sessionStart = ProgressReporter.monotonicSeconds()
+        let sessionStart = monotonicSeconds()
         let elapsedBefore = state.elapsedSeconds
         var lastCheckpoint = sessionStart
         var sessionSteps = 0
-        func elapsed() -> Double { elapsedBefore + ProgressReporter.monotonicSeconds() - sessionStart }
+        func elapsed() -> Double { elapsedBefore + monotonicSeconds() - sessionStart }
         func stop(_ signal: Int32?) throws -> TrainingOutcome {
             state.elapsedSeconds = elapsed()
             try saveLast()
@@ -220,9 +221,9 @@ public final class Trainer {
                 if let signal = StopRequest.signal { return try stop(signal) }
                 if let limit = options.stopAfterSteps, sessionSteps >= limit { return try stop(nil) }
                 let w = windows.window(index)
-                let start = ProgressReporter.monotonicSeconds()
+                let start = monotonicSeconds()
                 let (lossSum, count) = try step(w, learningRate: lr, epoch: epoch)
-                let now = ProgressReporter.monotonicSeconds()
+                let now = monotonicSeconds()
                 index += 1
                 sessionSteps += 1
                 state.step += 1
@@ -237,14 +238,14 @@ public final class Trainer {
                 if now - lastCheckpoint >= options.checkpointEvery && index < windows.windowCount {
                     state.elapsedSeconds = elapsed()
                     try saveLast()
-                    lastCheckpoint = ProgressReporter.monotonicSeconds()
+                    lastCheckpoint = monotonicSeconds()
                     progress?.finish()
                     log("saved \(run.lastCheckpointPath) at step \(state.step) (epoch \(epoch), window \(index) of \(windows.windowCount))")
                 }
             }
             progress?.finish()
             try endEpoch(epoch: epoch, learningRate: lr, elapsed: elapsed)
-            lastCheckpoint = ProgressReporter.monotonicSeconds()
+            lastCheckpoint = monotonicSeconds()
         }
         if let signal = StopRequest.signal { return try stop(signal) }
         state.elapsedSeconds = elapsed()
@@ -324,14 +325,14 @@ public final class Trainer {
 
     /// Scores `data` with the current parameters (a copy in the evaluation model, whose batch
     /// size is `options.evaluationBatchSize`), without dropout.
-    public func evaluate(_ data: TokenData, perSentence: Bool = false) -> EvaluationResult {
+    public func evaluate(_ data: EncodedCorpus, perSentence: Bool = false) -> EvaluationResult {
         let eval = evaluationModel
         eval.store.values.baseAddress!.update(from: model.store.values.baseAddress!, count: model.store.count)
         return SplitEvaluator.evaluate(eval, data: data, batching: config.training.batching, perSentence: perSentence)
     }
 
     private func saveLast() throws {
-        try TrainerCheckpoint.save(to: run.lastCheckpointPath, model: model, optimizer: optimizer, rng: rng, state: state)
+        try LMResumeCheckpoint.save(to: run.lastCheckpointPath, model: model, optimizer: optimizer, rng: rng, state: state)
     }
 
     /// A run killed after saving an epoch's checkpoint but before appending its metrics gets the

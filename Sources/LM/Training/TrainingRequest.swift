@@ -113,7 +113,7 @@ public struct TrainingRequest: Sendable {
     public var preset: Preset?
     public var overrides = ConfigOverrides()
     /// `--embeddings`/`--embedding-mode` (nil: random, or the run's on `--resume`).
-    public var inputRepresentation: RunConfig.InputRepresentation?
+    public var inputRepresentation: RunConfig.InputSource?
     /// `--glomo`/`--glomo-on` (nil: none, or the run's on `--resume`).
     public var glomo: RunConfig.GLoMoUse?
     /// `--train-tokens`: use only the first N training tokens.
@@ -216,19 +216,19 @@ public struct TrainingRequest: Sendable {
     }
 
     /// Reads the three splits; throws when the training or validation split is empty. With
-    /// sentence batching a blank line is no sentence (`TokenData.droppingBlankLines`), so the test
+    /// sentence batching a blank line is no sentence (`EncodedCorpus.droppingBlankLines`), so the test
     /// perplexity the run reports is the one `lmtool perplexity --mode sentence` gives.
     static func load(_ data: CorpusSelection, vocabulary: Vocabulary, batching: TrainingConfig.Batching,
-                     log: (String) -> Void) throws -> (train: TokenData, valid: TokenData, test: TokenData?)
+                     log: (String) -> Void) throws -> (train: EncodedCorpus, valid: EncodedCorpus, test: EncodedCorpus?)
     {
-        func read(_ split: Split) throws -> TokenData {
+        func read(_ split: Split) throws -> EncodedCorpus {
             let d = try data.load(split, vocabulary: vocabulary)
             return batching == .sentence ? d.droppingBlankLines() : d
         }
         let train = try read(.train)
         let valid = try read(.valid)
         let test = data.hasSource(.test) ? try read(.test) : nil
-        func describe(_ name: String, _ d: TokenData) -> String {
+        func describe(_ name: String, _ d: EncodedCorpus) -> String {
             "\(name): \(d.tokenCount) tokens, \(d.sentenceCount) sentences, \(d.outOfVocabularyCount) out of vocabulary"
         }
         if train.tokenCount < 2 { throw TrainingSetupError("the training split has \(train.tokenCount) tokens (files: \((data.corpus + data.train).joined(separator: ", ")))") }

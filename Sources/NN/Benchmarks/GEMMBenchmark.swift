@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#else
-import Darwin
-#endif
 
 /// Times `sgemm` on the shapes the LSTM language model uses and reports GFLOP/s.
 ///

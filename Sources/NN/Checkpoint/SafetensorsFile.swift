@@ -1,9 +1,5 @@
 import Support
-#if canImport(Glibc)
 import Glibc
-#else
-import Darwin
-#endif
 
 /// Named tensors and string metadata, read from or written to a safetensors file.
 ///

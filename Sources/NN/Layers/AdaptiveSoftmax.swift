@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#else
-import Darwin
-#endif
 
 /// Why an adaptive softmax's cutoffs (or its division value) were refused: one line, for the
 /// caller to prefix with the flag or file they came from.

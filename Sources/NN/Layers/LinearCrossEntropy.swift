@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#else
-import Darwin
-#endif
 
 /// A linear layer followed by masked softmax cross-entropy, forward only, without ever holding
 /// the `[N, V]` logits: for evaluation.

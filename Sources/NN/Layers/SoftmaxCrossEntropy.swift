@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#else
-import Darwin
-#endif
 
 /// Masked softmax cross-entropy over rows of logits, fused with log-sum-exp.
 ///

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#else
-import Darwin
-#endif
 
 /// Adam with bias correction and L2 weight decay, as `torch.optim.Adam` (not AdamW).
 ///

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#else
-import Darwin
-#endif
 
 extension ParameterStore {
     /// The L2 norm of the gradients of all trainable parameters together (accumulated in double

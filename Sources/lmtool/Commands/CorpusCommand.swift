@@ -1,6 +1,7 @@
 import ArgumentParser
 import Corpus
 import Foundation
+import Support
 
 struct CorpusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

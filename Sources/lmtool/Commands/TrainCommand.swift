@@ -180,7 +180,7 @@ struct TrainCommand: ParsableCommand {
         o.seed = seed
         request.overrides = o
         if let embeddings {
-            request.inputRepresentation = RunConfig.InputRepresentation(kind: "pretrained", path: embeddings,
+            request.inputRepresentation = RunConfig.InputSource(kind: "pretrained", path: embeddings,
                                                                         mode: embeddingMode ?? "frozen")
         }
         if let glomo {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Corpus
+import Support
 
 struct VocabCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -15,11 +15,13 @@ import Support
 /// | `state.glomo_count`, `state.glomo_ids`, `state.glomo_features` | I64 [], I32 [C, B], F32 [C, B, D] | with `--glomo`: the carried graph context (docs/glomo.md) |
 /// | `__metadata__.resume` | JSON string | `ResumeState` |
 ///
-/// The file is written atomically (`SafetensorsFile.write`).
+/// The file is written atomically (`SafetensorsFile.write`). `NN.TrainingCheckpoint` is the generic
+/// serializer (any parameters, optimizer, generators, metadata) that `model.safetensors` uses; this
+/// is the language model trainer's own resume file on top of the same layout.
 ///
-///     try TrainerCheckpoint.save(to: run.lastCheckpointPath, model: model, optimizer: sgd, rng: rng, state: state)
-///     let (rng, state) = try TrainerCheckpoint.restore(from: run.lastCheckpointPath, model: model, optimizer: sgd)
-public enum TrainerCheckpoint {
+///     try LMResumeCheckpoint.save(to: run.lastCheckpointPath, model: model, optimizer: sgd, rng: rng, state: state)
+///     let (rng, state) = try LMResumeCheckpoint.restore(from: run.lastCheckpointPath, model: model, optimizer: sgd)
+public enum LMResumeCheckpoint {
     /// The name of the training random generator in the checkpoint (`rng.dropout`).
     public static let rngName = "dropout"
 
