@@ -187,9 +187,10 @@ struct PretrainGLoMoCommand: ParsableCommand {
             print("stopped at step \(step); checkpoint \(directory.lastCheckpointPath) (continue with --resume)")
         case .finished(let s):
             let valid = s.validLoss.map { String(format: ", valid loss %.3f", $0) } ?? ""
-            print(String(format: "finished (%@): %d steps (%.2f epochs), %@ tokens in %.1f s (%.0f tok/s), train loss %.3f%@",
-                         s.stopped ?? "-", s.steps, s.epochs, grouped(s.tokens), s.seconds, Double(s.tokens) / max(s.seconds, 1e-9), s.trainLoss, valid)
-                  + (s.bestStep.map { String(format: "; best valid loss %.3f at step %d", s.bestValidLoss ?? .nan, $0) } ?? ""))
+            print(String(format: "finished: %d steps (%.2f epochs), %@ tokens in %.1f s (%.0f tok/s), train loss %.3f%@",
+                         s.steps, s.epochs, grouped(s.tokens), s.seconds, Double(s.tokens) / max(s.seconds, 1e-9), s.trainLoss, valid)
+                  + (s.bestStep.map { String(format: "; best valid loss %.3f at step %d", s.bestValidLoss ?? .nan, $0) } ?? "")
+                  + "; stopped by \(s.stopped ?? "-")")
             print("wrote \(directory.path) (content hash \(try directory.contentHash()))")
         }
     }
