@@ -82,6 +82,15 @@ final class GLoMoCommandTests: XCTestCase {
         XCTAssertLessThan(summary["steps"] as? Int ?? 300, 300)
         XCTAssertEqual((summary["best_step"] as? Int).map { $0 + 3 }, summary["steps"] as? Int)  // one validation after the best
         XCTAssertTrue(early.stdout.contains("early stop:") && early.stdout.contains("stopped by patience"), early.stdout)
+        // Stopped after 4 steps and resumed (at --threads 1): the same stop, the same best model.
+        XCTAssertEqual(try pretrain(dir + "/parts", ["--steps", "300", "--patience", "1", "--lr", "0.3", "--stop-after-steps", "4"]).status, 0)
+        let resumed = try runLMTool(["pretrain-glomo", "--out", dir + "/parts", "--resume", "--threads", "1"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        var a = summary, b = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/parts/summary.json"))) as! [String: Any]
+        a["seconds"] = nil; b["seconds"] = nil
+        XCTAssertEqual(NSDictionary(dictionary: a), NSDictionary(dictionary: b))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/parts/model.safetensors")),
+                       try Data(contentsOf: URL(fileURLWithPath: dir + "/early/model.safetensors")))
 
         let adaptive = try pretrain(dir + "/adaptive", ["--steps", "3", "--softmax", "adaptive:4,8"])
         XCTAssertEqual(adaptive.status, 0, adaptive.stderr)
