@@ -30,6 +30,20 @@ public struct GLoMoModelConfig: Codable, Equatable, Sendable {
     public var tokenization: TokenizationOptions
     /// The corpus files it was pretrained on.
     public var corpus: [String]
+    /// The adaptive softmax of the context-prediction decoder; nil (absent from `config.json`,
+    /// as in every model written before it existed): the full softmax tied to the embedding.
+    public var adaptiveSoftmax: GLoMoAdaptiveSoftmaxConfig?
+
+    /// The decoder's output layer (`adaptiveSoftmax`, as a `GLoMoSoftmax`).
+    public var softmax: GLoMoSoftmax {
+        get { adaptiveSoftmax.map { .adaptive(cutoffs: $0.cutoffs, divValue: $0.divValue) } ?? .full }
+        set {
+            switch newValue {
+            case .full: adaptiveSoftmax = nil
+            case .adaptive(let cutoffs, let divValue): adaptiveSoftmax = GLoMoAdaptiveSoftmaxConfig(cutoffs: cutoffs, divValue: divValue)
+            }
+        }
+    }
 
     public init(vocabulary: Vocabulary, graph: GraphPredictorConfig, pretraining: GLoMoPretrainingConfig,
                 tokenization: TokenizationOptions = TokenizationOptions(), corpus: [String] = []) {
@@ -53,6 +67,14 @@ public struct GLoMoModelConfig: Codable, Equatable, Sendable {
         }
         try graph.validate()
         try pretraining.validate()
+        if let a = adaptiveSoftmax {
+            do { try AdaptiveLogSoftmax.validate(cutoffs: a.cutoffs, classCount: vocabularySize) } catch {
+                throw GLoMoConfigError(message: "adaptiveSoftmax: \(error)")
+            }
+            if !(a.divValue.isFinite && a.divValue > 0) {
+                throw GLoMoConfigError(message: "adaptiveSoftmax: divValue must be a positive number, got \(a.divValue)")
+            }
+        }
         // Sizes read back from config.json must not size an allocation beyond 2^32 floats (or
         // overflow): generous estimates of the parameters and of one pretraining batch's
         // activations, in Double so that no product overflows.
@@ -76,13 +98,20 @@ public struct GLoMoSummary: Codable, Equatable, Sendable {
     public var seconds: Double
     /// Mean training loss (nats per predicted token) over the last checkpoint interval.
     public var trainLoss: Double
-    /// Loss on the validation windows at the end (nil without a valid split).
+    /// Loss of `model.safetensors` on the validation windows (nil without a valid split): the
+    /// last model's, or with early stopping the best one's.
     public var validLoss: Double?
     public var parameters: Int
+    /// Why training ended: `"max_steps"` (`--steps`), `"epochs"` (`--epochs`) or `"patience"`
+    /// (early stopping). Absent in summaries written before it existed.
+    public var stopped: String?
+    /// The lowest validation loss of a checkpoint and its step (nil without a valid split).
+    public var bestValidLoss: Double?
+    public var bestStep: Int?
 
     enum CodingKeys: String, CodingKey {
-        case steps, epochs, tokens, seconds, parameters
-        case trainLoss = "train_loss", validLoss = "valid_loss"
+        case steps, epochs, tokens, seconds, parameters, stopped
+        case trainLoss = "train_loss", validLoss = "valid_loss", bestValidLoss = "best_valid_loss", bestStep = "best_step"
     }
 
     public init(steps: Int, epochs: Double, tokens: Int, seconds: Double, trainLoss: Double, validLoss: Double?, parameters: Int) {
@@ -264,7 +293,7 @@ public struct GLoMoModelDirectory: Sendable {
             // describes (`store` may be a part of it, e.g. embedding and graph predictor only).
             // The decoder's shapes do not depend on the sizes of a batch, so the smallest do.
             let full = ContextPredictionModel(vocabularySize: config.vocabularySize, graph: config.graph, maxSteps: 1,
-                                              maxBatch: 1, predictTokens: 1, maxPositions: 1).store
+                                              maxBatch: 1, predictTokens: 1, maxPositions: 1, softmax: config.softmax).store
             let expected = Set(full.views.map(\.name))
             if let extra = file.tensors.keys.sorted().first(where: { !expected.contains($0) }) {
                 throw CheckpointError("unexpected tensor '\(extra)' (not a parameter of this model)")

@@ -10,10 +10,11 @@ final class BiLMTests: XCTestCase {
     let inputs: [Int32] = [1, 4, 0, 5, 2, 2]   // [T, B]
     let targets: [Int32] = [4, 0, 5, 2, 3, 1]
 
-    func makeModel(batchSize: Int? = nil, maxSteps: Int? = nil, vocabularySize: Int? = nil, seed: UInt64 = 5) -> BiLanguageModel {
+    func makeModel(batchSize: Int? = nil, maxSteps: Int? = nil, vocabularySize: Int? = nil, seed: UInt64 = 5,
+                   adaptiveCutoffs: [Int]? = nil) -> BiLanguageModel {
         var rng = RNG(seed: seed)
         return BiLanguageModel(vocabularySize: vocabularySize ?? V, embeddingSize: E, hiddenSize: H,
-                               batchSize: batchSize ?? B, maxSteps: maxSteps ?? T, initRange: 0.5, rng: &rng)
+                               batchSize: batchSize ?? B, maxSteps: maxSteps ?? T, initRange: 0.5, adaptiveCutoffs: adaptiveCutoffs, rng: &rng)
     }
 
     /// Sum of both directions' mean losses at `values`, from a zero state.
@@ -24,8 +25,8 @@ final class BiLMTests: XCTestCase {
             + model.forward(direction: 1, inputs: targets, targets: inputs, steps: T, candidates: candidates)
     }
 
-    func gradientCheck(candidates: [Int32], correction: [Float], line: UInt = #line) {
-        let model = makeModel()
+    func gradientCheck(candidates: [Int32], correction: [Float], adaptiveCutoffs: [Int]? = nil, line: UInt = #line) {
+        let model = makeModel(adaptiveCutoffs: adaptiveCutoffs)
         model.logExpectedCount = correction
         let values = model.store.copyOfValues()
         model.store.zeroGradients()
@@ -47,6 +48,14 @@ final class BiLMTests: XCTestCase {
         gradientCheck(candidates: (0..<6).map { Int32($0) }, correction: [Float](repeating: 0, count: 6))
     }
 
+    /// The adaptive softmax instead (cutoff 3: targets in the head and in the cluster, whose
+    /// projection is ⌊4 / 4⌋ = 1 wide); candidates and corrections are ignored.
+    func testGradientsAdaptiveSoftmax() {
+        gradientCheck(candidates: [], correction: [Float](repeating: 0, count: 6), adaptiveCutoffs: [3])
+        let names = makeModel(adaptiveCutoffs: [3]).store.views.map(\.name).filter { $0.hasPrefix("softmax.") }
+        XCTAssertEqual(names, ["softmax.head.weight", "softmax.tail.0.0.weight", "softmax.tail.0.1.weight"])
+    }
+
     /// Sampled candidates with repeats, accidental hits and log-count corrections.
     func testGradientsSampledSoftmax() {
         gradientCheck(candidates: [2, 5, 2, 0, 4], correction: [0.3, -0.2, 0.5, 0.1, -0.4, 0.7])
@@ -60,7 +69,7 @@ final class BiLMTests: XCTestCase {
         let loss = model.forward(direction: 0, inputs: inputs, targets: targets, steps: T, candidates: (0..<6).map { Int32($0) })
         model.resetState()
         let h = inputs.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: model.encode(direction: 0, inputs: $0.baseAddress!, steps: T), count: T * B * H)) }
-        let W = Array(model.store.values(model.softmaxWeight)), b = Array(model.store.values(model.softmaxBias))
+        let W = Array(model.store.values(model.softmaxWeight!)), b = Array(model.store.values(model.softmaxBias!))
         var expected = 0.0
         for r in 0..<(T * B) {
             let logits = (0..<V).map { v in Double(b[v]) + (0..<H).reduce(0.0) { $0 + Double(h[r * H + $1]) * Double(W[v * H + $1]) } }
@@ -80,7 +89,7 @@ final class BiLMTests: XCTestCase {
         let loss = model.forward(direction: 1, inputs: inputs, targets: targets, steps: T, candidates: candidates)
         model.resetState()
         let h = inputs.withUnsafeBufferPointer { Array(UnsafeBufferPointer(start: model.encode(direction: 1, inputs: $0.baseAddress!, steps: T), count: T * B * H)) }
-        let W = Array(model.store.values(model.softmaxWeight)), b = Array(model.store.values(model.softmaxBias))
+        let W = Array(model.store.values(model.softmaxWeight!)), b = Array(model.store.values(model.softmaxBias!))
         func logit(_ r: Int, _ v: Int) -> Double {
             Double(b[v]) - Double(correction[v]) + (0..<H).reduce(0.0) { $0 + Double(h[r * H + $1]) * Double(W[v * H + $1]) }
         }

@@ -22,7 +22,7 @@ func separableCorpus() -> String {
 /// A trainer on `separableCorpus()` in `dir/name`; with `graphModel`, the classifier mixes
 /// its states with that graph model's graphs (`weighting`, windows of 8 = the training cut).
 func makeDomainTrainer(_ dir: TempDir, name: String, epochs: Int, graphModel: String? = nil,
-                 weighting: GraphMixWeighting = .global) throws -> DomainClassifierTrainer {
+                 weighting: GraphMixWeighting = .global, patience: Int? = nil) throws -> DomainClassifierTrainer {
     let path = try dir.write("toy.jsonl", separableCorpus())
     let reader = try CorpusReader(paths: [path])
     let tokenization = TokenizationOptions()
@@ -31,7 +31,7 @@ func makeDomainTrainer(_ dir: TempDir, name: String, epochs: Int, graphModel: St
     var config = DomainRunConfig(
         model: DomainClassifierConfig(vocabularySize: vocab.count, embeddingSize: 8, hiddenSize: 8, classCount: data.domains.count),
         training: DomainTrainingOptions(granularity: .paragraph, epochs: epochs, batchSize: 8, learningRate: 0.02,
-                                        maxLength: graphModel == nil ? nil : 8, seed: 7),
+                                        maxLength: graphModel == nil ? nil : 8, seed: 7, patience: patience),
         domains: data.domains, tokenization: tokenization, corpus: [path], vocabularyHash: vocab.contentHash)
     if let graphModel {
         let prepared = try DomainGraphConfig.prepare(path: graphModel, vocabulary: vocab, weighting: weighting, window: 8)

@@ -5,11 +5,11 @@ import NNTestSupport
 
 final class PretrainModelTests: XCTestCase {
     /// A tiny context-prediction model with every parameter drawn at random (norm weights near 1).
-    func makeModel(threshold: GraphThreshold = .learned, seed: UInt64) -> ContextPredictionModel {
+    func makeModel(threshold: GraphThreshold = .learned, seed: UInt64, softmax: GLoMoSoftmax = .full) -> ContextPredictionModel {
         let graph = GraphPredictorConfig(embeddingSize: 4, channels: 4, convLayers: 1, kernelSize: 3,
                                          graphLayers: 2, heads: 2, headSize: 2, threshold: threshold)
         let model = ContextPredictionModel(vocabularySize: 7, graph: graph, maxSteps: 5, maxBatch: 2,
-                                           predictTokens: 2, maxPositions: 3)
+                                           predictTokens: 2, maxPositions: 3, softmax: softmax)
         var rng = RNG(seed: seed)
         model.initialize(rng: &rng)
         let store = model.store
@@ -71,8 +71,8 @@ final class PretrainModelTests: XCTestCase {
         return failures
     }
 
-    func checkGradients(threshold: GraphThreshold, seed: UInt64) {
-        let model = makeModel(threshold: threshold, seed: seed)
+    func checkGradients(threshold: GraphThreshold, seed: UInt64, softmax: GLoMoSoftmax = .full) {
+        let model = makeModel(threshold: threshold, seed: seed, softmax: softmax)
         let store = model.store
         store.zeroGradients()
         let loss = model.forward(batch)
@@ -104,6 +104,12 @@ final class PretrainModelTests: XCTestCase {
 
     func testGradientOfThePretrainingLossLearnedThreshold() { checkGradients(threshold: .learned, seed: 11) }
     func testGradientOfThePretrainingLossBiasThreshold() { checkGradients(threshold: .bias, seed: 12) }
+    /// With the adaptive softmax (untied): V = 7, cutoffs [3, 5] (head 3 words + 2 clusters; the
+    /// batch's targets fall in the head and in both clusters), div 2 so both tails have a
+    /// projection (E = 4: widths 2 and 1) and every tensor gets a gradient.
+    func testGradientOfThePretrainingLossAdaptiveSoftmax() {
+        checkGradients(threshold: .learned, seed: 13, softmax: .adaptive(cutoffs: [3, 5], divValue: 2))
+    }
 
     /// The loss at initialisation equals −log softmax computed independently in Double from the
     /// decoder's logits for one hand-built case: with all decoder and output weights zero, every

@@ -104,6 +104,19 @@ final class AblationSpecTests: XCTestCase {
         XCTAssertEqual(check(["embed bilm": ["--standardize=1"]]), "pretraining.extra[\"embed bilm\"]: --standardize takes no value")
     }
 
+    /// Early stopping and the adaptive softmax of the pretraining commands pass through
+    /// `pretraining.extra` into their steps' arguments (and so into the cache key).
+    func testPretrainingExtraPassesPatienceAndSoftmax() throws {
+        let extra = ["pretrain-glomo": ["--patience", "3", "--softmax", "adaptive"], "pretrain-domain": ["--patience", "2"]]
+        let spec = AblationSpec(corpus: [dir + "/c.jsonl"], sources: ["random", "domain-sentence"], glomo: ["off", "hidden"],
+                                seeds: 1, train: ["preset": "tiny"], pretraining: .init(extra: extra))
+        let steps = try AblationPlan(spec: spec, results: dir + "/r").steps.filter { $0.stage == .pretraining }
+        let glomo = try XCTUnwrap(steps.first { $0.name == "glomo" }).arguments.joined(separator: " ")
+        let domain = try XCTUnwrap(steps.first { $0.name == "domain-sentence" }).arguments.joined(separator: " ")
+        XCTAssertTrue(glomo.hasPrefix("pretrain-glomo ") && glomo.contains(" --patience 3 --softmax adaptive"), glomo)
+        XCTAssertTrue(domain.hasPrefix("pretrain-domain ") && domain.contains(" --patience 2"), domain)
+    }
+
     func testEveryPretrainingStepRunsOnOneThread() throws {
         let spec = AblationSpec(corpus: [dir + "/c.jsonl"], sources: ["random", "word2vec", "bilm", "domain-sentence"], glomo: ["off", "hidden"],
                                 seeds: 1, train: ["preset": "tiny"], pretraining: .init(extra: ["pretrain-glomo": ["--heads", "2"]]))

@@ -44,6 +44,25 @@ final class EmbedBiLMCommandTests: XCTestCase {
         XCTAssertTrue(n.stdout.hasPrefix("cat: "), n.stdout)
     }
 
+    /// --softmax adaptive trains with the exact adaptive softmax and writes the same kind of file;
+    /// bad cutoffs are one line naming the flag, and nothing is written.
+    func testAdaptiveSoftmax() throws {
+        let out = directory + "/adaptive.vec"
+        let args = ["embed", "bilm", "--corpus", directory + "/corpus.txt", "--embedding-size", "8", "--hidden-size", "4",
+                    "--batch-size", "4", "--bptt", "5"]
+        let r = try runLMTool(args + ["--out", out, "--softmax", "adaptive:4,8"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("output layer: adaptive softmax adaptive:4,8"), r.stdout)
+        XCTAssertEqual(try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").first, "14 8")
+        for (flag, expected) in [("adaptive:8,4", "not increasing"), ("adaptive:4,14", "not below the vocabulary size 14"), ("full", "expected sampled, adaptive")] {
+            let bad = try runLMTool(args + ["--out", directory + "/bad.vec", "--softmax", flag])
+            XCTAssertEqual(bad.status, 64, bad.stderr)
+            XCTAssertTrue(bad.stderr.hasPrefix("Error: --softmax ") && bad.stderr.contains(expected), bad.stderr)
+            XCTAssertEqual(bad.stderr.filter { $0 == "\n" }.count, 1, bad.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/bad.vec"))
+        }
+    }
+
     func testSafetensorsOutputCarriesTheVocabularyHash() throws {
         let out = directory + "/bilm.safetensors"
         let vocab = directory + "/vocab.txt"

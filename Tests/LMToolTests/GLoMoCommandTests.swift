@@ -69,6 +69,48 @@ final class GLoMoCommandTests: XCTestCase {
                        try Data(contentsOf: URL(fileURLWithPath: dir + "/whole/model.safetensors")))
     }
 
+    /// --patience ends a run early and summary.json says why; --softmax adaptive trains an untied
+    /// adaptive softmax recorded in config.json; bad cutoffs are one line naming the flag and
+    /// nothing is created.
+    func testPatienceAndSoftmaxFlags() throws {
+        let early = try pretrain(dir + "/early", ["--steps", "300", "--patience", "1", "--lr", "0.3"])
+        XCTAssertEqual(early.status, 0, early.stderr)
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/early/summary.json"))) as! [String: Any]
+        XCTAssertEqual(summary["stopped"] as? String, "patience", early.stdout)
+        XCTAssertLessThan(summary["steps"] as? Int ?? 300, 300)
+        XCTAssertEqual((summary["best_step"] as? Int).map { $0 + 3 }, summary["steps"] as? Int)  // one validation after the best
+        XCTAssertTrue(early.stdout.contains("early stop:") && early.stdout.contains("stopped by patience"), early.stdout)
+        // Stopped after 4 steps and resumed (at --threads 1): the same stop, the same best model.
+        XCTAssertEqual(try pretrain(dir + "/parts", ["--steps", "300", "--patience", "1", "--lr", "0.3", "--stop-after-steps", "4"]).status, 0)
+        let resumed = try runLMTool(["pretrain-glomo", "--out", dir + "/parts", "--resume", "--threads", "1"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        var a = summary, b = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/parts/summary.json"))) as! [String: Any]
+        a["seconds"] = nil; b["seconds"] = nil
+        XCTAssertEqual(NSDictionary(dictionary: a), NSDictionary(dictionary: b))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/parts/model.safetensors")),
+                       try Data(contentsOf: URL(fileURLWithPath: dir + "/early/model.safetensors")))
+
+        let adaptive = try pretrain(dir + "/adaptive", ["--steps", "3", "--softmax", "adaptive:4,8"])
+        XCTAssertEqual(adaptive.status, 0, adaptive.stderr)
+        XCTAssertTrue(adaptive.stdout.contains("adaptive softmax adaptive:4,8, untied"), adaptive.stdout)
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/adaptive/config.json"))) as! [String: Any]
+        let recorded = try XCTUnwrap(config["adaptive_softmax"] as? [String: Any])
+        XCTAssertEqual(recorded["cutoffs"] as? [Int], [4, 8])
+        let fullConfig = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/early/config.json"))) as! [String: Any]
+        XCTAssertNil(fullConfig["adaptive_softmax"])
+
+        for (flag, expected) in [("adaptive:8,4", "not increasing"), ("adaptive:4,4", "appears twice"), ("adaptive:4,9999", "not below the vocabulary size")] {
+            let r = try pretrain(dir + "/bad", ["--steps", "3", "--softmax", flag])
+            XCTAssertEqual(r.status, 64, r.stderr)
+            XCTAssertTrue(r.stderr.hasPrefix("Error: --softmax \(flag): ") && r.stderr.contains(expected), r.stderr)
+            XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, r.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad/config.json"))
+        }
+        let resume = try runLMTool(["pretrain-glomo", "--out", dir + "/adaptive", "--resume", "--softmax", "full"])
+        XCTAssertEqual(resume.status, 64)
+        XCTAssertTrue(resume.stderr.contains("--softmax does not apply with --resume"), resume.stderr)
+    }
+
     func testShowDrawsEveryLayer() throws {
         XCTAssertEqual(try pretrain(dir + "/m", ["--steps", "3"]).status, 0)
         let svg = dir + "/g.svg"

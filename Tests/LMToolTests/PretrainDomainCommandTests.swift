@@ -45,6 +45,26 @@ final class PretrainDomainCommandTests: XCTestCase {
         try String(contentsOfFile: path(name), encoding: .utf8).split(separator: "\n")
     }
 
+    /// --patience stops once the valid accuracy stops improving; summary.json says so, and
+    /// --resume of the stopped run is a no-op.
+    func testPatienceStopsEarly() throws {
+        let corpus = try toyCorpus()
+        let r = try runLMTool(["pretrain-domain", "--corpus", corpus, "--out", path("run"), "--epochs", "20", "--patience", "1"] + small)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let summary = try json("run/summary.json")
+        XCTAssertEqual(summary["stopped"] as? String, "patience")
+        let epochs = try XCTUnwrap(summary["epochs"] as? Int), best = try XCTUnwrap(summary["best_epoch"] as? Int)
+        XCTAssertEqual(epochs, best + 1)
+        XCTAssertLessThan(epochs, 20)
+        XCTAssertEqual(try lines("run/metrics.jsonl").count, epochs)
+        let again = try runLMTool(["pretrain-domain", "--corpus", corpus, "--out", path("run"), "--resume"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stdout.contains("already stopped early"), again.stdout)
+        let bad = try runLMTool(["pretrain-domain", "--corpus", corpus, "--out", path("bad"), "--patience", "0"])
+        XCTAssertEqual(bad.status, 64)
+        XCTAssertEqual(bad.stderr, "Error: --patience must be at least 1\n")
+    }
+
     func testWritesEveryFileAndResumeContinues() throws {
         let corpus = try toyCorpus()
         let r = try runLMTool(["pretrain-domain", "--corpus", corpus, "--out", path("run"), "--epochs", "1"] + small)

@@ -18,6 +18,8 @@ public struct BiLMOptions: Sendable, Equatable {
     public var clip: Float = 1
     /// Candidates K of the sampled softmax per window; with V ≤ K the full softmax is used.
     public var samples = 512
+    /// The adaptive softmax's cutoffs instead of the sampled softmax (nil: sampled).
+    public var adaptiveCutoffs: [Int]?
     /// Every parameter starts uniform in ±initRange (softmax bias 0).
     public var initRange: Float = 0.1
     public var seed: UInt64 = 1
@@ -67,7 +69,7 @@ public enum BiLM {
         var rng = RNG(seed: o.seed)
         let B = max(1, min(o.batchSize, ids.count / 2))
         let model = BiLanguageModel(vocabularySize: V, embeddingSize: o.embeddingSize, hiddenSize: o.hiddenSize,
-                                    batchSize: B, maxSteps: o.bptt, initRange: o.initRange, rng: &rng)
+                                    batchSize: B, maxSteps: o.bptt, initRange: o.initRange, adaptiveCutoffs: o.adaptiveCutoffs, rng: &rng)
         let sampler = CandidateSampler(ids: ids, vocabularySize: V, samples: o.samples)
         model.logExpectedCount = sampler.logExpectedCount
         let batchers = [DiscourseBatcher(tokens: ids, batchSize: B, bptt: o.bptt),
@@ -81,7 +83,7 @@ public enum BiLM {
             var lossSum: Double = 0, lossCount = 0, tokens = 0
             var t0 = clock.now
             for w in 0..<windows {
-                let candidates = sampler.draw(&rng)
+                let candidates = o.adaptiveCutoffs == nil ? sampler.draw(&rng) : []
                 model.store.zeroGradients()
                 var loss: Double = 0
                 for d in 0..<2 {

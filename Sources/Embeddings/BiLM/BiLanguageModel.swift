@@ -16,6 +16,11 @@ import NN
 ///     softmax.weight            [V, H]   shared output layer
 ///     softmax.bias              [V]
 ///
+/// or, with `adaptiveCutoffs`, the shared output layer is an `NN.AdaptiveLogSoftmax` over the
+/// LSTM states (div 4): `softmax.head.weight [S + C, H]`, `softmax.tail.{i}.0.weight`,
+/// `softmax.tail.{i}.1.weight` (PyTorch's names), and the loss is its exact cross-entropy (no
+/// candidates, no sampling).
+///
 /// **Loss**: sampled softmax with candidates shared by the whole window (Jean et al. 2015): the
 /// target's logit competes with the logits of `K` candidate ids drawn from a proposal `Q`, each
 /// logit corrected by `−log(K·Q(id))` (`logExpectedCount`); a candidate equal to the row's target
@@ -42,8 +47,13 @@ public final class BiLanguageModel {
     /// The forward (0) and backward (1) LSTMs.
     public let lstms: [LSTM]
     public let embeddingWeight: ParameterView
-    public let softmaxWeight: ParameterView
-    public let softmaxBias: ParameterView
+    /// The sampled softmax's output layer (nil with the adaptive softmax).
+    public let softmaxWeight: ParameterView?
+    public let softmaxBias: ParameterView?
+    /// The adaptive softmax, one per direction over the same parameters (each keeps its own
+    /// forward for backward); empty with the sampled softmax.
+    let adaptive: [AdaptiveLogSoftmax]
+    let adaptiveView: ParameterView?
     let lstmOffsets: [Int]
     /// `log(K·Q(id))` per id, subtracted from every logit of that id (zeros: no correction).
     public var logExpectedCount: [Float]
@@ -62,12 +72,14 @@ public final class BiLanguageModel {
     private var dCandidateWeights: [Float] = []         // [K, H]
     private let dh: UnsafeMutablePointer<Float>         // [N, H]
     private let dx: UnsafeMutablePointer<Float>         // [N, E]
+    private let logProbs: UnsafeMutablePointer<Float>   // [N] (adaptive softmax's per-row output)
     /// Owns every buffer below.
     private let arena: BufferArena
 
-    /// A model with every parameter uniform in ±`initRange` (softmax bias 0).
+    /// A model with every parameter uniform in ±`initRange` (softmax bias 0); with
+    /// `adaptiveCutoffs` (valid for V: `AdaptiveLogSoftmax.validate`) an adaptive softmax output.
     public init(vocabularySize V: Int, embeddingSize E: Int, hiddenSize H: Int, batchSize B: Int, maxSteps T: Int,
-                initRange: Float = 0.1, rng: inout RNG) {
+                initRange: Float = 0.1, adaptiveCutoffs: [Int]? = nil, rng: inout RNG) {
         precondition(V > 0 && E > 0 && H > 0 && B > 0 && T > 0, "BiLanguageModel: sizes must be positive")
         vocabularySize = V; embeddingSize = E; hiddenSize = H; batchSize = B; maxSteps = T
         let store = ParameterStore()
@@ -81,8 +93,19 @@ public final class BiLanguageModel {
             store.register("\(name).bias_hh_l0", shape: [4 * H])
         }
         lstmOffsets = offsets
-        softmaxWeight = store.register("softmax.weight", shape: [V, H])
-        softmaxBias = store.register("softmax.bias", shape: [V])
+        if let adaptiveCutoffs {
+            do {
+                adaptive = try (0..<2).map { _ in try AdaptiveLogSoftmax(inputSize: H, classCount: V, cutoffs: adaptiveCutoffs) }
+            } catch {
+                preconditionFailure("BiLanguageModel: \(error)")
+            }
+            adaptiveView = adaptive[0].register(in: store, prefix: "softmax.")
+            softmaxWeight = nil; softmaxBias = nil
+        } else {
+            softmaxWeight = store.register("softmax.weight", shape: [V, H])
+            softmaxBias = store.register("softmax.bias", shape: [V])
+            adaptive = []; adaptiveView = nil
+        }
         lstms = (0..<2).map { _ in LSTM(inputSize: E, hiddenSize: H, batchSize: B, maxSteps: T) }
         logExpectedCount = [Float](repeating: 0, count: V)
 
@@ -96,6 +119,7 @@ public final class BiLanguageModel {
         targetProb = (0..<2).map { _ in floats(N) }
         dh = floats(N * H)
         dx = floats(N * E)
+        logProbs = floats(N)
         self.arena = arena
 
         for view in store.views where view != softmaxBias {
@@ -126,15 +150,20 @@ public final class BiLanguageModel {
     /// The mean sampled-softmax loss (natural log) of direction `d` on one window: each
     /// `targets[r]` against `candidates` (see the type's discussion). Keeps what `backward`
     /// needs.
+    /// With the adaptive softmax `candidates` is ignored and the loss is exact.
     public func forward(direction d: Int, inputs: [Int32], targets: [Int32], steps T: Int, candidates: [Int32]) -> Double {
         let N = T * batchSize, H = hiddenSize, K = candidates.count
         precondition(inputs.count == N && targets.count == N, "BiLanguageModel: inputs and targets must hold steps × batchSize ids")
-        precondition(K > 0, "BiLanguageModel: no candidates")
+        precondition(K > 0 || adaptiveView != nil, "BiLanguageModel: no candidates")
         let hd = inputs.withUnsafeBufferPointer { encode(direction: d, inputs: $0.baseAddress!, steps: T) }
         targets.withUnsafeBufferPointer { targetIds[d].update(from: $0.baseAddress!, count: N) }
         lastCandidates[d] = candidates
         let p = store.values.baseAddress!
-        let W = p + softmaxWeight.offset, bias = p + softmaxBias.offset
+        if let adaptiveView {
+            return adaptive[d].forward(logProbs: logProbs, input: hd, parameters: p + adaptiveView.offset,
+                                       targets: targetIds[d], mask: nil, n: N).loss / Double(N)
+        }
+        let W = p + softmaxWeight!.offset, bias = p + softmaxBias!.offset
         let correction = logExpectedCount
         // Gather the candidates' softmax rows: Wc [K, H].
         if candidateWeights.count < K * H { candidateWeights = [Float](repeating: 0, count: K * H) }
@@ -185,10 +214,27 @@ public final class BiLanguageModel {
         let T = lastSteps[d]
         precondition(T > 0, "BiLanguageModel: backward without a preceding forward")
         let N = T * batchSize, H = hiddenSize, E = embeddingSize
+        let p = store.values.baseAddress!, g = store.gradients.baseAddress!
+        let scale = 1 / Float(N)
+        if let adaptiveView {
+            dh.update(repeating: 0, count: N * H)
+            adaptive[d].backward(dinput: dh, dparameters: g + adaptiveView.offset, input: h[d], parameters: p + adaptiveView.offset,
+                                 targets: targetIds[d], mask: nil, n: N, scale: scale)
+        } else {
+            backwardSampledSoftmax(direction: d, n: N, scale: scale)
+        }
+        dx.update(repeating: 0, count: N * E)
+        lstms[d].backward(dinput: dx, dparameters: g + lstmOffsets[d], doutput: dh, input: x[d], parameters: p + lstmOffsets[d])
+        Embedding(vocabularySize: vocabularySize, embeddingSize: E).backward(dweight: g + embeddingWeight.offset, doutput: dx, ids: ids[d], n: N)
+        lastSteps[d] = 0
+    }
+
+    /// The sampled softmax's part of `backward`: writes dh and adds the output layer's gradient.
+    private func backwardSampledSoftmax(direction d: Int, n N: Int, scale: Float) {
+        let H = hiddenSize
         let candidates = lastCandidates[d], K = candidates.count
         let p = store.values.baseAddress!, g = store.gradients.baseAddress!
-        let W = p + softmaxWeight.offset, dW = g + softmaxWeight.offset, db = g + softmaxBias.offset
-        let scale = 1 / Float(N)
+        let W = p + softmaxWeight!.offset, dW = g + softmaxWeight!.offset, db = g + softmaxBias!.offset
         // Re-gather Wc (another direction's forward may have used other candidates).
         if dCandidateWeights.count < K * H { dCandidateWeights = [Float](repeating: 0, count: K * H) }
         candidateWeights.withUnsafeMutableBufferPointer { wc in
@@ -227,10 +273,6 @@ public final class BiLanguageModel {
                 }
             }
         }
-        dx.update(repeating: 0, count: N * E)
-        lstms[d].backward(dinput: dx, dparameters: g + lstmOffsets[d], doutput: dh, input: x[d], parameters: p + lstmOffsets[d])
-        Embedding(vocabularySize: vocabularySize, embeddingSize: E).backward(dweight: g + embeddingWeight.offset, doutput: dx, ids: ids[d], n: N)
-        lastSteps[d] = 0
     }
 }
 

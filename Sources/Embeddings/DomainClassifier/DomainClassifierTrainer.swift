@@ -7,7 +7,10 @@ import Support
 /// Trains a `DomainClassifier` in a `DomainRunDirectory`: Adam over shuffled batches, an
 /// evaluation on the valid split after every epoch (the best accuracy is kept as
 /// `model.safetensors`), `last.safetensors` after every epoch and whenever `shouldStop` says so
-/// (e.g. on SIGINT), then the test evaluation and the exports.
+/// (e.g. on SIGINT), then the test evaluation and the exports. With `patience`, training stops
+/// once that many epochs in a row have not improved on the best valid accuracy (the count is
+/// the epochs since the best one, which the checkpoint records, so a resumed run stops where an
+/// uninterrupted one would).
 ///
 /// Resuming restores the parameters, Adam's moments, the dropout generator and the position
 /// (epoch and batch: each epoch's shuffle is a function of the seed and the epoch), so an
@@ -112,10 +115,20 @@ public final class DomainClassifierTrainer {
     /// The fingerprint of this trainer's training documents.
     private lazy var dataFingerprint = DomainClassifierTrainer.fingerprint(of: data.train, vocabularyHash: vocabulary.contentHash)
 
+    /// Whether early stopping ends training after `position.epoch` completed epochs: `patience`
+    /// epochs since the best one.
+    func patienceExhausted(_ position: Position) -> Bool {
+        guard let patience = config.training.patience, position.epoch > 0 else { return false }
+        return position.epoch - position.bestEpoch >= patience
+    }
+
     /// Trains (continuing from `last.safetensors` if `resume`), evaluates and exports.
     public func run(resume: Bool, shouldStop: () -> Bool = { false }) throws -> Outcome {
         let options = config.training
         let granularity = options.documentGranularity
+        if options.patience != nil && data.valid.isEmpty {
+            throw FileError(path: config.corpus.first ?? run.configPath, message: "patience needs a valid split, and the corpus has no valid documents")
+        }
         if granularity == .sentence && !config.tokenization.splitSentences {
             throw FileError(path: run.configPath, message: "granularity \"sentence\" needs documents cut into sentences (tokenization.splitSentences), or every example is a whole document")
         }
@@ -157,7 +170,7 @@ public final class DomainClassifierTrainer {
         log("training examples: \(overview.exampleCount) (\(granularity.rawValue)s), \(overview.batchCount) batches of \(B) per epoch"
             + (options.maxLength.map { ", first \($0) tokens of each (\(overview.truncatedTokenCount) tokens cut)" } ?? ""))
 
-        while position.epoch < options.epochs {
+        while position.epoch < options.epochs && !patienceExhausted(position) {
             let epoch = position.epoch
             let batcher = epochBatcher(epoch: epoch)
             let reportEvery = max(1, batcher.batchCount / 10)
@@ -221,6 +234,9 @@ public final class DomainClassifierTrainer {
             position.epoch += 1; position.batch = 0
             position.lossSum = 0; position.examples = 0; position.correct = 0; position.tokens = 0; position.epochSeconds = 0
             try saveLast(position)
+            if patienceExhausted(position) {
+                log("early stop: the valid accuracy has not improved for \(position.epoch - position.bestEpoch) epochs (best: epoch \(position.bestEpoch))")
+            }
         }
         return .finished(try finish(position: position, records: records))
     }
@@ -349,6 +365,7 @@ public final class DomainClassifierTrainer {
         let summary = DomainRunSummary(validAccuracy: bestRecord?.validAccuracy, testAccuracy: metrics.accuracy, testMacroF1: metrics.macroF1,
                                        parameters: model.parameters.count, trainableParameters: model.parameters.trainableCount,
                                        seconds: position.totalSeconds, epochs: position.epoch, bestEpoch: position.bestEpoch,
+                                       stopped: patienceExhausted(position) ? "patience" : "epochs",
                                        tokensPerSecond: Double(position.trainTokens) / max(position.totalSeconds, 1e-9),
                                        contextualFallbackWords: fallbacks)
         try run.writeJSON(summary, to: run.summaryPath)

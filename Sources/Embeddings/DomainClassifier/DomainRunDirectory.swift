@@ -16,9 +16,13 @@ public struct DomainTrainingOptions: Codable, Equatable, Sendable {
     /// Training examples keep at most this many ids (nil: all); evaluation always reads whole examples.
     public var maxLength: Int?
     public var seed: UInt64
+    /// Early stopping: stop once this many epochs in a row have not improved on the best
+    /// validation accuracy (nil, or absent from a config.json: train all `epochs`).
+    public var patience: Int?
 
     public init(granularity: DocumentGranularity = .paragraph, epochs: Int = 2, batchSize: Int = 32,
-                learningRate: Float = 3e-3, clip: Float = 5, maxLength: Int? = nil, seed: UInt64 = 1) {
+                learningRate: Float = 3e-3, clip: Float = 5, maxLength: Int? = nil, seed: UInt64 = 1, patience: Int? = nil) {
+        self.patience = patience
         self.granularity = granularity.rawValue
         self.epochs = epochs
         self.batchSize = batchSize
@@ -285,6 +289,9 @@ public struct DomainRunSummary: Codable, Equatable, Sendable {
     public var seconds: Double
     public var epochs: Int
     public var bestEpoch: Int
+    /// Why training ended: `"epochs"` (all of them) or `"patience"` (early stopping). Absent in
+    /// summaries written before it existed.
+    public var stopped: String?
     public var tokensPerSecond: Double
     /// Vocabulary words whose `contextual.vec` row is the fallback (seen fewer than `min_occurrences` times).
     public var contextualFallbackWords: Int

@@ -38,11 +38,17 @@ public struct ContextPredictionBatch: Equatable, Sendable {
 ///     logits_{d+1} = E · h_{d+1} + b_out                  output layer tied to the input embedding
 ///     loss = mean over all (b, t, d) of −log softmax(logits_{d+1})[w_{t+d+1}]
 ///
+/// With `softmax` adaptive (`GLoMoSoftmax.adaptive`), the output layer is instead an untied
+/// `NN.AdaptiveLogSoftmax` over h_{d+1} (exact log-probabilities, a fraction of the cost at large
+/// V): `loss = mean of −log p_adaptive(w_{t+d+1} | h_{d+1})`, its parameters under
+/// `decoder.softmax.` (PyTorch's `AdaptiveLogSoftmaxWithLoss` names, no `decoder.bias`).
+///
 /// Since f^L_t depends on w_0 … w_t only (the graphs look strictly left), the targets are never
 /// seen by the encoder. Parameters (one `ParameterStore`): `embedding.weight [V, E]`, the graph
 /// predictor under `graph.`, the feature predictor under `features.`, `decoder.gru.weight_ih
 /// [3E, E]`, `decoder.gru.weight_hh [3E, E]`, `decoder.gru.bias_ih [3E]`, `decoder.gru.bias_hh
-/// [3E]` (PyTorch `nn.GRUCell(E, E)`), `decoder.bias [V]`.
+/// [3E]` (PyTorch `nn.GRUCell(E, E)`), `decoder.bias [V]` (full softmax) or `decoder.softmax.*`
+/// (adaptive).
 ///
 ///     let model = ContextPredictionModel(vocabularySize: V, graph: graphConfig, maxSteps: 64,
 ///                                        maxBatch: 16, predictTokens: 3, maxPositions: 16)
@@ -61,7 +67,14 @@ public final class ContextPredictionModel {
     public let embedding: ParameterView
     public let graphPredictor: GraphPredictor
     public let featurePredictor: FeaturePredictor
-    private let decoderGRU: ParameterView, outputBias: ParameterView
+    /// The output layer: `.full` (tied to the embedding) or `.adaptive`.
+    public let softmax: GLoMoSoftmax
+    private let decoderGRU: ParameterView
+    private let outputBias: ParameterView?     // full softmax
+    private let adaptiveView: ParameterView?   // adaptive: the first of its consecutive views
+    /// Adaptive softmax: one per predicted token d (each keeps its own forward for backward),
+    /// all over the same parameters.
+    private let adaptive: [AdaptiveLogSoftmax]
     private let cell: GRUCell
     private let workspace = Workspace()
     private let ce: SoftmaxCrossEntropy
@@ -72,11 +85,12 @@ public final class ContextPredictionModel {
     private let h: [UnsafeMutablePointer<Float>]       // D+1 × [N, E] decoder states h_0 … h_D
     private let input: [UnsafeMutablePointer<Float>]   // D × [N, E] decoder inputs E[w_{t+d}]
     private let cache: [UnsafeMutablePointer<Float>]   // D × [N, 6E]
-    private let logits: [UnsafeMutablePointer<Float>]  // D × [N, V]
+    private let logits: [UnsafeMutablePointer<Float>]  // D × [N, V] (full softmax only)
     private let lse: [UnsafeMutablePointer<Float>]     // D × [N]
+    private let logProbs: UnsafeMutablePointer<Float>  // [N] (adaptive softmax's per-row output)
     private var inputIDs: [[Int32]], targetIDs: [[Int32]]  // D × [N]
     // Backward scratch:
-    private let dlogits: UnsafeMutablePointer<Float>   // [N, V]
+    private let dlogits: UnsafeMutablePointer<Float>   // [N, V] (full softmax only)
     private let dh: UnsafeMutablePointer<Float>        // [N, E] gradient of h_{d+1}
     private let dhPrev: UnsafeMutablePointer<Float>    // [N, E] gradient of h_d
     private let dinput: UnsafeMutablePointer<Float>    // [N, E]
@@ -86,12 +100,14 @@ public final class ContextPredictionModel {
     private var last: ContextPredictionBatch?
 
     /// Registers every parameter and preallocates the buffers for `maxSteps × maxBatch` tokens
-    /// and `maxPositions` positions per sequence. `graph` must be valid.
+    /// and `maxPositions` positions per sequence. `graph` must be valid, and so must `softmax`'s
+    /// cutoffs for V (`GLoMoModelConfig.validate` checks both).
     public init(vocabularySize V: Int, graph: GraphPredictorConfig, maxSteps: Int, maxBatch: Int,
-                predictTokens D: Int, maxPositions P: Int) {
+                predictTokens D: Int, maxPositions P: Int, softmax: GLoMoSoftmax = .full) {
         precondition(V > 0 && D > 0 && P > 0 && P <= maxSteps, "ContextPredictionModel: bad sizes")
         let E = graph.embeddingSize
         vocabularySize = V; embeddingSize = E; predictTokens = D; maxPositions = P
+        self.softmax = softmax
         embedding = store.register("embedding.weight", shape: [V, E])
         graphPredictor = GraphPredictor(graph, store: store, prefix: "graph.", maxSteps: maxSteps, maxBatch: maxBatch)
         featurePredictor = FeaturePredictor(matching: graphPredictor, store: store, prefix: "features.")
@@ -99,7 +115,20 @@ public final class ContextPredictionModel {
         store.register("decoder.gru.weight_hh", shape: [3 * E, E])
         store.register("decoder.gru.bias_ih", shape: [3 * E])
         store.register("decoder.gru.bias_hh", shape: [3 * E])
-        outputBias = store.register("decoder.bias", shape: [V])
+        switch softmax {
+        case .full:
+            outputBias = store.register("decoder.bias", shape: [V])
+            adaptive = []
+            adaptiveView = nil
+        case .adaptive(let cutoffs, let divValue):
+            do {
+                adaptive = try (0..<D).map { _ in try AdaptiveLogSoftmax(inputSize: E, classCount: V, cutoffs: cutoffs, divValue: divValue) }
+            } catch {
+                preconditionFailure("ContextPredictionModel: \(error)")
+            }
+            adaptiveView = adaptive[0].register(in: store, prefix: "decoder.softmax.")
+            outputBias = nil
+        }
         let N = maxBatch * P, rows = maxSteps * maxBatch
         let cell = GRUCell(inputSize: E, hiddenSize: E, maxBatch: N)
         self.cell = cell
@@ -111,11 +140,13 @@ public final class ContextPredictionModel {
         h = (0...D).map { _ in ws.allocate(N * E) }
         input = (0..<D).map { _ in ws.allocate(N * E) }
         cache = (0..<D).map { _ in ws.allocate(cell.cacheSize(batch: N)) }
-        logits = (0..<D).map { _ in ws.allocate(N * V) }
+        let full = softmax == .full
+        logits = (0..<D).map { _ in ws.allocate(full ? N * V : 1) }
         lse = (0..<D).map { _ in ws.allocate(N) }
+        logProbs = ws.allocate(N)
         inputIDs = Array(repeating: [], count: D)
         targetIDs = Array(repeating: [], count: D)
-        dlogits = ws.allocate(N * V)
+        dlogits = ws.allocate(full ? N * V : 1)
         dh = ws.allocate(N * E)
         dhPrev = ws.allocate(N * E)
         dinput = ws.allocate(N * E)
@@ -125,15 +156,21 @@ public final class ContextPredictionModel {
     }
 
     /// Initialises every parameter: embeddings uniform in ±0.1, the graph and feature predictors
-    /// as their `initialize`, the decoder GRU as PyTorch (±1/√E), the output bias 0.
+    /// as their `initialize`, the decoder GRU as PyTorch (±1/√E), the output bias 0 (full
+    /// softmax) or the adaptive softmax as PyTorch (`AdaptiveLogSoftmax.initialize`).
     public func initialize(rng: inout RNG) {
         let w = store.values(embedding)
         for i in 0..<w.count { w[i] = rng.uniform(-0.1, 0.1) }
         graphPredictor.initialize(rng: &rng)
         featurePredictor.initialize(rng: &rng)
         cell.initialize(parameters: store.values.baseAddress! + decoderGRU.offset, rng: &rng)
-        let b = store.values(outputBias)
-        for i in 0..<b.count { b[i] = 0 }
+        if let outputBias {
+            let b = store.values(outputBias)
+            for i in 0..<b.count { b[i] = 0 }
+        }
+        if let adaptiveView {
+            adaptive[0].initialize(parameters: store.values.baseAddress! + adaptiveView.offset, rng: &rng)
+        }
     }
 
     /// The mean cross-entropy (nats per predicted token) of `batch`; keeps what backward needs.
@@ -168,10 +205,18 @@ public final class ContextPredictionModel {
             }
         }
         var loss: Double = 0
-        let gru = p + decoderGRU.offset, bias = p + outputBias.offset
+        let gru = p + decoderGRU.offset
         for d in 0..<D {
             inputIDs[d].withUnsafeBufferPointer { emb.forward(output: input[d], ids: $0.baseAddress!, weight: table, n: N) }
             cell.forward(hNext: h[d + 1], cache: cache[d], input: input[d], h: h[d], parameters: gru, batch: N)
+            if let adaptiveView {
+                loss += targetIDs[d].withUnsafeBufferPointer {
+                    adaptive[d].forward(logProbs: logProbs, input: h[d + 1], parameters: p + adaptiveView.offset,
+                                        targets: $0.baseAddress!, mask: nil, n: N).loss
+                }
+                continue
+            }
+            let bias = p + outputBias!.offset
             // logits = h_{d+1} · Eᵀ + b   [N, V]
             for r in 0..<N { (logits[d] + r * V).update(from: bias, count: V) }
             sgemm(.none, .transpose, m: N, n: V, k: E, a: h[d + 1], lda: E, b: table, ldb: E, beta: 1, c: logits[d], ldc: V)
@@ -182,28 +227,44 @@ public final class ContextPredictionModel {
         return loss / Double(N * D)
     }
 
+    /// The full (tied) softmax's part of step d's backward: dh += dlogits · E, dE += dlogitsᵀ · h,
+    /// db += Σ_rows dlogits, with dlogits the scaled softmax gradient of step d's logits.
+    private func backwardFullSoftmax(d: Int, n N: Int, scale: Float) {
+        let E = embeddingSize, V = vocabularySize
+        let p = store.values.baseAddress!, g = store.gradients.baseAddress!
+        let table = p + embedding.offset, dtable = g + embedding.offset, dbias = g + outputBias!.offset
+        dlogits.update(repeating: 0, count: N * V)
+        targetIDs[d].withUnsafeBufferPointer {
+            ce.backward(dlogits: dlogits, logits: logits[d], logSumExp: lse[d], targets: $0.baseAddress!, mask: nil, n: N, scale: scale)
+        }
+        sgemm(.none, .none, m: N, n: E, k: V, a: dlogits, lda: V, b: table, ldb: E, beta: 1, c: dh, ldc: E)
+        sgemm(.transpose, .none, m: V, n: E, k: N, a: dlogits, lda: V, b: h[d + 1], ldb: E, beta: 1, c: dtable, ldc: E)
+        for r in 0..<N {
+            let row = dlogits + r * V
+            for j in 0..<V { dbias[j] += row[j] }
+        }
+    }
+
     /// Adds the gradient of the last forward's mean loss with respect to every parameter.
     public func backward() {
         guard let batch = last else { preconditionFailure("ContextPredictionModel: backward before forward") }
         let T = batch.steps, B = batch.batch, D = predictTokens, E = embeddingSize, V = vocabularySize
         let P = batch.positions.count / B, N = B * P
         let p = store.values.baseAddress!, g = store.gradients.baseAddress!
-        let table = p + embedding.offset, dtable = g + embedding.offset
-        let gru = p + decoderGRU.offset, dgru = g + decoderGRU.offset, dbias = g + outputBias.offset
+        let dtable = g + embedding.offset
+        let gru = p + decoderGRU.offset, dgru = g + decoderGRU.offset
         let emb = Embedding(vocabularySize: V, embeddingSize: E)
         let scale = Float(1 / Double(N * D))
         dh.update(repeating: 0, count: N * E)  // gradient of h_D from later steps: none
         for d in stride(from: D - 1, through: 0, by: -1) {
-            dlogits.update(repeating: 0, count: N * V)
-            targetIDs[d].withUnsafeBufferPointer {
-                ce.backward(dlogits: dlogits, logits: logits[d], logSumExp: lse[d], targets: $0.baseAddress!, mask: nil, n: N, scale: scale)
-            }
-            // logits = h Eᵀ + b: dh += dlogits · E, dE += dlogitsᵀ · h, db += Σ_rows dlogits.
-            sgemm(.none, .none, m: N, n: E, k: V, a: dlogits, lda: V, b: table, ldb: E, beta: 1, c: dh, ldc: E)
-            sgemm(.transpose, .none, m: V, n: E, k: N, a: dlogits, lda: V, b: h[d + 1], ldb: E, beta: 1, c: dtable, ldc: E)
-            for r in 0..<N {
-                let row = dlogits + r * V
-                for j in 0..<V { dbias[j] += row[j] }
+            if let adaptiveView {
+                // dh += ∂loss/∂h_{d+1}; the adaptive softmax's parameters get theirs.
+                targetIDs[d].withUnsafeBufferPointer {
+                    adaptive[d].backward(dinput: dh, dparameters: g + adaptiveView.offset, input: h[d + 1],
+                                         parameters: p + adaptiveView.offset, targets: $0.baseAddress!, mask: nil, n: N, scale: scale)
+                }
+            } else {
+                backwardFullSoftmax(d: d, n: N, scale: scale)
             }
             dhPrev.update(repeating: 0, count: N * E)
             dinput.update(repeating: 0, count: N * E)

@@ -21,6 +21,12 @@ public struct GLoMoPretrainingState: Codable, Equatable, Sendable {
     /// `GLoMoPretrainer.fingerprint` of the training tokens (after `--train-tokens`); a resumed
     /// run must give the same. Absent in checkpoints written before fingerprints existed.
     public var dataFingerprint: String?
+    /// The lowest validation loss of a checkpoint so far and its step (nil before the first;
+    /// absent in checkpoints written before early stopping existed).
+    public var bestValidLoss: Double?
+    public var bestStep: Int?
+    /// Validations in a row since the best (nil: 0).
+    public var validationsWithoutImprovement: Int?
 
     public init() {}
 
@@ -31,6 +37,12 @@ public struct GLoMoPretrainingState: Codable, Equatable, Sendable {
 /// `ContextPredictionModel`, gradient-norm clipping, a checkpoint (`last.safetensors` and
 /// `model.safetensors`, a `train` and a `valid` metrics record) every `checkpointEvery` steps
 /// and at the end, then `summary.json`.
+///
+/// Early stopping (`patience`): every checkpoint's validation loss is compared with the best so
+/// far; `model.safetensors` is written only when it improves (so it holds the best model), and
+/// training stops once `patience` validations in a row have not improved. The counter and the
+/// best are part of the checkpointed state, so a resumed run stops where an uninterrupted one
+/// would. Without `patience` every checkpoint writes `model.safetensors` (the last model).
 ///
 /// Batches: the windows of the training tokens in a shuffled order per epoch (from the seed and
 /// the epoch), B at a time (the last batch of an epoch may be smaller); positions drawn per
@@ -94,12 +106,15 @@ public final class GLoMoPretrainer {
         }
         let v = ContextPredictionData(tokens: validTokens, steps: p.sequenceLength, predictTokens: p.predictTokens)
         valid = v.windowCount > 0 && p.validationSequences > 0 ? v : nil
+        if p.patience != nil && valid == nil {
+            throw FileError(path: directory.path, message: "patience needs validation windows, but the valid split has none of \(p.sequenceLength) + \(p.predictTokens) tokens (or validationSequences is 0)")
+        }
         batchesPerEpoch = (train.windowCount + p.batchSize - 1) / p.batchSize
         totalSteps = p.steps ?? (p.epochs ?? 1) * batchesPerEpoch
         let batch = min(p.batchSize, train.windowCount)
         model = ContextPredictionModel(vocabularySize: config.vocabularySize, graph: config.graph, maxSteps: p.sequenceLength,
                                        maxBatch: max(batch, valid == nil ? 1 : min(p.batchSize, p.validationSequences)),
-                                       predictTokens: p.predictTokens, maxPositions: p.positionsPerSequence)
+                                       predictTokens: p.predictTokens, maxPositions: p.positionsPerSequence, softmax: config.softmax)
         var initRNG = RNG(seed: p.seed)
         model.initialize(rng: &initRNG)
         rng = RNG(seed: p.seed &+ 0x5851_F42D_4C95_7F2D)
@@ -150,6 +165,15 @@ public final class GLoMoPretrainer {
             try fail("step \(s.step) is not \(s.epoch) epochs of \(batchesPerEpoch) batches + \(s.batchInEpoch) batches")
         }
         if s.step > totalSteps { try fail("step \(s.step) is beyond the run's \(totalSteps) steps") }
+        if (s.validationsWithoutImprovement ?? 0) < 0 { try fail("a negative count") }
+        if let best = s.bestStep, best < 1 || best > s.step { try fail("best step \(best) outside 1...\(s.step)") }
+    }
+
+    /// Whether early stopping ends the run now: `patience` validations in a row without a
+    /// better loss.
+    public var patienceExhausted: Bool {
+        guard let patience = config.pretraining.patience else { return false }
+        return (state.validationsWithoutImprovement ?? 0) >= patience
     }
 
     /// Trainable parameters (all of the model's).
@@ -187,10 +211,10 @@ public final class GLoMoPretrainer {
             sessionStart = clock.now
         }
 
-        while state.step < totalSteps {
+        while state.step < totalSteps && !patienceExhausted {
             if shouldStop() {
                 state.elapsedSeconds = elapsed()
-                try checkpoint()
+                try checkpoint(saveModel: p.patience == nil)
                 return .stopped(step: state.step)
             }
             if orderEpoch != state.epoch { order = train.order(epoch: state.epoch, seed: p.seed); orderEpoch = state.epoch }
@@ -227,32 +251,47 @@ public final class GLoMoPretrainer {
                 state.lastTrainLoss = trainLoss
                 state.lossSum = 0; state.lossCount = 0
                 // Validation time is not training time: restart the clock after it.
+                var improved = false
                 if let v = validationLoss() {
                     try directory.appendMetrics(GLoMoMetricsRecord(step: state.step, epoch: state.epoch + 1, split: "valid", loss: v,
                                                                    tokensPerSecond: nil, elapsedSeconds: state.elapsedSeconds))
-                    log(String(format: "step %d: valid loss %.3f", state.step, v))
+                    improved = v.isFinite && (state.bestValidLoss.map { v < $0 } ?? true)
+                    if improved {
+                        state.bestValidLoss = v; state.bestStep = state.step; state.validationsWithoutImprovement = 0
+                    } else {
+                        state.validationsWithoutImprovement = (state.validationsWithoutImprovement ?? 0) + 1
+                    }
+                    log(String(format: "step %d: valid loss %.3f", state.step, v) + (improved && p.patience != nil ? " (best, saved)" : ""))
                 }
-                try checkpoint()
+                try checkpoint(saveModel: p.patience == nil || improved)
+                if patienceExhausted, let best = state.bestStep {
+                    log("early stop: the validation loss has not improved for \(state.validationsWithoutImprovement ?? 0) validations (best at step \(best))")
+                }
                 sessionStart = clock.now; sessionElapsedBase = state.elapsedSeconds
                 intervalStart = (state.elapsedSeconds, state.tokens)
             }
         }
-        let summary = GLoMoSummary(steps: state.step, epochs: Double(state.step) / Double(batchesPerEpoch), tokens: state.tokens,
+        // With early stopping model.safetensors holds the best model: continue with it.
+        if p.patience != nil { try directory.loadModel(into: model.store, config: config) }
+        var summary = GLoMoSummary(steps: state.step, epochs: Double(state.step) / Double(batchesPerEpoch), tokens: state.tokens,
                                    seconds: state.elapsedSeconds, trainLoss: state.lastTrainLoss ?? 0,
                                    validLoss: validationLoss(), parameters: parameterCount)
+        summary.stopped = patienceExhausted ? "patience" : p.steps != nil ? "max_steps" : "epochs"
+        summary.bestValidLoss = state.bestValidLoss
+        summary.bestStep = state.bestStep
         try directory.writeSummary(summary)
         return .finished(summary)
     }
 
-    /// Writes `last.safetensors` (parameters, Adam, the position generator, the state) and
-    /// `model.safetensors`.
-    public func checkpoint() throws {
+    /// Writes `last.safetensors` (parameters, Adam, the position generator, the state) and, with
+    /// `saveModel`, `model.safetensors`.
+    public func checkpoint(saveModel: Bool = true) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: try encoder.encode(state), as: UTF8.self)
         try TrainingCheckpoint.save(to: directory.lastCheckpointPath, parameters: model.store, optimizer: adam,
                                     rngs: ["positions": rng], metadata: [GLoMoPretrainingState.metadataKey: json])
-        try directory.saveModel(model.store, config: config)
+        if saveModel { try directory.saveModel(model.store, config: config) }
     }
 
     /// `83` → `1m23s`.

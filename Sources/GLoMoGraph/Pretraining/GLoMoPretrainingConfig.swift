@@ -1,3 +1,6 @@
+import Foundation
+import NN
+
 /// Settings of context-prediction pretraining (recorded in a GLoMo model directory's
 /// `config.json` under `pretraining`).
 ///
@@ -34,6 +37,10 @@ public struct GLoMoPretrainingConfig: Codable, Equatable, Sendable {
     public var checkpointEvery: Int = 200
     /// Validation windows scored at each checkpoint (from the valid split, when there is one).
     public var validationSequences: Int = 64
+    /// Early stopping: stop once this many validations in a row (one per checkpoint) have not
+    /// improved on the best validation loss; `model.safetensors` then holds the best model.
+    /// nil (absent from `config.json`): train all the steps, `model.safetensors` the last model.
+    public var patience: Int?
 
     public init() {}
 
@@ -54,17 +61,18 @@ public struct GLoMoPretrainingConfig: Codable, Equatable, Sendable {
         if let steps { try positive("steps", steps) }
         if let epochs { try positive("epochs", epochs) }
         if let trainTokens { try positive("trainTokens", trainTokens) }
+        if let patience { try positive("patience", patience) }
         if !(learningRate > 0 && learningRate.isFinite) {
             throw GLoMoConfigError(message: "pretraining: learningRate must be positive, got \(learningRate)")
         }
         if !(clip > 0) { throw GLoMoConfigError(message: "pretraining: clip must be positive, got \(clip)") }
     }
 
-    /// The same settings without the stopping criterion (`steps`, `epochs`) and the checkpoint
-    /// interval, which `--resume` may change.
+    /// The same settings without the stopping criteria (`steps`, `epochs`, `patience`) and the
+    /// checkpoint interval, which `--resume` may change.
     public var resumeInvariant: GLoMoPretrainingConfig {
         var c = self
-        c.steps = nil; c.epochs = nil; c.checkpointEvery = 1
+        c.steps = nil; c.epochs = nil; c.checkpointEvery = 1; c.patience = nil
         return c
     }
 }
@@ -74,4 +82,68 @@ public struct GLoMoConfigError: Error, CustomStringConvertible, Equatable {
     public let message: String
     public init(message: String) { self.message = message }
     public var description: String { message }
+}
+
+/// The output layer of context prediction.
+///
+/// - `full`: a softmax over the whole vocabulary, its weights tied to the input embedding (plus a
+///   bias): the default, and what every model directory without `adaptive_softmax` in its
+///   `config.json` has.
+/// - `adaptive`: `NN.AdaptiveLogSoftmax` with these cutoffs and division value, untied from the
+///   embedding (exact log-probabilities; the head's cost replaces most of the V-wide product).
+///
+///     try GLoMoSoftmax.parse("adaptive:2000,10000", counts: vocab.counts)  // .adaptive([2000, 10000], 4)
+public enum GLoMoSoftmax: Equatable, Sendable, CustomStringConvertible {
+    case full
+    case adaptive(cutoffs: [Int], divValue: Double)
+
+    /// PyTorch's default division value, used by `parse`.
+    public static let defaultDivValue = 4.0
+
+    /// `full`, `adaptive` (cutoffs chosen from `counts` by `AdaptiveLogSoftmax.chooseCutoffs`:
+    /// ids sorted by descending count, as lmtool vocabularies are) or `adaptive:C1,C2,...`;
+    /// throws a one-line `GLoMoConfigError` for anything else or for cutoffs that do not fit a
+    /// vocabulary of `counts.count` words.
+    public static func parse(_ text: String, counts: [Int]) throws -> GLoMoSoftmax {
+        if text == "full" { return .full }
+        let cutoffs: [Int]
+        if text == "adaptive" {
+            do { cutoffs = try AdaptiveLogSoftmax.chooseCutoffs(counts: counts) } catch {
+                throw GLoMoConfigError(message: "--softmax adaptive: \(error)")
+            }
+        } else if text.hasPrefix("adaptive:") {
+            let list = text.dropFirst("adaptive:".count).split(separator: ",", omittingEmptySubsequences: false)
+            var parsed: [Int] = []
+            for item in list {
+                guard let c = Int(item.trimmingCharacters(in: .whitespaces)) else {
+                    throw GLoMoConfigError(message: "--softmax \(text): '\(item)' is not a whole number (cutoffs are word ids, e.g. adaptive:2000,10000)")
+                }
+                parsed.append(c)
+            }
+            cutoffs = parsed
+        } else {
+            throw GLoMoConfigError(message: "--softmax '\(text)': expected full, adaptive or adaptive:C1,C2,...")
+        }
+        do { try AdaptiveLogSoftmax.validate(cutoffs: cutoffs, classCount: counts.count) } catch {
+            throw GLoMoConfigError(message: "--softmax \(text): \(error)")
+        }
+        return .adaptive(cutoffs: cutoffs, divValue: defaultDivValue)
+    }
+
+    public var description: String {
+        switch self {
+        case .full: return "full"
+        case .adaptive(let cutoffs, _): return "adaptive:" + cutoffs.map(String.init).joined(separator: ",")
+        }
+    }
+}
+
+/// `config.json`'s `adaptive_softmax` (absent for the full softmax).
+public struct GLoMoAdaptiveSoftmaxConfig: Codable, Equatable, Sendable {
+    /// Strictly increasing, in `1 ..< vocabularySize`.
+    public var cutoffs: [Int]
+    /// Each cluster's projection is ⌊E / divValue^(i+1)⌋ wide.
+    public var divValue: Double
+
+    public init(cutoffs: [Int], divValue: Double) { self.cutoffs = cutoffs; self.divValue = divValue }
 }

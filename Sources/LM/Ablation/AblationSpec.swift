@@ -478,14 +478,14 @@ public struct AblationSpec: Codable, Equatable, Sendable {
     /// (`--threads`, `--seed`, the sizes, `--epochs`, `--train-tokens`, `--steps`).
     public static let extraOptions: [String: [String: Bool]] = [
         "embed word2vec": ["--window": true, "--negative": true, "--sample": true, "--alpha": true],
-        "embed bilm": ["--batch-size": true, "--bptt": true, "--lr": true, "--samples": true, "--min-occurrences": true,
+        "embed bilm": ["--batch-size": true, "--bptt": true, "--lr": true, "--samples": true, "--softmax": true, "--min-occurrences": true,
                        "--standardize": false, "--no-standardize": false],
         "pretrain-domain": ["--pooling": true, "--init-range": true, "--dropout": true, "--batch-size": true, "--lr": true,
-                            "--clip": true, "--max-length": true, "--min-occurrences": true],
+                            "--clip": true, "--max-length": true, "--min-occurrences": true, "--patience": true],
         "pretrain-glomo": ["--channels": true, "--conv-layers": true, "--graph-layers": true, "--heads": true, "--head-size": true,
                            "--threshold": true, "--sequence-length": true, "--batch-size": true, "--predict": true,
                            "--positions": true, "--lr": true, "--clip": true, "--checkpoint-every": true,
-                           "--valid-sequences": true],
+                           "--valid-sequences": true, "--patience": true, "--softmax": true],
     ]
 
     /// Checks `pretraining.extra`: known commands, allowed options (`extraOptions`), each valued

@@ -2,6 +2,7 @@ import ArgumentParser
 import Corpus
 import Embeddings
 import Foundation
+import GLoMoGraph
 import NN
 import Support
 
@@ -15,7 +16,9 @@ struct EmbedBiLMCommand: ParsableCommand {
             and shared sampled-softmax output layer) are trained with Adam on the training split \
             (records' "split" field, else the block split; --split chooses another). Then both read \
             that split again and every vocabulary word gets the mean of [forward state ; backward \
-            state] over its occurrences (2 x --hidden-size values). --train-tokens bounds the \
+            state] over its occurrences (2 x --hidden-size values). --softmax adaptive replaces the \
+            sampled softmax by an exact adaptive softmax (its own output layer, shared by both \
+            directions). --train-tokens bounds the \
             tokens the BiLM trains on, --average-tokens the tokens it averages over (default: the \
             whole split, whatever --train-tokens says). Words seen fewer than --min-occurrences \
             times in the averaged tokens get the mean of all states: these fallback rows are \
@@ -60,6 +63,8 @@ struct EmbedBiLMCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "BPTT window length.") var bptt = 35
     @Option(parsing: .unconditional, help: "Adam learning rate.") var lr: Float = 0.002
     @Option(parsing: .unconditional, help: "Sampled-softmax candidates per window (the full softmax when the vocabulary is not larger).") var samples = 512
+    @Option(help: ArgumentHelp("The output layer: sampled (sampled softmax, --samples candidates), adaptive (an exact adaptive softmax, cutoffs from the word counts) or adaptive:C1,C2,... (explicit cutoffs).", valueName: "sampled|adaptive[:C1,...]"))
+    var softmax = "sampled"
     @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 1
     @Option(name: .customLong("min-occurrences"), parsing: .unconditional, help: "Words seen fewer times get the mean of all states.") var minOccurrences = 1
     @Flag(inversion: .prefixedNo, help: "Standardise every component over the vocabulary (mean 0, standard deviation 1); --no-standardize writes the raw averages.")
@@ -108,6 +113,17 @@ struct EmbedBiLMCommand: ParsableCommand {
               + "read in \(String(format: "%.1f", (clock.now - t0).seconds)) s")
 
         var options = BiLMOptions()
+        if softmax != "sampled" {
+            let parsed: GLoMoSoftmax
+            do { parsed = try GLoMoSoftmax.parse(softmax, counts: vocabulary.counts) } catch {
+                throw ValidationError("\(error)".replacingOccurrences(of: "expected full, adaptive", with: "expected sampled, adaptive"))
+            }
+            guard case .adaptive(let cutoffs, _) = parsed else {
+                throw ValidationError("--softmax '\(softmax)': expected sampled, adaptive or adaptive:C1,C2,... (the sampled softmax is exact when --samples ≥ the vocabulary)")
+            }
+            options.adaptiveCutoffs = cutoffs
+            print("output layer: adaptive softmax \(parsed) (exact; --samples does not apply)")
+        }
         options.embeddingSize = embeddingSize
         options.hiddenSize = hiddenSize
         options.epochs = epochs

@@ -27,7 +27,9 @@ struct PretrainDomainCommand: ParsableCommand {
             After every epoch: accuracy on the valid split; the best model is kept as model.safetensors, \
             the whole training state as last.safetensors (also on Ctrl-C / SIGTERM; continue with \
             --resume, which takes the model and training settings from DIR/config.json and only --epochs \
-            from the command line). At the end the best model is evaluated on the test split (accuracy, \
+            and --patience from the command line). With --patience N training stops after N epochs in a \
+            row without a better valid accuracy (summary.json: "stopped": "patience" or "epochs", \
+            best_epoch, valid_accuracy of the best epoch). At the end the best model is evaluated on the test split (accuracy, \
             macro-F1, confusion matrix: printed and written to evaluation.json) and two embedding files \
             are exported, one row per vocabulary word: embeddings.vec (the input matrix) and \
             contextual.vec ([forward ; backward] BiLSTM states averaged over every occurrence of the word \
@@ -88,6 +90,9 @@ struct PretrainDomainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Passes over the train split (default 5 for paragraphs, 1 for sentences, which give many more updates per pass). With --resume, may extend a run.")
     var epochs: Int?
 
+    @Option(parsing: .unconditional, help: "Stop after N epochs in a row without a better valid accuracy (the best model is kept either way). With --resume, may change.")
+    var patience: Int?
+
     @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Examples per batch.")
     var batchSize = 32
 
@@ -128,6 +133,7 @@ struct PretrainDomainCommand: ParsableCommand {
             throw ValidationError("--embedding-size, --hidden-size, --batch-size, --min-count and --min-occurrences must be at least 1")
         }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1") }
+        if let patience, patience < 1 { throw ValidationError("--patience must be at least 1") }
         if maxSize < 0 || maxLength < 0 || clip < 0 || !(initRange >= 0) { throw ValidationError("--max-size, --max-length, --clip and --init-range must not be negative") }
         if maxSize == 1 || maxSize == 2 { throw ValidationError("--max-size must leave room for words besides <unk> and <eos> (at least 3, or 0)") }
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
@@ -164,9 +170,18 @@ struct PretrainDomainCommand: ParsableCommand {
                 throw FileError(path: opened.run.configPath, message: "granularity \"sentence\" without sentence splitting: this run trained on whole documents (made before --granularity sentence cut documents into sentences); start it again with --force")
             }
             if let epochs { config.training.epochs = epochs }
-            if opened.run.isFinished, let last = try opened.run.readMetrics().last, last.epoch >= config.training.epochs {
-                print("\(out): the run already finished (\(last.epoch) epochs); nothing to do (pass a larger --epochs to continue it)")
-                return
+            if let patience { config.training.patience = patience }
+            let metrics = try opened.run.readMetrics()
+            if opened.run.isFinished, let last = metrics.last {
+                let bestEpoch = metrics.last(where: \.best)?.epoch ?? 0
+                if last.epoch >= config.training.epochs {
+                    print("\(out): the run already finished (\(last.epoch) epochs); nothing to do (pass a larger --epochs to continue it)")
+                    return
+                }
+                if let p = config.training.patience, last.epoch - bestEpoch >= p {
+                    print("\(out): the run already stopped early (\(last.epoch - bestEpoch) epochs without improvement, patience \(p)); nothing to do (pass a larger --patience to continue it)")
+                    return
+                }
             }
             // Continuing a finished run: it is no longer finished until the new summary is written.
             if opened.run.isFinished { try FileManager.default.removeItem(atPath: opened.run.summaryPath) }
@@ -187,7 +202,7 @@ struct PretrainDomainCommand: ParsableCommand {
                                               embeddingInitRange: initRange > 0 ? initRange : nil),
                 training: DomainTrainingOptions(granularity: granularity, epochs: epochs ?? (granularity == .sentence ? 1 : 5), batchSize: batchSize,
                                                 learningRate: lr ?? (granularity == .sentence ? 3e-3 : 5e-3),
-                                                clip: clip, maxLength: maxLength == 0 ? nil : maxLength, seed: seed),
+                                                clip: clip, maxLength: maxLength == 0 ? nil : maxLength, seed: seed, patience: patience),
                 domains: [], tokenization: tokenization, corpus: corpus, vocabularyHash: vocabulary.contentHash,
                 minOccurrences: minOccurrences)
             if let glomo {

@@ -17,12 +17,16 @@ struct PretrainGLoMoCommand: ParsableCommand {
             embeddings go through the graph predictor (causal key/query convolutions, --graph-layers \
             layers of --heads thresholded ReLU² graphs over earlier words) and the feature predictor; \
             at --positions positions sampled per window a GRU decoder started from the top feature \
-            predicts the next --predict tokens, its output layer tied to the embeddings. Adam, \
-            gradient clipping; a checkpoint (last.safetensors, model.safetensors, a train and a valid \
-            record in metrics.jsonl) every --checkpoint-every steps, at the end and on SIGINT/SIGTERM; \
-            summary.json is written last. --resume continues exactly where an uninterrupted run \
-            would be (the model and data settings come from DIR/config.json; --steps or --epochs may \
-            be raised). Layout of DIR: docs/glomo.md.
+            predicts the next --predict tokens, its output layer tied to the embeddings (--softmax \
+            full, the default) or an adaptive softmax of its own, untied (--softmax adaptive: much \
+            cheaper at large vocabularies). Adam, gradient clipping; a checkpoint (last.safetensors, \
+            model.safetensors, a train and a valid record in metrics.jsonl) every --checkpoint-every \
+            steps, at the end and on SIGINT/SIGTERM; summary.json is written last (with why it \
+            stopped and the best validation loss). With --patience N training stops after N \
+            checkpoints in a row without a better validation loss, and model.safetensors is the best \
+            model. --resume continues exactly where an uninterrupted run would be (the model and \
+            data settings come from DIR/config.json; --steps, --epochs or --patience may be \
+            changed). Layout of DIR: docs/glomo.md.
 
             Example: lmtool pretrain-glomo --corpus corpora/default.jsonl.zst --out glomo \
             --embedding-size 64 --steps 100
@@ -63,6 +67,9 @@ struct PretrainGLoMoCommand: ParsableCommand {
     @Option(name: .customLong("train-tokens"), parsing: .unconditional, help: "Use only the first N tokens of the training split.") var trainTokens: Int?
     @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Checkpoint (and score the valid split) every N steps.") var checkpointEvery: Int?
     @Option(name: .customLong("valid-sequences"), parsing: .unconditional, help: "Windows of the valid split scored at each checkpoint.") var validSequences = 64
+    @Option(parsing: .unconditional, help: "Stop after N checkpoints (validations) in a row without a better validation loss; model.safetensors is then the best model.") var patience: Int?
+    @Option(help: ArgumentHelp("The decoder's output layer: full (tied to the embedding), adaptive (an untied adaptive softmax, cutoffs from the word counts) or adaptive:C1,C2,... (explicit cutoffs).", valueName: "full|adaptive[:C1,...]"))
+    var softmax: String?
     @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 1
     @OptionGroup var threads: ThreadsOption
     @Flag(help: "Continue the model in --out from its last.safetensors.") var resume = false
@@ -83,15 +90,16 @@ struct PretrainGLoMoCommand: ParsableCommand {
                                           ("--positions", positions), ("--steps", steps), ("--epochs", epochs),
                                           ("--train-tokens", trainTokens), ("--checkpoint-every", checkpointEvery),
                                           ("--min-count", minCount), ("--max-size", maxSize),
-                                          ("--stop-after-steps", stopAfterSteps)]
+                                          ("--stop-after-steps", stopAfterSteps), ("--patience", patience)]
         for (flag, value) in positive where (value ?? 1) < 1 { throw ValidationError("\(flag) must be at least 1") }
         if validSequences < 0 { throw ValidationError("--valid-sequences must not be negative") }
         if positions > sequenceLength { throw ValidationError("--positions (\(positions)) cannot exceed --sequence-length (\(sequenceLength))") }
         if !(lr > 0) || !(clip > 0) { throw ValidationError("--lr and --clip must be positive") }
+        if resume && softmax != nil { throw ValidationError("--softmax does not apply with --resume: the model's config.json records its output layer") }
     }
 
     /// The configuration the flags describe (for a new model).
-    func makeConfig(vocabulary: Vocabulary, paths: [String]) -> GLoMoModelConfig {
+    func makeConfig(vocabulary: Vocabulary, paths: [String]) throws -> GLoMoModelConfig {
         let graph = GraphPredictorConfig(embeddingSize: embeddingSize, channels: channels ?? embeddingSize, convLayers: convLayers,
                                          kernelSize: 3, graphLayers: graphLayers, heads: heads,
                                          headSize: headSize ?? max(1, embeddingSize / heads), threshold: threshold)
@@ -108,7 +116,12 @@ struct PretrainGLoMoCommand: ParsableCommand {
         p.seed = seed
         p.checkpointEvery = checkpointEvery ?? 200
         p.validationSequences = validSequences
-        return GLoMoModelConfig(vocabulary: vocabulary, graph: graph, pretraining: p, tokenization: corpusOptions.tokenization, corpus: paths)
+        p.patience = patience
+        var config = GLoMoModelConfig(vocabulary: vocabulary, graph: graph, pretraining: p, tokenization: corpusOptions.tokenization, corpus: paths)
+        do { config.softmax = try GLoMoSoftmax.parse(softmax ?? "full", counts: vocabulary.counts) } catch {
+            throw ValidationError("\(error)")
+        }
+        return config
     }
 
     mutating func run() throws {
@@ -132,6 +145,7 @@ struct PretrainGLoMoCommand: ParsableCommand {
             if let steps { c.pretraining.steps = steps; c.pretraining.epochs = nil }
             if let epochs { c.pretraining.epochs = epochs; c.pretraining.steps = nil }
             if let checkpointEvery { c.pretraining.checkpointEvery = checkpointEvery }
+            if let patience { c.pretraining.patience = patience }
             if c != saved { try dir.writeConfig(c) }
             directory = dir; config = c; vocabulary = vocab
         } else {
@@ -142,7 +156,7 @@ struct PretrainGLoMoCommand: ParsableCommand {
                 vocabulary = try Vocabulary.build(from: reader, split: corpusOptions.split ?? .train, tokenization: corpusOptions.tokenization,
                                                   minCount: minCount, maxSize: maxSize)
             }
-            config = makeConfig(vocabulary: vocabulary, paths: corpus)
+            config = try makeConfig(vocabulary: vocabulary, paths: corpus)
             directory = try GLoMoModelDirectory.create(at: out, config: config, vocabulary: vocabulary, force: force)
         }
         let reader = try CorpusReader(paths: config.corpus, options: corpusOptions.readOptions)
@@ -155,7 +169,9 @@ struct PretrainGLoMoCommand: ParsableCommand {
         let g = config.graph, p = config.pretraining
         print("model: E \(g.embeddingSize), \(g.graphLayers) graph layers × \(g.heads) heads (d \(g.headSize)), \(grouped(trainer.parameterCount)) parameters; "
               + "T \(p.sequenceLength), B \(p.batchSize), D \(p.predictTokens), \(p.positionsPerSequence) positions; \(grouped(trainer.train.windowCount)) windows, "
-              + "\(grouped(trainer.totalSteps)) steps" + (resume ? ", resuming at step \(trainer.state.step)" : ""))
+              + "\(grouped(trainer.totalSteps)) steps" + (p.patience.map { " (or \($0) validations without improvement)" } ?? "")
+              + "; \(config.softmax == .full ? "full softmax tied to the embedding" : "adaptive softmax \(config.softmax), untied")"
+              + (resume ? ", resuming at step \(trainer.state.step)" : ""))
         if trainer.valid == nil { print("no valid split: validation loss not reported") }
         StopRequest.install()
         defer { StopRequest.uninstall() }
@@ -172,7 +188,9 @@ struct PretrainGLoMoCommand: ParsableCommand {
         case .finished(let s):
             let valid = s.validLoss.map { String(format: ", valid loss %.3f", $0) } ?? ""
             print(String(format: "finished: %d steps (%.2f epochs), %@ tokens in %.1f s (%.0f tok/s), train loss %.3f%@",
-                         s.steps, s.epochs, grouped(s.tokens), s.seconds, Double(s.tokens) / max(s.seconds, 1e-9), s.trainLoss, valid))
+                         s.steps, s.epochs, grouped(s.tokens), s.seconds, Double(s.tokens) / max(s.seconds, 1e-9), s.trainLoss, valid)
+                  + (s.bestStep.map { String(format: "; best valid loss %.3f at step %d", s.bestValidLoss ?? .nan, $0) } ?? "")
+                  + "; stopped by \(s.stopped ?? "-")")
             print("wrote \(directory.path) (content hash \(try directory.contentHash()))")
         }
     }
