@@ -96,8 +96,9 @@ public struct GLoMoSummary: Codable, Equatable, Sendable {
     public var epochs: Double
     public var tokens: Int
     public var seconds: Double
-    /// Mean training loss (nats per predicted token) over the last checkpoint interval.
-    public var trainLoss: Double
+    /// Mean training loss (nats per predicted token) over the last checkpoint interval (nil after
+    /// `--steps 0`: nothing was trained).
+    public var trainLoss: Double?
     /// Loss of `model.safetensors` on the validation windows (nil without a valid split): the
     /// last model's, or with early stopping the best one's.
     public var validLoss: Double?
@@ -114,7 +115,7 @@ public struct GLoMoSummary: Codable, Equatable, Sendable {
         case trainLoss = "train_loss", validLoss = "valid_loss", bestValidLoss = "best_valid_loss", bestStep = "best_step"
     }
 
-    public init(steps: Int, epochs: Double, tokens: Int, seconds: Double, trainLoss: Double, validLoss: Double?, parameters: Int) {
+    public init(steps: Int, epochs: Double, tokens: Int, seconds: Double, trainLoss: Double?, validLoss: Double?, parameters: Int) {
         self.steps = steps; self.epochs = epochs; self.tokens = tokens; self.seconds = seconds
         self.trainLoss = trainLoss; self.validLoss = validLoss; self.parameters = parameters
     }

@@ -55,6 +55,37 @@ final class GLoMoCommandTests: XCTestCase {
         XCTAssertEqual(try pretrain(dir + "/m", ["--steps", "3", "--force"]).status, 0)
     }
 
+    /// `--steps 0` saves the initialised model (the untrained control of an ablation): the same
+    /// parameters a one-step run starts from, which one Adam step moves by at most its rate.
+    func testStepsZeroSavesTheInitialisedModel() throws {
+        let r = try pretrain(dir + "/untrained", ["--steps", "0"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("finished: 0 steps") && r.stdout.contains("(untrained: the initialised model)"), r.stdout)
+        let summary = try readJSONObject(atPath: dir + "/untrained/summary.json")
+        XCTAssertEqual(summary["steps"] as? Int, 0)
+        XCTAssertNil(summary["train_loss"], "nothing was trained: no training loss, not a loss of 0")
+        XCTAssertNotNil(summary["valid_loss"] as? Double)
+        XCTAssertEqual(try pretrain(dir + "/one", ["--steps", "1", "--lr", "0.001"]).status, 0)
+        let untrained = try RawSafetensors(path: dir + "/untrained/model.safetensors")
+        let one = try RawSafetensors(path: dir + "/one/model.safetensors")
+        XCTAssertEqual(untrained.names, one.names)
+        var moved = 0
+        for name in untrained.names.sorted() {
+            for (a, b) in zip(try untrained.floats(name), try one.floats(name)) {
+                XCTAssertLessThanOrEqual(Swift.abs(a - b), Float(0.001 * 1.001), name)
+                if a != b { moved += 1 }
+            }
+        }
+        XCTAssertGreaterThan(moved, 0, "the one-step model must differ from the initialisation")
+        // Deterministic for a seed; negative steps are refused in one line.
+        XCTAssertEqual(try pretrain(dir + "/again", ["--steps", "0"]).status, 0)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/again/model.safetensors")),
+                       try Data(contentsOf: URL(fileURLWithPath: dir + "/untrained/model.safetensors")))
+        let negative = try pretrain(dir + "/negative", ["--steps=-1"])
+        XCTAssertEqual(negative.status, 64)
+        XCTAssertTrue(negative.stderr.contains("--steps must be at least 0"), negative.stderr)
+    }
+
     func testStopAndResumeGiveTheUninterruptedModel() throws {
         XCTAssertEqual(try pretrain(dir + "/whole", ["--steps", "7"]).status, 0)
         let first = try pretrain(dir + "/parts", ["--steps", "7", "--stop-after-steps", "4"])

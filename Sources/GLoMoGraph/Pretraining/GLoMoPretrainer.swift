@@ -271,10 +271,12 @@ public final class GLoMoPretrainer {
                 intervalStart = (state.elapsedSeconds, state.tokens)
             }
         }
+        // --steps 0: the model at its initialisation (the untrained control), saved like any other.
+        if totalSteps == 0 && state.step == 0 { try checkpoint(saveModel: true) }
         // With early stopping model.safetensors holds the best model: continue with it.
         if p.patience != nil { try directory.loadModel(into: model.store, config: config) }
         var summary = GLoMoSummary(steps: state.step, epochs: Double(state.step) / Double(batchesPerEpoch), tokens: state.tokens,
-                                   seconds: state.elapsedSeconds, trainLoss: state.lastTrainLoss ?? 0,
+                                   seconds: state.elapsedSeconds, trainLoss: state.lastTrainLoss,
                                    validLoss: validationLoss(), parameters: parameterCount)
         summary.stopped = patienceExhausted ? "patience" : p.steps != nil ? "max_steps" : "epochs"
         summary.bestValidLoss = state.bestValidLoss

@@ -25,7 +25,7 @@ public struct GLoMoPretrainingConfig: Codable, Equatable, Sendable {
     public var learningRate: Float = 2e-3
     /// Largest gradient norm (clipped above it).
     public var clip: Float = 5
-    /// Stop after this many optimizer steps (nil: after `epochs`).
+    /// Stop after this many optimizer steps (nil: after `epochs`; 0: save the initialised model).
     public var steps: Int?
     /// Stop after this many passes over the windows (used when `steps` is nil; default 1).
     public var epochs: Int?
@@ -58,7 +58,8 @@ public struct GLoMoPretrainingConfig: Codable, Equatable, Sendable {
             throw GLoMoConfigError(message: "pretraining: positionsPerSequence (\(positionsPerSequence)) exceeds sequenceLength (\(sequenceLength))")
         }
         if validationSequences < 0 { throw GLoMoConfigError(message: "pretraining: validationSequences must not be negative") }
-        if let steps { try positive("steps", steps) }
+        // 0 steps: the initialised model is saved untrained (the control of an ablation).
+        if let steps, steps < 0 { throw GLoMoConfigError(message: "pretraining: steps must not be negative, got \(steps)") }
         if let epochs { try positive("epochs", epochs) }
         if let trainTokens { try positive("trainTokens", trainTokens) }
         if let patience { try positive("patience", patience) }

@@ -62,7 +62,7 @@ struct PretrainGLoMoCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Positions sampled per window and step.") var positions = 8
     @Option(parsing: .unconditional, help: "Adam learning rate.") var lr: Float = 2e-3
     @Option(parsing: .unconditional, help: "Largest gradient norm.") var clip: Float = 5
-    @Option(parsing: .unconditional, help: "Optimizer steps (default 100 unless --epochs is given).") var steps: Int?
+    @Option(parsing: .unconditional, help: "Optimizer steps (default 100 unless --epochs is given); 0 saves the initialised model untrained, the control that tells what pretraining brings.") var steps: Int?
     @Option(parsing: .unconditional, help: "Passes over the training windows (instead of --steps).") var epochs: Int?
     @Option(name: .customLong("train-tokens"), parsing: .unconditional, help: "Use only the first N tokens of the training split.") var trainTokens: Int?
     @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Checkpoint (and score the valid split) every N steps.") var checkpointEvery: Int?
@@ -87,11 +87,12 @@ struct PretrainGLoMoCommand: ParsableCommand {
         let positive: [(String, Int?)] = [("--embedding-size", embeddingSize), ("--channels", channels), ("--conv-layers", convLayers),
                                           ("--graph-layers", graphLayers), ("--heads", heads), ("--head-size", headSize),
                                           ("--sequence-length", sequenceLength), ("--batch-size", batchSize), ("--predict", predict),
-                                          ("--positions", positions), ("--steps", steps), ("--epochs", epochs),
+                                          ("--positions", positions), ("--epochs", epochs),
                                           ("--train-tokens", trainTokens), ("--checkpoint-every", checkpointEvery),
                                           ("--min-count", minCount), ("--max-size", maxSize),
                                           ("--stop-after-steps", stopAfterSteps), ("--patience", patience)]
         for (flag, value) in positive where (value ?? 1) < 1 { throw ValidationError("\(flag) must be at least 1") }
+        if let steps, steps < 0 { throw ValidationError("--steps must be at least 0 (0 saves the initialised model: an untrained control)") }
         if validSequences < 0 { throw ValidationError("--valid-sequences must not be negative") }
         if positions > sequenceLength { throw ValidationError("--positions (\(positions)) cannot exceed --sequence-length (\(sequenceLength))") }
         if !(lr > 0) || !(clip > 0) { throw ValidationError("--lr and --clip must be positive") }
@@ -187,8 +188,9 @@ struct PretrainGLoMoCommand: ParsableCommand {
             print("stopped at step \(step); checkpoint \(directory.lastCheckpointPath) (continue with --resume)")
         case .finished(let s):
             let valid = s.validLoss.map { String(format: ", valid loss %.3f", $0) } ?? ""
-            print(String(format: "finished: %d steps (%.2f epochs), %@ tokens in %.1f s (%.0f tok/s), train loss %.3f%@",
-                         s.steps, s.epochs, grouped(s.tokens), s.seconds, Double(s.tokens) / max(s.seconds, 1e-9), s.trainLoss, valid)
+            let train = s.trainLoss.map { String(format: ", train loss %.3f", $0) } ?? " (untrained: the initialised model)"
+            print(String(format: "finished: %d steps (%.2f epochs), %@ tokens in %.1f s (%.0f tok/s)%@%@",
+                         s.steps, s.epochs, grouped(s.tokens), s.seconds, Double(s.tokens) / max(s.seconds, 1e-9), train, valid)
                   + (s.bestStep.map { String(format: "; best valid loss %.3f at step %d", s.bestValidLoss ?? .nan, $0) } ?? "")
                   + "; stopped by \(s.stopped ?? "-")")
             print("wrote \(directory.path) (content hash \(try directory.contentHash()))")
