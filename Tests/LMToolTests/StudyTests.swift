@@ -67,7 +67,8 @@ final class StudyTests: XCTestCase {
             }
         }
         XCTAssertEqual(rest.count, 13)
-        XCTAssertEqual(try plannedRuns("paper-default.json"), headline + runs(rest, seeds: 3) + runs(["random-glomo-embeddings"], seeds: 3))
+        XCTAssertEqual(try plannedRuns("paper-default.json"), headline + runs(rest, seeds: 3)
+                       + runs(["random-glomo-embeddings", "random-glomo-hidden-untrained"], seeds: 3))
     }
 
     /// A spec's grids give each block its seeds: one flag for all of them is refused in one line.
@@ -115,7 +116,7 @@ final class StudyTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let report = try String(contentsOfFile: results + "/report.md", encoding: .utf8)
         for arm in StudyTests.headlineArms { XCTAssertTrue(report.contains("| \(arm) | 5 |"), "\(arm)\n\(report)") }
-        for arm in ["word2vec-out-frozen", "bilm-concat", "domain-paragraph-finetune", "random-glomo-embeddings"] {
+        for arm in ["word2vec-out-frozen", "bilm-concat", "domain-paragraph-finetune", "random-glomo-embeddings", "random-glomo-hidden-untrained"] {
             XCTAssertTrue(report.contains("| \(arm) | 3 |"), "\(arm)\n\(report)")
         }
         XCTAssertFalse(report.contains("Unfinished"), report)
