@@ -154,6 +154,7 @@ public struct TrainingRequest: Sendable {
         var training = preset.training
         overrides.apply(model: &model, training: &training)
         if let choice = overrides.softmax { model.softmax = try choice.resolve(vocabulary: vocabulary, source: vocabularyFile ?? "the vocabulary") }
+        if let s = model.softmax, s.kind == .adaptive { log("softmax: adaptive, cutoffs \(s.cutoffs), div_value \(s.divValue)") }
         var config = RunConfig(model: model, training: training, corpus: data.runPaths, tokenization: data.tokenization,
                                vocabularyHash: vocabulary.contentHash, inputRepresentation: inputRepresentation ?? .random,
                                glomo: glomo)
