@@ -224,3 +224,41 @@ final class AdaptiveSoftmaxCommandTests: XCTestCase {
         }
     }
 }
+
+/// `lmtool bench lm --vocab N --softmax adaptive` and scripts/bench_lm_pytorch.py with the same
+/// flags: a smoke test (one timed window of the tiny preset), not a measurement.
+final class AdaptiveSoftmaxBenchTests: XCTestCase {
+    func testBenchFlagsWorkAndBothSidesChooseTheSameCutoffs() throws {
+        let r = try runLMTool(["bench", "lm", "--preset", "tiny", "--steps", "1", "--vocab", "300", "--softmax", "adaptive", "--threads", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n")
+        // Zipf over 300 ids, H_n ≈ ln n + 0.5772 + 1/2n: 80% of H_300 = 6.2827 is 5.0261;
+        // H_85 = 5.0257 falls just short, H_86 = 5.0373 reaches it: head 86 > (300 − 1) / 4,
+        // so a single cluster.
+        XCTAssertTrue(lines.contains("# tiny V=300 adaptive: adaptive softmax, cutoffs [86], div_value 4.0"), r.stdout)
+        let result = try XCTUnwrap(lines.last)
+        XCTAssertTrue(result.hasPrefix("tiny V=300 adaptive train "), r.stdout)
+        XCTAssertFalse(result.contains(" - tok/s"), r.stdout)
+
+        for (flags, fragment) in [(["--softmax", "sampled"], "--softmax 'sampled' is not one of full, adaptive"),
+                                  (["--vocab", "1"], "--vocab must be in 2..."),
+                                  (["--vocab", "2000000000", "--softmax", "adaptive"], "--vocab 2000000000: the sizes give about")] {
+            let bad = try runLMTool(["bench", "lm", "--preset", "tiny", "--steps", "1"] + flags)
+            XCTAssertNotEqual(bad.status, 0)
+            let message = bad.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+            XCTAssertTrue(message.hasPrefix("Error: ") && message.contains(fragment) && !message.contains("\n"), bad.stderr)
+        }
+
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/bench_lm_pytorch.py").path
+        let py = try runProcess(URL(fileURLWithPath: "/usr/bin/env"),
+                                ["python3", script, "--preset", "tiny", "--steps", "1", "--vocab", "300", "--softmax", "adaptive"])
+        if py.status != 0 && py.stderr.contains("No module named 'torch'") {
+            throw XCTSkip("python3 cannot import torch: the PyTorch side is skipped")
+        }
+        XCTAssertEqual(py.status, 0, py.stderr)
+        let pyLines = py.stdout.split(separator: "\n")
+        XCTAssertTrue(pyLines.contains("# tiny V=300 adaptive: adaptive softmax, cutoffs [86], div_value 4.0"), py.stdout)
+        XCTAssertTrue(pyLines.last?.hasPrefix("tiny V=300 adaptive train ") == true, py.stdout)
+    }
+}
