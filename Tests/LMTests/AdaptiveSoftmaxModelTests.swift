@@ -202,6 +202,22 @@ final class AdaptiveSoftmaxModelTests: XCTestCase {
         }
     }
 
+    /// A configuration built in Swift (not read from a file) is checked by `makeModel` too: an
+    /// error, not a trap.
+    func testMakeModelRefusesABadAdaptiveSoftmax() throws {
+        var bad = RunConfig(model: config(), training: Preset.tiny.training, corpus: .init(), tokenization: .init(), vocabularyHash: "x")
+        bad.model.softmax = .adaptive(cutoffs: [3, 9])
+        var rng = RNG(seed: 1)
+        XCTAssertThrowsError(try RunDirectory.makeModel(config: bad, batchSize: 1, maxSteps: 1, rng: &rng)) { error in
+            XCTAssertEqual("\(error)", "model.softmax: adaptive softmax cutoffs [3,9]: cutoff 9 is not below the vocabulary size 7")
+        }
+        bad.model.softmax = .adaptive(cutoffs: [3])
+        bad.model.tieWeights = true
+        XCTAssertThrowsError(try RunDirectory.makeModel(config: bad, batchSize: 1, maxSteps: 1, rng: &rng)) { error in
+            XCTAssertEqual("\(error)", "an adaptive model.softmax cannot be tied")
+        }
+    }
+
     func testSoftmaxFlagParsing() throws {
         XCTAssertEqual(try SoftmaxChoice(parsing: "full"), .full)
         XCTAssertEqual(try SoftmaxChoice(parsing: "adaptive"), .adaptive(cutoffs: nil))
