@@ -129,7 +129,8 @@ final class AdaptiveSoftmaxCommandTests: XCTestCase {
                         mentioning: [path("d/config.json"), "--resume with a different configuration", "model.softmax.kind adaptive → (none)"])
         try assertFails(trainArguments(run: "d") + ["--resume", "--softmax", "adaptive:5"],
                         mentioning: [path("d/config.json"), "model.softmax.cutoffs [4] → [5]"])
-        let resumed = try runLMTool(["train", "--run", path("d"), "--resume", "--threads", "1"])
+        // The same flags (--preset included) without --softmax: the run's softmax.
+        let resumed = try runLMTool(trainArguments(run: "d") + ["--resume"])
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("d/summary.json")))
         let after = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("d/config.json")))) as! [String: Any]
