@@ -38,18 +38,6 @@ final class AdaptiveSoftmaxCommandTests: XCTestCase {
          "--epochs", "\(epochs)", "--threads", "1"]
     }
 
-    /// Runs lmtool expecting failure with a single `Error: ` line on stderr mentioning `fragments`.
-    func assertFails(_ arguments: [String], mentioning fragments: [String], file: StaticString = #filePath, line: UInt = #line) throws {
-        let r = try runLMTool(arguments)
-        XCTAssertNotEqual(r.status, 0, "expected failure: \(arguments)", file: file, line: line)
-        let message = r.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-        XCTAssertTrue(message.hasPrefix("Error: "), "stderr: \(r.stderr)", file: file, line: line)
-        XCTAssertEqual(message.split(separator: "\n").count, 1, "error must be one line: \(r.stderr)", file: file, line: line)
-        for fragment in fragments {
-            XCTAssertTrue(message.contains(fragment), "\"\(message)\" lacks \"\(fragment)\"", file: file, line: line)
-        }
-    }
-
     /// A run directory with an adaptive softmax. `constant`: every weight 0, so every position's
     /// distribution is uniform over the head (shortlist and one entry per cluster) times uniform
     /// inside each cluster. Otherwise random weights from `seed` in ±`initRange`.
@@ -244,10 +232,7 @@ final class AdaptiveSoftmaxBenchTests: XCTestCase {
         for (flags, fragment) in [(["--softmax", "sampled"], "--softmax 'sampled' is not one of full, adaptive"),
                                   (["--vocab", "1"], "--vocab must be in 2..."),
                                   (["--vocab", "2000000000", "--softmax", "adaptive"], "--vocab 2000000000: the sizes give about")] {
-            let bad = try runLMTool(["bench", "lm", "--preset", "tiny", "--steps", "1"] + flags)
-            XCTAssertNotEqual(bad.status, 0)
-            let message = bad.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-            XCTAssertTrue(message.hasPrefix("Error: ") && message.contains(fragment) && !message.contains("\n"), bad.stderr)
+            try assertFails(["bench", "lm", "--preset", "tiny", "--steps", "1"] + flags, mentioning: [fragment])
         }
 
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
