@@ -7,8 +7,10 @@ RUN is a directory written by `lmtool train --run RUN` (config.json, vocab.txt,
 model.safetensors; layouts in docs/lm-model.md and docs/run-directory.md). The model is
 pytorch/examples word_language_model's RNNModel (LSTM): encoder -> LSTM -> decoder, with the
 decoder weight tied to the encoder when the run says so, and a bias-free projection H -> E
-before a tied decoder when hidden != embedding size. Only torch is needed: safetensors is read
-with the standard library.
+before a tied decoder when hidden != embedding size. A run trained with `--softmax adaptive`
+(config.json model.softmax) has nn.AdaptiveLogSoftmaxWithLoss(H, V, cutoffs, div_value,
+head_bias=False) as its decoder. Only torch is needed: safetensors is read with the standard
+library.
 
 FILE is plain UTF-8 text (optionally gzip- or zstd-compressed; zstd through the `zstd` program),
 tokenized as the run was: the whitespace tokenizer, `<eos>` after every line. Other
@@ -59,6 +61,9 @@ def read_safetensors(path):
         if entry["dtype"] != "F32":
             continue  # random-generator states etc.; the model is float32
         start, end = entry["data_offsets"]
+        if start == end:   # an empty tensor (e.g. a 0-wide adaptive softmax projection)
+            tensors[name] = torch.zeros(entry["shape"])
+            continue
         t = torch.frombuffer(bytearray(body[start:end]), dtype=torch.float32)
         tensors[name] = t.reshape(entry["shape"]) if entry["shape"] else t.reshape(())
     return tensors, metadata
@@ -69,21 +74,30 @@ def read_safetensors(path):
 class RNNModel(nn.Module):
     """pytorch/examples word_language_model RNNModel (LSTM), plus lmtool's tied projection."""
 
-    def __init__(self, ntoken, ninp, nhid, nlayers, tie_weights):
+    def __init__(self, ntoken, ninp, nhid, nlayers, tie_weights, adaptive=None):
         super().__init__()
         self.encoder = nn.Embedding(ntoken, ninp)
         self.rnn = nn.LSTM(ninp, nhid, nlayers)
         self.projection = nn.Linear(nhid, ninp, bias=False) if tie_weights and nhid != ninp else None
-        self.decoder = nn.Linear(ninp if tie_weights else nhid, ntoken)
-        if tie_weights:
-            self.decoder.weight = self.encoder.weight
+        if adaptive is not None:   # {"cutoffs": [...], "div_value": 4}
+            self.decoder = nn.AdaptiveLogSoftmaxWithLoss(nhid, ntoken, adaptive["cutoffs"],
+                                                         div_value=adaptive.get("div_value", 4.0), head_bias=False)
+        else:
+            self.decoder = nn.Linear(ninp if tie_weights else nhid, ntoken)
+            if tie_weights:
+                self.decoder.weight = self.encoder.weight
+        self.adaptive = adaptive is not None
         self.nlayers, self.nhid = nlayers, nhid
 
     def forward(self, ids, hidden):          # ids [T, B]
+        """Log-probabilities [T, B, V] (float64) of the next token at every position."""
         output, hidden = self.rnn(self.encoder(ids), hidden)   # [T, B, H]
         if self.projection is not None:
             output = self.projection(output)                    # [T, B, E]
-        return self.decoder(output), hidden                     # [T, B, V]
+        if self.adaptive:
+            T, B, H = output.shape
+            return self.decoder.log_prob(output.reshape(T * B, H)).reshape(T, B, -1).double(), hidden
+        return torch.log_softmax(self.decoder(output).double(), dim=-1), hidden
 
     def init_hidden(self, batch):
         z = torch.zeros(self.nlayers, batch, self.nhid)
@@ -121,7 +135,13 @@ def load_run(run):
     tensors, metadata = read_safetensors(f"{run}/model.safetensors")
     if metadata.get("vocabulary_hash", digest) != digest:
         fail(f"{run}/model.safetensors: saved with vocabulary {metadata['vocabulary_hash']}, vocab.txt is {digest}")
-    model = RNNModel(V, E, H, L, tied)
+    softmax = m.get("softmax") or {"kind": "full"}
+    if softmax["kind"] not in ("full", "adaptive"):
+        fail(f"{run}/config.json: unknown softmax kind {softmax['kind']!r}")
+    adaptive = softmax if softmax["kind"] == "adaptive" else None
+    if adaptive is not None and tied:
+        fail(f"{run}/config.json: an adaptive softmax cannot be tied")
+    model = RNNModel(V, E, H, L, tied, adaptive)
     state = {k: v for k, v in tensors.items() if k in model.state_dict()}
     if tied:
         state["decoder.weight"] = state["encoder.weight"]
@@ -178,8 +198,8 @@ def score(model, sentences, mode, eos, window=256):
         for start in range(0, len(stream), window):
             x = torch.tensor(inputs[start:start + window]).unsqueeze(1)
             y = torch.tensor(stream[start:start + window])
-            logits, hidden = model(x, hidden)
-            lp = torch.log_softmax(logits.squeeze(1).double(), dim=-1)
+            lp, hidden = model(x, hidden)
+            lp = lp.squeeze(1)
             logps.extend(lp.gather(1, y.unsqueeze(1)).squeeze(1).tolist())
         k = 0
         for s in sentences:
@@ -189,8 +209,8 @@ def score(model, sentences, mode, eos, window=256):
         for s in sentences:
             ids = [i for i, _ in s]
             x = torch.tensor([eos] + ids[:-1]).unsqueeze(1)
-            logits, _ = model(x, model.init_hidden(1))
-            lp = torch.log_softmax(logits.squeeze(1).double(), dim=-1)
+            lp, _ = model(x, model.init_hidden(1))
+            lp = lp.squeeze(1)
             out.append(lp.gather(1, torch.tensor(ids).unsqueeze(1)).squeeze(1).tolist())
     return out
 

@@ -18,7 +18,7 @@ final class EvaluatorTests: XCTestCase {
         let config = ModelConfig(vocabularySize: p.count, embeddingSize: 3, hiddenSize: 5, layers: 2, dropout: 0, initRange: 0.1)
         let model = LanguageModel(config: config, batchSize: batchSize, maxSteps: maxSteps, rng: &rng)
         for i in 0..<model.store.values.count { model.store.values[i] = 0 }
-        let bias = model.store.values(model.decoderBias)
+        let bias = model.store.values(model.decoderBias!)
         for (i, q) in p.enumerated() { bias[i] = Float(log(q)) }
         return model
     }

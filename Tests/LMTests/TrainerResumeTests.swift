@@ -94,6 +94,37 @@ final class TrainerResumeTests: TrainerTestCase {
         try assertResumeIsExact(make, stops: [10, 20], flaglessResume: true)
     }
 
+    /// With an adaptive softmax (its cutoffs chosen from the vocabulary's counts) and GLoMo
+    /// graphs on the hidden states: a resumed run ends bitwise where an uninterrupted one does,
+    /// and a flagless resume takes the softmax from the run's config.json.
+    func testDiscourseResumeWithAdaptiveSoftmaxAndGLoMoIsBitwiseIdentical() throws {
+        let data = try writeCycleCorpus(train: 70)
+        let graphs = try writeRandomGraphModel(at: directory + "/glomo", tokens: ["<unk>", "<eos>", "the", "cat", "sat", "on", "mat"])
+        let make = { (run: String) -> TrainingRequest in
+            var r = self.request(data, run: run, epochs: 2, dropout: 0.2, momentum: 0.5, learningRate: 1)
+            r.overrides.softmax = .adaptive(cutoffs: nil)
+            r.glomo = RunConfig.GLoMoUse(path: graphs.path, contentHash: "", on: "hidden")
+            return r
+        }
+        let probe = try make("probe").prepare()
+        // 10 ids whose counts (<unk> 0, then the words about evenly) put 80% of the tokens in 8 ids.
+        XCTAssertEqual(probe.config.model.softmax, .adaptive(cutoffs: [8]))
+        XCTAssertNotNil(probe.model.store.view(named: "decoder.tail.0.1.weight"))
+        XCTAssertNil(probe.model.store.view(named: "decoder.weight"))
+        try assertResumeIsExact(make, stops: [10, 20], flaglessResume: true)
+    }
+
+    /// Sentence batching (padded, masked positions) with explicit cutoffs and Adam.
+    func testSentenceResumeWithAdaptiveSoftmaxIsBitwiseIdentical() throws {
+        let data = try writeCycleCorpus(train: 60)
+        let make = { (run: String) -> TrainingRequest in
+            var r = self.request(data, run: run, epochs: 2, batching: .sentence, dropout: 0.1, optimizer: .adam, learningRate: 0.01)
+            r.overrides.softmax = .adaptive(cutoffs: [3, 6])
+            return r
+        }
+        try assertResumeIsExact(make, stops: [7, 15], flaglessResume: false)
+    }
+
     func testSentenceResumeInsideALongBatchIsBitwiseIdentical() throws {
         // Sentences of up to 8 tokens with BPTT 5: a batch takes two windows, and a stop after an
         // odd number of steps falls between them (the state carried inside the batch is restored).

@@ -31,7 +31,7 @@ final class GrammarTests: XCTestCase {
         var rng = RNG(seed: 1)
         let model = try RunDirectory.makeModel(config: config, batchSize: 1, maxSteps: 1, rng: &rng)
         for i in 0..<model.store.values.count { model.store.values[i] = 0 }
-        let bias = model.store.values(model.decoderBias)
+        let bias = model.store.values(model.decoderBias!)
         for (i, q) in p.enumerated() { bias[i] = Float(log(q)) }
         try run.saveModel(model, config: config)
         return run.path

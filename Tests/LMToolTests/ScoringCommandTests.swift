@@ -47,7 +47,7 @@ final class ScoringCommandTests: XCTestCase {
         let model = try RunDirectory.makeModel(config: config, batchSize: 1, maxSteps: 1, rng: &rng)
         if constant {
             for i in 0..<model.store.values.count { model.store.values[i] = 0 }
-            let bias = model.store.values(model.decoderBias)
+            let bias = model.store.values(model.decoderBias!)
             for (i, q) in p.enumerated() { bias[i] = Float(log(q)) }
         }
         try run.saveModel(model, config: config)

@@ -24,6 +24,18 @@ import NN
 ///     decoder.bias          [V]
 ///     glomo.*                         only with GLoMo graphs (`GLoMoTransfer`, docs/glomo.md)
 ///
+/// **Adaptive softmax** (`config.softmax` adaptive): `decoder` is PyTorch's
+/// `nn.AdaptiveLogSoftmaxWithLoss(H, V, cutoffs, div_value, head_bias=False)`
+/// (`NN.AdaptiveLogSoftmax`) in place of `decoder.weight` and `decoder.bias`:
+///
+///     decoder.head.weight      [c_0 + C, H]
+///     decoder.tail.{i}.0.weight [h_i, H]          h_i = ⌊H / div^(i+1)⌋
+///     decoder.tail.{i}.1.weight [c_{i+1} − c_i, h_i]
+///
+/// Training, `evaluate` and `targetLogProbabilities` use its loss (the head for every position,
+/// a cluster only for the positions whose target is in it); `nextTokenLogProbabilities` its
+/// exact log-probabilities of all V words. It cannot be tied (PyTorch's module has no tying).
+///
 /// **Weight tying** (`config.tieWeights`): the decoder uses the input representation's table
 /// (`encoder.weight`) as its weight, and its gradient adds into that table's gradient. When
 /// `hiddenSize != embeddingSize`, the top LSTM output (after dropout) first goes through a
@@ -65,16 +77,26 @@ public final class LanguageModel {
 
     /// One single-layer LSTM per layer (so that dropout can sit between layers).
     public let lstms: [LSTM]
-    let decoder: Linear
-    /// The decoder fused with the loss, for `evaluate`.
-    let decoderLoss: LinearCrossEntropy
+    /// The output layer: a full softmax (`Linear` decoder, fused with the loss for `evaluate`)
+    /// or an adaptive softmax whose parameters start at `parameters`.
+    enum Output {
+        case full(decoder: Linear, loss: LinearCrossEntropy)
+        case adaptive(AdaptiveLogSoftmax, parameters: ParameterView)
+    }
+    let output: Output
     let projection: Linear?
     let dropout: Dropout
 
-    /// Views of the decoder weight (the input's table when tied), bias and projection.
-    public let decoderWeight: ParameterView
-    public let decoderBias: ParameterView
+    /// Views of the full softmax's decoder weight (the input's table when tied) and bias (nil
+    /// with an adaptive softmax), and of the projection.
+    public let decoderWeight: ParameterView?
+    public let decoderBias: ParameterView?
     public let projectionWeight: ParameterView?
+    /// The adaptive softmax (nil with a full softmax).
+    public var adaptiveSoftmax: AdaptiveLogSoftmax? {
+        if case .adaptive(let asm, _) = output { return asm }
+        return nil
+    }
     /// Views of `rnn.weight_ih_l{k}` (start of each layer's parameter block).
     let lstmOffsets: [Int]
 
@@ -166,29 +188,44 @@ public final class LanguageModel {
         }
         lstmOffsets = offsets
         self.lstms = lstms
-        let decoderIn: Int
-        if config.tieWeights {
-            guard let tied = input.tiedWeight, tied.shape == [V, E] else {
-                preconditionFailure("LanguageModel: weight tying needs an input representation with a [V, E] table")
+        if let softmax = config.softmax, softmax.kind == .adaptive {
+            precondition(!config.tieWeights, "LanguageModel: an adaptive softmax cannot be tied")
+            let asm: AdaptiveLogSoftmax
+            do {
+                asm = try AdaptiveLogSoftmax(inputSize: H, classCount: V, cutoffs: softmax.cutoffs, divValue: softmax.divValue)
+            } catch {
+                preconditionFailure("LanguageModel: \(error) (check the configuration first: RunConfig.checkSizes)")
             }
-            if H != E {
-                projectionWeight = store.register("projection.weight", shape: [E, H])
-                projection = Linear(inputSize: H, outputSize: E)
+            output = .adaptive(asm, parameters: asm.register(in: store, prefix: "decoder."))
+            projectionWeight = nil
+            projection = nil
+            decoderWeight = nil
+            decoderBias = nil
+        } else {
+            let decoderIn: Int
+            if config.tieWeights {
+                guard let tied = input.tiedWeight, tied.shape == [V, E] else {
+                    preconditionFailure("LanguageModel: weight tying needs an input representation with a [V, E] table")
+                }
+                if H != E {
+                    projectionWeight = store.register("projection.weight", shape: [E, H])
+                    projection = Linear(inputSize: H, outputSize: E)
+                } else {
+                    projectionWeight = nil
+                    projection = nil
+                }
+                decoderWeight = tied
+                decoderIn = E
             } else {
                 projectionWeight = nil
                 projection = nil
+                decoderWeight = store.register("decoder.weight", shape: [V, H])
+                decoderIn = H
             }
-            decoderWeight = tied
-            decoderIn = E
-        } else {
-            projectionWeight = nil
-            projection = nil
-            decoderWeight = store.register("decoder.weight", shape: [V, H])
-            decoderIn = H
+            decoderBias = store.register("decoder.bias", shape: [V])
+            output = .full(decoder: Linear(inputSize: decoderIn, outputSize: V),
+                           loss: LinearCrossEntropy(inputSize: decoderIn, classCount: V))
         }
-        decoderBias = store.register("decoder.bias", shape: [V])
-        decoder = Linear(inputSize: decoderIn, outputSize: V)
-        decoderLoss = LinearCrossEntropy(inputSize: decoderIn, classCount: V)
         dropout = Dropout(probability: config.dropout)
         if let glomo {
             precondition(glomo.vocabularySize == V && glomo.featureSize == (glomo.site == .embeddings ? E : H),
@@ -225,7 +262,7 @@ public final class LanguageModel {
         dProj = projection != nil ? floats(N * E) : nil
         self.arena = arena
 
-        // Initialisation: uniform ±initRange, decoder bias zero.
+        // Initialisation: uniform ±initRange (the adaptive softmax's too), decoder bias zero.
         let r = config.initRange
         for view in store.views where view != decoderBias {
             let values = store.values(view)
@@ -239,7 +276,7 @@ public final class LanguageModel {
     /// `RNNModel` lacks, is listed under its own name).
     public var pytorchTensorNames: [(name: String, view: ParameterView)] {
         var list = store.views.map { ($0.name, $0) }
-        if config.tieWeights {
+        if config.tieWeights, let decoderWeight {
             let at = list.firstIndex { $0.0 == "decoder.bias" }!
             list.insert(("decoder.weight", decoderWeight), at: at)
         }
@@ -271,11 +308,18 @@ public final class LanguageModel {
         let N = T * batchSize
         precondition(inputs.count == N && targets.count == N && (mask?.count ?? N) == N,
                      "LanguageModel: inputs, targets and mask must hold steps × batchSize = \(N) ids")
-        runNetwork(inputs: inputs.baseAddress!, steps: T, training: training, rng: &rng)
+        let top = runNetwork(inputs: inputs.baseAddress!, steps: T, training: training, rng: &rng)
         targetIds.update(from: targets.baseAddress!, count: N)
         if let mask { weights.update(from: mask.baseAddress!, count: N) }
         lastHasMask = mask != nil
-        let (loss, count) = crossEntropyForward(n: N, V: config.vocabularySize, keepExponentials: training)
+        let loss: Double, count: Double
+        switch output {
+        case .full:
+            (loss, count) = crossEntropyForward(n: N, V: config.vocabularySize, keepExponentials: training)
+        case .adaptive(let asm, let view):
+            (loss, count) = asm.forward(logProbs: logProbs, input: top, parameters: store.values.baseAddress! + view.offset,
+                                        targets: targetIds, mask: lastHasMask ? UnsafePointer(weights) : nil, n: N)
+        }
         scoredSteps = T
         lastCount = count
         return (loss, Int(count.rounded()))
@@ -284,7 +328,8 @@ public final class LanguageModel {
     /// Forward only, for evaluation: the same loss, count and `targetLogProbabilities` as
     /// `forward(training: false)` (equal up to rounding), faster and without the `[N, V]` logits:
     /// the decoder and the softmax cross-entropy run fused, block by block
-    /// (`NN.LinearCrossEntropy`). `backward()` cannot follow this call.
+    /// (`NN.LinearCrossEntropy`); an adaptive softmax runs its own loss, as in `forward`.
+    /// `backward()` cannot follow this call.
     @discardableResult
     public func evaluate(inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>,
                          mask: UnsafeBufferPointer<Float>?, steps T: Int) -> (lossSum: Double, count: Int) {
@@ -294,9 +339,16 @@ public final class LanguageModel {
         var unused = RNG(seed: 0)
         let top = runNetwork(inputs: inputs.baseAddress!, steps: T, training: false, withDecoder: false, rng: &unused)
         let p = store.values.baseAddress!
-        let (loss, count) = decoderLoss.forward(logProbs: logProbs, input: top, weight: p + decoderWeight.offset,
-                                                bias: p + decoderBias.offset, targets: targets.baseAddress!,
+        let loss: Double, count: Double
+        switch output {
+        case .full(_, let decoderLoss):
+            (loss, count) = decoderLoss.forward(logProbs: logProbs, input: top, weight: p + decoderWeight!.offset,
+                                                bias: p + decoderBias!.offset, targets: targets.baseAddress!,
                                                 mask: mask?.baseAddress, n: N)
+        case .adaptive(let asm, let view):
+            (loss, count) = asm.forward(logProbs: logProbs, input: top, parameters: p + view.offset,
+                                        targets: targets.baseAddress!, mask: mask?.baseAddress, n: N)
+        }
         lastSteps = 0  // no backward through this call
         logitsHoldExponentials = false
         scoredSteps = T
@@ -336,22 +388,28 @@ public final class LanguageModel {
     }
 
     /// Feeds one token per batch column (one step, no dropout) and returns the log-probabilities
-    /// of the next token, `[batchSize, V]` row-major (natural log). The state moves on by one
-    /// step, so calling it repeatedly generates text.
+    /// of the next token, `[batchSize, V]` row-major (natural log), normalized over all V words
+    /// (with an adaptive softmax too). The state moves on by one step, so calling it repeatedly
+    /// generates text.
     ///
     ///     model.resetState()
     ///     var logp = model.nextTokenLogProbabilities(inputs: [eosId])   // batchSize 1
     public func nextTokenLogProbabilities(inputs: [Int32]) -> [Float] {
         precondition(inputs.count == batchSize, "LanguageModel: one input id per batch column (\(batchSize))")
         var unused = RNG(seed: 0)
-        inputs.withUnsafeBufferPointer { _ = runNetwork(inputs: $0.baseAddress!, steps: 1, training: false, rng: &unused) }
+        let top = inputs.withUnsafeBufferPointer { runNetwork(inputs: $0.baseAddress!, steps: 1, training: false, rng: &unused) }
         let V = config.vocabularySize
         var out = [Float](repeating: 0, count: batchSize * V)
         out.withUnsafeMutableBufferPointer { o in
-            for b in 0..<batchSize {
-                let row = logits + b * V
-                let lse = logSumExpRow(row, count: V)
-                for j in 0..<V { o[b * V + j] = row[j] - lse }
+            switch output {
+            case .full:
+                for b in 0..<batchSize {
+                    let row = logits + b * V
+                    let lse = logSumExpRow(row, count: V)
+                    for j in 0..<V { o[b * V + j] = row[j] - lse }
+                }
+            case .adaptive(let asm, let view):
+                asm.logProb(output: o.baseAddress!, input: top, parameters: store.values.baseAddress! + view.offset, n: batchSize)
             }
         }
         lastSteps = 0  // no backward through this call
@@ -362,8 +420,9 @@ public final class LanguageModel {
 
     /// ids → logits for `T` steps; keeps what backward needs. (`Linear` starts the logits as
     /// the bias and accumulates the GEMM into them: OpenBLAS's own zeroing pass was slower.)
-    /// Returns the decoder's input `[N, decoder input size]`; with `withDecoder: false` stops there
-    /// (`evaluate` computes the decoder inside its loss).
+    /// Returns the decoder's input `[N, decoder input size]`; with `withDecoder: false`, or with an
+    /// adaptive softmax, stops there (`evaluate` and the adaptive softmax compute the decoder
+    /// inside their loss).
     @discardableResult
     private func runNetwork(inputs: UnsafePointer<Int32>, steps T: Int, training: Bool,
                             withDecoder: Bool = true, rng: inout RNG) -> UnsafePointer<Float> {
@@ -391,9 +450,9 @@ public final class LanguageModel {
             projection.forward(output: proj, input: top, weight: p + projectionWeight.offset, bias: nil, n: N)
             top = UnsafePointer(proj)
         }
-        guard withDecoder else { return top }
-        decoder.forward(output: logits, input: top, weight: p + decoderWeight.offset,
-                        bias: p + decoderBias.offset, n: N)
+        guard withDecoder, case .full(let decoder, _) = output else { return top }
+        decoder.forward(output: logits, input: top, weight: p + decoderWeight!.offset,
+                        bias: p + decoderBias!.offset, n: N)
         return top
     }
 
@@ -408,21 +467,30 @@ public final class LanguageModel {
         let N = T * batchSize, E = config.embeddingSize, H = config.hiddenSize, V = config.vocabularySize
         let L = lstms.count
         let p = store.values.baseAddress!, g = store.gradients.baseAddress!
-        // logits → dlogits in place: scale · mask · (softmax − onehot).
-        crossEntropyBackwardInPlace(n: N, V: V, scale: lastCount > 0 ? Float(1 / lastCount) : 0)
-        // Decoder (and projection).
+        let scale: Float = lastCount > 0 ? Float(1 / lastCount) : 0
         let top = UnsafePointer(outDrops[L - 1])
-        if let projection, let proj, let dProj, let projectionWeight {
-            dProj.update(repeating: 0, count: N * E)
-            decoder.backward(dinput: dProj, dweight: g + decoderWeight.offset, dbias: g + decoderBias.offset,
-                             doutput: logits, input: proj, weight: p + decoderWeight.offset, n: N)
+        switch output {
+        case .adaptive(let asm, let view):
             dOuts[L - 1].update(repeating: 0, count: N * H)
-            projection.backward(dinput: dOuts[L - 1], dweight: g + projectionWeight.offset, dbias: nil,
-                                doutput: dProj, input: top, weight: p + projectionWeight.offset, n: N)
-        } else {
-            dOuts[L - 1].update(repeating: 0, count: N * H)
-            decoder.backward(dinput: dOuts[L - 1], dweight: g + decoderWeight.offset, dbias: g + decoderBias.offset,
-                             doutput: logits, input: top, weight: p + decoderWeight.offset, n: N)
+            asm.backward(dinput: dOuts[L - 1], dparameters: g + view.offset, input: top, parameters: p + view.offset,
+                         targets: targetIds, mask: lastHasMask ? UnsafePointer(weights) : nil, n: N, scale: scale)
+        case .full(let decoder, _):
+            let decoderWeight = decoderWeight!, decoderBias = decoderBias!
+            // logits → dlogits in place: scale · mask · (softmax − onehot).
+            crossEntropyBackwardInPlace(n: N, V: V, scale: scale)
+            // Decoder (and projection).
+            if let projection, let proj, let dProj, let projectionWeight {
+                dProj.update(repeating: 0, count: N * E)
+                decoder.backward(dinput: dProj, dweight: g + decoderWeight.offset, dbias: g + decoderBias.offset,
+                                 doutput: logits, input: proj, weight: p + decoderWeight.offset, n: N)
+                dOuts[L - 1].update(repeating: 0, count: N * H)
+                projection.backward(dinput: dOuts[L - 1], dweight: g + projectionWeight.offset, dbias: nil,
+                                    doutput: dProj, input: top, weight: p + projectionWeight.offset, n: N)
+            } else {
+                dOuts[L - 1].update(repeating: 0, count: N * H)
+                decoder.backward(dinput: dOuts[L - 1], dweight: g + decoderWeight.offset, dbias: g + decoderBias.offset,
+                                 doutput: logits, input: top, weight: p + decoderWeight.offset, n: N)
+            }
         }
         // LSTM layers, top down; dOuts[l] holds the gradient w.r.t. the dropped output of layer l.
         for l in stride(from: L - 1, through: 0, by: -1) {

@@ -2,7 +2,14 @@ import Glibc
 import NN
 
 /// Training and evaluation throughput of `LanguageModel` on random ids, for the presets of the
-/// benchmark (same sizes as scripts/bench_lm_pytorch.py).
+/// benchmark (same sizes as scripts/bench_lm_pytorch.py), optionally with another vocabulary
+/// size and an adaptive softmax.
+///
+/// With a full softmax the ids are uniform (its cost does not depend on them). With an adaptive
+/// softmax the cost does: the ids follow Zipf's law (p(k) ∝ 1/(k+1), id 0 the most frequent),
+/// as a frequency-sorted vocabulary of real text does, and the cutoffs are chosen from those
+/// frequencies by `AdaptiveLogSoftmax.chooseCutoffs` (scripts/bench_lm_pytorch.py draws and
+/// chooses the same way).
 ///
 /// Training times `steps` windows of forward + backward + gradient clipping (0.25) + an SGD
 /// step (lr 20), the state carried between windows, as pytorch/examples' `main.py`;
@@ -22,13 +29,22 @@ public enum LanguageModelBenchmark {
 
         /// tiny: vocab 5k, 64/64, 1 layer, BPTT 35, batch 32; small: vocab 10k, 200/200,
         /// 2 layers, BPTT 20, batch 20; medium: vocab 10k, 650/650, 2 layers, BPTT 35, batch 20
-        /// (dropout 0.5).
-        public init(_ preset: Preset) {
-            let vocabulary = preset == .tiny ? 5_000 : 10_000
-            name = preset.rawValue
-            model = preset.model(vocabularySize: vocabulary)
+        /// (dropout 0.5). `vocabularySize` replaces the preset's vocabulary; `adaptive` gives the
+        /// model an adaptive softmax with cutoffs from the Zipf frequencies (`zipfCutoffs`).
+        /// The name says what differs from the preset (`small V=100000 adaptive`).
+        public init(_ preset: Preset, vocabularySize: Int? = nil, adaptive: Bool = false) throws {
+            let vocabulary = vocabularySize ?? (preset == .tiny ? 5_000 : 10_000)
+            var model = preset.model(vocabularySize: vocabulary)
+            if adaptive { model.softmax = .adaptive(cutoffs: try Setup.zipfCutoffs(vocabularySize: vocabulary)) }
+            self.model = model
+            name = preset.rawValue + (vocabularySize.map { " V=\($0)" } ?? "") + (adaptive ? " adaptive" : "")
             bptt = preset.training.bptt
             batchSize = preset.training.batchSize
+        }
+
+        /// `chooseCutoffs` on Zipf counts `⌊10⁹ / (k + 1)⌋` for ids k < V.
+        public static func zipfCutoffs(vocabularySize V: Int) throws -> [Int] {
+            try AdaptiveLogSoftmax.chooseCutoffs(counts: (0..<V).map { 1_000_000_000 / ($0 + 1) })
         }
     }
 
@@ -61,16 +77,34 @@ public enum LanguageModelBenchmark {
 
     /// Runs `steps` timed windows of training and/or of evaluation for `preset`.
     public static func run(_ preset: Preset, steps: Int, phases: Phases = .both, seed: UInt64 = 1) -> Result {
+        run(try! Setup(preset), steps: steps, phases: phases, seed: seed)
+    }
+
+    /// Runs `steps` timed windows of training and/or of evaluation for `setup`.
+    public static func run(_ setup: Setup, steps: Int, phases: Phases = .both, seed: UInt64 = 1) -> Result {
         precondition(steps > 0, "LanguageModelBenchmark: steps must be positive")
         resetPeakRSS()
-        let setup = Setup(preset)
         let T = setup.bptt, B = setup.batchSize, V = setup.model.vocabularySize, N = T * B
         var rng = RNG(seed: seed)
         let model = LanguageModel(config: setup.model, batchSize: B, maxSteps: T, rng: &rng)
         let windows = steps + 2
         // A random token stream cut into windows: inputs are tokens [w·N, (w+1)·N), targets the
-        // same shifted by one batch row (the next step of every column).
-        let stream: [Int32] = (0..<(windows * N + B)).map { _ in Int32(rng.int(below: V)) }
+        // same shifted by one batch row (the next step of every column). Uniform ids for a full
+        // softmax, Zipf-distributed ids for an adaptive one.
+        let stream: [Int32]
+        if setup.model.isAdaptive {
+            var cumulative = [Double](repeating: 0, count: V)   // Σ_{j ≤ k} 1/(j+1)
+            var total = 0.0
+            for k in 0..<V { total += 1 / Double(k + 1); cumulative[k] = total }
+            stream = (0..<(windows * N + B)).map { _ in
+                let u = Double(rng.next() >> 11) * 0x1p-53 * total
+                var lo = 0, hi = V - 1   // the first k with cumulative[k] > u
+                while lo < hi { let mid = (lo + hi) / 2; if cumulative[mid] > u { hi = mid } else { lo = mid + 1 } }
+                return Int32(lo)
+            }
+        } else {
+            stream = (0..<(windows * N + B)).map { _ in Int32(rng.int(below: V)) }
+        }
         let sgd = SGD()
 
         func train(_ w: Int) {

@@ -115,7 +115,8 @@ extension RunConfig {
     /// from a file cannot build a model: a size below 1, dropout outside [0, 1), a vocabulary
     /// beyond the 32-bit token ids, or a model (or training window) of more than `maxFloats`
     /// floats, so that a damaged `config.json` never sizes an allocation (or traps) before a
-    /// clear error. Every configuration `lmtool train` accepts passes.
+    /// clear error; also adaptive softmax cutoffs that do not fit the vocabulary, and an adaptive
+    /// softmax with tied weights. Every configuration `lmtool train` accepts passes.
     public func checkSizes() throws {
         let m = model, t = training, d = inputRepresentation.dimension
         let sizes = [("model.vocabularySize", m.vocabularySize), ("model.embeddingSize", m.embeddingSize),
@@ -127,11 +128,25 @@ extension RunConfig {
         }
         if !(m.dropout >= 0 && m.dropout < 1) { throw RunConfigError(message: "model.dropout must be in [0, 1), got \(m.dropout)") }
         if !(m.initRange >= 0 && m.initRange.isFinite) { throw RunConfigError(message: "model.initRange must be a non-negative number, got \(m.initRange)") }
+        if let softmax = m.softmax {
+            do { try softmax.validate(vocabularySize: m.vocabularySize) } catch { throw RunConfigError(message: "model.softmax: \(error)") }
+            if softmax.kind == .adaptive && m.tieWeights {
+                throw RunConfigError(message: "model.tieWeights and an adaptive model.softmax exclude each other (PyTorch's AdaptiveLogSoftmaxWithLoss has no tied weights)")
+            }
+        }
         // In Double, so that no product overflows; generous upper estimates.
         let V = Double(m.vocabularySize), E = Double(m.embeddingSize), H = Double(m.hiddenSize), L = Double(m.layers)
         let D = Double(d ?? 0), N = Double(t.bptt) * Double(t.batchSize)
         let parameters = V * (D + E + H + 1) + E * (D + E + H) + L * 4 * H * (E + H + 2)
-        let activations = N * (V + 4 * (D + E) + 16 * L * H)  // the [N, V] logits included
+        // Per row, the [N, V] logits of a full softmax; an adaptive one keeps the head's logits
+        // and at most one cluster's gathered input, projection and logits.
+        var outputs = V
+        if m.isAdaptive, let cutoffs = m.softmax?.cutoffs, let first = cutoffs.first {
+            let bounds = cutoffs + [m.vocabularySize]
+            let largest = zip(bounds.dropFirst(), bounds).map { $0 - $1 }.max() ?? 0
+            outputs = Double(first + cutoffs.count) + 2 * H + Double(largest)
+        }
+        let activations = N * (outputs + 4 * (D + E) + 16 * L * H)
         for (what, n) in [("parameters", parameters), ("floats of activations per training window", activations)] where n > RunConfig.maxFloats {
             throw RunConfigError(message: "the sizes give about \(String(format: "%.3g", n)) \(what), more than the limit of 2^32")
         }

@@ -18,8 +18,16 @@ extension RunDirectory {
     public static let vocabularyHashKey = "vocabulary_hash"
 
     /// A freshly initialised model of the shape `config` describes (the input representation
-    /// chosen by `config.inputRepresentation`, see `InputFactory`).
+    /// chosen by `config.inputRepresentation`, see `InputFactory`; the output layer by
+    /// `config.model.softmax`). Throws `RunConfigError` for an adaptive softmax whose cutoffs do
+    /// not fit the vocabulary or that is tied (`RunConfig.checkSizes` words it the same way).
     public static func makeModel(config: RunConfig, batchSize: Int, maxSteps: Int, rng: inout RNG) throws -> LanguageModel {
+        if let softmax = config.model.softmax, softmax.kind == .adaptive {
+            do { try softmax.validate(vocabularySize: config.model.vocabularySize) } catch {
+                throw RunConfigError(message: "model.softmax: \(error)")
+            }
+            if config.model.tieWeights { throw RunConfigError(message: "an adaptive model.softmax cannot be tied") }
+        }
         let input = try InputFactory.make(config.inputRepresentation, model: config.model)
         let glomo = try config.glomo.map { try InputFactory.makeGLoMo($0, config: config) }
         return LanguageModel(config: config.model, input: input, glomo: glomo, batchSize: batchSize, maxSteps: maxSteps, rng: &rng)
@@ -40,6 +48,8 @@ extension RunDirectory {
         var rng = RNG(seed: 0)
         let model: LanguageModel
         do { model = try RunDirectory.makeModel(config: config, batchSize: batchSize, maxSteps: maxSteps, rng: &rng) } catch let e as InputFactoryError {
+            throw FileError(path: configPath, message: e.message)
+        } catch let e as RunConfigError {
             throw FileError(path: configPath, message: e.message)
         }
         guard FileManager.default.fileExists(atPath: modelPath) else {

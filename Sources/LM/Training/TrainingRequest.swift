@@ -24,6 +24,8 @@ public struct ConfigOverrides: Sendable, Equatable {
     public var epochs: Int?
     public var patience: Int?
     public var seed: UInt64?
+    /// `--softmax`: resolved against the vocabulary (`SoftmaxChoice.resolve`), not by `apply`.
+    public var softmax: SoftmaxChoice?
 
     public init() {}
 
@@ -151,6 +153,8 @@ public struct TrainingRequest: Sendable {
         var model = preset.model(vocabularySize: vocabulary.count)
         var training = preset.training
         overrides.apply(model: &model, training: &training)
+        if let choice = overrides.softmax { model.softmax = try choice.resolve(vocabulary: vocabulary, source: vocabularyFile ?? "the vocabulary") }
+        if let s = model.softmax, s.kind == .adaptive { log("softmax: adaptive, cutoffs \(s.cutoffs), div_value \(s.divValue)") }
         var config = RunConfig(model: model, training: training, corpus: data.runPaths, tokenization: data.tokenization,
                                vocabularyHash: vocabulary.contentHash, inputRepresentation: inputRepresentation ?? .random,
                                glomo: glomo)
@@ -179,7 +183,9 @@ public struct TrainingRequest: Sendable {
         var model = preset?.model(vocabularySize: vocabulary.count) ?? saved.model
         var training = preset?.training ?? saved.training
         model.vocabularySize = vocabulary.count
+        model.softmax = saved.model.softmax  // a --preset has no softmax of its own
         overrides.apply(model: &model, training: &training)
+        if let choice = overrides.softmax { model.softmax = try choice.resolve(vocabulary: vocabulary, source: vocabularyFile ?? run.vocabularyPath) }
         var config = RunConfig(model: model, training: training, corpus: data.runPaths, tokenization: data.tokenization,
                                vocabularyHash: vocabulary.contentHash,
                                inputRepresentation: inputRepresentation ?? saved.inputRepresentation,
@@ -265,6 +271,10 @@ public struct TrainingRequest: Sendable {
             if !(factor > 0 && factor.isFinite) { try fail("--schedule plateau:FACTOR needs FACTOR > 0") }
         }
         if let trainTokens, trainTokens < 2 { try fail("--train-tokens must be at least 2, got \(trainTokens)") }
+        if let softmax = m.softmax, softmax.kind == .adaptive {
+            if m.tieWeights { try fail("--tie-weights does not work with --softmax adaptive (PyTorch's AdaptiveLogSoftmaxWithLoss has no tied weights)") }
+            do { try softmax.validate(vocabularySize: m.vocabularySize) } catch { try fail("--softmax: \(error)") }
+        }
         // Sizes too large to allocate (the same bound config.json is read back with).
         do { try config.checkSizes() } catch let e as RunConfigError { try fail(e.message) }
     }

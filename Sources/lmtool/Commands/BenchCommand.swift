@@ -42,7 +42,10 @@ struct BenchCommand: ParsableCommand {
                 On random ids, with the shapes of lmtool train's presets: tiny (vocab 5k, 64/64, 1 layer, BPTT 35, \
                 batch 32), small (vocab 10k, 200/200, 2 layers, BPTT 20, batch 20), medium (vocab 10k, \
                 650/650, 2 layers, BPTT 35, batch 20, dropout 0.5). Training = forward + backward + \
-                clip 0.25 + SGD step. scripts/bench-lm.sh runs it next to PyTorch. Build in release mode first.
+                clip 0.25 + SGD step. --vocab N replaces the vocabulary size; --softmax adaptive uses an \
+                adaptive softmax on Zipf-distributed ids with cutoffs chosen from those frequencies (printed). \
+                scripts/bench-lm.sh runs it next to PyTorch (scripts/bench_lm_pytorch.py takes the same \
+                flags). Build in release mode first.
                 """)
 
         enum Which: String, ExpressibleByArgument, CaseIterable {
@@ -58,11 +61,19 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Phases to time: both, train or eval (a phase not run prints as -).")
         var phase: LanguageModelBenchmark.Phases = .both
 
+        @Option(parsing: .unconditional, help: "Vocabulary size (default: the preset's, 5k for tiny, 10k otherwise).")
+        var vocab: Int?
+
+        @Option(help: "Output layer: full (default) or adaptive (Zipf-distributed ids, cutoffs from their frequencies).")
+        var softmax: String = "full"
+
         @Option(parsing: .unconditional, help: ArgumentHelp(SharedOptions.threadsHelp))
         var threads: Int?
 
         func validate() throws {
             if steps < 1 { throw ValidationError("--steps must be at least 1") }
+            if let vocab, !(2...Int(Int32.max)).contains(vocab) { throw ValidationError("--vocab must be in 2...\(Int32.max), got \(vocab)") }
+            if !["full", "adaptive"].contains(softmax) { throw ValidationError("--softmax '\(softmax)' is not one of full, adaptive") }
             try OptionBounds.checkThreads(threads)
         }
 
@@ -70,7 +81,18 @@ struct BenchCommand: ParsableCommand {
             if let threads { BLASRuntime.setThreads(threads) }
             print("# \(BLASRuntime.info)")
             let presets: [Preset] = preset == .all ? [.tiny, .small, .medium] : [Preset(rawValue: preset.rawValue)!]
-            for p in presets { print(LanguageModelBenchmark.run(p, steps: steps, phases: phase)) }
+            for p in presets {
+                // A --vocab too large to allocate is an error, not a crash: checked with a full
+                // softmax's sizes (the larger), before the adaptive cutoffs are chosen.
+                let full = try LanguageModelBenchmark.Setup(p, vocabularySize: vocab)
+                do {
+                    try RunConfig(model: full.model, training: p.training, corpus: .init(), tokenization: .init(),
+                                  vocabularyHash: "").checkSizes()
+                } catch { throw ValidationError("--vocab \(full.model.vocabularySize): \(error)") }
+                let setup = softmax == "adaptive" ? try LanguageModelBenchmark.Setup(p, vocabularySize: vocab, adaptive: true) : full
+                if let s = setup.model.softmax { print("# \(setup.name): adaptive softmax, cutoffs \(s.cutoffs), div_value \(s.divValue)") }
+                print(LanguageModelBenchmark.run(setup, steps: steps, phases: phase))
+            }
         }
     }
 }

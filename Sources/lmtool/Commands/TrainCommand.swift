@@ -68,6 +68,8 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .customLong("tie-weights"), inversion: .prefixedNo, help: "Share the decoder weight with the input embedding.")
     var tieWeights: Bool?
     @Option(name: .customLong("init-range"), parsing: .unconditional, help: "Parameters start uniform in ±X.") var initRange: Float?
+    @Option(help: "Output layer: full (default), adaptive (PyTorch's AdaptiveLogSoftmaxWithLoss, div_value 4, cutoffs chosen from the vocabulary's counts) or adaptive:C1,C2,... (explicit cutoffs).")
+    var softmax: String?
 
     // Training.
     @Option(help: "discourse (stream in columns, state carried) or sentence (padded sentences, state reset).")
@@ -124,6 +126,7 @@ struct TrainCommand: ParsableCommand {
         try oneOf(glomoOn, "--glomo-on", ["embeddings", "hidden"])
         try oneOf(glomoWeights, "--glomo-weights", ["global", "per-token"])
         if let schedule { _ = try TrainingConfig.Schedule(parsing: schedule) }
+        if let softmax { _ = try SoftmaxChoice(parsing: softmax) }
         if corpusOptions.split != nil {
             try fail("--split does not apply to train: use --corpus (split by records) or --train/--valid/--test")
         }
@@ -178,6 +181,7 @@ struct TrainCommand: ParsableCommand {
         o.epochs = epochs
         o.patience = patience
         o.seed = seed
+        o.softmax = try softmax.map(SoftmaxChoice.init(parsing:))
         request.overrides = o
         if let embeddings {
             request.inputRepresentation = RunConfig.InputSource(kind: "pretrained", path: embeddings,

@@ -1,0 +1,250 @@
+import Corpus
+import Foundation
+import LM
+import NN
+import XCTest
+
+/// `lmtool train --softmax ...` and every command that loads such a run (`perplexity`,
+/// `rescore`, `generate`), and the PyTorch cross-check of `scripts/run_to_pytorch.py` with
+/// `nn.AdaptiveLogSoftmaxWithLoss`.
+final class AdaptiveSoftmaxCommandTests: XCTestCase {
+    var dir: URL!
+    /// ids: <unk> 0, <eos> 1, the 2, cat 3.
+    let vocabulary = try! Vocabulary(tokens: ["<unk>", "<eos>", "the", "cat"], counts: [1, 2, 5, 3])
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmtool-adaptive-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let words = ["the", "cat", "sat", "on", "a", "mat", "and", "slept"]
+        for (name, count, offset) in [("train.txt", 90, 0), ("valid.txt", 15, 3), ("test.txt", 15, 5)] {
+            let lines = (0..<count).map { i in (0..<(2 + (i + offset) % 5)).map { words[(i + offset + $0) % 8] }.joined(separator: " ") }
+            try (lines.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+
+    @discardableResult
+    func write(_ name: String, _ text: String) throws -> String {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path(name)))
+        return path(name)
+    }
+
+    func trainArguments(run: String, epochs: Int = 1) -> [String] {
+        ["train", "--run", path(run), "--train", path("train.txt"), "--valid", path("valid.txt"), "--test", path("test.txt"),
+         "--preset", "tiny", "--embedding-size", "8", "--hidden-size", "8", "--batch-size", "4", "--bptt", "6",
+         "--epochs", "\(epochs)", "--threads", "1"]
+    }
+
+    /// A run directory with an adaptive softmax. `constant`: every weight 0, so every position's
+    /// distribution is uniform over the head (shortlist and one entry per cluster) times uniform
+    /// inside each cluster. Otherwise random weights from `seed` in ±`initRange`.
+    func makeRun(_ name: String, constant: Bool, vocabulary: Vocabulary? = nil, cutoffs: [Int], hidden: Int = 5,
+                 batching: TrainingConfig.Batching = .discourse, seed: UInt64 = 5, initRange: Float = 0.5) throws -> String {
+        let vocabulary = vocabulary ?? self.vocabulary
+        var training = Preset.tiny.training
+        training.batching = batching
+        let config = RunConfig(model: ModelConfig(vocabularySize: vocabulary.count, embeddingSize: 4, hiddenSize: hidden,
+                                                  layers: 2, dropout: 0, initRange: initRange, softmax: .adaptive(cutoffs: cutoffs)),
+                               training: training, corpus: .init(train: ["train.txt"]),
+                               tokenization: TokenizationOptions(), vocabularyHash: vocabulary.contentHash)
+        let run = try RunDirectory.create(at: path(name), config: config, vocabulary: vocabulary)
+        var rng = RNG(seed: seed)
+        let model = try RunDirectory.makeModel(config: config, batchSize: 1, maxSteps: 1, rng: &rng)
+        if constant { for i in 0..<model.store.values.count { model.store.values[i] = 0 } }
+        try run.saveModel(model, config: config)
+        return run.path
+    }
+
+    func number(_ key: String, in line: Substring) throws -> Double {
+        let after = try XCTUnwrap(line.range(of: key + "= ")).upperBound
+        return try XCTUnwrap(Double(line[after...].prefix { !$0.isWhitespace }))
+    }
+
+    // MARK: - train
+
+    func testBadSoftmaxFlagsAreOneLineErrorsAndLeaveNothing() throws {
+        try assertFails(trainArguments(run: "a") + ["--softmax", "sampled"], mentioning: ["--softmax 'sampled'", "full, adaptive or adaptive:C1,C2,..."])
+        try assertFails(trainArguments(run: "a") + ["--softmax", "adaptive:5,3"], mentioning: ["--softmax 'adaptive:5,3'", "not increasing (3 after 5)"])
+        try assertFails(trainArguments(run: "a") + ["--softmax", "adaptive:3,3"], mentioning: ["--softmax 'adaptive:3,3'", "cutoff 3 appears twice"])
+        try assertFails(trainArguments(run: "a") + ["--softmax", "adaptive:3,x"], mentioning: ["--softmax 'adaptive:3,x'", "'x' is not an integer"])
+        // The vocabulary of the training files has 10 ids.
+        try assertFails(trainArguments(run: "a") + ["--softmax", "adaptive:3,10"], mentioning: ["--softmax: ", "cutoff 10 is not below the vocabulary size 10"])
+        try assertFails(trainArguments(run: "a") + ["--softmax", "adaptive", "--tie-weights"], mentioning: ["--tie-weights", "--softmax adaptive"])
+        // A vocabulary file not sorted by count cannot choose cutoffs (explicit ones are fine).
+        let vocab = try write("vocab.txt", "<unk>\t0\n<eos>\t90\nthe\t30\ncat\t40\nsat\t30\non\t30\na\t30\nmat\t30\nand\t30\nslept\t30\n")
+        try assertFails(trainArguments(run: "a") + ["--vocab", vocab, "--softmax", "adaptive"],
+                        mentioning: [vocab + " is not sorted by descending count (line 4: 40 after 30)", "adaptive:C1,C2,..."])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("a")), "a failed start leaves no run directory")
+        let explicit = try runLMTool(trainArguments(run: "b") + ["--vocab", vocab, "--softmax", "adaptive:4,7"])
+        XCTAssertEqual(explicit.status, 0, explicit.stderr)
+    }
+
+    /// A run trained with `--softmax adaptive` records its cutoffs; `lmtool perplexity` on its
+    /// test file gives the test perplexity the run reported (sentence batching); `--resume` keeps the softmax and
+    /// refuses another one.
+    func testAdaptiveRunRecordsItsCutoffsAndScoresAsItReported() throws {
+        let r = try runLMTool(trainArguments(run: "run") + ["--softmax", "adaptive", "--batching", "sentence"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("run/config.json")))) as! [String: Any]
+        let softmax = try XCTUnwrap((config["model"] as? [String: Any])?["softmax"] as? [String: Any])
+        XCTAssertEqual(softmax["kind"] as? String, "adaptive")
+        XCTAssertEqual(softmax["div_value"] as? Double, 4)
+        // The 80% rule on vocab.txt's counts, recounted here: the fewest first ids that cover 80%
+        // of the tokens; with more than (10 − 1) / 4 of them, there is one cluster.
+        let vocab = try String(contentsOfFile: path("run/vocab.txt"), encoding: .utf8)
+        let counts = vocab.split(separator: "\n").map { Int($0.split(separator: "\t")[1])! }
+        var covered = 0, head = 0
+        while Double(covered) < 0.8 * Double(counts.reduce(0, +)) { covered += counts[head]; head += 1 }
+        XCTAssertGreaterThan(head, 2)
+        XCTAssertEqual(softmax["cutoffs"] as? [Int], [head])
+
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("run/summary.json")))) as! [String: Any]
+        let reported = try XCTUnwrap(summary["test_ppl"] as? Double)
+        // Sentence mode: each sentence from a zero state, as the run's test pass.
+        let p = try runLMTool(["perplexity", "--model", path("run"), path("test.txt"), "--mode", "sentence", "--unk"])
+        XCTAssertEqual(p.status, 0, p.stderr)
+        let line = try XCTUnwrap(p.stdout.split(separator: "\n").last)
+        XCTAssertEqual(try number("ppl", in: line), reported, accuracy: 1e-4 * reported)
+
+        // An interrupted run (discourse batching): --resume keeps its softmax, another is refused.
+        let stopped = try runLMTool(trainArguments(run: "d") + ["--softmax", "adaptive:4", "--stop-after-steps", "5"])
+        XCTAssertEqual(stopped.status, 0, stopped.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("d/summary.json")))
+        try assertFails(trainArguments(run: "d") + ["--resume", "--softmax", "full"],
+                        mentioning: [path("d/config.json"), "--resume with a different configuration", "model.softmax.kind adaptive → (none)"])
+        try assertFails(trainArguments(run: "d") + ["--resume", "--softmax", "adaptive:5"],
+                        mentioning: [path("d/config.json"), "model.softmax.cutoffs [4] → [5]"])
+        // The same flags (--preset included) without --softmax: the run's softmax.
+        let resumed = try runLMTool(trainArguments(run: "d") + ["--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("d/summary.json")))
+        let after = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("d/config.json")))) as! [String: Any]
+        let kept = (after["model"] as? [String: Any])?["softmax"] as? [String: Any]
+        XCTAssertEqual(kept?["kind"] as? String, "adaptive")
+        XCTAssertEqual(kept?["cutoffs"] as? [Int], [4])
+    }
+
+    // MARK: - perplexity, rescore, generate
+
+    /// The constant model with cutoffs [2]: the head holds <unk>, <eos> and one cluster entry,
+    /// each 1/3; the cluster {the, cat} splits its third evenly: the and cat 1/6 each.
+    func testPerplexityAndRescoreOfAConstantAdaptiveModelMatchHandComputedFigures() throws {
+        let run = try makeRun("run", constant: true, cutoffs: [2])
+        let text = try write("t.txt", "the cat\ncat dog\n")
+        let all = log10(1.0 / 6 * 1.0 / 6 * 1.0 / 3 * 1.0 / 6 * 1.0 / 3 * 1.0 / 3)   // dog as <unk>
+        for mode in ["discourse", "sentence"] {
+            let u = try runLMTool(["perplexity", "--model", run, text, "--mode", mode, "--unk"])
+            XCTAssertEqual(u.status, 0, u.stderr)
+            let lines = u.stdout.split(separator: "\n")
+            XCTAssertEqual(lines.count, 2, u.stdout)
+            XCTAssertEqual(try number("logprob", in: lines[1]), all, accuracy: 1e-5)
+            XCTAssertEqual(try number("ppl", in: lines[1]), pow(10, -all / 6), accuracy: 1e-3)
+        }
+        let nbest = try write("nbest.txt", "u1-1\tthe cat\nu1-2\tthe\n")
+        let r = try runLMTool(["rescore", "--model", run, nbest])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let scores = r.stdout.split(separator: "\n").map { Double($0.split(separator: "\t")[1])! }
+        XCTAssertEqual(scores.count, 2)
+        XCTAssertEqual(scores[0], log10(1.0 / 6 * 1.0 / 6 * 1.0 / 3), accuracy: 1e-5)
+        XCTAssertEqual(scores[1], log10(1.0 / 6 * 1.0 / 3), accuracy: 1e-5)
+    }
+
+    func testGenerateSamplesFromAnAdaptiveRun() throws {
+        let run = try makeRun("run", constant: false, cutoffs: [2, 3], initRange: 1)
+        let a = try runLMTool(["generate", "--model", run, "--seed", "3", "--words", "30", "--prompt", "the"])
+        XCTAssertEqual(a.status, 0, a.stderr)
+        XCTAssertTrue(a.stdout.hasPrefix("the"), a.stdout)
+        let b = try runLMTool(["generate", "--model", run, "--seed", "3", "--words", "30", "--prompt", "the"])
+        XCTAssertEqual(a.stdout, b.stdout)
+        let words = a.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        XCTAssertGreaterThan(words.count, 1, a.stdout)
+        XCTAssertTrue(words.allSatisfy { ["the", "cat", "<unk>"].contains($0) }, a.stdout)
+    }
+
+    // MARK: - PyTorch cross-check
+
+    /// scripts/run_to_pytorch.py loads adaptive runs into `nn.AdaptiveLogSoftmaxWithLoss` and
+    /// agrees with `lmtool perplexity` within 0.1%: V = 12 with cutoffs [4, 7] and hidden size
+    /// 5 (projections 1 and 0 wide: the last cluster is uniform), discourse and sentence mode.
+    func testPyTorchScriptAgreesWithLMToolOnAdaptiveRuns() throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/run_to_pytorch.py").path
+        let words = (0..<10).map { "w\($0)" }
+        let vocabulary = try Vocabulary(tokens: ["<unk>", "<eos>"] + words, counts: [1, 9] + (0..<10).map { 20 - $0 })
+        let text = try write("t.txt", "w0 w1 w5 w9 w2\nw8 w7 zz w0\n\nw3 w3 w4 w6 w11 w1\nw9\n")
+        let cases = [("a", TrainingConfig.Batching.discourse, [4, 7]), ("b", .sentence, [2, 5, 9])]
+        var ours: [Double] = []
+        var runs: [String] = []
+        for (name, batching, cutoffs) in cases {
+            let run = try makeRun(name, constant: false, vocabulary: vocabulary, cutoffs: cutoffs, hidden: 5,
+                                  batching: batching, seed: 21, initRange: 2)
+            let lm = try runLMTool(["perplexity", "--model", run, text, "--json", "--window", "3"])
+            XCTAssertEqual(lm.status, 0, lm.stderr)
+            let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(lm.stdout.utf8)) as? [String: Any])
+            ours.append(try XCTUnwrap(((object["total"] as? [String: Any])?["withOOVs"] as? [String: Any])?["ppl"] as? Double))
+            runs.append(run)
+        }
+        let py = Process()
+        py.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        py.arguments = ["python3", script] + runs + [text, "--json"]
+        let out = Pipe(), err = Pipe()
+        py.standardOutput = out
+        py.standardError = err
+        try py.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        py.waitUntilExit()
+        if py.terminationStatus != 0 && errors.contains("No module named 'torch'") {
+            throw XCTSkip("python3 cannot import torch: PyTorch cross-check skipped")
+        }
+        XCTAssertEqual(py.terminationStatus, 0, errors)
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+        XCTAssertEqual(lines.count, cases.count, errors)
+        for ((name, batching, _), (line, mine)) in zip(cases, zip(lines, ours)) {
+            let result = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], errors)
+            let theirs = try XCTUnwrap(result["ppl"] as? Double)
+            XCTAssertEqual(result["mode"] as? String, batching.rawValue)
+            XCTAssertEqual(result["oovs"] as? Int, 2)
+            XCTAssertEqual(mine, theirs, accuracy: 1e-3 * theirs, "\(name): lmtool \(mine), PyTorch \(theirs)")
+            XCTAssertGreaterThan(abs(mine - 12), 0.5, "random weights must not give a near-uniform model")
+        }
+    }
+}
+
+/// `lmtool bench lm --vocab N --softmax adaptive` and scripts/bench_lm_pytorch.py with the same
+/// flags: a smoke test (one timed window of the tiny preset), not a measurement.
+final class AdaptiveSoftmaxBenchTests: XCTestCase {
+    func testBenchFlagsWorkAndBothSidesChooseTheSameCutoffs() throws {
+        let r = try runLMTool(["bench", "lm", "--preset", "tiny", "--steps", "1", "--vocab", "300", "--softmax", "adaptive", "--threads", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n")
+        // Zipf over 300 ids, H_n ≈ ln n + 0.5772 + 1/2n: 80% of H_300 = 6.2827 is 5.0261;
+        // H_85 = 5.0257 falls just short, H_86 = 5.0373 reaches it: head 86 > (300 − 1) / 4,
+        // so a single cluster.
+        XCTAssertTrue(lines.contains("# tiny V=300 adaptive: adaptive softmax, cutoffs [86], div_value 4.0"), r.stdout)
+        let result = try XCTUnwrap(lines.last)
+        XCTAssertTrue(result.hasPrefix("tiny V=300 adaptive train "), r.stdout)
+        XCTAssertFalse(result.contains(" - tok/s"), r.stdout)
+
+        for (flags, fragment) in [(["--softmax", "sampled"], "--softmax 'sampled' is not one of full, adaptive"),
+                                  (["--vocab", "1"], "--vocab must be in 2..."),
+                                  (["--vocab", "2000000000", "--softmax", "adaptive"], "--vocab 2000000000: the sizes give about")] {
+            try assertFails(["bench", "lm", "--preset", "tiny", "--steps", "1"] + flags, mentioning: [fragment])
+        }
+
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/bench_lm_pytorch.py").path
+        let py = try runProcess(URL(fileURLWithPath: "/usr/bin/env"),
+                                ["python3", script, "--preset", "tiny", "--steps", "1", "--vocab", "300", "--softmax", "adaptive"])
+        if py.status != 0 && py.stderr.contains("No module named 'torch'") {
+            throw XCTSkip("python3 cannot import torch: the PyTorch side is skipped")
+        }
+        XCTAssertEqual(py.status, 0, py.stderr)
+        let pyLines = py.stdout.split(separator: "\n")
+        XCTAssertTrue(pyLines.contains("# tiny V=300 adaptive: adaptive softmax, cutoffs [86], div_value 4.0"), py.stdout)
+        XCTAssertTrue(pyLines.last?.hasPrefix("tiny V=300 adaptive train ") == true, py.stdout)
+    }
+}
