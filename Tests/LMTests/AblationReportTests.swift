@@ -265,6 +265,8 @@ final class AblationReportTests: XCTestCase {
         XCTAssertEqual(report.domainRows, [])
         XCTAssertTrue(report.domainNotes.first?.hasPrefix("No finished run recorded test perplexity per domain") == true, "\(report.domainNotes)")
         XCTAssertTrue(report.markdown().contains("per-domain table omitted"), report.markdown())
+        // A domains.svg left by an earlier report would show figures this one does not have.
+        try Data("<svg/>".utf8).write(to: URL(fileURLWithPath: dir + "/domains.svg"))
         try report.write(to: dir)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/domains.svg"))
         // A per-domain ppl below 1 is refused naming the file.

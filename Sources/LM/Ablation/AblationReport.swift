@@ -310,7 +310,8 @@ public struct AblationReport: Codable, Equatable, Sendable {
     }
 
     /// Writes report.md, report.csv, report.json, valid-ppl.svg and differences.svg into
-    /// `results`, each atomically, and domains.svg when there is a per-domain table.
+    /// `results`, each atomically, and domains.svg when there is a per-domain table (else a
+    /// domains.svg of an earlier report is removed).
     public func write(to results: String) throws {
         try AtomicFile.write(Array(markdown().utf8), to: results + "/report.md")
         try AtomicFile.write(Array(csv().utf8), to: results + "/report.csv")
@@ -319,6 +320,9 @@ public struct AblationReport: Codable, Equatable, Sendable {
         try AtomicFile.write(Array(SVGPlot.differences(rows.filter { $0.arm != baseline }, baseline: baseline).utf8), to: results + "/differences.svg")
         if !domainRows.isEmpty {
             try AtomicFile.write(Array(SVGPlot.domainDifferences(domainRows, baseline: baseline).utf8), to: results + "/domains.svg")
+        } else if unlink(results + "/domains.svg") != 0 && errno != ENOENT {
+            // A domains.svg from an earlier report would show figures this report no longer has.
+            throw FileError.posix(results + "/domains.svg", "cannot remove the previous report's")
         }
     }
 }
