@@ -208,6 +208,74 @@ final class AblationReportTests: XCTestCase {
         XCTAssertFalse(svg.contains("grey"), svg)
     }
 
+    /// Adds `test_by_domain` (domain → test ppl, 30 tokens in 3 sentences each) to a run's summary.json.
+    func addDomains(_ name: String, _ domains: [String: Double]) throws {
+        let path = dir + "/runs/" + name + "/summary.json"
+        var summary = String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let entries = domains.keys.sorted().map { "\"\($0)\":{\"log_prob\":\(-30 * log(domains[$0]!)),\"ppl\":\(domains[$0]!),\"sentences\":3,\"tokens\":30}" }
+        summary.removeLast()
+        summary += ",\"test_by_domain\":{\(entries.joined(separator: ","))}}\n"
+        try Data(summary.utf8).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// Per domain: Δ paired by seed with its t interval, by hand; an arm whose runs predate
+    /// test_by_domain gets a note, not a row; the forest plot has one point per row.
+    func testPerDomainDifferencesPairedBySeed() throws {
+        try makeRun("random-seed1", valid: [100], test: 100)
+        try makeRun("random-seed2", valid: [100], test: 110)
+        try makeRun("w2v-seed1", valid: [100], test: 95)
+        try makeRun("w2v-seed2", valid: [100], test: 105)
+        try makeRun("old-seed1", valid: [100], test: 99)
+        try addDomains("random-seed1", ["fiction": 100, "poetry": 200])
+        try addDomains("random-seed2", ["fiction": 110, "poetry": 220])
+        try addDomains("w2v-seed1", ["fiction": 90, "poetry": 210])
+        try addDomains("w2v-seed2", ["fiction": 96, "poetry": 236])
+        let report = try AblationReport.make(results: dir, resamples: 10)
+        XCTAssertEqual(report.domainRows.map { "\($0.arm)/\($0.domain)" }, ["w2v/fiction", "w2v/poetry"])
+        // fiction: Δ −10, −14: mean −12, sd 2√2, half width t(0.975, 1) · 2√2 / √2 = 12.706204736 · 2.
+        let fiction = report.domainRows[0], poetry = report.domainRows[1]
+        XCTAssertEqual(fiction.difference.mean, -12, accuracy: 1e-9)
+        XCTAssertEqual(fiction.difference.low, -12 - 12.706204736 * 2, accuracy: 1e-6)
+        XCTAssertEqual(fiction.difference.high, -12 + 12.706204736 * 2, accuracy: 1e-6)
+        XCTAssertEqual(fiction.difference.count, 2)
+        XCTAssertEqual([fiction.baselinePPLMean, fiction.armPPLMean], [105, 93])
+        // poetry: Δ +10, +16: mean 13, sd 3√2, half width 12.706204736 · 3.
+        XCTAssertEqual(poetry.difference.mean, 13, accuracy: 1e-9)
+        XCTAssertEqual(poetry.difference.high, 13 + 12.706204736 * 3, accuracy: 1e-6)
+        XCTAssertEqual(report.domainNotes, ["old: seed 1 has no per-domain test figures in this arm or the baseline: left out of the per-domain table"])
+        let md = report.markdown()
+        XCTAssertTrue(md.contains("| w2v | fiction | 2 | 105.00 | 93.00 | -12.00 [-37.41, 13.41] |"), md)
+        XCTAssertTrue(md.contains("| w2v | poetry | 2 | 210.00 | 223.00 | +13.00 [-25.12, 51.12] |"), md)
+        try report.write(to: dir)
+        let points = try svgElements(dir + "/domains.svg", "circle").filter { $0["class"] == "point" }
+        XCTAssertEqual(points.map { $0["data-domain"] }, ["fiction", "poetry"])
+        XCTAssertEqual(points.map { $0["fill"] }, ["#2ca02c", "#d62728"])
+        let intervals = try svgElements(dir + "/domains.svg", "line").filter { $0["class"] == "interval" }
+        XCTAssertEqual(intervals.count, 2)
+        // The intervals are drawn to scale: poetry's is 3/2 as long as fiction's.
+        let lengths = intervals.map { Double($0["x2"]!)! - Double($0["x1"]!)! }
+        XCTAssertEqual(lengths[1] / lengths[0], 1.5, accuracy: 0.01)
+    }
+
+    /// Old runs without test_by_domain: no per-domain table, a note saying why, no domains.svg.
+    func testPerDomainTableIsOmittedForOldRuns() throws {
+        try makeRun("random-seed1", valid: [100], test: 100)
+        try makeRun("w2v-seed1", valid: [100], test: 95)
+        let report = try AblationReport.make(results: dir, resamples: 10)
+        XCTAssertEqual(report.domainRows, [])
+        XCTAssertTrue(report.domainNotes.first?.hasPrefix("No finished run recorded test perplexity per domain") == true, "\(report.domainNotes)")
+        XCTAssertTrue(report.markdown().contains("per-domain table omitted"), report.markdown())
+        // A domains.svg left by an earlier report would show figures this one does not have.
+        try Data("<svg/>".utf8).write(to: URL(fileURLWithPath: dir + "/domains.svg"))
+        try report.write(to: dir)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/domains.svg"))
+        // A per-domain ppl below 1 is refused naming the file.
+        try addDomains("w2v-seed1", ["fiction": 0.5])
+        XCTAssertThrowsError(try AblationReport.make(results: dir)) { error in
+            XCTAssertEqual("\(error)", "\(dir!)/runs/w2v-seed1/summary.json: test_by_domain fiction: ppl 0.5 is not a perplexity (a finite number of at least 1)")
+        }
+    }
+
     func testMalformedFilesAreOneLineErrorsNamingThem() throws {
         try makeRun("random-seed1", valid: [100], test: 100)
         try Data("3\t-4.5\n2\tabc\n".utf8).write(to: URL(fileURLWithPath: dir + "/runs/random-seed1/test-sentences.tsv"))

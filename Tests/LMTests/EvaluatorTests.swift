@@ -160,6 +160,110 @@ final class EvaluatorTests: XCTestCase {
         }
     }
 
+    // MARK: - By domain
+
+    /// Writes `lines` (JSONL) to a temporary file; the caller removes `dir`.
+    func jsonlFile(_ lines: [String]) throws -> (dir: URL, path: String) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evaluator-domains-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let path = dir.appendingPathComponent("d.jsonl").path
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return (dir, path)
+    }
+
+    /// Hand-checkable: p = (<unk> .1, <eos> .2, the .3, cat .4), one sentence per domain.
+    func testScoreByDomainOnAKnownDistribution() throws {
+        let (dir, file) = try jsonlFile([
+            #"{"text": "the cat", "domain": "a"}"#,
+            #"{"text": "cat dog", "domain": "b"}"#,
+            #"{"text": "the", "domain": "c"}"#,
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for mode in [TrainingConfig.Batching.discourse, .sentence] {
+            let evaluator = Evaluator(model: constantModel([0.1, 0.2, 0.3, 0.4], batchSize: 2, maxSteps: 2), vocabulary: vocabulary, mode: mode)
+            var seen: [String?] = []
+            let (total, domains) = try evaluator.scoreByDomain(CorpusReader(paths: [file])) { seen.append($0.domain) }
+            XCTAssertEqual(seen, ["a", "b", "c"], "\(mode)")
+            XCTAssertEqual(domains.keys.sorted(), ["a", "b", "c"])
+            let a = try XCTUnwrap(domains["a"]), b = try XCTUnwrap(domains["b"]), c = try XCTUnwrap(domains["c"])
+            XCTAssertEqual([a.sentences, a.words, a.oovs], [1, 2, 0])
+            XCTAssertEqual([b.sentences, b.words, b.oovs], [1, 2, 1])
+            XCTAssertEqual([c.sentences, c.words, c.oovs], [1, 1, 0])
+            XCTAssertEqual(a.srilm.logprob, log10(0.3 * 0.4 * 0.2), accuracy: 1e-6)
+            XCTAssertEqual(b.srilm.logprob, log10(0.4 * 0.2), accuracy: 1e-6)       // dog is not scored
+            XCTAssertEqual(b.withOOVs.logprob, log10(0.4 * 0.1 * 0.2), accuracy: 1e-6) // dog as <unk>
+            XCTAssertEqual(try XCTUnwrap(b.srilm.ppl), pow(10, -log10(0.4 * 0.2) / 2), accuracy: 1e-4)
+            XCTAssertEqual(c.srilm.logprob, log10(0.3 * 0.2), accuracy: 1e-6)
+            XCTAssertEqual(total.srilm.logprob, log10(0.3 * 0.4 * 0.2 * 0.4 * 0.2 * 0.3 * 0.2), accuracy: 1e-6)
+        }
+    }
+
+    /// Three interleaved domains, random weights (the carried state matters), both modes, with
+    /// and without sentence splitting: each domain's totals are exactly the sum of the sentences
+    /// of its records as plain `score` gives them, and the domains add up to the total.
+    func testScoreByDomainAttributesEachSentenceToItsRecordAndSumsToTheTotal() throws {
+        let records: [(domain: String, text: String)] = [
+            ("fiction", "the cat. The the cat"), ("poetry", "cat cat dog"), ("fiction", ""),
+            ("science", "the. Cat the. Dog dog the"), ("poetry", "the"), ("science", "cat"),
+            ("fiction", "dog the cat cat the cat the the"), ("poetry", "the cat the. Cat"),
+        ]
+        let (dir, file) = try jsonlFile(records.map { #"{"domain": "\#($0.domain)", "text": "\#($0.text)"}"# })
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for mode in [TrainingConfig.Batching.discourse, .sentence] {
+            for split in [false, true] {
+                let tokenization = TokenizationOptions(tokenizer: .simple, splitSentences: split)
+                let label = "\(mode) split=\(split)"
+                let evaluator = Evaluator(model: randomModel(batchSize: 3, maxSteps: 4), vocabulary: vocabulary,
+                                          tokenization: tokenization, mode: mode)
+                // The expected domain of each sentence, from the records' sentence counts.
+                let stream = TokenStream(tokenization)
+                var expectedDomains: [String] = []
+                for r in records {
+                    let eos = stream.tokens(r.text).filter { $0 == Vocabulary.endOfSentenceToken }.count
+                    // Sentence mode skips a record with no tokens (a blank line is no sentence).
+                    let sentences = mode == .sentence && stream.tokens(r.text).count == eos ? 0 : eos
+                    expectedDomains += Array(repeating: r.domain, count: sentences)
+                }
+                var sentences: [PerplexityReport.Sentence] = []
+                _ = try evaluator.score(CorpusReader(paths: [file])) { sentences.append($0) }
+                XCTAssertEqual(sentences.count, expectedDomains.count, label)
+                var expected: [String: PerplexityStatistics] = [:]
+                for (s, d) in zip(sentences, expectedDomains) { expected[d, default: PerplexityStatistics()].add(s.statistics) }
+
+                let (total, domains) = try evaluator.scoreByDomain(CorpusReader(paths: [file]))
+                XCTAssertEqual(domains.keys.sorted(), ["fiction", "poetry", "science"], label)
+                var sum = PerplexityStatistics()
+                for (name, stats) in domains {
+                    let e = try XCTUnwrap(expected[name], label)
+                    XCTAssertEqual([stats.sentences, stats.words, stats.oovs, stats.zeroprobs], [e.sentences, e.words, e.oovs, e.zeroprobs], "\(label) \(name)")
+                    XCTAssertEqual(stats.inVocabularyLogprob, e.inVocabularyLogprob, accuracy: 1e-9, "\(label) \(name)")
+                    XCTAssertEqual(stats.oovLogprob, e.oovLogprob, accuracy: 1e-9, "\(label) \(name)")
+                    sum.add(stats)
+                }
+                XCTAssertEqual([sum.sentences, sum.words, sum.oovs, sum.zeroprobs, sum.oovZeroprobs],
+                               [total.sentences, total.words, total.oovs, total.zeroprobs, total.oovZeroprobs], label)
+                XCTAssertGreaterThan(total.oovs, 0, label)
+                XCTAssertEqual(sum.inVocabularyLogprob, total.inVocabularyLogprob, accuracy: 1e-9 * abs(total.inVocabularyLogprob), label)
+                XCTAssertEqual(sum.oovLogprob, total.oovLogprob, accuracy: 1e-9 * abs(total.oovLogprob), label)
+            }
+        }
+    }
+
+    /// A record without a domain (plain text, or JSONL without the field) is refused, naming file:line.
+    func testScoreByDomainRefusesARecordWithoutADomain() throws {
+        let (dir, file) = try jsonlFile([#"{"text": "the", "domain": "a"}"#, #"{"text": "cat"}"#])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plain = dir.appendingPathComponent("p.txt").path
+        try "the cat\n".write(toFile: plain, atomically: true, encoding: .utf8)
+        let evaluator = Evaluator(model: constantModel([0.1, 0.2, 0.3, 0.4]), vocabulary: vocabulary)
+        XCTAssertThrowsError(try evaluator.scoreByDomain(CorpusReader(paths: [file]))) { error in
+            XCTAssertTrue("\(error)".hasPrefix("\(file):2: record without a \"domain\""), "\(error)")
+        }
+        XCTAssertThrowsError(try evaluator.scoreByDomain(CorpusReader(paths: [plain]))) { error in
+            XCTAssertTrue("\(error)".hasPrefix("\(plain):1: record without a \"domain\""), "\(error)")
+        }
+    }
+
     // MARK: - Generation
 
     func testGenerationIsDeterministicPerSeedAndTopOneIsGreedy() throws {

@@ -80,6 +80,61 @@ final class TrainerEvaluationTests: TrainerTestCase {
         XCTAssertEqual(logprob[3], all[test.sentenceEnds[2]..<test.sentenceEnds[3]].reduce(0, +), accuracy: 1e-4)
     }
 
+    /// A JSONL test split with domains: summary.json's `test_by_domain` holds each domain's
+    /// sentences, tokens and Σ ln p — equal to the sums of its records' lines of
+    /// test-sentences.tsv — and its ppl; the domains add up to the test record. Both modes (in
+    /// sentence mode the blank record is no sentence). A plain-text test split writes no key,
+    /// and a summary without the key (an older run) still loads.
+    func testSummaryRecordsTestPerplexityByDomain() throws {
+        let sentences = Self.cycleSentences(12, seed: 3)
+        let domains = ["fiction", "poetry", "science"]
+        var lines: [String] = [], recordDomains: [String] = [], texts: [String] = []
+        for (i, s) in sentences.enumerated() {
+            let text = i == 4 ? "" : s
+            lines.append(#"{"domain": "\#(domains[i % 3])", "text": "\#(text)"}"#)
+            recordDomains.append(domains[i % 3])
+            texts.append(text)
+        }
+        let testFile = try write("test.jsonl", lines)
+        for batching in [TrainingConfig.Batching.discourse, .sentence] {
+            let data = CorpusSelection(train: [try write("train.txt", Self.cycleSentences(60, seed: 1))],
+                                       valid: [try write("valid.txt", Self.cycleSentences(10, seed: 2))], test: [testFile])
+            let trainer = try request(data, run: "run-\(batching)", epochs: 1, batching: batching).prepare()
+            guard case .finished(let summary) = try trainer.train() else { return XCTFail("the run did not finish") }
+            let byDomain = try XCTUnwrap(summary.testByDomain, "\(batching)")
+            XCTAssertEqual(byDomain.keys.sorted(), domains)
+            // The tsv's lines in order, one per record (the blank one is skipped in sentence mode).
+            let kept = zip(recordDomains, texts).filter { batching == .discourse || !$0.1.isEmpty }.map(\.0)
+            let tsv = try String(contentsOfFile: trainer.run.testSentencesPath, encoding: .utf8).split(separator: "\n").map { $0.split(separator: "\t") }
+            XCTAssertEqual(tsv.count, kept.count, "\(batching)")
+            for name in domains {
+                let rows = zip(kept, tsv).filter { $0.0 == name }.map(\.1)
+                let d = try XCTUnwrap(byDomain[name])
+                XCTAssertEqual(d.sentences, rows.count, "\(batching) \(name)")
+                XCTAssertEqual(d.tokens, rows.map { Int($0[0])! }.reduce(0, +), "\(batching) \(name)")
+                XCTAssertEqual(d.logProbability, rows.map { Double($0[1])! }.reduce(0, +), accuracy: 1e-9, "\(batching) \(name)")
+                XCTAssertEqual(d.perplexity, exp(-d.logProbability / Double(d.tokens)), accuracy: 1e-9 * d.perplexity)
+            }
+            let record = try trainer.run.readMetrics().records.last!
+            XCTAssertEqual(record.split, "test")
+            let tokens = byDomain.values.map(\.tokens).reduce(0, +)
+            XCTAssertEqual(tokens, trainer.testData!.tokenCount)
+            XCTAssertEqual(-byDomain.values.map(\.logProbability).reduce(0, +) / Double(tokens), record.loss, accuracy: 1e-6)
+            // Written and read back.
+            XCTAssertEqual(try trainer.run.readSummary(), summary)
+            let json = try String(contentsOfFile: trainer.run.summaryPath, encoding: .utf8)
+            XCTAssertTrue(json.contains(#""test_by_domain":{"fiction":{"log_prob":"#), json)
+        }
+        // Plain text: no key; an older summary without it loads.
+        let plain = try request(try writeCycleCorpus(train: 60, valid: 10, test: 10), run: "plain", epochs: 1).prepare()
+        guard case .finished(let s) = try plain.train() else { return XCTFail("the run did not finish") }
+        XCTAssertNil(s.testByDomain)
+        XCTAssertFalse(try String(contentsOfFile: plain.run.summaryPath, encoding: .utf8).contains("test_by_domain"))
+        let old = #"{"epochs":1,"parameters":10,"seconds":1.5,"test_ppl":3.5,"trainable_parameters":10,"valid_ppl":4}"#
+        let decoded = try JSONDecoder().decode(RunSummary.self, from: Data(old.utf8))
+        XCTAssertEqual(decoded, RunSummary(validPerplexity: 4, testPerplexity: 3.5, parameters: 10, trainableParameters: 10, seconds: 1.5, epochs: 1))
+    }
+
     /// Sentence mode: each sentence is scored from a zero state after `<eos>`, and padding never
     /// counts — not in the token count, not in the loss.
     func testSentenceModeScoresEachSentenceAloneAndNeverCountsPadding() throws {

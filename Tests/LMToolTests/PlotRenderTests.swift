@@ -127,7 +127,7 @@ final class PlotRenderTests: XCTestCase {
 
     /// A finished run directory written by hand: metrics.jsonl with one validation record per
     /// epoch and summary.json.
-    func writeRun(_ results: String, _ arm: String, seed: Int, valid: [Double], test: Double) throws {
+    func writeRun(_ results: String, _ arm: String, seed: Int, valid: [Double], test: Double, domains: [String: Double] = [:]) throws {
         let run = "\(results)/runs/\(arm)-seed\(seed)"
         try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
         let metrics = valid.enumerated().map { e, ppl in
@@ -135,7 +135,10 @@ final class PlotRenderTests: XCTestCase {
                 + "\"tokens_per_second\":1,\"elapsed_seconds\":1,\"wall_time\":\"2026-12-01T00:00:00Z\"}\n"
         }.joined()
         try metrics.write(toFile: run + "/metrics.jsonl", atomically: true, encoding: .utf8)
-        let summary = "{\"epochs\":\(valid.count),\"parameters\":1234,\"seconds\":3,\"test_ppl\":\(test),\"trainable_parameters\":1000,\"valid_ppl\":\(valid.min()!)}\n"
+        let byDomain = domains.isEmpty ? "" : ",\"test_by_domain\":{" + domains.keys.sorted().map {
+            "\"\($0)\":{\"log_prob\":\(-100 * log(domains[$0]!)),\"ppl\":\(domains[$0]!),\"sentences\":4,\"tokens\":100}"
+        }.joined(separator: ",") + "}"
+        let summary = "{\"epochs\":\(valid.count),\"parameters\":1234,\"seconds\":3,\"test_ppl\":\(test),\"trainable_parameters\":1000,\"valid_ppl\":\(valid.min()!)\(byDomain)}\n"
         try summary.write(toFile: run + "/summary.json", atomically: true, encoding: .utf8)
     }
 
@@ -215,6 +218,25 @@ final class PlotRenderTests: XCTestCase {
             XCTAssertGreaterThan(count, 200, "\(colour): a curve over four epochs: \(inside)")
         }
         try render(results + "/differences.svg")
+    }
+
+    /// domains.svg (the per-domain forest plot): long arm and domain names inside the canvas, a
+    /// green point for the domain the arm improves and a red one for the domain it worsens.
+    func testPerDomainReportPlot() throws {
+        _ = try rsvgConvert()
+        let results = dir + "/domains"
+        for seed in 1...2 {
+            let s = Double(seed)
+            try writeRun(results, "random", seed: seed, valid: [200], test: 150, domains: ["fiction": 150 + s, "software_docs": 90 + s])
+            try writeRun(results, longArm, seed: seed, valid: [190], test: 148, domains: ["fiction": 130 + 2 * s, "software_docs": 99 + s])
+        }
+        let r = try runLMTool(["report", results, "--resamples", "10"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("| \(longArm) | software_docs | 2 | 91.50 | 100.50 | +9.00 [9.00, 9.00] |"), r.stdout)
+        let png = try render(results + "/domains.svg")
+        let counts = try stats(png, count: ["2ca02c", "d62728"])["counts"] as? [String: Int] ?? [:]
+        XCTAssertGreaterThan(counts["2ca02c"] ?? 0, 20, "fiction's green point: \(counts)")
+        XCTAssertGreaterThan(counts["d62728"] ?? 0, 20, "software_docs' red point: \(counts)")
     }
 
     /// Old code: no colour bar, and the `?` on unknown words was not explained.

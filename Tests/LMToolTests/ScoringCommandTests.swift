@@ -268,6 +268,56 @@ final class ScoringCommandTests: XCTestCase {
         XCTAssertEqual(try number("logprob", in: blocks[2].split(separator: "\n")[1]), all, accuracy: 1e-4)
     }
 
+    /// --by-domain: a `domain NAME:` block (SRILM's two lines) per domain, sorted, before the
+    /// file's; hand-checkable figures on the constant model; in --json a "domains" object per
+    /// file and over all files; plain text (no domain) is a one-line error naming file:line.
+    func testByDomainBlocksJSONAndErrors() throws {
+        let run = try makeRun("run", constant: true)
+        let jsonl = try write("d.jsonl", """
+            {"text": "the cat", "domain": "fiction"}
+            {"text": "cat dog", "domain": "poetry"}
+            {"text": "the", "domain": "fiction"}
+
+            """)
+        for mode in ["discourse", "sentence"] {
+            let r = try runLMTool(["perplexity", "--model", run, jsonl, "--by-domain", "--mode", mode])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let blocks = r.stdout.components(separatedBy: "\n\n")
+            XCTAssertEqual(blocks.count, 3, r.stdout)
+            let fiction = blocks[0].split(separator: "\n"), poetry = blocks[1].split(separator: "\n"), file = blocks[2].split(separator: "\n")
+            XCTAssertEqual(fiction[0], "domain fiction: 2 sentences, 3 words, 0 OOVs")
+            XCTAssertEqual(poetry[0], "domain poetry: 1 sentences, 2 words, 1 OOVs")
+            XCTAssertEqual(file[0], "file \(jsonl): 3 sentences, 5 words, 1 OOVs")
+            let f = log10(0.3 * 0.4 * 0.2 * 0.3 * 0.2), p = log10(0.4 * 0.2)
+            XCTAssertEqual(try number("logprob", in: fiction[1]), f, accuracy: 1e-5)
+            XCTAssertEqual(try number("ppl", in: fiction[1]), pow(10, -f / 5), accuracy: 1e-3)
+            XCTAssertEqual(try number("logprob", in: poetry[1]), p, accuracy: 1e-5)
+            XCTAssertEqual(try number("ppl1", in: poetry[1]), pow(10, -p / 1), accuracy: 1e-3)
+            XCTAssertEqual(try number("logprob", in: file[1]), f + p, accuracy: 1e-5)
+        }
+        // Without --by-domain the output is unchanged: the file's two lines only.
+        let plainRun = try runLMTool(["perplexity", "--model", run, jsonl])
+        XCTAssertEqual(plainRun.stdout.split(separator: "\n").count, 2, plainRun.stdout)
+
+        // JSON: per file and in total, the domains' statistics (--unk: the OOV is scored).
+        let j = try runLMTool(["perplexity", "--model", run, jsonl, jsonl, "--by-domain", "--json", "--unk"])
+        XCTAssertEqual(j.status, 0, j.stderr)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [String: Any])
+        let domains = try XCTUnwrap(object["domains"] as? [String: [String: Any]])
+        XCTAssertEqual(domains.keys.sorted(), ["fiction", "poetry"])
+        XCTAssertEqual(domains["poetry"]?["oovs"] as? Int, 2)
+        let poetryFigures = try XCTUnwrap(domains["poetry"]?["withOOVs"] as? [String: Any])
+        XCTAssertEqual(try XCTUnwrap(poetryFigures["log10Prob"] as? Double), 2 * log10(0.4 * 0.1 * 0.2), accuracy: 1e-5)
+        let files = try XCTUnwrap(object["files"] as? [[String: Any]])
+        XCTAssertEqual((files[0]["domains"] as? [String: [String: Any]])?["fiction"]?["sentences"] as? Int, 2)
+
+        // Records without a domain: one line naming file and line.
+        let plain = try write("p.txt", "the cat\n")
+        try assertFails(["perplexity", "--model", run, plain, "--by-domain"], mentioning: ["\(plain):1: record without a \"domain\""])
+        let partly = try write("partly.jsonl", "{\"text\": \"the\", \"domain\": \"a\"}\n{\"text\": \"cat\"}\n")
+        try assertFails(["perplexity", "--model", run, partly, "--by-domain", "--json"], mentioning: ["\(partly):2: record without a \"domain\""])
+    }
+
     /// The run's tokenization is the default; --tokenizer overrides it.
     func testRunTokenizationIsUsedUnlessOverridden() throws {
         let run = try makeRun("run", constant: true, tokenization: TokenizationOptions(tokenizer: .simple, lowercase: true))

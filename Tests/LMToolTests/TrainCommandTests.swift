@@ -266,4 +266,43 @@ final class TrainCommandTests: XCTestCase {
         let ppl = try XCTUnwrap(text.stdout.split(separator: " ").firstIndex(of: "ppl=").map { text.stdout.split(separator: " ")[$0 + 1] })
         XCTAssertEqual(Double(ppl)!, testPPL, accuracy: testPPL * 1e-4, "\(text.stdout) vs test_ppl \(testPPL)")
     }
+
+    /// Two independent paths agree per domain: summary.json's test_by_domain (the trainer's
+    /// evaluation windows) and `perplexity --by-domain --unk --json` (the streaming evaluator) on
+    /// the same JSONL test file with three domains — exactly (to float rounding) in sentence
+    /// mode; in discourse mode the trainer scores the stream in 10 columns each starting from a
+    /// zero state (docs/scoring.md), so its figures differ slightly from the single stream's —
+    /// and the domains add up to test_ppl.
+    func testTestByDomainAgreesWithPerplexityByDomain() throws {
+        let lines = try String(contentsOfFile: path("test.txt"), encoding: .utf8).split(separator: "\n")
+        let domains = ["fiction", "poetry", "science"]
+        let jsonl = lines.enumerated().map { #"{"domain": "\#(domains[$0.offset % 3])", "text": "\#($0.element)"}"# }
+        try (jsonl.joined(separator: "\n") + "\n").write(toFile: path("test.jsonl"), atomically: true, encoding: .utf8)
+        for batching in ["discourse", "sentence"] {
+            var arguments = trainArguments(run: batching, epochs: 1) + ["--batching", batching]
+            arguments[arguments.firstIndex(of: path("test.txt"))!] = path("test.jsonl")
+            let r = try runLMTool(arguments)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let summary = try readJSONObject(atPath: path("\(batching)/summary.json"))
+            let byDomain = try XCTUnwrap(summary["test_by_domain"] as? [String: [String: Any]], "\(summary)")
+            XCTAssertEqual(byDomain.keys.sorted(), domains)
+            let p = try runLMTool(["perplexity", "--model", path(batching), path("test.jsonl"), "--by-domain", "--unk", "--json"])
+            XCTAssertEqual(p.status, 0, p.stderr)
+            let scored = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(p.stdout.utf8)) as? [String: Any])
+            let scoredDomains = try XCTUnwrap(scored["domains"] as? [String: [String: Any]])
+            var logProb = 0.0, tokens = 0
+            for name in domains {
+                let d = try XCTUnwrap(byDomain[name]), s = try XCTUnwrap(scoredDomains[name])
+                let figures = try XCTUnwrap(s["withOOVs"] as? [String: Any])
+                let ppl = try XCTUnwrap(d["ppl"] as? Double)
+                XCTAssertEqual(try XCTUnwrap(figures["ppl"] as? Double), ppl, accuracy: ppl * (batching == "sentence" ? 1e-5 : 1e-2), "\(batching) \(name)")
+                XCTAssertEqual(d["tokens"] as? Int, (s["words"] as! Int) + (s["sentences"] as! Int), "\(batching) \(name)")
+                XCTAssertEqual(d["sentences"] as? Int, s["sentences"] as? Int, "\(batching) \(name)")
+                logProb += try XCTUnwrap(d["log_prob"] as? Double)
+                tokens += try XCTUnwrap(d["tokens"] as? Int)
+            }
+            let testPPL = try XCTUnwrap(summary["test_ppl"] as? Double)
+            XCTAssertEqual(exp(-logProb / Double(tokens)), testPPL, accuracy: testPPL * 1e-5, batching)
+        }
+    }
 }

@@ -9,10 +9,13 @@ import Support
 /// sentence-only bootstrap as a labelled secondary column; how many seeds the arm needs for an
 /// informative interval, and a flag when the seed spread exceeds the effect; parameter
 /// counts; training time. Unfinished runs (no `summary.json`) are listed, never dropped.
+/// When the runs recorded test perplexity per domain (`test_by_domain` in `summary.json`), a
+/// second table gives each arm's Δ per domain with its t interval paired by seed
+/// (`domainRows`); runs without it (older ones) leave the table out with a note.
 ///
 ///     let report = try AblationReport.make(results: "results")
 ///     print(report.markdown())
-///     try report.write(to: "results")   // report.md, report.csv, report.json, valid-ppl.svg, differences.svg
+///     try report.write(to: "results")   // report.md, report.csv, report.json, valid-ppl.svg, differences.svg (+ domains.svg)
 public struct AblationReport: Codable, Equatable, Sendable {
     /// One arm's line of the table. Undefined values (an sd of one seed, an interval without
     /// pairs) are nil.
@@ -54,6 +57,18 @@ public struct AblationReport: Codable, Equatable, Sendable {
         public var lastEpoch: Int
     }
 
+    /// One arm's test perplexity difference from the baseline on one domain, paired by seed
+    /// over the seeds where both runs recorded the domain.
+    public struct DomainRow: Codable, Equatable, Sendable {
+        public var arm: String
+        public var domain: String
+        /// Mean over the paired seeds of the baseline's and the arm's test perplexity on the domain.
+        public var baselinePPLMean: Double
+        public var armPPLMean: Double
+        /// Arm minus baseline, paired by seed, with the 95% t interval (NaN bounds for one seed).
+        public var difference: Statistics.Interval
+    }
+
     /// Validation perplexity per epoch of an arm: mean over its runs that reached the epoch.
     public struct Curve: Codable, Equatable, Sendable {
         public var arm: String
@@ -67,6 +82,11 @@ public struct AblationReport: Codable, Equatable, Sendable {
     public var rows: [Row]
     public var unfinished: [Unfinished]
     public var curves: [Curve]
+    /// Per arm (in `rows` order) and domain (sorted): Δ test ppl vs the baseline. Empty when no
+    /// pair of runs recorded per-domain figures (`domainNotes` says why).
+    public var domainRows: [DomainRow] = []
+    /// Why the per-domain table is missing or partial, if it is.
+    public var domainNotes: [String] = []
 
     /// Builds the report from `RESULTS/runs/`. Rows: the baseline first, then the other arms by name.
     public static func make(results: String, baseline: String = "random", resamples: Int = 1000, bootstrapSeed: UInt64 = 1) throws -> AblationReport {
@@ -144,8 +164,48 @@ public struct AblationReport: Codable, Equatable, Sendable {
             let epochs = sums.keys.sorted()
             return Curve(arm: arm, epochs: epochs, ppl: epochs.map { sums[$0]!.0 / Double(sums[$0]!.1) })
         }
-        return AblationReport(baseline: baseline, resamples: resamples, bootstrapSeed: bootstrapSeed, rows: rows,
-                              unfinished: unfinished, curves: curves)
+        var report = AblationReport(baseline: baseline, resamples: resamples, bootstrapSeed: bootstrapSeed, rows: rows,
+                                    unfinished: unfinished, curves: curves)
+        (report.domainRows, report.domainNotes) = domainDifferences(arms: arms.filter { $0 != baseline }, byArm: byArm, baseFinished: baseFinished)
+        return report
+    }
+
+    /// The per-domain table: for each arm and domain, the paired-by-seed t interval of
+    /// (arm − baseline) test perplexity on that domain, over the seeds where both runs have it.
+    static func domainDifferences(arms: [String], byArm: [String: [AblationRun]], baseFinished: [Int: AblationRun])
+        -> (rows: [DomainRow], notes: [String]) {
+        let all = byArm.values.joined().compactMap(\.summary)
+        if all.isEmpty || baseFinished.isEmpty { return ([], []) }
+        guard all.contains(where: { $0.testByDomain != nil }) else {
+            return ([], ["No finished run recorded test perplexity per domain (test_by_domain in summary.json: runs trained before it, or a test split without domains): per-domain table omitted."])
+        }
+        var rows: [DomainRow] = [], notes: [String] = []
+        for arm in arms {
+            let finished = byArm[arm]!.filter { $0.summary != nil }.sorted { $0.seed < $1.seed }
+            let pairs = finished.compactMap { run -> (arm: [String: DomainPerplexity], base: [String: DomainPerplexity])? in
+                guard let base = baseFinished[run.seed]?.summary else { return nil }
+                guard let a = run.summary?.testByDomain, let b = base.testByDomain else {
+                    notes.append("\(arm): seed \(run.seed) has no per-domain test figures in this arm or the baseline: left out of the per-domain table")
+                    return nil
+                }
+                return (a, b)
+            }
+            let domains = Set(pairs.flatMap { Array($0.arm.keys) + Array($0.base.keys) }).sorted()
+            for domain in domains {
+                let paired = pairs.compactMap { p -> (Double, Double)? in
+                    guard let a = p.arm[domain], let b = p.base[domain] else { return nil }
+                    return (a.perplexity, b.perplexity)
+                }
+                if paired.count < pairs.count {
+                    notes.append("\(arm): domain \(domain) is missing from \(pairs.count - paired.count) of \(pairs.count) seed pairs")
+                }
+                if paired.isEmpty { continue }
+                let armPPL = paired.map(\.0), basePPL = paired.map(\.1)
+                rows.append(DomainRow(arm: arm, domain: domain, baselinePPLMean: Statistics.mean(basePPL), armPPLMean: Statistics.mean(armPPL),
+                                      difference: Statistics.pairedInterval(armPPL, basePPL)))
+            }
+        }
+        return (rows, notes)
     }
 
     // MARK: - Renderings
@@ -200,10 +260,29 @@ public struct AblationReport: Codable, Equatable, Sendable {
         if !rows.contains(where: { $0.arm == baseline }) { out += "\nNo run of the baseline arm \(baseline): no differences.\n" }
         let notes = rows.flatMap { r in r.notes.map { "- \(r.arm): \($0)" } }
         if !notes.isEmpty { out += "\nNotes:\n" + notes.joined(separator: "\n") + "\n" }
+        out += domainMarkdown()
         if !unfinished.isEmpty {
             out += "\nUnfinished runs (no summary.json), not in the table:\n"
             out += unfinished.map { "- \($0.run) (last validation at epoch \($0.lastEpoch))" }.joined(separator: "\n") + "\n"
         }
+        return out
+    }
+
+    /// The per-domain section of `markdown()`: the table, or the note saying why there is none.
+    func domainMarkdown() -> String {
+        if domainRows.isEmpty && domainNotes.isEmpty { return "" }
+        var out = "\n## Per domain\n\n"
+        if !domainRows.isEmpty {
+            out += "| arm | domain | seeds | \(baseline) test ppl | arm test ppl | Δ test ppl vs \(baseline) (95% t CI, paired by seed) |\n"
+            out += "| --- | --- | --- | --- | --- | --- |\n"
+            for r in domainRows {
+                out += "| \(r.arm) | \(r.domain) | \(r.difference.count) | \(Self.f(r.baselinePPLMean)) | \(Self.f(r.armPPLMean)) | \(Self.interval(r.difference)) |\n"
+            }
+            out += "\nPer-domain test perplexity from each run's summary.json (test_by_domain); means over the seeds paired with \(baseline) "
+                + "on that domain. Only the t interval by seed: test-sentences.tsv does not say which sentence is which domain, so "
+                + "there is no per-domain bootstrap.\n"
+        }
+        if !domainNotes.isEmpty { out += (domainRows.isEmpty ? "" : "\n") + domainNotes.map { domainRows.isEmpty ? $0 : "- " + $0 }.joined(separator: "\n") + "\n" }
         return out
     }
 
@@ -231,12 +310,19 @@ public struct AblationReport: Codable, Equatable, Sendable {
     }
 
     /// Writes report.md, report.csv, report.json, valid-ppl.svg and differences.svg into
-    /// `results`, each atomically.
+    /// `results`, each atomically, and domains.svg when there is a per-domain table (else a
+    /// domains.svg of an earlier report is removed).
     public func write(to results: String) throws {
         try AtomicFile.write(Array(markdown().utf8), to: results + "/report.md")
         try AtomicFile.write(Array(csv().utf8), to: results + "/report.csv")
         try AtomicFile.write(Array(try json().utf8), to: results + "/report.json")
         try AtomicFile.write(Array(SVGPlot.validationCurves(curves).utf8), to: results + "/valid-ppl.svg")
         try AtomicFile.write(Array(SVGPlot.differences(rows.filter { $0.arm != baseline }, baseline: baseline).utf8), to: results + "/differences.svg")
+        if !domainRows.isEmpty {
+            try AtomicFile.write(Array(SVGPlot.domainDifferences(domainRows, baseline: baseline).utf8), to: results + "/domains.svg")
+        } else if unlink(results + "/domains.svg") != 0 && errno != ENOENT {
+            // A domains.svg from an earlier report would show figures this report no longer has.
+            throw FileError.posix(results + "/domains.svg", "cannot remove the previous report's")
+        }
     }
 }

@@ -2,7 +2,8 @@ import Foundation
 
 /// The `summary.json` that `lmtool train` writes last (the report reads it independently of the
 /// trainer's own type, so it also reads run directories copied from elsewhere), when a run is complete:
-/// `{"valid_ppl","test_ppl","parameters","trainable_parameters","seconds","epochs"}`.
+/// `{"valid_ppl","test_ppl","parameters","trainable_parameters","seconds","epochs"}`, and
+/// `"test_by_domain"` when the run's test split had domains (absent in older runs).
 public struct AblationRunSummary: Codable, Equatable, Sendable {
     public var validPPL: Double
     public var testPPL: Double?
@@ -10,18 +11,23 @@ public struct AblationRunSummary: Codable, Equatable, Sendable {
     public var trainableParameters: Int
     public var seconds: Double
     public var epochs: Int
+    /// Test figures per domain (`RunSummary.testByDomain`); nil for runs without them.
+    public var testByDomain: [String: DomainPerplexity]? = nil
 
-    public init(validPPL: Double, testPPL: Double?, parameters: Int, trainableParameters: Int, seconds: Double, epochs: Int) {
+    public init(validPPL: Double, testPPL: Double?, parameters: Int, trainableParameters: Int, seconds: Double, epochs: Int,
+                testByDomain: [String: DomainPerplexity]? = nil) {
         self.validPPL = validPPL
         self.testPPL = testPPL
         self.parameters = parameters
         self.trainableParameters = trainableParameters
         self.seconds = seconds
         self.epochs = epochs
+        self.testByDomain = testByDomain
     }
 
     enum CodingKeys: String, CodingKey {
         case validPPL = "valid_ppl", testPPL = "test_ppl", parameters, trainableParameters = "trainable_parameters", seconds, epochs
+        case testByDomain = "test_by_domain"
     }
 
     /// The first impossible value, if any: a perplexity is a finite number of at least 1,
@@ -36,6 +42,10 @@ public struct AblationRunSummary: Codable, Equatable, Sendable {
         }
         if !(seconds.isFinite && seconds >= 0) { return "seconds \(seconds) is not a finite number of at least 0" }
         if epochs < 0 { return "epochs \(epochs) is negative" }
+        for (domain, d) in (testByDomain ?? [:]).sorted(by: { $0.key < $1.key }) {
+            if !(d.perplexity.isFinite && d.perplexity >= 1) { return "test_by_domain \(domain): ppl \(d.perplexity) is not a perplexity (a finite number of at least 1)" }
+            if d.sentences < 1 || d.tokens < d.sentences { return "test_by_domain \(domain): \(d.sentences) sentences and \(d.tokens) tokens are not counts of a scored domain" }
+        }
         return nil
     }
 }

@@ -10,6 +10,7 @@ import Foundation
 ///   (black) and a `<line class="bootstrap">` for the report's headline interval, the two-level
 ///   bootstrap over seeds, then test sentences (grey, thicker, right of the bar), both with
 ///   short caps at their ends. The sentence-only interval is not drawn.
+/// - `domainDifferences`: the per-domain Δ as a forest plot, one group of rows per arm.
 ///
 /// Every canvas is sized from its text: the title, legend, tick and arm labels are measured with
 /// `textWidth` (a deliberately generous estimate per character) and the margins grow to hold
@@ -184,6 +185,60 @@ public enum SVGPlot {
             s += "<text class=\"arm\" x=\"\(n(cx))\" y=\"\(n(top + ph + 14))\" text-anchor=\"end\" transform=\"rotate(-35 \(n(cx)) \(n(top + ph + 14)))\">\(escape(r.arm))</text>\n"
         }
         s += yAxisTitle("Δ test perplexity", x: left - 18 - tickWidth, y: top + ph / 2)
+        return s + "</svg>\n"
+    }
+
+    /// Test perplexity differences from the baseline per domain, a forest plot: one group per
+    /// arm (its name as a heading), one row per domain with a `<circle class="point">` at the
+    /// mean Δ (green below 0, red above) and a horizontal `<line class="interval">` with caps
+    /// for its 95% t interval paired by seed, where defined; a vertical line at 0.
+    public static func domainDifferences(_ rows: [AblationReport.DomainRow], baseline: String) -> String {
+        let title = "Test perplexity minus \(baseline), per domain"
+        let subtitle = "dot: mean over seeds; line: 95% t interval by seed"
+        var values: [Double] = [0]
+        for r in rows { values += [r.difference.mean, r.difference.low, r.difference.high].filter(\.isFinite) }
+        let (lo, hi) = axisRange(values, padding: 0.08)
+        let xTicks = ticks(lo, hi)
+        var arms: [String] = []
+        for r in rows where arms.last != r.arm { arms.append(r.arm) }
+        let rowHeight = 18.0, top = 56.0, bottom = 50.0, pw = 420.0, right = 24.0
+        let labelWidth = max(rows.map { textWidth($0.domain, fontSize: 12) + 16 }.max() ?? 0,
+                             arms.map { textWidth($0, fontSize: 12) }.max() ?? 0)
+        let left = 12 + labelWidth + 12
+        let ph = rowHeight * Double(rows.count + arms.count) + 8
+        let height = top + ph + bottom
+        let width = max(left + pw + right, textWidth(title, fontSize: 14) + 20, textWidth(subtitle, fontSize: 11) + 20)
+        func x(_ v: Double) -> Double { left + (v - lo) / (hi - lo) * pw }
+        var s = header(width, height, title: title)
+        s += "<text class=\"subtitle\" x=\"\(n(width / 2))\" y=\"40\" text-anchor=\"middle\" font-size=\"11\" fill=\"#444\">\(escape(subtitle))</text>\n"
+        s += "<line x1=\"\(n(left))\" y1=\"\(n(top + ph))\" x2=\"\(n(left + pw))\" y2=\"\(n(top + ph))\" stroke=\"#000\"/>\n"
+        for t in xTicks.values {
+            s += "<line class=\"grid\" x1=\"\(n(x(t)))\" y1=\"\(n(top))\" x2=\"\(n(x(t)))\" y2=\"\(n(top + ph))\" stroke=\"#ddd\"/>\n"
+            s += "<text class=\"tick\" x=\"\(n(x(t)))\" y=\"\(n(top + ph + 18))\" text-anchor=\"middle\">\(label(t, step: xTicks.step))</text>\n"
+        }
+        s += "<line class=\"zero\" x1=\"\(n(x(0)))\" y1=\"\(n(top))\" x2=\"\(n(x(0)))\" y2=\"\(n(top + ph))\" stroke=\"#000\"/>\n"
+        s += "<text x=\"\(n(left + pw / 2))\" y=\"\(n(height - 12))\" text-anchor=\"middle\">Δ test perplexity</text>\n"
+        var line = 0.0
+        var previousArm: String?
+        for r in rows {
+            if r.arm != previousArm {
+                line += 1
+                s += "<text class=\"arm\" x=\"12\" y=\"\(n(top + line * rowHeight - 4))\" font-weight=\"bold\">\(escape(r.arm))</text>\n"
+                previousArm = r.arm
+            }
+            line += 1
+            let cy = top + line * rowHeight - 8
+            s += "<text class=\"domain\" x=\"28\" y=\"\(n(cy + 4))\">\(escape(r.domain))</text>\n"
+            let d = r.difference
+            guard d.mean.isFinite else { continue }
+            if d.low.isFinite && d.high.isFinite {
+                s += "<line class=\"interval\" data-arm=\"\(escape(r.arm))\" data-domain=\"\(escape(r.domain))\" x1=\"\(n(x(d.low)))\" y1=\"\(n(cy))\" x2=\"\(n(x(d.high)))\" y2=\"\(n(cy))\" stroke=\"#000\" stroke-width=\"1.5\"/>\n"
+                for end in [d.low, d.high] {
+                    s += "<line class=\"cap\" x1=\"\(n(x(end)))\" y1=\"\(n(cy - 4))\" x2=\"\(n(x(end)))\" y2=\"\(n(cy + 4))\" stroke=\"#000\" stroke-width=\"1.5\"/>\n"
+                }
+            }
+            s += "<circle class=\"point\" data-arm=\"\(escape(r.arm))\" data-domain=\"\(escape(r.domain))\" cx=\"\(n(x(d.mean)))\" cy=\"\(n(cy))\" r=\"4\" fill=\"\(d.mean < 0 ? "#2ca02c" : "#d62728")\"/>\n"
+        }
         return s + "</svg>\n"
     }
 

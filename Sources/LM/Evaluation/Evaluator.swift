@@ -111,21 +111,52 @@ public final class Evaluator {
     @discardableResult
     public func score(_ corpus: CorpusReader, split: Split? = nil,
                       sentence body: (PerplexityReport.Sentence) throws -> Void = { _ in }) throws -> PerplexityStatistics {
+        try score(corpus, split: split, requireDomains: false, sentence: body).total
+    }
+
+    /// Scores `corpus` as `score(_:split:sentence:)` does and also returns the totals of each
+    /// domain (the JSONL `domain` of the record a sentence came from; every token of a sentence
+    /// belongs to its record, since a record always ends with `<eos>`). The domains' totals add
+    /// up to `total`. In discourse mode the state is carried across records (and domains) as
+    /// always: a domain's figures are those of its tokens scored in the file's context.
+    ///
+    ///     let (total, domains) = try evaluator.scoreByDomain(CorpusReader(paths: ["test.jsonl"]))
+    ///     domains["fiction"]!.withOOVs.ppl
+    ///
+    /// - Throws: as `score`, and a `CorpusError` naming file and line for the first record
+    ///   without a (non-empty) `domain`: a plain-text line, or a JSONL record that has none.
+    public func scoreByDomain(_ corpus: CorpusReader, split: Split? = nil,
+                              sentence body: (PerplexityReport.Sentence) throws -> Void = { _ in })
+        throws -> (total: PerplexityStatistics, domains: [String: PerplexityStatistics]) {
+        try score(corpus, split: split, requireDomains: true, sentence: body)
+    }
+
+    private func score(_ corpus: CorpusReader, split: Split?, requireDomains: Bool,
+                       sentence body: (PerplexityReport.Sentence) throws -> Void)
+        throws -> (total: PerplexityStatistics, domains: [String: PerplexityStatistics]) {
         var total = PerplexityStatistics()
+        var domains: [String: PerplexityStatistics] = [:]
         try withoutActuallyEscaping(body) { body in
-            let stream = ScoringStream(evaluator: self) { tokens, followsPrevious in
-                let s = PerplexityReport.Sentence(tokens: tokens, followsPrevious: followsPrevious)
+            let stream = ScoringStream(evaluator: self) { tokens, followsPrevious, domain in
+                let s = PerplexityReport.Sentence(tokens: tokens, followsPrevious: followsPrevious, domain: domain)
                 total.add(s.statistics)
+                if requireDomains, let domain { domains[domain, default: PerplexityStatistics()].add(s.statistics) }
                 try body(s)
             }
-            let add: (RecordView) throws -> Void = { try stream.add(record: $0.text) }
+            let add: (RecordView) throws -> Void = { record in
+                if requireDomains && (record.domain ?? "").isEmpty {
+                    throw CorpusError(file: record.location.file, position: .line(record.location.line),
+                                      "record without a \"domain\": --by-domain needs JSONL records that each carry a non-empty \"domain\" string (a plain-text line has none)")
+                }
+                try stream.add(record: record.text, domain: record.domain)
+            }
             if let split { try corpus.forEachRecord(in: split, add) } else { try corpus.forEachRecord(add) }
             try stream.finish()
         }
         if total.sentences + total.words == 0 {
             throw CorpusError(file: corpus.files.joined(separator: ", "), "nothing to score (no tokens\(split.map { " in the \($0.rawValue) split" } ?? ""))")
         }
-        return total
+        return (total, domains)
     }
 
     /// Scores `text` (lines, as a plain-text file would hold them) and returns its sentences.
@@ -267,12 +298,17 @@ public final class Evaluator {
 }
 
 /// Turns records into scored sentences, in the evaluator's mode, holding at most a window (or a
-/// batch of sentences) plus one record in memory. `emit` gets each sentence's scores and
-/// whether its state was carried from the sentence before (discourse mode, all but the first).
+/// batch of sentences) plus one record in memory. `emit` gets each sentence's scores, whether
+/// its state was carried from the sentence before (discourse mode, all but the first), and the
+/// domain its record was added with.
 final class ScoringStream {
     private let evaluator: Evaluator
-    private let emit: ([TokenScore], Bool) throws -> Void
+    private let emit: ([TokenScore], Bool, String?) throws -> Void
     private let tokens: TokenStream
+    /// The domain of each sentence read but not emitted yet, in order (a record ends with
+    /// `<eos>`, so each sentence lies in one record).
+    private var domains: [String?] = []
+    private var domainsHead = 0
 
     // Discourse: tokens read but not scored yet, the last input, the sentence being scored.
     private var queue: [Evaluator.Position] = []
@@ -283,20 +319,27 @@ final class ScoringStream {
     private var pending: [[Evaluator.Position]] = []
     private var reading: [Evaluator.Position] = []
 
-    init(evaluator: Evaluator, emit: @escaping ([TokenScore], Bool) throws -> Void) {
+    init(evaluator: Evaluator, emit: @escaping ([TokenScore], Bool, String?) throws -> Void) {
         self.evaluator = evaluator
         self.emit = emit
         self.tokens = TokenStream(evaluator.tokenization)
         evaluator.model.resetState()
     }
 
-    /// Tokenizes one record and scores whatever fills a window (or a batch).
-    func add(record text: UnsafeBufferPointer<UInt8>) throws {
+    convenience init(evaluator: Evaluator, emit: @escaping ([TokenScore], Bool) throws -> Void) {
+        self.init(evaluator: evaluator) { tokens, followsPrevious, _ in try emit(tokens, followsPrevious) }
+    }
+
+    /// Tokenizes one record and scores whatever fills a window (or a batch); its sentences are
+    /// emitted with `domain`.
+    func add(record text: UnsafeBufferPointer<UInt8>, domain: String? = nil) throws {
         let evaluator = self.evaluator
         switch evaluator.mode {
         case .discourse:
-            tokens.forEachToken(in: text, token: { queue.append(evaluator.position(of: $0)) },
-                                endOfSentence: { queue.append(Evaluator.Position(id: Vocabulary.endOfSentenceID, word: nil)) })
+            tokens.forEachToken(in: text, token: { queue.append(evaluator.position(of: $0)) }, endOfSentence: {
+                queue.append(Evaluator.Position(id: Vocabulary.endOfSentenceID, word: nil))
+                domains.append(domain)
+            })
             let W = evaluator.model.maxSteps
             var head = 0
             while queue.count - head >= W {
@@ -309,13 +352,26 @@ final class ScoringStream {
                 if reading.isEmpty { return }  // a blank line is no sentence
                 reading.append(Evaluator.Position(id: Vocabulary.endOfSentenceID, word: nil))
                 pending.append(reading)
+                domains.append(domain)
                 reading = []
             })
             if pending.count >= evaluator.model.batchSize {
-                try evaluator.scoreSentences(pending) { try emit($0, false) }
+                try evaluator.scoreSentences(pending) { try emit($0, false, nextDomain()) }
                 pending.removeAll(keepingCapacity: true)
             }
         }
+    }
+
+    /// The domain of the next sentence to emit (nil for trailing tokens without `<eos>`).
+    private func nextDomain() -> String? {
+        guard domainsHead < domains.count else { return nil }
+        let domain = domains[domainsHead]
+        domainsHead += 1
+        if domainsHead >= 1024 && domainsHead * 2 >= domains.count {
+            domains.removeFirst(domainsHead)
+            domainsHead = 0
+        }
+        return domain
     }
 
     /// Scores what is left.
@@ -327,7 +383,7 @@ final class ScoringStream {
             if !sentence.isEmpty { try emitSentence() }
         case .sentence:
             if !reading.isEmpty { pending.append(reading) }
-            try evaluator.scoreSentences(pending) { try emit($0, false) }
+            try evaluator.scoreSentences(pending) { try emit($0, false, nextDomain()) }
             pending = []
             reading = []
         }
@@ -344,7 +400,7 @@ final class ScoringStream {
 
     /// Discourse mode: emits the sentence read so far.
     private func emitSentence() throws {
-        try emit(sentence, emitted > 0)
+        try emit(sentence, emitted > 0, nextDomain())
         emitted += 1
         sentence = []
     }

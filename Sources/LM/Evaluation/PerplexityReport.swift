@@ -1,5 +1,6 @@
 import Corpus
 import Foundation
+import Support
 
 /// One scored position: the token the model predicted there and its natural-log probability.
 ///
@@ -138,6 +139,13 @@ public struct PerplexityStatistics: Codable, Equatable, Sendable {
         }
     }
 
+    /// These totals plus `other`'s.
+    public func adding(_ other: PerplexityStatistics) -> PerplexityStatistics {
+        var sum = self
+        sum.add(other)
+        return sum
+    }
+
     /// Adds the counts and totals of `other`.
     public mutating func add(_ other: PerplexityStatistics) {
         sentences += other.sentences
@@ -245,11 +253,14 @@ public struct PerplexityReport: Codable, Equatable, Sendable {
         /// mode, any sentence but the first): its first word is conditioned on the previous
         /// `</s>` and everything before, not on a fresh sentence start.
         public var followsPrevious: Bool
+        /// The JSONL `domain` of the record the sentence came from (nil for plain text).
+        public var domain: String? = nil
 
-        public init(tokens: [TokenScore], followsPrevious: Bool = false) {
+        public init(tokens: [TokenScore], followsPrevious: Bool = false, domain: String? = nil) {
             self.tokens = tokens
             self.statistics = PerplexityStatistics(tokens)
             self.followsPrevious = followsPrevious
+            self.domain = domain
         }
 
         /// The words of the sentence, space-separated (without `<eos>`).
@@ -333,6 +344,15 @@ public struct PerplexityReport: Codable, Equatable, Sendable {
     ///     PerplexityReport.summary(label: "file test.txt", statistics: total)
     public static func summary(label: String, statistics: PerplexityStatistics, unk: Bool = false) -> String {
         label + ": " + summary(statistics, unk: unk)
+    }
+
+    /// The summaries of `domains` (sorted by name), each labelled `domain NAME` (control
+    /// characters escaped, so a block stays two lines) and followed by a blank line: the blocks `lmtool perplexity --by-domain` prints before a file's summary.
+    ///
+    ///     domain fiction: 2 sentences, 5 words, 0 OOVs
+    ///     0 zeroprobs, logprob= -3.0103 ppl= 3.1748 ppl1= 5.65685
+    public static func summaries(domains: [String: PerplexityStatistics], unk: Bool = false) -> String {
+        domains.keys.sorted().map { summary(label: "domain \(escapeControlCharacters($0))", statistics: domains[$0]!, unk: unk) + "\n" }.joined()
     }
 
     /// The report as pretty JSON with sorted keys. A probability of 0 is written as the log

@@ -12,6 +12,11 @@ import Support
 /// `trainable_parameters` those the optimizer updates, `seconds` the training time summed
 /// over resumed sessions (validation included, the final test evaluation not), `epochs` the
 /// completed epochs.
+///
+/// When every test sentence came from a JSONL record with a `domain`, `test_by_domain` holds
+/// the test figures per domain (`DomainPerplexity`), e.g.
+/// `"test_by_domain":{"fiction":{"log_prob":-5012.3,"ppl":151.2,"sentences":40,"tokens":998}}`;
+/// the key is absent otherwise, and summaries without it (older runs) still load.
 public struct RunSummary: Codable, Equatable, Sendable {
     public var validPerplexity: Double
     public var testPerplexity: Double?
@@ -19,15 +24,18 @@ public struct RunSummary: Codable, Equatable, Sendable {
     public var trainableParameters: Int
     public var seconds: Double
     public var epochs: Int
+    /// Test figures per domain; nil without a test split whose every record has a domain.
+    public var testByDomain: [String: DomainPerplexity]? = nil
 
     public init(validPerplexity: Double, testPerplexity: Double?, parameters: Int, trainableParameters: Int,
-                seconds: Double, epochs: Int) {
+                seconds: Double, epochs: Int, testByDomain: [String: DomainPerplexity]? = nil) {
         self.validPerplexity = validPerplexity
         self.testPerplexity = testPerplexity
         self.parameters = parameters
         self.trainableParameters = trainableParameters
         self.seconds = seconds
         self.epochs = epochs
+        self.testByDomain = testByDomain
     }
 
     enum CodingKeys: String, CodingKey {
@@ -36,6 +44,7 @@ public struct RunSummary: Codable, Equatable, Sendable {
         case parameters
         case trainableParameters = "trainable_parameters"
         case seconds, epochs
+        case testByDomain = "test_by_domain"
     }
 
     /// Writes every key, `test_ppl` as `null` when there is no test split.
@@ -47,6 +56,7 @@ public struct RunSummary: Codable, Equatable, Sendable {
         try c.encode(trainableParameters, forKey: .trainableParameters)
         try c.encode(seconds, forKey: .seconds)
         try c.encode(epochs, forKey: .epochs)
+        try c.encodeIfPresent(testByDomain, forKey: .testByDomain)
     }
 
     static func encoder() -> JSONEncoder {
@@ -54,6 +64,29 @@ public struct RunSummary: Codable, Equatable, Sendable {
         e.outputFormatting = [.sortedKeys]
         e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return e
+    }
+}
+
+/// One domain's share of a split's figures: `sentences` and `tokens` (scored positions, `<eos>`
+/// included, as for `test_ppl`), `log_prob` = Σ ln p over those tokens, and `ppl` =
+/// exp(−log_prob / tokens). The domains' sentences, tokens and log_prob add up to the split's.
+public struct DomainPerplexity: Codable, Equatable, Sendable {
+    public var sentences: Int
+    public var tokens: Int
+    public var logProbability: Double
+    public var perplexity: Double
+
+    public init(sentences: Int, tokens: Int, logProbability: Double) {
+        self.sentences = sentences
+        self.tokens = tokens
+        self.logProbability = logProbability
+        self.perplexity = tokens > 0 ? exp(-logProbability / Double(tokens)) : .nan
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case sentences, tokens
+        case logProbability = "log_prob"
+        case perplexity = "ppl"
     }
 }
 

@@ -63,4 +63,29 @@ public enum SplitEvaluator {
         }
         return EvaluationResult(lossSum: lossSum, tokenCount: count, sentences: sentences)
     }
+
+    /// The figures of each domain of `data` (its documents' `domain`) from a per-sentence
+    /// `result` of it (`evaluate(_:data:batching:perSentence: true)`); nil when the result has
+    /// no sentences or some sentence has no domain (a plain-text file among the test files, say):
+    /// a partial table would pass for the whole split.
+    ///
+    ///     let test = SplitEvaluator.evaluate(model, data: data, batching: .discourse, perSentence: true)
+    ///     SplitEvaluator.byDomain(test, data: data)?["fiction"]?.perplexity
+    public static func byDomain(_ result: EvaluationResult, data: EncodedCorpus) -> [String: DomainPerplexity]? {
+        guard let sentences = result.sentences, !sentences.isEmpty, sentences.count == data.sentenceCount else { return nil }
+        var sums: [String: (sentences: Int, tokens: Int, logProbability: Double)] = [:]
+        var covered = 0
+        for document in data.documents where !document.sentences.isEmpty {
+            guard let domain = document.domain else { return nil }
+            for s in document.sentences {
+                sums[domain, default: (0, 0, 0)].sentences += 1
+                sums[domain, default: (0, 0, 0)].tokens += sentences[s].tokens
+                sums[domain, default: (0, 0, 0)].logProbability += sentences[s].logProbability
+            }
+            covered += document.sentences.count
+        }
+        // Every sentence belongs to exactly one document (data given without documents: none).
+        guard covered == sentences.count else { return nil }
+        return sums.mapValues { DomainPerplexity(sentences: $0.sentences, tokens: $0.tokens, logProbability: $0.logProbability) }
+    }
 }

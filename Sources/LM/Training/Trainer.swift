@@ -300,9 +300,11 @@ public final class Trainer {
         let t = config.training
         let bestModel = try run.loadModel(config: config, batchSize: options.evaluationBatchSize, maxSteps: t.bptt)
         var testPerplexity: Double?
+        var testByDomain: [String: DomainPerplexity]?
         if let test = testData {
             let result = SplitEvaluator.evaluate(bestModel, data: test, batching: t.batching, perSentence: true)
             testPerplexity = result.perplexity
+            testByDomain = SplitEvaluator.byDomain(result, data: test)
             let log = try run.readMetrics()
             if !log.records.contains(where: { $0.split == "test" && $0.step == state.step }) {
                 try run.appendMetrics(MetricsRecord(epoch: state.schedule.epoch, step: state.step, split: "test", loss: result.loss,
@@ -313,7 +315,7 @@ public final class Trainer {
         }
         let summary = RunSummary(validPerplexity: exp(best), testPerplexity: testPerplexity, parameters: model.store.count,
                                  trainableParameters: Trainer.trainableParameterCount(model), seconds: state.elapsedSeconds,
-                                 epochs: state.schedule.epoch)
+                                 epochs: state.schedule.epoch, testByDomain: testByDomain)
         try run.writeSummary(summary)
         log("valid ppl \(Trainer.format(summary.validPerplexity)), test ppl \(testPerplexity.map(Trainer.format) ?? "-")")
         return summary

@@ -61,6 +61,9 @@ struct PerplexityCommand: ParsableCommand {
     @Flag(help: "Print JSON instead of text (log probabilities named by base: lnProb, log10Prob).")
     var json = false
 
+    @Flag(name: .customLong("by-domain"), help: "Also report each domain of JSONL input (records' \"domain\"): a `domain NAME:` block per domain before each file's (and the total's); in --json a \"domains\" object.")
+    var byDomain = false
+
     @Option(help: "discourse (state carried through the file) or sentence (state reset per sentence); default: the run's batching.")
     var mode: ScoringMode?
 
@@ -82,6 +85,7 @@ struct PerplexityCommand: ParsableCommand {
         let detail: PerplexityReport.Detail = perWord ? .perWord : perSentence ? .perSentence : .summary
         let out = StandardOutput()
         var total = PerplexityStatistics()
+        var totalDomains: [String: PerplexityStatistics] = [:]
         if json {
             out.write("{\n  \"files\" : [\n")
         }
@@ -92,32 +96,40 @@ struct PerplexityCommand: ParsableCommand {
                 if detail != .summary { out.write("      \"sentences\" : [\n") }
             }
             var first = true
-            let stats = try evaluator.score(reader, split: corpus.split) { sentence in
+            let body: (PerplexityReport.Sentence) throws -> Void = { sentence in
                 if json {
                     guard detail != .summary else { return }
                     let entry = SentenceJSON(text: sentence.text, tokens: detail == .perWord ? sentence.tokens : nil,
-                                             statistics: sentence.statistics, followsPrevious: sentence.followsPrevious)
+                                             statistics: sentence.statistics, followsPrevious: sentence.followsPrevious,
+                                             domain: byDomain ? sentence.domain : nil)
                     out.write((first ? "" : ",\n") + "        " + (try scoringJSON(entry)))
                     first = false
                 } else {
                     out.write(PerplexityReport.render(sentence: sentence, detail: detail, unk: unk))
                 }
             }
+            let (stats, domains) = byDomain ? try evaluator.scoreByDomain(reader, split: corpus.split, sentence: body)
+                : (try evaluator.score(reader, split: corpus.split, sentence: body), [:])
             total.add(stats)
+            totalDomains.merge(domains) { $0.adding($1) }
             if json {
                 if detail != .summary { out.write("\n      ],\n") }
+                if byDomain { out.write("      \"domains\" : \(try scoringJSON(domains)),\n") }
                 out.write("      \"statistics\" : \(try scoringJSON(stats))\n    }\(i + 1 < files.count ? "," : "")\n")
             } else {
-                out.write((i > 0 ? "\n" : "") + PerplexityReport.summary(label: "file \(file)", statistics: stats, unk: unk))
+                out.write((i > 0 ? "\n" : "") + PerplexityReport.summaries(domains: domains, unk: unk)
+                    + PerplexityReport.summary(label: "file \(file)", statistics: stats, unk: unk))
             }
         }
         if json {
-            out.write("  ],\n  \"mode\" : \"\(evaluator.mode.rawValue)\",\n  \"model\" : \(try scoringJSON(model)),\n")
+            out.write("  ],\n" + (byDomain ? "  \"domains\" : \(try scoringJSON(totalDomains)),\n" : ""))
+            out.write("  \"mode\" : \"\(evaluator.mode.rawValue)\",\n  \"model\" : \(try scoringJSON(model)),\n")
             out.write("  \"total\" : \(try scoringJSON(total)),\n  \"unk\" : \(unk)\n}\n")
             return
         }
         if files.count > 1 {
-            out.write("\n" + PerplexityReport.summary(label: "total of \(files.count) files", statistics: total, unk: unk))
+            out.write("\n" + PerplexityReport.summaries(domains: totalDomains, unk: unk)
+                + PerplexityReport.summary(label: "total of \(files.count) files", statistics: total, unk: unk))
         }
         // The other convention's figures, on standard error so that stdout stays SRILM's two lines.
         if !unk && total.oovs > 0 {
@@ -142,6 +154,8 @@ struct PerplexityCommand: ParsableCommand {
         var statistics: PerplexityStatistics
         /// The state was carried into the sentence from the text before (discourse mode).
         var followsPrevious: Bool
+        /// The record's domain (with --by-domain).
+        var domain: String?
     }
 }
 

@@ -16,8 +16,12 @@ struct ReportCommand: ParsableCommand {
             interval that excludes 0, a flag when the seeds disagree more than the effect is \
             large, and, secondary, a bootstrap over test sentences alone (it ignores seed \
             variance); parameters (total and trainable); mean training time. Runs without summary.json are \
-            listed as unfinished. Prints the Markdown table and writes RESULTS/report.md, \
-            report.csv, report.json, valid-ppl.svg and differences.svg (atomically).
+            listed as unfinished. When the runs recorded test perplexity per domain \
+            (test_by_domain in summary.json: a JSONL test split with domains), a per-domain table \
+            gives each arm's Δ per domain with its t interval paired by seed, plotted in \
+            domains.svg; older runs leave it out with a note. Prints the Markdown table and writes \
+            RESULTS/report.md, report.csv, report.json, valid-ppl.svg and differences.svg (and \
+            domains.svg) atomically.
 
             Example: lmtool report results
             """)
