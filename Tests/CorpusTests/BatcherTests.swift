@@ -142,6 +142,25 @@ final class SentenceBatcherTests: XCTestCase {
         XCTAssertEqual(shuffled.batches.map(\.length).sorted(), [2, 3, 5])
         XCTAssertEqual(Set(shuffled.batches.map(\.targets)), Set(sorted.batches.map(\.targets)))
     }
+
+    /// The smaller last batch moves as a whole when the batches are shuffled: every shuffled batch
+    /// is one of the sorted batches (before, a shuffle that moved it regrouped the sequences after
+    /// it into other batches, of mixed lengths and another window count every epoch).
+    func testShuffledSortedBatchesKeepTheSmallerLastBatchWhole() {
+        // 7 sentences, B = 3: sorted groups of lengths {2,2,3}, {3,4,4}, {5} (targets incl. <eos>).
+        let sentences: [[Int32]] = [[10, 1], [20, 21, 22, 23, 1], [30, 1], [40, 41, 1], [50, 51, 52, 1], [60, 61, 62, 1], [70, 71, 1]]
+        let sorted = SentenceBatcher(sentences: sentences, batchSize: 3, sortByLength: true)
+        XCTAssertEqual(sorted.batches.map(\.count), [3, 3, 1])
+        XCTAssertEqual(sorted.batches.map(\.length), [3, 4, 5])
+        var movedLast = false
+        for seed in UInt64(1)...20 {
+            let shuffled = SentenceBatcher(sentences: sentences, batchSize: 3, sortByLength: true, shuffleSeed: seed)
+            XCTAssertEqual(shuffled.batches.map(\.count).sorted(), [1, 3, 3], "seed \(seed)")
+            XCTAssertEqual(Set(shuffled.batches.map(\.targets)), Set(sorted.batches.map(\.targets)), "seed \(seed)")
+            if shuffled.batch(2).count != 1 { movedLast = true }
+        }
+        XCTAssertTrue(movedLast, "some seed must move the smaller batch from the end")
+    }
 }
 
 final class DocumentBatcherTests: XCTestCase {

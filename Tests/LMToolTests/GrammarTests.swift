@@ -228,4 +228,27 @@ final class GrammarTests: XCTestCase {
         XCTAssertEqual(try readJSONObject(atPath: run + "/summary.json")["epochs"] as? Int, 2)
         try assertFails(["train", "--run", run, "--resume", "--epochs", "1"], mentioning: ["--epochs 1", "2 epochs"])
     }
+
+    /// Sentence batching with a smaller last batch (90 sentences, batch 4) and sentences longer
+    /// than --bptt: extending the finished run works (it was refused, "step 30 is not 1 epochs of
+    /// 29 windows", because each epoch's shuffle regrouped the sentences after the smaller batch
+    /// into batches of another length, so every epoch had another window count).
+    func testTrainResumeWithMoreEpochsExtendsASentenceBatchedRun() throws {
+        let words = ["the", "cat", "sat", "on", "a", "mat", "and", "slept"]
+        func file(_ name: String, _ count: Int, _ offset: Int) throws -> String {
+            let lines = (0..<count).map { i in (0..<(2 + (i + offset) % 5)).map { words[(i + offset + $0) % 8] }.joined(separator: " ") }
+            let path = dir.appendingPathComponent(name).path
+            try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let run = dir.appendingPathComponent("sentences").path
+        let first = try runLMTool(["train", "--run", run, "--train", try file("train.txt", 90, 0), "--valid", try file("valid.txt", 15, 3),
+                                   "--test", try file("test.txt", 15, 5), "--preset", "tiny", "--embedding-size", "8", "--hidden-size", "8",
+                                   "--batch-size", "4", "--bptt", "6", "--batching", "sentence", "--epochs", "1", "--threads", "1"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let extended = try runLMTool(["train", "--run", run, "--resume", "--epochs", "3", "--threads", "1"])
+        XCTAssertEqual(extended.status, 0, extended.stderr)
+        XCTAssertTrue(extended.stdout.contains("epoch 3/3"), extended.stdout)
+        XCTAssertEqual(try readJSONObject(atPath: run + "/summary.json")["epochs"] as? Int, 3)
+    }
 }

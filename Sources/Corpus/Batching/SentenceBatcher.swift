@@ -61,8 +61,13 @@ public struct SentenceBatcher: Sendable {
     public let paddingID: Int32
     /// Every sentence as `<eos> w1 ... wn <eos>`, back to back.
     private let flat: [Int32]
-    /// Sequences in batch order: batch i is sequences[i*B ..< min((i+1)*B, count)].
+    /// Sequences in batch order.
     private let sequences: [Sequence]
+    /// Batch i is `sequences[batchRanges[i]]`. Kept explicitly because a shuffle of sorted
+    /// batches may move the last, smaller batch anywhere: regrouping by multiples of B would
+    /// then mix that batch with its neighbours (other lengths, and another window count in
+    /// every epoch).
+    private let batchRanges: [Range<Int>]
 
     /// Groups `sentences` into batches of `batchSize`.
     ///
@@ -100,24 +105,32 @@ public struct SentenceBatcher: Sendable {
             sequences = sequences.enumerated()
                 .sorted { ($0.element.length, $0.offset) < ($1.element.length, $1.offset) }
                 .map(\.element)
-            if let seed = shuffleSeed {
-                var batchOrder = Array(0..<((sequences.count + batchSize - 1) / batchSize))
-                batchOrder.shuffle(seed: seed)
-                let sorted = sequences
-                sequences = batchOrder.flatMap { sorted[($0 * batchSize)..<min(($0 + 1) * batchSize, sorted.count)] }
-            }
         } else if let seed = shuffleSeed {
             sequences.shuffle(seed: seed)
         }
+        // Consecutive groups of B; with sortByLength and a seed, the groups are then shuffled
+        // whole (each keeps its members, the smaller last one included).
+        var groups = stride(from: 0, to: sequences.count, by: batchSize).map { $0..<min($0 + batchSize, sequences.count) }
+        if sortByLength, let seed = shuffleSeed {
+            groups.shuffle(seed: seed)
+            let sorted = sequences
+            sequences = groups.flatMap { sorted[$0] }
+            var start = 0
+            groups = groups.map { group in
+                defer { start += group.count }
+                return start..<(start + group.count)
+            }
+        }
         self.flat = flat
         self.sequences = sequences
+        self.batchRanges = groups
     }
 
     /// The number of sequences (sentences, or chunks of long ones).
     public var sequenceCount: Int { sequences.count }
 
     /// The number of batches.
-    public var batchCount: Int { (sequences.count + batchSize - 1) / batchSize }
+    public var batchCount: Int { batchRanges.count }
 
     /// The number of targets over all batches.
     public var targetCount: Int { sequences.reduce(0) { $0 + $1.length } }
@@ -125,7 +138,7 @@ public struct SentenceBatcher: Sendable {
     /// Batch `index` (0 ..< batchCount).
     public func batch(_ index: Int) -> Batch {
         precondition(index >= 0 && index < batchCount, "batch \(index) out of 0..<\(batchCount)")
-        let members = sequences[(index * batchSize)..<min((index + 1) * batchSize, sequences.count)]
+        let members = sequences[batchRanges[index]]
         let count = members.count
         let length = members.map(\.length).max()!
         var inputs = [Int32](repeating: paddingID, count: length * count)
