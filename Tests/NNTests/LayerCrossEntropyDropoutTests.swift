@@ -100,6 +100,10 @@ final class LayerCrossEntropyDropoutTests: XCTestCase {
         var dx = [Float](repeating: 0, count: n)
         drop.backward(dinput: &dx, doutput: x, mask: m, count: n)
         XCTAssertEqual(dx, y)
+        // In place: the same gradient in the same buffer (x is all ones, so it becomes the mask).
+        var g = [Float](repeating: 3, count: n)
+        drop.backwardInPlace(&g, mask: m, count: n)
+        XCTAssertEqual(g, m.map { 3 * $0 })
     }
 
     /// The counter-based mask: SplitMix64's published outputs, independence of neighbours, and

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#else
-import Darwin
-#endif
 import GLoMoGraph
 import NN
 
@@ -494,7 +490,7 @@ public final class LanguageModel {
         }
         // LSTM layers, top down; dOuts[l] holds the gradient w.r.t. the dropped output of layer l.
         for l in stride(from: L - 1, through: 0, by: -1) {
-            if !outMasks.isEmpty { multiplyInPlace(dOuts[l], outMasks[l], count: N * H) }
+            if !outMasks.isEmpty { dropout.backwardInPlace(dOuts[l], mask: outMasks[l], count: N * H) }
             var doutput = UnsafePointer(dOuts[l])
             if l == L - 1, let glomo, glomo.site == .hidden, let glomoGrad {
                 glomoGrad.update(repeating: 0, count: N * H)
@@ -506,7 +502,7 @@ public final class LanguageModel {
             lstms[l].backward(dinput: dinput, dparameters: g + lstmOffsets[l], doutput: doutput,
                               input: l == 0 ? embDrop : outDrops[l - 1], parameters: p + lstmOffsets[l])
         }
-        if let embMask { multiplyInPlace(dEmb, embMask, count: N * E) }
+        if let embMask { dropout.backwardInPlace(dEmb, mask: embMask, count: N * E) }
         var dembedding = UnsafePointer(dEmb)
         if let glomo, glomo.site == .embeddings, let glomoGrad {
             glomoGrad.update(repeating: 0, count: N * E)
@@ -608,12 +604,6 @@ private func load8(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> { load8(Uns
 @inline(__always)
 private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
-}
-
-/// `a[i] *= b[i]` for `i < count`.
-@inline(__always)
-private func multiplyInPlace(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
-    for i in 0..<count { a[i] *= b[i] }
 }
 
 /// `log Σ_j exp(x[j])` in Double (for generation; not on the training path).

@@ -56,6 +56,16 @@ public struct Dropout: Sendable {
         return Float(g.next() >> 40) * 0x1p-24
     }
 
+    /// `gradient[i] *= mask[i]`: the backward pass in place, when the gradient w.r.t. the dropped
+    /// output becomes the gradient w.r.t. the input in the same buffer.
+    public func backwardInPlace(
+        _ gradient: UnsafeMutablePointer<Float>,  // [n]
+        mask: UnsafePointer<Float>,               // [n]
+        count n: Int
+    ) {
+        for i in 0..<n { gradient[i] *= mask[i] }
+    }
+
     /// `dinput[i] += doutput[i] · mask[i]`.
     public func backward(
         dinput: UnsafeMutablePointer<Float>,  // [n]
