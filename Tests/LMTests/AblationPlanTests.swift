@@ -239,6 +239,17 @@ final class AblationPlanTests: XCTestCase {
                                 "parallel --will-cite -j \"$jobs\" <<'LMTOOL_STAGE' || exit $?",
                                 "parallel --will-cite -j \"$jobs\" <<'LMTOOL_STAGE' || status=$?"])
         XCTAssertTrue(parallel.hasSuffix("lmtool report \(dir!)/r --baseline random || status=$?\nexit $status\n"), parallel)
+        // The random runs need no pretraining: they run beside it, their failures recorded, not fatal.
+        XCTAssertEqual(plan.runsWithoutPretraining.map(\.name), ["random-seed1", "random-seed2"])
+        // Split at the closing markers: [vocabulary, pretraining with the random runs, training, the end].
+        let stageLines = parallel.components(separatedBy: "\nLMTOOL_STAGE\n")
+        XCTAssertEqual(stageLines.count, 4, parallel)
+        XCTAssertTrue(stageLines[1].contains("train --run \(dir!)/r/runs/random-seed1 "), stageLines[1])
+        XCTAssertTrue(stageLines[1].contains("--if-needed || echo random-seed2 >> \"$LMTOOL_FAILED_RUNS\""), stageLines[1])
+        XCTAssertTrue(stageLines[1].contains("pretrain-domain"), stageLines[1])
+        XCTAssertFalse(stageLines[2].contains("runs/random-seed"), stageLines[2])
+        XCTAssertTrue(stageLines[2].contains("runs/word2vec-frozen-seed1 "), stageLines[2])
+        XCTAssertTrue(parallel.contains("if [ -s \"$LMTOOL_FAILED_RUNS\" ]; then status=1; fi\n"), parallel)
 
         // A given vocabulary and no pretraining: the training array has nothing to wait for.
         let small = try AblationPlan(spec: AblationSpec(corpus: [dir + "/c.jsonl"], sources: ["random"], seeds: 1,

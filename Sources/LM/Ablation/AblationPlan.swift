@@ -365,23 +365,43 @@ public struct AblationPlan: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// The training runs that need no pretraining step (their only dependency is the
+    /// vocabulary): the parallel script runs them beside the pretraining instead of after it.
+    var runsWithoutPretraining: [PlannedStep] {
+        let pretrainingNames = Set(steps(.pretraining).map(\.name))
+        return steps(.training).filter { $0.dependencies.allSatisfy { !pretrainingNames.contains($0) } }
+    }
+
     private func parallelScript(executable: String) -> String {
         var lines = ["#!/bin/bash",
                      "# " + title + " (GNU parallel)",
                      "# Run with: bash THIS-FILE. Each stage's lines run in parallel (LMTOOL_JOBS at a time, default one per",
-                     "# core), the stages one after another; a failed vocabulary or pretraining step stops the script, failed",
-                     "# runs are listed by the report. Every line is idempotent: run the script again to finish what is left.",
+                     "# core), the stages one after another; the runs that need no pretrained input (random, file:) run beside",
+                     "# the pretraining. A failed vocabulary or pretraining step stops the script, failed runs are listed by",
+                     "# the report. Every line is idempotent: run the script again to finish what is left.",
                      "set -uo pipefail",
                      "jobs=${LMTOOL_JOBS:-100%}",
-                     "status=0"]
-        for stage in [PlannedStep.Stage.vocabulary, .pretraining, .training] {
-            let commands = steps(stage).map { $0.command(executable: executable) }
-            if commands.isEmpty { continue }
-            lines.append("echo '# \(stage.rawValue): \(commands.count) step(s)'")
-            lines.append("parallel --will-cite -j \"$jobs\" <<'LMTOOL_STAGE'" + (stage == .training ? " || status=$?" : " || exit $?"))
-            lines += commands
+                     "status=0",
+                     "export LMTOOL_FAILED_RUNS=$(mktemp)",
+                     "trap 'rm -f \"$LMTOOL_FAILED_RUNS\"' EXIT"]
+        let early = runsWithoutPretraining, earlyNames = Set(early.map(\.name))
+        // A run in the pretraining stage records its failure instead of failing the stage,
+        // which stops the script only for a failed pretraining step.
+        let stages: [(label: String, commands: [String], onFailure: String)] = [
+            ("vocabulary", steps(.vocabulary).map { $0.command(executable: executable) }, " || exit $?"),
+            (early.isEmpty ? "pretraining" : "pretraining, and the runs without pretrained inputs",
+             steps(.pretraining).map { $0.command(executable: executable) }
+                + early.map { $0.command(executable: executable) + " || echo \(shellQuote($0.name)) >> \"$LMTOOL_FAILED_RUNS\"" },
+             " || exit $?"),
+            ("training", steps(.training).filter { !earlyNames.contains($0.name) }.map { $0.command(executable: executable) }, " || status=$?"),
+        ]
+        for stage in stages where !stage.commands.isEmpty {
+            lines.append("echo '# \(stage.label): \(stage.commands.count) step(s)'")
+            lines.append("parallel --will-cite -j \"$jobs\" <<'LMTOOL_STAGE'" + stage.onFailure)
+            lines += stage.commands
             lines.append("LMTOOL_STAGE")
         }
+        lines.append("if [ -s \"$LMTOOL_FAILED_RUNS\" ]; then status=1; fi")
         lines.append("echo '# report'")
         lines.append(reportCommand(executable: executable) + " || status=$?")
         lines.append("exit $status")
