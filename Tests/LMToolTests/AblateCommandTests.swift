@@ -35,7 +35,8 @@ final class AblateCommandTests: XCTestCase {
     /// and summary.json; its perplexities depend on the seed and on --embeddings. When the run's
     /// name is in $DIR/hang and it is not resumed, it stops after epoch 1 and waits to be killed
     /// (its pid in $DIR/hanging.pid); a SIGTERM or SIGINT then is logged to $DIR/signals and
-    /// ends it with status 143 or 130, like lmtool's clean stop.
+    /// ends it with status 143 or 130, like lmtool's clean stop. `--if-needed` skips a finished
+    /// run and resumes an interrupted one; a run named in $DIR/failrun fails.
     static let fake = #"""
         #!/bin/bash
         set -e
@@ -43,7 +44,7 @@ final class AblateCommandTests: XCTestCase {
         echo "$*" >> "$here/calls.log"
         cmd="$1"; shift
         if [ "$cmd" = embed ] || [ "$cmd" = vocab ]; then cmd="$cmd-$1"; shift; fi
-        out=""; run=""; seed=1; emb=""; glomo=""; resume=0
+        out=""; run=""; seed=1; emb=""; glomo=""; resume=0; ifneeded=0
         while [ $# -gt 0 ]; do
           case "$1" in
             --out) out="$2"; shift ;;
@@ -52,6 +53,7 @@ final class AblateCommandTests: XCTestCase {
             --embeddings) emb="$2"; shift ;;
             --glomo) glomo="$2"; shift ;;
             --resume) resume=1 ;;
+            --if-needed) ifneeded=1 ;;
           esac
           shift
         done
@@ -62,8 +64,12 @@ final class AblateCommandTests: XCTestCase {
           pretrain-domain|pretrain-glomo)
             mkdir -p "$out"; echo '{}' > "$out/config.json"; echo "1 2" > "$out/embeddings.vec"; echo "1 2" > "$out/contextual.vec"
             echo '{}' > "$out/summary.json" ;;
+          report) exit 0 ;;
           train)
             mkdir -p "$run"; name=$(basename "$run")
+            if grep -qx "$name" "$here/failrun" 2>/dev/null; then echo "Error: $name failing on purpose" >&2; exit 1; fi
+            if [ $ifneeded = 1 ] && [ -f "$run/summary.json" ]; then echo "$run: finished"; exit 0; fi
+            if [ $ifneeded = 1 ] && [ -f "$run/last.safetensors" ]; then resume=1; fi
             if [ -n "$emb" ]; then base=$((90 - seed)); else base=$((100 + 2 * seed)); fi
             start=1
             if [ $resume = 1 ]; then start=2; [ -f "$run/last.safetensors" ] || { echo "Error: no checkpoint" >&2; exit 1; }
@@ -245,6 +251,40 @@ final class AblateCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(calls.count, 16)
         XCTAssertEqual(r.stdout.components(separatedBy: "\n").dropLast().last { !$0.isEmpty }, "steps: 0 run (0 resumed), 16 already done, 0 failed, 0 not run")
+    }
+
+    /// The GNU parallel script runs the random runs beside the pretraining: a failing one is
+    /// recorded (exit status 1) without stopping the script, whose later stage still runs.
+    func testParallelScriptRecordsAFailedEarlyRunAndGoesOn() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/parallel") else {
+            throw XCTSkip("GNU parallel is not installed (apt-get install parallel); SchedulerTests installs it as root")
+        }
+        let plan = try runLMTool(ablate(["--plan", "--plan-format", "parallel"]))
+        XCTAssertEqual(plan.status, 0, plan.stderr)
+        try Data(plan.stdout.utf8).write(to: URL(fileURLWithPath: path("plan.parallel.sh")))
+        try Data("random-seed1\n".utf8).write(to: URL(fileURLWithPath: path("failrun")))
+        func runScript() throws -> Int32 {
+            let shell = Process()
+            shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+            shell.arguments = [path("plan.parallel.sh")]
+            shell.environment = ["PATH": "/usr/bin:/bin", "LMTOOL_JOBS": "2"]
+            shell.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+            shell.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try shell.run()
+            shell.waitUntilExit()
+            return shell.terminationStatus
+        }
+        XCTAssertEqual(try runScript(), 1)
+        // The later stage ran: the domain runs finished; the failed run did not.
+        for run in ["random-seed2", "domain-paragraph-frozen-seed1", "domain-paragraph-frozen-seed2"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: results + "/runs/\(run)/summary.json"), run)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: results + "/runs/random-seed1/summary.json"))
+        // Once the cause is gone, the same script finishes what is left and exits 0.
+        try FileManager.default.removeItem(atPath: path("failrun"))
+        try FileManager.default.removeItem(atPath: results + "/runs/random-seed1")
+        XCTAssertEqual(try runScript(), 0)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: results + "/runs/random-seed1/summary.json"))
     }
 
     func testFailingStepBlocksItsDependentsAndErrorsAreOneLine() throws {
