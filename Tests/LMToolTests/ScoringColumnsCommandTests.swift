@@ -31,8 +31,8 @@ final class ScoringColumnsCommandTests: XCTestCase {
     func makeRun(batching: TrainingConfig.Batching = .discourse) throws -> String {
         var training = Preset.tiny.training
         training.batching = batching
-        let config = RunConfig(model: ModelConfig(vocabularySize: vocabulary.count, embeddingSize: 4, hiddenSize: 5,
-                                                  layers: 2, dropout: 0, initRange: 0.7),
+        let config = RunConfig(model: ModelConfig(vocabularySize: vocabulary.count, embeddingSize: 8, hiddenSize: 12,
+                                                  layers: 2, dropout: 0, initRange: 0.6),
                                training: training, corpus: .init(train: ["train.txt"]),
                                tokenization: TokenizationOptions(), vocabularyHash: vocabulary.contentHash)
         let run = try RunDirectory.create(at: path("run-\(batching.rawValue)"), config: config, vocabulary: vocabulary)
@@ -72,15 +72,11 @@ final class ScoringColumnsCommandTests: XCTestCase {
         let files = try makeFiles()
         let alone = try files.map { try lnProbs(try json(["perplexity", "--model", run, $0]))[0] }
         XCTAssertEqual(alone.map(\.count), [7, 90, 1, 7])
-        // One column: the batch-1 arithmetic of a single file, bit for bit.
-        XCTAssertEqual(try lnProbs(try json(["perplexity", "--model", run, "--batch-size", "1"] + files)), alone)
-        // Four and two columns (refilled), short windows: equal to rounding (the recurrence is a
-        // GEMM there, a GEMV at batch 1).
-        for extra in [["--window", "4"], ["--batch-size", "2", "--window", "3"]] {
+        // Columns (refilled, then shrinking as files end) give every file's log-probabilities bit
+        // for bit: windows of at least 32 steps run the same kernels at any batch.
+        for extra in [["--batch-size", "1"], [], ["--batch-size", "2"], ["--batch-size", "3", "--window", "40"]] {
             let report = try json(["perplexity", "--model", run] + files + extra)
-            let together = try lnProbs(report)
-            XCTAssertEqual(together.map(\.count), alone.map(\.count))
-            for (t, a) in zip(together.joined(), alone.joined()) { XCTAssertEqual(t, a, accuracy: 1e-5 * max(1, abs(a))) }
+            XCTAssertEqual(try lnProbs(report), alone, "\(extra)")
             // The total is the sum of the files.
             let stats = try XCTUnwrap(report["files"] as? [[String: Any]]).map { try XCTUnwrap($0["statistics"] as? [String: Any]) }
             let total = try XCTUnwrap(report["total"] as? [String: Any])
@@ -91,6 +87,11 @@ final class ScoringColumnsCommandTests: XCTestCase {
             XCTAssertEqual(try XCTUnwrap(total["inVocabularyLog10Prob"] as? Double), sum, accuracy: 1e-12)
             XCTAssertEqual(try XCTUnwrap(report["files"] as? [[String: Any]]).map { $0["file"] as? String }, files)
         }
+        // Short windows (below 32 steps × columns the LSTM multiplies through OpenBLAS, a GEMV
+        // at one row): equal to rounding.
+        let short = try lnProbs(try json(["perplexity", "--model", run, "--window", "4"] + files))
+        XCTAssertEqual(short.map(\.count), alone.map(\.count))
+        for (t, a) in zip(short.joined(), alone.joined()) { XCTAssertEqual(t, a, accuracy: 1e-5 * max(1, abs(a))) }
     }
 
     func testTextReportKeepsFileOrderWithColumnsOfUnequalLength() throws {
@@ -137,12 +138,11 @@ final class ScoringColumnsCommandTests: XCTestCase {
         XCTAssertEqual(records.map { $0["line"] as? Int }, [1, 2, 3])
         XCTAssertEqual(records.map { $0["id"] as? String }, ["x", "y", nil])
         XCTAssertEqual(records.map { $0["file"] as? String }, [jsonl, jsonl, jsonl])
-        // Each record is what its text alone scores, as a file of its own.
-        let perRecord = try lnProbs(report)
+        // Each record is what its text alone scores, as a file of its own (bit for bit with
+        // windows of 32 steps or more).
+        let perRecord = try lnProbs(try json(["perplexity", "--model", run, jsonl, "--per-record"]))
         for (i, text) in ["the cat sat", "cat the", "sat"].enumerated() {
-            let alone = try lnProbs(try json(["perplexity", "--model", run, try write("\(i).txt", text + "\n")]))[0]
-            XCTAssertEqual(perRecord[i].count, alone.count)
-            for (r, a) in zip(perRecord[i], alone) { XCTAssertEqual(r, a, accuracy: 1e-5 * max(1, abs(a))) }
+            XCTAssertEqual(perRecord[i], try lnProbs(try json(["perplexity", "--model", run, try write("\(i).txt", text + "\n")]))[0])
         }
         let text = try runLMTool(["perplexity", "--model", run, jsonl, "--per-record"])
         XCTAssertEqual(text.status, 0, text.stderr)
@@ -171,5 +171,24 @@ final class ScoringColumnsCommandTests: XCTestCase {
         let message = r.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
         XCTAssertEqual(message.split(separator: "\n").count, 1, r.stderr)
         XCTAssertTrue(message.hasPrefix("Error: \(bad):2"), r.stderr)
+    }
+
+    /// `scripts/run_to_pytorch.py --time --threads 1`: the scoring's own time on stderr, its
+    /// figures on stdout unchanged (skipped when torch does not import).
+    func testPyTorchScriptTimesItsScoring() throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/run_to_pytorch.py").path
+        let run = try makeRun()
+        let text = try write("t.txt", "the cat sat\n\ncat the dog\n")
+        let r = try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["python3", script, run, text, "--json", "--time", "--threads", "1"])
+        if r.status != 0 && r.stderr.contains("No module named 'torch'") { throw XCTSkip("python3 cannot import torch") }
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // 4 + 1 + 4 positions (<eos> included), one thread.
+        XCTAssertTrue(r.stderr.hasPrefix("\(run): scored 9 positions in "), r.stderr)
+        XCTAssertTrue(r.stderr.contains(" wall, 1 threads): "), r.stderr)
+        let result = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+        XCTAssertEqual(result["words"] as? Int, 6)
+        let bad = try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["python3", script, run, text, "--threads", "0"])
+        XCTAssertEqual(bad.stderr, "error: --threads must be at least 1, got 0\n")
     }
 }

@@ -11,8 +11,9 @@ import Support
 /// A document is tokenized whole before it takes a column (ids, 4 bytes per token, plus the text
 /// of its OOV words); it starts at a window boundary: its column's LSTM state is zeroed and its
 /// first input is `<eos>`, exactly as `score` starts a stream. A column whose document has ended
-/// is fed `<eos>` and masked until a new document takes it; every window has `maxSteps` steps
-/// (its end masked when the documents run out) (with a GLoMo graph, whose carried
+/// is fed `<eos>` and masked until a new document takes it; once no document waits, the ones in
+/// flight move to a copy of the model with one column each (`shrink`). Every window has
+/// `maxSteps` steps (its end masked when the documents run out), as `Evaluator.score`'s (with a GLoMo graph, whose carried
 /// context is shared by the batch, new documents start only when every column is free, after a
 /// `resetState()`). Rows of the batch never mix, so a document's log-probabilities do not depend
 /// on its neighbours, its column or when it started: they are bitwise those of the document
@@ -56,6 +57,9 @@ public final class ColumnScorer {
         var statistics: PerplexityStatistics?
     }
 
+    /// The model scoring now: the evaluator's, or once no document waits, a copy with as many
+    /// columns as documents are left (`shrink`).
+    private var model: LanguageModel
     private var columns: [Column?]
     private var queued: [ScoringDocument] = []
     private var added = 0
@@ -79,7 +83,8 @@ public final class ColumnScorer {
         self.keepSentences = keepSentences
         self.sentence = sentence
         self.finished = finished
-        let B = evaluator.model.batchSize, n = evaluator.model.maxSteps * B
+        model = evaluator.model
+        let B = model.batchSize, n = model.maxSteps * B
         columns = Array(repeating: nil, count: B)
         inputs = [Int32](repeating: Vocabulary.endOfSentenceID, count: n)
         targets = inputs
@@ -99,19 +104,55 @@ public final class ColumnScorer {
 
     /// Scores everything queued and reports it.
     public func finish() throws {
-        while !queued.isEmpty || columns.contains(where: { $0 != nil }) { try scoreWindow() }
+        while !queued.isEmpty || columns.contains(where: { $0 != nil }) {
+            if queued.isEmpty { shrink() }
+            try scoreWindow()
+        }
+        model = evaluator.model
+    }
+
+    /// With no document left to start, moves the documents in flight to a copy of the model with
+    /// one column each (same parameters, their LSTM states carried over), so that finished
+    /// columns cost nothing: the decoder multiplies every row, masked or not. Not with a GLoMo
+    /// graph (its carried context is the batch's), nor for a model whose copy does not match.
+    private func shrink() {
+        let busy = columns.indices.filter { columns[$0] != nil }
+        guard !busy.isEmpty, busy.count < model.batchSize, model.glomo == nil else { return }
+        var rng = RNG(seed: 0)
+        let old = model, W = old.maxSteps
+        let copy = (evaluator.runConfig.flatMap { try? RunDirectory.makeModel(config: $0, batchSize: busy.count, maxSteps: W, rng: &rng) })
+            ?? LanguageModel(config: old.config, batchSize: busy.count, maxSteps: W, rng: &rng)
+        guard copy.store.values.count == old.store.values.count, copy.lstms.count == old.lstms.count else { return }
+        copy.store.values.baseAddress!.update(from: old.store.values.baseAddress!, count: old.store.values.count)
+        for (from, to) in zip(old.lstms, copy.lstms) {
+            let H = from.hiddenSize, h = from.hiddenState, c = from.cellState
+            var newH = [Float](repeating: 0, count: to.numLayers * busy.count * H), newC = newH
+            for layer in 0..<from.numLayers {
+                for (j, column) in busy.enumerated() {
+                    let source = (layer * old.batchSize + column) * H, target = (layer * busy.count + j) * H
+                    for k in 0..<H {
+                        newH[target + k] = h[source + k]
+                        newC[target + k] = c[source + k]
+                    }
+                }
+            }
+            to.hiddenState = newH
+            to.cellState = newC
+        }
+        model = copy
+        columns = busy.map { columns[$0] }
     }
 
     /// How many queued documents could take a column now.
     private var startable: Int {
         let free = columns.filter { $0 == nil }.count
-        return evaluator.model.glomo == nil || free == columns.count ? free : 0
+        return model.glomo == nil || free == columns.count ? free : 0
     }
 
     /// Fills free columns from the queue (at this window boundary), then runs one window of
     /// `min(maxSteps, longest rest)` steps over the busy columns.
     private func scoreWindow() throws {
-        let model = evaluator.model
+        let model = self.model
         let B = model.batchSize, W = model.maxSteps
         if startable > 0 && !queued.isEmpty {
             if model.glomo != nil { model.resetState() }
@@ -121,12 +162,10 @@ public final class ColumnScorer {
                 zeroState(column: c)
             }
         }
-        let longest = columns.map { $0.map { $0.document.ids.count - $0.next } ?? 0 }.max() ?? 0
-        if longest == 0 { return }
-        // Every window of a batch has the same shape, [maxSteps, B] (the end masked): BLAS may
-        // pick its kernels by shape, and a row must not depend on its neighbours. One column
-        // runs its own windows, as `score` does.
-        let steps = B == 1 ? min(W, longest) : W
+        if columns.allSatisfy({ $0 == nil }) { return }
+        // Every window has maxSteps steps (the end masked), as `score`'s: the LSTM picks its W_hh
+        // product by steps × batch, and a row must not depend on its neighbours.
+        let steps = W
         for t in 0..<steps {
             for c in 0..<B {
                 let i = t * B + c
@@ -176,8 +215,8 @@ public final class ColumnScorer {
 
     /// Zeroes the carried LSTM state of one batch column.
     private func zeroState(column c: Int) {
-        let B = evaluator.model.batchSize
-        for lstm in evaluator.model.lstms {
+        let B = model.batchSize
+        for lstm in model.lstms {
             let H = lstm.hiddenSize
             var h = lstm.hiddenState, cell = lstm.cellState
             for layer in 0..<lstm.numLayers {

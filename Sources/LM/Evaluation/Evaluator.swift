@@ -209,19 +209,24 @@ public final class Evaluator {
 
     /// Discourse mode: scores `positions[range]` as the next window of one stream whose last
     /// input was `previous`, in batch column 0 (other columns are masked out). Returns the scores.
+    /// Every window has `model.maxSteps` steps (a short last one is padded and masked), so every
+    /// window runs the same kernels (the LSTM picks its W_hh product by steps × batch), as
+    /// `ColumnScorer`'s do: a stream scores the same alone or as a column.
     func scoreStreamWindow(_ positions: ArraySlice<Position>, previous: Int32) -> [TokenScore] {
-        let B = model.batchSize, steps = positions.count
-        precondition(steps >= 1 && steps <= model.maxSteps)
+        let B = model.batchSize, steps = model.maxSteps
+        precondition(positions.count >= 1 && positions.count <= steps)
         var previous = previous
-        for (t, p) in positions.enumerated() {
+        for t in 0..<steps {
+            let p = t < positions.count ? positions[positions.startIndex + t] : nil
             for b in 0..<B {
-                inputs[t * B + b] = b == 0 ? previous : Vocabulary.endOfSentenceID
-                targets[t * B + b] = b == 0 ? p.id : Vocabulary.endOfSentenceID
-                mask[t * B + b] = b == 0 ? 1 : 0
+                let scored = b == 0 && p != nil
+                inputs[t * B + b] = scored ? previous : Vocabulary.endOfSentenceID
+                targets[t * B + b] = scored ? p!.id : Vocabulary.endOfSentenceID
+                mask[t * B + b] = scored ? 1 : 0
             }
-            previous = p.id
+            if let p { previous = p.id }
         }
-        let logp = forward(steps: steps, masked: B > 1)
+        let logp = forward(steps: steps, masked: B > 1 || positions.count < steps)
         return positions.enumerated().map { t, p in tokenScore(p, logProb: logp[t * B]) }
     }
 
