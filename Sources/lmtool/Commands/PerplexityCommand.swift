@@ -44,8 +44,9 @@ struct PerplexityCommand: ParsableCommand {
             directory gives one document per file (it used to be one stream); --per-record makes \
             every record (line, or JSONL object) a document. In discourse mode several documents \
             run side by side as batch columns, up to --batch-size at once, each held in memory as \
-            token ids while it is scored: the figures are those of each document scored alone, to \
-            float rounding (--batch-size 1 gives them bit for bit), reported in input order.
+            token ids while it is scored: the figures are those of each document scored alone \
+            (bit for bit at --threads 1 with windows of 32 steps or more; see docs/scoring.md), \
+            reported in input order.
 
             Example: lmtool perplexity --model runs/tiny ../shared/corpora/wikitext-2/test.txt.zst --per-word
             """)
@@ -88,19 +89,22 @@ struct PerplexityCommand: ParsableCommand {
         threads.apply()
         if batchSize < 1 { throw ScoringOptionError("--batch-size must be at least 1, got \(batchSize)") }
         if let window, window < 1 { throw ScoringOptionError("--window must be at least 1, got \(window)") }
-        let batching = try mode?.batching ?? RunDirectory.open(at: model).config.training.batching
+        let config = try RunDirectory.open(at: model).config
+        let batching = mode?.batching ?? config.training.batching
         // Every file is a document, named or found in a directory.
         let documents = try corpus.reader(files).files
         if perRecord && batching != .discourse {
             throw ScoringOptionError("--per-record applies to discourse mode; sentence mode already scores every sentence on its own (--per-sentence prints each)")
         }
-        // Several discourse-mode documents run as parallel batch columns.
-        let columns = batching == .discourse && (perRecord || documents.count > 1) ? (perRecord ? batchSize : min(batchSize, documents.count)) : 1
+        // Several discourse-mode documents run as parallel batch columns (one at a time with a
+        // GLoMo graph, whose carried context is the batch's).
+        let several = batching == .discourse && (perRecord || documents.count > 1)
+        let columns = several && config.glomo == nil ? (perRecord ? batchSize : min(batchSize, documents.count)) : 1
         let evaluator = try loadEvaluator(run: model, mode: mode?.batching, corpus: corpus, batchSize: batchSize,
                                           window: window ?? (columns > 1 ? Evaluator.defaultWindow(for: .sentence) : nil), columns: columns)
         let report = Report(json: json, unk: unk, detail: perWord ? .perWord : perSentence ? .perSentence : .summary)
         report.start()
-        if batching == .discourse && (perRecord || documents.count > 1) {
+        if several {
             try scoreColumns(documents, evaluator: evaluator, report: report)
         } else {
             for file in documents {
