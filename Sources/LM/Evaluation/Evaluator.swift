@@ -209,11 +209,13 @@ public final class Evaluator {
 
     /// Discourse mode: scores `positions[range]` as the next window of one stream whose last
     /// input was `previous`, in batch column 0 (other columns are masked out). Returns the scores.
-    /// Every window has `model.maxSteps` steps (a short last one is padded and masked), so every
-    /// window runs the same kernels (the LSTM picks its W_hh product by steps × batch), as
-    /// `ColumnScorer`'s do: a stream scores the same alone or as a column.
+    /// A short window is padded (masked) to the rows from which the LSTM multiplies by W_hh
+    /// through `PackedGEMM` (`LSTM.packedMinimumRows`; below, OpenBLAS, a GEMV at one row), so
+    /// that every window runs the kernel `ColumnScorer`'s do: a stream scores the same alone or
+    /// as a column.
     func scoreStreamWindow(_ positions: ArraySlice<Position>, previous: Int32) -> [TokenScore] {
-        let B = model.batchSize, steps = model.maxSteps
+        let B = model.batchSize, packed = (LSTM.packedMinimumRows + B - 1) / B
+        let steps = min(model.maxSteps, max(positions.count, packed))
         precondition(positions.count >= 1 && positions.count <= steps)
         var previous = previous
         for t in 0..<steps {
