@@ -12,14 +12,16 @@ import Support
 /// of its OOV words); it starts at a window boundary: its column's LSTM state is zeroed and its
 /// first input is `<eos>`, exactly as `score` starts a stream. A column whose document has ended
 /// is fed `<eos>` and masked until a new document takes it; once no document waits, the ones in
-/// flight move to a copy of the model with one column each (`shrink`). Every window has
-/// `maxSteps` steps (its end masked when the documents run out), as `Evaluator.score`'s. With a
-/// GLoMo graph, whose carried context is shared by the batch, new documents start only when
-/// every column is free, after a `resetState()`, and the batch does not shrink. Rows of the batch never mix and every window
-/// has the same steps, so a document's log-probabilities do not depend on its neighbours, its
-/// column or when it started: they are bitwise those of `Evaluator.score` on the document alone
-/// (tested, at windows of 32 steps or more, where the LSTM's W_hh product is `PackedGEMM` at any
-/// batch; below, OpenBLAS — a GEMV at one row — and the figures agree to rounding).
+/// flight move to a copy of the model with one column each (`shrink`). A window has a quarter to
+/// all of `maxSteps` steps, ending where the first document ends (masked beyond), and at least
+/// the rows of the LSTM's packed kernel, as `Evaluator.score`'s windows. With a GLoMo graph,
+/// whose carried context is shared by the batch, new documents start only when every column is
+/// free, after a `resetState()`, and the batch does not shrink. Rows of the batch never mix and
+/// every window runs the same kernels, so a document's log-probabilities do not depend on its
+/// neighbours, its column or when it started: they are bitwise those of `Evaluator.score` on
+/// the document alone (tested, at windows of 32 steps or more, where the LSTM's W_hh product is
+/// `PackedGEMM` at any batch; below, OpenBLAS — a GEMV at one row — and the figures agree to
+/// rounding).
 ///
 /// Results come back in document order, whatever order the columns finish in: `sentence` for
 /// each sentence of document d (only with `keepSentences`), then `finished` with its totals,
@@ -162,10 +164,13 @@ public final class ColumnScorer {
                 zeroState(column: c)
             }
         }
-        if columns.allSatisfy({ $0 == nil }) { return }
-        // Every window has maxSteps steps (the end masked), as `score`'s: the LSTM picks its W_hh
-        // product by steps × batch, and a row must not depend on its neighbours.
-        let steps = W
+        let rest = columns.compactMap { $0.map { $0.document.ids.count - $0.next } }
+        guard let shortest = rest.min() else { return }
+        // The window ends where the first document ends (a column is free again at once), but
+        // is never shorter than a quarter of maxSteps (each window packs the decoder's weight)
+        // nor than the rows from which the LSTM multiplies by W_hh through `PackedGEMM`, as
+        // `score`'s windows do (`LSTM.packedMinimumRows`): the end of a window is masked.
+        let steps = min(W, max(shortest, W / 4, (LSTM.packedMinimumRows + B - 1) / B))
         for t in 0..<steps {
             for c in 0..<B {
                 let i = t * B + c
