@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Load an lmtool run directory into the equivalent PyTorch model and score a text file.
 
-    python3 scripts/run_to_pytorch.py RUN [RUN ...] FILE [--mode discourse|sentence] [--json]
+    python3 scripts/run_to_pytorch.py RUN [RUN ...] FILE [--mode discourse|sentence] [--json] [--time] [--threads N] [--float32]
 
 RUN is a directory written by `lmtool train --run RUN` (config.json, vocab.txt,
 model.safetensors; layouts in docs/lm-model.md and docs/run-directory.md). The model is
@@ -20,7 +20,10 @@ tokenizations are refused. Scoring follows `lmtool perplexity`:
 Words outside the vocabulary are scored as `<unk>`. The output is SRILM's summary with OOVs
 scored as `<unk>` (so 0 OOVs, as `lmtool perplexity --unk` and `ngram -unk -ppl` print it) per
 run, or with --json one JSON object per run and line (its "oovs" counts the words that were
-scored as `<unk>`). Several runs share one start of Python and torch (~3 s here).
+scored as `<unk>`). Several runs share one start of Python and torch (~3 s here). --time prints
+the scoring's own CPU and wall time and tokens per second on stderr (the figure to compare with
+`lmtool perplexity`'s; see docs/scoring.md), --threads N sets torch's threads, --float32 computes
+the log-softmax in float32 (as lmtool does; the default float64 is the reference figure).
 """
 import argparse
 import gzip
@@ -32,6 +35,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import time
 
 import torch
 import torch.nn as nn
@@ -89,15 +93,15 @@ class RNNModel(nn.Module):
         self.adaptive = adaptive is not None
         self.nlayers, self.nhid = nlayers, nhid
 
-    def forward(self, ids, hidden):          # ids [T, B]
-        """Log-probabilities [T, B, V] (float64) of the next token at every position."""
+    def forward(self, ids, hidden, precision=torch.float64):          # ids [T, B]
+        """Log-probabilities [T, B, V] (float64, or `precision`) of the next token at every position."""
         output, hidden = self.rnn(self.encoder(ids), hidden)   # [T, B, H]
         if self.projection is not None:
             output = self.projection(output)                    # [T, B, E]
         if self.adaptive:
             T, B, H = output.shape
-            return self.decoder.log_prob(output.reshape(T * B, H)).reshape(T, B, -1).double(), hidden
-        return torch.log_softmax(self.decoder(output).double(), dim=-1), hidden
+            return self.decoder.log_prob(output.reshape(T * B, H)).reshape(T, B, -1).to(precision), hidden
+        return torch.log_softmax(self.decoder(output).to(precision), dim=-1), hidden
 
     def init_hidden(self, batch):
         z = torch.zeros(self.nlayers, batch, self.nhid)
@@ -187,8 +191,10 @@ def encode(lines, index, path):
 # --- scoring ---------------------------------------------------------------------------------
 
 @torch.no_grad()
-def score(model, sentences, mode, eos, window=256):
-    """Natural-log probability of every position, sentence by sentence."""
+def score(model, sentences, mode, eos, window=256, float32=False):
+    """Natural-log probability of every position, sentence by sentence (log-softmax in float64,
+    or with `float32` in float32 as lmtool computes it)."""
+    precision = torch.float32 if float32 else torch.float64
     out = []
     if mode == "discourse":
         stream = [i for s in sentences for i, _ in s]
@@ -198,7 +204,7 @@ def score(model, sentences, mode, eos, window=256):
         for start in range(0, len(stream), window):
             x = torch.tensor(inputs[start:start + window]).unsqueeze(1)
             y = torch.tensor(stream[start:start + window])
-            lp, hidden = model(x, hidden)
+            lp, hidden = model(x, hidden, precision)
             lp = lp.squeeze(1)
             logps.extend(lp.gather(1, y.unsqueeze(1)).squeeze(1).tolist())
         k = 0
@@ -209,14 +215,15 @@ def score(model, sentences, mode, eos, window=256):
         for s in sentences:
             ids = [i for i, _ in s]
             x = torch.tensor([eos] + ids[:-1]).unsqueeze(1)
-            lp, _ = model(x, model.init_hidden(1))
+            lp, _ = model(x, model.init_hidden(1), precision)
             lp = lp.squeeze(1)
             out.append(lp.gather(1, torch.tensor(ids).unsqueeze(1)).squeeze(1).tolist())
     return out
 
 
-def evaluate(run, path, mode_override):
-    """The perplexity figures of `path` under the run at `run`."""
+def evaluate(run, path, mode_override, timed=False, float32=False):
+    """The perplexity figures of `path` under the run at `run`; with `timed`, the scoring alone
+    (not Python's start, torch's import, loading or reading) is timed and printed on stderr."""
     config, tokens, model = load_run(run)
     tok = config.get("tokenization", {})
     if tok.get("tokenizer", "whitespace") != "whitespace" or tok.get("lowercase") or tok.get("split_sentences"):
@@ -229,7 +236,14 @@ def evaluate(run, path, mode_override):
         sentences = [s for s in sentences if len(s) > 1]   # a blank line is no sentence
     if not sentences:
         fail(f"{path}: nothing to score")
-    logps = score(model, sentences, mode, index["<eos>"])
+    cpu, wall = time.process_time(), time.perf_counter()
+    logps = score(model, sentences, mode, index["<eos>"], float32=float32)
+    if timed:
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        positions = sum(len(s) for s in sentences)
+        print(f"{run}: scored {positions} positions in {cpu:.2f} s CPU ({wall:.2f} s wall, "
+              f"{torch.get_num_threads()} threads): {positions / cpu:.0f} per CPU-second, "
+              f"{positions / wall:.0f} per second", file=sys.stderr)
     words = sum(len(s) - 1 for s in sentences)
     oovs = sum(1 for s in sentences for _, oov in s if oov)
     logprob = sum(sum(lp) for lp in logps) / math.log(10)   # log10, OOVs scored as <unk>
@@ -245,9 +259,16 @@ def main():
     ap.add_argument("file", metavar="FILE", help="the text to score")
     ap.add_argument("--mode", choices=["discourse", "sentence"], help="default: each run's batching")
     ap.add_argument("--json", action="store_true", help="one JSON object per run and line")
+    ap.add_argument("--time", action="store_true", help="print the scoring's CPU and wall time and tokens per second on stderr")
+    ap.add_argument("--float32", action="store_true", help="log-softmax in float32, as lmtool (faster; default float64)")
+    ap.add_argument("--threads", type=int, help="torch threads (torch.set_num_threads); default: torch's")
     args = ap.parse_args()
+    if args.threads is not None:
+        if args.threads < 1:
+            fail(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     for run in args.runs:
-        r = evaluate(run, args.file, args.mode)
+        r = evaluate(run, args.file, args.mode, timed=args.time, float32=args.float32)
         if args.json:
             print(json.dumps(r, sort_keys=True))
         else:

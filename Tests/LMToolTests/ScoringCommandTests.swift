@@ -311,6 +311,18 @@ final class ScoringCommandTests: XCTestCase {
         let files = try XCTUnwrap(object["files"] as? [[String: Any]])
         XCTAssertEqual((files[0]["domains"] as? [String: [String: Any]])?["fiction"]?["sentences"] as? Int, 2)
 
+        // Two files: each file's domain blocks and summary, then the domains over both and the total.
+        let two = try runLMTool(["perplexity", "--model", run, jsonl, jsonl, "--by-domain"])
+        XCTAssertEqual(two.status, 0, two.stderr)
+        let twoBlocks = two.stdout.components(separatedBy: "\n\n").map { $0.split(separator: "\n").first.map(String.init) ?? "" }
+        XCTAssertEqual(twoBlocks, ["domain fiction: 2 sentences, 3 words, 0 OOVs", "domain poetry: 1 sentences, 2 words, 1 OOVs",
+                                   "file \(jsonl): 3 sentences, 5 words, 1 OOVs",
+                                   "domain fiction: 2 sentences, 3 words, 0 OOVs", "domain poetry: 1 sentences, 2 words, 1 OOVs",
+                                   "file \(jsonl): 3 sentences, 5 words, 1 OOVs",
+                                   "domain fiction: 4 sentences, 6 words, 0 OOVs", "domain poetry: 2 sentences, 4 words, 2 OOVs",
+                                   "total of 2 files: 6 sentences, 10 words, 2 OOVs"])
+        try assertFails(["perplexity", "--model", run, jsonl, "--by-domain", "--per-record"], mentioning: ["--by-domain", "--per-record", "give one"])
+
         // Records without a domain: one line naming file and line.
         let plain = try write("p.txt", "the cat\n")
         try assertFails(["perplexity", "--model", run, plain, "--by-domain"], mentioning: ["\(plain):1: record without a \"domain\""])

@@ -73,6 +73,8 @@ public final class Evaluator {
     ///   - mode: discourse or sentence; nil = the run's training batching.
     ///   - tokenization: nil = the run's recorded tokenization.
     ///   - batchSize: sentences scored at once in sentence mode (discourse mode uses one column).
+    ///   - columns: discourse mode's batch columns: 1 for one stream (`score`), more for
+    ///     several documents at once (`ColumnScorer`).
     ///   - window: positions per forward pass; nil = `defaultWindow(for:)`. Longer windows
     ///     amortise the decoder GEMM's packing of the `[V, H]` weight (measured on WikiText-2,
     ///     V = 33k, H = 200, discourse: CPU time 64 → 256 positions −14%, 256 → 1024 −12%, when
@@ -81,14 +83,14 @@ public final class Evaluator {
     /// - Throws: `FileError` naming the file for a directory that is not a run, a missing or
     ///   corrupt model, or a vocabulary that does not match the model (the hash check).
     public static func load(run path: String, mode: TrainingConfig.Batching? = nil, tokenization: TokenizationOptions? = nil,
-                            batchSize: Int = 16, window: Int? = nil) throws -> Evaluator {
-        precondition(batchSize >= 1 && (window ?? 1) >= 1, "Evaluator: batch size and window must be at least 1")
+                            batchSize: Int = 16, window: Int? = nil, columns: Int = 1) throws -> Evaluator {
+        precondition(batchSize >= 1 && columns >= 1 && (window ?? 1) >= 1, "Evaluator: batch size, columns and window must be at least 1")
         let (run, config, vocabulary) = try RunDirectory.open(at: path)
         if vocabulary.count != config.model.vocabularySize {
             throw FileError(path: run.configPath, message: "model.vocabularySize is \(config.model.vocabularySize), but vocab.txt has \(vocabulary.count) tokens")
         }
         let mode = mode ?? config.training.batching
-        let model = try run.loadModel(config: config, batchSize: mode == .discourse ? 1 : batchSize,
+        let model = try run.loadModel(config: config, batchSize: mode == .discourse ? columns : batchSize,
                                       maxSteps: window ?? defaultWindow(for: mode))
         return Evaluator(model: model, vocabulary: vocabulary, tokenization: tokenization ?? config.tokenization,
                          mode: mode, runConfig: config)
@@ -238,19 +240,26 @@ public final class Evaluator {
 
     /// Discourse mode: scores `positions[range]` as the next window of one stream whose last
     /// input was `previous`, in batch column 0 (other columns are masked out). Returns the scores.
+    /// A short window is padded (masked) to the rows from which the LSTM multiplies by W_hh
+    /// through `PackedGEMM` (`LSTM.packedMinimumRows`; below, OpenBLAS, a GEMV at one row), so
+    /// that every window runs the kernel `ColumnScorer`'s do: a stream scores the same alone or
+    /// as a column.
     func scoreStreamWindow(_ positions: ArraySlice<Position>, previous: Int32) -> [TokenScore] {
-        let B = model.batchSize, steps = positions.count
-        precondition(steps >= 1 && steps <= model.maxSteps)
+        let B = model.batchSize, packed = (LSTM.packedMinimumRows + B - 1) / B
+        let steps = min(model.maxSteps, max(positions.count, packed))
+        precondition(positions.count >= 1 && positions.count <= steps)
         var previous = previous
-        for (t, p) in positions.enumerated() {
+        for t in 0..<steps {
+            let p = t < positions.count ? positions[positions.startIndex + t] : nil
             for b in 0..<B {
-                inputs[t * B + b] = b == 0 ? previous : Vocabulary.endOfSentenceID
-                targets[t * B + b] = b == 0 ? p.id : Vocabulary.endOfSentenceID
-                mask[t * B + b] = b == 0 ? 1 : 0
+                let scored = b == 0 && p != nil
+                inputs[t * B + b] = scored ? previous : Vocabulary.endOfSentenceID
+                targets[t * B + b] = scored ? p!.id : Vocabulary.endOfSentenceID
+                mask[t * B + b] = scored ? 1 : 0
             }
-            previous = p.id
+            if let p { previous = p.id }
         }
-        let logp = forward(steps: steps, masked: B > 1)
+        let logp = forward(steps: steps, masked: B > 1 || positions.count < steps)
         return positions.enumerated().map { t, p in tokenScore(p, logProb: logp[t * B]) }
     }
 
