@@ -48,7 +48,7 @@ final class OptionBoundsTests: XCTestCase {
          [("--min-count", "0"), ("--max-size", "-1"), ("--embedding-size", "0"), ("--channels", "-1"), ("--conv-layers", "0"),
           ("--graph-layers", "-1"), ("--heads", "0"), ("--head-size", "-1"), ("--sequence-length", "0"),
           ("--batch-size", "-1"), ("--predict", "0"), ("--positions", "-1"), ("--lr", "-1"), ("--clip", "-1"),
-          ("--steps", "0"), ("--epochs", "-1"), ("--train-tokens", "-1"), ("--checkpoint-every", "-1"),
+          ("--steps", "-1"), ("--epochs", "-1"), ("--train-tokens", "-1"), ("--checkpoint-every", "-1"),
           ("--valid-sequences", "-1"), ("--seed", "-1"), ("--threads", "100000"), ("--stop-after-steps", "-1")]),
     ]
 
