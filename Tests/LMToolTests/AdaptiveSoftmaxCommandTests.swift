@@ -170,8 +170,6 @@ final class AdaptiveSoftmaxCommandTests: XCTestCase {
     /// agrees with `lmtool perplexity` within 0.1%: V = 12 with cutoffs [4, 7] and hidden size
     /// 5 (projections 1 and 0 wide: the last cluster is uniform), discourse and sentence mode.
     func testPyTorchScriptAgreesWithLMToolOnAdaptiveRuns() throws {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/run_to_pytorch.py").path
         let words = (0..<10).map { "w\($0)" }
         let vocabulary = try Vocabulary(tokens: ["<unk>", "<eos>"] + words, counts: [1, 9] + (0..<10).map { 20 - $0 })
         let text = try write("t.txt", "w0 w1 w5 w9 w2\nw8 w7 zz w0\n\nw3 w3 w4 w6 w11 w1\nw9\n")
@@ -187,24 +185,8 @@ final class AdaptiveSoftmaxCommandTests: XCTestCase {
             ours.append(try XCTUnwrap(((object["total"] as? [String: Any])?["withOOVs"] as? [String: Any])?["ppl"] as? Double))
             runs.append(run)
         }
-        let py = Process()
-        py.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        py.arguments = ["python3", script] + runs + [text, "--json"]
-        let out = Pipe(), err = Pipe()
-        py.standardOutput = out
-        py.standardError = err
-        try py.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        py.waitUntilExit()
-        if py.terminationStatus != 0 && errors.contains("No module named 'torch'") {
-            throw XCTSkip("python3 cannot import torch: PyTorch cross-check skipped")
-        }
-        XCTAssertEqual(py.terminationStatus, 0, errors)
-        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
-        XCTAssertEqual(lines.count, cases.count, errors)
-        for ((name, batching, _), (line, mine)) in zip(cases, zip(lines, ours)) {
-            let result = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], errors)
+        let results = try pytorchScores(runs: runs, text: text)
+        for ((name, batching, _), (result, mine)) in zip(cases, zip(results, ours)) {
             let theirs = try XCTUnwrap(result["ppl"] as? Double)
             XCTAssertEqual(result["mode"] as? String, batching.rawValue)
             XCTAssertEqual(result["oovs"] as? Int, 2)

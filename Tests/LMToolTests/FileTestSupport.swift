@@ -100,3 +100,28 @@ func assertFails(_ arguments: [String], mentioning fragments: [String], file: St
         XCTAssertTrue(message.contains(fragment), "\"\(message)\" lacks \"\(fragment)\"", file: file, line: line)
     }
 }
+
+/// scripts/run_to_pytorch.py on `runs` and `text` with `--json`, in one Python process (importing
+/// torch takes seconds): one JSON object per run, in order. Skips the test when python3 cannot
+/// import torch.
+func pytorchScores(runs: [String], text: String, file: StaticString = #filePath, line: UInt = #line) throws -> [[String: Any]] {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("scripts/run_to_pytorch.py").path
+    let py = Process()
+    py.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    py.arguments = ["python3", script] + runs + [text, "--json"]
+    let out = Pipe(), err = Pipe()
+    py.standardOutput = out
+    py.standardError = err
+    try py.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    py.waitUntilExit()
+    if py.terminationStatus != 0 && errors.contains("No module named 'torch'") {
+        throw XCTSkip("python3 cannot import torch: PyTorch cross-check skipped")
+    }
+    XCTAssertEqual(py.terminationStatus, 0, errors, file: file, line: line)
+    let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+    XCTAssertEqual(lines.count, runs.count, errors, file: file, line: line)
+    return try lines.map { try XCTUnwrap(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], errors, file: file, line: line) }
+}

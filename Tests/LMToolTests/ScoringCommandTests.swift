@@ -437,8 +437,6 @@ final class ScoringCommandTests: XCTestCase {
     /// the perplexity agrees with `lmtool perplexity` within 0.1% (untied, tied with a
     /// projection; discourse and sentence mode).
     func testPyTorchScriptAgreesWithLMTool() throws {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("scripts/run_to_pytorch.py").path
         let text = try write("t.txt", "the cat the cat\ncat dog the\n\nthe the the cat cat <unk> the\ncat\n")
         let cases = [("untied", false, TrainingConfig.Batching.discourse), ("tied", true, .sentence)]
         var ours: [Double] = []
@@ -451,25 +449,8 @@ final class ScoringCommandTests: XCTestCase {
             ours.append(try XCTUnwrap(((object["total"] as? [String: Any])?["withOOVs"] as? [String: Any])?["ppl"] as? Double))
             runs.append(run)
         }
-        // One Python process for both runs (importing torch takes seconds).
-        let py = Process()
-        py.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        py.arguments = ["python3", script] + runs + [text, "--json"]
-        let out = Pipe(), err = Pipe()
-        py.standardOutput = out
-        py.standardError = err
-        try py.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        py.waitUntilExit()
-        if py.terminationStatus != 0 && errors.contains("No module named 'torch'") {
-            throw XCTSkip("python3 cannot import torch: PyTorch cross-check skipped")
-        }
-        XCTAssertEqual(py.terminationStatus, 0, errors)
-        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
-        XCTAssertEqual(lines.count, cases.count, errors)
-        for ((name, _, batching), (line, mine)) in zip(cases, zip(lines, ours)) {
-            let result = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], errors)
+        let results = try pytorchScores(runs: runs, text: text)
+        for ((name, _, batching), (result, mine)) in zip(cases, zip(results, ours)) {
             let theirs = try XCTUnwrap(result["ppl"] as? Double)
             XCTAssertEqual(result["mode"] as? String, batching.rawValue)
             XCTAssertEqual(result["oovs"] as? Int, 1)
