@@ -40,9 +40,11 @@ bench: build
 	bash scripts/bench-corpus.sh
 	bash scripts/bench-gemm.sh
 
-# The corpus build script's unit tests (Python, stdlib only), then the Swift suite (XCTest).
+# The corpus build script's unit tests (Python, stdlib only), RESULTS.md against the committed study
+# reports it is made from (make_results.py --check), then the Swift suite (XCTest).
 test: deps
 	python3 -m unittest discover -q -s scripts/corpus_build
+	@if [ -e RESULTS.md ]; then python3 experiments/reverse-transfer/make_results.py --check; fi
 	$(SWIFT) test --disable-swift-testing
 
 clean:

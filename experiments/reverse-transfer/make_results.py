@@ -50,7 +50,8 @@ def pretraining_label(directory):
     with open(config_path, encoding="utf-8") as f:
         config = json.load(f)
     if config.get("kind") == "domain-classifier":
-        return "domain-" + str(config.get("granularity", "paragraph"))
+        training = config.get("training") or {}
+        return "domain-" + str(training.get("granularity", config.get("granularity", "paragraph")))
     if str(config.get("format", "")).startswith("lmtool-glomo"):
         summary_path = os.path.join(directory, "summary.json")
         steps = None
@@ -65,7 +66,17 @@ def collect(results_dir, name):
     target = os.path.join(RESULTS, name, "pretraining")
     os.makedirs(target, exist_ok=True)
     cache = os.path.join(results_dir, "cache")
+    # Only the cache entries some run used (its config.json names the directory): a results
+    # directory keeps entries of earlier settings too.
+    used = ""
+    runs = os.path.join(results_dir, "runs")
+    for run in sorted(os.listdir(runs)) if os.path.isdir(runs) else []:
+        config = os.path.join(runs, run, "config.json")
+        if os.path.exists(config):
+            used += read(config).replace("\\/", "/")  # JSONEncoder writes / as \/
     for entry in sorted(os.listdir(cache)) if os.path.isdir(cache) else []:
+        if "/cache/" + entry not in used:
+            continue
         directory = os.path.join(cache, entry)
         label = pretraining_label(directory)
         if label is None:
