@@ -31,9 +31,9 @@ PARTS = [
      "vocabulary of 10,000 words; every source x mode, GLoMo on embeddings and on hidden states "
      "(spec: experiments/reverse-transfer/paper-default.json; its headline subset: paper-default-headline.json)."),
     ("small-default", "The small preset on the default corpus",
-     "Zaremba et al.'s small LM (2 x 200, SGD) on the same data: the headline comparisons (spec: small-default.json)."),
+     "Zaremba et al.'s small LM (2 x 200, SGD) on the same data: random, word2vec and domain-sentence, frozen, 3 seeds (spec: small-default.json)."),
     ("paper-domains", "The paper's LM on the 11-domain corpus",
-     "../shared/corpora/domains.jsonl.zst (11 domains, ~2.75M words): the headline comparisons (spec: paper-domains.json)."),
+     "../shared/corpora/domains.jsonl.zst (11 domains, ~2.75M words): random, word2vec and domain-sentence, frozen, 3 seeds (spec: paper-domains.json)."),
 ]
 
 
