@@ -7,29 +7,13 @@ import XCTest
 /// `lmtool train --softmax ...` and every command that loads such a run (`perplexity`,
 /// `rescore`, `generate`), and the PyTorch cross-check of `scripts/run_to_pytorch.py` with
 /// `nn.AdaptiveLogSoftmaxWithLoss`.
-final class AdaptiveSoftmaxCommandTests: XCTestCase {
-    var dir: URL!
+final class AdaptiveSoftmaxCommandTests: TemporaryDirectoryTestCase {
     /// ids: <unk> 0, <eos> 1, the 2, cat 3.
     let vocabulary = try! Vocabulary(tokens: ["<unk>", "<eos>", "the", "cat"], counts: [1, 2, 5, 3])
 
     override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmtool-adaptive-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let words = ["the", "cat", "sat", "on", "a", "mat", "and", "slept"]
-        for (name, count, offset) in [("train.txt", 90, 0), ("valid.txt", 15, 3), ("test.txt", 15, 5)] {
-            let lines = (0..<count).map { i in (0..<(2 + (i + offset) % 5)).map { words[(i + offset + $0) % 8] }.joined(separator: " ") }
-            try (lines.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
-        }
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
-
-    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
-
-    @discardableResult
-    func write(_ name: String, _ text: String) throws -> String {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path(name)))
-        return path(name)
+        try super.setUpWithError()
+        try writeSplitFiles()
     }
 
     func trainArguments(run: String, epochs: Int = 1) -> [String] {

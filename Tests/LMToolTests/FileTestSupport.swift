@@ -125,3 +125,33 @@ func pytorchScores(runs: [String], text: String, file: StaticString = #filePath,
     XCTAssertEqual(lines.count, runs.count, errors, file: file, line: line)
     return try lines.map { try XCTUnwrap(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], errors, file: file, line: line) }
 }
+
+/// A test case with a fresh temporary directory per test (`dir`, removed afterwards), and the two
+/// helpers every command test needs: `path(name)` inside it and `write(name, text)`.
+class TemporaryDirectoryTestCase: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmtool-\(type(of: self))-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+
+    @discardableResult
+    func write(_ name: String, _ text: String) throws -> String {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path(name)))
+        return path(name)
+    }
+
+    /// train.txt (90 lines), valid.txt and test.txt (15 each): 2–6 words of a cycle of 8.
+    func writeSplitFiles() throws {
+        let words = ["the", "cat", "sat", "on", "a", "mat", "and", "slept"]
+        for (name, count, offset) in [("train.txt", 90, 0), ("valid.txt", 15, 3), ("test.txt", 15, 5)] {
+            let lines = (0..<count).map { i in (0..<(2 + (i + offset) % 5)).map { words[(i + offset + $0) % 8] }.joined(separator: " ") }
+            try (lines.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+    }
+}

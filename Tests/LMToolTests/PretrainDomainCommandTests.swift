@@ -3,23 +3,7 @@ import LM
 import XCTest
 
 /// `lmtool pretrain-domain` as a user runs it, on tiny corpora written to a temporary directory.
-final class PretrainDomainCommandTests: XCTestCase {
-    var dir: URL!
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmtool-domain-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
-
-    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
-
-    @discardableResult
-    func write(_ name: String, _ text: String) throws -> String {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path(name)))
-        return path(name)
-    }
+final class PretrainDomainCommandTests: TemporaryDirectoryTestCase {
 
     /// Two separable domains, 40 train / 8 valid / 8 test documents.
     func toyCorpus() throws -> String {

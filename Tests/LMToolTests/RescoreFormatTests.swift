@@ -9,27 +9,11 @@ import XCTest
 /// p(<unk>) 0.1, p(<eos>) 0.2, p(the) 0.3, p(cat) 0.4. So log10 p(hypothesis </s>) is by hand:
 /// "the cat" log10 0.024 = -1.6197888, "cat cat" log10 0.032 = -1.4948500, "the dog" (dog
 /// scored as <unk>) log10 0.006 = -2.2218487, "the" log10 0.06 = -1.2218487.
-final class RescoreFormatTests: XCTestCase {
-    var dir: URL!
+final class RescoreFormatTests: TemporaryDirectoryTestCase {
     let vocabulary = try! Vocabulary(tokens: ["<unk>", "<eos>", "the", "cat"], counts: [1, 2, 5, 3])
     let lm = ["the cat": -1.6197887582883939, "cat cat": -1.494850021680094, "the dog": -2.221848749616356, "the": -1.2218487496163564]
     /// log10 of one bytelog unit.
     let k = 1024 / 10000.5 / M_LN10
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmtool-rescore-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
-
-    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
-
-    @discardableResult
-    func write(_ name: String, _ text: String) throws -> String {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path(name)))
-        return path(name)
-    }
 
     func read(_ name: String) throws -> String { try String(contentsOfFile: path(name), encoding: .utf8) }
 

@@ -7,25 +7,9 @@ import XCTest
 /// `lmtool perplexity` with several documents in discourse mode (files, a directory's files,
 /// records with --per-record): parallel batch columns, each document its own zero-state stream,
 /// figures equal to scoring each alone.
-final class ScoringColumnsCommandTests: XCTestCase {
-    var dir: URL!
+final class ScoringColumnsCommandTests: TemporaryDirectoryTestCase {
     /// ids: <unk> 0, <eos> 1, the 2, cat 3, sat 4.
     let vocabulary = try! Vocabulary(tokens: ["<unk>", "<eos>", "the", "cat", "sat"], counts: [1, 2, 5, 3, 2])
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmtool-columns-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
-
-    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
-
-    @discardableResult
-    func write(_ name: String, _ text: String) throws -> String {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path(name)))
-        return path(name)
-    }
 
     /// A run with random weights (the carried state matters), discourse batching.
     func makeRun(batching: TrainingConfig.Batching = .discourse) throws -> String {

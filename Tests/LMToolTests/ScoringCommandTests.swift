@@ -7,27 +7,11 @@ import XCTest
 /// `lmtool perplexity`, `generate` and `rescore` as a user runs them, on run directories made in
 /// a temp dir (`RunDirectory.create` + `makeModel` + `saveModel`), and the PyTorch cross-check
 /// of `scripts/run_to_pytorch.py`.
-final class ScoringCommandTests: XCTestCase {
-    var dir: URL!
+final class ScoringCommandTests: TemporaryDirectoryTestCase {
     /// ids: <unk> 0, <eos> 1, the 2, cat 3.
     let vocabulary = try! Vocabulary(tokens: ["<unk>", "<eos>", "the", "cat"], counts: [1, 2, 5, 3])
     /// The constant model's next-token distribution (see `makeRun`).
     let p = [0.1, 0.2, 0.3, 0.4]
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmtool-scoring-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
-
-    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
-
-    @discardableResult
-    func write(_ name: String, _ text: String) throws -> String {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path(name)))
-        return path(name)
-    }
 
     /// A run directory. `constant`: every weight 0 and decoder bias log `p`, so every position's
     /// distribution is `p` (zero LSTM weights give c = h = 0: the logits are the bias).

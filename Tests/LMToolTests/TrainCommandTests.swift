@@ -2,22 +2,11 @@ import Foundation
 import XCTest
 
 /// `lmtool train` as a user runs it: a tiny corpus in a temporary directory.
-final class TrainCommandTests: XCTestCase {
-    var dir: URL!
-
+final class TrainCommandTests: TemporaryDirectoryTestCase {
     override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lmtool-train-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let words = ["the", "cat", "sat", "on", "a", "mat", "and", "slept"]
-        for (name, count, offset) in [("train.txt", 90, 0), ("valid.txt", 15, 3), ("test.txt", 15, 5)] {
-            let lines = (0..<count).map { i in (0..<(2 + (i + offset) % 5)).map { words[(i + offset + $0) % 8] }.joined(separator: " ") }
-            try (lines.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
-        }
+        try super.setUpWithError()
+        try writeSplitFiles()
     }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
-
-    func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
 
     /// A small, fast configuration on the three files.
     func trainArguments(run: String, epochs: Int = 2) -> [String] {
