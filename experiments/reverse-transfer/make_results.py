@@ -157,11 +157,18 @@ def render():
     if os.path.exists(machine):
         out += ["Machine: " + " ".join(read(machine).split()), ""]
     if os.path.exists(times):
-        out += ["| part | spec | finished (UTC) | wall seconds |", "| --- | --- | --- | --- |"]
+        # One row per part and spec: the wall time summed over the sessions that ran it (a
+        # resumed or repeated part adds a line to times.tsv each time).
+        totals = {}
         for line in read(times).splitlines():
             fields = line.split("\t")
             if len(fields) == 4:
-                out.append("| " + " | ".join(fields) + " |")
+                key = (fields[0], fields[1])
+                seconds, sessions, _ = totals.get(key, (0, 0, ""))
+                totals[key] = (seconds + int(fields[3]), sessions + 1, fields[2])
+        out += ["| part | spec | last finished (UTC) | sessions | wall time |", "| --- | --- | --- | --- | --- |"]
+        for (part, spec), (seconds, sessions, last) in totals.items():
+            out.append(f"| {part} | {spec} | {last} | {sessions} | {seconds // 60} min {seconds % 60} s |")
         out.append("")
     else:
         out += ["No part has run yet.", ""]
