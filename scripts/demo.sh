@@ -25,4 +25,4 @@ start=$(date +%s)
     --sources random,domain-paragraph --modes frozen --seeds 2 \
     --preset tiny --epochs 2 --train-tokens 250000 --threads 2 \
     --pretrain-epochs 2
-echo "demo finished in $(( $(date +%s) - start )) s; results in $OUT (report.md, valid-ppl.svg, differences.svg)"
+echo "demo finished in $(( $(date +%s) - start )) s; results in $OUT (report.md, valid-ppl.svg, differences.svg, domains.svg)"

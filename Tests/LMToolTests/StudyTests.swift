@@ -117,6 +117,9 @@ final class StudyTests: XCTestCase {
                                "--train-tokens", "200", "--pretrain-epochs", "1", "--pretrain-tokens", "200", "--glomo-steps", "2"],
                               currentDirectory: StudyTests.root, timeout: 300)
         XCTAssertEqual(r.status, 0, r.stderr)
+        // The corpus has domains: the per-domain plot is written, and the status line says so.
+        XCTAssertTrue(r.stdout.contains("valid-ppl.svg, differences.svg, domains.svg\n"), r.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: results + "/domains.svg"))
         let report = try String(contentsOfFile: results + "/report.md", encoding: .utf8)
         for arm in StudyTests.headlineArms { XCTAssertTrue(report.contains("| \(arm) | 5 |"), "\(arm)\n\(report)") }
         for arm in ["word2vec-out-frozen", "bilm-concat", "domain-paragraph-finetune", "random-glomo-embeddings", "random-glomo-hidden-untrained"] {

@@ -210,7 +210,8 @@ struct AblateCommand: ParsableCommand {
         try report.write(to: plan.results)
         print("")
         print(report.markdown(), terminator: "")
-        print("\nwrote \(plan.results)/report.md, report.csv, report.json, valid-ppl.svg, differences.svg")
+        print("\nwrote \(plan.results)/report.md, report.csv, report.json, valid-ppl.svg, differences.svg"
+              + (report.domainRows.isEmpty ? "" : ", domains.svg"))
         print("steps: \(outcome.ran.count) run (\(outcome.resumed.count) resumed), \(outcome.skipped.count) already done, \(outcome.failed.count) failed, \(outcome.blocked.count) not run")
         if !outcome.failed.isEmpty {
             throw AblationError("\(outcome.failed.count) step(s) failed: " + outcome.failed.map { "\($0.name) (\($0.reason))" }.joined(separator: ", ")
