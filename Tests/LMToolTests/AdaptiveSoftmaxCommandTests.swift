@@ -158,25 +158,11 @@ final class AdaptiveSoftmaxCommandTests: TemporaryDirectoryTestCase {
         let vocabulary = try Vocabulary(tokens: ["<unk>", "<eos>"] + words, counts: [1, 9] + (0..<10).map { 20 - $0 })
         let text = try write("t.txt", "w0 w1 w5 w9 w2\nw8 w7 zz w0\n\nw3 w3 w4 w6 w11 w1\nw9\n")
         let cases = [("a", TrainingConfig.Batching.discourse, [4, 7]), ("b", .sentence, [2, 5, 9])]
-        var ours: [Double] = []
-        var runs: [String] = []
-        for (name, batching, cutoffs) in cases {
-            let run = try makeRun(name, constant: false, vocabulary: vocabulary, cutoffs: cutoffs, hidden: 5,
-                                  batching: batching, seed: 21, initRange: 2)
-            let lm = try runLMTool(["perplexity", "--model", run, text, "--json", "--window", "3"])
-            XCTAssertEqual(lm.status, 0, lm.stderr)
-            let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(lm.stdout.utf8)) as? [String: Any])
-            ours.append(try XCTUnwrap(((object["total"] as? [String: Any])?["withOOVs"] as? [String: Any])?["ppl"] as? Double))
-            runs.append(run)
+        let runs = try cases.map { name, batching, cutoffs in
+            (name, try makeRun(name, constant: false, vocabulary: vocabulary, cutoffs: cutoffs, hidden: 5,
+                               batching: batching, seed: 21, initRange: 2), batching)
         }
-        let results = try pytorchScores(runs: runs, text: text)
-        for ((name, batching, _), (result, mine)) in zip(cases, zip(results, ours)) {
-            let theirs = try XCTUnwrap(result["ppl"] as? Double)
-            XCTAssertEqual(result["mode"] as? String, batching.rawValue)
-            XCTAssertEqual(result["oovs"] as? Int, 2)
-            XCTAssertEqual(mine, theirs, accuracy: 1e-3 * theirs, "\(name): lmtool \(mine), PyTorch \(theirs)")
-            XCTAssertGreaterThan(abs(mine - 12), 0.5, "random weights must not give a near-uniform model")
-        }
+        try assertPyTorchAgrees(runs: runs, text: text, oovs: 2, uniform: 12, margin: 0.5)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import LM
 
 // Reading what the commands wrote, without the project's own readers: the command tests check
 // files against independent parsers (JSONSerialization, coreutils' sha256sum, the safetensors
@@ -98,6 +99,29 @@ func assertFails(_ arguments: [String], mentioning fragments: [String], file: St
     XCTAssertEqual(message.split(separator: "\n").count, 1, "error must be one line: \(r.stderr)", file: file, line: line)
     for fragment in fragments {
         XCTAssertTrue(message.contains(fragment), "\"\(message)\" lacks \"\(fragment)\"", file: file, line: line)
+    }
+}
+
+/// The cross-check of `lmtool perplexity` with scripts/run_to_pytorch.py: for each run, lmtool's
+/// perplexity of `text` (the figure with OOVs scored as <unk>) equals PyTorch's within 0.1%, in
+/// the run's batching mode and with `oovs` OOVs, and is more than `margin` away from `uniform`
+/// (random weights must not give a near-uniform model). Skips the test without torch.
+func assertPyTorchAgrees(runs: [(name: String, run: String, batching: TrainingConfig.Batching)], text: String,
+                         oovs: Int, uniform: Double, margin: Double, file: StaticString = #filePath, line: UInt = #line) throws {
+    var ours: [Double] = []
+    for (_, run, _) in runs {
+        let lm = try runLMTool(["perplexity", "--model", run, text, "--json", "--window", "3"])
+        XCTAssertEqual(lm.status, 0, lm.stderr, file: file, line: line)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(lm.stdout.utf8)) as? [String: Any], file: file, line: line)
+        ours.append(try XCTUnwrap(((object["total"] as? [String: Any])?["withOOVs"] as? [String: Any])?["ppl"] as? Double, file: file, line: line))
+    }
+    let results = try pytorchScores(runs: runs.map(\.run), text: text, file: file, line: line)
+    for ((name, _, batching), (result, mine)) in zip(runs, zip(results, ours)) {
+        let theirs = try XCTUnwrap(result["ppl"] as? Double, file: file, line: line)
+        XCTAssertEqual(result["mode"] as? String, batching.rawValue, file: file, line: line)
+        XCTAssertEqual(result["oovs"] as? Int, oovs, file: file, line: line)
+        XCTAssertEqual(mine, theirs, accuracy: 1e-3 * theirs, "\(name): lmtool \(mine), PyTorch \(theirs)", file: file, line: line)
+        XCTAssertGreaterThan(abs(mine - uniform), margin, "random weights must not give a near-uniform model", file: file, line: line)
     }
 }
 

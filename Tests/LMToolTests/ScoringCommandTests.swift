@@ -423,23 +423,9 @@ final class ScoringCommandTests: TemporaryDirectoryTestCase {
     func testPyTorchScriptAgreesWithLMTool() throws {
         let text = try write("t.txt", "the cat the cat\ncat dog the\n\nthe the the cat cat <unk> the\ncat\n")
         let cases = [("untied", false, TrainingConfig.Batching.discourse), ("tied", true, .sentence)]
-        var ours: [Double] = []
-        var runs: [String] = []
-        for (name, tie, batching) in cases {
-            let run = try makeRun(name, constant: false, batching: batching, tie: tie, seed: 21, initRange: 2)
-            let lm = try runLMTool(["perplexity", "--model", run, text, "--json", "--window", "3"])
-            XCTAssertEqual(lm.status, 0, lm.stderr)
-            let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(lm.stdout.utf8)) as? [String: Any])
-            ours.append(try XCTUnwrap(((object["total"] as? [String: Any])?["withOOVs"] as? [String: Any])?["ppl"] as? Double))
-            runs.append(run)
+        let runs = try cases.map { name, tie, batching in
+            (name, try makeRun(name, constant: false, batching: batching, tie: tie, seed: 21, initRange: 2), batching)
         }
-        let results = try pytorchScores(runs: runs, text: text)
-        for ((name, _, batching), (result, mine)) in zip(cases, zip(results, ours)) {
-            let theirs = try XCTUnwrap(result["ppl"] as? Double)
-            XCTAssertEqual(result["mode"] as? String, batching.rawValue)
-            XCTAssertEqual(result["oovs"] as? Int, 1)
-            XCTAssertEqual(mine, theirs, accuracy: 1e-3 * theirs, "\(name): lmtool \(mine), PyTorch \(theirs)")
-            XCTAssertGreaterThan(abs(mine - 4), 0.1, "random weights must not give a near-uniform model")
-        }
+        try assertPyTorchAgrees(runs: runs, text: text, oovs: 1, uniform: 4, margin: 0.1)
     }
 }
