@@ -103,11 +103,14 @@ final class LayerPyTorchFixtureTests: XCTestCase {
         var d = [Float](repeating: 0, count: N * V)
         ce.backward(dlogits: &d, logits: logits, logSumExp: lse, targets: targets, mask: mask, n: N, scale: Float(1 / count))
         assertClose(d, f.floats("dlogits_mean"), "dlogits")
-        var fused = [Float](repeating: 0, count: N * V)
-        let (fusedLoss, _) = ce.forwardBackward(dlogits: &fused, logits: logits, targets: targets, mask: mask,
-                                                n: N, scale: Float(1 / f.double("count")))
+        // The training path (exponentials kept in place, gradient written over them).
+        var fused = logits, inverseSums = [Float](repeating: 0, count: N)
+        let (fusedLoss, _) = ce.forward(exponentiating: &fused, inverseSums: &inverseSums, logSumExp: &lse,
+                                        targets: targets, mask: mask, n: N)
+        ce.backwardInPlace(logits: &fused, logSumExp: lse, inverseSums: inverseSums, targets: targets, mask: mask,
+                           n: N, scale: Float(1 / f.double("count")))
         XCTAssertEqual(fusedLoss, f.double("loss_sum"), accuracy: 1e-5 * max(1, abs(f.double("loss_sum"))))
-        assertClose(fused, f.floats("dlogits_mean"), "fused dlogits")
+        assertClose(fused, f.floats("dlogits_mean"), "in-place dlogits")
     }
 
     func testLayerNormMatchesPyTorch() throws {
