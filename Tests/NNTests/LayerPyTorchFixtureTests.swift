@@ -29,10 +29,13 @@ final class LayerPyTorchFixtureTests: XCTestCase {
         XCTAssertLessThanOrEqual(worst, tol, "\(name): max error \(worst)", file: file, line: line)
     }
 
+    /// PyTorch's `nn.LSTM(I, H, L)` (L = 2 in the fixture) against a stack of single-layer
+    /// LSTMs built as the LM builds them.
     func testLSTMMatchesPyTorch() throws {
         let f = try Fixture("lstm.json")
         let I = f.int("input_size"), H = f.int("hidden_size"), L = f.int("num_layers"), T = f.int("steps"), B = f.int("batch")
-        let lstm = LSTM(inputSize: I, hiddenSize: H, numLayers: L, batchSize: B, maxSteps: T)
+        XCTAssertEqual(L, 2, "the fixture checks a stack")
+        let lstm = LSTMStack(inputSize: I, hiddenSize: H, numLayers: L, batchSize: B, maxSteps: T)
         var p = [Float](repeating: .nan, count: lstm.parameterCount)
         for (name, offset, shape) in lstm.parameterTensors {
             let v = f.floats("params", name)

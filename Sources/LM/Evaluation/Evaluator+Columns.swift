@@ -128,14 +128,11 @@ public final class ColumnScorer {
         copy.store.values.baseAddress!.update(from: old.store.values.baseAddress!, count: old.store.values.count)
         for (from, to) in zip(old.lstms, copy.lstms) {
             let H = from.hiddenSize, h = from.hiddenState, c = from.cellState
-            var newH = [Float](repeating: 0, count: to.numLayers * busy.count * H), newC = newH
-            for layer in 0..<from.numLayers {
-                for (j, column) in busy.enumerated() {
-                    let source = (layer * old.batchSize + column) * H, target = (layer * busy.count + j) * H
-                    for k in 0..<H {
-                        newH[target + k] = h[source + k]
-                        newC[target + k] = c[source + k]
-                    }
+            var newH = [Float](repeating: 0, count: busy.count * H), newC = newH
+            for (j, column) in busy.enumerated() {
+                for k in 0..<H {
+                    newH[j * H + k] = h[column * H + k]
+                    newC[j * H + k] = c[column * H + k]
                 }
             }
             to.hiddenState = newH
@@ -220,16 +217,12 @@ public final class ColumnScorer {
 
     /// Zeroes the carried LSTM state of one batch column.
     private func zeroState(column c: Int) {
-        let B = model.batchSize
         for lstm in model.lstms {
             let H = lstm.hiddenSize
             var h = lstm.hiddenState, cell = lstm.cellState
-            for layer in 0..<lstm.numLayers {
-                let start = (layer * B + c) * H
-                for k in start..<(start + H) {
-                    h[k] = 0
-                    cell[k] = 0
-                }
+            for k in (c * H)..<((c + 1) * H) {
+                h[k] = 0
+                cell[k] = 0
             }
             lstm.hiddenState = h
             lstm.cellState = cell

@@ -180,7 +180,7 @@ public final class LanguageModel {
             store.register("rnn.bias_ih_l\(l)", shape: [4 * H])
             store.register("rnn.bias_hh_l\(l)", shape: [4 * H])
             offsets.append(wih.offset)
-            lstms.append(LSTM(inputSize: inSize, hiddenSize: H, numLayers: 1, batchSize: batchSize, maxSteps: maxSteps))
+            lstms.append(LSTM(inputSize: inSize, hiddenSize: H, batchSize: batchSize, maxSteps: maxSteps))
         }
         lstmOffsets = offsets
         self.lstms = lstms
