@@ -34,7 +34,7 @@ def write(name, obj):
 def lstm_fixture():
     torch.manual_seed(0)
     I, H, L, T, B = 3, 10, 2, 3, 2  # H = 10: eight SIMD lanes plus a scalar tail
-    lstm = nn.LSTM(I, H, num_layers=L)
+    lstm = nn.LSTM(I, H, num_layers=L)  # checked against a stack of L single-layer LSTMs, as the LM builds them
     x = torch.randn(T, B, I, requires_grad=True)
     h0 = torch.randn(L, B, H)
     c0 = torch.randn(L, B, H)

@@ -135,6 +135,27 @@ final class TrainerEvaluationTests: TrainerTestCase {
         XCTAssertEqual(decoded, RunSummary(validPerplexity: 4, testPerplexity: 3.5, parameters: 10, trainableParameters: 10, seconds: 1.5, epochs: 1))
     }
 
+    /// Sentence mode has one scoring path: `Evaluator` (`lmtool perplexity`) scores the split's
+    /// sentences with the windows and scoring step of `SplitEvaluator` (train's validation and
+    /// test), so every sentence's log-probability is the same to the bit, windows split across
+    /// BPTT boundaries included.
+    func testSentenceModeEvaluatorAndSplitEvaluatorAgreeBitwise() throws {
+        let trainer = try request(try writeCycleCorpus(), epochs: 1, batching: .sentence).prepare()
+        let valid = trainer.validData
+        var rng = RNG(seed: 0)
+        let model = try RunDirectory.makeModel(config: trainer.config, batchSize: 3, maxSteps: 2, rng: &rng)
+        model.store.values.baseAddress!.update(from: trainer.model.store.values.baseAddress!, count: model.store.count)
+        let result = SplitEvaluator.evaluate(model, data: valid, batching: .sentence, perSentence: true)
+        let evaluator = Evaluator(model: model, vocabulary: trainer.vocabulary, mode: .sentence)
+        var scored: [Double] = []
+        evaluator.scoreSentences((0..<valid.sentenceCount).map { valid.sentence($0).map { Evaluator.Position(id: $0, word: nil) } }) {
+            scored.append($0.reduce(0.0) { $0 + $1.logProb })
+        }
+        XCTAssertEqual(scored.count, valid.sentenceCount)
+        XCTAssertGreaterThan(valid.sentences.map(\.count).max()!, 2, "some sentence spans several windows")
+        XCTAssertEqual(scored, result.sentences!.map(\.logProbability))
+    }
+
     /// Sentence mode: each sentence is scored from a zero state after `<eos>`, and padding never
     /// counts — not in the token count, not in the loss.
     func testSentenceModeScoresEachSentenceAloneAndNeverCountsPadding() throws {

@@ -3,17 +3,17 @@ import XCTest
 import NNTestSupport
 
 /// A whole small LSTM language-model step, all parameters in one flat buffer:
-/// embedding → 2-layer LSTM → linear → masked mean cross-entropy, then every parameter's
+/// embedding → 2 stacked LSTM layers → linear → masked mean cross-entropy, then every parameter's
 /// gradient against finite differences.
 final class GradCheckLMStepTests: XCTestCase {
     struct TinyLM {
         let V = 7, E = 3, H = 4, T = 3, B = 2
-        let emb: Embedding, lstm: LSTM, fc: Linear, ce: SoftmaxCrossEntropy
+        let emb: Embedding, lstm: LSTMStack, fc: Linear, ce: SoftmaxCrossEntropy
         let embOffset = 0, lstmOffset: Int, fcWeightOffset: Int, fcBiasOffset: Int, parameterCount: Int
 
         init() {
             emb = Embedding(vocabularySize: V, embeddingSize: E)
-            lstm = LSTM(inputSize: E, hiddenSize: H, numLayers: 2, batchSize: B, maxSteps: T)
+            lstm = LSTMStack(inputSize: E, hiddenSize: H, numLayers: 2, batchSize: B, maxSteps: T)
             fc = Linear(inputSize: H, outputSize: V)
             ce = SoftmaxCrossEntropy(classCount: V)
             lstmOffset = V * E

@@ -49,25 +49,63 @@ final class LayerCrossEntropyDropoutTests: XCTestCase {
         assertDoubled(d, d1, "dlogits")
     }
 
-    /// The fused pass gives the same loss and gradient as forward + backward, and accumulates.
-    func testFusedForwardBackwardMatchesSeparatePasses() {
+    /// The training path (`forward(exponentiating:)` then `backwardInPlace` with the kept
+    /// inverse sums, what the LM runs) gives the same loss, count, log-sum-exps and log p(target)
+    /// as `forward`, to the bit, and the same gradient as `backward` up to rounding; the in-place
+    /// backward from the logits equals `backward` into zeros to the bit; masked rows become 0.
+    func testExponentiatingForwardAndInPlaceBackwardMatchSeparatePasses() {
         var rng = RNG(seed: 17)
         let N = 4, V = 29
         let ce = SoftmaxCrossEntropy(classCount: V)
         let logits = randomArray(N * V, &rng, scale: 4)
         let targets: [Int32] = [28, 0, 3, 17], mask: [Float] = [1, 0, 1, 1]
-        var lse = [Float](repeating: 0, count: N), d1 = [Float](repeating: 0, count: N * V)
-        let (l1, c1) = ce.forward(logSumExp: &lse, logits: logits, targets: targets, mask: mask, n: N)
+        var lse = [Float](repeating: 0, count: N), logp = lse, d1 = [Float](repeating: 0, count: N * V)
+        let (l1, c1) = ce.forward(logSumExp: &lse, logProbs: &logp, logits: logits, targets: targets, mask: mask, n: N)
         ce.backward(dlogits: &d1, logits: logits, logSumExp: lse, targets: targets, mask: mask, n: N, scale: 0.25)
-        var d2 = [Float](repeating: 0, count: N * V)
-        let (l2, c2) = ce.forwardBackward(dlogits: &d2, logits: logits, targets: targets, mask: mask, n: N, scale: 0.25)
-        XCTAssertEqual(l2, l1, accuracy: 1e-5)
+        for r in 0..<N where mask[r] != 0 {
+            XCTAssertEqual(Double(logp[r]), Double(logits[r * V + Int(targets[r])]) - Double(lse[r]), accuracy: 1e-6)
+        }
+        XCTAssertEqual(logp[1], 0, "masked row")
+
+        var exps = logits, inverseSums = [Float](repeating: -1, count: N)
+        var lse2 = [Float](repeating: 0, count: N), logp2 = lse2
+        let (l2, c2) = ce.forward(exponentiating: &exps, inverseSums: &inverseSums, logSumExp: &lse2, logProbs: &logp2,
+                                  targets: targets, mask: mask, n: N)
+        XCTAssertEqual(l2, l1)
         XCTAssertEqual(c2, c1)
-        for k in 0..<N * V { XCTAssertEqual(d2[k], d1[k], accuracy: 1e-6) }
-        XCTAssertTrue(d2[V..<2 * V].allSatisfy { $0 == 0 }, "masked row untouched")
-        let d2once = d2
-        ce.forwardBackward(dlogits: &d2, logits: logits, targets: targets, mask: mask, n: N, scale: 0.25)
-        assertDoubled(d2, d2once, "fused dlogits")
+        XCTAssertEqual(lse2, lse)
+        XCTAssertEqual(logp2, logp)
+        XCTAssertEqual(inverseSums[1], 0, "masked row")
+        ce.backwardInPlace(logits: &exps, logSumExp: lse2, inverseSums: inverseSums, targets: targets, mask: mask, n: N, scale: 0.25)
+        for k in 0..<N * V { XCTAssertEqual(exps[k], d1[k], accuracy: 1e-6) }
+        XCTAssertTrue(exps[V..<2 * V].allSatisfy { $0 == 0 }, "masked row zeroed")
+
+        var inPlace = logits
+        ce.backwardInPlace(logits: &inPlace, logSumExp: lse, inverseSums: nil, targets: targets, mask: mask, n: N, scale: 0.25)
+        XCTAssertEqual(inPlace, d1)
+        ce.backwardInPlace(logits: &inPlace, logSumExp: lse, inverseSums: nil, targets: targets, mask: mask, n: N, scale: 0)
+        XCTAssertTrue(inPlace.allSatisfy { $0 == 0 }, "scale 0 zeroes every row")
+    }
+
+    /// Rows split over two threads give the same loss and log-probabilities, to the bit, as
+    /// one thread (the loss is summed in row order).
+    func testForwardDoesNotDependOnThreadCount() {
+        var rng = RNG(seed: 3)
+        let N = 64, V = 300
+        let ce = SoftmaxCrossEntropy(classCount: V)
+        let logits = randomArray(N * V, &rng, scale: 5)
+        let targets = (0..<N).map { Int32(($0 * 37) % V) }
+        XCTAssertLessThan(N * V, WorkerPool.elementwiseMinimum, "the first run must be on one thread")
+        func run() -> (Double, [Float], [Float]) {
+            var exps = logits, inverseSums = [Float](repeating: 0, count: N), lse = inverseSums, logp = inverseSums
+            let (loss, _) = ce.forward(exponentiating: &exps, inverseSums: &inverseSums, logSumExp: &lse, logProbs: &logp,
+                                       targets: targets, mask: nil, n: N)
+            return (loss, logp, exps)
+        }
+        let one = run(), three = onTwoThreadsSplittingEverything(run)
+        XCTAssertEqual(one.0, three.0)
+        XCTAssertEqual(one.1, three.1)
+        XCTAssertEqual(one.2, three.2)
     }
 
     func testDropoutZeroIsIdentityAndEvalIsIdentity() {

@@ -12,9 +12,11 @@ final class LayerInitTests: XCTestCase {
 
     func testInitializerBounds() {
         var rng = RNG(seed: 30)
-        let lstm = LSTM(inputSize: 6, hiddenSize: 16, numLayers: 2, batchSize: 1, maxSteps: 1)
+        let lstm = LSTMStack(inputSize: 6, hiddenSize: 16, numLayers: 2, batchSize: 1, maxSteps: 1)
         var p = [Float](repeating: 9, count: lstm.parameterCount)
-        lstm.initialize(parameters: &p, rng: &rng)
+        p.withUnsafeMutableBufferPointer { p in
+            for (layer, offset) in zip(lstm.layers, lstm.offsets) { layer.initialize(parameters: p.baseAddress! + offset, rng: &rng) }
+        }
         assertUniform(p, bound: 0.25)  // 1/√16
 
         let gru = GRUCell(inputSize: 3, hiddenSize: 25, maxBatch: 1)

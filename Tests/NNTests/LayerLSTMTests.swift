@@ -11,26 +11,30 @@ final class LayerLSTMTests: XCTestCase {
         onTwoThreadsSplittingEverything {
             testGradientsTwoLayersWithCarriedState()
             testGradientsWideHiddenSIMDPath()
-            testInterLayerDropout()
             testStateCarriesBetweenWindows()
         }
     }
 
     func testParameterLayout() {
-        let lstm = LSTM(inputSize: 3, hiddenSize: 4, numLayers: 2, batchSize: 1, maxSteps: 1)
-        // Layer 0: 16·3 + 16·4 + 16 + 16 = 144; layer 1: 16·4 + 16·4 + 32 = 160.
-        XCTAssertEqual(lstm.parameterCount, 304)
+        let lstm = LSTM(inputSize: 3, hiddenSize: 4, batchSize: 1, maxSteps: 1)
+        // 16·3 + 16·4 + 16 + 16 = 144.
+        XCTAssertEqual(lstm.parameterCount, 144)
         let t = lstm.parameterTensors
-        XCTAssertEqual(t.map(\.name), ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0",
-                                       "weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1"])
-        XCTAssertEqual(t.map(\.offset), [0, 48, 112, 128, 144, 208, 272, 288])
-        XCTAssertEqual(t[0].shape, [16, 3])
-        XCTAssertEqual(t[4].shape, [16, 4])
+        XCTAssertEqual(t.map(\.name), ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"])
+        XCTAssertEqual(t.map(\.offset), [0, 48, 112, 128])
+        XCTAssertEqual(t.map(\.shape), [[16, 3], [16, 4], [16], [16]])
+        // A stack of two (as the LM builds it) has nn.LSTM(3, 4, 2)'s layout: layer 1 reads H.
+        let stack = LSTMStack(inputSize: 3, hiddenSize: 4, numLayers: 2, batchSize: 1, maxSteps: 1)
+        XCTAssertEqual(stack.parameterCount, 304)  // 144 + (16·4 + 16·4 + 32)
+        XCTAssertEqual(stack.parameterTensors.map(\.name), ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0",
+                                                            "weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1"])
+        XCTAssertEqual(stack.parameterTensors.map(\.offset), [0, 48, 112, 128, 144, 208, 272, 288])
+        XCTAssertEqual(stack.parameterTensors[4].shape, [16, 4])
     }
 
     /// One step, one unit, computed by hand with libm.
     func testSingleStepHandComputed() {
-        let lstm = LSTM(inputSize: 1, hiddenSize: 1, numLayers: 1, batchSize: 1, maxSteps: 1)
+        let lstm = LSTM(inputSize: 1, hiddenSize: 1, batchSize: 1, maxSteps: 1)
         // W_ih = [i, f, g, o] = [0.5, -0.3, 0.8, 0.1], W_hh = [0.2, 0.4, -0.6, 0.7], b_ih = 0.1s, b_hh = 0
         let p: [Float] = [0.5, -0.3, 0.8, 0.1, 0.2, 0.4, -0.6, 0.7, 0.1, 0.1, 0.1, 0.1, 0, 0, 0, 0]
         lstm.hiddenState = [0.3]; lstm.cellState = [-0.2]
@@ -46,10 +50,11 @@ final class LayerLSTMTests: XCTestCase {
         XCTAssertEqual(lstm.hiddenState, h)
     }
 
+    /// Two stacked layers (as the LM stacks them), from a carried state.
     func testGradientsTwoLayersWithCarriedState() {
         var rng = RNG(seed: 3)
         let I = 3, H = 4, L = 2, B = 2, T = 3
-        let lstm = LSTM(inputSize: I, hiddenSize: H, numLayers: L, batchSize: B, maxSteps: 4)
+        let lstm = LSTMStack(inputSize: I, hiddenSize: H, numLayers: L, batchSize: B, maxSteps: 4)
         let p = randomArray(lstm.parameterCount, &rng, scale: 0.5)
         let x = randomArray(T * B * I, &rng)
         let dy = randomArray(T * B * H, &rng)
@@ -80,7 +85,7 @@ final class LayerLSTMTests: XCTestCase {
     func testGradientsWideHiddenSIMDPath() {
         var rng = RNG(seed: 14)
         let I = 2, H = 11, B = 2, T = 2
-        let lstm = LSTM(inputSize: I, hiddenSize: H, numLayers: 1, batchSize: B, maxSteps: T)
+        let lstm = LSTM(inputSize: I, hiddenSize: H, batchSize: B, maxSteps: T)
         let p = randomArray(lstm.parameterCount, &rng, scale: 0.4)
         let x = randomArray(T * B * I, &rng), dy = randomArray(T * B * H, &rng)
         let h0 = randomArray(B * H, &rng), c0 = randomArray(B * H, &rng)
@@ -97,41 +102,12 @@ final class LayerLSTMTests: XCTestCase {
         assertGradient("dparameters", values: p, analytic: dp) { loss(x, $0) }
     }
 
-    /// Inter-layer dropout: gradients through a fixed mask (same RNG seed every evaluation),
-    /// evaluation equals the model without dropout, training with dropout differs from it.
-    func testInterLayerDropout() {
-        var rng = RNG(seed: 15)
-        let I = 3, H = 5, L = 3, B = 2, T = 3
-        let lstm = LSTM(inputSize: I, hiddenSize: H, numLayers: L, batchSize: B, maxSteps: T, dropout: 0.4)
-        let plain = LSTM(inputSize: I, hiddenSize: H, numLayers: L, batchSize: B, maxSteps: T)
-        let p = randomArray(lstm.parameterCount, &rng, scale: 0.5)
-        let x = randomArray(T * B * I, &rng), dy = randomArray(T * B * H, &rng)
-        func loss(_ x: [Float], _ p: [Float]) -> Double {
-            lstm.resetState()
-            var y = [Float](repeating: 0, count: T * B * H), r = RNG(seed: 99)
-            lstm.forward(output: &y, input: x, parameters: p, steps: T, training: true, rng: &r)
-            return GradCheck.weightedSum(y, dy)
-        }
-        let trainingLoss = loss(x, p)
-        var dx = [Float](repeating: 0, count: x.count), dp = [Float](repeating: 0, count: p.count)
-        lstm.backward(dinput: &dx, dparameters: &dp, doutput: dy, input: x, parameters: p)
-        assertGradient("dinput", values: x, analytic: dx) { loss($0, p) }
-        assertGradient("dparameters", values: p, analytic: dp) { loss(x, $0) }
-
-        var y1 = [Float](repeating: 0, count: T * B * H), y2 = y1
-        lstm.resetState()
-        lstm.forward(output: &y1, input: x, parameters: p, steps: T)
-        plain.forward(output: &y2, input: x, parameters: p, steps: T)
-        XCTAssertEqual(y1, y2)
-        XCTAssertNotEqual(GradCheck.weightedSum(y1, dy), trainingLoss)
-    }
-
     func testStateCarriesBetweenWindows() {
         // Running 4 steps at once equals running 2 + 2 steps with the carried state.
         var rng = RNG(seed: 4)
         let I = 2, H = 3, B = 2
-        let a = LSTM(inputSize: I, hiddenSize: H, numLayers: 2, batchSize: B, maxSteps: 4)
-        let b = LSTM(inputSize: I, hiddenSize: H, numLayers: 2, batchSize: B, maxSteps: 2)
+        let a = LSTMStack(inputSize: I, hiddenSize: H, numLayers: 2, batchSize: B, maxSteps: 4)
+        let b = LSTMStack(inputSize: I, hiddenSize: H, numLayers: 2, batchSize: B, maxSteps: 2)
         let p = randomArray(a.parameterCount, &rng, scale: 0.5), x = randomArray(4 * B * I, &rng)
         var ya = [Float](repeating: 0, count: 4 * B * H), yb = [Float](repeating: 0, count: 4 * B * H)
         a.forward(output: &ya, input: x, parameters: p, steps: 4)

@@ -29,10 +29,13 @@ final class LayerPyTorchFixtureTests: XCTestCase {
         XCTAssertLessThanOrEqual(worst, tol, "\(name): max error \(worst)", file: file, line: line)
     }
 
+    /// PyTorch's `nn.LSTM(I, H, L)` (L = 2 in the fixture) against a stack of single-layer
+    /// LSTMs built as the LM builds them.
     func testLSTMMatchesPyTorch() throws {
         let f = try Fixture("lstm.json")
         let I = f.int("input_size"), H = f.int("hidden_size"), L = f.int("num_layers"), T = f.int("steps"), B = f.int("batch")
-        let lstm = LSTM(inputSize: I, hiddenSize: H, numLayers: L, batchSize: B, maxSteps: T)
+        XCTAssertEqual(L, 2, "the fixture checks a stack")
+        let lstm = LSTMStack(inputSize: I, hiddenSize: H, numLayers: L, batchSize: B, maxSteps: T)
         var p = [Float](repeating: .nan, count: lstm.parameterCount)
         for (name, offset, shape) in lstm.parameterTensors {
             let v = f.floats("params", name)
@@ -103,11 +106,14 @@ final class LayerPyTorchFixtureTests: XCTestCase {
         var d = [Float](repeating: 0, count: N * V)
         ce.backward(dlogits: &d, logits: logits, logSumExp: lse, targets: targets, mask: mask, n: N, scale: Float(1 / count))
         assertClose(d, f.floats("dlogits_mean"), "dlogits")
-        var fused = [Float](repeating: 0, count: N * V)
-        let (fusedLoss, _) = ce.forwardBackward(dlogits: &fused, logits: logits, targets: targets, mask: mask,
-                                                n: N, scale: Float(1 / f.double("count")))
+        // The training path (exponentials kept in place, gradient written over them).
+        var fused = logits, inverseSums = [Float](repeating: 0, count: N)
+        let (fusedLoss, _) = ce.forward(exponentiating: &fused, inverseSums: &inverseSums, logSumExp: &lse,
+                                        targets: targets, mask: mask, n: N)
+        ce.backwardInPlace(logits: &fused, logSumExp: lse, inverseSums: inverseSums, targets: targets, mask: mask,
+                           n: N, scale: Float(1 / f.double("count")))
         XCTAssertEqual(fusedLoss, f.double("loss_sum"), accuracy: 1e-5 * max(1, abs(f.double("loss_sum"))))
-        assertClose(fused, f.floats("dlogits_mean"), "fused dlogits")
+        assertClose(fused, f.floats("dlogits_mean"), "in-place dlogits")
     }
 
     func testLayerNormMatchesPyTorch() throws {

@@ -1,18 +1,5 @@
 import Corpus
 
-/// One evaluation window: time-major `[steps, B]` inputs, targets and mask, and for every
-/// position the index of the token it predicts (in the split's `ids`), or -1 at padding.
-public struct EvaluationWindow: Sendable, Equatable {
-    public var steps: Int
-    public var inputs: [Int32]     // [steps, B]
-    public var targets: [Int32]    // [steps, B]
-    public var mask: [Float]       // [steps, B]
-    /// The index in the split's `ids` of each position's target, -1 at padding.
-    public var tokenIndex: [Int]   // [steps, B]
-    /// Zero the carried state before this window.
-    public var resetsState: Bool
-}
-
 /// Discourse-mode evaluation that predicts **every** token of a split exactly once, in B
 /// columns read in windows of T steps with the state carried.
 ///
@@ -49,7 +36,7 @@ public struct DiscourseEvaluationWindows: Sendable {
 
     public var windowCount: Int { (columnLength + bptt - 1) / bptt }
 
-    public func window(_ index: Int) -> EvaluationWindow {
+    public func window(_ index: Int) -> BatchWindow {
         let B = batchSize, L = columnLength, M = tokens.count
         let start = index * bptt
         let steps = min(bptt, L - start)
@@ -57,6 +44,7 @@ public struct DiscourseEvaluationWindows: Sendable {
         var targets = inputs
         var mask = [Float](repeating: 0, count: steps * B)
         var where_ = [Int](repeating: -1, count: steps * B)
+        var count = 0
         for t in 0..<steps {
             for b in 0..<B {
                 let target = b * L + start + t
@@ -65,69 +53,79 @@ public struct DiscourseEvaluationWindows: Sendable {
                 targets[t * B + b] = tokens[target]
                 mask[t * B + b] = 1
                 where_[t * B + b] = target
+                count += 1
             }
         }
-        return EvaluationWindow(steps: steps, inputs: inputs, targets: targets, mask: mask, tokenIndex: where_,
-                                resetsState: index == 0)
+        return BatchWindow(steps: steps, inputs: inputs, targets: targets, mask: mask, resetsState: index == 0,
+                           targetCount: count, tokenIndex: where_)
     }
 }
 
-/// Sentence-mode evaluation: the sentences in their order, B per batch (`SentenceBatcher`,
-/// no sorting or shuffling), padded to the longest and to B columns; a batch longer than T
-/// steps is read in windows with the state carried, and the state is zeroed per batch. Every
-/// token (each sentence's words and its `<eos>`) is predicted once, from the sentence start.
+/// Sentence-mode evaluation: the sentences in their order, B per batch (no sorting or
+/// shuffling), padded to the longest and to B columns (mask 0, `<eos>` as padding); a batch
+/// longer than T steps is read in windows with the state carried, and the state is zeroed per
+/// batch. Every token (each sentence's words and its `<eos>`) is predicted once, from the
+/// sentence start with `<eos>` as the first input (as `SentenceBatcher` lays sentences out).
+/// `batchWindows` builds the windows of one batch; the `Evaluator` uses it for text too.
 public struct SentenceEvaluationWindows: Sendable {
     public let batchSize: Int
     public let bptt: Int
     private let data: EncodedCorpus
-    private let batcher: SentenceBatcher
-    private let starts: [(batch: Int, row: Int)]
 
     public init(data: EncodedCorpus, batchSize: Int, bptt: Int) {
         precondition(batchSize >= 1 && bptt >= 1, "batch size and BPTT length must be at least 1")
         self.data = data
         self.batchSize = batchSize
         self.bptt = bptt
-        batcher = SentenceBatcher(sentences: data.sentences, batchSize: batchSize)
-        var starts: [(Int, Int)] = []
-        for b in 0..<batcher.batchCount {
-            // The longest sentence of the batch sets its length.
-            let members = (b * batchSize)..<min((b + 1) * batchSize, data.sentenceCount)
-            let length = members.map { data.sentenceLength($0) }.max()!
-            var row = 0
-            while row < length { starts.append((b, row)); row += bptt }
-        }
-        self.starts = starts
     }
 
-    public var windowCount: Int { starts.count }
-
     /// Calls `body` with every window in order (each batch is built once).
-    public func forEachWindow(_ body: (EvaluationWindow) throws -> Void) rethrows {
-        var current: (index: Int, batch: SentenceBatcher.Batch)?
-        for (b, row) in starts {
-            if current?.index != b { current = (b, batcher.batch(b)) }
-            let batch = current!.batch
-            let steps = min(bptt, batch.length - row)
-            let B = batchSize, n = batch.count
-            var inputs = [Int32](repeating: batcher.paddingID, count: steps * B)
+    public func forEachWindow(_ body: (BatchWindow) throws -> Void) rethrows {
+        var first = 0
+        while first < data.sentenceCount {
+            let members = first..<min(first + batchSize, data.sentenceCount)
+            let starts = members.map { $0 == 0 ? 0 : data.sentenceEnds[$0 - 1] }
+            let sentences = members.map { data.ids[(starts[$0 - first])..<data.sentenceEnds[$0]] }
+            for w in SentenceEvaluationWindows.batchWindows(sentences, firstTokenIndex: starts, batchSize: batchSize, bptt: bptt) {
+                try body(w)
+            }
+            first = members.upperBound
+        }
+    }
+
+    /// The windows of one batch of at most `batchSize` sentences (each the ids to predict,
+    /// normally ending with `<eos>`): position p of sentence b reads `<eos>` (p = 0) or its
+    /// token p − 1 and predicts its token p; columns past the batch's sentences and rows past a
+    /// sentence's end are padding. `tokenIndex` is `firstTokenIndex[b] + p`. The first window
+    /// resets the state, the others carry it.
+    public static func batchWindows(_ sentences: [ArraySlice<Int32>], firstTokenIndex: [Int], batchSize B: Int,
+                                    bptt: Int) -> [BatchWindow] {
+        precondition(sentences.count <= B && firstTokenIndex.count == sentences.count, "SentenceEvaluationWindows: batch too large")
+        let length = sentences.map(\.count).max() ?? 0
+        var windows: [BatchWindow] = []
+        var row = 0
+        while row < length {
+            let steps = min(bptt, length - row)
+            var inputs = [Int32](repeating: Vocabulary.endOfSentenceID, count: steps * B)
             var targets = inputs
             var mask = [Float](repeating: 0, count: steps * B)
             var where_ = [Int](repeating: -1, count: steps * B)
-            for c in 0..<n {
-                let sentence = b * B + c
-                let first = sentence == 0 ? 0 : data.sentenceEnds[sentence - 1]
-                for t in 0..<steps {
-                    let from = (row + t) * n + c
-                    guard batch.mask[from] != 0 else { continue }
-                    inputs[t * B + c] = batch.inputs[from]
-                    targets[t * B + c] = batch.targets[from]
+            var count = 0
+            for (c, s) in sentences.enumerated() {
+                let first = s.startIndex
+                for t in 0..<steps where row + t < s.count {
+                    let p = row + t
+                    inputs[t * B + c] = p == 0 ? Vocabulary.endOfSentenceID : s[first + p - 1]
+                    targets[t * B + c] = s[first + p]
                     mask[t * B + c] = 1
-                    where_[t * B + c] = first + row + t
+                    where_[t * B + c] = firstTokenIndex[c] + p
+                    count += 1
                 }
             }
-            try body(EvaluationWindow(steps: steps, inputs: inputs, targets: targets, mask: mask, tokenIndex: where_,
-                                      resetsState: row == 0))
+            windows.append(BatchWindow(steps: steps, inputs: inputs, targets: targets, mask: mask, resetsState: row == 0,
+                                       targetCount: count, tokenIndex: where_))
+            row += steps
         }
+        return windows
     }
 }

@@ -1,28 +1,12 @@
 import Corpus
 
-/// One optimizer step's data: a time-major window `[steps, batchSize]` of inputs and targets,
-/// with a mask in sentence mode, and whether the LSTM state starts from zero.
-public struct TrainingWindow: Sendable, Equatable {
-    /// Time steps in this window (the BPTT length or fewer).
-    public var steps: Int
-    public var inputs: [Int32]   // [steps, B]
-    public var targets: [Int32]  // [steps, B]
-    /// 1 for a real target, 0 for padding; nil when every target counts.
-    public var mask: [Float]?    // [steps, B]
-    /// Zero the carried state before this window (start of an epoch in discourse mode, start of
-    /// every batch of sentences in sentence mode).
-    public var resetsState: Bool
-    /// The number of real targets.
-    public var targetCount: Int
-}
-
-/// The windows of one training epoch, in order. Window `i` is a pure function of the data, the
+/// The windows of one training epoch (one optimizer step each), in order. Window `i` is a pure function of the data, the
 /// configuration and the epoch number, so a resumed run can start at any window.
 public protocol TrainingEpoch {
     var windowCount: Int { get }
     /// The real targets of the whole epoch.
     var targetCount: Int { get }
-    func window(_ index: Int) -> TrainingWindow
+    func window(_ index: Int) -> BatchWindow
 }
 
 /// Discourse mode: the training stream cut into B columns and BPTT windows exactly as
@@ -39,9 +23,9 @@ public struct DiscourseTrainingEpoch: TrainingEpoch {
     public var windowCount: Int { batcher.windowCount }
     public var targetCount: Int { batcher.targetCount }
 
-    public func window(_ index: Int) -> TrainingWindow {
+    public func window(_ index: Int) -> BatchWindow {
         let w = batcher.window(index)
-        return TrainingWindow(steps: w.length, inputs: w.inputs, targets: w.targets, mask: nil,
+        return BatchWindow(steps: w.length, inputs: w.inputs, targets: w.targets, mask: nil,
                               resetsState: index == 0, targetCount: w.length * w.batchSize)
     }
 }
@@ -86,7 +70,7 @@ public final class SentenceTrainingEpoch: TrainingEpoch {
     public var windowCount: Int { starts.count }
     public var targetCount: Int { batcher.targetCount }
 
-    public func window(_ index: Int) -> TrainingWindow {
+    public func window(_ index: Int) -> BatchWindow {
         let (b, row) = starts[index]
         let batch: SentenceBatcher.Batch
         if let cached, cached.index == b { batch = cached.batch } else {
@@ -108,7 +92,7 @@ public final class SentenceTrainingEpoch: TrainingEpoch {
                 if batch.mask[from] != 0 { count += 1 }
             }
         }
-        return TrainingWindow(steps: steps, inputs: inputs, targets: targets, mask: mask,
+        return BatchWindow(steps: steps, inputs: inputs, targets: targets, mask: mask,
                               resetsState: row == 0, targetCount: count)
     }
 }

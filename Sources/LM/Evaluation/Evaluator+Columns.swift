@@ -69,11 +69,6 @@ public final class ColumnScorer {
     private var head = 0
     private var waiting: [Int: Waiting] = [:]
 
-    // Window buffers, time-major [maxSteps, batchSize].
-    private var inputs: [Int32]
-    private var targets: [Int32]
-    private var mask: [Float]
-
     /// - Parameters:
     ///   - evaluator: a discourse-mode evaluator; its model's batch size is the number of columns.
     ///   - keepSentences: call `sentence` for every sentence (else only `finished`).
@@ -86,11 +81,7 @@ public final class ColumnScorer {
         self.sentence = sentence
         self.finished = finished
         model = evaluator.model
-        let B = model.batchSize, n = model.maxSteps * B
-        columns = Array(repeating: nil, count: B)
-        inputs = [Int32](repeating: Vocabulary.endOfSentenceID, count: n)
-        targets = inputs
-        mask = [Float](repeating: 0, count: n)
+        columns = Array(repeating: nil, count: model.batchSize)
         evaluator.model.resetState()
     }
 
@@ -128,14 +119,11 @@ public final class ColumnScorer {
         copy.store.values.baseAddress!.update(from: old.store.values.baseAddress!, count: old.store.values.count)
         for (from, to) in zip(old.lstms, copy.lstms) {
             let H = from.hiddenSize, h = from.hiddenState, c = from.cellState
-            var newH = [Float](repeating: 0, count: to.numLayers * busy.count * H), newC = newH
-            for layer in 0..<from.numLayers {
-                for (j, column) in busy.enumerated() {
-                    let source = (layer * old.batchSize + column) * H, target = (layer * busy.count + j) * H
-                    for k in 0..<H {
-                        newH[target + k] = h[source + k]
-                        newC[target + k] = c[source + k]
-                    }
+            var newH = [Float](repeating: 0, count: busy.count * H), newC = newH
+            for (j, column) in busy.enumerated() {
+                for k in 0..<H {
+                    newH[j * H + k] = h[column * H + k]
+                    newC[j * H + k] = c[column * H + k]
                 }
             }
             to.hiddenState = newH
@@ -171,6 +159,9 @@ public final class ColumnScorer {
         // nor than the rows from which the LSTM multiplies by W_hh through `PackedGEMM`, as
         // `score`'s windows do (`LSTM.packedMinimumRows`): the end of a window is masked.
         let steps = min(W, max(shortest, W / 4, (LSTM.packedMinimumRows + B - 1) / B))
+        var inputs = [Int32](repeating: Vocabulary.endOfSentenceID, count: steps * B), targets = inputs
+        var mask = [Float](repeating: 0, count: steps * B)
+        var count = 0
         for t in 0..<steps {
             for c in 0..<B {
                 let i = t * B + c
@@ -179,22 +170,11 @@ public final class ColumnScorer {
                     inputs[i] = p == 0 ? Vocabulary.endOfSentenceID : column.document.ids[p - 1]
                     targets[i] = column.document.ids[p]
                     mask[i] = 1
-                } else {
-                    inputs[i] = Vocabulary.endOfSentenceID
-                    targets[i] = Vocabulary.endOfSentenceID
-                    mask[i] = 0
+                    count += 1
                 }
             }
         }
-        let n = steps * B
-        inputs.withUnsafeBufferPointer { x in
-            targets.withUnsafeBufferPointer { y in
-                mask.withUnsafeBufferPointer { m in
-                    _ = model.evaluate(inputs: UnsafeBufferPointer(rebasing: x[0..<n]), targets: UnsafeBufferPointer(rebasing: y[0..<n]),
-                                       mask: UnsafeBufferPointer(rebasing: m[0..<n]), steps: steps)
-                }
-            }
-        }
+        model.score(BatchWindow(steps: steps, inputs: inputs, targets: targets, mask: mask, resetsState: false, targetCount: count))
         let logp = model.targetLogProbabilities
         for c in 0..<B {
             guard var column = columns[c] else { continue }
@@ -220,16 +200,12 @@ public final class ColumnScorer {
 
     /// Zeroes the carried LSTM state of one batch column.
     private func zeroState(column c: Int) {
-        let B = model.batchSize
         for lstm in model.lstms {
             let H = lstm.hiddenSize
             var h = lstm.hiddenState, cell = lstm.cellState
-            for layer in 0..<lstm.numLayers {
-                let start = (layer * B + c) * H
-                for k in start..<(start + H) {
-                    h[k] = 0
-                    cell[k] = 0
-                }
+            for k in (c * H)..<((c + 1) * H) {
+                h[k] = 0
+                cell[k] = 0
             }
             lstm.hiddenState = h
             lstm.cellState = cell

@@ -44,11 +44,6 @@ public final class Evaluator {
     /// The run's configuration, when loaded from a run directory.
     public let runConfig: RunConfig?
 
-    // Window buffers, time-major [maxSteps, batchSize].
-    private var inputs: [Int32]
-    private var targets: [Int32]
-    private var mask: [Float]
-
     /// An evaluator over an already built model (tests, or a model in memory).
     ///
     /// `vocabulary.count` must equal the model's vocabulary size.
@@ -61,10 +56,6 @@ public final class Evaluator {
         self.tokenization = tokenization
         self.mode = mode
         self.runConfig = runConfig
-        let n = model.maxSteps * model.batchSize
-        inputs = [Int32](repeating: Vocabulary.endOfSentenceID, count: n)
-        targets = inputs
-        mask = [Float](repeating: 0, count: n)
     }
 
     /// Opens the run directory at `path` and loads its best model (`model.safetensors`).
@@ -224,20 +215,6 @@ public final class Evaluator {
         TokenScore(id: p.id, logProb: Double(logProb), isOOV: p.word != nil, word: p.word, vocabulary: vocabulary)
     }
 
-    /// Runs one window: `inputs`, `targets`, `mask` hold `steps` rows; returns log p per position.
-    private func forward(steps: Int, masked: Bool) -> UnsafeBufferPointer<Float> {
-        let n = steps * model.batchSize
-        inputs.withUnsafeBufferPointer { x in
-            targets.withUnsafeBufferPointer { y in
-                mask.withUnsafeBufferPointer { m in
-                    _ = model.evaluate(inputs: UnsafeBufferPointer(rebasing: x[0..<n]), targets: UnsafeBufferPointer(rebasing: y[0..<n]),
-                                       mask: masked ? UnsafeBufferPointer(rebasing: m[0..<n]) : nil, steps: steps)
-                }
-            }
-        }
-        return model.targetLogProbabilities
-    }
-
     /// Discourse mode: scores `positions[range]` as the next window of one stream whose last
     /// input was `previous`, in batch column 0 (other columns are masked out). Returns the scores.
     /// A short window is padded (masked) to the rows from which the LSTM multiplies by W_hh
@@ -248,60 +225,43 @@ public final class Evaluator {
         let B = model.batchSize, packed = (LSTM.packedMinimumRows + B - 1) / B
         let steps = min(model.maxSteps, max(positions.count, packed))
         precondition(positions.count >= 1 && positions.count <= steps)
+        var inputs = [Int32](repeating: Vocabulary.endOfSentenceID, count: steps * B), targets = inputs
+        var mask = [Float](repeating: 0, count: steps * B)
         var previous = previous
-        for t in 0..<steps {
-            let p = t < positions.count ? positions[positions.startIndex + t] : nil
-            for b in 0..<B {
-                let scored = b == 0 && p != nil
-                inputs[t * B + b] = scored ? previous : Vocabulary.endOfSentenceID
-                targets[t * B + b] = scored ? p!.id : Vocabulary.endOfSentenceID
-                mask[t * B + b] = scored ? 1 : 0
-            }
-            if let p { previous = p.id }
+        for (t, p) in positions.enumerated() {
+            inputs[t * B] = previous
+            targets[t * B] = p.id
+            mask[t * B] = 1
+            previous = p.id
         }
-        let logp = forward(steps: steps, masked: B > 1 || positions.count < steps)
+        model.score(BatchWindow(steps: steps, inputs: inputs, targets: targets, mask: mask, resetsState: false,
+                                targetCount: positions.count))
+        let logp = model.targetLogProbabilities
         return positions.enumerated().map { t, p in tokenScore(p, logProb: logp[t * B]) }
     }
 
     /// Sentence mode: scores each sentence (ids ending with `<eos>`) from a zero state with
-    /// `<eos>` as its first input, `model.batchSize` at a time, calling `emit` in order.
+    /// `<eos>` as its first input, `model.batchSize` at a time, calling `emit` in order. The
+    /// windows are `SentenceEvaluationWindows.batchWindows`', as for a split in training.
     func scoreSentences(_ sentences: [[Position]], emit: ([TokenScore]) throws -> Void) rethrows {
-        let B = model.batchSize, W = model.maxSteps
+        let B = model.batchSize
         var first = 0
         while first < sentences.count {
             let group = sentences[first..<min(first + B, sentences.count)]
             first += group.count
-            model.resetState()
-            var scores: [[TokenScore]] = group.map { _ in [] }
-            let length = group.map(\.count).max() ?? 0
-            var start = 0
-            while start < length {
-                let steps = min(W, length - start)
-                for t in 0..<steps {
-                    let position = start + t
-                    for b in 0..<B {
-                        let i = t * B + b
-                        if b < group.count && position < group[group.startIndex + b].count {
-                            let s = group[group.startIndex + b]
-                            inputs[i] = position == 0 ? Vocabulary.endOfSentenceID : s[position - 1].id
-                            targets[i] = s[position].id
-                            mask[i] = 1
-                        } else {
-                            inputs[i] = Vocabulary.endOfSentenceID
-                            targets[i] = Vocabulary.endOfSentenceID
-                            mask[i] = 0
-                        }
-                    }
-                }
-                let logp = forward(steps: steps, masked: true)
-                for (b, s) in group.enumerated() where start < s.count {
-                    for t in 0..<min(steps, s.count - start) {
-                        scores[b].append(tokenScore(s[start + t], logProb: logp[t * B + b]))
-                    }
-                }
-                start += steps
+            var offsets: [Int] = [], total = 0
+            for s in group { offsets.append(total); total += s.count }
+            var logProbs = [Float](repeating: 0, count: total)
+            let windows = SentenceEvaluationWindows.batchWindows(group.map { ArraySlice($0.map(\.id)) }, firstTokenIndex: offsets,
+                                                                 batchSize: B, bptt: model.maxSteps)
+            for w in windows {
+                model.score(w)
+                let logp = model.targetLogProbabilities
+                for (i, token) in w.tokenIndex.enumerated() where token >= 0 { logProbs[token] = logp[i] }
             }
-            for s in scores { try emit(s) }
+            for (b, s) in group.enumerated() {
+                try emit(s.enumerated().map { p, position in tokenScore(position, logProb: logProbs[offsets[b] + p]) })
+            }
         }
     }
 }

@@ -73,10 +73,11 @@ public final class LanguageModel {
 
     /// One single-layer LSTM per layer (so that dropout can sit between layers).
     public let lstms: [LSTM]
-    /// The output layer: a full softmax (`Linear` decoder, fused with the loss for `evaluate`)
-    /// or an adaptive softmax whose parameters start at `parameters`.
+    /// The output layer: a full softmax (`Linear` decoder and `SoftmaxCrossEntropy` for
+    /// training, the two fused in `LinearCrossEntropy` for `evaluate`) or an adaptive softmax
+    /// whose parameters start at `parameters`.
     enum Output {
-        case full(decoder: Linear, loss: LinearCrossEntropy)
+        case full(decoder: Linear, loss: SoftmaxCrossEntropy, fusedLoss: LinearCrossEntropy)
         case adaptive(AdaptiveLogSoftmax, parameters: ParameterView)
     }
     let output: Output
@@ -135,7 +136,6 @@ public final class LanguageModel {
     /// needs no second pass of exponentials.
     private var logitsHoldExponentials = false
     private let logProbs: UnsafeMutablePointer<Float>   // [N] log p(target), 0 where masked
-    private let rowLoss: UnsafeMutablePointer<Double>   // [N] weighted loss per row, summed in row order
     private let dEmb: UnsafeMutablePointer<Float>       // [N, E]
     private let dOuts: [UnsafeMutablePointer<Float>]    // L × [N, H]
     private let dProj: UnsafeMutablePointer<Float>?     // [N, E]
@@ -180,7 +180,7 @@ public final class LanguageModel {
             store.register("rnn.bias_ih_l\(l)", shape: [4 * H])
             store.register("rnn.bias_hh_l\(l)", shape: [4 * H])
             offsets.append(wih.offset)
-            lstms.append(LSTM(inputSize: inSize, hiddenSize: H, numLayers: 1, batchSize: batchSize, maxSteps: maxSteps))
+            lstms.append(LSTM(inputSize: inSize, hiddenSize: H, batchSize: batchSize, maxSteps: maxSteps))
         }
         lstmOffsets = offsets
         self.lstms = lstms
@@ -219,8 +219,8 @@ public final class LanguageModel {
                 decoderIn = H
             }
             decoderBias = store.register("decoder.bias", shape: [V])
-            output = .full(decoder: Linear(inputSize: decoderIn, outputSize: V),
-                           loss: LinearCrossEntropy(inputSize: decoderIn, classCount: V))
+            output = .full(decoder: Linear(inputSize: decoderIn, outputSize: V), loss: SoftmaxCrossEntropy(classCount: V),
+                           fusedLoss: LinearCrossEntropy(inputSize: decoderIn, classCount: V))
         }
         dropout = Dropout(probability: config.dropout)
         if let glomo {
@@ -252,7 +252,6 @@ public final class LanguageModel {
         logSumExp = floats(N)
         inverseSums = floats(N)
         logProbs = floats(N)
-        rowLoss = arena.doubles(N)
         dEmb = floats(N * E)
         dOuts = (0..<L).map { _ in floats(N * H) }
         dProj = projection != nil ? floats(N * E) : nil
@@ -310,8 +309,16 @@ public final class LanguageModel {
         lastHasMask = mask != nil
         let loss: Double, count: Double
         switch output {
-        case .full:
-            (loss, count) = crossEntropyForward(n: N, V: config.vocabularySize, keepExponentials: training)
+        case .full(_, let softmax, _):
+            let mask = lastHasMask ? UnsafePointer(weights) : nil
+            if training {
+                (loss, count) = softmax.forward(exponentiating: logits, inverseSums: inverseSums, logSumExp: logSumExp,
+                                                logProbs: logProbs, targets: targetIds, mask: mask, n: N)
+            } else {
+                (loss, count) = softmax.forward(logSumExp: logSumExp, logProbs: logProbs, logits: logits,
+                                                targets: targetIds, mask: mask, n: N)
+            }
+            logitsHoldExponentials = training
         case .adaptive(let asm, let view):
             (loss, count) = asm.forward(logProbs: logProbs, input: top, parameters: store.values.baseAddress! + view.offset,
                                         targets: targetIds, mask: lastHasMask ? UnsafePointer(weights) : nil, n: N)
@@ -337,7 +344,7 @@ public final class LanguageModel {
         let p = store.values.baseAddress!
         let loss: Double, count: Double
         switch output {
-        case .full(_, let decoderLoss):
+        case .full(_, _, let decoderLoss):
             (loss, count) = decoderLoss.forward(logProbs: logProbs, input: top, weight: p + decoderWeight!.offset,
                                                 bias: p + decoderBias!.offset, targets: targets.baseAddress!,
                                                 mask: mask?.baseAddress, n: N)
@@ -399,11 +406,7 @@ public final class LanguageModel {
         out.withUnsafeMutableBufferPointer { o in
             switch output {
             case .full:
-                for b in 0..<batchSize {
-                    let row = logits + b * V
-                    let lse = logSumExpRow(row, count: V)
-                    for j in 0..<V { o[b * V + j] = row[j] - lse }
-                }
+                SoftmaxCrossEntropy.logSoftmax(output: o.baseAddress!, logits: logits, rows: batchSize, count: V)
             case .adaptive(let asm, let view):
                 asm.logProb(output: o.baseAddress!, input: top, parameters: store.values.baseAddress! + view.offset, n: batchSize)
             }
@@ -446,7 +449,7 @@ public final class LanguageModel {
             projection.forward(output: proj, input: top, weight: p + projectionWeight.offset, bias: nil, n: N)
             top = UnsafePointer(proj)
         }
-        guard withDecoder, case .full(let decoder, _) = output else { return top }
+        guard withDecoder, case .full(let decoder, _, _) = output else { return top }
         decoder.forward(output: logits, input: top, weight: p + decoderWeight!.offset,
                         bias: p + decoderBias!.offset, n: N)
         return top
@@ -460,7 +463,7 @@ public final class LanguageModel {
     public func backward() {
         let T = lastSteps
         precondition(T > 0, "LanguageModel: backward without a preceding forward")
-        let N = T * batchSize, E = config.embeddingSize, H = config.hiddenSize, V = config.vocabularySize
+        let N = T * batchSize, E = config.embeddingSize, H = config.hiddenSize
         let L = lstms.count
         let p = store.values.baseAddress!, g = store.gradients.baseAddress!
         let scale: Float = lastCount > 0 ? Float(1 / lastCount) : 0
@@ -470,10 +473,12 @@ public final class LanguageModel {
             dOuts[L - 1].update(repeating: 0, count: N * H)
             asm.backward(dinput: dOuts[L - 1], dparameters: g + view.offset, input: top, parameters: p + view.offset,
                          targets: targetIds, mask: lastHasMask ? UnsafePointer(weights) : nil, n: N, scale: scale)
-        case .full(let decoder, _):
+        case .full(let decoder, let softmax, _):
             let decoderWeight = decoderWeight!, decoderBias = decoderBias!
             // logits → dlogits in place: scale · mask · (softmax − onehot).
-            crossEntropyBackwardInPlace(n: N, V: V, scale: scale)
+            softmax.backwardInPlace(logits: logits, logSumExp: logSumExp,
+                                    inverseSums: logitsHoldExponentials ? UnsafePointer(inverseSums) : nil,
+                                    targets: targetIds, mask: lastHasMask ? UnsafePointer(weights) : nil, n: N, scale: scale)
             // Decoder (and projection).
             if let projection, let proj, let dProj, let projectionWeight {
                 dProj.update(repeating: 0, count: N * E)
@@ -512,106 +517,4 @@ public final class LanguageModel {
         input.backward(doutput: dembedding, ids: ids, count: N, store: store)
         lastSteps = 0
     }
-
-    /// The masked softmax cross-entropy of `logits` against `targetIds`, fused with log-sum-exp
-    /// (as `NN.SoftmaxCrossEntropy.forward`, which it replaces here to save passes): returns the
-    /// summed loss and count, writes `logSumExp`, `logProbs` and, with `keepExponentials`,
-    /// overwrites each counted row with exp(logit − max) and keeps 1/Σ in `inverseSums`.
-    /// Rows are split over the threads of `WorkerPool.shared`; the loss is summed in row order
-    /// afterwards, so it does not depend on the thread count.
-    private func crossEntropyForward(n: Int, V: Int, keepExponentials: Bool) -> (Double, Double) {
-        let rowLoss = self.rowLoss
-        WorkerPool.shared.runSplitting(n * V >= WorkerPool.elementwiseMinimum) { member in
-            for r in member.share(of: n) {
-                rowLoss[r] = crossEntropyRow(r, V: V, keepExponentials: keepExponentials)
-            }
-        }
-        var loss: Double = 0, count: Double = 0
-        for r in 0..<n {
-            let m: Float = lastHasMask ? weights[r] : 1
-            if m != 0 { loss += rowLoss[r]; count += Double(m) }
-        }
-        logitsHoldExponentials = keepExponentials
-        return (loss, count)
-    }
-
-    /// One row of `crossEntropyForward`: returns its weighted loss (0 when masked).
-    private func crossEntropyRow(_ r: Int, V: Int, keepExponentials: Bool) -> Double {
-        let m: Float = lastHasMask ? weights[r] : 1
-        if m == 0 { logSumExp[r] = 0; logProbs[r] = 0; inverseSums[r] = 0; return 0 }
-        let row = logits + r * V, t = Int(targetIds[r])
-        precondition(t >= 0 && t < V, "LanguageModel: target \(t) outside 0..<\(V)")
-        let mx = SoftmaxCrossEntropy.rowMax(row, count: V)
-        let targetLogit = row[t]
-        var lse = mx
-        if mx.isFinite {
-            if keepExponentials {
-                let sum = SoftmaxCrossEntropy.exponentiate(row, minus: mx, count: V)
-                inverseSums[r] = 1 / sum
-                lse = mx + logf(sum)
-            } else {
-                lse = mx + logf(SoftmaxCrossEntropy.sumExp(row, minus: mx, count: V))
-            }
-        }
-        logSumExp[r] = lse
-        logProbs[r] = targetLogit - lse
-        return Double(m) * (Double(lse) - Double(targetLogit))
-    }
-
-    /// Overwrites `logits[r]` with `scale · mask[r] · (softmax(logits[r]) − onehot(target[r]))`.
-    /// Rows are split over the threads of `WorkerPool.shared`.
-    private func crossEntropyBackwardInPlace(n: Int, V: Int, scale: Float) {
-        WorkerPool.shared.runSplitting(n * V >= WorkerPool.elementwiseMinimum) { member in
-            for r in member.share(of: n) { crossEntropyBackwardRow(r, V: V, scale: scale) }
-        }
-    }
-
-    /// One row of `crossEntropyBackwardInPlace`.
-    private func crossEntropyBackwardRow(_ r: Int, V: Int, scale: Float) {
-        let row = logits + r * V
-        let m: Float = lastHasMask ? weights[r] : 1
-        if m == 0 || scale == 0 { row.update(repeating: 0, count: V); return }
-        if logitsHoldExponentials {  // row holds exp(x − max): scale by 1/Σ
-            let s8 = SIMD8<Float>(repeating: scale * m * inverseSums[r])
-            var j = 0
-            while j + 8 <= V { store8(load8(row + j) * s8, row + j); j += 8 }
-            while j < V { row[j] *= s8[0]; j += 1 }
-            row[Int(targetIds[r])] -= scale * m
-            return
-        }
-        let s = scale * m, lse = logSumExp[r]
-        let s8 = SIMD8<Float>(repeating: s), lse8 = SIMD8<Float>(repeating: lse)
-        var j = 0
-        while j + 8 <= V {
-            let raw = UnsafeMutableRawPointer(row + j)
-            let x = raw.loadUnaligned(as: SIMD8<Float>.self)
-            raw.storeBytes(of: s8 * FastMath.exp(x - lse8), as: SIMD8<Float>.self)
-            j += 8
-        }
-        while j < V { row[j] = s * FastMath.exp(row[j] - lse); j += 1 }
-        row[Int(targetIds[r])] -= s
-    }
-}
-
-@inline(__always)
-private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-}
-
-@inline(__always)
-private func load8(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> { load8(UnsafePointer(p)) }
-
-@inline(__always)
-private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
-}
-
-/// `log Σ_j exp(x[j])` in Double (for generation; not on the training path).
-private func logSumExpRow(_ x: UnsafePointer<Float>, count: Int) -> Float {
-    var mx = -Float.infinity
-    for j in 0..<count { mx = max(mx, x[j]) }
-    if !mx.isFinite { return mx }
-    var s: Double = 0
-    for j in 0..<count { s += Double(FastMath.exp(x[j] - mx)) }
-    return mx + Float(log(s))
 }

@@ -24,8 +24,14 @@ public struct EvaluationResult: Sendable, Equatable {
     }
 }
 
-/// Scores a split with a model, without dropout and without touching any gradient: every token
-/// is predicted exactly once (see `DiscourseEvaluationWindows` and `SentenceEvaluationWindows`).
+/// Scores a split held in memory (training's validation and test) with a model, without
+/// dropout and without touching any gradient: every token is predicted exactly once (see
+/// `DiscourseEvaluationWindows` and `SentenceEvaluationWindows`). Each window is scored by
+/// `LanguageModel.score(_:)`, the step `Evaluator` (`lmtool perplexity`, text streamed from
+/// files) scores its windows with too; sentence mode builds its windows with the same
+/// `SentenceEvaluationWindows.batchWindows`, so a split scores the same either way. (Discourse
+/// mode differs on purpose: a split held in memory is cut into B columns, a stream is read
+/// in one.)
 ///
 ///     let result = SplitEvaluator.evaluate(model, data: valid, batching: .discourse)
 ///     print(result.perplexity)
@@ -37,9 +43,8 @@ public enum SplitEvaluator {
         var lossSum = 0.0, count = 0
         var tokenLogProbs = perSentence ? [Double](repeating: 0, count: data.tokenCount) : []
         model.resetState()
-        func score(_ w: EvaluationWindow) {
-            if w.resetsState { model.resetState() }
-            let (loss, n) = model.evaluate(inputs: w.inputs, targets: w.targets, mask: w.mask, steps: w.steps)
+        func score(_ w: BatchWindow) {
+            let (loss, n) = model.score(w)
             lossSum += loss
             count += n
             if perSentence {
@@ -87,5 +92,17 @@ public enum SplitEvaluator {
         // Every sentence belongs to exactly one document (data given without documents: none).
         guard covered == sentences.count else { return nil }
         return sums.mapValues { DomainPerplexity(sentences: $0.sentences, tokens: $0.tokens, logProbability: $0.logProbability) }
+    }
+}
+
+extension LanguageModel {
+    /// Scores one window without dropout and without touching any gradient, zeroing the state
+    /// first when the window says so: the summed loss (natural log) and the count of scored
+    /// targets; log p of every position is then in `targetLogProbabilities`. The one scoring
+    /// step of `SplitEvaluator` and `Evaluator`.
+    @discardableResult
+    public func score(_ w: BatchWindow) -> (lossSum: Double, count: Int) {
+        if w.resetsState { resetState() }
+        return evaluate(inputs: w.inputs, targets: w.targets, mask: w.mask, steps: w.steps)
     }
 }

@@ -253,7 +253,7 @@ public final class Trainer {
     }
 
     /// One optimizer step on window `w`; returns the summed loss and the number of targets.
-    private func step(_ w: TrainingWindow, learningRate: Float, epoch: Int) throws -> (Double, Int) {
+    private func step(_ w: BatchWindow, learningRate: Float, epoch: Int) throws -> (Double, Int) {
         if w.resetsState { model.resetState() }
         model.store.zeroGradients()
         let (lossSum, count) = model.forward(inputs: w.inputs, targets: w.targets, mask: w.mask, steps: w.steps,

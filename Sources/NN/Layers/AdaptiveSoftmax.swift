@@ -36,7 +36,8 @@ public struct AdaptiveSoftmaxError: Error, CustomStringConvertible, Equatable, S
 /// target is in cluster i (their inputs gathered into one GEMM); `backward` reuses what the
 /// last `forward` kept (head logits, gathered inputs, projections, cluster logits), so it must
 /// follow the forward of the same batch. `logProb` writes whole `[N, V]` rows (for sampling),
-/// forward only. Reductions follow `LinearCrossEntropy`: `forward` returns the masked *sum* of
+/// forward only. The head's and each cluster's softmax use `SoftmaxCrossEntropy`'s row kernels
+/// (log-sum-exp, gradient row). Reductions follow `LinearCrossEntropy`: `forward` returns the masked *sum* of
 /// −log p and the count of scored rows; PyTorch's `loss` (a mean) is `loss / count`, whose
 /// gradient is `backward(…, scale: 1 / count)`.
 ///
@@ -385,8 +386,9 @@ public final class AdaptiveLogSoftmax {
                 for r in share {
                     let drow = dhead + r * Hs
                     if heads[r] < 0 { drow.update(repeating: 0, count: Hs); continue }
-                    AdaptiveLogSoftmax.softmaxGradient(drow, logits: headLogits + r * Hs, logSumExp: headLSE[r],
-                                                       target: Int(heads[r]), count: Hs, scale: scale * (mask?[r] ?? 1))
+                    SoftmaxCrossEntropy.gradientRow(drow, logits: headLogits + r * Hs, logSumExp: headLSE[r],
+                                                    target: Int(heads[r]), count: Hs, scale: scale * (mask?[r] ?? 1),
+                                                    accumulate: false)
                 }
             }
         }
@@ -411,9 +413,9 @@ public final class AdaptiveLogSoftmax {
             let dprojection = dlogits + m * o   // [m, h]
             let dx = dprojection + m * h        // [m, K]
             for (i, r) in rows.enumerated() {
-                AdaptiveLogSoftmax.softmaxGradient(dlogits + i * o, logits: logits + i * o, logSumExp: lse[i],
-                                                   target: Int(targets[r]) - cutoffs[c], count: o,
-                                                   scale: scale * (mask?[r] ?? 1))
+                SoftmaxCrossEntropy.gradientRow(dlogits + i * o, logits: logits + i * o, logSumExp: lse[i],
+                                                target: Int(targets[r]) - cutoffs[c], count: o,
+                                                scale: scale * (mask?[r] ?? 1), accumulate: false)
             }
             let w1 = parameters + projectionOffsets[c], w2 = parameters + outputOffsets[c]  // [h, K], [o, h]
             // dW2[o, h] += dlogitsᵀ · projection; dprojection[m, h] = dlogits · W2
@@ -431,23 +433,6 @@ public final class AdaptiveLogSoftmax {
                 }
             }
         }
-    }
-
-    /// Writes `d[j] = scale · (exp(logits[j] − logSumExp) − [j == target])` for `j < count`.
-    @inline(__always)
-    private static func softmaxGradient(
-        _ d: UnsafeMutablePointer<Float>,  // [count]
-        logits: UnsafePointer<Float>,      // [count]
-        logSumExp: Float, target: Int, count: Int, scale: Float
-    ) {
-        let s8 = SIMD8<Float>(repeating: scale), lse8 = SIMD8<Float>(repeating: logSumExp)
-        var j = 0
-        while j + 8 <= count {
-            FastMath.store8(s8 * FastMath.exp(FastMath.load8(logits + j) - lse8), d + j)
-            j += 8
-        }
-        while j < count { d[j] = scale * FastMath.exp(logits[j] - logSumExp); j += 1 }
-        d[target] -= scale
     }
 
     // MARK: Full distributions

@@ -1,16 +1,17 @@
-/// A multi-layer LSTM over time-major sequences, with the semantics and parameter layout of
-/// PyTorch's `nn.LSTM`, including its `dropout` between layers.
+/// One LSTM layer over time-major sequences, with the semantics and parameter layout of a
+/// single-layer PyTorch `nn.LSTM`. Deeper networks stack layers (`LanguageModel` does, with
+/// dropout between them): a stack of L of these, each reading the outputs of the one below,
+/// is `nn.LSTM(E, H, L)` without dropout.
 ///
-/// Parameters live in one flat buffer owned by the caller, layer after layer, each layer in
-/// PyTorch's order and layout (`in` is `inputSize` for layer 0 and `hiddenSize` above):
+/// Parameters live in one flat buffer owned by the caller, in PyTorch's order and layout:
 ///
-///     weight_ih_l{k}  [4H, in]     gate rows in the order i, f, g, o
-///     weight_hh_l{k}  [4H, H]
-///     bias_ih_l{k}    [4H]
-///     bias_hh_l{k}    [4H]
+///     weight_ih_l0  [4H, in]     gate rows in the order i, f, g, o
+///     weight_hh_l0  [4H, H]
+///     bias_ih_l0    [4H]
+///     bias_hh_l0    [4H]
 ///
 /// `parameterTensors` lists names, offsets and shapes, so a checkpoint maps 1:1 onto
-/// `nn.LSTM(inputSize, hiddenSize, numLayers)`. For each step t and layer:
+/// `nn.LSTM(inputSize, hiddenSize)`. For each step t:
 ///
 ///     i, f, o = σ(W_i· x_t + b_i· + W_h· h_{t-1} + b_h·),  g = tanh(…)
 ///     c_t = f ⊙ c_{t-1} + i ⊙ g,   h_t = o ⊙ tanh(c_t)
@@ -19,14 +20,11 @@
 /// `[T·B, in] × [in, 4H]` into rows that start as `b_ih + b_hh`, then per step one recurrent
 /// GEMM `[B, H] × [H, 4H]` and one fused pass over the 4H pre-activations (activations, cell
 /// and hidden update). It keeps the activated gates, cells and hiddens for backward in caches
-/// preallocated for `maxSteps`, so no step allocates. The final (h, c) of each window becomes the initial state of the next one
-/// (truncated BPTT: the backward pass does not flow into the previous window); `resetState()`
-/// zeroes it. With `dropout > 0` and more than one layer, the input of every layer above the
-/// first is the output of the layer below through inverted dropout (a fresh mask per element
-/// and step, drawn from the caller's `RNG`, as PyTorch does) when `forward(…, training: true, rng:)`
-/// is called; the forward without an RNG is evaluation (no dropout).
+/// preallocated for `maxSteps`, so no step allocates. The final (h, c) of each window becomes
+/// the initial state of the next one (truncated BPTT: the backward pass does not flow into the
+/// previous window); `resetState()` zeroes it.
 ///
-///     let lstm = LSTM(inputSize: 200, hiddenSize: 200, numLayers: 2, batchSize: 20, maxSteps: 20)
+///     let lstm = LSTM(inputSize: 200, hiddenSize: 200, batchSize: 20, maxSteps: 20)
 ///     var params = [Float](repeating: 0, count: lstm.parameterCount)   // fill with init values
 ///     lstm.forward(output: h, input: x, parameters: params, steps: 20)    // h [20, 20, 200]
 ///     lstm.backward(dinput: dx, dparameters: dparams, doutput: dh,
@@ -34,113 +32,83 @@
 public final class LSTM {
     public let inputSize: Int
     public let hiddenSize: Int
-    public let numLayers: Int
     public let batchSize: Int
     public let maxSteps: Int
 
-    /// Dropout probability between layers (PyTorch's `nn.LSTM(dropout:)`), in [0, 1).
-    public let dropout: Float
-
     /// Steps of the last forward pass (what backward differentiates).
     public private(set) var lastSteps = 0
-    /// Whether the last forward pass applied inter-layer dropout.
-    private var lastDropoutActive = false
 
-    // Caches, all preallocated for maxSteps (L = numLayers, T = maxSteps, B = batchSize).
-    private let gates: UnsafeMutablePointer<Float>   // [L, T, B, 4H] activated i, f, g, o
-    private let hs: UnsafeMutablePointer<Float>      // [L, T+1, B, H] slot 0 = initial h
-    private let cs: UnsafeMutablePointer<Float>      // [L, T+1, B, H] slot 0 = initial c
-    private let tanhCs: UnsafeMutablePointer<Float>  // [L, T, B, H] tanh(c_t)
-    private let hState: UnsafeMutablePointer<Float>  // [L, B, H] carried between windows
-    private let cState: UnsafeMutablePointer<Float>  // [L, B, H]
-    private let biasSum: UnsafeMutablePointer<Float> // [4H] b_ih + b_hh of one layer
+    // Caches, all preallocated for maxSteps (T = maxSteps, B = batchSize).
+    private let gates: UnsafeMutablePointer<Float>   // [T, B, 4H] activated i, f, g, o
+    private let hs: UnsafeMutablePointer<Float>      // [T+1, B, H] slot 0 = initial h
+    private let cs: UnsafeMutablePointer<Float>      // [T+1, B, H] slot 0 = initial c
+    private let tanhCs: UnsafeMutablePointer<Float>  // [T, B, H] tanh(c_t)
+    private let hState: UnsafeMutablePointer<Float>  // [B, H] carried between windows
+    private let cState: UnsafeMutablePointer<Float>  // [B, H]
+    private let biasSum: UnsafeMutablePointer<Float> // [4H] b_ih + b_hh
     private let dgates: UnsafeMutablePointer<Float>  // [T, B, 4H] pre-activation gradients
-    private let dh: UnsafeMutablePointer<Float>      // [T, B, H] gradient w.r.t. a layer's output
+    private let dh: UnsafeMutablePointer<Float>      // [T, B, H] gradient w.r.t. the output
     private let dc: UnsafeMutablePointer<Float>      // [B, H] gradient w.r.t. c_t, carried back in time
-    private let dropMasks: UnsafeMutablePointer<Float>?   // [L-1, T, B, H] 0 or 1/(1-p)
-    private let droppedInputs: UnsafeMutablePointer<Float>? // [L-1, T, B, H] inputs of layers 1…L-1
-    private let packedWeights: UnsafeMutablePointer<Float>  // W_hh of one layer in PackedGEMM panels
+    private let packedWeights: UnsafeMutablePointer<Float>  // W_hh in PackedGEMM panels
     private let allocations: [UnsafeMutablePointer<Float>]
 
-    public init(inputSize: Int, hiddenSize: Int, numLayers: Int = 1, batchSize: Int, maxSteps: Int,
-                dropout: Float = 0) {
-        precondition(inputSize > 0 && hiddenSize > 0 && numLayers > 0 && batchSize > 0 && maxSteps > 0,
+    public init(inputSize: Int, hiddenSize: Int, batchSize: Int, maxSteps: Int) {
+        precondition(inputSize > 0 && hiddenSize > 0 && batchSize > 0 && maxSteps > 0,
                      "LSTM: sizes must be positive")
-        precondition(dropout >= 0 && dropout < 1, "LSTM: dropout must be in [0, 1)")
-        self.dropout = dropout
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize
-        self.numLayers = numLayers
         self.batchSize = batchSize
         self.maxSteps = maxSteps
-        let L = numLayers, T = maxSteps, B = batchSize, H = hiddenSize
+        let T = maxSteps, B = batchSize, H = hiddenSize
         func alloc(_ n: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
             p.initialize(repeating: 0, count: n)
             return p
         }
-        gates = alloc(L * T * B * 4 * H)
-        hs = alloc(L * (T + 1) * B * H)
-        cs = alloc(L * (T + 1) * B * H)
-        tanhCs = alloc(L * T * B * H)
-        hState = alloc(L * B * H)
-        cState = alloc(L * B * H)
+        gates = alloc(T * B * 4 * H)
+        hs = alloc((T + 1) * B * H)
+        cs = alloc((T + 1) * B * H)
+        tanhCs = alloc(T * B * H)
+        hState = alloc(B * H)
+        cState = alloc(B * H)
         biasSum = alloc(4 * H)
         dgates = alloc(T * B * 4 * H)
         dh = alloc(T * B * H)
         dc = alloc(B * H)
         packedWeights = alloc(max(PackedGEMM.packedCount(n: 4 * H, k: H), PackedGEMM.packedCount(n: H, k: 4 * H)))
-        var all = [gates, hs, cs, tanhCs, hState, cState, biasSum, dgates, dh, dc, packedWeights]
-        if dropout > 0 && L > 1 {
-            let m = alloc((L - 1) * T * B * H), d = alloc((L - 1) * T * B * H)
-            dropMasks = m; droppedInputs = d
-            all += [m, d]
-        } else {
-            dropMasks = nil; droppedInputs = nil
-        }
-        allocations = all
+        allocations = [gates, hs, cs, tanhCs, hState, cState, biasSum, dgates, dh, dc, packedWeights]
     }
 
     deinit { for p in allocations { p.deallocate() } }
 
     // MARK: Parameter layout
 
-    /// Input size of layer `layer` (`inputSize` for layer 0, `hiddenSize` above).
-    public func layerInputSize(_ layer: Int) -> Int { layer == 0 ? inputSize : hiddenSize }
-
-    /// Offsets of one layer's tensors in the flat parameter buffer.
-    public struct LayerOffsets: Sendable {
+    /// Offsets of the tensors in the flat parameter buffer.
+    public struct Offsets: Sendable {
         public var weightIH: Int  // [4H, in]
         public var weightHH: Int  // [4H, H]
         public var biasIH: Int    // [4H]
         public var biasHH: Int    // [4H]
     }
 
-    /// Where layer `layer`'s tensors start in the flat parameter buffer.
-    public func offsets(layer: Int) -> LayerOffsets {
-        precondition(layer >= 0 && layer < numLayers, "LSTM: no layer \(layer)")
+    /// Where the tensors start in the flat parameter buffer.
+    public var offsets: Offsets {
         let H = hiddenSize
-        var o = 0
-        for l in 0..<layer { o += 4 * H * (layerInputSize(l) + H + 2) }
-        let wih = o, whh = wih + 4 * H * layerInputSize(layer), bih = whh + 4 * H * H
-        return LayerOffsets(weightIH: wih, weightHH: whh, biasIH: bih, biasHH: bih + 4 * H)
+        let whh = 4 * H * inputSize, bih = whh + 4 * H * H
+        return Offsets(weightIH: 0, weightHH: whh, biasIH: bih, biasHH: bih + 4 * H)
     }
 
-    /// Total number of parameters (all layers).
-    public var parameterCount: Int {
-        (0..<numLayers).reduce(0) { $0 + 4 * hiddenSize * (layerInputSize($1) + hiddenSize + 2) }
-    }
+    /// Total number of parameters.
+    public var parameterCount: Int { 4 * hiddenSize * (inputSize + hiddenSize + 2) }
 
-    /// PyTorch names, offsets and shapes of every tensor in the flat parameter buffer.
+    /// PyTorch names (of a single-layer `nn.LSTM`), offsets and shapes of every tensor in the
+    /// flat parameter buffer.
     public var parameterTensors: [(name: String, offset: Int, shape: [Int])] {
-        let H = hiddenSize
-        return (0..<numLayers).flatMap { l -> [(name: String, offset: Int, shape: [Int])] in
-            let o = offsets(layer: l)
-            return [("weight_ih_l\(l)", o.weightIH, [4 * H, layerInputSize(l)]),
-                    ("weight_hh_l\(l)", o.weightHH, [4 * H, H]),
-                    ("bias_ih_l\(l)", o.biasIH, [4 * H]),
-                    ("bias_hh_l\(l)", o.biasHH, [4 * H])]
-        }
+        let H = hiddenSize, o = offsets
+        return [("weight_ih_l0", o.weightIH, [4 * H, inputSize]),
+                ("weight_hh_l0", o.weightHH, [4 * H, H]),
+                ("bias_ih_l0", o.biasIH, [4 * H]),
+                ("bias_hh_l0", o.biasHH, [4 * H])]
     }
 
     /// Fills `parameters [parameterCount]` as PyTorch initializes `nn.LSTM`: every entry
@@ -152,99 +120,56 @@ public final class LSTM {
 
     // MARK: State
 
-    /// Zeroes the carried (h, c) of every layer (start of a new sequence).
+    /// Zeroes the carried (h, c) (start of a new sequence).
     public func resetState() {
-        let n = numLayers * batchSize * hiddenSize
+        let n = batchSize * hiddenSize
         hState.update(repeating: 0, count: n)
         cState.update(repeating: 0, count: n)
     }
 
-    /// The carried hidden state `[L, B, H]` (the last forward's final h), settable.
+    /// The carried hidden state `[B, H]` (the last forward's final h), settable.
     public var hiddenState: [Float] {
-        get { Array(UnsafeBufferPointer(start: hState, count: numLayers * batchSize * hiddenSize)) }
+        get { Array(UnsafeBufferPointer(start: hState, count: batchSize * hiddenSize)) }
         set {
-            precondition(newValue.count == numLayers * batchSize * hiddenSize, "LSTM: hidden state must be [L, B, H]")
+            precondition(newValue.count == batchSize * hiddenSize, "LSTM: hidden state must be [B, H]")
             hState.update(from: newValue, count: newValue.count)
         }
     }
 
-    /// The carried cell state `[L, B, H]`, settable.
+    /// The carried cell state `[B, H]`, settable.
     public var cellState: [Float] {
-        get { Array(UnsafeBufferPointer(start: cState, count: numLayers * batchSize * hiddenSize)) }
+        get { Array(UnsafeBufferPointer(start: cState, count: batchSize * hiddenSize)) }
         set {
-            precondition(newValue.count == numLayers * batchSize * hiddenSize, "LSTM: cell state must be [L, B, H]")
+            precondition(newValue.count == batchSize * hiddenSize, "LSTM: cell state must be [B, H]")
             cState.update(from: newValue, count: newValue.count)
         }
     }
 
     // MARK: Forward
 
-    /// Runs `steps` time steps from the carried state without dropout (evaluation), writes the
-    /// top layer's hiddens to `output`, keeps what backward needs and carries the final state.
+    /// Runs `steps` time steps from the carried state, writes the hiddens to `output`, keeps
+    /// what backward needs and carries the final state.
     public func forward(
         output: UnsafeMutablePointer<Float>,  // [T, B, H]
         input: UnsafePointer<Float>,          // [T, B, in]
         parameters: UnsafePointer<Float>,     // [parameterCount]
         steps T: Int
     ) {
-        var unused = RNG(seed: 0)
-        forward(output: output, input: input, parameters: parameters, steps: T, training: false, rng: &unused)
-    }
-
-    /// Like `forward(output:input:parameters:steps:)`, with inter-layer dropout drawn from `rng`
-    /// when `training` is true and `dropout > 0`.
-    public func forward(
-        output: UnsafeMutablePointer<Float>,  // [T, B, H]
-        input: UnsafePointer<Float>,          // [T, B, in]
-        parameters: UnsafePointer<Float>,     // [parameterCount]
-        steps T: Int,
-        training: Bool,
-        rng: inout RNG
-    ) {
         precondition(T > 0 && T <= maxSteps, "LSTM: \(T) steps, but 1...\(maxSteps) allowed")
         lastSteps = T
-        lastDropoutActive = training && dropMasks != nil
-        let B = batchSize, H = hiddenSize, G = 4 * H, TM = maxSteps
-        for l in 0..<numLayers {
-            let o = offsets(layer: l), I = layerInputSize(l)
-            let x = layerInput(l, input: input, rng: &rng)  // [T, B, in]
-            let gl = gates + l * TM * B * G    // [T, B, 4H]
-            let hl = hs + l * (TM + 1) * B * H // [T+1, B, H]
-            let cl = cs + l * (TM + 1) * B * H // [T+1, B, H]
-            let tl = tanhCs + l * TM * B * H   // [T, B, H]
-            hl.update(from: hState + l * B * H, count: B * H)
-            cl.update(from: cState + l * B * H, count: B * H)
-            for j in 0..<G { biasSum[j] = parameters[o.biasIH + j] + parameters[o.biasHH + j] }
-            // Input projections of the whole window: [T·B, 4H] = [T·B, in] × W_ihᵀ + (b_ih + b_hh),
-            // as a Linear layer (its rows start as the bias and the GEMM accumulates), so the
-            // gate math needs no bias.
-            Linear(inputSize: I, outputSize: G).forward(output: gl, input: x, weight: parameters + o.weightIH,
-                                                        bias: biasSum, n: T * B)
-            forwardSteps(gates: gl, hs: hl, cs: cl, tanhCs: tl, weightHH: parameters + o.weightHH, steps: T)
-            (hState + l * B * H).update(from: hl + T * B * H, count: B * H)
-            (cState + l * B * H).update(from: cl + T * B * H, count: B * H)
-        }
-        output.update(from: hs + (numLayers - 1) * (TM + 1) * B * H + B * H, count: T * B * H)
-    }
-
-    /// The input of layer `l` for the current forward: the caller's input for layer 0, else the
-    /// outputs of layer l-1 (through a fresh dropout mask while training with dropout).
-    private func layerInput(_ l: Int, input: UnsafePointer<Float>, rng: inout RNG) -> UnsafePointer<Float> {
-        if l == 0 { return input }
-        let B = batchSize, H = hiddenSize, n = lastSteps * B * H
-        let below = hs + (l - 1) * (maxSteps + 1) * B * H + B * H  // [T, B, H]
-        guard lastDropoutActive, let masks = dropMasks, let dropped = droppedInputs else { return UnsafePointer(below) }
-        let m = masks + (l - 1) * maxSteps * B * H, d = dropped + (l - 1) * maxSteps * B * H
-        Dropout(probability: dropout).forward(output: d, mask: m, input: below, count: n, rng: &rng, training: true)
-        return UnsafePointer(d)
-    }
-
-    /// The input layer `l` saw in the last forward (no new dropout mask).
-    private func savedLayerInput(_ l: Int, input: UnsafePointer<Float>) -> UnsafePointer<Float> {
-        if l == 0 { return input }
-        let B = batchSize, H = hiddenSize
-        if lastDropoutActive, let dropped = droppedInputs { return UnsafePointer(dropped + (l - 1) * maxSteps * B * H) }
-        return UnsafePointer(hs + (l - 1) * (maxSteps + 1) * B * H + B * H)
+        let B = batchSize, H = hiddenSize, G = 4 * H, o = offsets
+        hs.update(from: hState, count: B * H)
+        cs.update(from: cState, count: B * H)
+        for j in 0..<G { biasSum[j] = parameters[o.biasIH + j] + parameters[o.biasHH + j] }
+        // Input projections of the whole window: [T·B, 4H] = [T·B, in] × W_ihᵀ + (b_ih + b_hh),
+        // as a Linear layer (its rows start as the bias and the GEMM accumulates), so the
+        // gate math needs no bias.
+        Linear(inputSize: inputSize, outputSize: G).forward(output: gates, input: input, weight: parameters + o.weightIH,
+                                                            bias: biasSum, n: T * B)
+        forwardSteps(gates: gates, hs: hs, cs: cs, tanhCs: tanhCs, weightHH: parameters + o.weightHH, steps: T)
+        hState.update(from: hs + T * B * H, count: B * H)
+        cState.update(from: cs + T * B * H, count: B * H)
+        output.update(from: hs + B * H, count: T * B * H)
     }
 
     // MARK: The time loops
@@ -387,36 +312,21 @@ public final class LSTM {
     ) {
         let T = lastSteps
         precondition(T > 0, "LSTM: backward before forward")
-        let B = batchSize, H = hiddenSize, G = 4 * H, TM = maxSteps
+        let B = batchSize, H = hiddenSize, G = 4 * H, I = inputSize, o = offsets
         dh.update(from: doutput, count: T * B * H)
-        for l in stride(from: numLayers - 1, through: 0, by: -1) {
-            let o = offsets(layer: l), I = layerInputSize(l)
-            let x = savedLayerInput(l, input: input)  // [T, B, in]
-            let gl = gates + l * TM * B * G    // [T, B, 4H]
-            let hl = hs + l * (TM + 1) * B * H // [T+1, B, H]
-            let cl = cs + l * (TM + 1) * B * H // [T+1, B, H]
-            let tl = tanhCs + l * TM * B * H   // [T, B, H]
-            dc.update(repeating: 0, count: B * H)
-            backwardSteps(gates: gl, cs: cl, tanhCs: tl, weightHH: parameters + o.weightHH, steps: T)
-            // Weight gradients over the whole window.
-            sgemm(.transpose, .none, m: G, n: I, k: T * B, a: dgates, lda: G, b: x, ldb: I,
-                  beta: 1, c: dparameters + o.weightIH, ldc: I)
-            sgemm(.transpose, .none, m: G, n: H, k: T * B, a: dgates, lda: G, b: hl, ldb: H,
-                  beta: 1, c: dparameters + o.weightHH, ldc: H)
-            addColumnSums(dparameters + o.biasIH, dgates, rows: T * B, columns: G)
-            addColumnSums(dparameters + o.biasHH, dgates, rows: T * B, columns: G)
-            // Gradient with respect to this layer's input.
-            if l > 0 {
-                sgemm(.none, .none, m: T * B, n: H, k: G, a: dgates, lda: G,
-                      b: parameters + o.weightIH, ldb: I, beta: 0, c: dh, ldc: H)
-                if lastDropoutActive, let masks = dropMasks {
-                    let m = masks + (l - 1) * TM * B * H
-                    for k in 0..<T * B * H { dh[k] *= m[k] }
-                }
-            } else if let dinput {
-                sgemm(.none, .none, m: T * B, n: I, k: G, a: dgates, lda: G,
-                      b: parameters + o.weightIH, ldb: I, beta: 1, c: dinput, ldc: I)
-            }
+        dc.update(repeating: 0, count: B * H)
+        backwardSteps(gates: gates, cs: cs, tanhCs: tanhCs, weightHH: parameters + o.weightHH, steps: T)
+        // Weight gradients over the whole window.
+        sgemm(.transpose, .none, m: G, n: I, k: T * B, a: dgates, lda: G, b: input, ldb: I,
+              beta: 1, c: dparameters + o.weightIH, ldc: I)
+        sgemm(.transpose, .none, m: G, n: H, k: T * B, a: dgates, lda: G, b: hs, ldb: H,
+              beta: 1, c: dparameters + o.weightHH, ldc: H)
+        addColumnSums(dparameters + o.biasIH, dgates, rows: T * B, columns: G)
+        addColumnSums(dparameters + o.biasHH, dgates, rows: T * B, columns: G)
+        // Gradient with respect to the input.
+        if let dinput {
+            sgemm(.none, .none, m: T * B, n: I, k: G, a: dgates, lda: G,
+                  b: parameters + o.weightIH, ldb: I, beta: 1, c: dinput, ldc: I)
         }
     }
 

@@ -1,14 +1,25 @@
 import Glibc
 
-/// Masked softmax cross-entropy over rows of logits, fused with log-sum-exp.
+/// Masked softmax cross-entropy over rows of logits, fused with log-sum-exp: the one
+/// implementation behind every softmax loss of the project (the LM's full softmax, the domain
+/// classifier, GLoMo's context prediction; `AdaptiveLogSoftmax` and `LinearCrossEntropy` use
+/// its row kernels).
 ///
 /// PyTorch equivalent: `F.cross_entropy(logits, targets, reduction="none")` multiplied by the
 /// mask and summed; `loss / count` is PyTorch's mean reduction over the unmasked rows. Each row
 /// `r` contributes `mask[r] · (logsumexp(logits[r]) - logits[r, targets[r]])`; rows with mask 0
-/// are skipped entirely (their target may be anything, e.g. padding). The forward pass keeps
-/// only the per-row log-sum-exp `[N]`; backward recomputes the softmax from it while writing the
-/// logits gradient, so no `[N, V]` probability buffer is needed. A NaN logit in a scored row
-/// makes the loss NaN. Exponentials use `FastMath.exp` (relative error < 1e-6).
+/// are skipped entirely (their target may be anything, e.g. padding). A NaN logit in a scored
+/// row makes the loss NaN. Exponentials use `FastMath` (relative error < 1e-6).
+///
+/// Two ways through, with the same loss to the bit:
+/// - `forward` keeps only the per-row log-sum-exp `[N]` (and log p(target)); `backward` (adds
+///   into a gradient buffer) or `backwardInPlace` recompute the softmax from it.
+/// - `forward(exponentiating:…)` (training) overwrites each scored row with exp(logit − max)
+///   and keeps 1/Σ per row, so that `backwardInPlace(…, inverseSums:)` turns the row into its
+///   gradient without a second pass of exponentials.
+///
+/// Rows are split over the threads of `WorkerPool.shared` when `n · V` is large; the loss is
+/// summed in row order afterwards, so results do not depend on the thread count.
 ///
 ///     let ce = SoftmaxCrossEntropy(classCount: V)
 ///     let (loss, count) = ce.forward(logSumExp: lse, logits: logits, targets: y, mask: m, n: N)
@@ -23,27 +34,83 @@ public struct SoftmaxCrossEntropy: Sendable {
     }
 
     /// Returns the masked summed loss and the summed mask (the count of scored rows); writes
-    /// each scored row's log-sum-exp. `mask` nil means every row counts with weight 1.
+    /// each row's log-sum-exp and, if given, log p(target) (both 0 where masked). `mask` nil
+    /// means every row counts with weight 1.
     @discardableResult
     public func forward(
-        logSumExp: UnsafeMutablePointer<Float>,  // [N]
-        logits: UnsafePointer<Float>,            // [N, V]
-        targets: UnsafePointer<Int32>,           // [N]
-        mask: UnsafePointer<Float>?,             // [N] 0/1 weights
+        logSumExp: UnsafeMutablePointer<Float>,        // [N]
+        logProbs: UnsafeMutablePointer<Float>? = nil,  // [N]
+        logits: UnsafePointer<Float>,                  // [N, V]
+        targets: UnsafePointer<Int32>,                 // [N]
+        mask: UnsafePointer<Float>?,                   // [N] 0/1 weights
         n: Int
     ) -> (loss: Double, count: Double) {
+        rows(UnsafeMutablePointer(mutating: logits), inverseSums: nil, logSumExp: logSumExp, logProbs: logProbs,
+             targets: targets, mask: mask, n: n)
+    }
+
+    /// `forward` (the same loss, count, log-sum-exps and log-probabilities, to the bit) that also
+    /// overwrites each scored row of `logits` with exp(logit − max) and writes 1/Σ of that row
+    /// into `inverseSums` (0 where masked): what `backwardInPlace(…, inverseSums:)` needs. A row
+    /// without a finite maximum is left as it is, with a NaN inverse sum.
+    @discardableResult
+    public func forward(
+        exponentiating logits: UnsafeMutablePointer<Float>,  // [N, V] in: logits; out: exp(logit − max)
+        inverseSums: UnsafeMutablePointer<Float>,            // [N]
+        logSumExp: UnsafeMutablePointer<Float>,              // [N]
+        logProbs: UnsafeMutablePointer<Float>? = nil,        // [N]
+        targets: UnsafePointer<Int32>,                       // [N]
+        mask: UnsafePointer<Float>?,                         // [N] 0/1 weights
+        n: Int
+    ) -> (loss: Double, count: Double) {
+        rows(logits, inverseSums: inverseSums, logSumExp: logSumExp, logProbs: logProbs,
+             targets: targets, mask: mask, n: n)
+    }
+
+    /// Both forwards: the rows in parallel (log-sum-exp, target logit parked in `logProbs`), then
+    /// the loss in row order.
+    private func rows(
+        _ logits: UnsafeMutablePointer<Float>, inverseSums: UnsafeMutablePointer<Float>?,
+        logSumExp: UnsafeMutablePointer<Float>, logProbs: UnsafeMutablePointer<Float>?,
+        targets: UnsafePointer<Int32>, mask: UnsafePointer<Float>?, n: Int
+    ) -> (loss: Double, count: Double) {
+        guard let logProbs else {
+            return withUnsafeTemporaryAllocation(of: Float.self, capacity: Swift.max(n, 1)) { scratch in
+                rows(logits, inverseSums: inverseSums, logSumExp: logSumExp, logProbs: scratch.baseAddress!,
+                     targets: targets, mask: mask, n: n)
+            }
+        }
         let V = classCount
+        WorkerPool.shared.runSplitting(n * V >= WorkerPool.elementwiseMinimum) { member in
+            for r in member.share(of: n) {
+                if (mask?[r] ?? 1) == 0 { logSumExp[r] = 0; logProbs[r] = 0; inverseSums?[r] = 0; continue }
+                let t = Int(targets[r])
+                precondition(t >= 0 && t < V, "SoftmaxCrossEntropy: target \(t) outside 0..<\(V)")
+                let row = logits + r * V
+                let mx = SoftmaxCrossEntropy.rowMax(row, count: V)
+                logProbs[r] = row[t]  // the target's logit, before exponentiating
+                var lse = mx
+                if let inverseSums {
+                    inverseSums[r] = .nan
+                    if mx.isFinite {
+                        let sum = SoftmaxCrossEntropy.exponentiate(row, minus: mx, count: V)
+                        inverseSums[r] = 1 / sum
+                        lse = mx + logf(sum)
+                    }
+                } else if mx.isFinite {
+                    lse = mx + logf(SoftmaxCrossEntropy.sumExp(row, minus: mx, count: V))
+                }
+                logSumExp[r] = lse
+            }
+        }
         var loss: Double = 0, count: Double = 0
         for r in 0..<n {
             let m = mask?[r] ?? 1
-            if m == 0 { logSumExp[r] = 0; continue }
-            let t = Int(targets[r])
-            precondition(t >= 0 && t < V, "SoftmaxCrossEntropy: target \(t) outside 0..<\(V)")
-            let row = logits + r * V
-            let lse = SoftmaxCrossEntropy.logSumExp(row, count: V)
-            logSumExp[r] = lse
-            loss += Double(m) * (Double(lse) - Double(row[t]))
+            if m == 0 { continue }
+            let targetLogit = logProbs[r], lse = logSumExp[r]
+            loss += Double(m) * (Double(lse) - Double(targetLogit))
             count += Double(m)
+            logProbs[r] = targetLogit - lse
         }
         return (loss, count)
     }
@@ -62,85 +129,74 @@ public struct SoftmaxCrossEntropy: Sendable {
         for r in 0..<n {
             let m = mask?[r] ?? 1
             if m == 0 { continue }
-            let s = scale * m, lse = logSumExp[r]
-            let row = logits + r * V, drow = dlogits + r * V
-            let s8 = SIMD8<Float>(repeating: s), lse8 = SIMD8<Float>(repeating: lse)
-            var j = 0
-            while j + 8 <= V {
-                let p = FastMath.exp(FastMath.load8(row + j) - lse8)
-                FastMath.store8(FastMath.load8(drow + j) + s8 * p, drow + j)
-                j += 8
-            }
-            while j < V { drow[j] += s * FastMath.exp(row[j] - lse); j += 1 }
-            drow[Int(targets[r])] -= s
+            SoftmaxCrossEntropy.gradientRow(dlogits + r * V, logits: logits + r * V, logSumExp: logSumExp[r],
+                                            target: Int(targets[r]), count: V, scale: scale * m, accumulate: true)
         }
     }
 
-    /// Forward and backward in one pass, one exponential per logit: returns the masked summed
-    /// loss and the count like `forward`, and adds `scale · mask[r] · (softmax − onehot)` into
-    /// `dlogits` like `backward`. For the gradient of the mean loss pass `scale = 1 / Σ mask`
-    /// (known before the pass). About twice as fast as `forward` followed by `backward`.
-    ///
-    ///     let count = mask.reduce(0, +)
-    ///     let (loss, _) = ce.forwardBackward(dlogits: d, logits: z, targets: y, mask: mask,
-    ///                                        n: N, scale: 1 / count)
-    @discardableResult
-    public func forwardBackward(
-        dlogits: UnsafeMutablePointer<Float>,  // [N, V]
-        logits: UnsafePointer<Float>,          // [N, V]
-        targets: UnsafePointer<Int32>,         // [N]
-        mask: UnsafePointer<Float>?,           // [N] 0/1 weights
+    /// Overwrites `logits[r]` with `scale · mask[r] · (softmax(logits[r]) − onehot(targets[r]))`
+    /// (0 for masked rows, and for every row when `scale` is 0). With `inverseSums` (from
+    /// `forward(exponentiating:…)`) the rows hold exp(logit − max) and are only scaled; without,
+    /// they hold the logits and `logSumExp` gives the softmax.
+    public func backwardInPlace(
+        logits: UnsafeMutablePointer<Float>,       // [N, V] in: logits or exponentials; out: gradient
+        logSumExp: UnsafePointer<Float>,           // [N] from forward
+        inverseSums: UnsafePointer<Float>?,        // [N] from forward(exponentiating:)
+        targets: UnsafePointer<Int32>,             // [N]
+        mask: UnsafePointer<Float>?,               // [N]
         n: Int,
         scale: Float
-    ) -> (loss: Double, count: Double) {
+    ) {
         let V = classCount
-        var loss: Double = 0, count: Double = 0
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: V) { scratch in
-            let e = scratch.baseAddress!  // [V] exp(logit - max) of one row
-            for r in 0..<n {
+        WorkerPool.shared.runSplitting(n * V >= WorkerPool.elementwiseMinimum) { member in
+            for r in member.share(of: n) {
+                let row = logits + r * V
                 let m = mask?[r] ?? 1
-                if m == 0 { continue }
-                let t = Int(targets[r])
-                precondition(t >= 0 && t < V, "SoftmaxCrossEntropy: target \(t) outside 0..<\(V)")
-                let row = logits + r * V, drow = dlogits + r * V
-                let mx = SoftmaxCrossEntropy.rowMax(row, count: V)
-                let mx8 = SIMD8<Float>(repeating: mx)
-                var acc = SIMD8<Float>(repeating: 0), tail: Float = 0
-                var j = 0
-                while j + 8 <= V {
-                    let v = FastMath.exp(FastMath.load8(row + j) - mx8)
-                    FastMath.store8(v, e + j); acc += v
-                    j += 8
+                if m == 0 || scale == 0 { row.update(repeating: 0, count: V); continue }
+                if let inverseSums {  // row holds exp(x − max): scale by 1/Σ
+                    let s8 = SIMD8<Float>(repeating: scale * m * inverseSums[r])
+                    var j = 0
+                    while j + 8 <= V { FastMath.store8(FastMath.load8(row + j) * s8, row + j); j += 8 }
+                    while j < V { row[j] *= s8[0]; j += 1 }
+                    row[Int(targets[r])] -= scale * m
+                } else {
+                    SoftmaxCrossEntropy.gradientRow(row, logits: row, logSumExp: logSumExp[r], target: Int(targets[r]),
+                                                    count: V, scale: scale * m, accumulate: false)
                 }
-                while j < V { let v = FastMath.exp(row[j] - mx); e[j] = v; tail += v; j += 1 }
-                let sum = acc.sum() + tail
-                loss += Double(m) * (Double(mx) + Double(logf(sum)) - Double(row[t]))
-                count += Double(m)
-                let f = scale * m / sum, f8 = SIMD8<Float>(repeating: f)
-                j = 0
-                while j + 8 <= V {
-                    FastMath.store8(FastMath.load8(drow + j) + f8 * FastMath.load8(e + j), drow + j)
-                    j += 8
-                }
-                while j < V { drow[j] += f * e[j]; j += 1 }
-                drow[t] -= scale * m
             }
         }
-        return (loss, count)
     }
 
     /// `log Σ_j exp(x[j])`, stable (max subtracted).
-    static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    public static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Float {
         let mx = rowMax(x, count: count)
         if !mx.isFinite { return mx }
         return mx + logf(sumExp(x, minus: mx, count: count))
+    }
+
+    /// Writes the log-softmax of each of `n` rows of `V` logits into `output`, with the
+    /// log-sum-exp summed in Double: for generation (a few rows of full distributions), not for
+    /// the loss.
+    public static func logSoftmax(output: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>, rows n: Int, count V: Int) {
+        for r in 0..<n {
+            let x = logits + r * V, y = output + r * V
+            var mx = -Float.infinity
+            for j in 0..<V { mx = Swift.max(mx, x[j]) }
+            var lse = mx
+            if mx.isFinite {
+                var s: Double = 0
+                for j in 0..<V { s += Double(FastMath.exp(x[j] - mx)) }
+                lse = mx + Float(log(s))
+            }
+            for j in 0..<V { y[j] = x[j] - lse }
+        }
     }
 }
 
 // MARK: Row kernels
 //
 // The passes of a fused softmax cross-entropy over one row, for callers that keep their own
-// buffers (`LinearCrossEntropy`, LM's decoder loss). Eight lanes at a time, several
+// buffers (`LinearCrossEntropy`, `AdaptiveLogSoftmax`). Eight lanes at a time, several
 // independent accumulators; the order of the sums is fixed, so results are reproducible.
 
 extension SoftmaxCrossEntropy {
@@ -197,6 +253,34 @@ extension SoftmaxCrossEntropy {
         var tail: Float = 0
         while j < count { let e = FastMath.softmaxExp(x[j] - shift); x[j] = e; tail += e; j += 1 }
         return (a0 + a1).sum() + tail
+    }
+
+    /// `d[j] = scale · exp(logits[j] − logSumExp)` for `j < count` (added into `d[j]` when
+    /// `accumulate`), then `d[target] −= scale`: one row of the softmax cross-entropy's gradient.
+    /// `d` may be `logits` itself (in place, not accumulating).
+    @inline(__always)
+    static func gradientRow(
+        _ d: UnsafeMutablePointer<Float>,  // [count]
+        logits: UnsafePointer<Float>,      // [count]
+        logSumExp: Float, target: Int, count: Int, scale: Float, accumulate: Bool
+    ) {
+        let s8 = SIMD8<Float>(repeating: scale), lse8 = SIMD8<Float>(repeating: logSumExp)
+        var j = 0
+        if accumulate {
+            while j + 8 <= count {
+                let p = FastMath.exp(FastMath.load8(logits + j) - lse8)
+                FastMath.store8(FastMath.load8(d + j) + s8 * p, d + j)
+                j += 8
+            }
+            while j < count { d[j] += scale * FastMath.exp(logits[j] - logSumExp); j += 1 }
+        } else {
+            while j + 8 <= count {
+                FastMath.store8(s8 * FastMath.exp(FastMath.load8(logits + j) - lse8), d + j)
+                j += 8
+            }
+            while j < count { d[j] = scale * FastMath.exp(logits[j] - logSumExp); j += 1 }
+        }
+        d[target] -= scale
     }
 
     /// Lane-wise maximum that keeps `a` where `b` is NaN (stdlib's generic `pointwiseMax` is
