@@ -147,13 +147,12 @@ struct PretrainDomainCommand: ParsableCommand {
     }
 
     mutating func run() throws {
-        try DomainRunDirectory(path: out).lock()   // one writer per run, before anything is read
-        // --if-needed decides under the lock: two copies of one scheduler line cannot both start.
-        if ifNeeded {
-            guard let state = decideIfNeeded(out) else { return }
-            resume = state == .interrupted
-            force = state == .partial
-        }
+        // One writer per run, before anything is read; under its lock --if-needed chooses
+        // --resume or --force (or nothing to do): two copies of one scheduler line cannot both start.
+        guard case .run(let resume, let force) = try RunFolder.decide(out, ifNeeded: ifNeeded, resume: self.resume, force: self.force,
+                                                                     note: printLine) else { return }
+        self.resume = resume
+        self.force = force
         threads.apply()
         setvbuf(stdout, nil, _IOLBF, 0)  // progress lines appear as they are printed
         let clock = ContinuousClock()

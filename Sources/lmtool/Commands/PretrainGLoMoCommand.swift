@@ -126,13 +126,12 @@ struct PretrainGLoMoCommand: ParsableCommand {
     }
 
     mutating func run() throws {
-        try GLoMoModelDirectory(path: out).lock()   // one writer per model, before anything is read
-        // --if-needed decides under the lock: two copies of one scheduler line cannot both start.
-        if ifNeeded {
-            guard let state = decideIfNeeded(out) else { return }
-            resume = state == .interrupted
-            force = state == .partial
-        }
+        // One writer per run, before anything is read; under its lock --if-needed chooses
+        // --resume or --force (or nothing to do): two copies of one scheduler line cannot both start.
+        guard case .run(let resume, let force) = try RunFolder.decide(out, ifNeeded: ifNeeded, resume: self.resume, force: self.force,
+                                                                     note: printLine) else { return }
+        self.resume = resume
+        self.force = force
         threads.apply()
         let clock = ContinuousClock()
         let t0 = clock.now

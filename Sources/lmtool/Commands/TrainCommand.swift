@@ -3,6 +3,7 @@ import Corpus
 import Foundation
 import LM
 import NN
+import Support
 
 /// `lmtool train`: a thin wrapper over `LM.TrainingRequest` and `LM.Trainer`.
 struct TrainCommand: ParsableCommand {
@@ -201,12 +202,11 @@ struct TrainCommand: ParsableCommand {
 
     mutating func run() throws {
         try checkFlags()
-        if ifNeeded {
-            try RunDirectory(path: runPath).lock()   // decide under the run's lock (prepare takes it anyway)
-            guard let state = decideIfNeeded(runPath) else { return }
-            resume = state == .interrupted
-            force = state == .partial
-        }
+        // Under the run's lock, --if-needed chooses --resume or --force (or nothing to do).
+        guard case .run(let resume, let force) = try RunFolder.decide(runPath, ifNeeded: ifNeeded, resume: self.resume, force: self.force,
+                                                                     note: printLine) else { return }
+        self.resume = resume
+        self.force = force
         if let threads { BLASRuntime.setThreads(threads) }
         // Log lines go to stdout, the progress display and errors to stderr.
         let progress = ProgressReporter()
@@ -228,18 +228,8 @@ struct TrainCommand: ParsableCommand {
     }
 }
 
-/// `--if-needed` of `train`, `pretrain-domain` and `pretrain-glomo`: the directory's `RunState`
-/// (the decision ablate makes for its steps), with a line saying what it means; nil for a
-/// finished run (after a one-line note): nothing to do. The caller sets `--resume` for
-/// `interrupted`, `--force` for `partial`.
-func decideIfNeeded(_ directory: String) -> RunState? {
-    let state = RunState(directory: directory)
-    switch state {
-    case .complete: print(RunState.skipNote(directory))
-    case .interrupted: print("\(directory): interrupted, resuming (--resume)")
-    case .partial: print("\(directory): started without a checkpoint, starting again (--force)")
-    case .fresh: break
-    }
+/// Prints `line` and flushes standard output (a note that must appear before what follows).
+func printLine(_ line: String) {
+    print(line)
     fflush(stdout)
-    return state == .complete ? nil : state
 }
