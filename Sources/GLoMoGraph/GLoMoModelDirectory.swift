@@ -157,10 +157,9 @@ public struct GLoMoMetricsRecord: Codable, Equatable, Sendable {
 ///
 ///     let model = try GLoMoModelDirectory.load(at: "glomo", maxSteps: 70, maxBatch: 20)
 ///     let g = model.graphs(ids: ids, steps: 70, batch: 20)   // [L, K, B, T, T]
-public struct GLoMoModelDirectory: Sendable {
+public struct GLoMoModelDirectory: RunFolderOwner, Sendable {
     /// The folder and what every run kind does with it (lock, create, JSON files, metrics lines).
     public let folder: RunFolder
-    public var path: String { folder.path }
 
     /// The metadata key of `model.safetensors` that records the vocabulary hash.
     public static let vocabularyHashKey = "vocabulary_hash"
@@ -170,26 +169,10 @@ public struct GLoMoModelDirectory: Sendable {
         folder = RunFolder(path: path)
     }
 
-    public var configPath: String { folder.configPath }
-    public var vocabularyPath: String { folder.vocabularyPath }
-    public var modelPath: String { folder.modelPath }
-    public var lastCheckpointPath: String { folder.lastCheckpointPath }
-    public var metricsPath: String { folder.metricsPath }
-    public var summaryPath: String { folder.summaryPath }
-
     /// Whether the directory holds a GLoMo model (its `config.json` exists).
     public var holdsModel: Bool { folder.holdsRun }
-    /// Whether the pretraining finished (`summary.json` exists).
-    public var isFinished: Bool { folder.isFinished }
 
     // MARK: - Creating and opening
-
-    /// Takes the directory's lock for the rest of the process (`Support.OutputLock`:
-    /// `.NAME.lock` beside the directory): one writer per model. `create` takes it; `--resume`
-    /// takes it first.
-    public func lock() throws {
-        try folder.lock()
-    }
 
     /// Creates the directory and writes `config.json` and `vocab.txt`.
     ///
@@ -230,18 +213,9 @@ public struct GLoMoModelDirectory: Sendable {
 
     // MARK: - config.json
 
-    /// Writes `config` as pretty JSON with sorted snake_case keys, atomically.
-    public func writeConfig(_ config: GLoMoModelConfig) throws {
-        try folder.writeJSON(config, to: configPath)
-    }
-
-    /// Reads and validates `config.json` (snake_case, or the camelCase of model directories
-    /// written before 2026-12-06).
-    public func readConfig() throws -> GLoMoModelConfig {
-        let config = try folder.readJSON(GLoMoModelConfig.self, from: configPath, what: "GLoMo model configuration")
-        do { try config.validate() } catch { throw FileError(path: configPath, message: "\(error)") }
-        return config
-    }
+    public typealias Config = GLoMoModelConfig
+    public static let configName = "GLoMo model configuration"
+    public static func check(_ config: GLoMoModelConfig) throws { try config.validate() }
 
     // MARK: - model.safetensors
 

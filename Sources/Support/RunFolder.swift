@@ -284,44 +284,93 @@ extension RunFolder {
         return .fresh
     }
 
-    /// What a command with `--if-needed` runs with.
-    public enum Decision: Equatable, Sendable {
-        /// Nothing to do: the run finished.
-        case skip
-        /// Run with these flags.
-        case run(resume: Bool, force: Bool)
-    }
-
-    /// The run-control decision of `train`, `pretrain-domain` and `pretrain-glomo` for the run
-    /// folder `directory`: takes its lock (so two copies of one scheduler line cannot both
-    /// start), then without `ifNeeded` runs with `resume` and `force` as given; with it, as the
-    /// folder's `state` requires (`--resume` for `interrupted`, `--force` for `partial`, `skip`
-    /// for `complete`), passing a one-line note naming `directory` to `note` for every state but
-    /// `fresh`.
+    /// The run-control flags of `train`, `pretrain-domain` and `pretrain-glomo` for the run
+    /// folder `directory`, or nil when there is nothing to do. Takes the folder's lock first (one
+    /// writer per run, and two copies of one scheduler line cannot both start). Without
+    /// `ifNeeded`: `resume` and `force` as given. With it, as the folder's `state` requires:
+    /// `--resume` for `interrupted`, `--force` for `partial`, nil for `complete`, with a one-line
+    /// note naming `directory` passed to `note` for every state but `fresh`.
     ///
-    ///     guard case .run(let resume, let force) = try RunFolder.decide(out, ifNeeded: ifNeeded,
-    ///         resume: resume, force: force, note: { print($0) }) else { return }
+    ///     guard let flags = try RunFolder.decide(out, ifNeeded: ifNeeded, resume: resume, force: force,
+    ///                                            note: { print($0) }) else { return }
     ///
     /// - Throws: `FileError` when another process holds the lock.
     public static func decide(_ directory: String, ifNeeded: Bool, resume: Bool, force: Bool,
-                              note: (String) -> Void) throws -> Decision {
+                              note: (String) -> Void) throws -> (resume: Bool, force: Bool)? {
         let folder = RunFolder(path: directory)
         try folder.lock()
-        guard ifNeeded else { return .run(resume: resume, force: force) }
+        guard ifNeeded else { return (resume, force) }
         let state = folder.state()
         switch state {
         case .complete:
             note(skipNote(directory))
-            return .skip
+            return nil
         case .interrupted: note("\(directory): interrupted, resuming (--resume)")
         case .partial: note("\(directory): started without a checkpoint, starting again (--force)")
         case .fresh: break
         }
-        return .run(resume: state == .interrupted, force: state == .partial)
+        return (state == .interrupted, state == .partial)
     }
 
     /// The one-line note `--if-needed` prints for a finished run it skips.
     public static func skipNote(_ directory: String) -> String {
         "\(directory): finished (summary.json present), nothing to do"
+    }
+}
+
+/// A run-directory type built on a `RunFolder` (`LM.RunDirectory`, `DomainRunDirectory`,
+/// `GLoMoModelDirectory`): the files and checks every kind shares, forwarded to its folder.
+public protocol RunFolderOwner {
+    /// What `config.json` holds.
+    associatedtype Config: Codable
+    var folder: RunFolder { get }
+    /// How `config.json` is named in a refusal: `run/config.json: not a CONFIGNAME: …`.
+    static var configName: String { get }
+    /// The checks a read `config.json` must pass (sizes, consistency); throws their error.
+    static func check(_ config: Config) throws
+    /// The encoder of `config.json` (default `RunFolder.encoder()`).
+    static func configEncoder() -> JSONEncoder
+}
+
+extension RunFolderOwner {
+    public var path: String { folder.path }
+    public var configPath: String { folder.configPath }
+    public var vocabularyPath: String { folder.vocabularyPath }
+    /// The best (or last) model.
+    public var modelPath: String { folder.modelPath }
+    /// The whole training state of the last checkpoint, for `--resume`.
+    public var lastCheckpointPath: String { folder.lastCheckpointPath }
+    public var metricsPath: String { folder.metricsPath }
+    /// `summary.json`: present only when the run finished.
+    public var summaryPath: String { folder.summaryPath }
+    /// Whether the directory holds a run (its `config.json` exists).
+    public var holdsRun: Bool { folder.holdsRun }
+    /// Whether the run finished (`summary.json` exists).
+    public var isFinished: Bool { folder.isFinished }
+
+    /// Takes the run's lock for the rest of the process (`OutputLock`: `.NAME.lock` beside the
+    /// directory): one writer per run. `create` takes it; a command that continues a run
+    /// (`--resume`) takes it before reading anything.
+    ///
+    /// - Throws: `FileError` naming the directory and the pid of the process that holds it.
+    public func lock() throws { try folder.lock() }
+
+    public static func check(_ config: Config) throws {}
+    public static func configEncoder() -> JSONEncoder { RunFolder.encoder() }
+
+    /// Writes `config.json` (pretty JSON, sorted snake_case keys), atomically.
+    public func writeConfig(_ config: Config) throws {
+        try folder.writeJSON(config, to: configPath, encoder: Self.configEncoder())
+    }
+
+    /// Reads `config.json` (snake_case, or the camelCase keys of files written before
+    /// 2026-12-06) and checks it (`check`).
+    ///
+    /// - Throws: `FileError` naming `config.json`: unreadable, not a `configName`, or the
+    ///   check's error.
+    public func readConfig() throws -> Config {
+        let config = try folder.readJSON(Config.self, from: configPath, what: Self.configName)
+        do { try Self.check(config) } catch { throw FileError(path: configPath, message: "\(error)") }
+        return config
     }
 }

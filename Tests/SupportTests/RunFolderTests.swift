@@ -53,25 +53,27 @@ final class RunFolderTests: XCTestCase {
         let path = directory + "/run"
         let folder = RunFolder(path: path)
         var notes: [String] = []
-        func decide(_ ifNeeded: Bool, resume: Bool = false, force: Bool = false) throws -> RunFolder.Decision {
-            try RunFolder.decide(path, ifNeeded: ifNeeded, resume: resume, force: force, note: { notes.append($0) })
+        /// "resume force" as decided, "skip" for nothing to do.
+        func decide(_ ifNeeded: Bool, resume: Bool = false, force: Bool = false) throws -> String {
+            let flags = try RunFolder.decide(path, ifNeeded: ifNeeded, resume: resume, force: force, note: { notes.append($0) })
+            return flags.map { "\($0.resume) \($0.force)" } ?? "skip"
         }
         XCTAssertEqual(folder.state(), .fresh)
-        XCTAssertEqual(try decide(true), .run(resume: false, force: false))
+        XCTAssertEqual(try decide(true), "false false")
         XCTAssertEqual(notes, [], "a fresh run starts without a note")
         XCTAssertTrue(exists(OutputLock.lockFilePath(for: path)), "decided under the lock")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         try write("{}", folder.configPath)
         XCTAssertEqual(folder.state(), .partial)
-        XCTAssertEqual(try decide(true), .run(resume: false, force: true))
+        XCTAssertEqual(try decide(true), "false true")
         try write("x", folder.lastCheckpointPath)
         XCTAssertEqual(folder.state(), .interrupted)
-        XCTAssertEqual(try decide(true), .run(resume: true, force: false))
-        XCTAssertEqual(try decide(false, force: true), .run(resume: false, force: true), "without --if-needed: the flags as given")
+        XCTAssertEqual(try decide(true), "true false")
+        XCTAssertEqual(try decide(false, force: true), "false true", "without --if-needed: the flags as given")
         XCTAssertEqual(folder.state(completionMarker: folder.file("other")), .interrupted)
         try write("{}", folder.summaryPath)
         XCTAssertEqual(folder.state(), .complete)
-        XCTAssertEqual(try decide(true), .skip)
+        XCTAssertEqual(try decide(true), "skip")
         XCTAssertEqual(notes, ["\(path): started without a checkpoint, starting again (--force)",
                                "\(path): interrupted, resuming (--resume)",
                                "\(path): finished (summary.json present), nothing to do"])

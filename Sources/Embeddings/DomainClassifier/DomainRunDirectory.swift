@@ -87,40 +87,22 @@ public struct DomainRunConfig: Codable, Equatable, Sendable {
 ///
 ///     let run = try DomainRunDirectory.create(at: "runs/dom", config: config, vocabulary: vocab)
 ///     let (same, savedConfig, savedVocab) = try DomainRunDirectory.open(at: "runs/dom")
-public struct DomainRunDirectory: Sendable {
+public struct DomainRunDirectory: RunFolderOwner, Sendable {
     /// The folder and what every run kind does with it (lock, create, JSON files).
     public let folder: RunFolder
-    public var path: String { folder.path }
 
     public init(path: String) {
         folder = RunFolder(path: path)
     }
 
-    public var configPath: String { folder.configPath }
-    public var vocabularyPath: String { folder.vocabularyPath }
-    public var modelPath: String { folder.modelPath }
-    public var lastCheckpointPath: String { folder.lastCheckpointPath }
-    public var metricsPath: String { folder.metricsPath }
     public var evaluationPath: String { folder.file("evaluation.json") }
     public var embeddingsPath: String { folder.file("embeddings.vec") }
     public var contextualPath: String { folder.file("contextual.vec") }
-    public var summaryPath: String { folder.summaryPath }
 
     /// Every file a finished run holds, in the order they are written.
     public var allFiles: [String] {
         [configPath, vocabularyPath, modelPath, lastCheckpointPath, metricsPath, evaluationPath, embeddingsPath,
          folder.file("embeddings.safetensors"), contextualPath, folder.file("contextual.safetensors"), summaryPath]
-    }
-
-    /// Whether the directory holds a run (its `config.json` exists).
-    public var holdsRun: Bool { folder.holdsRun }
-    /// Whether the run finished (`summary.json` exists).
-    public var isFinished: Bool { folder.isFinished }
-
-    /// Takes the run's lock for the rest of the process (`Support.OutputLock`: `.NAME.lock`
-    /// beside the directory): one writer per run. `create` takes it; `--resume` takes it first.
-    public func lock() throws {
-        try folder.lock()
     }
 
     /// Creates the directory and writes `config.json` and `vocab.txt`. Throws if another process
@@ -130,7 +112,7 @@ public struct DomainRunDirectory: Sendable {
         let run = DomainRunDirectory(path: path)
         try run.folder.prepareNew(force: force, removing: run.allFiles.reversed())
         try vocabulary.save(to: run.vocabularyPath)
-        try run.writeJSON(config, to: run.configPath)
+        try run.writeConfig(config)
         return run
     }
 
@@ -138,7 +120,7 @@ public struct DomainRunDirectory: Sendable {
     public static func open(at path: String) throws -> (run: DomainRunDirectory, config: DomainRunConfig, vocabulary: Vocabulary) {
         let run = DomainRunDirectory(path: path)
         guard run.holdsRun else { throw FileError(path: run.path, message: "not a pretrain-domain run directory (no config.json)") }
-        let config = try run.readJSON(DomainRunConfig.self, from: run.configPath)
+        let config = try run.readConfig()
         guard config.kind == "domain-classifier" else {
             throw FileError(path: run.configPath, message: "not a domain-classifier run (kind \"\(config.kind)\")")
         }
@@ -151,8 +133,11 @@ public struct DomainRunDirectory: Sendable {
 
     // MARK: JSON
 
+    public typealias Config = DomainRunConfig
+    public static let configName = "domain-classifier run configuration"
+
     /// The encoder of this kind's JSON files: `RunFolder.encoder()`, slashes unescaped.
-    static func encoder() -> JSONEncoder {
+    public static func configEncoder() -> JSONEncoder {
         let e = RunFolder.encoder()
         e.outputFormatting.insert(.withoutEscapingSlashes)
         return e
@@ -160,7 +145,7 @@ public struct DomainRunDirectory: Sendable {
 
     /// Writes `value` as pretty JSON (snake_case keys, sorted) to `path`, atomically.
     public func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
-        try folder.writeJSON(value, to: path, encoder: DomainRunDirectory.encoder())
+        try folder.writeJSON(value, to: path, encoder: DomainRunDirectory.configEncoder())
     }
 
     /// Reads a JSON file written by `writeJSON`.

@@ -17,41 +17,19 @@ import Glibc
 ///     try run.appendMetrics(MetricsRecord(epoch: 1, step: 100, split: "valid", loss: 5.0, lr: 20,
 ///                                         tokensPerSecond: 7000, elapsedSeconds: 12))
 ///     let (sameRun, savedConfig, savedVocab) = try RunDirectory.open(at: "runs/tiny")
-public struct RunDirectory: Sendable {
+public struct RunDirectory: RunFolderOwner, Sendable {
     /// The folder and what every run kind does with it (lock, create, JSON files, metrics lines).
     public let folder: RunFolder
-    public var path: String { folder.path }
-
     /// A handle on the directory at `path`; reads and writes nothing.
     public init(path: String) {
         folder = RunFolder(path: path)
     }
-
-    public var configPath: String { folder.configPath }
-    public var vocabularyPath: String { folder.vocabularyPath }
-    /// The best model.
-    public var modelPath: String { folder.modelPath }
-    /// The full training state of the last completed step, for `--resume`.
-    public var lastCheckpointPath: String { folder.lastCheckpointPath }
-    public var metricsPath: String { folder.metricsPath }
-
-    /// Whether the directory holds a run (its `config.json` exists).
-    public var holdsRun: Bool { folder.holdsRun }
 
     /// The files a run writes, which `create(force: true)` removes: `summary.json` first, so
     /// that an interrupted replacement never looks finished.
     public var ownedFiles: [String] { [summaryPath, testSentencesPath, modelPath, lastCheckpointPath, metricsPath] }
 
     // MARK: - Creating and opening
-
-    /// Takes the run's lock for the rest of the process (`Support.OutputLock`: `.NAME.lock`
-    /// beside the directory): one writer per run. `create` takes it; a command that continues a
-    /// run (`--resume`) takes it before reading anything.
-    ///
-    /// - Throws: `FileError` naming the directory and the pid of the process that holds it.
-    public func lock() throws {
-        try folder.lock()
-    }
 
     /// Creates the directory (and its parents) and writes `config.json` and `vocab.txt`.
     ///
@@ -105,18 +83,9 @@ public struct RunDirectory: Sendable {
 
     // MARK: - config.json
 
-    /// Writes `config` as pretty JSON with sorted snake_case keys, atomically.
-    public func writeConfig(_ config: RunConfig) throws {
-        try folder.writeJSON(config, to: configPath)
-    }
-
-    /// Reads `config.json` (snake_case, or the camelCase keys of runs written before
-    /// 2026-12-06) and checks its sizes (`RunConfig.checkSizes()`).
-    public func readConfig() throws -> RunConfig {
-        let config = try folder.readJSON(RunConfig.self, from: configPath, what: "run configuration")
-        do { try config.checkSizes() } catch { throw FileError(path: configPath, message: "\(error)") }
-        return config
-    }
+    public typealias Config = RunConfig
+    public static let configName = "run configuration"
+    public static func check(_ config: RunConfig) throws { try config.checkSizes() }
 
     /// `config.json` as written: pretty JSON, sorted keys, snake_case like every other file of a
     /// run directory (`summary.json`, `metrics.jsonl`) and the other run-directory kinds.
@@ -176,13 +145,8 @@ public struct MetricsLog: Equatable, Sendable {
 // MARK: - summary.json and test-sentences.tsv
 
 extension RunDirectory {
-    /// `summary.json`: present only when the run is complete.
-    public var summaryPath: String { folder.summaryPath }
     /// `test-sentences.tsv`: `tokens<TAB>logprob` per test sentence.
     public var testSentencesPath: String { folder.file("test-sentences.tsv") }
-
-    /// Whether the run is complete (`summary.json` exists).
-    public var isFinished: Bool { folder.isFinished }
 
     /// Writes `summary.json` atomically (one line of JSON with sorted keys).
     public func writeSummary(_ summary: RunSummary) throws {

@@ -147,12 +147,9 @@ struct PretrainDomainCommand: ParsableCommand {
     }
 
     mutating func run() throws {
-        // One writer per run, before anything is read; under its lock --if-needed chooses
-        // --resume or --force (or nothing to do): two copies of one scheduler line cannot both start.
-        guard case .run(let resume, let force) = try RunFolder.decide(out, ifNeeded: ifNeeded, resume: self.resume, force: self.force,
-                                                                     note: printLine) else { return }
-        self.resume = resume
-        self.force = force
+        // One writer per run; under its lock --if-needed chooses the flags (RunFolder.decide).
+        guard let flags = try RunFolder.decide(out, ifNeeded: ifNeeded, resume: resume, force: force, note: printLine) else { return }
+        (resume, force) = flags
         threads.apply()
         setvbuf(stdout, nil, _IOLBF, 0)  // progress lines appear as they are printed
         let clock = ContinuousClock()
@@ -238,7 +235,7 @@ struct PretrainDomainCommand: ParsableCommand {
         let directory: DomainRunDirectory
         if let run {
             directory = run
-            try run.writeJSON(config, to: run.configPath)
+            try run.writeConfig(config)
         } else {
             directory = try DomainRunDirectory.create(at: out, config: config, vocabulary: vocabulary, force: force)
         }

@@ -126,12 +126,9 @@ struct PretrainGLoMoCommand: ParsableCommand {
     }
 
     mutating func run() throws {
-        // One writer per run, before anything is read; under its lock --if-needed chooses
-        // --resume or --force (or nothing to do): two copies of one scheduler line cannot both start.
-        guard case .run(let resume, let force) = try RunFolder.decide(out, ifNeeded: ifNeeded, resume: self.resume, force: self.force,
-                                                                     note: printLine) else { return }
-        self.resume = resume
-        self.force = force
+        // One writer per run; under its lock --if-needed chooses the flags (RunFolder.decide).
+        guard let flags = try RunFolder.decide(out, ifNeeded: ifNeeded, resume: resume, force: force, note: printLine) else { return }
+        (resume, force) = flags
         threads.apply()
         let clock = ContinuousClock()
         let t0 = clock.now

@@ -202,11 +202,9 @@ struct TrainCommand: ParsableCommand {
 
     mutating func run() throws {
         try checkFlags()
-        // Under the run's lock, --if-needed chooses --resume or --force (or nothing to do).
-        guard case .run(let resume, let force) = try RunFolder.decide(runPath, ifNeeded: ifNeeded, resume: self.resume, force: self.force,
-                                                                     note: printLine) else { return }
-        self.resume = resume
-        self.force = force
+        // One writer per run; under its lock --if-needed chooses the flags (RunFolder.decide).
+        guard let flags = try RunFolder.decide(runPath, ifNeeded: ifNeeded, resume: resume, force: force, note: printLine) else { return }
+        (resume, force) = flags
         if let threads { BLASRuntime.setThreads(threads) }
         // Log lines go to stdout, the progress display and errors to stderr.
         let progress = ProgressReporter()
