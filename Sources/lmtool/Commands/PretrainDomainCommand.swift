@@ -245,12 +245,12 @@ struct PretrainDomainCommand: ParsableCommand {
               + "; \(grouped(trainer.model.parameters.count)) parameters, \(grouped(trainer.model.parameters.trainableCount)) trained")
         StopRequest.install()
         defer { StopRequest.uninstall() }
-        switch try trainer.run(resume: resume, shouldStop: { StopRequest.signal != nil }) {
+        switch try trainer.run(resume: resume) {
         case .finished(let summary):
             print(String(format: "finished in %.1f s (%.0f tokens/s training): test accuracy %.4f, macro-F1 %.4f; wrote %@/summary.json",
                          (clock.now - t0).seconds, summary.tokensPerSecond, summary.testAccuracy, summary.testMacroF1, directory.path))
-        case .stopped:
-            throw ExitCode(130)
+        case .stopped(let signal, _, _):
+            if let signal { throw ExitCode(SessionStop.exitStatus(signal)) }
         }
     }
 }

@@ -172,16 +172,9 @@ struct PretrainGLoMoCommand: ParsableCommand {
         if trainer.valid == nil { print("no valid split: validation loss not reported") }
         StopRequest.install()
         defer { StopRequest.uninstall() }
-        var sessionSteps = 0
-        let outcome = try trainer.run(log: { line in print(line); fflush(stdout) }, shouldStop: {
-            if StopRequest.signal != nil { return true }
-            if let limit = stopAfterSteps, sessionSteps >= limit { return true }
-            sessionSteps += 1
-            return false
-        })
-        switch outcome {
-        case .stopped(let step):
-            print("stopped at step \(step); checkpoint \(directory.lastCheckpointPath) (continue with --resume)")
+        switch try trainer.run(log: printLine, stop: SessionStop(stepLimit: stopAfterSteps)) {
+        case .stopped(let signal, _):
+            if let signal { throw ExitCode(SessionStop.exitStatus(signal)) }
         case .finished(let s):
             let valid = s.validLoss.map { String(format: ", valid loss %.3f", $0) } ?? ""
             let train = s.trainLoss.map { String(format: ", train loss %.3f", $0) } ?? " (untrained: the initialised model)"

@@ -221,7 +221,7 @@ struct TrainCommand: ParsableCommand {
             let test = s.testPerplexity.map { String(format: "%.2f", $0) } ?? "-"
             print("valid ppl \(String(format: "%.2f", s.validPerplexity))  test ppl \(test)  (\(s.epochs) epochs, \(String(format: "%.0f", s.seconds)) s, \(runPath))")
         case .stopped(let signal, _):
-            if let signal { throw ExitCode(128 + signal) }
+            if let signal { throw ExitCode(SessionStop.exitStatus(signal)) }
         }
     }
 }
