@@ -199,8 +199,7 @@ public struct GLoMoModelDirectory: RunFolderOwner, Sendable {
     /// hash and size).
     public static func open(at path: String) throws -> (directory: GLoMoModelDirectory, config: GLoMoModelConfig, vocabulary: Vocabulary) {
         let dir = GLoMoModelDirectory(path: path)
-        guard dir.holdsModel else { throw FileError(path: dir.path, message: "not a GLoMo model directory (no config.json)") }
-        let config = try dir.readConfig()
+        let config = try dir.readExistingConfig(kind: "GLoMo model")
         let vocabulary = try Vocabulary.load(from: dir.vocabularyPath)
         if vocabulary.contentHash != config.vocabularyHash {
             throw FileError(path: dir.vocabularyPath, message: "vocabulary hash \(vocabulary.contentHash) differs from \(config.vocabularyHash) in config.json")

@@ -363,6 +363,13 @@ extension RunFolderOwner {
         try folder.writeJSON(config, to: configPath, encoder: Self.configEncoder())
     }
 
+    /// Reads the `config.json` of a directory that must hold a run: `DIR: not a KIND directory
+    /// (no config.json)` when it holds none (`kind`: "run", "GLoMo model", ...).
+    public func readExistingConfig(kind: String) throws -> Config {
+        guard holdsRun else { throw FileError(path: path, message: "not a \(kind) directory (no config.json)") }
+        return try readConfig()
+    }
+
     /// Reads `config.json` (snake_case, or the camelCase keys of files written before
     /// 2026-12-06) and checks it (`check`).
     ///

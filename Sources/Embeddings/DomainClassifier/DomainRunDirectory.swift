@@ -119,8 +119,7 @@ public struct DomainRunDirectory: RunFolderOwner, Sendable {
     /// Opens an existing run: reads `config.json` and `vocab.txt` and checks the vocabulary hash.
     public static func open(at path: String) throws -> (run: DomainRunDirectory, config: DomainRunConfig, vocabulary: Vocabulary) {
         let run = DomainRunDirectory(path: path)
-        guard run.holdsRun else { throw FileError(path: run.path, message: "not a pretrain-domain run directory (no config.json)") }
-        let config = try run.readConfig()
+        let config = try run.readExistingConfig(kind: "pretrain-domain run")
         guard config.kind == "domain-classifier" else {
             throw FileError(path: run.configPath, message: "not a domain-classifier run (kind \"\(config.kind)\")")
         }

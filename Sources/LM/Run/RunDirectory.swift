@@ -52,8 +52,7 @@ public struct RunDirectory: RunFolderOwner, Sendable {
     /// vocabulary has the hash the configuration records.
     public static func open(at path: String) throws -> (run: RunDirectory, config: RunConfig, vocabulary: Vocabulary) {
         let run = RunDirectory(path: path)
-        guard run.holdsRun else { throw FileError(path: run.path, message: "not a run directory (no config.json)") }
-        let config = try run.readConfig()
+        let config = try run.readExistingConfig(kind: "run")
         let vocabulary = try Vocabulary.load(from: run.vocabularyPath)
         try run.checkVocabulary(vocabulary, config: config)
         return (run, config, vocabulary)
