@@ -2,7 +2,6 @@ import Corpus
 import Foundation
 import NN
 import Support
-import Glibc
 
 /// What a pretrained GLoMo graph model is: sizes, vocabulary, graph predictor, how it was trained.
 ///
@@ -158,37 +157,22 @@ public struct GLoMoMetricsRecord: Codable, Equatable, Sendable {
 ///
 ///     let model = try GLoMoModelDirectory.load(at: "glomo", maxSteps: 70, maxBatch: 20)
 ///     let g = model.graphs(ids: ids, steps: 70, batch: 20)   // [L, K, B, T, T]
-public struct GLoMoModelDirectory: Sendable {
-    public let path: String
+public struct GLoMoModelDirectory: RunFolderOwner, Sendable {
+    /// The folder and what every run kind does with it (lock, create, JSON files, metrics lines).
+    public let folder: RunFolder
 
     /// The metadata key of `model.safetensors` that records the vocabulary hash.
     public static let vocabularyHashKey = "vocabulary_hash"
 
     /// A handle on the directory at `path`; reads and writes nothing.
     public init(path: String) {
-        self.path = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        folder = RunFolder(path: path)
     }
-
-    public var configPath: String { path + "/config.json" }
-    public var vocabularyPath: String { path + "/vocab.txt" }
-    public var modelPath: String { path + "/model.safetensors" }
-    public var lastCheckpointPath: String { path + "/last.safetensors" }
-    public var metricsPath: String { path + "/metrics.jsonl" }
-    public var summaryPath: String { path + "/summary.json" }
 
     /// Whether the directory holds a GLoMo model (its `config.json` exists).
-    public var holdsModel: Bool { FileManager.default.fileExists(atPath: configPath) }
-    /// Whether the pretraining finished (`summary.json` exists).
-    public var isFinished: Bool { FileManager.default.fileExists(atPath: summaryPath) }
+    public var holdsModel: Bool { folder.holdsRun }
 
     // MARK: - Creating and opening
-
-    /// Takes the directory's lock for the rest of the process (`Support.OutputLock`:
-    /// `.NAME.lock` beside the directory): one writer per model. `create` takes it; `--resume`
-    /// takes it first.
-    public func lock() throws {
-        try OutputLock.acquire(path)
-    }
 
     /// Creates the directory and writes `config.json` and `vocab.txt`.
     ///
@@ -204,20 +188,8 @@ public struct GLoMoModelDirectory: Sendable {
         if vocabulary.contentHash != config.vocabularyHash || vocabulary.count != config.vocabularySize {
             throw FileError(path: dir.configPath, message: "the configuration does not describe the given vocabulary (hash or size differ)")
         }
-        if dir.holdsModel {
-            guard force else {
-                throw FileError(path: dir.path, message: "already holds a GLoMo model (config.json); use --force to replace it or --resume to continue it")
-            }
-            for file in [dir.summaryPath, dir.modelPath, dir.lastCheckpointPath, dir.metricsPath]
-            where unlink(file) != 0 && errno != ENOENT {
-                throw FileError.posix(file, "cannot remove")
-            }
-        }
-        do {
-            try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: true)
-        } catch {
-            throw FileError(path: dir.path, message: "cannot create the directory: \(error.localizedDescription)")
-        }
+        try dir.folder.prepareNew(force: force, removing: [dir.summaryPath, dir.modelPath, dir.lastCheckpointPath, dir.metricsPath],
+                                  what: "a GLoMo model")
         try vocabulary.save(to: dir.vocabularyPath)
         try dir.writeConfig(config)
         return dir
@@ -227,8 +199,7 @@ public struct GLoMoModelDirectory: Sendable {
     /// hash and size).
     public static func open(at path: String) throws -> (directory: GLoMoModelDirectory, config: GLoMoModelConfig, vocabulary: Vocabulary) {
         let dir = GLoMoModelDirectory(path: path)
-        guard dir.holdsModel else { throw FileError(path: dir.path, message: "not a GLoMo model directory (no config.json)") }
-        let config = try dir.readConfig()
+        let config = try dir.readExistingConfig(kind: "GLoMo model")
         let vocabulary = try Vocabulary.load(from: dir.vocabularyPath)
         if vocabulary.contentHash != config.vocabularyHash {
             throw FileError(path: dir.vocabularyPath, message: "vocabulary hash \(vocabulary.contentHash) differs from \(config.vocabularyHash) in config.json")
@@ -241,26 +212,9 @@ public struct GLoMoModelDirectory: Sendable {
 
     // MARK: - config.json
 
-    /// Writes `config` as pretty JSON with sorted keys, atomically.
-    public func writeConfig(_ config: GLoMoModelConfig) throws {
-        try AtomicFile.write(Array(try GLoMoModelDirectory.encode(config, snakeCase: true)) + [10], to: configPath)
-    }
-
-    /// Reads and validates `config.json`.
-    public func readConfig() throws -> GLoMoModelConfig {
-        let data = try readData(configPath)
-        let config: GLoMoModelConfig
-        do {
-            // snake_case, or the camelCase of model directories written before 2026-12-06.
-            let decoder = JSONDecoder()
-            decoder.keyDecodingStrategy = .convertFromSnakeCase
-            config = try decoder.decode(GLoMoModelConfig.self, from: data)
-        } catch {
-            throw FileError(path: configPath, message: "not a GLoMo model configuration: \(GLoMoModelDirectory.describe(error))")
-        }
-        do { try config.validate() } catch { throw FileError(path: configPath, message: "\(error)") }
-        return config
-    }
+    public typealias Config = GLoMoModelConfig
+    public static let configName = "GLoMo model configuration"
+    public static func check(_ config: GLoMoModelConfig) throws { try config.validate() }
 
     // MARK: - model.safetensors
 
@@ -320,47 +274,27 @@ public struct GLoMoModelDirectory: Sendable {
 
     // MARK: - metrics.jsonl and summary.json
 
-    /// Appends `record` as one JSON line with a single `write(2)`.
+    /// Appends `record` as one JSON line with a single `write(2)` (`RunFolder.appendJSONLine`).
     public func appendMetrics(_ record: GLoMoMetricsRecord) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let line = Array(try encoder.encode(record)) + [10]
-        let fd = Glibc.open(metricsPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        if fd < 0 { throw FileError.posix(metricsPath, "cannot open for appending") }
-        defer { close(fd) }
-        let n = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) }
-        if n != line.count { throw FileError.posix(metricsPath, "cannot append") }
+        try folder.appendJSONLine(try RunFolder.jsonLine(record, encoder: encoder), to: metricsPath)
     }
 
     /// The records of `metrics.jsonl` (a torn last line without its newline is skipped).
     public func readMetrics() throws -> [GLoMoMetricsRecord] {
-        guard FileManager.default.fileExists(atPath: metricsPath) else { return [] }
-        let data = try readData(metricsPath)
-        var out: [GLoMoMetricsRecord] = []
-        let lines = data.split(separator: 10, omittingEmptySubsequences: false)
-        for (i, line) in lines.enumerated() where i < lines.count - 1 {
-            do { out.append(try JSONDecoder().decode(GLoMoMetricsRecord.self, from: Data(line))) } catch {
-                throw FileError(path: "\(metricsPath):\(i + 1)", message: "not a metrics record: \(GLoMoModelDirectory.describe(error))")
-            }
-        }
-        return out
+        try folder.readJSONLines(from: metricsPath) { try JSONDecoder().decode(GLoMoMetricsRecord.self, from: Data($0)) }.records
     }
 
     /// Writes `summary.json` atomically (do this last).
     public func writeSummary(_ summary: GLoMoSummary) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(Array(try encoder.encode(summary)) + [10], to: summaryPath)
+        try folder.writeJSON(summary, to: summaryPath, encoder: GLoMoModelDirectory.plainEncoder())
     }
 
     /// Reads `summary.json`, or nil if the pretraining has not finished.
     public func readSummary() throws -> GLoMoSummary? {
         guard isFinished else { return nil }
-        do { return try JSONDecoder().decode(GLoMoSummary.self, from: try readData(summaryPath)) } catch let e as FileError {
-            throw e
-        } catch {
-            throw FileError(path: summaryPath, message: "not a summary: \(GLoMoModelDirectory.describe(error))")
-        }
+        return try folder.readJSON(GLoMoSummary.self, from: summaryPath, what: "summary", decoder: JSONDecoder())
     }
 
     // MARK: - Loading for inference
@@ -380,35 +314,15 @@ public struct GLoMoModelDirectory: Sendable {
 
     // MARK: - Helpers
 
-    /// Pretty JSON with sorted keys; `snakeCase` converts the keys (`config.json`, snake_case like
-    /// every run-directory file; types with explicit snake_case coding keys need no conversion).
-    static func encode<T: Encodable>(_ value: T, snakeCase: Bool = false) throws -> Data {
+    /// Pretty JSON with sorted keys, the keys as they are (types with explicit snake_case
+    /// coding keys: `summary.json`).
+    static func plainEncoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        if snakeCase { encoder.keyEncodingStrategy = .convertToSnakeCase }
-        return try encoder.encode(value)
+        return encoder
     }
 
-    private func readData(_ file: String) throws -> Data {
-        do { return try Data(contentsOf: URL(fileURLWithPath: file)) } catch {
-            throw FileError(path: file, message: "cannot read: \((error as NSError).localizedDescription)")
-        }
-    }
-
-    /// A one-line description of a decoding error, with the JSON path where it applies.
-    static func describe(_ error: Error) -> String {
-        func at(_ path: [CodingKey]) -> String {
-            path.isEmpty ? "" : " at " + path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-        }
-        switch error as? DecodingError {
-        case .keyNotFound(let key, let c)?: return "missing field '\(key.stringValue)'" + at(c.codingPath)
-        case .typeMismatch(_, let c)?, .valueNotFound(_, let c)?: return c.debugDescription + at(c.codingPath)
-        case .dataCorrupted(let c)?:
-            let underlying = (c.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            return ((underlying ?? c.debugDescription) + at(c.codingPath)).replacingOccurrences(of: "\n", with: " ")
-        default: return "\(error)".replacingOccurrences(of: "\n", with: " ")
-        }
-    }
+    private func readData(_ file: String) throws -> Data { try RunFolder.read(file) }
 }
 
 /// A pretrained graph predictor with its embedding table, loaded for inference.

@@ -1,3 +1,4 @@
+import Support
 import XCTest
 import NN
 import Corpus
@@ -43,11 +44,10 @@ final class DomainEarlyStoppingTests: XCTestCase {
         guard case .finished(let a) = try straight.run(resume: false) else { return XCTFail("not finished") }
         XCTAssertEqual(a.stopped, "patience")
 
-        // 8 batches per epoch: poll 8·(best + 1) + 3 is batch 3 of the second epoch after the best.
+        // 8 batches per epoch: a limit of 8·(best + 1) + 2 steps stops before batch 3 of the second epoch after the best.
         let stopAt = 8 * (a.bestEpoch + 1) + 3
         let first = try makeDomainTrainer(dir, name: "stopped", epochs: 12, patience: 2)
-        var calls = 0
-        guard case .stopped(let epoch, _) = try first.run(resume: false, shouldStop: { calls += 1; return calls == stopAt }) else {
+        guard case .stopped(nil, let epoch, _) = try first.run(resume: false, stop: SessionStop(stepLimit: stopAt - 1)) else {
             return XCTFail("expected a stop")
         }
         XCTAssertEqual(epoch, a.bestEpoch + 1)

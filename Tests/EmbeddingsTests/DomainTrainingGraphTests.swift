@@ -2,6 +2,7 @@ import Corpus
 import GLoMoGraph
 import NN
 import TestFixtures
+import Support
 import XCTest
 @testable import Embeddings
 
@@ -55,8 +56,7 @@ final class DomainTrainingGraphTests: XCTestCase {
         let straight = try make("straight")
         _ = try straight.run(resume: false)
         let first = try make("stopped")
-        var calls = 0
-        guard case .stopped = try first.run(resume: false, shouldStop: { calls += 1; return calls == 12 }) else {
+        guard case .stopped = try first.run(resume: false, stop: SessionStop(stepLimit: 11)) else {
             return XCTFail("expected a stop")
         }
         let (run, config, vocab) = try DomainRunDirectory.open(at: dir.path("stopped"))

@@ -1,3 +1,4 @@
+import Support
 import XCTest
 import NN
 import Corpus
@@ -77,8 +78,7 @@ final class DomainTrainingTests: XCTestCase {
         _ = try straight.run(resume: false)
 
         let first = try makeDomainTrainer(dir, name: "stopped", epochs: 2)
-        var calls = 0
-        guard case .stopped(let epoch, let batch) = try first.run(resume: false, shouldStop: { calls += 1; return calls == 12 }) else {
+        guard case .stopped(nil, let epoch, let batch) = try first.run(resume: false, stop: SessionStop(stepLimit: 11)) else {
             return XCTFail("expected a stop")
         }
         XCTAssertEqual(epoch, 1)   // 8 batches per epoch: the 12th poll is batch 4 of epoch 2

@@ -184,4 +184,22 @@ final class ModelDirectoryTests: XCTestCase {
         XCTAssertEqual(try dir.readSummary(), s)
         XCTAssertTrue(dir.isFinished)
     }
+
+    /// A process killed mid-write leaves a torn last line; the next record is appended after
+    /// cutting it, so the file stays readable (the old append wrote after the fragment).
+    func testMetricsAppendAfterATornLineCutsIt() throws {
+        let path = try temporaryDirectory(self) + "/model"
+        _ = try makeSavedModel(path)
+        let dir = GLoMoModelDirectory(path: path)
+        let r1 = GLoMoMetricsRecord(step: 10, epoch: 1, split: "train", loss: 4.5, tokensPerSecond: 1000, elapsedSeconds: 2)
+        let r2 = GLoMoMetricsRecord(step: 20, epoch: 1, split: "train", loss: 4.25, tokensPerSecond: 1000, elapsedSeconds: 4)
+        try dir.appendMetrics(r1)
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: dir.metricsPath))
+        handle.seekToEndOfFile()
+        handle.write(Data(#"{"elapsed_sec"#.utf8))
+        handle.closeFile()
+        XCTAssertEqual(try dir.readMetrics(), [r1], "the torn line is skipped")
+        try dir.appendMetrics(r2)
+        XCTAssertEqual(try dir.readMetrics(), [r1, r2])
+    }
 }

@@ -1,6 +1,7 @@
 import Corpus
 import Foundation
 import NN
+import Support
 import XCTest
 @testable import GLoMoGraph
 
@@ -86,8 +87,7 @@ final class PretrainEarlyStoppingTests: XCTestCase {
         let stopAt = bestStep + 3 + 1
         XCTAssertLessThan(stopAt, a.steps)
         let first = try makeTrainer(base + "/parts", config)
-        var calls = 0
-        XCTAssertEqual(try first.run(shouldStop: { calls += 1; return calls == stopAt + 1 }), .stopped(step: stopAt))
+        XCTAssertEqual(try first.run(stop: SessionStop(stepLimit: stopAt)), .stopped(signal: nil, step: stopAt))
         let second = try makeTrainer(base + "/parts", config, resume: true)
         XCTAssertEqual(second.state.validationsWithoutImprovement, 1)
         XCTAssertEqual(second.state.bestStep, bestStep)
@@ -176,8 +176,7 @@ final class PretrainEarlyStoppingTests: XCTestCase {
         _ = try GLoMoModelDirectory.load(at: base + "/whole", maxSteps: 8)
 
         let first = try makeTrainer(base + "/parts", config)
-        var calls = 0
-        XCTAssertEqual(try first.run(shouldStop: { calls += 1; return calls == 8 }), .stopped(step: 7))
+        XCTAssertEqual(try first.run(stop: SessionStop(stepLimit: 7)), .stopped(signal: nil, step: 7))
         let second = try makeTrainer(base + "/parts", config, resume: true)
         guard case .finished = try second.run() else { return XCTFail("not finished") }
         XCTAssertEqual(second.model.store.copyOfValues(), whole.model.store.copyOfValues())

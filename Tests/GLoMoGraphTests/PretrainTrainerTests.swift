@@ -1,6 +1,7 @@
 import Corpus
 import Foundation
 import NN
+import Support
 import XCTest
 @testable import GLoMoGraph
 
@@ -93,8 +94,7 @@ final class PretrainTrainerTests: XCTestCase {
 
         // Stop before step 8 (a checkpoint at step 7, between the regular ones at 5 and 10) …
         let first = try makeTrainer(base + "/parts", config)
-        var calls = 0
-        XCTAssertEqual(try first.run(shouldStop: { calls += 1; return calls == 8 }), .stopped(step: 7))
+        XCTAssertEqual(try first.run(stop: SessionStop(stepLimit: 7)), .stopped(signal: nil, step: 7))
         XCTAssertFalse(GLoMoModelDirectory(path: base + "/parts").isFinished)
         // … then resume in a new trainer (a new process would do the same).
         let second = try makeTrainer(base + "/parts", config, resume: true)
@@ -123,8 +123,7 @@ final class PretrainTrainerTests: XCTestCase {
         let path = try temporaryDirectory(self) + "/m"
         let config = try makeConfig(steps: 12)
         let t = try makeTrainer(path, config)
-        var calls = 0
-        _ = try t.run(shouldStop: { calls += 1; return calls == 3 })
+        _ = try t.run(stop: SessionStop(stepLimit: 2))
         let file = path + "/last.safetensors"
         let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
         try bytes.prefix(bytes.count - 100).write(to: URL(fileURLWithPath: file))
@@ -138,8 +137,7 @@ final class PretrainTrainerTests: XCTestCase {
         other.embeddingSize = 6
         let path2 = try temporaryDirectory(self) + "/m2"
         let t2 = try makeTrainer(path2, config)
-        calls = 0
-        _ = try t2.run(shouldStop: { calls += 1; return calls == 3 })
+        _ = try t2.run(stop: SessionStop(stepLimit: 2))
         XCTAssertThrowsError(try makeTrainer(path2, other, resume: true)) { e in
             XCTAssertTrue("\(e)".hasPrefix(path2 + "/last.safetensors: parameter 'embedding.weight' is [6, 6] F32, checkpoint has [6, 8] F32"), "\(e)")
         }

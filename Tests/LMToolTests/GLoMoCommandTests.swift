@@ -103,6 +103,33 @@ final class GLoMoCommandTests: XCTestCase {
     /// --patience ends a run early and summary.json says why; --softmax adaptive trains an untied
     /// adaptive softmax recorded in config.json; bad cutoffs are one line naming the flag and
     /// nothing is created.
+    /// Ctrl-C stops pretraining as it stops `train` and `pretrain-domain` (one `SessionStop`):
+    /// the state is saved, the same "stopped … by signal 2" line, exit status 130, no summary.
+    func testInterruptSavesTheStateAndExitsWithTheSignal() throws {
+        let process = Process()
+        process.executableURL = try lmtoolBinaryURL()
+        process.arguments = ["pretrain-glomo", "--corpus", dir + "/corpus.txt", "--out", dir + "/int", "--embedding-size", "8",
+                             "--heads", "2", "--graph-layers", "2", "--conv-layers", "1", "--sequence-length", "8", "--batch-size", "4",
+                             "--positions", "4", "--min-count", "1", "--valid-sequences", "4", "--threads", "1", "--steps", "1000000"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        try process.run()
+        var seen = ""
+        while !seen.contains("step 10/") {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        process.interrupt()
+        seen += String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130, seen)
+        XCTAssertTrue(seen.contains(" by signal 2; state saved in \(dir)/int/last.safetensors (continue with --resume)"), seen)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/int/last.safetensors"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/int/summary.json"))
+    }
+
     func testPatienceAndSoftmaxFlags() throws {
         let early = try pretrain(dir + "/early", ["--steps", "300", "--patience", "1", "--lr", "0.3"])
         XCTAssertEqual(early.status, 0, early.stderr)

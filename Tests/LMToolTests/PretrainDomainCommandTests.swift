@@ -1,5 +1,6 @@
 import Foundation
 import LM
+import Support
 import XCTest
 
 /// `lmtool pretrain-domain` as a user runs it, on tiny corpora written to a temporary directory.
@@ -123,7 +124,7 @@ final class PretrainDomainCommandTests: TemporaryDirectoryTestCase {
         process.waitUntilExit()
         seen += String(decoding: rest, as: UTF8.self)
         XCTAssertEqual(process.terminationStatus, 130, seen)
-        XCTAssertTrue(seen.contains("stopped: saved"), seen)
+        XCTAssertTrue(seen.contains("stopped at epoch 1, before batch") && seen.contains("by signal 2; state saved in"), seen)
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("run/last.safetensors")))
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("run/summary.json")))
         let finished = (try? lines("run/metrics.jsonl").count) ?? 0

@@ -6,8 +6,8 @@ import Support
 
 /// Trains a `DomainClassifier` in a `DomainRunDirectory`: Adam over shuffled batches, an
 /// evaluation on the valid split after every epoch (the best accuracy is kept as
-/// `model.safetensors`), `last.safetensors` after every epoch and whenever `shouldStop` says so
-/// (e.g. on SIGINT), then the test evaluation and the exports. With `patience`, training stops
+/// `model.safetensors`), `last.safetensors` after every epoch and whenever `stop` says so
+/// (`SessionStop`: on SIGINT, or after its step limit), then the test evaluation and the exports. With `patience`, training stops
 /// once that many epochs in a row have not improved on the best valid accuracy (the count is
 /// the epochs since the best one, which the checkpoint records, so a resumed run stops where an
 /// uninterrupted one would).
@@ -17,15 +17,16 @@ import Support
 /// interrupted and resumed run ends with the same parameters as an uninterrupted one.
 ///
 ///     let trainer = DomainClassifierTrainer(run: run, config: config, vocabulary: vocab, data: data) { print($0) }
-///     switch try trainer.run(shouldStop: { StopRequest.signal != nil }) {
+///     switch try trainer.run(resume: false, stop: SessionStop()) {
 ///     case .finished(let summary): print(summary.testAccuracy)
-///     case .stopped(let epoch, let batch): print("stopped in epoch \(epoch + 1) before batch \(batch + 1)")
+///     case .stopped(_, let epoch, let batch): print("stopped in epoch \(epoch + 1) before batch \(batch + 1)")
 ///     }
 public final class DomainClassifierTrainer {
     public enum Outcome: Sendable {
         case finished(DomainRunSummary)
-        /// Stopped before batch `batch` of epoch `epoch` (both 0-based); `last.safetensors` holds that point.
-        case stopped(epoch: Int, batch: Int)
+        /// Stopped (by `signal`, or the step limit with signal nil) before batch `batch` of epoch
+        /// `epoch` (both 0-based); `last.safetensors` holds that point.
+        case stopped(signal: Int32?, epoch: Int, batch: Int)
     }
 
     public let run: DomainRunDirectory
@@ -123,7 +124,8 @@ public final class DomainClassifierTrainer {
     }
 
     /// Trains (continuing from `last.safetensors` if `resume`), evaluates and exports.
-    public func run(resume: Bool, shouldStop: () -> Bool = { false }) throws -> Outcome {
+    public func run(resume: Bool, stop: SessionStop = SessionStop()) throws -> Outcome {
+        var stop = stop
         let options = config.training
         let granularity = options.documentGranularity
         if options.patience != nil && data.valid.isEmpty {
@@ -177,12 +179,12 @@ public final class DomainClassifierTrainer {
             var start = clock.now
             var secondsBefore = position.epochSeconds
             while position.batch < batcher.batchCount {
-                if shouldStop() {
+                if let reason = stop.check() {
                     position.epochSeconds = secondsBefore + (clock.now - start).seconds
                     position.totalSeconds += (clock.now - start).seconds
                     try saveLast(position)
-                    log("stopped: saved \(run.lastCheckpointPath) (epoch \(epoch + 1), before batch \(position.batch + 1)); continue with --resume")
-                    return .stopped(epoch: epoch, batch: position.batch)
+                    log(SessionStop.line(reason, at: "epoch \(epoch + 1), before batch \(position.batch + 1)", checkpoint: run.lastCheckpointPath))
+                    return .stopped(signal: reason.signal, epoch: epoch, batch: position.batch)
                 }
                 let batch = batcher.batch(position.batch)
                 let r = model.forwardBackward(batch, columns: B, rng: &dropoutRNG)

@@ -87,71 +87,39 @@ public struct DomainRunConfig: Codable, Equatable, Sendable {
 ///
 ///     let run = try DomainRunDirectory.create(at: "runs/dom", config: config, vocabulary: vocab)
 ///     let (same, savedConfig, savedVocab) = try DomainRunDirectory.open(at: "runs/dom")
-public struct DomainRunDirectory: Sendable {
-    public let path: String
+public struct DomainRunDirectory: RunFolderOwner, Sendable {
+    /// The folder and what every run kind does with it (lock, create, JSON files).
+    public let folder: RunFolder
 
     public init(path: String) {
-        self.path = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        folder = RunFolder(path: path)
     }
 
-    public var configPath: String { path + "/config.json" }
-    public var vocabularyPath: String { path + "/vocab.txt" }
-    public var modelPath: String { path + "/model.safetensors" }
-    public var lastCheckpointPath: String { path + "/last.safetensors" }
-    public var metricsPath: String { path + "/metrics.jsonl" }
-    public var evaluationPath: String { path + "/evaluation.json" }
-    public var embeddingsPath: String { path + "/embeddings.vec" }
-    public var contextualPath: String { path + "/contextual.vec" }
-    public var summaryPath: String { path + "/summary.json" }
+    public var evaluationPath: String { folder.file("evaluation.json") }
+    public var embeddingsPath: String { folder.file("embeddings.vec") }
+    public var contextualPath: String { folder.file("contextual.vec") }
 
     /// Every file a finished run holds, in the order they are written.
     public var allFiles: [String] {
         [configPath, vocabularyPath, modelPath, lastCheckpointPath, metricsPath, evaluationPath, embeddingsPath,
-         path + "/embeddings.safetensors", contextualPath, path + "/contextual.safetensors", summaryPath]
-    }
-
-    /// Whether the directory holds a run (its `config.json` exists).
-    public var holdsRun: Bool { FileManager.default.fileExists(atPath: configPath) }
-    /// Whether the run finished (`summary.json` exists).
-    public var isFinished: Bool { FileManager.default.fileExists(atPath: summaryPath) }
-
-    /// Takes the run's lock for the rest of the process (`Support.OutputLock`: `.NAME.lock`
-    /// beside the directory): one writer per run. `create` takes it; `--resume` takes it first.
-    public func lock() throws {
-        try OutputLock.acquire(path)
+         folder.file("embeddings.safetensors"), contextualPath, folder.file("contextual.safetensors"), summaryPath]
     }
 
     /// Creates the directory and writes `config.json` and `vocab.txt`. Throws if another process
     /// holds the run's lock, or if it already holds a run, unless `force` (then the old run's
-    /// files are removed first).
+    /// files, `allFiles`, are removed first, the last written first).
     public static func create(at path: String, config: DomainRunConfig, vocabulary: Vocabulary, force: Bool = false) throws -> DomainRunDirectory {
         let run = DomainRunDirectory(path: path)
-        try run.lock()
-        if run.holdsRun || run.isFinished {
-            guard force else {
-                throw FileError(path: run.path, message: "already holds a run (config.json); use --force to replace it or --resume to continue it")
-            }
-            for file in run.allFiles.reversed() where FileManager.default.fileExists(atPath: file) {
-                do { try FileManager.default.removeItem(atPath: file) } catch {
-                    throw FileError(path: file, message: "cannot remove: \(error.localizedDescription)")
-                }
-            }
-        }
-        do {
-            try FileManager.default.createDirectory(atPath: run.path, withIntermediateDirectories: true)
-        } catch {
-            throw FileError(path: run.path, message: "cannot create the run directory: \(error.localizedDescription)")
-        }
+        try run.folder.prepareNew(force: force, removing: run.allFiles.reversed())
         try vocabulary.save(to: run.vocabularyPath)
-        try run.writeJSON(config, to: run.configPath)
+        try run.writeConfig(config)
         return run
     }
 
     /// Opens an existing run: reads `config.json` and `vocab.txt` and checks the vocabulary hash.
     public static func open(at path: String) throws -> (run: DomainRunDirectory, config: DomainRunConfig, vocabulary: Vocabulary) {
         let run = DomainRunDirectory(path: path)
-        guard run.holdsRun else { throw FileError(path: run.path, message: "not a pretrain-domain run directory (no config.json)") }
-        let config = try run.readJSON(DomainRunConfig.self, from: run.configPath)
+        let config = try run.readExistingConfig(kind: "pretrain-domain run")
         guard config.kind == "domain-classifier" else {
             throw FileError(path: run.configPath, message: "not a domain-classifier run (kind \"\(config.kind)\")")
         }
@@ -164,60 +132,40 @@ public struct DomainRunDirectory: Sendable {
 
     // MARK: JSON
 
-    static func encoder() -> JSONEncoder {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        e.keyEncodingStrategy = .convertToSnakeCase
-        return e
-    }
+    public typealias Config = DomainRunConfig
+    public static let configName = "domain-classifier run configuration"
 
-    static func decoder() -> JSONDecoder {
-        let d = JSONDecoder()
-        d.keyDecodingStrategy = .convertFromSnakeCase
-        return d
+    /// The encoder of this kind's JSON files: `RunFolder.encoder()`, slashes unescaped.
+    public static func configEncoder() -> JSONEncoder {
+        let e = RunFolder.encoder()
+        e.outputFormatting.insert(.withoutEscapingSlashes)
+        return e
     }
 
     /// Writes `value` as pretty JSON (snake_case keys, sorted) to `path`, atomically.
     public func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
-        let data = try DomainRunDirectory.encoder().encode(value)
-        try AtomicFile.write(Array(data) + [10], to: path)
+        try folder.writeJSON(value, to: path, encoder: DomainRunDirectory.configEncoder())
     }
 
     /// Reads a JSON file written by `writeJSON`.
     public func readJSON<T: Decodable>(_ type: T.Type, from path: String) throws -> T {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw FileError(path: path, message: "cannot read: \(error.localizedDescription)")
-        }
-        do { return try DomainRunDirectory.decoder().decode(T.self, from: data) } catch {
-            throw FileError(path: path, message: "not a valid \(T.self) file: \(error)")
-        }
+        try folder.readJSON(T.self, from: path, what: "valid \(T.self) file")
     }
 
-    /// The records of `metrics.jsonl` (empty if there is none).
+    /// The records of `metrics.jsonl` (empty if there is none; a torn last line is skipped).
     public func readMetrics() throws -> [DomainEpochRecord] {
-        guard FileManager.default.fileExists(atPath: metricsPath) else { return [] }
-        let text: String
-        do { text = try String(contentsOfFile: metricsPath, encoding: .utf8) } catch {
-            throw FileError(path: metricsPath, message: "cannot read: \(error.localizedDescription)")
-        }
-        var records: [DomainEpochRecord] = []
-        for (i, line) in text.split(separator: "\n").enumerated() where !line.isEmpty {
-            do { records.append(try DomainRunDirectory.decoder().decode(DomainEpochRecord.self, from: Data(line.utf8))) } catch {
-                throw FileError(path: "\(metricsPath):\(i + 1)", message: "not a metrics record")
-            }
-        }
-        return records
+        try folder.readJSONLines(from: metricsPath) {
+            try RunFolder.decoder().decode(DomainEpochRecord.self, from: Data($0))
+        }.records
     }
 
-    /// Rewrites `metrics.jsonl` with `records`, one compact JSON object per line, atomically.
+    /// Rewrites `metrics.jsonl` with `records`, one compact JSON object per line, atomically
+    /// (records after a resumed checkpoint are dropped, so this kind rewrites rather than appends).
     public func writeMetrics(_ records: [DomainEpochRecord]) throws {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         e.keyEncodingStrategy = .convertToSnakeCase
-        try AtomicFile.write(to: metricsPath) { sink in
-            for r in records { try sink.write(Array(try e.encode(r)) + [10]) }
-        }
+        try folder.writeJSONLines(records.map { try RunFolder.jsonLine($0, encoder: e) }, to: metricsPath)
     }
 
     /// Loads the best model of a run (`config.json` + `model.safetensors`).

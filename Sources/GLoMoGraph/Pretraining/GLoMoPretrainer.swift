@@ -52,14 +52,15 @@ public struct GLoMoPretrainingState: Codable, Equatable, Sendable {
 ///
 ///     let dir = try GLoMoModelDirectory.create(at: "glomo", config: config, vocabulary: vocab)
 ///     let trainer = try GLoMoPretrainer(directory: dir, config: config, train: ids, valid: validIDs)
-///     let outcome = try trainer.run(log: { print($0) }, shouldStop: { StopRequest.signal != nil })
+///     let outcome = try trainer.run(log: { print($0) }, stop: SessionStop(stepLimit: 100))
 public final class GLoMoPretrainer {
     /// How a call to `run` ended.
     public enum Outcome: Equatable {
         /// All steps done; `summary.json` written.
         case finished(GLoMoSummary)
-        /// `shouldStop` returned true; a checkpoint was written after `step` steps.
-        case stopped(step: Int)
+        /// Stopped early (`SessionStop`: by `signal`, or the step limit with signal nil); a
+        /// checkpoint was written after `step` steps.
+        case stopped(signal: Int32?, step: Int)
     }
 
     public let directory: GLoMoModelDirectory
@@ -191,12 +192,13 @@ public final class GLoMoPretrainer {
         return sum / Double(count)
     }
 
-    /// Trains until `totalSteps` (or until `shouldStop` returns true, checked before every
-    /// step), printing a progress line through `log` every `logEvery` steps.
+    /// Trains until `totalSteps` (or until `stop` says so, checked before every step: a signal
+    /// or its step limit), printing a progress line through `log` every `logEvery` steps.
     ///
     /// - Throws: a `FileError` if a file cannot be written, or if the loss becomes NaN.
     public func run(logEvery: Int = 10, log: (String) -> Void = { _ in },
-                    shouldStop: () -> Bool = { false }) throws -> Outcome {
+                    stop: SessionStop = SessionStop()) throws -> Outcome {
+        var stop = stop
         let p = config.pretraining
         let clock = ContinuousClock()
         var sessionStart = clock.now, sessionElapsedBase = state.elapsedSeconds
@@ -212,10 +214,11 @@ public final class GLoMoPretrainer {
         }
 
         while state.step < totalSteps && !patienceExhausted {
-            if shouldStop() {
+            if let reason = stop.check() {
                 state.elapsedSeconds = elapsed()
                 try checkpoint(saveModel: p.patience == nil)
-                return .stopped(step: state.step)
+                log(SessionStop.line(reason, at: "step \(state.step)", checkpoint: directory.lastCheckpointPath))
+                return .stopped(signal: reason.signal, step: state.step)
             }
             if orderEpoch != state.epoch { order = train.order(epoch: state.epoch, seed: p.seed); orderEpoch = state.epoch }
             let first = state.batchInEpoch * p.batchSize

@@ -202,14 +202,14 @@ public final class Trainer {
         let sessionStart = monotonicSeconds()
         let elapsedBefore = state.elapsedSeconds
         var lastCheckpoint = sessionStart
-        var sessionSteps = 0
+        var stop = SessionStop(stepLimit: options.stopAfterSteps)
         func elapsed() -> Double { elapsedBefore + monotonicSeconds() - sessionStart }
-        func stop(_ signal: Int32?) throws -> TrainingOutcome {
+        func stopped(_ reason: SessionStop.Reason) throws -> TrainingOutcome {
             state.elapsedSeconds = elapsed()
             try saveLast()
             progress?.finish()
-            log("stopped at epoch \(state.epoch), step \(state.step)\(signal.map { " by signal \($0)" } ?? ""); state saved in \(run.lastCheckpointPath) (continue with --resume)")
-            return .stopped(signal: signal, step: state.step)
+            log(SessionStop.line(reason, at: "epoch \(state.epoch), step \(state.step)", checkpoint: run.lastCheckpointPath))
+            return .stopped(signal: reason.signal, step: state.step)
         }
 
         while !state.schedule.finished {
@@ -218,14 +218,12 @@ public final class Trainer {
             let lr = state.schedule.learningRate
             var index = state.batchInEpoch
             while index < windows.windowCount {
-                if let signal = StopRequest.signal { return try stop(signal) }
-                if let limit = options.stopAfterSteps, sessionSteps >= limit { return try stop(nil) }
+                if let reason = stop.check() { return try stopped(reason) }
                 let w = windows.window(index)
                 let start = monotonicSeconds()
                 let (lossSum, count) = try step(w, learningRate: lr, epoch: epoch)
                 let now = monotonicSeconds()
                 index += 1
-                sessionSteps += 1
                 state.step += 1
                 state.batchInEpoch = index
                 state.tokens += count
@@ -247,7 +245,7 @@ public final class Trainer {
             try endEpoch(epoch: epoch, learningRate: lr, elapsed: elapsed)
             lastCheckpoint = monotonicSeconds()
         }
-        if let signal = StopRequest.signal { return try stop(signal) }
+        if let signal = StopRequest.signal { return try stopped(.signal(signal)) }
         state.elapsedSeconds = elapsed()
         return .finished(try finish())
     }

@@ -52,48 +52,6 @@ public struct ConfigOverrides: Sendable, Equatable {
     }
 }
 
-/// Where a run-like directory stands (an `lmtool train` run, a `pretrain-domain` or
-/// `pretrain-glomo` model: each writes `config.json` first, `last.safetensors` at checkpoints and
-/// `summary.json` last), and so what running its command again must do. The one decision behind
-/// `ablate`'s steps and `--if-needed`:
-///
-/// | on disk | state | action |
-/// |---|---|---|
-/// | `summary.json` | `complete` | skip |
-/// | `last.safetensors`, no summary | `interrupted` | continue with `--resume` |
-/// | `config.json` only | `partial` | start again with `--force` |
-/// | none of them | `fresh` | start |
-///
-///     switch RunState(directory: "runs/a") { case .complete: print("done"); default: ... }
-public enum RunState: Equatable, Sendable {
-    case complete, interrupted, partial, fresh
-
-    /// The state of `directory`; `completionMarker` is the file whose presence means finished
-    /// (default `directory/summary.json`).
-    public init(directory: String, completionMarker: String? = nil) {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: completionMarker ?? directory + "/summary.json") { self = .complete }
-        else if fm.fileExists(atPath: directory + "/last.safetensors") { self = .interrupted }
-        else if fm.fileExists(atPath: directory + "/config.json") { self = .partial }
-        else { self = .fresh }
-    }
-
-    /// The run-control flag its command needs now: `--resume`, `--force`, or none (start, or
-    /// nothing to do for `complete`).
-    public var flag: String? {
-        switch self {
-        case .interrupted: return "--resume"
-        case .partial: return "--force"
-        case .complete, .fresh: return nil
-        }
-    }
-
-    /// The one-line note `--if-needed` prints for a finished run it skips.
-    public static func skipNote(_ directory: String) -> String {
-        "\(directory): finished (summary.json present), nothing to do"
-    }
-}
-
 /// Everything `lmtool train` is asked to do, before anything is read or written; `prepare()`
 /// turns it into a ready `Trainer`.
 ///
@@ -142,9 +100,7 @@ public struct TrainingRequest: Sendable {
 
     private func prepareNew(log: @escaping (String) -> Void) throws -> Trainer {
         let run = RunDirectory(path: runPath)
-        if run.holdsRun && !force {
-            throw FileError(path: run.path, message: "already holds a run (config.json); use --force to replace it or --resume to continue it")
-        }
+        if run.holdsRun && !force { throw run.folder.alreadyHoldsError() }
         guard let data else { throw TrainingSetupError("no training data: give --corpus PATH (split by records) or --train PATH") }
         try data.check()
         for entry in try data.skippedEntries() { log("note: \(entry)") }
@@ -165,11 +121,6 @@ public struct TrainingRequest: Sendable {
         // before the directory is created, so that any failure leaves nothing behind.
         let trainer = try Trainer(run: run, config: config, vocabulary: vocabulary, train: splits.train, valid: splits.valid,
                                   test: splits.test, trainTokens: trainTokens, resume: false, options: options, log: log)
-        if force {
-            for file in [run.summaryPath, run.testSentencesPath] where unlink(file) != 0 && errno != ENOENT {
-                throw FileError.posix(file, "cannot remove")
-            }
-        }
         _ = try RunDirectory.create(at: runPath, config: config, vocabulary: vocabulary, force: force)
         return trainer
     }
@@ -204,7 +155,7 @@ public struct TrainingRequest: Sendable {
         // summary is written.
         if config.training.epochs != saved.training.epochs { try run.writeConfig(config) }
         if run.isFinished && !trainer.state.schedule.finished {
-            if unlink(run.summaryPath) != 0 && errno != ENOENT { throw FileError.posix(run.summaryPath, "cannot remove") }
+            try run.folder.removeSummary()
         }
         return trainer
     }

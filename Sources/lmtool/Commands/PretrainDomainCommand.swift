@@ -147,114 +147,49 @@ struct PretrainDomainCommand: ParsableCommand {
     }
 
     mutating func run() throws {
-        try DomainRunDirectory(path: out).lock()   // one writer per run, before anything is read
-        // --if-needed decides under the lock: two copies of one scheduler line cannot both start.
-        if ifNeeded {
-            guard let state = decideIfNeeded(out) else { return }
-            resume = state == .interrupted
-            force = state == .partial
-        }
+        // One writer per run; under its lock --if-needed chooses the flags (RunFolder.decide).
+        guard let flags = try RunFolder.decide(out, ifNeeded: ifNeeded, resume: resume, force: force, note: printLine) else { return }
+        (resume, force) = flags
         threads.apply()
         setvbuf(stdout, nil, _IOLBF, 0)  // progress lines appear as they are printed
         let clock = ContinuousClock()
         let t0 = clock.now
-
-        // The run's configuration: saved (resume) or from the flags.
-        var config: DomainRunConfig
-        var vocabulary: Vocabulary
-        var run: DomainRunDirectory?
-        if resume {
-            let opened = try DomainRunDirectory.open(at: out)
-            run = opened.run; config = opened.config; vocabulary = opened.vocabulary
-            if config.training.documentGranularity == .sentence && !config.tokenization.splitSentences {
-                throw FileError(path: opened.run.configPath, message: "granularity \"sentence\" without sentence splitting: this run trained on whole documents (made before --granularity sentence cut documents into sentences); start it again with --force")
-            }
-            if let epochs { config.training.epochs = epochs }
-            if let patience { config.training.patience = patience }
-            let metrics = try opened.run.readMetrics()
-            if opened.run.isFinished, let last = metrics.last {
-                let bestEpoch = metrics.last(where: \.best)?.epoch ?? 0
-                if last.epoch >= config.training.epochs {
-                    print("\(out): the run already finished (\(last.epoch) epochs); nothing to do (pass a larger --epochs to continue it)")
-                    return
-                }
-                if let p = config.training.patience, last.epoch - bestEpoch >= p {
-                    print("\(out): the run already stopped early (\(last.epoch - bestEpoch) epochs without improvement, patience \(p)); nothing to do (pass a larger --patience to continue it)")
-                    return
-                }
-            }
-            // Continuing a finished run: it is no longer finished until the new summary is written.
-            if opened.run.isFinished { try FileManager.default.removeItem(atPath: opened.run.summaryPath) }
-        } else {
-            var tokenization = corpusOptions.tokenization
-            // A sentence-level classifier needs the documents cut into sentences.
-            if granularity == .sentence { tokenization.splitSentences = true }
-            let reader = try corpusOptions.reader(corpus)
-            if let vocab {
-                vocabulary = try Vocabulary.load(from: vocab)
-            } else {
-                vocabulary = try DomainCorpus.buildVocabulary(reader, tokenization: tokenization, minCount: minCount,
-                                                              maxSize: maxSize == 0 ? nil : maxSize)
-            }
-            config = DomainRunConfig(
-                model: DomainClassifierConfig(vocabularySize: vocabulary.count, embeddingSize: embeddingSize, hiddenSize: hiddenSize,
-                                              classCount: 0, pooling: pooling, dropout: dropout,
-                                              embeddingInitRange: initRange > 0 ? initRange : nil),
-                training: DomainTrainingOptions(granularity: granularity, epochs: epochs ?? (granularity == .sentence ? 1 : 5), batchSize: batchSize,
-                                                learningRate: lr ?? (granularity == .sentence ? 3e-3 : 5e-3),
-                                                clip: clip, maxLength: maxLength == 0 ? nil : maxLength, seed: seed, patience: patience),
-                domains: [], tokenization: tokenization, corpus: corpus, vocabularyHash: vocabulary.contentHash,
-                minOccurrences: minOccurrences)
-            if let glomo {
-                let prepared = try DomainGraphConfig.prepare(path: glomo, vocabulary: vocabulary, weighting: glomoWeights ?? .global,
-                                                             window: maxLength)
-                config.model.graphs = prepared.config
-                config.graphModel = prepared.source
-            }
+        var request = DomainTrainingRequest(runPath: out, corpus: corpus)
+        request.readOptions = corpusOptions.readOptions
+        request.tokenization = corpusOptions.tokenization
+        request.vocabularyFile = vocab
+        request.minCount = minCount
+        request.maxSize = maxSize == 0 ? nil : maxSize
+        request.granularity = granularity
+        request.embeddingSize = embeddingSize
+        request.hiddenSize = hiddenSize
+        request.pooling = pooling
+        request.initRange = initRange > 0 ? initRange : nil
+        request.dropout = dropout
+        request.epochs = epochs
+        request.patience = patience
+        request.batchSize = batchSize
+        request.learningRate = lr
+        request.clip = clip
+        request.maxLength = maxLength == 0 ? nil : maxLength
+        request.seed = seed
+        request.minOccurrences = minOccurrences
+        request.glomo = glomo
+        request.glomoWeights = glomoWeights ?? .global
+        request.resume = resume
+        request.force = force
+        guard let trainer = try request.prepare(log: { print($0) }, note: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) else {
+            return
         }
-
-        let reader = try CorpusReader(paths: corpus, options: corpusOptions.readOptions)
-        let data = try DomainCorpus(reader, vocabulary: vocabulary, tokenization: config.tokenization)
-        if resume {
-            if data.domains != config.domains {
-                throw ValidationError("\(out)/config.json: the run was trained on domains \(config.domains.joined(separator: ",")), the corpus has \(data.domains.joined(separator: ","))")
-            }
-        } else {
-            config.domains = data.domains
-            config.model.classCount = data.domains.count
-        }
-        let granularity = config.training.documentGranularity
-        var examples: [String: Int] = [:]
-        for s in Split.allCases { examples[s.rawValue] = DomainClassifier.examples(of: data.documents(s), granularity: granularity).count }
-        config.examples = examples
-        let counts = Split.allCases.map { s in
-            "\(s.rawValue) \(grouped(data.documents(s).count)) documents"
-                + (granularity == .sentence ? " (\(grouped(examples[s.rawValue]!)) sentences)" : "")
-                + " / \(grouped(data.tokenCounts[s] ?? 0)) tokens"
-        }
-        print("corpus: \(counts.joined(separator: ", ")); \(data.domains.count) domains: \(data.domains.joined(separator: ", "))")
-        print("examples (\(granularity.rawValue)s): " + Split.allCases.map { "\($0.rawValue) \(grouped(examples[$0.rawValue]!))" }.joined(separator: ", "))
-        print("vocabulary \(grouped(vocabulary.count)) words (hash \(vocabulary.contentHash)); \(grouped(data.outOfVocabularyCount)) tokens out of vocabulary; read in \(String(format: "%.1f", (clock.now - t0).seconds)) s")
-
-        let directory: DomainRunDirectory
-        if let run {
-            directory = run
-            try run.writeJSON(config, to: run.configPath)
-        } else {
-            directory = try DomainRunDirectory.create(at: out, config: config, vocabulary: vocabulary, force: force)
-        }
-        let trainer = DomainClassifierTrainer(run: directory, config: config, vocabulary: vocabulary, data: data) { print($0) }
-        print("model: embedding \(config.model.vocabularySize) x \(config.model.embeddingSize), BiLSTM 2 x \(config.model.hiddenSize), \(config.model.pooling.rawValue) pooling, \(config.model.classCount) domains"
-              + (config.model.graphs.map { ", GLoMo graphs (\($0.weighting.rawValue) weights, windows of \($0.window))" } ?? "")
-              + "; \(grouped(trainer.model.parameters.count)) parameters, \(grouped(trainer.model.parameters.trainableCount)) trained")
+        let directory: DomainRunDirectory = trainer.run
         StopRequest.install()
         defer { StopRequest.uninstall() }
-        switch try trainer.run(resume: resume, shouldStop: { StopRequest.signal != nil }) {
+        switch try trainer.run(resume: resume) {
         case .finished(let summary):
             print(String(format: "finished in %.1f s (%.0f tokens/s training): test accuracy %.4f, macro-F1 %.4f; wrote %@/summary.json",
                          (clock.now - t0).seconds, summary.tokensPerSecond, summary.testAccuracy, summary.testMacroF1, directory.path))
-        case .stopped:
-            throw ExitCode(130)
+        case .stopped(let signal, _, _):
+            if let signal { throw ExitCode(SessionStop.exitStatus(signal)) }
         }
     }
 }

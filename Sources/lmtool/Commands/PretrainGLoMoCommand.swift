@@ -99,11 +99,18 @@ struct PretrainGLoMoCommand: ParsableCommand {
         if resume && softmax != nil { throw ValidationError("--softmax does not apply with --resume: the model's config.json records its output layer") }
     }
 
-    /// The configuration the flags describe (for a new model).
-    func makeConfig(vocabulary: Vocabulary, paths: [String]) throws -> GLoMoModelConfig {
-        let graph = GraphPredictorConfig(embeddingSize: embeddingSize, channels: channels ?? embeddingSize, convLayers: convLayers,
-                                         kernelSize: 3, graphLayers: graphLayers, heads: heads,
-                                         headSize: headSize ?? max(1, embeddingSize / heads), threshold: threshold)
+    /// The request the flags describe.
+    func makeRequest() -> GLoMoPretrainingRequest {
+        var request = GLoMoPretrainingRequest(runPath: out, corpus: corpus)
+        request.readOptions = corpusOptions.readOptions
+        request.tokenization = corpusOptions.tokenization
+        request.split = corpusOptions.split
+        request.vocabularyFile = vocab
+        request.minCount = minCount
+        request.maxSize = maxSize
+        request.graph = GraphPredictorConfig(embeddingSize: embeddingSize, channels: channels ?? embeddingSize, convLayers: convLayers,
+                                             kernelSize: 3, graphLayers: graphLayers, heads: heads,
+                                             headSize: headSize ?? max(1, embeddingSize / heads), threshold: threshold)
         var p = GLoMoPretrainingConfig()
         p.sequenceLength = sequenceLength
         p.batchSize = batchSize
@@ -118,74 +125,34 @@ struct PretrainGLoMoCommand: ParsableCommand {
         p.checkpointEvery = checkpointEvery ?? 200
         p.validationSequences = validSequences
         p.patience = patience
-        var config = GLoMoModelConfig(vocabulary: vocabulary, graph: graph, pretraining: p, tokenization: corpusOptions.tokenization, corpus: paths)
-        do { config.softmax = try GLoMoSoftmax.parse(softmax ?? "full", counts: vocabulary.counts) } catch {
-            throw ValidationError("\(error)")
-        }
-        return config
+        request.pretraining = p
+        request.softmax = softmax ?? "full"
+        request.steps = steps
+        request.epochs = epochs
+        request.checkpointEvery = checkpointEvery
+        request.patience = patience
+        request.resume = resume
+        request.force = force
+        return request
     }
 
     mutating func run() throws {
-        try GLoMoModelDirectory(path: out).lock()   // one writer per model, before anything is read
-        // --if-needed decides under the lock: two copies of one scheduler line cannot both start.
-        if ifNeeded {
-            guard let state = decideIfNeeded(out) else { return }
-            resume = state == .interrupted
-            force = state == .partial
-        }
+        // One writer per run; under its lock --if-needed chooses the flags (RunFolder.decide).
+        guard let flags = try RunFolder.decide(out, ifNeeded: ifNeeded, resume: resume, force: force, note: printLine) else { return }
+        (resume, force) = flags
         threads.apply()
-        let clock = ContinuousClock()
-        let t0 = clock.now
-        let directory: GLoMoModelDirectory, config: GLoMoModelConfig, vocabulary: Vocabulary
-        if resume {
-            let (dir, saved, vocab) = try GLoMoModelDirectory.open(at: out)
-            var c = saved
-            if !corpus.isEmpty && corpus != saved.corpus {
-                throw ValidationError("--resume with other corpus files than \(dir.configPath) records (\(saved.corpus.joined(separator: " ")))")
-            }
-            if let steps { c.pretraining.steps = steps; c.pretraining.epochs = nil }
-            if let epochs { c.pretraining.epochs = epochs; c.pretraining.steps = nil }
-            if let checkpointEvery { c.pretraining.checkpointEvery = checkpointEvery }
-            if let patience { c.pretraining.patience = patience }
-            if c != saved { try dir.writeConfig(c) }
-            directory = dir; config = c; vocabulary = vocab
-        } else {
-            let reader = try corpusOptions.reader(corpus)
-            if let vocab {
-                vocabulary = try Vocabulary.load(from: vocab)
-            } else {
-                vocabulary = try Vocabulary.build(from: reader, split: corpusOptions.split ?? .train, tokenization: corpusOptions.tokenization,
-                                                  minCount: minCount, maxSize: maxSize)
-            }
-            config = try makeConfig(vocabulary: vocabulary, paths: corpus)
-            directory = try GLoMoModelDirectory.create(at: out, config: config, vocabulary: vocabulary, force: force)
+        let trainer: GLoMoPretrainer
+        do {
+            trainer = try makeRequest().prepare(log: printLine, note: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+        } catch let error as GLoMoConfigError {
+            throw ValidationError("\(error)")   // --softmax that does not parse or fit the vocabulary
         }
-        let reader = try CorpusReader(paths: config.corpus, options: corpusOptions.readOptions)
-        let tokenization = config.tokenization
-        let train = try EncodedCorpus(reader, vocabulary: vocabulary, tokenization: tokenization, split: corpusOptions.split ?? .train)
-        let valid = corpusOptions.split == nil ? try EncodedCorpus(reader, vocabulary: vocabulary, tokenization: tokenization, split: .valid).ids : []
-        print("vocabulary \(grouped(vocabulary.count)) words (hash \(vocabulary.contentHash)); train \(grouped(train.ids.count)) tokens, valid \(grouped(valid.count)) tokens; read in \(String(format: "%.1f", (clock.now - t0).seconds)) s")
-        let trainer = try GLoMoPretrainer(directory: directory, config: config, train: train.ids, valid: valid, resume: resume)
-        if let warning = trainer.resumeWarning { print(warning) }
-        let g = config.graph, p = config.pretraining
-        print("model: E \(g.embeddingSize), \(g.graphLayers) graph layers × \(g.heads) heads (d \(g.headSize)), \(grouped(trainer.parameterCount)) parameters; "
-              + "T \(p.sequenceLength), B \(p.batchSize), D \(p.predictTokens), \(p.positionsPerSequence) positions; \(grouped(trainer.train.windowCount)) windows, "
-              + "\(grouped(trainer.totalSteps)) steps" + (p.patience.map { " (or \($0) validations without improvement)" } ?? "")
-              + "; \(config.softmax == .full ? "full softmax tied to the embedding" : "adaptive softmax \(config.softmax), untied")"
-              + (resume ? ", resuming at step \(trainer.state.step)" : ""))
-        if trainer.valid == nil { print("no valid split: validation loss not reported") }
+        let directory = trainer.directory
         StopRequest.install()
         defer { StopRequest.uninstall() }
-        var sessionSteps = 0
-        let outcome = try trainer.run(log: { line in print(line); fflush(stdout) }, shouldStop: {
-            if StopRequest.signal != nil { return true }
-            if let limit = stopAfterSteps, sessionSteps >= limit { return true }
-            sessionSteps += 1
-            return false
-        })
-        switch outcome {
-        case .stopped(let step):
-            print("stopped at step \(step); checkpoint \(directory.lastCheckpointPath) (continue with --resume)")
+        switch try trainer.run(log: printLine, stop: SessionStop(stepLimit: stopAfterSteps)) {
+        case .stopped(let signal, _):
+            if let signal { throw ExitCode(SessionStop.exitStatus(signal)) }
         case .finished(let s):
             let valid = s.validLoss.map { String(format: ", valid loss %.3f", $0) } ?? ""
             let train = s.trainLoss.map { String(format: ", train loss %.3f", $0) } ?? " (untrained: the initialised model)"

@@ -3,6 +3,7 @@ import Corpus
 import Foundation
 import LM
 import NN
+import Support
 
 /// `lmtool train`: a thin wrapper over `LM.TrainingRequest` and `LM.Trainer`.
 struct TrainCommand: ParsableCommand {
@@ -201,12 +202,9 @@ struct TrainCommand: ParsableCommand {
 
     mutating func run() throws {
         try checkFlags()
-        if ifNeeded {
-            try RunDirectory(path: runPath).lock()   // decide under the run's lock (prepare takes it anyway)
-            guard let state = decideIfNeeded(runPath) else { return }
-            resume = state == .interrupted
-            force = state == .partial
-        }
+        // One writer per run; under its lock --if-needed chooses the flags (RunFolder.decide).
+        guard let flags = try RunFolder.decide(runPath, ifNeeded: ifNeeded, resume: resume, force: force, note: printLine) else { return }
+        (resume, force) = flags
         if let threads { BLASRuntime.setThreads(threads) }
         // Log lines go to stdout, the progress display and errors to stderr.
         let progress = ProgressReporter()
@@ -223,23 +221,13 @@ struct TrainCommand: ParsableCommand {
             let test = s.testPerplexity.map { String(format: "%.2f", $0) } ?? "-"
             print("valid ppl \(String(format: "%.2f", s.validPerplexity))  test ppl \(test)  (\(s.epochs) epochs, \(String(format: "%.0f", s.seconds)) s, \(runPath))")
         case .stopped(let signal, _):
-            if let signal { throw ExitCode(128 + signal) }
+            if let signal { throw ExitCode(SessionStop.exitStatus(signal)) }
         }
     }
 }
 
-/// `--if-needed` of `train`, `pretrain-domain` and `pretrain-glomo`: the directory's `RunState`
-/// (the decision ablate makes for its steps), with a line saying what it means; nil for a
-/// finished run (after a one-line note): nothing to do. The caller sets `--resume` for
-/// `interrupted`, `--force` for `partial`.
-func decideIfNeeded(_ directory: String) -> RunState? {
-    let state = RunState(directory: directory)
-    switch state {
-    case .complete: print(RunState.skipNote(directory))
-    case .interrupted: print("\(directory): interrupted, resuming (--resume)")
-    case .partial: print("\(directory): started without a checkpoint, starting again (--force)")
-    case .fresh: break
-    }
+/// Prints `line` and flushes standard output (a note that must appear before what follows).
+func printLine(_ line: String) {
+    print(line)
     fflush(stdout)
-    return state == .complete ? nil : state
 }
