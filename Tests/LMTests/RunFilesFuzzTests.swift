@@ -32,8 +32,8 @@ final class RunFilesFuzzTests: XCTestCase {
                                training: Preset.tiny.training, corpus: .init(train: ["t.txt"]),
                                tokenization: TokenizationOptions(), vocabularyHash: v.contentHash)
         if pretrained {
-            config.inputRepresentation = .init(kind: "word2vec", path: directory + "/" + name + "/emb.vec", contentHash: "ab",
-                                               frozen: true, mode: "concat", dimension: 2)
+            config.inputRepresentation = .init(kind: .pretrained, path: directory + "/" + name + "/emb.vec", contentHash: "ab",
+                                               frozen: true, mode: .concat, dimension: 2)
         }
         let run = try RunDirectory.create(at: directory + "/" + name, config: config, vocabulary: v)
         var rng = RNG(seed: 7)

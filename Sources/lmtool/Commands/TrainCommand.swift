@@ -1,6 +1,7 @@
 import ArgumentParser
 import Corpus
 import Foundation
+import GLoMoGraph
 import LM
 import NN
 
@@ -122,9 +123,9 @@ struct TrainCommand: ParsableCommand {
         try oneOf(preset, "--preset", Preset.allCases.map(\.rawValue))
         try oneOf(batching, "--batching", TrainingConfig.Batching.allCases.map(\.rawValue))
         try oneOf(optimizer, "--optimizer", TrainingConfig.OptimizerKind.allCases.map(\.rawValue))
-        try oneOf(embeddingMode, "--embedding-mode", ["frozen", "finetune", "concat"])
-        try oneOf(glomoOn, "--glomo-on", ["embeddings", "hidden"])
-        try oneOf(glomoWeights, "--glomo-weights", ["global", "per-token"])
+        try oneOf(embeddingMode, "--embedding-mode", PretrainedMode.allCases.map(\.rawValue))
+        try oneOf(glomoOn, "--glomo-on", GLoMoSite.allCases.map(\.rawValue))
+        try oneOf(glomoWeights, "--glomo-weights", GraphMixWeighting.allCases.map(\.rawValue))
         if let schedule { _ = try TrainingConfig.Schedule(parsing: schedule) }
         if let softmax { _ = try SoftmaxChoice(parsing: softmax) }
         if corpusOptions.split != nil {
@@ -184,12 +185,12 @@ struct TrainCommand: ParsableCommand {
         o.softmax = try softmax.map(SoftmaxChoice.init(parsing:))
         request.overrides = o
         if let embeddings {
-            request.inputRepresentation = RunConfig.InputSource(kind: "pretrained", path: embeddings,
-                                                                        mode: embeddingMode ?? "frozen")
+            request.inputRepresentation = RunConfig.InputSource(kind: .pretrained, path: embeddings,
+                                                                mode: embeddingMode.flatMap(PretrainedMode.init(rawValue:)) ?? .frozen)
         }
         if let glomo {
-            request.glomo = RunConfig.GLoMoUse(path: glomo, contentHash: "", on: glomoOn ?? "embeddings",
-                                               weights: glomoWeights ?? "global")
+            request.glomo = RunConfig.GLoMoUse(path: glomo, contentHash: "", on: glomoOn.flatMap(GLoMoSite.init(rawValue:)) ?? .embeddings,
+                                               weights: glomoWeights.flatMap(GraphMixWeighting.init(rawValue:)) ?? .global)
         }
         request.trainTokens = trainTokens
         request.resume = resume
