@@ -105,6 +105,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
         }
     }
 
+    /// The format of `config.json`: `currentVersion` when written. A file without the field was
+    /// written before it existed (the same format: it reads as version 1); a newer version is refused.
+    public var version = RunConfig.currentVersion
     public var model: ModelConfig
     public var training: TrainingConfig
     public var corpus: CorpusPaths
@@ -124,6 +127,29 @@ public struct RunConfig: Codable, Equatable, Sendable {
         self.vocabularyHash = vocabularyHash
         self.inputRepresentation = inputRepresentation
         self.glomo = glomo
+    }
+
+    /// The `config.json` format this build writes and reads.
+    public static let currentVersion = 1
+
+    private enum CodingKeys: String, CodingKey {
+        case version, model, training, corpus, tokenization, vocabularyHash, inputRepresentation, glomo
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        version = try c.decodeIfPresent(Int.self, forKey: .version) ?? 1
+        guard (1...RunConfig.currentVersion).contains(version) else {
+            throw DecodingError.dataCorruptedError(forKey: .version, in: c, debugDescription:
+                "version \(version) is not one this lmtool reads (1 to \(RunConfig.currentVersion); a newer lmtool wrote it?)")
+        }
+        model = try c.decode(ModelConfig.self, forKey: .model)
+        training = try c.decode(TrainingConfig.self, forKey: .training)
+        corpus = try c.decode(CorpusPaths.self, forKey: .corpus)
+        tokenization = try c.decode(TokenizationOptions.self, forKey: .tokenization)
+        vocabularyHash = try c.decode(String.self, forKey: .vocabularyHash)
+        inputRepresentation = try c.decode(InputSource.self, forKey: .inputRepresentation)
+        glomo = try c.decodeIfPresent(GLoMoUse.self, forKey: .glomo)
     }
 }
 
