@@ -148,8 +148,10 @@ struct TrainCommand: ParsableCommand {
             let p = preset.flatMap(Preset.init(rawValue:)) ?? .small
             var model = p.model(vocabularySize: 2), training = p.training
             try makeRequest().overrides.apply(model: &model, training: &training)
-            try TrainingRequest.check(RunConfig(model: model, training: training, corpus: .init(), tokenization: .init(), vocabularyHash: ""),
-                                      trainTokens: trainTokens)
+            try TrainFlags.naming {
+                try TrainingRequest.check(RunConfig(model: model, training: training, corpus: .init(), tokenization: .init(), vocabularyHash: ""),
+                                          trainTokens: trainTokens)
+            }
         }
     }
 
@@ -217,7 +219,7 @@ struct TrainCommand: ParsableCommand {
             fflush(stdout)
         }
         log("BLAS: \(BLASRuntime.info)")
-        let trainer = try makeRequest().prepare(log: log)
+        let trainer = try TrainFlags.naming { try makeRequest().prepare(log: log) }
         trainer.progress = progress
         switch try trainer.train() {
         case .finished(let s):
