@@ -191,7 +191,7 @@ final class RunFilesFuzzTests: XCTestCase {
         """.utf8)
         var mutator = ByteMutator(seed: 5)
         var planned = 0, refused = 0, rejected = 0
-        for trial in 0..<1500 {
+        for trial in 0..<2000 {
             try Data(mutator.mutate(valid, rounds: 1 + mutator.pick(4))).write(to: URL(fileURLWithPath: specPath))
             let spec: AblationSpec
             do { spec = try AblationSpec.load(from: specPath) } catch {

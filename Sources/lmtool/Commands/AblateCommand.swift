@@ -176,10 +176,15 @@ struct AblateCommand: ParsableCommand {
             ("optimizer", optimizer), ("lr", lr), ("momentum", momentum), ("weight-decay", weightDecay), ("clip", clip),
             ("schedule", schedule), ("epochs", epochs), ("patience", patience), ("train-tokens", trainTokens), ("threads", threads),
         ]
-        for (key, value) in train { if let value { s.train[key] = value } }
-        if let tieWeights {
-            s.train.removeValue(forKey: tieWeights ? "no-tie-weights" : "tie-weights")
-            s.train[tieWeights ? "tie-weights" : "no-tie-weights"] = "true"
+        do {
+            for (key, value) in train { if let value { try s.train.set(key, value) } }
+            if let tieWeights {
+                try s.train.set(tieWeights ? "no-tie-weights" : "tie-weights", nil)
+                try s.train.set(tieWeights ? "tie-weights" : "no-tie-weights", "true")
+            }
+        } catch let error as AblationError {
+            // The flag, not the spec field: `--lr: 'fast' is not a number`.
+            throw AblationError(error.description.replacingOccurrences(of: "train.", with: "--", options: .anchored))
         }
         if let pretrainEpochs { s.pretraining.epochs = pretrainEpochs }
         if let pretrainTokens { s.pretraining.trainTokens = pretrainTokens }
