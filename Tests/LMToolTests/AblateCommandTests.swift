@@ -318,6 +318,21 @@ final class AblateCommandTests: XCTestCase {
         XCTAssertTrue(r.stderr.hasPrefix("Error: ") && r.stderr.contains("no runs/ directory"), r.stderr)
     }
 
+    /// ablate's train flags (the option groups it shares with train) reach every train line as
+    /// given (`--lr 20` stays 20, `--dropout 0.50` stays 0.50); a value of the wrong type is one
+    /// line naming the flag.
+    func testTrainFlagsReachTheRunsAsGiven() throws {
+        let plan = try runLMTool(ablate(["--plan", "--lr", "20", "--dropout", "0.50", "--bptt", "7", "--no-tie-weights", "--softmax", "adaptive"]))
+        XCTAssertEqual(plan.status, 0, plan.stderr)
+        let trains = plan.stdout.split(separator: "\n").filter { $0.hasSuffix("# training") }
+        XCTAssertEqual(trains.count, 4, plan.stdout)
+        for line in trains {
+            XCTAssertTrue(line.contains(" --bptt 7 --dropout 0.50 --epochs 2 --lr 20 --no-tie-weights --preset tiny --softmax adaptive "), String(line))
+        }
+        try assertFails(ablate(["--plan", "--bptt", "long"]), mentioning: ["'long'", "--bptt"])
+        try assertFails(ablate(["--plan", "--batching", "diagonal"]), mentioning: ["--batching: 'diagonal' is not one of discourse, sentence"])
+    }
+
     /// Spec mistakes are one line naming the spec file, before the vocabulary or any
     /// pretraining runs (the fake lmtool logs every call: none is made).
     func testSpecMistakesAreRefusedBeforeAnyStepRuns() throws {
