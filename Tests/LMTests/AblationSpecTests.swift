@@ -25,6 +25,54 @@ final class AblationSpecTests: XCTestCase {
         return path
     }
 
+    /// `train` holds the values `lmtool train` takes, checked when the spec is read: a value of
+    /// the wrong type is one line naming the spec file and the field; a good one renders as given.
+    func testTrainOptionsAreCheckedWhenReadAndRenderedAsGiven() throws {
+        let corpus = "\"corpus\": [\"\(dir!)/c.jsonl\"]"
+        func refused(_ train: String) throws -> String {
+            let path = try write("bad.json", "{\(corpus), \"train\": {\(train)}}")
+            var message = ""
+            XCTAssertThrowsError(try AblationSpec.load(from: path), train) { message = "\($0)" }
+            XCTAssertTrue(message.hasPrefix(path + ": "), message)
+            XCTAssertFalse(message.contains("\n"), message)
+            return String(message.dropFirst(path.count + 2))
+        }
+        XCTAssertEqual(try refused(#""bptt": "long""#), "train.bptt: 'long' is not an integer")
+        XCTAssertEqual(try refused(#""bptt": 3.5"#), "train.bptt: '3.5' is not an integer")
+        XCTAssertEqual(try refused(#""lr": "fast""#), "train.lr: 'fast' is not a number")
+        XCTAssertEqual(try refused(#""optimizer": "rmsprop""#), "train.optimizer: 'rmsprop' is not one of sgd, adam, adagrad")
+        XCTAssertEqual(try refused(#""preset": "huge""#), "train.preset: 'huge' is not one of tiny, small, medium")
+        XCTAssertEqual(try refused(#""glomo-weights": "local""#), "train.glomo-weights: 'local' is not one of global, per-token")
+        XCTAssertEqual(try refused(#""tie-weights": "yes""#), "train.tie-weights: a flag without a value: true or false, not 'yes'")
+        XCTAssertEqual(try refused(#""batching": "dia\ngonal""#), #"train.batching: 'dia\ngonal' is not one of discourse, sentence"#)
+        XCTAssertTrue(try refused(#""schedule": "decay:4""#).hasPrefix("train.schedule: --schedule 'decay:4': expected constant"))
+        XCTAssertTrue(try refused(#""softmax": "sampled""#).hasPrefix("train.softmax: --softmax 'sampled'"))
+        XCTAssertTrue(try refused(#""epochz": 2"#).hasPrefix("train.epochz: not an lmtool train option a spec may set (known: "))
+        XCTAssertEqual(try refused(#""seed": 2"#), "train option --seed is set by ablate itself")
+
+        let path = try write("good.json", "{\(corpus), \"train\": {\"preset\": \"tiny\", \"lr\": 0.002, \"bptt\": \"35\", \"epochs\": 3, "
+                                 + "\"tie-weights\": false, \"no-tie-weights\": true, \"schedule\": \"decay:4:0.5\", \"dropout\": \"2e-1\"}}")
+        let spec = try AblationSpec.load(from: path)
+        XCTAssertEqual(spec.train.arguments, ["--bptt", "35", "--dropout", "2e-1", "--epochs", "3", "--lr", "0.002", "--no-tie-weights",
+                                              "--preset", "tiny", "--schedule", "decay:4:0.5"])
+        XCTAssertEqual(spec.train.preset, .tiny)
+        XCTAssertEqual(spec.train.integer("epochs"), 3)
+        // Written (ablation.json) as strings, as before, and read back equal.
+        let written = try XCTUnwrap(JSONSerialization.jsonObject(with: spec.jsonData()) as? [String: Any])
+        XCTAssertEqual(written["train"] as? [String: String], ["preset": "tiny", "lr": "0.002", "bptt": "35", "epochs": "3", "no-tie-weights": "true",
+                                                               "schedule": "decay:4:0.5", "dropout": "2e-1"])
+        XCTAssertEqual(try JSONDecoder().decode(AblationSpec.self, from: spec.jsonData()).train, spec.train)
+        // Without a preset, runs get small's; set() checks as reading does.
+        var overrides: TrainOverrides = [:]
+        XCTAssertEqual(overrides.arguments, ["--preset", "small"])
+        XCTAssertThrowsError(try overrides.set("layers", "two")) { XCTAssertEqual("\($0)", "train.layers: 'two' is not an integer") }
+        XCTAssertTrue(overrides.isEmpty)
+        // A spec built in code is checked by validate().
+        XCTAssertThrowsError(try AblationSpec(corpus: [dir + "/c.jsonl"], train: ["batch-size": "many"]).validate()) {
+            XCTAssertEqual("\($0)", "train.batch-size: 'many' is not an integer")
+        }
+    }
+
     /// A spec read through a real pipe (`lmtool ablate --spec <(...)`), plain or with a UTF-8
     /// byte order mark, is the spec read from the file.
     func testSpecThroughAPipeReadsLikeTheFile() throws {

@@ -40,11 +40,11 @@ final class PretrainedInputTests: XCTestCase {
     /// The value the file above holds for word number `i` (1-based), component `j`.
     func fileValue(_ i: Int, _ j: Int) -> Float { Float(i) * 0.25 + Float(j) * 0.125 }
 
-    func config(E: Int = 4, H: Int = 5, tie: Bool = false, path: String?, mode: String?) -> RunConfig {
+    func config(E: Int = 4, H: Int = 5, tie: Bool = false, path: String?, mode: PretrainedMode?) -> RunConfig {
         RunConfig(model: ModelConfig(vocabularySize: 7, embeddingSize: E, hiddenSize: H, layers: 1, dropout: 0, tieWeights: tie, initRange: 0.1),
                   training: Preset.tiny.training, corpus: .init(train: ["t.txt"]), tokenization: TokenizationOptions(),
                   vocabularyHash: vocabulary.contentHash,
-                  inputRepresentation: .init(kind: "pretrained", path: path, mode: mode))
+                  inputRepresentation: .init(kind: .pretrained, path: path, mode: mode))
     }
 
     /// prepare → makeModel → initialize, as the trainer does; returns the model and report lines.
@@ -65,16 +65,16 @@ final class PretrainedInputTests: XCTestCase {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         XCTAssertEqual(c.inputRepresentation.contentHash, SHA256.hexDigest(of: bytes))
         XCTAssertEqual(c.inputRepresentation.contentHash?.count, 64)
-        XCTAssertEqual(c.inputRepresentation.mode, "frozen")
+        XCTAssertEqual(c.inputRepresentation.mode, .frozen)
         XCTAssertEqual(c.inputRepresentation.frozen, true)
-        var f = config(path: path, mode: "finetune")
+        var f = config(path: path, mode: .finetune)
         try InputFactory.prepare(&f, vocabulary: vocabulary)
         XCTAssertEqual(f.inputRepresentation.frozen, false)
     }
 
     func testInitializeCopiesFoundRowsAndReportsCoverage() throws {
         let path = try writeVectors("v.txt", dimension: 4)
-        var c = config(path: path, mode: "frozen")
+        var c = config(path: path, mode: .frozen)
         let (model, lines) = try build(&c)
         // the (file word 1), cat (2), <eos> as </s> (3) found; <unk>, sat, on, mat missing.
         XCTAssertEqual(lines.first, "3 of 7 vocabulary words found in \(path) (0 by lowercase), 4 missing, initialised as the model's random init (uniform in ±0.1); missing: <unk> sat on mat")
@@ -95,7 +95,7 @@ final class PretrainedInputTests: XCTestCase {
         for (name, format) in [("v.bin", EmbeddingFormat.word2vecBinary), ("v.glove", .glove), ("v.safetensors", .safetensors), ("v2.txt", .word2vecText)] {
             let path = directory + "/" + name
             try EmbeddingFile.write(table, to: path, format: format)
-            var c = config(path: path, mode: "frozen")
+            var c = config(path: path, mode: .frozen)
             let (model, lines) = try build(&c)
             XCTAssertTrue(lines[0].hasPrefix("3 of 7 vocabulary words found in \(path)"), "\(name): \(lines[0])")
             results.append(Array(model.store.values(model.store["encoder.weight"])))
@@ -107,7 +107,7 @@ final class PretrainedInputTests: XCTestCase {
     func testLowercaseFallbackIsCounted() throws {
         let v = try Vocabulary(tokens: ["<unk>", "<eos>", "The", "cat"], counts: [1, 1, 1, 1])
         let path = try writeVectors("v.txt", dimension: 4)
-        var c = config(path: path, mode: "finetune")
+        var c = config(path: path, mode: .finetune)
         c.model.vocabularySize = 4
         c.vocabularyHash = v.contentHash
         try InputFactory.prepare(&c, vocabulary: v)
@@ -119,7 +119,7 @@ final class PretrainedInputTests: XCTestCase {
 
     func testFileChangedAfterPrepareIsRefused() throws {
         let path = try writeVectors("v.txt", dimension: 4)
-        var c = config(path: path, mode: "frozen")
+        var c = config(path: path, mode: .frozen)
         try InputFactory.prepare(&c, vocabulary: vocabulary)
         try "2 4\nthe 1 2 3 4\ncat 1 2 3 5\n".write(toFile: path, atomically: true, encoding: .utf8)
         var rng = RNG(seed: 1)
@@ -136,11 +136,11 @@ final class PretrainedInputTests: XCTestCase {
     func testFrozenTableIsBitwiseUnchangedByTrainingAndFinetuneChanges() throws {
         let path = try writeVectors("v.txt", dimension: 4)
         let inputs: [Int32] = [2, 3, 4, 5, 6, 1], targets: [Int32] = [3, 4, 5, 6, 1, 2]
-        for mode in ["frozen", "finetune", "concat"] {
+        for mode: PretrainedMode in [.frozen, .finetune, .concat] {
             for optimizerName in ["sgd", "adam"] {
                 var c = config(path: path, mode: mode)
                 let (model, _) = try build(&c)
-                let tableName = mode == "concat" ? "encoder.pretrained.weight" : "encoder.weight"
+                let tableName = mode == .concat ? "encoder.pretrained.weight" : "encoder.weight"
                 let before = Array(model.store.values(model.store[tableName]))
                 let others = Array(model.store.values(model.store["rnn.weight_ih_l0"]))
                 let optimizer: Optimizer = optimizerName == "sgd" ? SGD(momentum: 0.9, weightDecay: 0.01) : Adam(weightDecay: 0.01)
@@ -154,7 +154,7 @@ final class PretrainedInputTests: XCTestCase {
                 }
                 let after = Array(model.store.values(model.store[tableName]))
                 XCTAssertNotEqual(Array(model.store.values(model.store["rnn.weight_ih_l0"])), others, "\(mode) \(optimizerName): nothing trained")
-                if mode == "finetune" {
+                if mode == .finetune {
                     XCTAssertNotEqual(after, before, "\(mode) \(optimizerName)")
                 } else {
                     XCTAssertEqual(after.map(\.bitPattern), before.map(\.bitPattern), "\(mode) \(optimizerName)")
@@ -245,16 +245,16 @@ final class PretrainedInputTests: XCTestCase {
         let path = try writeVectors("v.bin", dimension: 2)
         // Convert to binary so the header-width path of make() is exercised on binary too.
         try EmbeddingFile.write(try EmbeddingFile.read(path, format: .word2vecText), to: path, format: .word2vecBinary)
-        for (mode, E) in [("frozen", 2), ("concat", 3)] {
+        for (mode, E) in [(PretrainedMode.frozen, 2), (.concat, 3)] {
             var c = config(E: E, path: path, mode: mode)
             let (model, _) = try build(&c)
             let run = try RunDirectory.create(at: directory + "/run-\(mode)", config: c, vocabulary: vocabulary)
             try run.saveModel(model, config: c)
             let loaded = try run.loadModel(config: c, batchSize: 1, maxSteps: 2)
-            XCTAssertEqual(loaded.store.views.map(\.name), model.store.views.map(\.name), mode)
-            XCTAssertEqual(loaded.store.copyOfValues(), model.store.copyOfValues(), mode)
-            XCTAssertEqual(loaded.store.trainableCount, model.store.trainableCount, mode)
-            XCTAssertLessThan(loaded.store.trainableCount, loaded.store.count, mode)
+            XCTAssertEqual(loaded.store.views.map(\.name), model.store.views.map(\.name), mode.rawValue)
+            XCTAssertEqual(loaded.store.copyOfValues(), model.store.copyOfValues(), mode.rawValue)
+            XCTAssertEqual(loaded.store.trainableCount, model.store.trainableCount, mode.rawValue)
+            XCTAssertLessThan(loaded.store.trainableCount, loaded.store.count, mode.rawValue)
         }
     }
 
@@ -272,33 +272,33 @@ final class PretrainedInputTests: XCTestCase {
 
     func testDimensionThatDoesNotFitTheModeIsAnError() throws {
         let path = try writeVectors("v.txt", dimension: 3)
-        assertPrepareFails(config(E: 4, path: path, mode: "frozen"), prefix: path + ": ", contains: "3-dimensional vectors do not fit --embedding-mode frozen with --embedding-size 4")
-        assertPrepareFails(config(E: 4, path: path, mode: "finetune"), prefix: path + ": ", contains: "do not fit --embedding-mode finetune")
-        var ok = config(E: 4, path: path, mode: "concat")
+        assertPrepareFails(config(E: 4, path: path, mode: .frozen), prefix: path + ": ", contains: "3-dimensional vectors do not fit --embedding-mode frozen with --embedding-size 4")
+        assertPrepareFails(config(E: 4, path: path, mode: .finetune), prefix: path + ": ", contains: "do not fit --embedding-mode finetune")
+        var ok = config(E: 4, path: path, mode: .concat)
         XCTAssertNoThrow(try InputFactory.prepare(&ok, vocabulary: vocabulary))
     }
 
     func testTyingIsRefusedWithFrozenAndConcat() throws {
         let path = try writeVectors("v.txt", dimension: 4)
-        assertPrepareFails(config(E: 4, H: 4, tie: true, path: path, mode: "frozen"), prefix: path + ": ", contains: "--tie-weights cannot be used with --embedding-mode frozen")
-        assertPrepareFails(config(E: 4, H: 4, tie: true, path: path, mode: "concat"), prefix: path + ": ", contains: "--embedding-mode concat")
-        var ok = config(E: 4, H: 4, tie: true, path: path, mode: "finetune")
+        assertPrepareFails(config(E: 4, H: 4, tie: true, path: path, mode: .frozen), prefix: path + ": ", contains: "--tie-weights cannot be used with --embedding-mode frozen")
+        assertPrepareFails(config(E: 4, H: 4, tie: true, path: path, mode: .concat), prefix: path + ": ", contains: "--embedding-mode concat")
+        var ok = config(E: 4, H: 4, tie: true, path: path, mode: .finetune)
         XCTAssertNoThrow(try InputFactory.prepare(&ok, vocabulary: vocabulary))
-        XCTAssertThrowsError(try InputFactory.make(config(E: 4, tie: true, path: path, mode: "frozen").inputRepresentation,
-                                                   model: config(E: 4, tie: true, path: path, mode: "frozen").model))
+        XCTAssertThrowsError(try InputFactory.make(config(E: 4, tie: true, path: path, mode: .frozen).inputRepresentation,
+                                                   model: config(E: 4, tie: true, path: path, mode: .frozen).model))
     }
 
     func testUnknownModeAndMissingPathAreErrors() throws {
         let path = try writeVectors("v.txt", dimension: 4)
-        assertPrepareFails(config(path: path, mode: "melted"), prefix: "unknown embedding mode 'melted'", contains: "frozen, finetune or concat")
-        assertPrepareFails(config(path: nil, mode: "frozen"), prefix: "input representation 'pretrained' names no embeddings file", contains: "file")
-        assertPrepareFails(config(path: directory + "/absent.vec", mode: "frozen"), prefix: directory + "/absent.vec", contains: "no such file")
+        // An unknown mode cannot be built: config.json refuses it when read (RunModelTests).
+        assertPrepareFails(config(path: nil, mode: .frozen), prefix: "input representation 'pretrained' names no embeddings file", contains: "file")
+        assertPrepareFails(config(path: directory + "/absent.vec", mode: .frozen), prefix: directory + "/absent.vec", contains: "no such file")
     }
 
     func testFileSharingNoWordWithTheVocabularyIsAnError() throws {
         let path = directory + "/other.txt"
         try "2 4\nhund 1 2 3 4\nkatze 1 2 3 5\n".write(toFile: path, atomically: true, encoding: .utf8)
-        assertPrepareFails(config(path: path, mode: "frozen"), prefix: path + ": ", contains: "none of the 7 vocabulary words is in the file")
+        assertPrepareFails(config(path: path, mode: .frozen), prefix: path + ": ", contains: "none of the 7 vocabulary words is in the file")
     }
 
     /// Bad embedding files, end to end through `prepare`: one line naming the file and line/offset.
@@ -314,7 +314,7 @@ final class PretrainedInputTests: XCTestCase {
         for (name, text, expected) in cases {
             let path = directory + "/" + name
             try text.write(toFile: path, atomically: true, encoding: .utf8)
-            assertPrepareFails(config(path: path, mode: "frozen"), prefix: path, contains: expected)
+            assertPrepareFails(config(path: path, mode: .frozen), prefix: path, contains: expected)
         }
         // A binary file cut inside the values of its second row.
         let good = try writeVectors("good.txt", dimension: 4)
@@ -322,6 +322,6 @@ final class PretrainedInputTests: XCTestCase {
         try EmbeddingFile.write(try EmbeddingFile.read(good), to: bin, format: .word2vecBinary)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: bin))
         try bytes.prefix(bytes.count - 30).write(to: URL(fileURLWithPath: bin))
-        assertPrepareFails(config(path: bin, mode: "frozen"), prefix: bin + ": byte ", contains: "truncated")
+        assertPrepareFails(config(path: bin, mode: .frozen), prefix: bin + ": byte ", contains: "truncated")
     }
 }

@@ -25,7 +25,7 @@ final class RunDirectoryTests: XCTestCase {
         let text = try String(contentsOfFile: run.configPath, encoding: .utf8)
         // Top-level keys, two spaces deep, in sorted order; pretty-printed "key" : value.
         let keys = text.split(separator: "\n").filter { $0.hasPrefix("  \"") }.map { $0.split(separator: "\"")[1] }
-        XCTAssertEqual(keys, ["corpus", "input_representation", "model", "tokenization", "training", "vocabulary_hash"])
+        XCTAssertEqual(keys, ["corpus", "input_representation", "model", "tokenization", "training", "version", "vocabulary_hash"])
         XCTAssertTrue(text.contains("\"vocabulary_hash\" : \"\(vocabulary.contentHash)\""), text)
         XCTAssertEqual(try String(contentsOfFile: run.vocabularyPath, encoding: .utf8), "<unk>\t1\n<eos>\t2\nthe\t5\ncat\t3\n")
 

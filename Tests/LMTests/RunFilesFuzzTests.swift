@@ -32,8 +32,8 @@ final class RunFilesFuzzTests: XCTestCase {
                                training: Preset.tiny.training, corpus: .init(train: ["t.txt"]),
                                tokenization: TokenizationOptions(), vocabularyHash: v.contentHash)
         if pretrained {
-            config.inputRepresentation = .init(kind: "word2vec", path: directory + "/" + name + "/emb.vec", contentHash: "ab",
-                                               frozen: true, mode: "concat", dimension: 2)
+            config.inputRepresentation = .init(kind: .pretrained, path: directory + "/" + name + "/emb.vec", contentHash: "ab",
+                                               frozen: true, mode: .concat, dimension: 2)
         }
         let run = try RunDirectory.create(at: directory + "/" + name, config: config, vocabulary: v)
         var rng = RNG(seed: 7)
@@ -191,7 +191,7 @@ final class RunFilesFuzzTests: XCTestCase {
         """.utf8)
         var mutator = ByteMutator(seed: 5)
         var planned = 0, refused = 0, rejected = 0
-        for trial in 0..<1500 {
+        for trial in 0..<2000 {
             try Data(mutator.mutate(valid, rounds: 1 + mutator.pick(4))).write(to: URL(fileURLWithPath: specPath))
             let spec: AblationSpec
             do { spec = try AblationSpec.load(from: specPath) } catch {

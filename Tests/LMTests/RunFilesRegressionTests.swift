@@ -84,7 +84,7 @@ final class RunFilesRegressionTests: TrainerTestCase {
         var config = RunConfig(model: ModelConfig(vocabularySize: 5000, embeddingSize: 3, hiddenSize: 5, layers: 1, dropout: 0, initRange: 0.1),
                                training: Preset.tiny.training, corpus: .init(train: ["t.txt"]), tokenization: TokenizationOptions(),
                                vocabularyHash: "ab")
-        config.inputRepresentation = .init(kind: "word2vec", path: file, mode: "concat")
+        config.inputRepresentation = .init(kind: .pretrained, path: file, mode: .concat)
         var rng = RNG(seed: 1)
         XCTAssertThrowsError(try RunDirectory.makeModel(config: config, batchSize: 1, maxSteps: 2, rng: &rng)) { error in
             XCTAssertTrue("\(error)".hasPrefix(file + ": "), "\(error)")

@@ -49,13 +49,36 @@ final class RunModelTests: XCTestCase {
         }
     }
 
-    func testUnknownInputRepresentationIsRefused() throws {
-        XCTAssertThrowsError(try InputFactory.make(.init(kind: "telepathy"), model: Preset.tiny.model(vocabularySize: 4))) { error in
-            XCTAssertEqual("\(error)", "unknown input representation \"telepathy\"")
+    /// An unknown choice in config.json (input kind, embedding mode, GLoMo site or weights) is
+    /// refused when the run is opened, with one line naming the file, the value and the field
+    /// (by its Swift path, as `RunConfig.checkSizes()` names sizes).
+    func testUnknownChoicesInConfigAreRefusedNamingTheField() throws {
+        let (run, _) = try makeRun()
+        let text = try String(contentsOfFile: run.configPath, encoding: .utf8)
+        let input = #""input_representation" : {"#
+        XCTAssertTrue(text.contains(input + "\n    \"kind\" : \"random\""), text)
+        let glomo = #""glomo" : {"path": "/g", "content_hash": "h", "on": "hidden", "weights": "global"}, "#
+        let cases: [(from: String, to: String, expected: String)] = [
+            (#""kind" : "random""#, #""kind" : "telepathy""#,
+             #"unknown value "telepathy" (expected one of random, pretrained) at inputRepresentation.kind"#),
+            // A damaged config.json's string is quoted with escapes: the error stays one line.
+            (#""kind" : "random""#, #""kind" : "tele\npathy""#,
+             #"unknown value "tele\npathy" (expected one of random, pretrained) at inputRepresentation.kind"#),
+            (input, input + #""mode": "melted", "#,
+             #"unknown value "melted" (expected one of frozen, finetune, concat) at inputRepresentation.mode"#),
+            (input, glomo.replacingOccurrences(of: #""hidden""#, with: #""attention""#) + input,
+             #"unknown value "attention" (expected one of embeddings, hidden) at glomo.on"#),
+            (input, glomo.replacingOccurrences(of: #""global""#, with: #""local""#) + input,
+             #"unknown value "local" (expected one of global, per-token) at glomo.weights"#),
+        ]
+        for (from, to, expected) in cases {
+            try text.replacingOccurrences(of: from, with: to).write(toFile: run.configPath, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try RunDirectory.open(at: directory), expected) { error in
+                XCTAssertEqual("\(error)", "\(run.configPath): not a run configuration: " + expected)
+            }
         }
-        // A damaged config.json's string is quoted with escapes: the error stays one line.
-        XCTAssertThrowsError(try InputFactory.make(.init(kind: "tele\npathy"), model: Preset.tiny.model(vocabularySize: 4))) { error in
-            XCTAssertEqual("\(error)", #"unknown input representation "tele\npathy""#)
-        }
+        // The same file with the right values loads (so the edits above are what is refused).
+        try text.replacingOccurrences(of: input, with: glomo + input).write(toFile: run.configPath, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try RunDirectory.open(at: directory).config.glomo, .init(path: "/g", contentHash: "h", on: .hidden, weights: .global))
     }
 }

@@ -13,10 +13,10 @@ final class TrainerDataTests: TrainerTestCase {
         XCTAssertEqual([back.corpus, back.train, back.valid, back.test], [["c1", "c2"], ["t"], ["v"], []])
         XCTAssertNoThrow(try s.check())
         XCTAssertThrowsError(try CorpusSelection(train: ["x"], valid: ["x"], test: ["x"]).check()) { error in
-            XCTAssertEqual("\(error)", "x is given as --train, --valid and --test: use --corpus x to split it by records")
+            XCTAssertEqual("\(error)", "x is given as data.train, data.valid and data.test: use data.corpus x to split it by records")
         }
         XCTAssertThrowsError(try CorpusSelection(train: ["t"]).check()) { error in
-            XCTAssertEqual("\(error)", "no validation data: give --valid PATH, or --corpus PATH to split a corpus by records")
+            XCTAssertEqual("\(error)", "no validation data: give data.valid PATH, or data.corpus PATH to split a corpus by records")
         }
         XCTAssertThrowsError(try CorpusSelection(corpus: ["c"], valid: ["c"]).check())
     }
@@ -106,16 +106,16 @@ final class TrainerDataTests: TrainerTestCase {
         XCTAssertEqual(TrainingConfig.Schedule.decayAfter(epoch: 6, factor: 0.8).argument, "decay:6:0.8")
     }
 
-    func testBadSettingsAreOneLineErrorsNamingTheFlag() throws {
+    func testBadSettingsAreOneLineErrorsNamingTheField() throws {
         let data = try writeCycleCorpus()
         var r = request(data)
         r.overrides.dropout = 1
-        XCTAssertThrowsError(try r.prepare()) { XCTAssertEqual("\($0)", "--dropout must be in [0, 1), got 1.0") }
+        XCTAssertThrowsError(try r.prepare()) { XCTAssertEqual("\($0)", "model.dropout must be in [0, 1), got 1.0") }
         r = request(data, optimizer: .adam, momentum: 0.9)
-        XCTAssertThrowsError(try r.prepare()) { XCTAssertEqual("\($0)", "--momentum applies to --optimizer sgd only") }
+        XCTAssertThrowsError(try r.prepare()) { XCTAssertEqual("\($0)", "training.momentum applies to training.optimizer sgd only") }
         r = request(data)
         r.overrides.bptt = 0
-        XCTAssertThrowsError(try r.prepare()) { XCTAssertEqual("\($0)", "--bptt must be at least 1, got 0") }
+        XCTAssertThrowsError(try r.prepare()) { XCTAssertEqual("\($0)", "training.bptt must be at least 1, got 0") }
         XCTAssertFalse(FileManager.default.fileExists(atPath: r.runPath), "nothing is written for a bad setting")
         r = request(data)
         r.overrides.batchSize = 1000

@@ -84,12 +84,12 @@ final class TrainerResumeTests: TrainerTestCase {
         let graphs = try writeRandomGraphModel(at: directory + "/glomo", tokens: ["<unk>", "<eos>", "the", "cat", "sat", "on", "mat"])
         let make = { (run: String) -> TrainingRequest in
             var r = self.request(data, run: run, epochs: 2, dropout: 0.2, momentum: 0.5, learningRate: 1)
-            r.glomo = RunConfig.GLoMoUse(path: graphs.path, contentHash: "", on: "hidden", weights: "per-token")
+            r.glomo = RunConfig.GLoMoUse(path: graphs.path, contentHash: "", on: .hidden, weights: .perToken)
             return r
         }
         let probe = try make("probe").prepare()
         XCTAssertEqual(probe.model.glomo?.config.weighting, .perToken)
-        XCTAssertEqual(probe.config.glomo?.weights, "per-token")
+        XCTAssertEqual(probe.config.glomo?.weights, .perToken)
         XCTAssertNotNil(probe.model.store.view(named: "glomo.mix.weight"))
         try assertResumeIsExact(make, stops: [10, 20], flaglessResume: true)
     }
@@ -103,7 +103,7 @@ final class TrainerResumeTests: TrainerTestCase {
         let make = { (run: String) -> TrainingRequest in
             var r = self.request(data, run: run, epochs: 2, dropout: 0.2, momentum: 0.5, learningRate: 1)
             r.overrides.softmax = .adaptive(cutoffs: nil)
-            r.glomo = RunConfig.GLoMoUse(path: graphs.path, contentHash: "", on: "hidden")
+            r.glomo = RunConfig.GLoMoUse(path: graphs.path, contentHash: "", on: .hidden)
             return r
         }
         let probe = try make("probe").prepare()

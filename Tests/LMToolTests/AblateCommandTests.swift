@@ -318,6 +318,21 @@ final class AblateCommandTests: XCTestCase {
         XCTAssertTrue(r.stderr.hasPrefix("Error: ") && r.stderr.contains("no runs/ directory"), r.stderr)
     }
 
+    /// ablate's train flags (the option groups it shares with train) reach every train line as
+    /// given (`--lr 20` stays 20, `--dropout 0.50` stays 0.50); a value of the wrong type is one
+    /// line naming the flag.
+    func testTrainFlagsReachTheRunsAsGiven() throws {
+        let plan = try runLMTool(ablate(["--plan", "--lr", "20", "--dropout", "0.50", "--bptt", "7", "--no-tie-weights", "--softmax", "adaptive"]))
+        XCTAssertEqual(plan.status, 0, plan.stderr)
+        let trains = plan.stdout.split(separator: "\n").filter { $0.hasSuffix("# training") }
+        XCTAssertEqual(trains.count, 4, plan.stdout)
+        for line in trains {
+            XCTAssertTrue(line.contains(" --bptt 7 --dropout 0.50 --epochs 2 --lr 20 --no-tie-weights --preset tiny --softmax adaptive "), String(line))
+        }
+        try assertFails(ablate(["--plan", "--bptt", "long"]), mentioning: ["'long'", "--bptt"])
+        try assertFails(ablate(["--plan", "--batching", "diagonal"]), mentioning: ["--batching: 'diagonal' is not one of discourse, sentence"])
+    }
+
     /// Spec mistakes are one line naming the spec file, before the vocabulary or any
     /// pretraining runs (the fake lmtool logs every call: none is made).
     func testSpecMistakesAreRefusedBeforeAnyStepRuns() throws {
@@ -332,9 +347,9 @@ final class AblateCommandTests: XCTestCase {
             return r.stderr
         }
         XCTAssertTrue(try refused("{\"sedes\": 2}").contains("unknown field 'sedes'"))
-        XCTAssertTrue(try refused("{\"train\": {\"epochz\": 2}}").contains("train options: Unknown option '--epochz'"))
-        XCTAssertTrue(try refused("{\"train\": {\"batching\": \"diagonal\"}}").contains("train options: --batching 'diagonal' is not one of"))
-        XCTAssertTrue(try refused("{\"train\": {\"lr\": \"fast\"}}").contains("train options: "))
+        XCTAssertTrue(try refused("{\"train\": {\"epochz\": 2}}").contains("train.epochz: not an lmtool train option a spec may set (known: "))
+        XCTAssertTrue(try refused("{\"train\": {\"batching\": \"diagonal\"}}").contains("train.batching: 'diagonal' is not one of discourse, sentence"))
+        XCTAssertTrue(try refused("{\"train\": {\"lr\": \"fast\"}}").contains("train.lr: 'fast' is not a number"))
         XCTAssertTrue(try refused("{\"baseline\": \"word2vec-frozen\"}").contains("baseline 'word2vec-frozen' is not an arm of the grid"))
         XCTAssertTrue(try refused("{\"pretraining\": {\"extra\": {\"pretrain-domain\": [\"--out\", \"\(path("elsewhere"))\"]}}}")
             .contains("'--out' is not allowed"))

@@ -83,6 +83,31 @@ final class GrammarTests: XCTestCase {
 
     // MARK: - shared defaults
 
+    /// `train` and `ablate` declare the model and training options once (`ModelOptions`,
+    /// `TrainingOptions`): both list them under the same titles with the same help, and `train`
+    /// lists its corpus, embeddings and GLoMo options under theirs.
+    func testTrainAndAblateShareTheirTitledOptionGroups() throws {
+        func section(_ text: String, _ title: String) -> String {
+            guard let start = text.range(of: "\n" + title + ":\n") else { return "" }
+            let rest = text[start.upperBound...]
+            return String(rest[..<(rest.range(of: "\n\n")?.lowerBound ?? rest.endIndex)])
+        }
+        let train = try runLMTool(["train", "--help"]).stdout, ablate = try runLMTool(["ablate", "--help"]).stdout
+        for (title, flags) in [("MODEL", ["--preset", "--embedding-size", "--hidden-size", "--layers", "--dropout", "--tie-weights/--no-tie-weights",
+                                          "--init-range", "--softmax"]),
+                               ("TRAINING", ["--batching", "--bptt", "--batch-size", "--optimizer", "--lr", "--momentum", "--weight-decay",
+                                             "--clip", "--schedule", "--epochs", "--patience", "--train-tokens", "--threads"])] {
+            let ofTrain = section(train, title)
+            for flag in flags {
+                XCTAssertTrue(ofTrain.contains("  " + flag + " ") || ofTrain.contains("  " + flag + "\n"), "\(title) lacks \(flag): \(ofTrain)")
+            }
+            XCTAssertEqual(ofTrain, section(ablate, title))
+        }
+        XCTAssertTrue(section(train, "CORPUS").contains("--tokenizer"), train)
+        XCTAssertTrue(section(train, "EMBEDDINGS").contains("--embedding-mode"), train)
+        XCTAssertTrue(section(train, "GLOMO").contains("--glomo-weights"), train)
+    }
+
     /// `--min-count` and `--max-size` read the same wherever the vocabulary of a language model is
     /// built; the commands with other defaults give their reason.
     func testSharedVocabularyDefaultsAreStatedOneWay() throws {

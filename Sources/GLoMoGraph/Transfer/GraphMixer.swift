@@ -3,7 +3,7 @@ import NN
 /// How a `GraphMixer` weighs its candidate graphs.
 ///
 /// Encoded as `"global"` or `"per-token"`.
-public enum GraphMixWeighting: String, Sendable, Codable {
+public enum GraphMixWeighting: String, CaseIterable, Sendable, Codable {
     /// One softmax over learned logits `mix.logits [M]`, shared by every position.
     case global
     /// Predicted per position from the features there: `w_i = softmax(U · h_i + c)`,

@@ -242,13 +242,7 @@ public struct AblationPlan: Sendable {
         }
 
         // 3. Training: one run per arm × seed.
-        var trainFlags: [String] = []
-        var train = spec.train
-        if train["preset"] == nil { train["preset"] = "small" }
-        for key in train.keys.sorted() {
-            let value = train[key]!
-            trainFlags += value == "true" ? ["--" + key] : ["--" + key, value]
-        }
+        let trainFlags = spec.train.arguments
         var runs: [PlannedStep] = []
         for (arm, seeds) in seededArms {
             var armArguments: [String] = [], dependencies = vocabularyStep

@@ -133,8 +133,8 @@ public struct AblationArm: Hashable, Sendable {
 ///                       "extra": {"pretrain-domain": ["--batch-size", "32"]}}
 ///     }
 ///
-/// `train` maps `lmtool train` flag names (without `--`) to values; `true` stands for a bare
-/// flag (`"tie-weights": true`), `false` leaves it out.
+/// `train` maps `lmtool train` flag names (without `--`) to values of their types
+/// (`TrainOverrides`); `true` stands for a bare flag (`"tie-weights": true`), `false` leaves it out.
 public struct AblationSpec: Codable, Equatable, Sendable {
     /// Corpus options passed to every step (`CorpusOptions` of the CLI).
     public struct CorpusFlags: Codable, Equatable, Sendable {
@@ -225,8 +225,8 @@ public struct AblationSpec: Codable, Equatable, Sendable {
     public var grids: [Grid]
     public var corpusOptions: CorpusFlags
     public var vocabulary: VocabularySettings
-    /// `lmtool train` flags without `--` → value (`"true"` = bare flag).
-    public var train: [String: String]
+    /// `lmtool train` flags without `--` → value (`"true"` = bare flag), checked when read.
+    public var train: TrainOverrides
     public var pretraining: PretrainingSettings
     /// The arm the others are compared with (default `random`).
     public var baseline: String?
@@ -238,7 +238,7 @@ public struct AblationSpec: Codable, Equatable, Sendable {
 
     public init(corpus: [String] = [], sources: [String] = ["random", "domain-paragraph"], modes: [String] = ["frozen"],
                 glomo: [String] = ["off"], seeds: Int = 3, corpusOptions: CorpusFlags = .init(),
-                vocabulary: VocabularySettings = .init(), train: [String: String] = [:],
+                vocabulary: VocabularySettings = .init(), train: TrainOverrides = [:],
                 pretraining: PretrainingSettings = .init(), baseline: String? = nil, splits: SplitFiles = .init(),
                 grids: [Grid] = []) {
         self.corpus = corpus
@@ -315,7 +315,7 @@ public struct AblationSpec: Codable, Equatable, Sendable {
     /// its default used).
     static func checkFields(_ container: KeyedDecodingContainer<AnyKey>, known: [String], prefix: String) throws {
         for key in container.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) where !known.contains(key.stringValue) {
-            throw AblationError("unknown field '\(prefix)\(key.stringValue)' (known: \(known.joined(separator: ", ")))")
+            throw AblationError("unknown field '\(prefix)\(escapeControlCharacters(key.stringValue))' (known: \(known.joined(separator: ", ")))")
         }
     }
 
@@ -349,19 +349,7 @@ public struct AblationSpec: Codable, Equatable, Sendable {
         baseline = try c.decodeIfPresent(String.self, forKey: .baseline)
         if let line = try? c.decodeIfPresent(String.self, forKey: .comment) { comment = [line] }
         else { comment = try c.decodeIfPresent([String].self, forKey: .comment) }
-        train = try c.decodeIfPresent([String: Scalar].self, forKey: .train)?.compactMapValues(\.flagValue) ?? d.train
-    }
-
-    /// A JSON scalar in `train`: string, number or boolean.
-    struct Scalar: Decodable {
-        var flagValue: String?
-        init(from decoder: Decoder) throws {
-            let c = try decoder.singleValueContainer()
-            if let b = try? c.decode(Bool.self) { flagValue = b ? "true" : nil }
-            else if let i = try? c.decode(Int.self) { flagValue = String(i) }
-            else if let x = try? c.decode(Double.self) { flagValue = String(x) }
-            else { flagValue = try c.decode(String.self) }
-        }
+        train = try c.decodeIfPresent(TrainOverrides.self, forKey: .train) ?? d.train
     }
 
     /// Reads a spec file; an error names the file, and so do those of `validate()` later.
@@ -538,10 +526,7 @@ public struct AblationSpec: Codable, Equatable, Sendable {
         if vocabulary.file != nil && (vocabulary.minCount != nil || vocabulary.maxSize != nil) {
             throw AblationError("--vocab and --min-count/--max-size exclude each other")
         }
-        for key in ["run", "corpus", "train", "valid", "test", "vocab", "seed", "embeddings", "embedding-mode", "glomo", "glomo-on", "resume", "force"]
-        where train[key] != nil {
-            throw AblationError("train option --\(key) is set by ablate itself")
-        }
+        try train.check()
         try validateExtra()
         let arms = try arms()
         if arms.contains(where: { $0.source == .word2vecOut }) && (pretraining.outOfDomainCorpus ?? []).isEmpty {

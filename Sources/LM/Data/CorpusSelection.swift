@@ -63,21 +63,25 @@ public struct CorpusSelection: Sendable {
     }
 
     /// Throws unless there is a training source and a validation source, and the lists can be
-    /// recorded unambiguously.
+    /// recorded unambiguously. The errors name the lists as fields of a `TrainingRequest`
+    /// (`data.corpus`, `data.train`, ...).
     public func check() throws {
-        if corpus.isEmpty && train.isEmpty {
-            throw TrainingSetupError("no training data: give --corpus PATH (split by records) or --train PATH")
-        }
+        if corpus.isEmpty && train.isEmpty { throw CorpusSelection.noTrainingData }
         if corpus.isEmpty && valid.isEmpty {
-            throw TrainingSetupError("no validation data: give --valid PATH, or --corpus PATH to split a corpus by records")
+            throw TrainingSetupError("no validation data: give data.valid PATH, or data.corpus PATH to split a corpus by records",
+                                     fields: ["data.valid", "data.corpus"])
         }
         for path in train where valid.contains(path) && test.contains(path) {
-            throw TrainingSetupError("\(path) is given as --train, --valid and --test: use --corpus \(path) to split it by records")
+            throw TrainingSetupError("\(path) is given as data.train, data.valid and data.test: use data.corpus \(path) to split it by records",
+                                     fields: ["data.train", "data.valid", "data.test", "data.corpus"])
         }
         for path in corpus where train.contains(path) || valid.contains(path) || test.contains(path) {
-            throw TrainingSetupError("\(path) is given both with --corpus and as an explicit split")
+            throw TrainingSetupError("\(path) is given both with data.corpus and as an explicit split", fields: ["data.corpus"])
         }
     }
+
+    static let noTrainingData = TrainingSetupError("no training data: give data.corpus PATH (split by records) or data.train PATH",
+                                                   fields: ["data.corpus", "data.train"])
 
     /// Whether `split` has any source (a test split may have none).
     public func hasSource(_ split: Split) -> Bool {
@@ -129,8 +133,27 @@ public struct CorpusSelection: Sendable {
 }
 
 /// A training run that cannot start as asked (missing data, bad settings): one line.
+///
+/// The library names settings by their fields (`model.embeddingSize`, `data.corpus`, see
+/// `TrainingRequest`), listed in `fields`; a command line tool puts its own names in with
+/// `naming(_:)` (`lmtool train` its flags: `--embedding-size must be at least 1, got 0`).
 public struct TrainingSetupError: Error, CustomStringConvertible, Equatable, Sendable {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// The fields `message` names, as written there.
+    public var fields: [String]
+    public init(_ message: String, fields: [String] = []) {
+        self.message = message
+        self.fields = fields
+    }
     public var description: String { message }
+
+    /// The error with each of its fields replaced by `name(field)` (a field without a name is kept).
+    public func naming(_ name: (String) -> String?) -> TrainingSetupError {
+        var text = message
+        // Longest first, so that no field is replaced inside a longer one.
+        for field in fields.sorted(by: { $0.count > $1.count }) {
+            if let replacement = name(field) { text = text.replacingOccurrences(of: field, with: replacement) }
+        }
+        return TrainingSetupError(text)
+    }
 }

@@ -9,22 +9,16 @@ public enum InputFactory {
     /// The input representation `input` describes, with shapes only (values come from the
     /// model's initialisation, then `initialize`, or from `model.safetensors`).
     ///
-    /// `random` is a `TrainableEmbedding`; any other kind naming a `path` is a pretrained table
+    /// `random` is a `TrainableEmbedding`; `pretrained` is a pretrained table
     /// (`PretrainedInput`, `mode` frozen, finetune or concat); every pretrained value comes from
     /// `model.safetensors`, so a run reloads from its directory alone.
     ///
-    ///     let input = try InputFactory.make(.init(kind: "pretrained", path: "w2v.vec", mode: "frozen"),
+    ///     let input = try InputFactory.make(.init(kind: .pretrained, path: "w2v.vec", mode: .frozen),
     ///                                       model: config.model)
     public static func make(_ input: RunConfig.InputSource, model: ModelConfig) throws -> InputRepresentation {
         switch input.kind {
-        case "random":
-            return TrainableEmbedding(vocabularySize: model.vocabularySize, embeddingSize: model.embeddingSize)
-        default:
-            // Any other kind with a file is a pretrained embedding table (see PretrainedInput).
-            guard input.path != nil || input.kind == "pretrained" else {
-                throw InputFactoryError(message: "unknown input representation \(String(reflecting: input.kind))")
-            }
-            return try PretrainedInput.make(input, model: model)
+        case .random: return TrainableEmbedding(vocabularySize: model.vocabularySize, embeddingSize: model.embeddingSize)
+        case .pretrained: return try PretrainedInput.make(input, model: model)
         }
     }
 
@@ -33,16 +27,13 @@ public enum InputFactory {
     /// and throws a clear error (naming the file) when one is unreadable or does not fit the
     /// model. `random` with no GLoMo needs nothing.
     ///
-    /// Pretrained embeddings (kind other than `random`, with a `path`): the file is read with
+    /// Pretrained embeddings (kind `pretrained`, with a `path`): the file is read with
     /// `EmbeddingFile.read` (any format; every bad row is an error naming file and line), its
     /// SHA-256 becomes `contentHash`, `mode` defaults to `frozen`, `frozen` is set (true unless
     /// finetune). frozen and finetune need D == `embeddingSize`; `--tie-weights` needs finetune;
     /// a file sharing no word with the vocabulary is refused.
     public static func prepare(_ config: inout RunConfig, vocabulary: Vocabulary) throws {
-        if config.inputRepresentation.kind != "random" {
-            guard config.inputRepresentation.path != nil || config.inputRepresentation.kind == "pretrained" else {
-                throw InputFactoryError(message: "unknown input representation \(String(reflecting: config.inputRepresentation.kind))")
-            }
+        if config.inputRepresentation.kind == .pretrained {
             try PretrainedInput.prepare(&config.inputRepresentation, model: config.model, vocabulary: vocabulary)
         }
         if config.glomo != nil { try prepareGLoMo(&config, vocabulary: vocabulary) }
@@ -57,7 +48,7 @@ public enum InputFactory {
     /// random initialisation. The file must still have the SHA-256 `prepare` recorded.
     public static func initialize(_ model: LanguageModel, config: RunConfig, vocabulary: Vocabulary) throws -> [String] {
         var lines: [String] = []
-        if config.inputRepresentation.kind != "random" {
+        if config.inputRepresentation.kind == .pretrained {
             lines += try PretrainedInput.initialize(model, input: config.inputRepresentation, vocabulary: vocabulary)
         }
         if let use = config.glomo, let glomo = model.glomo { lines.append(try initializeGLoMo(glomo, use: use, vocabulary: vocabulary)) }

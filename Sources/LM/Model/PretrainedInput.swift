@@ -202,7 +202,7 @@ extension PretrainedInput {
     /// Reads and checks the embeddings file a new run names; fills `contentHash` (SHA-256 of the
     /// file), `mode` (default `frozen`) and `frozen`.
     static func prepare(_ input: inout RunConfig.InputSource, model: ModelConfig, vocabulary: Vocabulary) throws {
-        if input.mode == nil { input.mode = PretrainedMode.frozen.rawValue }
+        if input.mode == nil { input.mode = .frozen }
         let (path, mode) = try pathAndMode(input)
         let table = try EmbeddingFile.read(path)
         try checkFit(mode: mode, dimension: table.dimension, model: model, path: path)
@@ -212,7 +212,7 @@ extension PretrainedInput {
         }
         input.contentHash = try fileSHA256(path)
         input.frozen = mode != .finetune
-        input.mode = mode.rawValue
+        input.mode = mode
         input.dimension = table.dimension
     }
 
@@ -257,11 +257,7 @@ extension PretrainedInput {
         guard let path = input.path, !path.isEmpty else {
             throw InputFactoryError(message: "input representation '\(input.kind)' names no embeddings file")
         }
-        let raw = input.mode ?? PretrainedMode.frozen.rawValue
-        guard let mode = PretrainedMode(rawValue: raw) else {
-            throw InputFactoryError(message: "unknown embedding mode '\(raw)' (expected frozen, finetune or concat)")
-        }
-        return (path, mode)
+        return (path, input.mode ?? .frozen)
     }
 
     /// Whether `dimension`-wide vectors fit `mode` in a model of `model`'s shape.

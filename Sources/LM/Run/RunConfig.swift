@@ -1,5 +1,6 @@
 import Corpus
 import Foundation
+import GLoMoGraph
 
 /// Everything needed to rebuild a trained model and its data path, stored as a run's
 /// `config.json` (pretty JSON with sorted keys).
@@ -23,12 +24,20 @@ public struct RunConfig: Codable, Equatable, Sendable {
         }
     }
 
+    /// What the input embedding is (`input_representation.kind` in config.json).
+    public enum InputKind: String, CaseIterable, Codable, Sendable {
+        /// A trainable table initialised from the seed.
+        case random
+        /// A table read from an embeddings file (`path`), used as `mode` says.
+        case pretrained
+    }
+
     /// Where the input embedding came from: `random` (initialised from the seed), or a pretrained
     /// file with its content hash (`input_representation` in config.json). `InputFactory` builds
-    /// the model's `InputRepresentation` from it.
+    /// the model's `InputRepresentation` from it. An unknown `kind` or `mode` in a config.json is
+    /// refused when it is read (naming the file and the field).
     public struct InputSource: Codable, Equatable, Sendable {
-        /// `random`, or the name of a pretrained source (e.g. `word2vec`, `domain-classifier`, `glomo`).
-        public var kind: String
+        public var kind: InputKind
         /// The file it was read from, if any.
         public var path: String?
         /// A hash of that file's content, if known.
@@ -36,18 +45,30 @@ public struct RunConfig: Codable, Equatable, Sendable {
         /// Whether the pretrained values were kept frozen during training.
         public var frozen: Bool?
         /// How a pretrained table is used: `frozen`, `finetune` or `concat` (nil for `random`).
-        public var mode: String?
+        public var mode: PretrainedMode?
         /// The width D of the pretrained vectors (so that a run reloads without its embeddings file).
         public var dimension: Int?
 
-        public init(kind: String = "random", path: String? = nil, contentHash: String? = nil, frozen: Bool? = nil,
-                    mode: String? = nil, dimension: Int? = nil) {
+        public init(kind: InputKind = .random, path: String? = nil, contentHash: String? = nil, frozen: Bool? = nil,
+                    mode: PretrainedMode? = nil, dimension: Int? = nil) {
             self.kind = kind
             self.path = path
             self.contentHash = contentHash
             self.frozen = frozen
             self.mode = mode
             self.dimension = dimension
+        }
+
+        private enum CodingKeys: String, CodingKey { case kind, path, contentHash, frozen, mode, dimension }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            kind = try c.decodeChoice(InputKind.self, forKey: .kind)
+            path = try c.decodeIfPresent(String.self, forKey: .path)
+            contentHash = try c.decodeIfPresent(String.self, forKey: .contentHash)
+            frozen = try c.decodeIfPresent(Bool.self, forKey: .frozen)
+            mode = try c.decodeChoiceIfPresent(PretrainedMode.self, forKey: .mode)
+            dimension = try c.decodeIfPresent(Int.self, forKey: .dimension)
         }
 
         public static let random = InputSource()
@@ -60,13 +81,13 @@ public struct RunConfig: Codable, Equatable, Sendable {
         /// A hash of that model's content.
         public var contentHash: String
         /// `embeddings` or `hidden`: what the mixed graphs are applied to.
-        public var on: String
+        public var on: GLoMoSite
         /// `global` (one learned mixture for every position) or `per-token` (mixture weights
-        /// predicted from the features at each position): `GraphMixWeighting`'s raw values.
+        /// predicted from the features at each position).
         /// Absent in config.json written before the option existed: `global`.
-        public var weights: String
+        public var weights: GraphMixWeighting
 
-        public init(path: String, contentHash: String, on: String, weights: String = "global") {
+        public init(path: String, contentHash: String, on: GLoMoSite, weights: GraphMixWeighting = .global) {
             self.path = path
             self.contentHash = contentHash
             self.on = on
@@ -79,11 +100,14 @@ public struct RunConfig: Codable, Equatable, Sendable {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             path = try c.decode(String.self, forKey: .path)
             contentHash = try c.decode(String.self, forKey: .contentHash)
-            on = try c.decode(String.self, forKey: .on)
-            weights = try c.decodeIfPresent(String.self, forKey: .weights) ?? "global"
+            on = try c.decodeChoice(GLoMoSite.self, forKey: .on)
+            weights = try c.decodeChoiceIfPresent(GraphMixWeighting.self, forKey: .weights) ?? .global
         }
     }
 
+    /// The format of `config.json`: `currentVersion` when written. A file without the field was
+    /// written before it existed (the same format: it reads as version 1); a newer version is refused.
+    public var version = RunConfig.currentVersion
     public var model: ModelConfig
     public var training: TrainingConfig
     public var corpus: CorpusPaths
@@ -103,6 +127,29 @@ public struct RunConfig: Codable, Equatable, Sendable {
         self.vocabularyHash = vocabularyHash
         self.inputRepresentation = inputRepresentation
         self.glomo = glomo
+    }
+
+    /// The `config.json` format this build writes and reads.
+    public static let currentVersion = 1
+
+    private enum CodingKeys: String, CodingKey {
+        case version, model, training, corpus, tokenization, vocabularyHash, inputRepresentation, glomo
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        version = try c.decodeIfPresent(Int.self, forKey: .version) ?? 1
+        guard (1...RunConfig.currentVersion).contains(version) else {
+            throw DecodingError.dataCorruptedError(forKey: .version, in: c, debugDescription:
+                "version \(version) is not one this lmtool reads (1 to \(RunConfig.currentVersion); a newer lmtool wrote it?)")
+        }
+        model = try c.decode(ModelConfig.self, forKey: .model)
+        training = try c.decode(TrainingConfig.self, forKey: .training)
+        corpus = try c.decode(CorpusPaths.self, forKey: .corpus)
+        tokenization = try c.decode(TokenizationOptions.self, forKey: .tokenization)
+        vocabularyHash = try c.decode(String.self, forKey: .vocabularyHash)
+        inputRepresentation = try c.decode(InputSource.self, forKey: .inputRepresentation)
+        glomo = try c.decodeIfPresent(GLoMoUse.self, forKey: .glomo)
     }
 }
 
@@ -150,6 +197,25 @@ extension RunConfig {
         for (what, n) in [("parameters", parameters), ("floats of activations per training window", activations)] where n > RunConfig.maxFloats {
             throw RunConfigError(message: "the sizes give about \(String(format: "%.3g", n)) \(what), more than the limit of 2^32")
         }
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// Decodes `key` as one of `T`'s raw values. An unknown value throws a one-line error that
+    /// quotes it (escaped) and lists the choices; the decoding error's path names the field.
+    func decodeChoice<T: RawRepresentable & CaseIterable>(_ type: T.Type, forKey key: Key) throws -> T where T.RawValue == String {
+        let raw = try decode(String.self, forKey: key)
+        guard let value = T(rawValue: raw) else {
+            let choices = T.allCases.map(\.rawValue).joined(separator: ", ")
+            throw DecodingError.dataCorruptedError(forKey: key, in: self,
+                                                   debugDescription: "unknown value \(String(reflecting: raw)) (expected one of \(choices))")
+        }
+        return value
+    }
+
+    /// `decodeChoice`, or nil when `key` is absent or null.
+    func decodeChoiceIfPresent<T: RawRepresentable & CaseIterable>(_ type: T.Type, forKey key: Key) throws -> T? where T.RawValue == String {
+        try contains(key) && !decodeNil(forKey: key) ? decodeChoice(type, forKey: key) : nil
     }
 }
 

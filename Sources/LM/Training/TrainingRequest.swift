@@ -101,7 +101,7 @@ public struct TrainingRequest: Sendable {
     private func prepareNew(log: @escaping (String) -> Void) throws -> Trainer {
         let run = RunDirectory(path: runPath)
         if run.holdsRun && !force { throw run.folder.alreadyHoldsError() }
-        guard let data else { throw TrainingSetupError("no training data: give --corpus PATH (split by records) or --train PATH") }
+        guard let data else { throw CorpusSelection.noTrainingData }
         try data.check()
         for entry in try data.skippedEntries() { log("note: \(entry)") }
         let vocabulary = try loadVocabulary(data: data, log: log)
@@ -166,7 +166,7 @@ public struct TrainingRequest: Sendable {
             log("vocabulary: \(v.count) tokens from \(vocabularyFile) (hash \(v.contentHash))")
             return v
         }
-        if let minCount, minCount < 1 { throw TrainingSetupError("--min-count must be at least 1, got \(minCount)") }
+        if let minCount, minCount < 1 { throw TrainingSetupError("minCount must be at least 1, got \(minCount)", fields: ["minCount"]) }
         let v = try data.buildVocabulary(minCount: minCount ?? TrainingRequest.defaultMinCount, maxSize: maxSize)
         log("vocabulary: \(v.count) tokens built from the training split (hash \(v.contentHash))")
         return v
@@ -196,35 +196,39 @@ public struct TrainingRequest: Sendable {
         return (train, valid, test?.isEmpty == true ? nil : test)
     }
 
-    /// Throws a one-line error naming the flag when a setting cannot be trained.
+    /// Throws a one-line error naming the field (`model.dropout`, `training.bptt`, `trainTokens`)
+    /// when a setting cannot be trained.
     public static func check(_ config: RunConfig, trainTokens: Int? = nil) throws {
         let m = config.model, t = config.training
-        func fail(_ message: String) throws { throw TrainingSetupError(message) }
-        if m.embeddingSize < 1 { try fail("--embedding-size must be at least 1, got \(m.embeddingSize)") }
-        if m.hiddenSize < 1 { try fail("--hidden-size must be at least 1, got \(m.hiddenSize)") }
-        if m.layers < 1 { try fail("--layers must be at least 1, got \(m.layers)") }
-        if !(m.dropout >= 0 && m.dropout < 1) { try fail("--dropout must be in [0, 1), got \(m.dropout)") }
-        if !(m.initRange >= 0 && m.initRange.isFinite) { try fail("--init-range must be a non-negative number, got \(m.initRange)") }
-        if t.bptt < 1 { try fail("--bptt must be at least 1, got \(t.bptt)") }
-        if t.batchSize < 1 { try fail("--batch-size must be at least 1, got \(t.batchSize)") }
-        if !(t.learningRate > 0 && t.learningRate.isFinite) { try fail("--lr must be a positive number, got \(t.learningRate)") }
-        if !(t.momentum >= 0 && t.momentum < 1) { try fail("--momentum must be in [0, 1), got \(t.momentum)") }
-        if !(t.weightDecay >= 0 && t.weightDecay.isFinite) { try fail("--weight-decay must be a non-negative number, got \(t.weightDecay)") }
-        if !(t.clip >= 0 && t.clip.isFinite) { try fail("--clip must be a non-negative number (0 = off), got \(t.clip)") }
-        if t.momentum != 0 && t.optimizer != .sgd { try fail("--momentum applies to --optimizer sgd only") }
-        if !(1...ResumeState.maxEpochs).contains(t.epochs) { try fail("--epochs must be in 1...\(ResumeState.maxEpochs), got \(t.epochs)") }
-        if let p = t.patience, p < 1 { try fail("--patience must be at least 1, got \(p)") }
+        func fail(_ message: String, _ fields: String...) throws { throw TrainingSetupError(message, fields: fields) }
+        func atLeast1(_ fields: [(String, Int)]) throws {
+            for (field, value) in fields where value < 1 { try fail("\(field) must be at least 1, got \(value)", field) }
+        }
+        try atLeast1([("model.embeddingSize", m.embeddingSize), ("model.hiddenSize", m.hiddenSize), ("model.layers", m.layers)])
+        if !(m.dropout >= 0 && m.dropout < 1) { try fail("model.dropout must be in [0, 1), got \(m.dropout)", "model.dropout") }
+        if !(m.initRange >= 0 && m.initRange.isFinite) { try fail("model.initRange must be a non-negative number, got \(m.initRange)", "model.initRange") }
+        try atLeast1([("training.bptt", t.bptt), ("training.batchSize", t.batchSize)])
+        if !(t.learningRate > 0 && t.learningRate.isFinite) { try fail("training.learningRate must be a positive number, got \(t.learningRate)", "training.learningRate") }
+        if !(t.momentum >= 0 && t.momentum < 1) { try fail("training.momentum must be in [0, 1), got \(t.momentum)", "training.momentum") }
+        if !(t.weightDecay >= 0 && t.weightDecay.isFinite) { try fail("training.weightDecay must be a non-negative number, got \(t.weightDecay)", "training.weightDecay") }
+        if !(t.clip >= 0 && t.clip.isFinite) { try fail("training.clip must be a non-negative number (0 = off), got \(t.clip)", "training.clip") }
+        if t.momentum != 0 && t.optimizer != .sgd { try fail("training.momentum applies to training.optimizer sgd only", "training.momentum", "training.optimizer") }
+        if !(1...ResumeState.maxEpochs).contains(t.epochs) { try fail("training.epochs must be in 1...\(ResumeState.maxEpochs), got \(t.epochs)", "training.epochs") }
+        if let p = t.patience, p < 1 { try fail("training.patience must be at least 1, got \(p)", "training.patience") }
         switch t.schedule {
         case .constant: break
         case .decayAfter(let epoch, let factor):
-            if epoch < 0 || !(factor > 0 && factor.isFinite) { try fail("--schedule decay:EPOCH:FACTOR needs EPOCH ≥ 0 and FACTOR > 0") }
+            if epoch < 0 || !(factor > 0 && factor.isFinite) { try fail("training.schedule decay:EPOCH:FACTOR needs EPOCH ≥ 0 and FACTOR > 0", "training.schedule") }
         case .plateau(let factor):
-            if !(factor > 0 && factor.isFinite) { try fail("--schedule plateau:FACTOR needs FACTOR > 0") }
+            if !(factor > 0 && factor.isFinite) { try fail("training.schedule plateau:FACTOR needs FACTOR > 0", "training.schedule") }
         }
-        if let trainTokens, trainTokens < 2 { try fail("--train-tokens must be at least 2, got \(trainTokens)") }
+        if let trainTokens, trainTokens < 2 { try fail("trainTokens must be at least 2, got \(trainTokens)", "trainTokens") }
         if let softmax = m.softmax, softmax.kind == .adaptive {
-            if m.tieWeights { try fail("--tie-weights does not work with --softmax adaptive (PyTorch's AdaptiveLogSoftmaxWithLoss has no tied weights)") }
-            do { try softmax.validate(vocabularySize: m.vocabularySize) } catch { try fail("--softmax: \(error)") }
+            if m.tieWeights {
+                try fail("model.tieWeights does not work with model.softmax adaptive (PyTorch's AdaptiveLogSoftmaxWithLoss has no tied weights)",
+                         "model.tieWeights", "model.softmax")
+            }
+            do { try softmax.validate(vocabularySize: m.vocabularySize) } catch { try fail("model.softmax: \(error)", "model.softmax") }
         }
         // Sizes too large to allocate (the same bound config.json is read back with).
         do { try config.checkSizes() } catch let e as RunConfigError { try fail(e.message) }

@@ -87,34 +87,16 @@ struct AblateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The lmtool binary for the steps (default: this one).", visibility: .hidden))
     var executable: String?
 
-    @OptionGroup var corpusOptions: CorpusOptions
+    @OptionGroup(title: "Corpus") var corpusOptions: CorpusOptions
 
     // The shared vocabulary.
     @Option(help: "Use this vocabulary file instead of building RESULTS/vocab.txt.") var vocab: String?
     @Option(name: .customLong("min-count"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.optionalMinCountHelp)) var minCount: Int?
     @Option(name: .customLong("max-size"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.maxSizeHelp)) var maxSize: Int?
 
-    // lmtool train options, passed to every run.
-    @Option(help: "lmtool train --preset (default small).") var preset: String?
-    @Option(name: .customLong("embedding-size"), help: "lmtool train --embedding-size.") var embeddingSize: String?
-    @Option(name: .customLong("hidden-size"), help: "lmtool train --hidden-size.") var hiddenSize: String?
-    @Option(help: "lmtool train --layers.") var layers: String?
-    @Option(help: "lmtool train --dropout.") var dropout: String?
-    @Flag(inversion: .prefixedNo, help: "lmtool train --tie-weights / --no-tie-weights.") var tieWeights: Bool?
-    @Option(name: .customLong("init-range"), help: "lmtool train --init-range.") var initRange: String?
-    @Option(help: "lmtool train --batching.") var batching: String?
-    @Option(help: "lmtool train --bptt.") var bptt: String?
-    @Option(name: .customLong("batch-size"), help: "lmtool train --batch-size.") var batchSize: String?
-    @Option(help: "lmtool train --optimizer.") var optimizer: String?
-    @Option(help: "lmtool train --lr.") var lr: String?
-    @Option(help: "lmtool train --momentum.") var momentum: String?
-    @Option(name: .customLong("weight-decay"), help: "lmtool train --weight-decay.") var weightDecay: String?
-    @Option(help: "lmtool train --clip.") var clip: String?
-    @Option(help: "lmtool train --schedule.") var schedule: String?
-    @Option(help: "lmtool train --epochs.") var epochs: String?
-    @Option(help: "lmtool train --patience.") var patience: String?
-    @Option(name: .customLong("train-tokens"), help: "lmtool train --train-tokens: the first N training tokens only.") var trainTokens: String?
-    @Option(help: "lmtool train --threads.") var threads: String?
+    // lmtool train options, passed to every run (their values as given).
+    @OptionGroup(title: "Model") var model: ModelOptions
+    @OptionGroup(title: "Training") var training: TrainingOptions
 
     // Pretraining.
     @Option(name: .customLong("pretrain-epochs"), parsing: .unconditional, help: "--epochs of pretrain-domain, embed bilm, embed word2vec.") var pretrainEpochs: Int?
@@ -170,16 +152,15 @@ struct AblateCommand: ParsableCommand {
         if let vocab { s.vocabulary.file = vocab }
         if let minCount { s.vocabulary.minCount = minCount }
         if let maxSize { s.vocabulary.maxSize = maxSize }
-        let train: [(String, String?)] = [
-            ("preset", preset), ("embedding-size", embeddingSize), ("hidden-size", hiddenSize), ("layers", layers),
-            ("dropout", dropout), ("init-range", initRange), ("batching", batching), ("bptt", bptt), ("batch-size", batchSize),
-            ("optimizer", optimizer), ("lr", lr), ("momentum", momentum), ("weight-decay", weightDecay), ("clip", clip),
-            ("schedule", schedule), ("epochs", epochs), ("patience", patience), ("train-tokens", trainTokens), ("threads", threads),
-        ]
-        for (key, value) in train { if let value { s.train[key] = value } }
-        if let tieWeights {
-            s.train.removeValue(forKey: tieWeights ? "no-tie-weights" : "tie-weights")
-            s.train[tieWeights ? "tie-weights" : "no-tie-weights"] = "true"
+        do {
+            for (key, value) in model.given + training.given { if let value { try s.train.set(key, value) } }
+            if let tieWeights = model.tieWeights {
+                try s.train.set(tieWeights ? "no-tie-weights" : "tie-weights", nil)
+                try s.train.set(tieWeights ? "tie-weights" : "no-tie-weights", "true")
+            }
+        } catch let error as AblationError {
+            // The flag, not the spec field: `--lr: 'fast' is not a number`.
+            throw AblationError(error.description.replacingOccurrences(of: "train.", with: "--", options: .anchored))
         }
         if let pretrainEpochs { s.pretraining.epochs = pretrainEpochs }
         if let pretrainTokens { s.pretraining.trainTokens = pretrainTokens }

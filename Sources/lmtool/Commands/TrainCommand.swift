@@ -1,6 +1,7 @@
 import ArgumentParser
 import Corpus
 import Foundation
+import GLoMoGraph
 import LM
 import NN
 import Support
@@ -49,7 +50,7 @@ struct TrainCommand: ParsableCommand {
     var valid: [String] = []
     @Option(parsing: .upToNextOption, help: "Test files.")
     var test: [String] = []
-    @OptionGroup var corpusOptions: CorpusOptions
+    @OptionGroup(title: "Corpus") var corpusOptions: CorpusOptions
 
     // Vocabulary.
     @Option(help: "Vocabulary file (token<TAB>count); otherwise built from the training split.")
@@ -59,36 +60,32 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("max-size"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.maxSizeHelp))
     var maxSize: Int?
 
-    // Model.
-    @Option(help: "Recipe: tiny, small (Zaremba et al. small, the default) or medium.")
-    var preset: String?
-    @Option(name: .customLong("embedding-size"), parsing: .unconditional, help: "Embedding size.") var embeddingSize: Int?
-    @Option(name: .customLong("hidden-size"), parsing: .unconditional, help: "LSTM hidden size.") var hiddenSize: Int?
-    @Option(parsing: .unconditional, help: "LSTM layers.") var layers: Int?
-    @Option(parsing: .unconditional, help: "Dropout probability on embeddings, between layers and on the output.") var dropout: Float?
-    @Flag(name: .customLong("tie-weights"), inversion: .prefixedNo, help: "Share the decoder weight with the input embedding.")
-    var tieWeights: Bool?
-    @Option(name: .customLong("init-range"), parsing: .unconditional, help: "Parameters start uniform in ±X.") var initRange: Float?
-    @Option(help: "Output layer: full (default), adaptive (PyTorch's AdaptiveLogSoftmaxWithLoss, div_value 4, cutoffs chosen from the vocabulary's counts) or adaptive:C1,C2,... (explicit cutoffs).")
-    var softmax: String?
-
-    // Training.
-    @Option(help: "discourse (stream in columns, state carried) or sentence (padded sentences, state reset).")
-    var batching: String?
-    @Option(parsing: .unconditional, help: "Truncated BPTT length (window steps).") var bptt: Int?
-    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Batch columns.") var batchSize: Int?
-    @Option(help: "sgd, adam or adagrad.") var optimizer: String?
-    @Option(parsing: .unconditional, help: "Learning rate (for the per-token mean loss).") var lr: Float?
-    @Option(parsing: .unconditional, help: "SGD momentum.") var momentum: Float?
-    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "L2 weight decay.") var weightDecay: Float?
-    @Option(parsing: .unconditional, help: "Gradient-norm clipping threshold (0 = off).") var clip: Float?
-    @Option(help: "constant, decay:EPOCH:FACTOR or plateau:FACTOR.") var schedule: String?
-    @Option(parsing: .unconditional, help: "Epochs.") var epochs: Int?
-    @Option(parsing: .unconditional, help: "Stop after this many epochs without a better validation loss.") var patience: Int?
-    @Option(name: .customLong("train-tokens"), parsing: .unconditional, help: "Use only the first N training tokens (whole sentences), for quick runs.")
-    var trainTokens: Int?
+    @OptionGroup(title: "Model") var model: ModelOptions
+    @OptionGroup(title: "Training") var training: TrainingOptions
     @Option(parsing: .unconditional, help: "Random seed (initialisation, dropout, sentence order).") var seed: UInt64?
-    @Option(parsing: .unconditional, help: ArgumentHelp(SharedOptions.threadsHelp)) var threads: Int?
+
+    // The groups' values, by the names the checks below use.
+    var preset: String? { model.preset }
+    var embeddingSize: Int? { model.embeddingSize?.value }
+    var hiddenSize: Int? { model.hiddenSize?.value }
+    var layers: Int? { model.layers?.value }
+    var dropout: Float? { model.dropout?.value }
+    var tieWeights: Bool? { model.tieWeights }
+    var initRange: Float? { model.initRange?.value }
+    var softmax: String? { model.softmax }
+    var batching: String? { training.batching }
+    var bptt: Int? { training.bptt?.value }
+    var batchSize: Int? { training.batchSize?.value }
+    var optimizer: String? { training.optimizer }
+    var lr: Float? { training.lr?.value }
+    var momentum: Float? { training.momentum?.value }
+    var weightDecay: Float? { training.weightDecay?.value }
+    var clip: Float? { training.clip?.value }
+    var schedule: String? { training.schedule }
+    var epochs: Int? { training.epochs?.value }
+    var patience: Int? { training.patience?.value }
+    var trainTokens: Int? { training.trainTokens?.value }
+    var threads: Int? { training.threads?.value }
 
     // Run control.
     @Flag(help: "Continue the run in --run from its last.safetensors.") var resume = false
@@ -101,16 +98,13 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("stop-after-steps"), parsing: .unconditional, help: "Stop cleanly after N optimizer steps in this session (continue with --resume).")
     var stopAfterSteps: Int?
 
-    // Input representation.
-    @Option(help: "Pretrained embeddings file for the input layer.") var embeddings: String?
-    @Option(name: .customLong("embedding-mode"), help: "How --embeddings are used: frozen (default), finetune or concat.")
-    var embeddingMode: String?
-    @Option(help: "Pretrained GLoMo graph model directory (lmtool pretrain-glomo --out DIR).") var glomo: String?
-    @Option(name: .customLong("glomo-on"), help: "What the GLoMo graphs mix: embeddings (default) or hidden.")
-    var glomoOn: String?
-    @Option(name: .customLong("glomo-weights"),
-            help: "How the candidate graphs are mixed: global (one learned mixture, default) or per-token (weights predicted from each position's features).")
-    var glomoWeights: String?
+    @OptionGroup(title: "Embeddings") var input: EmbeddingOptions
+    @OptionGroup(title: "GLoMo") var graphs: GLoMoOptions
+    var embeddings: String? { input.embeddings }
+    var embeddingMode: String? { input.embeddingMode }
+    var glomo: String? { graphs.glomo }
+    var glomoOn: String? { graphs.glomoOn }
+    var glomoWeights: String? { graphs.glomoWeights }
 
     /// Checks the flags; every problem is thrown as a one-line error (no usage text).
     func checkFlags() throws {
@@ -123,9 +117,9 @@ struct TrainCommand: ParsableCommand {
         try oneOf(preset, "--preset", Preset.allCases.map(\.rawValue))
         try oneOf(batching, "--batching", TrainingConfig.Batching.allCases.map(\.rawValue))
         try oneOf(optimizer, "--optimizer", TrainingConfig.OptimizerKind.allCases.map(\.rawValue))
-        try oneOf(embeddingMode, "--embedding-mode", ["frozen", "finetune", "concat"])
-        try oneOf(glomoOn, "--glomo-on", ["embeddings", "hidden"])
-        try oneOf(glomoWeights, "--glomo-weights", ["global", "per-token"])
+        try oneOf(embeddingMode, "--embedding-mode", PretrainedMode.allCases.map(\.rawValue))
+        try oneOf(glomoOn, "--glomo-on", GLoMoSite.allCases.map(\.rawValue))
+        try oneOf(glomoWeights, "--glomo-weights", GraphMixWeighting.allCases.map(\.rawValue))
         if let schedule { _ = try TrainingConfig.Schedule(parsing: schedule) }
         if let softmax { _ = try SoftmaxChoice(parsing: softmax) }
         if corpusOptions.split != nil {
@@ -148,8 +142,10 @@ struct TrainCommand: ParsableCommand {
             let p = preset.flatMap(Preset.init(rawValue:)) ?? .small
             var model = p.model(vocabularySize: 2), training = p.training
             try makeRequest().overrides.apply(model: &model, training: &training)
-            try TrainingRequest.check(RunConfig(model: model, training: training, corpus: .init(), tokenization: .init(), vocabularyHash: ""),
-                                      trainTokens: trainTokens)
+            try TrainFlags.naming {
+                try TrainingRequest.check(RunConfig(model: model, training: training, corpus: .init(), tokenization: .init(), vocabularyHash: ""),
+                                          trainTokens: trainTokens)
+            }
         }
     }
 
@@ -185,12 +181,12 @@ struct TrainCommand: ParsableCommand {
         o.softmax = try softmax.map(SoftmaxChoice.init(parsing:))
         request.overrides = o
         if let embeddings {
-            request.inputRepresentation = RunConfig.InputSource(kind: "pretrained", path: embeddings,
-                                                                        mode: embeddingMode ?? "frozen")
+            request.inputRepresentation = RunConfig.InputSource(kind: .pretrained, path: embeddings,
+                                                                mode: embeddingMode.flatMap(PretrainedMode.init(rawValue:)) ?? .frozen)
         }
         if let glomo {
-            request.glomo = RunConfig.GLoMoUse(path: glomo, contentHash: "", on: glomoOn ?? "embeddings",
-                                               weights: glomoWeights ?? "global")
+            request.glomo = RunConfig.GLoMoUse(path: glomo, contentHash: "", on: glomoOn.flatMap(GLoMoSite.init(rawValue:)) ?? .embeddings,
+                                               weights: glomoWeights.flatMap(GraphMixWeighting.init(rawValue:)) ?? .global)
         }
         request.trainTokens = trainTokens
         request.resume = resume
@@ -214,7 +210,7 @@ struct TrainCommand: ParsableCommand {
             fflush(stdout)
         }
         log("BLAS: \(BLASRuntime.info)")
-        let trainer = try makeRequest().prepare(log: log)
+        let trainer = try TrainFlags.naming { try makeRequest().prepare(log: log) }
         trainer.progress = progress
         switch try trainer.train() {
         case .finished(let s):
