@@ -521,7 +521,7 @@ public final class LanguageModel {
     /// afterwards, so it does not depend on the thread count.
     private func crossEntropyForward(n: Int, V: Int, keepExponentials: Bool) -> (Double, Double) {
         let rowLoss = self.rowLoss
-        WorkerPool.shared.runSplitting(n * V >= WorkerPool.elementwiseMinimum) { member in
+        WorkerPool.shared.runSplitting(n * V >= WorkerPool.shared.settings.elementwiseMinimum) { member in
             for r in member.share(of: n) {
                 rowLoss[r] = crossEntropyRow(r, V: V, keepExponentials: keepExponentials)
             }
@@ -561,7 +561,7 @@ public final class LanguageModel {
     /// Overwrites `logits[r]` with `scale · mask[r] · (softmax(logits[r]) − onehot(target[r]))`.
     /// Rows are split over the threads of `WorkerPool.shared`.
     private func crossEntropyBackwardInPlace(n: Int, V: Int, scale: Float) {
-        WorkerPool.shared.runSplitting(n * V >= WorkerPool.elementwiseMinimum) { member in
+        WorkerPool.shared.runSplitting(n * V >= WorkerPool.shared.settings.elementwiseMinimum) { member in
             for r in member.share(of: n) { crossEntropyBackwardRow(r, V: V, scale: scale) }
         }
     }
