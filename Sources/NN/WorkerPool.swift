@@ -21,6 +21,7 @@ import Synchronization
 ///         for r in rows { ... }
 ///         member.sync()                           // every thread has done its rows
 ///     }
+// @unchecked: the job closure, `threads`, `settings` and the pthread mutex are shared by hand (`busy`, `generation`).
 public final class WorkerPool: @unchecked Sendable {
     /// The pool lmtool uses; its size is set by `BLASRuntime.setThreads` (`--threads`).
     public static let shared = WorkerPool(threads: 1)
@@ -29,7 +30,7 @@ public final class WorkerPool: @unchecked Sendable {
     static let spinMicroseconds: Int = 300
 
     /// One thread's view of a running job.
-    public struct Member {
+    public struct Member: Sendable {
         /// 0 for the calling thread, 1… for the workers.
         public let index: Int
         /// How many threads run this job.
@@ -215,7 +216,7 @@ public final class WorkerPool: @unchecked Sendable {
     }
 
     /// A reusable spinning barrier (sense by phase number) for the threads of one job.
-    final class Barrier: @unchecked Sendable {
+    final class Barrier: Sendable {
         private let arrived = Atomic<Int>(0)
         private let phase = Atomic<Int>(0)
 
