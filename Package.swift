@@ -8,9 +8,6 @@ let optimize: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
-/// Targets that compile in the Swift 6 language mode (strict concurrency checking).
-let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
-
 let package = Package(
     name: "lmtool",
     products: [
@@ -29,13 +26,13 @@ let package = Package(
         .systemLibrary(name: "CLinux"),
 
         // Shared low-level helpers: atomic file writes, output locks, SHA-256.
-        .target(name: "Support", dependencies: ["CLinux"], swiftSettings: optimize + swift6),
+        .target(name: "Support", dependencies: ["CLinux"], swiftSettings: optimize),
 
         // Text: readers, record formats, tokenizers, vocabulary, batchers. Knows nothing about networks.
-        .target(name: "Corpus", dependencies: ["Support", "CZstd", "CZlib"], swiftSettings: optimize + swift6),
+        .target(name: "Corpus", dependencies: ["Support", "CZstd", "CZlib"], swiftSettings: optimize),
         // Numbers: tensors, BLAS, layers with hand-written backward passes, optimizers, checkpoints.
         // Knows nothing about text.
-        .target(name: "NN", dependencies: ["Support", "CBLAS"], swiftSettings: optimize + swift6),
+        .target(name: "NN", dependencies: ["Support", "CBLAS"], swiftSettings: optimize),
         .target(name: "GLoMoGraph", dependencies: ["NN", "Corpus"], swiftSettings: optimize),
         .target(name: "Embeddings", dependencies: ["NN", "Corpus", "GLoMoGraph"], swiftSettings: optimize),
         .target(name: "LM", dependencies: ["Support", "NN", "Corpus", "Embeddings", "GLoMoGraph"], swiftSettings: optimize),
@@ -63,5 +60,5 @@ let package = Package(
         .testTarget(name: "EmbeddingsTests", dependencies: ["Embeddings", "TestFixtures", "FuzzSupport", "NNTestSupport"]),
         .testTarget(name: "LMToolTests", dependencies: ["lmtool", "Corpus", "FuzzSupport"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )
