@@ -132,7 +132,7 @@ final class WorkerPoolTests: XCTestCase {
         BLASRuntime.setThreads(2)
         let store = ParameterStore()
         _ = store.register("w", shape: [3])
-        let lstm = LSTM(inputSize: 2, hiddenSize: 3, numLayers: 1, batchSize: 1, maxSteps: 2)
+        let lstm = LSTM(inputSize: 2, hiddenSize: 3, batchSize: 1, maxSteps: 2)
         let a = [Float](repeating: 1, count: 5 * 9), b = [Float](repeating: 1, count: 9 * 70)
         var c = [Float](repeating: 0, count: 5 * 70)
         /// Jobs that `body` ran on several threads.
