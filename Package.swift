@@ -3,11 +3,6 @@
 // lmtool (CLI) → LM → Embeddings → GLoMoGraph → NN; LM, Embeddings → Corpus. Arrows point down only.
 import PackageDescription
 
-let optimize: [SwiftSetting] = [
-    // Hot loops run on unsafe buffer pointers; in release builds drop the exclusivity checks too.
-    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
-]
-
 let package = Package(
     name: "lmtool",
     products: [
@@ -26,23 +21,22 @@ let package = Package(
         .systemLibrary(name: "CLinux"),
 
         // Shared low-level helpers: atomic file writes, output locks, SHA-256.
-        .target(name: "Support", dependencies: ["CLinux"], swiftSettings: optimize),
+        .target(name: "Support", dependencies: ["CLinux"]),
 
         // Text: readers, record formats, tokenizers, vocabulary, batchers. Knows nothing about networks.
-        .target(name: "Corpus", dependencies: ["Support", "CZstd", "CZlib"], swiftSettings: optimize),
+        .target(name: "Corpus", dependencies: ["Support", "CZstd", "CZlib"]),
         // Numbers: tensors, BLAS, layers with hand-written backward passes, optimizers, checkpoints.
         // Knows nothing about text.
-        .target(name: "NN", dependencies: ["Support", "CBLAS"], swiftSettings: optimize),
-        .target(name: "GLoMoGraph", dependencies: ["NN", "Corpus"], swiftSettings: optimize),
-        .target(name: "Embeddings", dependencies: ["NN", "Corpus", "GLoMoGraph"], swiftSettings: optimize),
-        .target(name: "LM", dependencies: ["Support", "NN", "Corpus", "Embeddings", "GLoMoGraph"], swiftSettings: optimize),
+        .target(name: "NN", dependencies: ["Support", "CBLAS"]),
+        .target(name: "GLoMoGraph", dependencies: ["NN", "Corpus"]),
+        .target(name: "Embeddings", dependencies: ["NN", "Corpus", "GLoMoGraph"]),
+        .target(name: "LM", dependencies: ["Support", "NN", "Corpus", "Embeddings", "GLoMoGraph"]),
         .executableTarget(
             name: "lmtool",
             dependencies: [
                 "Support", "Corpus", "NN", "GLoMoGraph", "Embeddings", "LM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            swiftSettings: optimize),
+            ]),
 
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
         // What only tests use from NN: finite-difference gradient checks, Tensor element access
@@ -60,5 +54,5 @@ let package = Package(
         .testTarget(name: "EmbeddingsTests", dependencies: ["Embeddings", "TestFixtures", "FuzzSupport", "NNTestSupport"]),
         .testTarget(name: "LMToolTests", dependencies: ["lmtool", "Corpus", "FuzzSupport"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

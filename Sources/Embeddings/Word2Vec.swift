@@ -71,7 +71,7 @@ public enum Word2Vec {
 
     /// Trains SGNS vectors on `ids` (a corpus encoded with `vocabulary`, `<eos>` ending sentences).
     public static func train(ids: [Int32], vocabulary: Vocabulary, options: Word2VecOptions,
-                             progress: ((Word2VecProgress) -> Void)? = nil) -> EmbeddingTable {
+                             progress: (@Sendable (Word2VecProgress) -> Void)? = nil) -> EmbeddingTable {
         precondition(options.dimension > 0 && options.window > 0 && options.negative >= 0 && options.epochs >= 0 && options.threads > 0)
         let v = vocabulary.count, d = options.dimension
         // Counts over the training ids themselves (they may be one split of the vocabulary's corpus).
@@ -152,7 +152,7 @@ public enum Word2Vec {
         let start: UInt64
     }
 
-    static func trainThread(_ t: Int, _ s: Shared, _ o: Word2VecOptions, progress: ((Word2VecProgress) -> Void)?) {
+    static func trainThread(_ t: Int, _ s: Shared, _ o: Word2VecOptions, progress: (@Sendable (Word2VecProgress) -> Void)?) {
         let d = o.dimension, window = o.window
         let n = s.corpus.count
         let lo = n * t / s.threads, hi = n * (t + 1) / s.threads

@@ -14,7 +14,7 @@ public enum Transpose: Sendable {
 /// `op(A)` is `[m, k]`, `op(B)` is `[k, n]`, `C` is `[m, n]`; `lda`, `ldb`, `ldc` are the row
 /// strides of the matrices *as stored* (so for `transA == .transpose`, A is stored `[k, m]`
 /// and `lda >= m`). Pass `beta: 1` to accumulate into `C`, as every backward pass does.
-/// Products of at least `GEMMSplit.minimumWork` multiply-adds are cut in blocks of rows or
+/// Products of at least the pool's `gemmMinimumWork` multiply-adds are cut in blocks of rows or
 /// columns of C (`GEMMSplit`), one single-threaded OpenBLAS call per thread; each element of C
 /// is the same dot product either way (equal to rounding).
 ///
@@ -32,7 +32,7 @@ public func sgemm(
 ) {
     precondition(m >= 0 && n >= 0 && k >= 0, "sgemm: negative size")
     let pool = WorkerPool.shared
-    guard pool.threads > 1, let split = GEMMSplit(m: m, n: n, k: k) else {
+    guard pool.threads > 1, let split = GEMMSplit(m: m, n: n, k: k, settings: pool.settings) else {
         sgemmOneThread(transA, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                        beta: beta, c: c, ldc: ldc)
         return

@@ -146,7 +146,7 @@ public final class ParameterStore {
     /// Sets every gradient to zero.
     public func zeroGradients() {
         let g = gradients.baseAddress
-        WorkerPool.shared.forEachShare(of: count, minimumCount: WorkerPool.elementwiseMinimum) { share in
+        WorkerPool.shared.forEachShare(of: count, minimumCount: WorkerPool.shared.settings.elementwiseMinimum) { share in
             (g! + share.lowerBound).update(repeating: 0, count: share.count)
         }
     }

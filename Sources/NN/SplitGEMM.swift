@@ -1,6 +1,7 @@
 /// How `sgemm` cuts a product over the threads of `WorkerPool.shared`: in blocks of rows of C
 /// when C has at least as many rows as columns, else in blocks of columns (whole 16-column
-/// panels); products under `minimumWork` multiply-adds, or too narrow to cut, run on one thread.
+/// panels); products under `ParallelSettings.gemmMinimumWork` multiply-adds, or too narrow to
+/// cut, run on one thread.
 ///
 /// Measured with `lmtool bench gemm --threads 2` (BENCHMARKS.md): the LSTM's per-step products
 /// (20×2600×650, 20×800×200) gain from a column split, since each thread then packs only its half
@@ -9,14 +10,13 @@ public enum GEMMSplit: Equatable, Sendable {
     case rows
     case columns
 
-    /// Below this many multiply-adds (m·n·k) a product runs on one thread.
-    public static var minimumWork = 1 << 18
     /// Column blocks start at multiples of this many columns (whole SIMD panels).
     public static let columnAlignment = 16
 
-    /// The split for an `m × n × k` product, or nil to run it on one thread.
-    public init?(m: Int, n: Int, k: Int) {
-        guard m * n * k >= GEMMSplit.minimumWork else { return nil }
+    /// The split for an `m × n × k` product, or nil to run it on one thread (too little work
+    /// for `settings`, or too narrow).
+    public init?(m: Int, n: Int, k: Int, settings: ParallelSettings) {
+        guard m * n * k >= settings.gemmMinimumWork else { return nil }
         if m >= n && m >= 8 {
             self = .rows
         } else if n >= 2 * GEMMSplit.columnAlignment {

@@ -21,6 +21,7 @@ import Synchronization
 ///         for r in rows { ... }
 ///         member.sync()                           // every thread has done its rows
 ///     }
+// @unchecked: the job closure, `threads`, `settings` and the pthread mutex are shared by hand (`busy`, `generation`).
 public final class WorkerPool: @unchecked Sendable {
     /// The pool lmtool uses; its size is set by `BLASRuntime.setThreads` (`--threads`).
     public static let shared = WorkerPool(threads: 1)
@@ -29,7 +30,7 @@ public final class WorkerPool: @unchecked Sendable {
     static let spinMicroseconds: Int = 300
 
     /// One thread's view of a running job.
-    public struct Member {
+    public struct Member: Sendable {
         /// 0 for the calling thread, 1… for the workers.
         public let index: Int
         /// How many threads run this job.
@@ -68,10 +69,12 @@ public final class WorkerPool: @unchecked Sendable {
     private let jobCount = Atomic<Int>(1)
     private var workers = 0
 
-    /// A pool of `threads` threads (the caller and `threads - 1` workers, started on first use).
-    public init(threads: Int) {
+    /// A pool of `threads` threads (the caller and `threads - 1` workers, started on first use)
+    /// that splits work from the sizes in `settings`.
+    public init(threads: Int, settings: ParallelSettings = .default) {
         precondition(threads >= 1, "WorkerPool: need at least one thread")
         self.threads = threads
+        self.settings = settings
         pthread_mutex_init(lock, nil)
         pthread_cond_init(wake, nil)
     }
@@ -82,6 +85,14 @@ public final class WorkerPool: @unchecked Sendable {
         didSet { precondition(threads >= 1, "WorkerPool: need at least one thread") }
     }
 
+    /// The sizes from which the kernels that run on this pool split their work. Set it while no
+    /// job runs.
+    public var settings: ParallelSettings
+
+    /// Jobs that have run on more than one thread: lets tests check that a path they force to
+    /// split did split.
+    public private(set) var jobsOnSeveralThreads = 0
+
     /// Runs `body` on `threads` threads at once (on the caller alone if a job is already running
     /// or `threads` is 1) and returns when all have finished.
     public func run(_ body: (Member) -> Void) {
@@ -91,6 +102,7 @@ public final class WorkerPool: @unchecked Sendable {
             return
         }
         startWorkers(upTo: count - 1)
+        jobsOnSeveralThreads += 1  // only the thread that set `busy` gets here
         withoutActuallyEscaping(body) { escapable in
             job = escapable
             jobCount.store(count, ordering: .relaxed)
@@ -122,7 +134,8 @@ public final class WorkerPool: @unchecked Sendable {
     /// pool's threads when `n >= minimumCount`, else once with the whole range on the caller:
     /// for elementwise passes whose elements are independent.
     ///
-    ///     WorkerPool.shared.forEachShare(of: count, minimumCount: 1 << 15) { range in
+    ///     let pool = WorkerPool.shared
+    ///     pool.forEachShare(of: count, minimumCount: pool.settings.elementwiseMinimum) { range in
     ///         for i in range { p[i] -= lr * g[i] }
     ///     }
     public func forEachShare(of n: Int, minimumCount: Int, alignment: Int = 1, _ body: (Range<Int>) -> Void) {
@@ -132,9 +145,6 @@ public final class WorkerPool: @unchecked Sendable {
             if !r.isEmpty { body(r) }
         }
     }
-
-    /// Elements below which an elementwise pass (optimizer step, bias fill) runs on one thread.
-    public static var elementwiseMinimum = 1 << 15
 
     /// Starts workers until there are `n`. They live as long as the process, and so does a pool
     /// that has started any (they hold it).
@@ -206,7 +216,7 @@ public final class WorkerPool: @unchecked Sendable {
     }
 
     /// A reusable spinning barrier (sense by phase number) for the threads of one job.
-    final class Barrier: @unchecked Sendable {
+    final class Barrier: Sendable {
         private let arrived = Atomic<Int>(0)
         private let phase = Atomic<Int>(0)
 

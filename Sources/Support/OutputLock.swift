@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// One writer per output: a command that writes a run directory, a results directory or an
 /// output file first takes this lock, and holds it until the process ends. A second process
@@ -16,7 +17,6 @@ import Glibc
 ///
 /// Within one process the lock is re-entrant: acquiring an output again is a no-op. The
 /// descriptor is close-on-exec, so child processes (ablate's steps) do not inherit the lock.
-/// Call it from one thread at a time (commands call it at their start).
 public enum OutputLock {
     /// The lock file of `path`: `.NAME.lock` beside it, after resolving symbolic links (two
     /// names of one directory share one lock).
@@ -36,33 +36,35 @@ public enum OutputLock {
         if AtomicFile.isStream(path) { return }
         try makeDirectories(splitPath(path).directory)
         let lockPath = lockFilePath(for: path)
-        if let fd = held[lockPath], sameFile(fd, lockPath) { return }
-        // Retry when the lock file was replaced between our open and our flock.
-        for _ in 0..<10 {
-            let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-            if fd < 0 { throw FileError.posix(lockPath, "cannot create the lock file") }
-            while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-                if errno == EINTR { continue }
-                let code = errno
-                let holder = readPid(fd)
-                close(fd)
-                if code == EWOULDBLOCK {
-                    throw FileError(path: path, message: "in use by another lmtool process (\(holder.map { "pid \($0)" } ?? "pid unknown"); lock file \(lockPath))")
+        try held.withLock { held in
+            if let fd = held[lockPath], sameFile(fd, lockPath) { return }
+            // Retry when the lock file was replaced between our open and our flock.
+            for _ in 0..<10 {
+                let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+                if fd < 0 { throw FileError.posix(lockPath, "cannot create the lock file") }
+                while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                    if errno == EINTR { continue }
+                    let code = errno
+                    let holder = readPid(fd)
+                    close(fd)
+                    if code == EWOULDBLOCK {
+                        throw FileError(path: path, message: "in use by another lmtool process (\(holder.map { "pid \($0)" } ?? "pid unknown"); lock file \(lockPath))")
+                    }
+                    throw FileError.posix(lockPath, "cannot lock", errno: code)
                 }
-                throw FileError.posix(lockPath, "cannot lock", errno: code)
+                guard sameFile(fd, lockPath) else {
+                    close(fd)
+                    continue
+                }
+                let pid = Array("\(getpid())\n".utf8)
+                _ = ftruncate(fd, 0)
+                _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, 0) }
+                if let old = held[lockPath] { close(old) }
+                held[lockPath] = fd
+                return
             }
-            guard sameFile(fd, lockPath) else {
-                close(fd)
-                continue
-            }
-            let pid = Array("\(getpid())\n".utf8)
-            _ = ftruncate(fd, 0)
-            _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, 0) }
-            if let old = held[lockPath] { close(old) }
-            held[lockPath] = fd
-            return
+            throw FileError(path: lockPath, message: "cannot lock: the lock file keeps being replaced")
         }
-        throw FileError(path: lockPath, message: "cannot lock: the lock file keeps being replaced")
     }
 
     /// The pid a lock file holds, if it holds one.
@@ -89,7 +91,7 @@ public enum OutputLock {
     }
 
     /// Lock file path → open descriptor holding its lock.
-    nonisolated(unsafe) private static var held: [String: Int32] = [:]
+    private static let held = Mutex<[String: Int32]>([:])
 }
 
 private extension String {

@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// SIGINT and SIGTERM as a request to stop training cleanly: the handler only sets a flag, the
 /// training loop (the LM trainer, the domain classifier's, GLoMo pretraining) polls
@@ -15,17 +16,17 @@ import Glibc
 public enum StopRequest {
     /// The signal that asked to stop (`SIGINT` or `SIGTERM`), or nil.
     public static var signal: Int32? {
-        let s = stopRequestSignal
+        let s = stopRequestSignal.load(ordering: .relaxed)
         return s == 0 ? nil : s
     }
 
     /// Routes SIGINT and SIGTERM to the stop flag and clears it.
     public static func install() {
-        stopRequestSignal = 0
+        stopRequestSignal.store(0, ordering: .relaxed)
         for s in [SIGINT, SIGTERM] {
             _ = Glibc.signal(s) { received in
-                if stopRequestSignal != 0 { _exit(128 + received) }
-                stopRequestSignal = received
+                if stopRequestSignal.load(ordering: .relaxed) != 0 { _exit(128 + received) }
+                stopRequestSignal.store(received, ordering: .relaxed)
             }
         }
     }
@@ -34,12 +35,12 @@ public enum StopRequest {
     public static func uninstall() {
         _ = Glibc.signal(SIGINT, SIG_DFL)
         _ = Glibc.signal(SIGTERM, SIG_DFL)
-        stopRequestSignal = 0
+        stopRequestSignal.store(0, ordering: .relaxed)
     }
 }
 
-/// Written only by the signal handler (a single aligned word store), read by the trainer.
-nonisolated(unsafe) private var stopRequestSignal: Int32 = 0
+/// Written by the signal handler (a lock-free atomic store), read by the trainer.
+private let stopRequestSignal = Atomic<Int32>(0)
 
 /// The one stop check of the three trainers (the LM's, the domain classifier's, GLoMo
 /// pretraining): called before every optimizer step, it says why the session must stop now —

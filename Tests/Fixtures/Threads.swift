@@ -1,19 +1,22 @@
 import NN
 
-/// Runs `body` on two threads with every split threshold at its minimum, so that the parallel
-/// paths (split GEMMs, the LSTM's time loop with packed weights, elementwise passes and the LM's
-/// softmax rows) run even on tiny test sizes; restores the settings afterwards.
+extension ParallelSettings {
+    /// Every threshold at its minimum: every product, elementwise pass and LSTM window splits.
+    public static let splittingEverything = ParallelSettings(gemmMinimumWork: 0, elementwiseMinimum: 1,
+                                                             lstmPackedMinimumRows: 0)
+}
+
+/// Runs `body` with `WorkerPool.shared` on two threads and `ParallelSettings.splittingEverything`,
+/// so that the parallel paths (split GEMMs, the LSTM's time loop with packed weights, elementwise
+/// passes and the LM's softmax rows) run even on tiny test sizes; restores the pool afterwards.
 public func onTwoThreadsSplittingEverything<R>(_ body: () throws -> R) rethrows -> R {
-    let before = (BLASRuntime.threads, GEMMSplit.minimumWork, WorkerPool.elementwiseMinimum, LSTM.packedMinimumRows)
+    let pool = WorkerPool.shared
+    let before = (BLASRuntime.threads, pool.settings)
     defer {
         BLASRuntime.setThreads(before.0)
-        GEMMSplit.minimumWork = before.1
-        WorkerPool.elementwiseMinimum = before.2
-        LSTM.packedMinimumRows = before.3
+        pool.settings = before.1
     }
     BLASRuntime.setThreads(2)
-    GEMMSplit.minimumWork = 0
-    WorkerPool.elementwiseMinimum = 1
-    LSTM.packedMinimumRows = 0
+    pool.settings = .splittingEverything
     return try body()
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Synchronization
 
 /// Every numeric option has a range checked before any work: a bad value (negative numbers
 /// included, which ArgumentParser would otherwise take for flags) gives exactly one line naming
@@ -57,13 +58,12 @@ final class OptionBoundsTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let cases = Self.table.flatMap { command, options in options.map { command + [$0.0, $0.1] } }
-        var failures: [String] = []
-        let lock = NSLock()
+        let failures = Mutex<[String]>([])
         DispatchQueue.concurrentPerform(iterations: cases.count) { i in   // a few processes at a time
             let arguments = cases[i], option = arguments[arguments.count - 2], shown = arguments.joined(separator: " ")
             var problems: [String] = []
             do {
-                let r = try runLMToolKilledAfter(seconds: 60, arguments, currentDirectory: folder)
+                let r = try Self.runLMToolKilledAfter(seconds: 60, arguments, currentDirectory: folder)
                 let lines = r.stderr.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
                 if r.status == 0 { problems.append("\(shown): exit status 0") }
                 if lines.count != 1 || !r.stderr.hasSuffix("\n") { problems.append("\(shown): \(lines.count) lines: \(r.stderr)") }
@@ -71,17 +71,16 @@ final class OptionBoundsTests: XCTestCase {
             } catch {
                 problems.append("\(shown): \(error)")
             }
-            lock.lock()
-            failures += problems
-            lock.unlock()
+            failures.withLock { $0 += problems }
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), [], "nothing may be written")
-        XCTAssertTrue(failures.isEmpty, failures.sorted().joined(separator: "\n"))
+        let all = failures.withLock { $0 }
+        XCTAssertTrue(all.isEmpty, all.sorted().joined(separator: "\n"))
     }
 
     /// `runLMTool`, but the process is killed after `seconds` (a value that hangs, as
     /// `--threads 100000` did, fails the test instead of stopping the suite).
-    func runLMToolKilledAfter(seconds: Double, _ arguments: [String], currentDirectory: String) throws -> (status: Int32, stderr: String) {
+    static func runLMToolKilledAfter(seconds: Double, _ arguments: [String], currentDirectory: String) throws -> (status: Int32, stderr: String) {
         let r = try runLMTool(arguments, currentDirectory: URL(fileURLWithPath: currentDirectory), timeout: seconds)
         return (r.status, r.stderr)
     }

@@ -1,6 +1,7 @@
 import XCTest
 import Synchronization
 @testable import NN
+import TestFixtures
 
 final class WorkerPoolTests: XCTestCase {
     /// Shares are contiguous, in order, aligned, and cover 0..<n exactly once.
@@ -76,12 +77,14 @@ final class WorkerPoolTests: XCTestCase {
     /// double-precision triple loop, for every transpose pair, with alpha, beta and a C wider
     /// than n whose padding must stay untouched; on 2 threads and 1.
     func testSplitSgemmAgainstNaiveLoops() {
-        let before = (BLASRuntime.threads, GEMMSplit.minimumWork)
-        defer { BLASRuntime.setThreads(before.0); GEMMSplit.minimumWork = before.1 }
-        GEMMSplit.minimumWork = 0
+        let pool = WorkerPool.shared
+        let before = (BLASRuntime.threads, pool.settings)
+        defer { BLASRuntime.setThreads(before.0); pool.settings = before.1 }
+        pool.settings.gemmMinimumWork = 0
         var rng = RNG(seed: 17)
-        // (m, n, k): columns split (n ≫ m), rows split (m ≥ n), one row (GEMV), too narrow.
-        for (m, n, k) in [(5, 70, 9), (41, 12, 7), (1, 50, 6), (3, 20, 4)] {
+        // (m, n, k, splits on 2 threads): columns split (n ≫ m), rows split (m ≥ n), one row
+        // (GEMV), too narrow.
+        for (m, n, k, splits) in [(5, 70, 9, true), (41, 12, 7, true), (1, 50, 6, true), (3, 20, 4, false)] {
             let ldc = n + 3
             for threads in [2, 1] {
                 BLASRuntime.setThreads(threads)
@@ -91,8 +94,11 @@ final class WorkerPoolTests: XCTestCase {
                         let b = (0..<k * n).map { _ in rng.uniform(-1, 1) }
                         let c0 = (0..<m * ldc).map { _ in rng.uniform(-1, 1) }
                         var c = c0
+                        let jobs = pool.jobsOnSeveralThreads
                         sgemm(ta, tb, m: m, n: n, k: k, alpha: 0.5, a: a, lda: ta == .none ? k : m,
                               b: b, ldb: tb == .none ? n : k, beta: 2, c: &c, ldc: ldc)
+                        XCTAssertEqual(pool.jobsOnSeveralThreads - jobs, splits && threads == 2 ? 1 : 0,
+                                       "\(m)x\(n)x\(k) split on \(threads) threads")
                         for i in 0..<m {
                             for j in 0..<ldc {
                                 guard j < n else {
@@ -116,12 +122,47 @@ final class WorkerPoolTests: XCTestCase {
         }
     }
 
+    /// The tests' `ParallelSettings.splittingEverything` (`onTwoThreadsSplittingEverything`)
+    /// splits tiny elementwise passes and products and packs the LSTM's weights for a window of one
+    /// row, which the default settings leave on one thread and to OpenBLAS.
+    func testTestSettingsSplitTinyWork() {
+        let pool = WorkerPool.shared
+        let before = BLASRuntime.threads
+        defer { BLASRuntime.setThreads(before) }
+        BLASRuntime.setThreads(2)
+        let store = ParameterStore()
+        _ = store.register("w", shape: [3])
+        let lstm = LSTM(inputSize: 2, hiddenSize: 3, batchSize: 1, maxSteps: 2)
+        let a = [Float](repeating: 1, count: 5 * 9), b = [Float](repeating: 1, count: 9 * 70)
+        var c = [Float](repeating: 0, count: 5 * 70)
+        /// Jobs that `body` ran on several threads.
+        func splitJobs(_ body: () -> Void) -> Int {
+            let jobs = pool.jobsOnSeveralThreads
+            body()
+            return pool.jobsOnSeveralThreads - jobs
+        }
+        func work() -> (sgd: Int, gemm: Int, packed: Bool) {
+            (splitJobs { SGD().step(store, learningRate: 0.1) },
+             splitJobs { sgemm(.none, .none, m: 5, n: 70, k: 9, a: a, lda: 9, b: b, ldb: 70, beta: 0, c: &c, ldc: 70) },
+             lstm.usePackedWeights(steps: 1))
+        }
+        let defaults = work()
+        XCTAssertEqual(defaults.sgd, 0)
+        XCTAssertEqual(defaults.gemm, 0)
+        XCTAssertFalse(defaults.packed)
+        let everything = onTwoThreadsSplittingEverything { work() }
+        XCTAssertEqual(everything.sgd, 1)
+        XCTAssertEqual(everything.gemm, 1)
+        XCTAssertTrue(everything.packed)
+        XCTAssertEqual(pool.settings, .default, "restored")
+    }
+
     /// The split chosen for the language model's shapes.
     func testSplitDecision() {
-        XCTAssertEqual(GEMMSplit(m: 20, n: 2600, k: 650), .columns)   // recurrent step
-        XCTAssertEqual(GEMMSplit(m: 700, n: 10_000, k: 200), .columns) // decoder forward
-        XCTAssertEqual(GEMMSplit(m: 10_000, n: 200, k: 700), .rows)    // decoder dW
-        XCTAssertNil(GEMMSplit(m: 4, n: 8, k: 8))                      // too little work
+        XCTAssertEqual(GEMMSplit(m: 20, n: 2600, k: 650, settings: .default), .columns)   // recurrent step
+        XCTAssertEqual(GEMMSplit(m: 700, n: 10_000, k: 200, settings: .default), .columns) // decoder forward
+        XCTAssertEqual(GEMMSplit(m: 10_000, n: 200, k: 700, settings: .default), .rows)    // decoder dW
+        XCTAssertNil(GEMMSplit(m: 4, n: 8, k: 8, settings: .default))                      // too little work
     }
 }
 

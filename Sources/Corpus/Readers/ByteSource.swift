@@ -1,5 +1,6 @@
 import Glibc
 import Foundation
+import Synchronization
 
 /// A stream of bytes: a plain file, or the decompressed contents of a zstd or gzip file.
 public protocol ByteSource: AnyObject {
@@ -99,8 +100,7 @@ enum StreamInputs {
         var path: String?
     }
 
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var opened: Set<Key> = []
+    private static let opened = Mutex<Set<Key>>([])
 
     /// Records that `path` is being opened; throws if it is a pipe or FIFO opened before, or
     /// `-` read before (standard input is consumed even when it is a redirected file).
@@ -115,13 +115,13 @@ enum StreamInputs {
             named = path != standardInputPath && lstat(path, &link) == 0 && link.st_mode & S_IFMT == S_IFIFO
             keys.append(Key(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), path: named ? path : nil))
         }
-        lock.lock()
-        defer { lock.unlock() }
-        if keys.contains(where: opened.contains) {
-            let what = named ? "a FIFO" : "a pipe or standard input"
-            throw CorpusError(file: path, "is \(what), which can be read only once, and it is needed again here (a second pass, or the same input given twice); save it to a file first")
+        try opened.withLock { opened in
+            if keys.contains(where: opened.contains) {
+                let what = named ? "a FIFO" : "a pipe or standard input"
+                throw CorpusError(file: path, "is \(what), which can be read only once, and it is needed again here (a second pass, or the same input given twice); save it to a file first")
+            }
+            opened.formUnion(keys)
         }
-        opened.formUnion(keys)
     }
 }
 

@@ -44,7 +44,7 @@ extension ParameterStore {
         if coefficient < 1 {
             let g = gradients
             for range in trainableRanges {
-                WorkerPool.shared.forEachShare(of: range.count, minimumCount: WorkerPool.elementwiseMinimum) { share in
+                WorkerPool.shared.forEachShare(of: range.count, minimumCount: WorkerPool.shared.settings.elementwiseMinimum) { share in
                     for i in share.shifted(by: range.lowerBound) { g[i] *= coefficient }
                 }
             }

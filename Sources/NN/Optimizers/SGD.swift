@@ -33,14 +33,14 @@ public final class SGD: Optimizer {
         // Elementwise, so each trainable range is cut between the threads of WorkerPool.shared.
         if mu == 0 {
             for range in store.trainableRanges {
-                WorkerPool.shared.forEachShare(of: range.count, minimumCount: WorkerPool.elementwiseMinimum) { share in
+                WorkerPool.shared.forEachShare(of: range.count, minimumCount: WorkerPool.shared.settings.elementwiseMinimum) { share in
                     for i in share.shifted(by: range.lowerBound) { p[i] -= lr * (g[i] + wd * p[i]) }
                 }
             }
         } else {
             state.buffers["momentum_buffer"]!.withUnsafeMutableBufferPointer { b in
                 for range in store.trainableRanges {
-                    WorkerPool.shared.forEachShare(of: range.count, minimumCount: WorkerPool.elementwiseMinimum) { share in
+                    WorkerPool.shared.forEachShare(of: range.count, minimumCount: WorkerPool.shared.settings.elementwiseMinimum) { share in
                         for i in share.shifted(by: range.lowerBound) {
                             let d = wd == 0 ? g[i] : g[i] + wd * p[i]
                             b[i] = first ? d : mu * b[i] + oneMinusDampening * d

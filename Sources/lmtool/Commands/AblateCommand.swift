@@ -1,4 +1,5 @@
 import ArgumentParser
+@preconcurrency import Glibc  // stdout, a C global that Swift 6 cannot check (written from one thread)
 import Corpus
 import Foundation
 import LM

@@ -2,9 +2,9 @@
 import NN
 
 enum OptimizerFixtures {
-    struct Case {
+    struct Case: Sendable {
         let name: String
-        let make: () -> any Optimizer
+        let make: @Sendable () -> any Optimizer
         let after: [[Float]]
         let state: [String: [Float]]
     }

@@ -1,0 +1,23 @@
+/// The sizes from which work is split between the threads of a `WorkerPool`: a value the pool
+/// holds (`WorkerPool.settings`) and every kernel reads from the pool it runs on. The defaults
+/// are measured (BENCHMARKS.md, docs/nn-core.md); tests give the pool settings with every
+/// threshold at its minimum to run the parallel paths on tiny sizes.
+public struct ParallelSettings: Sendable, Equatable {
+    /// Below this many multiply-adds (m·n·k) a product runs on one thread (`GEMMSplit`).
+    public var gemmMinimumWork: Int
+    /// Elements below which an elementwise pass (optimizer step, bias fill, softmax rows) runs on
+    /// one thread.
+    public var elementwiseMinimum: Int
+    /// Windows of fewer steps × batch rows multiply by the LSTM's W_hh through OpenBLAS, longer
+    /// ones through `PackedGEMM` (`LSTM.usePackedWeights`).
+    public var lstmPackedMinimumRows: Int
+
+    public init(gemmMinimumWork: Int = 1 << 18, elementwiseMinimum: Int = 1 << 15, lstmPackedMinimumRows: Int = 32) {
+        self.gemmMinimumWork = gemmMinimumWork
+        self.elementwiseMinimum = elementwiseMinimum
+        self.lstmPackedMinimumRows = lstmPackedMinimumRows
+    }
+
+    /// The measured thresholds lmtool runs with.
+    public static let `default` = ParallelSettings()
+}
