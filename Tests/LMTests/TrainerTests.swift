@@ -34,7 +34,8 @@ final class TrainerTests: TrainerTestCase {
             XCTAssertTrue(FileManager.default.fileExists(atPath: file), file)
         }
         let summaryJSON = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: trainer.run.summaryPath))) as! [String: Any]
-        XCTAssertEqual(Set(summaryJSON.keys), ["valid_ppl", "test_ppl", "parameters", "trainable_parameters", "seconds", "epochs"])
+        XCTAssertEqual(Set(summaryJSON.keys), ["valid_ppl", "test_ppl", "parameters", "trainable_parameters", "seconds", "epochs", "stop_reason"])
+        XCTAssertEqual(summaryJSON["stop_reason"] as? String, "finished 3 epochs")
         // A finished run asked to resume reports its summary and trains no further.
         var again = request(nil, epochs: 3, learningRate: 20, layers: 1)
         again.resume = true

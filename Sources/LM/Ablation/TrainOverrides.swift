@@ -25,6 +25,8 @@ public struct TrainOverrides: Codable, Equatable, Sendable, ExpressibleByDiction
         case schedule
         /// `SoftmaxChoice(parsing:)`'s forms.
         case softmax
+        /// `TrainingConfig.seconds(parsing:)`'s forms (`1800`, `30m`).
+        case duration
     }
 
     /// The flags of `lmtool train` a spec may set (those ablate sets itself are `setByAblate`).
@@ -34,7 +36,7 @@ public struct TrainOverrides: Codable, Equatable, Sendable, ExpressibleByDiction
         "tie-weights": .bare, "no-tie-weights": .bare, "init-range": .number, "softmax": .softmax,
         "batching": .choice(TrainingConfig.Batching.allCases.map(\.rawValue)), "bptt": .integer, "batch-size": .integer,
         "optimizer": .choice(TrainingConfig.OptimizerKind.allCases.map(\.rawValue)), "lr": .number, "momentum": .number,
-        "weight-decay": .number, "clip": .number, "schedule": .schedule, "epochs": .integer, "patience": .integer,
+        "weight-decay": .number, "clip": .number, "schedule": .schedule, "epochs": .integer, "patience": .integer, "time-limit": .duration,
         "train-tokens": .integer, "threads": .integer, "checkpoint-every": .number, "stop-after-steps": .integer,
         "glomo-weights": .choice(GraphMixWeighting.allCases.map(\.rawValue)), "min-count": .integer, "max-size": .integer,
         "format": .choice(RecordFormat.allCases.map(\.rawValue)), "tokenizer": .choice(TokenizerKind.allCases.map(\.rawValue)),
@@ -86,6 +88,7 @@ public struct TrainOverrides: Codable, Equatable, Sendable, ExpressibleByDiction
         case .choice(let words): if !words.contains(value) { try fail("\(shown) is not one of \(words.joined(separator: ", "))") }
         case .schedule: do { _ = try TrainingConfig.Schedule(parsing: value) } catch { try fail(escapeControlCharacters("\(error)")) }
         case .softmax: do { _ = try SoftmaxChoice(parsing: value) } catch { try fail(escapeControlCharacters("\(error)")) }
+        case .duration: if TrainingConfig.seconds(parsing: value) == nil { try fail("\(shown) is not a duration (seconds, or a number with s, m or h: 90s, 30m)") }
         }
     }
 

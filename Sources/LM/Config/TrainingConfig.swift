@@ -41,10 +41,15 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     /// Stop when the validation loss has not improved for this many epochs (nil = never).
     public var patience: Int?
     public var seed: UInt64
+    /// Wall-clock budget in seconds for the whole run (every session, validation included; nil =
+    /// none): once spent, the epoch in progress ends early, is validated like any other, and
+    /// training finishes (the best model is tested and `summary.json` written). Absent from
+    /// `config.json` when nil.
+    public var timeLimitSeconds: Double?
 
     public init(batching: Batching = .discourse, bptt: Int, batchSize: Int, optimizer: OptimizerKind = .sgd,
                 learningRate: Float, momentum: Float = 0, weightDecay: Float = 0, clip: Float,
-                schedule: Schedule, epochs: Int, patience: Int? = nil, seed: UInt64 = 1) {
+                schedule: Schedule, epochs: Int, patience: Int? = nil, seed: UInt64 = 1, timeLimitSeconds: Double? = nil) {
         self.batching = batching
         self.bptt = bptt
         self.batchSize = batchSize
@@ -57,5 +62,22 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         self.epochs = epochs
         self.patience = patience
         self.seed = seed
+        self.timeLimitSeconds = timeLimitSeconds
+    }
+
+    /// Parses a duration: seconds (`1800`, `90.5`) or a number with a unit `s`, `m` or `h`
+    /// (`90s`, `30m`, `1.5h`). Returns nil for anything else, including 0, negative and
+    /// non-finite values.
+    ///
+    ///     TrainingConfig.seconds(parsing: "30m")  // 1800
+    public static func seconds(parsing text: String) -> Double? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600]
+        var number = Substring(text), factor = 1.0
+        if let last = text.last, let unit = units[last] {
+            number = text.dropLast()
+            factor = unit
+        }
+        guard let value = Double(number), value > 0, value.isFinite, (value * factor).isFinite else { return nil }
+        return value * factor
     }
 }

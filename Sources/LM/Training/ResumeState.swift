@@ -39,6 +39,9 @@ public struct ResumeState: Codable, Equatable, Sendable {
     /// run trains on; a resumed run must give the same. Absent in checkpoints written before
     /// fingerprints existed (then `--resume` warns and records it from then on).
     public var dataFingerprint: String?
+    /// Windows of the last epoch left untrained because `--time-limit` ended it early (nil:
+    /// none); `step` counts the windows trained, so it is that many short of whole epochs.
+    public var windowsSkipped: Int?
 
     public init(schedule: ScheduleState, step: Int = 0, batchInEpoch: Int = 0, tokens: Int = 0, elapsedSeconds: Double = 0) {
         self.schedule = schedule
@@ -62,6 +65,7 @@ public struct ResumeState: Codable, Equatable, Sendable {
         trainTokens = try c.decodeIfPresent(Int.self, forKey: .trainTokens)
         lastEpochRecords = try c.decodeIfPresent([MetricsRecord].self, forKey: .lastEpochRecords)
         dataFingerprint = try c.decodeIfPresent(String.self, forKey: .dataFingerprint)
+        windowsSkipped = try c.decodeIfPresent(Int.self, forKey: .windowsSkipped)
     }
 
     /// The 1-based epoch in progress (or next to start).
@@ -93,7 +97,7 @@ public struct ResumeState: Codable, Equatable, Sendable {
         // each must be a count far from overflowing.
         let counts = [("step", step), ("batchInEpoch", batchInEpoch), ("tokens", tokens), ("epochTargets", epochTargets),
                       ("schedule.epoch", schedule.epoch), ("schedule.epochsWithoutImprovement", schedule.epochsWithoutImprovement)]
-            + (trainTokens.map { [("trainTokens", $0)] } ?? [])
+            + (trainTokens.map { [("trainTokens", $0)] } ?? []) + (windowsSkipped.map { [("windowsSkipped", $0)] } ?? [])
         for (name, value) in counts where !(0...ResumeState.maxCount).contains(value) {
             throw FileError(path: path, message: "bad '\(ResumeState.metadataKey)' metadata: \(name) \(value) is not in 0...\(ResumeState.maxCount)")
         }
@@ -120,8 +124,13 @@ public struct ResumeState: Codable, Equatable, Sendable {
             try fail("window \(batchInEpoch) of epoch \(epoch), which has \(windowsPerEpoch) windows")
         }
         let (expected, overflow) = done.multipliedReportingOverflow(by: windowsPerEpoch)
-        if overflow || step != expected + batchInEpoch {
-            try fail("step \(step) is not \(done) epochs of \(windowsPerEpoch) windows + \(batchInEpoch) windows")
+        let skipped = windowsSkipped ?? 0
+        if skipped > 0 && !(schedule.finished && skipped < windowsPerEpoch && done > 0) {
+            try fail("\(skipped) windows skipped by a time limit, but the schedule is not finished or an epoch has \(windowsPerEpoch) windows")
+        }
+        if overflow || step != expected + batchInEpoch - skipped {
+            let cut = skipped > 0 ? " − \(skipped) windows cut by the time limit" : ""
+            try fail("step \(step) is not \(done) epochs of \(windowsPerEpoch) windows + \(batchInEpoch) windows\(cut)")
         }
         if let f = dataFingerprint, f.utf8.count != 64 || !f.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) {
             try fail("dataFingerprint is not 64 lowercase hex digits")

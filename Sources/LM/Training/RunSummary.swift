@@ -11,7 +11,9 @@ import Support
 /// number of values in the model's parameter store (a tied decoder weight counted once),
 /// `trainable_parameters` those the optimizer updates, `seconds` the training time summed
 /// over resumed sessions (validation included, the final test evaluation not), `epochs` the
-/// completed epochs.
+/// completed epochs (the last one cut short when `--time-limit` ended it), `stop_reason` why
+/// training ended (`finished 6 epochs`, `early stop: …`, `time limit of 1800 s reached in epoch
+/// 2`; absent in summaries written before it existed).
 ///
 /// When every test sentence came from a JSONL record with a `domain`, `test_by_domain` holds
 /// the test figures per domain (`DomainPerplexity`), e.g.
@@ -26,9 +28,11 @@ public struct RunSummary: Codable, Equatable, Sendable {
     public var epochs: Int
     /// Test figures per domain; nil without a test split whose every record has a domain.
     public var testByDomain: [String: DomainPerplexity]? = nil
+    /// Why training ended (the schedule's stop reason); nil in older summaries.
+    public var stopReason: String? = nil
 
     public init(validPerplexity: Double, testPerplexity: Double?, parameters: Int, trainableParameters: Int,
-                seconds: Double, epochs: Int, testByDomain: [String: DomainPerplexity]? = nil) {
+                seconds: Double, epochs: Int, testByDomain: [String: DomainPerplexity]? = nil, stopReason: String? = nil) {
         self.validPerplexity = validPerplexity
         self.testPerplexity = testPerplexity
         self.parameters = parameters
@@ -36,6 +40,7 @@ public struct RunSummary: Codable, Equatable, Sendable {
         self.seconds = seconds
         self.epochs = epochs
         self.testByDomain = testByDomain
+        self.stopReason = stopReason
     }
 
     enum CodingKeys: String, CodingKey {
@@ -45,6 +50,7 @@ public struct RunSummary: Codable, Equatable, Sendable {
         case trainableParameters = "trainable_parameters"
         case seconds, epochs
         case testByDomain = "test_by_domain"
+        case stopReason = "stop_reason"
     }
 
     /// Writes every key, `test_ppl` as `null` when there is no test split.
@@ -57,6 +63,7 @@ public struct RunSummary: Codable, Equatable, Sendable {
         try c.encode(seconds, forKey: .seconds)
         try c.encode(epochs, forKey: .epochs)
         try c.encodeIfPresent(testByDomain, forKey: .testByDomain)
+        try c.encodeIfPresent(stopReason, forKey: .stopReason)
     }
 
     static func encoder() -> JSONEncoder {

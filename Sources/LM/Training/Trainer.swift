@@ -116,6 +116,11 @@ public final class Trainer {
                 try state.extend(toEpochs: t.epochs)
                 log("epochs: \(before) → \(t.epochs)" + (state.schedule.finished ? " (\(state.schedule.stopReason ?? "finished"): nothing more to train)" : ""))
             }
+            // A run whose time limit is spent trains no further, even with more epochs.
+            if let limit = t.timeLimitSeconds, state.elapsedSeconds >= limit, state.batchInEpoch == 0, !state.schedule.finished {
+                state.schedule.stopReason = Trainer.timeLimitReason(limit, epoch: state.schedule.epoch)
+                log("\(state.schedule.stopReason!): nothing more to train")
+            }
         } else {
             if resume { log("no checkpoint in \(run.path) yet: starting from the beginning") }
             for line in try InputFactory.initialize(model, config: config, vocabulary: vocabulary) { log(line) }
@@ -212,13 +217,24 @@ public final class Trainer {
             return .stopped(signal: reason.signal, step: state.step)
         }
 
+        // `--time-limit`, checked before each window after the first of an epoch; the epoch then
+        // ends there (`endEpoch` validates it and finishes the schedule).
+        func outOfTime() -> Bool { config.training.timeLimitSeconds.map { elapsed() >= $0 } ?? false }
+
         while !state.schedule.finished {
+            var windowsSkipped: Int?
             let epoch = state.epoch
             let windows = epochWindows(epoch)
             let lr = state.schedule.learningRate
             var index = state.batchInEpoch
             while index < windows.windowCount {
                 if let reason = stop.check() { return try stopped(reason) }
+                if index > 0 && outOfTime() {
+                    windowsSkipped = windows.windowCount - index
+                    progress?.finish()
+                    log("time limit reached after window \(index) of \(windows.windowCount) in epoch \(epoch): the epoch ends here")
+                    break
+                }
                 let w = windows.window(index)
                 let start = monotonicSeconds()
                 let (lossSum, count) = try step(w, learningRate: lr, epoch: epoch)
@@ -242,7 +258,7 @@ public final class Trainer {
                 }
             }
             progress?.finish()
-            try endEpoch(epoch: epoch, learningRate: lr, elapsed: elapsed)
+            try endEpoch(epoch: epoch, learningRate: lr, elapsed: elapsed, windowsSkipped: windowsSkipped)
             lastCheckpoint = monotonicSeconds()
         }
         if let signal = StopRequest.signal { return try stopped(.signal(signal)) }
@@ -263,8 +279,9 @@ public final class Trainer {
         return (lossSum, count)
     }
 
-    /// Validation, schedule, best model, checkpoint and metrics at the end of `epoch`.
-    private func endEpoch(epoch: Int, learningRate lr: Float, elapsed: () -> Double) throws {
+    /// Validation, schedule, best model, checkpoint and metrics at the end of `epoch`; when the
+    /// time limit cut the epoch short (`windowsSkipped`) or is spent now, the schedule finishes.
+    private func endEpoch(epoch: Int, learningRate lr: Float, elapsed: () -> Double, windowsSkipped: Int?) throws {
         let validation = evaluate(validData)
         let decision = state.schedule.endEpoch(validationLoss: validation.loss)
         if decision.improved { try run.saveModel(model, config: config, metadata: ["epoch": "\(epoch)", "step": "\(state.step)"]) }
@@ -283,10 +300,14 @@ public final class Trainer {
         state.epochSeconds = 0
         state.elapsedSeconds = seconds
         state.lastEpochRecords = records
+        if let limit = config.training.timeLimitSeconds, windowsSkipped != nil || (!state.schedule.finished && seconds >= limit) {
+            state.windowsSkipped = windowsSkipped
+            state.schedule.stopReason = Trainer.timeLimitReason(limit, epoch: epoch)
+        }
         try saveLast()
         for r in records { try run.appendMetrics(r) }
         log("epoch \(epoch)/\(config.training.epochs): train ppl \(Trainer.format(exp(trainLoss))), valid ppl \(Trainer.format(validation.perplexity)), lr \(lr), \(Int(rate.rounded())) tok/s, \(Int(seconds.rounded()))s\(decision.improved ? " (best, saved)" : "")")
-        if let reason = decision.stopReason { log(reason) }
+        if let reason = state.schedule.stopReason { log(reason) }
     }
 
     /// The final phase: the best model on the test split, `test` record, `test-sentences.tsv`,
@@ -313,10 +334,15 @@ public final class Trainer {
         }
         let summary = RunSummary(validPerplexity: exp(best), testPerplexity: testPerplexity, parameters: model.store.count,
                                  trainableParameters: Trainer.trainableParameterCount(model), seconds: state.elapsedSeconds,
-                                 epochs: state.schedule.epoch, testByDomain: testByDomain)
+                                 epochs: state.schedule.epoch, testByDomain: testByDomain, stopReason: state.schedule.stopReason)
         try run.writeSummary(summary)
         log("valid ppl \(Trainer.format(summary.validPerplexity)), test ppl \(testPerplexity.map(Trainer.format) ?? "-")")
         return summary
+    }
+
+    /// The stop reason of a run whose `--time-limit` of `limit` seconds is spent, `epoch` epochs done.
+    static func timeLimitReason(_ limit: Double, epoch: Int) -> String {
+        "time limit of \(limit == limit.rounded() ? String(Int(limit)) : String(limit)) s reached in epoch \(epoch)"
     }
 
     /// Parameters the optimizer updates. Every parameter of the store is trained today; a frozen

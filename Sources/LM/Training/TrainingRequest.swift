@@ -24,6 +24,8 @@ public struct ConfigOverrides: Sendable, Equatable {
     public var epochs: Int?
     public var patience: Int?
     public var seed: UInt64?
+    /// `--time-limit`, in seconds.
+    public var timeLimitSeconds: Double?
     /// `--softmax`: resolved against the vocabulary (`SoftmaxChoice.resolve`), not by `apply`.
     public var softmax: SoftmaxChoice?
 
@@ -49,6 +51,7 @@ public struct ConfigOverrides: Sendable, Equatable {
         if let epochs { training.epochs = epochs }
         if let patience { training.patience = patience }
         if let seed { training.seed = seed }
+        if let timeLimitSeconds { training.timeLimitSeconds = timeLimitSeconds }
     }
 }
 
@@ -215,6 +218,9 @@ public struct TrainingRequest: Sendable {
         if t.momentum != 0 && t.optimizer != .sgd { try fail("training.momentum applies to training.optimizer sgd only", "training.momentum", "training.optimizer") }
         if !(1...ResumeState.maxEpochs).contains(t.epochs) { try fail("training.epochs must be in 1...\(ResumeState.maxEpochs), got \(t.epochs)", "training.epochs") }
         if let p = t.patience, p < 1 { try fail("training.patience must be at least 1, got \(p)", "training.patience") }
+        if let s = t.timeLimitSeconds, !(s > 0 && s.isFinite) {
+            try fail("training.timeLimitSeconds must be a positive number of seconds, got \(s)", "training.timeLimitSeconds")
+        }
         switch t.schedule {
         case .constant: break
         case .decayAfter(let epoch, let factor):

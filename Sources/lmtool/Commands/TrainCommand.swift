@@ -85,6 +85,7 @@ struct TrainCommand: ParsableCommand {
     var schedule: String? { training.schedule }
     var epochs: Int? { training.epochs?.value }
     var patience: Int? { training.patience?.value }
+    var timeLimit: Double? { training.timeLimit?.value.seconds }
     var trainTokens: Int? { training.trainTokens?.value }
     var threads: Int? { training.threads?.value }
 
@@ -178,6 +179,7 @@ struct TrainCommand: ParsableCommand {
         o.schedule = try schedule.map(TrainingConfig.Schedule.init(parsing:))
         o.epochs = epochs
         o.patience = patience
+        o.timeLimitSeconds = timeLimit
         o.seed = seed
         o.softmax = try softmax.map(SoftmaxChoice.init(parsing:))
         request.overrides = o

@@ -11,7 +11,7 @@ enum TrainFlags {
         "training.bptt": "--bptt", "training.batchSize": "--batch-size", "training.optimizer": "--optimizer",
         "training.learningRate": "--lr", "training.momentum": "--momentum", "training.weightDecay": "--weight-decay",
         "training.clip": "--clip", "training.schedule": "--schedule", "training.epochs": "--epochs",
-        "training.patience": "--patience",
+        "training.patience": "--patience", "training.timeLimitSeconds": "--time-limit",
         "trainTokens": "--train-tokens", "minCount": "--min-count",
         "data.corpus": "--corpus", "data.train": "--train", "data.valid": "--valid", "data.test": "--test",
     ]

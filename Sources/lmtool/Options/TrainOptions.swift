@@ -14,6 +14,15 @@ struct Given<Value: ExpressibleByArgument>: ExpressibleByArgument {
     }
 }
 
+/// A positive duration: seconds, or a number with `s`, `m` or `h` (`TrainingConfig.seconds(parsing:)`).
+struct TimeBudget: ExpressibleByArgument {
+    let seconds: Double
+    init?(argument: String) {
+        guard let seconds = TrainingConfig.seconds(parsing: argument) else { return nil }
+        self.seconds = seconds
+    }
+}
+
 /// The model options of `lmtool train`, shared with `ablate` (which passes them to every run).
 struct ModelOptions: ParsableArguments {
     @Option(help: "Recipe: tiny, small (Zaremba et al. small, the default) or medium.")
@@ -50,6 +59,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "constant, decay:EPOCH:FACTOR or plateau:FACTOR.") var schedule: String?
     @Option(parsing: .unconditional, help: "Epochs.") var epochs: Given<Int>?
     @Option(parsing: .unconditional, help: "Stop after this many epochs without a better validation loss.") var patience: Given<Int>?
+    @Option(name: .customLong("time-limit"), parsing: .unconditional,
+            help: ArgumentHelp("Wall-clock budget for the whole run (every --resume session, validation included): seconds, or 90s, 30m, 2h. Once spent, the epoch in progress ends early and is validated, the best model is tested and summary.json is written (stop_reason says so). Recorded in config.json; a resumed run keeps its own.", valueName: "duration"))
+    var timeLimit: Given<TimeBudget>?
     @Option(name: .customLong("train-tokens"), parsing: .unconditional, help: "Use only the first N training tokens (whole sentences), for quick runs.")
     var trainTokens: Given<Int>?
     @Option(parsing: .unconditional, help: ArgumentHelp(SharedOptions.threadsHelp)) var threads: Given<Int>?
@@ -58,7 +70,7 @@ struct TrainingOptions: ParsableArguments {
     var given: [(String, String?)] {
         [("batching", batching), ("bptt", bptt?.text), ("batch-size", batchSize?.text), ("optimizer", optimizer), ("lr", lr?.text),
          ("momentum", momentum?.text), ("weight-decay", weightDecay?.text), ("clip", clip?.text), ("schedule", schedule),
-         ("epochs", epochs?.text), ("patience", patience?.text), ("train-tokens", trainTokens?.text), ("threads", threads?.text)]
+         ("epochs", epochs?.text), ("patience", patience?.text), ("time-limit", timeLimit?.text), ("train-tokens", trainTokens?.text), ("threads", threads?.text)]
     }
 }
 
