@@ -35,7 +35,12 @@ final class TrackedGradientRowsTests: XCTestCase {
         for s in stores { ids.withUnsafeBufferPointer { s.noteGradientRows(table, ids: $0.baseAddress!, count: ids.count) } }
     }
 
-    func bits(_ x: [Float]) -> [UInt32] { x.map(\.bitPattern) }
+    /// "equal" or where the two arrays first differ in their bits (short, unlike the arrays).
+    func compare(_ a: [Float], _ b: [Float]) -> String {
+        guard a.count == b.count else { return "\(a.count) vs \(b.count) elements" }
+        guard let i = a.indices.first(where: { a[$0].bitPattern != b[$0].bitPattern }) else { return "equal" }
+        return "element \(i): \(a[i]) vs \(b[i])"
+    }
 
     /// Several steps of zero → backward on changing rows → norm → clip → SGD step: the tracked
     /// store's norms, gradients and values equal the untracked one's bit for bit, also with
@@ -48,17 +53,17 @@ final class TrackedGradientRowsTests: XCTestCase {
         for ids in rowSets {
             tracked.zeroGradients()
             plain.zeroGradients()
-            XCTAssertEqual(bits(tracked.copyOfGradients()), bits(plain.copyOfGradients()), "after zeroing", file: file, line: line)
+            XCTAssertEqual(compare(tracked.copyOfGradients(), plain.copyOfGradients()), "equal", "after zeroing", file: file, line: line)
             backward([tracked, plain], ids: ids, rng: &rng)
             XCTAssertEqual(tracked.gradientNorm().bitPattern, plain.gradientNorm().bitPattern, "norm", file: file, line: line)
             XCTAssertEqual(tracked.clipGradientNorm(maxNorm: clip).bitPattern, plain.clipGradientNorm(maxNorm: clip).bitPattern,
                            file: file, line: line)
-            XCTAssertEqual(bits(tracked.copyOfGradients()), bits(plain.copyOfGradients()), "after clipping", file: file, line: line)
+            XCTAssertEqual(compare(tracked.copyOfGradients(), plain.copyOfGradients()), "equal", "after clipping", file: file, line: line)
             a.step(tracked, learningRate: 0.7)
             b.step(plain, learningRate: 0.7)
-            XCTAssertEqual(bits(tracked.copyOfValues()), bits(plain.copyOfValues()), "after the step", file: file, line: line)
+            XCTAssertEqual(compare(tracked.copyOfValues(), plain.copyOfValues()), "equal", "after the step", file: file, line: line)
         }
-        XCTAssertNotEqual(bits(tracked.copyOfValues()), bits(makeStore(tracked: false).copyOfValues()), "nothing trained",
+        XCTAssertNotEqual(compare(tracked.copyOfValues(), makeStore(tracked: false).copyOfValues()), "equal", "nothing trained",
                           file: file, line: line)
     }
 
