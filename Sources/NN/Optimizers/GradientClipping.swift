@@ -93,7 +93,7 @@ private func sumOfSquares(_ x: UnsafePointer<Float>, count: Int, segments: [Rang
     var k = first
     while k < segments.count && segments[k].lowerBound < offset + count {
         let lo = max(segments[k].lowerBound - offset, 0), up = min(segments[k].upperBound - offset, count)
-        for i in lo..<up {
+        func add(_ i: Int) {
             let v = Double(x[i]) * Double(x[i])
             if i >= mainEnd {
                 tail += v
@@ -106,6 +106,18 @@ private func sumOfSquares(_ x: UnsafePointer<Float>, count: Int, segments: [Rang
                 }
             }
         }
+        // One by one up to a multiple of 4, then unrolled as the dense loop, then the rest.
+        var i = lo
+        let unrolledEnd = min(up, mainEnd)
+        while i < unrolledEnd && i & 3 != 0 { add(i); i += 1 }
+        while i + 4 <= unrolledEnd {
+            s0 += Double(x[i]) * Double(x[i])
+            s1 += Double(x[i + 1]) * Double(x[i + 1])
+            s2 += Double(x[i + 2]) * Double(x[i + 2])
+            s3 += Double(x[i + 3]) * Double(x[i + 3])
+            i += 4
+        }
+        while i < up { add(i); i += 1 }
         k += 1
     }
     return tail + (s0 + s1) + (s2 + s3)
