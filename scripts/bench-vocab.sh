@@ -7,7 +7,9 @@
 # Every configuration runs in its own process (peak RSS per configuration), R rounds, the four
 # sides interleaved within a round so that load on a shared machine hits them alike. Prints the
 # min–max over rounds and the ratios of the medians: adaptive / full (each side), lmtool adaptive
-# / PyTorch adaptive. Build first (make build); needs python3 with torch.
+# / PyTorch adaptive; once for wall-clock tokens/s and once per CPU-second of the process
+# (both sides measure it the same way: process CPU time, user+sys over all threads). Build first
+# (make build); needs python3 with torch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,31 +45,37 @@ out, vocabs = sys.argv[1], sys.argv[2:]
 def load(path):
     rows = []
     for line in open(path):
-        m = re.search(r"train (\d+) tok/s\s+eval (\d+) tok/s\s+peak RSS (\d+) MB", line)
+        m = re.search(r"train (\d+) tok/s\s+eval (\d+) tok/s\s+peak RSS (\d+) MB\s+cpu: train (\d+) tok/s\s+eval (\d+) tok/s", line)
         if m: rows.append(tuple(int(g) for g in m.groups()))
     if not rows: sys.exit(f"bench-vocab.sh: no result line in {path}")
     return rows
 def span(v): return f"{min(v):,}–{max(v):,}" if min(v) != max(v) else f"{v[0]:,}"
-print("wall-clock tokens/s, min–max over rounds; ratios of the medians")
-print("| V | side | softmax | train tok/s | eval tok/s | peak RSS MB |")
-print("| --- | --- | --- | --- | --- | --- |")
-ratios = []
-for v in vocabs:
-    med = {}
-    for side in ["lmtool", "torch"]:
-        for s in ["full", "adaptive"]:
-            rows = load(f"{out}/{side}.{s}.{v}")
-            tr, ev, rss = zip(*rows)
-            med[side, s] = (statistics.median(tr), statistics.median(ev))
-            print(f"| {int(v):,} | {'lmtool' if side == 'lmtool' else 'PyTorch'} | {s} | {span(tr)} | {span(ev)} | {max(rss):,} |")
-    ratios.append((v, med))
-print()
-print("| V | lmtool adaptive / full (train, eval) | PyTorch adaptive / full (train, eval) | lmtool / PyTorch, adaptive (train, eval) | lmtool / PyTorch, full (train, eval) |")
-print("| --- | --- | --- | --- | --- |")
-for v, m in ratios:
-    r = lambda a, b, i: m[a][i] / m[b][i]
-    print(f"| {int(v):,} | {r(('lmtool','adaptive'),('lmtool','full'),0):.2f}×, {r(('lmtool','adaptive'),('lmtool','full'),1):.2f}× "
-          f"| {r(('torch','adaptive'),('torch','full'),0):.2f}×, {r(('torch','adaptive'),('torch','full'),1):.2f}× "
-          f"| {r(('lmtool','adaptive'),('torch','adaptive'),0):.2f}×, {r(('lmtool','adaptive'),('torch','adaptive'),1):.2f}× "
-          f"| {r(('lmtool','full'),('torch','full'),0):.2f}×, {r(('lmtool','full'),('torch','full'),1):.2f}× |")
+def report(title, pick):
+    print(title)
+    print("| V | side | softmax | train tok/s | eval tok/s | peak RSS MB |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    ratios = []
+    for v in vocabs:
+        med = {}
+        for side in ["lmtool", "torch"]:
+            for s in ["full", "adaptive"]:
+                rows = load(f"{out}/{side}.{s}.{v}")
+                tr, ev = zip(*(pick(r) for r in rows))
+                rss = [r[2] for r in rows]
+                med[side, s] = (statistics.median(tr), statistics.median(ev))
+                print(f"| {int(v):,} | {'lmtool' if side == 'lmtool' else 'PyTorch'} | {s} | {span(tr)} | {span(ev)} | {max(rss):,} |")
+        ratios.append((v, med))
+    print()
+    print("| V | lmtool adaptive / full (train, eval) | PyTorch adaptive / full (train, eval) | lmtool / PyTorch, adaptive (train, eval) | lmtool / PyTorch, full (train, eval) |")
+    print("| --- | --- | --- | --- | --- |")
+    for v, m in ratios:
+        r = lambda a, b, i: m[a][i] / m[b][i]
+        print(f"| {int(v):,} | {r(('lmtool','adaptive'),('lmtool','full'),0):.2f}×, {r(('lmtool','adaptive'),('lmtool','full'),1):.2f}× "
+              f"| {r(('torch','adaptive'),('torch','full'),0):.2f}×, {r(('torch','adaptive'),('torch','full'),1):.2f}× "
+              f"| {r(('lmtool','adaptive'),('torch','adaptive'),0):.2f}×, {r(('lmtool','adaptive'),('torch','adaptive'),1):.2f}× "
+              f"| {r(('lmtool','full'),('torch','full'),0):.2f}×, {r(('lmtool','full'),('torch','full'),1):.2f}× |")
+    print()
+report("wall-clock tokens/s, min–max over rounds; ratios of the medians", lambda r: (r[0], r[1]))
+report("tokens per CPU-second of the process (user+sys, all threads; steadier on a loaded machine), "
+       "min–max over rounds; ratios of the medians", lambda r: (r[3], r[4]))
 PY

@@ -144,11 +144,82 @@ public final class ParameterStore {
     }
 
     /// Sets every gradient to zero.
+    ///
+    /// A parameter whose gradient rows are tracked (`trackGradientRows`) has only the rows noted
+    /// since the last call cleared (the others are already zero); afterwards its noted set is
+    /// empty, so the next step's norm, clipping and SGD update visit only the rows it notes.
     public func zeroGradients() {
         let g = gradients.baseAddress
-        WorkerPool.shared.forEachShare(of: count, minimumCount: WorkerPool.shared.settings.elementwiseMinimum) { share in
-            (g! + share.lowerBound).update(repeating: 0, count: share.count)
+        for segment in gradientSegments(of: 0..<count) {
+            WorkerPool.shared.forEachShare(of: segment.count, minimumCount: WorkerPool.shared.settings.elementwiseMinimum) { share in
+                (g! + segment.lowerBound + share.lowerBound).update(repeating: 0, count: share.count)
+            }
         }
+        for i in trackedRows.keys { trackedRows[i]!.rows = [] }
+    }
+
+    /// The rows of a tracked parameter that may hold a nonzero gradient: `rows` nil while unknown
+    /// (every row may), else the rows noted since the gradients were last zeroed.
+    struct TrackedRows {
+        let rowLength: Int
+        var rows: Set<Int>?
+    }
+    /// Per index into `views`, the tracked parameters.
+    private var trackedRows: [Int: TrackedRows] = [:]
+
+    /// Declares that the gradient of `view` (a table of rows of `rowLength` elements, e.g. an
+    /// embedding `[V, E]`) is written only by backward passes that report their rows through
+    /// `noteGradientRows`. After the next `zeroGradients()`, every row not noted is known to hold
+    /// an exact +0 gradient, and `zeroGradients`, `gradientNorm`, `clipGradientNorm` and a plain
+    /// `SGD` step (no momentum, no weight decay) skip those rows: with a gradient of exactly
+    /// zero each of them is a no-op, so the results are bitwise those of the dense passes. Only
+    /// declare it where nothing else writes the gradient (not for a table shared with a tied
+    /// decoder, which writes every row).
+    public func trackGradientRows(_ view: ParameterView, rowLength: Int) {
+        checkView(view)
+        precondition(rowLength > 0 && view.count % rowLength == 0,
+                     "ParameterStore: '\(view.name)' has \(view.count) elements, not rows of \(rowLength)")
+        trackedRows[index[view.name]!] = TrackedRows(rowLength: rowLength, rows: nil)
+    }
+
+    /// Notes that a backward pass added into the gradient rows `ids[0..<count]` of `view` (a no-op
+    /// unless the view is tracked).
+    public func noteGradientRows(_ view: ParameterView, ids: UnsafePointer<Int32>, count: Int) {
+        checkView(view)
+        let i = index[view.name]!
+        guard trackedRows[i]?.rows != nil else { return }
+        for r in 0..<count { trackedRows[i]!.rows!.insert(Int(ids[r])) }
+    }
+
+    /// Forgets the noted rows of every tracked parameter (all rows may be nonzero until the next
+    /// `zeroGradients()`), after a pass that wrote gradients everywhere.
+    public func forgetGradientRows() {
+        for i in trackedRows.keys { trackedRows[i]!.rows = nil }
+    }
+
+    /// The sorted, disjoint subranges of `range` (a union of whole parameters) outside of which
+    /// every gradient is known to be exactly +0: `[range]` unless a tracked parameter in it has
+    /// known rows, whose unnoted rows are then left out.
+    func gradientSegments(of range: Range<Int>) -> [Range<Int>] {
+        var segments: [Range<Int>] = []
+        func add(_ r: Range<Int>) {
+            guard !r.isEmpty else { return }
+            if let last = segments.last, last.upperBound == r.lowerBound {
+                segments[segments.count - 1] = last.lowerBound..<r.upperBound
+            } else {
+                segments.append(r)
+            }
+        }
+        var position = range.lowerBound
+        for (i, view) in views.enumerated() where range.contains(view.offset) && view.count > 0 {
+            guard let tracked = trackedRows[i], let rows = tracked.rows else { continue }
+            add(position..<view.offset)
+            let L = tracked.rowLength
+            for row in rows.sorted() { add((view.offset + row * L)..<(view.offset + (row + 1) * L)) }
+            position = view.range.upperBound
+        }
+        add(position..<range.upperBound)
+        return segments
     }
 
     /// The values of one parameter (a slice of `values`).

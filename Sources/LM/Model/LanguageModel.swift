@@ -68,6 +68,10 @@ public final class LanguageModel {
     public let store: ParameterStore
     /// The first stage (ids → vectors).
     public let input: InputRepresentation
+    /// The trainable embedding table whose gradient rows the store tracks (untied
+    /// `TrainableEmbedding` only): backward notes the rows of the window's ids, so clipping and
+    /// a plain SGD step skip the rows no id touched (`ParameterStore.trackGradientRows`).
+    private var trackedEmbedding: ParameterView?
     /// GLoMo graphs mixed into the input vectors or the top LSTM outputs (nil = off).
     public let glomo: GLoMoTransfer?
 
@@ -223,6 +227,11 @@ public final class LanguageModel {
                            fusedLoss: LinearCrossEntropy(inputSize: decoderIn, classCount: V))
         }
         dropout = Dropout(probability: config.dropout)
+        // A tied table is written in full by the decoder: tracked only when untied.
+        if !config.tieWeights, let table = input as? TrainableEmbedding, let weight = table.weight {
+            store.trackGradientRows(weight, rowLength: E)
+            trackedEmbedding = weight
+        }
         if let glomo {
             precondition(glomo.vocabularySize == V && glomo.featureSize == (glomo.site == .embeddings ? E : H),
                          "LanguageModel: the GLoMo transfer does not fit the model's vocabulary or feature size")
@@ -515,6 +524,7 @@ public final class LanguageModel {
             dembedding = UnsafePointer(glomoGrad)
         }
         input.backward(doutput: dembedding, ids: ids, count: N, store: store)
+        if let trackedEmbedding { store.noteGradientRows(trackedEmbedding, ids: ids, count: N) }
         lastSteps = 0
     }
 }

@@ -9,7 +9,9 @@
 ///     let sgd = SGD(momentum: 0.9)
 ///     sgd.step(store, learningRate: 0.1)
 ///
-/// Frozen parameters (`ParameterStore.setFrozen`) are left untouched.
+/// Frozen parameters (`ParameterStore.setFrozen`) are left untouched. Without momentum and weight
+/// decay, the rows of a tracked table that no backward pass touched (`ParameterStore
+/// .trackGradientRows`) are skipped: their update is a no-op.
 public final class SGD: Optimizer {
     public let momentum: Float
     public let dampening: Float
@@ -32,9 +34,16 @@ public final class SGD: Optimizer {
         // Frozen parameters are skipped: only the trainable ranges are updated.
         // Elementwise, so each trainable range is cut between the threads of WorkerPool.shared.
         if mu == 0 {
+            // With no weight decay and 0 ≤ lr < ∞, an element whose gradient is exactly +0 gets
+            // p − lr·(+0 + 0·p) = p (for finite p): the rows a tracked parameter did not note
+            // (ParameterStore.trackGradientRows) are skipped. Only an already infinite value
+            // differs: the dense update would make it NaN, the skipped one leaves it infinite.
+            let sparse = wd == 0 && lr >= 0 && lr.isFinite
             for range in store.trainableRanges {
-                WorkerPool.shared.forEachShare(of: range.count, minimumCount: WorkerPool.shared.settings.elementwiseMinimum) { share in
-                    for i in share.shifted(by: range.lowerBound) { p[i] -= lr * (g[i] + wd * p[i]) }
+                for segment in sparse ? store.gradientSegments(of: range) : [range] {
+                    WorkerPool.shared.forEachShare(of: segment.count, minimumCount: WorkerPool.shared.settings.elementwiseMinimum) { share in
+                        for i in share.shifted(by: segment.lowerBound) { p[i] -= lr * (g[i] + wd * p[i]) }
+                    }
                 }
             }
         } else {
