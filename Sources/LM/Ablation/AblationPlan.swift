@@ -255,7 +255,7 @@ public struct AblationPlan: Sendable {
                 let s = arm.glomo.isUntrained
                     ? pretraining("glomo-untrained", tool: ["pretrain-glomo"], settings: glomoUntrainedSettings, file: nil, marker: nil)
                     : pretraining("glomo", tool: ["pretrain-glomo"], settings: glomoSettings, file: nil, marker: nil)
-                armArguments += ["--glomo", s.output, "--glomo-on", site]
+                armArguments += ["--glomo", s.output, "--glomo-on", site.rawValue]
                 dependencies.append(s.name)
             }
             for k in 1...seeds {
