@@ -215,7 +215,7 @@ struct TrainCommand: ParsableCommand {
         log("BLAS: \(BLASRuntime.info)")
         let trainer = try TrainFlags.naming { try makeRequest().prepare(log: log) }
         trainer.progress = progress
-        switch try trainer.train() {
+        switch try stoppingOnSignals({ try trainer.train() }) {
         case .finished(let s):
             let test = s.testPerplexity.map { String(format: "%.2f", $0) } ?? "-"
             print("valid ppl \(String(format: "%.2f", s.validPerplexity))  test ppl \(test)  (\(s.epochs) epochs, \(String(format: "%.0f", s.seconds)) s, \(runPath))")
