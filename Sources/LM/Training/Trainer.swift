@@ -318,9 +318,9 @@ public final class Trainer {
         var testPerplexity: Double?
         var testByDomain: [String: DomainPerplexity]?
         if let test = testData {
-            let result = SplitEvaluator.evaluate(bestModel, data: test, batching: t.batching, perSentence: true)
+            let result = Evaluator.scoreSplit(bestModel, data: test, batching: t.batching, perSentence: true)
             testPerplexity = result.perplexity
-            testByDomain = SplitEvaluator.byDomain(result, data: test)
+            testByDomain = Evaluator.byDomain(result, data: test)
             let log = try run.readMetrics()
             if !log.records.contains(where: { $0.split == "test" && $0.step == state.step }) {
                 try run.appendMetrics(MetricsRecord(epoch: state.schedule.epoch, step: state.step, split: "test", loss: result.loss,
@@ -351,7 +351,7 @@ public final class Trainer {
     public func evaluate(_ data: EncodedCorpus, perSentence: Bool = false) -> EvaluationResult {
         let eval = evaluationModel
         eval.store.values.baseAddress!.update(from: model.store.values.baseAddress!, count: model.store.count)
-        return SplitEvaluator.evaluate(eval, data: data, batching: config.training.batching, perSentence: perSentence)
+        return Evaluator.scoreSplit(eval, data: data, batching: config.training.batching, perSentence: perSentence)
     }
 
     private func saveLast() throws {
