@@ -270,8 +270,20 @@ extension RunFolder {
     /// | `last.safetensors`, no summary | `interrupted` | continue with `--resume` |
     /// | `config.json` only | `partial` | start again with `--force` |
     /// | none of them | `fresh` | start |
+    ///
+    ///     switch RunFolder(path: "runs/a").state() { case .complete: print("done"); default: ... }
     public enum State: Equatable, Sendable {
         case complete, interrupted, partial, fresh
+
+        /// The run-control flag its command needs now: `--resume`, `--force`, or none (start,
+        /// or nothing to do for `complete`).
+        public var flag: String? {
+            switch self {
+            case .interrupted: return "--resume"
+            case .partial: return "--force"
+            case .complete, .fresh: return nil
+            }
+        }
     }
 
     /// The folder's `State`; `completionMarker` is the file whose presence means finished

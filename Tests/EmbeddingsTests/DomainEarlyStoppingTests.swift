@@ -13,7 +13,7 @@ final class DomainEarlyStoppingTests: XCTestCase {
         var lines: [String] = []
         let logged = DomainClassifierTrainer(run: trainer.run, config: trainer.config, vocabulary: trainer.vocabulary,
                                              data: trainer.data) { lines.append($0) }
-        guard case .finished(let summary) = try logged.run(resume: false) else { return XCTFail("not finished") }
+        guard case .finished(let summary) = try logged.train(resume: false) else { return XCTFail("not finished") }
         XCTAssertEqual(summary.stopped, "patience")
         XCTAssertLessThan(summary.epochs, 12)
         // Recomputed from the validation curve: the best epoch is the first with the highest
@@ -30,7 +30,7 @@ final class DomainEarlyStoppingTests: XCTestCase {
 
         // Without patience every epoch is trained, and the summary says so.
         let plain = try makeDomainTrainer(dir, name: "plain", epochs: 2)
-        guard case .finished(let s) = try plain.run(resume: false) else { return XCTFail("not finished") }
+        guard case .finished(let s) = try plain.train(resume: false) else { return XCTFail("not finished") }
         XCTAssertEqual(s.stopped, "epochs")
         XCTAssertEqual(s.epochs, 2)
     }
@@ -41,19 +41,19 @@ final class DomainEarlyStoppingTests: XCTestCase {
     func testResumeKeepsThePatienceCounter() throws {
         let dir = try TempDir()
         let straight = try makeDomainTrainer(dir, name: "straight", epochs: 12, patience: 2)
-        guard case .finished(let a) = try straight.run(resume: false) else { return XCTFail("not finished") }
+        guard case .finished(let a) = try straight.train(resume: false) else { return XCTFail("not finished") }
         XCTAssertEqual(a.stopped, "patience")
 
         // 8 batches per epoch: a limit of 8·(best + 1) + 2 steps stops before batch 3 of the second epoch after the best.
         let stopAt = 8 * (a.bestEpoch + 1) + 3
         let first = try makeDomainTrainer(dir, name: "stopped", epochs: 12, patience: 2)
-        guard case .stopped(nil, let epoch, _) = try first.run(resume: false, stop: SessionStop(stepLimit: stopAt - 1)) else {
+        guard case .stopped(nil, let epoch, _) = try first.train(resume: false, stop: SessionStop(stepLimit: stopAt - 1)) else {
             return XCTFail("expected a stop")
         }
         XCTAssertEqual(epoch, a.bestEpoch + 1)
         let (run, config, vocab) = try DomainRunDirectory.open(at: dir.path("stopped"))
         let resumed = DomainClassifierTrainer(run: run, config: config, vocabulary: vocab, data: first.data)
-        guard case .finished(let b) = try resumed.run(resume: true) else { return XCTFail("not finished") }
+        guard case .finished(let b) = try resumed.train(resume: true) else { return XCTFail("not finished") }
         XCTAssertEqual(b.stopped, "patience")
         XCTAssertEqual(b.epochs, a.epochs)
         XCTAssertEqual(b.bestEpoch, a.bestEpoch)

@@ -21,7 +21,7 @@ final class DomainTrainingGraphTests: XCTestCase {
         let dir = try TempDir()
         let graphDir = try writeRandomGraphModel(at: dir.path("glomo"), tokens: try corpusTokens(dir))
         let trainer = try makeDomainTrainer(dir, name: "run", epochs: 6, graphModel: dir.path("glomo"))
-        guard case .finished(let summary) = try trainer.run(resume: false) else { return XCTFail("not finished") }
+        guard case .finished(let summary) = try trainer.train(resume: false) else { return XCTFail("not finished") }
         XCTAssertEqual(summary.testAccuracy, 1.0, "test accuracy on a separable corpus")
         XCTAssertLessThan(summary.trainableParameters, summary.parameters)
         XCTAssertEqual(summary.parameters - summary.trainableParameters, trainer.model.graphs!.frozenParameterCount)
@@ -54,14 +54,14 @@ final class DomainTrainingGraphTests: XCTestCase {
             try makeDomainTrainer(dir, name: name, epochs: 2, graphModel: dir.path("glomo"), weighting: .perToken)
         }
         let straight = try make("straight")
-        _ = try straight.run(resume: false)
+        _ = try straight.train(resume: false)
         let first = try make("stopped")
-        guard case .stopped = try first.run(resume: false, stop: SessionStop(stepLimit: 11)) else {
+        guard case .stopped = try first.train(resume: false, stop: SessionStop(stepLimit: 11)) else {
             return XCTFail("expected a stop")
         }
         let (run, config, vocab) = try DomainRunDirectory.open(at: dir.path("stopped"))
         let resumed = DomainClassifierTrainer(run: run, config: config, vocabulary: vocab, data: first.data)
-        guard case .finished = try resumed.run(resume: true) else { return XCTFail("not finished") }
+        guard case .finished = try resumed.train(resume: true) else { return XCTFail("not finished") }
         let a = try SafetensorsFile(contentsOf: straight.run.modelPath)
         let b = try SafetensorsFile(contentsOf: resumed.run.modelPath)
         XCTAssertTrue(straight.model.parameters.views.contains { $0.name == "glomo.mix.weight" })
@@ -79,7 +79,7 @@ final class DomainTrainingGraphTests: XCTestCase {
         try writeRandomGraphModel(at: dir.path("glomo2"), tokens: try corpusTokens(dir), seed: 2)
         try FileManager.default.removeItem(atPath: dir.path("glomo"))
         try FileManager.default.moveItem(atPath: dir.path("glomo2"), toPath: dir.path("glomo"))
-        assertError(try trainer.run(resume: false), contains: [dir.path("glomo"), "the graph model changed since the run was configured"])
+        assertError(try trainer.train(resume: false), contains: [dir.path("glomo"), "the graph model changed since the run was configured"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: trainer.run.modelPath))
 
         try writeRandomGraphModel(at: dir.path("foreign"), tokens: ["<unk>", "<eos>", "zebra", "quokka"])

@@ -27,7 +27,7 @@ final class DomainTrainingRequestTests: XCTestCase {
         XCTAssertEqual(trainer.config.training.learningRate, 3e-3, "the sentence default")
         XCTAssertTrue(lines.contains { $0.hasPrefix("corpus: train ") }, "\(lines)")
         XCTAssertTrue(lines.last?.hasPrefix("model: embedding ") == true, "\(lines)")
-        guard case .finished = try trainer.run(resume: false) else { return XCTFail("not finished") }
+        guard case .finished = try trainer.train(resume: false) else { return XCTFail("not finished") }
 
         var again = request
         again.resume = true

@@ -49,7 +49,7 @@ final class DomainTrainingTests: XCTestCase {
         let trainer = try makeDomainTrainer(dir, name: "run", epochs: 6)
         XCTAssertEqual(trainer.data.domains, ["fruit", "tools"])
         XCTAssertEqual(trainer.data.train.count, 60)
-        guard case .finished(let summary) = try trainer.run(resume: false) else { return XCTFail("not finished") }
+        guard case .finished(let summary) = try trainer.train(resume: false) else { return XCTFail("not finished") }
         XCTAssertEqual(summary.testAccuracy, 1.0, "test accuracy on a separable corpus")
         XCTAssertEqual(summary.testMacroF1, 1.0)
         XCTAssertEqual(summary.epochs, 6)
@@ -75,10 +75,10 @@ final class DomainTrainingTests: XCTestCase {
     func testInterruptedAndResumedRunMatchesUninterrupted() throws {
         let dir = try TempDir()
         let straight = try makeDomainTrainer(dir, name: "straight", epochs: 2)
-        _ = try straight.run(resume: false)
+        _ = try straight.train(resume: false)
 
         let first = try makeDomainTrainer(dir, name: "stopped", epochs: 2)
-        guard case .stopped(nil, let epoch, let batch) = try first.run(resume: false, stop: SessionStop(stepLimit: 11)) else {
+        guard case .stopped(nil, let epoch, let batch) = try first.train(resume: false, stop: SessionStop(stepLimit: 11)) else {
             return XCTFail("expected a stop")
         }
         XCTAssertEqual(epoch, 1)   // 8 batches per epoch: the 12th poll is batch 4 of epoch 2
@@ -86,7 +86,7 @@ final class DomainTrainingTests: XCTestCase {
         XCTAssertFalse(first.run.isFinished)
         let (run, config, vocab) = try DomainRunDirectory.open(at: dir.path("stopped"))
         let resumed = DomainClassifierTrainer(run: run, config: config, vocabulary: vocab, data: first.data)
-        guard case .finished = try resumed.run(resume: true) else { return XCTFail("not finished") }
+        guard case .finished = try resumed.train(resume: true) else { return XCTFail("not finished") }
 
         let a = try SafetensorsFile(contentsOf: straight.run.lastCheckpointPath)
         let b = try SafetensorsFile(contentsOf: resumed.run.lastCheckpointPath)

@@ -45,7 +45,7 @@ final class PretrainEarlyStoppingTests: XCTestCase {
         let path = try temporaryDirectory(self) + "/m"
         let trainer = try makeTrainer(path, try makeConfig(steps: 90, patience: 2))
         var lines: [String] = []
-        guard case .finished(let summary) = try trainer.run(log: { lines.append($0) }) else { return XCTFail("not finished") }
+        guard case .finished(let summary) = try trainer.train(log: { lines.append($0) }) else { return XCTFail("not finished") }
         XCTAssertEqual(summary.stopped, "patience")
         XCTAssertLessThan(summary.steps, 90)
         // What the summary says, recomputed from the validation curve in metrics.jsonl.
@@ -66,7 +66,7 @@ final class PretrainEarlyStoppingTests: XCTestCase {
 
         // Without patience the same run trains every step and says so.
         let plain = try makeTrainer(path + "-plain", try makeConfig(steps: 12, patience: nil))
-        guard case .finished(let s) = try plain.run() else { return XCTFail("not finished") }
+        guard case .finished(let s) = try plain.train() else { return XCTFail("not finished") }
         XCTAssertEqual(s.stopped, "max_steps")
         XCTAssertEqual(s.steps, 12)
         let plainBest = try XCTUnwrap(try validCurve(path + "-plain").min { $0.loss < $1.loss })
@@ -79,7 +79,7 @@ final class PretrainEarlyStoppingTests: XCTestCase {
         let base = try temporaryDirectory(self)
         let config = try makeConfig(steps: 90, patience: 2)
         let whole = try makeTrainer(base + "/whole", config)
-        guard case .finished(let a) = try whole.run() else { return XCTFail("not finished") }
+        guard case .finished(let a) = try whole.train() else { return XCTFail("not finished") }
         let bestStep = try XCTUnwrap(a.bestStep)
         XCTAssertEqual(a.stopped, "patience")
 
@@ -87,11 +87,11 @@ final class PretrainEarlyStoppingTests: XCTestCase {
         let stopAt = bestStep + 3 + 1
         XCTAssertLessThan(stopAt, a.steps)
         let first = try makeTrainer(base + "/parts", config)
-        XCTAssertEqual(try first.run(stop: SessionStop(stepLimit: stopAt)), .stopped(signal: nil, step: stopAt))
+        XCTAssertEqual(try first.train(stop: SessionStop(stepLimit: stopAt)), .stopped(signal: nil, step: stopAt))
         let second = try makeTrainer(base + "/parts", config, resume: true)
         XCTAssertEqual(second.state.validationsWithoutImprovement, 1)
         XCTAssertEqual(second.state.bestStep, bestStep)
-        guard case .finished(var b) = try second.run() else { return XCTFail("not finished") }
+        guard case .finished(var b) = try second.train() else { return XCTFail("not finished") }
         b.seconds = a.seconds
         XCTAssertEqual(b, a)
         XCTAssertEqual(FileManager.default.contents(atPath: base + "/whole/model.safetensors"),
@@ -170,15 +170,15 @@ final class PretrainEarlyStoppingTests: XCTestCase {
                                "decoder.softmax.head.weight", "decoder.softmax.tail.0.0.weight", "decoder.softmax.tail.0.1.weight",
                                "decoder.softmax.tail.1.0.weight", "decoder.softmax.tail.1.1.weight"])
         let whole = try makeTrainer(base + "/whole", config)
-        guard case .finished = try whole.run() else { return XCTFail("not finished") }
+        guard case .finished = try whole.train() else { return XCTFail("not finished") }
         let train = try GLoMoModelDirectory(path: base + "/whole").readMetrics().filter { $0.split == "train" }
         XCTAssertLessThan(train.last!.loss, train.first!.loss)
         _ = try GLoMoModelDirectory.load(at: base + "/whole", maxSteps: 8)
 
         let first = try makeTrainer(base + "/parts", config)
-        XCTAssertEqual(try first.run(stop: SessionStop(stepLimit: 7)), .stopped(signal: nil, step: 7))
+        XCTAssertEqual(try first.train(stop: SessionStop(stepLimit: 7)), .stopped(signal: nil, step: 7))
         let second = try makeTrainer(base + "/parts", config, resume: true)
-        guard case .finished = try second.run() else { return XCTFail("not finished") }
+        guard case .finished = try second.train() else { return XCTFail("not finished") }
         XCTAssertEqual(second.model.store.copyOfValues(), whole.model.store.copyOfValues())
         XCTAssertEqual(FileManager.default.contents(atPath: base + "/whole/model.safetensors"),
                        FileManager.default.contents(atPath: base + "/parts/model.safetensors"))

@@ -46,7 +46,7 @@ final class PretrainTrainerTests: XCTestCase {
         let before = try XCTUnwrap(trainer.validationLoss())
         XCTAssertEqual(before, log(6.0), accuracy: 0.3)  // near uniform over 6 words at the start
         var lines: [String] = []
-        guard case .finished(let summary) = try trainer.run(log: { lines.append($0) }) else { return XCTFail("not finished") }
+        guard case .finished(let summary) = try trainer.train(log: { lines.append($0) }) else { return XCTFail("not finished") }
         let after = try XCTUnwrap(summary.validLoss)
         XCTAssertLessThan(after, 0.5 * before, "valid loss \(before) → \(after)")
         XCTAssertEqual(summary.steps, 60)
@@ -79,7 +79,7 @@ final class PretrainTrainerTests: XCTestCase {
         var values: [[Float]] = []
         for (name, seed) in [("a", UInt64(1)), ("b", 1), ("c", 2)] {
             let t = try makeTrainer(base + "/" + name, try makeConfig(steps: 6, seed: seed))
-            _ = try t.run()
+            _ = try t.train()
             values.append(t.model.store.copyOfValues())
         }
         XCTAssertEqual(values[0], values[1])
@@ -90,16 +90,16 @@ final class PretrainTrainerTests: XCTestCase {
         let base = try temporaryDirectory(self)
         let config = try makeConfig(steps: 12)
         let whole = try makeTrainer(base + "/whole", config)
-        _ = try whole.run()
+        _ = try whole.train()
 
         // Stop before step 8 (a checkpoint at step 7, between the regular ones at 5 and 10) …
         let first = try makeTrainer(base + "/parts", config)
-        XCTAssertEqual(try first.run(stop: SessionStop(stepLimit: 7)), .stopped(signal: nil, step: 7))
+        XCTAssertEqual(try first.train(stop: SessionStop(stepLimit: 7)), .stopped(signal: nil, step: 7))
         XCTAssertFalse(GLoMoModelDirectory(path: base + "/parts").isFinished)
         // … then resume in a new trainer (a new process would do the same).
         let second = try makeTrainer(base + "/parts", config, resume: true)
         XCTAssertEqual(second.state.step, 7)
-        guard case .finished = try second.run() else { return XCTFail("not finished") }
+        guard case .finished = try second.train() else { return XCTFail("not finished") }
         XCTAssertEqual(second.model.store.copyOfValues(), whole.model.store.copyOfValues())
         let a = try GLoMoModelDirectory(path: base + "/whole").readMetrics()
         let b = try GLoMoModelDirectory(path: base + "/parts").readMetrics()
@@ -123,7 +123,7 @@ final class PretrainTrainerTests: XCTestCase {
         let path = try temporaryDirectory(self) + "/m"
         let config = try makeConfig(steps: 12)
         let t = try makeTrainer(path, config)
-        _ = try t.run(stop: SessionStop(stepLimit: 2))
+        _ = try t.train(stop: SessionStop(stepLimit: 2))
         let file = path + "/last.safetensors"
         let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
         try bytes.prefix(bytes.count - 100).write(to: URL(fileURLWithPath: file))
@@ -137,7 +137,7 @@ final class PretrainTrainerTests: XCTestCase {
         other.embeddingSize = 6
         let path2 = try temporaryDirectory(self) + "/m2"
         let t2 = try makeTrainer(path2, config)
-        _ = try t2.run(stop: SessionStop(stepLimit: 2))
+        _ = try t2.train(stop: SessionStop(stepLimit: 2))
         XCTAssertThrowsError(try makeTrainer(path2, other, resume: true)) { e in
             XCTAssertTrue("\(e)".hasPrefix(path2 + "/last.safetensors: parameter 'embedding.weight' is [6, 6] F32, checkpoint has [6, 8] F32"), "\(e)")
         }

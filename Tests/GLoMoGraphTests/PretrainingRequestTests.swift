@@ -28,7 +28,7 @@ final class PretrainingRequestTests: XCTestCase {
         XCTAssertNil(trainer.valid, "a --split trains without validation")
         XCTAssertEqual(lines.first?.hasPrefix("vocabulary 8 words"), true, "\(lines)")
         XCTAssertEqual(lines.last, "no valid split: validation loss not reported")
-        guard case .stopped(nil, 2) = try trainer.run(stop: SessionStop(stepLimit: 2)) else { return XCTFail("not stopped") }
+        guard case .stopped(nil, 2) = try trainer.train(stop: SessionStop(stepLimit: 2)) else { return XCTFail("not stopped") }
 
         var again = GLoMoPretrainingRequest(runPath: dir + "/m", corpus: [])
         again.split = .train

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Support
 @testable import LM
 
 /// The grid, the plan's commands, the pretraining cache key and the on-disk states of a step.
@@ -190,19 +191,19 @@ final class AblationPlanTests: XCTestCase {
 
     func testRunStateOfADirectory() throws {
         let run = dir + "/run"
-        XCTAssertEqual(RunState(directory: run), .fresh)
-        XCTAssertNil(RunState(directory: run).flag)
+        XCTAssertEqual(RunFolder(path: run).state(), .fresh)
+        XCTAssertNil(RunFolder(path: run).state().flag)
         try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
-        XCTAssertEqual(RunState(directory: run), .fresh, "an empty directory holds no run")
+        XCTAssertEqual(RunFolder(path: run).state(), .fresh, "an empty directory holds no run")
         try Data("{}".utf8).write(to: URL(fileURLWithPath: run + "/config.json"))
-        XCTAssertEqual(RunState(directory: run), .partial)
-        XCTAssertEqual(RunState(directory: run).flag, "--force")
+        XCTAssertEqual(RunFolder(path: run).state(), .partial)
+        XCTAssertEqual(RunFolder(path: run).state().flag, "--force")
         try Data().write(to: URL(fileURLWithPath: run + "/last.safetensors"))
-        XCTAssertEqual(RunState(directory: run).flag, "--resume")
-        XCTAssertEqual(RunState(directory: run, completionMarker: run + "/other"), .interrupted)
+        XCTAssertEqual(RunFolder(path: run).state().flag, "--resume")
+        XCTAssertEqual(RunFolder(path: run).state(completionMarker: run + "/other"), .interrupted)
         try Data("{}".utf8).write(to: URL(fileURLWithPath: run + "/summary.json"))
-        XCTAssertEqual(RunState(directory: run), .complete)
-        XCTAssertNil(RunState(directory: run).flag)
+        XCTAssertEqual(RunFolder(path: run).state(), .complete)
+        XCTAssertNil(RunFolder(path: run).state().flag)
     }
 
     /// The file steps are guarded by their marker; the scripts chain the stages.

@@ -13,7 +13,6 @@ final class ExtendRunTests: TrainerTestCase {
         r.resume = true
         r.overrides.epochs = epochs
         r.options.evaluationBatchSize = 2
-        r.options.handlesSignals = false
         return r
     }
 

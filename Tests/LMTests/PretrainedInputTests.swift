@@ -40,7 +40,7 @@ final class PretrainedInputTests: XCTestCase {
     /// The value the file above holds for word number `i` (1-based), component `j`.
     func fileValue(_ i: Int, _ j: Int) -> Float { Float(i) * 0.25 + Float(j) * 0.125 }
 
-    func config(E: Int = 4, H: Int = 5, tie: Bool = false, path: String?, mode: PretrainedMode?) -> RunConfig {
+    func config(E: Int = 4, H: Int = 5, tie: Bool = false, path: String?, mode: EmbeddingMode?) -> RunConfig {
         RunConfig(model: ModelConfig(vocabularySize: 7, embeddingSize: E, hiddenSize: H, layers: 1, dropout: 0, tieWeights: tie, initRange: 0.1),
                   training: Preset.tiny.training, corpus: .init(train: ["t.txt"]), tokenization: TokenizationOptions(),
                   vocabularyHash: vocabulary.contentHash,
@@ -136,7 +136,7 @@ final class PretrainedInputTests: XCTestCase {
     func testFrozenTableIsBitwiseUnchangedByTrainingAndFinetuneChanges() throws {
         let path = try writeVectors("v.txt", dimension: 4)
         let inputs: [Int32] = [2, 3, 4, 5, 6, 1], targets: [Int32] = [3, 4, 5, 6, 1, 2]
-        for mode: PretrainedMode in [.frozen, .finetune, .concat] {
+        for mode: EmbeddingMode in [.frozen, .finetune, .concat] {
             for optimizerName in ["sgd", "adam"] {
                 var c = config(path: path, mode: mode)
                 let (model, _) = try build(&c)
@@ -245,7 +245,7 @@ final class PretrainedInputTests: XCTestCase {
         let path = try writeVectors("v.bin", dimension: 2)
         // Convert to binary so the header-width path of make() is exercised on binary too.
         try EmbeddingFile.write(try EmbeddingFile.read(path, format: .word2vecText), to: path, format: .word2vecBinary)
-        for (mode, E) in [(PretrainedMode.frozen, 2), (.concat, 3)] {
+        for (mode, E) in [(EmbeddingMode.frozen, 2), (.concat, 3)] {
             var c = config(E: E, path: path, mode: mode)
             let (model, _) = try build(&c)
             let run = try RunDirectory.create(at: directory + "/run-\(mode)", config: c, vocabulary: vocabulary)

@@ -24,7 +24,6 @@ final class ResumeIntegrityTests: TrainerTestCase {
     func flaglessResume(_ run: String = "run", log: @escaping (String) -> Void = { _ in }) throws -> Trainer {
         var r = TrainingRequest(runPath: directory + "/" + run)
         r.resume = true
-        r.options.handlesSignals = false
         return try r.prepare(log: log)
     }
 

@@ -49,7 +49,7 @@ final class TrainerDataTests: TrainerTestCase {
         XCTAssertEqual(kept.outOfVocabularyCount, 2)
     }
 
-    /// `SplitEvaluator.byDomain` sums each sentence into its record's domain: several sentences
+    /// `Evaluator.byDomain` sums each sentence into its record's domain: several sentences
     /// per record (sentence splitting), a blank record (a sentence of its own in record mode,
     /// none in sentence mode or after `droppingBlankLines`); nil as soon as a sentence has no
     /// domain (a plain-text file among the test files). Sentence scores chosen by hand.
@@ -66,23 +66,23 @@ final class TrainerDataTests: TrainerTestCase {
         }
         // Record mode: "a b . C d <eos>" (6 tokens), "<eos>", "e <eos>".
         let records = try CorpusSelection(corpus: [jsonl], tokenization: TokenizationOptions(tokenizer: .simple)).load(.test, vocabulary: vocabulary)
-        let r = try XCTUnwrap(SplitEvaluator.byDomain(result(records, [-6, -1, -2]), data: records))
+        let r = try XCTUnwrap(Evaluator.byDomain(result(records, [-6, -1, -2]), data: records))
         XCTAssertEqual(r, ["x": DomainPerplexity(sentences: 1, tokens: 6, logProbability: -6),
                            "y": DomainPerplexity(sentences: 1, tokens: 1, logProbability: -1),
                            "z": DomainPerplexity(sentences: 1, tokens: 2, logProbability: -2)])
         XCTAssertEqual(try XCTUnwrap(r["x"]).perplexity, exp(1.0), accuracy: 1e-12)
         let kept = records.droppingBlankLines()
-        XCTAssertEqual(SplitEvaluator.byDomain(result(kept, [-6, -2]), data: kept)?.keys.sorted(), ["x", "z"])
+        XCTAssertEqual(Evaluator.byDomain(result(kept, [-6, -2]), data: kept)?.keys.sorted(), ["x", "z"])
         // Sentence splitting: "a b . <eos>" and "C d <eos>" are both x's; the blank record yields none.
         let split = try CorpusSelection(corpus: [jsonl], tokenization: TokenizationOptions(tokenizer: .simple, splitSentences: true))
             .load(.test, vocabulary: vocabulary)
-        let s = try XCTUnwrap(SplitEvaluator.byDomain(result(split, [-4, -3, -2]), data: split))
+        let s = try XCTUnwrap(Evaluator.byDomain(result(split, [-4, -3, -2]), data: split))
         XCTAssertEqual(s, ["x": DomainPerplexity(sentences: 2, tokens: 7, logProbability: -7),
                            "z": DomainPerplexity(sentences: 1, tokens: 2, logProbability: -2)])
         // A plain-text test file after the JSONL records: no per-domain figures at all.
         let mixed = try CorpusSelection(corpus: [jsonl], test: [try write("p.txt", ["f g"])],
                                         tokenization: TokenizationOptions(tokenizer: .simple)).load(.test, vocabulary: vocabulary)
-        XCTAssertNil(SplitEvaluator.byDomain(result(mixed, [-6, -1, -2, -3]), data: mixed))
+        XCTAssertNil(Evaluator.byDomain(result(mixed, [-6, -1, -2, -3]), data: mixed))
     }
 
     func testPrefixKeepsWholeSentences() {

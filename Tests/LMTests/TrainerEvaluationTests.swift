@@ -36,7 +36,7 @@ final class TrainerEvaluationTests: TrainerTestCase {
             var rng = RNG(seed: 0)
             let model = try RunDirectory.makeModel(config: trainer.config, batchSize: B, maxSteps: 5, rng: &rng)
             model.store.values.baseAddress!.update(from: trainer.model.store.values.baseAddress!, count: model.store.count)
-            let result = SplitEvaluator.evaluate(model, data: trainer.validData, batching: .discourse, perSentence: true)
+            let result = Evaluator.scoreSplit(model, data: trainer.validData, batching: .discourse, perSentence: true)
             XCTAssertEqual(result.tokenCount, M)
             let L = (M + B - 1) / B
             var expected = 0.0
@@ -135,17 +135,17 @@ final class TrainerEvaluationTests: TrainerTestCase {
         XCTAssertEqual(decoded, RunSummary(validPerplexity: 4, testPerplexity: 3.5, parameters: 10, trainableParameters: 10, seconds: 1.5, epochs: 1))
     }
 
-    /// Sentence mode has one scoring path: `Evaluator` (`lmtool perplexity`) scores the split's
-    /// sentences with the windows and scoring step of `SplitEvaluator` (train's validation and
-    /// test), so every sentence's log-probability is the same to the bit, windows split across
+    /// Sentence mode has one scoring path: `Evaluator`'s streamed text (`lmtool perplexity`) scores
+    /// the split's sentences with the windows and scoring step of `Evaluator.scoreSplit` (train's
+    /// validation and test), so every sentence's log-probability is the same to the bit, windows split across
     /// BPTT boundaries included.
-    func testSentenceModeEvaluatorAndSplitEvaluatorAgreeBitwise() throws {
+    func testSentenceModeStreamedAndSplitScoringAgreeBitwise() throws {
         let trainer = try request(try writeCycleCorpus(), epochs: 1, batching: .sentence).prepare()
         let valid = trainer.validData
         var rng = RNG(seed: 0)
         let model = try RunDirectory.makeModel(config: trainer.config, batchSize: 3, maxSteps: 2, rng: &rng)
         model.store.values.baseAddress!.update(from: trainer.model.store.values.baseAddress!, count: model.store.count)
-        let result = SplitEvaluator.evaluate(model, data: valid, batching: .sentence, perSentence: true)
+        let result = Evaluator.scoreSplit(model, data: valid, batching: .sentence, perSentence: true)
         let evaluator = Evaluator(model: model, vocabulary: trainer.vocabulary, mode: .sentence)
         var scored: [Double] = []
         evaluator.scoreSentences((0..<valid.sentenceCount).map { valid.sentence($0).map { Evaluator.Position(id: $0, word: nil) } }) {
@@ -164,7 +164,7 @@ final class TrainerEvaluationTests: TrainerTestCase {
         var rng = RNG(seed: 0)
         let model = try RunDirectory.makeModel(config: trainer.config, batchSize: 3, maxSteps: 5, rng: &rng)
         model.store.values.baseAddress!.update(from: trainer.model.store.values.baseAddress!, count: model.store.count)
-        let result = SplitEvaluator.evaluate(model, data: valid, batching: .sentence, perSentence: true)
+        let result = Evaluator.scoreSplit(model, data: valid, batching: .sentence, perSentence: true)
         XCTAssertEqual(result.tokenCount, valid.tokenCount)
         for s in 0..<valid.sentenceCount {
             let logp = try Self.tokenByToken(valid.sentence(s), config: trainer.config, parameters: trainer.model.store)

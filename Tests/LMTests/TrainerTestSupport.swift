@@ -64,7 +64,6 @@ class TrainerTestCase: XCTestCase {
         r.overrides.epochs = epochs
         r.overrides.schedule = .plateau(factor: 0.5)
         r.options.evaluationBatchSize = 2
-        r.options.handlesSignals = false
         return r
     }
 

@@ -4,6 +4,14 @@ import GLoMoGraph
 import NN
 import Support
 
+/// How a call to `DomainClassifierTrainer.train` ended.
+public enum DomainTrainingOutcome: Sendable {
+    case finished(DomainRunSummary)
+    /// Stopped (by `signal`, or the step limit with signal nil) before batch `batch` of epoch
+    /// `epoch` (both 0-based); `last.safetensors` holds that point.
+    case stopped(signal: Int32?, epoch: Int, batch: Int)
+}
+
 /// Trains a `DomainClassifier` in a `DomainRunDirectory`: Adam over shuffled batches, an
 /// evaluation on the valid split after every epoch (the best accuracy is kept as
 /// `model.safetensors`), `last.safetensors` after every epoch and whenever `stop` says so
@@ -17,17 +25,11 @@ import Support
 /// interrupted and resumed run ends with the same parameters as an uninterrupted one.
 ///
 ///     let trainer = DomainClassifierTrainer(run: run, config: config, vocabulary: vocab, data: data) { print($0) }
-///     switch try trainer.run(resume: false, stop: SessionStop()) {
+///     switch try trainer.train(resume: false, stop: SessionStop()) {
 ///     case .finished(let summary): print(summary.testAccuracy)
 ///     case .stopped(_, let epoch, let batch): print("stopped in epoch \(epoch + 1) before batch \(batch + 1)")
 ///     }
 public final class DomainClassifierTrainer {
-    public enum Outcome: Sendable {
-        case finished(DomainRunSummary)
-        /// Stopped (by `signal`, or the step limit with signal nil) before batch `batch` of epoch
-        /// `epoch` (both 0-based); `last.safetensors` holds that point.
-        case stopped(signal: Int32?, epoch: Int, batch: Int)
-    }
 
     public let run: DomainRunDirectory
     public let config: DomainRunConfig
@@ -124,7 +126,7 @@ public final class DomainClassifierTrainer {
     }
 
     /// Trains (continuing from `last.safetensors` if `resume`), evaluates and exports.
-    public func run(resume: Bool, stop: SessionStop = SessionStop()) throws -> Outcome {
+    public func train(resume: Bool, stop: SessionStop = SessionStop()) throws -> DomainTrainingOutcome {
         var stop = stop
         let options = config.training
         let granularity = options.documentGranularity

@@ -9,7 +9,7 @@ import Support
 ///
 ///     var request = DomainTrainingRequest(runPath: "runs/dom", corpus: ["corpus.jsonl"])
 ///     request.tokenization = TokenizationOptions(tokenizer: .simple, lowercase: true)
-///     if let trainer = try request.prepare(log: { print($0) }) { _ = try trainer.run(resume: request.resume) }
+///     if let trainer = try request.prepare(log: { print($0) }) { _ = try trainer.train(resume: request.resume) }
 public struct DomainTrainingRequest {
     public var runPath: String
     /// Labelled corpus files or directories (JSONL with `domain`).

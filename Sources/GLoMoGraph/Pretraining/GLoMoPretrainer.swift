@@ -32,6 +32,14 @@ public struct GLoMoPretrainingState: Codable, Equatable, Sendable {
 
     static let metadataKey = "resume"
 }
+/// How a call to `GLoMoPretrainer.train` ended.
+public enum GLoMoPretrainingOutcome: Equatable {
+    /// All steps done; `summary.json` written.
+    case finished(GLoMoSummary)
+    /// Stopped early (`SessionStop`: by `signal`, or the step limit with signal nil); a
+    /// checkpoint was written after `step` steps.
+    case stopped(signal: Int32?, step: Int)
+}
 
 /// Context-prediction pretraining of a GLoMo graph model: Adam over the whole
 /// `ContextPredictionModel`, gradient-norm clipping, a checkpoint (`last.safetensors` and
@@ -52,21 +60,13 @@ public struct GLoMoPretrainingState: Codable, Equatable, Sendable {
 ///
 ///     let dir = try GLoMoModelDirectory.create(at: "glomo", config: config, vocabulary: vocab)
 ///     let trainer = try GLoMoPretrainer(directory: dir, config: config, train: ids, valid: validIDs)
-///     let outcome = try trainer.run(log: { print($0) }, stop: SessionStop(stepLimit: 100))
+///     let outcome = try trainer.train(log: { print($0) }, stop: SessionStop(stepLimit: 100))
 public final class GLoMoPretrainer {
-    /// How a call to `run` ended.
-    public enum Outcome: Equatable {
-        /// All steps done; `summary.json` written.
-        case finished(GLoMoSummary)
-        /// Stopped early (`SessionStop`: by `signal`, or the step limit with signal nil); a
-        /// checkpoint was written after `step` steps.
-        case stopped(signal: Int32?, step: Int)
-    }
 
     public let directory: GLoMoModelDirectory
     public let config: GLoMoModelConfig
     public let model: ContextPredictionModel
-    public let train: ContextPredictionData
+    public let trainData: ContextPredictionData
     public let valid: ContextPredictionData?
     public private(set) var state = GLoMoPretrainingState()
     /// Optimizer steps the run makes in total.
@@ -101,8 +101,8 @@ public final class GLoMoPretrainer {
         self.config = config
         var tokens = trainTokens
         if let n = p.trainTokens, n < tokens.count { tokens = Array(tokens.prefix(n)) }
-        train = ContextPredictionData(tokens: tokens, steps: p.sequenceLength, predictTokens: p.predictTokens)
-        if train.windowCount == 0 {
+        trainData = ContextPredictionData(tokens: tokens, steps: p.sequenceLength, predictTokens: p.predictTokens)
+        if trainData.windowCount == 0 {
             throw FileError(path: directory.path, message: "the training split has \(tokens.count) tokens, fewer than sequence length \(p.sequenceLength) + \(p.predictTokens) predicted tokens")
         }
         let v = ContextPredictionData(tokens: validTokens, steps: p.sequenceLength, predictTokens: p.predictTokens)
@@ -110,9 +110,9 @@ public final class GLoMoPretrainer {
         if p.patience != nil && valid == nil {
             throw FileError(path: directory.path, message: "patience needs validation windows, but the valid split has none of \(p.sequenceLength) + \(p.predictTokens) tokens (or validationSequences is 0)")
         }
-        batchesPerEpoch = (train.windowCount + p.batchSize - 1) / p.batchSize
+        batchesPerEpoch = (trainData.windowCount + p.batchSize - 1) / p.batchSize
         totalSteps = p.steps ?? (p.epochs ?? 1) * batchesPerEpoch
-        let batch = min(p.batchSize, train.windowCount)
+        let batch = min(p.batchSize, trainData.windowCount)
         model = ContextPredictionModel(vocabularySize: config.vocabularySize, graph: config.graph, maxSteps: p.sequenceLength,
                                        maxBatch: max(batch, valid == nil ? 1 : min(p.batchSize, p.validationSequences)),
                                        predictTokens: p.predictTokens, maxPositions: p.positionsPerSequence, softmax: config.softmax)
@@ -196,13 +196,13 @@ public final class GLoMoPretrainer {
     /// or its step limit), printing a progress line through `log` every `logEvery` steps.
     ///
     /// - Throws: a `FileError` if a file cannot be written, or if the loss becomes NaN.
-    public func run(logEvery: Int = 10, log: (String) -> Void = { _ in },
-                    stop: SessionStop = SessionStop()) throws -> Outcome {
+    public func train(logEvery: Int = 10, log: (String) -> Void = { _ in },
+                    stop: SessionStop = SessionStop()) throws -> GLoMoPretrainingOutcome {
         var stop = stop
         let p = config.pretraining
         let clock = ContinuousClock()
         var sessionStart = clock.now, sessionElapsedBase = state.elapsedSeconds
-        var order = train.order(epoch: state.epoch, seed: p.seed), orderEpoch = state.epoch
+        var order = trainData.order(epoch: state.epoch, seed: p.seed), orderEpoch = state.epoch
         var intervalStart = (time: state.elapsedSeconds, tokens: state.tokens)
         func elapsed() -> Double { sessionElapsedBase + (clock.now - sessionStart).seconds }
 
@@ -220,10 +220,10 @@ public final class GLoMoPretrainer {
                 log(SessionStop.line(reason, at: "step \(state.step)", checkpoint: directory.lastCheckpointPath))
                 return .stopped(signal: reason.signal, step: state.step)
             }
-            if orderEpoch != state.epoch { order = train.order(epoch: state.epoch, seed: p.seed); orderEpoch = state.epoch }
+            if orderEpoch != state.epoch { order = trainData.order(epoch: state.epoch, seed: p.seed); orderEpoch = state.epoch }
             let first = state.batchInEpoch * p.batchSize
             let windows = Array(order[first..<min(first + p.batchSize, order.count)])
-            let batch = train.batch(windows: windows, positionsPerSequence: p.positionsPerSequence, rng: &rng)
+            let batch = trainData.batch(windows: windows, positionsPerSequence: p.positionsPerSequence, rng: &rng)
             model.store.zeroGradients()
             let loss = model.forward(batch)
             guard loss.isFinite else {

@@ -9,7 +9,7 @@ import Support
 ///     var request = GLoMoPretrainingRequest(runPath: "glomo", corpus: ["corpus.txt"])
 ///     request.graph = GraphPredictorConfig(embeddingSize: 64, channels: 64, headSize: 16)
 ///     let trainer = try request.prepare(log: { print($0) })
-///     _ = try trainer.run(log: { print($0) })
+///     _ = try trainer.train(log: { print($0) })
 public struct GLoMoPretrainingRequest {
     public var runPath: String
     /// The corpus files (on `resume`: empty, or the model's own).
@@ -86,7 +86,7 @@ public struct GLoMoPretrainingRequest {
         if let warning = trainer.resumeWarning { log(warning) }
         let g = config.graph, p = config.pretraining
         log("model: E \(g.embeddingSize), \(g.graphLayers) graph layers × \(g.heads) heads (d \(g.headSize)), \(grouped(trainer.parameterCount)) parameters; "
-            + "T \(p.sequenceLength), B \(p.batchSize), D \(p.predictTokens), \(p.positionsPerSequence) positions; \(grouped(trainer.train.windowCount)) windows, "
+            + "T \(p.sequenceLength), B \(p.batchSize), D \(p.predictTokens), \(p.positionsPerSequence) positions; \(grouped(trainer.trainData.windowCount)) windows, "
             + "\(grouped(trainer.totalSteps)) steps" + (p.patience.map { " (or \($0) validations without improvement)" } ?? "")
             + "; \(config.softmax == .full ? "full softmax tied to the embedding" : "adaptive softmax \(config.softmax), untied")"
             + (resume ? ", resuming at step \(trainer.state.step)" : ""))

@@ -32,12 +32,10 @@ public struct PlannedStep: Equatable, Sendable {
     /// The names of the steps it needs.
     public var dependencies: [String]
 
-    /// Where the step stands on disk (`RunState`); a file output is `complete` or `fresh`.
-    public typealias State = RunState
-
-    public var state: State {
+    /// Where the step stands on disk (`RunFolder.State`); a file output is `complete` or `fresh`.
+    public var state: RunFolder.State {
         guard resumable else { return FileManager.default.fileExists(atPath: completionMarker) ? .complete : .fresh }
-        return RunState(directory: output, completionMarker: completionMarker)
+        return RunFolder(path: output).state(completionMarker: completionMarker)
     }
 
     /// The arguments to run now: `--resume` for an interrupted step, `--force` for a partial one.
@@ -47,7 +45,7 @@ public struct PlannedStep: Equatable, Sendable {
 
     /// The step as one idempotent shell command, the same whatever is on disk, so a scheduler
     /// may run it again (a requeue, a second submission): a run-like directory gets
-    /// `--if-needed` (start, `--resume`, `--force` or skip as `RunState` says); a file output is
+    /// `--if-needed` (start, `--resume`, `--force` or skip as `RunFolder.State` says); a file output is
     /// guarded by a test of its completion marker. `mkdir -p` of the needed directories first.
     public func command(executable: String) -> String {
         let mkdir = directories.isEmpty ? "" : "mkdir -p " + directories.map(shellQuote).joined(separator: " ") + " && "
@@ -255,7 +253,7 @@ public struct AblationPlan: Sendable {
                 let s = arm.glomo.isUntrained
                     ? pretraining("glomo-untrained", tool: ["pretrain-glomo"], settings: glomoUntrainedSettings, file: nil, marker: nil)
                     : pretraining("glomo", tool: ["pretrain-glomo"], settings: glomoSettings, file: nil, marker: nil)
-                armArguments += ["--glomo", s.output, "--glomo-on", site]
+                armArguments += ["--glomo", s.output, "--glomo-on", site.rawValue]
                 dependencies.append(s.name)
             }
             for k in 1...seeds {

@@ -1,6 +1,7 @@
 import Foundation
 import Support
 import Glibc
+import Synchronization
 
 /// Runs the steps of an `AblationPlan` as subprocesses of an `lmtool` executable, in order:
 /// a complete step is skipped, an interrupted one continued with `--resume`, a directory left
@@ -112,7 +113,10 @@ enum ChildProcess {
     enum Ending { case exited(Int32), signaled(Int32) }
 
     /// The signal that asked ablate to stop, if any.
-    static var stopSignal: Int32? { ablationStopSignal == 0 ? nil : ablationStopSignal }
+    static var stopSignal: Int32? {
+        let s = ablationStopSignal.load(ordering: .relaxed)
+        return s == 0 ? nil : s
+    }
 
     static func run(_ executable: String, _ arguments: [String]) throws -> Ending {
         var attributes = posix_spawnattr_t()
@@ -126,15 +130,16 @@ enum ChildProcess {
         defer { for e in environment { free(e) } }
         for s in [SIGINT, SIGTERM, SIGHUP] {
             _ = signal(s) { received in
-                if ablationStopSignal == 0 { ablationStopSignal = received }
-                if ablationChild > 0 { kill(ablationChild, received) } else { _exit(128 + received) }
+                _ = ablationStopSignal.compareExchange(expected: 0, desired: received, ordering: .relaxed)
+                let child = ablationChild.load(ordering: .relaxed)
+                if child > 0 { kill(child, received) } else { _exit(128 + received) }
             }
         }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, executable, nil, &attributes, argv, environment)
         if rc != 0 { throw AblationError("\(executable): cannot run: \(String(cString: strerror(rc)))") }
-        ablationChild = pid
-        defer { ablationChild = 0 }
+        ablationChild.store(pid, ordering: .relaxed)
+        defer { ablationChild.store(0, ordering: .relaxed) }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { throw AblationError("\(executable): cannot wait for the child: \(String(cString: strerror(errno)))") }
@@ -143,6 +148,7 @@ enum ChildProcess {
     }
 }
 
-/// Written by the signal handler, read by the runner.
-nonisolated(unsafe) private var ablationChild: pid_t = 0
-nonisolated(unsafe) private var ablationStopSignal: Int32 = 0
+/// The running child (written by the runner, read by the signal handler) and the first stop
+/// signal (written by the handler, read by the runner): lock-free atomics, as `StopRequest`'s flag.
+private let ablationChild = Atomic<pid_t>(0)
+private let ablationStopSignal = Atomic<Int32>(0)

@@ -1,6 +1,7 @@
 import Foundation
 import Support
 import Corpus
+import GLoMoGraph
 
 /// An error in an ablation specification or results directory, as one line naming its origin.
 public struct AblationError: Error, CustomStringConvertible, Sendable {
@@ -66,11 +67,6 @@ public enum EmbeddingSource: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// How a pretrained table is used by `lmtool train --embedding-mode`.
-public enum EmbeddingMode: String, CaseIterable, Codable, Sendable {
-    case frozen, finetune, concat
-}
-
 /// Whether and where GLoMo graphs are used (`lmtool train --glomo-on`), and whether the graph
 /// predictor was pretrained: the `-untrained` placements use a predictor saved at its
 /// initialisation (`pretrain-glomo --steps 0`, same architecture and seed), the control that
@@ -81,11 +77,11 @@ public enum GLoMoPlacement: String, CaseIterable, Codable, Sendable {
     case hiddenUntrained = "hidden-untrained"
 
     /// `lmtool train --glomo-on`: what the graphs mix (nil for `off`).
-    public var site: String? {
+    public var site: GLoMoSite? {
         switch self {
         case .off: return nil
-        case .embeddings, .embeddingsUntrained: return "embeddings"
-        case .hidden, .hiddenUntrained: return "hidden"
+        case .embeddings, .embeddingsUntrained: return .embeddings
+        case .hidden, .hiddenUntrained: return .hidden
         }
     }
 

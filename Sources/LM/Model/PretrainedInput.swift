@@ -9,7 +9,7 @@ import Support
 /// - `finetune`: the table initialises the input embedding, which then trains (D must equal E).
 /// - `concat`: each input vector is a learned projection of `[pretrained (D, frozen) ; trainable (E)]`
 ///   to E, so any D fits.
-public enum PretrainedMode: String, CaseIterable, Codable, Sendable {
+public enum EmbeddingMode: String, CaseIterable, Codable, Sendable {
     case frozen, finetune, concat
 }
 
@@ -39,7 +39,7 @@ public enum PretrainedMode: String, CaseIterable, Codable, Sendable {
 ///     let input = PretrainedInput(mode: .concat, vocabularySize: V, pretrainedSize: 300, embeddingSize: 64)
 ///     let model = LanguageModel(config: config, input: input, batchSize: 32, maxSteps: 35, rng: &rng)
 public final class PretrainedInput: InputRepresentation {
-    public let mode: PretrainedMode
+    public let mode: EmbeddingMode
     /// V.
     public let vocabularySize: Int
     /// D, the width of the pretrained vectors (= E for frozen and finetune).
@@ -63,7 +63,7 @@ public final class PretrainedInput: InputRepresentation {
 
     /// A representation of the given shape; `pretrainedSize` must equal `embeddingSize` unless
     /// `mode` is `concat` (a programming error otherwise: `InputFactory` checks user input first).
-    public init(mode: PretrainedMode, vocabularySize: Int, pretrainedSize: Int, embeddingSize: Int) {
+    public init(mode: EmbeddingMode, vocabularySize: Int, pretrainedSize: Int, embeddingSize: Int) {
         precondition(vocabularySize > 0 && pretrainedSize > 0 && embeddingSize > 0, "PretrainedInput: sizes must be positive")
         precondition(mode == .concat || pretrainedSize == embeddingSize,
                      "PretrainedInput: \(mode.rawValue) needs pretrainedSize == embeddingSize")
@@ -253,7 +253,7 @@ extension PretrainedInput {
                                             sidecar: EmbeddingFallbacks.sidecarPath(for: path))
     }
 
-    static func pathAndMode(_ input: RunConfig.InputSource) throws -> (String, PretrainedMode) {
+    static func pathAndMode(_ input: RunConfig.InputSource) throws -> (String, EmbeddingMode) {
         guard let path = input.path, !path.isEmpty else {
             throw InputFactoryError(message: "input representation '\(input.kind)' names no embeddings file")
         }
@@ -261,7 +261,7 @@ extension PretrainedInput {
     }
 
     /// Whether `dimension`-wide vectors fit `mode` in a model of `model`'s shape.
-    static func checkFit(mode: PretrainedMode, dimension D: Int, model: ModelConfig, path: String) throws {
+    static func checkFit(mode: EmbeddingMode, dimension D: Int, model: ModelConfig, path: String) throws {
         let E = model.embeddingSize
         if mode != .concat && D != E {
             throw CorpusError(file: path, "\(D)-dimensional vectors do not fit --embedding-mode \(mode.rawValue) with --embedding-size \(E) (frozen and finetune need the same size; use --embedding-size \(D) or --embedding-mode concat)")

@@ -45,12 +45,12 @@ public struct RunConfig: Codable, Equatable, Sendable {
         /// Whether the pretrained values were kept frozen during training.
         public var frozen: Bool?
         /// How a pretrained table is used: `frozen`, `finetune` or `concat` (nil for `random`).
-        public var mode: PretrainedMode?
+        public var mode: EmbeddingMode?
         /// The width D of the pretrained vectors (so that a run reloads without its embeddings file).
         public var dimension: Int?
 
         public init(kind: InputKind = .random, path: String? = nil, contentHash: String? = nil, frozen: Bool? = nil,
-                    mode: PretrainedMode? = nil, dimension: Int? = nil) {
+                    mode: EmbeddingMode? = nil, dimension: Int? = nil) {
             self.kind = kind
             self.path = path
             self.contentHash = contentHash
@@ -67,7 +67,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
             path = try c.decodeIfPresent(String.self, forKey: .path)
             contentHash = try c.decodeIfPresent(String.self, forKey: .contentHash)
             frozen = try c.decodeIfPresent(Bool.self, forKey: .frozen)
-            mode = try c.decodeChoiceIfPresent(PretrainedMode.self, forKey: .mode)
+            mode = try c.decodeChoiceIfPresent(EmbeddingMode.self, forKey: .mode)
             dimension = try c.decodeIfPresent(Int.self, forKey: .dimension)
         }
 

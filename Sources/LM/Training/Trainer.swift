@@ -12,8 +12,6 @@ public struct TrainerOptions: Sendable {
     /// Stop cleanly (saving `last.safetensors`, as on a signal) after this many optimizer steps in
     /// this session; nil = never. For tests and for splitting a run into bounded sessions.
     public var stopAfterSteps: Int?
-    /// Route SIGINT and SIGTERM to a clean stop (`StopRequest`) while training.
-    public var handlesSignals = true
 
     public init() {}
 }
@@ -36,8 +34,9 @@ public enum TrainingOutcome: Equatable, Sendable {
 /// Per epoch: validation (no dropout, state zeroed at the start and carried in discourse mode),
 /// `ScheduleState.endEpoch`, the best model to `model.safetensors`, the whole state to
 /// `last.safetensors`, then a `train` and a `valid` record in `metrics.jsonl`. `last.safetensors`
-/// is also saved every `checkpointEvery` seconds and when SIGINT/SIGTERM arrive (then `train()`
-/// returns `.stopped`). At the end the best model is scored on the test split: a `test` record,
+/// is also saved every `checkpointEvery` seconds and when a stop is requested (`StopRequest`:
+/// SIGINT/SIGTERM, once the caller has installed its handler, as `lmtool train` does; then
+/// `train()` returns `.stopped`). At the end the best model is scored on the test split: a `test` record,
 /// `test-sentences.tsv`, and `summary.json` last.
 ///
 /// A resumed run (`last.safetensors`: parameters, optimizer, random generator, carried LSTM
@@ -201,8 +200,6 @@ public final class Trainer {
             log("the run is already complete: valid ppl \(summary.validPerplexity), test ppl \(summary.testPerplexity.map { "\($0)" } ?? "-")")
             return .finished(summary)
         }
-        if options.handlesSignals { StopRequest.install() }
-        defer { if options.handlesSignals { StopRequest.uninstall() } }
         try recoverMetrics()
         let sessionStart = monotonicSeconds()
         let elapsedBefore = state.elapsedSeconds
@@ -321,9 +318,9 @@ public final class Trainer {
         var testPerplexity: Double?
         var testByDomain: [String: DomainPerplexity]?
         if let test = testData {
-            let result = SplitEvaluator.evaluate(bestModel, data: test, batching: t.batching, perSentence: true)
+            let result = Evaluator.scoreSplit(bestModel, data: test, batching: t.batching, perSentence: true)
             testPerplexity = result.perplexity
-            testByDomain = SplitEvaluator.byDomain(result, data: test)
+            testByDomain = Evaluator.byDomain(result, data: test)
             let log = try run.readMetrics()
             if !log.records.contains(where: { $0.split == "test" && $0.step == state.step }) {
                 try run.appendMetrics(MetricsRecord(epoch: state.schedule.epoch, step: state.step, split: "test", loss: result.loss,
@@ -354,7 +351,7 @@ public final class Trainer {
     public func evaluate(_ data: EncodedCorpus, perSentence: Bool = false) -> EvaluationResult {
         let eval = evaluationModel
         eval.store.values.baseAddress!.update(from: model.store.values.baseAddress!, count: model.store.count)
-        return SplitEvaluator.evaluate(eval, data: data, batching: config.training.batching, perSentence: perSentence)
+        return Evaluator.scoreSplit(eval, data: data, batching: config.training.batching, perSentence: perSentence)
     }
 
     private func saveLast() throws {

@@ -4,12 +4,8 @@ import Corpus
 import Foundation
 import LM
 
-/// Discourse or sentence scoring, as a command-line value.
-enum ScoringMode: String, ExpressibleByArgument, CaseIterable {
-    case discourse, sentence
-
-    var batching: TrainingConfig.Batching { self == .discourse ? .discourse : .sentence }
-}
+/// `perplexity --mode discourse|sentence`: scoring uses the batching a run trains with.
+extension TrainingConfig.Batching: ExpressibleByArgument {}
 
 /// A bad option value, reported as one `Error: ...` line (no usage text).
 struct ScoringOptionError: Error, CustomStringConvertible {
@@ -74,7 +70,7 @@ struct PerplexityCommand: ParsableCommand {
     var byDomain = false
 
     @Option(help: "discourse (state carried through the file) or sentence (state reset per sentence); default: the run's batching.")
-    var mode: ScoringMode?
+    var mode: TrainingConfig.Batching?
 
     @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Sentences scored at once in sentence mode; documents (files, records) side by side in discourse mode.")
     var batchSize = 16
@@ -94,7 +90,7 @@ struct PerplexityCommand: ParsableCommand {
         if batchSize < 1 { throw ScoringOptionError("--batch-size must be at least 1, got \(batchSize)") }
         if let window, window < 1 { throw ScoringOptionError("--window must be at least 1, got \(window)") }
         let config = try RunDirectory.open(at: model).config
-        let batching = mode?.batching ?? config.training.batching
+        let batching = mode ?? config.training.batching
         // Every file is a document, named or found in a directory.
         let documents = try corpus.reader(files).files
         if perRecord && batching != .discourse {
@@ -108,7 +104,7 @@ struct PerplexityCommand: ParsableCommand {
         // attributes each sentence to its record's domain as it streams).
         let several = batching == .discourse && (perRecord || documents.count > 1) && !byDomain
         let columns = several && config.glomo == nil ? (perRecord ? batchSize : min(batchSize, documents.count)) : 1
-        let evaluator = try loadEvaluator(run: model, mode: mode?.batching, corpus: corpus, batchSize: batchSize,
+        let evaluator = try loadEvaluator(run: model, mode: mode, corpus: corpus, batchSize: batchSize,
                                           window: window ?? (columns > 1 ? Evaluator.defaultWindow(for: .sentence) : nil), columns: columns)
         let report = Report(json: json, unk: unk, detail: perWord ? .perWord : perSentence ? .perSentence : .summary, byDomain: byDomain)
         report.start()

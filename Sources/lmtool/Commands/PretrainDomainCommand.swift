@@ -183,9 +183,7 @@ struct PretrainDomainCommand: ParsableCommand {
             return
         }
         let directory: DomainRunDirectory = trainer.run
-        StopRequest.install()
-        defer { StopRequest.uninstall() }
-        switch try trainer.run(resume: resume) {
+        switch try stoppingOnSignals({ try trainer.train(resume: resume) }) {
         case .finished(let summary):
             print(String(format: "finished in %.1f s (%.0f tokens/s training): test accuracy %.4f, macro-F1 %.4f; wrote %@/summary.json",
                          (clock.now - t0).seconds, summary.tokensPerSecond, summary.testAccuracy, summary.testMacroF1, directory.path))

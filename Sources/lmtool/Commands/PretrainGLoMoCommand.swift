@@ -149,9 +149,7 @@ struct PretrainGLoMoCommand: ParsableCommand {
             throw ValidationError("\(error)")   // --softmax that does not parse or fit the vocabulary
         }
         let directory = trainer.directory
-        StopRequest.install()
-        defer { StopRequest.uninstall() }
-        switch try trainer.run(log: printLine, stop: SessionStop(stepLimit: stopAfterSteps)) {
+        switch try stoppingOnSignals({ try trainer.train(log: printLine, stop: SessionStop(stepLimit: stopAfterSteps)) }) {
         case .stopped(let signal, _):
             if let signal { throw ExitCode(SessionStop.exitStatus(signal)) }
         case .finished(let s):

@@ -119,7 +119,7 @@ struct TrainCommand: ParsableCommand {
         try oneOf(preset, "--preset", Preset.allCases.map(\.rawValue))
         try oneOf(batching, "--batching", TrainingConfig.Batching.allCases.map(\.rawValue))
         try oneOf(optimizer, "--optimizer", TrainingConfig.OptimizerKind.allCases.map(\.rawValue))
-        try oneOf(embeddingMode, "--embedding-mode", PretrainedMode.allCases.map(\.rawValue))
+        try oneOf(embeddingMode, "--embedding-mode", EmbeddingMode.allCases.map(\.rawValue))
         try oneOf(glomoOn, "--glomo-on", GLoMoSite.allCases.map(\.rawValue))
         try oneOf(glomoWeights, "--glomo-weights", GraphMixWeighting.allCases.map(\.rawValue))
         if let schedule { _ = try TrainingConfig.Schedule(parsing: schedule) }
@@ -185,7 +185,7 @@ struct TrainCommand: ParsableCommand {
         request.overrides = o
         if let embeddings {
             request.inputRepresentation = RunConfig.InputSource(kind: .pretrained, path: embeddings,
-                                                                mode: embeddingMode.flatMap(PretrainedMode.init(rawValue:)) ?? .frozen)
+                                                                mode: embeddingMode.flatMap(EmbeddingMode.init(rawValue:)) ?? .frozen)
         }
         if let glomo {
             request.glomo = RunConfig.GLoMoUse(path: glomo, contentHash: "", on: glomoOn.flatMap(GLoMoSite.init(rawValue:)) ?? .embeddings,
@@ -215,7 +215,7 @@ struct TrainCommand: ParsableCommand {
         log("BLAS: \(BLASRuntime.info)")
         let trainer = try TrainFlags.naming { try makeRequest().prepare(log: log) }
         trainer.progress = progress
-        switch try trainer.train() {
+        switch try stoppingOnSignals({ try trainer.train() }) {
         case .finished(let s):
             let test = s.testPerplexity.map { String(format: "%.2f", $0) } ?? "-"
             print("valid ppl \(String(format: "%.2f", s.validPerplexity))  test ppl \(test)  (\(s.epochs) epochs, \(String(format: "%.0f", s.seconds)) s, \(runPath))")

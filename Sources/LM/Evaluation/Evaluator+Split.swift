@@ -24,21 +24,21 @@ public struct EvaluationResult: Sendable, Equatable {
     }
 }
 
-/// Scores a split held in memory (training's validation and test) with a model, without
-/// dropout and without touching any gradient: every token is predicted exactly once (see
+/// The evaluator's second entry point: a split held in memory (training's validation and
+/// test), scored with a model alone (no vocabulary or tokenization: the split is already ids),
+/// without dropout and without touching any gradient: every token is predicted exactly once (see
 /// `DiscourseEvaluationWindows` and `SentenceEvaluationWindows`). Each window is scored by
-/// `LanguageModel.score(_:)`, the step `Evaluator` (`lmtool perplexity`, text streamed from
-/// files) scores its windows with too; sentence mode builds its windows with the same
-/// `SentenceEvaluationWindows.batchWindows`, so a split scores the same either way. (Discourse
-/// mode differs on purpose: a split held in memory is cut into B columns, a stream is read
-/// in one.)
+/// `LanguageModel.score(_:)`, as streamed text is; sentence mode builds its windows with the
+/// same `SentenceEvaluationWindows.batchWindows`, so a split scores the same either way.
+/// (Discourse mode differs on purpose: a split held in memory is cut into B columns, a stream
+/// is read in one.)
 ///
-///     let result = SplitEvaluator.evaluate(model, data: valid, batching: .discourse)
+///     let result = Evaluator.scoreSplit(model, data: valid, batching: .discourse)
 ///     print(result.perplexity)
-public enum SplitEvaluator {
+extension Evaluator {
     /// Scores `data` with `model` (its batch size is the number of columns, its `maxSteps` the
     /// window length). The model's carried state is zeroed first and left at the end's state.
-    public static func evaluate(_ model: LanguageModel, data: EncodedCorpus, batching: TrainingConfig.Batching,
+    public static func scoreSplit(_ model: LanguageModel, data: EncodedCorpus, batching: TrainingConfig.Batching,
                                 perSentence: Bool = false) -> EvaluationResult {
         var lossSum = 0.0, count = 0
         var tokenLogProbs = perSentence ? [Double](repeating: 0, count: data.tokenCount) : []
@@ -70,12 +70,12 @@ public enum SplitEvaluator {
     }
 
     /// The figures of each domain of `data` (its documents' `domain`) from a per-sentence
-    /// `result` of it (`evaluate(_:data:batching:perSentence: true)`); nil when the result has
+    /// `result` of it (`scoreSplit(_:data:batching:perSentence: true)`); nil when the result has
     /// no sentences or some sentence has no domain (a plain-text file among the test files, say):
     /// a partial table would pass for the whole split.
     ///
-    ///     let test = SplitEvaluator.evaluate(model, data: data, batching: .discourse, perSentence: true)
-    ///     SplitEvaluator.byDomain(test, data: data)?["fiction"]?.perplexity
+    ///     let test = Evaluator.scoreSplit(model, data: data, batching: .discourse, perSentence: true)
+    ///     Evaluator.byDomain(test, data: data)?["fiction"]?.perplexity
     public static func byDomain(_ result: EvaluationResult, data: EncodedCorpus) -> [String: DomainPerplexity]? {
         guard let sentences = result.sentences, !sentences.isEmpty, sentences.count == data.sentenceCount else { return nil }
         var sums: [String: (sentences: Int, tokens: Int, logProbability: Double)] = [:]
@@ -92,17 +92,5 @@ public enum SplitEvaluator {
         // Every sentence belongs to exactly one document (data given without documents: none).
         guard covered == sentences.count else { return nil }
         return sums.mapValues { DomainPerplexity(sentences: $0.sentences, tokens: $0.tokens, logProbability: $0.logProbability) }
-    }
-}
-
-extension LanguageModel {
-    /// Scores one window without dropout and without touching any gradient, zeroing the state
-    /// first when the window says so: the summed loss (natural log) and the count of scored
-    /// targets; log p of every position is then in `targetLogProbabilities`. The one scoring
-    /// step of `SplitEvaluator` and `Evaluator`.
-    @discardableResult
-    public func score(_ w: BatchWindow) -> (lossSum: Double, count: Int) {
-        if w.resetsState { resetState() }
-        return evaluate(inputs: w.inputs, targets: w.targets, mask: w.mask, steps: w.steps)
     }
 }
