@@ -66,19 +66,9 @@ extension ParameterStore {
 }
 
 /// Σ x[i]² in double precision, four partial sums so the loop does not serialize on one
-/// accumulator.
+/// accumulator: the segmented form below over one segment holding every element.
 private func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
-    var s0: Double = 0, s1: Double = 0, s2: Double = 0, s3: Double = 0, tail: Double = 0
-    var i = 0
-    while i + 4 <= count {
-        s0 += Double(x[i]) * Double(x[i])
-        s1 += Double(x[i + 1]) * Double(x[i + 1])
-        s2 += Double(x[i + 2]) * Double(x[i + 2])
-        s3 += Double(x[i + 3]) * Double(x[i + 3])
-        i += 4
-    }
-    while i < count { tail += Double(x[i]) * Double(x[i]); i += 1 }
-    return tail + (s0 + s1) + (s2 + s3)
+    sumOfSquares(x, count: count, segments: [0..<count], offset: 0)
 }
 
 /// `sumOfSquares(x, count:)` over only the elements of `segments` (absolute indices; `x` is
