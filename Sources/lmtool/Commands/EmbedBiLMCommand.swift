@@ -93,13 +93,8 @@ struct EmbedBiLMCommand: ParsableCommand {
         let reader = try corpusOptions.reader(corpus)
         let split = corpusOptions.split ?? .train
         let tokenization = corpusOptions.tokenization
-        let vocabulary: Vocabulary
-        if let vocab {
-            vocabulary = try Vocabulary.load(from: vocab)
-        } else {
-            vocabulary = try Vocabulary.build(from: reader, split: split, tokenization: tokenization, minCount: minCount, maxSize: maxSize)
-        }
-        let encoded = try EncodedCorpus(reader, vocabulary: vocabulary, tokenization: tokenization, split: split)
+        let (vocabulary, encoded) = try EmbeddingCommandIO.readSplit(reader, split: split, tokenization: tokenization,
+                                                                     vocabularyFile: vocab, minCount: minCount, maxSize: maxSize)
         // Two budgets over the same split: the first trainTokens train the BiLM, the first
         // averageTokens (default: all of them) are averaged over.
         let ids = Array(encoded.ids.prefix(trainTokens ?? encoded.ids.count))
@@ -155,19 +150,10 @@ struct EmbedBiLMCommand: ParsableCommand {
             print("\(grouped(untrained)) averaged words never occur in the \(grouped(ids.count)) training tokens (their input embedding is untrained)")
         }
         print(standardize ? "components standardised over the vocabulary (mean 0, standard deviation 1)" : "raw averages (not standardised)")
-        let format = EmbeddingFormat.forWriting(path: out)
-        try EmbeddingFile.write(table, to: out, format: format)
-        try EmbeddingFallbacks.write(rows: report.fallbackRows, of: table, for: out)
-        print(EmbeddingFallbacks.summary(count: report.fallback, of: table.count, words: report.fallbackRows.map { vocabulary.tokens[$0] },
-                                         reason: minOccurrences == 1 ? "never seen in the averaged tokens" : "seen fewer than \(minOccurrences) times in the averaged tokens",
-                                         path: out))
-        if format != .safetensors && AtomicFile.isStream(out) {
-            printStatus("wrote \(out) (\(format.rawValue), \(grouped(table.count)) x \(table.dimension)); no \(out).vocab.txt beside a stream", output: out)
-        } else if format != .safetensors {
-            try vocabulary.save(to: out + ".vocab.txt")
-            print("wrote \(out) (\(format.rawValue), \(grouped(table.count)) x \(table.dimension)) and \(out).vocab.txt")
-        } else {
-            print("wrote \(out) (\(format.rawValue), \(grouped(table.count)) x \(table.dimension), vocabulary hash \(vocabulary.contentHash))")
+        let reason = minOccurrences == 1 ? "never seen in the averaged tokens" : "seen fewer than \(minOccurrences) times in the averaged tokens"
+        for line in try EmbeddingCommandIO.write(table, vocabulary: vocabulary, fallbackRows: report.fallbackRows, reason: reason,
+                                                 to: out, format: EmbeddingFormat.forWriting(path: out)) {
+            print(line)
         }
     }
 }

@@ -78,13 +78,8 @@ struct EmbedCommand: ParsableCommand {
             let reader = try corpus.reader(paths)
             let clock = ContinuousClock()
             let t0 = clock.now
-            let vocabulary: Vocabulary
-            if let vocab {
-                vocabulary = try Vocabulary.load(from: vocab)
-            } else {
-                vocabulary = try Vocabulary.build(from: reader, split: corpus.split, tokenization: corpus.tokenization, minCount: minCount)
-            }
-            let encoded = try EncodedCorpus(reader, vocabulary: vocabulary, tokenization: corpus.tokenization, split: corpus.split)
+            let (vocabulary, encoded) = try EmbeddingCommandIO.readSplit(reader, split: corpus.split, tokenization: corpus.tokenization,
+                                                                         vocabularyFile: vocab, minCount: minCount)
             let prepared = (clock.now - t0).seconds
             print("vocabulary \(grouped(vocabulary.count)) words (hash \(vocabulary.contentHash)), corpus \(grouped(encoded.ids.count)) tokens, read in \(String(format: "%.1f", prepared)) s")
             let options = Word2VecOptions(dimension: dim, window: window, negative: negative, epochs: epochs, threads: threads ?? BLASRuntime.threads,
@@ -98,20 +93,10 @@ struct EmbedCommand: ParsableCommand {
             let trained = encoded.ids.count - encoded.sentenceEnds.count - encoded.outOfVocabularyCount
             FileHandle.standardError.write(Data("\n".utf8))
             print(String(format: "trained %@ words x %d epochs in %.1f s: %.0f words/s", grouped(trained), epochs, seconds, Double(trained * epochs) / max(seconds, 1e-9)))
-            let format = outputFormat ?? EmbeddingFormat.forWriting(path: out)
-            try EmbeddingFile.write(table, to: out, format: format)
-            let fallbacks = Word2Vec.untrainedRows(of: table, seed: seed)
-            try EmbeddingFallbacks.write(rows: fallbacks, of: table, for: out)
-            print(EmbeddingFallbacks.summary(count: fallbacks.count, of: table.count, words: fallbacks.map { vocabulary.tokens[$0] },
-                                             reason: "untouched by training, still their random initial vectors", path: out))
-            if format != .safetensors && AtomicFile.isStream(out) {
-                printStatus("wrote \(out) (\(format.rawValue), \(grouped(table.count)) x \(table.dimension)); no \(out).vocab.txt beside a stream", output: out)
-            } else if format != .safetensors {
-                try vocabulary.save(to: out + ".vocab.txt")
-                print("wrote \(out) (\(format.rawValue), \(grouped(table.count)) x \(table.dimension)) and \(out).vocab.txt")
-            } else {
-                print("wrote \(out) (\(format.rawValue), \(grouped(table.count)) x \(table.dimension), vocabulary hash \(vocabulary.contentHash))")
-            }
+            let lines = try EmbeddingCommandIO.write(table, vocabulary: vocabulary, fallbackRows: Word2Vec.untrainedRows(of: table, seed: seed),
+                                                     reason: "untouched by training, still their random initial vectors",
+                                                     to: out, format: outputFormat ?? EmbeddingFormat.forWriting(path: out))
+            for line in lines { print(line) }
         }
     }
 
