@@ -330,7 +330,7 @@ final class AblateCommandTests: XCTestCase {
             XCTAssertTrue(line.contains(" --bptt 7 --dropout 0.50 --epochs 2 --lr 20 --no-tie-weights --preset tiny --softmax adaptive "), String(line))
         }
         try assertFails(ablate(["--plan", "--bptt", "long"]), mentioning: ["'long'", "--bptt"])
-        try assertFails(ablate(["--plan", "--batching", "diagonal"]), mentioning: ["--batching: 'diagonal' is not one of discourse, sentence"])
+        try assertFails(ablate(["--plan", "--batching", "diagonal"]), mentioning: ["The value 'diagonal' is invalid for '--batching <batching>'", "one of 'discourse' and 'sentence'"])
     }
 
     /// Spec mistakes are one line naming the spec file, before the vocabulary or any

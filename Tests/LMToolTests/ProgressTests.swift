@@ -2,7 +2,7 @@ import LM
 import XCTest
 @testable import lmtool
 
-/// The progress display of `lmtool train` (Sources/lmtool/Progress.swift).
+/// The progress display of `lmtool train` (`ProgressReporter` in Sources/lmtool/Commands/TrainCommand.swift).
 final class ProgressTests: XCTestCase {
     func testLineWithRateAndETAWorkedOutByHand() {
         // 450,000 of 1,000,000 tokens in 65 s: 6,923.08 tok/s; 550,000 left → 79.44 s → 1m19s.

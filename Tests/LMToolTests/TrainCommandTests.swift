@@ -41,12 +41,12 @@ final class TrainCommandTests: TemporaryDirectoryTestCase {
     }
 
     func testBadFlagsAndInputsAreOneLineErrors() throws {
-        try assertFails(trainArguments(run: "a") + ["--preset", "huge"], mentioning: ["--preset 'huge' is not one of tiny, small, medium"])
+        try assertFails(trainArguments(run: "a") + ["--preset", "huge"], mentioning: ["The value 'huge' is invalid for '--preset <preset>'", "one of 'tiny', 'small' or 'medium'"])
         try assertFails(trainArguments(run: "a") + ["--schedule", "decay:4"], mentioning: ["--schedule 'decay:4'", "decay:EPOCH:FACTOR"])
         try assertFails(trainArguments(run: "a") + ["--dropout", "1.5"], mentioning: ["--dropout must be in [0, 1)"])
         try assertFails(trainArguments(run: "a") + ["--glomo-weights", "per-token"], mentioning: ["--glomo-weights needs --glomo DIR"])
         try assertFails(trainArguments(run: "a") + ["--glomo", path("g"), "--glomo-weights", "local"],
-                        mentioning: ["--glomo-weights 'local' is not one of global, per-token"])
+                        mentioning: ["The value 'local' is invalid for '--glomo-weights <glomo-weights>'", "one of 'global' and 'per-token'"])
         try assertFails(["train", "--run", path("empty"), "--resume"], mentioning: [path("empty"), "not a run directory"])
         try assertFails(["train", "--run", path("a"), "--train", path("train.txt")], mentioning: ["no validation data"])
         let bad = path("bad.jsonl")
@@ -156,7 +156,7 @@ final class TrainCommandTests: TemporaryDirectoryTestCase {
         }
 
         try assertFails(trainArguments(run: "other") + ["--optimizer", "rmsprop"],
-                        mentioning: ["--optimizer 'rmsprop' is not one of sgd, adam, adagrad"])
+                        mentioning: ["The value 'rmsprop' is invalid for '--optimizer <optimizer>'", "one of 'sgd', 'adam' or 'adagrad'"])
         try assertFails(trainArguments(run: "other") + ["--optimizer", "adagrad", "--momentum", "0.9"],
                         mentioning: ["--momentum applies to --optimizer sgd only"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("other")))

@@ -65,30 +65,6 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup(title: "Training") var training: TrainingOptions
     @Option(parsing: .unconditional, help: "Random seed (initialisation, dropout, sentence order).") var seed: UInt64?
 
-    // The groups' values, by the names the checks below use.
-    var preset: String? { model.preset }
-    var embeddingSize: Int? { model.embeddingSize?.value }
-    var hiddenSize: Int? { model.hiddenSize?.value }
-    var layers: Int? { model.layers?.value }
-    var dropout: Float? { model.dropout?.value }
-    var tieWeights: Bool? { model.tieWeights }
-    var initRange: Float? { model.initRange?.value }
-    var softmax: String? { model.softmax }
-    var batching: String? { training.batching }
-    var bptt: Int? { training.bptt?.value }
-    var batchSize: Int? { training.batchSize?.value }
-    var optimizer: String? { training.optimizer }
-    var lr: Float? { training.lr?.value }
-    var momentum: Float? { training.momentum?.value }
-    var weightDecay: Float? { training.weightDecay?.value }
-    var clip: Float? { training.clip?.value }
-    var schedule: String? { training.schedule }
-    var epochs: Int? { training.epochs?.value }
-    var patience: Int? { training.patience?.value }
-    var timeLimit: Double? { training.timeLimit?.value.seconds }
-    var trainTokens: Int? { training.trainTokens?.value }
-    var threads: Int? { training.threads?.value }
-
     // Run control.
     @Flag(help: "Continue the run in --run from its last.safetensors.") var resume = false
     @Flag(help: "Replace a run that --run already holds.") var force = false
@@ -102,37 +78,21 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup(title: "Embeddings") var input: EmbeddingOptions
     @OptionGroup(title: "GLoMo") var graphs: GLoMoOptions
-    var embeddings: String? { input.embeddings }
-    var embeddingMode: String? { input.embeddingMode }
-    var glomo: String? { graphs.glomo }
-    var glomoOn: String? { graphs.glomoOn }
-    var glomoWeights: String? { graphs.glomoWeights }
-
-    /// Checks the flags; every problem is thrown as a one-line error (no usage text).
+    /// Checks the flags; every problem is thrown as a one-line error (no usage text). Unknown
+    /// choices (`--preset huge`) are refused by the parser already.
     func checkFlags() throws {
         func fail(_ message: String) throws { throw TrainingSetupError(message) }
-        func oneOf(_ value: String?, _ flag: String, _ allowed: [String]) throws {
-            if let value, !allowed.contains(value) {
-                try fail("\(flag) '\(value)' is not one of " + allowed.joined(separator: ", "))
-            }
-        }
-        try oneOf(preset, "--preset", Preset.allCases.map(\.rawValue))
-        try oneOf(batching, "--batching", TrainingConfig.Batching.allCases.map(\.rawValue))
-        try oneOf(optimizer, "--optimizer", TrainingConfig.OptimizerKind.allCases.map(\.rawValue))
-        try oneOf(embeddingMode, "--embedding-mode", EmbeddingMode.allCases.map(\.rawValue))
-        try oneOf(glomoOn, "--glomo-on", GLoMoSite.allCases.map(\.rawValue))
-        try oneOf(glomoWeights, "--glomo-weights", GraphMixWeighting.allCases.map(\.rawValue))
-        if let schedule { _ = try TrainingConfig.Schedule(parsing: schedule) }
-        if let softmax { _ = try SoftmaxChoice(parsing: softmax) }
+        if let schedule = training.schedule { _ = try TrainingConfig.Schedule(parsing: schedule) }
+        if let softmax = model.softmax { _ = try SoftmaxChoice(parsing: softmax) }
         if corpusOptions.split != nil {
             try fail("--split does not apply to train: use --corpus (split by records) or --train/--valid/--test")
         }
         if resume && force { try fail("--resume and --force exclude each other") }
         if ifNeeded && (resume || force) { try fail("--if-needed chooses --resume or --force itself: give it alone") }
-        if embeddingMode != nil && embeddings == nil { try fail("--embedding-mode needs --embeddings FILE") }
-        if glomoOn != nil && glomo == nil { try fail("--glomo-on needs --glomo DIR") }
-        if glomoWeights != nil && glomo == nil { try fail("--glomo-weights needs --glomo DIR") }
-        do { try OptionBounds.checkThreads(threads) } catch let e as ValidationError { try fail(e.message) }
+        if input.embeddingMode != nil && input.embeddings == nil { try fail("--embedding-mode needs --embeddings FILE") }
+        if graphs.glomoOn != nil && graphs.glomo == nil { try fail("--glomo-on needs --glomo DIR") }
+        if graphs.glomoWeights != nil && graphs.glomo == nil { try fail("--glomo-weights needs --glomo DIR") }
+        do { try OptionBounds.checkThreads(training.threads?.value) } catch let e as ValidationError { try fail(e.message) }
         if !(checkpointEvery > 0) { try fail("--checkpoint-every must be a positive number of seconds") }
         if let stopAfterSteps, stopAfterSteps < 0 { try fail("--stop-after-steps must be at least 0") }
         if let maxSize, maxSize < 2 { try fail("--max-size must be at least 2 (<unk> and <eos>)") }
@@ -141,12 +101,12 @@ struct TrainCommand: ParsableCommand {
         if !resume {
             // The model and training numbers, before any data is read (with the vocabulary
             // size still unknown: the sizes are checked again once it is).
-            let p = preset.flatMap(Preset.init(rawValue:)) ?? .small
-            var model = p.model(vocabularySize: 2), training = p.training
-            try makeRequest().overrides.apply(model: &model, training: &training)
+            let p = model.preset?.value ?? .small
+            var modelConfig = p.model(vocabularySize: 2), trainingConfig = p.training
+            try makeRequest().overrides.apply(model: &modelConfig, training: &trainingConfig)
             try TrainFlags.naming {
-                try TrainingRequest.check(RunConfig(model: model, training: training, corpus: .init(), tokenization: .init(), vocabularyHash: ""),
-                                          trainTokens: trainTokens)
+                try TrainingRequest.check(RunConfig(model: modelConfig, training: trainingConfig, corpus: .init(), tokenization: .init(), vocabularyHash: ""),
+                                          trainTokens: training.trainTokens?.value)
             }
         }
     }
@@ -160,38 +120,17 @@ struct TrainCommand: ParsableCommand {
         request.vocabularyFile = vocab
         request.minCount = minCount
         request.maxSize = maxSize
-        request.preset = preset.flatMap(Preset.init(rawValue:))
-        var o = ConfigOverrides()
-        o.embeddingSize = embeddingSize
-        o.hiddenSize = hiddenSize
-        o.layers = layers
-        o.dropout = dropout
-        o.tieWeights = tieWeights
-        o.initRange = initRange
-        o.batching = batching.flatMap(TrainingConfig.Batching.init(rawValue:))
-        o.bptt = bptt
-        o.batchSize = batchSize
-        o.optimizer = optimizer.flatMap(TrainingConfig.OptimizerKind.init(rawValue:))
-        o.learningRate = lr
-        o.momentum = momentum
-        o.weightDecay = weightDecay
-        o.clip = clip
-        o.schedule = try schedule.map(TrainingConfig.Schedule.init(parsing:))
-        o.epochs = epochs
-        o.patience = patience
-        o.timeLimitSeconds = timeLimit
-        o.seed = seed
-        o.softmax = try softmax.map(SoftmaxChoice.init(parsing:))
-        request.overrides = o
-        if let embeddings {
-            request.inputRepresentation = RunConfig.InputSource(kind: .pretrained, path: embeddings,
-                                                                mode: embeddingMode.flatMap(EmbeddingMode.init(rawValue:)) ?? .frozen)
+        request.preset = model.preset?.value
+        try model.apply(to: &request.overrides)
+        try training.apply(to: &request.overrides)
+        request.overrides.seed = seed
+        if let embeddings = input.embeddings {
+            request.inputRepresentation = RunConfig.InputSource(kind: .pretrained, path: embeddings, mode: input.embeddingMode ?? .frozen)
         }
-        if let glomo {
-            request.glomo = RunConfig.GLoMoUse(path: glomo, contentHash: "", on: glomoOn.flatMap(GLoMoSite.init(rawValue:)) ?? .embeddings,
-                                               weights: glomoWeights.flatMap(GraphMixWeighting.init(rawValue:)) ?? .global)
+        if let glomo = graphs.glomo {
+            request.glomo = RunConfig.GLoMoUse(path: glomo, contentHash: "", on: graphs.glomoOn ?? .embeddings, weights: graphs.glomoWeights ?? .global)
         }
-        request.trainTokens = trainTokens
+        request.trainTokens = training.trainTokens?.value
         request.resume = resume
         request.force = force
         request.options.checkpointEvery = checkpointEvery
@@ -204,7 +143,7 @@ struct TrainCommand: ParsableCommand {
         // One writer per run; under its lock --if-needed chooses the flags (RunFolder.decide).
         guard let flags = try RunFolder.decide(runPath, ifNeeded: ifNeeded, resume: resume, force: force, note: printLine) else { return }
         (resume, force) = flags
-        if let threads { BLASRuntime.setThreads(threads) }
+        if let threads = training.threads?.value { BLASRuntime.setThreads(threads) }
         // Log lines go to stdout, the progress display and errors to stderr.
         let progress = ProgressReporter()
         let log: (String) -> Void = { line in
@@ -229,4 +168,109 @@ struct TrainCommand: ParsableCommand {
 func printLine(_ line: String) {
     print(line)
     fflush(stdout)
+}
+
+// The progress display of `lmtool train`: the trainer reports `ProgressSnapshot`s through
+// `TrainingProgress` (LM); this file draws them on standard error.
+
+extension ProgressSnapshot {
+    /// The progress line, e.g. `epoch 2/13  45.0%  6,912 tok/s  ETA 1m23s  loss 5.123  ppl 167.8`.
+    ///
+    /// Unknown values (no rate yet) print as `--`. Pure: the same snapshot gives the same text.
+    var line: String {
+        let percent = tokensTotal > 0 ? 100 * Double(tokensDone) / Double(tokensTotal) : 0
+        let rate = tokensPerSecond.map { grouped(Int($0.rounded())) } ?? "--"
+        let eta = etaSeconds.map(ProgressSnapshot.duration) ?? "--"
+        let ppl = loss.isFinite ? ProgressSnapshot.fixed(exp(loss), 1) : "\(exp(loss))"
+        return "epoch \(epoch)/\(epochs)  \(ProgressSnapshot.fixed(percent, 1))%  \(rate) tok/s  ETA \(eta)  loss \(ProgressSnapshot.fixed(loss, 3))  ppl \(ppl)"
+    }
+
+    /// `3723` → `1h02m`, `83` → `1m23s`, `7.4` → `7s`.
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "--" }
+        let s = Int(seconds.rounded())
+        if s >= 3600 { return "\(s / 3600)h" + pad2((s % 3600) / 60) + "m" }
+        if s >= 60 { return "\(s / 60)m" + pad2(s % 60) + "s" }
+        return "\(s)s"
+    }
+
+    /// `x` with `places` decimals, e.g. `fixed(5.1234, 3)` = `5.123`.
+    static func fixed(_ x: Double, _ places: Int) -> String {
+        guard x.isFinite else { return "\(x)" }
+        var scale = 1.0
+        for _ in 0..<places { scale *= 10 }
+        let n = Int((abs(x) * scale).rounded())
+        let whole = n / Int(scale), fraction = n % Int(scale)
+        var f = String(fraction)
+        while f.count < places { f = "0" + f }
+        return (x < 0 && n != 0 ? "-" : "") + "\(whole)" + (places > 0 ? "." + f : "")
+    }
+
+    private static func pad2(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+}
+
+/// Shows training progress: on a terminal, one line redrawn in place (`\r`, then clear to the
+/// end of the line) at most every `redrawInterval` seconds; otherwise (a log file, a pipe) a
+/// plain line every `logInterval` seconds.
+///
+///     let progress = ProgressReporter()          // stderr, terminal detected with isatty
+///     progress.update(snapshot)                  // call after every batch; cheap when throttled
+///     progress.finish()                          // ends the redrawn line
+final class ProgressReporter: TrainingProgress {
+    let isTerminal: Bool
+    let logInterval: Double
+    let redrawInterval: Double
+    private let write: (String) -> Void
+    private var lastOutput: Double?
+    private var lineOpen = false
+
+    /// - Parameters:
+    ///   - isTerminal: redraw in place; by default whether stderr is a terminal.
+    ///   - write: where the text goes; by default stderr.
+    init(isTerminal: Bool = isatty(STDERR_FILENO) != 0, logInterval: Double = 30, redrawInterval: Double = 0.2,
+                write: @escaping (String) -> Void = ProgressReporter.writeToStandardError) {
+        self.isTerminal = isTerminal
+        self.logInterval = logInterval
+        self.redrawInterval = redrawInterval
+        self.write = write
+    }
+
+    /// Shows `snapshot` if enough time has passed since the last output (`now` in seconds on
+    /// any monotonic clock, by default `Support.monotonicSeconds()`). The first
+    /// update is always shown.
+    func update(_ snapshot: ProgressSnapshot, now: Double = monotonicSeconds()) {
+        let interval = isTerminal ? redrawInterval : logInterval
+        if let last = lastOutput, now - last < interval { return }
+        lastOutput = now
+        if isTerminal {
+            write("\r" + snapshot.line + "\u{1B}[K")
+            lineOpen = true
+        } else {
+            write(snapshot.line + "\n")
+        }
+    }
+
+    /// Prints a message on its own line (ending a redrawn progress line first).
+    func log(_ message: String) {
+        finish()
+        write(message + "\n")
+    }
+
+    /// Ends the redrawn line on a terminal so that later output starts on a fresh line.
+    func finish() {
+        if lineOpen { write("\n") }
+        lineOpen = false
+    }
+
+    static func writeToStandardError(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let n = Glibc.write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
+                if n <= 0 { if n < 0 && errno == EINTR { continue } else { return } }
+                offset += n
+            }
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import GLoMoGraph
 import LM
 
 /// A flag's value together with the text it was given as: `train` uses `value`, `ablate` passes
@@ -12,6 +13,10 @@ struct Given<Value: ExpressibleByArgument>: ExpressibleByArgument {
         self.value = value
         self.text = argument
     }
+
+    /// An enum's choices, for `--help` and the refusal of an unknown value.
+    static var allValueStrings: [String] { Value.allValueStrings }
+    static var defaultCompletionKind: CompletionKind { Value.defaultCompletionKind }
 }
 
 /// A positive duration: seconds, or a number with `s`, `m` or `h` (`TrainingConfig.seconds(parsing:)`).
@@ -23,10 +28,15 @@ struct TimeBudget: ExpressibleByArgument {
     }
 }
 
+extension Preset: ExpressibleByArgument {}
+extension TrainingConfig.OptimizerKind: ExpressibleByArgument {}
+extension EmbeddingMode: ExpressibleByArgument {}
+extension GLoMoSite: ExpressibleByArgument {}
+
 /// The model options of `lmtool train`, shared with `ablate` (which passes them to every run).
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Recipe: tiny, small (Zaremba et al. small, the default) or medium.")
-    var preset: String?
+    @Option(help: "Recipe (default small, Zaremba et al.'s small model).")
+    var preset: Given<Preset>?
     @Option(name: .customLong("embedding-size"), parsing: .unconditional, help: "Embedding size.") var embeddingSize: Given<Int>?
     @Option(name: .customLong("hidden-size"), parsing: .unconditional, help: "LSTM hidden size.") var hiddenSize: Given<Int>?
     @Option(parsing: .unconditional, help: "LSTM layers.") var layers: Given<Int>?
@@ -39,19 +49,30 @@ struct ModelOptions: ParsableArguments {
 
     /// Flag name → text given, for the flags that take a value (`--tie-weights` is apart).
     var given: [(String, String?)] {
-        [("preset", preset), ("embedding-size", embeddingSize?.text), ("hidden-size", hiddenSize?.text), ("layers", layers?.text),
+        [("preset", preset?.text), ("embedding-size", embeddingSize?.text), ("hidden-size", hiddenSize?.text), ("layers", layers?.text),
          ("dropout", dropout?.text), ("init-range", initRange?.text), ("softmax", softmax)]
+    }
+
+    /// The model fields of the flags given.
+    func apply(to o: inout ConfigOverrides) throws {
+        o.embeddingSize = embeddingSize?.value
+        o.hiddenSize = hiddenSize?.value
+        o.layers = layers?.value
+        o.dropout = dropout?.value
+        o.tieWeights = tieWeights
+        o.initRange = initRange?.value
+        o.softmax = try softmax.map(SoftmaxChoice.init(parsing:))
     }
 }
 
 /// The training options of `lmtool train` (all but `--seed`, which `ablate` sets per run),
 /// shared with `ablate`.
 struct TrainingOptions: ParsableArguments {
-    @Option(help: "discourse (stream in columns, state carried) or sentence (padded sentences, state reset).")
-    var batching: String?
+    @Option(help: "discourse: the stream in columns, state carried; sentence: padded sentences, state reset.")
+    var batching: Given<TrainingConfig.Batching>?
     @Option(parsing: .unconditional, help: "Truncated BPTT length (window steps).") var bptt: Given<Int>?
     @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Batch columns.") var batchSize: Given<Int>?
-    @Option(help: "sgd, adam or adagrad.") var optimizer: String?
+    @Option(help: "The optimizer.") var optimizer: Given<TrainingConfig.OptimizerKind>?
     @Option(parsing: .unconditional, help: "Learning rate (for the per-token mean loss).") var lr: Given<Float>?
     @Option(parsing: .unconditional, help: "SGD momentum.") var momentum: Given<Float>?
     @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "L2 weight decay.") var weightDecay: Given<Float>?
@@ -68,25 +89,64 @@ struct TrainingOptions: ParsableArguments {
 
     /// Flag name → text given.
     var given: [(String, String?)] {
-        [("batching", batching), ("bptt", bptt?.text), ("batch-size", batchSize?.text), ("optimizer", optimizer), ("lr", lr?.text),
+        [("batching", batching?.text), ("bptt", bptt?.text), ("batch-size", batchSize?.text), ("optimizer", optimizer?.text), ("lr", lr?.text),
          ("momentum", momentum?.text), ("weight-decay", weightDecay?.text), ("clip", clip?.text), ("schedule", schedule),
          ("epochs", epochs?.text), ("patience", patience?.text), ("time-limit", timeLimit?.text), ("train-tokens", trainTokens?.text), ("threads", threads?.text)]
+    }
+
+    /// The training fields of the flags given (`--train-tokens` and `--threads` are not fields
+    /// of the configuration).
+    func apply(to o: inout ConfigOverrides) throws {
+        o.batching = batching?.value
+        o.bptt = bptt?.value
+        o.batchSize = batchSize?.value
+        o.optimizer = optimizer?.value
+        o.learningRate = lr?.value
+        o.momentum = momentum?.value
+        o.weightDecay = weightDecay?.value
+        o.clip = clip?.value
+        o.schedule = try schedule.map(TrainingConfig.Schedule.init(parsing:))
+        o.epochs = epochs?.value
+        o.patience = patience?.value
+        o.timeLimitSeconds = timeLimit?.value.seconds
     }
 }
 
 /// `lmtool train`'s pretrained input embeddings (`ablate` sets them per arm).
 struct EmbeddingOptions: ParsableArguments {
     @Option(help: "Pretrained embeddings file for the input layer.") var embeddings: String?
-    @Option(name: .customLong("embedding-mode"), help: "How --embeddings are used: frozen (default), finetune or concat.")
-    var embeddingMode: String?
+    @Option(name: .customLong("embedding-mode"), help: "How --embeddings are used (default frozen).")
+    var embeddingMode: EmbeddingMode?
 }
 
 /// `lmtool train`'s GLoMo graphs (`ablate` sets them per arm).
 struct GLoMoOptions: ParsableArguments {
     @Option(help: "Pretrained GLoMo graph model directory (lmtool pretrain-glomo --out DIR).") var glomo: String?
-    @Option(name: .customLong("glomo-on"), help: "What the GLoMo graphs mix: embeddings (default) or hidden.")
-    var glomoOn: String?
+    @Option(name: .customLong("glomo-on"), help: "What the GLoMo graphs mix (default embeddings).")
+    var glomoOn: GLoMoSite?
     @Option(name: .customLong("glomo-weights"),
-            help: "How the candidate graphs are mixed: global (one learned mixture, default) or per-token (weights predicted from each position's features).")
-    var glomoWeights: String?
+            help: "How the candidate graphs are mixed: global, one learned mixture (default); per-token, weights predicted from each position's features.")
+    var glomoWeights: GraphMixWeighting?
+}
+
+/// `lmtool train`'s flag for each field the library names in its errors (`TrainingRequest`,
+/// `CorpusSelection`, `RunConfig`): `model.embeddingSize must be at least 1` prints as
+/// `--embedding-size must be at least 1`.
+enum TrainFlags {
+    static let byField: [String: String] = [
+        "model.embeddingSize": "--embedding-size", "model.hiddenSize": "--hidden-size", "model.layers": "--layers",
+        "model.dropout": "--dropout", "model.initRange": "--init-range", "model.tieWeights": "--tie-weights",
+        "model.softmax": "--softmax",
+        "training.bptt": "--bptt", "training.batchSize": "--batch-size", "training.optimizer": "--optimizer",
+        "training.learningRate": "--lr", "training.momentum": "--momentum", "training.weightDecay": "--weight-decay",
+        "training.clip": "--clip", "training.schedule": "--schedule", "training.epochs": "--epochs",
+        "training.patience": "--patience", "training.timeLimitSeconds": "--time-limit",
+        "trainTokens": "--train-tokens", "minCount": "--min-count",
+        "data.corpus": "--corpus", "data.train": "--train", "data.valid": "--valid", "data.test": "--test",
+    ]
+
+    /// Runs `body`, rethrowing a `TrainingSetupError` with flags in place of fields.
+    static func naming<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as TrainingSetupError { throw error.naming { byField[$0] } }
+    }
 }
