@@ -169,6 +169,9 @@ public struct GLoMoModelDirectory: RunFolderOwner, Sendable {
         folder = RunFolder(path: path)
     }
 
+    /// The files `--force` removes.
+    public var ownedFiles: [String] { [summaryPath, modelPath, lastCheckpointPath, metricsPath] }
+
     /// Whether the directory holds a GLoMo model (its `config.json` exists).
     public var holdsModel: Bool { folder.holdsRun }
 
@@ -183,15 +186,9 @@ public struct GLoMoModelDirectory: RunFolderOwner, Sendable {
     public static func create(at path: String, config: GLoMoModelConfig, vocabulary: Vocabulary,
                               force: Bool = false) throws -> GLoMoModelDirectory {
         let dir = GLoMoModelDirectory(path: path)
-        try dir.lock()
-        do { try config.validate() } catch { throw FileError(path: dir.configPath, message: "\(error)") }
-        if vocabulary.contentHash != config.vocabularyHash || vocabulary.count != config.vocabularySize {
-            throw FileError(path: dir.configPath, message: "the configuration does not describe the given vocabulary (hash or size differ)")
+        try dir.startRun(config: config, vocabulary: vocabulary, force: force, what: "a GLoMo model") {
+            do { try config.validate() } catch { throw FileError(path: dir.configPath, message: "\(error)") }
         }
-        try dir.folder.prepareNew(force: force, removing: [dir.summaryPath, dir.modelPath, dir.lastCheckpointPath, dir.metricsPath],
-                                  what: "a GLoMo model")
-        try vocabulary.save(to: dir.vocabularyPath)
-        try dir.writeConfig(config)
         return dir
     }
 
@@ -199,20 +196,14 @@ public struct GLoMoModelDirectory: RunFolderOwner, Sendable {
     /// hash and size).
     public static func open(at path: String) throws -> (directory: GLoMoModelDirectory, config: GLoMoModelConfig, vocabulary: Vocabulary) {
         let dir = GLoMoModelDirectory(path: path)
-        let config = try dir.readExistingConfig(kind: "GLoMo model")
-        let vocabulary = try Vocabulary.load(from: dir.vocabularyPath)
-        if vocabulary.contentHash != config.vocabularyHash {
-            throw FileError(path: dir.vocabularyPath, message: "vocabulary hash \(vocabulary.contentHash) differs from \(config.vocabularyHash) in config.json")
-        }
-        if vocabulary.count != config.vocabularySize {
-            throw FileError(path: dir.vocabularyPath, message: "\(vocabulary.count) words, config.json says vocabularySize \(config.vocabularySize)")
-        }
+        let (config, vocabulary): (GLoMoModelConfig, Vocabulary) = try dir.openRun(kind: "GLoMo model")
         return (dir, config, vocabulary)
     }
 
     // MARK: - config.json
 
     public typealias Config = GLoMoModelConfig
+    public static func vocabularyRecord(of config: GLoMoModelConfig) -> (hash: String, size: Int?) { (config.vocabularyHash, config.vocabularySize) }
     public static let configName = "GLoMo model configuration"
     public static func check(_ config: GLoMoModelConfig) throws { try config.validate() }
 

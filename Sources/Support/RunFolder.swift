@@ -342,6 +342,21 @@ public protocol RunFolderOwner {
     static func check(_ config: Config) throws
     /// The encoder of `config.json` (default `RunFolder.encoder()`).
     static func configEncoder() -> JSONEncoder
+    /// The files a run of this kind writes, which `--force` removes, in that order (so
+    /// `summary.json` first: an interrupted replacement never looks finished).
+    var ownedFiles: [String] { get }
+    /// The vocabulary `config.json` records: its content hash, and its size where the kind
+    /// records one.
+    static func vocabularyRecord(of config: Config) -> (hash: String, size: Int?)
+}
+
+/// What a run folder needs of its vocabulary (`Corpus.Vocabulary`): what identifies it, and its
+/// file, `vocab.txt`.
+public protocol RunVocabulary {
+    var contentHash: String { get }
+    var count: Int { get }
+    func save(to path: String) throws
+    static func load(from path: String) throws -> Self
 }
 
 extension RunFolderOwner {
@@ -369,6 +384,48 @@ extension RunFolderOwner {
 
     public static func check(_ config: Config) throws {}
     public static func configEncoder() -> JSONEncoder { RunFolder.encoder() }
+
+    /// Starts a new run here: takes the lock, runs `checks` and checks that `vocabulary` is the
+    /// one `config` records (a refusal writes nothing), readies the folder
+    /// (`RunFolder.prepareNew`: refused where a run is, unless `force`, which removes
+    /// `ownedFiles`), then writes `vocab.txt` and `config.json`.
+    ///
+    /// - Throws: `FileError` naming `config.json` for a vocabulary that does not fit:
+    ///   `vocabulary hash mismatch: the configuration says 1f2e…, the vocabulary has 9a8b…`.
+    public func startRun<V: RunVocabulary>(config: Config, vocabulary: V, force: Bool, what: String = "a run",
+                                           checks: () throws -> Void = {}) throws {
+        try lock()
+        try checks()
+        let (hash, size) = Self.vocabularyRecord(of: config)
+        if vocabulary.contentHash != hash {
+            throw FileError(path: configPath, message: "vocabulary hash mismatch: the configuration says \(hash), the vocabulary has \(vocabulary.contentHash)")
+        }
+        if let size, vocabulary.count != size {
+            throw FileError(path: configPath, message: "vocabulary size mismatch: the configuration says \(size) words, the vocabulary has \(vocabulary.count)")
+        }
+        try folder.prepareNew(force: force, removing: ownedFiles, what: what)
+        try vocabulary.save(to: vocabularyPath)
+        try writeConfig(config)
+    }
+
+    /// Reads an existing run: its `config.json` (`readExistingConfig(kind:)`, then `checks`),
+    /// then `vocab.txt`, which must be the vocabulary the configuration records.
+    ///
+    /// - Throws: `FileError` naming `vocab.txt` when it is not (replaced behind the run's back):
+    ///   `vocabulary hash mismatch: config.json says 1f2e…, this file has 9a8b…`.
+    public func openRun<V: RunVocabulary>(kind: String, checks: (Config) throws -> Void = { _ in }) throws -> (Config, V) {
+        let config = try readExistingConfig(kind: kind)
+        try checks(config)
+        let vocabulary = try V.load(from: vocabularyPath)
+        let (hash, size) = Self.vocabularyRecord(of: config)
+        if vocabulary.contentHash != hash {
+            throw FileError(path: vocabularyPath, message: "vocabulary hash mismatch: config.json says \(hash), this file has \(vocabulary.contentHash)")
+        }
+        if let size, vocabulary.count != size {
+            throw FileError(path: vocabularyPath, message: "vocabulary size mismatch: config.json says \(size) words, this file has \(vocabulary.count)")
+        }
+        return (config, vocabulary)
+    }
 
     /// Writes `config.json` (pretty JSON, sorted snake_case keys), atomically.
     public func writeConfig(_ config: Config) throws {

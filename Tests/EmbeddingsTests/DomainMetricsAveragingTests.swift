@@ -25,7 +25,7 @@ final class DomainMetricsAveragingTests: XCTestCase {
         XCTAssertTrue(table.contains("0.667"), table)
         XCTAssertEqual(table.split(separator: "\n").count, 5)
 
-        let evaluation = DomainEvaluation(split: "test", granularity: "paragraph", loss: 0.5, metrics: m)
+        let evaluation = DomainEvaluation(split: "test", granularity: .paragraph, loss: 0.5, metrics: m)
         XCTAssertEqual(evaluation.perClass[0].support, 3)
         XCTAssertEqual(evaluation.macroF1, 1.3 / 3, accuracy: 1e-12)
     }

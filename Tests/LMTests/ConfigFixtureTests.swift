@@ -123,7 +123,7 @@ final class ConfigFixtureTests: XCTestCase {
         XCTAssertEqual(plain.model.embeddingInitRange, 0.1)
         XCTAssertNil(plain.model.graphs)
         XCTAssertNil(plain.graphModel)
-        XCTAssertEqual(plain.training.granularity, "paragraph")
+        XCTAssertEqual(plain.training.granularity, .paragraph)
         XCTAssertEqual(plain.training.batchSize, 8)
         XCTAssertEqual(plain.training.learningRate, 0.02)
         XCTAssertEqual(plain.training.maxLength, 128)
@@ -136,8 +136,40 @@ final class ConfigFixtureTests: XCTestCase {
         XCTAssertEqual(graphs.model.graphs?.window, 6)
         XCTAssertEqual(graphs.model.graphs?.graphVocabularySize, 14)
         XCTAssertEqual(graphs.model.graphs?.predictor.heads, 2)
-        XCTAssertEqual(graphs.training.granularity, "sentence")
+        XCTAssertEqual(graphs.training.granularity, .sentence)
         XCTAssertEqual(graphs.tokenization.splitSentences, true)
+    }
+
+    /// A domain-classifier `config.json` is read through the run's checks: an unknown granularity
+    /// (before it was an enum it trained silently as `paragraph`) and a version this build does not
+    /// know are refused with one line naming the file, and the field; an unversioned file reads
+    /// (version nil, the same format as 1), and a new run's configuration is written with version 1.
+    func testDomainClassifierConfigRefusesUnknownGranularityAndVersion() throws {
+        let run = DomainRunDirectory(path: dir + "/d")
+        try FileManager.default.createDirectory(atPath: run.path, withIntermediateDirectories: true)
+        let text = try String(contentsOfFile: fixtures + "/domain-classifier.json", encoding: .utf8)
+        try text.write(toFile: run.configPath, atomically: true, encoding: .utf8)
+        let unversioned = try run.readConfig()
+        XCTAssertNil(unversioned.version)
+        XCTAssertEqual(unversioned.training.granularity, .paragraph)
+        try run.writeConfig(DomainRunConfig(model: unversioned.model, training: unversioned.training, domains: unversioned.domains,
+                                            tokenization: unversioned.tokenization, corpus: unversioned.corpus,
+                                            vocabularyHash: unversioned.vocabularyHash))
+        XCTAssertTrue(try String(contentsOfFile: run.configPath, encoding: .utf8).contains("\n  \"version\" : 1,\n  \"vocabulary_hash\""))
+        XCTAssertEqual(try run.readConfig().version, 1)
+
+        try text.replacingOccurrences(of: "\"granularity\" : \"paragraph\"", with: "\"granularity\" : \"word\"")
+            .write(toFile: run.configPath, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try run.readConfig()) { error in
+            XCTAssertEqual("\(error)", "\(run.configPath): not a domain-classifier run configuration: unknown value \"word\" (expected one of paragraph, sentence) at training.granularity")
+        }
+        for version in ["2", "0"] {
+            try text.replacingOccurrences(of: "\"kind\" : \"domain-classifier\",", with: "\"kind\" : \"domain-classifier\",\n  \"version\" : \(version),")
+                .write(toFile: run.configPath, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try run.readConfig()) { error in
+                XCTAssertEqual("\(error)", "\(run.configPath): version \(version) is not one this lmtool reads (1 to 1; a newer lmtool wrote it?)")
+            }
+        }
     }
 
     func testGLoMoModelLoads() throws {

@@ -51,16 +51,18 @@ final class RunDirectoryTests: XCTestCase {
     }
 
     func testVocabularyMismatchNamesBothHashes() throws {
-        let run = try RunDirectory.create(at: directory, config: config, vocabulary: vocabulary)
         let other = try Vocabulary(tokens: ["<unk>", "<eos>", "cat", "the"], counts: [1, 2, 5, 3])
         XCTAssertNotEqual(other.contentHash, vocabulary.contentHash)
-        XCTAssertThrowsError(try run.checkVocabulary(other, config: config)) { error in
-            XCTAssertEqual("\(error)", "\(run.configPath): vocabulary hash mismatch: the run was trained with \(self.vocabulary.contentHash), the given vocabulary has \(other.contentHash)")
+        // A configuration made for another vocabulary: refused before anything is written.
+        XCTAssertThrowsError(try RunDirectory.create(at: directory, config: config, vocabulary: other)) { error in
+            XCTAssertEqual("\(error)", "\(self.directory)/config.json: vocabulary hash mismatch: the configuration says \(self.vocabulary.contentHash), the vocabulary has \(other.contentHash)")
         }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory))
         // A vocab.txt replaced behind the run's back is caught when the run is opened.
+        let run = try RunDirectory.create(at: directory, config: config, vocabulary: vocabulary)
         try other.save(to: run.vocabularyPath)
         XCTAssertThrowsError(try RunDirectory.open(at: directory)) { error in
-            XCTAssertTrue("\(error)".contains("vocabulary hash mismatch"), "\(error)")
+            XCTAssertEqual("\(error)", "\(run.vocabularyPath): vocabulary hash mismatch: config.json says \(self.vocabulary.contentHash), this file has \(other.contentHash)")
         }
     }
 

@@ -398,7 +398,7 @@ final class ScoringCommandTests: TemporaryDirectoryTestCase {
         try assertFails(["generate", "--model", corrupt], mentioning: [corrupt + "/model.safetensors", "not a valid safetensors file"])
         // vocab.txt edited after training.
         try "<unk>\t1\n<eos>\t2\ncat\t3\nthe\t5\n".write(toFile: run + "/vocab.txt", atomically: true, encoding: .utf8)
-        try assertFails(["rescore", "--model", run, text], mentioning: [run + "/config.json", "vocabulary hash mismatch"])
+        try assertFails(["rescore", "--model", run, text], mentioning: [run + "/vocab.txt", "vocabulary hash mismatch: config.json says"])
         try vocabulary.save(to: run + "/vocab.txt")
         // Empty and malformed inputs.
         let empty = try write("empty.txt", "")

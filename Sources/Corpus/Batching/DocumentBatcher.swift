@@ -1,3 +1,5 @@
+import Support
+
 /// A document's ids, cut into sentences, with an integer label (e.g. its domain).
 public struct LabeledDocument: Sendable, Equatable {
     /// The document's sentences (ids), in order.
@@ -18,11 +20,16 @@ public struct LabeledDocument: Sendable, Equatable {
 }
 
 /// What one example of a domain classifier is.
-public enum DocumentGranularity: String, CaseIterable, Sendable {
+public enum DocumentGranularity: String, CaseIterable, Codable, Sendable {
     /// One example per document (its sentences joined).
     case paragraph
     /// One example per sentence, labelled with its document's label.
     case sentence
+
+    /// Reads the raw value; an unknown one (in a config.json) is refused naming the field.
+    public init(from decoder: Decoder) throws {
+        self = try decoder.singleValueContainer().decodeChoice(DocumentGranularity.self)
+    }
 }
 
 /// Batches labelled documents for a classifier: padded ids, a mask and one label per example.

@@ -274,6 +274,9 @@ public struct Vocabulary: Sendable, Equatable {
     }
 }
 
+/// A run directory's `vocab.txt` (`Support.RunFolderOwner`).
+extension Vocabulary: RunVocabulary {}
+
 /// An invalid request when building a vocabulary, e.g. a maximum size below 2.
 public struct VocabularyError: Error, CustomStringConvertible, Sendable {
     /// What is wrong, as one line.

@@ -129,7 +129,7 @@ public final class DomainClassifierTrainer {
     public func train(resume: Bool, stop: SessionStop = SessionStop()) throws -> DomainTrainingOutcome {
         var stop = stop
         let options = config.training
-        let granularity = options.documentGranularity
+        let granularity = options.granularity
         if options.patience != nil && data.valid.isEmpty {
             throw FileError(path: config.corpus.first ?? run.configPath, message: "patience needs a valid split, and the corpus has no valid documents")
         }
@@ -279,7 +279,7 @@ public final class DomainClassifierTrainer {
     /// of the work was padding (bucketing made sentence-level training ~3x faster here).
     func epochBatcher(epoch: Int) -> DocumentBatcher {
         let options = config.training, B = options.batchSize
-        var examples = DomainClassifier.examples(of: data.train, granularity: options.documentGranularity)
+        var examples = DomainClassifier.examples(of: data.train, granularity: options.granularity)
         var rng = RNG(seed: options.seed &+ UInt64(epoch) &* 0x9E37_79B9)
         examples.shuffle(using: &rng)
         let cap = options.maxLength ?? Int.max
@@ -306,7 +306,7 @@ public final class DomainClassifierTrainer {
         var metrics = ClassificationMetrics(classes: config.domains)
         let B = config.training.batchSize
         // Examples sorted by length, so that batches carry little padding (the order does not matter here).
-        let examples = DomainClassifier.examples(of: documents, granularity: config.training.documentGranularity)
+        let examples = DomainClassifier.examples(of: documents, granularity: config.training.granularity)
             .sorted { $0.sentences[0].count < $1.sentences[0].count }
         let batcher = DocumentBatcher(documents: examples, granularity: .paragraph, batchSize: B,
                                       maxLength: DomainClassifierTrainer.evaluationMaxLength)
@@ -322,9 +322,9 @@ public final class DomainClassifierTrainer {
     /// Loads the best model, evaluates it on the test split, writes the exports and the summary.
     private func finish(position: Position, records: [DomainEpochRecord]) throws -> DomainRunSummary {
         _ = try TrainingCheckpoint.restore(from: run.modelPath, parameters: model.parameters)
-        let granularity = config.training.documentGranularity
+        let granularity = config.training.granularity
         let (loss, metrics) = evaluate(data.test)
-        let evaluation = DomainEvaluation(split: "test", granularity: granularity.rawValue, loss: loss, metrics: metrics)
+        let evaluation = DomainEvaluation(split: "test", granularity: granularity, loss: loss, metrics: metrics)
         try run.writeJSON(evaluation, to: run.evaluationPath)
         log(String(format: "test (best model, epoch %d): %d examples, accuracy %.4f, macro-F1 %.4f, loss %.4f",
                    position.bestEpoch, metrics.total, metrics.accuracy, metrics.macroF1, loss))

@@ -6,7 +6,7 @@ import Support
 /// How a domain classifier is trained.
 public struct DomainTrainingOptions: Codable, Equatable, Sendable {
     /// `paragraph` (one example per record) or `sentence` (one per sentence).
-    public var granularity: String
+    public var granularity: DocumentGranularity
     public var epochs: Int
     public var batchSize: Int
     /// Adam's learning rate.
@@ -23,7 +23,7 @@ public struct DomainTrainingOptions: Codable, Equatable, Sendable {
     public init(granularity: DocumentGranularity = .paragraph, epochs: Int = 2, batchSize: Int = 32,
                 learningRate: Float = 3e-3, clip: Float = 5, maxLength: Int? = nil, seed: UInt64 = 1, patience: Int? = nil) {
         self.patience = patience
-        self.granularity = granularity.rawValue
+        self.granularity = granularity
         self.epochs = epochs
         self.batchSize = batchSize
         self.learningRate = learningRate
@@ -31,12 +31,17 @@ public struct DomainTrainingOptions: Codable, Equatable, Sendable {
         self.maxLength = maxLength
         self.seed = seed
     }
-
-    public var documentGranularity: DocumentGranularity { DocumentGranularity(rawValue: granularity) ?? .paragraph }
 }
 
 /// Everything that defines a domain-classifier run: `DIR/config.json`.
 public struct DomainRunConfig: Codable, Equatable, Sendable {
+    /// The format of `config.json` this build writes and reads.
+    public static let currentVersion = 1
+
+    /// The format of `config.json`: `currentVersion` when written; nil in a file written before
+    /// the field existed (the same format, read as version 1). A newer version is refused when
+    /// the file is read (`DomainRunDirectory.check`).
+    public var version: Int? = DomainRunConfig.currentVersion
     /// Always `domain-classifier` (tells this directory from an LM run).
     public var kind = "domain-classifier"
     public var model: DomainClassifierConfig
@@ -105,27 +110,25 @@ public struct DomainRunDirectory: RunFolderOwner, Sendable {
          folder.file("embeddings.safetensors"), contextualPath, folder.file("contextual.safetensors"), summaryPath]
     }
 
+    /// What `--force` removes: `allFiles`, the last written first.
+    public var ownedFiles: [String] { allFiles.reversed() }
+
     /// Creates the directory and writes `config.json` and `vocab.txt`. Throws if another process
     /// holds the run's lock, or if it already holds a run, unless `force` (then the old run's
-    /// files, `allFiles`, are removed first, the last written first).
+    /// files, `ownedFiles`, are removed first).
     public static func create(at path: String, config: DomainRunConfig, vocabulary: Vocabulary, force: Bool = false) throws -> DomainRunDirectory {
         let run = DomainRunDirectory(path: path)
-        try run.folder.prepareNew(force: force, removing: run.allFiles.reversed())
-        try vocabulary.save(to: run.vocabularyPath)
-        try run.writeConfig(config)
+        try run.startRun(config: config, vocabulary: vocabulary, force: force)
         return run
     }
 
     /// Opens an existing run: reads `config.json` and `vocab.txt` and checks the vocabulary hash.
     public static func open(at path: String) throws -> (run: DomainRunDirectory, config: DomainRunConfig, vocabulary: Vocabulary) {
         let run = DomainRunDirectory(path: path)
-        let config = try run.readExistingConfig(kind: "pretrain-domain run")
-        guard config.kind == "domain-classifier" else {
-            throw FileError(path: run.configPath, message: "not a domain-classifier run (kind \"\(config.kind)\")")
-        }
-        let vocabulary = try Vocabulary.load(from: run.vocabularyPath)
-        if vocabulary.contentHash != config.vocabularyHash {
-            throw FileError(path: run.vocabularyPath, message: "vocabulary hash \(vocabulary.contentHash) differs from the \(config.vocabularyHash) in config.json")
+        let (config, vocabulary): (DomainRunConfig, Vocabulary) = try run.openRun(kind: "pretrain-domain run") { config in
+            guard config.kind == "domain-classifier" else {
+                throw FileError(path: run.configPath, message: "not a domain-classifier run (kind \"\(config.kind)\")")
+            }
         }
         return (run, config, vocabulary)
     }
@@ -133,7 +136,15 @@ public struct DomainRunDirectory: RunFolderOwner, Sendable {
     // MARK: JSON
 
     public typealias Config = DomainRunConfig
+    public static func vocabularyRecord(of config: DomainRunConfig) -> (hash: String, size: Int?) { (config.vocabularyHash, nil) }
     public static let configName = "domain-classifier run configuration"
+
+    /// Refuses a `config.json` of a format newer than this build reads.
+    public static func check(_ config: DomainRunConfig) throws {
+        if let version = config.version, !(1...DomainRunConfig.currentVersion).contains(version) {
+            throw DomainConfigError(message: "version \(version) is not one this lmtool reads (1 to \(DomainRunConfig.currentVersion); a newer lmtool wrote it?)")
+        }
+    }
 
     /// The encoder of this kind's JSON files: `RunFolder.encoder()`, slashes unescaped.
     public static func configEncoder() -> JSONEncoder {
@@ -201,7 +212,7 @@ public struct DomainEvaluation: Codable, Equatable, Sendable {
         public var support: Int
     }
     public var split: String
-    public var granularity: String
+    public var granularity: DocumentGranularity
     public var examples: Int
     public var loss: Double
     public var accuracy: Double
@@ -211,7 +222,7 @@ public struct DomainEvaluation: Codable, Equatable, Sendable {
     public var confusion: [[Int]]
     public var perClass: [PerClass]
 
-    public init(split: String, granularity: String, loss: Double, metrics: ClassificationMetrics) {
+    public init(split: String, granularity: DocumentGranularity, loss: Double, metrics: ClassificationMetrics) {
         self.split = split
         self.granularity = granularity
         examples = metrics.total
@@ -243,4 +254,10 @@ public struct DomainRunSummary: Codable, Equatable, Sendable {
     public var tokensPerSecond: Double
     /// Vocabulary words whose `contextual.vec` row is the fallback (seen fewer than `min_occurrences` times).
     public var contextualFallbackWords: Int
+}
+
+/// A domain-classifier `config.json` this build cannot use (see `DomainRunDirectory.check`).
+public struct DomainConfigError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public var description: String { message }
 }

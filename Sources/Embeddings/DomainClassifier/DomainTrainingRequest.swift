@@ -69,7 +69,7 @@ public struct DomainTrainingRequest {
         if resume {
             let opened = try DomainRunDirectory.open(at: runPath)
             run = opened.run; config = opened.config; vocabulary = opened.vocabulary
-            if config.training.documentGranularity == .sentence && !config.tokenization.splitSentences {
+            if config.training.granularity == .sentence && !config.tokenization.splitSentences {
                 throw FileError(path: opened.run.configPath, message: "granularity \"sentence\" without sentence splitting: this run trained on whole documents (made before --granularity sentence cut documents into sentences); start it again with --force")
             }
             if let epochs { config.training.epochs = epochs }
@@ -127,7 +127,7 @@ public struct DomainTrainingRequest {
             config.domains = data.domains
             config.model.classCount = data.domains.count
         }
-        let granularity = config.training.documentGranularity
+        let granularity = config.training.granularity
         var examples: [String: Int] = [:]
         for s in Split.allCases { examples[s.rawValue] = DomainClassifier.examples(of: data.documents(s), granularity: granularity).count }
         config.examples = examples

@@ -211,9 +211,9 @@ public struct AblationPlan: Sendable {
             case .domain(let granularity, let contextual):
                 // Explicit sentence splitting: also keeps a cache entry from before --granularity
                 // sentence split documents itself (it trained on whole documents) from being reused.
-                let split = granularity == "sentence" && !corpusFlags.contains("--sentences") ? ["--sentences"] : []
-                let s = pretraining("domain-" + granularity, tool: ["pretrain-domain"],
-                                    settings: ["--granularity", granularity] + split + ["--embedding-size", String(embeddingSize),
+                let split = granularity == .sentence && !corpusFlags.contains("--sentences") ? ["--sentences"] : []
+                let s = pretraining("domain-" + granularity.rawValue, tool: ["pretrain-domain"],
+                                    settings: ["--granularity", granularity.rawValue] + split + ["--embedding-size", String(embeddingSize),
                                                "--hidden-size", String(hidden), "--seed", seed] + epochs,
                                     file: nil, marker: nil)
                 return (s.output + (contextual ? "/contextual.vec" : "/embeddings.vec"), s.name)

@@ -19,7 +19,7 @@ public struct AblationError: Error, CustomStringConvertible, Sendable {
 /// states averaged per word type, `contextual.vec`); `file:PATH` (an external embedding file).
 public enum EmbeddingSource: Hashable, Sendable, CustomStringConvertible {
     case random, word2vec, word2vecOut, bilm
-    case domain(granularity: String, contextual: Bool)
+    case domain(granularity: DocumentGranularity, contextual: Bool)
     case file(String)
 
     /// Parses `random`, `word2vec`, `word2vec-out`, `bilm`, `domain-paragraph`, `domain-sentence`,
@@ -30,10 +30,10 @@ public enum EmbeddingSource: Hashable, Sendable, CustomStringConvertible {
         case "word2vec": self = .word2vec
         case "word2vec-out": self = .word2vecOut
         case "bilm": self = .bilm
-        case "domain-paragraph": self = .domain(granularity: "paragraph", contextual: false)
-        case "domain-sentence": self = .domain(granularity: "sentence", contextual: false)
-        case "domain-paragraph-contextual": self = .domain(granularity: "paragraph", contextual: true)
-        case "domain-sentence-contextual": self = .domain(granularity: "sentence", contextual: true)
+        case "domain-paragraph": self = .domain(granularity: .paragraph, contextual: false)
+        case "domain-sentence": self = .domain(granularity: .sentence, contextual: false)
+        case "domain-paragraph-contextual": self = .domain(granularity: .paragraph, contextual: true)
+        case "domain-sentence-contextual": self = .domain(granularity: .sentence, contextual: true)
         default:
             guard text.hasPrefix("file:"), text.count > 5 else { return nil }
             self = .file(String(text.dropFirst(5)))
@@ -49,7 +49,7 @@ public enum EmbeddingSource: Hashable, Sendable, CustomStringConvertible {
         case .word2vec: return "word2vec"
         case .word2vecOut: return "word2vec-out"
         case .bilm: return "bilm"
-        case .domain(let g, let contextual): return "domain-\(g)" + (contextual ? "-contextual" : "")
+        case .domain(let g, let contextual): return "domain-\(g.rawValue)" + (contextual ? "-contextual" : "")
         case .file(let path): return "file:" + path
         }
     }

@@ -38,13 +38,7 @@ public struct RunDirectory: RunFolderOwner, Sendable {
     ///   cannot be written. With `force`, the old run's files (`ownedFiles`) are removed first.
     public static func create(at path: String, config: RunConfig, vocabulary: Vocabulary, force: Bool = false) throws -> RunDirectory {
         let run = RunDirectory(path: path)
-        try run.lock()
-        if vocabulary.contentHash != config.vocabularyHash {
-            throw FileError(path: run.configPath, message: "vocabulary hash mismatch: the configuration says \(config.vocabularyHash), the vocabulary has \(vocabulary.contentHash)")
-        }
-        try run.folder.prepareNew(force: force, removing: run.ownedFiles)
-        try vocabulary.save(to: run.vocabularyPath)
-        try run.writeConfig(config)
+        try run.startRun(config: config, vocabulary: vocabulary, force: force)
         return run
     }
 
@@ -52,20 +46,8 @@ public struct RunDirectory: RunFolderOwner, Sendable {
     /// vocabulary has the hash the configuration records.
     public static func open(at path: String) throws -> (run: RunDirectory, config: RunConfig, vocabulary: Vocabulary) {
         let run = RunDirectory(path: path)
-        let config = try run.readExistingConfig(kind: "run")
-        let vocabulary = try Vocabulary.load(from: run.vocabularyPath)
-        try run.checkVocabulary(vocabulary, config: config)
+        let (config, vocabulary): (RunConfig, Vocabulary) = try run.openRun(kind: "run")
         return (run, config, vocabulary)
-    }
-
-    /// Throws unless `vocabulary` is the one the run was trained with (same `contentHash`).
-    ///
-    /// The error names both hashes: `run/config.json: vocabulary hash mismatch: the run was
-    /// trained with 1f2e…, the given vocabulary has 9a8b…`.
-    public func checkVocabulary(_ vocabulary: Vocabulary, config: RunConfig) throws {
-        if vocabulary.contentHash != config.vocabularyHash {
-            throw FileError(path: configPath, message: "vocabulary hash mismatch: the run was trained with \(config.vocabularyHash), the given vocabulary has \(vocabulary.contentHash)")
-        }
     }
 
     /// Throws unless `config` equals the run's `config.json`, listing the fields that differ
@@ -83,6 +65,7 @@ public struct RunDirectory: RunFolderOwner, Sendable {
     // MARK: - config.json
 
     public typealias Config = RunConfig
+    public static func vocabularyRecord(of config: RunConfig) -> (hash: String, size: Int?) { (config.vocabularyHash, nil) }
     public static let configName = "run configuration"
     public static func check(_ config: RunConfig) throws { try config.checkSizes() }
 
