@@ -33,3 +33,24 @@ func printStatus(_ line: String, output out: String) {
         print(line)
     }
 }
+
+/// A progress line redrawn in place on standard error (`\r`), ended by `end()` before the next
+/// status line; `draw` may be called from any thread.
+final class ProgressLine: @unchecked Sendable {
+    private let lock = NSLock()
+    private var open = false
+
+    func draw(_ text: String) {
+        lock.withLock {
+            FileHandle.standardError.write(Data(("\r" + text).utf8))
+            open = true
+        }
+    }
+
+    func end() {
+        lock.withLock {
+            if open { FileHandle.standardError.write(Data("\n".utf8)) }
+            open = false
+        }
+    }
+}

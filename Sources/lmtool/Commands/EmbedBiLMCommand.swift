@@ -2,7 +2,6 @@ import ArgumentParser
 import Corpus
 import Embeddings
 import Foundation
-import GLoMoGraph
 import NN
 import Support
 
@@ -88,72 +87,25 @@ struct EmbedBiLMCommand: ParsableCommand {
     func run() throws {
         try OutputLock.acquire(out)   // one writer per output (and its FILE.vocab.txt)
         if let threads { BLASRuntime.setThreads(threads) }
-        let clock = ContinuousClock()
-        let t0 = clock.now
-        let reader = try corpusOptions.reader(corpus)
-        let split = corpusOptions.split ?? .train
-        let tokenization = corpusOptions.tokenization
-        let (vocabulary, encoded) = try EmbeddingCommandIO.readSplit(reader, split: split, tokenization: tokenization,
-                                                                     vocabularyFile: vocab, minCount: minCount, maxSize: maxSize)
-        // Two budgets over the same split: the first trainTokens train the BiLM, the first
-        // averageTokens (default: all of them) are averaged over.
-        let ids = Array(encoded.ids.prefix(trainTokens ?? encoded.ids.count))
-        let averaged = Array(encoded.ids.prefix(averageTokens ?? encoded.ids.count))
-        if ids.count < 2 {
-            throw CorpusError(file: corpus.joined(separator: " "), "the \(split.rawValue) split has \(ids.count) token(s); at least 2 are needed")
-        }
-        print("vocabulary \(grouped(vocabulary.count)) words (hash \(vocabulary.contentHash)), \(split.rawValue) split \(grouped(encoded.ids.count)) tokens: "
-              + "training on \(ids.count == encoded.ids.count ? "all" : "the first \(grouped(ids.count)) tokens"), "
-              + "averaging over \(averaged.count == encoded.ids.count ? "all" : "the first \(grouped(averaged.count)) tokens"); "
-              + "read in \(String(format: "%.1f", (clock.now - t0).seconds)) s")
-
-        var options = BiLMOptions()
-        if softmax != "sampled" {
-            let parsed: GLoMoSoftmax
-            do { parsed = try GLoMoSoftmax.parse(softmax, counts: vocabulary.counts) } catch {
-                throw ValidationError("\(error)".replacingOccurrences(of: "expected full, adaptive", with: "expected sampled, adaptive"))
-            }
-            guard case .adaptive(let cutoffs, _) = parsed else {
-                throw ValidationError("--softmax '\(softmax)': expected sampled, adaptive or adaptive:C1,C2,... (the sampled softmax is exact when --samples ≥ the vocabulary)")
-            }
-            options.adaptiveCutoffs = cutoffs
-            print("output layer: adaptive softmax \(parsed) (exact; --samples does not apply)")
-        }
-        options.embeddingSize = embeddingSize
-        options.hiddenSize = hiddenSize
-        options.epochs = epochs
-        options.batchSize = batchSize
-        options.bptt = bptt
-        options.learningRate = lr
-        options.samples = samples
-        options.seed = seed
-        options.minOccurrences = minOccurrences
-        let t1 = clock.now
-        let model = BiLM.train(ids: ids, vocabulary: vocabulary, options: options) { p in
-            print(String(format: "epoch %d  %5.1f%%  loss %.3f  ppl %.1f  %.0f tokens/s", p.epoch,
-                         100 * Double(p.window) / Double(max(p.windows, 1)), p.loss, exp(p.loss), p.tokensPerSecond))
-        }
-        let trainSeconds = (clock.now - t1).seconds
-        let t2 = clock.now
-        let (averages, report) = BiLM.contextualVectors(model: model, ids: averaged, vocabulary: vocabulary, minOccurrences: minOccurrences)
-        let table = standardize ? averages.standardized() : averages
-        print(String(format: "trained %d epoch(s) in %.1f s (%.0f tokens/s), averaged in %.1f s", epochs, trainSeconds,
-                     Double(ids.count * epochs) / max(trainSeconds, 1e-9), (clock.now - t2).seconds))
-        print(report)
-        // Words averaged over contexts although the BiLM never trained on them (their input
-        // embedding is its random initial value): not fallbacks, but worth knowing.
-        var inTraining = [Bool](repeating: false, count: vocabulary.count)
-        for id in ids { inTraining[Int(id)] = true }
-        let fallbackSet = Set(report.fallbackRows)
-        let untrained = (0..<vocabulary.count).filter { !inTraining[$0] && !fallbackSet.contains($0) }.count
-        if untrained > 0 {
-            print("\(grouped(untrained)) averaged words never occur in the \(grouped(ids.count)) training tokens (their input embedding is untrained)")
-        }
-        print(standardize ? "components standardised over the vocabulary (mean 0, standard deviation 1)" : "raw averages (not standardised)")
-        let reason = minOccurrences == 1 ? "never seen in the averaged tokens" : "seen fewer than \(minOccurrences) times in the averaged tokens"
-        for line in try EmbeddingCommandIO.write(table, vocabulary: vocabulary, fallbackRows: report.fallbackRows, reason: reason,
-                                                 to: out, format: EmbeddingFormat.forWriting(path: out)) {
-            print(line)
-        }
+        var request = BiLMRequest(corpus: corpus, reader: try corpusOptions.reader(corpus), out: out)
+        request.split = corpusOptions.split ?? .train
+        request.tokenization = corpusOptions.tokenization
+        request.vocabularyFile = vocab
+        request.minCount = minCount
+        request.maxSize = maxSize
+        request.trainTokens = trainTokens
+        request.averageTokens = averageTokens
+        request.softmax = softmax
+        request.standardize = standardize
+        request.options.embeddingSize = embeddingSize
+        request.options.hiddenSize = hiddenSize
+        request.options.epochs = epochs
+        request.options.batchSize = batchSize
+        request.options.bptt = bptt
+        request.options.learningRate = lr
+        request.options.samples = samples
+        request.options.seed = seed
+        request.options.minOccurrences = minOccurrences
+        do { try request.run(log: { print($0) }) } catch let error as BiLMRequestError { throw ValidationError(error.message) }
     }
 }

@@ -75,28 +75,22 @@ struct EmbedCommand: ParsableCommand {
 
         func run() throws {
             try OutputLock.acquire(out)   // one writer per output (and its FILE.vocab.txt)
-            let reader = try corpus.reader(paths)
-            let clock = ContinuousClock()
-            let t0 = clock.now
-            let (vocabulary, encoded) = try EmbeddingCommandIO.readSplit(reader, split: corpus.split, tokenization: corpus.tokenization,
-                                                                         vocabularyFile: vocab, minCount: minCount)
-            let prepared = (clock.now - t0).seconds
-            print("vocabulary \(grouped(vocabulary.count)) words (hash \(vocabulary.contentHash)), corpus \(grouped(encoded.ids.count)) tokens, read in \(String(format: "%.1f", prepared)) s")
-            let options = Word2VecOptions(dimension: dim, window: window, negative: negative, epochs: epochs, threads: threads ?? BLASRuntime.threads,
-                                          sample: sample, learningRate: alpha, seed: seed)
-            let t1 = clock.now
-            let table = Word2Vec.train(ids: encoded.ids, vocabulary: vocabulary, options: options) { p in
-                let line = String(format: "\r%5.1f%%  %.0f words/s  alpha %.5f  ", 100 * Double(p.wordsProcessed) / Double(max(p.totalWords, 1)), p.wordsPerSecond, p.learningRate)
-                FileHandle.standardError.write(Data(line.utf8))
-            }
-            let seconds = (clock.now - t1).seconds
-            let trained = encoded.ids.count - encoded.sentenceEnds.count - encoded.outOfVocabularyCount
-            FileHandle.standardError.write(Data("\n".utf8))
-            print(String(format: "trained %@ words x %d epochs in %.1f s: %.0f words/s", grouped(trained), epochs, seconds, Double(trained * epochs) / max(seconds, 1e-9)))
-            let lines = try EmbeddingCommandIO.write(table, vocabulary: vocabulary, fallbackRows: Word2Vec.untrainedRows(of: table, seed: seed),
-                                                     reason: "untouched by training, still their random initial vectors",
-                                                     to: out, format: outputFormat ?? EmbeddingFormat.forWriting(path: out))
-            for line in lines { print(line) }
+            var request = Word2VecRequest(reader: try corpus.reader(paths), out: out)
+            request.split = corpus.split
+            request.tokenization = corpus.tokenization
+            request.vocabularyFile = vocab
+            request.minCount = minCount
+            request.format = outputFormat
+            request.options = Word2VecOptions(dimension: dim, window: window, negative: negative, epochs: epochs, threads: threads ?? BLASRuntime.threads,
+                                              sample: sample, learningRate: alpha, seed: seed)
+            let progress = ProgressLine()
+            try request.run(log: { line in
+                progress.end()
+                print(line)
+            }, progress: { p in
+                progress.draw(String(format: "%5.1f%%  %.0f words/s  alpha %.5f  ", 100 * Double(p.wordsProcessed) / Double(max(p.totalWords, 1)),
+                                     p.wordsPerSecond, p.learningRate))
+            })
         }
     }
 
