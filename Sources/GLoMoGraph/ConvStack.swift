@@ -24,7 +24,7 @@ final class ConvStack {
     private let act: [UnsafeMutablePointer<Float>]      // [T, B, C] ReLU output (input of the next layer)
     private let dA: UnsafeMutablePointer<Float>         // [T, B, C] scratch
     private let dB: UnsafeMutablePointer<Float>         // [T, B, C] scratch
-    private let workspace = Workspace()
+    private let workspace = BufferArena()
 
     init(store: ParameterStore, prefix: String, inputSize: Int, channels: Int, layers: Int,
          kernelSize: Int, maxRows: Int) {
@@ -48,13 +48,13 @@ final class ConvStack {
         convWeight = cw; convBias = cb; normWeight = nw; normBias = nb
         norm = LayerNorm(size: channels)
         let ws = workspace
-        convOut = (0..<layers).map { _ in ws.allocate(maxRows * channels) }
-        normOut = (0..<layers).map { _ in ws.allocate(maxRows * channels) }
-        mean = (0..<layers).map { _ in ws.allocate(maxRows) }
-        rstd = (0..<layers).map { _ in ws.allocate(maxRows) }
-        act = (0..<layers).map { _ in ws.allocate(maxRows * channels) }
-        dA = ws.allocate(maxRows * channels)
-        dB = ws.allocate(maxRows * channels)
+        convOut = (0..<layers).map { _ in ws.floats(maxRows * channels) }
+        normOut = (0..<layers).map { _ in ws.floats(maxRows * channels) }
+        mean = (0..<layers).map { _ in ws.floats(maxRows) }
+        rstd = (0..<layers).map { _ in ws.floats(maxRows) }
+        act = (0..<layers).map { _ in ws.floats(maxRows * channels) }
+        dA = ws.floats(maxRows * channels)
+        dB = ws.floats(maxRows * channels)
     }
 
     /// PyTorch-default initialisation: conv weights and biases uniform in ±1/√(Cin·K);

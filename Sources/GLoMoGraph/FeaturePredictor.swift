@@ -37,7 +37,7 @@ public final class FeaturePredictor {
     private let cell: GRUCell
     private let combine: Linear
     private let combineWeight: [ParameterView], combineBias: [ParameterView], gru: [ParameterView]
-    private let workspace = Workspace()
+    private let workspace = BufferArena()
     // Activations of the last forward:
     private let f: [UnsafeMutablePointer<Float>]      // per layer 0…L [T, B, D]
     private let mixed: [UnsafeMutablePointer<Float>]  // per layer [T, B, K·D] heads side by side
@@ -75,16 +75,16 @@ public final class FeaturePredictor {
         }
         combineWeight = cw; combineBias = cb; self.gru = gru
         let ws = workspace, cacheCount = cell.cacheSize(batch: rows)
-        f = (0...L).map { _ in ws.allocate(rows * D) }
-        mixed = (0..<L).map { _ in ws.allocate(rows * K * D) }
-        c = (0..<L).map { _ in ws.allocate(rows * D) }
-        x = (0..<L).map { _ in ws.allocate(rows * 2 * D) }
-        cache = (0..<L).map { _ in ws.allocate(cacheCount) }
-        df = ws.allocate(rows * D)
-        dfPrev = ws.allocate(rows * D)
-        dx = ws.allocate(rows * 2 * D)
-        dc = ws.allocate(rows * D)
-        dmixed = ws.allocate(rows * K * D)
+        f = (0...L).map { _ in ws.floats(rows * D) }
+        mixed = (0..<L).map { _ in ws.floats(rows * K * D) }
+        c = (0..<L).map { _ in ws.floats(rows * D) }
+        x = (0..<L).map { _ in ws.floats(rows * 2 * D) }
+        cache = (0..<L).map { _ in ws.floats(cacheCount) }
+        df = ws.floats(rows * D)
+        dfPrev = ws.floats(rows * D)
+        dx = ws.floats(rows * 2 * D)
+        dc = ws.floats(rows * D)
+        dmixed = ws.floats(rows * K * D)
     }
 
     /// A feature predictor over the graphs of `graphPredictor`: D = its embedding size, and its

@@ -108,7 +108,7 @@ public final class GraphPredictor {
     private let projection: Linear
     private let wq: [ParameterView], wk: [ParameterView]
     private let tw: [ParameterView?], tb: [ParameterView]
-    private let workspace = Workspace()
+    private let workspace = BufferArena()
     // Activations of the last forward:
     private let q: [UnsafeMutablePointer<Float>]   // per layer [T, B, K·d]
     private let k: [UnsafeMutablePointer<Float>]   // per layer [T, B, K·d]
@@ -154,18 +154,18 @@ public final class GraphPredictor {
         }
         self.wq = wq; self.wk = wk; self.tw = tw; self.tb = tb
         let ws = workspace, L = c.graphLayers, K = c.heads
-        q = (0..<L).map { _ in ws.allocate(rows * D) }
-        k = (0..<L).map { _ in ws.allocate(rows * D) }
-        scores = ws.allocate(L * K * rows * maxSteps)
-        tau = ws.allocate(L * K * rows)
-        rowSums = ws.allocate(L * K * rows)
-        graphCopy = ws.allocate(L * K * rows * maxSteps)
-        dscores = ws.allocate(maxSteps * maxSteps)
-        dtau = ws.allocate(maxSteps)
-        dq = ws.allocate(rows * D)
-        dk = ws.allocate(rows * D)
-        dquery = ws.allocate(rows * c.channels)
-        dkey = ws.allocate(rows * c.channels)
+        q = (0..<L).map { _ in ws.floats(rows * D) }
+        k = (0..<L).map { _ in ws.floats(rows * D) }
+        scores = ws.floats(L * K * rows * maxSteps)
+        tau = ws.floats(L * K * rows)
+        rowSums = ws.floats(L * K * rows)
+        graphCopy = ws.floats(L * K * rows * maxSteps)
+        dscores = ws.floats(maxSteps * maxSteps)
+        dtau = ws.floats(maxSteps)
+        dq = ws.floats(rows * D)
+        dk = ws.floats(rows * D)
+        dquery = ws.floats(rows * c.channels)
+        dkey = ws.floats(rows * c.channels)
     }
 
     /// Floats in the output for `steps` × `batch`: `L · K · B · T · T`.

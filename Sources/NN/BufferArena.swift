@@ -21,9 +21,11 @@ public final class BufferArena {
     /// `count` doubles, set to 0.
     public func doubles(_ count: Int) -> UnsafeMutablePointer<Double> { zeros(Double.self, count) }
 
+    /// At least one element, so that an empty shape still gets a pointer of its own.
     private func zeros<T: Numeric>(_ type: T.Type, _ count: Int) -> UnsafeMutablePointer<T> {
-        let p = UnsafeMutablePointer<T>.allocate(capacity: count)
-        p.initialize(repeating: 0, count: count)
+        let n = max(count, 1)
+        let p = UnsafeMutablePointer<T>.allocate(capacity: n)
+        p.initialize(repeating: 0, count: n)
         allocations.append(UnsafeMutableRawPointer(p))
         return p
     }

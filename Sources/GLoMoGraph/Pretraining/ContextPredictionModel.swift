@@ -76,7 +76,7 @@ public final class ContextPredictionModel {
     /// all over the same parameters.
     private let adaptive: [AdaptiveLogSoftmax]
     private let cell: GRUCell
-    private let workspace = Workspace()
+    private let workspace = BufferArena()
     private let ce: SoftmaxCrossEntropy
     // Activations of the last forward (N = B·P decoder rows, row r = b·P + p):
     private let x: UnsafeMutablePointer<Float>         // [T, B, E] embeddings
@@ -134,25 +134,25 @@ public final class ContextPredictionModel {
         self.cell = cell
         ce = SoftmaxCrossEntropy(classCount: V)
         let ws = workspace, graphCount = graphPredictor.graphCount(steps: maxSteps, batch: maxBatch)
-        x = ws.allocate(rows * E)
-        graphs = ws.allocate(graphCount)
-        features = ws.allocate(rows * E)
-        h = (0...D).map { _ in ws.allocate(N * E) }
-        input = (0..<D).map { _ in ws.allocate(N * E) }
-        cache = (0..<D).map { _ in ws.allocate(cell.cacheSize(batch: N)) }
+        x = ws.floats(rows * E)
+        graphs = ws.floats(graphCount)
+        features = ws.floats(rows * E)
+        h = (0...D).map { _ in ws.floats(N * E) }
+        input = (0..<D).map { _ in ws.floats(N * E) }
+        cache = (0..<D).map { _ in ws.floats(cell.cacheSize(batch: N)) }
         let full = softmax == .full
-        logits = (0..<D).map { _ in ws.allocate(full ? N * V : 1) }
-        lse = (0..<D).map { _ in ws.allocate(N) }
-        logProbs = ws.allocate(N)
+        logits = (0..<D).map { _ in ws.floats(full ? N * V : 1) }
+        lse = (0..<D).map { _ in ws.floats(N) }
+        logProbs = ws.floats(N)
         inputIDs = Array(repeating: [], count: D)
         targetIDs = Array(repeating: [], count: D)
-        dlogits = ws.allocate(full ? N * V : 1)
-        dh = ws.allocate(N * E)
-        dhPrev = ws.allocate(N * E)
-        dinput = ws.allocate(N * E)
-        dfeatures = ws.allocate(rows * E)
-        dx = ws.allocate(rows * E)
-        dgraphs = ws.allocate(graphCount)
+        dlogits = ws.floats(full ? N * V : 1)
+        dh = ws.floats(N * E)
+        dhPrev = ws.floats(N * E)
+        dinput = ws.floats(N * E)
+        dfeatures = ws.floats(rows * E)
+        dx = ws.floats(rows * E)
+        dgraphs = ws.floats(graphCount)
     }
 
     /// Initialises every parameter: embeddings uniform in ±0.1, the graph and feature predictors

@@ -84,7 +84,7 @@ public final class GLoMoTransfer {
     public var frozenParameterCount: Int { frozenViews.reduce(0) { $0 + $1.count } }
     private var store: ParameterStore!
     private var batchSize = 0
-    private let workspace = TransferWorkspace()
+    private let workspace = BufferArena()
     // Buffers (W = context + maxSteps):
     private var windowIds: UnsafeMutablePointer<Int32>!      // [W, B] graph-vocabulary ids
     private var windowFeatures: UnsafeMutablePointer<Float>! // [W, B, D]
@@ -255,27 +255,6 @@ public struct GLoMoTransferError: Error, CustomStringConvertible, Equatable {
     public let message: String
     public var description: String { message }
     public init(message: String) { self.message = message }
-}
-
-/// Owner of buffers allocated once and freed together.
-private final class TransferWorkspace {
-    private var raw: [UnsafeMutableRawPointer] = []
-
-    func floats(_ n: Int) -> UnsafeMutablePointer<Float> {
-        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
-        p.initialize(repeating: 0, count: max(n, 1))
-        raw.append(UnsafeMutableRawPointer(p))
-        return p
-    }
-
-    func int32s(_ n: Int) -> UnsafeMutablePointer<Int32> {
-        let p = UnsafeMutablePointer<Int32>.allocate(capacity: max(n, 1))
-        p.initialize(repeating: 0, count: max(n, 1))
-        raw.append(UnsafeMutableRawPointer(p))
-        return p
-    }
-
-    deinit { for p in raw { p.deallocate() } }
 }
 
 extension GLoMoTransfer {

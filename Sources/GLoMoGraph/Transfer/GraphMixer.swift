@@ -68,7 +68,7 @@ public final class GraphMixer {
     /// The registered parameters.
     public let logits: ParameterView?, mixWeight: ParameterView?, mixBias: ParameterView?
     public let gateWeight: ParameterView, gateBias: ParameterView
-    private let workspace = Workspace()
+    private let workspace = BufferArena()
     // Activations of the last forward (W window, T output rows, M candidates):
     private let candidates: UnsafeMutablePointer<Float> // [M/K, K, B, W, W]
     private let weights: UnsafeMutablePointer<Float>    // [T, B, M] softmax weights per output row
@@ -111,17 +111,17 @@ public final class GraphMixer {
         gateWeight = store.register(prefix + "gate.weight", shape: [D, 2 * D])
         gateBias = store.register(prefix + "gate.bias", shape: [D])
         let ws = workspace, W = maxWindow, B = maxBatch, rows = W * B
-        candidates = ws.allocate(M * B * W * W)
-        weights = ws.allocate(rows * M)
-        mixed = ws.allocate(B * W * W)
-        y = ws.allocate(rows * D)
-        concat = ws.allocate(rows * 2 * D)
-        gate = ws.allocate(rows * D)
-        dy = ws.allocate(rows * D)
-        dconcat = ws.allocate(rows * 2 * D)
-        dmixed = ws.allocate(B * W * W)
-        dweights = ws.allocate(rows * M)
-        dcandidates = ws.allocate(M * B * W * W)
+        candidates = ws.floats(M * B * W * W)
+        weights = ws.floats(rows * M)
+        mixed = ws.floats(B * W * W)
+        y = ws.floats(rows * D)
+        concat = ws.floats(rows * 2 * D)
+        gate = ws.floats(rows * D)
+        dy = ws.floats(rows * D)
+        dconcat = ws.floats(rows * 2 * D)
+        dmixed = ws.floats(B * W * W)
+        dweights = ws.floats(rows * M)
+        dcandidates = ws.floats(M * B * W * W)
     }
 
     /// Initialises the parameters: mixture logits 0 (a uniform mixture), per-token weights
