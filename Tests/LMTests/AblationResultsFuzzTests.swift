@@ -5,8 +5,14 @@ import XCTest
 
 /// An ablation's results read back after damage: `summary.json` and `test-sentences.tsv` of one
 /// run mutated by `ByteMutator`, then the whole report made (table, paired bootstrap). Each
-/// report is made, its numbers finite where the inputs are, or the damage is rejected with a
-/// one-line error naming the damaged file; nothing traps.
+/// report is made from possible values, or the damage is rejected with a one-line error naming
+/// the damaged file; nothing traps. "Possible" is checked from the report's own numbers against
+/// the intact seed: the damaged run's test perplexity (2 × the arm's mean − 140) is at least 1,
+/// its valid perplexity (2 × mean − 150) at least 1, its seconds (2 × mean − 10.5) at least 0,
+/// and every interval is finite (a sentence of 0 tokens, or a log-probability too low for its
+/// perplexity to be a double, would make resampled perplexities infinite). Removing
+/// `AblationRunSummary.impossibleValue`'s check or a guard of `readTestSentences` makes this test
+/// fail; it found the last two.
 final class AblationResultsFuzzTests: XCTestCase {
     func testMutatedSummariesAndSentenceScoresAreReportedOrRejectedNeverACrash() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ablation-fuzz-\(UUID().uuidString)").path
@@ -32,6 +38,17 @@ final class AblationResultsFuzzTests: XCTestCase {
                 let report = try AblationReport.make(results: dir, resamples: 20)
                 made += 1
                 XCTAssertEqual(report.rows.map(\.arm), ["random", "word2vec-frozen"], "trial \(trial)")
+                let row = try XCTUnwrap(report.rows.last, "trial \(trial)")
+                for (name, mean, intact, least) in [("test ppl", row.testPPLMean, 140.0, 1.0), ("valid ppl", row.validPPLMean, 150, 1),
+                                                    ("seconds", row.seconds, 10.5, 0)] {
+                    let m = try XCTUnwrap(mean, "trial \(trial): no \(name) mean")
+                    XCTAssertGreaterThanOrEqual(2 * m - intact, least - 1e-9, "trial \(trial): the damaged run's \(name) was impossible")
+                }
+                // (A paired interval over one seed has no bounds: NaN, printed as the mean alone.)
+                for interval in [row.difference, row.bootstrap, row.sentenceBootstrap].compactMap({ $0 }) {
+                    let bounds = interval.count < 2 ? [] : [interval.low, interval.high]
+                    XCTAssertTrue(([interval.mean] + bounds).allSatisfy(\.isFinite), "trial \(trial): \(interval)")
+                }
             } catch {
                 rejected += 1
                 let text = "\(error)"

@@ -228,5 +228,15 @@ final class AblationSpecTests: XCTestCase {
         try Data("3\t-4.5\n2\t0.5\n".utf8).write(to: URL(fileURLWithPath: run + "/test-sentences.tsv"))
         XCTAssertEqual(error { try AblationReport.make(results: self.dir + "/r") },
                        "\(run)/test-sentences.tsv:2: log-probability 0.5 is positive (a probability above 1)")
+        // A sentence of no tokens, or so improbable that its perplexity overflows a double: every
+        // resample holding it would have an infinite perplexity (intervals of inf and NaN).
+        for (line, problem) in [("0\t-0.25", "0 tokens (a scored sentence has at least one, its end)"),
+                                ("-2\t-0.25", "-2 tokens (a scored sentence has at least one, its end)"),
+                                ("3\t-16e5", "log-probability -16e5 over 3 tokens is a perplexity beyond what a double holds")] {
+            try Data("3\t-4.5\n\(line)\n".utf8).write(to: URL(fileURLWithPath: run + "/test-sentences.tsv"))
+            XCTAssertEqual(error { try AblationReport.make(results: self.dir + "/r") }, "\(run)/test-sentences.tsv:2: \(problem)")
+        }
+        try Data("3\t-4.5\n1\t-700\n".utf8).write(to: URL(fileURLWithPath: run + "/test-sentences.tsv"))
+        XCTAssertEqual(try AblationReport.make(results: dir + "/r").rows.first?.arm, "random")
     }
 }

@@ -102,19 +102,25 @@ public struct AblationRun: Sendable {
 
     /// Parses `tokens<TAB>logprob` lines (a first line that is not numeric is a header and skipped);
     /// a log-probability must be finite and at most 0 (a probability is at most 1), a token
-    /// count not negative.
+    /// count at least 1 (a scored sentence has at least its end), and the sentence's perplexity
+    /// exp(−logprob / tokens) a finite double (then so is every pooled perplexity of a resample,
+    /// whose exponent is a weighted mean of the sentences').
     public static func readTestSentences(_ path: String) throws -> Statistics.SentenceScores {
         guard let data = FileManager.default.contents(atPath: path) else { throw AblationError("\(path): cannot read") }
         var scores = Statistics.SentenceScores(tokens: [], logprobs: [])
         for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             if line.isEmpty { continue }
             let fields = line.split(separator: "\t")
-            guard fields.count == 2, let n = Int(fields[0]), let lp = Double(fields[1]), n >= 0 else {
+            guard fields.count == 2, let n = Int(fields[0]), let lp = Double(fields[1]) else {
                 if i == 0 && fields.count == 2 && Int(fields[0]) == nil { continue }
                 throw AblationError("\(path):\(i + 1): expected tokens<TAB>logprob, got \(String(line.prefix(60)).debugDescription)")
             }
             guard lp.isFinite else { throw AblationError("\(path):\(i + 1): log-probability \(fields[1]) is not a finite number") }
             guard lp <= 0 else { throw AblationError("\(path):\(i + 1): log-probability \(fields[1]) is positive (a probability above 1)") }
+            guard n >= 1 else { throw AblationError("\(path):\(i + 1): \(n) tokens (a scored sentence has at least one, its end)") }
+            guard exp(-lp / Double(n)).isFinite else {
+                throw AblationError("\(path):\(i + 1): log-probability \(fields[1]) over \(n) tokens is a perplexity beyond what a double holds")
+            }
             scores.tokens.append(n)
             scores.logprobs.append(lp)
         }
