@@ -38,15 +38,10 @@ done
 
 echo "# $(date -u +%FT%TZ)  $(uname -m)  $(nproc) CPUs  steps=$steps rounds=$rounds  $(python3 -c 'import torch; print("torch", torch.__version__)')"
 python3 - "$out" $presets <<'PY'
-import re, statistics, sys
+import statistics, sys
+sys.path.insert(0, "scripts")
+from bench_results import load, span
 out, presets = sys.argv[1], sys.argv[2:]
-def load(path):
-    rows = []
-    for line in open(path):
-        m = re.search(r"train (\d+) tok/s\s+eval (\d+) tok/s\s+peak RSS (\d+) MB\s+cpu: train (\d+) tok/s\s+eval (\d+)", line)
-        if m: rows.append(tuple(int(g) for g in m.groups()))
-    return rows
-def span(v): return f"{min(v)}–{max(v)}" if min(v) != max(v) else f"{v[0]}"
 print("wall-clock tokens/s, min–max over rounds; cpu = tokens per second of process CPU time (all threads)")
 print(f"| config | side | train tok/s | eval tok/s | peak RSS MB | train tok/cpu-s | eval tok/cpu-s |")
 print(f"| --- | --- | --- | --- | --- | --- | --- |")

@@ -40,16 +40,10 @@ done
 
 echo "# $(date -u +%FT%TZ)  $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs, $threads threads  steps=$steps rounds=$rounds  $(python3 -c 'import torch; print("torch", torch.__version__)')"
 python3 - "$out" $vocabs <<'PY'
-import re, statistics, sys
+import statistics, sys
+sys.path.insert(0, "scripts")
+from bench_results import load, span
 out, vocabs = sys.argv[1], sys.argv[2:]
-def load(path):
-    rows = []
-    for line in open(path):
-        m = re.search(r"train (\d+) tok/s\s+eval (\d+) tok/s\s+peak RSS (\d+) MB\s+cpu: train (\d+) tok/s\s+eval (\d+) tok/s", line)
-        if m: rows.append(tuple(int(g) for g in m.groups()))
-    if not rows: sys.exit(f"bench-vocab.sh: no result line in {path}")
-    return rows
-def span(v): return f"{min(v):,}–{max(v):,}" if min(v) != max(v) else f"{v[0]:,}"
 def report(title, pick):
     print(title)
     print("| V | side | softmax | train tok/s | eval tok/s | peak RSS MB |")
