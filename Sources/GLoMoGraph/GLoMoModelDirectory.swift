@@ -175,34 +175,12 @@ public struct GLoMoModelDirectory: RunFolderOwner, Sendable {
     /// Whether the directory holds a GLoMo model (its `config.json` exists).
     public var holdsModel: Bool { folder.holdsRun }
 
-    // MARK: - Creating and opening
-
-    /// Creates the directory and writes `config.json` and `vocab.txt`.
-    ///
-    /// - Throws: `FileError` if another process holds the directory's lock, if the directory
-    ///   already holds a model and `force` is false
-    ///   (nothing is touched), if the configuration is invalid or does not fit `vocabulary`, or if
-    ///   a file cannot be written. With `force`, the old model's files are removed first.
-    public static func create(at path: String, config: GLoMoModelConfig, vocabulary: Vocabulary,
-                              force: Bool = false) throws -> GLoMoModelDirectory {
-        let dir = GLoMoModelDirectory(path: path)
-        try dir.startRun(config: config, vocabulary: vocabulary, force: force, what: "a GLoMo model") {
-            do { try config.validate() } catch { throw FileError(path: dir.configPath, message: "\(error)") }
-        }
-        return dir
-    }
-
-    /// Reads and checks `config.json` and `vocab.txt` (the vocabulary must have the recorded
-    /// hash and size).
-    public static func open(at path: String) throws -> (directory: GLoMoModelDirectory, config: GLoMoModelConfig, vocabulary: Vocabulary) {
-        let dir = GLoMoModelDirectory(path: path)
-        let (config, vocabulary): (GLoMoModelConfig, Vocabulary) = try dir.openRun(kind: "GLoMo model")
-        return (dir, config, vocabulary)
-    }
-
     // MARK: - config.json
 
     public typealias Config = GLoMoModelConfig
+    public typealias VocabularyType = Vocabulary
+    public static let kind = "GLoMo model"
+    public static let heldName = "a GLoMo model"
     public static func vocabularyRecord(of config: GLoMoModelConfig) -> (hash: String, size: Int?) { (config.vocabularyHash, config.vocabularySize) }
     public static let configName = "GLoMo model configuration"
     public static func check(_ config: GLoMoModelConfig) throws { try config.validate() }

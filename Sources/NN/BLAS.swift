@@ -32,7 +32,7 @@ public func sgemm(
 ) {
     precondition(m >= 0 && n >= 0 && k >= 0, "sgemm: negative size")
     let pool = WorkerPool.shared
-    guard pool.threads > 1, let split = GEMMSplit(m: m, n: n, k: k, settings: pool.settings) else {
+    guard pool.threads > 1, let split = GEMMSplit(m: m, n: n, k: k, options: pool.options) else {
         sgemmOneThread(transA, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                        beta: beta, c: c, ldc: ldc)
         return

@@ -151,7 +151,7 @@ public final class ParameterStore {
     public func zeroGradients() {
         let g = gradients.baseAddress
         for segment in gradientSegments(of: 0..<count) {
-            WorkerPool.shared.forEachShare(of: segment.count, minimumCount: WorkerPool.shared.settings.elementwiseMinimum) { share in
+            WorkerPool.shared.forEachShare(of: segment.count, minimumCount: WorkerPool.shared.options.elementwiseMinimum) { share in
                 (g! + segment.lowerBound + share.lowerBound).update(repeating: 0, count: share.count)
             }
         }

@@ -1,6 +1,6 @@
 /// How `sgemm` cuts a product over the threads of `WorkerPool.shared`: in blocks of rows of C
 /// when C has at least as many rows as columns, else in blocks of columns (whole 16-column
-/// panels); products under `ParallelSettings.gemmMinimumWork` multiply-adds, or too narrow to
+/// panels); products under `ParallelOptions.gemmMinimumWork` multiply-adds, or too narrow to
 /// cut, run on one thread.
 ///
 /// Measured with `lmtool bench gemm --threads 2` (BENCHMARKS.md): the LSTM's per-step products
@@ -14,9 +14,9 @@ public enum GEMMSplit: Equatable, Sendable {
     public static let columnAlignment = 16
 
     /// The split for an `m × n × k` product, or nil to run it on one thread (too little work
-    /// for `settings`, or too narrow).
-    public init?(m: Int, n: Int, k: Int, settings: ParallelSettings) {
-        guard m * n * k >= settings.gemmMinimumWork else { return nil }
+    /// for `options`, or too narrow).
+    public init?(m: Int, n: Int, k: Int, options: ParallelOptions) {
+        guard m * n * k >= options.gemmMinimumWork else { return nil }
         if m >= n && m >= 8 {
             self = .rows
         } else if n >= 2 * GEMMSplit.columnAlignment {

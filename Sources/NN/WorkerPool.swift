@@ -21,7 +21,7 @@ import Synchronization
 ///         for r in rows { ... }
 ///         member.sync()                           // every thread has done its rows
 ///     }
-// @unchecked: the job closure, `threads`, `settings` and the pthread mutex are shared by hand (`busy`, `generation`).
+// @unchecked: the job closure, `threads`, `options` and the pthread mutex are shared by hand (`busy`, `generation`).
 public final class WorkerPool: @unchecked Sendable {
     /// The pool lmtool uses; its size is set by `BLASRuntime.setThreads` (`--threads`).
     public static let shared = WorkerPool(threads: 1)
@@ -70,11 +70,11 @@ public final class WorkerPool: @unchecked Sendable {
     private var workers = 0
 
     /// A pool of `threads` threads (the caller and `threads - 1` workers, started on first use)
-    /// that splits work from the sizes in `settings`.
-    public init(threads: Int, settings: ParallelSettings = .default) {
+    /// that splits work from the sizes in `options`.
+    public init(threads: Int, options: ParallelOptions = .default) {
         precondition(threads >= 1, "WorkerPool: need at least one thread")
         self.threads = threads
-        self.settings = settings
+        self.options = options
         pthread_mutex_init(lock, nil)
         pthread_cond_init(wake, nil)
     }
@@ -87,7 +87,7 @@ public final class WorkerPool: @unchecked Sendable {
 
     /// The sizes from which the kernels that run on this pool split their work. Set it while no
     /// job runs.
-    public var settings: ParallelSettings
+    public var options: ParallelOptions
 
     /// Jobs that have run on more than one thread: lets tests check that a path they force to
     /// split did split.
@@ -135,7 +135,7 @@ public final class WorkerPool: @unchecked Sendable {
     /// for elementwise passes whose elements are independent.
     ///
     ///     let pool = WorkerPool.shared
-    ///     pool.forEachShare(of: count, minimumCount: pool.settings.elementwiseMinimum) { range in
+    ///     pool.forEachShare(of: count, minimumCount: pool.options.elementwiseMinimum) { range in
     ///         for i in range { p[i] -= lr * g[i] }
     ///     }
     public func forEachShare(of n: Int, minimumCount: Int, alignment: Int = 1, _ body: (Range<Int>) -> Void) {

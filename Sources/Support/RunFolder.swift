@@ -335,10 +335,19 @@ extension RunFolder {
 public protocol RunFolderOwner {
     /// What `config.json` holds.
     associatedtype Config: Codable
+    /// What `vocab.txt` holds (`Corpus.Vocabulary`).
+    associatedtype VocabularyType: RunVocabulary
     var folder: RunFolder { get }
+    /// A handle on the directory at `path`; reads and writes nothing.
+    init(path: String)
+    /// What a directory of this kind is called in a refusal: `DIR: not a KIND directory`.
+    static var kind: String { get }
+    /// What a run of this kind is called in `DIR: already holds WHAT` (default "a run").
+    static var heldName: String { get }
     /// How `config.json` is named in a refusal: `run/config.json: not a CONFIGNAME: …`.
     static var configName: String { get }
-    /// The checks a read `config.json` must pass (sizes, consistency); throws their error.
+    /// The checks a `config.json` must pass (sizes, consistency), when it is read and before a
+    /// new one is written; throws their error.
     static func check(_ config: Config) throws
     /// The encoder of `config.json` (default `RunFolder.encoder()`).
     static func configEncoder() -> JSONEncoder
@@ -384,18 +393,39 @@ extension RunFolderOwner {
 
     public static func check(_ config: Config) throws {}
     public static func configEncoder() -> JSONEncoder { RunFolder.encoder() }
+    public static var heldName: String { "a run" }
 
-    /// Starts a new run here: takes the lock, runs `checks` and checks that `vocabulary` is the
-    /// one `config` records (a refusal writes nothing), readies the folder
-    /// (`RunFolder.prepareNew`: refused where a run is, unless `force`, which removes
-    /// `ownedFiles`), then writes `vocab.txt` and `config.json`.
+    /// Creates the directory of a new run (and its parents) and writes `vocab.txt` and
+    /// `config.json` (`startRun`).
     ///
-    /// - Throws: `FileError` naming `config.json` for a vocabulary that does not fit:
-    ///   `vocabulary hash mismatch: the configuration says 1f2e…, the vocabulary has 9a8b…`.
-    public func startRun<V: RunVocabulary>(config: Config, vocabulary: V, force: Bool, what: String = "a run",
-                                           checks: () throws -> Void = {}) throws {
+    ///     let run = try RunDirectory.create(at: "runs/tiny", config: config, vocabulary: vocab)
+    public static func create(at path: String, config: Config, vocabulary: VocabularyType, force: Bool = false) throws -> Self {
+        let owner = Self(path: path)
+        try owner.startRun(config: config, vocabulary: vocabulary, force: force)
+        return owner
+    }
+
+    /// Opens an existing run: reads and checks `config.json`, then `vocab.txt`, which must be
+    /// the vocabulary the configuration records (`openRun`).
+    ///
+    ///     let (run, config, vocabulary) = try RunDirectory.open(at: "runs/tiny")
+    public static func open(at path: String) throws -> (folder: Self, config: Config, vocabulary: VocabularyType) {
+        let owner = Self(path: path)
+        let (config, vocabulary) = try owner.openRun()
+        return (owner, config, vocabulary)
+    }
+
+    /// Starts a new run here: takes the lock, checks `config` (`check`) and that `vocabulary` is
+    /// the one it records (a refusal writes nothing), readies the folder (`RunFolder.prepareNew`:
+    /// refused where a run is, unless `force`, which removes `ownedFiles`), then writes
+    /// `vocab.txt` and `config.json`.
+    ///
+    /// - Throws: `FileError` naming `config.json` for a configuration `check` refuses or a
+    ///   vocabulary that does not fit it: `vocabulary hash mismatch: the configuration says 1f2e…,
+    ///   the vocabulary has 9a8b…`; the lock's and `prepareNew`'s errors.
+    public func startRun(config: Config, vocabulary: VocabularyType, force: Bool) throws {
         try lock()
-        try checks()
+        do { try Self.check(config) } catch { throw FileError(path: configPath, message: "\(error)") }
         let (hash, size) = Self.vocabularyRecord(of: config)
         if vocabulary.contentHash != hash {
             throw FileError(path: configPath, message: "vocabulary hash mismatch: the configuration says \(hash), the vocabulary has \(vocabulary.contentHash)")
@@ -403,20 +433,19 @@ extension RunFolderOwner {
         if let size, vocabulary.count != size {
             throw FileError(path: configPath, message: "vocabulary size mismatch: the configuration says \(size) words, the vocabulary has \(vocabulary.count)")
         }
-        try folder.prepareNew(force: force, removing: ownedFiles, what: what)
+        try folder.prepareNew(force: force, removing: ownedFiles, what: Self.heldName)
         try vocabulary.save(to: vocabularyPath)
         try writeConfig(config)
     }
 
-    /// Reads an existing run: its `config.json` (`readExistingConfig(kind:)`, then `checks`),
-    /// then `vocab.txt`, which must be the vocabulary the configuration records.
+    /// Reads an existing run: its `config.json` (`readExistingConfig()`, checked), then
+    /// `vocab.txt`, which must be the vocabulary the configuration records.
     ///
     /// - Throws: `FileError` naming `vocab.txt` when it is not (replaced behind the run's back):
     ///   `vocabulary hash mismatch: config.json says 1f2e…, this file has 9a8b…`.
-    public func openRun<V: RunVocabulary>(kind: String, checks: (Config) throws -> Void = { _ in }) throws -> (Config, V) {
-        let config = try readExistingConfig(kind: kind)
-        try checks(config)
-        let vocabulary = try V.load(from: vocabularyPath)
+    public func openRun() throws -> (Config, VocabularyType) {
+        let config = try readExistingConfig()
+        let vocabulary = try VocabularyType.load(from: vocabularyPath)
         let (hash, size) = Self.vocabularyRecord(of: config)
         if vocabulary.contentHash != hash {
             throw FileError(path: vocabularyPath, message: "vocabulary hash mismatch: config.json says \(hash), this file has \(vocabulary.contentHash)")
@@ -434,8 +463,8 @@ extension RunFolderOwner {
 
     /// Reads the `config.json` of a directory that must hold a run: `DIR: not a KIND directory
     /// (no config.json)` when it holds none (`kind`: "run", "GLoMo model", ...).
-    public func readExistingConfig(kind: String) throws -> Config {
-        guard holdsRun else { throw FileError(path: path, message: "not a \(kind) directory (no config.json)") }
+    public func readExistingConfig() throws -> Config {
+        guard holdsRun else { throw FileError(path: path, message: "not a \(Self.kind) directory (no config.json)") }
         return try readConfig()
     }
 

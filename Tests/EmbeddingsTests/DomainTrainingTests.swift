@@ -31,7 +31,7 @@ func makeDomainTrainer(_ dir: TempDir, name: String, epochs: Int, graphModel: St
     let data = try DomainCorpus(reader, vocabulary: vocab, tokenization: tokenization)
     var config = DomainRunConfig(
         model: DomainClassifierConfig(vocabularySize: vocab.count, embeddingSize: 8, hiddenSize: 8, classCount: data.domains.count),
-        training: DomainTrainingOptions(granularity: .paragraph, epochs: epochs, batchSize: 8, learningRate: 0.02,
+        training: DomainTrainingConfig(granularity: .paragraph, epochs: epochs, batchSize: 8, learningRate: 0.02,
                                         maxLength: graphModel == nil ? nil : 8, seed: 7, patience: patience),
         domains: data.domains, tokenization: tokenization, corpus: [path], vocabularyHash: vocab.contentHash)
     if let graphModel {

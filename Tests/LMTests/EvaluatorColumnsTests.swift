@@ -58,7 +58,7 @@ final class EvaluatorColumnsTests: XCTestCase {
     }
 
     /// Windows of at least 32 steps: every window multiplies by W_hh through the same kernel
-    /// (`ParallelSettings.lstmPackedMinimumRows`) at any batch, so a document's scores are bitwise those of the
+    /// (`ParallelOptions.lstmPackedMinimumRows`) at any batch, so a document's scores are bitwise those of the
     /// document alone, as a column or as `score`'s single stream.
     func testColumnsGiveEachDocumentBitwiseWhatItGetsAlone() throws {
         for (columns, window) in [(3, 32), (2, 40), (4, 64), (16, 32)] {

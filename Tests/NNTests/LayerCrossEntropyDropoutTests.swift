@@ -95,7 +95,7 @@ final class LayerCrossEntropyDropoutTests: XCTestCase {
         let ce = SoftmaxCrossEntropy(classCount: V)
         let logits = randomArray(N * V, &rng, scale: 5)
         let targets = (0..<N).map { Int32(($0 * 37) % V) }
-        XCTAssertLessThan(N * V, WorkerPool.shared.settings.elementwiseMinimum, "the first run must be on one thread")
+        XCTAssertLessThan(N * V, WorkerPool.shared.options.elementwiseMinimum, "the first run must be on one thread")
         func run() -> (Double, [Float], [Float]) {
             var exps = logits, inverseSums = [Float](repeating: 0, count: N), lse = inverseSums, logp = inverseSums
             let (loss, _) = ce.forward(exponentiating: &exps, inverseSums: &inverseSums, logSumExp: &lse, logProbs: &logp,

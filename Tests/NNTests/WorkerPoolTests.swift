@@ -78,9 +78,9 @@ final class WorkerPoolTests: XCTestCase {
     /// than n whose padding must stay untouched; on 2 threads and 1.
     func testSplitSgemmAgainstNaiveLoops() {
         let pool = WorkerPool.shared
-        let before = (BLASRuntime.threads, pool.settings)
-        defer { BLASRuntime.setThreads(before.0); pool.settings = before.1 }
-        pool.settings.gemmMinimumWork = 0
+        let before = (BLASRuntime.threads, pool.options)
+        defer { BLASRuntime.setThreads(before.0); pool.options = before.1 }
+        pool.options.gemmMinimumWork = 0
         var rng = RNG(seed: 17)
         // (m, n, k, splits on 2 threads): columns split (n ≫ m), rows split (m ≥ n), one row
         // (GEMV), too narrow.
@@ -122,9 +122,9 @@ final class WorkerPoolTests: XCTestCase {
         }
     }
 
-    /// The tests' `ParallelSettings.splittingEverything` (`onTwoThreadsSplittingEverything`)
+    /// The tests' `ParallelOptions.splittingEverything` (`onTwoThreadsSplittingEverything`)
     /// splits tiny elementwise passes and products and packs the LSTM's weights for a window of one
-    /// row, which the default settings leave on one thread and to OpenBLAS.
+    /// row, which the default options leave on one thread and to OpenBLAS.
     func testTestSettingsSplitTinyWork() {
         let pool = WorkerPool.shared
         let before = BLASRuntime.threads
@@ -154,15 +154,15 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertEqual(everything.sgd, 1)
         XCTAssertEqual(everything.gemm, 1)
         XCTAssertTrue(everything.packed)
-        XCTAssertEqual(pool.settings, .default, "restored")
+        XCTAssertEqual(pool.options, .default, "restored")
     }
 
     /// The split chosen for the language model's shapes.
     func testSplitDecision() {
-        XCTAssertEqual(GEMMSplit(m: 20, n: 2600, k: 650, settings: .default), .columns)   // recurrent step
-        XCTAssertEqual(GEMMSplit(m: 700, n: 10_000, k: 200, settings: .default), .columns) // decoder forward
-        XCTAssertEqual(GEMMSplit(m: 10_000, n: 200, k: 700, settings: .default), .rows)    // decoder dW
-        XCTAssertNil(GEMMSplit(m: 4, n: 8, k: 8, settings: .default))                      // too little work
+        XCTAssertEqual(GEMMSplit(m: 20, n: 2600, k: 650, options: .default), .columns)   // recurrent step
+        XCTAssertEqual(GEMMSplit(m: 700, n: 10_000, k: 200, options: .default), .columns) // decoder forward
+        XCTAssertEqual(GEMMSplit(m: 10_000, n: 200, k: 700, options: .default), .rows)    // decoder dW
+        XCTAssertNil(GEMMSplit(m: 4, n: 8, k: 8, options: .default))                      // too little work
     }
 }
 

@@ -4,7 +4,7 @@ import NN
 import Support
 
 /// How a domain classifier is trained.
-public struct DomainTrainingOptions: Codable, Equatable, Sendable {
+public struct DomainTrainingConfig: Codable, Equatable, Sendable {
     /// `paragraph` (one example per record) or `sentence` (one per sentence).
     public var granularity: DocumentGranularity
     public var epochs: Int
@@ -45,7 +45,7 @@ public struct DomainRunConfig: Codable, Equatable, Sendable {
     /// Always `domain-classifier` (tells this directory from an LM run).
     public var kind = "domain-classifier"
     public var model: DomainClassifierConfig
-    public var training: DomainTrainingOptions
+    public var training: DomainTrainingConfig
     /// Label i is `domains[i]`.
     public var domains: [String]
     public var tokenization: TokenizationOptions
@@ -60,7 +60,7 @@ public struct DomainRunConfig: Codable, Equatable, Sendable {
     /// sentences they were cut into (nil, or absent from a config.json: not recorded).
     public var examples: [String: Int]?
 
-    public init(model: DomainClassifierConfig, training: DomainTrainingOptions, domains: [String],
+    public init(model: DomainClassifierConfig, training: DomainTrainingConfig, domains: [String],
                 tokenization: TokenizationOptions, corpus: [String], vocabularyHash: String, minOccurrences: Int = 1,
                 graphModel: GraphModelSource? = nil) {
         self.graphModel = graphModel
@@ -113,34 +113,17 @@ public struct DomainRunDirectory: RunFolderOwner, Sendable {
     /// What `--force` removes: `allFiles`, the last written first.
     public var ownedFiles: [String] { allFiles.reversed() }
 
-    /// Creates the directory and writes `config.json` and `vocab.txt`. Throws if another process
-    /// holds the run's lock, or if it already holds a run, unless `force` (then the old run's
-    /// files, `ownedFiles`, are removed first).
-    public static func create(at path: String, config: DomainRunConfig, vocabulary: Vocabulary, force: Bool = false) throws -> DomainRunDirectory {
-        let run = DomainRunDirectory(path: path)
-        try run.startRun(config: config, vocabulary: vocabulary, force: force)
-        return run
-    }
-
-    /// Opens an existing run: reads `config.json` and `vocab.txt` and checks the vocabulary hash.
-    public static func open(at path: String) throws -> (run: DomainRunDirectory, config: DomainRunConfig, vocabulary: Vocabulary) {
-        let run = DomainRunDirectory(path: path)
-        let (config, vocabulary): (DomainRunConfig, Vocabulary) = try run.openRun(kind: "pretrain-domain run") { config in
-            guard config.kind == "domain-classifier" else {
-                throw FileError(path: run.configPath, message: "not a domain-classifier run (kind \"\(config.kind)\")")
-            }
-        }
-        return (run, config, vocabulary)
-    }
-
     // MARK: JSON
 
     public typealias Config = DomainRunConfig
+    public typealias VocabularyType = Vocabulary
+    public static let kind = "pretrain-domain run"
     public static func vocabularyRecord(of config: DomainRunConfig) -> (hash: String, size: Int?) { (config.vocabularyHash, nil) }
     public static let configName = "domain-classifier run configuration"
 
-    /// Refuses a `config.json` of a format newer than this build reads.
+    /// Refuses a `config.json` of another kind of run, or of a format newer than this build reads.
     public static func check(_ config: DomainRunConfig) throws {
+        guard config.kind == "domain-classifier" else { throw DomainConfigError(message: "not a domain-classifier run (kind \"\(config.kind)\")") }
         if let version = config.version, !(1...DomainRunConfig.currentVersion).contains(version) {
             throw DomainConfigError(message: "version \(version) is not one this lmtool reads (1 to \(DomainRunConfig.currentVersion); a newer lmtool wrote it?)")
         }

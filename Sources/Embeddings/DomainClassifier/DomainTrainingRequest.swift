@@ -68,14 +68,14 @@ public struct DomainTrainingRequest {
         var run: DomainRunDirectory?
         if resume {
             let opened = try DomainRunDirectory.open(at: runPath)
-            run = opened.run; config = opened.config; vocabulary = opened.vocabulary
+            run = opened.folder; config = opened.config; vocabulary = opened.vocabulary
             if config.training.granularity == .sentence && !config.tokenization.splitSentences {
-                throw FileError(path: opened.run.configPath, message: "granularity \"sentence\" without sentence splitting: this run trained on whole documents (made before --granularity sentence cut documents into sentences); start it again with --force")
+                throw FileError(path: opened.folder.configPath, message: "granularity \"sentence\" without sentence splitting: this run trained on whole documents (made before --granularity sentence cut documents into sentences); start it again with --force")
             }
             if let epochs { config.training.epochs = epochs }
             if let patience { config.training.patience = patience }
-            let metrics = try opened.run.readMetrics()
-            if opened.run.isFinished, let last = metrics.last {
+            let metrics = try opened.folder.readMetrics()
+            if opened.folder.isFinished, let last = metrics.last {
                 let bestEpoch = metrics.last(where: \.best)?.epoch ?? 0
                 if last.epoch >= config.training.epochs {
                     log("\(runPath): the run already finished (\(last.epoch) epochs); nothing to do (pass a larger --epochs to continue it)")
@@ -87,7 +87,7 @@ public struct DomainTrainingRequest {
                 }
             }
             // Continuing a finished run: it is no longer finished until the new summary is written.
-            try opened.run.folder.removeSummary()
+            try opened.folder.folder.removeSummary()
         } else {
             var tokenization = self.tokenization
             // A sentence-level classifier needs the documents cut into sentences.
@@ -102,7 +102,7 @@ public struct DomainTrainingRequest {
             config = DomainRunConfig(
                 model: DomainClassifierConfig(vocabularySize: vocabulary.count, embeddingSize: embeddingSize, hiddenSize: hiddenSize,
                                               classCount: 0, pooling: pooling, dropout: dropout, embeddingInitRange: initRange),
-                training: DomainTrainingOptions(granularity: granularity, epochs: epochs ?? (granularity == .sentence ? 1 : 5), batchSize: batchSize,
+                training: DomainTrainingConfig(granularity: granularity, epochs: epochs ?? (granularity == .sentence ? 1 : 5), batchSize: batchSize,
                                                 learningRate: learningRate ?? (granularity == .sentence ? 3e-3 : 5e-3),
                                                 clip: clip, maxLength: maxLength, seed: seed, patience: patience),
                 domains: [], tokenization: tokenization, corpus: corpus, vocabularyHash: vocabulary.contentHash,

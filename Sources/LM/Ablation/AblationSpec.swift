@@ -165,7 +165,7 @@ public struct AblationSpec: Codable, Equatable, Sendable {
     }
 
     /// The one vocabulary of all arms: an existing file, or built once from the training split.
-    public struct VocabularySettings: Codable, Equatable, Sendable {
+    public struct VocabularyOptions: Codable, Equatable, Sendable {
         public var file: String?
         public var minCount: Int?
         public var maxSize: Int?
@@ -180,7 +180,7 @@ public struct AblationSpec: Codable, Equatable, Sendable {
     /// Sizes of the pretraining steps. Embedding sizes follow the LM's (`embeddingSize`);
     /// `hiddenSize` is the BiLSTM size of the domain classifier and the BiLM (default half the
     /// LM's embedding size, so contextual vectors, 2 × hidden wide, fit frozen/finetune).
-    public struct PretrainingSettings: Codable, Equatable, Sendable {
+    public struct PretrainingOptions: Codable, Equatable, Sendable {
         /// `--epochs` of pretrain-domain, embed bilm and embed word2vec.
         public var epochs: Int?
         /// `--train-tokens` of embed bilm and pretrain-glomo.
@@ -220,10 +220,10 @@ public struct AblationSpec: Codable, Equatable, Sendable {
     /// count; the arms are their union. Empty: the one block of `sources`, `modes`, `glomo`, `seeds`.
     public var grids: [Grid]
     public var corpusOptions: CorpusFlags
-    public var vocabulary: VocabularySettings
+    public var vocabulary: VocabularyOptions
     /// `lmtool train` flags without `--` → value (`"true"` = bare flag), checked when read.
     public var train: TrainOverrides
-    public var pretraining: PretrainingSettings
+    public var pretraining: PretrainingOptions
     /// The arm the others are compared with (default `random`).
     public var baseline: String?
     /// Free text for the reader of a spec file (JSON has no comments): why these sizes, where
@@ -234,8 +234,8 @@ public struct AblationSpec: Codable, Equatable, Sendable {
 
     public init(corpus: [String] = [], sources: [String] = ["random", "domain-paragraph"], modes: [String] = ["frozen"],
                 glomo: [String] = ["off"], seeds: Int = 3, corpusOptions: CorpusFlags = .init(),
-                vocabulary: VocabularySettings = .init(), train: TrainOverrides = [:],
-                pretraining: PretrainingSettings = .init(), baseline: String? = nil, splits: SplitFiles = .init(),
+                vocabulary: VocabularyOptions = .init(), train: TrainOverrides = [:],
+                pretraining: PretrainingOptions = .init(), baseline: String? = nil, splits: SplitFiles = .init(),
                 grids: [Grid] = []) {
         self.corpus = corpus
         self.grids = grids
@@ -340,8 +340,8 @@ public struct AblationSpec: Codable, Equatable, Sendable {
         seeds = try c.decodeIfPresent(Int.self, forKey: .seeds) ?? d.seeds
         grids = try c.decodeIfPresent([Grid].self, forKey: .grids) ?? d.grids
         corpusOptions = try c.decodeIfPresent(CorpusFlags.self, forKey: .corpusOptions) ?? d.corpusOptions
-        vocabulary = try c.decodeIfPresent(VocabularySettings.self, forKey: .vocabulary) ?? d.vocabulary
-        pretraining = try c.decodeIfPresent(PretrainingSettings.self, forKey: .pretraining) ?? d.pretraining
+        vocabulary = try c.decodeIfPresent(VocabularyOptions.self, forKey: .vocabulary) ?? d.vocabulary
+        pretraining = try c.decodeIfPresent(PretrainingOptions.self, forKey: .pretraining) ?? d.pretraining
         baseline = try c.decodeIfPresent(String.self, forKey: .baseline)
         if let line = try? c.decodeIfPresent(String.self, forKey: .comment) { comment = [line] }
         else { comment = try c.decodeIfPresent([String].self, forKey: .comment) }

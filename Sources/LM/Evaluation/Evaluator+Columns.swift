@@ -157,8 +157,8 @@ public final class ColumnScorer {
         // The window ends where the first document ends (a column is free again at once), but
         // is never shorter than a quarter of maxSteps (each window packs the decoder's weight)
         // nor than the rows from which the LSTM multiplies by W_hh through `PackedGEMM`, as
-        // `score`'s windows do (`ParallelSettings.lstmPackedMinimumRows`): the end of a window is masked.
-        let steps = min(W, max(shortest, W / 4, (WorkerPool.shared.settings.lstmPackedMinimumRows + B - 1) / B))
+        // `score`'s windows do (`ParallelOptions.lstmPackedMinimumRows`): the end of a window is masked.
+        let steps = min(W, max(shortest, W / 4, (WorkerPool.shared.options.lstmPackedMinimumRows + B - 1) / B))
         var inputs = [Int32](repeating: Vocabulary.endOfSentenceID, count: steps * B), targets = inputs
         var mask = [Float](repeating: 0, count: steps * B)
         var count = 0

@@ -218,11 +218,11 @@ public final class Evaluator {
     /// Discourse mode: scores `positions[range]` as the next window of one stream whose last
     /// input was `previous`, in batch column 0 (other columns are masked out). Returns the scores.
     /// A short window is padded (masked) to the rows from which the LSTM multiplies by W_hh
-    /// through `PackedGEMM` (`ParallelSettings.lstmPackedMinimumRows`; below, OpenBLAS, a GEMV at one row), so
+    /// through `PackedGEMM` (`ParallelOptions.lstmPackedMinimumRows`; below, OpenBLAS, a GEMV at one row), so
     /// that every window runs the kernel `ColumnScorer`'s do: a stream scores the same alone or
     /// as a column.
     func scoreStreamWindow(_ positions: ArraySlice<Position>, previous: Int32) -> [TokenScore] {
-        let B = model.batchSize, packed = (WorkerPool.shared.settings.lstmPackedMinimumRows + B - 1) / B
+        let B = model.batchSize, packed = (WorkerPool.shared.options.lstmPackedMinimumRows + B - 1) / B
         let steps = min(model.maxSteps, max(positions.count, packed))
         precondition(positions.count >= 1 && positions.count <= steps)
         var inputs = [Int32](repeating: Vocabulary.endOfSentenceID, count: steps * B), targets = inputs

@@ -29,27 +29,6 @@ public struct RunDirectory: RunFolderOwner, Sendable {
     /// that an interrupted replacement never looks finished.
     public var ownedFiles: [String] { [summaryPath, testSentencesPath, modelPath, lastCheckpointPath, metricsPath] }
 
-    // MARK: - Creating and opening
-
-    /// Creates the directory (and its parents) and writes `config.json` and `vocab.txt`.
-    ///
-    /// - Throws: `FileError` if another process holds the run's lock (`lock()`), if the
-    ///   directory already holds a run and `force` is false (nothing is touched then), if `vocabulary` does not have `config.vocabularyHash`, or if a file
-    ///   cannot be written. With `force`, the old run's files (`ownedFiles`) are removed first.
-    public static func create(at path: String, config: RunConfig, vocabulary: Vocabulary, force: Bool = false) throws -> RunDirectory {
-        let run = RunDirectory(path: path)
-        try run.startRun(config: config, vocabulary: vocabulary, force: force)
-        return run
-    }
-
-    /// Opens an existing run: reads `config.json` and `vocab.txt` and checks that the
-    /// vocabulary has the hash the configuration records.
-    public static func open(at path: String) throws -> (run: RunDirectory, config: RunConfig, vocabulary: Vocabulary) {
-        let run = RunDirectory(path: path)
-        let (config, vocabulary): (RunConfig, Vocabulary) = try run.openRun(kind: "run")
-        return (run, config, vocabulary)
-    }
-
     /// Throws unless `config` equals the run's `config.json`, listing the fields that differ
     /// (for `--resume`): `run/config.json: --resume with a different configuration: training.learningRate 20 → 10`.
     public func checkResume(with config: RunConfig) throws {
@@ -65,6 +44,8 @@ public struct RunDirectory: RunFolderOwner, Sendable {
     // MARK: - config.json
 
     public typealias Config = RunConfig
+    public typealias VocabularyType = Vocabulary
+    public static let kind = "run"
     public static func vocabularyRecord(of config: RunConfig) -> (hash: String, size: Int?) { (config.vocabularyHash, nil) }
     public static let configName = "run configuration"
     public static func check(_ config: RunConfig) throws { try config.checkSizes() }

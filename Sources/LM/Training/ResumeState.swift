@@ -216,7 +216,7 @@ public struct ScheduleState: Codable, Equatable, Sendable {
         self.epochsWithoutImprovement = 0
         self.epoch = 0
         self.stopReason = config.epochs <= 0 ? "no epochs to train" : nil
-        self.config = Settings(config)
+        self.config = Options(config)
     }
 
     /// What `endEpoch` decided.
@@ -285,7 +285,7 @@ public struct ScheduleState: Codable, Equatable, Sendable {
 
     /// The parts of the training configuration the schedule needs, kept so a resumed run can be
     /// checked against them and `endEpoch` needs no arguments besides the loss.
-    struct Settings: Codable, Equatable, Sendable {
+    struct Options: Codable, Equatable, Sendable {
         var baseLearningRate: Float
         var schedule: TrainingConfig.Schedule
         var epochs: Int
@@ -297,7 +297,7 @@ public struct ScheduleState: Codable, Equatable, Sendable {
             patience = c.patience
         }
     }
-    var config: Settings
+    var config: Options
 }
 
 /// A loss that is NaN or infinite: training stops, the best model is kept.

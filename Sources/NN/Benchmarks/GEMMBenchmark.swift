@@ -107,7 +107,7 @@ public enum GEMMBenchmark {
                 call = {
                     a.withUnsafeBufferPointer { ap in panels.withUnsafeBufferPointer { pp in c.withUnsafeMutableBufferPointer { cp in
                         let (ap, pp, cp) = (ap.baseAddress!, pp.baseAddress!, cp.baseAddress!)
-                        WorkerPool.shared.runSplitting(GEMMSplit(m: s.m, n: s.n, k: s.k, settings: WorkerPool.shared.settings) != nil) { member in
+                        WorkerPool.shared.runSplitting(GEMMSplit(m: s.m, n: s.n, k: s.k, options: WorkerPool.shared.options) != nil) { member in
                             PackedGEMM.multiplyAdd(c: cp, ldc: s.n, a: ap, lda: s.k, packed: pp, m: s.m, k: s.k, n: s.n,
                                                    columns: member.share(of: s.n, alignment: PackedGEMM.panelWidth))
                         }

@@ -300,7 +300,7 @@ public final class AdaptiveLogSoftmax {
         let weight = parameters                          // [Hs, K]
         let bias = headBiasOffset.map { parameters + $0 }  // [Hs]
         if let bias {
-            WorkerPool.shared.forEachShare(of: n, minimumCount: WorkerPool.shared.settings.elementwiseMinimum / Swift.max(Hs, 1)) { share in
+            WorkerPool.shared.forEachShare(of: n, minimumCount: WorkerPool.shared.options.elementwiseMinimum / Swift.max(Hs, 1)) { share in
                 for r in share { (headLogits + r * Hs).update(from: bias, count: Hs) }
             }
         }
@@ -309,7 +309,7 @@ public final class AdaptiveLogSoftmax {
                   beta: bias == nil ? 0 : 1, c: headLogits, ldc: Hs)
         }
         heads.withUnsafeBufferPointer { heads in
-            WorkerPool.shared.forEachShare(of: n, minimumCount: WorkerPool.shared.settings.elementwiseMinimum / Swift.max(Hs, 1)) { share in
+            WorkerPool.shared.forEachShare(of: n, minimumCount: WorkerPool.shared.options.elementwiseMinimum / Swift.max(Hs, 1)) { share in
                 for r in share {
                     if heads[r] < 0 { headLSE[r] = 0; logProbs[r] = 0; continue }
                     let row = headLogits + r * Hs
@@ -382,7 +382,7 @@ public final class AdaptiveLogSoftmax {
 
         // dhead = scale · mask · (softmax(headLogits) − onehot(head column)).
         headTargets.withUnsafeBufferPointer { heads in
-            WorkerPool.shared.forEachShare(of: n, minimumCount: WorkerPool.shared.settings.elementwiseMinimum / Swift.max(Hs, 1)) { share in
+            WorkerPool.shared.forEachShare(of: n, minimumCount: WorkerPool.shared.options.elementwiseMinimum / Swift.max(Hs, 1)) { share in
                 for r in share {
                     let drow = dhead + r * Hs
                     if heads[r] < 0 { drow.update(repeating: 0, count: Hs); continue }

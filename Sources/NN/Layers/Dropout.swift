@@ -30,7 +30,7 @@ public struct Dropout: Sendable {
     public func sampleMask(_ mask: UnsafeMutablePointer<Float>, count: Int, rng: inout RNG, training: Bool) {
         if !training || probability == 0 { mask.update(repeating: 1, count: count); return }
         let key = rng.next(), p = probability, keep = 1 / (1 - probability)
-        WorkerPool.shared.forEachShare(of: count, minimumCount: WorkerPool.shared.settings.elementwiseMinimum) { range in
+        WorkerPool.shared.forEachShare(of: count, minimumCount: WorkerPool.shared.options.elementwiseMinimum) { range in
             for i in range { mask[i] = Dropout.uniform(key: key, index: i) < p ? 0 : keep }
         }
     }
@@ -43,7 +43,7 @@ public struct Dropout: Sendable {
         count n: Int, rng: inout RNG, training: Bool
     ) {
         sampleMask(mask, count: n, rng: &rng, training: training)
-        WorkerPool.shared.forEachShare(of: n, minimumCount: WorkerPool.shared.settings.elementwiseMinimum) { range in
+        WorkerPool.shared.forEachShare(of: n, minimumCount: WorkerPool.shared.options.elementwiseMinimum) { range in
             for i in range { output[i] = input[i] * mask[i] }
         }
     }

@@ -189,7 +189,7 @@ public final class LSTM {
     ) {
         let B = batchSize, H = hiddenSize, G = 4 * H
         let packed = usePackedWeights(steps: T) ? packedWeights : nil
-        WorkerPool.shared.runSplitting(GEMMSplit(m: B, n: G, k: H, settings: WorkerPool.shared.settings) != nil) { member in
+        WorkerPool.shared.runSplitting(GEMMSplit(m: B, n: G, k: H, options: WorkerPool.shared.options) != nil) { member in
             let cols = member.share(of: G, alignment: GEMMSplit.columnAlignment), rows = member.share(of: B)
             // Each thread packs (and only uses) the panels of its own columns.
             if let packed { PackedGEMM.pack(packed, b: weightHH, ldb: H, transB: .transpose, k: H, n: G, columns: cols) }
@@ -214,9 +214,9 @@ public final class LSTM {
 
     /// Whether a window of `steps` multiplies by W_hh through `PackedGEMM` (packed once per
     /// window, each thread its own columns) rather than OpenBLAS: when the packing is spread over
-    /// enough steps and rows (`lstmPackedMinimumRows` of the pool's settings; not for
+    /// enough steps and rows (`lstmPackedMinimumRows` of the pool's options; not for
     /// generation's one step of one row).
-    func usePackedWeights(steps: Int) -> Bool { steps * batchSize >= WorkerPool.shared.settings.lstmPackedMinimumRows }
+    func usePackedWeights(steps: Int) -> Bool { steps * batchSize >= WorkerPool.shared.options.lstmPackedMinimumRows }
 
     /// Backpropagation through the recurrence of one layer, on the threads of
     /// `WorkerPool.shared`: per step (last first), the fused gate backward with the batch rows
@@ -232,7 +232,7 @@ public final class LSTM {
         let B = batchSize, H = hiddenSize, G = 4 * H
         let dgates = self.dgates, dh = self.dh, dc = self.dc
         let packed = usePackedWeights(steps: T) ? packedWeights : nil
-        WorkerPool.shared.runSplitting(GEMMSplit(m: B, n: H, k: G, settings: WorkerPool.shared.settings) != nil) { member in
+        WorkerPool.shared.runSplitting(GEMMSplit(m: B, n: H, k: G, options: WorkerPool.shared.options) != nil) { member in
             let cols = member.share(of: H, alignment: GEMMSplit.columnAlignment), rows = member.share(of: B)
             let r = rows.lowerBound
             if let packed { PackedGEMM.pack(packed, b: weightHH, ldb: H, transB: .none, k: G, n: H, columns: cols) }

@@ -38,7 +38,7 @@ public struct Linear: Sendable {
     ) {
         let I = inputSize, O = outputSize
         if let bias {
-            WorkerPool.shared.forEachShare(of: n, minimumCount: WorkerPool.shared.settings.elementwiseMinimum / max(O, 1)) { rows in
+            WorkerPool.shared.forEachShare(of: n, minimumCount: WorkerPool.shared.options.elementwiseMinimum / max(O, 1)) { rows in
                 for r in rows {
                     let row = output + r * O
                     for j in 0..<O { row[j] = bias[j] }
@@ -74,7 +74,7 @@ public struct Linear: Sendable {
 /// `sums[j] += Σ_r matrix[r, j]` for a row-major `[rows, columns]` matrix (vectorizes along j;
 /// blocks of columns on the threads of `WorkerPool.shared`, each sum in row order).
 func addColumnSums(_ sums: UnsafeMutablePointer<Float>, _ matrix: UnsafePointer<Float>, rows: Int, columns: Int) {
-    WorkerPool.shared.forEachShare(of: columns, minimumCount: WorkerPool.shared.settings.elementwiseMinimum / max(rows, 1),
+    WorkerPool.shared.forEachShare(of: columns, minimumCount: WorkerPool.shared.options.elementwiseMinimum / max(rows, 1),
                                    alignment: 16) { cols in
         for r in 0..<rows {
             let row = matrix + r * columns

@@ -84,7 +84,7 @@ public final class LinearCrossEntropy {
 
         // Tasks in row-block-major order: a thread's consecutive tasks share their input rows.
         let tasks = rowBlocks * columnBlocks
-        pool.runSplitting(tasks >= 2 && n * V * K >= pool.settings.gemmMinimumWork) { member in
+        pool.runSplitting(tasks >= 2 && n * V * K >= pool.options.gemmMinimumWork) { member in
             let block = blocks + member.index * R * C
             for task in member.share(of: tasks) {
                 let r0 = (task / columnBlocks) * height, rows = Swift.min(height, n - r0)

@@ -81,7 +81,7 @@ public struct SoftmaxCrossEntropy: Sendable {
             }
         }
         let V = classCount
-        WorkerPool.shared.runSplitting(n * V >= WorkerPool.shared.settings.elementwiseMinimum) { member in
+        WorkerPool.shared.runSplitting(n * V >= WorkerPool.shared.options.elementwiseMinimum) { member in
             for r in member.share(of: n) {
                 if (mask?[r] ?? 1) == 0 { logSumExp[r] = 0; logProbs[r] = 0; inverseSums?[r] = 0; continue }
                 let t = Int(targets[r])
@@ -148,7 +148,7 @@ public struct SoftmaxCrossEntropy: Sendable {
         scale: Float
     ) {
         let V = classCount
-        WorkerPool.shared.runSplitting(n * V >= WorkerPool.shared.settings.elementwiseMinimum) { member in
+        WorkerPool.shared.runSplitting(n * V >= WorkerPool.shared.options.elementwiseMinimum) { member in
             for r in member.share(of: n) {
                 let row = logits + r * V
                 let m = mask?[r] ?? 1

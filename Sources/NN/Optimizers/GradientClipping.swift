@@ -55,7 +55,7 @@ extension ParameterStore {
             if !sparse { forgetGradientRows() }
             for range in trainableRanges {
                 for segment in sparse ? gradientSegments(of: range) : [range] {
-                    WorkerPool.shared.forEachShare(of: segment.count, minimumCount: WorkerPool.shared.settings.elementwiseMinimum) { share in
+                    WorkerPool.shared.forEachShare(of: segment.count, minimumCount: WorkerPool.shared.options.elementwiseMinimum) { share in
                         for i in share.shifted(by: segment.lowerBound) { g[i] *= coefficient }
                     }
                 }

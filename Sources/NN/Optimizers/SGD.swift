@@ -41,7 +41,7 @@ public final class SGD: Optimizer {
             let sparse = wd == 0 && lr >= 0 && lr.isFinite
             for range in store.trainableRanges {
                 for segment in sparse ? store.gradientSegments(of: range) : [range] {
-                    WorkerPool.shared.forEachShare(of: segment.count, minimumCount: WorkerPool.shared.settings.elementwiseMinimum) { share in
+                    WorkerPool.shared.forEachShare(of: segment.count, minimumCount: WorkerPool.shared.options.elementwiseMinimum) { share in
                         for i in share.shifted(by: segment.lowerBound) { p[i] -= lr * (g[i] + wd * p[i]) }
                     }
                 }
@@ -49,7 +49,7 @@ public final class SGD: Optimizer {
         } else {
             state.buffers["momentum_buffer"]!.withUnsafeMutableBufferPointer { b in
                 for range in store.trainableRanges {
-                    WorkerPool.shared.forEachShare(of: range.count, minimumCount: WorkerPool.shared.settings.elementwiseMinimum) { share in
+                    WorkerPool.shared.forEachShare(of: range.count, minimumCount: WorkerPool.shared.options.elementwiseMinimum) { share in
                         for i in share.shifted(by: range.lowerBound) {
                             let d = wd == 0 ? g[i] : g[i] + wd * p[i]
                             b[i] = first ? d : mu * b[i] + oneMinusDampening * d

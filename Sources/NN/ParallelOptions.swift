@@ -1,8 +1,8 @@
 /// The sizes from which work is split between the threads of a `WorkerPool`: a value the pool
-/// holds (`WorkerPool.settings`) and every kernel reads from the pool it runs on. The defaults
-/// are measured (BENCHMARKS.md, docs/nn-core.md); tests give the pool settings with every
+/// holds (`WorkerPool.options`) and every kernel reads from the pool it runs on. The defaults
+/// are measured (BENCHMARKS.md, docs/nn-core.md); tests give the pool options with every
 /// threshold at its minimum to run the parallel paths on tiny sizes.
-public struct ParallelSettings: Sendable, Equatable {
+public struct ParallelOptions: Sendable, Equatable {
     /// Below this many multiply-adds (m·n·k) a product runs on one thread (`GEMMSplit`).
     public var gemmMinimumWork: Int
     /// Elements below which an elementwise pass (optimizer step, bias fill, softmax rows) runs on
@@ -19,5 +19,5 @@ public struct ParallelSettings: Sendable, Equatable {
     }
 
     /// The measured thresholds lmtool runs with.
-    public static let `default` = ParallelSettings()
+    public static let `default` = ParallelOptions()
 }
