@@ -169,6 +169,11 @@ def render():
         out += ["| part | spec | last finished (UTC) | sessions | wall time |", "| --- | --- | --- | --- | --- |"]
         for (part, spec), (seconds, sessions, last) in totals.items():
             out.append(f"| {part} | {spec} | {last} | {sessions} | {seconds // 60} min {seconds % 60} s |")
+        # The headline spec runs first and the whole paper-default spec then resumes it, so the
+        # parts add up to the whole study.
+        whole = sum(seconds for seconds, _, _ in totals.values())
+        out.append(f"| **the whole study** | all of the above | | {sum(n for _, n, _ in totals.values())} | "
+                   f"**{whole // 3600} h {whole % 3600 // 60} min** |")
         out.append("")
     else:
         out += ["No part has run yet.", ""]
