@@ -78,6 +78,7 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup(title: "Embeddings") var input: EmbeddingOptions
     @OptionGroup(title: "GLoMo") var graphs: GLoMoOptions
+
     /// Checks the flags; every problem is thrown as a one-line error (no usage text). Unknown
     /// choices (`--preset huge`) are refused by the parser already.
     func checkFlags() throws {
