@@ -9,9 +9,7 @@ extension KeyedDecodingContainer {
     public func decodeChoice<T: RawRepresentable & CaseIterable>(_ type: T.Type, forKey key: Key) throws -> T where T.RawValue == String {
         let raw = try decode(String.self, forKey: key)
         guard let value = T(rawValue: raw) else {
-            let choices = T.allCases.map(\.rawValue).joined(separator: ", ")
-            throw DecodingError.dataCorruptedError(forKey: key, in: self,
-                                                   debugDescription: "unknown value \(String(reflecting: raw)) (expected one of \(choices))")
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: unknownChoice(raw, of: T.self))
         }
         return value
     }
@@ -28,9 +26,14 @@ extension SingleValueDecodingContainer {
     public func decodeChoice<T: RawRepresentable & CaseIterable>(_ type: T.Type) throws -> T where T.RawValue == String {
         let raw = try decode(String.self)
         guard let value = T(rawValue: raw) else {
-            let choices = T.allCases.map(\.rawValue).joined(separator: ", ")
-            throw DecodingError.dataCorruptedError(in: self, debugDescription: "unknown value \(String(reflecting: raw)) (expected one of \(choices))")
+            throw DecodingError.dataCorruptedError(in: self, debugDescription: unknownChoice(raw, of: T.self))
         }
         return value
     }
+}
+
+/// `unknown value "melted" (expected one of frozen, finetune, concat)`: the value quoted and
+/// escaped, so the message stays one line.
+private func unknownChoice<T: RawRepresentable & CaseIterable>(_ raw: String, of type: T.Type) -> String where T.RawValue == String {
+    "unknown value \(String(reflecting: raw)) (expected one of \(T.allCases.map(\.rawValue).joined(separator: ", ")))"
 }

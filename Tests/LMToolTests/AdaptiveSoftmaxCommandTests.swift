@@ -16,11 +16,7 @@ final class AdaptiveSoftmaxCommandTests: TemporaryDirectoryTestCase {
         try writeSplitFiles()
     }
 
-    func trainArguments(run: String, epochs: Int = 1) -> [String] {
-        ["train", "--run", path(run), "--train", path("train.txt"), "--valid", path("valid.txt"), "--test", path("test.txt"),
-         "--preset", "tiny", "--embedding-size", "8", "--hidden-size", "8", "--batch-size", "4", "--bptt", "6",
-         "--epochs", "\(epochs)", "--threads", "1"]
-    }
+    func trainArguments(run: String, epochs: Int = 1) -> [String] { tinyTrainArguments(run: run, epochs: epochs) }
 
     /// A run directory with an adaptive softmax. `constant`: every weight 0, so every position's
     /// distribution is uniform over the head (shortlist and one entry per cluster) times uniform

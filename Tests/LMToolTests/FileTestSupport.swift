@@ -178,4 +178,12 @@ class TemporaryDirectoryTestCase: XCTestCase {
             try (lines.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
         }
     }
+
+    /// `lmtool train` on `writeSplitFiles`' three files with a tiny, fast model (8 wide, one
+    /// thread) into `run`.
+    func tinyTrainArguments(run: String, epochs: Int, batchSize: Int = 4, bptt: Int = 6) -> [String] {
+        ["train", "--run", path(run), "--train", path("train.txt"), "--valid", path("valid.txt"), "--test", path("test.txt"),
+         "--preset", "tiny", "--embedding-size", "8", "--hidden-size", "8", "--batch-size", "\(batchSize)", "--bptt", "\(bptt)",
+         "--epochs", "\(epochs)", "--threads", "1"]
+    }
 }

@@ -11,11 +11,7 @@ final class TimeLimitTests: TemporaryDirectoryTestCase {
         try writeSplitFiles()
     }
 
-    func trainArguments(run: String, epochs: Int = 3) -> [String] {
-        ["train", "--run", path(run), "--train", path("train.txt"), "--valid", path("valid.txt"), "--test", path("test.txt"),
-         "--preset", "tiny", "--embedding-size", "8", "--hidden-size", "8", "--batch-size", "2", "--bptt", "3",
-         "--epochs", "\(epochs)", "--threads", "1"]
-    }
+    func trainArguments(run: String, epochs: Int = 3) -> [String] { tinyTrainArguments(run: run, epochs: epochs, batchSize: 2, bptt: 3) }
 
     func json(_ file: String) throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path(file)))) as! [String: Any]

@@ -9,11 +9,7 @@ final class TrainCommandTests: TemporaryDirectoryTestCase {
     }
 
     /// A small, fast configuration on the three files.
-    func trainArguments(run: String, epochs: Int = 2) -> [String] {
-        ["train", "--run", path(run), "--train", path("train.txt"), "--valid", path("valid.txt"), "--test", path("test.txt"),
-         "--preset", "tiny", "--embedding-size", "8", "--hidden-size", "8", "--batch-size", "4", "--bptt", "6",
-         "--epochs", "\(epochs)", "--threads", "1"]
-    }
+    func trainArguments(run: String, epochs: Int = 2) -> [String] { tinyTrainArguments(run: run, epochs: epochs) }
 
     /// Runs lmtool expecting failure with a single `Error: ` line on stderr mentioning `fragments`.
 
