@@ -57,6 +57,33 @@ public enum PackedGEMM {
         }
     }
 
+    /// `C[m, n] += A[m, k] · Wᵀ` for a weight W stored `[n, k]` (`nn.Linear`'s layout): packs W into
+    /// `packed` (`packedCount(n: n, k: k)` floats) and multiplies, on the threads of
+    /// `WorkerPool.shared` when the product is large enough (each thread packs and multiplies its own
+    /// panels of columns; C's rows stay whole).
+    ///
+    /// Every row of C gets the same arithmetic whatever m is and wherever the row sits, so a row's
+    /// result depends on its own row of A alone. Scoring needs this: a document scored as one batch
+    /// column must get bitwise what it gets alone. OpenBLAS does not promise it: its Haswell/Zen
+    /// kernels round a row differently by its place in their tiles (docs/scoring.md).
+    public static func rowIndependentMultiplyAdd(
+        c: UnsafeMutablePointer<Float>, ldc: Int,  // [m, n]
+        a: UnsafePointer<Float>, lda: Int,         // [m, k]
+        weight: UnsafePointer<Float>,              // [n, k]
+        m: Int, k: Int, n: Int,
+        packed: UnsafeMutablePointer<Float>        // [packedCount(n, k)] scratch
+    ) {
+        guard m > 0 && n > 0 else { return }
+        let pool = WorkerPool.shared
+        let split = n >= 2 * panelWidth && GEMMSplit(m: m, n: n, k: k, options: pool.options) != nil
+        pool.runSplitting(split) { member in
+            let columns = member.share(of: n, alignment: panelWidth)
+            guard !columns.isEmpty else { return }
+            pack(packed, b: weight, ldb: k, transB: .transpose, k: k, n: n, columns: columns)
+            multiplyAdd(c: c, ldc: ldc, a: a, lda: lda, packed: packed, m: m, k: k, n: n, columns: columns)
+        }
+    }
+
     /// How the kernel accumulates (`FastMath.Accumulation`).
     public typealias Accumulation = FastMath.Accumulation
 

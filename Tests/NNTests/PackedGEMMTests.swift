@@ -43,6 +43,46 @@ final class PackedGEMMTests: XCTestCase {
         }
     }
 
+    /// `rowIndependentMultiplyAdd`: C += A · Wᵀ against a double-precision loop, and each row's
+    /// result bitwise the same whatever the number of rows, the row's place among them and the
+    /// thread count (OpenBLAS's Haswell/Zen kernels fail the second: they round a row by its place
+    /// in their tiles, which broke columns-vs-alone scoring on such machines).
+    func testRowIndependentProductAgainstNaiveLoopsAndAloneRows() {
+        var rng = RNG(seed: 29)
+        let pool = WorkerPool.shared, threads = pool.threads, options = pool.options
+        defer { pool.threads = threads; pool.options = options }
+        for (n, k) in [(48, 8), (800, 200), (37, 13)] {
+            let m = 13
+            let a = randomArray(m * k, &rng), w = randomArray(n * k, &rng), c0 = randomArray(m * n, &rng)
+            var packed = [Float](repeating: .nan, count: PackedGEMM.packedCount(n: n, k: k))
+            func product(rows: Range<Int>, threads: Int) -> [Float] {
+                pool.threads = threads
+                var opts = options
+                opts.gemmMinimumWork = 1   // split whenever the shape allows
+                pool.options = opts
+                var c = Array(c0[(rows.lowerBound * n)..<(rows.upperBound * n)])
+                a.withUnsafeBufferPointer { a in
+                    PackedGEMM.rowIndependentMultiplyAdd(c: &c, ldc: n, a: a.baseAddress! + rows.lowerBound * k, lda: k,
+                                                         weight: w, m: rows.count, k: k, n: n, packed: &packed)
+                }
+                return c
+            }
+            let all = product(rows: 0..<m, threads: 2)
+            for i in 0..<m {
+                for j in 0..<n {
+                    var s = Double(c0[i * n + j])
+                    for p in 0..<k { s += Double(a[i * k + p]) * Double(w[j * k + p]) }
+                    XCTAssertEqual(Double(all[i * n + j]), s, accuracy: 1e-4, "\(n)x\(k) C[\(i), \(j)]")
+                }
+            }
+            // Row 5 alone, among rows 3..<12, and all 13 on one thread: the same bits.
+            let row5 = Array(all[(5 * n)..<(6 * n)])
+            XCTAssertEqual(product(rows: 5..<6, threads: 2), row5, "\(n)x\(k) row 5 alone")
+            XCTAssertEqual(Array(product(rows: 3..<12, threads: 2)[(2 * n)..<(3 * n)]), row5, "\(n)x\(k) row 5 of 3..<12")
+            XCTAssertEqual(product(rows: 0..<m, threads: 1), all, "\(n)x\(k) one thread")
+        }
+    }
+
     func testPackedCountIsWholePanels() {
         XCTAssertEqual(PackedGEMM.packedCount(n: 2600, k: 650), 2608 * 650)
         XCTAssertEqual(PackedGEMM.packedCount(n: 16, k: 3), 48)

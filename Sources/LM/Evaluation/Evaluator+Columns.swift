@@ -13,15 +13,13 @@ import Support
 /// first input is `<eos>`, exactly as `score` starts a stream. A column whose document has ended
 /// is fed `<eos>` and masked until a new document takes it; once no document waits, the ones in
 /// flight move to a copy of the model with one column each (`shrink`). A window has a quarter to
-/// all of `maxSteps` steps, ending where the first document ends (masked beyond), and at least
-/// the rows of the LSTM's packed kernel, as `Evaluator.score`'s windows. With a GLoMo graph,
-/// whose carried context is shared by the batch, new documents start only when every column is
-/// free, after a `resetState()`, and the batch does not shrink. Rows of the batch never mix and
-/// every window runs the same kernels, so a document's log-probabilities do not depend on its
-/// neighbours, its column or when it started: they are bitwise those of `Evaluator.score` on
-/// the document alone (tested, at windows of 32 steps or more, where the LSTM's W_hh product is
-/// `PackedGEMM` at any batch; below, OpenBLAS — a GEMV at one row — and the figures agree to
-/// rounding).
+/// all of `maxSteps` steps, ending where the first document ends (masked beyond). With a GLoMo
+/// graph, whose carried context is shared by the batch, new documents start only when every
+/// column is free, after a `resetState()`, and the batch does not shrink. Rows of the batch never
+/// mix, and `LanguageModel.evaluate` gives every column the same arithmetic whatever the batch,
+/// the window or the thread count, so a document's log-probabilities do not depend on its
+/// neighbours, its column or when it started: they are bitwise those of `Evaluator.score` on the
+/// document alone (tested).
 ///
 /// Results come back in document order, whatever order the columns finish in: `sentence` for
 /// each sentence of document d (only with `keepSentences`), then `finished` with its totals,
@@ -155,10 +153,9 @@ public final class ColumnScorer {
         let rest = columns.compactMap { $0.map { $0.document.ids.count - $0.next } }
         guard let shortest = rest.min() else { return }
         // The window ends where the first document ends (a column is free again at once), but
-        // is never shorter than a quarter of maxSteps (each window packs the decoder's weight)
-        // nor than the rows from which the LSTM multiplies by W_hh through `PackedGEMM`, as
-        // `score`'s windows do (`ParallelOptions.lstmPackedMinimumRows`): the end of a window is masked.
-        let steps = min(W, max(shortest, W / 4, (WorkerPool.shared.options.lstmPackedMinimumRows + B - 1) / B))
+        // is never shorter than a quarter of maxSteps (each window packs the weights): the end
+        // of a window is masked.
+        let steps = min(W, max(shortest, W / 4))
         var inputs = [Int32](repeating: Vocabulary.endOfSentenceID, count: steps * B), targets = inputs
         var mask = [Float](repeating: 0, count: steps * B)
         var count = 0

@@ -217,14 +217,11 @@ public final class Evaluator {
 
     /// Discourse mode: scores `positions[range]` as the next window of one stream whose last
     /// input was `previous`, in batch column 0 (other columns are masked out). Returns the scores.
-    /// A short window is padded (masked) to the rows from which the LSTM multiplies by W_hh
-    /// through `PackedGEMM` (`ParallelOptions.lstmPackedMinimumRows`; below, OpenBLAS, a GEMV at one row), so
-    /// that every window runs the kernel `ColumnScorer`'s do: a stream scores the same alone or
-    /// as a column.
+    /// `LanguageModel.evaluate` gives each column the same arithmetic whatever the batch and the
+    /// window, so a stream scores bitwise the same alone or as a column of `ColumnScorer`.
     func scoreStreamWindow(_ positions: ArraySlice<Position>, previous: Int32) -> [TokenScore] {
-        let B = model.batchSize, packed = (WorkerPool.shared.options.lstmPackedMinimumRows + B - 1) / B
-        let steps = min(model.maxSteps, max(positions.count, packed))
-        precondition(positions.count >= 1 && positions.count <= steps)
+        let B = model.batchSize, steps = positions.count
+        precondition(steps >= 1 && steps <= model.maxSteps)
         var inputs = [Int32](repeating: Vocabulary.endOfSentenceID, count: steps * B), targets = inputs
         var mask = [Float](repeating: 0, count: steps * B)
         var previous = previous

@@ -132,6 +132,9 @@ public final class LanguageModel {
         return buffer
     }
     private var logitsBuffer: UnsafeMutablePointer<Float>?
+    /// `projection.weight` packed for `evaluate`'s row-independent product (allocated at the first
+    /// `evaluate` of a model with a projection).
+    private lazy var projectionPacked = arena.floats(PackedGEMM.packedCount(n: config.embeddingSize, k: config.hiddenSize))
     /// Whether the `[N, V]` logits are allocated (see `logits`).
     var holdsLogits: Bool { logitsBuffer != nil }
     private let logSumExp: UnsafeMutablePointer<Float>  // [N] per row, 0 where masked
@@ -302,7 +305,8 @@ public final class LanguageModel {
     ///
     /// `inputs`, `targets` and `mask` are time-major `[steps · batchSize]`; `mask` (0 or 1 per
     /// target, nil = all count) excludes padding. With `training`, dropout is sampled from `rng`;
-    /// otherwise it is the identity and `rng` is untouched. Afterwards
+    /// otherwise it is the identity, `rng` is untouched, and the products up to the decoder's
+    /// input (an adaptive softmax's too) are `evaluate`'s row-independent ones. Afterwards
     /// `targetLogProbabilities` holds log p(target) per position (0 where masked), and
     /// `backward()` differentiates this call.
     @discardableResult
@@ -312,7 +316,7 @@ public final class LanguageModel {
         let N = T * batchSize
         precondition(inputs.count == N && targets.count == N && (mask?.count ?? N) == N,
                      "LanguageModel: inputs, targets and mask must hold steps × batchSize = \(N) ids")
-        let top = runNetwork(inputs: inputs.baseAddress!, steps: T, training: training, rng: &rng)
+        let top = runNetwork(inputs: inputs.baseAddress!, steps: T, training: training, rowIndependent: !training, rng: &rng)
         targetIds.update(from: targets.baseAddress!, count: N)
         if let mask { weights.update(from: mask.baseAddress!, count: N) }
         lastHasMask = mask != nil
@@ -330,7 +334,8 @@ public final class LanguageModel {
             logitsHoldExponentials = training
         case .adaptive(let asm, let view):
             (loss, count) = asm.forward(logProbs: logProbs, input: top, parameters: store.values.baseAddress! + view.offset,
-                                        targets: targetIds, mask: lastHasMask ? UnsafePointer(weights) : nil, n: N)
+                                        targets: targetIds, mask: lastHasMask ? UnsafePointer(weights) : nil, n: N,
+                                        rowIndependent: !training)
         }
         scoredSteps = T
         lastCount = count
@@ -338,9 +343,11 @@ public final class LanguageModel {
     }
 
     /// Forward only, for evaluation: the same loss, count and `targetLogProbabilities` as
-    /// `forward(training: false)` (equal up to rounding), faster and without the `[N, V]` logits:
-    /// the decoder and the softmax cross-entropy run fused, block by block
-    /// (`NN.LinearCrossEntropy`); an adaptive softmax runs its own loss, as in `forward`.
+    /// `forward(training: false)` (equal up to rounding; bitwise with an adaptive softmax), faster
+    /// and without the `[N, V]` logits: the decoder and the softmax cross-entropy run fused, block
+    /// by block (`NN.LinearCrossEntropy`); an adaptive softmax runs its own loss, as in `forward`.
+    /// Every product is row-independent (`PackedGEMM.rowIndependentMultiplyAdd`): a batch column's
+    /// scores depend on that column alone, bitwise, whatever the batch, window or thread count.
     /// `backward()` cannot follow this call.
     @discardableResult
     public func evaluate(inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>,
@@ -349,7 +356,8 @@ public final class LanguageModel {
         precondition(inputs.count == N && targets.count == N && (mask?.count ?? N) == N,
                      "LanguageModel: inputs, targets and mask must hold steps × batchSize = \(N) ids")
         var unused = RNG(seed: 0)
-        let top = runNetwork(inputs: inputs.baseAddress!, steps: T, training: false, withDecoder: false, rng: &unused)
+        let top = runNetwork(inputs: inputs.baseAddress!, steps: T, training: false, withDecoder: false, rowIndependent: true,
+                             rng: &unused)
         let p = store.values.baseAddress!
         let loss: Double, count: Double
         switch output {
@@ -359,7 +367,7 @@ public final class LanguageModel {
                                                 mask: mask?.baseAddress, n: N)
         case .adaptive(let asm, let view):
             (loss, count) = asm.forward(logProbs: logProbs, input: top, parameters: p + view.offset,
-                                        targets: targets.baseAddress!, mask: mask?.baseAddress, n: N)
+                                        targets: targets.baseAddress!, mask: mask?.baseAddress, n: N, rowIndependent: true)
         }
         lastSteps = 0  // no backward through this call
         logitsHoldExponentials = false
@@ -430,10 +438,12 @@ public final class LanguageModel {
     /// the bias and accumulates the GEMM into them: OpenBLAS's own zeroing pass was slower.)
     /// Returns the decoder's input `[N, decoder input size]`; with `withDecoder: false`, or with an
     /// adaptive softmax, stops there (`evaluate` and the adaptive softmax compute the decoder
-    /// inside their loss).
+    /// inside their loss). With `rowIndependent` (evaluation) every product gives each batch
+    /// column the same arithmetic whatever the batch (`LSTM.forward`), so a document scored as one
+    /// column of several gets bitwise what it gets alone.
     @discardableResult
     private func runNetwork(inputs: UnsafePointer<Int32>, steps T: Int, training: Bool,
-                            withDecoder: Bool = true, rng: inout RNG) -> UnsafePointer<Float> {
+                            withDecoder: Bool = true, rowIndependent: Bool = false, rng: inout RNG) -> UnsafePointer<Float> {
         precondition(T > 0 && T <= maxSteps, "LanguageModel: \(T) steps, but 1...\(maxSteps) allowed")
         let N = T * batchSize, E = config.embeddingSize, H = config.hiddenSize
         lastSteps = T
@@ -446,7 +456,7 @@ public final class LanguageModel {
         let topLayer = lstms.count - 1
         for l in 0..<lstms.count {
             lstms[l].forward(output: outs[l], input: l == 0 ? embDrop : outDrops[l - 1],
-                             parameters: p + lstmOffsets[l], steps: T)
+                             parameters: p + lstmOffsets[l], steps: T, rowIndependent: rowIndependent)
             if l == topLayer, let glomo, glomo.site == .hidden { glomo.forward(output: topSource, features: outs[l], ids: ids, steps: T) }
             if !outMasks.isEmpty {
                 dropout.forward(output: outDrops[l], mask: outMasks[l], input: l == topLayer ? topSource : outs[l],
@@ -455,7 +465,8 @@ public final class LanguageModel {
         }
         var top = UnsafePointer(outDrops[lstms.count - 1])
         if let projection, let proj, let projectionWeight {
-            projection.forward(output: proj, input: top, weight: p + projectionWeight.offset, bias: nil, n: N)
+            projection.forward(output: proj, input: top, weight: p + projectionWeight.offset, bias: nil, n: N,
+                               rowIndependentScratch: rowIndependent ? projectionPacked : nil)
             top = UnsafePointer(proj)
         }
         guard withDecoder, case .full(let decoder, _, _) = output else { return top }

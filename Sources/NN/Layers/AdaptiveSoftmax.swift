@@ -256,6 +256,10 @@ public final class AdaptiveLogSoftmax {
     /// summed mask (the count of scored rows); writes log p(target) per row into `logProbs`
     /// (0 where masked). `mask` nil means every row counts with weight 1; masked rows cost
     /// nothing in the tails and their targets may be anything. Keeps what `backward` needs.
+    ///
+    /// With `rowIndependent` the products go through `PackedGEMM.rowIndependentMultiplyAdd`: each
+    /// row's log-probability then depends on its own input alone, bitwise, whatever the number of
+    /// rows or the other rows' clusters (evaluation; scoring documents as batch columns needs it).
     @discardableResult
     public func forward(
         logProbs: UnsafeMutablePointer<Float>,  // [N]
@@ -263,10 +267,32 @@ public final class AdaptiveLogSoftmax {
         parameters: UnsafePointer<Float>,       // [parameterCount]
         targets: UnsafePointer<Int32>,          // [N]
         mask: UnsafePointer<Float>?,            // [N] 0/1 weights
-        n: Int
+        n: Int,
+        rowIndependent: Bool = false
     ) -> (loss: Double, count: Double) {
         precondition(n >= 0, "AdaptiveLogSoftmax: negative row count")
         let K = inputSize, V = classCount, S = shortlistSize, Hs = headSize, C = clusterCount
+        if rowIndependent {
+            // `scratch` holds the packed weights of one product at a time (backward reserves it anew).
+            var packedNeed = PackedGEMM.packedCount(n: Hs, k: K)
+            for c in 0..<C where projectionSizes[c] > 0 {
+                packedNeed = Swift.max(packedNeed, PackedGEMM.packedCount(n: projectionSizes[c], k: K),
+                                       PackedGEMM.packedCount(n: clusterSizes[c], k: projectionSizes[c]))
+            }
+            reserve(&scratch, &scratchCapacity, packedNeed)
+        }
+        /// `c[m, cols] (+)= a[m, k] · wᵀ` (w stored `[cols, k]`); `accumulate` false overwrites c.
+        func product(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                     m: Int, k: Int, cols: Int, accumulate: Bool) {
+            if rowIndependent {
+                if !accumulate { c.update(repeating: 0, count: m * cols) }
+                PackedGEMM.rowIndependentMultiplyAdd(c: c, ldc: cols, a: a, lda: k, weight: w, m: m, k: k, n: cols,
+                                                     packed: scratch!)
+            } else {
+                sgemm(.none, .transpose, m: m, n: cols, k: k, a: a, lda: k, b: w, ldb: k,
+                      beta: accumulate ? 1 : 0, c: c, ldc: cols)
+            }
+        }
 
         // Each scored row's head column, and the rows of each cluster.
         var heads = [Int32](repeating: -1, count: n)
@@ -304,10 +330,7 @@ public final class AdaptiveLogSoftmax {
                 for r in share { (headLogits + r * Hs).update(from: bias, count: Hs) }
             }
         }
-        if n > 0 {
-            sgemm(.none, .transpose, m: n, n: Hs, k: K, a: input, lda: K, b: weight, ldb: K,
-                  beta: bias == nil ? 0 : 1, c: headLogits, ldc: Hs)
-        }
+        if n > 0 { product(headLogits, input, weight, m: n, k: K, cols: Hs, accumulate: bias != nil) }
         heads.withUnsafeBufferPointer { heads in
             WorkerPool.shared.forEachShare(of: n, minimumCount: WorkerPool.shared.options.elementwiseMinimum / Swift.max(Hs, 1)) { share in
                 for r in share {
@@ -328,10 +351,8 @@ public final class AdaptiveLogSoftmax {
             let lse = state + o0.logSumExp        // [m]
             for (i, r) in rows[c].enumerated() { (x + i * K).update(from: input + r * K, count: K) }
             if h > 0 {
-                sgemm(.none, .transpose, m: m, n: h, k: K, a: x, lda: K, b: parameters + projectionOffsets[c], ldb: K,
-                      beta: 0, c: projection, ldc: h)
-                sgemm(.none, .transpose, m: m, n: o, k: h, a: projection, lda: h, b: parameters + outputOffsets[c], ldb: h,
-                      beta: 0, c: logits, ldc: o)
+                product(projection, x, parameters + projectionOffsets[c], m: m, k: K, cols: h, accumulate: false)
+                product(logits, projection, parameters + outputOffsets[c], m: m, k: h, cols: o, accumulate: false)
             } else {
                 logits.update(repeating: 0, count: m * o)
             }

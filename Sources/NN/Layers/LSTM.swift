@@ -49,7 +49,7 @@ public final class LSTM {
     private let dgates: UnsafeMutablePointer<Float>  // [T, B, 4H] pre-activation gradients
     private let dh: UnsafeMutablePointer<Float>      // [T, B, H] gradient w.r.t. the output
     private let dc: UnsafeMutablePointer<Float>      // [B, H] gradient w.r.t. c_t, carried back in time
-    private let packedWeights: UnsafeMutablePointer<Float>  // W_hh in PackedGEMM panels
+    private let packedWeights: UnsafeMutablePointer<Float>  // W_hh (or, first, W_ih) in PackedGEMM panels
     private let allocations: [UnsafeMutablePointer<Float>]
 
     public init(inputSize: Int, hiddenSize: Int, batchSize: Int, maxSteps: Int) {
@@ -75,7 +75,8 @@ public final class LSTM {
         dgates = alloc(T * B * 4 * H)
         dh = alloc(T * B * H)
         dc = alloc(B * H)
-        packedWeights = alloc(max(PackedGEMM.packedCount(n: 4 * H, k: H), PackedGEMM.packedCount(n: H, k: 4 * H)))
+        packedWeights = alloc(max(PackedGEMM.packedCount(n: 4 * H, k: H), PackedGEMM.packedCount(n: H, k: 4 * H),
+                                  PackedGEMM.packedCount(n: 4 * H, k: inputSize)))
         allocations = [gates, hs, cs, tanhCs, hState, cState, biasSum, dgates, dh, dc, packedWeights]
     }
 
@@ -149,11 +150,18 @@ public final class LSTM {
 
     /// Runs `steps` time steps from the carried state, writes the hiddens to `output`, keeps
     /// what backward needs and carries the final state.
+    ///
+    /// With `rowIndependent` every product goes through `PackedGEMM` (the input projections
+    /// through `rowIndependentMultiplyAdd`, the recurrence through the packed weights at any
+    /// window size), so each batch column's outputs depend on that column's inputs and state
+    /// alone, bitwise, whatever the batch size, the column's place in it or the thread count:
+    /// what scoring several documents as columns needs (`LanguageModel.evaluate`).
     public func forward(
         output: UnsafeMutablePointer<Float>,  // [T, B, H]
         input: UnsafePointer<Float>,          // [T, B, in]
         parameters: UnsafePointer<Float>,     // [parameterCount]
-        steps T: Int
+        steps T: Int,
+        rowIndependent: Bool = false
     ) {
         precondition(T > 0 && T <= maxSteps, "LSTM: \(T) steps, but 1...\(maxSteps) allowed")
         lastSteps = T
@@ -165,8 +173,10 @@ public final class LSTM {
         // as a Linear layer (its rows start as the bias and the GEMM accumulates), so the
         // gate math needs no bias.
         Linear(inputSize: inputSize, outputSize: G).forward(output: gates, input: input, weight: parameters + o.weightIH,
-                                                            bias: biasSum, n: T * B)
-        forwardSteps(gates: gates, hs: hs, cs: cs, tanhCs: tanhCs, weightHH: parameters + o.weightHH, steps: T)
+                                                            bias: biasSum, n: T * B,
+                                                            rowIndependentScratch: rowIndependent ? packedWeights : nil)
+        forwardSteps(gates: gates, hs: hs, cs: cs, tanhCs: tanhCs, weightHH: parameters + o.weightHH, steps: T,
+                     packed: rowIndependent || usePackedWeights(steps: T))
         hState.update(from: hs + T * B * H, count: B * H)
         cState.update(from: cs + T * B * H, count: B * H)
         output.update(from: hs + B * H, count: T * B * H)
@@ -185,10 +195,11 @@ public final class LSTM {
         cs cl: UnsafeMutablePointer<Float>,     // [T+1, B, H] slot 0 = initial c
         tanhCs tl: UnsafeMutablePointer<Float>, // [T, B, H]
         weightHH: UnsafePointer<Float>,         // [4H, H]
-        steps T: Int
+        steps T: Int,
+        packed usePacked: Bool
     ) {
         let B = batchSize, H = hiddenSize, G = 4 * H
-        let packed = usePackedWeights(steps: T) ? packedWeights : nil
+        let packed = usePacked ? packedWeights : nil
         WorkerPool.shared.runSplitting(GEMMSplit(m: B, n: G, k: H, options: WorkerPool.shared.options) != nil) { member in
             let cols = member.share(of: G, alignment: GEMMSplit.columnAlignment), rows = member.share(of: B)
             // Each thread packs (and only uses) the panels of its own columns.

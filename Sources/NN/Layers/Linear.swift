@@ -28,25 +28,34 @@ public struct Linear: Sendable {
         if let bias { for k in 0..<outputSize { bias[k] = rng.uniform(-bound, bound) } }
     }
 
-    /// Writes `output = input · weightᵀ + bias` (bias may be nil).
+    /// Writes `output = input · weightᵀ + bias` (bias may be nil). With `rowIndependentScratch`
+    /// (`PackedGEMM.packedCount(n: out, k: in)` floats), the product goes through
+    /// `PackedGEMM.rowIndependentMultiplyAdd`: each output row then depends on its input row alone,
+    /// whatever `n` is (evaluation); otherwise through OpenBLAS.
     public func forward(
         output: UnsafeMutablePointer<Float>,  // [n, out]
         input: UnsafePointer<Float>,          // [n, in]
         weight: UnsafePointer<Float>,         // [out, in]
         bias: UnsafePointer<Float>?,          // [out]
-        n: Int
+        n: Int,
+        rowIndependentScratch: UnsafeMutablePointer<Float>? = nil
     ) {
         let I = inputSize, O = outputSize
-        if let bias {
+        if bias != nil || rowIndependentScratch != nil {
             WorkerPool.shared.forEachShare(of: n, minimumCount: WorkerPool.shared.options.elementwiseMinimum / max(O, 1)) { rows in
                 for r in rows {
                     let row = output + r * O
-                    for j in 0..<O { row[j] = bias[j] }
+                    if let bias { row.update(from: bias, count: O) } else { row.update(repeating: 0, count: O) }
                 }
             }
         }
-        sgemm(.none, .transpose, m: n, n: O, k: I, a: input, lda: I, b: weight, ldb: I,
-              beta: bias == nil ? 0 : 1, c: output, ldc: O)
+        if let rowIndependentScratch {
+            PackedGEMM.rowIndependentMultiplyAdd(c: output, ldc: O, a: input, lda: I, weight: weight, m: n, k: I, n: O,
+                                                 packed: rowIndependentScratch)
+        } else {
+            sgemm(.none, .transpose, m: n, n: O, k: I, a: input, lda: I, b: weight, ldb: I,
+                  beta: bias == nil ? 0 : 1, c: output, ldc: O)
+        }
     }
 
     /// Adds the gradients of the loss with respect to input (if `dinput` is non-nil), weight and

@@ -7,8 +7,11 @@ import Glibc
 /// contributes `mask[r] · (logsumexp(z[r]) − z[r, targets[r]])` with `z = input · weightᵀ + bias`.
 ///
 /// The logits are computed in blocks of at most `blockRows × blockColumns`, one single-threaded
-/// GEMM per block into a per-thread buffer that starts as the bias (so OpenBLAS accumulates and
-/// skips its zeroing pass). While the block is in cache, each of its rows gives a partial
+/// product per block (`PackedGEMM`, the block's weight rows packed into per-thread panels) into a
+/// per-thread buffer that starts as the bias. `PackedGEMM` gives each row the same arithmetic
+/// wherever it sits, so a row's log-probability depends on its own input alone, bitwise, whatever
+/// the number of rows or the thread count: scoring relies on it (a document scored as one batch
+/// column gets what it gets alone). While the block is in cache, each of its rows gives a partial
 /// result: the block's maximum `m_b` and `s_b = Σ_j exp(z_j − m_b)` over the block's columns.
 /// Afterwards each row's partials are combined in column-block order,
 /// `logsumexp = M + log Σ_b s_b · exp(m_b − M)` with `M = max_b m_b`. Compared with
@@ -26,16 +29,16 @@ import Glibc
 public final class LinearCrossEntropy {
     public let inputSize: Int   // K
     public let classCount: Int  // V
-    /// Rows of one block of logits. OpenBLAS packs the block's weight rows once per call, so
+    /// Rows of one block of logits. The block's weight rows are packed once per block, so
     /// taller blocks pack the weight fewer times.
     public var blockRows = 512
-    /// Columns of one block of logits (a multiple of 16 keeps the SIMD loops whole). OpenBLAS
-    /// packs the block's input rows once per call, 1/blockColumns of the block's work. Measured
+    /// Columns of one block of logits (a multiple of 16 keeps the SIMD loops whole). Measured
     /// with `lmtool bench lm` on a 2-core Zen 3: 256 to 2048 columns were within the machine's
     /// noise (±10%); wide blocks also keep two threads busy on few tasks.
     public var blockColumns = 512
 
-    /// Per-thread `[blockRows, blockColumns]` block of logits.
+    /// Per-thread `[blockRows, blockColumns]` block of logits, then per thread the packed panels
+    /// of a block's weight rows.
     private var blocks: UnsafeMutablePointer<Float>?
     private var blocksCapacity = 0
     /// Per row: partial maxima and sums `[columnBlocks, N]` each, then the target's logit `[N]`.
@@ -79,13 +82,14 @@ public final class LinearCrossEntropy {
         let pool = WorkerPool.shared
         reserve(threads: pool.threads, rows: n, columnBlocks: columnBlocks)
         let blocks = self.blocks!, partials = self.partials!
+        let packs = blocks + pool.threads * R * C, packCount = PackedGEMM.packedCount(n: C, k: K)
         let partialMax = partials, partialSum = partials + columnBlocks * n  // [columnBlocks, N] each
         let targetLogit = partials + 2 * columnBlocks * n                    // [N]
 
         // Tasks in row-block-major order: a thread's consecutive tasks share their input rows.
         let tasks = rowBlocks * columnBlocks
         pool.runSplitting(tasks >= 2 && n * V * K >= pool.options.gemmMinimumWork) { member in
-            let block = blocks + member.index * R * C
+            let block = blocks + member.index * R * C, pack = packs + member.index * packCount
             for task in member.share(of: tasks) {
                 let r0 = (task / columnBlocks) * height, rows = Swift.min(height, n - r0)
                 let b = task % columnBlocks, c0 = b * C, cols = Swift.min(C, V - c0)
@@ -97,8 +101,9 @@ public final class LinearCrossEntropy {
                         (block + i * C).update(repeating: 0, count: cols)
                     }
                 }
-                sgemmOneThread(.none, .transpose, m: rows, n: cols, k: K, a: input + r0 * K, lda: K,
-                               b: weight + c0 * K, ldb: K, beta: 1, c: block, ldc: C)
+                PackedGEMM.pack(pack, b: weight + c0 * K, ldb: K, transB: .transpose, k: K, n: cols, columns: 0..<cols)
+                PackedGEMM.multiplyAdd(c: block, ldc: C, a: input + r0 * K, lda: K, packed: pack,
+                                       m: rows, k: K, n: cols, columns: 0..<cols)
                 for i in 0..<rows {
                     let r = r0 + i
                     if let mask, mask[r] == 0 { continue }
@@ -135,7 +140,7 @@ public final class LinearCrossEntropy {
 
     /// Grows the per-thread blocks and the per-row partials.
     private func reserve(threads: Int, rows: Int, columnBlocks: Int) {
-        let blocksNeeded = threads * blockRows * blockColumns
+        let blocksNeeded = threads * (blockRows * blockColumns + PackedGEMM.packedCount(n: blockColumns, k: inputSize))
         if blocksNeeded > blocksCapacity {
             blocks?.deallocate()
             blocks = .allocate(capacity: blocksNeeded)

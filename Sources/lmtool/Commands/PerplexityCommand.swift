@@ -42,7 +42,7 @@ struct PerplexityCommand: ParsableCommand {
             every record (line, or JSONL object) a document. In discourse mode several documents \
             run side by side as batch columns, up to --batch-size at once, each held in memory as \
             token ids while it is scored: the figures are those of each document scored alone \
-            (bit for bit at --threads 1 with windows of 32 steps or more; see docs/scoring.md), \
+            (bit for bit, at any window and thread count; see docs/scoring.md), \
             reported in input order.
 
             Example: lmtool perplexity --model runs/tiny ../shared/corpora/wikitext-2/test.txt.zst --per-word
