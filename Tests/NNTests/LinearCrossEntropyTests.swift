@@ -36,7 +36,7 @@ final class LinearCrossEntropyTests: XCTestCase {
         }
     }
 
-    func check(_ c: Case, blockRows: Int? = nil, blockColumns: Int? = nil, _ label: String) {
+    func check(_ c: Case, blockRows: Int? = nil, blockColumns: Int? = nil, rowIndependent: Bool = false, _ label: String) {
         let fused = LinearCrossEntropy(inputSize: c.K, classCount: c.V)
         if let blockRows { fused.blockRows = blockRows }
         if let blockColumns { fused.blockColumns = blockColumns }
@@ -48,7 +48,7 @@ final class LinearCrossEntropyTests: XCTestCase {
                         withOptionalPointer(c.bias) { b in
                             withOptionalPointer(c.mask) { m in
                                 fused.forward(logProbs: lp.baseAddress!, input: x.baseAddress!, weight: w.baseAddress!,
-                                              bias: b, targets: y.baseAddress!, mask: m, n: c.n)
+                                              bias: b, targets: y.baseAddress!, mask: m, n: c.n, rowIndependent: rowIndependent)
                             }
                         }
                     }
@@ -84,6 +84,28 @@ final class LinearCrossEntropyTests: XCTestCase {
             check(makeCase(n: 70, K: 6, V: 90, bias: true, mask: true, seed: 5), blockRows: 16, blockColumns: 32, "two threads")
             check(makeCase(n: 33, K: 2, V: 17, bias: false, mask: false, seed: 6), "two threads, default blocks")
         }
+    }
+
+    /// The row-independent products (`PackedGEMM`) against the double loops, and each row's
+    /// log-probability bitwise the same scored alone, among the others, or on two threads.
+    func testRowIndependentProductsMatchDoubleLoopsAndDependOnTheRowAlone() {
+        check(makeCase(n: 37, K: 5, V: 45, bias: true, mask: true, seed: 1), blockRows: 8, blockColumns: 16,
+              rowIndependent: true, "row-independent, bias, mask")
+        check(makeCase(n: 21, K: 3, V: 70, bias: false, mask: false, seed: 2), blockRows: 5, blockColumns: 32,
+              rowIndependent: true, "row-independent, no bias, no mask")
+        let c = makeCase(n: 29, K: 9, V: 200, bias: true, mask: false, seed: 9)
+        func logProbs(rows: Range<Int>) -> [Float] {
+            let fused = LinearCrossEntropy(inputSize: c.K, classCount: c.V)
+            var out = [Float](repeating: .nan, count: rows.count)
+            let input = Array(c.input[(rows.lowerBound * c.K)..<(rows.upperBound * c.K)])
+            fused.forward(logProbs: &out, input: input, weight: c.weight, bias: c.bias!,
+                          targets: Array(c.targets[rows]), mask: nil, n: rows.count, rowIndependent: true)
+            return out
+        }
+        let all = logProbs(rows: 0..<c.n)
+        for r in [0, 5, 17, 28] { XCTAssertEqual(logProbs(rows: r..<(r + 1)), [all[r]], "row \(r) alone") }
+        XCTAssertEqual(Array(logProbs(rows: 3..<20)[2...]), Array(all[5..<20]), "rows 5..<20 among 3..<20")
+        XCTAssertEqual(onTwoThreadsSplittingEverything { logProbs(rows: 0..<c.n) }, all, "two threads")
     }
 
     /// Bit for bit the same on one thread and on two with every split forced.

@@ -16,8 +16,9 @@ import Support
 /// all of `maxSteps` steps, ending where the first document ends (masked beyond). With a GLoMo
 /// graph, whose carried context is shared by the batch, new documents start only when every
 /// column is free, after a `resetState()`, and the batch does not shrink. Rows of the batch never
-/// mix, and `LanguageModel.evaluate` gives every column the same arithmetic whatever the batch,
-/// the window or the thread count, so a document's log-probabilities do not depend on its
+/// mix, and the windows are scored with row-independent products (`LanguageModel.evaluate`),
+/// which give every column the same arithmetic whatever the batch, the window or the thread
+/// count, so a document's log-probabilities do not depend on its
 /// neighbours, its column or when it started: they are bitwise those of `Evaluator.score` on the
 /// document alone (tested).
 ///
@@ -171,7 +172,8 @@ public final class ColumnScorer {
                 }
             }
         }
-        model.score(BatchWindow(steps: steps, inputs: inputs, targets: targets, mask: mask, resetsState: false, targetCount: count))
+        model.score(BatchWindow(steps: steps, inputs: inputs, targets: targets, mask: mask, resetsState: false, targetCount: count),
+                    rowIndependent: true)
         let logp = model.targetLogProbabilities
         for c in 0..<B {
             guard var column = columns[c] else { continue }

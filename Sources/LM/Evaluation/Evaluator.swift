@@ -217,8 +217,8 @@ public final class Evaluator {
 
     /// Discourse mode: scores `positions[range]` as the next window of one stream whose last
     /// input was `previous`, in batch column 0 (other columns are masked out). Returns the scores.
-    /// `LanguageModel.evaluate` gives each column the same arithmetic whatever the batch and the
-    /// window, so a stream scores bitwise the same alone or as a column of `ColumnScorer`.
+    /// Scored with row-independent products (`LanguageModel.evaluate`), as `ColumnScorer`'s
+    /// windows, so a stream scores bitwise the same alone or as a column, at any window.
     func scoreStreamWindow(_ positions: ArraySlice<Position>, previous: Int32) -> [TokenScore] {
         let B = model.batchSize, steps = positions.count
         precondition(steps >= 1 && steps <= model.maxSteps)
@@ -232,7 +232,7 @@ public final class Evaluator {
             previous = p.id
         }
         model.score(BatchWindow(steps: steps, inputs: inputs, targets: targets, mask: mask, resetsState: false,
-                                targetCount: positions.count))
+                                targetCount: positions.count), rowIndependent: true)
         let logp = model.targetLogProbabilities
         return positions.enumerated().map { t, p in tokenScore(p, logProb: logp[t * B]) }
     }
@@ -252,7 +252,7 @@ public final class Evaluator {
             let windows = SentenceEvaluationWindows.batchWindows(group.map { ArraySlice($0.map(\.id)) }, firstTokenIndex: offsets,
                                                                  batchSize: B, bptt: model.maxSteps)
             for w in windows {
-                model.score(w)
+                model.score(w, rowIndependent: true)   // a sentence's scores do not depend on its batch
                 let logp = model.targetLogProbabilities
                 for (i, token) in w.tokenIndex.enumerated() where token >= 0 { logProbs[token] = logp[i] }
             }

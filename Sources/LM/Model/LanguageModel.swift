@@ -305,8 +305,7 @@ public final class LanguageModel {
     ///
     /// `inputs`, `targets` and `mask` are time-major `[steps · batchSize]`; `mask` (0 or 1 per
     /// target, nil = all count) excludes padding. With `training`, dropout is sampled from `rng`;
-    /// otherwise it is the identity, `rng` is untouched, and the products up to the decoder's
-    /// input (an adaptive softmax's too) are `evaluate`'s row-independent ones. Afterwards
+    /// otherwise it is the identity and `rng` is untouched. Afterwards
     /// `targetLogProbabilities` holds log p(target) per position (0 where masked), and
     /// `backward()` differentiates this call.
     @discardableResult
@@ -316,7 +315,7 @@ public final class LanguageModel {
         let N = T * batchSize
         precondition(inputs.count == N && targets.count == N && (mask?.count ?? N) == N,
                      "LanguageModel: inputs, targets and mask must hold steps × batchSize = \(N) ids")
-        let top = runNetwork(inputs: inputs.baseAddress!, steps: T, training: training, rowIndependent: !training, rng: &rng)
+        let top = runNetwork(inputs: inputs.baseAddress!, steps: T, training: training, rng: &rng)
         targetIds.update(from: targets.baseAddress!, count: N)
         if let mask { weights.update(from: mask.baseAddress!, count: N) }
         lastHasMask = mask != nil
@@ -334,8 +333,7 @@ public final class LanguageModel {
             logitsHoldExponentials = training
         case .adaptive(let asm, let view):
             (loss, count) = asm.forward(logProbs: logProbs, input: top, parameters: store.values.baseAddress! + view.offset,
-                                        targets: targetIds, mask: lastHasMask ? UnsafePointer(weights) : nil, n: N,
-                                        rowIndependent: !training)
+                                        targets: targetIds, mask: lastHasMask ? UnsafePointer(weights) : nil, n: N)
         }
         scoredSteps = T
         lastCount = count
@@ -346,28 +344,32 @@ public final class LanguageModel {
     /// `forward(training: false)` (equal up to rounding; bitwise with an adaptive softmax), faster
     /// and without the `[N, V]` logits: the decoder and the softmax cross-entropy run fused, block
     /// by block (`NN.LinearCrossEntropy`); an adaptive softmax runs its own loss, as in `forward`.
-    /// Every product is row-independent (`PackedGEMM.rowIndependentMultiplyAdd`): a batch column's
-    /// scores depend on that column alone, bitwise, whatever the batch, window or thread count.
     /// `backward()` cannot follow this call.
+    ///
+    /// With `rowIndependent`, every product goes through `PackedGEMM.rowIndependentMultiplyAdd`: a
+    /// batch column's scores then depend on that column alone, bitwise, whatever the batch, the
+    /// window or the thread count (what scoring documents needs: `Evaluator`). Otherwise the
+    /// products go through OpenBLAS, faster on tall products (training's validation; `bench lm`),
+    /// whose Haswell/Zen kernels round a row by its place in their tiles.
     @discardableResult
     public func evaluate(inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>,
-                         mask: UnsafeBufferPointer<Float>?, steps T: Int) -> (lossSum: Double, count: Int) {
+                         mask: UnsafeBufferPointer<Float>?, steps T: Int, rowIndependent: Bool = false) -> (lossSum: Double, count: Int) {
         let N = T * batchSize
         precondition(inputs.count == N && targets.count == N && (mask?.count ?? N) == N,
                      "LanguageModel: inputs, targets and mask must hold steps × batchSize = \(N) ids")
         var unused = RNG(seed: 0)
-        let top = runNetwork(inputs: inputs.baseAddress!, steps: T, training: false, withDecoder: false, rowIndependent: true,
-                             rng: &unused)
+        let top = runNetwork(inputs: inputs.baseAddress!, steps: T, training: false, withDecoder: false,
+                             rowIndependent: rowIndependent, rng: &unused)
         let p = store.values.baseAddress!
         let loss: Double, count: Double
         switch output {
         case .full(_, _, let decoderLoss):
             (loss, count) = decoderLoss.forward(logProbs: logProbs, input: top, weight: p + decoderWeight!.offset,
                                                 bias: p + decoderBias!.offset, targets: targets.baseAddress!,
-                                                mask: mask?.baseAddress, n: N)
+                                                mask: mask?.baseAddress, n: N, rowIndependent: rowIndependent)
         case .adaptive(let asm, let view):
             (loss, count) = asm.forward(logProbs: logProbs, input: top, parameters: p + view.offset,
-                                        targets: targets.baseAddress!, mask: mask?.baseAddress, n: N, rowIndependent: true)
+                                        targets: targets.baseAddress!, mask: mask?.baseAddress, n: N, rowIndependent: rowIndependent)
         }
         lastSteps = 0  // no backward through this call
         logitsHoldExponentials = false
@@ -377,8 +379,9 @@ public final class LanguageModel {
 
     /// `evaluate` over Swift arrays.
     @discardableResult
-    public func evaluate(inputs: [Int32], targets: [Int32], mask: [Float]? = nil, steps: Int) -> (lossSum: Double, count: Int) {
-        borrowing(inputs, targets, mask) { x, y, m in evaluate(inputs: x, targets: y, mask: m, steps: steps) }
+    public func evaluate(inputs: [Int32], targets: [Int32], mask: [Float]? = nil, steps: Int,
+                         rowIndependent: Bool = false) -> (lossSum: Double, count: Int) {
+        borrowing(inputs, targets, mask) { x, y, m in evaluate(inputs: x, targets: y, mask: m, steps: steps, rowIndependent: rowIndependent) }
     }
 
     /// `forward` over Swift arrays (no copies: the arrays are borrowed).

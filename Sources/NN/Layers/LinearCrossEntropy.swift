@@ -7,11 +7,11 @@ import Glibc
 /// contributes `mask[r] · (logsumexp(z[r]) − z[r, targets[r]])` with `z = input · weightᵀ + bias`.
 ///
 /// The logits are computed in blocks of at most `blockRows × blockColumns`, one single-threaded
-/// product per block (`PackedGEMM`, the block's weight rows packed into per-thread panels) into a
-/// per-thread buffer that starts as the bias. `PackedGEMM` gives each row the same arithmetic
-/// wherever it sits, so a row's log-probability depends on its own input alone, bitwise, whatever
-/// the number of rows or the thread count: scoring relies on it (a document scored as one batch
-/// column gets what it gets alone). While the block is in cache, each of its rows gives a partial
+/// GEMM per block into a per-thread buffer that starts as the bias (so OpenBLAS accumulates and
+/// skips its zeroing pass); with `rowIndependent`, through `PackedGEMM` (the block's weight rows
+/// packed into per-thread panels), which gives each row the same arithmetic wherever it sits, so
+/// a row's log-probability depends on its own input alone, bitwise, whatever the number of rows
+/// or the thread count (scoring documents relies on it). While the block is in cache, each of its rows gives a partial
 /// result: the block's maximum `m_b` and `s_b = Σ_j exp(z_j − m_b)` over the block's columns.
 /// Afterwards each row's partials are combined in column-block order,
 /// `logsumexp = M + log Σ_b s_b · exp(m_b − M)` with `M = max_b m_b`. Compared with
@@ -29,8 +29,8 @@ import Glibc
 public final class LinearCrossEntropy {
     public let inputSize: Int   // K
     public let classCount: Int  // V
-    /// Rows of one block of logits. The block's weight rows are packed once per block, so
-    /// taller blocks pack the weight fewer times.
+    /// Rows of one block of logits. The block's weight rows are packed once per block (by
+    /// OpenBLAS or for `PackedGEMM`), so taller blocks pack the weight fewer times.
     public var blockRows = 512
     /// Columns of one block of logits (a multiple of 16 keeps the SIMD loops whole). Measured
     /// with `lmtool bench lm` on a 2-core Zen 3: 256 to 2048 columns were within the machine's
@@ -67,7 +67,8 @@ public final class LinearCrossEntropy {
         bias: UnsafePointer<Float>?,            // [V]
         targets: UnsafePointer<Int32>,          // [N]
         mask: UnsafePointer<Float>?,            // [N] 0/1 weights
-        n: Int
+        n: Int,
+        rowIndependent: Bool = false
     ) -> (loss: Double, count: Double) {
         precondition(n >= 0, "LinearCrossEntropy: negative row count")
         precondition(blockRows > 0 && blockColumns > 0, "LinearCrossEntropy: block sizes must be positive")
@@ -101,9 +102,14 @@ public final class LinearCrossEntropy {
                         (block + i * C).update(repeating: 0, count: cols)
                     }
                 }
-                PackedGEMM.pack(pack, b: weight + c0 * K, ldb: K, transB: .transpose, k: K, n: cols, columns: 0..<cols)
-                PackedGEMM.multiplyAdd(c: block, ldc: C, a: input + r0 * K, lda: K, packed: pack,
-                                       m: rows, k: K, n: cols, columns: 0..<cols)
+                if rowIndependent {
+                    PackedGEMM.pack(pack, b: weight + c0 * K, ldb: K, transB: .transpose, k: K, n: cols, columns: 0..<cols)
+                    PackedGEMM.multiplyAdd(c: block, ldc: C, a: input + r0 * K, lda: K, packed: pack,
+                                           m: rows, k: K, n: cols, columns: 0..<cols)
+                } else {
+                    sgemmOneThread(.none, .transpose, m: rows, n: cols, k: K, a: input + r0 * K, lda: K,
+                                   b: weight + c0 * K, ldb: K, beta: 1, c: block, ldc: C)
+                }
                 for i in 0..<rows {
                     let r = r0 + i
                     if let mask, mask[r] == 0 { continue }
