@@ -9,7 +9,9 @@ import Support
 ///   `.vec` is the same format). Values are separated by spaces or tabs; trailing whitespace
 ///   is allowed (the original C tool leaves one).
 /// - `word2vecBinary`: the header line, then per word: the word, a space, `d` little-endian
-///   float32, and an optional newline, as the original C tool writes with `-binary 1`.
+///   float32, and an optional newline, as the original C tool writes with `-binary 1`. As the C
+///   tool reads words (`fscanf("%s")`), whitespace before a word (space, tab, `\r`, `\n`) is
+///   skipped; whitespace inside a word is an error.
 /// - `glove`: `word v1 ... vd` lines with no header; D is taken from the first line.
 /// - `safetensors`: tensor `embeddings` (f32, `[V, D]`) and metadata `words` (the words joined
 ///   by "\n", in row order), `vocabulary_hash` (if known) and `format` = `lmtool-embeddings`.
@@ -197,13 +199,21 @@ public enum EmbeddingFile {
         var wordBytes: [UInt8] = []
         for row in 0..<count {
             wordBytes.removeAll(keepingCapacity: true)
+            // As the C tool's fscanf("%s"): whitespace before the word is skipped (the newline
+            // ending the previous row, CRLF's \r); the word ends at a space and holds no whitespace.
             var rowStart = reader.offset
             while true {
                 guard let b = try reader.byte() else {
                     throw CorpusError(file: path, position: .byte(reader.offset), "truncated: the file ends inside row \(row + 1) of the \(count) the header announces")
                 }
+                let whitespace = isSpace(b) || b == UInt8(ascii: "\n") || b == UInt8(ascii: "\r")
+                if whitespace && wordBytes.isEmpty { continue }
                 if b == UInt8(ascii: " ") { break }
-                if b == UInt8(ascii: "\n") && wordBytes.isEmpty { continue }
+                if whitespace {
+                    let before = String(decoding: wordBytes, as: UTF8.self).debugDescription
+                    throw CorpusError(file: path, position: .byte(reader.offset - 1),
+                                      "the word of row \(row + 1) contains whitespace (\(String(UnicodeScalar(b)).debugDescription) after \(before)); a word ends at a space")
+                }
                 if wordBytes.isEmpty { rowStart = reader.offset - 1 }
                 wordBytes.append(b)
                 if wordBytes.count > 10_000 {

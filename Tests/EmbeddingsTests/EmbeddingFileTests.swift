@@ -49,6 +49,31 @@ final class EmbeddingFileTests: XCTestCase {
         XCTAssertEqual(try EmbeddingFile.read(z), t)
     }
 
+    /// As the C tool's fscanf("%s"): whitespace before a word (space, tab, \r, \n) is skipped, so
+    /// CRLF rows and indented rows read; whitespace inside a word is an error naming the byte.
+    /// The old reader gave the word "\r\ncat" for the CRLF file and accepted "new\nyork".
+    func testBinaryWordsSkipLeadingWhitespaceAndRefuseInnerWhitespace() throws {
+        let dir = try TempDir()
+        var crlf = Array("3 2\r\n".utf8)
+        crlf += Array("the ".utf8) + le32([1.5, -2]) + Array("\r\n".utf8)
+        crlf += Array("cat ".utf8) + le32([0.25, 8]) + Array("\r\n \t".utf8)
+        crlf += Array("dog ".utf8) + le32([-1, 3]) + Array("\r\n".utf8)
+        let t = try EmbeddingFile.read(try dir.write("crlf.bin", crlf))
+        XCTAssertEqual(t.words, ["the", "cat", "dog"])
+        XCTAssertEqual(t.vectors, [1.5, -2, 0.25, 8, -1, 3])
+        // "1 1\n" is bytes 0-3, "new" 4-6, the newline inside the word is byte 7.
+        let newline = Array("1 1\n".utf8) + Array("new\nyork ".utf8) + le32([1])
+        assertError(try EmbeddingFile.read(try dir.write("nl.bin", newline), format: .word2vecBinary),
+                    contains: ["nl.bin: byte 7:", "the word of row 1 contains whitespace", "\"\\n\" after \"new\""])
+        // Row 2's word starts at byte 4 + 2 + 4 + 1 = 11; the tab is byte 12.
+        let tab = Array("2 1\n".utf8) + Array("a ".utf8) + le32([1]) + [10] + Array("b\tc ".utf8) + le32([2])
+        assertError(try EmbeddingFile.read(try dir.write("tab.bin", tab), format: .word2vecBinary),
+                    contains: ["tab.bin: byte 12:", "the word of row 2 contains whitespace", "\"\\t\" after \"b\""])
+        let cr = Array("1 1\n".utf8) + Array("ab\rc ".utf8) + le32([1])
+        assertError(try EmbeddingFile.read(try dir.write("cr.bin", cr), format: .word2vecBinary),
+                    contains: ["cr.bin: byte 6:", "row 1 contains whitespace"])
+    }
+
     func testRoundTripsEveryFormat() throws {
         let dir = try TempDir()
         let table = try sample()
