@@ -124,6 +124,11 @@ final class EmbeddingFileTests: XCTestCase {
             ("more.txt", "1 1\nthe 1\ncat 2\n", ["more.txt:3:", "more rows than the 1"]),
             ("dim.txt", "2 3\nthe 1 2\ncat 2 3\n", ["dim.txt:2:", "2 values", "header says 3"]),
             ("nan.txt", "the 1 nan\n", ["nan.txt:1:", "is nan", "rejected"]),
+            // Only decimal numbers: strtof's hexadecimal floats are refused (they read as 16).
+            ("hex.txt", "the 1 2\ncat 0x10 1\n", ["hex.txt:2:", "value 1 of \"cat\" is not a number", "0x10"]),
+            ("hexp.txt", "the 1 0X1P4\n", ["hexp.txt:1:", "value 2 of \"the\" is not a number", "0X1P4"]),
+            ("hexneg.txt", "the -0x8 1\n", ["hexneg.txt:1:", "value 1 of \"the\" is not a number", "-0x8"]),
+            ("nanpayload.txt", "the 1 nan(7)\n", ["nanpayload.txt:1:", "value 2 of \"the\" is not a number"]),
             ("inf.txt", "1 2\nthe inf 1\n", ["inf.txt:2:", "is inf"]),
             ("empty.txt", "", ["empty.txt: empty embedding file"]),
             ("blank.txt", "\n\n  \n", ["blank.txt: empty embedding file"]),
@@ -135,6 +140,15 @@ final class EmbeddingFileTests: XCTestCase {
         }
         assertError(try EmbeddingFile.read(try dir.write("glovehdr.txt", "the 1 2\n"), format: .word2vecText),
                     contains: ["glovehdr.txt:1:", "header"])
+    }
+
+    /// Every decimal spelling strtof reads is still read: signs, a point at either end, exponents.
+    func testDecimalSpellingsRead() throws {
+        let dir = try TempDir()
+        let t = try EmbeddingFile.read(try dir.write("d.glove", "the +.5 -1. 1E+3 5e-3 -0 07 +2e0\n"))
+        XCTAssertEqual(t.vectors, [0.5, -1, 1000, 0.005, 0, 7, 2])
+        XCTAssertEqual(t.vectors[4].sign, .minus)
+        assertError(try EmbeddingFile.read(try dir.write("inf.glove", "the 1 -Infinity\n")), contains: ["inf.glove:1:", "is -inf", "rejected"])
     }
 
     func testBinaryErrorsNameFileAndByteOffset() throws {
