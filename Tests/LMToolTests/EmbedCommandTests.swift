@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
 
-/// `embed neighbors`, `embed convert` and `embed align` on hostile input, run as a user runs them.
+/// `embed neighbors`, `embed convert` and `embed align` on hostile input, run as a user runs them:
+/// exact cosines for vectors far from 1 in size, and nothing written when any input is bad.
 final class EmbedCommandTests: XCTestCase {
     var directory = ""
 
@@ -28,6 +29,31 @@ final class EmbedCommandTests: XCTestCase {
             let r = try runLMTool(["embed", "neighbors", "--embeddings", path, "a"])
             XCTAssertEqual(r.status, 0, r.stderr)
             XCTAssertEqual(r.stdout, "a: b 0.707, c 0.707\n", "x = \(x)")
+        }
+    }
+
+    /// A fallbacks sidecar that cannot be read (invalid UTF-8 on line 2) is found before anything
+    /// is written: `convert` and `align` fail naming it, and the destination and its old sidecar
+    /// are left as they were. The old `convert` wrote the new table first, beside the stale
+    /// sidecar; the old `align` wrote the aligned table first.
+    func testConvertAndAlignWriteNothingWhenTheSidecarIsBad() throws {
+        let input = try write("in.vec", Array("2 2\nthe 1 2\ncat 3 4\n".utf8))
+        _ = try write("in.vec.fallbacks.txt", Array("the\n".utf8) + [0xff, 0xfe, 10])
+        let vocab = try write("vocab.txt", Array("<unk>\t0\n<eos>\t0\nthe\t2\ncat\t1\n".utf8))
+        for command in [["embed", "convert", input], ["embed", "align", "--embeddings", input, "--vocab", vocab]] {
+            let out = try write("out.bin", Array("old table".utf8))
+            let oldSidecar = try write("out.bin.fallbacks.txt", Array("old\n".utf8))
+            let r = try runLMTool(command + ["--out", out])
+            XCTAssertNotEqual(r.status, 0, "\(command)")
+            XCTAssertEqual(r.stderr, "Error: \(input).fallbacks.txt:2: not valid UTF-8\n", "\(command)")
+            XCTAssertEqual(r.stdout, "", "\(command)")
+            XCTAssertEqual(contents(out), Data("old table".utf8), "\(command)")
+            XCTAssertEqual(contents(oldSidecar), Data("old\n".utf8), "\(command)")
+            let fresh = directory + "/fresh.vec"
+            let r2 = try runLMTool(command + ["--out", fresh])
+            XCTAssertNotEqual(r2.status, 0, "\(command)")
+            XCTAssertNil(contents(fresh), "\(command)")
+            XCTAssertNil(contents(fresh + ".fallbacks.txt"), "\(command)")
         }
     }
 }
