@@ -2,7 +2,8 @@ import Foundation
 import XCTest
 
 /// `embed neighbors`, `embed convert` and `embed align` on hostile input, run as a user runs them:
-/// exact cosines for vectors far from 1 in size, and nothing written when any input is bad.
+/// exact cosines for vectors far from 1 in size, an error status for a word not in the table,
+/// and nothing written when any input is bad.
 final class EmbedCommandTests: XCTestCase {
     var directory = ""
 
@@ -30,6 +31,19 @@ final class EmbedCommandTests: XCTestCase {
             XCTAssertEqual(r.status, 0, r.stderr)
             XCTAssertEqual(r.stdout, "a: b 0.707, c 0.707\n", "x = \(x)")
         }
+    }
+
+    /// A word not in the table: the others are printed, then one error line and a non-zero status
+    /// (the old command printed "zebra: not in FILE" and exited 0).
+    func testNeighborsOfAMissingWordIsAnError() throws {
+        let path = try write("v.vec", Array("3 2\na 1 0\nb 1 1\nc 0 1\n".utf8))
+        let r = try runLMTool(["embed", "neighbors", "--embeddings", path, "-k", "1", "zebra", "a", "yak"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(r.stdout, "a: b 0.707\n")   // cos((1, 0), (1, 1)) = 1/√2
+        XCTAssertEqual(r.stderr, "Error: \(path): 2 of the 3 words asked for are not in the table: zebra yak\n")
+        let ok = try runLMTool(["embed", "neighbors", "--embeddings", path, "-k", "1", "c"])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertEqual(ok.stdout, "c: b 0.707\n")
     }
 
     /// A fallbacks sidecar that cannot be read (invalid UTF-8 on line 2) is found before anything

@@ -101,7 +101,9 @@ struct EmbedCommand: ParsableCommand {
                 Rows that are not learned vectors are marked: [fallback] for the words listed in \
                 FILE.fallbacks.txt (written by lmtool's embedding commands), [shared vector] for \
                 rows whose vector is exactly that of other rows (a shared fallback mean, whoever \
-                wrote the file). A warning on stderr says how many there are.
+                wrote the file). A warning on stderr says how many there are. A word not in the \
+                file is an error (after the others are printed): one line naming the missing words, \
+                exit status 1.
 
                 Example: lmtool embed neighbors --embeddings w2v.safetensors king water ship
                 """)
@@ -130,10 +132,7 @@ struct EmbedCommand: ParsableCommand {
             for (w, list) in zip(known, lists) { byWord[w] = list }
             let marks = FallbackMarks(table: table, path: embeddings)
             for word in words {
-                guard let list = byWord[word] else {
-                    print("\(word): not in \(embeddings)")
-                    continue
-                }
+                guard let list = byWord[word] else { continue }
                 func label(_ w: String) -> String {
                     marks.mark(w).map { "\(w) [\($0)]" } ?? w
                 }
@@ -141,6 +140,11 @@ struct EmbedCommand: ParsableCommand {
             }
             for line in marks.warnings {
                 FileHandle.standardError.write(Data(("warning: " + line + "\n").utf8))
+            }
+            let missing = words.filter { byWord[$0] == nil }
+            if !missing.isEmpty {
+                let which = words.count == 1 ? "the word asked for is" : "\(missing.count) of the \(words.count) words asked for are"
+                throw CorpusError(file: embeddings, "\(which) not in the table: \(missing.joined(separator: " "))")
             }
         }
 
