@@ -44,17 +44,23 @@ public enum EmbeddingFallbacks {
     }
 
     /// The words listed in the sidecar of `path`, or nil when there is no sidecar (standard
-    /// input, pipes and devices have none: `AtomicFile.isStream`, as for `write`).
+    /// input, pipes and devices have none: `AtomicFile.isStream`, as for `write`). Blank lines
+    /// are skipped; a word listed twice is an error naming the line (writers list each row once).
     public static func read(for path: String) throws -> [String]? {
         let sidecar = sidecarPath(for: path)
         guard !AtomicFile.isStream(path), access(sidecar, F_OK) == 0 else { return nil }
         let (source, _) = try openByteSource(path: sidecar)
         var words: [String] = []
+        var lineOf: [String: Int] = [:]
         try LineReader(source: source, path: sidecar).forEachLine { line, number in
             guard let word = String(validating: Array(line), as: UTF8.self) else {
                 throw CorpusError(file: sidecar, position: .line(number), "not valid UTF-8")
             }
-            if !word.isEmpty { words.append(word) }
+            if word.isEmpty { return }
+            if let first = lineOf.updateValue(number, forKey: word) {
+                throw CorpusError(file: sidecar, position: .line(number), "\(word.debugDescription) is listed twice (first on line \(first))")
+            }
+            words.append(word)
         }
         return words
     }

@@ -9,7 +9,9 @@ import Support
 ///   `.vec` is the same format). Values are separated by spaces or tabs; trailing whitespace
 ///   is allowed (the original C tool leaves one).
 /// - `word2vecBinary`: the header line, then per word: the word, a space, `d` little-endian
-///   float32, and an optional newline, as the original C tool writes with `-binary 1`.
+///   float32, and an optional newline, as the original C tool writes with `-binary 1`. As the C
+///   tool reads words (`fscanf("%s")`), whitespace before a word (space, tab, `\r`, `\n`) is
+///   skipped; whitespace inside a word is an error.
 /// - `glove`: `word v1 ... vd` lines with no header; D is taken from the first line.
 /// - `safetensors`: tensor `embeddings` (f32, `[V, D]`) and metadata `words` (the words joined
 ///   by "\n", in row order), `vocabulary_hash` (if known) and `format` = `lmtool-embeddings`.
@@ -197,13 +199,21 @@ public enum EmbeddingFile {
         var wordBytes: [UInt8] = []
         for row in 0..<count {
             wordBytes.removeAll(keepingCapacity: true)
+            // As the C tool's fscanf("%s"): whitespace before the word is skipped (the newline
+            // ending the previous row, CRLF's \r); the word ends at a space and holds no whitespace.
             var rowStart = reader.offset
             while true {
                 guard let b = try reader.byte() else {
                     throw CorpusError(file: path, position: .byte(reader.offset), "truncated: the file ends inside row \(row + 1) of the \(count) the header announces")
                 }
+                let whitespace = isSpace(b) || b == UInt8(ascii: "\n") || b == UInt8(ascii: "\r")
+                if whitespace && wordBytes.isEmpty { continue }
                 if b == UInt8(ascii: " ") { break }
-                if b == UInt8(ascii: "\n") && wordBytes.isEmpty { continue }
+                if whitespace {
+                    let before = String(decoding: wordBytes, as: UTF8.self).debugDescription
+                    throw CorpusError(file: path, position: .byte(reader.offset - 1),
+                                      "the word of row \(row + 1) contains whitespace (\(String(UnicodeScalar(b)).debugDescription) after \(before)); a word ends at a space")
+                }
                 if wordBytes.isEmpty { rowStart = reader.offset - 1 }
                 wordBytes.append(b)
                 if wordBytes.count > 10_000 {
@@ -327,7 +337,10 @@ public enum EmbeddingFile {
         return (count, dimension)
     }
 
-    /// A decimal float (what `strtof` accepts, whole field), or nil.
+    /// A decimal number, the whole field, or nil: an optional sign, digits with an optional point
+    /// (at least one digit), an optional exponent (`e` or `E`, an optional sign, digits); also
+    /// `nan`, `inf` and `infinity` in any case, returned so that the reader refuses them by name.
+    /// What else `strtof` reads (hexadecimal `0x10`, `nan(7)`) is nil.
     static func parseFloat<C: Collection>(_ field: C) -> Float? where C.Element == UInt8 {
         let n = field.count
         guard n > 0 && n < 64 else { return nil }
@@ -338,10 +351,36 @@ public enum EmbeddingFile {
                 i += 1
             }
             buf[n] = 0
+            guard isDecimal(UnsafeBufferPointer(rebasing: buf[0..<n])) else { return nil }
             var end: UnsafeMutablePointer<CChar>?
             let value = strtof(buf.baseAddress!, &end)
             return end == buf.baseAddress! + n ? value : nil
         }
+    }
+
+    /// Whether `text` is spelled as `parseFloat` accepts (see there).
+    static func isDecimal(_ text: UnsafeBufferPointer<CChar>) -> Bool {
+        func byte(_ i: Int) -> UInt8 { i < text.count ? UInt8(bitPattern: text[i]) : 0 }
+        func isDigit(_ i: Int) -> Bool { byte(i) >= UInt8(ascii: "0") && byte(i) <= UInt8(ascii: "9") }
+        var i = byte(0) == UInt8(ascii: "+") || byte(0) == UInt8(ascii: "-") ? 1 : 0
+        if byte(i) | 0x20 == UInt8(ascii: "n") || byte(i) | 0x20 == UInt8(ascii: "i") {
+            let word = String(decoding: text[i...].map { UInt8(bitPattern: $0) }, as: UTF8.self).lowercased()
+            return word == "nan" || word == "inf" || word == "infinity"
+        }
+        var digits = 0
+        while isDigit(i) { i += 1; digits += 1 }
+        if byte(i) == UInt8(ascii: ".") {
+            i += 1
+            while isDigit(i) { i += 1; digits += 1 }
+        }
+        guard digits > 0 else { return false }
+        if byte(i) == UInt8(ascii: "e") || byte(i) == UInt8(ascii: "E") {
+            i += 1
+            if byte(i) == UInt8(ascii: "+") || byte(i) == UInt8(ascii: "-") { i += 1 }
+            guard isDigit(i) else { return false }
+            while isDigit(i) { i += 1 }
+        }
+        return i == text.count
     }
 }
 

@@ -25,14 +25,16 @@ public struct AlignmentReport: Sendable, Equatable, CustomStringConvertible {
     public var vocabularySize: Int
     /// Words found exactly (including `<eos>` found as `</s>`).
     public var found: Int
-    /// Words found only through the lowercase fallback.
-    public var caseInsensitiveHits: Int
+    /// Words found only through the lowercase fallback, in vocabulary order.
+    public var caseInsensitiveWords: [String]
     /// Words not found, in vocabulary order.
     public var missingWords: [String]
     /// How their rows were filled.
     public var missingInit: MissingWordInit
 
     public var missing: Int { missingWords.count }
+    /// How many words were found only through the lowercase fallback.
+    public var caseInsensitiveHits: Int { caseInsensitiveWords.count }
 
     public var description: String {
         let pct = vocabularySize == 0 ? 0 : Double(found + caseInsensitiveHits) * 100 / Double(vocabularySize)
@@ -57,7 +59,8 @@ extension EmbeddingTable {
         let d = dimension
         let tokens = vocabulary.tokens
         var out = [Float](repeating: 0, count: tokens.count * d)
-        var found = 0, lowercaseHits = 0
+        var found = 0
+        var lowercaseWords: [String] = []
         var missingRows: [Int] = []
         var sum = [Double](repeating: 0, count: d)
         for (i, token) in tokens.enumerated() {
@@ -67,7 +70,7 @@ extension EmbeddingTable {
                 found += 1
             } else if caseInsensitive, case let lower = token.lowercased(), lower != token, let r = row(of: lower) {
                 source = r
-                lowercaseHits += 1
+                lowercaseWords.append(token)
             }
             if let r = source {
                 for j in 0..<d {
@@ -81,7 +84,7 @@ extension EmbeddingTable {
         switch missing {
         case .zero: break
         case .mean:
-            let n = Double(found + lowercaseHits)
+            let n = Double(found + lowercaseWords.count)
             if n > 0 {
                 for i in missingRows { for j in 0..<d { out[i * d + j] = Float(sum[j] / n) } }
             }
@@ -90,7 +93,7 @@ extension EmbeddingTable {
             for i in missingRows { for j in 0..<d { out[i * d + j] = rng.uniform(-scale, scale) } }
         }
         let table = try! EmbeddingTable(words: tokens, vectors: out, dimension: d, vocabularyHash: vocabulary.contentHash)
-        let report = AlignmentReport(vocabularySize: tokens.count, found: found, caseInsensitiveHits: lowercaseHits,
+        let report = AlignmentReport(vocabularySize: tokens.count, found: found, caseInsensitiveWords: lowercaseWords,
                                      missingWords: missingRows.map { tokens[$0] }, missingInit: missing)
         return (table, report)
     }

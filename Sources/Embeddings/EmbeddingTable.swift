@@ -56,17 +56,20 @@ public struct EmbeddingTable: Sendable, Equatable {
     }
 
     /// The rows scaled to unit length (zero rows stay zero), `[V, D]`.
+    ///
+    /// The squared length is summed in Double: every finite Float squares without overflow or
+    /// underflow there (1e20² and 1e-23² are out of Float's range), so any finite row normalises.
     public func normalizedVectors() -> [Float] {
         var out = vectors
         let d = dimension
         out.withUnsafeMutableBufferPointer { p in
             for r in 0..<count {
                 let row = p.baseAddress! + r * d
-                var sum: Float = 0
-                for j in 0..<d { sum += row[j] * row[j] }
+                var sum: Double = 0
+                for j in 0..<d { sum += Double(row[j]) * Double(row[j]) }
                 if sum > 0 {
                     let scale = 1 / sum.squareRoot()
-                    for j in 0..<d { row[j] *= scale }
+                    for j in 0..<d { row[j] = Float(Double(row[j]) * scale) }
                 }
             }
         }

@@ -272,11 +272,17 @@ public struct GLoMoModelDirectory: RunFolderOwner, Sendable {
     /// inference on up to `maxSteps × maxBatch` tokens per call.
     ///
     /// - Throws: `FileError` naming the file at fault: a missing or invalid `config.json`, a
-    ///   vocabulary that does not match it, a missing, truncated or mismatched `model.safetensors`.
+    ///   vocabulary that does not match it, a missing, truncated or mismatched `model.safetensors`,
+    ///   or one whose embedding or graph predictor holds a NaN or infinite weight.
     public static func load(at path: String, maxSteps: Int = 256, maxBatch: Int = 1) throws -> GLoMoGraphModel {
         let (dir, config, vocabulary) = try open(at: path)
         let model = GLoMoGraphModel(directory: dir, config: config, vocabulary: vocabulary, maxSteps: maxSteps, maxBatch: maxBatch)
         try dir.loadModel(into: model.store, config: config)
+        for view in model.store.views {
+            if let bad = model.store.values(view).first(where: { !$0.isFinite }) {
+                throw FileError(path: dir.modelPath, message: "\(view.name) holds a \(bad) value (NaN and infinite weights are refused)")
+            }
+        }
         model.contentHash = try dir.contentHash()
         return model
     }
@@ -346,6 +352,18 @@ public final class GLoMoGraphModel {
         var g = [Float](repeating: 0, count: graphCount(steps: T, batch: B))
         ids.withUnsafeBufferPointer { i in
             g.withUnsafeMutableBufferPointer { forward(graphs: $0.baseAddress!, ids: i.baseAddress!, steps: T, batch: B) }
+        }
+        return g
+    }
+
+    /// `graphs(ids:steps:batch:)`, refused when a value is NaN or infinite: the weights are
+    /// finite (`GLoMoModelDirectory.load` checks them), but large enough to overflow Float in the
+    /// graph predictor. The error is a `FileError` naming `model.safetensors`.
+    public func finiteGraphs(ids: [Int32], steps T: Int, batch B: Int) throws -> [Float] {
+        let g = graphs(ids: ids, steps: T, batch: B)
+        if g.contains(where: { !$0.isFinite }) {
+            throw FileError(path: directory.modelPath,
+                            message: "the graphs of this text are not finite (NaN or infinite): the weights are finite but too large")
         }
         return g
     }

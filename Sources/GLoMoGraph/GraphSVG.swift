@@ -14,7 +14,9 @@ import Support
 /// attends to itself or to a later word). Words flagged `unknown` are drawn with a trailing `?`
 /// and a legend line (`<text class="legend">`) says what it means. Words longer than 16
 /// characters are shortened with "…" in the labels (the hover titles keep them whole), and the
-/// canvas is sized from its text so no label runs off it.
+/// canvas is sized from its text so no label runs off it. NaN and infinite values draw white and
+/// say what they are (`nan`, `inf`) in their titles; `lmtool glomo show` refuses them before
+/// drawing (`GLoMoGraphModel.finiteGraphs`).
 ///
 ///     let svg = GraphSVG.render(graphs: g, layers: 3, heads: 4, words: ["the", "cat", "sat"])
 ///     try GraphSVG.write(svg, to: "graph.svg")
@@ -31,8 +33,10 @@ public enum GraphSVG {
     public static let unknownLegend = "word? = not in the model's vocabulary (the model reads it as <unk>)"
 
     /// The colour of `value` on a scale whose largest weight is `maximum`: white → rgb(8, 48, 107).
+    /// A NaN or infinite ratio (a non-finite value or maximum) is white.
     public static func colour(_ value: Float, maximum: Float) -> (r: Int, g: Int, b: Int) {
-        let t = maximum > 0 ? Double(min(max(value / maximum, 0), 1)) : 0
+        let ratio = value / maximum
+        let t = maximum > 0 && ratio.isFinite ? Double(min(max(ratio, 0), 1)) : 0
         func mix(_ dark: Double) -> Int { Int((255 - t * (255 - dark)).rounded()) }
         return (mix(8), mix(48), mix(107))
     }
@@ -167,8 +171,9 @@ public enum GraphSVG {
         return out
     }
 
-    /// Three decimals.
+    /// Three decimals; a non-finite or huge value as Swift prints it (`nan`, `-inf`, `1e+30`).
     static func format(_ v: Float) -> String {
+        guard v.isFinite && abs(v) < 1e12 else { return "\(v)" }
         let n = Int((Double(v) * 1000).rounded())
         let frac = String(abs(n) % 1000)
         return (n < 0 ? "-" : "") + "\(abs(n) / 1000)." + String(repeating: "0", count: 3 - frac.count) + frac

@@ -26,6 +26,17 @@ final class EmbeddingFallbacksTests: XCTestCase {
         XCTAssertEqual(try EmbeddingFallbacks.read(for: path), [])
     }
 
+    /// A sidecar listing a word twice is refused, naming both lines (the old reader returned the
+    /// word twice, and `embed convert` then counted "2 fallback rows" for one).
+    func testSidecarListingAWordTwiceIsRefused() throws {
+        let path = NSTemporaryDirectory() + "fallbacks-\(UUID().uuidString).vec"
+        defer { try? FileManager.default.removeItem(atPath: path + ".fallbacks.txt") }
+        try "<unk>\nthe\n\n<unk>\n".write(toFile: path + ".fallbacks.txt", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try EmbeddingFallbacks.read(for: path)) { e in
+            XCTAssertEqual("\(e)", "\(path).fallbacks.txt:4: \"<unk>\" is listed twice (first on line 1)")
+        }
+    }
+
     /// ids: <unk> 0, <eos> 1, a 2, b 3, c 4, d 5. Sentences "a c" and "b" (b alone: never a
     /// context word, so never updated); d never occurs. <unk> and <eos> are never trained.
     func testWord2VecUntrainedRowsByHand() throws {

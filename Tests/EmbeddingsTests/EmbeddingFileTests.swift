@@ -49,6 +49,31 @@ final class EmbeddingFileTests: XCTestCase {
         XCTAssertEqual(try EmbeddingFile.read(z), t)
     }
 
+    /// As the C tool's fscanf("%s"): whitespace before a word (space, tab, \r, \n) is skipped, so
+    /// CRLF rows and indented rows read; whitespace inside a word is an error naming the byte.
+    /// The old reader gave the word "\r\ncat" for the CRLF file and accepted "new\nyork".
+    func testBinaryWordsSkipLeadingWhitespaceAndRefuseInnerWhitespace() throws {
+        let dir = try TempDir()
+        var crlf = Array("3 2\r\n".utf8)
+        crlf += Array("the ".utf8) + le32([1.5, -2]) + Array("\r\n".utf8)
+        crlf += Array("cat ".utf8) + le32([0.25, 8]) + Array("\r\n \t".utf8)
+        crlf += Array("dog ".utf8) + le32([-1, 3]) + Array("\r\n".utf8)
+        let t = try EmbeddingFile.read(try dir.write("crlf.bin", crlf))
+        XCTAssertEqual(t.words, ["the", "cat", "dog"])
+        XCTAssertEqual(t.vectors, [1.5, -2, 0.25, 8, -1, 3])
+        // "1 1\n" is bytes 0-3, "new" 4-6, the newline inside the word is byte 7.
+        let newline = Array("1 1\n".utf8) + Array("new\nyork ".utf8) + le32([1])
+        assertError(try EmbeddingFile.read(try dir.write("nl.bin", newline), format: .word2vecBinary),
+                    contains: ["nl.bin: byte 7:", "the word of row 1 contains whitespace", "\"\\n\" after \"new\""])
+        // Row 2's word starts at byte 4 + 2 + 4 + 1 = 11; the tab is byte 12.
+        let tab = Array("2 1\n".utf8) + Array("a ".utf8) + le32([1]) + [10] + Array("b\tc ".utf8) + le32([2])
+        assertError(try EmbeddingFile.read(try dir.write("tab.bin", tab), format: .word2vecBinary),
+                    contains: ["tab.bin: byte 12:", "the word of row 2 contains whitespace", "\"\\t\" after \"b\""])
+        let cr = Array("1 1\n".utf8) + Array("ab\rc ".utf8) + le32([1])
+        assertError(try EmbeddingFile.read(try dir.write("cr.bin", cr), format: .word2vecBinary),
+                    contains: ["cr.bin: byte 6:", "row 1 contains whitespace"])
+    }
+
     func testRoundTripsEveryFormat() throws {
         let dir = try TempDir()
         let table = try sample()
@@ -99,6 +124,11 @@ final class EmbeddingFileTests: XCTestCase {
             ("more.txt", "1 1\nthe 1\ncat 2\n", ["more.txt:3:", "more rows than the 1"]),
             ("dim.txt", "2 3\nthe 1 2\ncat 2 3\n", ["dim.txt:2:", "2 values", "header says 3"]),
             ("nan.txt", "the 1 nan\n", ["nan.txt:1:", "is nan", "rejected"]),
+            // Only decimal numbers: strtof's hexadecimal floats are refused (they read as 16).
+            ("hex.txt", "the 1 2\ncat 0x10 1\n", ["hex.txt:2:", "value 1 of \"cat\" is not a number", "0x10"]),
+            ("hexp.txt", "the 1 0X1P4\n", ["hexp.txt:1:", "value 2 of \"the\" is not a number", "0X1P4"]),
+            ("hexneg.txt", "the -0x8 1\n", ["hexneg.txt:1:", "value 1 of \"the\" is not a number", "-0x8"]),
+            ("nanpayload.txt", "the 1 nan(7)\n", ["nanpayload.txt:1:", "value 2 of \"the\" is not a number"]),
             ("inf.txt", "1 2\nthe inf 1\n", ["inf.txt:2:", "is inf"]),
             ("empty.txt", "", ["empty.txt: empty embedding file"]),
             ("blank.txt", "\n\n  \n", ["blank.txt: empty embedding file"]),
@@ -110,6 +140,15 @@ final class EmbeddingFileTests: XCTestCase {
         }
         assertError(try EmbeddingFile.read(try dir.write("glovehdr.txt", "the 1 2\n"), format: .word2vecText),
                     contains: ["glovehdr.txt:1:", "header"])
+    }
+
+    /// Every decimal spelling strtof reads is still read: signs, a point at either end, exponents.
+    func testDecimalSpellingsRead() throws {
+        let dir = try TempDir()
+        let t = try EmbeddingFile.read(try dir.write("d.glove", "the +.5 -1. 1E+3 5e-3 -0 07 +2e0\n"))
+        XCTAssertEqual(t.vectors, [0.5, -1, 1000, 0.005, 0, 7, 2])
+        XCTAssertEqual(t.vectors[4].sign, .minus)
+        assertError(try EmbeddingFile.read(try dir.write("inf.glove", "the 1 -Infinity\n")), contains: ["inf.glove:1:", "is -inf", "rejected"])
     }
 
     func testBinaryErrorsNameFileAndByteOffset() throws {

@@ -23,6 +23,22 @@ final class EmbeddingTableTests: XCTestCase {
         assertError(try t.neighbors(of: "zzz", k: 1), contains: ["\"zzz\" is not in the embedding table"])
     }
 
+    func testNeighborsOfVeryLargeAndVerySmallVectors() throws {
+        // a = (x, x), b = (x, 0), c = (0, x): cos(a, b) = cos(a, c) = 1/√2 = 0.70711 whatever x,
+        // and cos(b, c) = 0. x² overflows Float for x = 1e20 and underflows for 1e-23 and 1e-40.
+        for x: Float in [1e20, 3e38, 1e-23, 1e-40] {
+            let t = try EmbeddingTable(words: ["a", "b", "c"], vectors: [x, x, x, 0, 0, x], dimension: 2)
+            let n = try t.neighbors(of: "a", k: 2)
+            XCTAssertEqual(n.map(\.word), ["b", "c"], "x = \(x)")
+            XCTAssertEqual(n[0].cosine, 0.70710678, accuracy: 1e-6, "x = \(x)")
+            XCTAssertEqual(n[1].cosine, 0.70710678, accuracy: 1e-6, "x = \(x)")
+            XCTAssertEqual(try t.neighbors(of: "b", k: 1)[0].cosine, 0.70710678, accuracy: 1e-6, "x = \(x)")
+            let unit = t.normalizedVectors()
+            XCTAssertEqual(unit[2], 1, "x = \(x)")   // b / |b| = (1, 0) exactly
+            XCTAssertEqual(unit[3], 0, "x = \(x)")
+        }
+    }
+
     func testAlignmentToVocabulary() throws {
         let vocab = try Vocabulary(tokens: ["<unk>", "<eos>", "The", "cat", "dog"], counts: [0, 5, 4, 3, 2])
         let t = try EmbeddingTable(words: ["the", "cat", "</s>", "mouse"], vectors: [1, 1, 2, 2, 3, 3, 4, 4], dimension: 2)

@@ -152,6 +152,32 @@ final class GraphSVGTests: XCTestCase {
         XCTAssertTrue(GraphSVG.colour(0.3, maximum: 0) == (255, 255, 255))
     }
 
+    /// NaN, infinite and huge values (what weights of 1e30 give) draw without trapping: their
+    /// cells are white and say what they hold. The old code trapped converting NaN to Int.
+    func testNonFiniteAndHugeValuesDrawWithoutTrapping() throws {
+        var g = sampleGraphs()
+        g[4] = .nan            // layer 1, head 1, row 1, column 0
+        g[16 + 8] = .infinity  // layer 1, head 2, row 2, column 0
+        g[32 + 12] = 1e30      // layer 2, head 1, row 3, column 0
+        XCTAssertTrue(GraphSVG.colour(.nan, maximum: 0.5) == (255, 255, 255))
+        XCTAssertTrue(GraphSVG.colour(0.5, maximum: .nan) == (255, 255, 255))
+        XCTAssertTrue(GraphSVG.colour(.infinity, maximum: .infinity) == (255, 255, 255))
+        XCTAssertEqual(GraphSVG.format(.nan), "nan")
+        XCTAssertEqual(GraphSVG.format(-.infinity), "-inf")
+        XCTAssertEqual(GraphSVG.format(1e30), "1e+30")
+        for mode in GraphSVG.HeadMode.allCases {
+            let svg = GraphSVG.render(graphs: g, layers: 2, heads: 2, words: words, mode: mode)
+            let cells = try SVGCells.parse(svg)
+            XCTAssertEqual(cells.cells.count, mode == .average ? 2 * 16 : 4 * 16)
+            if mode == .separate {
+                let nan = try XCTUnwrap(cells.cells.first { $0.layer == 0 && $0.head == "0" && $0.row == 1 && $0.column == 0 })
+                XCTAssertTrue(nan.value.isNaN)
+                XCTAssertTrue(nan.fill == (255, 255, 255))
+                XCTAssertTrue(svg.contains("<title>cat ← the: nan</title>"))
+            }
+        }
+    }
+
     func testWriteIsAtomicAndReadable() throws {
         let path = try temporaryDirectory(self) + "/g.svg"
         let svg = GraphSVG.render(graphs: sampleGraphs(), layers: 2, heads: 2, words: words)

@@ -116,6 +116,37 @@ final class ModelDirectoryTests: XCTestCase {
         }
     }
 
+    /// Loading for inference refuses NaN and infinite weights, naming model.safetensors and the
+    /// tensor; finite weights so large that the graphs are not finite (a threshold bias of -1e30:
+    /// every edge weight is ReLU(1e30)² = inf in Float, every row inf / inf = NaN) are refused by
+    /// `finiteGraphs`, also naming the file. The old code loaded both and drew NaN graphs.
+    func testNonFiniteWeightsAndGraphsAreOneLineErrorsNamingTheFile() throws {
+        let path = try temporaryDirectory(self) + "/model"
+        let (config, store, _) = try makeSavedModel(path)
+        let file = path + "/model.safetensors"
+        let query = store.values(store["graph.layer0.query.weight"])
+        let saved = Array(query)
+        for (value, text) in [(Float.nan, "nan"), (.infinity, "inf"), (-.infinity, "-inf")] {
+            query[2] = value
+            try GLoMoModelDirectory(path: path).saveModel(store, config: config)
+            XCTAssertThrowsError(try GLoMoModelDirectory.load(at: path)) { e in
+                XCTAssertEqual("\(e)", "\(file): graph.layer0.query.weight holds a \(text) value (NaN and infinite weights are refused)")
+            }
+        }
+        for i in query.indices { query[i] = saved[i] }
+        try GLoMoModelDirectory(path: path).saveModel(store, config: config)
+        let ids: [Int32] = [2, 3, 4, 5]
+        let good = try GLoMoModelDirectory.load(at: path, maxSteps: 4)
+        XCTAssertEqual(try good.finiteGraphs(ids: ids, steps: 4, batch: 1), good.graphs(ids: ids, steps: 4, batch: 1))
+        store.values(store["graph.layer0.threshold.bias"])[0] = -1e30
+        try GLoMoModelDirectory(path: path).saveModel(store, config: config)
+        let huge = try GLoMoModelDirectory.load(at: path, maxSteps: 4)
+        XCTAssertTrue(huge.graphs(ids: ids, steps: 4, batch: 1).contains { !$0.isFinite }, "the premise: the graphs overflow")
+        XCTAssertThrowsError(try huge.finiteGraphs(ids: ids, steps: 4, batch: 1)) { e in
+            XCTAssertEqual("\(e)", "\(file): the graphs of this text are not finite (NaN or infinite): the weights are finite but too large")
+        }
+    }
+
     func testConfigNotMatchingTheTensors() throws {
         let path = try temporaryDirectory(self) + "/model"
         let (config, _, _) = try makeSavedModel(path)

@@ -117,6 +117,28 @@ final class PretrainedInputTests: XCTestCase {
         XCTAssertTrue(lines[0].hasPrefix("3 of 4 vocabulary words found in \(path) (1 by lowercase), 1 missing"), lines[0])
     }
 
+    /// A fallback row found through the lowercase lookup is a fallback row, not a lowercase hit:
+    /// `the` and `of` share one vector (fallback rows), so `The` and `Of`, found as them, are
+    /// fallbacks too; only `And` counts as found by lowercase. By hand: exact `the of and`,
+    /// lowercase `The Of And`, fallbacks `The the Of of` (vocabulary order): 6 - 4 = 2 found
+    /// (`And`, `and`), 1 by lowercase, 2 missing (`<unk>`, `<eos>`). The old line said "(3 by lowercase)".
+    func testLowercaseCountLeavesOutFallbackRows() throws {
+        let v = try Vocabulary(tokens: ["<unk>", "<eos>", "The", "the", "Of", "of", "And", "and"], counts: [1, 1, 1, 1, 1, 1, 1, 1])
+        let path = directory + "/v.vec"
+        try "3 4\nthe 0.1 0.2 0.3 0.4\nof 0.1 0.2 0.3 0.4\nand 0.5 -0.5 0.25 1.0\n".write(toFile: path, atomically: true, encoding: .utf8)
+        var c = config(path: path, mode: .frozen)
+        c.model.vocabularySize = 8
+        c.vocabularyHash = v.contentHash
+        try InputFactory.prepare(&c, vocabulary: v)
+        var rng = RNG(seed: 1)
+        let model = try RunDirectory.makeModel(config: c, batchSize: 1, maxSteps: 1, rng: &rng)
+        let lines = try InputFactory.initialize(model, config: c, vocabulary: v)
+        XCTAssertEqual(lines[0], "2 of 8 vocabulary words found in \(path) (1 by lowercase), 2 missing, "
+                       + "initialised as the model's random init (uniform in ±0.1); missing: <unk> <eos>; "
+                       + "4 more are fallback rows in the file (vectors shared exactly with other rows: The the Of of), "
+                       + "not counted as found, loaded as the file has them")
+    }
+
     func testFileChangedAfterPrepareIsRefused() throws {
         let path = try writeVectors("v.txt", dimension: 4)
         var c = config(path: path, mode: .frozen)

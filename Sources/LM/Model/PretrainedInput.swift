@@ -229,9 +229,11 @@ extension PretrainedInput {
         try checkFit(mode: mode, dimension: table.dimension, model: model.config, path: path)
         let report = pretrainedInput.load(table, vocabulary: vocabulary, into: model.store)
         let fallbacks = try fallbackWords(table, vocabulary: vocabulary, path: path)
+        // Fallback rows are not counted as found, whether found exactly or by lowercase.
         let found = report.found + report.caseInsensitiveHits - fallbacks.words.count
+        let byLowercase = Set(report.caseInsensitiveWords).subtracting(fallbacks.words).count
         let examples = report.missingWords.prefix(8).joined(separator: " ")
-        var lines = ["\(found) of \(vocabulary.count) vocabulary words found in \(path) (\(report.caseInsensitiveHits) by lowercase), "
+        var lines = ["\(found) of \(vocabulary.count) vocabulary words found in \(path) (\(byLowercase) by lowercase), "
             + "\(report.missing) missing, initialised as the model's random init (uniform in ±\(model.config.initRange))"
             + (report.missing > 0 ? "; missing: \(examples)\(report.missing > 8 ? " ..." : "")" : "")
             + (fallbacks.words.isEmpty ? "" : "; \(fallbacks.words.count) more are fallback rows in the file (\(fallbacks.why): "

@@ -101,7 +101,9 @@ struct EmbedCommand: ParsableCommand {
                 Rows that are not learned vectors are marked: [fallback] for the words listed in \
                 FILE.fallbacks.txt (written by lmtool's embedding commands), [shared vector] for \
                 rows whose vector is exactly that of other rows (a shared fallback mean, whoever \
-                wrote the file). A warning on stderr says how many there are.
+                wrote the file). A warning on stderr says how many there are. A word not in the \
+                file is an error (after the others are printed): one line naming the missing words, \
+                exit status 1.
 
                 Example: lmtool embed neighbors --embeddings w2v.safetensors king water ship
                 """)
@@ -130,10 +132,7 @@ struct EmbedCommand: ParsableCommand {
             for (w, list) in zip(known, lists) { byWord[w] = list }
             let marks = FallbackMarks(table: table, path: embeddings)
             for word in words {
-                guard let list = byWord[word] else {
-                    print("\(word): not in \(embeddings)")
-                    continue
-                }
+                guard let list = byWord[word] else { continue }
                 func label(_ w: String) -> String {
                     marks.mark(w).map { "\(w) [\($0)]" } ?? w
                 }
@@ -141,6 +140,11 @@ struct EmbedCommand: ParsableCommand {
             }
             for line in marks.warnings {
                 FileHandle.standardError.write(Data(("warning: " + line + "\n").utf8))
+            }
+            let missing = words.filter { byWord[$0] == nil }
+            if !missing.isEmpty {
+                let which = words.count == 1 ? "the word asked for is" : "\(missing.count) of the \(words.count) words asked for are"
+                throw CorpusError(file: embeddings, "\(which) not in the table: \(missing.joined(separator: " "))")
             }
         }
 
@@ -186,7 +190,13 @@ struct EmbedCommand: ParsableCommand {
     struct Convert: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Convert an embedding file to another format.",
-            discussion: "Example: lmtool embed convert glove.6B.100d.txt.zst --out glove100.safetensors")
+            discussion: """
+                The input's FILE.fallbacks.txt, if any, is carried over to OUT.fallbacks.txt (a stale \
+                OUT.fallbacks.txt is removed when the input has none). Both are read before anything \
+                is written: on an error the destination is untouched.
+
+                Example: lmtool embed convert glove.6B.100d.txt.zst --out glove100.safetensors
+                """)
 
         @Argument(help: "Input embedding file.")
         var input: String
@@ -205,12 +215,14 @@ struct EmbedCommand: ParsableCommand {
 
         func run() throws {
             try OutputLock.acquire(out)
+            // Everything is read (and checked) before anything is written.
             let table = try EmbeddingFile.read(input, format: format)
+            let listed = try EmbeddingFallbacks.read(for: input)
             let to = outputFormat ?? EmbeddingFormat.forWriting(path: out)
             try EmbeddingFile.write(table, to: out, format: to)
             print("wrote \(out) (\(to.rawValue), \(grouped(table.count)) x \(table.dimension))")
             // The input's fallback rows stay fallback rows; without a list, none is kept.
-            if let listed = try EmbeddingFallbacks.read(for: input) {
+            if let listed {
                 let kept = listed.filter { table.row(of: $0) != nil }
                 try EmbeddingFallbacks.write(kept, for: out)
                 print("\(kept.count) fallback rows of \(EmbeddingFallbacks.sidecarPath(for: input)) listed in \(EmbeddingFallbacks.sidecarPath(for: out))")
@@ -229,7 +241,8 @@ struct EmbedCommand: ParsableCommand {
                 mean of the found rows. The output carries the vocabulary hash (safetensors metadata). \
                 Its fallback rows (the missing words, and found rows that are fallbacks in the input: \
                 listed in its FILE.fallbacks.txt or sharing one vector) are counted and listed in \
-                OUT.fallbacks.txt.
+                OUT.fallbacks.txt. Every input is read before anything is written: on an error the \
+                destination is untouched.
 
                 Example: lmtool embed align --embeddings w2v.txt --vocab vocab.txt --out aligned.safetensors
                 """)
@@ -254,8 +267,10 @@ struct EmbedCommand: ParsableCommand {
 
         func run() throws {
             try OutputLock.acquire(out)
+            // Everything is read (and checked) before anything is written.
             let table = try EmbeddingFile.read(embeddings, format: format)
             let vocabulary = try Vocabulary.load(from: vocab)
+            let listed = try EmbeddingFallbacks.read(for: embeddings) ?? []
             let fill: MissingWordInit
             switch missing {
             case .random: fill = .random(scale: scale, seed: seed)
@@ -265,7 +280,7 @@ struct EmbedCommand: ParsableCommand {
             let (aligned, report) = table.aligned(to: vocabulary, missing: fill, caseInsensitive: !exactCase)
             try EmbeddingFile.write(aligned, to: out)
             print(report)
-            let carried = EmbeddingFallbacks.alignedFallbacks(of: table, listed: try EmbeddingFallbacks.read(for: embeddings) ?? [],
+            let carried = EmbeddingFallbacks.alignedFallbacks(of: table, listed: listed,
                                                               vocabulary: vocabulary, sidecar: EmbeddingFallbacks.sidecarPath(for: embeddings),
                                                               caseInsensitive: !exactCase)
             if !carried.words.isEmpty {

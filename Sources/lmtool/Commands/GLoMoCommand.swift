@@ -23,7 +23,9 @@ struct GLoMoCommand: ParsableCommand {
                 the title; each panel's title names its own largest weight). Unknown words are drawn \
                 with a trailing '?', explained by a legend line. --heads average draws one panel per \
                 layer with its heads averaged; --heads separate one panel per layer and head. Hovering \
-                a cell shows its weight. The file is written atomically.
+                a cell shows its weight. The file is written atomically. A model whose weights are \
+                NaN or infinite, or so large that the graphs are not finite, is an error naming its \
+                model.safetensors (nothing is written).
 
                 Example: lmtool glomo show --model glomo --text "The old man saw the ship ." --out graph.svg
                 """)
@@ -46,7 +48,7 @@ struct GLoMoCommand: ParsableCommand {
             if words.count > maxTokens { throw ValidationError("--text has \(words.count) tokens, more than --max-tokens \(maxTokens)") }
             let graphModel = try GLoMoModelDirectory.load(at: model, maxSteps: words.count, maxBatch: 1)
             let ids = words.map { graphModel.vocabulary.id($0) }
-            let g = graphModel.graphs(ids: ids, steps: ids.count, batch: 1)
+            let g = try graphModel.finiteGraphs(ids: ids, steps: ids.count, batch: 1)
             let unknownWords = zip(words, ids).map { $1 == Vocabulary.unknownID && $0 != Vocabulary.unknownToken }
             let c = config.graph
             let svg = GraphSVG.render(graphs: g, layers: c.graphLayers, heads: c.heads, words: words, mode: heads,
