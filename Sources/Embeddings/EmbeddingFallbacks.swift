@@ -37,8 +37,10 @@ public enum EmbeddingFallbacks {
     }
 
     /// Removes the sidecar of `path` if there is one (a file rewritten without knowing its
-    /// fallback rows must not keep an old list).
+    /// fallback rows must not keep an old list). A stream has none, as for `write`: `-` must not
+    /// remove a file named `-.fallbacks.txt`.
     public static func remove(for path: String) throws {
+        guard !AtomicFile.isStream(path) else { return }
         let sidecar = sidecarPath(for: path)
         if unlink(sidecar) != 0 && errno != ENOENT { throw FileError.posix(sidecar, "cannot remove") }
     }

@@ -26,6 +26,22 @@ final class EmbeddingFallbacksTests: XCTestCase {
         XCTAssertEqual(try EmbeddingFallbacks.read(for: path), [])
     }
 
+    /// Standard output has no sidecar: removing "its" sidecar must leave a file named
+    /// `-.fallbacks.txt` in the current directory alone (`embed convert --out -` used to unlink it).
+    func testStandardOutputHasNoSidecarToRemove() throws {
+        let dir = NSTemporaryDirectory() + "fallbacks-cwd-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let previous = FileManager.default.currentDirectoryPath
+        defer {
+            FileManager.default.changeCurrentDirectoryPath(previous)
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(dir))
+        try "keep\n".write(toFile: "-.fallbacks.txt", atomically: false, encoding: .utf8)
+        try EmbeddingFallbacks.remove(for: "-")
+        XCTAssertEqual(try String(contentsOfFile: dir + "/-.fallbacks.txt", encoding: .utf8), "keep\n")
+    }
+
     /// A sidecar listing a word twice is refused, naming both lines (the old reader returned the
     /// word twice, and `embed convert` then counted "2 fallback rows" for one).
     func testSidecarListingAWordTwiceIsRefused() throws {
