@@ -298,6 +298,54 @@ final class AblationReportTests: XCTestCase {
         XCTAssertNil(AblationRun.parseName("random-seedx"))
     }
 
+    /// A seed in a run name is written in plain decimal: `random-seed01`, `random-seed+1` and
+    /// `random-seed-1` are not runs of the grid and are ignored, like any directory whose name is
+    /// not `<arm>-seed<k>`. Old code read seed01 (test ppl 500) as a second seed 1 of random:
+    /// 3 seeds [1, 1, 2], and Δ paired arm seed 1 with the seed01 run.
+    func testOnlyPlainDecimalSeedsNameRuns() throws {
+        try makeRun("random-seed1", valid: [100], test: 100)
+        try makeRun("random-seed2", valid: [110], test: 110)
+        try makeRun("random-seed01", valid: [500], test: 500)
+        try makeRun("random-seed+1", valid: [500], test: 500)
+        try makeRun("random-seed-1", valid: [500], test: 500)
+        try makeRun("arm-frozen-seed1", valid: [90], test: 90)
+        try makeRun("arm-frozen-seed2", valid: [100], test: 100)
+        let report = try AblationReport.make(results: dir, resamples: 10)
+        XCTAssertEqual(report.rows.map(\.arm), ["random", "arm-frozen"])
+        XCTAssertEqual(report.rows.map(\.seeds), [[1, 2], [1, 2]])
+        XCTAssertEqual(report.rows[0].testPPLMean, 105)            // (100 + 110) / 2
+        XCTAssertEqual(report.rows[1].difference?.mean, -10)       // 90 − 100 and 100 − 110
+        XCTAssertEqual(report.rows[1].difference?.count, 2)
+        XCTAssertEqual(report.unfinished, [])
+        for name in ["random-seed01", "random-seed+1", "random-seed-1", "random-seed 1", "random-seed1 ", "random-seed١"] {
+            XCTAssertNil(AblationRun.parseName(name), name)
+        }
+        XCTAssertEqual(AblationRun.parseName("random-seed10")?.seed, 10)
+        XCTAssertEqual(AblationRun.parseName("random-seed0")?.seed, 0)
+    }
+
+    /// Two directories that name one arm and seed (here the arm `café` written in two Unicode
+    /// forms: two names on disk, one string to Swift) are refused in one line naming both,
+    /// instead of being counted as two seeds (old code: seeds [1, 1]).
+    func testTwoRunDirectoriesForOneArmAndSeedAreRefusedNamingBoth() throws {
+        try makeRun("random-seed1", valid: [100], test: 100)
+        try makeRun("caf\u{E9}-seed1", valid: [90], test: 90)
+        try makeRun("cafe\u{301}-seed1", valid: [95], test: 95)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir + "/runs").count, 3, "two directories on disk")
+        let a = dir + "/runs/caf\u{E9}-seed1", b = dir + "/runs/cafe\u{301}-seed1"
+        var message = ""
+        XCTAssertThrowsError(try AblationReport.make(results: dir, resamples: 10)) { message = "\($0)" }
+        XCTAssertTrue(["\(a) and \(b) are both runs of arm caf\u{E9} seed 1: remove or rename one",
+                       "\(b) and \(a) are both runs of arm caf\u{E9} seed 1: remove or rename one"].contains(message), message)
+        // The same through the library: runs gathered from two machines.
+        let one = try AblationRun.read(dir + "/runs/random-seed1")
+        var other = one
+        other.directory = dir + "/elsewhere/random-seed1"
+        XCTAssertThrowsError(try AblationReport.make(runs: [one, other], resamples: 10)) {
+            XCTAssertEqual("\($0)", "\(one.directory) and \(other.directory) are both runs of arm random seed 1: remove or rename one")
+        }
+    }
+
     func write(_ name: String, _ text: String) throws -> String {
         try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/" + name))
         return dir + "/" + name

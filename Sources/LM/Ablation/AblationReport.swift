@@ -91,10 +91,12 @@ public struct AblationReport: Codable, Equatable, Sendable {
     /// Builds the report from `RESULTS/runs/`. Rows: the baseline first, then the other arms by name.
     public static func make(results: String, baseline: String = "random", resamples: Int = 1000, bootstrapSeed: UInt64 = 1) throws -> AblationReport {
         let runs = try AblationRun.readAll(runsDirectory: results + "/runs")
-        return make(runs: runs, baseline: baseline, resamples: resamples, bootstrapSeed: bootstrapSeed)
+        return try make(runs: runs, baseline: baseline, resamples: resamples, bootstrapSeed: bootstrapSeed)
     }
 
-    public static func make(runs: [AblationRun], baseline: String = "random", resamples: Int = 1000, bootstrapSeed: UInt64 = 1) -> AblationReport {
+    /// - Throws: `AblationError` naming both directories when two runs are of one arm and seed.
+    public static func make(runs: [AblationRun], baseline: String = "random", resamples: Int = 1000, bootstrapSeed: UInt64 = 1) throws -> AblationReport {
+        try checkOneRunPerSeed(runs)
         let byArm = Dictionary(grouping: runs, by: \.arm)
         let arms = byArm.keys.sorted { a, b in a == baseline ? b != baseline : b == baseline ? false : a < b }
         func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }
@@ -168,6 +170,19 @@ public struct AblationReport: Codable, Equatable, Sendable {
                                     unfinished: unfinished, curves: curves)
         (report.domainRows, report.domainNotes) = domainDifferences(arms: arms.filter { $0 != baseline }, byArm: byArm, baseFinished: baseFinished)
         return report
+    }
+
+    /// Refuses two runs of one arm and seed (gathered from two machines, say): the report would
+    /// count the seed twice and pair the baseline with either.
+    static func checkOneRunPerSeed(_ runs: [AblationRun]) throws {
+        var seen: [String: String] = [:]   // "<arm>-seed<k>" → directory
+        for run in runs {
+            let key = run.arm + "-seed" + String(run.seed)
+            if let other = seen[key] {
+                throw AblationError("\(escapeControlCharacters(other)) and \(escapeControlCharacters(run.directory)) are both runs of arm \(run.arm) seed \(run.seed): remove or rename one")
+            }
+            seen[key] = run.directory
+        }
     }
 
     /// The per-domain table: for each arm and domain, the paired-by-seed t interval of

@@ -93,10 +93,13 @@ public struct AblationRun: Sendable {
         return run
     }
 
-    /// `domain-paragraph-frozen-seed2` → (`domain-paragraph-frozen`, 2).
+    /// `domain-paragraph-frozen-seed2` → (`domain-paragraph-frozen`, 2). The seed is written as
+    /// ablate writes it, in plain decimal: `-seed01`, `-seed+1` and `-seed-1` are not names of
+    /// runs (else `random-seed01` would be read as a second seed 1 of `random`).
     public static func parseName(_ name: String) -> (arm: String, seed: Int)? {
-        guard let range = name.range(of: "-seed", options: .backwards), let seed = Int(name[range.upperBound...]),
-              range.lowerBound > name.startIndex else { return nil }
+        guard let range = name.range(of: "-seed", options: .backwards), range.lowerBound > name.startIndex else { return nil }
+        let digits = String(name[range.upperBound...])
+        guard let seed = Int(digits), seed >= 0, String(seed) == digits else { return nil }
         return (String(name[..<range.lowerBound]), seed)
     }
 

@@ -9,7 +9,8 @@ struct ReportCommand: ParsableCommand {
         discussion: """
             Reads RESULTS/runs/<arm>-seed<k>/ (summary.json, metrics.jsonl, test-sentences.tsv) \
             and nothing else, so run directories gathered from several machines merge by copying \
-            them into one runs/ folder. Per arm: validation and test perplexity as mean ± sd over \
+            them into one runs/ folder (k in plain decimal: other directories, random-seed01 say, \
+            are ignored; two runs of one arm and seed are refused). Per arm: validation and test perplexity as mean ± sd over \
             finished seeds; the test perplexity difference from the baseline arm with a 95% \
             t interval paired by seed and a two-level bootstrap interval (resampling seeds, \
             then test sentences; needs 2 or more seeds), the seeds the arm would need for an \
