@@ -1,7 +1,8 @@
 /// A syntax check of one JSON text by RFC 8259, stricter than `JSONSerialization`, which on
 /// Linux accepts a trailing comma (`{"text": "a",}`) and repeated keys. Run before parsing, so a
-/// JSONL line is either strict JSON or an error naming where it goes wrong.
-enum StrictJSON {
+/// JSONL line, or a JSON file a user may edit (`checkFile`: an ablation spec, a run's
+/// summary.json), is either strict JSON or an error naming where it goes wrong.
+public enum StrictJSON {
     struct Problem: Error, Equatable {
         /// 0-based offset of the offending byte in the text.
         var offset: Int
@@ -20,6 +21,21 @@ enum StrictJSON {
         try parser.value(depth: 0)
         parser.skipSpace()
         if parser.i < bytes.count { throw Problem(offset: parser.i, message: "unexpected text after the JSON value") }
+    }
+
+    /// Checks a whole JSON file's bytes (a byte order mark already skipped). Throws a
+    /// `CorpusError` naming `path`, the line and the byte of the line, worded as a JSONL line's
+    /// error: `spec.json:3: not valid JSON: repeated key "seeds" (byte 3 of the line)`.
+    public static func checkFile(_ bytes: [UInt8], path: String) throws {
+        do {
+            try bytes.withUnsafeBufferPointer { try check($0) }
+        } catch let problem as Problem {
+            let before = bytes[..<problem.offset]
+            let line = before.count(where: { $0 == 0x0A }) + 1
+            let lineStart = before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
+            throw CorpusError(file: path, position: .line(line),
+                              "not valid JSON: \(problem.message) (byte \(problem.offset - lineStart + 1) of the line)")
+        }
     }
 
     private struct Parser {

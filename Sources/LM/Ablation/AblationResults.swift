@@ -1,4 +1,5 @@
 import Foundation
+import Corpus
 
 /// The `summary.json` that `lmtool train` writes last (the report reads it independently of the
 /// trainer's own type, so it also reads run directories copied from elsewhere), when a run is complete:
@@ -72,7 +73,15 @@ public struct AblationRun: Sendable {
         guard let (arm, seed) = parseName(name) else { throw AblationError("\(path): not a run directory name of the form <arm>-seed<k>") }
         var run = AblationRun(directory: path, arm: arm, seed: seed, summary: nil, validPerplexity: [], testSentences: nil)
         let summaryPath = path + "/summary.json"
-        if let data = FileManager.default.contents(atPath: summaryPath) {
+        if FileManager.default.fileExists(atPath: summaryPath) {
+            let data: Data
+            do {
+                let bytes = try readTextFile(path: summaryPath, maxBytes: 1 << 24)
+                try StrictJSON.checkFile(bytes, path: summaryPath)   // a repeated key: which value would count?
+                data = Data(bytes)
+            } catch let error as CorpusError {
+                throw AblationError(error.description)
+            }
             let decoder = JSONDecoder()
             decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             let summary: AblationRunSummary

@@ -348,10 +348,15 @@ public struct AblationSpec: Codable, Equatable, Sendable {
         train = try c.decodeIfPresent(TrainOverrides.self, forKey: .train) ?? d.train
     }
 
-    /// Reads a spec file; an error names the file, and so do those of `validate()` later.
+    /// Reads a spec file, which must be strict JSON (`StrictJSON`: no repeated key, no trailing
+    /// comma); an error names the file, and so do those of `validate()` later.
     public static func load(from path: String) throws -> AblationSpec {
         let data: Data
-        do { data = Data(try readTextFile(path: path, maxBytes: 1 << 24)) } catch let error as CorpusError {
+        do {
+            let bytes = try readTextFile(path: path, maxBytes: 1 << 24)
+            try StrictJSON.checkFile(bytes, path: path)   // a repeated key, a trailing comma
+            data = Data(bytes)
+        } catch let error as CorpusError {
             throw AblationError(error.description)
         }
         var spec: AblationSpec
