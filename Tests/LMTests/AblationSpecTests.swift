@@ -127,6 +127,9 @@ final class AblationSpecTests: XCTestCase {
         XCTAssertEqual(error { try AblationSpec.load(from: nested) }, "\(nested):1: not valid JSON: repeated key \"epochs\" (byte 22 of the line)")
         let lines = try write("lines.json", "{\n  \"seeds\": 2,\n  \"seeds\": 5\n}\n")
         XCTAssertEqual(error { try AblationSpec.load(from: lines) }, "\(lines):3: not valid JSON: repeated key \"seeds\" (byte 3 of the line)")
+        // An escape does not hide the repeat: Python reads "se\u0065ds" as seeds.
+        let escaped = try write("escaped.json", #"{"seeds":2,"se\u0065ds":5}"#)
+        XCTAssertEqual(error { try AblationSpec.load(from: escaped) }, #"\#(escaped):1: not valid JSON: repeated key "se\u0065ds" (byte 12 of the line)"#)
         let comma = try write("comma.json", "{\"seeds\": 2,}")
         XCTAssertEqual(error { try AblationSpec.load(from: comma) }, "\(comma):1: not valid JSON: trailing comma before } (byte 13 of the line)")
         // The same keys once each, and a byte order mark, still load.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A syntax check of one JSON text by RFC 8259, stricter than `JSONSerialization`, which on
 /// Linux accepts a trailing comma (`{"text": "a",}`) and repeated keys. Run before parsing, so a
 /// JSONL line, or a JSON file a user may edit (`checkFile`: an ablation spec, a run's
@@ -38,6 +40,14 @@ public enum StrictJSON {
         }
     }
 
+    /// A key (with its quotes, already checked) as a reader sees it: escapes decoded, so
+    /// `"se\u0065ds"` repeats `"seeds"`, as it does for Python and Foundation.
+    static func keyText(_ quoted: [UInt8]) -> String {
+        let plain = String(decoding: quoted.dropFirst().dropLast(), as: UTF8.self)
+        guard quoted.contains(UInt8(ascii: "\\")) else { return plain }
+        return (try? JSONDecoder().decode(String.self, from: Data(quoted))) ?? plain
+    }
+
     private struct Parser {
         let bytes: UnsafeBufferPointer<UInt8>
         var i = 0
@@ -76,7 +86,7 @@ public enum StrictJSON {
             i += 1
             skipSpace()
             if current == UInt8(ascii: "}") { i += 1; return }
-            var keys = Set<[UInt8]>()
+            var keys = Set<String>()
             while true {
                 guard current == UInt8(ascii: "\"") else {
                     throw fail(current == UInt8(ascii: "}") ? "trailing comma before }" : "expected a key in double quotes")
@@ -84,7 +94,7 @@ public enum StrictJSON {
                 let keyStart = i
                 try string()
                 let key = Array(bytes[keyStart..<i])
-                if !keys.insert(key).inserted {
+                if !keys.insert(StrictJSON.keyText(key)).inserted {
                     i = keyStart
                     throw fail("repeated key \(String(decoding: key, as: UTF8.self))")
                 }
