@@ -346,6 +346,39 @@ final class AblationReportTests: XCTestCase {
         }
     }
 
+    /// A UTF-8 byte order mark before the first line is skipped, as by every reader; old code
+    /// took "\u{FEFF}3" for a header and dropped the first sentence.
+    func testByteOrderMarkInTestSentencesIsSkipped() throws {
+        XCTAssertEqual(try AblationRun.readTestSentences(try write("bom.tsv", "\u{FEFF}3\t-4.5\n2\t-1\n")),
+                       .init(tokens: [3, 2], logprobs: [-4.5, -1]))
+        XCTAssertEqual(try AblationRun.readTestSentences(try write("bomh.tsv", "\u{FEFF}tokens\tlogprob\n4\t-2.5\n")),
+                       .init(tokens: [4], logprobs: [-2.5]))
+    }
+
+    /// Paired runs must have scored the same sentences: token columns that differ (lines in
+    /// another order, or another tokenization) are treated like different sentence counts, a
+    /// note and no bootstrap at either level; old code resampled them as if paired.
+    func testPairedRunsWithDifferentTokenColumnsGetANoteAndNoBootstrap() throws {
+        let base = [(3, -8.0), (5, -15.0)]
+        try makeRun("random-seed1", valid: [100], test: 100, sentences: base)
+        try makeRun("random-seed2", valid: [100], test: 110, sentences: base)
+        try makeRun("shuffled-seed1", valid: [100], test: 95, sentences: [(3, -9), (5, -16)])
+        try makeRun("shuffled-seed2", valid: [100], test: 105, sentences: [(5, -16), (3, -9)])
+        try makeRun("retokenized-seed1", valid: [100], test: 95, sentences: [(3, -9), (4, -16)])
+        try makeRun("retokenized-seed2", valid: [100], test: 105, sentences: [(3, -9), (4, -16)])
+        let report = try AblationReport.make(results: dir, resamples: 20)
+        XCTAssertEqual(report.rows.map(\.arm), ["random", "retokenized", "shuffled"])
+        let runs = dir + "/runs/"
+        let retokenized = report.rows[1], shuffled = report.rows[2]
+        XCTAssertEqual(retokenized.notes, ["\(runs)retokenized-seed1/test-sentences.tsv sentence 2 has 4 tokens, \(runs)random-seed1/test-sentences.tsv 5: not the same sentences"])
+        XCTAssertEqual(shuffled.notes, ["\(runs)shuffled-seed2/test-sentences.tsv sentence 1 has 5 tokens, \(runs)random-seed2/test-sentences.tsv 3: not the same sentences"])
+        for row in [retokenized, shuffled] {
+            XCTAssertNil(row.bootstrap, row.arm)
+            XCTAssertNil(row.sentenceBootstrap, row.arm)
+            XCTAssertEqual(row.difference?.mean, -5, row.arm)      // 95 − 100, 105 − 110: the t interval stays
+        }
+    }
+
     func write(_ name: String, _ text: String) throws -> String {
         try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/" + name))
         return dir + "/" + name

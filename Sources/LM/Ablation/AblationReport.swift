@@ -145,6 +145,11 @@ public struct AblationReport: Codable, Equatable, Sendable {
                             row.notes.append("\(run.testSentencesPath) has \(a.tokens.count) sentences, \(base.testSentencesPath) \(b.tokens.count)")
                             break
                         }
+                        // Sentence i of one run is resampled with sentence i of the other: they must be the same sentence.
+                        if let i = a.tokens.indices.first(where: { a.tokens[$0] != b.tokens[$0] }) {
+                            row.notes.append("\(run.testSentencesPath) sentence \(i + 1) has \(a.tokens[i]) tokens, \(base.testSentencesPath) \(b.tokens[i]): not the same sentences")
+                            break
+                        }
                         scored.append((a, b))
                     }
                     if scored.count == pairs.count {

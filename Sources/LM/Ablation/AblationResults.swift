@@ -112,13 +112,15 @@ public struct AblationRun: Sendable {
         return (String(name[..<range.lowerBound]), seed)
     }
 
-    /// Parses `tokens<TAB>logprob` lines (a first line that is not numeric is a header and skipped);
+    /// Parses `tokens<TAB>logprob` lines (a UTF-8 byte order mark is skipped, and a first line
+    /// that is not numeric is a header and skipped);
     /// a log-probability must be finite and at most 0 (a probability is at most 1), a token
     /// count at least 1 (a scored sentence has at least its end), and the sentence's perplexity
     /// exp(−logprob / tokens) a finite double (then so is every pooled perplexity of a resample,
     /// whose exponent is a weighted mean of the sentences').
     public static func readTestSentences(_ path: String) throws -> Statistics.SentenceScores {
-        guard let data = FileManager.default.contents(atPath: path) else { throw AblationError("\(path): cannot read") }
+        guard var data = FileManager.default.contents(atPath: path) else { throw AblationError("\(path): cannot read") }
+        if data.starts(with: [0xEF, 0xBB, 0xBF]) { data.removeFirst(3) }   // else "\u{FEFF}3" would pass for a header
         var scores = Statistics.SentenceScores(tokens: [], logprobs: [])
         for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             if line.isEmpty { continue }
