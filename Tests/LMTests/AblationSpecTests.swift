@@ -152,6 +152,24 @@ final class AblationSpecTests: XCTestCase {
         XCTAssertEqual(try AblationReport.make(results: dir + "/r").rows.first?.testPPLMean, 100)
     }
 
+    /// A number no integer field holds (a fraction, or beyond Int) names the field and what it
+    /// must be; old code said "The given data was not valid JSON" (it is valid JSON) and named none.
+    func testNonIntegerNumbersNameTheFieldAndWhatItMustBe() throws {
+        let cases: [(String, String)] = [
+            (#"{"seeds": 2.5}"#, "seeds must be an integer from 1 to 1000, got 2.5"),
+            (#"{"seeds": 1e30}"#, "seeds must be an integer from 1 to 1000, got 1e+30"),
+            (#"{"grids": [{"sources": ["random"], "seeds": 2.5}]}"#, "grids[].seeds must be an integer from 1 to 1000, got 2.5"),
+            (#"{"vocabulary": {"maxSize": 1e30}}"#, "vocabulary.maxSize must be an integer, got 1e+30"),
+            (#"{"pretraining": {"epochs": 0.5}}"#, "pretraining.epochs must be an integer, got 0.5"),
+        ]
+        for (i, (json, message)) in cases.enumerated() {
+            let path = try write("n\(i).json", json)
+            XCTAssertEqual(error { try AblationSpec.load(from: path) }, "\(path): \(message)", json)
+        }
+        // Integers, written as such, still load.
+        XCTAssertEqual(try AblationSpec.load(from: try write("ok.json", #"{"seeds": 7, "vocabulary": {"maxSize": 100}}"#)).seeds, 7)
+    }
+
     func testSpecErrorsNameTheSpecFile() throws {
         let path = try write("s.json", "{\"corpus\": [\"\(dir!)/c.jsonl\"], \"sources\": [\"random\", \"glove\"]}")
         XCTAssertTrue(error { try AblationPlan(spec: try AblationSpec.load(from: path), results: self.dir + "/r") }
