@@ -379,6 +379,18 @@ final class AblationReportTests: XCTestCase {
         }
     }
 
+    /// The library bounds the resamples as `lmtool report` does (each costs a pass over every
+    /// paired run's sentences).
+    func testResamplesAreBounded() throws {
+        try makeRun("random-seed1", valid: [100], test: 100)
+        for bad in [0, 100_001] {
+            XCTAssertThrowsError(try AblationReport.make(results: dir, resamples: bad)) {
+                XCTAssertEqual("\($0)", "resamples must be in 1...100000, got \(bad)")
+            }
+        }
+        XCTAssertEqual(try AblationReport.make(results: dir, resamples: 100_000).resamples, 100_000)
+    }
+
     func write(_ name: String, _ text: String) throws -> String {
         try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/" + name))
         return dir + "/" + name

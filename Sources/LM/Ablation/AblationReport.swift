@@ -88,14 +88,21 @@ public struct AblationReport: Codable, Equatable, Sendable {
     /// Why the per-domain table is missing or partial, if it is.
     public var domainNotes: [String] = []
 
+    /// The most bootstrap resamples (`lmtool report --resamples`): each is a pass over every
+    /// paired run's test sentences, and 100,000 already put the percentiles' own noise far below
+    /// the intervals' widths.
+    public static let maxResamples = 100_000
+
     /// Builds the report from `RESULTS/runs/`. Rows: the baseline first, then the other arms by name.
     public static func make(results: String, baseline: String = "random", resamples: Int = 1000, bootstrapSeed: UInt64 = 1) throws -> AblationReport {
         let runs = try AblationRun.readAll(runsDirectory: results + "/runs")
         return try make(runs: runs, baseline: baseline, resamples: resamples, bootstrapSeed: bootstrapSeed)
     }
 
-    /// - Throws: `AblationError` naming both directories when two runs are of one arm and seed.
+    /// - Throws: `AblationError` naming both directories when two runs are of one arm and seed,
+    ///   or for `resamples` outside 1...`maxResamples`.
     public static func make(runs: [AblationRun], baseline: String = "random", resamples: Int = 1000, bootstrapSeed: UInt64 = 1) throws -> AblationReport {
+        if !(1...maxResamples).contains(resamples) { throw AblationError("resamples must be in 1...\(maxResamples), got \(resamples)") }
         try checkOneRunPerSeed(runs)
         let byArm = Dictionary(grouping: runs, by: \.arm)
         let arms = byArm.keys.sorted { a, b in a == baseline ? b != baseline : b == baseline ? false : a < b }

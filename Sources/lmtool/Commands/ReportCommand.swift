@@ -33,7 +33,7 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "The arm the others are compared with (default: the spec's, else random).")
     var baseline: String?
 
-    @Option(parsing: .unconditional, help: "Resamples of both bootstraps.")
+    @Option(parsing: .unconditional, help: "Resamples of both bootstraps (1 to 100,000).")
     var resamples = 1000
 
     @Option(name: .customLong("bootstrap-seed"), parsing: .unconditional, help: "Seed of the bootstraps' resampling.")
@@ -43,7 +43,7 @@ struct ReportCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if resamples < 1 { throw ValidationError("--resamples must be at least 1") }
+        try OptionBounds.checkRange(1...AblationReport.maxResamples, resamples, "--resamples")
     }
 
     func run() throws {
