@@ -204,6 +204,10 @@ final class InputTests: XCTestCase {
         XCTAssertEqual(problem("{\"a\": tru}"), "9: expected true")
         XCTAssertEqual(problem("{\"a\": 1"), "7: the line ends inside the JSON value")
         XCTAssertEqual(problem(String(repeating: "[", count: 600)), "512: nested deeper than 512 levels")
+        // A key is compared as a reader sees it, escapes decoded: "\u0061" and "\/" repeat "a" and "/".
+        XCTAssertEqual(problem("{\"a\": 1, \"\\u0061\": 2}"), "9: repeated key \"\\u0061\"")
+        XCTAssertEqual(problem("{\"/\": 1, \"\\/\": 2}"), "9: repeated key \"\\/\"")
+        XCTAssertEqual(problem("{\"a\": {\"b\": 1}, \"b\": 2, \"\\u0062c\": 3}"), nil)
     }
 
     // MARK: File names in errors

@@ -298,6 +298,99 @@ final class AblationReportTests: XCTestCase {
         XCTAssertNil(AblationRun.parseName("random-seedx"))
     }
 
+    /// A seed in a run name is written in plain decimal: `random-seed01`, `random-seed+1` and
+    /// `random-seed-1` are not runs of the grid and are ignored, like any directory whose name is
+    /// not `<arm>-seed<k>`. Old code read seed01 (test ppl 500) as a second seed 1 of random:
+    /// 3 seeds [1, 1, 2], and Δ paired arm seed 1 with the seed01 run.
+    func testOnlyPlainDecimalSeedsNameRuns() throws {
+        try makeRun("random-seed1", valid: [100], test: 100)
+        try makeRun("random-seed2", valid: [110], test: 110)
+        try makeRun("random-seed01", valid: [500], test: 500)
+        try makeRun("random-seed+1", valid: [500], test: 500)
+        try makeRun("random-seed-1", valid: [500], test: 500)
+        try makeRun("arm-frozen-seed1", valid: [90], test: 90)
+        try makeRun("arm-frozen-seed2", valid: [100], test: 100)
+        let report = try AblationReport.make(results: dir, resamples: 10)
+        XCTAssertEqual(report.rows.map(\.arm), ["random", "arm-frozen"])
+        XCTAssertEqual(report.rows.map(\.seeds), [[1, 2], [1, 2]])
+        XCTAssertEqual(report.rows[0].testPPLMean, 105)            // (100 + 110) / 2
+        XCTAssertEqual(report.rows[1].difference?.mean, -10)       // 90 − 100 and 100 − 110
+        XCTAssertEqual(report.rows[1].difference?.count, 2)
+        XCTAssertEqual(report.unfinished, [])
+        for name in ["random-seed01", "random-seed+1", "random-seed-1", "random-seed 1", "random-seed1 ", "random-seed١"] {
+            XCTAssertNil(AblationRun.parseName(name), name)
+        }
+        XCTAssertEqual(AblationRun.parseName("random-seed10")?.seed, 10)
+        XCTAssertEqual(AblationRun.parseName("random-seed0")?.seed, 0)
+    }
+
+    /// Two directories that name one arm and seed (here the arm `café` written in two Unicode
+    /// forms: two names on disk, one string to Swift) are refused in one line naming both,
+    /// instead of being counted as two seeds (old code: seeds [1, 1]).
+    func testTwoRunDirectoriesForOneArmAndSeedAreRefusedNamingBoth() throws {
+        try makeRun("random-seed1", valid: [100], test: 100)
+        try makeRun("caf\u{E9}-seed1", valid: [90], test: 90)
+        try makeRun("cafe\u{301}-seed1", valid: [95], test: 95)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir + "/runs").count, 3, "two directories on disk")
+        let a = dir + "/runs/caf\u{E9}-seed1", b = dir + "/runs/cafe\u{301}-seed1"
+        var message = ""
+        XCTAssertThrowsError(try AblationReport.make(results: dir, resamples: 10)) { message = "\($0)" }
+        XCTAssertTrue(["\(a) and \(b) are both runs of arm caf\u{E9} seed 1: remove or rename one",
+                       "\(b) and \(a) are both runs of arm caf\u{E9} seed 1: remove or rename one"].contains(message), message)
+        // The same through the library: runs gathered from two machines.
+        let one = try AblationRun.read(dir + "/runs/random-seed1")
+        var other = one
+        other.directory = dir + "/elsewhere/random-seed1"
+        XCTAssertThrowsError(try AblationReport.make(runs: [one, other], resamples: 10)) {
+            XCTAssertEqual("\($0)", "\(one.directory) and \(other.directory) are both runs of arm random seed 1: remove or rename one")
+        }
+    }
+
+    /// A UTF-8 byte order mark before the first line is skipped, as by every reader; old code
+    /// took "\u{FEFF}3" for a header and dropped the first sentence.
+    func testByteOrderMarkInTestSentencesIsSkipped() throws {
+        XCTAssertEqual(try AblationRun.readTestSentences(try write("bom.tsv", "\u{FEFF}3\t-4.5\n2\t-1\n")),
+                       .init(tokens: [3, 2], logprobs: [-4.5, -1]))
+        XCTAssertEqual(try AblationRun.readTestSentences(try write("bomh.tsv", "\u{FEFF}tokens\tlogprob\n4\t-2.5\n")),
+                       .init(tokens: [4], logprobs: [-2.5]))
+    }
+
+    /// Paired runs must have scored the same sentences: token columns that differ (lines in
+    /// another order, or another tokenization) are treated like different sentence counts, a
+    /// note and no bootstrap at either level; old code resampled them as if paired.
+    func testPairedRunsWithDifferentTokenColumnsGetANoteAndNoBootstrap() throws {
+        let base = [(3, -8.0), (5, -15.0)]
+        try makeRun("random-seed1", valid: [100], test: 100, sentences: base)
+        try makeRun("random-seed2", valid: [100], test: 110, sentences: base)
+        try makeRun("shuffled-seed1", valid: [100], test: 95, sentences: [(3, -9), (5, -16)])
+        try makeRun("shuffled-seed2", valid: [100], test: 105, sentences: [(5, -16), (3, -9)])
+        try makeRun("retokenized-seed1", valid: [100], test: 95, sentences: [(3, -9), (4, -16)])
+        try makeRun("retokenized-seed2", valid: [100], test: 105, sentences: [(3, -9), (4, -16)])
+        let report = try AblationReport.make(results: dir, resamples: 20)
+        XCTAssertEqual(report.rows.map(\.arm), ["random", "retokenized", "shuffled"])
+        let runs = dir + "/runs/"
+        let retokenized = report.rows[1], shuffled = report.rows[2]
+        XCTAssertEqual(retokenized.notes, ["\(runs)retokenized-seed1/test-sentences.tsv sentence 2 has 4 tokens, \(runs)random-seed1/test-sentences.tsv 5: not the same sentences"])
+        XCTAssertEqual(shuffled.notes, ["\(runs)shuffled-seed2/test-sentences.tsv sentence 1 has 5 tokens, \(runs)random-seed2/test-sentences.tsv 3: not the same sentences"])
+        for row in [retokenized, shuffled] {
+            XCTAssertNil(row.bootstrap, row.arm)
+            XCTAssertNil(row.sentenceBootstrap, row.arm)
+            XCTAssertEqual(row.difference?.mean, -5, row.arm)      // 95 − 100, 105 − 110: the t interval stays
+        }
+    }
+
+    /// The library bounds the resamples as `lmtool report` does (each costs a pass over every
+    /// paired run's sentences).
+    func testResamplesAreBounded() throws {
+        try makeRun("random-seed1", valid: [100], test: 100)
+        for bad in [0, 100_001] {
+            XCTAssertThrowsError(try AblationReport.make(results: dir, resamples: bad)) {
+                XCTAssertEqual("\($0)", "resamples must be in 1...100000, got \(bad)")
+            }
+        }
+        XCTAssertEqual(try AblationReport.make(results: dir, resamples: 100_000).resamples, 100_000)
+    }
+
     func write(_ name: String, _ text: String) throws -> String {
         try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/" + name))
         return dir + "/" + name

@@ -116,6 +116,60 @@ final class AblationSpecTests: XCTestCase {
         XCTAssertEqual(spec.origin, good)
     }
 
+    /// A repeated key is an error naming the file, the line, the byte of the line and the key,
+    /// at any level (Python's json reads the last value, Foundation's decoder the first: old code
+    /// planned 2 seeds with --epochs 1 from this spec, Python reads 5 and 7). A trailing comma,
+    /// which Foundation on Linux accepts, is refused too.
+    func testRepeatedKeysAndTrailingCommasInASpecAreRefused() throws {
+        let brief = try write("dup.json", #"{"sources":["random"],"seeds":2,"seeds":5,"train":{"epochs":1,"epochs":7}}"#)
+        XCTAssertEqual(error { try AblationSpec.load(from: brief) }, "\(brief):1: not valid JSON: repeated key \"seeds\" (byte 33 of the line)")
+        let nested = try write("nested.json", #"{"train":{"epochs":1,"epochs":7}}"#)
+        XCTAssertEqual(error { try AblationSpec.load(from: nested) }, "\(nested):1: not valid JSON: repeated key \"epochs\" (byte 22 of the line)")
+        let lines = try write("lines.json", "{\n  \"seeds\": 2,\n  \"seeds\": 5\n}\n")
+        XCTAssertEqual(error { try AblationSpec.load(from: lines) }, "\(lines):3: not valid JSON: repeated key \"seeds\" (byte 3 of the line)")
+        // An escape does not hide the repeat: Python reads "se\u0065ds" as seeds.
+        let escaped = try write("escaped.json", #"{"seeds":2,"se\u0065ds":5}"#)
+        XCTAssertEqual(error { try AblationSpec.load(from: escaped) }, #"\#(escaped):1: not valid JSON: repeated key "se\u0065ds" (byte 12 of the line)"#)
+        let comma = try write("comma.json", "{\"seeds\": 2,}")
+        XCTAssertEqual(error { try AblationSpec.load(from: comma) }, "\(comma):1: not valid JSON: trailing comma before } (byte 13 of the line)")
+        // The same keys once each, and a byte order mark, still load.
+        let good = try write("good.json", "\u{FEFF}{\"sources\":[\"random\"],\"seeds\":5,\"train\":{\"epochs\":7}}")
+        let spec = try AblationSpec.load(from: good)
+        XCTAssertEqual(spec.seeds, 5)
+        XCTAssertEqual(spec.train.integer("epochs"), 7)
+    }
+
+    /// summary.json is read as strictly: `test_ppl` twice (100, then 500) is an error naming the
+    /// file and the key; old code read 100. A byte order mark is skipped.
+    func testRepeatedKeyInASummaryIsRefusedNamingFileAndKey() throws {
+        let run = dir + "/r/runs/random-seed1"
+        try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+        let fields = #""epochs":1,"parameters":100,"seconds":1.0,"stop_reason":"finished 1 epochs","test_ppl":100,"#
+        try Data(("{" + fields + #""test_ppl":500,"trainable_parameters":100,"valid_ppl":100}"# + "\n").utf8).write(to: URL(fileURLWithPath: run + "/summary.json"))
+        XCTAssertEqual(error { try AblationReport.make(results: self.dir + "/r") },
+                       "\(run)/summary.json:1: not valid JSON: repeated key \"test_ppl\" (byte 93 of the line)")
+        try Data(([0xEF, 0xBB, 0xBF] + Array(("{" + fields + #""trainable_parameters":100,"valid_ppl":100}"# + "\n").utf8))).write(to: URL(fileURLWithPath: run + "/summary.json"))
+        XCTAssertEqual(try AblationReport.make(results: dir + "/r").rows.first?.testPPLMean, 100)
+    }
+
+    /// A number no integer field holds (a fraction, or beyond Int) names the field and what it
+    /// must be; old code said "The given data was not valid JSON" (it is valid JSON) and named none.
+    func testNonIntegerNumbersNameTheFieldAndWhatItMustBe() throws {
+        let cases: [(String, String)] = [
+            (#"{"seeds": 2.5}"#, "seeds must be an integer from 1 to 1000, got 2.5"),
+            (#"{"seeds": 1e30}"#, "seeds must be an integer from 1 to 1000, got 1e+30"),
+            (#"{"grids": [{"sources": ["random"], "seeds": 2.5}]}"#, "grids[].seeds must be an integer from 1 to 1000, got 2.5"),
+            (#"{"vocabulary": {"maxSize": 1e30}}"#, "vocabulary.maxSize must be an integer, got 1e+30"),
+            (#"{"pretraining": {"epochs": 0.5}}"#, "pretraining.epochs must be an integer, got 0.5"),
+        ]
+        for (i, (json, message)) in cases.enumerated() {
+            let path = try write("n\(i).json", json)
+            XCTAssertEqual(error { try AblationSpec.load(from: path) }, "\(path): \(message)", json)
+        }
+        // Integers, written as such, still load.
+        XCTAssertEqual(try AblationSpec.load(from: try write("ok.json", #"{"seeds": 7, "vocabulary": {"maxSize": 100}}"#)).seeds, 7)
+    }
+
     func testSpecErrorsNameTheSpecFile() throws {
         let path = try write("s.json", "{\"corpus\": [\"\(dir!)/c.jsonl\"], \"sources\": [\"random\", \"glove\"]}")
         XCTAssertTrue(error { try AblationPlan(spec: try AblationSpec.load(from: path), results: self.dir + "/r") }

@@ -196,7 +196,11 @@ final class RunFilesFuzzTests: XCTestCase {
             let spec: AblationSpec
             do { spec = try AblationSpec.load(from: specPath) } catch {
                 rejected += 1
-                assertOneLineNaming(error, specPath + ": ", trial)
+                assertOneLineNaming(error, specPath + ":", trial)
+                // After the file name: ": " and the field, or a syntax error's line, ":3: " (StrictJSON).
+                let after = "\(error)".dropFirst(specPath.count + 1)
+                XCTAssertTrue(after.hasPrefix(" ") || after.first?.isNumber == true && after.drop(while: \.isNumber).hasPrefix(": "),
+                              "trial \(trial): \(error)")
                 continue
             }
             do {

@@ -40,7 +40,7 @@ final class OptionBoundsTests: XCTestCase {
         (["generate", "--model", "run"], [("--temperature", "-1"), ("--top-k", "0"), ("--words", "-1"), ("--seed", "-1")]),
         (["perplexity", "--model", "run", "in.txt"], [("--batch-size", "0"), ("--window", "-1")]),
         (["rescore", "--model", "run", "nbest.txt"], [("--batch-size", "0"), ("--batch-size", "-1")]),
-        (["report", "results"], [("--resamples", "0"), ("--bootstrap-seed", "-1")]),
+        (["report", "results"], [("--resamples", "0"), ("--resamples", "100001"), ("--bootstrap-seed", "-1")]),
         (["pretrain-domain", "--corpus", "in.txt", "--out", "out"],
          [("--min-count", "0"), ("--max-size", "-1"), ("--embedding-size", "0"), ("--hidden-size", "-1"),
           ("--init-range", "-1"), ("--dropout", "1"), ("--epochs", "0"), ("--batch-size", "-1"), ("--lr", "-1"),
@@ -90,5 +90,16 @@ final class OptionBoundsTests: XCTestCase {
         let r = try runLMTool(["train", "--help"])
         XCTAssertEqual(r.status, 0)
         XCTAssertTrue(r.stdout.contains("4 × the processor count"), r.stdout)
+    }
+
+    /// `report --resamples` has an upper bound (100000000 ran for minutes), stated in the help
+    /// and in the one-line error.
+    func testTheResamplesRangeIsInTheHelpAndTheError() throws {
+        let help = try runLMTool(["report", "--help"])
+        XCTAssertEqual(help.status, 0)
+        XCTAssertTrue(help.stdout.contains("1 to 100,000"), help.stdout)
+        let r = try runLMTool(["report", NSTemporaryDirectory() + "no-such-results-\(UUID().uuidString)", "--resamples", "100000000"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(r.stderr.split(separator: "\n").last.map(String.init), "Error: --resamples must be in 1...100000, got 100000000")
     }
 }

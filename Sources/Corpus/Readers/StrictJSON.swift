@@ -1,7 +1,10 @@
+import Foundation
+
 /// A syntax check of one JSON text by RFC 8259, stricter than `JSONSerialization`, which on
 /// Linux accepts a trailing comma (`{"text": "a",}`) and repeated keys. Run before parsing, so a
-/// JSONL line is either strict JSON or an error naming where it goes wrong.
-enum StrictJSON {
+/// JSONL line, or a JSON file a user may edit (`checkFile`: an ablation spec, a run's
+/// summary.json), is either strict JSON or an error naming where it goes wrong.
+public enum StrictJSON {
     struct Problem: Error, Equatable {
         /// 0-based offset of the offending byte in the text.
         var offset: Int
@@ -20,6 +23,29 @@ enum StrictJSON {
         try parser.value(depth: 0)
         parser.skipSpace()
         if parser.i < bytes.count { throw Problem(offset: parser.i, message: "unexpected text after the JSON value") }
+    }
+
+    /// Checks a whole JSON file's bytes (a byte order mark already skipped). Throws a
+    /// `CorpusError` naming `path`, the line and the byte of the line, worded as a JSONL line's
+    /// error: `spec.json:3: not valid JSON: repeated key "seeds" (byte 3 of the line)`.
+    public static func checkFile(_ bytes: [UInt8], path: String) throws {
+        do {
+            try bytes.withUnsafeBufferPointer { try check($0) }
+        } catch let problem as Problem {
+            let before = bytes[..<problem.offset]
+            let line = before.count(where: { $0 == 0x0A }) + 1
+            let lineStart = before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
+            throw CorpusError(file: path, position: .line(line),
+                              "not valid JSON: \(problem.message) (byte \(problem.offset - lineStart + 1) of the line)")
+        }
+    }
+
+    /// A key (with its quotes, already checked) as a reader sees it: escapes decoded, so
+    /// `"se\u0065ds"` repeats `"seeds"`, as it does for Python and Foundation.
+    static func keyText(_ quoted: [UInt8]) -> String {
+        let plain = String(decoding: quoted.dropFirst().dropLast(), as: UTF8.self)
+        guard quoted.contains(UInt8(ascii: "\\")) else { return plain }
+        return (try? JSONDecoder().decode(String.self, from: Data(quoted))) ?? plain
     }
 
     private struct Parser {
@@ -60,7 +86,7 @@ enum StrictJSON {
             i += 1
             skipSpace()
             if current == UInt8(ascii: "}") { i += 1; return }
-            var keys = Set<[UInt8]>()
+            var keys = Set<String>()
             while true {
                 guard current == UInt8(ascii: "\"") else {
                     throw fail(current == UInt8(ascii: "}") ? "trailing comma before }" : "expected a key in double quotes")
@@ -68,7 +94,7 @@ enum StrictJSON {
                 let keyStart = i
                 try string()
                 let key = Array(bytes[keyStart..<i])
-                if !keys.insert(key).inserted {
+                if !keys.insert(StrictJSON.keyText(key)).inserted {
                     i = keyStart
                     throw fail("repeated key \(String(decoding: key, as: UTF8.self))")
                 }

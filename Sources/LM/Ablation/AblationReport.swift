@@ -88,13 +88,22 @@ public struct AblationReport: Codable, Equatable, Sendable {
     /// Why the per-domain table is missing or partial, if it is.
     public var domainNotes: [String] = []
 
+    /// The most bootstrap resamples (`lmtool report --resamples`): each is a pass over every
+    /// paired run's test sentences, and 100,000 already put the percentiles' own noise far below
+    /// the intervals' widths.
+    public static let maxResamples = 100_000
+
     /// Builds the report from `RESULTS/runs/`. Rows: the baseline first, then the other arms by name.
     public static func make(results: String, baseline: String = "random", resamples: Int = 1000, bootstrapSeed: UInt64 = 1) throws -> AblationReport {
         let runs = try AblationRun.readAll(runsDirectory: results + "/runs")
-        return make(runs: runs, baseline: baseline, resamples: resamples, bootstrapSeed: bootstrapSeed)
+        return try make(runs: runs, baseline: baseline, resamples: resamples, bootstrapSeed: bootstrapSeed)
     }
 
-    public static func make(runs: [AblationRun], baseline: String = "random", resamples: Int = 1000, bootstrapSeed: UInt64 = 1) -> AblationReport {
+    /// - Throws: `AblationError` naming both directories when two runs are of one arm and seed,
+    ///   or for `resamples` outside 1...`maxResamples`.
+    public static func make(runs: [AblationRun], baseline: String = "random", resamples: Int = 1000, bootstrapSeed: UInt64 = 1) throws -> AblationReport {
+        if !(1...maxResamples).contains(resamples) { throw AblationError("resamples must be in 1...\(maxResamples), got \(resamples)") }
+        try checkOneRunPerSeed(runs)
         let byArm = Dictionary(grouping: runs, by: \.arm)
         let arms = byArm.keys.sorted { a, b in a == baseline ? b != baseline : b == baseline ? false : a < b }
         func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }
@@ -143,6 +152,11 @@ public struct AblationReport: Codable, Equatable, Sendable {
                             row.notes.append("\(run.testSentencesPath) has \(a.tokens.count) sentences, \(base.testSentencesPath) \(b.tokens.count)")
                             break
                         }
+                        // Sentence i of one run is resampled with sentence i of the other: they must be the same sentence.
+                        if let i = a.tokens.indices.first(where: { a.tokens[$0] != b.tokens[$0] }) {
+                            row.notes.append("\(run.testSentencesPath) sentence \(i + 1) has \(a.tokens[i]) tokens, \(base.testSentencesPath) \(b.tokens[i]): not the same sentences")
+                            break
+                        }
                         scored.append((a, b))
                     }
                     if scored.count == pairs.count {
@@ -168,6 +182,19 @@ public struct AblationReport: Codable, Equatable, Sendable {
                                     unfinished: unfinished, curves: curves)
         (report.domainRows, report.domainNotes) = domainDifferences(arms: arms.filter { $0 != baseline }, byArm: byArm, baseFinished: baseFinished)
         return report
+    }
+
+    /// Refuses two runs of one arm and seed (gathered from two machines, say): the report would
+    /// count the seed twice and pair the baseline with either.
+    static func checkOneRunPerSeed(_ runs: [AblationRun]) throws {
+        var seen: [String: String] = [:]   // "<arm>-seed<k>" → directory
+        for run in runs {
+            let key = run.arm + "-seed" + String(run.seed)
+            if let other = seen[key] {
+                throw AblationError("\(escapeControlCharacters(other)) and \(escapeControlCharacters(run.directory)) are both runs of arm \(run.arm) seed \(run.seed): remove or rename one")
+            }
+            seen[key] = run.directory
+        }
     }
 
     /// The per-domain table: for each arm and domain, the paired-by-seed t interval of

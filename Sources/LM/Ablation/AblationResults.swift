@@ -1,4 +1,5 @@
 import Foundation
+import Corpus
 
 /// The `summary.json` that `lmtool train` writes last (the report reads it independently of the
 /// trainer's own type, so it also reads run directories copied from elsewhere), when a run is complete:
@@ -72,7 +73,15 @@ public struct AblationRun: Sendable {
         guard let (arm, seed) = parseName(name) else { throw AblationError("\(path): not a run directory name of the form <arm>-seed<k>") }
         var run = AblationRun(directory: path, arm: arm, seed: seed, summary: nil, validPerplexity: [], testSentences: nil)
         let summaryPath = path + "/summary.json"
-        if let data = FileManager.default.contents(atPath: summaryPath) {
+        if FileManager.default.fileExists(atPath: summaryPath) {
+            let data: Data
+            do {
+                let bytes = try readTextFile(path: summaryPath, maxBytes: 1 << 24)
+                try StrictJSON.checkFile(bytes, path: summaryPath)   // a repeated key: which value would count?
+                data = Data(bytes)
+            } catch let error as CorpusError {
+                throw AblationError(error.description)
+            }
             let decoder = JSONDecoder()
             decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             let summary: AblationRunSummary
@@ -93,20 +102,25 @@ public struct AblationRun: Sendable {
         return run
     }
 
-    /// `domain-paragraph-frozen-seed2` → (`domain-paragraph-frozen`, 2).
+    /// `domain-paragraph-frozen-seed2` → (`domain-paragraph-frozen`, 2). The seed is written as
+    /// ablate writes it, in plain decimal: `-seed01`, `-seed+1` and `-seed-1` are not names of
+    /// runs (else `random-seed01` would be read as a second seed 1 of `random`).
     public static func parseName(_ name: String) -> (arm: String, seed: Int)? {
-        guard let range = name.range(of: "-seed", options: .backwards), let seed = Int(name[range.upperBound...]),
-              range.lowerBound > name.startIndex else { return nil }
+        guard let range = name.range(of: "-seed", options: .backwards), range.lowerBound > name.startIndex else { return nil }
+        let digits = String(name[range.upperBound...])
+        guard let seed = Int(digits), seed >= 0, String(seed) == digits else { return nil }
         return (String(name[..<range.lowerBound]), seed)
     }
 
-    /// Parses `tokens<TAB>logprob` lines (a first line that is not numeric is a header and skipped);
+    /// Parses `tokens<TAB>logprob` lines (a UTF-8 byte order mark is skipped, and a first line
+    /// that is not numeric is a header and skipped);
     /// a log-probability must be finite and at most 0 (a probability is at most 1), a token
     /// count at least 1 (a scored sentence has at least its end), and the sentence's perplexity
     /// exp(−logprob / tokens) a finite double (then so is every pooled perplexity of a resample,
     /// whose exponent is a weighted mean of the sentences').
     public static func readTestSentences(_ path: String) throws -> Statistics.SentenceScores {
-        guard let data = FileManager.default.contents(atPath: path) else { throw AblationError("\(path): cannot read") }
+        guard var data = FileManager.default.contents(atPath: path) else { throw AblationError("\(path): cannot read") }
+        if data.starts(with: [0xEF, 0xBB, 0xBF]) { data.removeFirst(3) }   // else "\u{FEFF}3" would pass for a header
         var scores = Statistics.SentenceScores(tokens: [], logprobs: [])
         for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             if line.isEmpty { continue }

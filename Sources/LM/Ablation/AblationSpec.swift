@@ -279,6 +279,7 @@ public struct AblationSpec: Codable, Equatable, Sendable {
         public init(from decoder: Decoder) throws {
             let all = try decoder.container(keyedBy: AnyKey.self)
             try AblationSpec.checkFields(all, known: CodingKeys.allCases.map(\.rawValue), prefix: "grids[].")
+            try AblationSpec.checkIntegers(all, prefix: "grids[].")
             let c = try decoder.container(keyedBy: CodingKeys.self)
             sources = try c.decodeIfPresent([String].self, forKey: .sources)
             modes = try c.decodeIfPresent([String].self, forKey: .modes)
@@ -315,15 +316,28 @@ public struct AblationSpec: Codable, Equatable, Sendable {
         }
     }
 
+    /// Refuses a number that no integer can hold (2.5, 1e30), naming the field: Foundation's
+    /// decoder would say "The given data was not valid JSON" and name none. Every number of a
+    /// spec outside `train` (which `TrainOverrides` checks) is an integer.
+    static func checkIntegers(_ container: KeyedDecodingContainer<AnyKey>, prefix: String) throws {
+        for key in container.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) {
+            guard let number = try? container.decode(Double.self, forKey: key), Int(exactly: number) == nil else { continue }
+            let what = key.stringValue == "seeds" ? "an integer from 1 to \(maxSeeds)" : "an integer"
+            throw AblationError("\(prefix)\(escapeControlCharacters(key.stringValue)) must be \(what), got \(number)")
+        }
+    }
+
     /// Every field is optional in the file; missing ones take the defaults of `init`; unknown
-    /// ones, at any level, are refused.
+    /// ones, at any level, are refused, and so are numbers that are not integers.
     public init(from decoder: Decoder) throws {
         let all = try decoder.container(keyedBy: AnyKey.self)
         try AblationSpec.checkFields(all, known: CodingKeys.allCases.map(\.rawValue), prefix: "")
+        try AblationSpec.checkIntegers(all, prefix: "")
         for (field, known) in AblationSpec.nestedFields.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             let key = AnyKey(stringValue: field.rawValue)
             if (try? all.decodeNil(forKey: key)) == false, let nested = try? all.nestedContainer(keyedBy: AnyKey.self, forKey: key) {
                 try AblationSpec.checkFields(nested, known: known, prefix: field.rawValue + ".")
+                try AblationSpec.checkIntegers(nested, prefix: field.rawValue + ".")
             }
         }
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -348,10 +362,15 @@ public struct AblationSpec: Codable, Equatable, Sendable {
         train = try c.decodeIfPresent(TrainOverrides.self, forKey: .train) ?? d.train
     }
 
-    /// Reads a spec file; an error names the file, and so do those of `validate()` later.
+    /// Reads a spec file, which must be strict JSON (`StrictJSON`: no repeated key, no trailing
+    /// comma); an error names the file, and so do those of `validate()` later.
     public static func load(from path: String) throws -> AblationSpec {
         let data: Data
-        do { data = Data(try readTextFile(path: path, maxBytes: 1 << 24)) } catch let error as CorpusError {
+        do {
+            let bytes = try readTextFile(path: path, maxBytes: 1 << 24)
+            try StrictJSON.checkFile(bytes, path: path)   // a repeated key, a trailing comma
+            data = Data(bytes)
+        } catch let error as CorpusError {
             throw AblationError(error.description)
         }
         var spec: AblationSpec

@@ -9,7 +9,8 @@ struct ReportCommand: ParsableCommand {
         discussion: """
             Reads RESULTS/runs/<arm>-seed<k>/ (summary.json, metrics.jsonl, test-sentences.tsv) \
             and nothing else, so run directories gathered from several machines merge by copying \
-            them into one runs/ folder. Per arm: validation and test perplexity as mean ± sd over \
+            them into one runs/ folder (k in plain decimal: other directories, random-seed01 say, \
+            are ignored; two runs of one arm and seed are refused). Per arm: validation and test perplexity as mean ± sd over \
             finished seeds; the test perplexity difference from the baseline arm with a 95% \
             t interval paired by seed and a two-level bootstrap interval (resampling seeds, \
             then test sentences; needs 2 or more seeds), the seeds the arm would need for an \
@@ -32,7 +33,7 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "The arm the others are compared with (default: the spec's, else random).")
     var baseline: String?
 
-    @Option(parsing: .unconditional, help: "Resamples of both bootstraps.")
+    @Option(parsing: .unconditional, help: "Resamples of both bootstraps (1 to 100,000).")
     var resamples = 1000
 
     @Option(name: .customLong("bootstrap-seed"), parsing: .unconditional, help: "Seed of the bootstraps' resampling.")
@@ -42,7 +43,7 @@ struct ReportCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if resamples < 1 { throw ValidationError("--resamples must be at least 1") }
+        try OptionBounds.checkRange(1...AblationReport.maxResamples, resamples, "--resamples")
     }
 
     func run() throws {

@@ -21,6 +21,13 @@ enum OptionBounds {
         }
     }
 
+    /// Throws unless `value` (when given) is in `range`.
+    static func checkRange(_ range: ClosedRange<Int>, _ value: Int?, _ flag: String) throws {
+        if let value, !range.contains(value) {
+            throw ValidationError("\(flag) must be in \(range.lowerBound)...\(range.upperBound), got \(value)")
+        }
+    }
+
     /// Throws unless `value` (when given) is at least `minimum`.
     static func checkAtLeast(_ minimum: Int, _ value: Int?, _ flag: String) throws {
         if let value, value < minimum { throw ValidationError("\(flag) must be at least \(minimum), got \(value)") }
