@@ -415,6 +415,52 @@ final class ScoringCommandTests: TemporaryDirectoryTestCase {
         try assertFails(["generate", "--model", run, "--top-k", "0"], mentioning: ["--top-k"])
     }
 
+    // MARK: - standard output
+
+    /// Runs lmtool with standard output on /dev/full, where every write fails (ENOSPC), as on a
+    /// full disk; its exit status and standard error.
+    func runLMToolIntoFullDevice(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
+        let process = Process()
+        process.executableURL = try lmtoolBinaryURL()
+        process.arguments = arguments
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "/dev/full"))
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        let data = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// A result that cannot be written is an error, never status 0: every scoring command (and
+    /// --help, --version, a command of another kind) with standard output on a full device
+    /// exits 1 with one line naming standard output and the reason. (Before, all exited 0.)
+    func testAFailedWriteToStandardOutputIsAnError() throws {
+        let run = try makeRun("run", constant: true)
+        let text = try write("t.txt", "the cat\nthe the cat\n")
+        let nbest = try write("nbest.txt", "u1\tthe cat\nu2\tcat\n")
+        let commands = [["perplexity", "--model", run, text],
+                        ["perplexity", "--model", run, text, "--per-word", "--json"],
+                        ["perplexity", "--model", run, text, text, "--per-sentence"],
+                        ["rescore", "--model", run, nbest], ["rescore", "--model", run, nbest, "--json"],
+                        ["generate", "--model", run, "--words", "30"], ["generate", "--model", run, "--num-samples", "3"],
+                        ["corpus", "stats", text], ["perplexity", "--help"], ["--version"]]
+        for arguments in commands {
+            let r = try runLMToolIntoFullDevice(arguments)
+            XCTAssertEqual(r.status, 1, "\(arguments): \(r.stderr)")
+            XCTAssertEqual(r.stderr, "Error: cannot write to standard output: No space left on device\n", "\(arguments)")
+        }
+        // More than stdio's buffer (4 KiB), with OOVs (a note follows the figures): the write
+        // fails while the text is being printed, and that is still caught.
+        let long = try write("long.txt", String(repeating: "the cat dog\n", count: 300))
+        for arguments in [["perplexity", "--model", run, long, "--per-word"], ["rescore", "--model", run, long, "--json"]] {
+            let r = try runLMToolIntoFullDevice(arguments)
+            XCTAssertEqual(r.status, 1, "\(arguments): \(r.stderr)")
+            XCTAssertTrue(r.stderr.hasPrefix("Error: cannot write to standard output: "), "\(arguments): \(r.stderr)")
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "\(arguments): \(r.stderr)")
+        }
+    }
+
     // MARK: - PyTorch cross-check
 
     /// scripts/run_to_pytorch.py loads the run into PyTorch's RNNModel and scores the same file;

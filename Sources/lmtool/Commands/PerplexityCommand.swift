@@ -1,5 +1,4 @@
 import ArgumentParser
-@preconcurrency import Glibc  // stdout, a C global that Swift 6 cannot check (written from one thread)
 import Corpus
 import Foundation
 import LM
@@ -255,7 +254,7 @@ struct PerplexityCommand: ParsableCommand {
             // The other convention's figures, on standard error so that stdout stays SRILM's two lines.
             if !unk && total.oovs > 0 {
                 let f = total.withOOVs
-                fflush(stdout)
+                try flushStandardOutput()   // (the note follows what was printed)
                 let note = "note: \(total.oovs) OOVs were counted but not scored (SRILM's ngram -ppl); "
                     + "scored as <unk> (--unk, the PTB/WikiText figure): logprob= \(f.logprob.srilmText) "
                     + "ppl= \(f.ppl.map(\.srilmText) ?? "undefined") ppl1= \(f.ppl1.map(\.srilmText) ?? "undefined")\n"
