@@ -43,20 +43,23 @@ struct GenerateCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Random seed.")
     var seed: UInt64 = 1
 
-    @Option(parsing: .unconditional, help: "Number of tokens to generate (<eos> counts as one).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Number of tokens to generate (<eos> counts as one), 0 to \(ScoringBounds.maxWords)."))
     var words = 50
 
     @OptionGroup var threads: ThreadsOption
 
+    func validate() throws {
+        guard temperature.isFinite && temperature >= 0 else {
+            throw ValidationError("--temperature must be a finite number >= 0, got \(temperature)")
+        }
+        try OptionBounds.checkAtLeast(1, topK, "--top-k")
+        if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1], got \(topP)") }
+        try OptionBounds.checkRange(words, 0...ScoringBounds.maxWords, "--words")
+        try OptionBounds.checkAtLeast(1, numSamples, "--num-samples")
+    }
+
     func run() throws {
         threads.apply()
-        guard temperature.isFinite && temperature >= 0 else {
-            throw ScoringOptionError("--temperature must be a finite number >= 0, got \(temperature)")
-        }
-        if let topK, topK < 1 { throw ScoringOptionError("--top-k must be at least 1, got \(topK)") }
-        if let topP, !(topP > 0 && topP <= 1) { throw ScoringOptionError("--top-p must be in (0, 1], got \(topP)") }
-        if words < 0 { throw ScoringOptionError("--words must be at least 0, got \(words)") }
-        if numSamples < 1 { throw ScoringOptionError("--num-samples must be at least 1, got \(numSamples)") }
         let evaluator = try Evaluator.load(run: model, mode: .discourse, batchSize: 1, window: 1)
         var rng = RNG(seed: seed)
         let sampler = Sampler(temperature: Float(temperature), topK: topK, topP: topP)

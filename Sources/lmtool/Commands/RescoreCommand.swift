@@ -47,10 +47,10 @@ struct RescoreCommand: ParsableCommand {
     @Option(name: .customLong("nbest-format"), help: "The list's format (default: detected from the first line).")
     var nbestFormat: NBestFormat?
 
-    @Option(name: .customLong("lm-weight"), parsing: .unconditional, help: "Weight W of lmtool's log10 probability in the combined score.")
+    @Option(name: .customLong("lm-weight"), parsing: .unconditional, help: "Weight W of lmtool's log10 probability in the combined score (a finite number).")
     var lmWeight = 1.0
 
-    @Option(name: .customLong("word-penalty"), parsing: .unconditional, help: "Added to the combined score once per word.")
+    @Option(name: .customLong("word-penalty"), parsing: .unconditional, help: "Added to the combined score once per word (a finite number).")
     var wordPenalty = 0.0
 
     @Option(help: "Write the list reranked by the combined score, in its own format, to this file.")
@@ -59,18 +59,22 @@ struct RescoreCommand: ParsableCommand {
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
-    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Hypotheses scored at once.")
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: ArgumentHelp("Hypotheses scored at once, 1 to \(ScoringBounds.maxBatchSize)."))
     var batchSize = 16
 
     @OptionGroup var threads: ThreadsOption
 
+    func validate() throws {
+        try OptionBounds.checkRange(batchSize, 1...ScoringBounds.maxBatchSize, "--batch-size")
+        try OptionBounds.checkFinite(lmWeight, "--lm-weight")
+        try OptionBounds.checkFinite(wordPenalty, "--word-penalty")
+    }
+
     func run() throws {
         threads.apply()
-        if batchSize < 1 { throw ScoringOptionError("--batch-size must be at least 1, got \(batchSize)") }
-        if !lmWeight.isFinite { throw ScoringOptionError("--lm-weight must be a finite number, got \(lmWeight)") }
-        if !wordPenalty.isFinite { throw ScoringOptionError("--word-penalty must be a finite number, got \(wordPenalty)") }
-        let evaluator = try Evaluator.load(run: model, mode: .sentence, batchSize: batchSize)
         let list = try NBestList(contentsOf: nbest, format: nbestFormat)
+        // The model's buffers hold a batch: no larger than the list.
+        let evaluator = try Evaluator.load(run: model, mode: .sentence, batchSize: min(batchSize, list.hypotheses.count))
         // Scored a chunk at a time, keeping only the numbers: log10 p of the whole hypothesis,
         // <eos> included (−inf if any position has p = 0), its words and OOVs.
         var scores: [Double] = [], words: [Int] = [], oovs: [Int] = []
