@@ -21,8 +21,11 @@ struct RescoreCommand: ParsableCommand {
 
             Each hypothesis is scored as one sentence on its own: fresh state, <eos> as the first \
             input, its words and a final <eos> predicted, with the run's tokenizer (no sentence \
-            splitting). Words outside the vocabulary are scored as <unk>. Output: one line per \
-            hypothesis in input order, `id<TAB>log10 p` (or just `log10 p` without ids); lists \
+            splitting). A leading <s> and a trailing </s> or <eos> are the sentence's boundaries, \
+            not words (as in SRILM): "<s> the cat </s>" scores as "the cat"; such a tag anywhere \
+            else in a hypothesis is an error naming NBEST:LINE. Words outside the vocabulary are \
+            scored as <unk>. Output: one line per hypothesis in input order, `id<TAB>log10 p` (or \
+            just `log10 p` without ids); lists \
             with scores of their own (all but plain) get a third column, the combined score.
 
             Combined score (SRILM's rescore-nbest convention; W = --lm-weight, P = \
@@ -81,7 +84,7 @@ struct RescoreCommand: ParsableCommand {
         let hypotheses = list.hypotheses
         for start in stride(from: 0, to: hypotheses.count, by: 1024) {
             let chunk = hypotheses[start..<min(start + 1024, hypotheses.count)]
-            for s in evaluator.scoreHypotheses(chunk.map(\.text)) {
+            for s in evaluator.scoreHypotheses(chunk.map(\.sentence)) {
                 scores.append(s.tokens.reduce(0.0) { $0 + $1.logProb } / M_LN10)
                 words.append(s.statistics.words)
                 oovs.append(s.statistics.oovs)
