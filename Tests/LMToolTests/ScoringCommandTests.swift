@@ -1,5 +1,6 @@
 import Corpus
 import Foundation
+import Glibc
 import LM
 import NN
 import XCTest
@@ -371,6 +372,55 @@ final class ScoringCommandTests: TemporaryDirectoryTestCase {
         // 40 tokens: words and line breaks (<eos>).
         let tokens = top1.stdout.dropLast().split(separator: "\n", omittingEmptySubsequences: false)
         XCTAssertEqual(tokens.map { $0.split(separator: " ").count }.reduce(0, +) + tokens.count - 1, 40, top1.stdout)
+    }
+
+    /// `generate` prints its text as it samples it, a line at a time: the first line arrives
+    /// long before the last token is sampled, and SIGTERM keeps what was printed. The model has
+    /// 50,000 words (about a second per few thousand tokens) and p(<eos>) = 0.5, so --words
+    /// 1000000 takes minutes; before, nothing was printed until the end.
+    func testGeneratePrintsItsTextAsItGoes() throws {
+        let tokens = ["<unk>", "<eos>"] + (2..<50_000).map { "w\($0)" }
+        let big = try Vocabulary(tokens: tokens, counts: [1, 1] + (2..<50_000).map { 100_000 - $0 })
+        let config = RunConfig(model: ModelConfig(vocabularySize: big.count, embeddingSize: 4, hiddenSize: 5, layers: 1, dropout: 0,
+                                                  tieWeights: false, initRange: 0.5),
+                               training: Preset.tiny.training, corpus: .init(train: ["train.txt"]),
+                               tokenization: TokenizationOptions(), vocabularyHash: big.contentHash)
+        let run = try RunDirectory.create(at: path("big"), config: config, vocabulary: big)
+        var rng = RNG(seed: 1)
+        let model = try RunDirectory.makeModel(config: config, batchSize: 1, maxSteps: 1, rng: &rng)
+        for i in 0..<model.store.values.count { model.store.values[i] = 0 }
+        model.store.values(model.decoderBias!)[1] = Float(log(Double(big.count - 1)))   // p(<eos>) = 0.5
+        try run.saveModel(model, config: config)
+
+        let reference = try runLMTool(["generate", "--model", run.path, "--seed", "3", "--words", "30", "--threads", "1"])
+        XCTAssertEqual(reference.status, 0, reference.stderr)
+        let firstLine = try XCTUnwrap(reference.stdout.split(separator: "\n", omittingEmptySubsequences: false).first)
+
+        let process = Process()
+        process.executableURL = try lmtoolBinaryURL()
+        process.arguments = ["generate", "--model", run.path, "--seed", "3", "--words", "1000000", "--threads", "1"]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        final class Received: @unchecked Sendable { let lock = NSLock(); var data = Data() }
+        let received = Received(), gotLine = DispatchSemaphore(value: 0)
+        Thread {
+            while true {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                received.lock.withLock { received.data += chunk }
+                if chunk.contains(10) { gotLine.signal() }
+            }
+            gotLine.signal()
+        }.start()
+        XCTAssertEqual(gotLine.wait(timeout: .now() + 60), .success, "no line within 60 s")
+        XCTAssertTrue(process.isRunning, "the first line must arrive while tokens are still being sampled")
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .uncaughtSignal)
+        let text = String(decoding: received.lock.withLock { received.data }, as: UTF8.self)
+        XCTAssertTrue(text.hasPrefix(firstLine + "\n"), "streamed \(text.prefix(200)), expected first line \(firstLine)")
     }
 
     // MARK: - errors
