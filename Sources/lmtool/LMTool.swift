@@ -30,6 +30,9 @@ struct LMTool: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+            // What a command printed is still in stdio's buffer: a full disk or a closed pipe
+            // shows only now, and must not end with status 0.
+            try flushStandardOutput()
         } catch {
             exit(withOneLine: error)
         }
@@ -40,10 +43,18 @@ struct LMTool: ParsableCommand {
     /// failed `validate()`) without the usage text, with status 64; any other error with its
     /// control characters escaped (`Support.escapeControlCharacters`), so that a file name or a
     /// quoted value holding a newline cannot break the line, whichever type the error is.
-    /// `--help`, `--version` and explicit exit codes are left to ArgumentParser.
+    /// `--help`, `--version` and `ExitCode.success` print as ArgumentParser prints them, on
+    /// standard output, which is then flushed and checked like every command's output
+    /// (`flushStandardOutput`); other explicit exit codes are left to ArgumentParser.
     static func exit(withOneLine error: Error) -> Never {
         let code = exitCode(for: error)
-        if code == .success || error is ExitCode { exit(withError: error) }
+        if code == .success {
+            let text = fullMessage(for: error)
+            if !text.isEmpty { print(text) }
+            do { try flushStandardOutput() } catch { exit(withOneLine: error) }
+            Foundation.exit(ExitCode.success.rawValue)
+        }
+        if error is ExitCode { exit(withError: error) }
         var text = message(for: error)
         if code == .validationFailure {
             let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

@@ -1,3 +1,4 @@
+@preconcurrency import Glibc  // stdout, a C global that Swift 6 cannot check (written from one thread)
 import Foundation
 import Support
 
@@ -22,6 +23,24 @@ func peakResidentBytes() -> Int? {
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
+/// A write to standard output failed: the output a script reads is incomplete.
+struct StandardOutputError: Error, CustomStringConvertible {
+    /// Why, as `strerror` says it ("No space left on device", "Broken pipe").
+    let reason: String
+    var description: String { "cannot write to standard output: \(reason)" }
+}
+
+/// Flushes standard output and throws `StandardOutputError` if this or any earlier write to it
+/// failed. Every command prints its results with `print`, which writes to C stdio's `stdout`
+/// buffer: a write error (a full disk, a closed pipe) is noticed by stdio but reported nowhere,
+/// so `main` calls this before exiting, and a command that streams (`generate`) calls it as it
+/// goes, to stop early. Status lines and notes go to standard error, unbuffered.
+func flushStandardOutput() throws {
+    if fflush(stdout) != 0 { throw StandardOutputError(reason: String(cString: strerror(errno))) }
+    // The error was in a write stdio made earlier, when its buffer filled; errno is long gone.
+    if ferror(stdout) != 0 { throw StandardOutputError(reason: "an earlier write failed") }
 }
 
 /// Prints a command's status line (`wrote FILE: ...`): on standard error when `out` is

@@ -293,6 +293,36 @@ final class EvaluatorTests: XCTestCase {
         XCTAssertEqual(sample(9, Sampler(temperature: 0)).ids, greedy)
     }
 
+    /// `GenerationStream` draws the tokens `generate` draws from the same seed, and
+    /// `GenerationText`'s pieces make the text `Generation.text(prompt:)` makes (what `lmtool
+    /// generate` prints as it goes), for several samplers, prompts (one with an <eos>) and seeds.
+    func testGenerationStreamGivesGeneratesTokensAndText() throws {
+        let evaluator = Evaluator(model: randomModel(batchSize: 1, maxSteps: 1), vocabulary: vocabulary)
+        let samplers = [Sampler(), Sampler(temperature: 0.7, topK: 3), Sampler(topP: 0.8), Sampler(temperature: 0)]
+        for (prompt, seed) in [(nil, 1), ("the zebra", 2), ("cat <eos> the", 3)] as [(String?, UInt64)] {
+            for sampler in samplers {
+                var rng = RNG(seed: seed)
+                let whole = evaluator.generate(prompt: prompt, count: 40, sampler: sampler, rng: &rng)
+                rng = RNG(seed: seed)
+                var stream = GenerationStream(evaluator: evaluator, prompt: prompt)
+                XCTAssertEqual(stream.promptTokens, whole.promptTokens)
+                XCTAssertEqual(stream.unknownPromptWords, whole.unknownPromptWords)
+                let promptWords = prompt.map { WhitespaceTokenizer().tokens($0) } ?? []
+                var text = GenerationText()
+                var pieces = promptWords.map { text.append($0) }
+                var tokens: [String] = []
+                for _ in 0..<40 {
+                    tokens.append(stream.next(sampler: sampler, rng: &rng))
+                    pieces.append(text.append(tokens.last!))
+                }
+                XCTAssertEqual(tokens, whole.tokens, "\(String(describing: prompt)) \(sampler)")
+                XCTAssertEqual(pieces.joined(), whole.text(prompt: promptWords), "\(String(describing: prompt)) \(sampler)")
+            }
+        }
+        var text = GenerationText()
+        XCTAssertEqual(["so", "the", "<eos>", "a", "<eos>", "<eos>", "b"].map { text.append($0) }, ["so", " the", "\n", "a", "\n", "\n", "b"])
+    }
+
     func testGenerationTextShowsEndOfSentenceAsALineBreak() {
         let g = Generation(promptTokens: ["so"], unknownPromptWords: [], tokens: ["the", "cat", "<eos>", "a"], ids: [2, 3, 1, 0])
         XCTAssertEqual(g.text(prompt: ["so"]), "so the cat\na")

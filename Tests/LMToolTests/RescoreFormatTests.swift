@@ -161,6 +161,58 @@ final class RescoreFormatTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try read("p1.out"), "u2\tthe cat\nu3\tthe\nu1\tthe dog\n")
     }
 
+    /// A leading <s> and a trailing </s> or <eos> are the hypothesis' sentence boundaries (as in
+    /// SRILM), not words: "<s> the cat </s>" scores exactly as "the cat", log10(0.3 · 0.4 · 0.2),
+    /// 2 words, 0 OOVs, in every format; the list is written back with its tags. Before, the
+    /// tags were scored as two OOV words and <eos> as a second sentence end.
+    func testSentenceTagsAtTheEndsAreBoundariesNotWords() throws {
+        let run = try makeConstantRun()
+        let theCat = log10(0.3 * 0.4 * 0.2)
+        let plain = try write("tags.txt", "a\t<s> the cat </s>\nb\tthe cat\nc\t<s> the cat <eos>\nd\tthe cat </s>\ne\t<s> </s>\n")
+        let r = try runLMTool(["rescore", "--model", run, plain, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let hypotheses = try XCTUnwrap(json["hypotheses"] as? [[String: Any]])
+        XCTAssertEqual(hypotheses.count, 5)
+        for h in hypotheses.prefix(4) {
+            XCTAssertEqual(try XCTUnwrap(h["logprob"] as? Double), theCat, accuracy: 1e-6, "\(h)")
+            XCTAssertEqual(h["words"] as? Int, 2, "\(h)")
+            XCTAssertEqual(h["oovs"] as? Int, 0, "\(h)")
+        }
+        XCTAssertEqual(hypotheses[0]["text"] as? String, "<s> the cat </s>", "the text as read")
+        // "<s> </s>": the empty sentence, </s> alone: log10 0.2, no words.
+        XCTAssertEqual(try XCTUnwrap(hypotheses[4]["logprob"] as? Double), log10(0.2), accuracy: 1e-6)
+        XCTAssertEqual(hypotheses[4]["words"] as? Int, 0)
+
+        // SRILM's own format, as SRILM writes hypotheses (with the tags): the same score, and
+        // the reranked list keeps the tags, with lmtool's word count 2.
+        let srilm = try write("tags.srilm", "-10 -5 4 <s> the cat </s>\n")
+        let s = try runLMTool(["rescore", "--model", run, srilm, "--output", path("tags.out")])
+        XCTAssertEqual(s.status, 0, s.stderr)
+        XCTAssertEqual(try number(s.stdout, line: 0, column: 0), theCat, accuracy: 1e-5)   // printed with %g
+        let written = try read("tags.out")
+        let fields = written.split(separator: " ")
+        XCTAssertEqual(fields.count, 7, written)
+        XCTAssertEqual(fields[0], "-10")
+        XCTAssertEqual(try XCTUnwrap(Double(fields[1])), theCat, accuracy: 1e-6)
+        XCTAssertEqual(fields[2...].joined(separator: " "), "2 <s> the cat </s>\n")
+    }
+
+    /// A sentence tag inside a hypothesis would score a second sentence end (or a word):
+    /// refused, naming the file and line and the tag; nothing is written.
+    func testSentenceTagsInsideAHypothesisAreRefused() throws {
+        let run = try makeConstantRun()
+        for (i, hypothesis) in ["the <eos> cat", "the cat </s> </s>", "<s> <s> the", "the </s> cat </s>"].enumerated() {
+            let nbest = try write("inner\(i).txt", "the cat\n\(hypothesis)\n")
+            let tag = hypothesis.contains("<eos>") ? "<eos>" : hypothesis.hasPrefix("<s> <s>") ? "<s>" : "</s>"
+            try assertFails(["rescore", "--model", run, nbest, "--output", path("out")],
+                            mentioning: ["\(nbest):2: '\(tag)' inside the hypothesis"])
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path("out")))
+        }
+        let moses = try write("inner.moses", "0 ||| the </s> cat ||| lm: -1 ||| -3.5\n")
+        try assertFails(["rescore", "--model", run, moses], mentioning: ["\(moses):1: '</s>' inside the hypothesis"])
+    }
+
     /// A line that does not fit the list's format is one error naming the file and line; nothing is written.
     func testMalformedListsAreRefused() throws {
         let run = try makeConstantRun()

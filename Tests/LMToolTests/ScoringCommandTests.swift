@@ -1,5 +1,6 @@
 import Corpus
 import Foundation
+import Glibc
 import LM
 import NN
 import XCTest
@@ -373,6 +374,55 @@ final class ScoringCommandTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(tokens.map { $0.split(separator: " ").count }.reduce(0, +) + tokens.count - 1, 40, top1.stdout)
     }
 
+    /// `generate` prints its text as it samples it, a line at a time: the first line arrives
+    /// long before the last token is sampled, and SIGTERM keeps what was printed. The model has
+    /// 50,000 words (about a second per few thousand tokens) and p(<eos>) = 0.5, so --words
+    /// 1000000 takes minutes; before, nothing was printed until the end.
+    func testGeneratePrintsItsTextAsItGoes() throws {
+        let tokens = ["<unk>", "<eos>"] + (2..<50_000).map { "w\($0)" }
+        let big = try Vocabulary(tokens: tokens, counts: [1, 1] + (2..<50_000).map { 100_000 - $0 })
+        let config = RunConfig(model: ModelConfig(vocabularySize: big.count, embeddingSize: 4, hiddenSize: 5, layers: 1, dropout: 0,
+                                                  tieWeights: false, initRange: 0.5),
+                               training: Preset.tiny.training, corpus: .init(train: ["train.txt"]),
+                               tokenization: TokenizationOptions(), vocabularyHash: big.contentHash)
+        let run = try RunDirectory.create(at: path("big"), config: config, vocabulary: big)
+        var rng = RNG(seed: 1)
+        let model = try RunDirectory.makeModel(config: config, batchSize: 1, maxSteps: 1, rng: &rng)
+        for i in 0..<model.store.values.count { model.store.values[i] = 0 }
+        model.store.values(model.decoderBias!)[1] = Float(log(Double(big.count - 1)))   // p(<eos>) = 0.5
+        try run.saveModel(model, config: config)
+
+        let reference = try runLMTool(["generate", "--model", run.path, "--seed", "3", "--words", "30", "--threads", "1"])
+        XCTAssertEqual(reference.status, 0, reference.stderr)
+        let firstLine = try XCTUnwrap(reference.stdout.split(separator: "\n", omittingEmptySubsequences: false).first)
+
+        let process = Process()
+        process.executableURL = try lmtoolBinaryURL()
+        process.arguments = ["generate", "--model", run.path, "--seed", "3", "--words", "1000000", "--threads", "1"]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        final class Received: @unchecked Sendable { let lock = NSLock(); var data = Data() }
+        let received = Received(), gotLine = DispatchSemaphore(value: 0)
+        Thread {
+            while true {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                received.lock.withLock { received.data += chunk }
+                if chunk.contains(10) { gotLine.signal() }
+            }
+            gotLine.signal()
+        }.start()
+        XCTAssertEqual(gotLine.wait(timeout: .now() + 60), .success, "no line within 60 s")
+        XCTAssertTrue(process.isRunning, "the first line must arrive while tokens are still being sampled")
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .uncaughtSignal)
+        let text = String(decoding: received.lock.withLock { received.data }, as: UTF8.self)
+        XCTAssertTrue(text.hasPrefix(firstLine + "\n"), "streamed \(text.prefix(200)), expected first line \(firstLine)")
+    }
+
     // MARK: - errors
 
     func testBadInputsAreOneLineErrors() throws {
@@ -413,6 +463,52 @@ final class ScoringCommandTests: TemporaryDirectoryTestCase {
         try assertFails(["generate", "--model", run, "--temperature=-1"], mentioning: ["--temperature"])
         try assertFails(["generate", "--model", run, "--temperature", "nan"], mentioning: ["--temperature"])
         try assertFails(["generate", "--model", run, "--top-k", "0"], mentioning: ["--top-k"])
+    }
+
+    // MARK: - standard output
+
+    /// Runs lmtool with standard output on /dev/full, where every write fails (ENOSPC), as on a
+    /// full disk; its exit status and standard error.
+    func runLMToolIntoFullDevice(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
+        let process = Process()
+        process.executableURL = try lmtoolBinaryURL()
+        process.arguments = arguments
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "/dev/full"))
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        let data = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// A result that cannot be written is an error, never status 0: every scoring command (and
+    /// --help, --version, a command of another kind) with standard output on a full device
+    /// exits 1 with one line naming standard output and the reason. (Before, all exited 0.)
+    func testAFailedWriteToStandardOutputIsAnError() throws {
+        let run = try makeRun("run", constant: true)
+        let text = try write("t.txt", "the cat\nthe the cat\n")
+        let nbest = try write("nbest.txt", "u1\tthe cat\nu2\tcat\n")
+        let commands = [["perplexity", "--model", run, text],
+                        ["perplexity", "--model", run, text, "--per-word", "--json"],
+                        ["perplexity", "--model", run, text, text, "--per-sentence"],
+                        ["rescore", "--model", run, nbest], ["rescore", "--model", run, nbest, "--json"],
+                        ["generate", "--model", run, "--words", "30"], ["generate", "--model", run, "--num-samples", "3"],
+                        ["corpus", "stats", text], ["perplexity", "--help"], ["--version"]]
+        for arguments in commands {
+            let r = try runLMToolIntoFullDevice(arguments)
+            XCTAssertEqual(r.status, 1, "\(arguments): \(r.stderr)")
+            XCTAssertEqual(r.stderr, "Error: cannot write to standard output: No space left on device\n", "\(arguments)")
+        }
+        // More than stdio's buffer (4 KiB), with OOVs (a note follows the figures): the write
+        // fails while the text is being printed, and that is still caught.
+        let long = try write("long.txt", String(repeating: "the cat dog\n", count: 300))
+        for arguments in [["perplexity", "--model", run, long, "--per-word"], ["rescore", "--model", run, long, "--json"]] {
+            let r = try runLMToolIntoFullDevice(arguments)
+            XCTAssertEqual(r.status, 1, "\(arguments): \(r.stderr)")
+            XCTAssertTrue(r.stderr.hasPrefix("Error: cannot write to standard output: "), "\(arguments): \(r.stderr)")
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "\(arguments): \(r.stderr)")
+        }
     }
 
     // MARK: - PyTorch cross-check

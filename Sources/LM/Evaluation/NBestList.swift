@@ -31,6 +31,11 @@ import Glibc
 /// more '|||' fields), found 2 (the format was detected from line 1)`. In the scored formats an
 /// empty hypothesis is allowed (it is scored as `</s>` alone); in `plain` it is an error.
 ///
+/// A hypothesis is one sentence. A leading `<s>` and a trailing `</s>` or `<eos>` are its
+/// boundaries, not words (`Hypothesis.sentence`, what lmtool scores; as SRILM's
+/// `LM::prepareSentence`); `text` keeps them as read. A sentence tag anywhere else (`the </s>
+/// cat`) is an error naming the line: scored, it would be a word, or a second sentence end.
+///
 /// Lines end with `\n` (a `\r` before it is dropped); the file may be zstd- or gzip-compressed,
 /// a pipe or `-` (standard input), and is opened like every text input (`openTextSource`: a
 /// UTF-8 byte order mark is skipped, UTF-16/32 refused); invalid UTF-8 is an error naming the
@@ -97,6 +102,28 @@ public struct NBestList: Equatable, Sendable {
         public var listScore: Double?
         /// What is kept to write the line back (see `render(reranked:...)`).
         var layout: Layout
+
+        /// What lmtool scores as the hypothesis' one sentence: `text` without a leading `<s>`
+        /// and a trailing `</s>` or `<eos>`, which are its sentence boundaries, not words (as
+        /// SRILM's `LM::prepareSentence` reads them); the text as read when it has none. Such a
+        /// tag anywhere else is refused when the list is read.
+        ///
+        ///     "<s> the cat </s>"  →  "the cat"
+        public var sentence: String { Self.splitBoundaries(text).sentence }
+
+        /// The sentence tags lmtool reads as boundaries (see `sentence`).
+        static let sentenceStart = "<s>"
+        static let sentenceEnds: Set<String> = ["</s>", Vocabulary.endOfSentenceToken]
+
+        /// `text` without its boundary tags, and the first tag left inside it, if any.
+        static func splitBoundaries(_ text: String) -> (sentence: String, misplacedTag: String?) {
+            var words = WhitespaceTokenizer().tokens(text)
+            let original = words.count
+            if words.first == sentenceStart { words.removeFirst() }
+            if let last = words.last, sentenceEnds.contains(last) { words.removeLast() }
+            let misplaced = words.first { $0 == sentenceStart || sentenceEnds.contains($0) }
+            return (words.count == original ? text : words.joined(separator: " "), misplaced)
+        }
 
         public init(id: String?, text: String, line: Int) {
             self.init(id: id, text: text, line: line, listScore: nil, layout: .plain)
@@ -195,6 +222,11 @@ public struct NBestList: Equatable, Sendable {
                 }
                 try addDecipher(text, version: format == .nbestlist1 ? 1 : 2, line: line, fail)
             case .moses: try addMoses(text, line: line, fail)
+            }
+            // The line's hypothesis is one sentence: a sentence tag inside it would score as a
+            // word (or end a sentence in the middle).
+            if let tag = Hypothesis.splitBoundaries(hypotheses.last!.text).misplacedTag {
+                throw fail("'\(tag)' inside the hypothesis: a hypothesis is one sentence, so <s> may only be its first word and </s> or <eos> its last")
             }
         }
 

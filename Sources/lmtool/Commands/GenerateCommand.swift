@@ -10,8 +10,9 @@ struct GenerateCommand: ParsableCommand {
         abstract: "Sample text from a trained run.",
         discussion: """
             Starts from a sentence start (<eos>), reads the prompt if given, then samples --words \
-            tokens, each fed back as the next input; <eos> prints as a line break. The same --seed \
-            gives the same text. --temperature below 1 sharpens the distribution, above 1 flattens \
+            tokens, each fed back as the next input; <eos> prints as a line break. The text is \
+            printed as it is sampled, a line at a time. The same --seed gives the same text. \
+            --temperature below 1 sharpens the distribution, above 1 flattens \
             it, 0 always takes the most probable token; --top-k K samples among the K most probable \
             tokens only (1 = greedy); --top-p P samples from the nucleus: the most probable tokens \
             whose probabilities (after --temperature and --top-k) first sum to P or more. Prompt \
@@ -43,32 +44,45 @@ struct GenerateCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Random seed.")
     var seed: UInt64 = 1
 
-    @Option(parsing: .unconditional, help: "Number of tokens to generate (<eos> counts as one).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Number of tokens to generate (<eos> counts as one), 0 to \(ScoringBounds.maxWords)."))
     var words = 50
 
     @OptionGroup var threads: ThreadsOption
 
+    func validate() throws {
+        guard temperature.isFinite && temperature >= 0 else {
+            throw ValidationError("--temperature must be a finite number >= 0, got \(temperature)")
+        }
+        try OptionBounds.checkAtLeast(1, topK, "--top-k")
+        if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1], got \(topP)") }
+        try OptionBounds.checkRange(words, 0...ScoringBounds.maxWords, "--words")
+        try OptionBounds.checkAtLeast(1, numSamples, "--num-samples")
+    }
+
     func run() throws {
         threads.apply()
-        guard temperature.isFinite && temperature >= 0 else {
-            throw ScoringOptionError("--temperature must be a finite number >= 0, got \(temperature)")
-        }
-        if let topK, topK < 1 { throw ScoringOptionError("--top-k must be at least 1, got \(topK)") }
-        if let topP, !(topP > 0 && topP <= 1) { throw ScoringOptionError("--top-p must be in (0, 1], got \(topP)") }
-        if words < 0 { throw ScoringOptionError("--words must be at least 0, got \(words)") }
-        if numSamples < 1 { throw ScoringOptionError("--num-samples must be at least 1, got \(numSamples)") }
         let evaluator = try Evaluator.load(run: model, mode: .discourse, batchSize: 1, window: 1)
         var rng = RNG(seed: seed)
         let sampler = Sampler(temperature: Float(temperature), topK: topK, topP: topP)
         let promptWords = prompt.map { WhitespaceTokenizer().tokens($0) } ?? []
+        // Printed as it is sampled, each line flushed when it ends (so an interrupted run keeps
+        // its text, and a write error stops it): the bytes `Generation.text` would make.
         for sample in 1...numSamples {
-            let generation = evaluator.generate(prompt: prompt, count: words, sampler: sampler, rng: &rng)
-            if sample == 1 && !generation.unknownPromptWords.isEmpty {
-                let words = generation.unknownPromptWords
+            var stream = GenerationStream(evaluator: evaluator, prompt: prompt)
+            if sample == 1 && !stream.unknownPromptWords.isEmpty {
+                let words = stream.unknownPromptWords
                 FileHandle.standardError.write(Data("note: \(words.count) prompt word\(words.count == 1 ? "" : "s") not in the vocabulary, read as <unk>: \(words.joined(separator: " "))\n".utf8))
             }
             if numSamples > 1 { print("# sample \(sample)") }
-            print(generation.text(prompt: promptWords))
+            var text = GenerationText()
+            for word in promptWords { print(text.append(word), terminator: "") }
+            for _ in 0..<words {
+                let piece = text.append(stream.next(sampler: sampler, rng: &rng))
+                print(piece, terminator: "")
+                if piece == "\n" { try flushStandardOutput() }
+            }
+            print()
+            try flushStandardOutput()
         }
     }
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-@preconcurrency import Glibc  // stdout, a C global that Swift 6 cannot check (written from one thread)
 import Corpus
 import Foundation
 import LM
@@ -72,10 +71,10 @@ struct PerplexityCommand: ParsableCommand {
     @Option(help: "discourse (state carried through the file) or sentence (state reset per sentence); default: the run's batching.")
     var mode: TrainingConfig.Batching?
 
-    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Sentences scored at once in sentence mode; documents (files, records) side by side in discourse mode.")
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: ArgumentHelp("Sentences scored at once in sentence mode; documents (files, records) side by side in discourse mode; 1 to \(ScoringBounds.maxBatchSize)."))
     var batchSize = 16
 
-    @Option(parsing: .unconditional, help: "Positions per forward pass (default 256 for one discourse-mode stream, 64 in sentence mode or for several documents); longer is faster (the weight is packed fewer times) and costs buffers of the hidden size per layer and position (none of the vocabulary size).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Positions per forward pass, 1 to \(ScoringBounds.maxWindow) (default 256 for one discourse-mode stream, 64 in sentence mode or for several documents); longer is faster (the weight is packed fewer times) and costs buffers of the hidden size per layer and position (none of the vocabulary size), times --batch-size in sentence mode."))
     var window: Int?
 
     @OptionGroup var corpus: CorpusOptions
@@ -85,19 +84,22 @@ struct PerplexityCommand: ParsableCommand {
     @Flag(name: .customLong("per-record"), help: "Score every record (a line, or a JSONL object) as a document of its own: its own stream from a zero state and its own summary block (discourse mode).")
     var perRecord = false
 
+    func validate() throws {
+        try OptionBounds.checkRange(batchSize, 1...ScoringBounds.maxBatchSize, "--batch-size")
+        try OptionBounds.checkRange(window, 1...ScoringBounds.maxWindow, "--window")
+        if perRecord && byDomain {
+            throw ValidationError("--by-domain sums the records of each domain and --per-record reports every record on its own: give one")
+        }
+    }
+
     func run() throws {
         threads.apply()
-        if batchSize < 1 { throw ScoringOptionError("--batch-size must be at least 1, got \(batchSize)") }
-        if let window, window < 1 { throw ScoringOptionError("--window must be at least 1, got \(window)") }
         let config = try RunDirectory.open(at: model).config
         let batching = mode ?? config.training.batching
         // Every file is a document, named or found in a directory.
         let documents = try corpus.reader(files).files
         if perRecord && batching != .discourse {
             throw ScoringOptionError("--per-record applies to discourse mode; sentence mode already scores every sentence on its own (--per-sentence prints each)")
-        }
-        if perRecord && byDomain {
-            throw ScoringOptionError("--by-domain sums the records of each domain and --per-record reports every record on its own: give one")
         }
         // Several discourse-mode documents run as parallel batch columns (one at a time with a
         // GLoMo graph, whose carried context is the batch's; and with --by-domain, which
@@ -255,7 +257,7 @@ struct PerplexityCommand: ParsableCommand {
             // The other convention's figures, on standard error so that stdout stays SRILM's two lines.
             if !unk && total.oovs > 0 {
                 let f = total.withOOVs
-                fflush(stdout)
+                try flushStandardOutput()   // (the note follows what was printed)
                 let note = "note: \(total.oovs) OOVs were counted but not scored (SRILM's ngram -ppl); "
                     + "scored as <unk> (--unk, the PTB/WikiText figure): logprob= \(f.logprob.srilmText) "
                     + "ppl= \(f.ppl.map(\.srilmText) ?? "undefined") ppl1= \(f.ppl1.map(\.srilmText) ?? "undefined")\n"

@@ -21,8 +21,11 @@ struct RescoreCommand: ParsableCommand {
 
             Each hypothesis is scored as one sentence on its own: fresh state, <eos> as the first \
             input, its words and a final <eos> predicted, with the run's tokenizer (no sentence \
-            splitting). Words outside the vocabulary are scored as <unk>. Output: one line per \
-            hypothesis in input order, `id<TAB>log10 p` (or just `log10 p` without ids); lists \
+            splitting). A leading <s> and a trailing </s> or <eos> are the sentence's boundaries, \
+            not words (as in SRILM): "<s> the cat </s>" scores as "the cat"; such a tag anywhere \
+            else in a hypothesis is an error naming NBEST:LINE. Words outside the vocabulary are \
+            scored as <unk>. Output: one line per hypothesis in input order, `id<TAB>log10 p` (or \
+            just `log10 p` without ids); lists \
             with scores of their own (all but plain) get a third column, the combined score.
 
             Combined score (SRILM's rescore-nbest convention; W = --lm-weight, P = \
@@ -47,10 +50,10 @@ struct RescoreCommand: ParsableCommand {
     @Option(name: .customLong("nbest-format"), help: "The list's format (default: detected from the first line).")
     var nbestFormat: NBestFormat?
 
-    @Option(name: .customLong("lm-weight"), parsing: .unconditional, help: "Weight W of lmtool's log10 probability in the combined score.")
+    @Option(name: .customLong("lm-weight"), parsing: .unconditional, help: "Weight W of lmtool's log10 probability in the combined score (a finite number).")
     var lmWeight = 1.0
 
-    @Option(name: .customLong("word-penalty"), parsing: .unconditional, help: "Added to the combined score once per word.")
+    @Option(name: .customLong("word-penalty"), parsing: .unconditional, help: "Added to the combined score once per word (a finite number).")
     var wordPenalty = 0.0
 
     @Option(help: "Write the list reranked by the combined score, in its own format, to this file.")
@@ -59,25 +62,29 @@ struct RescoreCommand: ParsableCommand {
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
-    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Hypotheses scored at once.")
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: ArgumentHelp("Hypotheses scored at once, 1 to \(ScoringBounds.maxBatchSize)."))
     var batchSize = 16
 
     @OptionGroup var threads: ThreadsOption
 
+    func validate() throws {
+        try OptionBounds.checkRange(batchSize, 1...ScoringBounds.maxBatchSize, "--batch-size")
+        try OptionBounds.checkFinite(lmWeight, "--lm-weight")
+        try OptionBounds.checkFinite(wordPenalty, "--word-penalty")
+    }
+
     func run() throws {
         threads.apply()
-        if batchSize < 1 { throw ScoringOptionError("--batch-size must be at least 1, got \(batchSize)") }
-        if !lmWeight.isFinite { throw ScoringOptionError("--lm-weight must be a finite number, got \(lmWeight)") }
-        if !wordPenalty.isFinite { throw ScoringOptionError("--word-penalty must be a finite number, got \(wordPenalty)") }
-        let evaluator = try Evaluator.load(run: model, mode: .sentence, batchSize: batchSize)
         let list = try NBestList(contentsOf: nbest, format: nbestFormat)
+        // The model's buffers hold a batch: no larger than the list.
+        let evaluator = try Evaluator.load(run: model, mode: .sentence, batchSize: min(batchSize, list.hypotheses.count))
         // Scored a chunk at a time, keeping only the numbers: log10 p of the whole hypothesis,
         // <eos> included (−inf if any position has p = 0), its words and OOVs.
         var scores: [Double] = [], words: [Int] = [], oovs: [Int] = []
         let hypotheses = list.hypotheses
         for start in stride(from: 0, to: hypotheses.count, by: 1024) {
             let chunk = hypotheses[start..<min(start + 1024, hypotheses.count)]
-            for s in evaluator.scoreHypotheses(chunk.map(\.text)) {
+            for s in evaluator.scoreHypotheses(chunk.map(\.sentence)) {
                 scores.append(s.tokens.reduce(0.0) { $0 + $1.logProb } / M_LN10)
                 words.append(s.statistics.words)
                 oovs.append(s.statistics.oovs)
