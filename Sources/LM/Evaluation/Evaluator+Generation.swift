@@ -17,18 +17,8 @@ public struct Generation: Equatable, Sendable {
     ///
     ///     ["the", "cat", "<eos>", "a"] after the prompt "so"  →  "so the cat\na"
     public func text(prompt: [String]) -> String {
-        var out = ""
-        var atLineStart = true
-        for token in prompt + tokens {
-            if token == Vocabulary.endOfSentenceToken {
-                out += "\n"
-                atLineStart = true
-            } else {
-                out += (atLineStart ? "" : " ") + token
-                atLineStart = false
-            }
-        }
-        return out
+        var text = GenerationText()
+        return (prompt + tokens).map { text.append($0) }.joined()
     }
 }
 
@@ -48,33 +38,9 @@ extension Evaluator {
     ///     print(g.text(prompt: ["the"]))
     public func generate(prompt: String? = nil, count: Int, sampler: Sampler, rng: inout RNG) -> Generation {
         precondition(count >= 0, "Evaluator.generate: count must be >= 0")
-        let tokenizer = tokenization.tokenizer.make(lowercase: tokenization.lowercase)
-        var promptIDs: [Int32] = []
-        var unknown: [String] = []
-        if let prompt {
-            tokenizer.forEachToken(in: prompt) { bytes in
-                let p = position(of: bytes)
-                promptIDs.append(p.id)
-                if let word = p.word { unknown.append(word) }
-            }
-        }
-        model.resetState()
-        let B = model.batchSize, V = model.config.vocabularySize
-        var logp: [Float] = []
-        for id in [Vocabulary.endOfSentenceID] + promptIDs {
-            logp = model.nextTokenLogProbabilities(inputs: [Int32](repeating: id, count: B))
-        }
-        var ids: [Int32] = []
-        for _ in 0..<count {
-            let next = logp.withUnsafeBufferPointer { row in
-                sampler.sample(logProbabilities: UnsafeBufferPointer(rebasing: row[0..<V]), rng: &rng)
-            }
-            ids.append(Int32(next))
-            if ids.count < count {
-                logp = model.nextTokenLogProbabilities(inputs: [Int32](repeating: Int32(next), count: B))
-            }
-        }
-        return Generation(promptTokens: promptIDs.map(vocabulary.token), unknownPromptWords: unknown,
+        var stream = GenerationStream(evaluator: self, prompt: prompt)
+        let ids = (0..<count).map { _ in stream.nextID(sampler: sampler, rng: &rng) }
+        return Generation(promptTokens: stream.promptTokens, unknownPromptWords: stream.unknownPromptWords,
                           tokens: ids.map(vocabulary.token), ids: ids)
     }
 }

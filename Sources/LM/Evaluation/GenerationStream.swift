@@ -1,9 +1,9 @@
 import Corpus
 import NN
 
-/// `Evaluator.generate` one token at a time, for a caller that shows the text as it is sampled
-/// (`lmtool generate`): from the same `rng` state it draws exactly the tokens `generate` draws,
-/// and `GenerationText` turns them into exactly the text `Generation.text(prompt:)` makes.
+/// Generation one token at a time, for a caller that shows the text as it is sampled (`lmtool
+/// generate`); `Evaluator.generate` is a loop over it, and `GenerationText` makes
+/// `Generation.text(prompt:)`.
 ///
 /// Creating the stream resets the model's state and feeds `<eos>` and the prompt (the run's
 /// tokenizer, no sentence splitting; a word outside the vocabulary is read as `<unk>` and listed
@@ -47,13 +47,18 @@ public struct GenerationStream {
 
     /// Samples the next token (`<eos>` included) and returns it.
     public mutating func next(sampler: Sampler, rng: inout RNG) -> String {
+        evaluator.vocabulary.token(nextID(sampler: sampler, rng: &rng))
+    }
+
+    /// Samples the next token and returns its id.
+    public mutating func nextID(sampler: Sampler, rng: inout RNG) -> Int32 {
         if let pending { feed(pending) }
         let V = evaluator.model.config.vocabularySize
         let next = logp.withUnsafeBufferPointer { row in
             sampler.sample(logProbabilities: UnsafeBufferPointer(rebasing: row[0..<V]), rng: &rng)
         }
         pending = Int32(next)
-        return evaluator.vocabulary.token(Int32(next))
+        return Int32(next)
     }
 
     private mutating func feed(_ id: Int32) {
