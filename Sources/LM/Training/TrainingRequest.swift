@@ -153,12 +153,13 @@ public struct TrainingRequest: Sendable {
         let splits = try TrainingRequest.load(data, vocabulary: vocabulary, batching: config.training.batching, log: log)
         let trainer = try Trainer(run: run, config: config, vocabulary: vocabulary, train: splits.train, valid: splits.valid,
                                   test: splits.test, trainTokens: trainTokens, resume: true, options: options, log: log)
-        // Every check has passed (the trainer refuses fewer epochs than are done): record the new
-        // epoch count, and a finished run that trains on is no longer finished until its new
-        // summary is written.
-        if config.training.epochs != saved.training.epochs { try run.writeConfig(config) }
-        if run.isFinished && !trainer.state.schedule.finished {
-            try run.folder.removeSummary()
+        // Every check has passed (the trainer refuses fewer epochs than are done). A run that
+        // trains no further (stopped early by --patience or --time-limit) stays as it is:
+        // config.json keeps the epochs it was trained for. Otherwise record the new epoch count;
+        // a finished run that trains on is no longer finished until its new summary is written.
+        if !trainer.state.schedule.finished {
+            if config.training.epochs != saved.training.epochs { try run.writeConfig(config) }
+            if run.isFinished { try run.folder.removeSummary() }
         }
         return trainer
     }
