@@ -51,6 +51,20 @@ final class TrainCommandTests: TemporaryDirectoryTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("a")), "a failed start leaves no run directory")
     }
 
+    /// A `--test` file with no sentence (blank lines only; in sentence batching a blank line is
+    /// no sentence) is refused before any training, as an empty validation split is, instead of
+    /// a run that reports no test perplexity.
+    func testAnEmptyTestSplitIsRefusedBeforeTraining() throws {
+        let blank = try write("blank.txt", "\n  \n\n")
+        let arguments = trainArguments(run: "run").map { $0 == path("test.txt") ? blank : $0 }
+        XCTAssertTrue(arguments.contains(blank))
+        try assertFails(arguments + ["--batching", "sentence"], mentioning: ["the test split is empty", blank])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("run")), "nothing is created")
+        try assertFails(arguments + ["--sentences"],
+                        mentioning: ["the test split is empty", blank])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("run")), "nothing is created")
+    }
+
     /// `--resume` with a corrupt last.safetensors (cut short, garbage in its header, empty):
     /// one line naming the file, a non-zero status, and not one byte of the run directory
     /// changed; with the checkpoint restored, the same command resumes.

@@ -176,7 +176,8 @@ public struct TrainingRequest: Sendable {
         return v
     }
 
-    /// Reads the three splits; throws when the training or validation split is empty. With
+    /// Reads the three splits; throws when the training or validation split is empty, or the test
+    /// split is although test files were given. With
     /// sentence batching a blank line is no sentence (`EncodedCorpus.droppingBlankLines`), so the test
     /// perplexity the run reports is the one `lmtool perplexity --mode sentence` gives.
     static func load(_ data: CorpusSelection, vocabulary: Vocabulary, batching: TrainingConfig.Batching,
@@ -194,9 +195,16 @@ public struct TrainingRequest: Sendable {
         }
         if train.tokenCount < 2 { throw TrainingSetupError("the training split has \(train.tokenCount) tokens (files: \((data.corpus + data.train).joined(separator: ", ")))") }
         if valid.isEmpty { throw TrainingSetupError("the validation split is empty (files: \((data.corpus + data.valid).joined(separator: ", ")))") }
+        // Test files given are a test asked for: an empty one is refused like an empty validation
+        // split. A corpus split by records may simply have no test records: a note says so.
+        if let test, test.isEmpty, !data.test.isEmpty {
+            throw TrainingSetupError("the test split is empty (files: \((data.corpus + data.test).joined(separator: ", ")))")
+        }
         log(describe("train", train))
         log(describe("valid", valid))
-        if let test { log(describe("test", test)) }
+        if let test {
+            log(test.isEmpty ? "note: the test split of \(data.corpus.joined(separator: ", ")) is empty: no test perplexity" : describe("test", test))
+        }
         return (train, valid, test?.isEmpty == true ? nil : test)
     }
 
