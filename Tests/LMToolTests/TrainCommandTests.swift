@@ -140,6 +140,41 @@ final class TrainCommandTests: TemporaryDirectoryTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("bad")), "a failed start leaves no run directory")
     }
 
+    /// `--vocab FILE` is the vocabulary as given: `--max-size` and `--min-count`, which shape a
+    /// vocabulary built from the training split, are refused with it (not ignored), before any
+    /// work, on a new run and on `--resume` alike.
+    func testVocabularyFileWithMaxSizeOrMinCountIsRefused() throws {
+        let vocab = try write("v.txt", "<unk>\t0\n<eos>\t5\nthe\t7\ncat\t3\n")
+        try assertFails(trainArguments(run: "run") + ["--vocab", vocab, "--max-size", "10"], mentioning: ["--vocab and --max-size exclude each other"])
+        try assertFails(trainArguments(run: "run") + ["--vocab", vocab, "--min-count", "2"], mentioning: ["--vocab and --min-count exclude each other"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("run")), "nothing is created")
+        let first = try runLMTool(trainArguments(run: "run") + ["--stop-after-steps", "1"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let before = try directorySnapshot(path("run"))
+        try assertFails(["train", "--run", path("run"), "--resume", "--vocab", vocab, "--max-size", "10", "--threads", "1"],
+                        mentioning: ["--vocab and --max-size exclude each other"])
+        XCTAssertEqual(try directorySnapshot(path("run")), before, "the run is left as it was")
+    }
+
+    /// The other commands that take `--vocab` with `--min-count`/`--max-size` refuse the
+    /// combination the same way, before any work (nothing is written).
+    func testEveryCommandRefusesVocabularyFileWithMaxSizeOrMinCount() throws {
+        let vocab = try write("v.txt", "<unk>\t0\n<eos>\t5\nthe\t7\ncat\t3\n")
+        let corpus = path("train.txt")
+        let commands: [[String]] = [
+            ["pretrain-domain", "--corpus", corpus, "--out", path("out")],
+            ["pretrain-glomo", "--corpus", corpus, "--out", path("out")],
+            ["embed", "bilm", "--corpus", corpus, "--out", path("out")],
+            ["ablate", "--corpus", corpus, "--out", path("out")],
+        ]
+        for command in commands {
+            for (flag, value) in [("--max-size", "10"), ("--min-count", "2")] {
+                try assertFails(command + ["--vocab", vocab, flag, value], mentioning: ["--vocab and \(flag) exclude each other"])
+                XCTAssertFalse(FileManager.default.fileExists(atPath: path("out")), "\(command[0]) \(flag): nothing is created")
+            }
+        }
+    }
+
     /// `--optimizer adagrad`: recorded in config.json, used (last.safetensors holds Adagrad's
     /// state, one `sum` per parameter), and the model learns (perplexity finite and below the
     /// uniform one). An unknown optimizer is refused before anything is written.

@@ -69,7 +69,8 @@ public struct TrainingRequest: Sendable {
     public var data: CorpusSelection?
     /// `--vocab FILE`; otherwise a vocabulary is built from the training split.
     public var vocabularyFile: String?
-    /// `--min-count` (default `defaultMinCount`) and `--max-size` (default: no limit) for a built vocabulary.
+    /// `--min-count` (default `defaultMinCount`) and `--max-size` (default: no limit) for a built
+    /// vocabulary; refused with `vocabularyFile`.
     public var minCount: Int?
     public var maxSize: Int?
     /// `--preset` (default `small` for a new run).
@@ -97,6 +98,10 @@ public struct TrainingRequest: Sendable {
     /// - Throws: one-line errors: `TrainingSetupError`, `FileError`, `CorpusError`,
     ///   `VocabularyError`, the input factory's errors.
     public func prepare(log: @escaping (String) -> Void = { _ in }) throws -> Trainer {
+        if vocabularyFile != nil && (minCount != nil || maxSize != nil) {
+            throw TrainingSetupError("vocabularyFile excludes minCount and maxSize (they shape a vocabulary built from the training split)",
+                                     fields: ["vocabularyFile", "minCount", "maxSize"])
+        }
         try RunDirectory(path: runPath).lock()   // one writer per run, before anything is read
         return resume ? try prepareResume(log: log) : try prepareNew(log: log)
     }

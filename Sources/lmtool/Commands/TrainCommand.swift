@@ -99,6 +99,9 @@ struct TrainCommand: ParsableCommand {
         if let maxSize, maxSize < 2 { try fail("--max-size must be at least 2 (<unk> and <eos>)") }
         if !resume && corpus.isEmpty && train.isEmpty { try fail("give the data: --corpus PATH... or --train PATH... --valid PATH...") }
         if let minCount, minCount < 1 { try fail("--min-count must be at least 1, got \(minCount)") }
+        do {
+            try SharedOptions.checkVocabularyFile(vocab, minCountGiven: minCount != nil, maxSizeGiven: maxSize != nil)
+        } catch let e as ValidationError { try fail(e.message) }
         if !resume {
             // The model and training numbers, before any data is read (with the vocabulary
             // size still unknown: the sizes are checked again once it is).
