@@ -140,6 +140,41 @@ final class TrainCommandTests: TemporaryDirectoryTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("bad")), "a failed start leaves no run directory")
     }
 
+    /// `--resume` without corpus flags re-reads the run's own files: tokenization flags given are
+    /// checked against the run's (refused when different, with the message `--train` gets), and
+    /// reading flags given (`--replace-invalid`) are used, so that a run started with them can be
+    /// resumed.
+    func testResumeWithoutCorpusFlagsChecksTokenizationAndUsesReadingFlags() throws {
+        let first = try runLMTool(trainArguments(run: "run") + ["--stop-after-steps", "1"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let before = try directorySnapshot(path("run"))
+        let resume = ["train", "--run", path("run"), "--resume", "--threads", "1"]
+        try assertFails(resume + ["--tokenizer", "simple"],
+                        mentioning: [path("run/config.json"), "--resume with a different configuration: tokenization.tokenizer whitespace → simple"])
+        // The same message as with the corpus flags given.
+        try assertFails(resume + ["--tokenizer", "simple", "--train", path("train.txt"), "--valid", path("valid.txt"), "--test", path("test.txt")],
+                        mentioning: [path("run/config.json"), "--resume with a different configuration: tokenization.tokenizer whitespace → simple"])
+        try assertFails(resume + ["--sentences"], mentioning: [path("run/config.json"), "tokenization.split_sentences"])
+        XCTAssertEqual(try directorySnapshot(path("run")), before, "the run is left as it was")
+        let same = try runLMTool(resume + ["--tokenizer", "whitespace"])
+        XCTAssertEqual(same.status, 0, same.stderr)
+        XCTAssertTrue(same.stdout.contains("resuming from "), same.stdout)
+
+        // A training file with a byte that is not UTF-8, read with --replace-invalid.
+        var bad = try Data(contentsOf: URL(fileURLWithPath: path("train.txt")))
+        bad.append(contentsOf: Array("bad ".utf8) + [0xFF] + Array(" byte\n".utf8))
+        try bad.write(to: URL(fileURLWithPath: path("train-bad.txt")))
+        let arguments = trainArguments(run: "replaced").map { $0 == path("train.txt") ? path("train-bad.txt") : $0 }
+        let started = try runLMTool(arguments + ["--replace-invalid", "--stop-after-steps", "1"])
+        XCTAssertEqual(started.status, 0, started.stderr)
+        let resumeReplaced = ["train", "--run", path("replaced"), "--resume", "--threads", "1"]
+        try assertFails(resumeReplaced, mentioning: [path("train-bad.txt"), "UTF-8"])
+        let resumed = try runLMTool(resumeReplaced + ["--replace-invalid"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("resuming from "), resumed.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("replaced/summary.json")))
+    }
+
     /// `--vocab FILE` is the vocabulary as given: `--max-size` and `--min-count`, which shape a
     /// vocabulary built from the training split, are refused with it (not ignored), before any
     /// work, on a new run and on `--resume` alike.

@@ -67,6 +67,13 @@ public struct TrainingRequest: Sendable {
     public var runPath: String
     /// The data; nil on `--resume` means the run's own (from its `config.json`).
     public var data: CorpusSelection?
+    /// On `--resume` without `data`: how the run's own files are read (`--format`,
+    /// `--replace-invalid`, `--max-line-bytes`, which `config.json` does not record; the data
+    /// fingerprint refuses a resume on data read differently) ...
+    public var resumeReadOptions = ReadOptions()
+    /// ... and tokenized: nil keeps the run's; a value is checked against the run's like any
+    /// other setting (`--resume with a different configuration: tokenization.tokenizer ...`).
+    public var resumeTokenization: TokenizationOptions?
     /// `--vocab FILE`; otherwise a vocabulary is built from the training split.
     public var vocabularyFile: String?
     /// `--min-count` (default `defaultMinCount`) and `--max-size` (default: no limit) for a built
@@ -135,8 +142,10 @@ public struct TrainingRequest: Sendable {
 
     private func prepareResume(log: @escaping (String) -> Void) throws -> Trainer {
         let (run, saved, savedVocabulary) = try RunDirectory.open(at: runPath)
-        let data = self.data ?? CorpusSelection(paths: saved.corpus, tokenization: saved.tokenization)
+        let data = self.data ?? CorpusSelection(paths: saved.corpus, readOptions: resumeReadOptions,
+                                                tokenization: resumeTokenization ?? saved.tokenization)
         try data.check()
+        for entry in try data.skippedEntries() { log("note: \(entry)") }
         let vocabulary = vocabularyFile != nil || minCount != nil || maxSize != nil
             ? try loadVocabulary(data: data, log: log) : savedVocabulary
         var model = preset?.model(vocabularySize: vocabulary.count) ?? saved.model
