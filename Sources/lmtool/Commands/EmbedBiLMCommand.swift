@@ -75,6 +75,9 @@ struct EmbedBiLMCommand: ParsableCommand {
 
     func validate() throws {
         try SharedOptions.checkVocabularyFile(vocab, minCountGiven: minCountGiven != nil, maxSizeGiven: maxSize != nil)
+        try OptionBounds.checkPaths("--corpus", corpus)
+        try OptionBounds.checkPaths("--out", [out])
+        try OptionBounds.checkPaths("--vocab", [vocab])
         if corpus.isEmpty { throw ValidationError("--corpus needs at least one file") }
         if embeddingSize < 1 || hiddenSize < 1 || epochs < 0 || batchSize < 1 || bptt < 1 || samples < 1 || minOccurrences < 1 || minCount < 1 {
             throw ValidationError("--embedding-size, --hidden-size, --batch-size, --bptt, --samples, --min-count and --min-occurrences must be at least 1; --epochs at least 0")

@@ -48,6 +48,8 @@ struct GenerateCommand: ParsableCommand {
 
     @OptionGroup var threads: ThreadsOption
 
+    func validate() throws { try OptionBounds.checkPaths("--model", [model]) }
+
     func run() throws {
         threads.apply()
         guard temperature.isFinite && temperature >= 0 else {

@@ -85,6 +85,11 @@ struct PerplexityCommand: ParsableCommand {
     @Flag(name: .customLong("per-record"), help: "Score every record (a line, or a JSONL object) as a document of its own: its own stream from a zero state and its own summary block (discourse mode).")
     var perRecord = false
 
+    func validate() throws {
+        try OptionBounds.checkPaths("--model", [model])
+        try OptionBounds.checkPaths("a FILE to score", files)
+    }
+
     func run() throws {
         threads.apply()
         if batchSize < 1 { throw ScoringOptionError("--batch-size must be at least 1, got \(batchSize)") }

@@ -133,6 +133,9 @@ struct PretrainDomainCommand: ParsableCommand {
 
     func validate() throws {
         try SharedOptions.checkVocabularyFile(vocab, minCountGiven: minCountGiven != nil, maxSizeGiven: maxSizeGiven != nil)
+        for (flag, values) in [("--corpus", corpus), ("--out", [out]), ("--vocab", [vocab]), ("--glomo", [glomo])] as [(String, [String?])] {
+            try OptionBounds.checkPaths(flag, values)
+        }
         if corpus.isEmpty { throw ValidationError("--corpus needs at least one file") }
         if embeddingSize < 1 || hiddenSize < 1 || batchSize < 1 || minCount < 1 || minOccurrences < 1 {
             throw ValidationError("--embedding-size, --hidden-size, --batch-size, --min-count and --min-occurrences must be at least 1")

@@ -85,6 +85,9 @@ struct PretrainGLoMoCommand: ParsableCommand {
 
     func validate() throws {
         try SharedOptions.checkVocabularyFile(vocab, minCountGiven: minCountGiven != nil, maxSizeGiven: maxSizeGiven != nil)
+        for (flag, values) in [("--corpus", corpus), ("--out", [out]), ("--vocab", [vocab])] as [(String, [String?])] {
+            try OptionBounds.checkPaths(flag, values)
+        }
         if resume && force { throw ValidationError("--resume and --force exclude each other") }
         if ifNeeded && (resume || force) { throw ValidationError("--if-needed chooses --resume or --force itself: give it alone") }
         if !resume && corpus.isEmpty { throw ValidationError("give the corpus: --corpus PATH...") }

@@ -42,6 +42,7 @@ struct ReportCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
+        try OptionBounds.checkPaths("RESULTS", [results])
         if resamples < 1 { throw ValidationError("--resamples must be at least 1") }
     }
 

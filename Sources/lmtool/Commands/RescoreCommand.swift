@@ -64,6 +64,12 @@ struct RescoreCommand: ParsableCommand {
 
     @OptionGroup var threads: ThreadsOption
 
+    func validate() throws {
+        try OptionBounds.checkPaths("--model", [model])
+        try OptionBounds.checkPaths("NBEST", [nbest])
+        try OptionBounds.checkPaths("--output", [output])
+    }
+
     func run() throws {
         threads.apply()
         if batchSize < 1 { throw ScoringOptionError("--batch-size must be at least 1, got \(batchSize)") }

@@ -80,6 +80,14 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup(title: "Embeddings") var input: EmbeddingOptions
     @OptionGroup(title: "GLoMo") var graphs: GLoMoOptions
 
+    /// Empty paths are usage errors (status 64), before anything else.
+    func validate() throws {
+        for (flag, values) in [("--run", [runPath]), ("--corpus", corpus), ("--train", train), ("--valid", valid), ("--test", test),
+                               ("--vocab", [vocab]), ("--embeddings", [input.embeddings]), ("--glomo", [graphs.glomo])] as [(String, [String?])] {
+            try OptionBounds.checkPaths(flag, values)
+        }
+    }
+
     /// Checks the flags; every problem is thrown as a one-line error (no usage text). Unknown
     /// choices (`--preset huge`) are refused by the parser already.
     func checkFlags() throws {
