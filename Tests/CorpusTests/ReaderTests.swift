@@ -159,5 +159,40 @@ final class ReaderTests: XCTestCase {
         let reader = try CorpusReader(paths: [dir.path("c")])
         XCTAssertEqual(reader.files.map { ($0 as NSString).lastPathComponent }, ["a.txt.zst", "b.txt", "d.jsonl"])
         XCTAssertEqual(try reader.records().map(\.text), ["a", "b", "d"])
+        // Skipped, but not silently: each is reported for the caller's note.
+        XCTAssertEqual(reader.skipped.map(\.path), [dir.path("c/.hidden.txt"), dir.path("c/notes.md")])
+    }
+
+    /// Every directory entry not read is reported with the reason: a name without a corpus
+    /// extension (no extension, an unknown compression, an unknown one), a hidden name, a
+    /// symbolic link to a directory (not followed). Real subdirectories are read, names are
+    /// matched without regard to case.
+    func testEveryDirectoryEntryNotReadIsReportedWithItsReason() throws {
+        let dir = try TempDir()
+        try dir.write("data/a.txt", "a\n")
+        try dir.write("data/part-00001", "p\n")
+        try dir.write("data/data.txt.bz2", "z\n")
+        try dir.write("data/notes.TSV", "n\n")
+        try dir.write("data/UPPER.TXT", "u\n")
+        try dir.write("data/.cache.txt", "h\n")
+        try dir.write("data/sub/c.txt", "c\n")
+        try dir.write("other/b.txt", "b\n")
+        XCTAssertEqual(symlink(dir.path("other"), dir.path("data/more")), 0)
+        XCTAssertEqual(symlink(dir.path("other"), dir.path("data/linked.txt")), 0)
+        let reader = try CorpusReader(paths: [dir.path("data")])
+        XCTAssertEqual(reader.files, [dir.path("data/UPPER.TXT"), dir.path("data/a.txt"), dir.path("data/sub/c.txt")])
+        let name = "its name has no corpus file extension (.txt, .text, .tokens, .raw, .jsonl, .json, .ndjson, optionally + .zst, .zstd or .gz): give it as an argument to read it"
+        let link = "a symbolic link to a directory, not followed: give it as an argument to read it"
+        XCTAssertEqual(reader.skipped, [
+            CorpusFiles.Skipped(path: dir.path("data/.cache.txt"), reason: "a hidden entry (its name starts with '.')"),
+            CorpusFiles.Skipped(path: dir.path("data/data.txt.bz2"), reason: name),
+            CorpusFiles.Skipped(path: dir.path("data/linked.txt"), reason: link),
+            CorpusFiles.Skipped(path: dir.path("data/more"), reason: link),
+            CorpusFiles.Skipped(path: dir.path("data/notes.TSV"), reason: name),
+            CorpusFiles.Skipped(path: dir.path("data/part-00001"), reason: name),
+        ])
+        XCTAssertEqual(reader.skipped.last?.description, "\(dir.path("data/part-00001")): skipped, \(name)")
+        // The link given as an argument is read.
+        XCTAssertEqual(try CorpusReader(paths: [dir.path("data/more")]).files, [dir.path("data/more/b.txt")])
     }
 }

@@ -44,6 +44,25 @@ final class TrainerTests: TrainerTestCase {
         XCTAssertEqual(try resumed.run.readMetrics().records.count, records.count)
     }
 
+    /// A vocabulary file is used as it is: `minCount`/`maxSize` with it are refused, not ignored,
+    /// and nothing is created.
+    func testVocabularyFileWithMinCountOrMaxSizeIsRefused() throws {
+        let data = try writeCycleCorpus()
+        let vocabulary = try write("vocab.txt", ["<unk>\t0", "<eos>\t5", "the\t7"])
+        for (minCount, maxSize) in [(2, nil), (nil, 10), (2, 10)] as [(Int?, Int?)] {
+            var r = request(data, epochs: 1)
+            r.vocabularyFile = vocabulary
+            r.minCount = minCount
+            r.maxSize = maxSize
+            XCTAssertThrowsError(try r.prepare()) { error in
+                XCTAssertEqual(error as? TrainingSetupError,
+                               TrainingSetupError("vocabularyFile excludes minCount and maxSize (they shape a vocabulary built from the training split)",
+                                                  fields: ["vocabularyFile", "minCount", "maxSize"]))
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: r.runPath), "nothing is created")
+        }
+    }
+
     func testANewRunRefusesAnExistingRunUnlessForced() throws {
         let data = try writeCycleCorpus()
         var r = request(data, epochs: 1)

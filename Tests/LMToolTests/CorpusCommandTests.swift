@@ -42,6 +42,17 @@ final class CorpusCommandTests: XCTestCase {
         XCTAssertTrue(untyped.stdout.contains("types      not counted (--no-types)"), untyped.stdout)
     }
 
+    /// A directory's files that are not read are named in a note on stderr, not dropped silently.
+    func testStatsNamesTheDirectoryEntriesItSkips() throws {
+        try FileManager.default.createDirectory(atPath: path("data"), withIntermediateDirectories: true)
+        try write("data/a.txt", Array("a b\n".utf8))
+        try write("data/part-00001", Array("c d\n".utf8))
+        let r = try runLMTool(["corpus", "stats", path("data")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("files      1"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("note: \(path("data/part-00001")): skipped, its name has no corpus file extension"), r.stderr)
+    }
+
     func testBadCorpusInputs() throws {
         try assertFails(["corpus", "stats", path("missing.txt")], mentioning: [path("missing.txt"), "no such file"])
         try FileManager.default.createDirectory(atPath: path("emptydir"), withIntermediateDirectories: true)

@@ -48,10 +48,13 @@ final class TimeLimitTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(splits, ["train", "valid", "test"])
 
         let before = try Data(contentsOf: URL(fileURLWithPath: path("run/summary.json")))
+        let configBefore = try Data(contentsOf: URL(fileURLWithPath: path("run/config.json")))
         let more = try runLMTool(["train", "--run", path("run"), "--resume", "--epochs", "5", "--threads", "1"])
         XCTAssertEqual(more.status, 0, more.stderr)
         XCTAssertTrue(more.stdout.contains("nothing more to train"), more.stdout)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("run/summary.json"))), before, "summary unchanged")
+        // The run stays finished: config.json still describes what was trained (3 epochs, not 5).
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("run/config.json"))), configBefore, "config.json unchanged")
 
         try assertFails(["train", "--run", path("run"), "--resume", "--time-limit", "1h", "--threads", "1"],
                         mentioning: [path("run/config.json"), "different configuration", "time_limit_seconds"])

@@ -51,6 +51,20 @@ final class TrainCommandTests: TemporaryDirectoryTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("a")), "a failed start leaves no run directory")
     }
 
+    /// A `--test` file with no sentence (blank lines only; in sentence batching a blank line is
+    /// no sentence) is refused before any training, as an empty validation split is, instead of
+    /// a run that reports no test perplexity.
+    func testAnEmptyTestSplitIsRefusedBeforeTraining() throws {
+        let blank = try write("blank.txt", "\n  \n\n")
+        let arguments = trainArguments(run: "run").map { $0 == path("test.txt") ? blank : $0 }
+        XCTAssertTrue(arguments.contains(blank))
+        try assertFails(arguments + ["--batching", "sentence"], mentioning: ["the test split is empty", blank])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("run")), "nothing is created")
+        try assertFails(arguments + ["--sentences"],
+                        mentioning: ["the test split is empty", blank])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("run")), "nothing is created")
+    }
+
     /// `--resume` with a corrupt last.safetensors (cut short, garbage in its header, empty):
     /// one line naming the file, a non-zero status, and not one byte of the run directory
     /// changed; with the checkpoint restored, the same command resumes.
@@ -124,6 +138,76 @@ final class TrainCommandTests: TemporaryDirectoryTestCase {
         try Data("the\t7\ncat\t5\n".utf8).write(to: URL(fileURLWithPath: noReserved))
         try assertFails(trainArguments(run: "bad") + ["--vocab", noReserved], mentioning: [noReserved, "line 1", "<unk>"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("bad")), "a failed start leaves no run directory")
+    }
+
+    /// `--resume` without corpus flags re-reads the run's own files: tokenization flags given are
+    /// checked against the run's (refused when different, with the message `--train` gets), and
+    /// reading flags given (`--replace-invalid`) are used, so that a run started with them can be
+    /// resumed.
+    func testResumeWithoutCorpusFlagsChecksTokenizationAndUsesReadingFlags() throws {
+        let first = try runLMTool(trainArguments(run: "run") + ["--stop-after-steps", "1"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let before = try directorySnapshot(path("run"))
+        let resume = ["train", "--run", path("run"), "--resume", "--threads", "1"]
+        try assertFails(resume + ["--tokenizer", "simple"],
+                        mentioning: [path("run/config.json"), "--resume with a different configuration: tokenization.tokenizer whitespace → simple"])
+        // The same message as with the corpus flags given.
+        try assertFails(resume + ["--tokenizer", "simple", "--train", path("train.txt"), "--valid", path("valid.txt"), "--test", path("test.txt")],
+                        mentioning: [path("run/config.json"), "--resume with a different configuration: tokenization.tokenizer whitespace → simple"])
+        try assertFails(resume + ["--sentences"], mentioning: [path("run/config.json"), "tokenization.split_sentences"])
+        XCTAssertEqual(try directorySnapshot(path("run")), before, "the run is left as it was")
+        let same = try runLMTool(resume + ["--tokenizer", "whitespace"])
+        XCTAssertEqual(same.status, 0, same.stderr)
+        XCTAssertTrue(same.stdout.contains("resuming from "), same.stdout)
+
+        // A training file with a byte that is not UTF-8, read with --replace-invalid.
+        var bad = try Data(contentsOf: URL(fileURLWithPath: path("train.txt")))
+        bad.append(contentsOf: Array("bad ".utf8) + [0xFF] + Array(" byte\n".utf8))
+        try bad.write(to: URL(fileURLWithPath: path("train-bad.txt")))
+        let arguments = trainArguments(run: "replaced").map { $0 == path("train.txt") ? path("train-bad.txt") : $0 }
+        let started = try runLMTool(arguments + ["--replace-invalid", "--stop-after-steps", "1"])
+        XCTAssertEqual(started.status, 0, started.stderr)
+        let resumeReplaced = ["train", "--run", path("replaced"), "--resume", "--threads", "1"]
+        try assertFails(resumeReplaced, mentioning: [path("train-bad.txt"), "UTF-8"])
+        let resumed = try runLMTool(resumeReplaced + ["--replace-invalid"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("resuming from "), resumed.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("replaced/summary.json")))
+    }
+
+    /// `--vocab FILE` is the vocabulary as given: `--max-size` and `--min-count`, which shape a
+    /// vocabulary built from the training split, are refused with it (not ignored), before any
+    /// work, on a new run and on `--resume` alike.
+    func testVocabularyFileWithMaxSizeOrMinCountIsRefused() throws {
+        let vocab = try write("v.txt", "<unk>\t0\n<eos>\t5\nthe\t7\ncat\t3\n")
+        try assertFails(trainArguments(run: "run") + ["--vocab", vocab, "--max-size", "10"], mentioning: ["--vocab and --max-size exclude each other"])
+        try assertFails(trainArguments(run: "run") + ["--vocab", vocab, "--min-count", "2"], mentioning: ["--vocab and --min-count exclude each other"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("run")), "nothing is created")
+        let first = try runLMTool(trainArguments(run: "run") + ["--stop-after-steps", "1"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let before = try directorySnapshot(path("run"))
+        try assertFails(["train", "--run", path("run"), "--resume", "--vocab", vocab, "--max-size", "10", "--threads", "1"],
+                        mentioning: ["--vocab and --max-size exclude each other"])
+        XCTAssertEqual(try directorySnapshot(path("run")), before, "the run is left as it was")
+    }
+
+    /// The other commands that take `--vocab` with `--min-count`/`--max-size` refuse the
+    /// combination the same way, before any work (nothing is written).
+    func testEveryCommandRefusesVocabularyFileWithMaxSizeOrMinCount() throws {
+        let vocab = try write("v.txt", "<unk>\t0\n<eos>\t5\nthe\t7\ncat\t3\n")
+        let corpus = path("train.txt")
+        let commands: [[String]] = [
+            ["pretrain-domain", "--corpus", corpus, "--out", path("out")],
+            ["pretrain-glomo", "--corpus", corpus, "--out", path("out")],
+            ["embed", "bilm", "--corpus", corpus, "--out", path("out")],
+            ["ablate", "--corpus", corpus, "--out", path("out")],
+        ]
+        for command in commands {
+            for (flag, value) in [("--max-size", "10"), ("--min-count", "2")] {
+                try assertFails(command + ["--vocab", vocab, flag, value], mentioning: ["--vocab and \(flag) exclude each other"])
+                XCTAssertFalse(FileManager.default.fileExists(atPath: path("out")), "\(command[0]) \(flag): nothing is created")
+            }
+        }
     }
 
     /// `--optimizer adagrad`: recorded in config.json, used (last.safetensors holds Adagrad's

@@ -17,13 +17,21 @@ public enum CorpusFiles {
         return false
     }
 
-    /// A directory entry with a corpus file's name that was not read, and why.
+    /// A directory entry that was not read, and why.
     public struct Skipped: Sendable, Equatable, CustomStringConvertible {
         public var path: String
-        /// What the entry is, e.g. "a FIFO".
+        /// Why, e.g. "a FIFO".
         public var reason: String
 
-        public var description: String { "\(escapeControlCharacters(path)): skipped, \(reason) (only regular files in a directory are read)" }
+        public var description: String {
+            "\(escapeControlCharacters(path)): skipped, \(reason)" + (Skipped.notRegular.contains(reason) ? " (only regular files in a directory are read)" : "")
+        }
+
+        /// The reasons of entries with a corpus file's name that are not regular files.
+        static let notRegular: Set<String> = ["a broken symbolic link", "cannot be read", "a FIFO", "a socket", "a device", "not a regular file"]
+        static let hidden = "a hidden entry (its name starts with '.')"
+        static let notCorpusName = "its name has no corpus file extension (.txt, .text, .tokens, .raw, .jsonl, .json, .ndjson, optionally + .zst, .zstd or .gz): give it as an argument to read it"
+        static let linkedDirectory = "a symbolic link to a directory, not followed: give it as an argument to read it"
     }
 
     /// Expands `arguments`: a file stands for itself (whatever its name or kind: `-` for
@@ -34,9 +42,12 @@ public enum CorpusFiles {
         try expandReportingSkipped(arguments).files
     }
 
-    /// Like `expand`, and also returns the entries of directories that have a corpus file's name
-    /// but are not regular files (FIFOs, sockets, devices, broken links): they are skipped, as
-    /// reading one could block forever, and the caller may tell the user.
+    /// Like `expand`, and also returns every entry of the directories that is not read, for the
+    /// caller to tell the user (nothing is dropped silently): hidden entries; names without a
+    /// corpus file extension (`part-00001`, `data.txt.bz2`); symbolic links to directories (not
+    /// followed: no cycles, no file read twice); and entries with a corpus file's name that are
+    /// not regular files (FIFOs, sockets, devices, broken links), as reading one could block
+    /// forever. Real subdirectories are descended.
     public static func expandReportingSkipped(_ arguments: [String]) throws -> (files: [String], skipped: [Skipped]) {
         if arguments.isEmpty { throw CorpusError(file: "(arguments)", "no corpus path given") }
         var files: [String] = []
@@ -56,26 +67,40 @@ public enum CorpusFiles {
                 files.append(argument)
                 continue
             }
-            guard let enumerator = fm.enumerator(atPath: argument) else {
+            // A directory given through a symbolic link is listed at its real path (the
+            // enumerator does not follow links), its files named under the path given.
+            let real = realpath(argument, nil).map { p in defer { free(p) }; return String(cString: p) } ?? argument
+            guard let enumerator = fm.enumerator(atPath: real) else {
                 throw CorpusError(file: argument, "cannot list the directory")
             }
             var found: [String] = []
             while let relative = enumerator.nextObject() as? String {
                 let name = (relative as NSString).lastPathComponent
+                let full = argument.hasSuffix("/") ? argument + relative : argument + "/" + relative
                 if name.hasPrefix(".") {
                     enumerator.skipDescendants()
+                    skipped.append(Skipped(path: full, reason: Skipped.hidden))
                     continue
                 }
-                guard looksLikeCorpusFile(name) else { continue }
-                let full = argument.hasSuffix("/") ? argument + relative : argument + "/" + relative
-                var entry = stat()
-                if stat(full, &entry) != 0 {
+                var entry = stat(), link = stat()
+                let target = stat(full, &entry) == 0
+                if target && entry.st_mode & S_IFMT == S_IFDIR {
+                    // A real directory is descended by the enumerator; a link to one is not.
+                    if lstat(full, &link) == 0 && link.st_mode & S_IFMT == S_IFLNK {
+                        skipped.append(Skipped(path: full, reason: Skipped.linkedDirectory))
+                    }
+                    continue
+                }
+                guard looksLikeCorpusFile(name) else {
+                    skipped.append(Skipped(path: full, reason: Skipped.notCorpusName))
+                    continue
+                }
+                if !target {
                     skipped.append(Skipped(path: full, reason: lstat(full, &entry) == 0 ? "a broken symbolic link" : "cannot be read"))
                     continue
                 }
                 switch entry.st_mode & S_IFMT {
                 case S_IFREG: found.append(full)
-                case S_IFDIR: continue
                 case S_IFIFO: skipped.append(Skipped(path: full, reason: "a FIFO"))
                 case S_IFSOCK: skipped.append(Skipped(path: full, reason: "a socket"))
                 case S_IFCHR, S_IFBLK: skipped.append(Skipped(path: full, reason: "a device"))

@@ -67,9 +67,17 @@ public struct TrainingRequest: Sendable {
     public var runPath: String
     /// The data; nil on `--resume` means the run's own (from its `config.json`).
     public var data: CorpusSelection?
+    /// On `--resume` without `data`: how the run's own files are read (`--format`,
+    /// `--replace-invalid`, `--max-line-bytes`, which `config.json` does not record; the data
+    /// fingerprint refuses a resume on data read differently) ...
+    public var resumeReadOptions = ReadOptions()
+    /// ... and tokenized: nil keeps the run's; a value is checked against the run's like any
+    /// other setting (`--resume with a different configuration: tokenization.tokenizer ...`).
+    public var resumeTokenization: TokenizationOptions?
     /// `--vocab FILE`; otherwise a vocabulary is built from the training split.
     public var vocabularyFile: String?
-    /// `--min-count` (default `defaultMinCount`) and `--max-size` (default: no limit) for a built vocabulary.
+    /// `--min-count` (default `defaultMinCount`) and `--max-size` (default: no limit) for a built
+    /// vocabulary; refused with `vocabularyFile`.
     public var minCount: Int?
     public var maxSize: Int?
     /// `--preset` (default `small` for a new run).
@@ -97,6 +105,10 @@ public struct TrainingRequest: Sendable {
     /// - Throws: one-line errors: `TrainingSetupError`, `FileError`, `CorpusError`,
     ///   `VocabularyError`, the input factory's errors.
     public func prepare(log: @escaping (String) -> Void = { _ in }) throws -> Trainer {
+        if vocabularyFile != nil && (minCount != nil || maxSize != nil) {
+            throw TrainingSetupError("vocabularyFile excludes minCount and maxSize (they shape a vocabulary built from the training split)",
+                                     fields: ["vocabularyFile", "minCount", "maxSize"])
+        }
         try RunDirectory(path: runPath).lock()   // one writer per run, before anything is read
         return resume ? try prepareResume(log: log) : try prepareNew(log: log)
     }
@@ -130,8 +142,10 @@ public struct TrainingRequest: Sendable {
 
     private func prepareResume(log: @escaping (String) -> Void) throws -> Trainer {
         let (run, saved, savedVocabulary) = try RunDirectory.open(at: runPath)
-        let data = self.data ?? CorpusSelection(paths: saved.corpus, tokenization: saved.tokenization)
+        let data = self.data ?? CorpusSelection(paths: saved.corpus, readOptions: resumeReadOptions,
+                                                tokenization: resumeTokenization ?? saved.tokenization)
         try data.check()
+        for entry in try data.skippedEntries() { log("note: \(entry)") }
         let vocabulary = vocabularyFile != nil || minCount != nil || maxSize != nil
             ? try loadVocabulary(data: data, log: log) : savedVocabulary
         var model = preset?.model(vocabularySize: vocabulary.count) ?? saved.model
@@ -153,12 +167,13 @@ public struct TrainingRequest: Sendable {
         let splits = try TrainingRequest.load(data, vocabulary: vocabulary, batching: config.training.batching, log: log)
         let trainer = try Trainer(run: run, config: config, vocabulary: vocabulary, train: splits.train, valid: splits.valid,
                                   test: splits.test, trainTokens: trainTokens, resume: true, options: options, log: log)
-        // Every check has passed (the trainer refuses fewer epochs than are done): record the new
-        // epoch count, and a finished run that trains on is no longer finished until its new
-        // summary is written.
-        if config.training.epochs != saved.training.epochs { try run.writeConfig(config) }
-        if run.isFinished && !trainer.state.schedule.finished {
-            try run.folder.removeSummary()
+        // Every check has passed (the trainer refuses fewer epochs than are done). A run that
+        // trains no further (stopped early by --patience or --time-limit) stays as it is:
+        // config.json keeps the epochs it was trained for. Otherwise record the new epoch count;
+        // a finished run that trains on is no longer finished until its new summary is written.
+        if !trainer.state.schedule.finished {
+            if config.training.epochs != saved.training.epochs { try run.writeConfig(config) }
+            if run.isFinished { try run.folder.removeSummary() }
         }
         return trainer
     }
@@ -175,7 +190,8 @@ public struct TrainingRequest: Sendable {
         return v
     }
 
-    /// Reads the three splits; throws when the training or validation split is empty. With
+    /// Reads the three splits; throws when the training or validation split is empty, or the test
+    /// split is although test files were given. With
     /// sentence batching a blank line is no sentence (`EncodedCorpus.droppingBlankLines`), so the test
     /// perplexity the run reports is the one `lmtool perplexity --mode sentence` gives.
     static func load(_ data: CorpusSelection, vocabulary: Vocabulary, batching: TrainingConfig.Batching,
@@ -193,9 +209,16 @@ public struct TrainingRequest: Sendable {
         }
         if train.tokenCount < 2 { throw TrainingSetupError("the training split has \(train.tokenCount) tokens (files: \((data.corpus + data.train).joined(separator: ", ")))") }
         if valid.isEmpty { throw TrainingSetupError("the validation split is empty (files: \((data.corpus + data.valid).joined(separator: ", ")))") }
+        // Test files given are a test asked for: an empty one is refused like an empty validation
+        // split. A corpus split by records may simply have no test records: a note says so.
+        if let test, test.isEmpty, !data.test.isEmpty {
+            throw TrainingSetupError("the test split is empty (files: \((data.corpus + data.test).joined(separator: ", ")))")
+        }
         log(describe("train", train))
         log(describe("valid", valid))
-        if let test { log(describe("test", test)) }
+        if let test {
+            log(test.isEmpty ? "note: the test split of \(data.corpus.joined(separator: ", ")) is empty: no test perplexity" : describe("test", test))
+        }
         return (train, valid, test?.isEmpty == true ? nil : test)
     }
 

@@ -118,6 +118,11 @@ struct AblateCommand: ParsableCommand {
             throw ValidationError("--corpus and --train/--valid/--test exclude each other in ablate: give one kind of data")
         }
         if corpusOptions.split != nil { throw ValidationError("--split does not apply to ablate: every step uses the corpus's own splits") }
+        try SharedOptions.checkVocabularyFile(vocab, minCountGiven: minCount != nil, maxSizeGiven: maxSize != nil)
+        for (flag, values) in [("--out", [out]), ("--corpus", corpus), ("--train", train), ("--valid", valid), ("--test", test), ("--spec", [spec]),
+                               ("--vocab", [vocab]), ("--out-of-domain-corpus", outOfDomainCorpus), ("--executable", [executable])] as [(String, [String?])] {
+            try OptionBounds.checkPaths(flag, values)
+        }
         for (flag, minimum, value) in [("--seeds", 1, seeds), ("--min-count", 1, minCount), ("--max-size", 2, maxSize),
                                        ("--pretrain-epochs", 1, pretrainEpochs), ("--pretrain-tokens", 2, pretrainTokens),
                                        ("--pretrain-hidden-size", 1, pretrainHiddenSize), ("--glomo-steps", 1, glomoSteps)] {

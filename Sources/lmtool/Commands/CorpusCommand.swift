@@ -34,6 +34,11 @@ struct CorpusCommand: ParsableCommand {
               help: "Count records and tokens only, without the table of distinct tokens: the pure read + tokenize speed, as `zstdcat FILE | wc -w`.")
         var noTypes = false
 
+        func validate() throws {
+            try OptionBounds.checkPaths("a corpus PATH", paths)
+            try OptionBounds.checkPaths("--vocab", [vocab])
+        }
+
         func run() throws {
             let reader = try corpus.reader(paths)
             let vocabulary = try vocab.map { try Vocabulary.load(from: $0) }

@@ -47,8 +47,9 @@ struct EmbedBiLMCommand: ParsableCommand {
     @Option(help: "Use this vocabulary file instead of building one from the training split.")
     var vocab: String?
 
-    @Option(name: .customLong("min-count"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.minCountHelp))
-    var minCount = SharedOptions.minCount
+    @Option(name: .customLong("min-count"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.optionalMinCountHelp))
+    var minCountGiven: Int?
+    var minCount: Int { minCountGiven ?? SharedOptions.minCount }
 
     @Option(name: .customLong("max-size"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.maxSizeHelp))
     var maxSize: Int?
@@ -73,6 +74,10 @@ struct EmbedBiLMCommand: ParsableCommand {
     var threads: Int?
 
     func validate() throws {
+        try SharedOptions.checkVocabularyFile(vocab, minCountGiven: minCountGiven != nil, maxSizeGiven: maxSize != nil)
+        try OptionBounds.checkPaths("--corpus", corpus)
+        try OptionBounds.checkPaths("--out", [out])
+        try OptionBounds.checkPaths("--vocab", [vocab])
         if corpus.isEmpty { throw ValidationError("--corpus needs at least one file") }
         if embeddingSize < 1 || hiddenSize < 1 || epochs < 0 || batchSize < 1 || bptt < 1 || samples < 1 || minOccurrences < 1 || minCount < 1 {
             throw ValidationError("--embedding-size, --hidden-size, --batch-size, --bptt, --samples, --min-count and --min-occurrences must be at least 1; --epochs at least 0")

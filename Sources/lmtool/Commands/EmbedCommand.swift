@@ -71,6 +71,9 @@ struct EmbedCommand: ParsableCommand {
                 throw ValidationError("--dim, --window and --min-count must be at least 1; --negative, --epochs and --sample at least 0; --alpha positive")
             }
             try OptionBounds.checkThreads(threads)
+            try OptionBounds.checkPaths("a corpus PATH", paths)
+            try OptionBounds.checkPaths("--out", [out])
+            try OptionBounds.checkPaths("--vocab", [vocab])
         }
 
         func run() throws {
@@ -118,6 +121,7 @@ struct EmbedCommand: ParsableCommand {
         var k = 10
 
         func validate() throws {
+            try OptionBounds.checkPaths("--embeddings", [embeddings])
             try OptionBounds.checkAtLeast(1, k, "-k")
         }
 
@@ -213,6 +217,11 @@ struct EmbedCommand: ParsableCommand {
         @Option(name: .customLong("output-format"), help: "Output format, overriding the extension.")
         var outputFormat: EmbeddingFormat?
 
+        func validate() throws {
+            try OptionBounds.checkPaths("INPUT", [input])
+            try OptionBounds.checkPaths("--out", [out])
+        }
+
         func run() throws {
             try OutputLock.acquire(out)
             // Everything is read (and checked) before anything is written.
@@ -262,6 +271,7 @@ struct EmbedCommand: ParsableCommand {
         @Flag(name: .customLong("exact-case"), help: "Do not fall back to the lowercased word.") var exactCase = false
 
         func validate() throws {
+            for (flag, value) in [("--embeddings", embeddings), ("--vocab", vocab), ("--out", out)] { try OptionBounds.checkPaths(flag, [value]) }
             if !(scale >= 0 && scale.isFinite) { throw ValidationError("--scale must be a finite number >= 0, got \(scale)") }
         }
 

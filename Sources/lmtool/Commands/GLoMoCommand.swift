@@ -37,6 +37,8 @@ struct GLoMoCommand: ParsableCommand {
         @Option(name: .customLong("max-tokens"), parsing: .unconditional, help: "Longest text accepted, in tokens.") var maxTokens = 80
 
         func validate() throws {
+            try OptionBounds.checkPaths("--model", [model])
+            try OptionBounds.checkPaths("--out", [out])
             if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
         }
 

@@ -50,12 +50,13 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var threads: ThreadsOption
 
     func validate() throws {
+        try OptionBounds.checkPaths("--model", [model])
         guard temperature.isFinite && temperature >= 0 else {
             throw ValidationError("--temperature must be a finite number >= 0, got \(temperature)")
         }
         try OptionBounds.checkAtLeast(1, topK, "--top-k")
         if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1], got \(topP)") }
-        try OptionBounds.checkRange(words, 0...ScoringBounds.maxWords, "--words")
+        try OptionBounds.checkRange(0...ScoringBounds.maxWords, words, "--words")
         try OptionBounds.checkAtLeast(1, numSamples, "--num-samples")
     }
 

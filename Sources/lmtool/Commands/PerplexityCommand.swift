@@ -85,8 +85,10 @@ struct PerplexityCommand: ParsableCommand {
     var perRecord = false
 
     func validate() throws {
-        try OptionBounds.checkRange(batchSize, 1...ScoringBounds.maxBatchSize, "--batch-size")
-        try OptionBounds.checkRange(window, 1...ScoringBounds.maxWindow, "--window")
+        try OptionBounds.checkPaths("--model", [model])
+        try OptionBounds.checkPaths("a FILE to score", files)
+        try OptionBounds.checkRange(1...ScoringBounds.maxBatchSize, batchSize, "--batch-size")
+        try OptionBounds.checkRange(1...ScoringBounds.maxWindow, window, "--window")
         if perRecord && byDomain {
             throw ValidationError("--by-domain sums the records of each domain and --per-record reports every record on its own: give one")
         }

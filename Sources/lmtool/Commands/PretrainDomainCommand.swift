@@ -67,11 +67,14 @@ struct PretrainDomainCommand: ParsableCommand {
 
     @OptionGroup var corpusOptions: CorpusOptions
 
-    @Option(name: .customLong("min-count"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.minCountHelp))
-    var minCount = SharedOptions.minCount
+    @Option(name: .customLong("min-count"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.optionalMinCountHelp))
+    var minCountGiven: Int?
+    var minCount: Int { minCountGiven ?? SharedOptions.minCount }
 
-    @Option(name: .customLong("max-size"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.pretrainingMaxSizeHelp + " 0 for no limit."))
-    var maxSize = SharedOptions.pretrainingMaxSize
+    @Option(name: .customLong("max-size"), parsing: .unconditional,
+            help: ArgumentHelp(SharedOptions.pretrainingMaxSizeHelp + " 0 for no limit (default: \(SharedOptions.pretrainingMaxSize))."))
+    var maxSizeGiven: Int?
+    var maxSize: Int { maxSizeGiven ?? SharedOptions.pretrainingMaxSize }
 
     @Option(name: .customLong("embedding-size"), parsing: .unconditional, help: "Word vector size E.")
     var embeddingSize = 64
@@ -129,6 +132,10 @@ struct PretrainDomainCommand: ParsableCommand {
     var ifNeeded = false
 
     func validate() throws {
+        try SharedOptions.checkVocabularyFile(vocab, minCountGiven: minCountGiven != nil, maxSizeGiven: maxSizeGiven != nil)
+        for (flag, values) in [("--corpus", corpus), ("--out", [out]), ("--vocab", [vocab]), ("--glomo", [glomo])] as [(String, [String?])] {
+            try OptionBounds.checkPaths(flag, values)
+        }
         if corpus.isEmpty { throw ValidationError("--corpus needs at least one file") }
         if embeddingSize < 1 || hiddenSize < 1 || batchSize < 1 || minCount < 1 || minOccurrences < 1 {
             throw ValidationError("--embedding-size, --hidden-size, --batch-size, --min-count and --min-occurrences must be at least 1")

@@ -45,9 +45,12 @@ struct PretrainGLoMoCommand: ParsableCommand {
     @OptionGroup var corpusOptions: CorpusOptions
 
     @Option(name: .customLong("min-count"), parsing: .unconditional, help: "When building the vocabulary: keep tokens seen at least this many times; 3 by default because on a raw pretraining corpus a word seen once or twice would get an embedding row and a softmax column trained from almost nothing.")
-    var minCount = 3
-    @Option(name: .customLong("max-size"), parsing: .unconditional, help: ArgumentHelp(SharedOptions.pretrainingMaxSizeHelp))
-    var maxSize = SharedOptions.pretrainingMaxSize
+    var minCountGiven: Int?
+    var minCount: Int { minCountGiven ?? 3 }
+    @Option(name: .customLong("max-size"), parsing: .unconditional,
+            help: ArgumentHelp(SharedOptions.pretrainingMaxSizeHelp + " (default: \(SharedOptions.pretrainingMaxSize))"))
+    var maxSizeGiven: Int?
+    var maxSize: Int { maxSizeGiven ?? SharedOptions.pretrainingMaxSize }
 
     @Option(name: .customLong("embedding-size"), parsing: .unconditional, help: "Word embedding size E (also the feature size).") var embeddingSize = 128
     @Option(parsing: .unconditional, help: "Channels of the key and query convolution stacks (default: E).") var channels: Int?
@@ -81,6 +84,10 @@ struct PretrainGLoMoCommand: ParsableCommand {
     var stopAfterSteps: Int?
 
     func validate() throws {
+        try SharedOptions.checkVocabularyFile(vocab, minCountGiven: minCountGiven != nil, maxSizeGiven: maxSizeGiven != nil)
+        for (flag, values) in [("--corpus", corpus), ("--out", [out]), ("--vocab", [vocab])] as [(String, [String?])] {
+            try OptionBounds.checkPaths(flag, values)
+        }
         if resume && force { throw ValidationError("--resume and --force exclude each other") }
         if ifNeeded && (resume || force) { throw ValidationError("--if-needed chooses --resume or --force itself: give it alone") }
         if !resume && corpus.isEmpty { throw ValidationError("give the corpus: --corpus PATH...") }

@@ -43,6 +43,7 @@ struct ReportCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
+        try OptionBounds.checkPaths("RESULTS", [results])
         try OptionBounds.checkRange(1...AblationReport.maxResamples, resamples, "--resamples")
     }
 

@@ -68,7 +68,10 @@ struct RescoreCommand: ParsableCommand {
     @OptionGroup var threads: ThreadsOption
 
     func validate() throws {
-        try OptionBounds.checkRange(batchSize, 1...ScoringBounds.maxBatchSize, "--batch-size")
+        try OptionBounds.checkPaths("--model", [model])
+        try OptionBounds.checkPaths("NBEST", [nbest])
+        try OptionBounds.checkPaths("--output", [output])
+        try OptionBounds.checkRange(1...ScoringBounds.maxBatchSize, batchSize, "--batch-size")
         try OptionBounds.checkFinite(lmWeight, "--lm-weight")
         try OptionBounds.checkFinite(wordPenalty, "--word-penalty")
     }

@@ -27,7 +27,8 @@ struct TrainCommand: ParsableCommand {
             is written last. --resume continues from last.safetensors and ends exactly where an \
             uninterrupted run would (bitwise with --threads 1); flags left out on --resume keep the \
             run's values, flags given must match them, except --epochs N, which extends a finished or \
-            interrupted run to N epochs (ending where a run started with N epochs ends). A NaN or infinite loss stops training with \
+            interrupted run to N epochs (ending where a run started with N epochs ends). --format, \
+            --replace-invalid and --max-line-bytes are not recorded: repeat them on --resume. A NaN or infinite loss stops training with \
             the step number; model.safetensors keeps the best model.
 
             Schedules: constant; decay:EPOCH:FACTOR (lr × FACTOR every epoch after EPOCH, as \
@@ -79,6 +80,14 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup(title: "Embeddings") var input: EmbeddingOptions
     @OptionGroup(title: "GLoMo") var graphs: GLoMoOptions
 
+    /// Empty paths are usage errors (status 64), before anything else.
+    func validate() throws {
+        for (flag, values) in [("--run", [runPath]), ("--corpus", corpus), ("--train", train), ("--valid", valid), ("--test", test),
+                               ("--vocab", [vocab]), ("--embeddings", [input.embeddings]), ("--glomo", [graphs.glomo])] as [(String, [String?])] {
+            try OptionBounds.checkPaths(flag, values)
+        }
+    }
+
     /// Checks the flags; every problem is thrown as a one-line error (no usage text). Unknown
     /// choices (`--preset huge`) are refused by the parser already.
     func checkFlags() throws {
@@ -99,6 +108,9 @@ struct TrainCommand: ParsableCommand {
         if let maxSize, maxSize < 2 { try fail("--max-size must be at least 2 (<unk> and <eos>)") }
         if !resume && corpus.isEmpty && train.isEmpty { try fail("give the data: --corpus PATH... or --train PATH... --valid PATH...") }
         if let minCount, minCount < 1 { try fail("--min-count must be at least 1, got \(minCount)") }
+        do {
+            try SharedOptions.checkVocabularyFile(vocab, minCountGiven: minCount != nil, maxSizeGiven: maxSize != nil)
+        } catch let e as ValidationError { try fail(e.message) }
         if !resume {
             // The model and training numbers, before any data is read (with the vocabulary
             // size still unknown: the sizes are checked again once it is).
@@ -118,6 +130,8 @@ struct TrainCommand: ParsableCommand {
             request.data = CorpusSelection(corpus: corpus, train: train, valid: valid, test: test,
                                            readOptions: corpusOptions.readOptions, tokenization: corpusOptions.tokenization)
         }
+        request.resumeReadOptions = corpusOptions.readOptions
+        if corpusOptions.tokenizationGiven { request.resumeTokenization = corpusOptions.tokenization }
         request.vocabularyFile = vocab
         request.minCount = minCount
         request.maxSize = maxSize

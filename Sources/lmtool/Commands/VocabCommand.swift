@@ -35,6 +35,8 @@ struct VocabCommand: ParsableCommand {
         var maxSize: Int?
 
         func validate() throws {
+            try OptionBounds.checkPaths("--out", [out])
+            try OptionBounds.checkPaths("a corpus PATH", paths)
             if minCount < 1 { throw ValidationError("--min-count must be at least 1") }
             if let maxSize, maxSize < 2 { throw ValidationError("--max-size must be at least 2 (<unk> and <eos>)") }
         }

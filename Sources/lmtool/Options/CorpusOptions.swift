@@ -11,8 +11,9 @@ struct CorpusOptions: ParsableArguments {
     @Option(help: "Record format: auto (per file: JSONL if its name or first line says so), lines, jsonl.")
     var format: RecordFormat = .auto
 
-    @Option(help: "Tokenizer: whitespace (pre-tokenized text such as PTB, WikiText) or simple (raw English).")
-    var tokenizer: TokenizerKind = .whitespace
+    @Option(name: .customLong("tokenizer"), help: "Tokenizer: whitespace (pre-tokenized text such as PTB, WikiText; the default) or simple (raw English).")
+    var tokenizerGiven: TokenizerKind?
+    var tokenizer: TokenizerKind { tokenizerGiven ?? .whitespace }
 
     @Flag(help: "Lowercase the text (simple tokenizer).")
     var lowercase = false
@@ -41,6 +42,9 @@ struct CorpusOptions: ParsableArguments {
     var tokenization: TokenizationOptions {
         TokenizationOptions(tokenizer: tokenizer, lowercase: lowercase, splitSentences: sentences)
     }
+
+    /// Whether any tokenization flag (`--tokenizer`, `--lowercase`, `--sentences`) was given.
+    var tokenizationGiven: Bool { tokenizerGiven != nil || lowercase || sentences }
 
     /// The reader of `paths` (`-` is standard input); a note on stderr names every directory
     /// entry skipped because it is not a regular file (a FIFO, say).

@@ -28,6 +28,12 @@ enum OptionBounds {
         }
     }
 
+    /// Throws unless every path given for `flag` is non-empty: an empty path names no file, and
+    /// would otherwise fail only after the work (or leave a lock file beside it).
+    static func checkPaths(_ flag: String, _ values: [String?]) throws {
+        if values.contains(where: { $0?.isEmpty == true }) { throw ValidationError("\(flag) must not be empty: give a path") }
+    }
+
     /// Throws unless `value` (when given) is at least `minimum`.
     static func checkAtLeast(_ minimum: Int, _ value: Int?, _ flag: String) throws {
         if let value, value < minimum { throw ValidationError("\(flag) must be at least \(minimum), got \(value)") }

@@ -14,13 +14,6 @@ enum ScoringBounds {
 }
 
 extension OptionBounds {
-    /// Throws unless `value` (when given) is in `range`: one line naming `flag`, status 64.
-    static func checkRange(_ value: Int?, _ range: ClosedRange<Int>, _ flag: String) throws {
-        if let value, !range.contains(value) {
-            throw ValidationError("\(flag) must be in \(range.lowerBound)...\(range.upperBound), got \(value)")
-        }
-    }
-
     /// Throws unless `value` is a finite number.
     static func checkFinite(_ value: Double, _ flag: String) throws {
         if !value.isFinite { throw ValidationError("\(flag) must be a finite number, got \(value)") }

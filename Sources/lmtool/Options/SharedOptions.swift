@@ -35,6 +35,16 @@ enum SharedOptions {
     /// all of it).
     static let maxSizeHelp = "When building the vocabulary: largest size, counting <unk> and <eos> (default: no limit)."
 
+    /// Throws when `--vocab FILE` is given with `--min-count` or `--max-size`, which shape a
+    /// built vocabulary only: refused in one line rather than ignored. `minCountGiven` and
+    /// `maxSizeGiven` say whether each flag was on the command line.
+    static func checkVocabularyFile(_ vocab: String?, minCountGiven: Bool, maxSizeGiven: Bool) throws {
+        guard vocab != nil else { return }
+        for (flag, given) in [("--min-count", minCountGiven), ("--max-size", maxSizeGiven)] where given {
+            throw ValidationError("--vocab and \(flag) exclude each other: \(flag) applies to a vocabulary built from the corpus, --vocab FILE is used as it is")
+        }
+    }
+
     /// `--max-size` of the pretraining commands (`pretrain-domain`, `pretrain-glomo`), whose raw
     /// pretraining corpora have hundreds of thousands of distinct words: every one would cost an
     /// embedding row (and, for GLoMo, a softmax column) trained from a handful of occurrences.

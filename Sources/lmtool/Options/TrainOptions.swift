@@ -141,7 +141,7 @@ enum TrainFlags {
         "training.learningRate": "--lr", "training.momentum": "--momentum", "training.weightDecay": "--weight-decay",
         "training.clip": "--clip", "training.schedule": "--schedule", "training.epochs": "--epochs",
         "training.patience": "--patience", "training.timeLimitSeconds": "--time-limit",
-        "trainTokens": "--train-tokens", "minCount": "--min-count",
+        "trainTokens": "--train-tokens", "minCount": "--min-count", "maxSize": "--max-size", "vocabularyFile": "--vocab",
         "data.corpus": "--corpus", "data.train": "--train", "data.valid": "--valid", "data.test": "--test",
     ]
 
