@@ -80,12 +80,14 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup(title: "Embeddings") var input: EmbeddingOptions
     @OptionGroup(title: "GLoMo") var graphs: GLoMoOptions
 
-    /// Empty paths are usage errors (status 64), before anything else.
+    /// Empty paths and every other problem of the flags (`checkFlags`) are usage errors: one
+    /// line, status 64, before anything is read (docs/guarantees.md).
     func validate() throws {
         for (flag, values) in [("--run", [runPath]), ("--corpus", corpus), ("--train", train), ("--valid", valid), ("--test", test),
                                ("--vocab", [vocab]), ("--embeddings", [input.embeddings]), ("--glomo", [graphs.glomo])] as [(String, [String?])] {
             try OptionBounds.checkPaths(flag, values)
         }
+        do { try checkFlags() } catch let error as ValidationError { throw error } catch { throw ValidationError(String(describing: error)) }
     }
 
     /// Checks the flags; every problem is thrown as a one-line error (no usage text). Unknown
@@ -154,7 +156,6 @@ struct TrainCommand: ParsableCommand {
     }
 
     mutating func run() throws {
-        try checkFlags()
         // One writer per run; under its lock --if-needed chooses the flags (RunFolder.decide).
         guard let flags = try RunFolder.decide(runPath, ifNeeded: ifNeeded, resume: resume, force: force, note: printLine) else { return }
         (resume, force) = flags
