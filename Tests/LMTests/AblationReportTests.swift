@@ -317,6 +317,10 @@ final class AblationReportTests: XCTestCase {
         XCTAssertEqual(report.rows[1].difference?.mean, -10)       // 90 − 100 and 100 − 110
         XCTAssertEqual(report.rows[1].difference?.count, 2)
         XCTAssertEqual(report.unfinished, [])
+        // Left out, but listed (before, dropped without a word).
+        XCTAssertEqual(report.leftOut, ["random-seed+1", "random-seed-1", "random-seed01"])
+        XCTAssertTrue(report.markdown().contains("not runs of the grid (names are <arm>-seed<k>, k plain decimal), not in the table:\n"
+                                                 + "- random-seed+1\n- random-seed-1\n- random-seed01\n"), report.markdown())
         for name in ["random-seed01", "random-seed+1", "random-seed-1", "random-seed 1", "random-seed1 ", "random-seed١"] {
             XCTAssertNil(AblationRun.parseName(name), name)
         }

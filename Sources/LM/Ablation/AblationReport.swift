@@ -81,6 +81,10 @@ public struct AblationReport: Codable, Equatable, Sendable {
     public var bootstrapSeed: UInt64
     public var rows: [Row]
     public var unfinished: [Unfinished]
+    /// Directories under `runs/` whose names are not runs of the grid (`<arm>-seed<k>`, k plain
+    /// decimal: `random-seed01` is not one), left out of the report and listed so that none is
+    /// dropped silently.
+    public var leftOut: [String] = []
     public var curves: [Curve]
     /// Per arm (in `rows` order) and domain (sorted): Δ test ppl vs the baseline. Empty when no
     /// pair of runs recorded per-domain figures (`domainNotes` says why).
@@ -96,7 +100,9 @@ public struct AblationReport: Codable, Equatable, Sendable {
     /// Builds the report from `RESULTS/runs/`. Rows: the baseline first, then the other arms by name.
     public static func make(results: String, baseline: String = "random", resamples: Int = 1000, bootstrapSeed: UInt64 = 1) throws -> AblationReport {
         let runs = try AblationRun.readAll(runsDirectory: results + "/runs")
-        return try make(runs: runs, baseline: baseline, resamples: resamples, bootstrapSeed: bootstrapSeed)
+        var report = try make(runs: runs, baseline: baseline, resamples: resamples, bootstrapSeed: bootstrapSeed)
+        report.leftOut = AblationRun.directoriesNotRuns(runsDirectory: results + "/runs")
+        return report
     }
 
     /// - Throws: `AblationError` naming both directories when two runs are of one arm and seed,
@@ -291,6 +297,10 @@ public struct AblationReport: Codable, Equatable, Sendable {
         if !unfinished.isEmpty {
             out += "\nUnfinished runs (no summary.json), not in the table:\n"
             out += unfinished.map { "- \($0.run) (last validation at epoch \($0.lastEpoch))" }.joined(separator: "\n") + "\n"
+        }
+        if !leftOut.isEmpty {
+            out += "\nDirectories in runs/ that are not runs of the grid (names are <arm>-seed<k>, k plain decimal), not in the table:\n"
+            out += leftOut.map { "- \($0)" }.joined(separator: "\n") + "\n"
         }
         return out
     }

@@ -141,6 +141,16 @@ public struct AblationRun: Sendable {
         return scores
     }
 
+    /// The directories under `runs` (not hidden) whose names `parseName` refuses, sorted.
+    public static func directoriesNotRuns(runsDirectory runs: String) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: runs) else { return [] }
+        return names.sorted().filter { name in
+            var isDirectory: ObjCBool = false
+            return !name.hasPrefix(".") && parseName(name) == nil
+                && FileManager.default.fileExists(atPath: runs + "/" + name, isDirectory: &isDirectory) && isDirectory.boolValue
+        }
+    }
+
     /// Every run directory under `runs` (sorted by name); a missing directory gives none.
     public static func readAll(runsDirectory runs: String) throws -> [AblationRun] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: runs) else { return [] }
