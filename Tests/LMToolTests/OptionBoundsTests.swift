@@ -39,7 +39,7 @@ final class OptionBoundsTests: XCTestCase {
         (["glomo", "show", "--model", "m", "--text", "the cat", "--out", "g.svg"], [("--max-tokens", "0"), ("--max-tokens", "-1")]),
         (["generate", "--model", "run"],
          [("--temperature", "-1"), ("--temperature", "nan"), ("--top-k", "0"), ("--top-p", "0"), ("--words", "-1"),
-          ("--words", "1000001"), ("--words", "99999999999999"), ("--num-samples", "0"), ("--seed", "-1")]),
+          ("--words", "1000001"), ("--words", "99999999999999"), ("--num-samples", "0"), ("--num-samples", "100001"), ("--seed", "-1")]),
         (["perplexity", "--model", "run", "in.txt"],
          [("--batch-size", "0"), ("--batch-size", "1025"), ("--batch-size", "1000000000"), ("--window", "-1"), ("--window", "0"),
           ("--window", "1025"), ("--window", "1000000000")]),

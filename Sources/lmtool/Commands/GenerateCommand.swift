@@ -38,7 +38,8 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Sample from the nucleus of probability P only, P in (0, 1] (1 = all tokens).")
     var topP: Double?
 
-    @Option(name: .customLong("num-samples"), parsing: .unconditional, help: "Number of texts to sample.")
+    @Option(name: .customLong("num-samples"), parsing: .unconditional,
+            help: ArgumentHelp("Number of texts to sample, 1 to \(ScoringBounds.maxSamples)."))
     var numSamples = 1
 
     @Option(parsing: .unconditional, help: "Random seed.")
@@ -57,7 +58,7 @@ struct GenerateCommand: ParsableCommand {
         try OptionBounds.checkAtLeast(1, topK, "--top-k")
         if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1], got \(topP)") }
         try OptionBounds.checkRange(0...ScoringBounds.maxWords, words, "--words")
-        try OptionBounds.checkAtLeast(1, numSamples, "--num-samples")
+        try OptionBounds.checkRange(1...ScoringBounds.maxSamples, numSamples, "--num-samples")
     }
 
     func run() throws {

@@ -11,6 +11,8 @@ enum ScoringBounds {
     static let maxWindow = 1024
     /// `generate --words` (tokens per sample): at most this many.
     static let maxWords = 1_000_000
+    /// `generate --num-samples` (texts): at most this many.
+    static let maxSamples = 100_000
 }
 
 extension OptionBounds {
