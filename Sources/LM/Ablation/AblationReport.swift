@@ -99,9 +99,9 @@ public struct AblationReport: Codable, Equatable, Sendable {
 
     /// Builds the report from `RESULTS/runs/`. Rows: the baseline first, then the other arms by name.
     public static func make(results: String, baseline: String = "random", resamples: Int = 1000, bootstrapSeed: UInt64 = 1) throws -> AblationReport {
-        let runs = try AblationRun.readAll(runsDirectory: results + "/runs")
+        let (runs, notRuns) = try AblationRun.readAll(runsDirectory: results + "/runs")
         var report = try make(runs: runs, baseline: baseline, resamples: resamples, bootstrapSeed: bootstrapSeed)
-        report.leftOut = AblationRun.directoriesNotRuns(runsDirectory: results + "/runs")
+        report.leftOut = notRuns
         return report
     }
 

@@ -141,26 +141,18 @@ public struct AblationRun: Sendable {
         return scores
     }
 
-    /// The directories under `runs` (not hidden) whose names `parseName` refuses, sorted.
-    public static func directoriesNotRuns(runsDirectory runs: String) -> [String] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: runs) else { return [] }
-        return names.sorted().filter { name in
-            var isDirectory: ObjCBool = false
-            return !name.hasPrefix(".") && parseName(name) == nil
-                && FileManager.default.fileExists(atPath: runs + "/" + name, isDirectory: &isDirectory) && isDirectory.boolValue
-        }
-    }
-
-    /// Every run directory under `runs` (sorted by name); a missing directory gives none.
-    public static func readAll(runsDirectory runs: String) throws -> [AblationRun] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: runs) else { return [] }
-        var result: [AblationRun] = []
+    /// Every run directory under `runs` (sorted by name), and the other directories there (not
+    /// hidden), whose names `parseName` refuses: the report lists them rather than drop them
+    /// silently. A missing directory gives none.
+    public static func readAll(runsDirectory runs: String) throws -> (runs: [AblationRun], notRuns: [String]) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: runs) else { return ([], []) }
+        var result: [AblationRun] = [], notRuns: [String] = []
         for name in names.sorted() where !name.hasPrefix(".") {
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: runs + "/" + name, isDirectory: &isDirectory), isDirectory.boolValue,
-                  parseName(name) != nil else { continue }
+            guard FileManager.default.fileExists(atPath: runs + "/" + name, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+            if parseName(name) == nil { notRuns.append(name); continue }
             result.append(try read(runs + "/" + name))
         }
-        return result
+        return (result, notRuns)
     }
 }
