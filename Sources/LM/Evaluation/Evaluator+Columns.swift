@@ -18,9 +18,8 @@ import Support
 /// column is free, after a `resetState()`, and the batch does not shrink. Rows of the batch never
 /// mix, and the windows are scored with row-independent products (`LanguageModel.evaluate`),
 /// which give every column the same arithmetic whatever the batch, the window or the thread
-/// count, so a document's log-probabilities do not depend on its
-/// neighbours, its column or when it started: they are bitwise those of `Evaluator.score` on the
-/// document alone (tested).
+/// count, so a document's log-probabilities do not depend on its neighbours, its column or when
+/// it started: they are bitwise those of `Evaluator.score` on the document alone (tested).
 ///
 /// Results come back in document order, whatever order the columns finish in: `sentence` for
 /// each sentence of document d (only with `keepSentences`), then `finished` with its totals,

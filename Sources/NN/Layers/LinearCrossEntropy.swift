@@ -37,8 +37,8 @@ public final class LinearCrossEntropy {
     /// noise (±10%); wide blocks also keep two threads busy on few tasks.
     public var blockColumns = 512
 
-    /// Per-thread `[blockRows, blockColumns]` block of logits, then per thread the packed panels
-    /// of a block's weight rows.
+    /// Per-thread `[blockRows, blockColumns]` block of logits, then (row-independent products
+    /// only) per thread the packed panels of a block's weight rows.
     private var blocks: UnsafeMutablePointer<Float>?
     private var blocksCapacity = 0
     /// Per row: partial maxima and sums `[columnBlocks, N]` each, then the target's logit `[N]`.
@@ -81,7 +81,7 @@ public final class LinearCrossEntropy {
         let columnBlocks = (V + C - 1) / C, rowBlocks = Swift.max(1, (n + R - 1) / R)
         let height = (n + rowBlocks - 1) / rowBlocks
         let pool = WorkerPool.shared
-        reserve(threads: pool.threads, rows: n, columnBlocks: columnBlocks)
+        reserve(threads: pool.threads, rows: n, columnBlocks: columnBlocks, packing: rowIndependent)
         let blocks = self.blocks!, partials = self.partials!
         let packs = blocks + pool.threads * R * C, packCount = PackedGEMM.packedCount(n: C, k: K)
         let partialMax = partials, partialSum = partials + columnBlocks * n  // [columnBlocks, N] each
@@ -144,9 +144,10 @@ public final class LinearCrossEntropy {
         return (loss, count)
     }
 
-    /// Grows the per-thread blocks and the per-row partials.
-    private func reserve(threads: Int, rows: Int, columnBlocks: Int) {
-        let blocksNeeded = threads * (blockRows * blockColumns + PackedGEMM.packedCount(n: blockColumns, k: inputSize))
+    /// Grows the per-thread blocks (with `packing`, also room for `PackedGEMM`'s panels) and the
+    /// per-row partials.
+    private func reserve(threads: Int, rows: Int, columnBlocks: Int, packing: Bool) {
+        let blocksNeeded = threads * (blockRows * blockColumns + (packing ? PackedGEMM.packedCount(n: blockColumns, k: inputSize) : 0))
         if blocksNeeded > blocksCapacity {
             blocks?.deallocate()
             blocks = .allocate(capacity: blocksNeeded)
