@@ -9,7 +9,12 @@
 ///     packed[(j / 16) · k · 16 + p · 16 + j % 16] = op(B)[p, j]     (0 beyond column n)
 ///
 /// and a 4-row × 16-column kernel (8 SIMD8 accumulators over the whole depth k) streams each
-/// panel from cache. Builds for CPUs with FMA (`make build` on x86-64 with AVX2 and FMA passes
+/// panel from cache. The 1 to 3 rows left over take 2 rows × 2 panels or 1 row × 4 panels at
+/// once, still 8 accumulators: one row against one panel (2 accumulators) waits on the latency
+/// of its fused multiply-adds, which made batch-1 scoring's recurrence run at about a quarter of
+/// the 4-row kernel's speed. Every kernel adds `a[i, p] · w[p, j]` for p in order into a zero
+/// accumulator and then into C, so a row gets the same bits from whichever kernel takes it.
+/// Builds for CPUs with FMA (`make build` on x86-64 with AVX2 and FMA passes
 /// `-DLMTOOL_FMA` with `-target-cpu haswell`) accumulate with fused multiply-adds; other builds
 /// with a multiply and an add, which stay vectorized there (`addProduct` would call libm's
 /// `fmaf` lane by lane). One Zen 3 core, 20×2600×650: fused ~85–90 GFLOP/s, separate ~50–60,
@@ -44,17 +49,53 @@ public enum PackedGEMM {
             let width = min(panelWidth, n - j0)
             if width < panelWidth { panel.update(repeating: 0, count: k * panelWidth) }
             if transB == .transpose {
-                // Row p of the panel gathers element p of 16 rows of B (16 sequential streams).
+                // Row p of the panel gathers element p of 16 rows of B (16 sequential streams):
+                // 8 × 8 blocks transposed in registers, the rest element by element.
                 let rows = b + j0 * ldb
-                for p in 0..<k {
-                    let out = panel + p * 16
-                    for jj in 0..<width { out[jj] = rows[jj * ldb + p] }
+                let fullBlocks = width / 8, depth = k - k % 8
+                for p0 in stride(from: 0, to: depth, by: 8) {
+                    for h in 0..<fullBlocks {
+                        let src = rows + 8 * h * ldb + p0
+                        let t = transpose8x8((FastMath.load8(src), FastMath.load8(src + ldb), FastMath.load8(src + 2 * ldb),
+                                              FastMath.load8(src + 3 * ldb), FastMath.load8(src + 4 * ldb), FastMath.load8(src + 5 * ldb),
+                                              FastMath.load8(src + 6 * ldb), FastMath.load8(src + 7 * ldb)))
+                        let out = panel + p0 * 16 + 8 * h
+                        FastMath.store8(t.0, out); FastMath.store8(t.1, out + 16)
+                        FastMath.store8(t.2, out + 32); FastMath.store8(t.3, out + 48)
+                        FastMath.store8(t.4, out + 64); FastMath.store8(t.5, out + 80)
+                        FastMath.store8(t.6, out + 96); FastMath.store8(t.7, out + 112)
+                    }
+                    for p in p0..<(p0 + 8) {
+                        for jj in (8 * fullBlocks)..<width { panel[p * 16 + jj] = rows[jj * ldb + p] }
+                    }
+                }
+                for p in depth..<k {
+                    for jj in 0..<width { panel[p * 16 + jj] = rows[jj * ldb + p] }
                 }
             } else {
                 for p in 0..<k { (panel + p * panelWidth).update(from: b + p * ldb + j0, count: width) }
             }
             j0 += panelWidth
         }
+    }
+
+    typealias Block8 = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
+                        SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+
+    /// The transpose of the 8 × 8 block whose rows are `r`: three rounds, each building vector
+    /// `i` from the even lanes of rows 2i and 2i+1 and vector `i + 4` from their odd lanes.
+    /// A round moves the element at (row v2v1v0, lane l2l1l0) to (row l0v2v1, lane v0l2l1), in
+    /// bits; three rounds take it to (row l2l1l0, lane v2v1v0).
+    @inline(__always)
+    static func transpose8x8(_ r: Block8) -> Block8 {
+        @inline(__always)
+        func round(_ r: Block8) -> Block8 {
+            (SIMD8(lowHalf: r.0.evenHalf, highHalf: r.1.evenHalf), SIMD8(lowHalf: r.2.evenHalf, highHalf: r.3.evenHalf),
+             SIMD8(lowHalf: r.4.evenHalf, highHalf: r.5.evenHalf), SIMD8(lowHalf: r.6.evenHalf, highHalf: r.7.evenHalf),
+             SIMD8(lowHalf: r.0.oddHalf, highHalf: r.1.oddHalf), SIMD8(lowHalf: r.2.oddHalf, highHalf: r.3.oddHalf),
+             SIMD8(lowHalf: r.4.oddHalf, highHalf: r.5.oddHalf), SIMD8(lowHalf: r.6.oddHalf, highHalf: r.7.oddHalf))
+        }
+        return round(round(round(r)))
     }
 
     /// `C[m, n] += A[m, k] · Wᵀ` for a weight W stored `[n, k]` (`nn.Linear`'s layout): packs W into
@@ -123,19 +164,38 @@ public enum PackedGEMM {
         packed: UnsafePointer<Float>, m: Int, k: Int, n: Int, columns: Range<Int>
     ) {
         precondition(columns.lowerBound % panelWidth == 0 && columns.upperBound <= n, "PackedGEMM: columns must start at a panel")
+        let whole = m - m % 4  // rows the 4-row kernel takes
         var j0 = columns.lowerBound
         while j0 < columns.upperBound {
-            let panel = packed + j0 * k, width = min(panelWidth, columns.upperBound - j0)
-            var r = 0
-            while r + 4 <= m {
-                rows4(M.self, c: c + r * ldc + j0, ldc: ldc, a: a + r * lda, lda: lda, panel: panel, k: k, width: width)
-                r += 4
+            // Four panels at a time: the rows left over after the 4-row kernel (a batch of 1 or
+            // 2, or the last rows of a thread's share) then take several panels at once, so
+            // that they too keep 8 accumulators in flight rather than wait on one chain.
+            let group = Swift.min(4, (columns.upperBound - j0 + panelWidth - 1) / panelWidth)
+            for q in 0..<group {
+                let jq = j0 + q * panelWidth, panel = packed + jq * k, width = Swift.min(panelWidth, columns.upperBound - jq)
+                var r = 0
+                while r < whole {
+                    rows4(M.self, c: c + r * ldc + jq, ldc: ldc, a: a + r * lda, lda: lda, panel: panel, k: k, width: width)
+                    r += 4
+                }
             }
-            while r < m {
-                rows1(M.self, c: c + r * ldc + j0, a: a + r * lda, panel: panel, k: k, width: width)
-                r += 1
+            var r = whole
+            if group == 4 && j0 + 4 * panelWidth <= columns.upperBound {
+                let panel = packed + j0 * k
+                while r + 2 <= m {
+                    rows2x2(M.self, c: c + r * ldc + j0, ldc: ldc, a: a + r * lda, lda: lda, panel: panel, k: k)
+                    rows2x2(M.self, c: c + r * ldc + j0 + 2 * panelWidth, ldc: ldc, a: a + r * lda, lda: lda,
+                            panel: panel + 2 * panelWidth * k, k: k)
+                    r += 2
+                }
+                if r < m { rows1x4(M.self, c: c + r * ldc + j0, a: a + r * lda, panel: panel, k: k) }
+            } else {
+                for q in 0..<group {
+                    let jq = j0 + q * panelWidth, panel = packed + jq * k, width = Swift.min(panelWidth, columns.upperBound - jq)
+                    for r in r..<m { rows1(M.self, c: c + r * ldc + jq, a: a + r * lda, panel: panel, k: k, width: width) }
+                }
             }
-            j0 += panelWidth
+            j0 += group * panelWidth
         }
     }
 
@@ -160,6 +220,48 @@ public enum PackedGEMM {
         addRow(c + ldc, c10, c11, width)
         addRow(c + 2 * ldc, c20, c21, width)
         addRow(c + 3 * ldc, c30, c31, width)
+    }
+
+    /// Two rows of A against two whole panels: `c[0..<2, 0..<32] += a[0..<2, :] · panels`.
+    @inline(__always)
+    static func rows2x2<M: MultiplyAccumulate>(_: M.Type, c: UnsafeMutablePointer<Float>, ldc: Int, a: UnsafePointer<Float>, lda: Int,
+                        panel: UnsafePointer<Float>, k: Int) {
+        var c00 = SIMD8<Float>(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00
+        let a0 = a, a1 = a + lda
+        var w = panel, v = panel + k * panelWidth  // row p of each panel
+        for p in 0..<k {
+            let w0 = FastMath.load8(w), w1 = FastMath.load8(w + 8), v0 = FastMath.load8(v), v1 = FastMath.load8(v + 8)
+            let x0 = SIMD8<Float>(repeating: a0[p]), x1 = SIMD8<Float>(repeating: a1[p])
+            M.add(&c00, x0, w0); M.add(&c01, x0, w1); M.add(&c02, x0, v0); M.add(&c03, x0, v1)
+            M.add(&c10, x1, w0); M.add(&c11, x1, w1); M.add(&c12, x1, v0); M.add(&c13, x1, v1)
+            w += 16
+            v += 16
+        }
+        addRow(c, c00, c01, 16)
+        addRow(c + 16, c02, c03, 16)
+        addRow(c + ldc, c10, c11, 16)
+        addRow(c + ldc + 16, c12, c13, 16)
+    }
+
+    /// One row of A against four whole panels: `c[0..<64] += a[:] · panels`.
+    @inline(__always)
+    static func rows1x4<M: MultiplyAccumulate>(_: M.Type, c: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>,
+                        panel: UnsafePointer<Float>, k: Int) {
+        var c0 = SIMD8<Float>(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0
+        let s = k * panelWidth  // from one panel to the next
+        var w = panel
+        for p in 0..<k {
+            let x = SIMD8<Float>(repeating: a[p])
+            M.add(&c0, x, FastMath.load8(w)); M.add(&c1, x, FastMath.load8(w + 8))
+            M.add(&c2, x, FastMath.load8(w + s)); M.add(&c3, x, FastMath.load8(w + s + 8))
+            M.add(&c4, x, FastMath.load8(w + 2 * s)); M.add(&c5, x, FastMath.load8(w + 2 * s + 8))
+            M.add(&c6, x, FastMath.load8(w + 3 * s)); M.add(&c7, x, FastMath.load8(w + 3 * s + 8))
+            w += 16
+        }
+        addRow(c, c0, c1, 16)
+        addRow(c + 16, c2, c3, 16)
+        addRow(c + 32, c4, c5, 16)
+        addRow(c + 48, c6, c7, 16)
     }
 
     /// One row of A against one panel.

@@ -11,11 +11,17 @@ public struct ParallelOptions: Sendable, Equatable {
     /// Windows of fewer steps × batch rows multiply by the LSTM's W_hh through OpenBLAS, longer
     /// ones through `PackedGEMM` (`LSTM.usePackedWeights`).
     public var lstmPackedMinimumRows: Int
+    /// With packed weights and at least this many batch rows per thread, the LSTM's time loop
+    /// gives each thread its own rows for the whole window (no barrier per step); with fewer,
+    /// each step's columns are split (two barriers per step; `LSTM.splitsRows`).
+    public var lstmRowsPerThread: Int
 
-    public init(gemmMinimumWork: Int = 1 << 18, elementwiseMinimum: Int = 1 << 15, lstmPackedMinimumRows: Int = 32) {
+    public init(gemmMinimumWork: Int = 1 << 18, elementwiseMinimum: Int = 1 << 15, lstmPackedMinimumRows: Int = 32,
+                lstmRowsPerThread: Int = 4) {
         self.gemmMinimumWork = gemmMinimumWork
         self.elementwiseMinimum = elementwiseMinimum
         self.lstmPackedMinimumRows = lstmPackedMinimumRows
+        self.lstmRowsPerThread = lstmRowsPerThread
     }
 
     /// The measured thresholds lmtool runs with.

@@ -102,6 +102,55 @@ final class LayerLSTMTests: XCTestCase {
         assertGradient("dparameters", values: p, analytic: dp) { loss(x, $0) }
     }
 
+    /// The time loop with the batch rows split between the threads for the whole window (9 rows:
+    /// 4 and 5, so the 4-row kernel leaves a row over in each share) gives bitwise what the same
+    /// loop gives with each step's columns split: outputs, carried state and both gradients. And
+    /// on its own path the gradients pass the finite-difference check.
+    func testRowSplitTimeLoopMatchesColumnSplitBitwise() {
+        var rng = RNG(seed: 41)
+        let I = 3, H = 20, B = 9, T = 5
+        let p = randomArray(LSTM(inputSize: I, hiddenSize: H, batchSize: B, maxSteps: T).parameterCount, &rng, scale: 0.4)
+        let x = randomArray(T * B * I, &rng), dy = randomArray(T * B * H, &rng)
+        let h0 = randomArray(B * H, &rng), c0 = randomArray(B * H, &rng)
+        func run(rowsPerThread: Int) -> [[Float]] {
+            onTwoThreadsSplittingEverything {
+                WorkerPool.shared.options.lstmRowsPerThread = rowsPerThread
+                XCTAssertEqual(LSTM.splitsRows(batch: B, threads: 2), rowsPerThread <= 4)
+                let lstm = LSTM(inputSize: I, hiddenSize: H, batchSize: B, maxSteps: T)
+                lstm.hiddenState = h0; lstm.cellState = c0
+                var y = [Float](repeating: 0, count: T * B * H)
+                lstm.forward(output: &y, input: x, parameters: p, steps: T)
+                var dx = [Float](repeating: 0, count: x.count), dp = [Float](repeating: 0, count: p.count)
+                lstm.backward(dinput: &dx, dparameters: &dp, doutput: dy, input: x, parameters: p)
+                return [y, lstm.hiddenState, lstm.cellState, dx, dp]
+            }
+        }
+        let rows = run(rowsPerThread: 4), columns = run(rowsPerThread: 100)
+        for (i, name) in ["output", "hidden state", "cell state", "dinput", "dparameters"].enumerated() {
+            XCTAssertEqual(rows[i], columns[i], name)
+        }
+        // The finite-difference check, smaller (every parameter is perturbed): 8 rows, 4 a thread.
+        onTwoThreadsSplittingEverything {
+            let I = 2, H = 5, B = 8, T = 3
+            XCTAssertTrue(LSTM.splitsRows(batch: B, threads: 2))
+            let lstm = LSTM(inputSize: I, hiddenSize: H, batchSize: B, maxSteps: T)
+            let p = randomArray(lstm.parameterCount, &rng, scale: 0.4)
+            let x = randomArray(T * B * I, &rng), dy = randomArray(T * B * H, &rng)
+            let h0 = randomArray(B * H, &rng), c0 = randomArray(B * H, &rng)
+            func loss(_ x: [Float], _ p: [Float]) -> Double {
+                lstm.hiddenState = h0; lstm.cellState = c0
+                var y = [Float](repeating: 0, count: T * B * H)
+                lstm.forward(output: &y, input: x, parameters: p, steps: T)
+                return GradCheck.weightedSum(y, dy)
+            }
+            _ = loss(x, p)
+            var dx = [Float](repeating: 0, count: x.count), dp = [Float](repeating: 0, count: p.count)
+            lstm.backward(dinput: &dx, dparameters: &dp, doutput: dy, input: x, parameters: p)
+            assertGradient("dinput", values: x, analytic: dx) { loss($0, p) }
+            assertGradient("dparameters", values: p, analytic: dp) { loss(x, $0) }
+        }
+    }
+
     func testStateCarriesBetweenWindows() {
         // Running 4 steps at once equals running 2 + 2 steps with the carried state.
         var rng = RNG(seed: 4)

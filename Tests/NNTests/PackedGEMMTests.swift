@@ -3,12 +3,15 @@ import XCTest
 
 final class PackedGEMMTests: XCTestCase {
     /// C[m, cols] += A · op(B) through the packed panels against a double-precision triple loop:
-    /// both layouts of B, both accumulations, row counts that leave a remainder after the 4-row
-    /// kernel, a last panel narrower than 16, column ranges packed and multiplied separately (as
-    /// two threads do), and a C wider than n whose padding must stay untouched.
+    /// both layouts of B, both accumulations, row counts that leave 1, 2 or 3 rows after the
+    /// 4-row kernel (taken 2 rows × 2 panels and 1 row × 4 panels at a time where 4 whole panels
+    /// remain, else panel by panel), a last panel narrower than 16 or than 8, depths with and
+    /// without a remainder after the 8 × 8 transposes of the packing, column ranges packed and
+    /// multiplied separately (as two threads do), and a C wider than n whose padding must stay
+    /// untouched.
     func testAgainstNaiveLoops() {
         var rng = RNG(seed: 23)
-        for (m, n, k) in [(5, 37, 9), (4, 16, 3), (1, 50, 6), (20, 70, 13)] {
+        for (m, n, k) in [(5, 37, 9), (4, 16, 3), (1, 50, 6), (20, 70, 13), (6, 70, 9), (3, 130, 24), (2, 75, 17), (7, 64, 8)] {
             let ldc = n + 2
             let blocks = [0..<n, 0..<(n > 32 ? 32 : n)] + (n > 32 ? [32..<n] : [])
             for tb in [Transpose.none, .transpose] {
@@ -79,7 +82,28 @@ final class PackedGEMMTests: XCTestCase {
             let row5 = Array(all[(5 * n)..<(6 * n)])
             XCTAssertEqual(product(rows: 5..<6, threads: 2), row5, "\(n)x\(k) row 5 alone")
             XCTAssertEqual(Array(product(rows: 3..<12, threads: 2)[(2 * n)..<(3 * n)]), row5, "\(n)x\(k) row 5 of 3..<12")
+            // In 1..<7 row 5 is left over after the 4-row kernel (2 rows × 2 panels where n allows).
+            XCTAssertEqual(Array(product(rows: 1..<7, threads: 2)[(4 * n)..<(5 * n)]), row5, "\(n)x\(k) row 5 of 1..<7")
             XCTAssertEqual(product(rows: 0..<m, threads: 1), all, "\(n)x\(k) one thread")
+        }
+    }
+
+    /// The panel layout the type's documentation gives, element by element, from both layouts
+    /// of B: `packed[(j / 16) · k · 16 + p · 16 + j % 16] = op(B)[p, j]`, 0 beyond column n.
+    func testPackLayout() {
+        var rng = RNG(seed: 31)
+        for (n, k) in [(16, 8), (37, 9), (75, 17), (8, 3), (130, 24)] {
+            let b = randomArray(n * k, &rng)
+            for tb in [Transpose.none, .transpose] {
+                var packed = [Float](repeating: .nan, count: PackedGEMM.packedCount(n: n, k: k))
+                PackedGEMM.pack(&packed, b: b, ldb: tb == .none ? n : k, transB: tb, k: k, n: n, columns: 0..<n)
+                for j in 0..<((n + 15) / 16 * 16) {
+                    for p in 0..<k {
+                        let expected = j >= n ? 0 : (tb == .none ? b[p * n + j] : b[j * k + p])
+                        XCTAssertEqual(packed[(j / 16) * k * 16 + p * 16 + j % 16], expected, "\(n)x\(k) \(tb) (\(p), \(j))")
+                    }
+                }
+            }
         }
     }
 

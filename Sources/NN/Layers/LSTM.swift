@@ -186,9 +186,11 @@ public final class LSTM {
 
     /// The recurrence of one layer over a window, on the threads of `WorkerPool.shared`: per
     /// step, `gates_t [B, 4H] += h_{t-1} [B, H] × W_hhᵀ` (through `PackedGEMM` on long windows)
-    /// with the 4H columns split between the threads, a barrier, the fused gate math with the
-    /// batch rows split, and a barrier (h_t is then whole for the next step). Products too small
-    /// to split run on the caller alone.
+    /// and the fused gate math. With enough batch rows (`splitsRows`) each thread runs the whole
+    /// window on its own rows, after one barrier for the packing; otherwise each step's 4H
+    /// columns are split between the threads, a barrier, the gate math with the batch rows
+    /// split, and a barrier (h_t is then whole for the next step). Products too small to split
+    /// run on the caller alone.
     private func forwardSteps(
         gates gl: UnsafeMutablePointer<Float>,  // [T, B, 4H] in: input projections + biases; out: activated
         hs hl: UnsafeMutablePointer<Float>,     // [T+1, B, H] slot 0 = initial h
@@ -201,6 +203,23 @@ public final class LSTM {
         let B = batchSize, H = hiddenSize, G = 4 * H
         let packed = usePacked ? packedWeights : nil
         WorkerPool.shared.runSplitting(GEMMSplit(m: B, n: G, k: H, options: WorkerPool.shared.options) != nil) { member in
+            if let packed, LSTM.splitsRows(batch: B, threads: member.count) {
+                // The threads pack a share of the panels each, then every thread multiplies its
+                // rows by all of them: a row's recurrence needs its own h_{t-1} alone.
+                PackedGEMM.pack(packed, b: weightHH, ldb: H, transB: .transpose, k: H, n: G,
+                                columns: member.share(of: G, alignment: PackedGEMM.panelWidth))
+                member.sync()
+                let rows = member.share(of: B), r = rows.lowerBound
+                for t in 0..<T {
+                    let gt = gl + t * B * G + r * G
+                    PackedGEMM.multiplyAdd(c: gt, ldc: G, a: hl + t * B * H + r * H, lda: H, packed: packed,
+                                           m: rows.count, k: H, n: G, columns: 0..<G)
+                    LSTM.gatesForward(gates: gt, cNext: cl + (t + 1) * B * H + r * H, hNext: hl + (t + 1) * B * H + r * H,
+                                      tanhC: tl + t * B * H + r * H, cPrev: cl + t * B * H + r * H,
+                                      B: rows.count, H: H)
+                }
+                return
+            }
             let cols = member.share(of: G, alignment: GEMMSplit.columnAlignment), rows = member.share(of: B)
             // Each thread packs (and only uses) the panels of its own columns.
             if let packed { PackedGEMM.pack(packed, b: weightHH, ldb: H, transB: .transpose, k: H, n: G, columns: cols) }
@@ -229,10 +248,20 @@ public final class LSTM {
     /// generation's one step of one row).
     func usePackedWeights(steps: Int) -> Bool { steps * batchSize >= WorkerPool.shared.options.lstmPackedMinimumRows }
 
+    /// Whether a time loop with packed weights on `threads` threads splits the batch rows for
+    /// the whole window (`lstmRowsPerThread` rows per thread or more) rather than each step's
+    /// columns. Both give every number the same bits: a `PackedGEMM` row's result does not
+    /// depend on which rows are multiplied with it, and the gate math is per row.
+    static func splitsRows(batch: Int, threads: Int) -> Bool {
+        threads > 1 && batch >= threads * Swift.max(1, WorkerPool.shared.options.lstmRowsPerThread)
+    }
+
     /// Backpropagation through the recurrence of one layer, on the threads of
-    /// `WorkerPool.shared`: per step (last first), the fused gate backward with the batch rows
-    /// split, a barrier, `dh_{t-1} [B, H] += dgates_t [B, 4H] × W_hh` with the H columns split,
-    /// and a barrier. Fills `dgates [T, B, 4H]`; `dh` and `dc` as in `backward`.
+    /// `WorkerPool.shared`: per step (last first), the fused gate backward and
+    /// `dh_{t-1} [B, H] += dgates_t [B, 4H] × W_hh`. As in `forwardSteps`, either each thread
+    /// takes its own batch rows for the whole window (`splitsRows`), or the gate backward splits
+    /// the rows, a barrier, the product splits the H columns, and a barrier. Fills
+    /// `dgates [T, B, 4H]`; `dh` and `dc` as in `backward`.
     private func backwardSteps(
         gates gl: UnsafePointer<Float>,         // [T, B, 4H] activated
         cs cl: UnsafePointer<Float>,            // [T+1, B, H]
@@ -244,6 +273,21 @@ public final class LSTM {
         let dgates = self.dgates, dh = self.dh, dc = self.dc
         let packed = usePackedWeights(steps: T) ? packedWeights : nil
         WorkerPool.shared.runSplitting(GEMMSplit(m: B, n: H, k: G, options: WorkerPool.shared.options) != nil) { member in
+            if let packed, LSTM.splitsRows(batch: B, threads: member.count) {
+                PackedGEMM.pack(packed, b: weightHH, ldb: H, transB: .none, k: G, n: H,
+                                columns: member.share(of: H, alignment: PackedGEMM.panelWidth))
+                member.sync()
+                let rows = member.share(of: B), r = rows.lowerBound
+                for t in stride(from: T - 1, through: 0, by: -1) {
+                    LSTM.gatesBackward(dgates: dgates + t * B * G + r * G, dc: dc + r * H, dh: dh + t * B * H + r * H,
+                                       gates: gl + t * B * G + r * G, tanhC: tl + t * B * H + r * H,
+                                       cPrev: cl + t * B * H + r * H, B: rows.count, H: H)
+                    guard t > 0 else { break }
+                    PackedGEMM.multiplyAdd(c: dh + (t - 1) * B * H + r * H, ldc: H, a: dgates + t * B * G + r * G, lda: G,
+                                           packed: packed, m: rows.count, k: G, n: H, columns: 0..<H)
+                }
+                return
+            }
             let cols = member.share(of: H, alignment: GEMMSplit.columnAlignment), rows = member.share(of: B)
             let r = rows.lowerBound
             if let packed { PackedGEMM.pack(packed, b: weightHH, ldb: H, transB: .none, k: G, n: H, columns: cols) }
