@@ -356,10 +356,13 @@ public final class AdaptiveLogSoftmax {
             } else {
                 logits.update(repeating: 0, count: m * o)
             }
-            for (i, r) in rows[c].enumerated() {
-                let row = logits + i * o
-                lse[i] = SoftmaxCrossEntropy.logSumExp(row, count: o)
-                logProbs[r] += row[Int(targets[r]) - cutoffs[c]] - lse[i]
+            let clusterRows = rows[c], first = cutoffs[c]
+            WorkerPool.shared.forEachShare(of: m, minimumCount: WorkerPool.shared.options.elementwiseMinimum / Swift.max(o, 1)) { share in
+                for i in share {
+                    let r = clusterRows[i], row = logits + i * o
+                    lse[i] = SoftmaxCrossEntropy.logSumExp(row, count: o)
+                    logProbs[r] += row[Int(targets[r]) - first] - lse[i]
+                }
             }
         }
 
@@ -433,10 +436,14 @@ public final class AdaptiveLogSoftmax {
             let dlogits = scratch + n * Hs      // [m, o]
             let dprojection = dlogits + m * o   // [m, h]
             let dx = dprojection + m * h        // [m, K]
-            for (i, r) in rows.enumerated() {
-                SoftmaxCrossEntropy.gradientRow(dlogits + i * o, logits: logits + i * o, logSumExp: lse[i],
-                                                target: Int(targets[r]) - cutoffs[c], count: o,
-                                                scale: scale * (mask?[r] ?? 1), accumulate: false)
+            let first = cutoffs[c]
+            WorkerPool.shared.forEachShare(of: m, minimumCount: WorkerPool.shared.options.elementwiseMinimum / Swift.max(o, 1)) { share in
+                for i in share {
+                    let r = rows[i]
+                    SoftmaxCrossEntropy.gradientRow(dlogits + i * o, logits: logits + i * o, logSumExp: lse[i],
+                                                    target: Int(targets[r]) - first, count: o,
+                                                    scale: scale * (mask?[r] ?? 1), accumulate: false)
+                }
             }
             let w1 = parameters + projectionOffsets[c], w2 = parameters + outputOffsets[c]  // [h, K], [o, h]
             // dW2[o, h] += dlogitsᵀ · projection; dprojection[m, h] = dlogits · W2
