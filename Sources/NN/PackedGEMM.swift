@@ -49,53 +49,17 @@ public enum PackedGEMM {
             let width = min(panelWidth, n - j0)
             if width < panelWidth { panel.update(repeating: 0, count: k * panelWidth) }
             if transB == .transpose {
-                // Row p of the panel gathers element p of 16 rows of B (16 sequential streams):
-                // 8 × 8 blocks transposed in registers, the rest element by element.
+                // Row p of the panel gathers element p of 16 rows of B (16 sequential streams).
                 let rows = b + j0 * ldb
-                let fullBlocks = width / 8, depth = k - k % 8
-                for p0 in stride(from: 0, to: depth, by: 8) {
-                    for h in 0..<fullBlocks {
-                        let src = rows + 8 * h * ldb + p0
-                        let t = transpose8x8((FastMath.load8(src), FastMath.load8(src + ldb), FastMath.load8(src + 2 * ldb),
-                                              FastMath.load8(src + 3 * ldb), FastMath.load8(src + 4 * ldb), FastMath.load8(src + 5 * ldb),
-                                              FastMath.load8(src + 6 * ldb), FastMath.load8(src + 7 * ldb)))
-                        let out = panel + p0 * 16 + 8 * h
-                        FastMath.store8(t.0, out); FastMath.store8(t.1, out + 16)
-                        FastMath.store8(t.2, out + 32); FastMath.store8(t.3, out + 48)
-                        FastMath.store8(t.4, out + 64); FastMath.store8(t.5, out + 80)
-                        FastMath.store8(t.6, out + 96); FastMath.store8(t.7, out + 112)
-                    }
-                    for p in p0..<(p0 + 8) {
-                        for jj in (8 * fullBlocks)..<width { panel[p * 16 + jj] = rows[jj * ldb + p] }
-                    }
-                }
-                for p in depth..<k {
-                    for jj in 0..<width { panel[p * 16 + jj] = rows[jj * ldb + p] }
+                for p in 0..<k {
+                    let out = panel + p * 16
+                    for jj in 0..<width { out[jj] = rows[jj * ldb + p] }
                 }
             } else {
                 for p in 0..<k { (panel + p * panelWidth).update(from: b + p * ldb + j0, count: width) }
             }
             j0 += panelWidth
         }
-    }
-
-    typealias Block8 = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
-                        SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
-
-    /// The transpose of the 8 × 8 block whose rows are `r`: three rounds, each building vector
-    /// `i` from the even lanes of rows 2i and 2i+1 and vector `i + 4` from their odd lanes.
-    /// A round moves the element at (row v2v1v0, lane l2l1l0) to (row l0v2v1, lane v0l2l1), in
-    /// bits; three rounds take it to (row l2l1l0, lane v2v1v0).
-    @inline(__always)
-    static func transpose8x8(_ r: Block8) -> Block8 {
-        @inline(__always)
-        func round(_ r: Block8) -> Block8 {
-            (SIMD8(lowHalf: r.0.evenHalf, highHalf: r.1.evenHalf), SIMD8(lowHalf: r.2.evenHalf, highHalf: r.3.evenHalf),
-             SIMD8(lowHalf: r.4.evenHalf, highHalf: r.5.evenHalf), SIMD8(lowHalf: r.6.evenHalf, highHalf: r.7.evenHalf),
-             SIMD8(lowHalf: r.0.oddHalf, highHalf: r.1.oddHalf), SIMD8(lowHalf: r.2.oddHalf, highHalf: r.3.oddHalf),
-             SIMD8(lowHalf: r.4.oddHalf, highHalf: r.5.oddHalf), SIMD8(lowHalf: r.6.oddHalf, highHalf: r.7.oddHalf))
-        }
-        return round(round(round(r)))
     }
 
     /// `C[m, n] += A[m, k] · Wᵀ` for a weight W stored `[n, k]` (`nn.Linear`'s layout): packs W into

@@ -5,8 +5,7 @@ final class PackedGEMMTests: XCTestCase {
     /// C[m, cols] += A · op(B) through the packed panels against a double-precision triple loop:
     /// both layouts of B, both accumulations, row counts that leave 1, 2 or 3 rows after the
     /// 4-row kernel (taken 2 rows × 2 panels and 1 row × 4 panels at a time where 4 whole panels
-    /// remain, else panel by panel), a last panel narrower than 16 or than 8, depths with and
-    /// without a remainder after the 8 × 8 transposes of the packing, column ranges packed and
+    /// remain, else panel by panel), a last panel narrower than 16, column ranges packed and
     /// multiplied separately (as two threads do), and a C wider than n whose padding must stay
     /// untouched.
     func testAgainstNaiveLoops() {
