@@ -70,6 +70,8 @@ final class RunModelTests: XCTestCase {
              #"unknown value "attention" (expected one of embeddings, hidden) at glomo.on"#),
             (input, glomo.replacingOccurrences(of: #""global""#, with: #""local""#) + input,
              #"unknown value "local" (expected one of global, per-token) at glomo.weights"#),
+            (input, #""reading": {"format": "xml", "replace_invalid": false, "max_line_bytes": 100}, "# + input,
+             #"unknown value "xml" (expected one of auto, lines, jsonl) at reading.format"#),
         ]
         for (from, to, expected) in cases {
             try text.replacingOccurrences(of: from, with: to).write(toFile: run.configPath, atomically: true, encoding: .utf8)
@@ -80,5 +82,17 @@ final class RunModelTests: XCTestCase {
         // The same file with the right values loads (so the edits above are what is refused).
         try text.replacingOccurrences(of: input, with: glomo + input).write(toFile: run.configPath, atomically: true, encoding: .utf8)
         XCTAssertEqual(try RunDirectory.open(at: directory).config.glomo, .init(path: "/g", contentHash: "h", on: .hidden, weights: .global))
+        // The recorded reading options: a line length below 1 is refused, good ones load.
+        try text.replacingOccurrences(of: input, with: #""reading": {"format": "lines", "replace_invalid": false, "max_line_bytes": 0}, "# + input)
+            .write(toFile: run.configPath, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try RunDirectory.open(at: directory)) { error in
+            XCTAssertEqual("\(error)", "\(run.configPath): reading.maxLineBytes must be at least 1, got 0")
+        }
+        try text.replacingOccurrences(of: input, with: #""reading": {"format": "jsonl", "replace_invalid": true, "max_line_bytes": 100}, "# + input)
+            .write(toFile: run.configPath, atomically: true, encoding: .utf8)
+        let reading = try RunDirectory.open(at: directory).config.reading
+        XCTAssertEqual(reading?.format, .jsonl)
+        XCTAssertEqual(reading?.replaceInvalidUTF8, true)
+        XCTAssertEqual(reading?.maxLineBytes, 100)
     }
 }

@@ -142,8 +142,9 @@ final class TrainCommandTests: TemporaryDirectoryTestCase {
 
     /// `--resume` without corpus flags re-reads the run's own files: tokenization flags given are
     /// checked against the run's (refused when different, with the message `--train` gets), and
-    /// reading flags given (`--replace-invalid`) are used, so that a run started with them can be
-    /// resumed.
+    /// the reading flags are recorded in config.json: a run started with `--replace-invalid`
+    /// resumes without the flag, a different `--max-line-bytes` is refused, and a run whose
+    /// config.json predates the record is read with the flags given.
     func testResumeWithoutCorpusFlagsChecksTokenizationAndUsesReadingFlags() throws {
         let first = try runLMTool(trainArguments(run: "run") + ["--stop-after-steps", "1"])
         XCTAssertEqual(first.status, 0, first.stderr)
@@ -154,7 +155,7 @@ final class TrainCommandTests: TemporaryDirectoryTestCase {
         // The same message as with the corpus flags given.
         try assertFails(resume + ["--tokenizer", "simple", "--train", path("train.txt"), "--valid", path("valid.txt"), "--test", path("test.txt")],
                         mentioning: [path("run/config.json"), "--resume with a different configuration: tokenization.tokenizer whitespace → simple"])
-        try assertFails(resume + ["--sentences"], mentioning: [path("run/config.json"), "tokenization.split_sentences"])
+        try assertFails(resume + ["--sentences"], mentioning: [path("run/config.json"), "tokenization.split_sentences false → true"])
         XCTAssertEqual(try directorySnapshot(path("run")), before, "the run is left as it was")
         let same = try runLMTool(resume + ["--tokenizer", "whitespace"])
         XCTAssertEqual(same.status, 0, same.stderr)
@@ -167,12 +168,36 @@ final class TrainCommandTests: TemporaryDirectoryTestCase {
         let arguments = trainArguments(run: "replaced").map { $0 == path("train.txt") ? path("train-bad.txt") : $0 }
         let started = try runLMTool(arguments + ["--replace-invalid", "--stop-after-steps", "1"])
         XCTAssertEqual(started.status, 0, started.stderr)
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("replaced/config.json")))) as? [String: Any]
+        let reading = config?["reading"] as? [String: Any]
+        XCTAssertEqual(reading?["replace_invalid"] as? Bool, true)
+        XCTAssertEqual(reading?["format"] as? String, "auto")
+        XCTAssertEqual(reading?["max_line_bytes"] as? Int, 4 << 20)
         let resumeReplaced = ["train", "--run", path("replaced"), "--resume", "--threads", "1"]
-        try assertFails(resumeReplaced, mentioning: [path("train-bad.txt"), "UTF-8"])
-        let resumed = try runLMTool(resumeReplaced + ["--replace-invalid"])
+        try assertFails(resumeReplaced + ["--max-line-bytes", "5000"],
+                        mentioning: [path("replaced/config.json"), "--resume with a different configuration: reading.max_line_bytes 4194304 → 5000"])
+        // The same with the corpus flags given: the reading flags left out are the recorded ones.
+        let corpusFlags = ["--train", path("train-bad.txt"), "--valid", path("valid.txt"), "--test", path("test.txt")]
+        try assertFails(resumeReplaced + corpusFlags + ["--max-line-bytes", "5000"],
+                        mentioning: [path("replaced/config.json"), "--resume with a different configuration: reading.max_line_bytes 4194304 → 5000"])
+        // The same copy of the run, its config.json without the record: the flags given are used.
+        try FileManager.default.copyItem(atPath: path("replaced"), toPath: path("unrecorded"))
+        var old = config ?? [:]
+        old["reading"] = nil
+        try JSONSerialization.data(withJSONObject: old, options: [.prettyPrinted, .sortedKeys])
+            .write(to: URL(fileURLWithPath: path("unrecorded/config.json")))
+        let resumeUnrecorded = ["train", "--run", path("unrecorded"), "--resume", "--threads", "1"]
+        try assertFails(resumeUnrecorded, mentioning: [path("train-bad.txt"), "UTF-8"])
+        let resumedUnrecorded = try runLMTool(resumeUnrecorded + ["--replace-invalid"])
+        XCTAssertEqual(resumedUnrecorded.status, 0, resumedUnrecorded.stderr)
+
+        let resumed = try runLMTool(resumeReplaced)
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         XCTAssertTrue(resumed.stdout.contains("resuming from "), resumed.stdout)
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("replaced/summary.json")))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("replaced/model.safetensors"))),
+                       try Data(contentsOf: URL(fileURLWithPath: path("unrecorded/model.safetensors"))),
+                       "resumed with the recorded flags or with the flags given: the same model")
     }
 
     /// `--vocab FILE` is the vocabulary as given: `--max-size` and `--min-count`, which shape a

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// How the lines of a corpus file are turned into records.
 public enum RecordFormat: String, CaseIterable, Sendable {
@@ -14,7 +15,7 @@ public enum RecordFormat: String, CaseIterable, Sendable {
 }
 
 /// Options shared by every corpus reader.
-public struct ReadOptions: Sendable {
+public struct ReadOptions: Sendable, Equatable, Codable {
     public var format: RecordFormat
     /// Replace invalid UTF-8 with U+FFFD instead of failing.
     public var replaceInvalidUTF8: Bool
@@ -25,6 +26,23 @@ public struct ReadOptions: Sendable {
         self.format = format
         self.replaceInvalidUTF8 = replaceInvalidUTF8
         self.maxLineBytes = maxLineBytes
+    }
+
+    // As a run's config.json records them (`reading`): the flags' names.
+    private enum CodingKeys: String, CodingKey { case format, replaceInvalidUTF8 = "replaceInvalid", maxLineBytes }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        format = try c.decodeChoice(RecordFormat.self, forKey: .format)
+        replaceInvalidUTF8 = try c.decode(Bool.self, forKey: .replaceInvalidUTF8)
+        maxLineBytes = try c.decode(Int.self, forKey: .maxLineBytes)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(format.rawValue, forKey: .format)
+        try c.encode(replaceInvalidUTF8, forKey: .replaceInvalidUTF8)
+        try c.encode(maxLineBytes, forKey: .maxLineBytes)
     }
 }
 

@@ -113,6 +113,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var training: TrainingConfig
     public var corpus: CorpusPaths
     public var tokenization: TokenizationOptions
+    /// How the corpus files were read (`--format`, `--replace-invalid`, `--max-line-bytes`), so
+    /// that `--resume` reads them the same way without the flags repeated; nil in runs written
+    /// before it was recorded (they are resumed with the reading flags given).
+    public var reading: ReadOptions?
     /// `Vocabulary.contentHash` of the run's `vocab.txt`.
     public var vocabularyHash: String
     public var inputRepresentation: InputSource
@@ -120,11 +124,13 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var glomo: GLoMoUse?
 
     public init(model: ModelConfig, training: TrainingConfig, corpus: CorpusPaths, tokenization: TokenizationOptions,
-                vocabularyHash: String, inputRepresentation: InputSource = .random, glomo: GLoMoUse? = nil) {
+                reading: ReadOptions? = nil, vocabularyHash: String, inputRepresentation: InputSource = .random,
+                glomo: GLoMoUse? = nil) {
         self.model = model
         self.training = training
         self.corpus = corpus
         self.tokenization = tokenization
+        self.reading = reading
         self.vocabularyHash = vocabularyHash
         self.inputRepresentation = inputRepresentation
         self.glomo = glomo
@@ -134,7 +140,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public static let currentVersion = 1
 
     private enum CodingKeys: String, CodingKey {
-        case version, model, training, corpus, tokenization, vocabularyHash, inputRepresentation, glomo
+        case version, model, training, corpus, tokenization, reading, vocabularyHash, inputRepresentation, glomo
     }
 
     public init(from decoder: Decoder) throws {
@@ -148,6 +154,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         training = try c.decode(TrainingConfig.self, forKey: .training)
         corpus = try c.decode(CorpusPaths.self, forKey: .corpus)
         tokenization = try c.decode(TokenizationOptions.self, forKey: .tokenization)
+        reading = try c.decodeIfPresent(ReadOptions.self, forKey: .reading)
         vocabularyHash = try c.decode(String.self, forKey: .vocabularyHash)
         inputRepresentation = try c.decode(InputSource.self, forKey: .inputRepresentation)
         glomo = try c.decodeIfPresent(GLoMoUse.self, forKey: .glomo)
@@ -171,6 +178,9 @@ extension RunConfig {
                      ("model.hiddenSize", m.hiddenSize), ("model.layers", m.layers),
                      ("training.bptt", t.bptt), ("training.batchSize", t.batchSize)] + (d.map { [("inputRepresentation.dimension", $0)] } ?? [])
         for (name, value) in sizes where value < 1 { throw RunConfigError(message: "\(name) must be at least 1, got \(value)") }
+        if let reading, reading.maxLineBytes < 1 {
+            throw RunConfigError(message: "reading.maxLineBytes must be at least 1, got \(reading.maxLineBytes)")
+        }
         if m.vocabularySize > Int(Int32.max) {
             throw RunConfigError(message: "model.vocabularySize \(m.vocabularySize) exceeds the largest token id \(Int32.max)")
         }

@@ -56,16 +56,22 @@ public struct RunDirectory: RunFolderOwner, Sendable {
         try RunFolder.encoder().encode(config)
     }
 
-    /// `{"a": {"b": 1}}` → `["a.b": "1"]`.
+    /// `{"a": {"b": 1, "c": true}}` → `["a.b": "1", "a.c": "true"]`.
     static func flatten(_ data: Data) throws -> [String: String] {
         var out: [String: String] = [:]
+        func text(_ value: Any) -> String {
+            // JSONSerialization gives JSON's true and false as NSNumbers of type "c" (char),
+            // which would print as 1 and 0.
+            if let n = value as? NSNumber, String(cString: n.objCType) == "c" { return n.boolValue ? "true" : "false" }
+            return "\(value)"
+        }
         func walk(_ value: Any, _ prefix: String) {
             if let d = value as? [String: Any] {
                 for (k, v) in d { walk(v, prefix.isEmpty ? k : prefix + "." + k) }
             } else if let a = value as? [Any] {
-                out[prefix] = "[" + a.map { "\($0)" }.joined(separator: ", ") + "]"
+                out[prefix] = "[" + a.map(text).joined(separator: ", ") + "]"
             } else {
-                out[prefix] = "\(value)"
+                out[prefix] = text(value)
             }
         }
         walk(try JSONSerialization.jsonObject(with: data), "")

@@ -67,10 +67,11 @@ public struct TrainingRequest: Sendable {
     public var runPath: String
     /// The data; nil on `--resume` means the run's own (from its `config.json`).
     public var data: CorpusSelection?
-    /// On `--resume` without `data`: how the run's own files are read (`--format`,
-    /// `--replace-invalid`, `--max-line-bytes`, which `config.json` does not record; the data
-    /// fingerprint refuses a resume on data read differently) ...
-    public var resumeReadOptions = ReadOptions()
+    /// On `--resume`: the reading flags given (`--format`, `--replace-invalid`,
+    /// `--max-line-bytes`). Each one left out is taken from `config.json` (from the defaults for
+    /// runs that predate the record), with or without `data`; one that differs from the
+    /// recorded value is refused like any other change ...
+    public var resumeReading = ReadingFlags()
     /// ... and tokenized: nil keeps the run's; a value is checked against the run's like any
     /// other setting (`--resume with a different configuration: tokenization.tokenizer ...`).
     public var resumeTokenization: TokenizationOptions?
@@ -127,8 +128,8 @@ public struct TrainingRequest: Sendable {
         if let choice = overrides.softmax { model.softmax = try choice.resolve(vocabulary: vocabulary, source: vocabularyFile ?? "the vocabulary") }
         if let s = model.softmax, s.kind == .adaptive { log("softmax: adaptive, cutoffs \(s.cutoffs), div_value \(s.divValue)") }
         var config = RunConfig(model: model, training: training, corpus: data.runPaths, tokenization: data.tokenization,
-                               vocabularyHash: vocabulary.contentHash, inputRepresentation: inputRepresentation ?? .random,
-                               glomo: glomo)
+                               reading: data.readOptions, vocabularyHash: vocabulary.contentHash,
+                               inputRepresentation: inputRepresentation ?? .random, glomo: glomo)
         try TrainingRequest.check(config, trainTokens: trainTokens)
         try InputFactory.prepare(&config, vocabulary: vocabulary)
         let splits = try TrainingRequest.load(data, vocabulary: vocabulary, batching: config.training.batching, log: log)
@@ -142,8 +143,9 @@ public struct TrainingRequest: Sendable {
 
     private func prepareResume(log: @escaping (String) -> Void) throws -> Trainer {
         let (run, saved, savedVocabulary) = try RunDirectory.open(at: runPath)
-        let data = self.data ?? CorpusSelection(paths: saved.corpus, readOptions: resumeReadOptions,
-                                                tokenization: resumeTokenization ?? saved.tokenization)
+        let readOptions = resumeReading.applied(to: saved.reading ?? ReadOptions())
+        var data = self.data ?? CorpusSelection(paths: saved.corpus, tokenization: resumeTokenization ?? saved.tokenization)
+        data.readOptions = readOptions
         try data.check()
         for entry in try data.skippedEntries() { log("note: \(entry)") }
         let vocabulary = vocabularyFile != nil || minCount != nil || maxSize != nil
@@ -155,6 +157,7 @@ public struct TrainingRequest: Sendable {
         overrides.apply(model: &model, training: &training)
         if let choice = overrides.softmax { model.softmax = try choice.resolve(vocabulary: vocabulary, source: vocabularyFile ?? run.vocabularyPath) }
         var config = RunConfig(model: model, training: training, corpus: data.runPaths, tokenization: data.tokenization,
+                               reading: saved.reading.map { _ in data.readOptions },
                                vocabularyHash: vocabulary.contentHash,
                                inputRepresentation: inputRepresentation ?? saved.inputRepresentation,
                                glomo: glomo ?? saved.glomo)
@@ -392,5 +395,24 @@ public struct CorpusSelection: Sendable {
             endOfSentenceCount += stats.endOfSentenceCount
         }
         return try Vocabulary(counter: counter, endOfSentenceCount: endOfSentenceCount, minCount: minCount, maxSize: maxSize)
+    }
+}
+
+/// Reading flags given on the command line: nil where a flag was left out.
+public struct ReadingFlags: Sendable {
+    public var format: RecordFormat?
+    public var replaceInvalid: Bool?
+    public var maxLineBytes: Int?
+
+    public init(format: RecordFormat? = nil, replaceInvalid: Bool? = nil, maxLineBytes: Int? = nil) {
+        self.format = format
+        self.replaceInvalid = replaceInvalid
+        self.maxLineBytes = maxLineBytes
+    }
+
+    /// `base` with the flags given put in.
+    public func applied(to base: ReadOptions) -> ReadOptions {
+        ReadOptions(format: format ?? base.format, replaceInvalidUTF8: replaceInvalid ?? base.replaceInvalidUTF8,
+                    maxLineBytes: maxLineBytes ?? base.maxLineBytes)
     }
 }

@@ -27,8 +27,8 @@ struct TrainCommand: ParsableCommand {
             is written last. --resume continues from last.safetensors and ends exactly where an \
             uninterrupted run would (bitwise with --threads 1); flags left out on --resume keep the \
             run's values, flags given must match them, except --epochs N, which extends a finished or \
-            interrupted run to N epochs (ending where a run started with N epochs ends). --format, \
-            --replace-invalid and --max-line-bytes are not recorded: repeat them on --resume. A NaN or infinite loss stops training with \
+            interrupted run to N epochs (ending where a run started with N epochs ends); the reading \
+            flags (--format, --replace-invalid, --max-line-bytes) are recorded like the rest. A NaN or infinite loss stops training with \
             the step number; model.safetensors keeps the best model.
 
             Schedules: constant; decay:EPOCH:FACTOR (lr × FACTOR every epoch after EPOCH, as \
@@ -132,7 +132,7 @@ struct TrainCommand: ParsableCommand {
             request.data = CorpusSelection(corpus: corpus, train: train, valid: valid, test: test,
                                            readOptions: corpusOptions.readOptions, tokenization: corpusOptions.tokenization)
         }
-        request.resumeReadOptions = corpusOptions.readOptions
+        request.resumeReading = corpusOptions.readingFlags
         if corpusOptions.tokenizationGiven { request.resumeTokenization = corpusOptions.tokenization }
         request.vocabularyFile = vocab
         request.minCount = minCount

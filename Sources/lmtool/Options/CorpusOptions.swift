@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Corpus
+import LM
 
 extension RecordFormat: ExpressibleByArgument {}
 extension TokenizerKind: ExpressibleByArgument {}
@@ -8,8 +9,9 @@ extension Split: ExpressibleByArgument {}
 
 /// How to read and tokenize corpus files; shared by every command that reads a corpus.
 struct CorpusOptions: ParsableArguments {
-    @Option(help: "Record format: auto (per file: JSONL if its name or first line says so), lines, jsonl.")
-    var format: RecordFormat = .auto
+    @Option(name: .customLong("format"), help: "Record format: auto (per file: JSONL if its name or first line says so; the default), lines, jsonl.")
+    var formatGiven: RecordFormat?
+    var format: RecordFormat { formatGiven ?? .auto }
 
     @Option(name: .customLong("tokenizer"), help: "Tokenizer: whitespace (pre-tokenized text such as PTB, WikiText; the default) or simple (raw English).")
     var tokenizerGiven: TokenizerKind?
@@ -27,8 +29,10 @@ struct CorpusOptions: ParsableArguments {
     @Flag(name: .customLong("replace-invalid"), help: "Replace invalid UTF-8 with U+FFFD instead of stopping with an error.")
     var replaceInvalid = false
 
-    @Option(name: .customLong("max-line-bytes"), parsing: .unconditional, help: "Longest line accepted, in bytes (memory stays bounded by it).")
-    var maxLineBytes = LineReader.defaultMaxLineBytes
+    @Option(name: .customLong("max-line-bytes"), parsing: .unconditional,
+            help: "Longest line accepted, in bytes (memory stays bounded by it; default \(LineReader.defaultMaxLineBytes)).")
+    var maxLineBytesGiven: Int?
+    var maxLineBytes: Int { maxLineBytesGiven ?? LineReader.defaultMaxLineBytes }
 
     func validate() throws {
         if maxLineBytes < 1 { throw ValidationError("--max-line-bytes must be at least 1") }
@@ -41,6 +45,11 @@ struct CorpusOptions: ParsableArguments {
 
     var tokenization: TokenizationOptions {
         TokenizationOptions(tokenizer: tokenizer, lowercase: lowercase, splitSentences: sentences)
+    }
+
+    /// The reading flags given (`--format`, `--replace-invalid`, `--max-line-bytes`), nil where left out.
+    var readingFlags: ReadingFlags {
+        ReadingFlags(format: formatGiven, replaceInvalid: replaceInvalid ? true : nil, maxLineBytes: maxLineBytesGiven)
     }
 
     /// Whether any tokenization flag (`--tokenizer`, `--lowercase`, `--sentences`) was given.
