@@ -13,6 +13,22 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(perSentence.tokens("   "), [])
     }
 
+    /// SRILM's sentence tags at a record's edges are its boundaries, not words (as `ngram -ppl`
+    /// reads a line and `rescore` a hypothesis); elsewhere, or glued to a word, they stay.
+    func testBoundaryTagsAtARecordsEdgesAreNotTokens() {
+        let words = TokenStream()
+        XCTAssertEqual(words.tokens("<s> the cat </s>"), ["the", "cat", "<eos>"])
+        XCTAssertEqual(words.tokens(" \t<s>  the cat <eos>  "), ["the", "cat", "<eos>"])
+        XCTAssertEqual(words.tokens("<s>"), ["<eos>"])
+        XCTAssertEqual(words.tokens("</s>"), ["<eos>"])
+        XCTAssertEqual(words.tokens("<s> </s>"), ["<eos>"])
+        XCTAssertEqual(words.tokens("<s>the cat</s>"), ["<s>the", "cat</s>", "<eos>"])
+        XCTAssertEqual(words.tokens("the <s> cat </s> dog"), ["the", "<s>", "cat", "</s>", "dog", "<eos>"])
+        XCTAssertEqual(words.tokens("<s> <s> a </s> </s>"), ["<s>", "a", "</s>", "<eos>"])
+        let simple = TokenStream(TokenizationOptions(tokenizer: .simple, splitSentences: true))
+        XCTAssertEqual(simple.tokens("<s> Hi there. Bye now! </s>"), ["Hi", "there", ".", "<eos>", "Bye", "now", "!", "<eos>"])
+    }
+
     func testStatisticsCountsByHand() throws {
         let dir = try TempDir()
         let p = try dir.write("c.jsonl", """

@@ -148,6 +148,29 @@ final class ScoringCommandTests: TemporaryDirectoryTestCase {
         }
     }
 
+    /// A line's leading `<s>` and trailing `</s>` are its boundaries, as in SRILM's `ngram -ppl`
+    /// (and `rescore`): `<s> the cat </s>` scores exactly as `the cat`, 2 words and no OOV, in
+    /// both modes, with or without `--unk` (they were 2 more words, OOVs, or `<unk>` with --unk).
+    func testSentenceTagsAtLineEdgesAreBoundaries() throws {
+        let run = try makeRun("run", constant: true)
+        let tagged = try write("tagged.txt", "<s> the cat </s>\n<s> cat\ncat </s>\n")
+        let plain = try write("plain.txt", "the cat\ncat\ncat\n")
+        for mode in ["sentence", "discourse"] {
+            for unk in [[], ["--unk"]] {
+                let a = try runLMTool(["perplexity", "--model", run, tagged, "--mode", mode, "--per-sentence"] + unk)
+                let b = try runLMTool(["perplexity", "--model", run, plain, "--mode", mode, "--per-sentence"] + unk)
+                XCTAssertEqual(a.status, 0, a.stderr)
+                XCTAssertEqual(b.status, 0, b.stderr)
+                XCTAssertEqual(a.stdout.replacingOccurrences(of: tagged, with: plain), b.stdout, "\(mode) \(unk)")
+                XCTAssertTrue(a.stdout.contains("3 sentences, 4 words, 0 OOVs"), a.stdout)
+            }
+        }
+        let r = try runLMTool(["rescore", "--model", run, tagged])
+        let q = try runLMTool(["rescore", "--model", run, plain])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, q.stdout, "rescore reads the same boundaries")
+    }
+
     /// Sentence mode: a blank line is no sentence (it used to be one with `ppl1= undefined`).
     /// Discourse mode keeps one `<eos>` per line, blank lines included (WikiText's convention),
     /// and shows the carried state as the context of a sentence's first word.

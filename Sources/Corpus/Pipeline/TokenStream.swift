@@ -39,9 +39,12 @@ public struct TokenStream {
 
     /// Calls `token` for each token of `text` (bytes valid only during the call) and
     /// `endOfSentence` after each sentence (or once at the end, when not splitting sentences).
+    /// A leading `<s>` and a trailing `</s>` or `<eos>` of the record are not tokens
+    /// (`withoutBoundaryTags`).
     public func forEachToken(in text: UnsafeBufferPointer<UInt8>,
                              token: (UnsafeBufferPointer<UInt8>) throws -> Void,
                              endOfSentence: () throws -> Void) rethrows {
+        let text = TokenStream.withoutBoundaryTags(text)
         if !options.splitSentences {
             try tokenizer.forEachToken(in: text, token)
             try endOfSentence()
@@ -62,6 +65,29 @@ public struct TokenStream {
             try endOfSentence()
             start = end
         }
+    }
+
+    /// `text` without a leading `<s>` and a trailing `</s>` or `<eos>` (each separated from the rest
+    /// by ASCII whitespace or standing alone): SRILM's sentence tags, which mark the boundaries the
+    /// stream marks itself, so they are not words, as SRILM's `LM::prepareSentence` reads a line
+    /// and as `rescore` reads a hypothesis (`NBestList.Hypothesis.sentence`): `<s> the cat </s>`
+    /// gives `the cat <eos>`, not 4 words. Tags elsewhere are left as they are (words).
+    static func withoutBoundaryTags(_ text: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        guard let base = text.baseAddress else { return text }
+        var start = 0, end = text.count
+        while start < end && WhitespaceTokenizer.isSpace(text[start]) { start += 1 }
+        while end > start && WhitespaceTokenizer.isSpace(text[end - 1]) { end -= 1 }
+        /// Whether the bytes `tag` stand alone at `from` (whitespace or the edge on both sides).
+        func isTag(_ tag: StaticString, at from: Int) -> Bool {
+            let n = tag.utf8CodeUnitCount
+            guard from >= start && from + n <= end else { return false }
+            for i in 0..<n where text[from + i] != tag.utf8Start[i] { return false }
+            return (from == start || WhitespaceTokenizer.isSpace(text[from - 1]))
+                && (from + n == end || WhitespaceTokenizer.isSpace(text[from + n]))
+        }
+        if isTag("<s>", at: start) { start += 3 }
+        if isTag("</s>", at: end - 4) { end -= 4 } else if isTag("<eos>", at: end - 5) { end -= 5 }
+        return UnsafeBufferPointer(start: base + start, count: Swift.max(0, end - start))
     }
 
     /// The tokens of `text` as strings, with `<eos>` where sentences end (for tests and small inputs).
