@@ -25,6 +25,14 @@ final class ProgressTests: XCTestCase {
         XCTAssertEqual(ProgressSnapshot.duration(.infinity), "--")
         XCTAssertEqual(ProgressSnapshot.fixed(-0.0004, 3), "0.000")
         XCTAssertEqual(ProgressSnapshot.fixed(2.9996, 3), "3.000")
+        // A diverging run: the loss 22.08 of the tester's run, exp(loss) = 3.87e9, and beyond what an
+        // Int holds (a loss of 50: exp = 5.18e21), which trapped the progress line.
+        XCTAssertEqual(ProgressSnapshot.fixed(3869040412.8, 1), "3869040412.8")
+        XCTAssertEqual(ProgressSnapshot.fixed(5.184705528587072e21, 1), "5.2e+21")
+        XCTAssertEqual(ProgressSnapshot.fixed(-1e300, 3), "-1.000e+300")
+        XCTAssertEqual(ProgressSnapshot.duration(1e300), "--")
+        let diverging = ProgressSnapshot(epoch: 1, epochs: 1, tokensDone: 10, tokensTotal: 20, elapsedSeconds: 1, loss: 50)
+        XCTAssertTrue(diverging.line.hasSuffix("loss 50.000  ppl 5.2e+21"), diverging.line)
     }
 
     func testTerminalRedrawsInPlaceAndThrottles() {

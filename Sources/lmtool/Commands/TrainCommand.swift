@@ -203,18 +203,20 @@ extension ProgressSnapshot {
 
     /// `3723` → `1h02m`, `83` → `1m23s`, `7.4` → `7s`.
     static func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite else { return "--" }
+        guard seconds.isFinite && abs(seconds) < 1e15 else { return "--" }  // (an ETA at a rate near 0)
         let s = Int(seconds.rounded())
         if s >= 3600 { return "\(s / 3600)h" + pad2((s % 3600) / 60) + "m" }
         if s >= 60 { return "\(s / 60)m" + pad2(s % 60) + "s" }
         return "\(s)s"
     }
 
-    /// `x` with `places` decimals, e.g. `fixed(5.1234, 3)` = `5.123`.
+    /// `x` with `places` decimals, e.g. `fixed(5.1234, 3)` = `5.123`; beyond what an `Int`
+    /// holds exactly (a diverging run's perplexity), in exponent form: `fixed(1.5e20, 1)` = `1.5e+20`.
     static func fixed(_ x: Double, _ places: Int) -> String {
         guard x.isFinite else { return "\(x)" }
         var scale = 1.0
         for _ in 0..<places { scale *= 10 }
+        guard abs(x) * scale < 1e15 else { return String(format: "%.\(places)e", x) }
         let n = Int((abs(x) * scale).rounded())
         let whole = n / Int(scale), fraction = n % Int(scale)
         var f = String(fraction)
