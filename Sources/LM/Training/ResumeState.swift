@@ -103,6 +103,15 @@ public struct ResumeState: Codable, Equatable, Sendable {
         for (name, value) in counts where !(0...ResumeState.maxCount).contains(value) {
             throw FileError(path: path, message: "bad '\(ResumeState.metadataKey)' metadata: \(name) \(value) is not in 0...\(ResumeState.maxCount)")
         }
+        // The trainer adds to and prints these: times and the epoch's loss sum are finite and not
+        // negative, the learning rate finite and not negative, a best validation loss (a mean
+        // negative log-probability) not negative and not NaN.
+        var amounts = [("elapsedSeconds", elapsedSeconds), ("epochSeconds", epochSeconds), ("epochLossSum", epochLossSum),
+                       ("schedule.learningRate", Double(schedule.learningRate))]
+        if let best = schedule.bestValidationLoss { amounts.append(("schedule.bestValidationLoss", best == .infinity ? 0 : best)) }
+        for (name, value) in amounts where !(value.isFinite && value >= 0) {
+            throw FileError(path: path, message: "bad '\(ResumeState.metadataKey)' metadata: \(name) \(value) is not a finite number ≥ 0")
+        }
         // The decaying learning rate is recomputed by one multiplication per epoch: a damaged epoch
         // count must not turn that into billions.
         if schedule.epoch > ResumeState.maxEpochs {

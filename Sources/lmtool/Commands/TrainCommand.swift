@@ -195,7 +195,7 @@ extension ProgressSnapshot {
     /// Unknown values (no rate yet) print as `--`. Pure: the same snapshot gives the same text.
     var line: String {
         let percent = tokensTotal > 0 ? 100 * Double(tokensDone) / Double(tokensTotal) : 0
-        let rate = tokensPerSecond.map { grouped(Int($0.rounded())) } ?? "--"
+        let rate = tokensPerSecond.flatMap { $0.isFinite && $0 < 1e15 ? grouped(Int($0.rounded())) : nil } ?? "--"
         let eta = etaSeconds.map(ProgressSnapshot.duration) ?? "--"
         let ppl = loss.isFinite ? ProgressSnapshot.fixed(exp(loss), 1) : "\(exp(loss))"
         return "epoch \(epoch)/\(epochs)  \(ProgressSnapshot.fixed(percent, 1))%  \(rate) tok/s  ETA \(eta)  loss \(ProgressSnapshot.fixed(loss, 3))  ppl \(ppl)"
