@@ -11,7 +11,7 @@ import XCTest
 /// its valid perplexity (2 × mean − 150) at least 1, its seconds (2 × mean − 10.5) at least 0,
 /// and every interval is finite (a sentence of 0 tokens, or a log-probability too low for its
 /// perplexity to be a double, would make resampled perplexities infinite). Removing
-/// `AblationRunSummary.impossibleValue`'s check or a guard of `readTestSentences` makes this test
+/// `RunSummary.impossibleValue`'s check or a guard of `readTestSentences` makes this test
 /// fail; it found the last two.
 final class AblationResultsFuzzTests: XCTestCase {
     func testMutatedSummariesAndSentenceScoresAreReportedOrRejectedNeverACrash() throws {

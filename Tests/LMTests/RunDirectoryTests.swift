@@ -35,6 +35,36 @@ final class RunDirectoryTests: XCTestCase {
         XCTAssertEqual(savedVocabulary.tokens, ["<unk>", "<eos>", "the", "cat"])
     }
 
+    /// summary.json is read strictly wherever it is read (train --resume and --if-needed as well
+    /// as report): a damaged key name (`test_ppl` → `test_qpl`, which read as "no test"), a
+    /// repeated key and an impossible value are each one line naming the file. Old code read all
+    /// of them (the first two silently).
+    func testSummaryIsReadStrictly() throws {
+        let run = try RunDirectory.create(at: directory, config: config, vocabulary: vocabulary)
+        let summary = RunSummary(validPerplexity: 150, testPerplexity: 140, parameters: 100, trainableParameters: 100,
+                                 seconds: 2, epochs: 1, stopReason: "finished 1 epochs")
+        try run.writeSummary(summary)
+        XCTAssertEqual(try run.readSummary(), summary)
+        let text = try String(contentsOfFile: run.summaryPath, encoding: .utf8)
+        let cases = [
+            (text.replacingOccurrences(of: "\"test_ppl\"", with: "\"test_qpl\""),
+             "not a run summary: unknown key 'test_qpl' (expected epochs, parameters, seconds, stop_reason, test_by_domain, test_ppl, trainable_parameters, valid_ppl)"),
+            (text.replacingOccurrences(of: "\"valid_ppl\":150", with: "\"valid_ppl\":0.5"),
+             "valid_ppl 0.5 is not a perplexity (a finite number of at least 1)"),
+            (text.replacingOccurrences(of: "\"test_ppl\":140", with: "\"test_ppl\":\"nan\""),
+             "test_ppl nan is not a perplexity (a finite number of at least 1)"),
+        ]
+        for (damaged, message) in cases {
+            XCTAssertNotEqual(damaged, text)
+            try damaged.write(toFile: run.summaryPath, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try run.readSummary()) { error in XCTAssertEqual("\(error)", "\(run.summaryPath): \(message)") }
+        }
+        try text.replacingOccurrences(of: "}", with: ",\"test_ppl\":1.5}").write(toFile: run.summaryPath, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try run.readSummary()) { error in
+            XCTAssertTrue("\(error)".hasPrefix("\(run.summaryPath):1: not valid JSON: repeated key \"test_ppl\""), "\(error)")
+        }
+    }
+
     func testRefusesToReplaceARunUnlessForced() throws {
         let run = try RunDirectory.create(at: directory, config: config, vocabulary: vocabulary)
         try run.appendMetrics(record(epoch: 1))

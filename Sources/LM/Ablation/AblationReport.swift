@@ -118,22 +118,22 @@ public struct AblationReport: Codable, Equatable, Sendable {
         for arm in arms {
             let finished = byArm[arm]!.filter { $0.summary != nil }.sorted { $0.seed < $1.seed }
             let s = finished.map { $0.summary! }
-            let tests = s.compactMap(\.testPPL)
+            let tests = s.compactMap(\.testPerplexity)
             var row = Row(arm: arm, seeds: finished.map(\.seed),
-                          validPPLMean: finite(Statistics.mean(s.map(\.validPPL))), validPPLSD: finite(Statistics.standardDeviation(s.map(\.validPPL))),
+                          validPPLMean: finite(Statistics.mean(s.map(\.validPerplexity))), validPPLSD: finite(Statistics.standardDeviation(s.map(\.validPerplexity))),
                           testPPLMean: finite(Statistics.mean(tests)), testPPLSD: finite(Statistics.standardDeviation(tests)),
                           difference: nil, bootstrap: nil, sentenceBootstrap: nil, seedSD: nil, seedsNeeded: nil,
                           seedSpreadExceedsEffect: false, parameters: s.first?.parameters, trainableParameters: s.first?.trainableParameters,
                           seconds: finite(Statistics.mean(s.map(\.seconds))), notes: [])
             if arm != baseline {
                 let pairs = finished.compactMap { run -> (AblationRun, AblationRun)? in
-                    guard let base = baseFinished[run.seed], run.summary?.testPPL != nil, base.summary?.testPPL != nil else { return nil }
+                    guard let base = baseFinished[run.seed], run.summary?.testPerplexity != nil, base.summary?.testPerplexity != nil else { return nil }
                     return (run, base)
                 }
                 if pairs.isEmpty {
                     row.notes.append("no seed finished in both this arm and \(baseline)")
                 } else {
-                    let armPPL = pairs.map { $0.0.summary!.testPPL! }, basePPL = pairs.map { $0.1.summary!.testPPL! }
+                    let armPPL = pairs.map { $0.0.summary!.testPerplexity! }, basePPL = pairs.map { $0.1.summary!.testPerplexity! }
                     var d = Statistics.pairedInterval(armPPL, basePPL)
                     if !d.low.isFinite { d.low = .nan; d.high = .nan; row.notes.append("one paired seed: no t interval") }
                     row.difference = d

@@ -1,63 +1,13 @@
 import Foundation
 import Corpus
 
-/// The `summary.json` that `lmtool train` writes last (the report reads it independently of the
-/// trainer's own type, so it also reads run directories copied from elsewhere), when a run is complete:
-/// `{"valid_ppl","test_ppl","parameters","trainable_parameters","seconds","epochs"}`, and
-/// `"test_by_domain"` when the run's test split had domains (absent in older runs).
-public struct AblationRunSummary: Codable, Equatable, Sendable {
-    public var validPPL: Double
-    public var testPPL: Double?
-    public var parameters: Int
-    public var trainableParameters: Int
-    public var seconds: Double
-    public var epochs: Int
-    /// Test figures per domain (`RunSummary.testByDomain`); nil for runs without them.
-    public var testByDomain: [String: DomainPerplexity]? = nil
-
-    public init(validPPL: Double, testPPL: Double?, parameters: Int, trainableParameters: Int, seconds: Double, epochs: Int,
-                testByDomain: [String: DomainPerplexity]? = nil) {
-        self.validPPL = validPPL
-        self.testPPL = testPPL
-        self.parameters = parameters
-        self.trainableParameters = trainableParameters
-        self.seconds = seconds
-        self.epochs = epochs
-        self.testByDomain = testByDomain
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case validPPL = "valid_ppl", testPPL = "test_ppl", parameters, trainableParameters = "trainable_parameters", seconds, epochs
-        case testByDomain = "test_by_domain"
-    }
-
-    /// The first impossible value, if any: a perplexity is a finite number of at least 1,
-    /// counts and seconds are not negative, trainable parameters are among the parameters.
-    public var impossibleValue: String? {
-        for (key, ppl) in [("valid_ppl", validPPL), ("test_ppl", testPPL)] {
-            if let ppl, !(ppl.isFinite && ppl >= 1) { return "\(key) \(ppl) is not a perplexity (a finite number of at least 1)" }
-        }
-        if parameters < 1 { return "parameters \(parameters) is not a positive count" }
-        if trainableParameters < 0 || trainableParameters > parameters {
-            return "trainable_parameters \(trainableParameters) is not between 0 and parameters (\(parameters))"
-        }
-        if !(seconds.isFinite && seconds >= 0) { return "seconds \(seconds) is not a finite number of at least 0" }
-        if epochs < 0 { return "epochs \(epochs) is negative" }
-        for (domain, d) in (testByDomain ?? [:]).sorted(by: { $0.key < $1.key }) {
-            if !(d.perplexity.isFinite && d.perplexity >= 1) { return "test_by_domain \(domain): ppl \(d.perplexity) is not a perplexity (a finite number of at least 1)" }
-            if d.sentences < 1 || d.tokens < d.sentences { return "test_by_domain \(domain): \(d.sentences) sentences and \(d.tokens) tokens are not counts of a scored domain" }
-        }
-        return nil
-    }
-}
-
 /// One run directory of a results directory, `RESULTS/runs/<arm>-seed<k>/`, as the report sees it.
 public struct AblationRun: Sendable {
     public var directory: String
     public var arm: String
     public var seed: Int
     /// nil while the run is unfinished (no `summary.json`).
-    public var summary: AblationRunSummary?
+    public var summary: RunSummary?
     /// Validation perplexity per epoch from `metrics.jsonl` (the last record of each epoch).
     public var validPerplexity: [(epoch: Int, ppl: Double)]
     /// From `test-sentences.tsv`, when present.
@@ -72,27 +22,12 @@ public struct AblationRun: Sendable {
         let name = (path as NSString).lastPathComponent
         guard let (arm, seed) = parseName(name) else { throw AblationError("\(path): not a run directory name of the form <arm>-seed<k>") }
         var run = AblationRun(directory: path, arm: arm, seed: seed, summary: nil, validPerplexity: [], testSentences: nil)
-        let summaryPath = path + "/summary.json"
-        if FileManager.default.fileExists(atPath: summaryPath) {
-            let data: Data
-            do {
-                let bytes = try readTextFile(path: summaryPath, maxBytes: 1 << 24)
-                try StrictJSON.checkFile(bytes, path: summaryPath)   // a repeated key: which value would count?
-                data = Data(bytes)
-            } catch let error as CorpusError {
-                throw AblationError(error.description)
-            }
-            let decoder = JSONDecoder()
-            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            let summary: AblationRunSummary
-            do { summary = try decoder.decode(AblationRunSummary.self, from: data) } catch {
-                throw AblationError("\(summaryPath): not a run summary: \(RunDirectory.describe(error))")
-            }
-            if let problem = summary.impossibleValue { throw AblationError("\(summaryPath): \(problem)") }
-            run.summary = summary
+        let directory = RunDirectory(path: path)
+        if FileManager.default.fileExists(atPath: directory.summaryPath) {
+            do { run.summary = try directory.readSummary() } catch { throw AblationError("\(error)") }
         }
         let log: MetricsLog
-        do { log = try RunDirectory(path: path).readMetrics() } catch { throw AblationError("\(error)") }
+        do { log = try directory.readMetrics() } catch { throw AblationError("\(error)") }
         var byEpoch: [Int: Double] = [:]
         for record in log.records where record.split == "valid" { byEpoch[record.epoch] = record.ppl }
         run.validPerplexity = byEpoch.keys.sorted().map { ($0, byEpoch[$0]!) }

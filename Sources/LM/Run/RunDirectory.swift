@@ -122,11 +122,25 @@ extension RunDirectory {
         try folder.writeJSON(summary, to: summaryPath, encoder: RunSummary.encoder())
     }
 
-    /// Reads `summary.json`.
+    /// Reads `summary.json`, strictly: strict JSON (`StrictJSON`: a repeated key, a trailing
+    /// comma), no key lmtool does not write (a damaged `test_ppl` must not read as "no test"),
+    /// and no impossible value (`RunSummary.impossibleValue`); each a one-line `FileError`.
     public func readSummary() throws -> RunSummary {
+        let bytes = try readTextFile(path: summaryPath, maxBytes: 1 << 24)  // a byte order mark skipped
+        try StrictJSON.checkFile(bytes, path: summaryPath)
+        let data = Data(bytes)
+        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+           let unknown = object.keys.sorted().first(where: { !RunSummary.keys.contains($0) }) {
+            throw FileError(path: summaryPath, message: "not a run summary: unknown key '\(unknown)' (expected \(RunSummary.keys.sorted().joined(separator: ", ")))")
+        }
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return try folder.readJSON(RunSummary.self, from: summaryPath, what: "run summary", decoder: decoder)
+        let summary: RunSummary
+        do { summary = try decoder.decode(RunSummary.self, from: data) } catch {
+            throw FileError(path: summaryPath, message: "not a run summary: \(RunFolder.describe(error))")
+        }
+        if let problem = summary.impossibleValue { throw FileError(path: summaryPath, message: problem) }
+        return summary
     }
 
     /// Writes `test-sentences.tsv` atomically: one line per sentence, `tokens<TAB>logprob`, the
