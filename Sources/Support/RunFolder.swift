@@ -303,11 +303,18 @@ extension RunFolder {
     /// `--resume` for `interrupted`, `--force` for `partial`, nil for `complete`, with a one-line
     /// note naming `directory` passed to `note` for every state but `fresh`.
     ///
+    /// A `complete` run is first passed to `checkFinished`, the command's check that its flags
+    /// describe this run (the check `--resume` makes, which throws its refusal): a finished run
+    /// is skipped only if it is the run asked for. `checkFinished` returns nil for that, or the
+    /// reason the run must be resumed after all (`--epochs N` extending it), which is noted.
+    ///
     ///     guard let flags = try RunFolder.decide(out, ifNeeded: ifNeeded, resume: resume, force: force,
+    ///                                            checkFinished: { try request.checkFinishedRun() },
     ///                                            note: { print($0) }) else { return }
     ///
-    /// - Throws: `FileError` when another process holds the lock.
+    /// - Throws: `FileError` when another process holds the lock; what `checkFinished` throws.
     public static func decide(_ directory: String, ifNeeded: Bool, resume: Bool, force: Bool,
+                              checkFinished: () throws -> String? = { nil },
                               note: (String) -> Void) throws -> (resume: Bool, force: Bool)? {
         let folder = RunFolder(path: directory)
         try folder.lock()
@@ -315,6 +322,10 @@ extension RunFolder {
         let state = folder.state()
         switch state {
         case .complete:
+            if let reason = try checkFinished() {
+                note("\(directory): finished, but \(reason) continues it: resuming (--resume)")
+                return (true, false)
+            }
             note(skipNote(directory))
             return nil
         case .interrupted: note("\(directory): interrupted, resuming (--resume)")

@@ -93,6 +93,34 @@ final class ResumeIntegrityTests: TrainerTestCase {
         XCTAssertNotNil(resumed.state.dataFingerprint, "recorded from now on")
     }
 
+    /// The schedule and the best model compare validation losses across sessions: a validation
+    /// file that changed between the interruption and the resume is refused (it used to be
+    /// accepted, and the run compared the new file's loss with the old file's).
+    func testResumeOnAChangedValidationFileIsRefused() throws {
+        let data = try writeCycleCorpus()
+        _ = try stoppedRun(data)
+        // Other sentences over the same words: same vocabulary, same training data.
+        try write("valid.txt", Self.cycleSentences(20, seed: 9))
+        try assertResumeRefused("--resume on different validation data")
+        XCTAssertThrowsError(try flaglessResume()) { error in
+            XCTAssertTrue("\(error)".contains("\(directory)/valid.txt now give"), "\(error)")
+        }
+    }
+
+    func testTheValidationFingerprintIsRecordedAndAnOldCheckpointResumesWithAWarning() throws {
+        let data = try writeCycleCorpus()
+        _ = try stoppedRun(data)
+        let saved = try ResumeState(metadata: SafetensorsFile(contentsOf: directory + "/run/last.safetensors").metadata, path: "last")
+        XCTAssertNotNil(saved.validFingerprint)
+        XCTAssertNotEqual(saved.validFingerprint, saved.dataFingerprint, "the validation split, not the training split")
+        try editResumeState { $0.validFingerprint = nil }
+        var lines: [String] = []
+        let resumed = try flaglessResume(log: { lines.append($0) })
+        XCTAssertEqual(resumed.state.step, 5)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("warning: \(directory)/run/last.safetensors predates validation-data fingerprints") }, "\(lines)")
+        XCTAssertEqual(resumed.state.validFingerprint, saved.validFingerprint, "recorded from now on")
+    }
+
     func testTheFingerprintDependsOnOrderVocabularyAndSentenceEnds() {
         let a = EncodedCorpus(ids: [1, 2, 0, 3, 0], sentenceEnds: [3, 5])
         let reordered = EncodedCorpus(ids: [3, 0, 1, 2, 0], sentenceEnds: [2, 5])

@@ -308,6 +308,14 @@ final class AblateCommandTests: XCTestCase {
         r = try runLMTool(ablate(["--sources", "random", "--seeds", "1", "--lr", "5"]))
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("ablation.json: the results directory holds a grid with other train options"), r.stderr)
+        // --plan makes the same check: its train lines would skip the other grid's finished runs
+        // ("nothing to do") and its report line would report them.
+        let refusal = r.stderr
+        r = try runLMTool(ablate(["--sources", "random", "--seeds", "1", "--lr", "5", "--plan"]))
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.stdout, "")
+        XCTAssertEqual(r.stderr, refusal)
+        XCTAssertEqual(try runLMTool(ablate(["--sources", "random", "--seeds", "1", "--plan"])).status, 0, "the same grid plans")
         // A --baseline that names no arm is refused, and nothing is rewritten.
         let reportBefore = try Data(contentsOf: URL(fileURLWithPath: results + "/report.md"))
         r = try runLMTool(["report", results, "--baseline", "word2vec-frozen"])

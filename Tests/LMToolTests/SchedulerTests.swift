@@ -79,6 +79,50 @@ final class SchedulerTests: XCTestCase {
 
     // MARK: - train --if-needed
 
+    /// `--if-needed` on a finished run makes the configuration check `--resume` makes (the same
+    /// refusal, status 1, nothing written) before it says "nothing to do"; it used to skip the run
+    /// whatever the flags said. A larger `--epochs` extends the run as `--resume --epochs` does.
+    func testTrainIfNeededChecksAFinishedRunLikeResume() throws {
+        let run = dir + "/run"
+        func arguments(epochs: Int) -> [String] {
+            ["train", "--run", run, "--corpus", dir + "/corpus.jsonl", "--preset", "tiny", "--embedding-size", "8", "--hidden-size", "8",
+             "--batch-size", "4", "--bptt", "6", "--epochs", "\(epochs)", "--threads", "1"]
+        }
+        let train = arguments(epochs: 1)
+        let first = try runLMTool(train)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let before = try directorySnapshot(run)
+        try "the cat\n".write(toFile: dir + "/other.txt", atomically: true, encoding: .utf8)
+        for (extra, expected) in [(["--hidden-size", "500"], "model.hidden_size 8 → 500"),
+                                  (["--softmax", "adaptive:4"], "model.softmax"),
+                                  (["--train", dir + "/other.txt"], "corpus.train")] {
+            let changed = train + extra
+            let resumed = try runLMTool(changed + ["--resume"])
+            let skipped = try runLMTool(changed + ["--if-needed"])
+            XCTAssertEqual(skipped.status, 1, "\(extra): \(skipped.stdout)")
+            XCTAssertFalse(skipped.stdout.contains("nothing to do"), skipped.stdout)
+            XCTAssertTrue(skipped.stderr.hasPrefix("Error: \(run)/config.json: --resume with a different configuration: "), skipped.stderr)
+            XCTAssertTrue(skipped.stderr.contains(expected), skipped.stderr)
+            XCTAssertEqual(skipped.stderr.split(separator: "\n").count, 1, skipped.stderr)
+            XCTAssertEqual(skipped.stderr, resumed.stderr, "the same refusal as --resume")
+        }
+        let tokens = try runLMTool(train + ["--train-tokens", "50", "--if-needed"])
+        XCTAssertEqual(tokens.status, 1, tokens.stdout)
+        XCTAssertEqual(tokens.stderr, "Error: \(run)/last.safetensors: --resume with a different --train-tokens: (all) → 50\n")
+        XCTAssertEqual(try directorySnapshot(run), before, "nothing written")
+        // The run's own flags: nothing to do.
+        let same = try runLMTool(train + ["--if-needed"])
+        XCTAssertEqual(same.status, 0, same.stderr)
+        XCTAssertEqual(same.stdout, "\(run): finished (summary.json present), nothing to do\n")
+        XCTAssertEqual(try directorySnapshot(run), before)
+        // --epochs 2 extends the finished run (as --resume --epochs 2 does), not "nothing to do".
+        let extended = try runLMTool(arguments(epochs: 2) + ["--if-needed"])
+        XCTAssertEqual(extended.status, 0, extended.stderr)
+        XCTAssertTrue(extended.stdout.hasPrefix("\(run): finished, but --epochs 2 (the run has 1) continues it: resuming (--resume)\n"), extended.stdout)
+        let metrics = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8)
+        XCTAssertEqual(metrics.split(separator: "\n").filter { $0.contains("\"valid\"") }.count, 2, metrics)
+    }
+
     func testTrainIfNeededStartsResumesAndSkips() throws {
         let run = dir + "/run"
         let train = ["train", "--run", run, "--corpus", dir + "/corpus.jsonl", "--preset", "tiny", "--embedding-size", "8",

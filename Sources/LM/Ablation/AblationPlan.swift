@@ -424,6 +424,44 @@ public struct AblationPlan: Sendable {
         }
     }
 
+    /// `RESULTS/ablation.json`, the record of the spec a results directory's grid was run with.
+    public var recordedSpecPath: String { results + "/ablation.json" }
+
+    /// The spec as `ablation.json` records it (corpus paths absolute).
+    var specToRecord: AblationSpec {
+        var spec = self.spec
+        spec.corpus = spec.corpus.map { AblationPlan.absolute($0) }
+        spec.splits = spec.splits.map { AblationPlan.absolute($0) }
+        return spec
+    }
+
+    /// Refuses a results directory whose `ablation.json` records a grid with another corpus,
+    /// corpus options, vocabulary or train options: its runs would not be comparable, and its
+    /// finished runs would be skipped and reported as this grid's. `ablate` and `ablate --plan`
+    /// both check it before anything runs or is printed.
+    public func checkRecordedSpec() throws {
+        let path = recordedSpecPath
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let old = try AblationSpec.load(from: path), spec = specToRecord
+        var differences: [String] = []
+        if old.corpus != spec.corpus || old.splits != spec.splits { differences.append("corpus") }
+        if old.corpusOptions != spec.corpusOptions { differences.append("corpus options") }
+        if old.vocabulary != spec.vocabulary { differences.append("vocabulary") }
+        if old.train != spec.train { differences.append("train options") }
+        if !differences.isEmpty {
+            throw AblationError("\(path): the results directory holds a grid with other \(differences.joined(separator: ", ")); use another --out")
+        }
+    }
+
+    /// Creates the results directory and records this spec in `ablation.json` (after
+    /// `checkRecordedSpec`).
+    public func recordSpec() throws {
+        do { try FileManager.default.createDirectory(atPath: results, withIntermediateDirectories: true) } catch {
+            throw AblationError("\(results): cannot create the results directory: \((error as NSError).localizedDescription)")
+        }
+        try AtomicFile.write(Array(try specToRecord.jsonData()) + [10], to: recordedSpecPath)
+    }
+
     // MARK: - Helpers
 
     /// `path` made absolute against the current directory, with `.` and `..` resolved.

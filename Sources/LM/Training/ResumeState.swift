@@ -41,6 +41,10 @@ public struct ResumeState: Codable, Equatable, Sendable {
     /// run trains on; a resumed run must give the same. Absent in checkpoints written before
     /// fingerprints existed (then `--resume` warns and records it from then on).
     public var dataFingerprint: String?
+    /// The same fingerprint of the validation data: the schedule and the best model compare
+    /// validation losses across sessions, so a resumed run must give the same. Absent in
+    /// checkpoints written before it existed (then `--resume` warns and records it from then on).
+    public var validFingerprint: String?
     /// Windows of the last epoch left untrained because `--time-limit` ended it early (nil:
     /// none); `step` counts the windows trained, so it is that many short of whole epochs.
     public var windowsSkipped: Int?
@@ -67,6 +71,7 @@ public struct ResumeState: Codable, Equatable, Sendable {
         trainTokens = try c.decodeIfPresent(Int.self, forKey: .trainTokens)
         lastEpochRecords = try c.decodeIfPresent([MetricsRecord].self, forKey: .lastEpochRecords)
         dataFingerprint = try c.decodeIfPresent(String.self, forKey: .dataFingerprint)
+        validFingerprint = try c.decodeIfPresent(String.self, forKey: .validFingerprint)
         windowsSkipped = try c.decodeIfPresent(Int.self, forKey: .windowsSkipped)
     }
 
@@ -143,8 +148,18 @@ public struct ResumeState: Codable, Equatable, Sendable {
             let cut = skipped > 0 ? " − \(skipped) windows cut by the time limit" : ""
             try fail("step \(step) is not \(done) epochs of \(windowsPerEpoch) windows + \(batchInEpoch) windows\(cut)")
         }
-        if let f = dataFingerprint, f.utf8.count != 64 || !f.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) {
-            try fail("dataFingerprint is not 64 lowercase hex digits")
+        for (name, value) in [("dataFingerprint", dataFingerprint), ("validFingerprint", validFingerprint)] {
+            if let f = value, f.utf8.count != 64 || !f.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) {
+                try fail("\(name) is not 64 lowercase hex digits")
+            }
+        }
+    }
+
+    /// Throws a one-line `FileError` naming `path` (the run's `last.safetensors`) when
+    /// `trainTokens` (`--train-tokens`, nil when not given) differs from the run's.
+    public func checkTrainTokens(_ trainTokens: Int?, path: String) throws {
+        if let trainTokens, trainTokens != self.trainTokens {
+            throw FileError(path: path, message: "--resume with a different --train-tokens: \(self.trainTokens.map(String.init) ?? "(all)") → \(trainTokens)")
         }
     }
 

@@ -103,9 +103,7 @@ public final class Trainer {
         let resumed = resume && FileManager.default.fileExists(atPath: run.lastCheckpointPath)
         if resumed {
             let restored = try LMResumeCheckpoint.restore(from: run.lastCheckpointPath, model: model, optimizer: optimizer)
-            if let trainTokens, trainTokens != restored.state.trainTokens {
-                throw FileError(path: run.lastCheckpointPath, message: "--resume with a different --train-tokens: \(restored.state.trainTokens.map(String.init) ?? "(all)") → \(trainTokens)")
-            }
+            try restored.state.checkTrainTokens(trainTokens, path: run.lastCheckpointPath)
             rng = restored.rng
             state = restored.state
             log("resuming from \(run.lastCheckpointPath): epoch \(state.epoch), step \(state.step), window \(state.batchInEpoch) of the epoch")
@@ -129,17 +127,21 @@ public final class Trainer {
         trainData = try Trainer.usableTrainingData(train, trainTokens: state.trainTokens, training: t)
         if let n = state.trainTokens { log("train: using the first \(trainData.tokenCount) tokens (--train-tokens \(n))") }
         let fingerprint = trainData.fingerprint(vocabularyHash: config.vocabularyHash)
-        if resumed { try checkResumed(fingerprint: fingerprint) }
+        let validFingerprint = valid.fingerprint(vocabularyHash: config.vocabularyHash)
+        if resumed { try checkResumed(fingerprint: fingerprint, validFingerprint: validFingerprint) }
         self.state.dataFingerprint = fingerprint
+        self.state.validFingerprint = validFingerprint
         log("model: \(model.store.count) parameters (embedding \(config.model.embeddingSize), hidden \(config.model.hiddenSize), \(config.model.layers) layers, vocabulary \(config.model.vocabularySize))")
     }
 
     /// Throws (naming `last.safetensors`, which is left as it is) unless the restored state is a
     /// point of this run on this data: the checkpoint's data fingerprint must be `fingerprint`
-    /// (the same training tokens in the same order, the same vocabulary), and its counters must
-    /// fit this data's epoch length and the configured epochs (`ResumeState.checkFits`). A
-    /// checkpoint written before fingerprints existed is accepted with a warning in the log.
-    private func checkResumed(fingerprint: String) throws {
+    /// (the same training tokens in the same order, the same vocabulary), its validation
+    /// fingerprint `validFingerprint` (the schedule and the best model compare this session's
+    /// validation losses with the earlier ones), and its counters must fit this data's epoch
+    /// length and the configured epochs (`ResumeState.checkFits`). A checkpoint written before
+    /// either fingerprint existed is accepted with a warning in the log.
+    private func checkResumed(fingerprint: String, validFingerprint: String) throws {
         let path = run.lastCheckpointPath
         if let saved = state.dataFingerprint {
             if saved != fingerprint {
@@ -147,7 +149,15 @@ public final class Trainer {
                 throw FileError(path: path, message: "--resume on different training data: the checkpoint was trained on data fingerprint \(saved.prefix(16)), \(files) now give \(fingerprint.prefix(16)) (a changed, reordered or other training file, or another vocabulary); start a new run instead")
             }
         } else {
-            log("warning: \(path) predates data fingerprints: the training data cannot be checked against it (it is recorded from now on)")
+            log("warning: \(path) predates data fingerprints: the training and validation data cannot be checked against it (they are recorded from now on)")
+        }
+        if let saved = state.validFingerprint {
+            if saved != validFingerprint {
+                let files = config.corpus.valid.isEmpty ? "the corpus" : config.corpus.valid.joined(separator: ", ")
+                throw FileError(path: path, message: "--resume on different validation data: the checkpoint was validated on data fingerprint \(saved.prefix(16)), \(files) now give \(validFingerprint.prefix(16)) (a changed or other validation file, or another vocabulary: its losses would not compare with the run's); start a new run instead")
+            }
+        } else if state.dataFingerprint != nil {
+            log("warning: \(path) predates validation-data fingerprints: the validation data cannot be checked against it (it is recorded from now on)")
         }
         try state.checkFits(windowsPerEpoch: epochWindows(state.epoch).windowCount, epochs: config.training.epochs, path: path)
     }

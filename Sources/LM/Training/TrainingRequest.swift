@@ -106,10 +106,7 @@ public struct TrainingRequest: Sendable {
     /// - Throws: one-line errors: `TrainingSetupError`, `FileError`, `CorpusError`,
     ///   `VocabularyError`, the input factory's errors.
     public func prepare(log: @escaping (String) -> Void = { _ in }) throws -> Trainer {
-        if vocabularyFile != nil && (minCount != nil || maxSize != nil) {
-            throw TrainingSetupError("vocabularyFile excludes minCount and maxSize (they shape a vocabulary built from the training split)",
-                                     fields: ["vocabularyFile", "minCount", "maxSize"])
-        }
+        try checkVocabularyRequest()
         try RunDirectory(path: runPath).lock()   // one writer per run, before anything is read
         return resume ? try prepareResume(log: log) : try prepareNew(log: log)
     }
@@ -141,7 +138,45 @@ public struct TrainingRequest: Sendable {
         return trainer
     }
 
-    private func prepareResume(log: @escaping (String) -> Void) throws -> Trainer {
+    /// `--if-needed` on a finished run (`summary.json` present): the configuration check `--resume`
+    /// makes (the same refusal: `DIR/config.json: --resume with a different configuration: ...`;
+    /// a different `trainTokens`: `DIR/last.safetensors: --resume with a different --train-tokens`),
+    /// without reading the splits or building the trainer. Returns nil when the run is what the
+    /// request asks for (nothing to do), or the reason it must be resumed: an `--epochs` other
+    /// than the run's (`--resume --epochs N` extends it). The corpus is read only when the
+    /// vocabulary must be built for the comparison (`minCount`/`maxSize` given).
+    ///
+    /// - Throws: the errors of `prepare()`'s checks.
+    public func checkFinishedRun(log: @escaping (String) -> Void = { _ in }) throws -> String? {
+        try checkVocabularyRequest()
+        try RunDirectory(path: runPath).lock()
+        let setup = try resumeSetup(log: log)
+        let path = setup.run.lastCheckpointPath
+        if let trainTokens, FileManager.default.fileExists(atPath: path) {
+            try ResumeState(metadata: SafetensorsFile(contentsOf: path).metadata, path: path).checkTrainTokens(trainTokens, path: path)
+        }
+        let epochs = setup.config.training.epochs
+        return epochs == setup.saved.training.epochs ? nil : "--epochs \(epochs) (the run has \(setup.saved.training.epochs))"
+    }
+
+    private func checkVocabularyRequest() throws {
+        if vocabularyFile != nil && (minCount != nil || maxSize != nil) {
+            throw TrainingSetupError("vocabularyFile excludes minCount and maxSize (they shape a vocabulary built from the training split)",
+                                     fields: ["vocabularyFile", "minCount", "maxSize"])
+        }
+    }
+
+    /// What `--resume` settles before reading the splits: the run, its saved configuration, the
+    /// data, the vocabulary and the configuration asked for, checked against the run's.
+    private struct ResumeSetup {
+        let run: RunDirectory
+        let saved: RunConfig
+        let data: CorpusSelection
+        let vocabulary: Vocabulary
+        let config: RunConfig
+    }
+
+    private func resumeSetup(log: @escaping (String) -> Void) throws -> ResumeSetup {
         let (run, saved, savedVocabulary) = try RunDirectory.open(at: runPath)
         let readOptions = resumeReading.applied(to: saved.reading ?? ReadOptions())
         var data = self.data ?? CorpusSelection(paths: saved.corpus, tokenization: resumeTokenization ?? saved.tokenization)
@@ -167,6 +202,12 @@ public struct TrainingRequest: Sendable {
         var unextended = config
         unextended.training.epochs = saved.training.epochs
         try run.checkResume(with: unextended)
+        return ResumeSetup(run: run, saved: saved, data: data, vocabulary: vocabulary, config: config)
+    }
+
+    private func prepareResume(log: @escaping (String) -> Void) throws -> Trainer {
+        let setup = try resumeSetup(log: log)
+        let (run, saved, data, vocabulary, config) = (setup.run, setup.saved, setup.data, setup.vocabulary, setup.config)
         let splits = try TrainingRequest.load(data, vocabulary: vocabulary, batching: config.training.batching, log: log)
         let trainer = try Trainer(run: run, config: config, vocabulary: vocabulary, train: splits.train, valid: splits.valid,
                                   test: splits.test, trainTokens: trainTokens, resume: true, options: options, log: log)

@@ -38,7 +38,9 @@ struct AblateCommand: ParsableCommand {
             each, ending with '# vocabulary', '# pretraining', '# training' or '# report'; every line \
             may run again (train --if-needed, pretrain-domain/pretrain-glomo --if-needed, a test of \
             the output file for the others). --plan-format slurm or parallel prints a ready bash \
-            script for sbatch or GNU parallel instead (docs/ablation.md).
+            script for sbatch or GNU parallel instead (docs/ablation.md). A results directory \
+            whose ablation.json holds a grid with another corpus, vocabulary or train options is \
+            refused, with or without --plan.
 
             Example (scripts/demo.sh): lmtool ablate --out results --corpus \
             corpora/default.jsonl.zst --tokenizer simple --lowercase --max-size 10000 --sources \
@@ -182,6 +184,7 @@ struct AblateCommand: ParsableCommand {
         let plan = try AblationPlan(spec: spec, results: out)
         try checkStepArguments(plan)
         try plan.checkExistingRuns()
+        try plan.checkRecordedSpec()   // --plan too: its lines would skip the finished runs of another grid
         let executable = self.executable ?? "/proc/self/exe"
         if self.plan {
             // The printed lines name the binary by its real path, so they run anywhere it is installed.
@@ -191,7 +194,8 @@ struct AblateCommand: ParsableCommand {
         }
         // One ablate per results directory; its steps lock their own run and cache directories.
         try OutputLock.acquire(plan.results)
-        try checkResultsDirectory(plan)
+        try plan.checkRecordedSpec()   // again under the lock: another ablate may have recorded its grid
+        try plan.recordSpec()
         let outcome = try AblationRunner(plan: plan, executable: executable).run { print($0); fflush(stdout) }
         let report = try AblationReport.make(results: plan.results, baseline: spec.baseline ?? "random")
         try report.write(to: plan.results)
@@ -229,29 +233,5 @@ struct AblateCommand: ParsableCommand {
                 throw plan.spec.named(AblationError("\(what): \(message)"))
             }
         }
-    }
-
-    /// Refuses a results directory holding a grid with other corpus, vocabulary or training
-    /// settings (its runs would not be comparable); then records this spec in RESULTS/ablation.json.
-    func checkResultsDirectory(_ plan: AblationPlan) throws {
-        let path = plan.results + "/ablation.json"
-        var spec = plan.spec
-        spec.corpus = spec.corpus.map { AblationPlan.absolute($0) }
-        spec.splits = spec.splits.map { AblationPlan.absolute($0) }
-        if FileManager.default.fileExists(atPath: path) {
-            let old = try AblationSpec.load(from: path)
-            var differences: [String] = []
-            if old.corpus != spec.corpus || old.splits != spec.splits { differences.append("corpus") }
-            if old.corpusOptions != spec.corpusOptions { differences.append("corpus options") }
-            if old.vocabulary != spec.vocabulary { differences.append("vocabulary") }
-            if old.train != spec.train { differences.append("train options") }
-            if !differences.isEmpty {
-                throw AblationError("\(path): the results directory holds a grid with other \(differences.joined(separator: ", ")); use another --out")
-            }
-        }
-        do { try FileManager.default.createDirectory(atPath: plan.results, withIntermediateDirectories: true) } catch {
-            throw AblationError("\(plan.results): cannot create the results directory: \((error as NSError).localizedDescription)")
-        }
-        try AtomicFile.write(Array(try spec.jsonData()) + [10], to: path)
     }
 }

@@ -24,7 +24,8 @@ struct TrainCommand: ParsableCommand {
             SIGTERM, after which lmtool exits with status 130/143), one line per evaluation to \
             DIR/metrics.jsonl. At the end the best model is scored on the test split (a "test" \
             record, DIR/test-sentences.tsv: tokens<TAB>logprob per sentence) and DIR/summary.json \
-            is written last. --resume continues from last.safetensors and ends exactly where an \
+            is written last. --resume continues from last.safetensors (refused if the training or \
+            validation data changed) and ends exactly where an \
             uninterrupted run would (bitwise with --threads 1); flags left out on --resume keep the \
             run's values, flags given must match them, except --epochs N, which extends a finished or \
             interrupted run to N epochs (ending where a run started with N epochs ends); the reading \
@@ -70,7 +71,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue the run in --run from its last.safetensors.") var resume = false
     @Flag(help: "Replace a run that --run already holds.") var force = false
     @Flag(name: .customLong("if-needed"),
-          help: "Start, resume or skip as --run requires: no run: start; interrupted (last.safetensors, no summary.json): --resume; started without a checkpoint: --force; finished (summary.json): print a note and exit 0. For scheduler lines that may run twice.")
+          help: "Start, resume or skip as --run requires: no run: start; interrupted (last.safetensors, no summary.json): --resume; started without a checkpoint: --force; finished (summary.json): check the flags against the run as --resume does, then print a note and exit 0 (a different --epochs resumes it). For scheduler lines that may run twice.")
     var ifNeeded = false
     @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Save last.safetensors at least every SECONDS (besides every epoch end).")
     var checkpointEvery: Double = 600
@@ -157,7 +158,10 @@ struct TrainCommand: ParsableCommand {
 
     mutating func run() throws {
         // One writer per run; under its lock --if-needed chooses the flags (RunFolder.decide).
-        guard let flags = try RunFolder.decide(runPath, ifNeeded: ifNeeded, resume: resume, force: force, note: printLine) else { return }
+        // A finished run is skipped only after the configuration check --resume makes.
+        guard let flags = try RunFolder.decide(runPath, ifNeeded: ifNeeded, resume: resume, force: force,
+                                               checkFinished: { try TrainFlags.naming { try makeRequest().checkFinishedRun(log: printLine) } },
+                                               note: printLine) else { return }
         (resume, force) = flags
         if let threads = training.threads?.value { BLASRuntime.setThreads(threads) }
         // Log lines go to stdout, the progress display and errors to stderr.
