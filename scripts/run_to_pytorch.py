@@ -9,8 +9,14 @@ pytorch/examples word_language_model's RNNModel (LSTM): encoder -> LSTM -> decod
 decoder weight tied to the encoder when the run says so, and a bias-free projection H -> E
 before a tied decoder when hidden != embedding size. A run trained with `--softmax adaptive`
 (config.json model.softmax) has nn.AdaptiveLogSoftmaxWithLoss(H, V, cutoffs, div_value,
-head_bias=False) as its decoder. Only torch is needed: safetensors is read with the standard
-library.
+head_bias=False) as its decoder. A run with a pretrained input table used `frozen` or
+`finetune` loads as the same model (that table is `encoder.weight`). Only torch is needed:
+safetensors is read with the standard library.
+
+What this model cannot reproduce exactly is refused (an `error:` line, exit status 2), never
+scored differently: a GLoMo run (config.json `glomo`), a pretrained input in another mode
+(`concat`: encoder.pretrained.weight and encoder.projection.weight), and any tensor of
+model.safetensors the model does not load.
 
 FILE is plain UTF-8 text (optionally gzip- or zstd-compressed; zstd through the `zstd` program),
 tokenized as the run was: the whitespace tokenizer, `<eos>` after every line. Other
@@ -49,7 +55,9 @@ def fail(message):
 # --- safetensors, standard library only -------------------------------------------------------
 
 def read_safetensors(path):
-    """Returns ({name: float32 tensor}, metadata) of a safetensors file."""
+    """Returns ({name: float32 tensor}, metadata) of a safetensors file; tensors of another
+    dtype are left out (a caller that must account for every tensor compares with
+    `safetensors_names`)."""
     with open(path, "rb") as f:
         data = f.read()
     if len(data) < 8:
@@ -71,6 +79,14 @@ def read_safetensors(path):
         t = torch.frombuffer(bytearray(body[start:end]), dtype=torch.float32)
         tensors[name] = t.reshape(entry["shape"]) if entry["shape"] else t.reshape(())
     return tensors, metadata
+
+
+def safetensors_names(path):
+    """The names of every tensor of a safetensors file, whatever its dtype."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+    return set(header) - {"__metadata__"}
 
 
 # --- the model -------------------------------------------------------------------------------
@@ -125,8 +141,24 @@ def read_config(run):
         return snake_case_keys(json.load(f))
 
 
+def check_reproducible(run, config):
+    """Refuses a run whose model RNNModel does not implement: its figures would differ from
+    lmtool's (GLoMo graphs, a concatenated pretrained input)."""
+    if config.get("glomo") is not None:
+        fail(f"{run}/config.json: a GLoMo run (glomo: {json.dumps(config['glomo'], sort_keys=True)}) is not supported: "
+             "this script has no graph predictor, so its perplexity would not be the run's")
+    source = config.get("input_representation") or {"kind": "random"}
+    kind, mode = source.get("kind"), source.get("mode") or "frozen"
+    if kind == "random":
+        return
+    if kind != "pretrained" or mode not in ("frozen", "finetune"):
+        fail(f"{run}/config.json: input_representation {json.dumps(source, sort_keys=True)} is not supported "
+             "(this script implements a random or pretrained input table used frozen or finetune, not concat)")
+
+
 def load_run(run):
     config = read_config(run)
+    check_reproducible(run, config)
     with open(f"{run}/vocab.txt", encoding="utf-8") as f:
         tokens = [line.rstrip("\n").split("\t")[0] for line in f if line.strip("\n")]
     digest = hashlib.sha256("".join(t + "\n" for t in tokens).encode("utf-8")).hexdigest()[:16]
@@ -152,6 +184,10 @@ def load_run(run):
     missing = set(model.state_dict()) - set(state)
     if missing:
         fail(f"{run}/model.safetensors: lacks {', '.join(sorted(missing))}")
+    unused = safetensors_names(f"{run}/model.safetensors") - set(state)
+    if unused:
+        fail(f"{run}/model.safetensors: holds {', '.join(sorted(unused))}, which this script's model does not load "
+             "(its perplexity would not be the run's)")
     model.load_state_dict(state)
     model.eval()
     return config, tokens, model

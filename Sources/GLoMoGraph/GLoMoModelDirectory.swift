@@ -278,11 +278,7 @@ public struct GLoMoModelDirectory: RunFolderOwner, Sendable {
         let (dir, config, vocabulary) = try open(at: path)
         let model = GLoMoGraphModel(directory: dir, config: config, vocabulary: vocabulary, maxSteps: maxSteps, maxBatch: maxBatch)
         try dir.loadModel(into: model.store, config: config)
-        for view in model.store.views {
-            if let bad = model.store.values(view).first(where: { !$0.isFinite }) {
-                throw FileError(path: dir.modelPath, message: "\(view.name) holds a \(bad) value (NaN and infinite weights are refused)")
-            }
-        }
+        try model.store.requireFinite(file: dir.modelPath)
         model.contentHash = try dir.contentHash()
         return model
     }

@@ -1,3 +1,5 @@
+import Support
+
 /// A named slice of a `ParameterStore`: where one parameter lives in the flat buffers.
 ///
 /// The same view addresses the parameter's values in `ParameterStore.values` and its gradient
@@ -232,6 +234,21 @@ public final class ParameterStore {
     public func gradient(_ view: ParameterView) -> UnsafeMutableBufferPointer<Float> {
         checkView(view)
         return UnsafeMutableBufferPointer(rebasing: gradients[view.range])
+    }
+
+    /// Throws a `FileError` naming `file` (the checkpoint the values came from) and the first
+    /// parameter, in registration order, holding a NaN or infinite value: a trained model's
+    /// weights are finite (training stops on a non-finite loss), so such a value means a damaged
+    /// file, and scoring with it would print NaN log-probabilities as numbers. Every loader of a
+    /// trained model calls it after reading the file (`RunDirectory.loadModel`,
+    /// `LMResumeCheckpoint.restore`, `GLoMoModelDirectory.load`).
+    public func requireFinite(file: String) throws {
+        for view in views {
+            let v = values(view)
+            if let i = v.firstIndex(where: { !$0.isFinite }) {
+                throw FileError(path: file, message: "\(view.name) holds a \(v[i]) value at element \(i) (NaN and infinite weights are refused)")
+            }
+        }
     }
 
     /// A copy of all values. Prefer this to `Array(store.values)`: the copy is made while the

@@ -130,7 +130,7 @@ final class ModelDirectoryTests: XCTestCase {
             query[2] = value
             try GLoMoModelDirectory(path: path).saveModel(store, config: config)
             XCTAssertThrowsError(try GLoMoModelDirectory.load(at: path)) { e in
-                XCTAssertEqual("\(e)", "\(file): graph.layer0.query.weight holds a \(text) value (NaN and infinite weights are refused)")
+                XCTAssertEqual("\(e)", "\(file): graph.layer0.query.weight holds a \(text) value at element 2 (NaN and infinite weights are refused)")
             }
         }
         for i in query.indices { query[i] = saved[i] }

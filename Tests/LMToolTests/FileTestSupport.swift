@@ -76,6 +76,23 @@ struct RawSafetensors {
     }
 }
 
+/// Overwrites the F32 tensor `name` of the safetensors file at `path` in place with `value`:
+/// element `element` only, or every element when nil. The offsets come from the header, read by
+/// hand; the header and shapes stay valid.
+func overwriteFloats(_ name: String, in path: String, with value: Float, element: Int? = nil) throws {
+    var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+    let length = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+    let header = try XCTUnwrap(JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + length))) as? [String: Any])
+    let offsets = try XCTUnwrap((header[name] as? [String: Any])?["data_offsets"] as? [Int], name)
+    let bits = value.bitPattern
+    let range = element.map { (offsets[0] + 4 * $0)..<(offsets[0] + 4 * $0 + 4) } ?? offsets[0]..<offsets[1]
+    XCTAssertLessThanOrEqual(range.upperBound, offsets[1], "\(name) has no element \(element ?? 0)")
+    for i in stride(from: range.lowerBound, to: range.upperBound, by: 4) {
+        for b in 0..<4 { bytes[8 + length + i + b] = UInt8(truncatingIfNeeded: bits >> (8 * UInt32(b))) }
+    }
+    try bytes.write(to: URL(fileURLWithPath: path))
+}
+
 /// Every regular file under `path` (relative path → bytes), to check that nothing changed.
 func directorySnapshot(_ path: String) throws -> [String: Data] {
     var files: [String: Data] = [:]

@@ -192,18 +192,6 @@ final class GLoMoCommandTests: XCTestCase {
 
     /// Overwrites every value of the f32 tensor `name` in the safetensors file at `path` with
     /// `value`, by hand (8-byte header length, JSON header, data).
-    func overwrite(_ name: String, in path: String, with value: Float) throws {
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
-        let length = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-        let header = try XCTUnwrap(JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + length))) as? [String: Any])
-        let offsets = try XCTUnwrap((header[name] as? [String: Any])?["data_offsets"] as? [Int], name)
-        let bits = value.bitPattern
-        for i in stride(from: offsets[0], to: offsets[1], by: 4) {
-            for b in 0..<4 { bytes[8 + length + i + b] = UInt8(truncatingIfNeeded: bits >> (8 * UInt32(b))) }
-        }
-        try bytes.write(to: URL(fileURLWithPath: path))
-    }
-
     /// Weights that are NaN or infinite, or so large that the graphs are not finite (a threshold
     /// bias of -1e30: every edge weight is ReLU(1e30)² = inf in Float, every row inf / inf =
     /// NaN): one error line naming model.safetensors, a non-zero status, no SVG. The old command
@@ -216,7 +204,7 @@ final class GLoMoCommandTests: XCTestCase {
                                           ("graph.layer0.query.weight", -.infinity, "graph.layer0.query.weight holds a -inf value"),
                                           ("graph.layer0.threshold.bias", -1e30, "the graphs of this text are not finite")] {
             try saved.write(to: URL(fileURLWithPath: file))
-            try overwrite(tensor, in: file, with: value)
+            try overwriteFloats(tensor, in: file, with: value)
             let r = try runLMTool(["glomo", "show", "--model", dir + "/m", "--text", "the cat sat on the mat .", "--out", dir + "/g.svg"])
             XCTAssertNotEqual(r.status, 0, "\(value)")
             XCTAssertTrue(r.stderr.hasPrefix("Error: \(file): "), r.stderr)

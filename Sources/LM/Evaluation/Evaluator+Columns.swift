@@ -212,6 +212,10 @@ public final class ColumnScorer {
 
     /// A sentence of `column`'s document is complete: count it, and pass it on (or keep it).
     private func endSentence(_ column: inout Column) throws {
+        let document = column.document, k = column.sentencesDone
+        let line = k < document.sentenceLines.count ? document.sentenceLines[k] : document.sentenceLines.last
+        try Evaluator.checkLogProbabilities(column.sentence, file: document.name, position: line.map { .line($0) } ?? .none,
+                                            sentence: "sentence \(k + 1) of this document")
         let s = PerplexityReport.Sentence(tokens: column.sentence, followsPrevious: column.sentencesDone > 0)
         column.sentence = []
         column.sentencesDone += 1
@@ -249,6 +253,8 @@ public struct ScoringDocument {
     public private(set) var ids: [Int32] = []
     /// The words outside the vocabulary, by position in `ids` (a literal `<unk>` is none).
     public private(set) var oovWords: [Int: String] = [:]
+    /// The line of the record each sentence came from, in order (where `add` was given one).
+    public private(set) var sentenceLines: [Int] = []
     private let tokens: TokenStream
     private let vocabulary: Vocabulary
 
@@ -258,11 +264,13 @@ public struct ScoringDocument {
         self.vocabulary = evaluator.vocabulary
     }
 
-    /// Appends one record's tokens and `<eos>`s.
-    public mutating func add(record text: UnsafeBufferPointer<UInt8>) {
-        var ids = self.ids, oov = self.oovWords
+    /// Appends one record's tokens and `<eos>`s; `line`, the record's line in the file `name`
+    /// names, is what an error about one of its sentences cites.
+    public mutating func add(record text: UnsafeBufferPointer<UInt8>, line: Int? = nil) {
+        var ids = self.ids, oov = self.oovWords, lines = self.sentenceLines
         self.ids = []  // (so that the appends below do not copy)
         self.oovWords = [:]
+        self.sentenceLines = []
         let vocabulary = self.vocabulary
         tokens.forEachToken(in: text, token: { token in
             let id = vocabulary.id(token)
@@ -270,8 +278,12 @@ public struct ScoringDocument {
                 oov[ids.count] = String(decoding: token, as: UTF8.self)
             }
             ids.append(id)
-        }, endOfSentence: { ids.append(Vocabulary.endOfSentenceID) })
+        }, endOfSentence: {
+            ids.append(Vocabulary.endOfSentenceID)
+            if let line { lines.append(line) }
+        })
         self.ids = ids
         self.oovWords = oov
+        self.sentenceLines = lines
     }
 }

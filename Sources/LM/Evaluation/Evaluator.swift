@@ -141,7 +141,7 @@ public final class Evaluator {
                     throw CorpusError(file: record.location.file, position: .line(record.location.line),
                                       "record without a \"domain\": --by-domain needs JSONL records that each carry a non-empty \"domain\" string (a plain-text line has none)")
                 }
-                try stream.add(record: record.text, domain: record.domain)
+                try stream.add(record: record.text, domain: record.domain, location: record.location)
             }
             if let split { try corpus.forEachRecord(in: split, add) } else { try corpus.forEachRecord(add) }
             try stream.finish()
@@ -160,9 +160,9 @@ public final class Evaluator {
         let stream = ScoringStream(evaluator: self) { sentences.append(PerplexityReport.Sentence(tokens: $0, followsPrevious: $1)) }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         if lines.last?.isEmpty == true { lines.removeLast() }
-        for line in lines {
+        for (i, line) in lines.enumerated() {
             var line = String(line)
-            try line.withUTF8 { try stream.add(record: $0) }
+            try line.withUTF8 { try stream.add(record: $0, location: SourceLocation(file: "<text>", line: i + 1)) }
         }
         try stream.finish()
         return sentences
@@ -213,6 +213,20 @@ public final class Evaluator {
 
     func tokenScore(_ p: Position, logProb: Float) -> TokenScore {
         TokenScore(id: p.id, logProb: Double(logProb), isOOV: p.word != nil, word: p.word, vocabulary: vocabulary)
+    }
+
+    /// Refuses a scored sentence with a NaN (or +∞) log-probability, naming `file`, `position`
+    /// and the token: a model's log-probability is ≤ 0, or −∞ where the probability underflowed
+    /// to 0 (a zeroprob); NaN means its arithmetic broke down (weights too large for Float: the
+    /// loaders refuse NaN and infinite ones), and counting it as a zeroprob would print a wrong
+    /// perplexity. Every scoring path calls it on each sentence before counting it.
+    ///
+    /// - Throws: `CorpusError`, e.g. `test.txt:12: the model gave log-probability nan to 'cat', token 3 of this sentence (…)`.
+    public static func checkLogProbabilities(_ tokens: [TokenScore], file: String, position: CorpusError.Position = .none,
+                                             sentence: String = "this sentence") throws {
+        guard let i = tokens.firstIndex(where: { $0.logProb.isNaN || $0.logProb == .infinity }) else { return }
+        throw CorpusError(file: file, position: position,
+                          "the model gave log-probability \(tokens[i].logProb) to '\(escapeControlCharacters(tokens[i].text))', token \(i + 1) of \(sentence) (not a probability: the model's arithmetic overflowed)")
     }
 
     /// Discourse mode: scores `positions[range]` as the next window of one stream whose last
@@ -271,10 +285,12 @@ final class ScoringStream {
     private let evaluator: Evaluator
     private let emit: ([TokenScore], Bool, String?) throws -> Void
     private let tokens: TokenStream
-    /// The domain of each sentence read but not emitted yet, in order (a record ends with
-    /// `<eos>`, so each sentence lies in one record).
-    private var domains: [String?] = []
-    private var domainsHead = 0
+    /// The domain and location of the record of each sentence read but not emitted yet, in
+    /// order (a record ends with `<eos>`, so each sentence lies in one record).
+    private var origins: [(domain: String?, location: SourceLocation?)] = []
+    private var originsHead = 0
+    /// The location of the last record added (for trailing tokens without `<eos>`).
+    private var lastLocation: SourceLocation?
 
     // Discourse: tokens read but not scored yet, the last input, the sentence being scored.
     private var queue: [Evaluator.Position] = []
@@ -297,14 +313,16 @@ final class ScoringStream {
     }
 
     /// Tokenizes one record and scores whatever fills a window (or a batch); its sentences are
-    /// emitted with `domain`.
-    func add(record text: UnsafeBufferPointer<UInt8>, domain: String? = nil) throws {
+    /// emitted with `domain`. A NaN log-probability in one of them is an error naming `location`
+    /// (`Evaluator.checkLogProbabilities`).
+    func add(record text: UnsafeBufferPointer<UInt8>, domain: String? = nil, location: SourceLocation?) throws {
         let evaluator = self.evaluator
+        lastLocation = location
         switch evaluator.mode {
         case .discourse:
             tokens.forEachToken(in: text, token: { queue.append(evaluator.position(of: $0)) }, endOfSentence: {
                 queue.append(Evaluator.Position(id: Vocabulary.endOfSentenceID, word: nil))
-                domains.append(domain)
+                origins.append((domain, location))
             })
             let W = evaluator.model.maxSteps
             var head = 0
@@ -318,26 +336,31 @@ final class ScoringStream {
                 if reading.isEmpty { return }  // a blank line is no sentence
                 reading.append(Evaluator.Position(id: Vocabulary.endOfSentenceID, word: nil))
                 pending.append(reading)
-                domains.append(domain)
+                origins.append((domain, location))
                 reading = []
             })
             if pending.count >= evaluator.model.batchSize {
-                try evaluator.scoreSentences(pending) { try emit($0, false, nextDomain()) }
+                try evaluator.scoreSentences(pending) { try deliver($0, followsPrevious: false) }
                 pending.removeAll(keepingCapacity: true)
             }
         }
     }
 
-    /// The domain of the next sentence to emit (nil for trailing tokens without `<eos>`).
-    private func nextDomain() -> String? {
-        guard domainsHead < domains.count else { return nil }
-        let domain = domains[domainsHead]
-        domainsHead += 1
-        if domainsHead >= 1024 && domainsHead * 2 >= domains.count {
-            domains.removeFirst(domainsHead)
-            domainsHead = 0
+    /// Checks the next sentence's scores and emits it with its record's domain (nil for
+    /// trailing tokens without `<eos>`, which belong to the last record added).
+    private func deliver(_ tokens: [TokenScore], followsPrevious: Bool) throws {
+        var origin: (domain: String?, location: SourceLocation?) = (nil, lastLocation)
+        if originsHead < origins.count {
+            origin = origins[originsHead]
+            originsHead += 1
+            if originsHead >= 1024 && originsHead * 2 >= origins.count {
+                origins.removeFirst(originsHead)
+                originsHead = 0
+            }
         }
-        return domain
+        try Evaluator.checkLogProbabilities(tokens, file: origin.location?.file ?? "<text>",
+                                            position: origin.location.map { .line($0.line) } ?? .none)
+        try emit(tokens, followsPrevious, origin.domain)
     }
 
     /// Scores what is left.
@@ -349,7 +372,7 @@ final class ScoringStream {
             if !sentence.isEmpty { try emitSentence() }
         case .sentence:
             if !reading.isEmpty { pending.append(reading) }
-            try evaluator.scoreSentences(pending) { try emit($0, false, nextDomain()) }
+            try evaluator.scoreSentences(pending) { try deliver($0, followsPrevious: false) }
             pending = []
             reading = []
         }
@@ -366,7 +389,7 @@ final class ScoringStream {
 
     /// Discourse mode: emits the sentence read so far.
     private func emitSentence() throws {
-        try emit(sentence, emitted > 0, nextDomain())
+        try deliver(sentence, followsPrevious: emitted > 0)
         emitted += 1
         sentence = []
     }

@@ -130,7 +130,9 @@ public struct PerplexityStatistics: Codable, Equatable, Sendable {
     public mutating func add(_ t: TokenScore) {
         if t.isEndOfSentence { sentences += 1 } else { words += 1 }
         if t.isOOVWord { oovs += 1 }
-        let zero = !(t.logProb > -Double.infinity)  // -inf (or NaN): probability 0
+        // -inf: probability 0 (float underflow). A NaN is no zeroprob: the scorers refuse it
+        // (`Evaluator.checkLogProbabilities`), and here it would make the sums NaN, never vanish.
+        let zero = t.logProb == -Double.infinity
         switch (t.isOOVWord, zero) {
         case (false, false): inVocabularyLogprob += t.log10Prob
         case (false, true): zeroprobs += 1

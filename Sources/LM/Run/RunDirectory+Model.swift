@@ -43,7 +43,8 @@ extension RunDirectory {
     /// Rebuilds the run's model and reads `model.safetensors` into it.
     ///
     /// - Throws: `FileError` naming `model.safetensors` when it is missing, malformed, does not
-    ///   fit the configuration, or was saved with another vocabulary.
+    ///   fit the configuration, was saved with another vocabulary, or holds a NaN or infinite
+    ///   weight (naming the tensor: `ParameterStore.requireFinite`).
     public func loadModel(config: RunConfig, batchSize: Int, maxSteps: Int) throws -> LanguageModel {
         var rng = RNG(seed: 0)
         let model: LanguageModel
@@ -56,6 +57,7 @@ extension RunDirectory {
             throw FileError(path: modelPath, message: "no trained model in this run yet (train it first, or wait for the first evaluation)")
         }
         let (_, metadata) = try TrainingCheckpoint.restore(from: modelPath, parameters: model.store)
+        try model.store.requireFinite(file: modelPath)
         if let hash = metadata[RunDirectory.vocabularyHashKey], hash != config.vocabularyHash {
             throw FileError(path: modelPath, message: "vocabulary hash mismatch: the model was saved with \(hash), config.json says \(config.vocabularyHash)")
         }

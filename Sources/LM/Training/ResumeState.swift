@@ -394,8 +394,8 @@ public enum LMResumeCheckpoint {
 
     /// Reads `path` into `model` (parameters and carried state) and `optimizer`, and returns the
     /// random generator and the resume state. Throws `FileError` naming the file when it is
-    /// unreadable, malformed, does not fit the model, or holds a tensor `save` would not write
-    /// (then the model may be half-loaded: the caller stops).
+    /// unreadable, malformed, does not fit the model, holds a tensor `save` would not write, or
+    /// a NaN or infinite parameter (then the model may be half-loaded: the caller stops).
     public static func restore(from path: String, model: LanguageModel, optimizer: any Optimizer) throws
         -> (rng: RNG, state: ResumeState)
     {
@@ -424,6 +424,7 @@ public enum LMResumeCheckpoint {
             }
             try optimizer.loadState(from: file.tensors, for: model.store, prefix: "optimizer.")
             try model.store.load(from: file.tensors)
+            try model.store.requireFinite(file: path)
             for (lstm, s) in zip(model.lstms, carried) {
                 lstm.hiddenState = s.h
                 lstm.cellState = s.c

@@ -20,7 +20,9 @@ struct PerplexityCommand: ParsableCommand {
             Prints, per file, SRILM's `ngram -ppl` summary, two lines: `file F: N sentences, N words, \
             N OOVs`, then `N zeroprobs, logprob= L ppl= P ppl1= P1`, computed from those counts as \
             SRILM does: L = sum of log10 p over the scored positions, P = 10^(-L / (words - OOVs - \
-            zeroprobs + sentences)), P1 = 10^(-L / (words - OOVs - zeroprobs)). A word outside the \
+            zeroprobs + sentences)), P1 = 10^(-L / (words - OOVs - zeroprobs)); zeroprobs are \
+            positions whose probability underflowed to 0 (a NaN is an error naming the file and \
+            line, and a model.safetensors with a NaN or infinite weight is refused). A word outside the \
             vocabulary (OOV) is counted but not scored, as in `ngram -ppl`; with --unk (as `ngram \
             -unk`) it is scored with the probability of <unk> and 0 OOVs are reported: the \
             PTB/WikiText figure. Without --unk, a file with OOVs gets a note on standard error with \
@@ -150,7 +152,7 @@ struct PerplexityCommand: ParsableCommand {
                     names.append(Report.Document(name: one.name, file: file, line: record.location.line, id: record.id))
                     try columns.add(one)
                 } else {
-                    document.add(record: record.text)
+                    document.add(record: record.text, line: record.location.line)
                 }
             }
             if let split = corpus.split { try reader.forEachRecord(in: split, add) } else { try reader.forEachRecord(add) }

@@ -87,7 +87,8 @@ struct RescoreCommand: ParsableCommand {
         let hypotheses = list.hypotheses
         for start in stride(from: 0, to: hypotheses.count, by: 1024) {
             let chunk = hypotheses[start..<min(start + 1024, hypotheses.count)]
-            for s in evaluator.scoreHypotheses(chunk.map(\.sentence)) {
+            for (h, s) in zip(chunk, evaluator.scoreHypotheses(chunk.map(\.sentence))) {
+                try Evaluator.checkLogProbabilities(s.tokens, file: nbest, position: .line(h.line), sentence: "this hypothesis")
                 scores.append(s.tokens.reduce(0.0) { $0 + $1.logProb } / M_LN10)
                 words.append(s.statistics.words)
                 oovs.append(s.statistics.oovs)
