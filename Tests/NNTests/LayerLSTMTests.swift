@@ -83,8 +83,14 @@ final class LayerLSTMTests: XCTestCase {
 
     /// H = 11 runs the eight-lane SIMD path of the fused kernels plus a three-unit scalar tail.
     func testGradientsWideHiddenSIMDPath() {
-        var rng = RNG(seed: 14)
-        let I = 2, H = 11, B = 2, T = 2
+        checkGradientsFromACarriedState(inputSize: 2, hiddenSize: 11, batchSize: 2, steps: 2, seed: 14)
+    }
+
+    /// Input and parameter gradients of one LSTM layer over `steps` steps from a random carried
+    /// state, against central differences.
+    func checkGradientsFromACarriedState(inputSize I: Int, hiddenSize H: Int, batchSize B: Int, steps T: Int, seed: UInt64,
+                                         file: StaticString = #filePath, line: UInt = #line) {
+        var rng = RNG(seed: seed)
         let lstm = LSTM(inputSize: I, hiddenSize: H, batchSize: B, maxSteps: T)
         let p = randomArray(lstm.parameterCount, &rng, scale: 0.4)
         let x = randomArray(T * B * I, &rng), dy = randomArray(T * B * H, &rng)
@@ -98,8 +104,8 @@ final class LayerLSTMTests: XCTestCase {
         _ = loss(x, p)
         var dx = [Float](repeating: 0, count: x.count), dp = [Float](repeating: 0, count: p.count)
         lstm.backward(dinput: &dx, dparameters: &dp, doutput: dy, input: x, parameters: p)
-        assertGradient("dinput", values: x, analytic: dx) { loss($0, p) }
-        assertGradient("dparameters", values: p, analytic: dp) { loss(x, $0) }
+        assertGradient("dinput", values: x, analytic: dx, file: file, line: line) { loss($0, p) }
+        assertGradient("dparameters", values: p, analytic: dp, file: file, line: line) { loss(x, $0) }
     }
 
     /// The time loop with the batch rows split between the threads for the whole window (9 rows:
@@ -131,23 +137,8 @@ final class LayerLSTMTests: XCTestCase {
         }
         // The finite-difference check, smaller (every parameter is perturbed): 8 rows, 4 a thread.
         onTwoThreadsSplittingEverything {
-            let I = 2, H = 5, B = 8, T = 3
-            XCTAssertTrue(LSTM.splitsRows(batch: B, threads: 2))
-            let lstm = LSTM(inputSize: I, hiddenSize: H, batchSize: B, maxSteps: T)
-            let p = randomArray(lstm.parameterCount, &rng, scale: 0.4)
-            let x = randomArray(T * B * I, &rng), dy = randomArray(T * B * H, &rng)
-            let h0 = randomArray(B * H, &rng), c0 = randomArray(B * H, &rng)
-            func loss(_ x: [Float], _ p: [Float]) -> Double {
-                lstm.hiddenState = h0; lstm.cellState = c0
-                var y = [Float](repeating: 0, count: T * B * H)
-                lstm.forward(output: &y, input: x, parameters: p, steps: T)
-                return GradCheck.weightedSum(y, dy)
-            }
-            _ = loss(x, p)
-            var dx = [Float](repeating: 0, count: x.count), dp = [Float](repeating: 0, count: p.count)
-            lstm.backward(dinput: &dx, dparameters: &dp, doutput: dy, input: x, parameters: p)
-            assertGradient("dinput", values: x, analytic: dx) { loss($0, p) }
-            assertGradient("dparameters", values: p, analytic: dp) { loss(x, $0) }
+            XCTAssertTrue(LSTM.splitsRows(batch: 8, threads: 2))
+            checkGradientsFromACarriedState(inputSize: 2, hiddenSize: 5, batchSize: 8, steps: 3, seed: 43)
         }
     }
 
