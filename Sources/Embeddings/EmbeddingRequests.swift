@@ -90,13 +90,17 @@ public struct BiLMRequest {
     /// averaging report, what was written).
     ///
     /// - Throws: `CorpusError` for a split of fewer than 2 tokens, `BiLMRequestError` for a
-    ///   `softmax` that does not fit the vocabulary, and the readers' and writers' errors (each
-    ///   naming its file).
+    ///   `softmax` that does not fit the vocabulary, `VocabularyError` for `adaptive` with a
+    ///   `vocabularyFile` not sorted by count or without counts (both before the corpus is
+    ///   encoded), and the readers' and writers' errors (each naming its file).
     public func run(log: @escaping (String) -> Void) throws {
         let clock = ContinuousClock()
         let t0 = clock.now
+        // --softmax is checked against the vocabulary before the corpus is encoded.
+        var adaptive: GLoMoSoftmax?
         let (vocabulary, encoded) = try EmbeddingCommandIO.readSplit(reader, split: split, tokenization: tokenization,
-                                                                     vocabularyFile: vocabularyFile, minCount: minCount, maxSize: maxSize)
+                                                                     vocabularyFile: vocabularyFile, minCount: minCount, maxSize: maxSize,
+                                                                     check: { adaptive = try adaptiveSoftmax(for: $0) })
         // Two budgets over the same split: the first trainTokens train the BiLM, the first
         // averageTokens (default: all of them) are averaged over.
         let ids = Array(encoded.ids.prefix(trainTokens ?? encoded.ids.count))
@@ -110,15 +114,9 @@ public struct BiLMRequest {
             + "read in \(String(format: "%.1f", (clock.now - t0).seconds)) s")
 
         var options = self.options
-        if softmax != "sampled" {
-            let expected = "expected sampled, adaptive or adaptive:C1,C2,... (the sampled softmax is exact when --samples ≥ the vocabulary)"
-            let parsed: GLoMoSoftmax
-            do { parsed = try GLoMoSoftmax.parse(softmax, counts: vocabulary.counts) } catch {
-                throw BiLMRequestError(message: "\(error)".replacingOccurrences(of: "expected full, adaptive", with: "expected sampled, adaptive"))
-            }
-            guard case .adaptive(let cutoffs, _) = parsed else { throw BiLMRequestError(message: "--softmax '\(softmax)': \(expected)") }
+        if let adaptive, case .adaptive(let cutoffs, _) = adaptive {
             options.adaptiveCutoffs = cutoffs
-            log("output layer: adaptive softmax \(parsed) (exact; --samples does not apply)")
+            log("output layer: adaptive softmax \(adaptive) (exact; --samples does not apply)")
         }
         let t1 = clock.now
         let model = BiLM.train(ids: ids, vocabulary: vocabulary, options: options) { p in
@@ -151,6 +149,23 @@ public struct BiLMRequest {
 }
 
 /// A `BiLMRequest` setting that cannot be used (found once the vocabulary is known).
+extension BiLMRequest {
+    /// The adaptive softmax `softmax` asks for over `vocabulary` (nil: `sampled`). Throws
+    /// `BiLMRequestError` for a value that does not parse or fit, and `VocabularyError` when
+    /// `adaptive` would choose cutoffs from a vocabulary file not sorted by count
+    /// (`GLoMoSoftmax.parse`, the check `train` makes).
+    func adaptiveSoftmax(for vocabulary: Vocabulary) throws -> GLoMoSoftmax? {
+        if softmax == "sampled" { return nil }
+        let expected = "expected sampled, adaptive or adaptive:C1,C2,... (the sampled softmax is exact when --samples ≥ the vocabulary)"
+        let parsed: GLoMoSoftmax
+        do { parsed = try GLoMoSoftmax.parse(softmax, counts: vocabulary.counts, source: vocabularyFile ?? "the vocabulary") } catch let error as GLoMoConfigError {
+            throw BiLMRequestError(message: "\(error)".replacingOccurrences(of: "expected full, adaptive", with: "expected sampled, adaptive"))
+        }
+        guard case .adaptive = parsed else { throw BiLMRequestError(message: "--softmax '\(softmax)': \(expected)") }
+        return parsed
+    }
+}
+
 public struct BiLMRequestError: Error, CustomStringConvertible, Equatable {
     public let message: String
     public var description: String { message }
@@ -160,11 +175,14 @@ public struct BiLMRequestError: Error, CustomStringConvertible, Equatable {
 /// with its sidecar files.
 enum EmbeddingCommandIO {
     /// The vocabulary (`vocabularyFile`, else counted over `split` with `minCount` and `maxSize`)
-    /// and `split` (nil: every record) encoded with it.
+    /// and `split` (nil: every record) encoded with it. `check` sees the vocabulary before the
+    /// corpus is encoded, so what it refuses is refused before the long read.
     static func readSplit(_ reader: CorpusReader, split: Split?, tokenization: TokenizationOptions,
-                                 vocabularyFile: String?, minCount: Int, maxSize: Int? = nil) throws -> (Vocabulary, EncodedCorpus) {
+                                 vocabularyFile: String?, minCount: Int, maxSize: Int? = nil,
+                                 check: (Vocabulary) throws -> Void = { _ in }) throws -> (Vocabulary, EncodedCorpus) {
         let vocabulary = try vocabularyFile.map { try Vocabulary.load(from: $0) }
             ?? Vocabulary.build(from: reader, split: split, tokenization: tokenization, minCount: minCount, maxSize: maxSize)
+        try check(vocabulary)
         let encoded = try EncodedCorpus(reader, vocabulary: vocabulary, tokenization: tokenization, split: split)
         return (vocabulary, encoded)
     }

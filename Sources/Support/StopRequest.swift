@@ -4,8 +4,14 @@ import Synchronization
 /// SIGINT and SIGTERM as a request to stop training cleanly: the handler only sets a flag, the
 /// training loop (the LM trainer, the domain classifier's, GLoMo pretraining) polls
 /// `StopRequest.signal` between steps, saves a valid checkpoint and returns.
-/// A second signal while the first is pending exits at once (status 128 + signal), so a stuck
-/// run can still be interrupted.
+///
+/// One request is often delivered twice: `timeout` signals the child and then its process group,
+/// a scheduler or a wrapper may repeat it, and in a multi-threaded process a second thread can
+/// take the copy while the first is still in the handler. So a signal less than
+/// `repeatIntervalNanoseconds` (1 s) after the first is the same request and changes nothing.
+/// A signal that comes later is a deliberate second Ctrl-C (someone who will not wait for the
+/// checkpoint): it exits at once with `abortExitStatus` (75, not the clean stop's 128 + signal),
+/// after writing one line to standard error saying that no checkpoint was saved.
 ///
 ///     StopRequest.install()
 ///     defer { StopRequest.uninstall() }
@@ -16,17 +22,33 @@ import Synchronization
 public enum StopRequest {
     /// The signal that asked to stop (`SIGINT` or `SIGTERM`), or nil.
     public static var signal: Int32? {
-        let s = stopRequestSignal.load(ordering: .relaxed)
+        let s = stopRequestSignal.load(ordering: .acquiring)
         return s == 0 ? nil : s
     }
 
+    /// A second signal this long after the first (or later) exits at once; an earlier one is
+    /// the first request delivered again. (Computed, not stored: the signal handler reads it,
+    /// and a stored static is initialized lazily, which is not async-signal-safe.)
+    public static var repeatIntervalNanoseconds: Int64 { 1_000_000_000 }
+
+    /// The exit status after a deliberate second signal: the process ends without saving a
+    /// checkpoint (EX_TEMPFAIL; a clean stop exits with 128 + the signal).
+    public static var abortExitStatus: Int32 { 75 }
+
     /// Routes SIGINT and SIGTERM to the stop flag and clears it.
     public static func install() {
-        stopRequestSignal.store(0, ordering: .relaxed)
+        stopRequestSignal.store(0, ordering: .releasing)
+        stopRequestTime.store(0, ordering: .releasing)
         for s in [SIGINT, SIGTERM] {
             _ = Glibc.signal(s) { received in
-                if stopRequestSignal.load(ordering: .relaxed) != 0 { _exit(128 + received) }
-                stopRequestSignal.store(received, ordering: .relaxed)
+                var now = timespec()
+                clock_gettime(CLOCK_MONOTONIC, &now)
+                guard StopRequest.receive(received, atNanoseconds: Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)) else { return }
+                let message: StaticString = received == SIGINT
+                    ? "Error: a second SIGINT (Ctrl-C) stopped training at once, without saving a checkpoint: the training since the last checkpoint is lost\n"
+                    : "Error: a second SIGTERM stopped training at once, without saving a checkpoint: the training since the last checkpoint is lost\n"
+                _ = write(2, message.utf8Start, message.utf8CodeUnitCount)
+                _exit(StopRequest.abortExitStatus)
             }
         }
     }
@@ -35,12 +57,29 @@ public enum StopRequest {
     public static func uninstall() {
         _ = Glibc.signal(SIGINT, SIG_DFL)
         _ = Glibc.signal(SIGTERM, SIG_DFL)
-        stopRequestSignal.store(0, ordering: .relaxed)
+        stopRequestSignal.store(0, ordering: .releasing)
+        stopRequestTime.store(0, ordering: .releasing)
+    }
+
+    /// What the handler does with `signal` received at `now` (monotonic nanoseconds): the first
+    /// one sets the flag; another within `repeatIntervalNanoseconds` of the first is the same
+    /// request; a later one returns true (exit at once). Async-signal-safe (lock-free atomics
+    /// only): several threads may run it at the same time, and exactly one of them is first.
+    public static func receive(_ signal: Int32, atNanoseconds now: Int64) -> Bool {
+        let stamp = Swift.max(now, 1)   // 0 marks "no request yet"
+        let (isFirst, first) = stopRequestTime.compareExchange(expected: 0, desired: stamp, ordering: .acquiringAndReleasing)
+        if isFirst {
+            stopRequestSignal.store(signal, ordering: .releasing)
+            return false
+        }
+        return stamp - first >= repeatIntervalNanoseconds
     }
 }
 
-/// Written by the signal handler (a lock-free atomic store), read by the trainer.
+/// Written by the signal handler (lock-free atomics), read by the trainer: the signal that asked
+/// to stop, and when the first one arrived (monotonic nanoseconds; 0: none yet).
 private let stopRequestSignal = Atomic<Int32>(0)
+private let stopRequestTime = Atomic<Int64>(0)
 
 /// The one stop check of the three trainers (the LM's, the domain classifier's, GLoMo
 /// pretraining): called before every optimizer step, it says why the session must stop now —

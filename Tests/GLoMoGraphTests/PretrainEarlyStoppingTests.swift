@@ -117,15 +117,15 @@ final class PretrainEarlyStoppingTests: XCTestCase {
 
     func testSoftmaxFlagParsingAndRefusals() throws {
         let counts = [0, 50, 40, 30, 20, 10, 5, 1]
-        XCTAssertEqual(try GLoMoSoftmax.parse("full", counts: counts), .full)
-        XCTAssertEqual(try GLoMoSoftmax.parse("adaptive:3,5", counts: counts), .adaptive(cutoffs: [3, 5], divValue: 4))
+        XCTAssertEqual(try GLoMoSoftmax.parse("full", counts: counts, source: "v.txt"), .full)
+        XCTAssertEqual(try GLoMoSoftmax.parse("adaptive:3,5", counts: counts, source: "v.txt"), .adaptive(cutoffs: [3, 5], divValue: 4))
         // Chosen from the counts: the head covers 80% of the 156 tokens (ids 0…4 reach 140).
-        XCTAssertEqual(try GLoMoSoftmax.parse("adaptive", counts: counts), .adaptive(cutoffs: [5], divValue: 4))
+        XCTAssertEqual(try GLoMoSoftmax.parse("adaptive", counts: counts, source: "v.txt"), .adaptive(cutoffs: [5], divValue: 4))
         for (flag, expected) in [("adaptive:5,3", "not increasing"), ("adaptive:3,3", "appears twice"),
                                  ("adaptive:3,8", "not below the vocabulary size 8"), ("adaptive:0", "not positive"),
                                  ("adaptive:3,x", "'x' is not a whole number"), ("adaptive:", "'' is not a whole number"),
                                  ("sampled", "expected full, adaptive")] {
-            XCTAssertThrowsError(try GLoMoSoftmax.parse(flag, counts: counts), flag) { error in
+            XCTAssertThrowsError(try GLoMoSoftmax.parse(flag, counts: counts, source: "v.txt"), flag) { error in
                 let text = "\(error)"
                 XCTAssertTrue(text.contains(expected), "\(flag): \(text)")
                 XCTAssertTrue(text.contains("--softmax"), "\(flag): \(text)")

@@ -62,6 +62,39 @@ final class AdaptiveSoftmaxCommandTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(explicit.status, 0, explicit.stderr)
     }
 
+    /// `pretrain-glomo` and `embed bilm` refuse to choose cutoffs from a `--vocab` file not
+    /// sorted by count, or without counts, exactly as `train` does (same line, status 1), before
+    /// writing anything. Before, they chose them anyway (a head of nearly the whole vocabulary,
+    /// or clusters with 0-wide projections) and trained with status 0.
+    func testEveryCommandRefusesToChooseCutoffsFromAnUnsortedOrCountlessVocabulary() throws {
+        let unsorted = try write("unsorted.txt", "<unk>\t0\n<eos>\t90\nthe\t30\ncat\t40\nsat\t30\non\t30\na\t30\nmat\t30\nand\t30\nslept\t30\n")
+        let zero = try write("zero.txt", "<unk>\t0\n<eos>\t0\nthe\t0\ncat\t0\nsat\t0\non\t0\na\t0\nmat\t0\nand\t0\nslept\t0\n")
+        let expected = [
+            unsorted: "Error: --softmax adaptive chooses cutoffs from the vocabulary's counts, but \(unsorted) is not sorted by descending count "
+                + "(line 4: 40 after 30); give the cutoffs (--softmax adaptive:C1,C2,...) or a frequency-sorted vocabulary\n",
+            zero: "Error: --softmax adaptive chooses cutoffs from the vocabulary's counts, but \(zero) has no counts; give the cutoffs (--softmax adaptive:C1,C2,...)\n",
+        ]
+        for (vocab, message) in expected {
+            let commands = [
+                ("train", trainArguments(run: "out") + ["--vocab", vocab, "--softmax", "adaptive"]),
+                ("pretrain-glomo", ["pretrain-glomo", "--corpus", path("train.txt"), "--out", path("out"), "--vocab", vocab, "--softmax", "adaptive", "--threads", "1"]),
+                ("embed bilm", ["embed", "bilm", "--corpus", path("train.txt"), "--out", path("out"), "--vocab", vocab, "--softmax", "adaptive"]),
+            ]
+            for (name, arguments) in commands {
+                let r = try runLMTool(arguments)
+                XCTAssertEqual(r.status, 1, "\(name): \(r.stderr)")
+                XCTAssertEqual(r.stderr, message, name)
+                XCTAssertEqual(r.stdout.contains("output layer"), false, "\(name): \(r.stdout)")
+                XCTAssertFalse(FileManager.default.fileExists(atPath: path("out")), "\(name) wrote its output")
+            }
+        }
+        // Explicit cutoffs need no sorted vocabulary.
+        let bilm = try runLMTool(["embed", "bilm", "--corpus", path("train.txt"), "--out", path("e.vec"), "--vocab", unsorted,
+                                  "--softmax", "adaptive:4", "--embedding-size", "4", "--hidden-size", "4", "--epochs", "1"])
+        XCTAssertEqual(bilm.status, 0, bilm.stderr)
+        XCTAssertTrue(bilm.stdout.contains("output layer: adaptive softmax adaptive:4"), bilm.stdout)
+    }
+
     /// A run trained with `--softmax adaptive` records its cutoffs; `lmtool perplexity` on its
     /// test file gives the test perplexity the run reported (sentence batching); `--resume` keeps the softmax and
     /// refuses another one.

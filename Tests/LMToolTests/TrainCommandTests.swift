@@ -337,6 +337,76 @@ final class TrainCommandTests: TemporaryDirectoryTestCase {
         XCTAssertTrue(resumed.stdout.contains("stopped at epoch"), resumed.stdout)
     }
 
+    /// Starts `train --threads 2` on a model whose steps take seconds in a debug build (hidden
+    /// size 600, 160 tokens a step: about 3 s on 2 busy cores) and returns once its first step
+    /// is running, with the signal handlers installed: so two signals sent now both arrive
+    /// within one step. Standard output and error go to out.txt and err.txt.
+    func startSlowTraining() throws -> Process {
+        let words = (0..<200).map { "w\($0)" }
+        var rng = SystemRandomNumberGenerator()
+        let text = (0..<600).map { _ in (0..<12).map { _ in words.randomElement(using: &rng)! }.joined(separator: " ") }.joined(separator: "\n")
+        _ = try write("big.txt", text + "\n")
+        let process = Process()
+        process.executableURL = try lmtoolBinaryURL()
+        process.arguments = ["train", "--run", path("run"), "--train", path("big.txt"), "--valid", path("valid.txt"), "--preset", "tiny",
+                             "--embedding-size", "32", "--hidden-size", "600", "--batch-size", "8", "--bptt", "20", "--epochs", "5", "--threads", "2"]
+        FileManager.default.createFile(atPath: path("out.txt"), contents: nil)
+        FileManager.default.createFile(atPath: path("err.txt"), contents: nil)
+        process.standardOutput = try XCTUnwrap(FileHandle(forWritingAtPath: path("out.txt")))
+        process.standardError = try XCTUnwrap(FileHandle(forWritingAtPath: path("err.txt")))
+        try process.run()
+        // "model: ..." is the last line before training starts (and the handlers are installed).
+        let deadline = Date().addingTimeInterval(30)
+        while !((try? String(contentsOfFile: path("out.txt"), encoding: .utf8))?.contains("model: ") ?? false) && Date() < deadline && process.isRunning {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        XCTAssertTrue(process.isRunning, "training ended before the signals")
+        return process
+    }
+
+    /// Two SIGTERMs back to back (what `timeout` sends: to the child, then to its process group;
+    /// with several threads a second thread takes the copy) are one stop request: status 143,
+    /// the stop line, a checkpoint, no error. Before, the second one `_exit`ed at once with the
+    /// same status 143, printing nothing and saving nothing.
+    func testTwoSignalsBackToBackAreOneCleanStop() throws {
+        let process = try startSlowTraining()
+        kill(process.processIdentifier, SIGTERM)
+        usleep(20_000)   // the first is surely delivered: the second is a repeat, not a coalesced copy
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        let out = try String(contentsOfFile: path("out.txt"), encoding: .utf8)
+        let err = try String(contentsOfFile: path("err.txt"), encoding: .utf8)
+        XCTAssertEqual(process.terminationReason, .exit)
+        XCTAssertEqual(process.terminationStatus, 143, err)
+        XCTAssertTrue(out.contains("by signal 15; state saved in \(path("run/last.safetensors"))"), out)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("run/last.safetensors")))
+        XCTAssertFalse(err.contains("Error"), err)
+    }
+
+    /// A second signal a second or more after the first (a user who will not wait for the
+    /// checkpoint) exits at once, and says so: status 75 (not 130), one `Error:` line on stderr,
+    /// no stop line. The first step outlasts the 1.2 s between the signals; on a machine fast
+    /// enough to finish the clean stop first the test is skipped.
+    func testADeliberateSecondSignalExitsAtOnceAndSaysSo() throws {
+        let process = try startSlowTraining()
+        kill(process.processIdentifier, SIGINT)
+        Thread.sleep(forTimeInterval: 1.2)
+        guard process.isRunning else {
+            process.waitUntilExit()
+            throw XCTSkip("the first step ended and the clean stop finished within 1.2 s: no second signal to test")
+        }
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        let out = try String(contentsOfFile: path("out.txt"), encoding: .utf8)
+        let err = try String(contentsOfFile: path("err.txt"), encoding: .utf8)
+        XCTAssertEqual(process.terminationReason, .exit)
+        XCTAssertEqual(process.terminationStatus, 75, err)
+        XCTAssertEqual(err, "Error: a second SIGINT (Ctrl-C) stopped training at once, without saving a checkpoint: the training since the last checkpoint is lost\n")
+        XCTAssertFalse(out.contains("stopped at"), out)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("run/last.safetensors")))
+    }
+
     /// Sentence batching: a blank line is no sentence, in training as in `lmtool perplexity`, so
     /// the test perplexity a run reports is the one `perplexity --mode sentence` prints for the
     /// same file (before, the run also predicted the `<eos>` of every blank line: test_ppl and the

@@ -16,6 +16,40 @@ final class StopRequestTests: XCTestCase {
         XCTAssertEqual(StopRequest.signal, SIGINT)
     }
 
+    /// One request delivered twice at once (`timeout` signals the child, then its process group;
+    /// another thread takes the copy) is one stop: before, the second `raise` ended this test
+    /// process with status 143 and no checkpoint.
+    func testTheSameRequestDeliveredTwiceIsOneStop() {
+        StopRequest.install()
+        defer { StopRequest.uninstall() }
+        raise(SIGTERM)
+        raise(SIGTERM)   // well within 1 s of the first
+        raise(SIGINT)
+        XCTAssertEqual(StopRequest.signal, SIGTERM, "the first signal is the request")
+    }
+
+    /// The handler's decision, at given times: the first signal sets the flag; any signal less
+    /// than 1 s after the first is the same request; one 1 s or more after the first is a
+    /// deliberate second Ctrl-C (exit at once). Re-arming forgets the first.
+    func testOnlyASignalOneSecondAfterTheFirstExitsAtOnce() {
+        StopRequest.install()
+        defer { StopRequest.uninstall() }
+        let second: Int64 = 1_000_000_000
+        XCTAssertFalse(StopRequest.receive(SIGINT, atNanoseconds: 50 * second))
+        XCTAssertEqual(StopRequest.signal, SIGINT)
+        XCTAssertFalse(StopRequest.receive(SIGTERM, atNanoseconds: 50 * second))
+        XCTAssertFalse(StopRequest.receive(SIGINT, atNanoseconds: 50 * second + second / 2))
+        XCTAssertFalse(StopRequest.receive(SIGINT, atNanoseconds: 51 * second - 1), "measured from the first, not the last")
+        XCTAssertEqual(StopRequest.signal, SIGINT)
+        XCTAssertTrue(StopRequest.receive(SIGINT, atNanoseconds: 51 * second))
+        XCTAssertTrue(StopRequest.receive(SIGTERM, atNanoseconds: 90 * second))
+        StopRequest.install()
+        XCTAssertFalse(StopRequest.receive(SIGTERM, atNanoseconds: 90 * second))
+        XCTAssertEqual(StopRequest.signal, SIGTERM)
+        XCTAssertNotEqual(StopRequest.abortExitStatus, SessionStop.exitStatus(SIGINT))
+        XCTAssertNotEqual(StopRequest.abortExitStatus, SessionStop.exitStatus(SIGTERM))
+    }
+
     func testUninstallClearsTheFlag() {
         StopRequest.install()
         raise(SIGINT)

@@ -274,6 +274,29 @@ public struct Vocabulary: Sendable, Equatable {
     }
 }
 
+extension Vocabulary {
+    /// Throws one line naming `source` (the vocabulary file) unless `counts` (a vocabulary's,
+    /// in id order: id i is line i + 1 of the file) can choose adaptive-softmax cutoffs
+    /// (`NN.AdaptiveLogSoftmax.chooseCutoffs`, which takes the first ids as the head): the ids
+    /// after `<unk>` and `<eos>` must be sorted by descending count (the first out-of-order line
+    /// is named) and some count must be positive. Every built vocabulary passes; a `--vocab`
+    /// file need not. The one check of `train`, `pretrain-glomo` and `embed bilm`
+    /// `--softmax adaptive`; explicit cutoffs (`adaptive:C1,...`) need no sorted vocabulary.
+    ///
+    ///     try Vocabulary.checkCountsForAdaptiveCutoffs([0, 9, 5, 7], source: "v.txt")  // throws: line 4: 7 after 5
+    public static func checkCountsForAdaptiveCutoffs(_ counts: [Int], source: String) throws {
+        for id in stride(from: 3, to: counts.count, by: 1) where counts[id] > counts[id - 1] {
+            throw VocabularyError(message:
+                "--softmax adaptive chooses cutoffs from the vocabulary's counts, but \(source) is not sorted by descending count "
+                    + "(line \(id + 1): \(counts[id]) after \(counts[id - 1])); give the cutoffs (--softmax adaptive:C1,C2,...) "
+                    + "or a frequency-sorted vocabulary")
+        }
+        if counts.allSatisfy({ $0 <= 0 }) {
+            throw VocabularyError(message: "--softmax adaptive chooses cutoffs from the vocabulary's counts, but \(source) has no counts; give the cutoffs (--softmax adaptive:C1,C2,...)")
+        }
+    }
+}
+
 /// A run directory's `vocab.txt` (`Support.RunFolderOwner`).
 extension Vocabulary: RunVocabulary {}
 

@@ -1,3 +1,4 @@
+import Corpus
 import Foundation
 import NN
 
@@ -93,7 +94,7 @@ public struct GLoMoConfigError: Error, CustomStringConvertible, Equatable {
 /// - `adaptive`: `NN.AdaptiveLogSoftmax` with these cutoffs and division value, untied from the
 ///   embedding (exact log-probabilities; the head's cost replaces most of the V-wide product).
 ///
-///     try GLoMoSoftmax.parse("adaptive:2000,10000", counts: vocab.counts)  // .adaptive([2000, 10000], 4)
+///     try GLoMoSoftmax.parse("adaptive:2000,10000", counts: vocab.counts, source: "vocab.txt")  // .adaptive([2000, 10000], 4)
 public enum GLoMoSoftmax: Equatable, Sendable, CustomStringConvertible {
     case full
     case adaptive(cutoffs: [Int], divValue: Double)
@@ -101,14 +102,17 @@ public enum GLoMoSoftmax: Equatable, Sendable, CustomStringConvertible {
     /// PyTorch's default division value, used by `parse`.
     public static let defaultDivValue = 4.0
 
-    /// `full`, `adaptive` (cutoffs chosen from `counts` by `AdaptiveLogSoftmax.chooseCutoffs`:
-    /// ids sorted by descending count, as lmtool vocabularies are) or `adaptive:C1,C2,...`;
-    /// throws a one-line `GLoMoConfigError` for anything else or for cutoffs that do not fit a
-    /// vocabulary of `counts.count` words.
-    public static func parse(_ text: String, counts: [Int]) throws -> GLoMoSoftmax {
+    /// `full`, `adaptive` (cutoffs chosen from `counts` by `AdaptiveLogSoftmax.chooseCutoffs`)
+    /// or `adaptive:C1,C2,...`; throws a one-line `GLoMoConfigError` for anything else or for
+    /// cutoffs that do not fit a vocabulary of `counts.count` words. `adaptive` needs ids sorted
+    /// by descending count, as built vocabularies are: a `--vocab` file that is not, or has no
+    /// counts, is refused with `train`'s `VocabularyError` naming `source` (the vocabulary file)
+    /// and the line (`Vocabulary.checkCountsForAdaptiveCutoffs`).
+    public static func parse(_ text: String, counts: [Int], source: String) throws -> GLoMoSoftmax {
         if text == "full" { return .full }
         let cutoffs: [Int]
         if text == "adaptive" {
+            try Vocabulary.checkCountsForAdaptiveCutoffs(counts, source: source)
             do { cutoffs = try AdaptiveLogSoftmax.chooseCutoffs(counts: counts) } catch {
                 throw GLoMoConfigError(message: "--softmax adaptive: \(error)")
             }

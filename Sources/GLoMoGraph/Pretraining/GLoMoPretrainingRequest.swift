@@ -26,7 +26,8 @@ public struct GLoMoPretrainingRequest {
     public var graph = GraphPredictorConfig(embeddingSize: 64, channels: 64, headSize: 16)
     public var pretraining = GLoMoPretrainingConfig()
     /// A new model's decoder output layer: `full`, `adaptive` or `adaptive:C1,C2,...`
-    /// (`GLoMoSoftmax.parse`, which throws `GLoMoConfigError`).
+    /// (`GLoMoSoftmax.parse`, which throws `GLoMoConfigError`, or `VocabularyError` when
+    /// `adaptive` would choose cutoffs from a `vocabularyFile` not sorted by count).
     public var softmax = "full"
     /// On `resume`, the settings that may change (nil keeps the model's): `steps` or `epochs`
     /// (one replaces the other), `checkpointEvery`, `patience`.
@@ -74,7 +75,7 @@ public struct GLoMoPretrainingRequest {
                                                   minCount: minCount, maxSize: maxSize)
             }
             var c = GLoMoModelConfig(vocabulary: vocabulary, graph: graph, pretraining: pretraining, tokenization: tokenization, corpus: corpus)
-            c.softmax = try GLoMoSoftmax.parse(softmax, counts: vocabulary.counts)
+            c.softmax = try GLoMoSoftmax.parse(softmax, counts: vocabulary.counts, source: vocabularyFile ?? "the vocabulary")
             config = c
             directory = try GLoMoModelDirectory.create(at: runPath, config: config, vocabulary: vocabulary, force: force)
         }

@@ -105,8 +105,8 @@ public struct AblationRunner {
 
 /// Runs one step as a child process in its own process group, so a Ctrl-C or a SIGTERM sent
 /// to ablate reaches the child exactly once — forwarded by ablate — and the child can save its
-/// state and stop (lmtool exits at once on a second signal, which a signal delivered both to
-/// the group and by forwarding would be). The child gets `LMTOOL_PARENT_PID` in its
+/// state and stop (lmtool takes a repeat within 1 s as the same request, but exits at once
+/// without saving on a later second signal, `StopRequest`). The child gets `LMTOOL_PARENT_PID` in its
 /// environment (`Support.ParentDeath`): if ablate dies without forwarding anything (SIGKILL),
 /// the kernel sends the child SIGTERM, so no orphan keeps writing into the results directory.
 enum ChildProcess {

@@ -96,7 +96,8 @@ public enum SoftmaxChoice: Equatable, Sendable {
     /// with `AdaptiveLogSoftmax.chooseCutoffs` from the counts, which needs ids sorted by
     /// descending count after `<unk>` and `<eos>` (every built vocabulary is; a `--vocab` file
     /// need not be): otherwise, or when the counts are all 0, it throws one line naming `source`
-    /// (the vocabulary file) and the first out-of-order line. Explicit cutoffs are checked
+    /// (the vocabulary file) and the first out-of-order line
+    /// (`Vocabulary.checkCountsForAdaptiveCutoffs`, as `pretrain-glomo` and `embed bilm`). Explicit cutoffs are checked
     /// against the vocabulary size by `TrainingRequest.check`.
     public func resolve(vocabulary: Vocabulary, source: String) throws -> SoftmaxConfig? {
         switch self {
@@ -106,14 +107,8 @@ public enum SoftmaxChoice: Equatable, Sendable {
             return .adaptive(cutoffs: cutoffs)
         case .adaptive(nil):
             let counts = vocabulary.counts
-            for id in stride(from: 3, to: counts.count, by: 1) where counts[id] > counts[id - 1] {
-                throw TrainingSetupError(
-                    "--softmax adaptive chooses cutoffs from the vocabulary's counts, but \(source) is not sorted by descending count "
-                        + "(line \(id + 1): \(counts[id]) after \(counts[id - 1])); give the cutoffs (--softmax adaptive:C1,C2,...) "
-                        + "or a frequency-sorted vocabulary")
-            }
-            if counts.allSatisfy({ $0 <= 0 }) {
-                throw TrainingSetupError("--softmax adaptive chooses cutoffs from the vocabulary's counts, but \(source) has no counts; give the cutoffs (--softmax adaptive:C1,C2,...)")
+            do { try Vocabulary.checkCountsForAdaptiveCutoffs(counts, source: source) } catch {
+                throw TrainingSetupError("\(error)")
             }
             do {
                 return .adaptive(cutoffs: try AdaptiveLogSoftmax.chooseCutoffs(counts: counts))

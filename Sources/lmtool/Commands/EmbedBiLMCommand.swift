@@ -63,7 +63,7 @@ struct EmbedBiLMCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "BPTT window length.") var bptt = 35
     @Option(parsing: .unconditional, help: "Adam learning rate.") var lr: Float = 0.002
     @Option(parsing: .unconditional, help: "Sampled-softmax candidates per window (the full softmax when the vocabulary is not larger).") var samples = 512
-    @Option(help: ArgumentHelp("The output layer: sampled (sampled softmax, --samples candidates), adaptive (an exact adaptive softmax, cutoffs from the word counts) or adaptive:C1,C2,... (explicit cutoffs).", valueName: "sampled|adaptive[:C1,...]"))
+    @Option(help: ArgumentHelp("The output layer: sampled (sampled softmax, --samples candidates), adaptive (an exact adaptive softmax, cutoffs from the word counts; a --vocab file must then be sorted by descending count) or adaptive:C1,C2,... (explicit cutoffs).", valueName: "sampled|adaptive[:C1,...]"))
     var softmax = "sampled"
     @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 1
     @Option(name: .customLong("min-occurrences"), parsing: .unconditional, help: "Words seen fewer times get the mean of all states.") var minOccurrences = 1

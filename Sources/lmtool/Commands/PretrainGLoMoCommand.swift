@@ -72,7 +72,7 @@ struct PretrainGLoMoCommand: ParsableCommand {
     @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Checkpoint (and score the valid split) every N steps.") var checkpointEvery: Int?
     @Option(name: .customLong("valid-sequences"), parsing: .unconditional, help: "Windows of the valid split scored at each checkpoint.") var validSequences = 64
     @Option(parsing: .unconditional, help: "Stop after N checkpoints (validations) in a row without a better validation loss; model.safetensors is then the best model.") var patience: Int?
-    @Option(help: ArgumentHelp("The decoder's output layer: full (tied to the embedding), adaptive (an untied adaptive softmax, cutoffs from the word counts) or adaptive:C1,C2,... (explicit cutoffs).", valueName: "full|adaptive[:C1,...]"))
+    @Option(help: ArgumentHelp("The decoder's output layer: full (tied to the embedding), adaptive (an untied adaptive softmax, cutoffs from the word counts; a --vocab file must then be sorted by descending count) or adaptive:C1,C2,... (explicit cutoffs).", valueName: "full|adaptive[:C1,...]"))
     var softmax: String?
     @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 1
     @OptionGroup var threads: ThreadsOption

@@ -21,7 +21,9 @@ struct TrainCommand: ParsableCommand {
 
             Every epoch ends with a validation pass; the best model goes to DIR/model.safetensors, the \
             whole state to DIR/last.safetensors (also every --checkpoint-every seconds and on SIGINT/\
-            SIGTERM, after which lmtool exits with status 130/143), one line per evaluation to \
+            SIGTERM, after which lmtool exits with status 130/143; a repeat of the signal within 1 s \
+            is the same request, a second one later exits at once without saving, with status 75), \
+            one line per evaluation to \
             DIR/metrics.jsonl. At the end the best model is scored on the test split (a "test" \
             record, DIR/test-sentences.tsv: tokens<TAB>logprob per sentence) and DIR/summary.json \
             is written last. --resume continues from last.safetensors (refused if the training or \
