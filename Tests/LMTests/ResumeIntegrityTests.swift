@@ -96,6 +96,23 @@ final class ResumeIntegrityTests: TrainerTestCase {
     /// The schedule and the best model compare validation losses across sessions: a validation
     /// file that changed between the interruption and the resume is refused (it used to be
     /// accepted, and the run compared the new file's loss with the old file's).
+    /// A run whose model.safetensors (the best model so far) is gone is refused when it resumes,
+    /// before any training: old code trained every remaining epoch and then failed at the test.
+    func testAMissingBestModelIsRefusedBeforeTraining() throws {
+        let data = try writeCycleCorpus()
+        guard case .finished = try request(data, epochs: 1).prepare().train() else { return XCTFail("the run did not finish") }
+        try FileManager.default.removeItem(atPath: directory + "/run/model.safetensors")
+        try FileManager.default.removeItem(atPath: directory + "/run/summary.json")
+        let checkpoint = try Data(contentsOf: URL(fileURLWithPath: directory + "/run/last.safetensors"))
+        var r = TrainingRequest(runPath: directory + "/run")
+        r.resume = true
+        r.overrides.epochs = 2
+        XCTAssertThrowsError(try r.prepare()) { error in
+            XCTAssertEqual("\(error)", "\(self.directory)/run/model.safetensors: missing: it holds the run's best model so far (1 epochs validated), so --resume cannot finish the run; start it again with --force")
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: directory + "/run/last.safetensors")), checkpoint)
+    }
+
     func testResumeOnAChangedValidationFileIsRefused() throws {
         let data = try writeCycleCorpus()
         _ = try stoppedRun(data)

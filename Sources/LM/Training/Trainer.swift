@@ -104,6 +104,11 @@ public final class Trainer {
         if resumed {
             let restored = try LMResumeCheckpoint.restore(from: run.lastCheckpointPath, model: model, optimizer: optimizer)
             try restored.state.checkTrainTokens(trainTokens, path: run.lastCheckpointPath)
+            // After a validated epoch the best model so far is model.safetensors: without it the
+            // run would train every remaining epoch and fail only at its final test.
+            if restored.state.schedule.bestValidationLoss != nil && !FileManager.default.fileExists(atPath: run.modelPath) {
+                throw FileError(path: run.modelPath, message: "missing: it holds the run's best model so far (\(restored.state.schedule.epoch) epochs validated), so --resume cannot finish the run; start it again with --force")
+            }
             rng = restored.rng
             state = restored.state
             log("resuming from \(run.lastCheckpointPath): epoch \(state.epoch), step \(state.step), window \(state.batchInEpoch) of the epoch")
