@@ -113,6 +113,20 @@ final class ResumeIntegrityTests: TrainerTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: directory + "/run/last.safetensors")), checkpoint)
     }
 
+    /// The test split is fingerprinted too: the run's test figure must be of the text it started
+    /// with (a relative path resolved from another directory used to test on another file).
+    func testResumeOnAChangedTestFileIsRefused() throws {
+        let data = try writeCycleCorpus()
+        _ = try stoppedRun(data)
+        try write("test.txt", Self.cycleSentences(20, seed: 11))
+        try assertResumeRefused("--resume on different test data")
+        XCTAssertThrowsError(try flaglessResume()) { error in
+            XCTAssertTrue("\(error)".contains("\(directory)/test.txt now give"), "\(error)")
+        }
+        try write("test.txt", Self.cycleSentences(20, seed: 3))   // the original again: resumes
+        XCTAssertNoThrow(try flaglessResume())
+    }
+
     func testResumeOnAChangedValidationFileIsRefused() throws {
         let data = try writeCycleCorpus()
         _ = try stoppedRun(data)

@@ -45,6 +45,10 @@ public struct ResumeState: Codable, Equatable, Sendable {
     /// validation losses across sessions, so a resumed run must give the same. Absent in
     /// checkpoints written before it existed (then `--resume` warns and records it from then on).
     public var validFingerprint: String?
+    /// The same fingerprint of the test split (nil without one, or in checkpoints written before
+    /// it existed): the run's final figure is of that split, so a resumed run must give the same
+    /// (a relative path resolved from another directory must not test on another file).
+    public var testFingerprint: String?
     /// Windows of the last epoch left untrained because `--time-limit` ended it early (nil:
     /// none); `step` counts the windows trained, so it is that many short of whole epochs.
     public var windowsSkipped: Int?
@@ -72,6 +76,7 @@ public struct ResumeState: Codable, Equatable, Sendable {
         lastEpochRecords = try c.decodeIfPresent([MetricsRecord].self, forKey: .lastEpochRecords)
         dataFingerprint = try c.decodeIfPresent(String.self, forKey: .dataFingerprint)
         validFingerprint = try c.decodeIfPresent(String.self, forKey: .validFingerprint)
+        testFingerprint = try c.decodeIfPresent(String.self, forKey: .testFingerprint)
         windowsSkipped = try c.decodeIfPresent(Int.self, forKey: .windowsSkipped)
     }
 
@@ -148,7 +153,7 @@ public struct ResumeState: Codable, Equatable, Sendable {
             let cut = skipped > 0 ? " − \(skipped) windows cut by the time limit" : ""
             try fail("step \(step) is not \(done) epochs of \(windowsPerEpoch) windows + \(batchInEpoch) windows\(cut)")
         }
-        for (name, value) in [("dataFingerprint", dataFingerprint), ("validFingerprint", validFingerprint)] {
+        for (name, value) in [("dataFingerprint", dataFingerprint), ("validFingerprint", validFingerprint), ("testFingerprint", testFingerprint)] {
             if let f = value, f.utf8.count != 64 || !f.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) {
                 try fail("\(name) is not 64 lowercase hex digits")
             }

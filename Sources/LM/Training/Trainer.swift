@@ -133,9 +133,11 @@ public final class Trainer {
         if let n = state.trainTokens { log("train: using the first \(trainData.tokenCount) tokens (--train-tokens \(n))") }
         let fingerprint = trainData.fingerprint(vocabularyHash: config.vocabularyHash)
         let validFingerprint = valid.fingerprint(vocabularyHash: config.vocabularyHash)
-        if resumed { try checkResumed(fingerprint: fingerprint, validFingerprint: validFingerprint) }
+        let testFingerprint = test?.fingerprint(vocabularyHash: config.vocabularyHash)
+        if resumed { try checkResumed(fingerprint: fingerprint, validFingerprint: validFingerprint, testFingerprint: testFingerprint) }
         self.state.dataFingerprint = fingerprint
         self.state.validFingerprint = validFingerprint
+        self.state.testFingerprint = testFingerprint
         log("model: \(model.store.count) parameters (embedding \(config.model.embeddingSize), hidden \(config.model.hiddenSize), \(config.model.layers) layers, vocabulary \(config.model.vocabularySize))")
     }
 
@@ -145,8 +147,9 @@ public final class Trainer {
     /// fingerprint `validFingerprint` (the schedule and the best model compare this session's
     /// validation losses with the earlier ones), and its counters must fit this data's epoch
     /// length and the configured epochs (`ResumeState.checkFits`). A checkpoint written before
-    /// either fingerprint existed is accepted with a warning in the log.
-    private func checkResumed(fingerprint: String, validFingerprint: String) throws {
+    /// either fingerprint existed is accepted with a warning in the log. The test split's
+    /// fingerprint, when the checkpoint has one, must be `testFingerprint` too.
+    private func checkResumed(fingerprint: String, validFingerprint: String, testFingerprint: String?) throws {
         let path = run.lastCheckpointPath
         if let saved = state.dataFingerprint {
             if saved != fingerprint {
@@ -163,6 +166,10 @@ public final class Trainer {
             }
         } else if state.dataFingerprint != nil {
             log("warning: \(path) predates validation-data fingerprints: the validation data cannot be checked against it (it is recorded from now on)")
+        }
+        if let saved = state.testFingerprint, saved != testFingerprint {
+            let files = config.corpus.test.isEmpty ? "the corpus" : config.corpus.test.joined(separator: ", ")
+            throw FileError(path: path, message: "--resume on different test data: the checkpoint's run tests on data fingerprint \(saved.prefix(16)), \(files) now give \(testFingerprint.map { String($0.prefix(16)) } ?? "no test split") (a changed or other test file: the run's test figure would be of other text); start a new run instead")
         }
         try state.checkFits(windowsPerEpoch: epochWindows(state.epoch).windowCount, epochs: config.training.epochs, path: path)
     }
