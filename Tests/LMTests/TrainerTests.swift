@@ -1,6 +1,7 @@
 import Corpus
 import Foundation
 import NN
+import Support
 import XCTest
 @testable import LM
 
@@ -75,6 +76,25 @@ final class TrainerTests: TrainerTestCase {
         XCTAssertFalse(trainer.run.isFinished, "--force removes the old summary.json first")
         XCTAssertFalse(FileManager.default.fileExists(atPath: trainer.run.testSentencesPath))
         XCTAssertEqual(try trainer.run.readMetrics().records.count, 0)
+    }
+
+    /// A stop request that arrives during the last epoch's validation stops the run before its
+    /// final test, and the stop line says so; it used to name an epoch past the run's last
+    /// ("stopped at epoch 2" in a 1-epoch run).
+    func testAStopAfterTheLastEpochSaysItIsBeforeTheFinalTest() throws {
+        let data = try writeCycleCorpus()
+        StopRequest.install()
+        defer { StopRequest.uninstall() }
+        var lines: [String] = []
+        let trainer = try request(data, epochs: 1).prepare(log: { line in
+            lines.append(line)
+            if line.hasPrefix("epoch 1/1:") { raise(SIGINT) }   // during the last epoch's end
+        })
+        guard case .stopped(let signal, _) = try trainer.train() else { return XCTFail("not stopped: \(lines)") }
+        XCTAssertEqual(signal, SIGINT)
+        let stop = try XCTUnwrap(lines.first { $0.hasPrefix("stopped at ") }, "\(lines)")
+        XCTAssertTrue(stop.hasPrefix("stopped at the end of epoch 1, before the final test, step "), stop)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/run/summary.json"))
     }
 
     func testNonFiniteLossStopsWithTheStepNumberAndKeepsTheBestModel() throws {

@@ -232,7 +232,10 @@ public final class Trainer {
             state.elapsedSeconds = elapsed()
             try saveLast()
             progress?.finish()
-            log(SessionStop.line(reason, at: "epoch \(state.epoch), step \(state.step)", checkpoint: run.lastCheckpointPath))
+            // After the last epoch (a signal during its validation) the next epoch does not exist.
+            let position = state.schedule.finished ? "the end of epoch \(state.schedule.epoch), before the final test"
+                                                   : "epoch \(state.epoch)"
+            log(SessionStop.line(reason, at: "\(position), step \(state.step)", checkpoint: run.lastCheckpointPath))
             return .stopped(signal: reason.signal, step: state.step)
         }
 
