@@ -96,6 +96,26 @@ final class ResumeIntegrityTests: TrainerTestCase {
     /// The schedule and the best model compare validation losses across sessions: a validation
     /// file that changed between the interruption and the resume is refused (it used to be
     /// accepted, and the run compared the new file's loss with the old file's).
+    /// A run killed between an epoch's two metrics appends (its `train` record written, its
+    /// `valid` record not) gets only the missing record on resume: one record per epoch and
+    /// split, as an uninterrupted run writes (old code appended the `train` record again).
+    func testAKillBetweenTheTwoMetricsAppendsRecoversOnlyTheMissingRecord() throws {
+        let data = try writeCycleCorpus()
+        let probe = try request(data, run: "probe", epochs: 1).prepare()
+        _ = try probe.train()
+        let windows = probe.state.step   // windows in one epoch
+        var r = request(data, epochs: 2)
+        r.options.stopAfterSteps = windows + 1
+        XCTAssertEqual(try r.prepare().train(), .stopped(signal: nil, step: windows + 1))
+        let metrics = directory + "/run/metrics.jsonl"
+        let lines = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 2, "epoch 1: train and valid")
+        try (lines[0] + "\n").write(toFile: metrics, atomically: true, encoding: .utf8)   // as if killed after the first append
+        guard case .finished = try flaglessResume().train() else { return XCTFail("the resumed run did not finish") }
+        let records = try RunDirectory(path: directory + "/run").readMetrics().records
+        XCTAssertEqual(records.map { "\($0.epoch) \($0.split)" }, ["1 train", "1 valid", "2 train", "2 valid", "2 test"])
+    }
+
     /// A run whose model.safetensors (the best model so far) is gone is refused when it resumes,
     /// before any training: old code trained every remaining epoch and then failed at the test.
     func testAMissingBestModelIsRefusedBeforeTraining() throws {

@@ -386,10 +386,11 @@ public final class Trainer {
     /// A run killed after saving an epoch's checkpoint but before appending its metrics gets the
     /// missing records now.
     private func recoverMetrics() throws {
-        guard let records = state.lastEpochRecords, let epoch = records.first?.epoch else { return }
+        guard let records = state.lastEpochRecords else { return }
         let log = try run.readMetrics()
-        if !log.records.contains(where: { $0.epoch == epoch && $0.split == "valid" }) {
-            for r in records { try run.appendMetrics(r) }
+        // Only those not written: a kill between the epoch's two appends leaves its `train` record.
+        for r in records where !log.records.contains(where: { $0.epoch == r.epoch && $0.split == r.split }) {
+            try run.appendMetrics(r)
         }
     }
 
