@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LM
 import NN
 import Support
 
@@ -62,6 +63,8 @@ struct LMTool: ParsableCommand {
         }
         if text.hasPrefix("Error: ") { text = String(text.dropFirst(7)) }
         FileHandle.standardError.write(Data("Error: \(escapeControlCharacters(text))\n".utf8))
+        // A grid stopped cleanly by a signal exits as `train` does (130/143: resumable), not 1.
+        if let stopped = error as? AblationRunner.Interrupted, let status = stopped.cleanStopStatus { Foundation.exit(status) }
         Foundation.exit(code.rawValue)
     }
 }

@@ -44,6 +44,9 @@ public struct AblationRunner {
     public struct Interrupted: Error, CustomStringConvertible {
         public var step: String
         public var how: String
+        /// The status `lmtool ablate` exits with when the step was stopped cleanly (its state
+        /// saved): 128 + the signal, as `train` exits; nil when it was killed (status 1).
+        public var cleanStopStatus: Int32? = nil
         public var description: String {
             "\(step): \(how); run the same command again to resume (finished runs are kept)"
         }
@@ -76,7 +79,8 @@ public struct AblationRunner {
                 + ": " + ([executable] + arguments).map(shellQuote).joined(separator: " "))
             let ended = try ChildProcess.run(executable, arguments)
             if let signal = ChildProcess.stopSignal {
-                throw Interrupted(step: step.name, how: "stopped by signal \(signal) (the step was asked to save its state)")
+                throw Interrupted(step: step.name, how: "stopped by signal \(signal) (the step was asked to save its state)",
+                                  cleanStopStatus: 128 + signal)
             }
             let status: Int32
             switch ended {
@@ -84,7 +88,7 @@ public struct AblationRunner {
             case .exited(let code): status = code
             }
             if status == 130 || status == 143 {
-                throw Interrupted(step: step.name, how: "interrupted (exit status \(status))")
+                throw Interrupted(step: step.name, how: "interrupted (exit status \(status))", cleanStopStatus: status)
             }
             if status != 0 {
                 unusable.insert(step.name)
