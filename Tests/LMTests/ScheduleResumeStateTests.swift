@@ -47,6 +47,10 @@ final class ScheduleResumeStateTests: XCTestCase {
             ("\"bestValidationLoss\":5", "\"bestValidationLoss\":-1", "schedule.bestValidationLoss -1.0"),
             ("\"learningRate\":20", "\"learningRate\":-20", "schedule.learningRate -20.0"),
         ]
+        // A near-certain model's loss, which rounding leaves a hair below 0, still resumes.
+        let hair = json.replacingOccurrences(of: "\"bestValidationLoss\":5", with: "\"bestValidationLoss\":-1e-09")
+        XCTAssertNotEqual(hair, json)
+        XCTAssertEqual(try ResumeState(metadata: ["resume": hair], path: "r/last.safetensors").schedule.bestValidationLoss, -1e-9)
         for (from, to, named) in cases {
             XCTAssertTrue(json.contains(from), "\(from) in \(json)")
             XCTAssertThrowsError(try ResumeState(metadata: ["resume": json.replacingOccurrences(of: from, with: to)], path: "r/last.safetensors")) { error in

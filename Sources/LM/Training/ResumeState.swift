@@ -113,13 +113,17 @@ public struct ResumeState: Codable, Equatable, Sendable {
         for (name, value) in counts where !(0...ResumeState.maxCount).contains(value) {
             throw FileError(path: path, message: "bad '\(ResumeState.metadataKey)' metadata: \(name) \(value) is not in 0...\(ResumeState.maxCount)")
         }
-        // The trainer adds to and prints these: times and the epoch's loss sum are finite and not
-        // negative, the learning rate finite and not negative, a best validation loss (a mean
-        // negative log-probability) not negative and not NaN.
-        var amounts = [("elapsedSeconds", elapsedSeconds), ("epochSeconds", epochSeconds), ("epochLossSum", epochLossSum),
-                       ("schedule.learningRate", Double(schedule.learningRate))]
-        if let best = schedule.bestValidationLoss { amounts.append(("schedule.bestValidationLoss", best == .infinity ? 0 : best)) }
-        for (name, value) in amounts where !(value.isFinite && value >= 0) {
+        // The trainer adds to and prints these: times and the learning rate are finite and not
+        // negative; the epoch's loss sum and the best validation loss (sums and means of
+        // −log p, which rounding can leave a hair below 0 for a near-certain model) finite and
+        // not below 0 by more than that.
+        let lossSlack = 1e-4
+        let amounts: [(String, Double, Double)] = [
+            ("elapsedSeconds", elapsedSeconds, 0), ("epochSeconds", epochSeconds, 0),
+            ("schedule.learningRate", Double(schedule.learningRate), 0),
+            ("epochLossSum", epochLossSum, -lossSlack * Double(Swift.max(1, epochTargets))),
+        ] + (schedule.bestValidationLoss.map { [("schedule.bestValidationLoss", $0, -lossSlack)] } ?? [])
+        for (name, value, least) in amounts where !(value.isFinite && value >= least) {
             throw FileError(path: path, message: "bad '\(ResumeState.metadataKey)' metadata: \(name) \(value) is not a finite number ≥ 0")
         }
         // The decaying learning rate is recomputed by one multiplication per epoch: a damaged epoch
