@@ -59,6 +59,9 @@ final class RunDirectoryTests: XCTestCase {
             try damaged.write(toFile: run.summaryPath, atomically: true, encoding: .utf8)
             XCTAssertThrowsError(try run.readSummary()) { error in XCTAssertEqual("\(error)", "\(run.summaryPath): \(message)") }
         }
+        // A near-certain model's perplexity, a rounding hair below 1, is possible.
+        try text.replacingOccurrences(of: "\"valid_ppl\":150", with: "\"valid_ppl\":0.9999999").write(toFile: run.summaryPath, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try run.readSummary().validPerplexity, 0.9999999)
         try text.replacingOccurrences(of: "}", with: ",\"test_ppl\":1.5}").write(toFile: run.summaryPath, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try run.readSummary()) { error in
             XCTAssertTrue("\(error)".hasPrefix("\(run.summaryPath):1: not valid JSON: repeated key \"test_ppl\""), "\(error)")

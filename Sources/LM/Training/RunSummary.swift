@@ -66,15 +66,19 @@ public struct RunSummary: Codable, Equatable, Sendable {
         try c.encodeIfPresent(stopReason, forKey: .stopReason)
     }
 
+    /// 1 less a rounding hair: exp of a mean −log p that rounding left just below 0.
+    static let lowestPerplexity = 1 - 1e-6
+
     /// The keys `summary.json` may hold (any other is a damaged or foreign file).
     static let keys = Set(["valid_ppl", "test_ppl", "parameters", "trainable_parameters", "seconds", "epochs",
                            "test_by_domain", "stop_reason"])
 
-    /// The first impossible value, if any: a perplexity is a finite number of at least 1,
-    /// counts and seconds are not negative, trainable parameters are among the parameters.
+    /// The first impossible value, if any: a perplexity is a finite number of at least 1 (up to
+    /// the rounding of a near-certain model: `lowestPerplexity`), counts and seconds are not
+    /// negative, trainable parameters are among the parameters.
     public var impossibleValue: String? {
         for (key, ppl) in [("valid_ppl", validPerplexity), ("test_ppl", testPerplexity)] {
-            if let ppl, !(ppl.isFinite && ppl >= 1) { return "\(key) \(ppl) is not a perplexity (a finite number of at least 1)" }
+            if let ppl, !(ppl.isFinite && ppl >= RunSummary.lowestPerplexity) { return "\(key) \(ppl) is not a perplexity (a finite number of at least 1)" }
         }
         if parameters < 1 { return "parameters \(parameters) is not a positive count" }
         if trainableParameters < 0 || trainableParameters > parameters {
@@ -83,7 +87,7 @@ public struct RunSummary: Codable, Equatable, Sendable {
         if !(seconds.isFinite && seconds >= 0) { return "seconds \(seconds) is not a finite number of at least 0" }
         if epochs < 0 { return "epochs \(epochs) is negative" }
         for (domain, d) in (testByDomain ?? [:]).sorted(by: { $0.key < $1.key }) {
-            if !(d.perplexity.isFinite && d.perplexity >= 1) { return "test_by_domain \(domain): ppl \(d.perplexity) is not a perplexity (a finite number of at least 1)" }
+            if !(d.perplexity.isFinite && d.perplexity >= RunSummary.lowestPerplexity) { return "test_by_domain \(domain): ppl \(d.perplexity) is not a perplexity (a finite number of at least 1)" }
             if d.sentences < 1 || d.tokens < d.sentences { return "test_by_domain \(domain): \(d.sentences) sentences and \(d.tokens) tokens are not counts of a scored domain" }
         }
         return nil
