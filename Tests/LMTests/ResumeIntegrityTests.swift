@@ -133,29 +133,28 @@ final class ResumeIntegrityTests: TrainerTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: directory + "/run/last.safetensors")), checkpoint)
     }
 
+    /// Stops a run inside epoch 1, rewrites `file` with other sentences over the same words (same
+    /// vocabulary, same training data), and asserts the resume is refused with `fragment`,
+    /// naming the file.
+    func assertResumeRefusedAfterRewriting(_ file: String, seed: UInt64, _ fragment: String, line: UInt = #line) throws {
+        _ = try stoppedRun(try writeCycleCorpus())
+        try write(file, Self.cycleSentences(20, seed: seed))
+        try assertResumeRefused(fragment, line: line)
+        XCTAssertThrowsError(try flaglessResume(), line: line) { error in
+            XCTAssertTrue("\(error)".contains("\(directory)/\(file) now give"), "\(error)", line: line)
+        }
+    }
+
     /// The test split is fingerprinted too: the run's test figure must be of the text it started
     /// with (a relative path resolved from another directory used to test on another file).
     func testResumeOnAChangedTestFileIsRefused() throws {
-        let data = try writeCycleCorpus()
-        _ = try stoppedRun(data)
-        try write("test.txt", Self.cycleSentences(20, seed: 11))
-        try assertResumeRefused("--resume on different test data")
-        XCTAssertThrowsError(try flaglessResume()) { error in
-            XCTAssertTrue("\(error)".contains("\(directory)/test.txt now give"), "\(error)")
-        }
+        try assertResumeRefusedAfterRewriting("test.txt", seed: 11, "--resume on different test data")
         try write("test.txt", Self.cycleSentences(20, seed: 3))   // the original again: resumes
         XCTAssertNoThrow(try flaglessResume())
     }
 
     func testResumeOnAChangedValidationFileIsRefused() throws {
-        let data = try writeCycleCorpus()
-        _ = try stoppedRun(data)
-        // Other sentences over the same words: same vocabulary, same training data.
-        try write("valid.txt", Self.cycleSentences(20, seed: 9))
-        try assertResumeRefused("--resume on different validation data")
-        XCTAssertThrowsError(try flaglessResume()) { error in
-            XCTAssertTrue("\(error)".contains("\(directory)/valid.txt now give"), "\(error)")
-        }
+        try assertResumeRefusedAfterRewriting("valid.txt", seed: 9, "--resume on different validation data")
     }
 
     func testTheValidationFingerprintIsRecordedAndAnOldCheckpointResumesWithAWarning() throws {

@@ -151,25 +151,23 @@ public final class Trainer {
     /// fingerprint, when the checkpoint has one, must be `testFingerprint` too.
     private func checkResumed(fingerprint: String, validFingerprint: String, testFingerprint: String?) throws {
         let path = run.lastCheckpointPath
-        if let saved = state.dataFingerprint {
-            if saved != fingerprint {
-                let files = config.corpus.train.isEmpty ? "the corpus" : config.corpus.train.joined(separator: ", ")
-                throw FileError(path: path, message: "--resume on different training data: the checkpoint was trained on data fingerprint \(saved.prefix(16)), \(files) now give \(fingerprint.prefix(16)) (a changed, reordered or other training file, or another vocabulary); start a new run instead")
-            }
-        } else {
+        /// Refuses a split whose recorded fingerprint `saved` is not `now` (nothing when none was recorded).
+        func refuseChanged(_ split: String, saved: String?, now: String?, files: [String], checkpoint: String, why: String) throws {
+            guard let saved, saved != now else { return }
+            let names = files.isEmpty ? "the corpus" : files.joined(separator: ", ")
+            throw FileError(path: path, message: "--resume on different \(split) data: \(checkpoint) data fingerprint \(saved.prefix(16)), \(names) now give \(now.map { String($0.prefix(16)) } ?? "no \(split) split") (\(why)); start a new run instead")
+        }
+        try refuseChanged("training", saved: state.dataFingerprint, now: fingerprint, files: config.corpus.train,
+                          checkpoint: "the checkpoint was trained on", why: "a changed, reordered or other training file, or another vocabulary")
+        try refuseChanged("validation", saved: state.validFingerprint, now: validFingerprint, files: config.corpus.valid,
+                          checkpoint: "the checkpoint was validated on",
+                          why: "a changed or other validation file, or another vocabulary: its losses would not compare with the run's")
+        try refuseChanged("test", saved: state.testFingerprint, now: testFingerprint, files: config.corpus.test,
+                          checkpoint: "the checkpoint's run tests on", why: "a changed or other test file: the run's test figure would be of other text")
+        if state.dataFingerprint == nil {
             log("warning: \(path) predates data fingerprints: the training and validation data cannot be checked against it (they are recorded from now on)")
-        }
-        if let saved = state.validFingerprint {
-            if saved != validFingerprint {
-                let files = config.corpus.valid.isEmpty ? "the corpus" : config.corpus.valid.joined(separator: ", ")
-                throw FileError(path: path, message: "--resume on different validation data: the checkpoint was validated on data fingerprint \(saved.prefix(16)), \(files) now give \(validFingerprint.prefix(16)) (a changed or other validation file, or another vocabulary: its losses would not compare with the run's); start a new run instead")
-            }
-        } else if state.dataFingerprint != nil {
+        } else if state.validFingerprint == nil {
             log("warning: \(path) predates validation-data fingerprints: the validation data cannot be checked against it (it is recorded from now on)")
-        }
-        if let saved = state.testFingerprint, saved != testFingerprint {
-            let files = config.corpus.test.isEmpty ? "the corpus" : config.corpus.test.joined(separator: ", ")
-            throw FileError(path: path, message: "--resume on different test data: the checkpoint's run tests on data fingerprint \(saved.prefix(16)), \(files) now give \(testFingerprint.map { String($0.prefix(16)) } ?? "no test split") (a changed or other test file: the run's test figure would be of other text); start a new run instead")
         }
         try state.checkFits(windowsPerEpoch: epochWindows(state.epoch).windowCount, epochs: config.training.epochs, path: path)
     }
