@@ -26,8 +26,8 @@ struct TrainCommand: ParsableCommand {
             one line per evaluation to \
             DIR/metrics.jsonl. At the end the best model is scored on the test split (a "test" \
             record, DIR/test-sentences.tsv: tokens<TAB>logprob per sentence) and DIR/summary.json \
-            is written last. --resume continues from last.safetensors (refused if the training or \
-            validation data changed) and ends exactly where an \
+            is written last. --resume continues from last.safetensors (refused if the training, \
+            validation or test data changed) and ends exactly where an \
             uninterrupted run would (bitwise with --threads 1); flags left out on --resume keep the \
             run's values, flags given must match them, except --epochs N, which extends a finished or \
             interrupted run to N epochs (ending where a run started with N epochs ends); the reading \
